@@ -1,0 +1,120 @@
+package command
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// Error is a Redis error reply, sent as is ("ERR ...", "WRONGTYPE ...").
+type Error string
+
+func (e Error) Error() string { return string(e) }
+
+// The error replies shared by many commands, worded exactly as Redis 7's.
+const (
+	ErrWrongType   Error = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	ErrSyntax      Error = "ERR syntax error"
+	ErrNotInt      Error = "ERR value is not an integer or out of range"
+	ErrNotFloat    Error = "ERR value is not a valid float"
+	ErrNoSuchKey   Error = "ERR no such key"
+	ErrOverflow    Error = "ERR increment or decrement would overflow"
+	ErrOutOfRange  Error = "ERR index out of range"
+	ErrNotPositive Error = "ERR value is out of range, must be positive"
+)
+
+// Ctx is one command's execution context. It is built by the connection
+// that received the command and used by one goroutine.
+type Ctx struct {
+	Args   [][]byte
+	R      *resp.Reply
+	Engine *storage.Engine
+	Table  storage.TableID
+	Slots  uint32
+	// Cursors holds SCAN positions, shared by the node's connections.
+	Cursors *Cursors
+	// Conn is the connection's state, for connection and server commands
+	// (nil in tests of data commands).
+	Conn any
+
+	update *storage.Update
+	view   *storage.View
+}
+
+// Txn returns the storage Txn of key's slot: a write Txn inside a write
+// command (the slot is locked), else a read Txn.
+func (c *Ctx) Txn(key []byte) *storage.Txn {
+	s := router.SlotOf(key, c.Slots)
+	if c.update != nil {
+		return c.update.Txn(s)
+	}
+	if c.view == nil {
+		c.view = c.Engine.View(c.Table)
+	}
+	return c.view.Txn(s)
+}
+
+// NowMS is the command's clock: one value for its whole evaluation, so the
+// effect it produces is deterministic.
+func (c *Ctx) NowMS() int64 {
+	if c.update != nil {
+		return c.update.NowMS()
+	}
+	if c.view == nil {
+		c.view = c.Engine.View(c.Table)
+	}
+	return c.view.NowMS()
+}
+
+// Run executes spec on c after the arity check: a write command under its
+// slots' locks, committed before Run returns. The reply (or the error reply)
+// is appended to c.R. A panic in a handler is answered with an error, not a
+// crashed node.
+func Run(spec *Spec, c *Ctx) {
+	mark := len(c.R.B)
+	err := run(spec, c)
+	c.update, c.view = nil, nil
+	if err == nil {
+		return
+	}
+	c.R.B = c.R.B[:mark]
+	var rerr Error
+	if errors.As(err, &rerr) {
+		c.R.Error(string(rerr))
+		return
+	}
+	slog.Error("command failed", "command", spec.Name, "err", err)
+	c.R.Error("ERR " + err.Error())
+}
+
+func run(spec *Spec, c *Ctx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			slog.Error("command panicked", "command", spec.Name, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error in '%s'", spec.Name)
+		}
+	}()
+	if spec.Flags&Write == 0 {
+		return spec.Handler(c)
+	}
+	keys, err := spec.KeysOf(c.Args)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return spec.Handler(c)
+	}
+	slots := make([]storage.SlotID, 0, len(keys))
+	for _, k := range keys {
+		slots = append(slots, router.SlotOf(k, c.Slots))
+	}
+	return c.Engine.Update(c.Table, slots, func(u *storage.Update) error {
+		c.update = u
+		return spec.Handler(c)
+	})
+}

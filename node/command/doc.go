@@ -1,0 +1,8 @@
+// Package command owns the command table (name, arity, flags, key
+// positions) and the Redis semantics of the data commands, evaluated on
+// storage Txns: reads answer from storage, writes turn into the effects
+// storage commits.
+//
+// It does not own connections or server state: package node registers the
+// connection and server commands into the same table.
+package command

@@ -1,0 +1,3 @@
+package command
+
+func registerLists(t *Table) {}

@@ -1,0 +1,59 @@
+package command
+
+import (
+	"strings"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// lookup returns key's live meta when it has type typ. ok is false when the
+// key does not exist (or has expired); a key of another type is ErrWrongType.
+func lookup(txn *storage.Txn, key []byte, typ storage.Type) (m storage.Meta, ok bool, err error) {
+	m, ok, err = txn.Meta(key)
+	if err != nil || !ok {
+		return m, false, err
+	}
+	if m.Type != typ {
+		return m, false, ErrWrongType
+	}
+	return m, true, nil
+}
+
+// lookupOrCreate returns key's collection meta for a write that may create
+// it: a missing key gets a fresh meta with a new version (not yet stored).
+func lookupOrCreate(txn *storage.Txn, key []byte, typ storage.Type) (storage.Meta, error) {
+	m, ok, err := lookup(txn, key, typ)
+	if err != nil || ok {
+		return m, err
+	}
+	v, err := txn.NewVersion()
+	if err != nil {
+		return m, err
+	}
+	m = storage.Meta{Type: typ, Version: v}
+	if typ == storage.TypeList {
+		m.Head, m.Tail = storage.ListInitialIndex, storage.ListInitialIndex
+	}
+	return m, nil
+}
+
+// storeCollection writes a collection's meta after its members changed, or
+// deletes the key when it became empty (Redis never keeps empty
+// collections).
+func storeCollection(txn *storage.Txn, key []byte, m *storage.Meta) error {
+	if m.Count == 0 {
+		return txn.DeleteKey(key)
+	}
+	return txn.PutMeta(key, m)
+}
+
+// isArg reports whether arg equals the option name, ignoring case.
+func isArg(arg []byte, name string) bool { return strings.EqualFold(string(arg), name) }
+
+// wrongArgs is Redis's arity error for command name.
+func wrongArgs(name string) Error {
+	return Error("ERR wrong number of arguments for '" + name + "' command")
+}
+
+// WrongArgs is exported for the node's arity check.
+func WrongArgs(name string) Error { return wrongArgs(name) }

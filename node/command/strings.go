@@ -1,0 +1,716 @@
+package command
+
+import (
+	"math"
+	"math/bits"
+	"strconv"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// maxStringLen is Redis's proto-max-bulk-len, the largest string value.
+const maxStringLen = 512 << 20
+
+func registerStrings(t *Table) {
+	rw := Write | DenyOOM
+	t.Register(
+		Spec{Name: "get", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGet},
+		Spec{Name: "set", Arity: -3, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSet},
+		Spec{Name: "setnx", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSetNX},
+		Spec{Name: "setex", Arity: 4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSetEX(1000, "setex")},
+		Spec{Name: "psetex", Arity: 4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSetEX(1, "psetex")},
+		Spec{Name: "getset", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetSet},
+		Spec{Name: "getdel", Arity: 2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetDel},
+		Spec{Name: "getex", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetEx},
+		Spec{Name: "mget", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdMGet},
+		Spec{Name: "mset", Arity: -3, Flags: rw, FirstKey: 1, LastKey: -1, Step: 2, Handler: cmdMSet(false)},
+		Spec{Name: "msetnx", Arity: -3, Flags: rw, FirstKey: 1, LastKey: -1, Step: 2, Handler: cmdMSet(true)},
+		Spec{Name: "incr", Arity: 2, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(1, false)},
+		Spec{Name: "decr", Arity: 2, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(-1, false)},
+		Spec{Name: "incrby", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(1, true)},
+		Spec{Name: "decrby", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(-1, true)},
+		Spec{Name: "incrbyfloat", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncrByFloat},
+		Spec{Name: "append", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdAppend},
+		Spec{Name: "strlen", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdStrlen},
+		Spec{Name: "getrange", Arity: 4, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetRange},
+		Spec{Name: "substr", Arity: 4, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetRange},
+		Spec{Name: "setrange", Arity: 4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSetRange},
+		Spec{Name: "setbit", Arity: 4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdSetBit},
+		Spec{Name: "getbit", Arity: 3, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetBit},
+		Spec{Name: "bitcount", Arity: -2, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdBitCount},
+		Spec{Name: "bitpos", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdBitPos},
+	)
+}
+
+// getString returns key's string value; ok false when missing.
+func getString(c *Ctx, key []byte) (m storage.Meta, ok bool, err error) {
+	return lookup(c.Txn(key), key, storage.TypeString)
+}
+
+// putString stores value under key with the given absolute expiry (0 none).
+func putString(c *Ctx, key, value []byte, expireMS int64) error {
+	return c.Txn(key).PutMeta(key, &storage.Meta{Type: storage.TypeString, Value: value, ExpireMS: expireMS})
+}
+
+func cmdGet(c *Ctx) error {
+	m, ok, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.R.Null()
+		return nil
+	}
+	c.R.Bulk(m.Value)
+	return nil
+}
+
+// expireArg converts an expiry argument of a SET-family command to an
+// absolute unix ms, with Redis's checks. unit is 1000 for seconds, 1 for ms;
+// absolute says whether the argument already is a unix time.
+func expireArg(c *Ctx, arg []byte, unit int64, absolute bool, cmd string) (int64, error) {
+	n, err := parseInt(arg)
+	if err != nil {
+		return 0, err
+	}
+	bad := Error("ERR invalid expire time in '" + cmd + "' command")
+	if n <= 0 {
+		return 0, bad
+	}
+	if n > math.MaxInt64/unit {
+		return 0, bad
+	}
+	n *= unit
+	if !absolute {
+		now := c.NowMS()
+		if n > math.MaxInt64-now {
+			return 0, bad
+		}
+		n += now
+	}
+	return n, nil
+}
+
+func cmdSet(c *Ctx) error {
+	key, val := c.Args[1], c.Args[2]
+	var nx, xx, get, keepTTL bool
+	var expire int64
+	expireSet := false
+	for i := 3; i < len(c.Args); i++ {
+		a := c.Args[i]
+		next := i+1 < len(c.Args)
+		switch {
+		case isArg(a, "nx") && !xx:
+			nx = true
+		case isArg(a, "xx") && !nx:
+			xx = true
+		case isArg(a, "get"):
+			get = true
+		case isArg(a, "keepttl") && !expireSet:
+			keepTTL = true
+		case (isArg(a, "ex") || isArg(a, "px") || isArg(a, "exat") || isArg(a, "pxat")) && !keepTTL && !expireSet && next:
+			unit := int64(1000)
+			if a[0] == 'p' || a[0] == 'P' {
+				unit = 1
+			}
+			abs := len(a) == 4
+			e, err := expireArg(c, c.Args[i+1], unit, abs, "set")
+			if err != nil {
+				return err
+			}
+			expire, expireSet = e, true
+			i++
+		default:
+			return ErrSyntax
+		}
+	}
+	txn := c.Txn(key)
+	old, exists, err := txn.Meta(key)
+	if err != nil {
+		return err
+	}
+	if get && exists && old.Type != storage.TypeString {
+		return ErrWrongType
+	}
+	replyOld := func() {
+		if exists {
+			c.R.Bulk(old.Value)
+		} else {
+			c.R.Null()
+		}
+	}
+	if (nx && exists) || (xx && !exists) {
+		if get {
+			replyOld()
+		} else {
+			c.R.Null()
+		}
+		return nil
+	}
+	if keepTTL && exists {
+		expire = old.ExpireMS
+	}
+	if err := putString(c, key, val, expire); err != nil {
+		return err
+	}
+	if get {
+		replyOld()
+	} else {
+		c.R.OK()
+	}
+	return nil
+}
+
+func cmdSetNX(c *Ctx) error {
+	key := c.Args[1]
+	_, exists, err := c.Txn(key).Meta(key)
+	if err != nil {
+		return err
+	}
+	if exists {
+		c.R.Int(0)
+		return nil
+	}
+	if err := putString(c, key, c.Args[2], 0); err != nil {
+		return err
+	}
+	c.R.Int(1)
+	return nil
+}
+
+func cmdSetEX(unit int64, name string) Handler {
+	return func(c *Ctx) error {
+		exp, err := expireArg(c, c.Args[2], unit, false, name)
+		if err != nil {
+			return err
+		}
+		if err := putString(c, c.Args[1], c.Args[3], exp); err != nil {
+			return err
+		}
+		c.R.OK()
+		return nil
+	}
+}
+
+func cmdGetSet(c *Ctx) error {
+	key := c.Args[1]
+	old, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	if err := putString(c, key, c.Args[2], 0); err != nil {
+		return err
+	}
+	if ok {
+		c.R.Bulk(old.Value)
+	} else {
+		c.R.Null()
+	}
+	return nil
+}
+
+func cmdGetDel(c *Ctx) error {
+	key := c.Args[1]
+	old, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.R.Null()
+		return nil
+	}
+	if err := c.Txn(key).DeleteKey(key); err != nil {
+		return err
+	}
+	c.R.Bulk(old.Value)
+	return nil
+}
+
+func cmdGetEx(c *Ctx) error {
+	key := c.Args[1]
+	var expire int64
+	set, persist := false, false
+	for i := 2; i < len(c.Args); i++ {
+		a := c.Args[i]
+		switch {
+		case isArg(a, "persist") && !set && !persist:
+			persist = true
+		case (isArg(a, "ex") || isArg(a, "px") || isArg(a, "exat") || isArg(a, "pxat")) && !set && !persist && i+1 < len(c.Args):
+			unit := int64(1000)
+			if a[0] == 'p' || a[0] == 'P' {
+				unit = 1
+			}
+			e, err := expireArg(c, c.Args[i+1], unit, len(a) == 4, "getex")
+			if err != nil {
+				return err
+			}
+			expire, set = e, true
+			i++
+		default:
+			return ErrSyntax
+		}
+	}
+	m, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		c.R.Null()
+		return nil
+	}
+	switch {
+	case set && expire <= c.NowMS():
+		err = c.Txn(key).DeleteKey(key)
+	case set:
+		err = putString(c, key, m.Value, expire)
+	case persist && m.ExpireMS != 0:
+		err = putString(c, key, m.Value, 0)
+	}
+	if err != nil {
+		return err
+	}
+	c.R.Bulk(m.Value)
+	return nil
+}
+
+func cmdMGet(c *Ctx) error {
+	c.R.Array(len(c.Args) - 1)
+	for _, key := range c.Args[1:] {
+		m, ok, err := c.Txn(key).Meta(key)
+		if err != nil {
+			return err
+		}
+		if ok && m.Type == storage.TypeString {
+			c.R.Bulk(m.Value)
+		} else {
+			c.R.Null()
+		}
+	}
+	return nil
+}
+
+func cmdMSet(nx bool) Handler {
+	return func(c *Ctx) error {
+		if len(c.Args)%2 != 1 {
+			if nx {
+				return wrongArgs("msetnx")
+			}
+			return wrongArgs("mset")
+		}
+		if nx {
+			for i := 1; i < len(c.Args); i += 2 {
+				_, exists, err := c.Txn(c.Args[i]).Meta(c.Args[i])
+				if err != nil {
+					return err
+				}
+				if exists {
+					c.R.Int(0)
+					return nil
+				}
+			}
+		}
+		for i := 1; i < len(c.Args); i += 2 {
+			if err := putString(c, c.Args[i], c.Args[i+1], 0); err != nil {
+				return err
+			}
+		}
+		if nx {
+			c.R.Int(1)
+		} else {
+			c.R.OK()
+		}
+		return nil
+	}
+}
+
+func cmdIncr(sign int64, withArg bool) Handler {
+	return func(c *Ctx) error {
+		key := c.Args[1]
+		delta := sign
+		if withArg {
+			n, err := parseInt(c.Args[2])
+			if err != nil {
+				return err
+			}
+			if sign < 0 {
+				if n == math.MinInt64 {
+					return Error("ERR decrement would overflow")
+				}
+				n = -n
+			}
+			delta = n
+		}
+		m, ok, err := getString(c, key)
+		if err != nil {
+			return err
+		}
+		var cur int64
+		if ok {
+			if cur, err = parseInt(m.Value); err != nil {
+				return err
+			}
+		}
+		if (delta < 0 && cur < 0 && delta < math.MinInt64-cur) || (delta > 0 && cur > 0 && delta > math.MaxInt64-cur) {
+			return ErrOverflow
+		}
+		cur += delta
+		val := strconv.AppendInt(nil, cur, 10)
+		if err := putString(c, key, val, m.ExpireMS); err != nil {
+			return err
+		}
+		c.R.Int(cur)
+		return nil
+	}
+}
+
+func cmdIncrByFloat(c *Ctx) error {
+	key := c.Args[1]
+	incr, err := parseLongDouble(c.Args[2])
+	if err != nil {
+		return err
+	}
+	m, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	cur, _ := parseLongDouble([]byte("0"))
+	if ok {
+		if cur, err = parseLongDouble(m.Value); err != nil {
+			return err
+		}
+	}
+	sum, err := addLongDouble(cur, incr)
+	if err != nil {
+		return err
+	}
+	s := formatLongDouble(sum)
+	if err := putString(c, key, []byte(s), m.ExpireMS); err != nil {
+		return err
+	}
+	c.R.BulkString(s)
+	return nil
+}
+
+func cmdAppend(c *Ctx) error {
+	key := c.Args[1]
+	m, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	if len(m.Value)+len(c.Args[2]) > maxStringLen {
+		return Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	}
+	val := append(append(make([]byte, 0, len(m.Value)+len(c.Args[2])), m.Value...), c.Args[2]...)
+	if !ok {
+		m.ExpireMS = 0
+	}
+	if err := putString(c, key, val, m.ExpireMS); err != nil {
+		return err
+	}
+	c.R.Int(int64(len(val)))
+	return nil
+}
+
+func cmdStrlen(c *Ctx) error {
+	m, _, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	c.R.Int(int64(len(m.Value)))
+	return nil
+}
+
+// clampRange converts Redis start/end (negative from the end) over a length
+// into [start, end] inclusive; empty when start > end.
+func clampRange(start, end, n int64) (int64, int64, bool) {
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= n {
+		end = n - 1
+	}
+	return start, end, start <= end && n > 0
+}
+
+func cmdGetRange(c *Ctx) error {
+	start, err := parseInt(c.Args[2])
+	if err != nil {
+		return err
+	}
+	end, err := parseInt(c.Args[3])
+	if err != nil {
+		return err
+	}
+	m, _, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	if start < 0 && end < 0 && start > end {
+		c.R.BulkString("")
+		return nil
+	}
+	s, e, ok := clampRange(start, end, int64(len(m.Value)))
+	if !ok {
+		c.R.BulkString("")
+		return nil
+	}
+	c.R.Bulk(m.Value[s : e+1])
+	return nil
+}
+
+func cmdSetRange(c *Ctx) error {
+	key := c.Args[1]
+	off, err := parseInt(c.Args[2])
+	if err != nil {
+		return err
+	}
+	if off < 0 {
+		return Error("ERR offset is out of range")
+	}
+	val := c.Args[3]
+	m, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	if len(val) == 0 {
+		c.R.Int(int64(len(m.Value)))
+		return nil
+	}
+	if off+int64(len(val)) > maxStringLen {
+		return Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+	}
+	n := max(int64(len(m.Value)), off+int64(len(val)))
+	buf := make([]byte, n)
+	copy(buf, m.Value)
+	copy(buf[off:], val)
+	if !ok {
+		m.ExpireMS = 0
+	}
+	if err := putString(c, key, buf, m.ExpireMS); err != nil {
+		return err
+	}
+	c.R.Int(n)
+	return nil
+}
+
+// bitOffset parses a SETBIT/GETBIT offset (at most 2^32-1, Redis's limit
+// for 512 MB strings).
+func bitOffset(arg []byte) (int64, error) {
+	n, ok := parseUintStrict(arg)
+	if !ok || n >= maxStringLen*8 {
+		return 0, Error("ERR bit offset is not an integer or out of range")
+	}
+	return n, nil
+}
+
+func parseUintStrict(arg []byte) (int64, bool) {
+	n, err := parseInt(arg)
+	return n, err == nil && n >= 0
+}
+
+func cmdSetBit(c *Ctx) error {
+	key := c.Args[1]
+	off, err := bitOffset(c.Args[2])
+	if err != nil {
+		return err
+	}
+	bit := string(c.Args[3])
+	if bit != "0" && bit != "1" {
+		return Error("ERR bit is not an integer or out of range")
+	}
+	m, ok, err := getString(c, key)
+	if err != nil {
+		return err
+	}
+	byteIdx := off >> 3
+	n := max(int64(len(m.Value)), byteIdx+1)
+	buf := make([]byte, n)
+	copy(buf, m.Value)
+	mask := byte(1) << (7 - uint(off&7))
+	old := 0
+	if buf[byteIdx]&mask != 0 {
+		old = 1
+	}
+	if bit == "1" {
+		buf[byteIdx] |= mask
+	} else {
+		buf[byteIdx] &^= mask
+	}
+	if !ok {
+		m.ExpireMS = 0
+	}
+	if err := putString(c, key, buf, m.ExpireMS); err != nil {
+		return err
+	}
+	c.R.Int(int64(old))
+	return nil
+}
+
+func cmdGetBit(c *Ctx) error {
+	off, err := bitOffset(c.Args[2])
+	if err != nil {
+		return err
+	}
+	m, _, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	byteIdx := off >> 3
+	if byteIdx >= int64(len(m.Value)) {
+		c.R.Int(0)
+		return nil
+	}
+	c.R.Int(int64(m.Value[byteIdx]>>(7-uint(off&7))) & 1)
+	return nil
+}
+
+// bitRange parses the optional [start end [BYTE|BIT]] of BITCOUNT/BITPOS
+// and returns the bit range [first, last] to examine over a string of n
+// bytes, and whether an end was given.
+func bitRange(args [][]byte, n int64, needEnd bool) (first, last int64, endGiven, empty bool, err error) {
+	first, last = 0, n*8-1
+	if len(args) == 0 {
+		return first, last, false, n == 0, nil
+	}
+	if needEnd && len(args) == 1 {
+		return 0, 0, false, false, ErrSyntax
+	}
+	if len(args) > 3 {
+		return 0, 0, false, false, ErrSyntax
+	}
+	start, err := parseInt(args[0])
+	if err != nil {
+		return 0, 0, false, false, err
+	}
+	end := int64(-1)
+	if len(args) >= 2 {
+		endGiven = true
+		if end, err = parseInt(args[1]); err != nil {
+			return 0, 0, false, false, err
+		}
+	}
+	isBit := false
+	if len(args) == 3 {
+		switch {
+		case isArg(args[2], "bit"):
+			isBit = true
+		case isArg(args[2], "byte"):
+		default:
+			return 0, 0, false, false, ErrSyntax
+		}
+	}
+	total := n
+	if isBit {
+		total = n * 8
+	}
+	if start < 0 {
+		start += total
+	}
+	if end < 0 {
+		end += total
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end < 0 {
+		end = 0
+	}
+	if end >= total {
+		end = total - 1
+	}
+	if start > end || total == 0 {
+		return 0, 0, endGiven, true, nil
+	}
+	if isBit {
+		return start, end, endGiven, false, nil
+	}
+	return start * 8, end*8 + 7, endGiven, false, nil
+}
+
+func bitAt(v []byte, i int64) byte { return (v[i>>3] >> (7 - uint(i&7))) & 1 }
+
+func cmdBitCount(c *Ctx) error {
+	args := c.Args[2:]
+	if len(args) == 1 {
+		return ErrSyntax
+	}
+	m, _, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	first, last, _, empty, err := bitRange(args, int64(len(m.Value)), true)
+	if err != nil {
+		return err
+	}
+	if empty {
+		c.R.Int(0)
+		return nil
+	}
+	var count int64
+	i := first
+	for ; i <= last && i&7 != 0; i++ {
+		count += int64(bitAt(m.Value, i))
+	}
+	for ; i+7 <= last; i += 8 {
+		count += int64(bits.OnesCount8(m.Value[i>>3]))
+	}
+	for ; i <= last; i++ {
+		count += int64(bitAt(m.Value, i))
+	}
+	c.R.Int(count)
+	return nil
+}
+
+func cmdBitPos(c *Ctx) error {
+	b := string(c.Args[2])
+	if b != "0" && b != "1" {
+		return Error("ERR The bit argument must be 1 or 0.")
+	}
+	want := byte(b[0] - '0')
+	m, ok, err := getString(c, c.Args[1])
+	if err != nil {
+		return err
+	}
+	if len(c.Args) > 6 {
+		return ErrSyntax
+	}
+	first, last, endGiven, empty, err := bitRange(c.Args[3:], int64(len(m.Value)), false)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if want == 1 {
+			c.R.Int(-1)
+		} else {
+			c.R.Int(0)
+		}
+		return nil
+	}
+	if empty {
+		c.R.Int(-1)
+		return nil
+	}
+	for i := first; i <= last; i++ {
+		if bitAt(m.Value, i) == want {
+			c.R.Int(i)
+			return nil
+		}
+	}
+	// Looking for a clear bit with no end given: the string is treated as
+	// padded with zeros on the right, as Redis does.
+	if want == 0 && !endGiven {
+		c.R.Int(last + 1)
+		return nil
+	}
+	c.R.Int(-1)
+	return nil
+}

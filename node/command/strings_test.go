@@ -1,0 +1,73 @@
+package command
+
+import "testing"
+
+func TestStringBasics(t *testing.T) {
+	n := newTestNode(t)
+	n.expect("$-1", "get", "k")
+	n.expect("+OK", "set", "k", "v")
+	n.expect("$v", "get", "k")
+	n.expect("$-1", "set", "k", "w", "nx")
+	n.expect("$v", "set", "k", "w", "get")
+	n.expect(":1", "incr", "n")
+	n.expect(":11", "incrby", "n", "10")
+	n.expect("-ERR value is not an integer or out of range", "incr", "k")
+	n.expect("$3.5", "incrbyfloat", "f", "3.5")
+	n.expect("$3.6", "incrbyfloat", "f", "0.1")
+	n.expect(":5", "append", "k", "xxxx")
+	n.expect("$wx", "getrange", "k", "0", "1")
+	n.expect(":1", "del", "k")
+	n.expect(":0", "exists", "k")
+	n.expect("+OK", "mset", "a", "1", "b", "2")
+	n.expect("*3 $1 $2 $-1", "mget", "a", "b", "c")
+	n.expect(":4", "dbsize")
+}
+
+func TestExpiryIsInvisibleAtOnce(t *testing.T) {
+	n := newTestNode(t)
+	n.expect("+OK", "set", "k", "v", "px", "100")
+	n.expect(":100", "pttl", "k")
+	n.nowMS += 100
+	n.expect("$-1", "get", "k")
+	n.expect(":-2", "ttl", "k")
+	n.expect(":0", "exists", "k")
+	// DBSIZE counts it until it is removed, as Redis does.
+	n.expect(":1", "dbsize")
+	if _, deleted, err := n.eng.SweepOnceForTest(nil, 100); err != nil || deleted != 1 {
+		t.Fatalf("sweep deleted %d, err %v", deleted, err)
+	}
+	n.expect(":0", "dbsize")
+}
+
+func TestScanVisitsEveryKeyOnce(t *testing.T) {
+	n := newTestNode(t)
+	want := map[string]bool{}
+	for i := 0; i < 300; i++ {
+		k := "key:" + string(rune('a'+i%26)) + string(rune('0'+i/26))
+		want[k] = true
+		n.expect("+OK", "set", k, "v")
+	}
+	got := map[string]int{}
+	cursor := "0"
+	for {
+		reply := n.do("scan", cursor, "count", "7")
+		var c string
+		var keys []string
+		parseScanReply(t, reply, &c, &keys)
+		for _, k := range keys {
+			got[k]++
+		}
+		if c == "0" {
+			break
+		}
+		cursor = c
+	}
+	for k := range want {
+		if got[k] != 1 {
+			t.Errorf("key %s seen %d times", k, got[k])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("saw %d keys, want %d", len(got), len(want))
+	}
+}

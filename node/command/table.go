@@ -1,0 +1,169 @@
+package command
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Flags describe a command, for dispatch and COMMAND INFO.
+type Flags uint32
+
+const (
+	// Write commands change data: they run under their slots' locks and
+	// their effects are committed before the reply is sent.
+	Write Flags = 1 << iota
+	// ReadOnly commands only read data.
+	ReadOnly
+	// Admin commands manage the server.
+	Admin
+	// NoAuth commands run before a connection has authenticated.
+	NoAuth
+	// Fast commands are O(1) or O(log n).
+	Fast
+	// Loading commands are allowed while the node loads (all of ours).
+	Loading
+	// Stale commands are allowed on a stale replica.
+	Stale
+	// DenyOOM commands may grow memory.
+	DenyOOM
+)
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{
+	{Write, "write"}, {ReadOnly, "readonly"}, {DenyOOM, "denyoom"}, {Admin, "admin"},
+	{NoAuth, "no_auth"}, {Loading, "loading"}, {Stale, "stale"}, {Fast, "fast"},
+}
+
+// Names returns the flag names COMMAND INFO shows, in Redis's order.
+func (f Flags) Names() []string {
+	var out []string
+	for _, fn := range flagNames {
+		if f&fn.f != 0 {
+			out = append(out, fn.name)
+		}
+	}
+	return out
+}
+
+// Handler evaluates one command. It appends its reply to c.R, or returns an
+// error: a Error is sent as the reply, anything else as an internal error;
+// either way a write's effect is dropped.
+type Handler func(c *Ctx) error
+
+// Spec describes one command.
+type Spec struct {
+	// Name is the lower-case command name.
+	Name string
+	// Arity follows Redis: n > 0 means exactly n arguments (the name
+	// included), n < 0 means at least -n.
+	Arity int
+	Flags Flags
+	// FirstKey, LastKey and Step locate the key arguments as in Redis's
+	// COMMAND reply: LastKey -1 is the last argument, 0 means no keys.
+	FirstKey, LastKey, Step int
+	// Keys, when set, extracts keys for commands whose key count is in
+	// an argument (ZUNIONSTORE, SINTERCARD). It is called after the arity
+	// check and may return an error for a malformed count.
+	Keys func(args [][]byte) ([][]byte, error)
+	// Handler runs the command.
+	Handler Handler
+}
+
+// KeysOf returns the key arguments of args.
+func (s *Spec) KeysOf(args [][]byte) ([][]byte, error) {
+	if s.Keys != nil {
+		return s.Keys(args)
+	}
+	if s.FirstKey <= 0 || s.FirstKey >= len(args) {
+		return nil, nil
+	}
+	last := s.LastKey
+	if last < 0 {
+		last = len(args) + last
+	}
+	if last >= len(args) {
+		last = len(args) - 1
+	}
+	step := s.Step
+	if step <= 0 {
+		step = 1
+	}
+	keys := make([][]byte, 0, (last-s.FirstKey)/step+1)
+	for i := s.FirstKey; i <= last; i += step {
+		keys = append(keys, args[i])
+	}
+	return keys, nil
+}
+
+// ArityOK reports whether n arguments (name included) fit the arity.
+func (s *Spec) ArityOK(n int) bool {
+	if s.Arity >= 0 {
+		return n == s.Arity
+	}
+	return n >= -s.Arity
+}
+
+// Table is the set of commands a node serves. Register everything before
+// serving; lookups are then safe for concurrent use.
+type Table struct {
+	byName map[string]*Spec
+}
+
+// NewTable returns a table with every data command of this package.
+// Connection and server commands are registered by the node.
+func NewTable() *Table {
+	t := &Table{byName: map[string]*Spec{}}
+	registerKeys(t)
+	registerStrings(t)
+	registerHashes(t)
+	registerLists(t)
+	registerSets(t)
+	registerZSets(t)
+	return t
+}
+
+// Register adds specs. A duplicate name is a programming error: it panics.
+func (t *Table) Register(specs ...Spec) {
+	for i := range specs {
+		s := specs[i]
+		if s.Name != strings.ToLower(s.Name) || s.Handler == nil {
+			panic(fmt.Sprintf("command: bad spec %q", s.Name))
+		}
+		if _, dup := t.byName[s.Name]; dup {
+			panic(fmt.Sprintf("command: %q registered twice", s.Name))
+		}
+		t.byName[s.Name] = &s
+	}
+}
+
+// Lookup finds a command by name, case-insensitively; nil if unknown.
+func (t *Table) Lookup(name []byte) *Spec {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	lower := buf[:len(name)]
+	for i, c := range name {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	return t.byName[string(lower)]
+}
+
+// All returns every spec sorted by name.
+func (t *Table) All() []*Spec {
+	out := make([]*Spec, 0, len(t.byName))
+	for _, s := range t.byName {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Len is the number of commands.
+func (t *Table) Len() int { return len(t.byName) }

@@ -1,0 +1,27 @@
+// Package compat holds the differential compatibility suite: it replays the command scripts in
+// testdata/*.txt against a real redis-server and a freshly built pika-node and reports every reply
+// that is not byte-identical (errors included), plus protocol-level hostile-input tests.
+//
+// It contains only tests. Run it with
+//
+//	GOTOOLCHAIN=local go test ./node/compat/
+//
+// Knobs (environment):
+//
+//	PIKA_NODE_BIN=path   use this pika-node binary instead of building ./cmd/pika-node
+//	COMPAT_TARGET=redis  compare redis-server against a second redis-server (checks the scripts)
+//	COMPAT_DUMP=1        log every command with both replies
+//
+// Script format (one command per line, redis-cli quoting: "double" with \n \r \t \xHH escapes,
+// 'single' with \' only; lines starting with # are comments). A line starting with ! is a
+// directive that applies to the next command:
+//
+//	!sort             compare an array reply as a sorted multiset
+//	!sortpairs        compare an array reply of pairs (field value / member score) as a sorted set of pairs
+//	!ttl [TOL]        integer reply: -2 and -1 exact, positives within TOL (default 2, or 2000 for P* commands)
+//	!scan             run a full SCAN/HSCAN/SSCAN/ZSCAN loop until cursor 0 and compare the union
+//	!len              compare only array lengths (or, for non-arrays, the reply type); errors exact
+//	!in V1 V2 ...     like !len, and every returned element must be one of V1 V2 ... on both servers
+//	!skip-value       compare only the reply type
+//	!sleep MS         sleep MS milliseconds (no command follows it necessarily)
+package compat

@@ -1,0 +1,204 @@
+package compat
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reply is one RESP2 reply, kept exactly as the server sent it so that two servers' replies
+// can be compared byte for byte.
+type Reply struct {
+	Kind  byte // '+', '-', ':', '$', '*'
+	Str   string
+	Int   int64
+	Null  bool // null bulk ($-1) or null array (*-1)
+	Elems []Reply
+}
+
+// String renders a reply unambiguously: +simple, -error, :int, "bulk" (Go-quoted), (nil),
+// (nil-array), [a b c].
+func (r Reply) String() string {
+	var b strings.Builder
+	r.render(&b)
+	return b.String()
+}
+
+func (r Reply) render(b *strings.Builder) {
+	switch r.Kind {
+	case '+', '-':
+		b.WriteByte(r.Kind)
+		b.WriteString(r.Str)
+	case ':':
+		b.WriteByte(':')
+		b.WriteString(strconv.FormatInt(r.Int, 10))
+	case '$':
+		if r.Null {
+			b.WriteString("(nil)")
+			return
+		}
+		b.WriteString(strconv.Quote(r.Str))
+	case '*':
+		if r.Null {
+			b.WriteString("(nil-array)")
+			return
+		}
+		b.WriteByte('[')
+		for i, e := range r.Elems {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			e.render(b)
+		}
+		b.WriteByte(']')
+	default:
+		fmt.Fprintf(b, "?%c%q", r.Kind, r.Str)
+	}
+}
+
+// KindName names the reply type for type-only comparisons.
+func (r Reply) KindName() string {
+	switch r.Kind {
+	case '+':
+		return "simple-string"
+	case '-':
+		return "error"
+	case ':':
+		return "integer"
+	case '$':
+		if r.Null {
+			return "null-bulk"
+		}
+		return "bulk"
+	case '*':
+		if r.Null {
+			return "null-array"
+		}
+		return "array"
+	}
+	return "unknown"
+}
+
+// Conn is a minimal RESP2 client: it writes commands as multibulk arrays and reads one reply
+// per command, with a deadline on every round trip.
+type Conn struct {
+	nc      net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
+}
+
+func Dial(addr string, timeout time.Duration) (*Conn, error) {
+	nc, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), timeout: timeout}, nil
+}
+
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// Do sends one command and reads its reply.
+func (c *Conn) Do(args ...string) (Reply, error) {
+	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		return Reply{}, err
+	}
+	if _, err := c.nc.Write(EncodeCommand(args...)); err != nil {
+		return Reply{}, err
+	}
+	return c.ReadReply()
+}
+
+// ReadReply reads one reply (the deadline must already be set).
+func (c *Conn) ReadReply() (Reply, error) { return readReply(c.r, 0) }
+
+// EncodeCommand renders a command as a RESP multibulk.
+func EncodeCommand(args ...string) []byte {
+	var b []byte
+	b = append(b, '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, '\r', '\n')
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, '\r', '\n')
+		b = append(b, a...)
+		b = append(b, '\r', '\n')
+	}
+	return b
+}
+
+var errProto = errors.New("resp: malformed reply")
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return "", fmt.Errorf("%w: line %q not CRLF terminated", errProto, line)
+	}
+	return line[:len(line)-2], nil
+}
+
+func readReply(r *bufio.Reader, depth int) (Reply, error) {
+	if depth > 32 {
+		return Reply{}, fmt.Errorf("%w: nesting too deep", errProto)
+	}
+	line, err := readLine(r)
+	if err != nil {
+		return Reply{}, err
+	}
+	if line == "" {
+		return Reply{}, fmt.Errorf("%w: empty line", errProto)
+	}
+	kind, rest := line[0], line[1:]
+	switch kind {
+	case '+', '-':
+		return Reply{Kind: kind, Str: rest}, nil
+	case ':':
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil {
+			return Reply{}, fmt.Errorf("%w: integer %q", errProto, rest)
+		}
+		return Reply{Kind: kind, Int: n}, nil
+	case '$':
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < -1 || n > 64<<20 {
+			return Reply{}, fmt.Errorf("%w: bulk length %q", errProto, rest)
+		}
+		if n == -1 {
+			return Reply{Kind: kind, Null: true}, nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return Reply{}, err
+		}
+		if buf[n] != '\r' || buf[n+1] != '\n' {
+			return Reply{}, fmt.Errorf("%w: bulk not CRLF terminated", errProto)
+		}
+		return Reply{Kind: kind, Str: string(buf[:n])}, nil
+	case '*':
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < -1 || n > 1<<22 {
+			return Reply{}, fmt.Errorf("%w: array length %q", errProto, rest)
+		}
+		if n == -1 {
+			return Reply{Kind: kind, Null: true}, nil
+		}
+		rep := Reply{Kind: kind, Elems: make([]Reply, 0, min(n, 1024))}
+		for i := 0; i < n; i++ {
+			e, err := readReply(r, depth+1)
+			if err != nil {
+				return Reply{}, err
+			}
+			rep.Elems = append(rep.Elems, e)
+		}
+		return rep, nil
+	}
+	return Reply{}, fmt.Errorf("%w: unexpected type byte %q (line %q)", errProto, kind, line)
+}

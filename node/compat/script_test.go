@@ -1,0 +1,463 @@
+package compat
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// step is one command of a script with the directives that precede it, or a sleep.
+type step struct {
+	line      int
+	text      string
+	args      []string
+	sleep     time.Duration
+	sort      bool
+	sortPairs bool
+	scan      bool
+	lenOnly   bool
+	skipValue bool
+	ttl       bool
+	ttlTol    int64    // 0: default for the command
+	in        []string // non-nil: allowed values
+}
+
+// splitArgs splits a line the way redis-cli (sdssplitargs) does.
+func splitArgs(line string) ([]string, error) {
+	var args []string
+	p := 0
+	n := len(line)
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+	isHex := func(c byte) bool {
+		return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+	}
+	hexVal := func(c byte) byte {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0'
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10
+		}
+		return c - 'A' + 10
+	}
+	for {
+		for p < n && isSpace(line[p]) {
+			p++
+		}
+		if p >= n {
+			return args, nil
+		}
+		var cur []byte
+		inq, insq, done := false, false, false
+		for !done {
+			switch {
+			case inq:
+				switch {
+				case p >= n:
+					return nil, errors.New("unterminated double quote")
+				case line[p] == '\\' && p+3 < n && line[p+1] == 'x' && isHex(line[p+2]) && isHex(line[p+3]):
+					cur = append(cur, hexVal(line[p+2])<<4|hexVal(line[p+3]))
+					p += 3
+				case line[p] == '\\' && p+1 < n:
+					p++
+					c := line[p]
+					switch c {
+					case 'n':
+						c = '\n'
+					case 'r':
+						c = '\r'
+					case 't':
+						c = '\t'
+					case 'b':
+						c = '\b'
+					case 'a':
+						c = '\a'
+					}
+					cur = append(cur, c)
+				case line[p] == '"':
+					if p+1 < n && !isSpace(line[p+1]) {
+						return nil, errors.New("closing quote must be followed by a space")
+					}
+					done = true
+				default:
+					cur = append(cur, line[p])
+				}
+			case insq:
+				switch {
+				case p >= n:
+					return nil, errors.New("unterminated single quote")
+				case line[p] == '\\' && p+1 < n && line[p+1] == '\'':
+					p++
+					cur = append(cur, '\'')
+				case line[p] == '\'':
+					if p+1 < n && !isSpace(line[p+1]) {
+						return nil, errors.New("closing quote must be followed by a space")
+					}
+					done = true
+				default:
+					cur = append(cur, line[p])
+				}
+			default:
+				switch {
+				case p >= n || isSpace(line[p]):
+					done = true
+				case line[p] == '"':
+					inq = true
+				case line[p] == '\'':
+					insq = true
+				default:
+					cur = append(cur, line[p])
+				}
+			}
+			if p < n {
+				p++
+			}
+		}
+		args = append(args, string(cur))
+	}
+}
+
+// parseScript reads a script file into steps.
+func parseScript(path string) ([]step, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var steps []step
+	var pending step
+	hasPending := false
+	name := filepath.Base(path)
+	for i, raw := range strings.Split(string(data), "\n") {
+		lineNo := i + 1
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "!") {
+			words, err := splitArgs(line[1:])
+			if err != nil || len(words) == 0 {
+				return nil, fmt.Errorf("%s:%d: bad directive %q: %v", name, lineNo, line, err)
+			}
+			hasPending = true
+			switch strings.ToLower(words[0]) {
+			case "sort":
+				pending.sort = true
+			case "sortpairs":
+				pending.sortPairs = true
+			case "scan":
+				pending.scan = true
+			case "len":
+				pending.lenOnly = true
+			case "skip-value":
+				pending.skipValue = true
+			case "in":
+				pending.in = append([]string{}, words[1:]...)
+			case "ttl":
+				pending.ttl = true
+				if len(words) > 1 {
+					pending.ttlTol, err = strconv.ParseInt(words[1], 10, 64)
+					if err != nil {
+						return nil, fmt.Errorf("%s:%d: bad tolerance: %v", name, lineNo, err)
+					}
+				}
+			case "sleep":
+				if len(words) != 2 {
+					return nil, fmt.Errorf("%s:%d: !sleep MS", name, lineNo)
+				}
+				ms, err := strconv.Atoi(words[1])
+				if err != nil || ms < 0 || ms > 5000 {
+					return nil, fmt.Errorf("%s:%d: bad sleep %q", name, lineNo, words[1])
+				}
+				steps = append(steps, step{line: lineNo, text: line, sleep: time.Duration(ms) * time.Millisecond})
+			default:
+				return nil, fmt.Errorf("%s:%d: unknown directive %q", name, lineNo, words[0])
+			}
+			continue
+		}
+		args, err := splitArgs(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, lineNo, err)
+		}
+		pending.line, pending.text, pending.args = lineNo, line, args
+		steps = append(steps, pending)
+		pending, hasPending = step{}, false
+	}
+	if hasPending {
+		return nil, fmt.Errorf("%s: directive at end of file without a command", name)
+	}
+	return steps, nil
+}
+
+// side is one server's connection during a script run.
+type side struct {
+	srv *server
+	c   *Conn
+}
+
+func (s *side) do(args ...string) (Reply, error) {
+	if s.c == nil {
+		c, err := Dial(s.srv.addr, 5*time.Second)
+		if err != nil {
+			return Reply{}, err
+		}
+		s.c = c
+	}
+	r, err := s.c.Do(args...)
+	if err != nil {
+		// The connection is in an unknown state: drop it, the next command reconnects.
+		s.c.Close()
+		s.c = nil
+	}
+	return r, err
+}
+
+func (s *side) close() {
+	if s.c != nil {
+		s.c.Close()
+	}
+}
+
+func runScriptFile(t *testing.T, path string) {
+	steps, err := parseScript(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(path)
+	sides := []*side{{srv: redisSrv}, {srv: pikaSrv}}
+	for _, s := range sides {
+		defer s.close()
+		r, err := s.do("FLUSHALL")
+		if err != nil || r.String() != "+OK" {
+			t.Fatalf("%s: FLUSHALL on %s: %v %s", name, s.srv.name, err, r)
+		}
+	}
+	dump := os.Getenv("COMPAT_DUMP") != ""
+	mismatches := 0
+	for _, st := range steps {
+		if st.sleep > 0 {
+			time.Sleep(st.sleep)
+			continue
+		}
+		var got [2]string
+		var reps [2]Reply
+		var errs [2]error
+		for i, s := range sides {
+			if st.scan {
+				reps[i], errs[i] = scanAll(s, st.args)
+			} else {
+				reps[i], errs[i] = s.do(st.args...)
+			}
+			if errs[i] != nil {
+				got[i] = fmt.Sprintf("<connection error: %v>", errs[i])
+			} else {
+				got[i] = reps[i].String()
+			}
+		}
+		ok := errs[0] == nil && errs[1] == nil
+		detail := ""
+		if ok {
+			ok, detail = compare(st, reps[0], reps[1])
+		}
+		if dump {
+			t.Logf("%s:%d: %s: redis=%s pika=%s", name, st.line, st.text, clip(got[0]), clip(got[1]))
+		}
+		if !ok {
+			mismatches++
+			if detail != "" {
+				detail = " (" + detail + ")"
+			}
+			t.Errorf("%s:%d: %s: redis=%s pika=%s%s", name, st.line, st.text, clip(got[0]), clip(got[1]), detail)
+			for _, s := range sides {
+				if s.srv.exited() {
+					t.Fatalf("%s exited (%v); stopping %s", s.srv.name, s.srv.waitErr, name)
+				}
+			}
+		}
+	}
+	if mismatches > 0 {
+		t.Logf("%s: %d mismatching commands", name, mismatches)
+	}
+}
+
+func clip(s string) string {
+	const max = 600
+	if len(s) > max {
+		return s[:max] + fmt.Sprintf("...(%d bytes)", len(s))
+	}
+	return s
+}
+
+// scanAll runs a SCAN-family command from cursor 0 until the cursor is 0 again and returns the
+// sorted, de-duplicated union of the elements (pairs joined as "field => value" for HSCAN and
+// ZSCAN) as an array reply. An error reply on any page is returned as is.
+func scanAll(s *side, args []string) (Reply, error) {
+	cmd := strings.ToUpper(args[0])
+	curIdx, pairs := 2, cmd == "HSCAN" || cmd == "ZSCAN"
+	if cmd == "SCAN" {
+		curIdx = 1
+	}
+	if len(args) <= curIdx {
+		return s.do(args...)
+	}
+	a := slices.Clone(args)
+	a[curIdx] = "0"
+	seen := map[string]bool{}
+	for page := 0; ; page++ {
+		if page > 100000 {
+			return Reply{Kind: '-', Str: "harness: scan did not terminate after 100000 pages"}, nil
+		}
+		r, err := s.do(a...)
+		if err != nil || r.Kind == '-' {
+			return r, err
+		}
+		if r.Kind != '*' || len(r.Elems) != 2 || r.Elems[0].Kind != '$' || r.Elems[1].Kind != '*' {
+			return Reply{Kind: '-', Str: "harness: malformed scan page " + clip(r.String())}, nil
+		}
+		items := r.Elems[1].Elems
+		if pairs && len(items)%2 != 0 {
+			return Reply{Kind: '-', Str: "harness: odd number of items in scan page " + clip(r.String())}, nil
+		}
+		step := 1
+		if pairs {
+			step = 2
+		}
+		for i := 0; i < len(items); i += step {
+			k := items[i].String()
+			if pairs {
+				k += " => " + items[i+1].String()
+			}
+			seen[k] = true
+		}
+		a[curIdx] = r.Elems[0].Str
+		if a[curIdx] == "0" {
+			break
+		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := Reply{Kind: '*', Elems: []Reply{}}
+	for _, k := range keys {
+		out.Elems = append(out.Elems, Reply{Kind: '+', Str: k})
+	}
+	return out, nil
+}
+
+// compare decides whether two replies match under the step's directives.
+func compare(st step, r, p Reply) (bool, string) {
+	if st.skipValue {
+		return r.KindName() == p.KindName(), "types differ"
+	}
+	if r.Kind == '-' || p.Kind == '-' {
+		return r.String() == p.String(), ""
+	}
+	switch {
+	case st.ttl:
+		if r.Kind != ':' || p.Kind != ':' {
+			return r.String() == p.String(), ""
+		}
+		if r.Int < 0 || p.Int < 0 {
+			return r.Int == p.Int, ""
+		}
+		tol := st.ttlTol
+		if tol == 0 {
+			tol = 2
+			if strings.HasPrefix(strings.ToUpper(st.args[0]), "P") {
+				tol = 2000
+			}
+		}
+		d := r.Int - p.Int
+		return d >= -tol && d <= tol, fmt.Sprintf("ttl tolerance %d", tol)
+	case st.lenOnly || st.in != nil:
+		if r.KindName() != p.KindName() {
+			return false, "types differ"
+		}
+		if r.Kind == '*' && len(r.Elems) != len(p.Elems) {
+			return false, "lengths differ"
+		}
+		if st.in != nil {
+			for i, x := range []Reply{r, p} {
+				if bad := notIn(x, st.in); bad != "" {
+					return false, fmt.Sprintf("%s returned %s, not one of %q", []string{"redis", "pika"}[i], bad, st.in)
+				}
+			}
+		}
+		return true, ""
+	case st.sort:
+		return sortedString(r, 1) == sortedString(p, 1), "compared sorted"
+	case st.sortPairs:
+		return sortedString(r, 2) == sortedString(p, 2), "compared as sorted pairs"
+	}
+	return r.String() == p.String(), ""
+}
+
+// notIn returns the first returned value that is not in allowed, or "".
+func notIn(r Reply, allowed []string) string {
+	vals := []Reply{r}
+	if r.Kind == '*' {
+		vals = r.Elems
+	}
+	for _, v := range vals {
+		if v.Null {
+			continue
+		}
+		s := v.Str
+		if v.Kind == ':' {
+			s = strconv.FormatInt(v.Int, 10)
+		}
+		if !slices.Contains(allowed, s) {
+			return v.String()
+		}
+	}
+	return ""
+}
+
+// sortedString renders an array reply with its elements (or groups of n elements) sorted.
+func sortedString(r Reply, n int) string {
+	if r.Kind != '*' || r.Null || len(r.Elems)%n != 0 {
+		return r.String()
+	}
+	var groups []string
+	for i := 0; i < len(r.Elems); i += n {
+		g := Reply{Kind: '*', Elems: r.Elems[i : i+n]}
+		groups = append(groups, g.String())
+	}
+	slices.Sort(groups)
+	return "sorted" + fmt.Sprint(groups)
+}
+
+func TestSplitArgs(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{in: `SET k v`, want: []string{"SET", "k", "v"}},
+		{in: `  SET   "a b"  'c d' `, want: []string{"SET", "a b", "c d"}},
+		{in: `SET "a\nb\x00c\x4g"`, want: []string{"SET", "a\nb\x00cx4g"}},
+		{in: `SET 'it\'s' "q\"q"`, want: []string{"SET", "it's", `q"q`}},
+		{in: `SET ""`, want: []string{"SET", ""}},
+		{in: `SET "abc`, err: true},
+		{in: `SET "abc"d`, err: true},
+		{in: `SET 'abc`, err: true},
+	} {
+		got, err := splitArgs(tc.in)
+		if tc.err {
+			if err == nil {
+				t.Errorf("splitArgs(%q) = %q, want error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("splitArgs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

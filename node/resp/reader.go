@@ -1,0 +1,245 @@
+package resp
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"math"
+)
+
+// Limits of one connection's input. Zero fields take Redis's defaults.
+type Limits struct {
+	// MaxBulk is the largest argument (Redis's proto-max-bulk-len). Default 512 MB.
+	MaxBulk int64
+	// MaxQuery bounds the memory of one command being read, arguments plus
+	// per-argument overhead (Redis's client-query-buffer-limit). A client
+	// passing it is disconnected without a reply. Default 1 GB.
+	MaxQuery int64
+}
+
+// ProtocolError is malformed input. The connection answers
+// "-ERR Protocol error: <Msg>" and closes, as Redis does.
+type ProtocolError struct{ Msg string }
+
+func (e *ProtocolError) Error() string { return "Protocol error: " + e.Msg }
+
+// ErrQueryLimit means the client's command outgrew Limits.MaxQuery.
+var ErrQueryLimit = errors.New("resp: query buffer limit exceeded")
+
+var (
+	errMultibulkLen   = &ProtocolError{"invalid multibulk length"}
+	errBulkLen        = &ProtocolError{"invalid bulk length"}
+	errBigInline      = &ProtocolError{"too big inline request"}
+	errBigMbulkCount  = &ProtocolError{"too big mbulk count string"}
+	errBigBulkCount   = &ProtocolError{"too big bulk count string"}
+	errUnbalancedQuot = &ProtocolError{"unbalanced quotes in request"}
+)
+
+// inlineMax is Redis's PROTO_INLINE_MAX_SIZE: the longest line (inline
+// command, or a count line) read before giving up on it.
+const inlineMax = 64 << 10
+
+// argOverhead is what one argument costs beyond its bytes (slice header and
+// allocation), so a flood of empty arguments also hits MaxQuery.
+const argOverhead = 32
+
+// Reader reads commands from one connection. Not safe for concurrent use.
+type Reader struct {
+	br      *bufio.Reader
+	limits  Limits
+	scratch []byte
+}
+
+// NewReader reads from r with a 16 KB buffer.
+func NewReader(r io.Reader, limits Limits) *Reader {
+	if limits.MaxBulk == 0 {
+		limits.MaxBulk = 512 << 20
+	}
+	if limits.MaxQuery == 0 {
+		limits.MaxQuery = 1 << 30
+	}
+	return &Reader{br: bufio.NewReaderSize(r, 16<<10), limits: limits}
+}
+
+// Buffered reports how many input bytes are already read but not consumed:
+// when it is zero, the client's pipeline is drained and replies should be
+// flushed.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// ReadCommand returns the next command's arguments. An empty command (an
+// empty line, "*0") returns a nil slice and no error. Errors are io errors,
+// *ProtocolError or ErrQueryLimit; after any error the connection is done.
+func (r *Reader) ReadCommand() ([][]byte, error) {
+	b, err := r.br.Peek(1)
+	if err != nil {
+		return nil, err
+	}
+	if b[0] == '*' {
+		return r.readMultibulk()
+	}
+	return r.readInline()
+}
+
+// readLine returns the bytes up to (not including) delim, consuming delim.
+// Longer than max: tooBig. The result is valid until the next read.
+func (r *Reader) readLine(delim byte, max int, tooBig error) ([]byte, error) {
+	line, err := r.br.ReadSlice(delim)
+	if err == nil {
+		return line[:len(line)-1], nil
+	}
+	if err != bufio.ErrBufferFull {
+		return nil, err
+	}
+	r.scratch = append(r.scratch[:0], line...)
+	for {
+		if len(r.scratch) > max {
+			return nil, tooBig
+		}
+		line, err = r.br.ReadSlice(delim)
+		r.scratch = append(r.scratch, line...)
+		if err == nil {
+			if len(r.scratch)-1 > max {
+				return nil, tooBig
+			}
+			return r.scratch[:len(r.scratch)-1], nil
+		}
+		if err != bufio.ErrBufferFull {
+			return nil, err
+		}
+	}
+}
+
+func (r *Reader) readMultibulk() ([][]byte, error) {
+	if _, err := r.br.Discard(1); err != nil { // '*'
+		return nil, err
+	}
+	line, err := r.readLine('\r', inlineMax, errBigMbulkCount)
+	if err != nil {
+		return nil, err
+	}
+	count, ok := ParseInt(line)
+	if !ok || count > math.MaxInt32 {
+		return nil, errMultibulkLen
+	}
+	if _, err := r.br.Discard(1); err != nil { // '\n' (Redis skips it unchecked)
+		return nil, err
+	}
+	if count <= 0 {
+		return nil, nil
+	}
+	// Do not trust count for allocation: grow as arguments arrive.
+	args := make([][]byte, 0, min(count, 16))
+	var used int64
+	for i := int64(0); i < count; i++ {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if c != '$' {
+			return nil, &ProtocolError{"expected '$', got '" + string(rune(c)) + "'"}
+		}
+		line, err := r.readLine('\r', inlineMax, errBigBulkCount)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := ParseInt(line)
+		if !ok || n < 0 || n > r.limits.MaxBulk {
+			return nil, errBulkLen
+		}
+		if _, err := r.br.Discard(1); err != nil {
+			return nil, err
+		}
+		used += n + argOverhead
+		if used > r.limits.MaxQuery {
+			return nil, ErrQueryLimit
+		}
+		arg, err := r.readBulk(int(n))
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, arg)
+		if _, err := r.br.Discard(2); err != nil { // CRLF, unchecked like Redis
+			return nil, err
+		}
+	}
+	return args, nil
+}
+
+// readBulk reads n bytes, allocating only as data arrives: a client that
+// announces 512 MB and sends nothing costs nothing.
+func (r *Reader) readBulk(n int) ([]byte, error) {
+	const step = 1 << 20
+	if n <= step {
+		b := make([]byte, n)
+		_, err := io.ReadFull(r.br, b)
+		return b, err
+	}
+	b := make([]byte, 0, step)
+	for len(b) < n {
+		if len(b) == cap(b) {
+			nb := make([]byte, len(b), min(2*cap(b), n))
+			copy(nb, b)
+			b = nb
+		}
+		m, err := io.ReadFull(r.br, b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (r *Reader) readInline() ([][]byte, error) {
+	line, err := r.readLine('\n', inlineMax, errBigInline)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	args, ok := SplitArgs(line)
+	if !ok {
+		return nil, errUnbalancedQuot
+	}
+	return args, nil
+}
+
+// ParseInt parses like Redis's string2ll: an optional '-', then "0" or a
+// digit string without leading zeros; no spaces, no '+', no overflow.
+func ParseInt(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	neg := false
+	if b[0] == '-' {
+		neg, b = true, b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	if b[0] == '0' {
+		return 0, len(b) == 1 && !neg
+	}
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	if neg {
+		if v > 1<<63 {
+			return 0, false
+		}
+		return -int64(v), true
+	}
+	if v > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(v), true
+}

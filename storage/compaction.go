@@ -1,0 +1,51 @@
+package storage
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// staleMemberFilter drops data and score CF entries whose collection no
+// longer exists at that version: the collection was deleted, overwritten
+// (new version) or has expired. This is how DEL of a huge collection stays
+// O(1): its members go away when compaction next rewrites their files.
+//
+// The members and the meta of a collection are written in one batch, and
+// compaction only sees flushed data, so a member being filtered always has
+// its meta visible to the lookup here.
+type staleMemberFilter struct {
+	name   string
+	engine atomic.Pointer[Engine] // nil until Open finishes and after Close
+}
+
+func (f *staleMemberFilter) Name() string { return f.name }
+
+func (f *staleMemberFilter) SetIgnoreSnapshots(bool) {}
+
+func (f *staleMemberFilter) Destroy() {}
+
+func (f *staleMemberFilter) Filter(_ int, key, _ []byte) (bool, []byte) {
+	e := f.engine.Load()
+	if e == nil || e.closed.Load() {
+		return false, nil
+	}
+	mk, version, _, ok := parseMemberKey(key)
+	if !ok {
+		return false, nil
+	}
+	v, exists, err := e.get(CFMeta, mk)
+	if err != nil {
+		return false, nil // keep on doubt
+	}
+	if !exists {
+		return true, nil
+	}
+	m, err := decodeMeta(v)
+	if err != nil {
+		return false, nil
+	}
+	if m.Type == TypeString || m.Version != version {
+		return true, nil
+	}
+	return m.Expired(time.Now().UnixMilli()), nil
+}

@@ -1,0 +1,8 @@
+// Package storage owns the node's one RocksDB: its column families, the key
+// encoding of every table and slot, the per-slot write serialization that
+// turns a command's effect into one atomic RocksDB batch, and the background
+// reclamation of expired keys and stale collection members.
+//
+// It knows the physical layout of the five Redis types but not their
+// commands: package node/command builds Redis semantics on top of Txn.
+package storage

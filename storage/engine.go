@@ -1,0 +1,465 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Options configures Open. Zero fields take the defaults documented on them.
+type Options struct {
+	// Dir is the RocksDB directory. Required.
+	Dir string
+	// BlockCacheBytes is the shared LRU block cache. The default is 256 MB.
+	BlockCacheBytes uint64
+	// WriteBufferBytes is each column family's memtable size. The default is 64 MB.
+	WriteBufferBytes uint64
+	// SyncWAL fsyncs the WAL on every write group. The default (false) makes
+	// a write durable against a process crash (kill -9) as soon as it is
+	// acknowledged, since the WAL is written before the reply; against power
+	// loss RocksDB's OS buffers may still be lost, like Redis's
+	// appendfsync=everysec.
+	SyncWAL bool
+	// Now returns the current unix time in milliseconds. The default is the
+	// system clock; tests inject their own.
+	Now func() int64
+}
+
+func (o *Options) ensureDefaults() {
+	if o.BlockCacheBytes == 0 {
+		o.BlockCacheBytes = 256 << 20
+	}
+	if o.WriteBufferBytes == 0 {
+		o.WriteBufferBytes = 64 << 20
+	}
+	if o.Now == nil {
+		o.Now = func() int64 { return time.Now().UnixMilli() }
+	}
+}
+
+func (o *Options) validate() error {
+	if o.Dir == "" {
+		return errors.New("storage: Options.Dir is empty")
+	}
+	return nil
+}
+
+// lockStripes is the number of slot write locks. Slots hash onto stripes;
+// two slots sharing a stripe only lose parallelism, never correctness.
+const lockStripes = 4096
+
+// Engine is the node's one RocksDB. It is safe for concurrent use.
+type Engine struct {
+	opts  Options
+	db    *grocksdb.DB
+	cfs   [numCFs]*grocksdb.ColumnFamilyHandle
+	dflt  *grocksdb.ColumnFamilyHandle
+	ro    *grocksdb.ReadOptions
+	wo    *grocksdb.WriteOptions
+	cache *grocksdb.Cache
+	// opts to destroy on Close.
+	dbOpts  *grocksdb.Options
+	cfOpts  []*grocksdb.Options
+	filters []*staleMemberFilter
+
+	stripes [lockStripes]sync.Mutex
+
+	versions versionAllocator
+
+	countsMu sync.RWMutex
+	counts   map[TableID][]atomic.Int64 // key count per slot; written with the data
+
+	closed atomic.Bool
+}
+
+// ErrClosed is returned by operations on a closed Engine.
+var ErrClosed = errors.New("storage: closed")
+
+// Open opens or creates the RocksDB under opts.Dir.
+func Open(opts Options) (*Engine, error) {
+	opts.ensureDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	e := &Engine{opts: opts, counts: map[TableID][]atomic.Int64{}}
+
+	e.cache = grocksdb.NewLRUCache(opts.BlockCacheBytes)
+	newCFOpts := func(bloom bool) *grocksdb.Options {
+		o := grocksdb.NewDefaultOptions()
+		bbto := grocksdb.NewDefaultBlockBasedTableOptions()
+		bbto.SetBlockCache(e.cache)
+		bbto.SetBlockSize(16 << 10)
+		bbto.SetCacheIndexAndFilterBlocks(true)
+		bbto.SetPinL0FilterAndIndexBlocksInCache(true)
+		if bloom {
+			bbto.SetFilterPolicy(grocksdb.NewBloomFilter(10))
+		}
+		o.SetBlockBasedTableFactory(bbto)
+		o.SetWriteBufferSize(opts.WriteBufferBytes)
+		o.SetMaxWriteBufferNumber(4)
+		o.SetLevelCompactionDynamicLevelBytes(true)
+		o.SetCompression(grocksdb.LZ4Compression)
+		o.SetBottommostCompression(grocksdb.ZSTDCompression)
+		return o
+	}
+
+	e.dbOpts = grocksdb.NewDefaultOptions()
+	e.dbOpts.SetCreateIfMissing(true)
+	e.dbOpts.SetCreateIfMissingColumnFamilies(true)
+	e.dbOpts.SetMaxBackgroundJobs(4)
+	e.dbOpts.SetBytesPerSync(1 << 20)
+	e.dbOpts.SetMaxTotalWalSize(512 << 20)
+	e.dbOpts.SetKeepLogFileNum(4)
+	e.dbOpts.SetEnablePipelinedWrite(true)
+
+	names := []string{"default"}
+	cfOpts := []*grocksdb.Options{newCFOpts(false)}
+	for cf := CF(0); cf < numCFs; cf++ {
+		o := newCFOpts(cf == CFMeta || cf == CFData)
+		if cf == CFData || cf == CFScore {
+			f := &staleMemberFilter{name: "pika.stale-members." + cfNames[cf]}
+			e.filters = append(e.filters, f)
+			o.SetCompactionFilter(f)
+		}
+		names = append(names, cfNames[cf])
+		cfOpts = append(cfOpts, o)
+	}
+	e.cfOpts = cfOpts
+
+	db, handles, err := grocksdb.OpenDbColumnFamilies(e.dbOpts, filepath.Clean(opts.Dir), names, cfOpts)
+	if err != nil {
+		e.destroyOptions()
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
+	}
+	e.db = db
+	e.dflt = handles[0]
+	copy(e.cfs[:], handles[1:])
+	e.ro = grocksdb.NewDefaultReadOptions()
+	e.wo = grocksdb.NewDefaultWriteOptions()
+	e.wo.SetSync(opts.SyncWAL)
+	for _, f := range e.filters {
+		f.engine.Store(e)
+	}
+	if err := e.versions.init(e); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) destroyOptions() {
+	for _, o := range e.cfOpts {
+		o.Destroy()
+	}
+	e.dbOpts.Destroy()
+	e.cache.Destroy()
+}
+
+// Close flushes nothing (the WAL holds every write) and releases RocksDB.
+// It waits for in-flight writes: every stripe is taken once.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	for i := range e.stripes {
+		e.stripes[i].Lock()
+	}
+	for _, f := range e.filters {
+		f.engine.Store(nil)
+	}
+	e.db.CancelAllBackgroundWork(true)
+	e.ro.Destroy()
+	e.wo.Destroy()
+	for _, h := range e.cfs {
+		h.Destroy()
+	}
+	e.dflt.Destroy()
+	e.db.Close()
+	e.destroyOptions()
+	for i := range e.stripes {
+		e.stripes[i].Unlock()
+	}
+	return nil
+}
+
+// NowMS is the engine's clock in unix milliseconds.
+func (e *Engine) NowMS() int64 { return e.opts.Now() }
+
+func (e *Engine) get(cf CF, key []byte) ([]byte, bool, error) {
+	s, err := e.db.GetPinnedCF(e.ro, e.cfs[cf], key)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: get: %w", err)
+	}
+	defer s.Destroy()
+	if !s.Exists() {
+		return nil, false, nil
+	}
+	return append([]byte(nil), s.Data()...), true, nil
+}
+
+func (e *Engine) stripeOf(t TableID, s SlotID) int {
+	return int((uint64(t)*0x9E3779B1 + uint64(s)) % lockStripes)
+}
+
+// lockStripes locks the stripes of slots in ascending order (deadlock-free)
+// and returns them for unlock.
+func (e *Engine) lockSlots(t TableID, slots []SlotID) []int {
+	idx := make([]int, 0, len(slots))
+	for _, s := range slots {
+		idx = append(idx, e.stripeOf(t, s))
+	}
+	sort.Ints(idx)
+	out := idx[:0]
+	for i, v := range idx {
+		if i > 0 && v == idx[i-1] {
+			continue
+		}
+		out = append(out, v)
+	}
+	for _, i := range out {
+		e.stripes[i].Lock()
+	}
+	return out
+}
+
+func (e *Engine) unlock(stripes []int) {
+	for i := len(stripes) - 1; i >= 0; i-- {
+		e.stripes[stripes[i]].Unlock()
+	}
+}
+
+// Update evaluates one write command: it locks the given slots of table (so
+// writes to one slot are serialized), runs fn, and commits the effects of
+// every Txn fn used in one atomic RocksDB batch before unlocking. If fn
+// returns an error nothing is written. Writes to different slots run in
+// parallel; RocksDB's write-group leader commits concurrent batches with one
+// WAL write (group commit). Update returns after the batch is in the WAL.
+func (e *Engine) Update(t TableID, slots []SlotID, fn func(*Update) error) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	stripes := e.lockSlots(t, slots)
+	defer e.unlock(stripes)
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	u := Update{e: e, table: t, slots: slots, nowMS: e.NowMS()}
+	if err := fn(&u); err != nil {
+		return err
+	}
+	return e.commit(u.txns)
+}
+
+// Update hands out the write Txns of one command.
+type Update struct {
+	e     *Engine
+	table TableID
+	slots []SlotID
+	nowMS int64
+	txns  []*Txn
+}
+
+// Txn returns the write Txn of slot, which must be one of the slots passed
+// to Engine.Update (else it panics: the command's key spec is wrong).
+func (u *Update) Txn(s SlotID) *Txn {
+	for _, t := range u.txns {
+		if t.slot == s {
+			return t
+		}
+	}
+	declared := false
+	for _, d := range u.slots {
+		if d == s {
+			declared = true
+			break
+		}
+	}
+	if !declared {
+		panic(fmt.Sprintf("storage: slot %d written but not locked", s))
+	}
+	t := &Txn{e: u.e, table: u.table, slot: s, nowMS: u.nowMS, write: true}
+	u.txns = append(u.txns, t)
+	return t
+}
+
+// NowMS is the command's clock, fixed for its whole evaluation.
+func (u *Update) NowMS() int64 { return u.nowMS }
+
+func (e *Engine) commit(txns []*Txn) error {
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	var counts []*atomic.Int64
+	var values []int64
+	for _, t := range txns {
+		if t.eff.Empty() {
+			continue
+		}
+		t.eff.addTo(wb, &e.cfs)
+		if t.eff.KeyDelta != 0 {
+			c, err := e.slotCount(t.table, t.slot)
+			if err != nil {
+				return err
+			}
+			n := c.Load() + t.eff.KeyDelta
+			wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), binary.BigEndian.AppendUint64(nil, uint64(n)))
+			counts, values = append(counts, c), append(values, n)
+		}
+	}
+	if wb.Count() == 0 {
+		return nil
+	}
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: write: %w", err)
+	}
+	for i, c := range counts {
+		c.Store(values[i])
+	}
+	return nil
+}
+
+// ApplyEffect applies an effect produced elsewhere (a replica applying its
+// leader's log) under the slot's lock.
+func (e *Engine) ApplyEffect(t TableID, s SlotID, eff Effect) error {
+	return e.Update(t, []SlotID{s}, func(u *Update) error {
+		u.Txn(s).eff = eff
+		return nil
+	})
+}
+
+// View returns a read-only view of table. Reads see every committed write;
+// a View holds no locks and no snapshot.
+func (e *Engine) View(t TableID) *View { return &View{e: e, table: t, nowMS: e.NowMS()} }
+
+// View hands out read Txns.
+type View struct {
+	e     *Engine
+	table TableID
+	nowMS int64
+}
+
+// Txn returns a read-only Txn on slot s.
+func (v *View) Txn(s SlotID) *Txn { return &Txn{e: v.e, table: v.table, slot: s, nowMS: v.nowMS} }
+
+// NowMS is the view's clock.
+func (v *View) NowMS() int64 { return v.nowMS }
+
+// ---- key counts ----
+
+func countKey(t TableID, s SlotID) []byte {
+	return append([]byte("count|"), SlotPrefix(t, s)...)
+}
+
+// EnsureTable loads (or initializes) the per-slot key counts of a table with
+// the given slot count. Call it before serving the table.
+func (e *Engine) EnsureTable(t TableID, slots uint32) error {
+	e.countsMu.Lock()
+	defer e.countsMu.Unlock()
+	if _, ok := e.counts[t]; ok {
+		return nil
+	}
+	c := make([]atomic.Int64, slots)
+	for s := range c {
+		v, ok, err := e.get(CFSystem, countKey(t, SlotID(s)))
+		if err != nil {
+			return err
+		}
+		if ok && len(v) == 8 {
+			c[s].Store(int64(binary.BigEndian.Uint64(v)))
+		}
+	}
+	e.counts[t] = c
+	return nil
+}
+
+func (e *Engine) slotCount(t TableID, s SlotID) (*atomic.Int64, error) {
+	e.countsMu.RLock()
+	defer e.countsMu.RUnlock()
+	c := e.counts[t]
+	if int(s) >= len(c) {
+		return nil, fmt.Errorf("storage: table %d slot %d is not loaded", t, s)
+	}
+	return &c[s], nil
+}
+
+// KeyCount returns the number of keys of a table, counting keys that have
+// expired but were not yet removed, as Redis's DBSIZE does.
+func (e *Engine) KeyCount(t TableID) int64 {
+	e.countsMu.RLock()
+	defer e.countsMu.RUnlock()
+	var n int64
+	for i := range e.counts[t] {
+		n += e.counts[t][i].Load()
+	}
+	return n
+}
+
+// SlotKeyCount returns the key count of one slot.
+func (e *Engine) SlotKeyCount(t TableID, s SlotID) int64 {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return 0
+	}
+	return c.Load()
+}
+
+// FlushTable removes every key of table t: three DeleteRanges and the counts,
+// in one batch, with every slot of the table locked.
+func (e *Engine) FlushTable(t TableID) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	for i := range e.stripes {
+		e.stripes[i].Lock()
+	}
+	defer func() {
+		for i := range e.stripes {
+			e.stripes[i].Unlock()
+		}
+	}()
+	start := TablePrefix(t)
+	end := prefixEnd(start)
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+		wb.DeleteRangeCF(e.cfs[cf], start, end)
+	}
+	cstart := countKey(t, 0)
+	wb.DeleteRangeCF(e.cfs[CFSystem], cstart, prefixEnd(cstart[:len(cstart)-4]))
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: flush table %d: %w", t, err)
+	}
+	e.countsMu.RLock()
+	for i := range e.counts[t] {
+		e.counts[t][i].Store(0)
+	}
+	e.countsMu.RUnlock()
+	return nil
+}
+
+// Stats returns a RocksDB property (e.g. "rocksdb.estimate-num-keys") of the
+// meta column family, or "" when unknown.
+func (e *Engine) Stats(property string) string {
+	return e.db.GetPropertyCF(property, e.cfs[CFMeta])
+}
+
+// ApproximateDiskBytes returns the size of live SST files of all families.
+func (e *Engine) ApproximateDiskBytes() uint64 {
+	var n uint64
+	for _, h := range e.cfs {
+		v, _ := strconv.ParseUint(e.db.GetPropertyCF("rocksdb.total-sst-files-size", h), 10, 64)
+		n += v
+	}
+	return n
+}
