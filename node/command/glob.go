@@ -96,3 +96,6 @@ func globMatchDepth(p, s []byte, depth int) bool {
 	}
 	return len(p) == 0 && len(s) == 0
 }
+
+// GlobMatch is globMatch for other packages (CONFIG GET patterns).
+func GlobMatch(pattern, s []byte) bool { return globMatch(pattern, s) }

@@ -11,14 +11,14 @@ import (
 // testNode is a real Engine in a temp dir with the command table, driven
 // command by command.
 type testNode struct {
-	t       *testing.T
+	t       testing.TB
 	eng     *storage.Engine
 	tbl     *Table
 	cursors *Cursors
 	nowMS   int64
 }
 
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	n := &testNode{t: t, tbl: NewTable(), cursors: NewCursors(100), nowMS: 1_700_000_000_000}
 	eng, err := storage.Open(storage.Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20, Now: func() int64 { return n.nowMS }})

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"math"
@@ -81,30 +82,32 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 }
 
 // readLine returns the bytes up to (not including) delim, consuming delim.
-// Longer than max: tooBig. The result is valid until the next read.
+// Like Redis, it looks at whatever has arrived: once more than max bytes
+// came without delim, the line is tooBig. The result is valid until the
+// next read.
 func (r *Reader) readLine(delim byte, max int, tooBig error) ([]byte, error) {
-	line, err := r.br.ReadSlice(delim)
-	if err == nil {
-		return line[:len(line)-1], nil
-	}
-	if err != bufio.ErrBufferFull {
-		return nil, err
-	}
-	r.scratch = append(r.scratch[:0], line...)
+	r.scratch = r.scratch[:0]
 	for {
+		if r.br.Buffered() == 0 {
+			if _, err := r.br.Peek(1); err != nil {
+				return nil, err
+			}
+		}
+		b, _ := r.br.Peek(r.br.Buffered())
+		if i := bytes.IndexByte(b, delim); i >= 0 {
+			line := b[:i]
+			if len(r.scratch) > 0 {
+				r.scratch = append(r.scratch, line...)
+				line = r.scratch
+			}
+			// Discard does not overwrite the buffer: line stays valid.
+			_, _ = r.br.Discard(i + 1)
+			return line, nil
+		}
+		r.scratch = append(r.scratch, b...)
+		_, _ = r.br.Discard(len(b))
 		if len(r.scratch) > max {
 			return nil, tooBig
-		}
-		line, err = r.br.ReadSlice(delim)
-		r.scratch = append(r.scratch, line...)
-		if err == nil {
-			if len(r.scratch)-1 > max {
-				return nil, tooBig
-			}
-			return r.scratch[:len(r.scratch)-1], nil
-		}
-		if err != bufio.ErrBufferFull {
-			return nil, err
 		}
 	}
 }

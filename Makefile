@@ -1,0 +1,44 @@
+# pika-node. `make run` and `make test` install what they need first
+# (Debian packages through scripts/install-deps.sh, idempotently).
+SHELL := /bin/bash
+export GOTOOLCHAIN := local
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/pika-node
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
+# Seconds each fuzz target runs in `make test` (and CI).
+FUZZTIME ?= 20s
+
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pika-node
+
+run: build
+	./$(BIN) start
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCommand$$' -fuzztime $(FUZZTIME) ./node/resp/
+	$(GO) test -run '^$$' -fuzz '^FuzzCommands$$' -fuzztime $(FUZZTIME) ./node/command/
+
+test: deps vet test-unit fuzz
+
+bench: build
+	bash scripts/bench.sh
+
+bench-capacity: build
+	bash scripts/bench-capacity.sh
+
+clean:
+	rm -rf bin

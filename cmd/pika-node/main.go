@@ -1,0 +1,123 @@
+// Command pika-node runs a pika-node server.
+//
+//	pika-node start [--port 9221] [--data ./pika-data] [--config file] ...
+//
+// Every flag can also come from the environment (PIKA_ plus the flag name in
+// upper case with dashes as underscores: PIKA_BLOCK_CACHE_MB) or from the
+// config file (YAML, TOML or JSON, keys named like the flags). Precedence,
+// highest first: flag, environment, config file, default.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/pika-node/pika-node/node"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "pika-node",
+		Short:         "A Redis-compatible, RocksDB-backed store",
+		Version:       node.Version,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(newStartCmd())
+	return root
+}
+
+func newStartCmd() *cobra.Command {
+	def := node.DefaultConfig()
+	v := viper.New()
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Start serving RESP clients",
+		Example: `  pika-node start
+  pika-node start --port 9222 --data ./d2
+  PIKA_PORT=9300 pika-node start --config pika.yaml`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(v, configFile)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg.LogLevel)
+			log.Info("configuration", "port", cfg.Port, "bind", cfg.Bind, "data", cfg.Data,
+				"block_cache_mb", cfg.BlockCacheMB, "sync_wal", cfg.SyncWAL, "config_file", configFile)
+			n, err := node.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return n.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "config file (YAML, TOML or JSON)")
+	f.Int("port", def.Port, "RESP port for clients")
+	f.String("bind", def.Bind, "address to listen on")
+	f.String("data", def.Data, "data directory")
+	f.String("requirepass", def.RequirePass, "password for table db0 (AUTH)")
+	f.Int("block-cache-mb", def.BlockCacheMB, "RocksDB block cache in MiB")
+	f.Int("write-buffer-mb", def.WriteBufferMB, "RocksDB memtable size per column family in MiB")
+	f.Bool("sync-wal", def.SyncWAL, "fsync the WAL before every reply (survive power loss, slower)")
+	f.Int("maxclients", def.MaxClients, "maximum client connections")
+	f.Duration("timeout", def.Timeout, "close client connections idle this long (0: never)")
+	f.Duration("client-write-timeout", def.ClientWriteTimeout, "disconnect clients that do not read their replies for this long")
+	f.Int64("client-query-buffer-limit", def.MaxQueryBytes, "largest command a client may send, in bytes")
+	f.Int64("proto-max-bulk-len", def.MaxBulkBytes, "largest argument, in bytes")
+	f.Duration("expire-sweep-interval", def.ExpireSweepInterval, "how often expired keys are swept")
+	f.Int("expire-sweep-keys", def.ExpireSweepKeys, "keys examined per expiry sweep step")
+	f.String("log-level", def.LogLevel, "debug, info, warn or error")
+	f.VisitAll(func(fl *pflag.Flag) {
+		if fl.Name != "config" {
+			_ = v.BindPFlag(fl.Name, fl)
+		}
+	})
+	v.SetEnvPrefix("PIKA")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	return cmd
+}
+
+// loadConfig merges file, environment and flags into a node.Config.
+func loadConfig(v *viper.Viper, file string) (node.Config, error) {
+	cfg := node.DefaultConfig()
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return cfg, fmt.Errorf("config file %s: %w", file, err)
+		}
+	}
+	if err := v.Unmarshal(&cfg); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, errors.New("invalid configuration:\n" + err.Error())
+	}
+	return cfg, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

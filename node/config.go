@@ -1,0 +1,108 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Config is everything `pika-node start` can be told, from flags, the
+// environment (PIKA_*) or a config file; cmd/pika-node binds all three onto
+// this struct. Each field's default is in DefaultConfig.
+type Config struct {
+	// Port is the RESP port for clients. Default 9221.
+	Port int `mapstructure:"port"`
+	// Bind is the address to listen on. Default "0.0.0.0" (all interfaces).
+	Bind string `mapstructure:"bind"`
+	// Data is the data directory; RocksDB lives in Data/db. Default ./pika-data.
+	Data string `mapstructure:"data"`
+	// RequirePass, when set, closes table db0 until AUTH. Default none.
+	RequirePass string `mapstructure:"requirepass"`
+	// BlockCacheMB is RocksDB's shared block cache. Default 256.
+	BlockCacheMB int `mapstructure:"block-cache-mb"`
+	// WriteBufferMB is each column family's memtable. Default 64.
+	WriteBufferMB int `mapstructure:"write-buffer-mb"`
+	// SyncWAL fsyncs the WAL before every reply (power-loss durability).
+	// Default false: a reply is sent after the write is in the WAL, which
+	// survives a process crash but not a power loss.
+	SyncWAL bool `mapstructure:"sync-wal"`
+	// MaxClients bounds concurrent client connections. Default 10000.
+	MaxClients int `mapstructure:"maxclients"`
+	// Timeout closes connections idle this long; 0 never. Default 0.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// ClientWriteTimeout disconnects a client that does not read its
+	// replies for this long, which bounds the memory a stuck client can
+	// hold. Default 30s.
+	ClientWriteTimeout time.Duration `mapstructure:"client-write-timeout"`
+	// MaxQueryBytes is the largest command a client may send (Redis's
+	// client-query-buffer-limit). Default 1 GiB.
+	MaxQueryBytes int64 `mapstructure:"client-query-buffer-limit"`
+	// MaxBulkBytes is the largest argument (proto-max-bulk-len). Default 512 MiB.
+	MaxBulkBytes int64 `mapstructure:"proto-max-bulk-len"`
+	// ExpireSweepInterval is how often the background expiry sweep runs.
+	// Default 100ms.
+	ExpireSweepInterval time.Duration `mapstructure:"expire-sweep-interval"`
+	// ExpireSweepKeys is how many keys one sweep step examines. Default 2000.
+	ExpireSweepKeys int `mapstructure:"expire-sweep-keys"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `mapstructure:"log-level"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Port:                9221,
+		Bind:                "0.0.0.0",
+		Data:                "./pika-data",
+		BlockCacheMB:        256,
+		WriteBufferMB:       64,
+		MaxClients:          10000,
+		ClientWriteTimeout:  30 * time.Second,
+		MaxQueryBytes:       1 << 30,
+		MaxBulkBytes:        512 << 20,
+		ExpireSweepInterval: 100 * time.Millisecond,
+		ExpireSweepKeys:     2000,
+		LogLevel:            "info",
+	}
+}
+
+// Validate reports every invalid field in one error.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Port <= 0 || c.Port > 65535-20000 {
+		errs = append(errs, fmt.Errorf("port %d: must be in 1..%d (peer and HTTP ports are port+10000 and port+20000)", c.Port, 65535-20000))
+	}
+	if c.Data == "" {
+		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	if c.BlockCacheMB <= 0 {
+		errs = append(errs, fmt.Errorf("block-cache-mb %d: must be positive", c.BlockCacheMB))
+	}
+	if c.WriteBufferMB <= 0 {
+		errs = append(errs, fmt.Errorf("write-buffer-mb %d: must be positive", c.WriteBufferMB))
+	}
+	if c.MaxClients <= 0 {
+		errs = append(errs, fmt.Errorf("maxclients %d: must be positive", c.MaxClients))
+	}
+	if c.ClientWriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("client-write-timeout %s: must be positive", c.ClientWriteTimeout))
+	}
+	if c.MaxBulkBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("proto-max-bulk-len %d: must be at least 1MiB", c.MaxBulkBytes))
+	}
+	if c.MaxQueryBytes < c.MaxBulkBytes {
+		errs = append(errs, fmt.Errorf("client-query-buffer-limit %d: must be at least proto-max-bulk-len", c.MaxQueryBytes))
+	}
+	if c.ExpireSweepInterval <= 0 || c.ExpireSweepKeys <= 0 {
+		errs = append(errs, errors.New("expire-sweep-interval and expire-sweep-keys must be positive"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log-level %q: must be debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) dbDir() string { return filepath.Join(c.Data, "db") }

@@ -1,0 +1,202 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// client is one connection's state. Fields other than the atomics are
+// touched only by the connection's goroutine.
+type client struct {
+	id       uint64
+	conn     net.Conn
+	addr     string
+	laddr    string
+	created  time.Time
+	name     atomic.Pointer[string]
+	table    storage.TableID
+	authed   bool
+	lastCmd  atomic.Pointer[string]
+	lastUsed atomic.Int64 // unix ns
+	quit     bool
+}
+
+func (n *Node) registerClient(c net.Conn) (*client, bool) {
+	cl := &client{
+		id:      n.nextID.Add(1),
+		conn:    c,
+		addr:    c.RemoteAddr().String(),
+		laddr:   c.LocalAddr().String(),
+		created: time.Now(),
+	}
+	cl.lastUsed.Store(time.Now().UnixNano())
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	if int64(len(n.clients)) >= n.maxClients.Load() {
+		return cl, false
+	}
+	n.clients[cl.id] = cl
+	return cl, true
+}
+
+func (n *Node) unregisterClient(cl *client) {
+	n.clientsMu.Lock()
+	delete(n.clients, cl.id)
+	n.clientsMu.Unlock()
+}
+
+func (n *Node) closeAllClients() {
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	for _, cl := range n.clients {
+		cl.conn.Close()
+	}
+}
+
+// flushThreshold is how much reply data is buffered before writing even
+// when more pipelined commands are waiting.
+const flushThreshold = 64 << 10
+
+// serveConn reads commands, runs them in order and writes their replies;
+// replies to a pipeline are written together once its commands are read.
+func (n *Node) serveConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	n.connsTotal.Add(1)
+	cl, ok := n.registerClient(c)
+	if !ok {
+		n.rejected.Add(1)
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(c, "-ERR max number of clients reached\r\n")
+		return
+	}
+	defer n.unregisterClient(cl)
+	cl.authed = *n.requirePass.Load() == ""
+
+	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes})
+	var out resp.Reply
+	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
+	flush := func() bool {
+		if out.Len() == 0 {
+			return true
+		}
+		c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
+		m, err := c.Write(out.B)
+		n.netOut.Add(int64(m))
+		if cap(out.B) > 1<<20 {
+			out.B = nil // do not keep a huge reply buffer per idle connection
+		}
+		out.Reset()
+		return err == nil
+	}
+	for ctx.Err() == nil {
+		if t := time.Duration(n.timeout.Load()); t > 0 && rd.Buffered() == 0 {
+			c.SetReadDeadline(time.Now().Add(t))
+		}
+		args, err := rd.ReadCommand()
+		if err != nil {
+			var pe *resp.ProtocolError
+			if errors.As(err, &pe) {
+				out.Error("ERR " + pe.Error())
+				flush()
+				n.log.Debug("protocol error", "client", cl.addr, "err", pe.Msg)
+			} else if errors.Is(err, resp.ErrQueryLimit) {
+				n.log.Warn("closing client over query buffer limit", "client", cl.addr)
+			}
+			return
+		}
+		if len(args) > 0 {
+			cl.lastUsed.Store(time.Now().UnixNano())
+			cctx.Args = args
+			cctx.Table = cl.table
+			n.exec(cl, &cctx)
+		}
+		if cl.quit {
+			flush()
+			return
+		}
+		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
+			if !flush() {
+				return
+			}
+		}
+	}
+}
+
+// exec dispatches one command: lookup, arity, auth, then the handler.
+func (n *Node) exec(cl *client, c *command.Ctx) {
+	spec := n.tbl.Lookup(c.Args[0])
+	if spec == nil {
+		c.R.Error(unknownCommand(c.Args))
+		n.stats.unknown.Add(1)
+		return
+	}
+	name := spec.Name
+	cl.lastCmd.Store(&name)
+	if !spec.ArityOK(len(c.Args)) {
+		c.R.Error(string(command.WrongArgs(spec.Name)))
+		n.stats.of(spec).failed.Add(1)
+		return
+	}
+	if !cl.authed && spec.Flags&command.NoAuth == 0 {
+		c.R.Error("NOAUTH Authentication required.")
+		n.stats.of(spec).rejected.Add(1)
+		return
+	}
+	start := time.Now()
+	mark := c.R.Len()
+	command.Run(spec, c)
+	st := n.stats.of(spec)
+	st.calls.Add(1)
+	st.usec.Add(time.Since(start).Microseconds())
+	if c.R.Len() > mark && c.R.B[mark] == '-' {
+		st.failed.Add(1)
+	}
+}
+
+// unknownCommand words the error as Redis 7 does, quoting up to 128 bytes
+// of arguments.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.Write(truncate(args[0], 128))
+	b.WriteString("', with args beginning with: ")
+	used := 0
+	for _, a := range args[1:] {
+		if used >= 128 {
+			break
+		}
+		q := truncate(a, 128-used)
+		b.WriteByte('\'')
+		b.Write(q)
+		b.WriteString("' ")
+		used += len(q) + 3
+	}
+	return b.String()
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	m, err := c.r.Read(p)
+	c.n.Add(int64(m))
+	return m, err
+}

@@ -1,0 +1,187 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// infoSections lists the sections in output order; def marks those of a
+// plain INFO.
+var infoSections = []struct {
+	name string
+	def  bool
+}{
+	{"server", true}, {"clients", true}, {"memory", true}, {"persistence", true},
+	{"stats", true}, {"replication", true}, {"cpu", true}, {"commandstats", false},
+	{"keyspace", true},
+}
+
+func (n *Node) cmdInfo(c *command.Ctx) error {
+	want := map[string]bool{}
+	all := false
+	if len(c.Args) == 1 {
+		for _, s := range infoSections {
+			want[s.name] = s.def
+		}
+	}
+	for _, a := range c.Args[1:] {
+		s := strings.ToLower(string(a))
+		switch s {
+		case "all", "everything":
+			all = true
+		case "default":
+			for _, d := range infoSections {
+				if d.def {
+					want[d.name] = true
+				}
+			}
+		default:
+			want[s] = true
+		}
+	}
+	var b strings.Builder
+	for _, s := range infoSections {
+		if !all && !want[s.name] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(s.name[:1])+s.name[1:])
+		n.writeInfoSection(&b, s.name)
+	}
+	c.R.BulkString(b.String())
+	return nil
+}
+
+func (n *Node) writeInfoSection(b *strings.Builder, section string) {
+	kv := func(k string, v any) { fmt.Fprintf(b, "%s:%v\r\n", k, v) }
+	switch section {
+	case "server":
+		up := time.Since(n.started)
+		kv("redis_version", redisVersion)
+		kv("pika_node_version", Version)
+		kv("redis_mode", "standalone")
+		kv("os", runtime.GOOS+" "+runtime.GOARCH)
+		kv("arch_bits", strconv.IntSize)
+		kv("go_version", runtime.Version())
+		kv("process_id", os.Getpid())
+		kv("tcp_port", n.cfg.Port)
+		kv("uptime_in_seconds", int64(up.Seconds()))
+		kv("uptime_in_days", int64(up.Hours()/24))
+		kv("executable", os.Args[0])
+	case "clients":
+		n.clientsMu.Lock()
+		connected := len(n.clients)
+		n.clientsMu.Unlock()
+		kv("connected_clients", connected)
+		kv("maxclients", n.maxClients.Load())
+		kv("blocked_clients", 0)
+	case "memory":
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rss := rssBytes()
+		kv("used_memory", ms.HeapAlloc)
+		kv("used_memory_human", humanBytes(int64(ms.HeapAlloc)))
+		kv("used_memory_rss", rss)
+		kv("used_memory_rss_human", humanBytes(rss))
+		kv("used_memory_peak", maxRSSBytes())
+		kv("rocksdb_block_cache_usage", n.eng.Stats("rocksdb.block-cache-usage"))
+		kv("rocksdb_memtables", n.eng.Stats("rocksdb.cur-size-all-mem-tables"))
+		kv("maxmemory", 0)
+	case "persistence":
+		kv("loading", 0)
+		kv("rdb_changes_since_last_save", 0)
+		kv("aof_enabled", 0)
+		kv("rocksdb_wal_sync", boolInt(n.cfg.SyncWAL))
+		kv("disk_bytes", n.eng.ApproximateDiskBytes())
+	case "stats":
+		kv("total_connections_received", n.connsTotal.Load())
+		kv("total_commands_processed", n.stats.total())
+		kv("total_net_input_bytes", n.netIn.Load())
+		kv("total_net_output_bytes", n.netOut.Load())
+		kv("rejected_connections", n.rejected.Load())
+		kv("expired_keys", 0)
+		kv("keyspace_hits", 0)
+		kv("keyspace_misses", 0)
+		kv("unknown_commands", n.stats.unknown.Load())
+	case "replication":
+		kv("role", "master")
+		kv("connected_slaves", 0)
+	case "cpu":
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+			kv("used_cpu_sys", fmt.Sprintf("%.6f", float64(ru.Stime.Sec)+float64(ru.Stime.Usec)/1e6))
+			kv("used_cpu_user", fmt.Sprintf("%.6f", float64(ru.Utime.Sec)+float64(ru.Utime.Usec)/1e6))
+		}
+	case "commandstats":
+		for _, spec := range n.tbl.All() {
+			st := n.stats.of(spec)
+			calls := st.calls.Load()
+			if calls == 0 && st.failed.Load() == 0 && st.rejected.Load() == 0 {
+				continue
+			}
+			usec := st.usec.Load()
+			per := 0.0
+			if calls > 0 {
+				per = float64(usec) / float64(calls)
+			}
+			fmt.Fprintf(b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
+				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
+		}
+	case "keyspace":
+		if keys := n.eng.KeyCount(storage.DefaultTable); keys > 0 {
+			fmt.Fprintf(b, "db0:keys=%d,expires=0,avg_ttl=0\r\n", keys)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.2fK", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// rssBytes reads the resident set size from /proc (0 if unavailable).
+func rssBytes() int64 { return procStatusKB("VmRSS:") * 1024 }
+
+// maxRSSBytes is the peak resident set size.
+func maxRSSBytes() int64 { return procStatusKB("VmHWM:") * 1024 }
+
+func procStatusKB(field string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field) {
+			f := strings.Fields(line[len(field):])
+			if len(f) > 0 {
+				v, _ := strconv.ParseInt(f[0], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}

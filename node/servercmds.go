@@ -1,0 +1,505 @@
+package node
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// registerServerCommands adds the connection and server commands, which
+// need the node's state, to the command table.
+func (n *Node) registerServerCommands() {
+	conn := command.NoAuth | command.Fast | command.Loading | command.Stale
+	n.tbl.Register(
+		command.Spec{Name: "ping", Arity: -1, Flags: command.Fast, Handler: n.cmdPing},
+		command.Spec{Name: "echo", Arity: 2, Flags: command.Fast, Handler: cmdEcho},
+		command.Spec{Name: "quit", Arity: -1, Flags: conn, Handler: cmdQuit},
+		command.Spec{Name: "select", Arity: 2, Flags: command.Fast | command.Loading, Handler: n.cmdSelect},
+		command.Spec{Name: "auth", Arity: -2, Flags: conn, Handler: n.cmdAuth},
+		command.Spec{Name: "hello", Arity: -1, Flags: conn, Handler: n.cmdHello},
+		command.Spec{Name: "client", Arity: -2, Flags: command.Admin, Handler: n.cmdClient},
+		command.Spec{Name: "command", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdCommand},
+		command.Spec{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
+		command.Spec{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
+		command.Spec{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
+	)
+}
+
+func connOf(c *command.Ctx) *client { return c.Conn.(*client) }
+
+func (n *Node) cmdPing(c *command.Ctx) error {
+	switch len(c.Args) {
+	case 1:
+		c.R.Simple("PONG")
+	case 2:
+		c.R.Bulk(c.Args[1])
+	default:
+		return command.WrongArgs("ping")
+	}
+	return nil
+}
+
+func cmdEcho(c *command.Ctx) error {
+	c.R.Bulk(c.Args[1])
+	return nil
+}
+
+func cmdQuit(c *command.Ctx) error {
+	connOf(c).quit = true
+	c.R.OK()
+	return nil
+}
+
+func (n *Node) cmdSelect(c *command.Ctx) error {
+	arg := string(c.Args[1])
+	if arg == "db0" {
+		connOf(c).table = storage.DefaultTable
+		c.R.OK()
+		return nil
+	}
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || strconv.FormatInt(id, 10) != arg {
+		return command.ErrNotInt
+	}
+	if id != int64(storage.DefaultTable) {
+		return command.Error("ERR DB index is out of range")
+	}
+	connOf(c).table = storage.TableID(id)
+	c.R.OK()
+	return nil
+}
+
+const errNoPassword = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+
+// authenticate checks user/pass like Redis's default user.
+func (n *Node) authenticate(cl *client, user, pass string) error {
+	want := *n.requirePass.Load()
+	if user == "default" && want == "" {
+		cl.authed = true
+		return nil
+	}
+	if user != "default" || pass != want {
+		return command.Error(errWrongPass)
+	}
+	cl.authed = true
+	return nil
+}
+
+func (n *Node) cmdAuth(c *command.Ctx) error {
+	switch len(c.Args) {
+	case 2:
+		if *n.requirePass.Load() == "" {
+			return command.Error(errNoPassword)
+		}
+		if err := n.authenticate(connOf(c), "default", string(c.Args[1])); err != nil {
+			return err
+		}
+	case 3:
+		if err := n.authenticate(connOf(c), string(c.Args[1]), string(c.Args[2])); err != nil {
+			return err
+		}
+	default:
+		return command.ErrSyntax
+	}
+	c.R.OK()
+	return nil
+}
+
+// cmdHello negotiates RESP2 only: HELLO 3 gets Redis's NOPROTO error, which
+// clients (go-redis, redis-py, Lettuce) answer by staying on RESP2.
+func (n *Node) cmdHello(c *command.Ctx) error {
+	cl := connOf(c)
+	args := c.Args[1:]
+	if len(args) > 0 {
+		ver, err := strconv.ParseInt(string(args[0]), 10, 64)
+		if err != nil {
+			return command.Error("ERR Protocol version is not an integer or out of range")
+		}
+		if ver != 2 {
+			if ver == 3 {
+				return command.Error("NOPROTO unsupported protocol version")
+			}
+			return command.Error("NOPROTO unsupported protocol version")
+		}
+		args = args[1:]
+	}
+	var setName []byte
+	for i := 0; i < len(args); i++ {
+		switch {
+		case strings.EqualFold(string(args[i]), "auth") && i+2 < len(args):
+			if err := n.authenticate(cl, string(args[i+1]), string(args[i+2])); err != nil {
+				return err
+			}
+			i += 2
+		case strings.EqualFold(string(args[i]), "setname") && i+1 < len(args):
+			setName = args[i+1]
+			if err := validClientName(setName); err != nil {
+				return err
+			}
+			i++
+		default:
+			return command.Error("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
+		}
+	}
+	if !cl.authed {
+		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	}
+	if setName != nil {
+		s := string(setName)
+		cl.name.Store(&s)
+	}
+	c.R.Array(14)
+	c.R.BulkString("server")
+	c.R.BulkString("redis")
+	c.R.BulkString("version")
+	c.R.BulkString(redisVersion)
+	c.R.BulkString("proto")
+	c.R.Int(2)
+	c.R.BulkString("id")
+	c.R.Int(int64(cl.id))
+	c.R.BulkString("mode")
+	c.R.BulkString("standalone")
+	c.R.BulkString("role")
+	c.R.BulkString("master")
+	c.R.BulkString("modules")
+	c.R.Array(0)
+	return nil
+}
+
+func validClientName(name []byte) error {
+	for _, b := range name {
+		if b < '!' || b > '~' {
+			return command.Error("ERR Client names cannot contain spaces, newlines or special characters.")
+		}
+	}
+	return nil
+}
+
+func (n *Node) cmdClient(c *command.Ctx) error {
+	cl := connOf(c)
+	sub := strings.ToLower(string(c.Args[1]))
+	wrong := func() error { return command.WrongArgs("client|" + sub) }
+	switch sub {
+	case "setname":
+		if len(c.Args) != 3 {
+			return wrong()
+		}
+		if err := validClientName(c.Args[2]); err != nil {
+			return err
+		}
+		s := string(c.Args[2])
+		cl.name.Store(&s)
+		c.R.OK()
+	case "getname":
+		if len(c.Args) != 2 {
+			return wrong()
+		}
+		if p := cl.name.Load(); p != nil && *p != "" {
+			c.R.BulkString(*p)
+		} else {
+			c.R.Null()
+		}
+	case "id":
+		if len(c.Args) != 2 {
+			return wrong()
+		}
+		c.R.Int(int64(cl.id))
+	case "info":
+		if len(c.Args) != 2 {
+			return wrong()
+		}
+		c.R.BulkString(n.clientLine(cl))
+	case "list":
+		var ids []uint64
+		if len(c.Args) > 2 {
+			switch {
+			case len(c.Args) == 4 && strings.EqualFold(string(c.Args[2]), "type"):
+				t := strings.ToLower(string(c.Args[3]))
+				if t != "normal" && t != "master" && t != "replica" && t != "pubsub" {
+					return command.Error("ERR Unknown client type '" + string(c.Args[3]) + "'")
+				}
+				if t != "normal" {
+					c.R.BulkString("")
+					return nil
+				}
+			case strings.EqualFold(string(c.Args[2]), "id"):
+				for _, a := range c.Args[3:] {
+					id, err := strconv.ParseUint(string(a), 10, 64)
+					if err != nil || id == 0 {
+						return command.Error("ERR Invalid client ID")
+					}
+					ids = append(ids, id)
+				}
+			default:
+				return command.ErrSyntax
+			}
+		}
+		var b strings.Builder
+		for _, other := range n.clientsSnapshot(ids) {
+			b.WriteString(n.clientLine(other))
+		}
+		c.R.BulkString(b.String())
+	case "setinfo":
+		// go-redis and redis-py send their library name; accept and ignore.
+		if len(c.Args) != 4 {
+			return wrong()
+		}
+		c.R.OK()
+	case "help":
+		lines := []string{
+			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"GETNAME", "    Return the name of the current connection.",
+			"ID", "    Return the ID of the current connection.",
+			"INFO", "    Return information about the current client connection.",
+			"LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+		}
+		c.R.Array(len(lines))
+		for _, l := range lines {
+			c.R.Simple(l)
+		}
+	default:
+		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try CLIENT HELP.")
+	}
+	return nil
+}
+
+func (n *Node) clientsSnapshot(ids []uint64) []*client {
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	var out []*client
+	if ids != nil {
+		for _, id := range ids {
+			if cl, ok := n.clients[id]; ok {
+				out = append(out, cl)
+			}
+		}
+		return out
+	}
+	for _, cl := range n.clients {
+		out = append(out, cl)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// clientLine is one CLIENT LIST line in Redis's format.
+func (n *Node) clientLine(cl *client) string {
+	name := ""
+	if p := cl.name.Load(); p != nil {
+		name = *p
+	}
+	cmd := "NULL"
+	if p := cl.lastCmd.Load(); p != nil {
+		cmd = *p
+	}
+	now := time.Now()
+	age := int64(now.Sub(cl.created).Seconds())
+	idle := int64(now.Sub(time.Unix(0, cl.lastUsed.Load())).Seconds())
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, cl.table, cmd)
+}
+
+func cmdTime(c *command.Ctx) error {
+	now := time.Now()
+	c.R.Array(2)
+	c.R.BulkString(strconv.FormatInt(now.Unix(), 10))
+	c.R.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+	return nil
+}
+
+// cmdCommand serves COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND LIST and
+// COMMAND DOCS (empty: we ship no docs; redis-cli then shows no hints).
+func (n *Node) cmdCommand(c *command.Ctx) error {
+	if len(c.Args) == 1 {
+		all := n.tbl.All()
+		c.R.Array(len(all))
+		for _, s := range all {
+			writeCommandInfo(c, s)
+		}
+		return nil
+	}
+	sub := strings.ToLower(string(c.Args[1]))
+	switch sub {
+	case "count":
+		if len(c.Args) != 2 {
+			return command.WrongArgs("command|count")
+		}
+		c.R.Int(int64(n.tbl.Len()))
+	case "info":
+		names := c.Args[2:]
+		if len(names) == 0 {
+			all := n.tbl.All()
+			c.R.Array(len(all))
+			for _, s := range all {
+				writeCommandInfo(c, s)
+			}
+			return nil
+		}
+		c.R.Array(len(names))
+		for _, name := range names {
+			if s := n.tbl.Lookup(name); s != nil {
+				writeCommandInfo(c, s)
+			} else {
+				c.R.NullArray()
+			}
+		}
+	case "list":
+		all := n.tbl.All()
+		c.R.Array(len(all))
+		for _, s := range all {
+			c.R.BulkString(s.Name)
+		}
+	case "docs":
+		c.R.Array(0)
+	case "getkeys":
+		if len(c.Args) < 3 {
+			return command.WrongArgs("command|getkeys")
+		}
+		s := n.tbl.Lookup(c.Args[2])
+		if s == nil {
+			return command.Error("ERR Invalid command specified")
+		}
+		if !s.ArityOK(len(c.Args) - 2) {
+			return command.Error("ERR Invalid number of arguments specified for command")
+		}
+		keys, err := s.KeysOf(c.Args[2:])
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return command.Error("ERR The command has no key arguments")
+		}
+		c.R.Array(len(keys))
+		for _, k := range keys {
+			c.R.Bulk(k)
+		}
+	default:
+		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try COMMAND HELP.")
+	}
+	return nil
+}
+
+// writeCommandInfo writes Redis 7's 10-element command description.
+func writeCommandInfo(c *command.Ctx, s *command.Spec) {
+	c.R.Array(10)
+	c.R.BulkString(s.Name)
+	c.R.Int(int64(s.Arity))
+	flags := s.Flags.Names()
+	c.R.Array(len(flags))
+	for _, f := range flags {
+		c.R.Simple(f)
+	}
+	c.R.Int(int64(s.FirstKey))
+	c.R.Int(int64(s.LastKey))
+	c.R.Int(int64(s.Step))
+	c.R.Array(0) // ACL categories
+	c.R.Array(0) // tips
+	c.R.Array(0) // key specs
+	c.R.Array(0) // subcommands
+}
+
+// configParam is one parameter CONFIG GET/SET knows.
+type configParam struct {
+	name string
+	get  func(n *Node) string
+	set  func(n *Node, v string) error // nil: read-only
+}
+
+func (n *Node) configParams() []configParam {
+	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return []configParam{
+		{"appendonly", func(*Node) string { return "no" }, nil},
+		{"bind", func(n *Node) string { return n.cfg.Bind }, nil},
+		{"client-query-buffer-limit", func(n *Node) string { return i64(n.cfg.MaxQueryBytes) }, nil},
+		{"databases", func(*Node) string { return "1" }, nil},
+		{"dir", func(n *Node) string { return n.cfg.Data }, nil},
+		{"maxclients", func(n *Node) string { return i64(n.maxClients.Load()) }, func(n *Node, v string) error {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || x < 1 {
+				return fmt.Errorf("argument must be a positive integer")
+			}
+			n.maxClients.Store(x)
+			return nil
+		}},
+		{"maxmemory", func(*Node) string { return "0" }, nil},
+		{"port", func(n *Node) string { return i64(int64(n.cfg.Port)) }, nil},
+		{"proto-max-bulk-len", func(n *Node) string { return i64(n.cfg.MaxBulkBytes) }, nil},
+		{"requirepass", func(n *Node) string { return *n.requirePass.Load() }, func(n *Node, v string) error {
+			n.requirePass.Store(&v)
+			return nil
+		}},
+		{"save", func(*Node) string { return "" }, nil},
+		{"timeout", func(n *Node) string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) }, func(n *Node, v string) error {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || x < 0 || x > 1<<31 {
+				return fmt.Errorf("argument couldn't be parsed into an integer")
+			}
+			n.timeout.Store(int64(time.Duration(x) * time.Second))
+			return nil
+		}},
+	}
+}
+
+func (n *Node) cmdConfig(c *command.Ctx) error {
+	sub := strings.ToLower(string(c.Args[1]))
+	params := n.configParams()
+	switch sub {
+	case "get":
+		if len(c.Args) < 3 {
+			return command.WrongArgs("config|get")
+		}
+		var pairs []string
+		seen := map[string]bool{}
+		for _, pat := range c.Args[2:] {
+			for _, p := range params {
+				if !seen[p.name] && command.GlobMatch([]byte(strings.ToLower(string(pat))), []byte(p.name)) {
+					seen[p.name] = true
+					pairs = append(pairs, p.name, p.get(n))
+				}
+			}
+		}
+		c.R.Array(len(pairs))
+		for _, s := range pairs {
+			c.R.BulkString(s)
+		}
+	case "set":
+		if len(c.Args) < 4 || len(c.Args)%2 != 0 {
+			return command.WrongArgs("config|set")
+		}
+		for i := 2; i < len(c.Args); i += 2 {
+			name := strings.ToLower(string(c.Args[i]))
+			var found *configParam
+			for j := range params {
+				if params[j].name == name {
+					found = &params[j]
+				}
+			}
+			if found == nil {
+				return command.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + string(c.Args[i]) + "'")
+			}
+			if found.set == nil {
+				return command.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - can't set immutable config")
+			}
+			if err := found.set(n, string(c.Args[i+1])); err != nil {
+				return command.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + err.Error())
+			}
+		}
+		c.R.OK()
+	case "resetstat":
+		if len(c.Args) != 2 {
+			return command.WrongArgs("config|resetstat")
+		}
+		n.stats.reset()
+		c.R.OK()
+	default:
+		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try CONFIG HELP.")
+	}
+	return nil
+}

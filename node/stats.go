@@ -1,0 +1,49 @@
+package node
+
+import (
+	"sync/atomic"
+
+	"github.com/pika-node/pika-node/node/command"
+)
+
+// cmdStat counts one command's calls for INFO commandstats.
+type cmdStat struct {
+	calls    atomic.Int64
+	usec     atomic.Int64
+	failed   atomic.Int64
+	rejected atomic.Int64
+}
+
+// commandStats holds one cmdStat per command. The map is built once and
+// only read afterwards, so lookups need no lock.
+type commandStats struct {
+	byName  map[string]*cmdStat
+	unknown atomic.Int64
+}
+
+func newCommandStats(t *command.Table) *commandStats {
+	s := &commandStats{byName: map[string]*cmdStat{}}
+	for _, spec := range t.All() {
+		s.byName[spec.Name] = &cmdStat{}
+	}
+	return s
+}
+
+func (s *commandStats) of(spec *command.Spec) *cmdStat { return s.byName[spec.Name] }
+
+func (s *commandStats) reset() {
+	for _, st := range s.byName {
+		st.calls.Store(0)
+		st.usec.Store(0)
+		st.failed.Store(0)
+		st.rejected.Store(0)
+	}
+}
+
+func (s *commandStats) total() int64 {
+	var n int64
+	for _, st := range s.byName {
+		n += st.calls.Load()
+	}
+	return n
+}
