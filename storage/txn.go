@@ -26,6 +26,27 @@ type Txn struct {
 	metas map[string][]byte
 	// members overlays member writes (nil = deleted) on the data CF.
 	members map[string][]byte
+	// base holds the pending writes of earlier commands of the same
+	// Batch on this slot; reads fall through to it before storage.
+	base *Txn
+}
+
+// absorb appends a finished command's writes to the batch's Txn.
+func (t *Txn) absorb(child *Txn) {
+	t.eff.Ops = append(t.eff.Ops, child.eff.Ops...)
+	t.eff.KeyDelta += child.eff.KeyDelta
+	if len(child.metas) > 0 && t.metas == nil {
+		t.metas = make(map[string][]byte, len(child.metas))
+	}
+	for k, v := range child.metas {
+		t.metas[k] = v
+	}
+	if len(child.members) > 0 && t.members == nil {
+		t.members = make(map[string][]byte, len(child.members))
+	}
+	for k, v := range child.members {
+		t.members[k] = v
+	}
 }
 
 // ErrReadOnly is returned when a read Txn is asked to write.
@@ -44,8 +65,12 @@ func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 			return v, v != nil, nil
 		}
 	}
-	v, ok, err := t.e.get(CFMeta, mk)
-	if err != nil {
+	var v []byte
+	var ok bool
+	var err error
+	if pending, found := t.base.pendingMeta(mk); found {
+		v, ok = pending, pending != nil
+	} else if v, ok, err = t.e.get(CFMeta, mk); err != nil {
 		return nil, false, err
 	}
 	if t.write {
@@ -55,6 +80,14 @@ func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 		t.metas[string(mk)] = v
 	}
 	return v, ok, nil
+}
+
+func (t *Txn) pendingMeta(mk []byte) ([]byte, bool) {
+	if t == nil {
+		return nil, false
+	}
+	v, ok := t.metas[string(mk)]
+	return v, ok
 }
 
 // Meta returns the live meta of key: ok is false when the key does not exist
@@ -122,8 +155,8 @@ func memberKey(t *Txn, key []byte, version uint64, member []byte) []byte {
 // Member reads one member of a collection version from the data CF.
 func (t *Txn) Member(key []byte, version uint64, member []byte) ([]byte, bool, error) {
 	k := memberKey(t, key, version, member)
-	if t.members != nil {
-		if v, ok := t.members[string(k)]; ok {
+	for o := t; o != nil; o = o.base {
+		if v, ok := o.members[string(k)]; ok {
 			return v, v != nil, nil
 		}
 	}
