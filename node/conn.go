@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -84,7 +85,10 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes})
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
+	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out}
+	defer pb.commit()
 	flush := func() bool {
+		pb.commit()
 		if out.Len() == 0 {
 			return true
 		}
@@ -117,7 +121,11 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			cl.lastUsed.Store(time.Now().UnixNano())
 			cctx.Args = args
 			cctx.Table = cl.table
-			n.exec(cl, &cctx)
+			n.exec(cl, &cctx, &pb)
+		}
+		// Never wait on the network with slot locks held.
+		if !rd.CompleteBuffered() || pb.full() {
+			pb.commit()
 		}
 		if cl.quit {
 			flush()
@@ -131,8 +139,52 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
+// pipelineBatch collects the writes of consecutive batchable commands of a
+// pipeline into one storage.Batch: one RocksDB write for all of them. Their
+// replies are buffered but not sent before commit; if the commit fails,
+// each of them is answered with the error instead.
+type pipelineBatch struct {
+	b       *storage.Batch
+	out     *resp.Reply
+	mark    int // where the batched commands' replies start in out
+	replies int // replies since mark
+}
+
+// maxBatchCommands bounds how long a batch holds its slots' locks.
+const maxBatchCommands = 256
+
+func (pb *pipelineBatch) full() bool { return pb.replies >= maxBatchCommands }
+
+// run executes a batchable command in the batch.
+func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx) {
+	if pb.replies == 0 {
+		pb.mark = pb.out.Len()
+	}
+	if err := command.RunBatched(spec, c, pb.b); err != nil {
+		// Busy: commit what we hold, then run with an empty batch,
+		// which may wait for locks safely.
+		pb.commit()
+		pb.mark = pb.out.Len()
+		_ = command.RunBatched(spec, c, pb.b)
+	}
+	pb.replies++
+}
+
+func (pb *pipelineBatch) commit() {
+	if pb.replies == 0 && pb.b.Len() == 0 {
+		return
+	}
+	if err := pb.b.Commit(); err != nil {
+		pb.out.B = pb.out.B[:pb.mark]
+		for i := 0; i < pb.replies; i++ {
+			pb.out.Error("ERR " + err.Error())
+		}
+	}
+	pb.replies = 0
+}
+
 // exec dispatches one command: lookup, arity, auth, then the handler.
-func (n *Node) exec(cl *client, c *command.Ctx) {
+func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	spec := n.tbl.Lookup(c.Args[0])
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
@@ -153,7 +205,13 @@ func (n *Node) exec(cl *client, c *command.Ctx) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	command.Run(spec, c)
+	if spec.Batchable != nil && spec.Batchable(c.Args) {
+		pb.run(spec, c)
+	} else {
+		pb.commit()
+		mark = c.R.Len()
+		command.Run(spec, c)
+	}
 	st := n.stats.of(spec)
 	st.calls.Add(1)
 	st.usec.Add(time.Since(start).Microseconds())
@@ -183,7 +241,12 @@ func unknownCommand(args [][]byte) string {
 	return b.String()
 }
 
+// truncate cuts b at n bytes and at its first NUL, as C's "%.*s" does in
+// Redis's message.
 func truncate(b []byte, n int) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
 	if len(b) > n {
 		return b[:n]
 	}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -61,6 +63,10 @@ func newStartCmd() *cobra.Command {
 			log := newLogger(cfg.LogLevel)
 			log.Info("configuration", "port", cfg.Port, "bind", cfg.Bind, "data", cfg.Data,
 				"block_cache_mb", cfg.BlockCacheMB, "sync_wal", cfg.SyncWAL, "config_file", configFile)
+			if addr := os.Getenv("PIKA_PPROF_ADDR"); addr != "" {
+				// Debug only: CPU and heap profiles for performance work.
+				go func() { log.Warn("pprof server stopped", "err", http.ListenAndServe(addr, nil)) }()
+			}
 			n, err := node.New(cfg, log)
 			if err != nil {
 				return err

@@ -44,6 +44,8 @@ type Ctx struct {
 
 	update *storage.Update
 	view   *storage.View
+	batch  *storage.Batch
+	busy   bool // the batch answered ErrBatchBusy
 }
 
 // Txn returns the storage Txn of key's slot: a write Txn inside a write
@@ -71,6 +73,23 @@ func (c *Ctx) NowMS() int64 {
 	return c.view.NowMS()
 }
 
+// RunBatched is Run for a command whose Spec.Batchable holds: its writes
+// join b and are committed with b.Commit. It returns storage.ErrBatchBusy,
+// with no reply appended, when b must be committed before the command can
+// run; the caller commits and calls RunBatched again.
+func RunBatched(spec *Spec, c *Ctx, b *storage.Batch) error {
+	c.batch = b
+	defer func() { c.batch = nil }()
+	mark := len(c.R.B)
+	Run(spec, c)
+	if c.busy {
+		c.busy = false
+		c.R.B = c.R.B[:mark]
+		return storage.ErrBatchBusy
+	}
+	return nil
+}
+
 // Run executes spec on c after the arity check: a write command under its
 // slots' locks, committed before Run returns. The reply (or the error reply)
 // is appended to c.R. A panic in a handler is answered with an error, not a
@@ -80,6 +99,10 @@ func Run(spec *Spec, c *Ctx) {
 	err := run(spec, c)
 	c.update, c.view = nil, nil
 	if err == nil {
+		return
+	}
+	if errors.Is(err, storage.ErrBatchBusy) {
+		c.busy = true
 		return
 	}
 	c.R.B = c.R.B[:mark]
@@ -113,8 +136,12 @@ func run(spec *Spec, c *Ctx) (err error) {
 	for _, k := range keys {
 		slots = append(slots, router.SlotOf(k, c.Slots))
 	}
-	return c.Engine.Update(c.Table, slots, func(u *storage.Update) error {
+	fn := func(u *storage.Update) error {
 		c.update = u
 		return spec.Handler(c)
-	})
+	}
+	if c.batch != nil {
+		return c.batch.Update(c.Table, slots, fn)
+	}
+	return c.Engine.Update(c.Table, slots, fn)
 }

@@ -63,11 +63,27 @@ func (cs *Cursors) load(id uint64) cursorPos {
 	return cursorPos{slot: storage.SlotID(id>>cursorSlotShift) - 1}
 }
 
-// parseCursor parses a cursor argument as Redis does.
+// parseCursor parses a cursor argument as Redis does (strtoul): an empty
+// string is 0, a sign is allowed and a negative value wraps around.
 func parseCursor(b []byte) (uint64, error) {
+	bad := Error("ERR invalid cursor")
+	neg := false
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		neg = b[0] == '-'
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, bad
+		}
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
 	n, err := strconv.ParseUint(string(b), 10, 64)
 	if err != nil {
-		return 0, Error("ERR invalid cursor")
+		return 0, bad
+	}
+	if neg {
+		n = -n
 	}
 	return n, nil
 }

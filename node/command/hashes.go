@@ -318,20 +318,14 @@ func hashPut(txn *storage.Txn, key []byte, m *storage.Meta, field, value []byte,
 	return txn.PutMeta(key, m)
 }
 
-// isInfArg reports whether b is an infinity strtold would accept.
-func isInfArg(b []byte) bool {
-	f, err := strconv.ParseFloat(string(b), 64)
-	return err == nil && math.IsInf(f, 0)
-}
-
 func cmdHIncrByFloat(c *Ctx) error {
 	key, field := c.Args[1], c.Args[2]
 	incr, err := parseLongDouble(c.Args[3])
 	if err != nil {
-		if isInfArg(c.Args[3]) {
-			return Error("ERR value is NaN or Infinity")
-		}
 		return err
+	}
+	if incr.IsInf() {
+		return Error("ERR value is NaN or Infinity")
 	}
 	txn := c.Txn(key)
 	m, err := lookupOrCreate(txn, key, storage.TypeHash)
@@ -345,9 +339,6 @@ func cmdHIncrByFloat(c *Ctx) error {
 	cur := new(big.Float).SetPrec(longDoublePrec)
 	if exists {
 		if cur, err = parseLongDouble(old); err != nil {
-			if isInfArg(old) {
-				return Error("ERR increment would produce NaN or Infinity")
-			}
 			return Error("ERR hash value is not a float")
 		}
 	}

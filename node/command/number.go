@@ -54,13 +54,18 @@ func parseLongDouble(b []byte) (*big.Float, error) {
 	if s == "" || len(s) > 5000 || strings.ContainsAny(s[:1], " \t\n\r\v\f") || strings.ContainsAny(s[len(s)-1:], " \t\n\r\v\f") {
 		return nil, ErrNotFloat
 	}
+	// strtold takes hex mantissas without a binary exponent ("0x10");
+	// Go's parsers want one.
+	if body := strings.TrimLeft(s, "+-"); len(body) > 2 && (body[:2] == "0x" || body[:2] == "0X") && !strings.ContainsAny(body, "pP") {
+		s += "p0"
+	}
 	f64, err := strconv.ParseFloat(s, 64)
 	if (err != nil && !isRangeErr(err)) || math.IsNaN(f64) || strings.Contains(s, "_") {
 		return nil, ErrNotFloat
 	}
-	lower := strings.ToLower(strings.TrimLeft(s, "+-"))
-	if lower == "inf" || lower == "infinity" {
-		return nil, ErrNotFloat // Redis refuses infinite input for INCRBYFLOAT
+	if math.IsInf(f64, 0) && !isRangeErr(err) {
+		// "inf": accepted here; the sum is then refused as Redis does.
+		return new(big.Float).SetPrec(longDoublePrec).SetInf(f64 < 0), nil
 	}
 	f, _, err := big.ParseFloat(s, 0, longDoublePrec, big.ToNearestEven)
 	if err != nil {
@@ -81,6 +86,9 @@ func isRangeErr(err error) bool {
 // addLongDouble returns a+b in long double precision, or an error if the
 // result is not finite (as Redis's INCRBYFLOAT checks).
 func addLongDouble(a, b *big.Float) (*big.Float, error) {
+	if a.IsInf() || b.IsInf() {
+		return nil, Error("ERR increment would produce NaN or Infinity")
+	}
 	r := new(big.Float).SetPrec(longDoublePrec).SetMode(big.ToNearestEven)
 	r.Add(a, b)
 	if exp := r.MantExp(nil); r.IsInf() || exp > 16384 {

@@ -91,45 +91,76 @@ func expireArg(c *Ctx, arg []byte, unit int64, absolute bool, cmd string) (int64
 	return n, nil
 }
 
-func cmdSet(c *Ctx) error {
-	key, val := c.Args[1], c.Args[2]
-	var nx, xx, get, keepTTL bool
-	var expire int64
-	expireSet := false
-	for i := 3; i < len(c.Args); i++ {
-		a := c.Args[i]
-		next := i+1 < len(c.Args)
+// setOptions are the parsed options of SET and GETEX.
+type setOptions struct {
+	nx, xx, get, keepTTL, persist bool
+	expireArg                      []byte // the last EX/PX/EXAT/PXAT value
+	expireKind                     string // "ex", "px", "exat" or "pxat"
+}
+
+// parseSetOptions follows Redis 7.0's parseExtendedStringArgumentsOrReply:
+// an option may repeat (the last expiry wins, and only it is parsed), but
+// conflicting options are a syntax error. forSet selects SET's options,
+// else GETEX's.
+func parseSetOptions(args [][]byte, forSet bool) (o setOptions, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		next := i+1 < len(args)
+		kind := ""
+		for _, k := range []string{"ex", "px", "exat", "pxat"} {
+			if isArg(a, k) {
+				kind = k
+			}
+		}
 		switch {
-		case isArg(a, "nx") && !xx:
-			nx = true
-		case isArg(a, "xx") && !nx:
-			xx = true
-		case isArg(a, "get"):
-			get = true
-		case isArg(a, "keepttl") && !expireSet:
-			keepTTL = true
-		case (isArg(a, "ex") || isArg(a, "px") || isArg(a, "exat") || isArg(a, "pxat")) && !keepTTL && !expireSet && next:
-			unit := int64(1000)
-			if a[0] == 'p' || a[0] == 'P' {
-				unit = 1
-			}
-			abs := len(a) == 4
-			e, err := expireArg(c, c.Args[i+1], unit, abs, "set")
-			if err != nil {
-				return err
-			}
-			expire, expireSet = e, true
+		case forSet && isArg(a, "nx") && !o.xx:
+			o.nx = true
+		case forSet && isArg(a, "xx") && !o.nx:
+			o.xx = true
+		case forSet && isArg(a, "get"):
+			o.get = true
+		case forSet && isArg(a, "keepttl") && !o.persist && o.expireKind == "":
+			o.keepTTL = true
+		case !forSet && isArg(a, "persist") && o.expireKind == "" && !o.keepTTL:
+			o.persist = true
+		case kind != "" && next && !o.keepTTL && !o.persist && (o.expireKind == "" || o.expireKind == kind):
+			o.expireKind, o.expireArg = kind, args[i+1]
 			i++
 		default:
-			return ErrSyntax
+			return o, ErrSyntax
 		}
+	}
+	return o, nil
+}
+
+// expireMS resolves the parsed expiry to absolute unix ms (0: none).
+func (o *setOptions) expireMS(c *Ctx, cmd string) (int64, error) {
+	if o.expireKind == "" {
+		return 0, nil
+	}
+	unit := int64(1000)
+	if o.expireKind[0] == 'p' {
+		unit = 1
+	}
+	return expireArg(c, o.expireArg, unit, len(o.expireKind) == 4, cmd)
+}
+
+func cmdSet(c *Ctx) error {
+	key, val := c.Args[1], c.Args[2]
+	o, err := parseSetOptions(c.Args[3:], true)
+	if err != nil {
+		return err
+	}
+	expire, err := o.expireMS(c, "set")
+	if err != nil {
+		return err
 	}
 	txn := c.Txn(key)
 	old, exists, err := txn.Meta(key)
 	if err != nil {
 		return err
 	}
-	if get && exists && old.Type != storage.TypeString {
+	if o.get && exists && old.Type != storage.TypeString {
 		return ErrWrongType
 	}
 	replyOld := func() {
@@ -139,21 +170,21 @@ func cmdSet(c *Ctx) error {
 			c.R.Null()
 		}
 	}
-	if (nx && exists) || (xx && !exists) {
-		if get {
+	if (o.nx && exists) || (o.xx && !exists) {
+		if o.get {
 			replyOld()
 		} else {
 			c.R.Null()
 		}
 		return nil
 	}
-	if keepTTL && exists {
+	if o.keepTTL && exists {
 		expire = old.ExpireMS
 	}
 	if err := putString(c, key, val, expire); err != nil {
 		return err
 	}
-	if get {
+	if o.get {
 		replyOld()
 	} else {
 		c.R.OK()
@@ -228,28 +259,15 @@ func cmdGetDel(c *Ctx) error {
 
 func cmdGetEx(c *Ctx) error {
 	key := c.Args[1]
-	var expire int64
-	set, persist := false, false
-	for i := 2; i < len(c.Args); i++ {
-		a := c.Args[i]
-		switch {
-		case isArg(a, "persist") && !set && !persist:
-			persist = true
-		case (isArg(a, "ex") || isArg(a, "px") || isArg(a, "exat") || isArg(a, "pxat")) && !set && !persist && i+1 < len(c.Args):
-			unit := int64(1000)
-			if a[0] == 'p' || a[0] == 'P' {
-				unit = 1
-			}
-			e, err := expireArg(c, c.Args[i+1], unit, len(a) == 4, "getex")
-			if err != nil {
-				return err
-			}
-			expire, set = e, true
-			i++
-		default:
-			return ErrSyntax
-		}
+	o, err := parseSetOptions(c.Args[2:], false)
+	if err != nil {
+		return err
 	}
+	expire, err := o.expireMS(c, "getex")
+	if err != nil {
+		return err
+	}
+	set, persist := o.expireKind != "", o.persist
 	m, ok, err := getString(c, key)
 	if err != nil {
 		return err
@@ -671,11 +689,14 @@ func cmdBitCount(c *Ctx) error {
 }
 
 func cmdBitPos(c *Ctx) error {
-	b := string(c.Args[2])
-	if b != "0" && b != "1" {
+	bit, err := parseInt(c.Args[2])
+	if err != nil {
+		return err
+	}
+	if bit != 0 && bit != 1 {
 		return Error("ERR The bit argument must be 1 or 0.")
 	}
-	want := byte(b[0] - '0')
+	want := byte(bit)
 	m, ok, err := getString(c, c.Args[1])
 	if err != nil {
 		return err

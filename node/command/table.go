@@ -68,6 +68,11 @@ type Spec struct {
 	// an argument (ZUNIONSTORE, SINTERCARD). It is called after the arity
 	// check and may return an error for a malformed count.
 	Keys func(args [][]byte) ([][]byte, error)
+	// Batchable, when set and true for the arguments, lets the command's
+	// writes join its connection's pipeline batch (storage.Batch): the
+	// command must read with point lookups only, never scans, since only
+	// point lookups see the batch's pending writes.
+	Batchable func(args [][]byte) bool
 	// Handler runs the command.
 	Handler Handler
 }
@@ -122,7 +127,37 @@ func NewTable() *Table {
 	registerLists(t)
 	registerSets(t)
 	registerZSets(t)
+	markBatchable(t)
 	return t
+}
+
+// markBatchable sets Spec.Batchable on the write commands whose handlers
+// read only by point lookups. A command missing here is merely slower in a
+// pipeline; a command wrongly listed would read stale data, so each entry
+// was checked against its handler.
+func markBatchable(t *Table) {
+	always := func([][]byte) bool { return true }
+	noCount := func(args [][]byte) bool { return len(args) == 2 } // LPOP/RPOP with a count scan
+	for name, pred := range map[string]func([][]byte) bool{
+		"set": always, "setnx": always, "setex": always, "psetex": always, "getset": always,
+		"getdel": always, "getex": always, "mset": always, "msetnx": always, "incr": always,
+		"decr": always, "incrby": always, "decrby": always, "incrbyfloat": always,
+		"append": always, "setrange": always, "setbit": always,
+		"del": always, "unlink": always, "expire": always, "pexpire": always,
+		"expireat": always, "pexpireat": always, "persist": always,
+		"hset": always, "hmset": always, "hsetnx": always, "hdel": always,
+		"hincrby": always, "hincrbyfloat": always,
+		"sadd": always, "srem": always,
+		"lpush": always, "rpush": always, "lpushx": always, "rpushx": always,
+		"lpop": noCount, "rpop": noCount, "lset": always,
+		"zadd": always, "zincrby": always, "zrem": always,
+	} {
+		s := t.byName[name]
+		if s == nil || s.Flags&Write == 0 {
+			panic(fmt.Sprintf("command: %q marked batchable but is not a registered write", name))
+		}
+		s.Batchable = pred
+	}
 }
 
 // Register adds specs. A duplicate name is a programming error: it panics.

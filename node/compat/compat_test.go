@@ -21,7 +21,7 @@ import (
 var (
 	redisSrv *server // the oracle: a real redis-server
 	pikaSrv  *server // the system under test (a second redis-server with COMPAT_TARGET=redis)
-	setupErr error    // why the servers could not be started; every test fails with it
+	setupErr error   // why the servers could not be started; every test fails with it
 )
 
 func TestMain(m *testing.M) {
@@ -62,7 +62,9 @@ func startServers(tmp string) error {
 		return err
 	}
 	if os.Getenv("COMPAT_TARGET") == "redis" {
-		pikaSrv, err = startRedis(redisBin, filepath.Join(tmp, "redis2"), "redis2")
+		// Bound normal clients' output like pika-node must, so TestWireSlowReader checks itself.
+		pikaSrv, err = startRedis(redisBin, filepath.Join(tmp, "redis2"), "redis2",
+			"--client-output-buffer-limit", "normal 256mb 128mb 60")
 		return err
 	}
 	bin, err := buildPika(tmp)
@@ -196,15 +198,15 @@ func ping(addr string, timeout time.Duration) error {
 	return nil
 }
 
-func startRedis(bin, dir, name string) (*server, error) {
+func startRedis(bin, dir, name string, extra ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	return spawn(name, bin, dir, addr,
-		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--dir", dir)
+	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--dir", dir}
+	return spawn(name, bin, dir, addr, append(args, extra...)...)
 }
 
 func startPika(bin, dir string) (*server, error) {

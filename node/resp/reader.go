@@ -246,3 +246,47 @@ func ParseInt(b []byte) (int64, bool) {
 	}
 	return int64(v), true
 }
+
+// CompleteBuffered reports whether the next command is entirely in the
+// buffer, so ReadCommand will return it without waiting on the network.
+// Malformed input counts as complete: ReadCommand fails on it at once.
+func (r *Reader) CompleteBuffered() bool {
+	b, _ := r.br.Peek(r.br.Buffered())
+	if len(b) == 0 {
+		return false
+	}
+	if b[0] != '*' {
+		return bytes.IndexByte(b, '\n') >= 0
+	}
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 || i+1 >= len(b) {
+		return false
+	}
+	count, ok := ParseInt(b[1:i])
+	if !ok || count > math.MaxInt32 {
+		return true
+	}
+	b = b[i+2:]
+	for ; count > 0; count-- {
+		if len(b) == 0 {
+			return false
+		}
+		if b[0] != '$' {
+			return true
+		}
+		i = bytes.IndexByte(b, '\r')
+		if i < 0 || i+1 >= len(b) {
+			return false
+		}
+		n, ok := ParseInt(b[1:i])
+		if !ok || n < 0 || n > r.limits.MaxBulk {
+			return true
+		}
+		b = b[i+2:]
+		if int64(len(b)) < n+2 {
+			return false
+		}
+		b = b[n+2:]
+	}
+	return true
+}

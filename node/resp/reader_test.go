@@ -176,3 +176,30 @@ func FuzzReadCommand(f *testing.F) {
 		}
 	})
 }
+
+func TestCompleteBuffered(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"", false},
+		{"PING", false},
+		{"PING\r\n", true},
+		{"*2\r\n$3\r\nGET\r\n$1\r\nk", false},
+		{"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", true},
+		{"*2\r\n$3\r\nGET\r\n", false},
+		{"*2\r", false},
+		{"*x\r\n", true}, // malformed: ReadCommand fails at once
+		{"*1\r\n$-5\r\n", true},
+		{"*1\r\nx", true},
+	}
+	for _, c := range cases {
+		r := NewReader(strings.NewReader(c.in), Limits{})
+		if c.in != "" {
+			_, _ = r.br.Peek(len(c.in)) // fill the buffer
+		}
+		if got := r.CompleteBuffered(); got != c.want {
+			t.Errorf("%q: got %v want %v", c.in, got, c.want)
+		}
+	}
+}
