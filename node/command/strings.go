@@ -94,8 +94,8 @@ func expireArg(c *Ctx, arg []byte, unit int64, absolute bool, cmd string) (int64
 // setOptions are the parsed options of SET and GETEX.
 type setOptions struct {
 	nx, xx, get, keepTTL, persist bool
-	expireArg                      []byte // the last EX/PX/EXAT/PXAT value
-	expireKind                     string // "ex", "px", "exat" or "pxat"
+	expireArg                     []byte // the last EX/PX/EXAT/PXAT value
+	expireKind                    string // "ex", "px", "exat" or "pxat"
 }
 
 // parseSetOptions follows Redis 7.0's parseExtendedStringArgumentsOrReply:
