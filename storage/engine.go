@@ -29,6 +29,9 @@ type Options struct {
 	// loss RocksDB's OS buffers may still be lost, like Redis's
 	// appendfsync=everysec.
 	SyncWAL bool
+	// MetaCacheBytes bounds the in-memory cache of meta values (see
+	// metaCache). The default is 64 MB; negative disables it.
+	MetaCacheBytes int64
 	// Now returns the current unix time in milliseconds. The default is the
 	// system clock; tests inject their own.
 	Now func() int64
@@ -40,6 +43,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.WriteBufferBytes == 0 {
 		o.WriteBufferBytes = 64 << 20
+	}
+	if o.MetaCacheBytes == 0 {
+		o.MetaCacheBytes = 64 << 20
 	}
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }
@@ -57,6 +63,12 @@ func (o *Options) validate() error {
 // two slots sharing a stripe only lose parallelism, never correctness.
 const lockStripes = 4096
 
+// stripe is one slot write lock and the meta cache shard of its slots.
+type stripe struct {
+	sync.Mutex
+	cache cacheShard
+}
+
 // Engine is the node's one RocksDB. It is safe for concurrent use.
 type Engine struct {
 	opts  Options
@@ -71,7 +83,8 @@ type Engine struct {
 	cfOpts  []*grocksdb.Options
 	filters []*staleMemberFilter
 
-	stripes [lockStripes]sync.Mutex
+	stripes [lockStripes]stripe
+	mcache  metaCache
 
 	versions versionAllocator
 
@@ -94,6 +107,9 @@ func Open(opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	e := &Engine{opts: opts, counts: map[TableID][]atomic.Int64{}}
+	if opts.MetaCacheBytes > 0 {
+		e.mcache.maxShardBytes = int(opts.MetaCacheBytes / lockStripes)
+	}
 
 	e.cache = grocksdb.NewLRUCache(opts.BlockCacheBytes)
 	newCFOpts := func(bloom bool) *grocksdb.Options {
@@ -447,7 +463,55 @@ func (e *Engine) commit(txns []*Txn) error {
 	for i, c := range counts {
 		c.Store(values[i])
 	}
+	for _, t := range txns {
+		e.cacheEffect(t.table, t.slot, &t.eff)
+	}
 	return nil
+}
+
+// cacheEffect brings the meta cache of slot up to date with a committed
+// effect. The caller holds the slot's stripe lock.
+func (e *Engine) cacheEffect(t TableID, s SlotID, eff *Effect) {
+	if e.mcache.maxShardBytes == 0 {
+		return
+	}
+	sh := &e.stripes[e.stripeOf(t, s)].cache
+	for _, op := range eff.Ops {
+		if op.CF != CFMeta {
+			continue
+		}
+		switch op.Kind {
+		case OpPut:
+			sh.store(op.Key, op.Value, true, e.mcache.maxShardBytes)
+		case OpDelete:
+			sh.store(op.Key, nil, false, e.mcache.maxShardBytes)
+		case OpDeleteRange:
+			sh.clear()
+		}
+	}
+}
+
+// getMeta reads a meta value through the cache. locked says whether the
+// caller holds the key's stripe lock.
+func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, bool, error) {
+	if e.mcache.maxShardBytes == 0 {
+		return e.get(CFMeta, mk)
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	if v, ok := st.cache.lookup(mk); ok {
+		return v, v != nil, nil
+	}
+	if !locked {
+		if !st.TryLock() {
+			return e.get(CFMeta, mk)
+		}
+		defer st.Unlock()
+	}
+	v, ok, err := e.get(CFMeta, mk)
+	if err == nil {
+		st.cache.store(mk, v, ok, e.mcache.maxShardBytes)
+	}
+	return v, ok, err
 }
 
 // ApplyEffect applies an effect produced elsewhere (a replica applying its
@@ -560,6 +624,9 @@ func (e *Engine) FlushTable(t TableID) error {
 	wb.DeleteRangeCF(e.cfs[CFSystem], cstart, prefixEnd(cstart[:len(cstart)-4]))
 	if err := e.db.Write(e.wo, wb); err != nil {
 		return fmt.Errorf("storage: flush table %d: %w", t, err)
+	}
+	for i := range e.stripes {
+		e.stripes[i].cache.clear()
 	}
 	e.countsMu.RLock()
 	for i := range e.counts[t] {

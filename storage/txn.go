@@ -70,7 +70,7 @@ func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 	var err error
 	if pending, found := t.base.pendingMeta(mk); found {
 		v, ok = pending, pending != nil
-	} else if v, ok, err = t.e.get(CFMeta, mk); err != nil {
+	} else if v, ok, err = t.e.getMeta(t.table, t.slot, mk, t.write); err != nil {
 		return nil, false, err
 	}
 	if t.write {
