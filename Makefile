@@ -35,10 +35,10 @@ fuzz:
 test: deps vet test-unit fuzz
 
 bench: build
-	bash scripts/bench.sh
+	PIKA_NODE_BIN=$(BIN) bash scripts/bench.sh
 
 bench-capacity: build
-	bash scripts/bench-capacity.sh
+	PIKA_NODE_BIN=$(BIN) bash scripts/bench-capacity.sh
 
 clean:
 	rm -rf bin
