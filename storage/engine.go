@@ -30,8 +30,11 @@ type Options struct {
 	// appendfsync=everysec.
 	SyncWAL bool
 	// MetaCacheBytes bounds the in-memory cache of meta values (see
-	// metaCache). The default is 64 MB; negative disables it.
+	// metaCache). The default is 32 MB; negative disables it.
 	MetaCacheBytes int64
+	// MallocArenas caps glibc's malloc arenas for the whole process (see
+	// limitMallocArenas). The default is 2; negative leaves glibc's default.
+	MallocArenas int
 	// Now returns the current unix time in milliseconds. The default is the
 	// system clock; tests inject their own.
 	Now func() int64
@@ -45,7 +48,10 @@ func (o *Options) ensureDefaults() {
 		o.WriteBufferBytes = 64 << 20
 	}
 	if o.MetaCacheBytes == 0 {
-		o.MetaCacheBytes = 64 << 20
+		o.MetaCacheBytes = 32 << 20
+	}
+	if o.MallocArenas == 0 {
+		o.MallocArenas = 2
 	}
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }
@@ -109,6 +115,9 @@ func Open(opts Options) (*Engine, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if opts.MallocArenas > 0 {
+		limitMallocArenas(opts.MallocArenas)
+	}
 	e := &Engine{opts: opts, counts: map[TableID][]atomic.Int64{}}
 	if opts.MetaCacheBytes > 0 {
 		e.mcache.maxShardBytes = int(opts.MetaCacheBytes / lockStripes)
@@ -139,7 +148,9 @@ func Open(opts Options) (*Engine, error) {
 	e.dbOpts.SetCreateIfMissingColumnFamilies(true)
 	e.dbOpts.SetMaxBackgroundJobs(4)
 	e.dbOpts.SetBytesPerSync(1 << 20)
-	e.dbOpts.SetMaxTotalWalSize(512 << 20)
+	// Bounds WAL replay after a crash: the small system CF (key counts) would
+	// otherwise pin every WAL file until this limit forces it to flush.
+	e.dbOpts.SetMaxTotalWalSize(128 << 20)
 	e.dbOpts.SetKeepLogFileNum(4)
 	e.dbOpts.SetEnablePipelinedWrite(true)
 

@@ -29,8 +29,9 @@ type cacheShard struct {
 	bytes int
 }
 
-// cacheEntryOverhead approximates a map entry's memory beyond key and value.
-const cacheEntryOverhead = 64
+// cacheEntryOverhead approximates an entry's memory beyond its key and
+// value bytes: the map slot, two slice headers, allocator rounding.
+const cacheEntryOverhead = 112
 
 // maxCachedValue keeps big strings out of the cache.
 const maxCachedValue = 4 << 10

@@ -25,8 +25,8 @@ func registerHashes(t *Table) {
 		spec("hsetnx", 4, rw|Fast, cmdHSetNX),
 		spec("hget", 3, ReadOnly|Fast, cmdHGet),
 		spec("hmget", -3, ReadOnly|Fast, cmdHMGet),
-		spec("hdel", -3, Write|Fast, cmdHDel),
-		spec("hlen", 2, ReadOnly|Fast, cmdHLen),
+		spec("hdel", -3, Write|Fast, cmdRemoveMembers(storage.TypeHash)),
+		spec("hlen", 2, ReadOnly|Fast, cmdCard(storage.TypeHash)),
 		spec("hstrlen", 3, ReadOnly|Fast, cmdHStrlen),
 		spec("hexists", 3, ReadOnly|Fast, cmdHExists),
 		spec("hgetall", 2, ReadOnly, cmdHGetAll(true, true)),
@@ -152,50 +152,6 @@ func cmdHMGet(c *Ctx) error {
 			c.R.Null()
 		}
 	}
-	return nil
-}
-
-func cmdHDel(c *Ctx) error {
-	key := c.Args[1]
-	txn := c.Txn(key)
-	m, ok, err := lookup(txn, key, storage.TypeHash)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		c.R.Int(0)
-		return nil
-	}
-	var removed int64
-	for _, f := range c.Args[2:] {
-		_, exists, err := txn.Member(key, m.Version, f)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			continue
-		}
-		if err := txn.DeleteMember(key, m.Version, f); err != nil {
-			return err
-		}
-		removed++
-	}
-	if removed > 0 {
-		m.Count -= uint64(removed)
-		if err := storeCollection(txn, key, &m); err != nil {
-			return err
-		}
-	}
-	c.R.Int(removed)
-	return nil
-}
-
-func cmdHLen(c *Ctx) error {
-	m, _, err := lookup(c.Txn(c.Args[1]), c.Args[1], storage.TypeHash)
-	if err != nil {
-		return err
-	}
-	c.R.Int(int64(m.Count)) // zero for a missing key
 	return nil
 }
 

@@ -47,6 +47,57 @@ func storeCollection(txn *storage.Txn, key []byte, m *storage.Meta) error {
 	return txn.PutMeta(key, m)
 }
 
+// cmdRemoveMembers serves HDEL and SREM: remove members of a hash or set
+// (fields, for a hash) and reply how many existed.
+func cmdRemoveMembers(typ storage.Type) Handler {
+	return func(c *Ctx) error {
+		key := c.Args[1]
+		txn := c.Txn(key)
+		m, ok, err := lookup(txn, key, typ)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			c.R.Int(0)
+			return nil
+		}
+		var removed int64
+		for _, member := range c.Args[2:] {
+			_, exists, err := txn.Member(key, m.Version, member)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				continue
+			}
+			if err := txn.DeleteMember(key, m.Version, member); err != nil {
+				return err
+			}
+			removed++
+		}
+		if removed > 0 {
+			m.Count -= uint64(removed)
+			if err := storeCollection(txn, key, &m); err != nil {
+				return err
+			}
+		}
+		c.R.Int(removed)
+		return nil
+	}
+}
+
+// cmdCard serves HLEN and SCARD: the member count, 0 for a missing key.
+func cmdCard(typ storage.Type) Handler {
+	return func(c *Ctx) error {
+		m, _, err := lookup(c.Txn(c.Args[1]), c.Args[1], typ)
+		if err != nil {
+			return err
+		}
+		c.R.Int(int64(m.Count))
+		return nil
+	}
+}
+
 // isArg reports whether arg equals the option name, ignoring case.
 func isArg(arg []byte, name string) bool { return strings.EqualFold(string(arg), name) }
 

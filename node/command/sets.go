@@ -17,8 +17,8 @@ func registerSets(t *Table) {
 	rw := Write | DenyOOM
 	t.Register(
 		spec("sadd", -3, rw|Fast, 1, 1, cmdSAdd),
-		spec("srem", -3, Write|Fast, 1, 1, cmdSRem),
-		spec("scard", 2, ReadOnly|Fast, 1, 1, cmdSCard),
+		spec("srem", -3, Write|Fast, 1, 1, cmdRemoveMembers(storage.TypeSet)),
+		spec("scard", 2, ReadOnly|Fast, 1, 1, cmdCard(storage.TypeSet)),
 		spec("sismember", 3, ReadOnly|Fast, 1, 1, cmdSIsMember),
 		spec("smismember", -3, ReadOnly|Fast, 1, 1, cmdSMIsMember),
 		spec("smembers", 2, ReadOnly, 1, 1, cmdSMembers),
@@ -64,50 +64,6 @@ func cmdSAdd(c *Ctx) error {
 		}
 	}
 	c.R.Int(added)
-	return nil
-}
-
-func cmdSRem(c *Ctx) error {
-	key := c.Args[1]
-	txn := c.Txn(key)
-	m, ok, err := lookup(txn, key, storage.TypeSet)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		c.R.Int(0)
-		return nil
-	}
-	var removed int64
-	for _, member := range c.Args[2:] {
-		_, exists, err := txn.Member(key, m.Version, member)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			continue
-		}
-		if err := txn.DeleteMember(key, m.Version, member); err != nil {
-			return err
-		}
-		removed++
-	}
-	if removed > 0 {
-		m.Count -= uint64(removed)
-		if err := storeCollection(txn, key, &m); err != nil {
-			return err
-		}
-	}
-	c.R.Int(removed)
-	return nil
-}
-
-func cmdSCard(c *Ctx) error {
-	m, _, err := lookup(c.Txn(c.Args[1]), c.Args[1], storage.TypeSet)
-	if err != nil {
-		return err
-	}
-	c.R.Int(int64(m.Count)) // zero for a missing key
 	return nil
 }
 

@@ -288,7 +288,22 @@ func TestScripts(t *testing.T) {
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
 			needServers(t)
-			runScriptFile(t, f)
+			runScriptFile(t, f, false)
+		})
+	}
+}
+
+// TestScriptsPipelined replays every script with its commands pipelined.
+func TestScriptsPipelined(t *testing.T) {
+	needServers(t)
+	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			needServers(t)
+			runScriptFile(t, f, true)
 		})
 	}
 }

@@ -113,6 +113,29 @@ func (c *Conn) Do(args ...string) (Reply, error) {
 	return c.ReadReply()
 }
 
+// DoPipeline sends every command in one write, then reads their replies.
+func (c *Conn) DoPipeline(cmds [][]string) ([]Reply, error) {
+	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		return nil, err
+	}
+	var buf []byte
+	for _, args := range cmds {
+		buf = append(buf, EncodeCommand(args...)...)
+	}
+	if _, err := c.nc.Write(buf); err != nil {
+		return nil, err
+	}
+	out := make([]Reply, 0, len(cmds))
+	for range cmds {
+		r, err := c.ReadReply()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // ReadReply reads one reply (the deadline must already be set).
 func (c *Conn) ReadReply() (Reply, error) { return readReply(c.r, 0) }
 

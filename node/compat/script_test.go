@@ -217,13 +217,34 @@ func (s *side) do(args ...string) (Reply, error) {
 	return r, err
 }
 
+// doPipeline runs cmds as one pipeline.
+func (s *side) doPipeline(cmds [][]string) ([]Reply, error) {
+	if s.c == nil {
+		c, err := Dial(s.srv.addr, 5*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		s.c = c
+	}
+	r, err := s.c.DoPipeline(cmds)
+	if err != nil {
+		s.c.Close()
+		s.c = nil
+	}
+	return r, err
+}
+
 func (s *side) close() {
 	if s.c != nil {
 		s.c.Close()
 	}
 }
 
-func runScriptFile(t *testing.T, path string) {
+// runScriptFile replays a script on both servers. pipelined sends each run
+// of plain commands (up to a sleep or a scan loop) as one pipeline, which is
+// how pika-node's write batching meets the scripts: later commands must see
+// the pending writes of earlier ones exactly as Redis's do.
+func runScriptFile(t *testing.T, path string, pipelined bool) {
 	steps, err := parseScript(path)
 	if err != nil {
 		t.Fatal(err)
@@ -239,9 +260,58 @@ func runScriptFile(t *testing.T, path string) {
 	}
 	dump := os.Getenv("COMPAT_DUMP") != ""
 	mismatches := 0
-	for _, st := range steps {
+	report := func(st step, got [2]string, ok bool, detail string) {
+		if dump {
+			t.Logf("%s:%d: %s: redis=%s pika=%s", name, st.line, st.text, clip(got[0]), clip(got[1]))
+		}
+		if ok {
+			return
+		}
+		mismatches++
+		if detail != "" {
+			detail = " (" + detail + ")"
+		}
+		t.Errorf("%s:%d: %s: redis=%s pika=%s%s", name, st.line, st.text, clip(got[0]), clip(got[1]), detail)
+		for _, s := range sides {
+			if s.srv.exited() {
+				t.Fatalf("%s exited (%v); stopping %s", s.srv.name, s.srv.waitErr, name)
+			}
+		}
+	}
+	for i := 0; i < len(steps); i++ {
+		st := steps[i]
 		if st.sleep > 0 {
 			time.Sleep(st.sleep)
+			continue
+		}
+		if pipelined && !st.scan {
+			j := i
+			var cmds [][]string
+			for ; j < len(steps) && steps[j].sleep == 0 && !steps[j].scan; j++ {
+				cmds = append(cmds, steps[j].args)
+			}
+			var reps [2][]Reply
+			var errs [2]error
+			for k, s := range sides {
+				reps[k], errs[k] = s.doPipeline(cmds)
+			}
+			for n := range cmds {
+				var got [2]string
+				for k := range sides {
+					if n < len(reps[k]) {
+						got[k] = reps[k][n].String()
+					} else {
+						got[k] = fmt.Sprintf("<connection error: %v>", errs[k])
+					}
+				}
+				ok := n < len(reps[0]) && n < len(reps[1])
+				detail := ""
+				if ok {
+					ok, detail = compare(steps[i+n], reps[0][n], reps[1][n])
+				}
+				report(steps[i+n], got, ok, detail)
+			}
+			i = j - 1
 			continue
 		}
 		var got [2]string
@@ -264,21 +334,7 @@ func runScriptFile(t *testing.T, path string) {
 		if ok {
 			ok, detail = compare(st, reps[0], reps[1])
 		}
-		if dump {
-			t.Logf("%s:%d: %s: redis=%s pika=%s", name, st.line, st.text, clip(got[0]), clip(got[1]))
-		}
-		if !ok {
-			mismatches++
-			if detail != "" {
-				detail = " (" + detail + ")"
-			}
-			t.Errorf("%s:%d: %s: redis=%s pika=%s%s", name, st.line, st.text, clip(got[0]), clip(got[1]), detail)
-			for _, s := range sides {
-				if s.srv.exited() {
-					t.Fatalf("%s exited (%v); stopping %s", s.srv.name, s.srv.waitErr, name)
-				}
-			}
-		}
+		report(st, got, ok, detail)
 	}
 	if mismatches > 0 {
 		t.Logf("%s: %d mismatching commands", name, mismatches)

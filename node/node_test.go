@@ -1,0 +1,309 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-redis's pool reaper is stopped by Close but may linger a moment.
+		goleak.IgnoreTopFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper"),
+	)
+}
+
+// startNode runs a node on a free loopback port until the test ends.
+// It returns the address and a function that stops it (idempotent).
+func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Bind = "127.0.0.1"
+	cfg.Data = dir
+	cfg.Port = freePort(t)
+	cfg.BlockCacheMB = 8
+	cfg.WriteBufferMB = 4
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	n, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	addr := n.Addr().String()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return addr, stop
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if p <= 65535-20000 {
+			return p
+		}
+	}
+	t.Fatal("no free port below 45535")
+	return 0
+}
+
+func newClient(t *testing.T, addr string, opts *redis.Options) *redis.Client {
+	t.Helper()
+	if opts == nil {
+		opts = &redis.Options{}
+	}
+	opts.Addr = addr
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// go-redis connects (HELLO 3 refused, falls back to RESP2), pipelines
+// mixed reads and writes, and sees every write in order.
+func TestGoRedisPipelines(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	c := newClient(t, addr, nil)
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pipeline()
+	set := p.Set(ctx, "k", "1", 0)
+	incr := p.Incr(ctx, "k")
+	get := p.Get(ctx, "k")
+	push := p.RPush(ctx, "l", "a", "b", "c")
+	lr := p.LRange(ctx, "l", 0, -1)
+	hset := p.HSet(ctx, "h", "f", "v")
+	hget := p.HGet(ctx, "h", "f")
+	wrong := p.Incr(ctx, "l")
+	if _, err := p.Exec(ctx); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		t.Fatalf("pipeline error = %v, want the WRONGTYPE of INCR l", err)
+	}
+	if set.Val() != "OK" || incr.Val() != 2 || get.Val() != "2" || push.Val() != 3 ||
+		strings.Join(lr.Val(), ",") != "a,b,c" || hset.Val() != 1 || hget.Val() != "v" || wrong.Err() == nil {
+		t.Fatalf("pipeline replies: %v %v %v %v %v %v %v %v", set, incr, get, push, lr, hset, hget, wrong)
+	}
+}
+
+// Many clients pipelining INCRs on shared and private keys: every
+// acknowledged increment is counted exactly once.
+func TestConcurrentPipelinedIncrements(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	c := newClient(t, addr, &redis.Options{PoolSize: 16})
+	ctx := context.Background()
+	const clients, rounds, depth = 8, 50, 16
+	errc := make(chan error, clients)
+	for w := 0; w < clients; w++ {
+		go func(w int) {
+			for r := 0; r < rounds; r++ {
+				p := c.Pipeline()
+				for d := 0; d < depth; d++ {
+					p.Incr(ctx, "shared")
+					p.Incr(ctx, "own:"+strconv.Itoa(w))
+				}
+				if _, err := p.Exec(ctx); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}(w)
+	}
+	for w := 0; w < clients; w++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.Get(ctx, "shared").Val(); got != strconv.Itoa(clients*rounds*depth) {
+		t.Fatalf("shared = %s, want %d", got, clients*rounds*depth)
+	}
+	for w := 0; w < clients; w++ {
+		if got := c.Get(ctx, "own:"+strconv.Itoa(w)).Val(); got != strconv.Itoa(rounds*depth) {
+			t.Fatalf("own:%d = %s", w, got)
+		}
+	}
+}
+
+func TestRequirePass(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.RequirePass = "s3cret" })
+	ctx := context.Background()
+	anon := newClient(t, addr, nil)
+	if err := anon.Get(ctx, "k").Err(); err == nil || err.Error() != "NOAUTH Authentication required." {
+		t.Fatalf("unauthenticated GET: %v", err)
+	}
+	bad := newClient(t, addr, &redis.Options{Password: "wrong"})
+	if err := bad.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	good := newClient(t, addr, &redis.Options{Password: "s3cret"})
+	if err := good.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// HELLO 3 is refused with Redis's NOPROTO; CLIENT, INFO and COMMAND answer.
+func TestServerCommands(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	c := newClient(t, addr, &redis.Options{Protocol: 2})
+	ctx := context.Background()
+	if err := c.Do(ctx, "HELLO", "3").Err(); err == nil || err.Error() != "NOPROTO unsupported protocol version" {
+		t.Fatalf("HELLO 3: %v", err)
+	}
+	if err := c.Do(ctx, "CLIENT", "SETNAME", "worker-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if name := c.Do(ctx, "CLIENT", "GETNAME").Val(); name != "worker-1" {
+		t.Fatalf("CLIENT GETNAME = %v", name)
+	}
+	if list := c.ClientList(ctx).Val(); !strings.Contains(list, "name=worker-1") {
+		t.Fatalf("CLIENT LIST lacks the name: %q", list)
+	}
+	c.Set(ctx, "a", "1", 0)
+	c.Set(ctx, "b", "1", 0)
+	if ks := c.Info(ctx, "keyspace").Val(); !strings.Contains(ks, "db0:keys=2,") {
+		t.Fatalf("INFO keyspace = %q", ks)
+	}
+	if info := c.Info(ctx).Val(); !strings.Contains(info, "redis_version:") || !strings.Contains(info, "connected_clients:") {
+		t.Fatalf("INFO lacks fields redis-cli --stat reads: %q", info)
+	}
+	if cs := c.Info(ctx, "commandstats").Val(); !strings.Contains(cs, "cmdstat_set:calls=2") {
+		t.Fatalf("INFO commandstats = %q", cs)
+	}
+	n, err := c.Do(ctx, "COMMAND", "COUNT").Int()
+	if err != nil || n < 130 {
+		t.Fatalf("COMMAND COUNT = %d, %v", n, err)
+	}
+	if err := c.Do(ctx, "CONFIG", "SET", "maxclients", "5").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ConfigGet(ctx, "maxclients").Val()["maxclients"]; v != "5" {
+		t.Fatalf("CONFIG GET maxclients = %q", v)
+	}
+}
+
+// Connections beyond maxclients get Redis's error; the rest keep working.
+func TestMaxClients(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.MaxClients = 2 })
+	var conns []net.Conn
+	for i := 0; i < 2; i++ {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		conns = append(conns, nc)
+		mustExchange(t, nc, "PING\r\n", "+PONG\r\n")
+	}
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(extra)
+	if string(got) != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("extra connection got %q", got)
+	}
+	mustExchange(t, conns[0], "PING\r\n", "+PONG\r\n")
+}
+
+func mustExchange(t *testing.T, nc net.Conn, send, want string) {
+	t.Helper()
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(nc, send); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != want {
+		t.Fatalf("sent %q: got %q (%v), want %q", send, buf, err, want)
+	}
+}
+
+// A client that never reads its replies is cut off after the write
+// timeout, and the node keeps serving others.
+func TestNonReadingClientIsCutOff(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.ClientWriteTimeout = 300 * time.Millisecond })
+	ctx := context.Background()
+	c := newClient(t, addr, nil)
+	if err := c.Set(ctx, "big", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := []byte("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")
+	deadline := time.Now().Add(20 * time.Second)
+	closed := false
+	for time.Now().Before(deadline) {
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := nc.Write(req); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // our send buffer is full too; the node must still cut us off
+			}
+			closed = true
+			break
+		}
+	}
+	if !closed {
+		t.Fatal("node never disconnected a client that does not read")
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("node stopped serving others: %v", err)
+	}
+}
+
+// Data survives a clean restart of the node on the same directory.
+func TestRestartKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startNode(t, dir, nil)
+	c := newClient(t, addr, nil)
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		c.Set(ctx, "k"+strconv.Itoa(i), i, 0)
+	}
+	c.SAdd(ctx, "s", "a", "b")
+	c.Close()
+	stop()
+	addr, _ = startNode(t, dir, nil)
+	c = newClient(t, addr, nil)
+	if n := c.DBSize(ctx).Val(); n != 101 {
+		t.Fatalf("DBSIZE after restart = %d", n)
+	}
+	if v := c.Get(ctx, "k42").Val(); v != "42" {
+		t.Fatalf("k42 = %q", v)
+	}
+	if m := c.SMembers(ctx, "s").Val(); len(m) != 2 {
+		t.Fatalf("s = %v", m)
+	}
+}

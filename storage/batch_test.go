@@ -1,0 +1,145 @@
+package storage
+
+import (
+	"errors"
+	"testing"
+)
+
+func putString(t *testing.T, u *Update, s SlotID, key, val string) {
+	t.Helper()
+	if err := u.Txn(s).PutMeta([]byte(key), &Meta{Type: TypeString, Value: []byte(val)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func getString(t *testing.T, txn *Txn, key string) (string, bool) {
+	t.Helper()
+	m, ok, err := txn.Meta([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(m.Value), ok
+}
+
+// Later commands of a batch see earlier ones' pending writes; readers
+// outside see nothing until Commit; a failed command leaves the rest.
+func TestBatchReadsPendingWritesAndCommitsOnce(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	b := e.NewBatch()
+	if err := b.Update(DefaultTable, []SlotID{3}, func(u *Update) error { putString(t, u, 3, "a", "1"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Update(DefaultTable, []SlotID{3}, func(u *Update) error {
+		if v, ok := getString(t, u.Txn(3), "a"); !ok || v != "1" {
+			t.Errorf("second command read a=%q,%v; want the pending 1", v, ok)
+		}
+		putString(t, u, 3, "a", "2")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("command failed")
+	err = b.Update(DefaultTable, []SlotID{3}, func(u *Update) error {
+		putString(t, u, 3, "a", "lost")
+		putString(t, u, 3, "b", "lost")
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := getString(t, e.View(DefaultTable).Txn(3), "a"); ok {
+		t.Fatal("pending write visible to a reader before Commit")
+	}
+	if b.Len() != 2 {
+		t.Fatalf("batch holds %d commands, want 2", b.Len())
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	view := e.View(DefaultTable).Txn(3)
+	if v, _ := getString(t, view, "a"); v != "2" {
+		t.Fatalf("a = %q after commit, want 2", v)
+	}
+	if _, ok := getString(t, view, "b"); ok {
+		t.Fatal("the failed command's write was committed")
+	}
+	if n := e.KeyCount(DefaultTable); n != 1 {
+		t.Fatalf("KeyCount = %d, want 1", n)
+	}
+}
+
+// A batch never blocks on a lock while holding another: it answers
+// ErrBatchBusy instead, and works again once committed.
+func TestBatchBusyInsteadOfDeadlock(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	a, b := e.NewBatch(), e.NewBatch()
+	noop := func(*Update) error { return nil }
+	if err := a.Update(DefaultTable, []SlotID{1}, noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(DefaultTable, []SlotID{2}, noop); err != nil {
+		t.Fatal(err)
+	}
+	// a wants 2 (held by b) while holding 1: busy, not a deadlock.
+	if err := a.Update(DefaultTable, []SlotID{2}, noop); !errors.Is(err, ErrBatchBusy) {
+		t.Fatalf("a.Update(2) = %v, want ErrBatchBusy", err)
+	}
+	if err := b.Update(DefaultTable, []SlotID{1}, noop); !errors.Is(err, ErrBatchBusy) {
+		t.Fatalf("b.Update(1) = %v, want ErrBatchBusy", err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Update(DefaultTable, []SlotID{2}, noop); err != nil {
+		t.Fatalf("after b committed: %v", err)
+	}
+	if err := a.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// Another table while holding locks: commit first.
+	c := e.NewBatch()
+	if err := c.Update(DefaultTable, []SlotID{1}, noop); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(7, []SlotID{1}, noop); !errors.Is(err, ErrBatchBusy) {
+		t.Fatalf("other table: %v, want ErrBatchBusy", err)
+	}
+	if err := c.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The meta cache never serves a value older than the last commit.
+func TestMetaCacheFollowsCommits(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	for i := 0; i < 50; i++ {
+		val := string(rune('a' + i%26))
+		if err := e.Update(DefaultTable, []SlotID{5}, func(u *Update) error { putString(t, u, 5, "k", val); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := getString(t, e.View(DefaultTable).Txn(5), "k"); !ok || v != val {
+			t.Fatalf("round %d: read %q, want %q", i, v, val)
+		}
+		if i%10 == 9 {
+			if err := e.Update(DefaultTable, []SlotID{5}, func(u *Update) error { return u.Txn(5).DeleteKey([]byte("k")) }); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := getString(t, e.View(DefaultTable).Txn(5), "k"); ok {
+				t.Fatalf("round %d: deleted key still cached", i)
+			}
+		}
+	}
+	if err := e.FlushTable(DefaultTable); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := getString(t, e.View(DefaultTable).Txn(5), "k"); ok {
+		t.Fatal("key cached across FLUSHDB")
+	}
+}
