@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 		Bind:                "0.0.0.0",
 		Data:                "./pika-data",
 		BlockCacheMB:        256,
-		WriteBufferMB:       64,
+		WriteBufferMB:       32,
 		MaxClients:          10000,
 		ClientWriteTimeout:  30 * time.Second,
 		MaxQueryBytes:       1 << 30,

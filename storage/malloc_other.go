@@ -1,5 +1,0 @@
-//go:build !linux
-
-package storage
-
-func limitMallocArenas(int) {}
