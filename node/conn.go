@@ -101,9 +101,14 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		out.Reset()
 		return err == nil
 	}
+	idleDeadline := false
 	for ctx.Err() == nil {
 		if t := time.Duration(n.timeout.Load()); t > 0 && rd.Buffered() == 0 {
 			c.SetReadDeadline(time.Now().Add(t))
+			idleDeadline = true
+		} else if t == 0 && idleDeadline { // CONFIG SET timeout 0
+			c.SetReadDeadline(time.Time{})
+			idleDeadline = false
 		}
 		args, err := rd.ReadCommand()
 		if err != nil {

@@ -307,3 +307,28 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Fatalf("s = %v", m)
 	}
 }
+
+// An idle client is closed after the configured timeout; CONFIG SET
+// timeout 0 turns that off for connections already open.
+func TestIdleTimeout(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.Timeout = 200 * time.Millisecond })
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	mustExchange(t, nc, "PING\r\n", "+PONG\r\n")
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := nc.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("idle connection not closed: read %d, %v", n, err)
+	}
+	keep, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
+	mustExchange(t, keep, "CONFIG SET timeout 0\r\n", "+OK\r\n")
+	mustExchange(t, keep, "PING\r\n", "+PONG\r\n") // re-arms the read without a deadline
+	time.Sleep(500 * time.Millisecond)             // the subject of the test: idling past the old timeout
+	mustExchange(t, keep, "PING\r\n", "+PONG\r\n")
+}
