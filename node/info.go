@@ -138,8 +138,8 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
 		}
 	case "keyspace":
-		if keys := n.eng.KeyCount(storage.DefaultTable); keys > 0 {
-			fmt.Fprintf(b, "db0:keys=%d,expires=0,avg_ttl=0\r\n", keys)
+		if keys, expires := n.eng.Counts(storage.DefaultTable); keys > 0 {
+			fmt.Fprintf(b, "db0:keys=%d,expires=%d,avg_ttl=0\r\n", keys, expires)
 		}
 	}
 }

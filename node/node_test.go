@@ -188,13 +188,14 @@ func TestServerCommands(t *testing.T) {
 	}
 	c.Set(ctx, "a", "1", 0)
 	c.Set(ctx, "b", "1", 0)
-	if ks := c.Info(ctx, "keyspace").Val(); !strings.Contains(ks, "db0:keys=2,") {
+	c.Set(ctx, "c", "1", time.Hour)
+	if ks := c.Info(ctx, "keyspace").Val(); !strings.Contains(ks, "db0:keys=3,expires=1,") {
 		t.Fatalf("INFO keyspace = %q", ks)
 	}
 	if info := c.Info(ctx).Val(); !strings.Contains(info, "redis_version:") || !strings.Contains(info, "connected_clients:") {
 		t.Fatalf("INFO lacks fields redis-cli --stat reads: %q", info)
 	}
-	if cs := c.Info(ctx, "commandstats").Val(); !strings.Contains(cs, "cmdstat_set:calls=2") {
+	if cs := c.Info(ctx, "commandstats").Val(); !strings.Contains(cs, "cmdstat_set:calls=3") {
 		t.Fatalf("INFO commandstats = %q", cs)
 	}
 	n, err := c.Do(ctx, "COMMAND", "COUNT").Int()

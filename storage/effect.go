@@ -44,22 +44,26 @@ type Op struct {
 // Effect is the deterministic result of evaluating one write command on one
 // slot: the exact bytes every replica applies, with randomness and relative
 // times already resolved. KeyDelta is the change in the slot's key count
-// (keys created minus keys removed); the applier keeps the absolute count.
+// (keys created minus keys removed) and ExpireDelta the change in its count
+// of keys with a TTL; the applier keeps the absolute counts.
 type Effect struct {
-	Ops      []Op
-	KeyDelta int64
+	Ops         []Op
+	KeyDelta    int64
+	ExpireDelta int64
 }
 
 // Empty reports whether applying e would change nothing.
-func (e *Effect) Empty() bool { return len(e.Ops) == 0 && e.KeyDelta == 0 }
+func (e *Effect) Empty() bool { return len(e.Ops) == 0 && e.KeyDelta == 0 && e.ExpireDelta == 0 }
 
 // ErrCorruptEffect reports an encoded effect that does not decode.
 var ErrCorruptEffect = errors.New("storage: corrupt effect")
 
-// Encode appends e's wire form to dst: varint keyDelta, uvarint op count,
+// Encode appends e's wire form to dst: varint keyDelta, varint
+// expireDelta, uvarint op count,
 // then per op kind, cf, uvarint len + key, uvarint len + value.
 func (e *Effect) Encode(dst []byte) []byte {
 	dst = binary.AppendVarint(dst, e.KeyDelta)
+	dst = binary.AppendVarint(dst, e.ExpireDelta)
 	dst = binary.AppendUvarint(dst, uint64(len(e.Ops)))
 	for _, op := range e.Ops {
 		dst = append(dst, byte(op.Kind), byte(op.CF))
@@ -79,6 +83,10 @@ func DecodeEffect(b []byte) (Effect, error) {
 		return e, ErrCorruptEffect
 	}
 	e.KeyDelta, b = d, b[n:]
+	if d, n = binary.Varint(b); n <= 0 {
+		return e, ErrCorruptEffect
+	}
+	e.ExpireDelta, b = d, b[n:]
 	count, n := binary.Uvarint(b)
 	if n <= 0 || count > uint64(len(b)) {
 		return e, ErrCorruptEffect

@@ -63,12 +63,6 @@ func (o *Options) validate() error {
 // two slots sharing a stripe only lose parallelism, never correctness.
 const lockStripes = 4096
 
-// stripe is one slot write lock and the meta cache shard of its slots.
-type stripe struct {
-	sync.Mutex
-	cache cacheShard
-}
-
 // Engine is the node's one RocksDB. It is safe for concurrent use.
 type Engine struct {
 	opts  Options
@@ -83,13 +77,13 @@ type Engine struct {
 	cfOpts  []*grocksdb.Options
 	filters []*staleMemberFilter
 
-	stripes [lockStripes]stripe
+	stripes [lockStripes]sync.Mutex
 	mcache  metaCache
 
 	versions versionAllocator
 
 	countsMu sync.RWMutex
-	counts   map[TableID][]atomic.Int64 // key count per slot; written with the data
+	counts   map[TableID][]slotCounts // per slot; written with the data
 
 	commitCh   chan *commitReq
 	commitDone chan struct{}
@@ -109,9 +103,9 @@ func Open(opts Options) (*Engine, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	e := &Engine{opts: opts, counts: map[TableID][]atomic.Int64{}}
+	e := &Engine{opts: opts, counts: map[TableID][]slotCounts{}}
 	if opts.MetaCacheBytes > 0 {
-		e.mcache.maxShardBytes = int(opts.MetaCacheBytes / lockStripes)
+		e.mcache.init(opts.MetaCacheBytes)
 	}
 
 	e.cache = grocksdb.NewLRUCache(opts.BlockCacheBytes)
@@ -505,8 +499,8 @@ func (e *Engine) commitLoop() {
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	var group []*commitReq
-	var counts []*atomic.Int64
-	var values []int64
+	var counts []*slotCounts
+	var values [][2]int64
 	for first := range e.commitCh {
 		group = append(group[:0], first)
 	drain:
@@ -526,7 +520,7 @@ func (e *Engine) commitLoop() {
 		var failed map[*commitReq]error
 		for _, req := range group {
 			for _, t := range req.txns {
-				if t.eff.KeyDelta == 0 {
+				if t.eff.KeyDelta == 0 && t.eff.ExpireDelta == 0 {
 					continue
 				}
 				c, err := e.slotCount(t.table, t.slot)
@@ -537,8 +531,8 @@ func (e *Engine) commitLoop() {
 					failed[req] = err
 					break
 				}
-				n := c.Load() + t.eff.KeyDelta
-				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), binary.BigEndian.AppendUint64(nil, uint64(n)))
+				n := [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}
+				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), encodeCounts(n))
 				counts, values = append(counts, c), append(values, n)
 			}
 			if failed[req] == nil {
@@ -557,7 +551,8 @@ func (e *Engine) commitLoop() {
 		}
 		if err == nil {
 			for i, c := range counts {
-				c.Store(values[i])
+				c.keys.Store(values[i][0])
+				c.expires.Store(values[i][1])
 			}
 			for _, req := range group {
 				for _, t := range req.txns {
@@ -585,18 +580,17 @@ func (e *Engine) cacheEffect(t TableID, s SlotID, eff *Effect) {
 	if e.mcache.maxShardBytes == 0 {
 		return
 	}
-	sh := &e.stripes[e.stripeOf(t, s)].cache
 	for _, op := range eff.Ops {
 		if op.CF != CFMeta {
 			continue
 		}
 		switch op.Kind {
 		case OpPut:
-			sh.store(op.Key, op.Value, true, e.mcache.maxShardBytes)
+			e.mcache.shard(op.Key).store(op.Key, op.Value, true, e.mcache.maxShardBytes)
 		case OpDelete:
-			sh.store(op.Key, nil, false, e.mcache.maxShardBytes)
+			e.mcache.shard(op.Key).store(op.Key, nil, false, e.mcache.maxShardBytes)
 		case OpDeleteRange:
-			sh.clear()
+			e.mcache.clearAll()
 		}
 	}
 }
@@ -608,7 +602,8 @@ func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, b
 		return e.get(CFMeta, mk)
 	}
 	st := &e.stripes[e.stripeOf(t, s)]
-	if v, ok := st.cache.lookup(mk); ok {
+	sh := e.mcache.shard(mk)
+	if v, ok := sh.lookup(mk); ok {
 		return v, v != nil, nil
 	}
 	if !locked {
@@ -619,7 +614,7 @@ func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, b
 	}
 	v, ok, err := e.get(CFMeta, mk)
 	if err == nil {
-		st.cache.store(mk, v, ok, e.mcache.maxShardBytes)
+		sh.store(mk, v, ok, e.mcache.maxShardBytes)
 	}
 	return v, ok, err
 }
@@ -652,11 +647,24 @@ func (v *View) NowMS() int64 { return v.nowMS }
 
 // ---- key counts ----
 
+// slotCounts are a slot's number of keys and of keys with a TTL, kept in
+// memory and written in the same batch as every change that moves them.
+type slotCounts struct {
+	keys    atomic.Int64
+	expires atomic.Int64
+}
+
 func countKey(t TableID, s SlotID) []byte {
 	return append([]byte("count|"), SlotPrefix(t, s)...)
 }
 
-// EnsureTable loads (or initializes) the per-slot key counts of a table with
+// encodeCounts is the system CF value: keys u64 BE | expires u64 BE.
+func encodeCounts(n [2]int64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(n[0]))
+	return binary.BigEndian.AppendUint64(b, uint64(n[1]))
+}
+
+// EnsureTable loads (or initializes) the per-slot counts of a table with
 // the given slot count. Call it before serving the table.
 func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 	e.countsMu.Lock()
@@ -664,21 +672,22 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 	if _, ok := e.counts[t]; ok {
 		return nil
 	}
-	c := make([]atomic.Int64, slots)
+	c := make([]slotCounts, slots)
 	for s := range c {
 		v, ok, err := e.get(CFSystem, countKey(t, SlotID(s)))
 		if err != nil {
 			return err
 		}
-		if ok && len(v) == 8 {
-			c[s].Store(int64(binary.BigEndian.Uint64(v)))
+		if ok && len(v) == 16 {
+			c[s].keys.Store(int64(binary.BigEndian.Uint64(v)))
+			c[s].expires.Store(int64(binary.BigEndian.Uint64(v[8:])))
 		}
 	}
 	e.counts[t] = c
 	return nil
 }
 
-func (e *Engine) slotCount(t TableID, s SlotID) (*atomic.Int64, error) {
+func (e *Engine) slotCount(t TableID, s SlotID) (*slotCounts, error) {
 	e.countsMu.RLock()
 	defer e.countsMu.RUnlock()
 	c := e.counts[t]
@@ -691,13 +700,20 @@ func (e *Engine) slotCount(t TableID, s SlotID) (*atomic.Int64, error) {
 // KeyCount returns the number of keys of a table, counting keys that have
 // expired but were not yet removed, as Redis's DBSIZE does.
 func (e *Engine) KeyCount(t TableID) int64 {
+	keys, _ := e.Counts(t)
+	return keys
+}
+
+// Counts returns the number of keys of a table and how many of them have a
+// TTL (INFO keyspace's keys and expires).
+func (e *Engine) Counts(t TableID) (keys, expires int64) {
 	e.countsMu.RLock()
 	defer e.countsMu.RUnlock()
-	var n int64
 	for i := range e.counts[t] {
-		n += e.counts[t][i].Load()
+		keys += e.counts[t][i].keys.Load()
+		expires += e.counts[t][i].expires.Load()
 	}
-	return n
+	return keys, expires
 }
 
 // SlotKeyCount returns the key count of one slot.
@@ -706,7 +722,7 @@ func (e *Engine) SlotKeyCount(t TableID, s SlotID) int64 {
 	if err != nil {
 		return 0
 	}
-	return c.Load()
+	return c.keys.Load()
 }
 
 // FlushTable removes every key of table t: three DeleteRanges and the counts,
@@ -735,12 +751,11 @@ func (e *Engine) FlushTable(t TableID) error {
 	if err := e.db.Write(e.wo, wb); err != nil {
 		return fmt.Errorf("storage: flush table %d: %w", t, err)
 	}
-	for i := range e.stripes {
-		e.stripes[i].cache.clear()
-	}
+	e.mcache.clearAll()
 	e.countsMu.RLock()
 	for i := range e.counts[t] {
-		e.counts[t][i].Store(0)
+		e.counts[t][i].keys.Store(0)
+		e.counts[t][i].expires.Store(0)
 	}
 	e.countsMu.RUnlock()
 	return nil

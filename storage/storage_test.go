@@ -40,7 +40,7 @@ func TestScoreEncodingOrder(t *testing.T) {
 }
 
 func TestEffectRoundTrip(t *testing.T) {
-	e := Effect{KeyDelta: -3, Ops: []Op{
+	e := Effect{KeyDelta: -3, ExpireDelta: 2, Ops: []Op{
 		{Kind: OpPut, CF: CFMeta, Key: []byte("k"), Value: []byte("v")},
 		{Kind: OpDelete, CF: CFData, Key: []byte("d")},
 		{Kind: OpDeleteRange, CF: CFScore, Key: []byte("a"), Value: []byte("b")},
@@ -49,7 +49,7 @@ func TestEffectRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.KeyDelta != e.KeyDelta || len(got.Ops) != len(e.Ops) {
+	if got.KeyDelta != e.KeyDelta || got.ExpireDelta != e.ExpireDelta || len(got.Ops) != len(e.Ops) {
 		t.Fatalf("got %+v", got)
 	}
 	for i := range e.Ops {
@@ -58,7 +58,7 @@ func TestEffectRoundTrip(t *testing.T) {
 			t.Fatalf("op %d: got %+v want %+v", i, b, a)
 		}
 	}
-	for _, bad := range [][]byte{nil, {0}, {0, 5}, {0, 1, 9, 0, 0, 0}, append(e.Encode(nil), 1)} {
+	for _, bad := range [][]byte{nil, {0}, {0, 0, 5}, {0, 0, 1, 9, 0, 0, 0}, append(e.Encode(nil), 1)} {
 		if _, err := DecodeEffect(bad); err == nil {
 			t.Errorf("DecodeEffect(%v) accepted garbage", bad)
 		}
@@ -172,8 +172,8 @@ func TestSweepDeletesOnlyExpired(t *testing.T) {
 	if _, deleted, err := e.sweepOnce(nil, 100); err != nil || deleted != 1 {
 		t.Fatalf("sweep deleted %d, err %v", deleted, err)
 	}
-	if n := e.KeyCount(DefaultTable); n != 2 {
-		t.Fatalf("KeyCount = %d, want 2", n)
+	if keys, expires := e.Counts(DefaultTable); keys != 2 || expires != 1 {
+		t.Fatalf("Counts = %d keys, %d with TTL; want 2, 1", keys, expires)
 	}
 	// A bounded step resumes where it stopped.
 	now = 3000

@@ -35,6 +35,7 @@ type Txn struct {
 func (t *Txn) absorb(child *Txn) {
 	t.eff.Ops = append(t.eff.Ops, child.eff.Ops...)
 	t.eff.KeyDelta += child.eff.KeyDelta
+	t.eff.ExpireDelta += child.eff.ExpireDelta
 	if len(child.metas) > 0 && t.metas == nil {
 		t.metas = make(map[string][]byte, len(child.metas))
 	}
@@ -108,18 +109,20 @@ func (t *Txn) Meta(key []byte) (m Meta, ok bool, err error) {
 }
 
 // PutMeta writes key's meta. Writing a key that did not physically exist
-// counts one key more in the slot.
+// counts one key more in the slot; gaining or losing a TTL moves the count
+// of keys with one.
 func (t *Txn) PutMeta(key []byte, m *Meta) error {
 	if !t.write {
 		return ErrReadOnly
 	}
-	_, existed, err := t.rawMeta(key)
+	old, existed, err := t.rawMeta(key)
 	if err != nil {
 		return err
 	}
 	if !existed {
 		t.eff.KeyDelta++
 	}
+	t.eff.ExpireDelta += hasTTL(m.ExpireMS != 0) - hasTTL(existed && rawHasTTL(old))
 	v := m.encode()
 	mk := metaKey(t.table, t.slot, key)
 	t.metas[string(mk)] = v
@@ -134,15 +137,28 @@ func (t *Txn) DeleteKey(key []byte) error {
 	if !t.write {
 		return ErrReadOnly
 	}
-	_, existed, err := t.rawMeta(key)
+	old, existed, err := t.rawMeta(key)
 	if err != nil || !existed {
 		return err
 	}
 	t.eff.KeyDelta--
+	t.eff.ExpireDelta -= hasTTL(rawHasTTL(old))
 	mk := metaKey(t.table, t.slot, key)
 	t.metas[string(mk)] = nil
 	t.eff.Ops = append(t.eff.Ops, Op{Kind: OpDelete, CF: CFMeta, Key: mk})
 	return nil
+}
+
+func rawHasTTL(raw []byte) bool {
+	exp, ok := metaExpireMS(raw)
+	return ok && exp != 0
+}
+
+func hasTTL(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // NewVersion returns a version no collection has had on this node.

@@ -33,10 +33,25 @@ func TestExpiryIsInvisibleAtOnce(t *testing.T) {
 	n.expect(":0", "exists", "k")
 	// DBSIZE counts it until it is removed, as Redis does.
 	n.expect(":1", "dbsize")
+	if keys, expires := n.eng.Counts(0); keys != 1 || expires != 1 {
+		t.Fatalf("counts before the sweep: %d keys, %d with TTL", keys, expires)
+	}
 	if _, deleted, err := n.eng.SweepOnceForTest(nil, 100); err != nil || deleted != 1 {
 		t.Fatalf("sweep deleted %d, err %v", deleted, err)
 	}
 	n.expect(":0", "dbsize")
+	// Gaining and losing a TTL moves the expires count.
+	n.expect("+OK", "set", "a", "1")
+	n.expect(":1", "expire", "a", "100")
+	n.expect("+OK", "set", "b", "1", "ex", "100")
+	n.expect(":1", "persist", "b")
+	n.expect("+OK", "set", "c", "1", "ex", "100")
+	n.expect("+OK", "set", "c", "2") // SET without KEEPTTL drops the TTL
+	n.expect(":1", "pexpire", "b", "50")
+	n.expect(":1", "del", "b")
+	if keys, expires := n.eng.Counts(0); keys != 2 || expires != 1 {
+		t.Fatalf("counts: %d keys, %d with TTL; want 2, 1", keys, expires)
+	}
 }
 
 func TestScanVisitsEveryKeyOnce(t *testing.T) {
