@@ -350,6 +350,7 @@ type Batch struct {
 	held  []int  // stripes held, ascending
 	txns  []*Txn // pending effects, one Txn per slot
 	cmds  int
+	done  chan error // reused for every commit of the batch
 }
 
 // ErrBatchBusy means Update would have to wait for a lock while the batch
@@ -449,7 +450,10 @@ func (b *Batch) Commit() error {
 	if len(b.txns) == 0 {
 		return nil
 	}
-	return b.e.commit(b.txns)
+	if b.done == nil {
+		b.done = make(chan error, 1)
+	}
+	return b.e.commit(b.txns, b.done)
 }
 
 // release unlocks and empties the batch without writing.
@@ -459,9 +463,10 @@ func (b *Batch) release() {
 }
 
 // commit hands the effects of one command (or one pipeline batch) to the
-// committer and waits until they are in the WAL. The caller holds the
+// committer and waits on done (buffered, capacity 1) until they are in the
+// WAL. The caller holds the
 // stripes of every slot in txns, so no other commit touches them meanwhile.
-func (e *Engine) commit(txns []*Txn) error {
+func (e *Engine) commit(txns []*Txn, done chan error) error {
 	empty := true
 	for _, t := range txns {
 		if !t.eff.Empty() {
@@ -472,9 +477,8 @@ func (e *Engine) commit(txns []*Txn) error {
 	if empty {
 		return nil
 	}
-	req := &commitReq{txns: txns, done: make(chan error, 1)}
-	e.commitCh <- req
-	return <-req.done
+	e.commitCh <- &commitReq{txns: txns, done: done}
+	return <-done
 }
 
 // commitReq is one caller's effects waiting for the committer.

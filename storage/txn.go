@@ -23,9 +23,9 @@ type Txn struct {
 	// metas caches the physical meta value of every key this write Txn
 	// has read or written (nil = absent), for read-your-writes and to
 	// count keys created and removed.
-	metas map[string][]byte
+	metas overlay
 	// members overlays member writes (nil = deleted) on the data CF.
-	members map[string][]byte
+	members overlay
 	// base holds the pending writes of earlier commands of the same
 	// Batch on this slot; reads fall through to it before storage.
 	base *Txn
@@ -33,21 +33,15 @@ type Txn struct {
 
 // absorb appends a finished command's writes to the batch's Txn.
 func (t *Txn) absorb(child *Txn) {
-	t.eff.Ops = append(t.eff.Ops, child.eff.Ops...)
+	if len(t.eff.Ops) == 0 {
+		t.eff.Ops = child.eff.Ops // take over: child is discarded
+	} else {
+		t.eff.Ops = append(t.eff.Ops, child.eff.Ops...)
+	}
 	t.eff.KeyDelta += child.eff.KeyDelta
 	t.eff.ExpireDelta += child.eff.ExpireDelta
-	if len(child.metas) > 0 && t.metas == nil {
-		t.metas = make(map[string][]byte, len(child.metas))
-	}
-	for k, v := range child.metas {
-		t.metas[k] = v
-	}
-	if len(child.members) > 0 && t.members == nil {
-		t.members = make(map[string][]byte, len(child.members))
-	}
-	for k, v := range child.members {
-		t.members[k] = v
-	}
+	t.metas.merge(&child.metas)
+	t.members.merge(&child.members)
 }
 
 // ErrReadOnly is returned when a read Txn is asked to write.
@@ -62,7 +56,7 @@ func (t *Txn) Slot() SlotID { return t.slot }
 func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 	mk := metaKey(t.table, t.slot, key)
 	if t.write {
-		if v, ok := t.metas[string(mk)]; ok {
+		if v, ok := t.metas.get(mk); ok {
 			return v, v != nil, nil
 		}
 	}
@@ -75,10 +69,7 @@ func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if t.write {
-		if t.metas == nil {
-			t.metas = map[string][]byte{}
-		}
-		t.metas[string(mk)] = v
+		t.metas.set(mk, v)
 	}
 	return v, ok, nil
 }
@@ -87,8 +78,7 @@ func (t *Txn) pendingMeta(mk []byte) ([]byte, bool) {
 	if t == nil {
 		return nil, false
 	}
-	v, ok := t.metas[string(mk)]
-	return v, ok
+	return t.metas.get(mk)
 }
 
 // Meta returns the live meta of key: ok is false when the key does not exist
@@ -125,7 +115,7 @@ func (t *Txn) PutMeta(key []byte, m *Meta) error {
 	t.eff.ExpireDelta += hasTTL(m.ExpireMS != 0) - hasTTL(existed && rawHasTTL(old))
 	v := m.encode()
 	mk := metaKey(t.table, t.slot, key)
-	t.metas[string(mk)] = v
+	t.metas.set(mk, v)
 	t.eff.Ops = append(t.eff.Ops, Op{Kind: OpPut, CF: CFMeta, Key: mk, Value: v})
 	return nil
 }
@@ -144,7 +134,7 @@ func (t *Txn) DeleteKey(key []byte) error {
 	t.eff.KeyDelta--
 	t.eff.ExpireDelta -= hasTTL(rawHasTTL(old))
 	mk := metaKey(t.table, t.slot, key)
-	t.metas[string(mk)] = nil
+	t.metas.set(mk, nil)
 	t.eff.Ops = append(t.eff.Ops, Op{Kind: OpDelete, CF: CFMeta, Key: mk})
 	return nil
 }
@@ -172,7 +162,7 @@ func memberKey(t *Txn, key []byte, version uint64, member []byte) []byte {
 func (t *Txn) Member(key []byte, version uint64, member []byte) ([]byte, bool, error) {
 	k := memberKey(t, key, version, member)
 	for o := t; o != nil; o = o.base {
-		if v, ok := o.members[string(k)]; ok {
+		if v, ok := o.members.get(k); ok {
 			return v, v != nil, nil
 		}
 	}
@@ -205,10 +195,7 @@ func (t *Txn) DeleteMember(key []byte, version uint64, member []byte) error {
 }
 
 func (t *Txn) setMemberOverlay(k, v []byte) {
-	if t.members == nil {
-		t.members = map[string][]byte{}
-	}
-	t.members[string(k)] = v
+	t.members.set(k, v)
 }
 
 // ScanMembers calls fn for the members of a collection version in member
