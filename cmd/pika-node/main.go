@@ -83,8 +83,14 @@ func newStartCmd() *cobra.Command {
 				return err
 			}
 			log := newLogger(cfg.LogLevel)
+			if cfg.GoMaxProcs > 0 {
+				runtime.GOMAXPROCS(cfg.GoMaxProcs)
+			} else if os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(4 * runtime.NumCPU())
+			}
 			log.Info("configuration", "port", cfg.Port, "bind", cfg.Bind, "data", cfg.Data,
-				"block_cache_mb", cfg.BlockCacheMB, "sync_wal", cfg.SyncWAL, "config_file", configFile)
+				"block_cache_mb", cfg.BlockCacheMB, "sync_wal", cfg.SyncWAL, "gomaxprocs", runtime.GOMAXPROCS(0),
+				"config_file", configFile)
 			if addr := os.Getenv("PIKA_PPROF_ADDR"); addr != "" {
 				// Debug only: CPU and heap profiles for performance work.
 				go func() { log.Warn("pprof server stopped", "err", http.ListenAndServe(addr, nil)) }()
@@ -114,6 +120,7 @@ func newStartCmd() *cobra.Command {
 	f.Int64("proto-max-bulk-len", def.MaxBulkBytes, "largest argument, in bytes")
 	f.Duration("expire-sweep-interval", def.ExpireSweepInterval, "how often expired keys are swept")
 	f.Int("expire-sweep-keys", def.ExpireSweepKeys, "keys examined per expiry sweep step")
+	f.Int("gomaxprocs", def.GoMaxProcs, "goroutines running Go code at once (0: 4 x CPUs)")
 	f.String("log-level", def.LogLevel, "debug, info, warn or error")
 	f.VisitAll(func(fl *pflag.Flag) {
 		if fl.Name != "config" {
