@@ -122,9 +122,6 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 			return command.Error("ERR Protocol version is not an integer or out of range")
 		}
 		if ver != 2 {
-			if ver == 3 {
-				return command.Error("NOPROTO unsupported protocol version")
-			}
 			return command.Error("NOPROTO unsupported protocol version")
 		}
 		args = args[1:]

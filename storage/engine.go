@@ -30,7 +30,7 @@ type Options struct {
 	// appendfsync=everysec.
 	SyncWAL bool
 	// MetaCacheBytes bounds the in-memory cache of meta values (see
-	// metaCache). The default is 32 MB; negative disables it.
+	// metaCache). The default is 16 MB; negative disables it.
 	MetaCacheBytes int64
 	// Now returns the current unix time in milliseconds. The default is the
 	// system clock; tests inject their own.
@@ -45,7 +45,7 @@ func (o *Options) ensureDefaults() {
 		o.WriteBufferBytes = 32 << 20
 	}
 	if o.MetaCacheBytes == 0 {
-		o.MetaCacheBytes = 32 << 20
+		o.MetaCacheBytes = 16 << 20
 	}
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }
@@ -87,6 +87,7 @@ type Engine struct {
 
 	commitCh   chan *commitReq
 	commitDone chan struct{}
+	expired    chan expiredKey // keys reads found expired, for SweepExpired
 
 	closed atomic.Bool
 }
@@ -103,7 +104,7 @@ func Open(opts Options) (*Engine, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	e := &Engine{opts: opts, counts: map[TableID][]slotCounts{}}
+	e := &Engine{opts: opts, counts: map[TableID][]slotCounts{}, expired: make(chan expiredKey, 1024)}
 	if opts.MetaCacheBytes > 0 {
 		e.mcache.init(opts.MetaCacheBytes)
 	}
@@ -281,8 +282,8 @@ func (e *Engine) unlock(stripes []int) {
 // writes to one slot are serialized), runs fn, and commits the effects of
 // every Txn fn used in one atomic RocksDB batch before unlocking. If fn
 // returns an error nothing is written. Writes to different slots run in
-// parallel; RocksDB's write-group leader commits concurrent batches with one
-// WAL write (group commit). Update returns after the batch is in the WAL.
+// parallel, and the committer (commitLoop) writes concurrent commits in one
+// RocksDB batch (group commit). Update returns after the batch is in the WAL.
 func (e *Engine) Update(t TableID, slots []SlotID, fn func(*Update) error) error {
 	b := Batch{e: e}
 	done := false

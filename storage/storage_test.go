@@ -198,3 +198,31 @@ func TestUpdateRejectsUndeclaredSlot(t *testing.T) {
 	}()
 	_ = e.Update(DefaultTable, []SlotID{1}, func(u *Update) error { u.Txn(2); return nil })
 }
+
+// A read that finds a key expired queues it for deletion (lazy expiry).
+func TestReadQueuesExpiredKey(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	err := e.Update(DefaultTable, []SlotID{2}, func(u *Update) error {
+		return u.Txn(2).PutMeta([]byte("k"), &Meta{Type: TypeString, ExpireMS: 1500, Value: []byte("v")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = 2000
+	if _, ok, err := e.View(DefaultTable).Txn(2).Meta([]byte("k")); err != nil || ok {
+		t.Fatalf("expired key visible: %v %v", ok, err)
+	}
+	select {
+	case k := <-e.expired:
+		if deleted, err := e.deleteIfExpired(k); err != nil || !deleted {
+			t.Fatalf("deleteIfExpired = %v, %v", deleted, err)
+		}
+	default:
+		t.Fatal("the read did not queue the expired key")
+	}
+	if n := e.KeyCount(DefaultTable); n != 0 {
+		t.Fatalf("KeyCount = %d after lazy deletion", n)
+	}
+}

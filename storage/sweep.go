@@ -7,10 +7,12 @@ import (
 )
 
 // SweepExpired runs until ctx is done, removing expired keys in the
-// background like Redis's active expiry: every interval it examines at most
-// batch meta entries from where it stopped last time and deletes the expired
-// ones through Update (so the deletions are effects, like any write).
-// Their collection members are then dropped by compaction.
+// background like Redis's expiry, through Update (so the deletions are
+// effects, like any write); their collection members are then dropped by
+// compaction. Two sources feed it:
+//   - lazily, keys that a read found expired (noteExpired), at once;
+//   - actively, every interval, at most batch meta entries examined from
+//     where the previous step stopped, round-robin over the whole store.
 func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch int) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -19,14 +21,49 @@ func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch
 		select {
 		case <-ctx.Done():
 			return
+		case k := <-e.expired:
+			_, _ = e.deleteIfExpired(k)
 		case <-t.C:
+			next, _, err := e.sweepOnce(cursor, batch)
+			if err == nil {
+				cursor = next
+			}
 		}
-		next, _, err := e.sweepOnce(cursor, batch)
-		if err != nil {
-			continue
-		}
-		cursor = next
 	}
+}
+
+// expiredKey is a key a reader found expired.
+type expiredKey struct {
+	t   TableID
+	s   SlotID
+	key []byte
+}
+
+// noteExpired hands a key a read found expired to the sweeper, without
+// waiting: when the queue is full the active sweep will find it later.
+func (e *Engine) noteExpired(t TableID, s SlotID, key []byte) {
+	select {
+	case e.expired <- expiredKey{t: t, s: s, key: append([]byte(nil), key...)}:
+	default:
+	}
+}
+
+// deleteIfExpired deletes k if it is still expired under its slot's lock.
+func (e *Engine) deleteIfExpired(k expiredKey) (bool, error) {
+	deleted := false
+	err := e.Update(k.t, []SlotID{k.s}, func(u *Update) error {
+		txn := u.Txn(k.s)
+		raw, ok, err := txn.rawMeta(k.key)
+		if err != nil || !ok {
+			return err
+		}
+		if exp, ok := metaExpireMS(raw); ok && exp != 0 && exp <= u.NowMS() {
+			deleted = true
+			return txn.DeleteKey(k.key)
+		}
+		return nil
+	})
+	return deleted, err
 }
 
 // sweepOnce examines up to limit meta entries starting at cursor and deletes
@@ -36,12 +73,7 @@ func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, 
 		return nil, 0, ErrClosed
 	}
 	now := e.NowMS()
-	type victim struct {
-		t   TableID
-		s   SlotID
-		key []byte
-	}
-	var victims []victim
+	var victims []expiredKey
 	seen := 0
 	txn := &Txn{e: e}
 	err = txn.iterate(CFMeta, cursor, nil, false, func(k, v []byte) bool {
@@ -51,7 +83,7 @@ func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, 
 			return false
 		}
 		if exp, ok := metaExpireMS(v); ok && exp != 0 && exp <= now && len(k) >= prefixLen {
-			victims = append(victims, victim{
+			victims = append(victims, expiredKey{
 				t:   TableID(binary.BigEndian.Uint32(k)),
 				s:   SlotID(binary.BigEndian.Uint32(k[4:])),
 				key: append([]byte(nil), k[prefixLen:]...),
@@ -63,20 +95,12 @@ func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, 
 		return nil, 0, err
 	}
 	for _, vc := range victims {
-		err := e.Update(vc.t, []SlotID{vc.s}, func(u *Update) error {
-			txn := u.Txn(vc.s)
-			raw, ok, err := txn.rawMeta(vc.key)
-			if err != nil || !ok {
-				return err
-			}
-			if exp, ok := metaExpireMS(raw); ok && exp != 0 && exp <= u.NowMS() {
-				deleted++
-				return txn.DeleteKey(vc.key)
-			}
-			return nil
-		})
+		ok, err := e.deleteIfExpired(vc)
 		if err != nil {
 			return nil, deleted, err
+		}
+		if ok {
+			deleted++
 		}
 	}
 	return next, deleted, nil

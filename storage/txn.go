@@ -93,6 +93,9 @@ func (t *Txn) Meta(key []byte) (m Meta, ok bool, err error) {
 		return m, false, err
 	}
 	if m.Expired(t.nowMS) {
+		if !t.write { // a write Txn replaces or deletes it itself
+			t.e.noteExpired(t.table, t.slot, key)
+		}
 		return Meta{}, false, nil
 	}
 	return m, true, nil

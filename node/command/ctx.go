@@ -45,7 +45,6 @@ type Ctx struct {
 	update *storage.Update
 	view   *storage.View
 	batch  *storage.Batch
-	busy   bool // the batch answered ErrBatchBusy
 }
 
 // Txn returns the storage Txn of key's slot: a write Txn inside a write
@@ -80,39 +79,36 @@ func (c *Ctx) NowMS() int64 {
 func RunBatched(spec *Spec, c *Ctx, b *storage.Batch) error {
 	c.batch = b
 	defer func() { c.batch = nil }()
-	mark := len(c.R.B)
-	Run(spec, c)
-	if c.busy {
-		c.busy = false
-		c.R.B = c.R.B[:mark]
-		return storage.ErrBatchBusy
-	}
-	return nil
+	return execute(spec, c)
 }
 
 // Run executes spec on c after the arity check: a write command under its
 // slots' locks, committed before Run returns. The reply (or the error reply)
 // is appended to c.R. A panic in a handler is answered with an error, not a
 // crashed node.
-func Run(spec *Spec, c *Ctx) {
+func Run(spec *Spec, c *Ctx) { _ = execute(spec, c) } // no batch: never busy
+
+// execute runs spec and appends its reply or error reply, except for
+// storage.ErrBatchBusy, which it returns with nothing appended.
+func execute(spec *Spec, c *Ctx) error {
 	mark := len(c.R.B)
 	err := run(spec, c)
 	c.update, c.view = nil, nil
 	if err == nil {
-		return
-	}
-	if errors.Is(err, storage.ErrBatchBusy) {
-		c.busy = true
-		return
+		return nil
 	}
 	c.R.B = c.R.B[:mark]
+	if errors.Is(err, storage.ErrBatchBusy) {
+		return err
+	}
 	var rerr Error
 	if errors.As(err, &rerr) {
 		c.R.Error(string(rerr))
-		return
+		return nil
 	}
 	slog.Error("command failed", "command", spec.Name, "err", err)
 	c.R.Error("ERR " + err.Error())
+	return nil
 }
 
 func run(spec *Spec, c *Ctx) (err error) {
