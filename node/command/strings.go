@@ -438,25 +438,14 @@ func cmdStrlen(c *Ctx) error {
 	return nil
 }
 
-// clampRange converts Redis start/end (negative from the end) over a length
-// into [start, end] inclusive; empty when start > end.
+// clampRange converts GETRANGE's start/end (negative from the end) over a
+// length into [start, end] inclusive. Unlike LRANGE (indexRange), an end
+// still negative after adding the length counts as 0, as Redis does.
 func clampRange(start, end, n int64) (int64, int64, bool) {
-	if start < 0 {
-		start += n
-	}
 	if end < 0 {
-		end += n
+		end = max(end+n, 0)
 	}
-	if start < 0 {
-		start = 0
-	}
-	if end < 0 {
-		end = 0
-	}
-	if end >= n {
-		end = n - 1
-	}
-	return start, end, start <= end && n > 0
+	return indexRange(start, end, n)
 }
 
 func cmdGetRange(c *Ctx) error {
