@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/node/internal/testproc"
 	"go.uber.org/goleak"
 )
 
@@ -60,19 +62,11 @@ func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) 
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	for i := 0; i < 50; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if p <= 65535-20000 {
-			return p
-		}
+	p, err := testproc.FreePort(10000, 20000)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port below 45535")
-	return 0
+	return p
 }
 
 func newClient(t *testing.T, addr string, opts *redis.Options) *redis.Client {

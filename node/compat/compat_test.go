@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pika-node/pika-node/node/internal/testproc"
 )
 
 // The two servers every test talks to. TestMain starts them once for the whole package.
@@ -67,7 +68,7 @@ func startServers(tmp string) error {
 			"--client-output-buffer-limit", "normal 256mb 128mb 60")
 		return err
 	}
-	bin, err := buildPika(tmp)
+	bin, err := testproc.BuildPikaNode(tmp)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func ping(addr string, timeout time.Duration) error {
 }
 
 func startRedis(bin, dir, name string, extra ...string) (*server, error) {
-	port, err := freePort()
+	port, err := testproc.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -210,55 +211,12 @@ func startRedis(bin, dir, name string, extra ...string) (*server, error) {
 }
 
 func startPika(bin, dir string) (*server, error) {
-	port, err := freePort(10000, 20000) // pika-node also listens on port+10000 and port+20000
+	port, err := testproc.FreePort(10000, 20000) // pika-node also listens on port+10000 and port+20000
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	return spawn("pika", bin, dir, addr, "start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data"))
-}
-
-// buildPika builds ./cmd/pika-node of this module into dir, unless PIKA_NODE_BIN names a binary.
-func buildPika(dir string) (string, error) {
-	if bin := os.Getenv("PIKA_NODE_BIN"); bin != "" {
-		return filepath.Abs(bin)
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("go env GOMOD: not inside the pika-node module")
-	}
-	bin := filepath.Join(dir, "pika-node")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pika-node")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/pika-node: %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// freePort finds a port p such that p and p+off for every off are free on 127.0.0.1.
-func freePort(offsets ...int) (int, error) {
-	for range 200 {
-		p := 20000 + rand.IntN(45000-20000)
-		ok := true
-		for _, off := range append([]int{0}, offsets...) {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free port found")
 }
 
 // vmRSS returns the resident set size of pid in bytes (Linux).

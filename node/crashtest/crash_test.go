@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/node/internal/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,55 +42,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	if os.Getenv("CRASH_TARGET") != "redis" {
-		pikaBin, setupErr = buildPika(tmp)
+		pikaBin, setupErr = testproc.BuildPikaNode(tmp)
 	}
 	code := m.Run()
 	os.RemoveAll(tmp)
 	os.Exit(code)
-}
-
-// buildPika builds ./cmd/pika-node of this module into dir, unless PIKA_NODE_BIN names a binary.
-func buildPika(dir string) (string, error) {
-	if bin := os.Getenv("PIKA_NODE_BIN"); bin != "" {
-		return filepath.Abs(bin)
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("go env GOMOD: not inside the pika-node module")
-	}
-	bin := filepath.Join(dir, "pika-node")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pika-node")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/pika-node: %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// freePort finds a port p such that p, p+10000 and p+20000 (pika-node's RESP, peer and HTTP
-// ports) are free on 127.0.0.1.
-func freePort() (int, error) {
-	for range 200 {
-		p := 20000 + rand.IntN(45000-20000)
-		ok := true
-		for _, off := range []int{0, 10000, 20000} {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
-			if err != nil {
-				ok = false
-				break
-			}
-			l.Close()
-		}
-		if ok {
-			return p, nil
-		}
-	}
-	return 0, errors.New("no free port found")
 }
 
 // node is one run of the pika-node process.
@@ -130,7 +86,7 @@ func (n *node) logTail(lines int) string {
 // startNode starts pika-node on dataDir and waits until it answers PING.
 func startNode(t *testing.T, dataDir, logPath string) *node {
 	t.Helper()
-	port, err := freePort()
+	port, err := testproc.FreePort(10000, 20000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,60 @@
+// Package testproc builds the pika-node binary and finds free ports for
+// tests that run pika-node as a real process. It is for tests only.
+package testproc
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// BuildPikaNode builds ./cmd/pika-node of this module into dir and returns
+// the binary's path, unless PIKA_NODE_BIN names a binary to use instead.
+func BuildPikaNode(dir string) (string, error) {
+	if bin := os.Getenv("PIKA_NODE_BIN"); bin != "" {
+		return filepath.Abs(bin)
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("go env GOMOD: not inside the pika-node module")
+	}
+	bin := filepath.Join(dir, "pika-node")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pika-node")
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/pika-node: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// FreePort finds a port p such that p and p+off for every off are free on
+// 127.0.0.1 (pika-node also takes port+10000 and port+20000).
+func FreePort(offsets ...int) (int, error) {
+	for range 200 {
+		p := 20000 + rand.IntN(45000-20000)
+		ok := true
+		for _, off := range append([]int{0}, offsets...) {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free port found")
+}
