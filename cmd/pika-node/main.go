@@ -63,13 +63,14 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newStartCmd())
+	root.AddCommand(newStartCmd(viper.New()))
 	return root
 }
 
-func newStartCmd() *cobra.Command {
+// newStartCmd builds `pika-node start`, binding its flags and the PIKA_*
+// environment into v.
+func newStartCmd(v *viper.Viper) *cobra.Command {
 	def := node.DefaultConfig()
-	v := viper.New()
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "start",
