@@ -38,6 +38,11 @@ type Config struct {
 	// MaxQueryBytes is the largest command a client may send (Redis's
 	// client-query-buffer-limit). Default 1 GiB.
 	MaxQueryBytes int64 `mapstructure:"client-query-buffer-limit"`
+	// QueryBudgetBytes bounds what all clients together hold in commands
+	// being read, beyond 64 KiB each: a client that would pass it is
+	// disconnected, so many large queries at once cannot exhaust memory.
+	// Default 2 GiB.
+	QueryBudgetBytes int64 `mapstructure:"query-buffer-total"`
 	// MaxBulkBytes is the largest argument (proto-max-bulk-len). Default 512 MiB.
 	MaxBulkBytes int64 `mapstructure:"proto-max-bulk-len"`
 	// ExpireSweepInterval is how often the background expiry sweep runs.
@@ -67,6 +72,7 @@ func DefaultConfig() Config {
 		MaxClients:          10000,
 		ClientWriteTimeout:  30 * time.Second,
 		MaxQueryBytes:       1 << 30,
+		QueryBudgetBytes:    2 << 30,
 		MaxBulkBytes:        512 << 20,
 		ExpireSweepInterval: 100 * time.Millisecond,
 		ExpireSweepKeys:     2000,
@@ -100,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueryBytes < c.MaxBulkBytes {
 		errs = append(errs, fmt.Errorf("client-query-buffer-limit %d: must be at least proto-max-bulk-len", c.MaxQueryBytes))
+	}
+	if c.QueryBudgetBytes < c.MaxQueryBytes {
+		errs = append(errs, fmt.Errorf("query-buffer-total %d: must be at least client-query-buffer-limit", c.QueryBudgetBytes))
 	}
 	if c.ExpireSweepInterval <= 0 || c.ExpireSweepKeys <= 0 {
 		errs = append(errs, errors.New("expire-sweep-interval and expire-sweep-keys must be positive"))

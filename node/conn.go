@@ -82,7 +82,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer n.unregisterClient(cl)
 	cl.authed = *n.requirePass.Load() == ""
 
-	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes})
+	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
+	defer rd.Release()
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
 	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out}

@@ -85,6 +85,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("connected_clients", connected)
 		kv("maxclients", n.maxClients.Load())
 		kv("blocked_clients", 0)
+		kv("query_buffers_held", n.queries.Used())
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

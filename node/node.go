@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -33,6 +34,7 @@ type Node struct {
 	tbl     *command.Table
 	cursors *command.Cursors
 	stats   *commandStats
+	queries *resp.Budget // shared by every connection's reader
 	started time.Time
 
 	// live configuration that CONFIG SET may change
@@ -75,6 +77,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		eng:         eng,
 		tbl:         command.NewTable(),
 		cursors:     command.NewCursors(100_000),
+		queries:     resp.NewBudget(cfg.QueryBudgetBytes),
 		started:     time.Now(),
 		clients:     map[uint64]*client{},
 		listenReady: make(chan struct{}),

@@ -327,3 +327,61 @@ func TestIdleTimeout(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)             // the subject of the test: idling past the old timeout
 	mustExchange(t, keep, "PING\r\n", "+PONG\r\n")
 }
+
+// Large commands in flight on many connections share one budget: a client
+// that would pass it is disconnected, and a finished one gives its share back.
+func TestQueryBudgetIsNodeWide(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) {
+		c.MaxBulkBytes = 1 << 20
+		c.MaxQueryBytes = 2 << 20
+		c.QueryBudgetBytes = 2 << 20
+	})
+	ctx := context.Background()
+	admin := newClient(t, addr, nil)
+	held := func() int64 {
+		info := admin.Info(ctx, "clients").Val()
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "query_buffers_held:"); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				return n
+			}
+		}
+		t.Fatalf("INFO clients lacks query_buffers_held: %q", info)
+		return 0
+	}
+	// Four arguments announced, three sent: the 1 MiB one stays held.
+	partial := "*4\r\n$4\r\nMSET\r\n$1\r\na\r\n$1048576\r\n" + strings.Repeat("v", 1<<20) + "\r\n"
+	send := func() net.Conn {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		if _, err := io.WriteString(nc, partial); err != nil {
+			t.Fatal(err)
+		}
+		return nc
+	}
+	waitHeld := func(cond func(int64) bool, what string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond(held()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("query_buffers_held = %d: never %s", held(), what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	a := send()
+	send()
+	waitHeld(func(n int64) bool { return n > 3<<19 }, "above 1.5 MiB with two partial commands")
+	c := send()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("third large command was not refused: read %d, %v", n, err)
+	}
+	a.Close()
+	waitHeld(func(n int64) bool { return n < 1<<20 }, "released after the first client left")
+	if err := admin.Set(ctx, "big", strings.Repeat("x", 900<<10), 0).Err(); err != nil {
+		t.Fatalf("a large command after the release: %v", err)
+	}
+}

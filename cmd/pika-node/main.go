@@ -119,6 +119,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Duration("client-write-timeout", def.ClientWriteTimeout, "disconnect clients that do not read their replies for this long")
 	f.Int64("client-query-buffer-limit", def.MaxQueryBytes, "largest command a client may send, in bytes")
 	f.Int64("proto-max-bulk-len", def.MaxBulkBytes, "largest argument, in bytes")
+	f.Int64("query-buffer-total", def.QueryBudgetBytes, "bytes all clients together may hold in commands being read")
 	f.Duration("expire-sweep-interval", def.ExpireSweepInterval, "how often expired keys are swept")
 	f.Int("expire-sweep-keys", def.ExpireSweepKeys, "keys examined per expiry sweep step")
 	f.Int("gomaxprocs", def.GoMaxProcs, "goroutines running Go code at once (0: 4 x CPUs)")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"sync/atomic"
 )
 
 // Limits of one connection's input. Zero fields take Redis's defaults.
@@ -16,7 +17,36 @@ type Limits struct {
 	// per-argument overhead (Redis's client-query-buffer-limit). A client
 	// passing it is disconnected without a reply. Default 1 GB.
 	MaxQuery int64
+	// Budget, when set, bounds what all connections sharing it hold in
+	// commands beyond their first freeQueryBytes each: a node-wide limit,
+	// so ten clients sending 1 GB each cannot take 10 GB. A client that
+	// would pass it is disconnected like one passing MaxQuery.
+	Budget *Budget
 }
+
+// Budget is a byte allowance shared by many Readers. Safe for concurrent use.
+type Budget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewBudget returns a budget of max bytes.
+func NewBudget(max int64) *Budget { return &Budget{max: max} }
+
+// Used is the number of bytes taken now.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+func (b *Budget) take(n int64) bool {
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+// freeQueryBytes of each command are not counted against the Budget, so
+// ordinary commands never touch the shared counter.
+const freeQueryBytes = 64 << 10
 
 // ProtocolError is malformed input. The connection answers
 // "-ERR Protocol error: <Msg>" and closes, as Redis does.
@@ -49,6 +79,8 @@ type Reader struct {
 	br      *bufio.Reader
 	limits  Limits
 	scratch []byte
+	used    int64 // bytes of the command being read (args + overhead)
+	held    int64 // of which taken from limits.Budget
 }
 
 // NewReader reads from r with a 16 KB buffer.
@@ -71,6 +103,7 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // empty line, "*0") returns a nil slice and no error. Errors are io errors,
 // *ProtocolError or ErrQueryLimit; after any error the connection is done.
 func (r *Reader) ReadCommand() ([][]byte, error) {
+	r.Release() // the previous command is done with
 	b, err := r.br.Peek(1)
 	if err != nil {
 		return nil, err
@@ -79,6 +112,34 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 		return r.readMultibulk()
 	}
 	return r.readInline()
+}
+
+// Release returns what the last command took from the Budget. ReadCommand
+// does it for the previous command; the owner calls it when it stops
+// reading.
+func (r *Reader) Release() {
+	if r.held > 0 {
+		r.limits.Budget.used.Add(-r.held)
+	}
+	r.used, r.held = 0, 0
+}
+
+// reserve accounts n more bytes to the command being read, against
+// MaxQuery and, beyond freeQueryBytes, the shared Budget.
+func (r *Reader) reserve(n int64) error {
+	r.used += n
+	if r.used > r.limits.MaxQuery {
+		return ErrQueryLimit
+	}
+	if b := r.limits.Budget; b != nil {
+		if over := r.used - freeQueryBytes - r.held; over > 0 {
+			if !b.take(over) {
+				return ErrQueryLimit
+			}
+			r.held += over
+		}
+	}
+	return nil
 }
 
 // readLine returns the bytes up to (not including) delim, consuming delim.
@@ -132,7 +193,6 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 	}
 	// Do not trust count for allocation: grow as arguments arrive.
 	args := make([][]byte, 0, min(count, 16))
-	var used int64
 	for i := int64(0); i < count; i++ {
 		c, err := r.br.ReadByte()
 		if err != nil {
@@ -152,9 +212,8 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 		if _, err := r.br.Discard(1); err != nil {
 			return nil, err
 		}
-		used += n + argOverhead
-		if used > r.limits.MaxQuery {
-			return nil, ErrQueryLimit
+		if err := r.reserve(argOverhead); err != nil {
+			return nil, err
 		}
 		arg, err := r.readBulk(int(n))
 		if err != nil {
@@ -173,14 +232,24 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 func (r *Reader) readBulk(n int) ([]byte, error) {
 	const step = 1 << 20
 	if n <= step {
+		if err := r.reserve(int64(n)); err != nil {
+			return nil, err
+		}
 		b := make([]byte, n)
 		_, err := io.ReadFull(r.br, b)
 		return b, err
 	}
+	if err := r.reserve(step); err != nil {
+		return nil, err
+	}
 	b := make([]byte, 0, step)
 	for len(b) < n {
 		if len(b) == cap(b) {
-			nb := make([]byte, len(b), min(2*cap(b), n))
+			grow := min(2*cap(b), n)
+			if err := r.reserve(int64(grow - cap(b))); err != nil {
+				return nil, err
+			}
+			nb := make([]byte, len(b), grow)
 			copy(nb, b)
 			b = nb
 		}

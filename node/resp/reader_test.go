@@ -203,3 +203,38 @@ func TestCompleteBuffered(t *testing.T) {
 		}
 	}
 }
+
+// Readers sharing a Budget cannot together hold more than it, beyond each
+// command's free allowance; a finished command gives its share back.
+func TestBudgetIsShared(t *testing.T) {
+	budget := NewBudget(200 << 10)
+	cmd := func(size int) string {
+		return "*2\r\n$4\r\nECHO\r\n$" + strconv.Itoa(size) + "\r\n" + strings.Repeat("x", size) + "\r\n"
+	}
+	a := NewReader(strings.NewReader(cmd(150<<10)+cmd(10)), Limits{Budget: budget})
+	if _, err := a.ReadCommand(); err != nil {
+		t.Fatal(err)
+	}
+	if used := budget.Used(); used < 80<<10 || used > 100<<10 {
+		t.Fatalf("budget used %d after a 150 KB command, want about 150 KB - 64 KB", used)
+	}
+	b := NewReader(strings.NewReader(cmd(200<<10)), Limits{Budget: budget})
+	if _, err := b.ReadCommand(); !errors.Is(err, ErrQueryLimit) {
+		t.Fatalf("second reader: err %v, want ErrQueryLimit while the first holds its share", err)
+	}
+	b.Release()
+	if _, err := a.ReadCommand(); err != nil { // releases the 150 KB command
+		t.Fatal(err)
+	}
+	if used := budget.Used(); used != 0 {
+		t.Fatalf("budget used %d after the big command was released", used)
+	}
+	c := NewReader(strings.NewReader(cmd(200<<10)), Limits{Budget: budget})
+	if _, err := c.ReadCommand(); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	c.Release()
+	if used := budget.Used(); used != 0 {
+		t.Fatalf("budget used %d after Release", used)
+	}
+}
