@@ -16,9 +16,17 @@ import (
 
 // BuildPikaNode builds ./cmd/pika-node of this module into dir and returns
 // the binary's path, unless PIKA_NODE_BIN names a binary to use instead.
+// The binary is built with the race detector, so the multi-process suites
+// (differential, wire, crash) also hunt data races in the real server.
+// BuildPikaNode sets GORACE=halt_on_error=1 in this process's environment
+// (unless GORACE is set), which the servers the suites start inherit: a
+// race then kills the server at once, and the suite fails on a dead server.
 func BuildPikaNode(dir string) (string, error) {
 	if bin := os.Getenv("PIKA_NODE_BIN"); bin != "" {
 		return filepath.Abs(bin)
+	}
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "halt_on_error=1")
 	}
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -29,7 +37,7 @@ func BuildPikaNode(dir string) (string, error) {
 		return "", errors.New("go env GOMOD: not inside the pika-node module")
 	}
 	bin := filepath.Join(dir, "pika-node")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pika-node")
+	cmd := exec.Command("go", "build", "-race", "-o", bin, "./cmd/pika-node")
 	cmd.Dir = filepath.Dir(gomod)
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
