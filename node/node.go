@@ -76,7 +76,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		log:         log,
 		eng:         eng,
 		tbl:         command.NewTable(),
-		cursors:     command.NewCursors(100_000),
+		cursors:     command.NewCursors(100_000, 64<<20),
 		queries:     resp.NewBudget(cfg.QueryBudgetBytes),
 		started:     time.Now(),
 		clients:     map[uint64]*client{},

@@ -14,11 +14,13 @@ import (
 // which can repeat elements but never skips one: within SCAN's guarantee.
 // Safe for concurrent use.
 type Cursors struct {
-	mu    sync.Mutex
-	seq   uint64
-	max   int
-	pos   map[uint64]cursorPos
-	order []uint64 // insertion order, for FIFO eviction
+	mu       sync.Mutex
+	seq      uint64
+	max      int // positions
+	maxBytes int // bytes of saved keys: keys may be large
+	bytes    int
+	pos      map[uint64]cursorPos
+	order    []uint64 // insertion order, for FIFO eviction
 }
 
 type cursorPos struct {
@@ -29,9 +31,10 @@ type cursorPos struct {
 // cursorSlotShift puts the slot in a SCAN cursor's high bits.
 const cursorSlotShift = 40
 
-// NewCursors returns a store that keeps at most max positions.
-func NewCursors(max int) *Cursors {
-	return &Cursors{max: max, pos: map[uint64]cursorPos{}}
+// NewCursors returns a store that keeps at most max positions holding at
+// most maxBytes of keys.
+func NewCursors(max, maxBytes int) *Cursors {
+	return &Cursors{max: max, maxBytes: maxBytes, pos: map[uint64]cursorPos{}}
 }
 
 // save stores a position and returns its cursor (never 0).
@@ -41,8 +44,10 @@ func (cs *Cursors) save(slot storage.SlotID, next []byte) uint64 {
 	cs.seq++
 	id := uint64(slot+1)<<cursorSlotShift | cs.seq&(1<<cursorSlotShift-1)
 	cs.pos[id] = cursorPos{slot: slot, next: append([]byte(nil), next...)}
+	cs.bytes += len(next)
 	cs.order = append(cs.order, id)
-	for len(cs.order) > cs.max {
+	for len(cs.order) > cs.max || cs.bytes > cs.maxBytes {
+		cs.bytes -= len(cs.pos[cs.order[0]].next)
 		delete(cs.pos, cs.order[0])
 		cs.order = cs.order[1:]
 	}

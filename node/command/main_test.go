@@ -20,7 +20,7 @@ type testNode struct {
 
 func newTestNode(t testing.TB) *testNode {
 	t.Helper()
-	n := &testNode{t: t, tbl: NewTable(), cursors: NewCursors(100), nowMS: 1_700_000_000_000}
+	n := &testNode{t: t, tbl: NewTable(), cursors: NewCursors(100, 1<<20), nowMS: 1_700_000_000_000}
 	eng, err := storage.Open(storage.Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20, Now: func() int64 { return n.nowMS }})
 	if err != nil {
 		t.Fatal(err)
