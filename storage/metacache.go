@@ -56,7 +56,7 @@ type cacheShard struct {
 // value bytes: the map slot, two slice headers, allocator rounding.
 const cacheEntryOverhead = 112
 
-// maxCachedValue keeps big strings out of the cache.
+// maxCachedValue keeps big keys and strings out of the cache.
 const maxCachedValue = 4 << 10
 
 func (c *cacheShard) lookup(key []byte) ([]byte, bool) {
@@ -78,8 +78,8 @@ func (c *cacheShard) store(key, v []byte, exists bool, max int) {
 		c.bytes -= len(key) + len(old) + cacheEntryOverhead
 		delete(c.m, string(key))
 	}
-	if len(v) > maxCachedValue {
-		return
+	if len(key)+len(v) > maxCachedValue {
+		return // big keys and values are not worth their memory here
 	}
 	if c.m == nil {
 		c.m = map[string][]byte{}
