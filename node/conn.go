@@ -86,7 +86,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer rd.Release()
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
-	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out}
+	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
 	defer pb.commit()
 	flush := func() bool {
 		pb.commit()
@@ -128,6 +128,10 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			cctx.Args = args
 			cctx.Table = cl.table
 			n.exec(cl, &cctx, &pb)
+			cctx.Args = nil
+			if pb.replies == 0 {
+				rd.Release() // nothing pending refers to the arguments
+			}
 		}
 		// Never wait on the network with slot locks held.
 		if !rd.CompleteBuffered() || pb.full() {
@@ -154,6 +158,9 @@ type pipelineBatch struct {
 	out     *resp.Reply
 	mark    int // where the batched commands' replies start in out
 	replies int // replies since mark
+	// release gives the batched commands' argument bytes back to the
+	// node's query budget once the batch no longer refers to them.
+	release func()
 }
 
 // maxBatchCommands bounds how long a batch holds its slots' locks.
@@ -187,11 +194,19 @@ func (pb *pipelineBatch) commit() {
 		}
 	}
 	pb.replies = 0
+	pb.release()
 }
 
 // exec dispatches one command: lookup, arity, auth, then the handler.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	spec := n.tbl.Lookup(c.Args[0])
+	batched := spec != nil && spec.Batchable != nil && spec.ArityOK(len(c.Args)) &&
+		(cl.authed || spec.Flags&command.NoAuth != 0) && spec.Batchable(c.Args)
+	if !batched {
+		// Replies of a batch are contiguous in out (a failed commit
+		// rewrites them): commit before any other reply is appended.
+		pb.commit()
+	}
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
 		n.stats.unknown.Add(1)
@@ -211,11 +226,9 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	if spec.Batchable != nil && spec.Batchable(c.Args) {
+	if batched {
 		pb.run(spec, c)
 	} else {
-		pb.commit()
-		mark = c.R.Len()
 		command.Run(spec, c)
 	}
 	st := n.stats.of(spec)

@@ -2,13 +2,18 @@ package storage
 
 import (
 	"sync/atomic"
-	"time"
 )
 
 // staleMemberFilter drops data and score CF entries whose collection no
-// longer exists at that version: the collection was deleted, overwritten
-// (new version) or has expired. This is how DEL of a huge collection stays
-// O(1): its members go away when compaction next rewrites their files.
+// longer exists at that version: the collection was deleted or overwritten
+// (a new version, or a string now). This is how DEL of a huge collection
+// stays O(1): its members go away when compaction next rewrites their files.
+//
+// It does not drop the members of a collection that has merely expired: a
+// command evaluated just before the deadline (PERSIST, EXPIRE) may still
+// commit and keep the key alive, and the filter would have taken its
+// members. Expired keys are deleted by the sweeper (or a read that finds
+// them), through the write path; their members go at the next compaction.
 //
 // The members and the meta of a collection are written in one batch, and
 // compaction only sees flushed data, so a member being filtered always has
@@ -44,8 +49,5 @@ func (f *staleMemberFilter) Filter(_ int, key, _ []byte) (bool, []byte) {
 	if err != nil {
 		return false, nil
 	}
-	if m.Type == TypeString || m.Version != version {
-		return true, nil
-	}
-	return m.Expired(time.Now().UnixMilli()), nil
+	return m.Type == TypeString || m.Version != version, nil
 }

@@ -503,9 +503,12 @@ func (e *Engine) commitLoop() {
 	defer close(e.commitDone)
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
+	type countUpdate struct {
+		c *slotCounts
+		n [2]int64
+	}
 	var group []*commitReq
-	var counts []*slotCounts
-	var values [][2]int64
+	var updates []countUpdate
 	for first := range e.commitCh {
 		group = append(group[:0], first)
 	drain:
@@ -521,62 +524,87 @@ func (e *Engine) commitLoop() {
 			}
 		}
 		wb.Clear()
-		counts, values = counts[:0], values[:0]
+		updates = updates[:0]
 		var failed map[*commitReq]error
 		for _, req := range group {
+			mark := len(updates)
+			var reqErr error
 			for _, t := range req.txns {
 				if t.eff.KeyDelta == 0 && t.eff.ExpireDelta == 0 {
 					continue
 				}
 				c, err := e.slotCount(t.table, t.slot)
 				if err != nil {
-					if failed == nil {
-						failed = map[*commitReq]error{}
-					}
-					failed[req] = err
+					reqErr = err
 					break
 				}
 				n := [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}
+				updates = append(updates, countUpdate{c, n})
 				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), encodeCounts(n))
-				counts, values = append(counts, c), append(values, n)
 			}
-			if failed[req] == nil {
-				for _, t := range req.txns {
-					t.eff.addTo(wb, &e.cfs)
+			if reqErr != nil {
+				// A request for an unloaded table fails alone; nothing of it
+				// is in the batch yet but count keys, which we undo by
+				// rebuilding below.
+				updates = updates[:mark]
+				if failed == nil {
+					failed = map[*commitReq]error{}
 				}
+				failed[req] = fmt.Errorf("storage: commit: %w", reqErr)
+				continue
+			}
+			for _, t := range req.txns {
+				t.eff.addTo(wb, &e.cfs)
 			}
 		}
-		var err error
-		if len(failed) > 0 {
-			// A request for an unloaded table is a bug; keep it out of the
-			// batch by failing the whole group before anything is written.
-			err = fmt.Errorf("storage: commit: %w", errors.Join(mapValues(failed)...))
-		} else if err = e.db.Write(e.wo, wb); err != nil {
-			err = fmt.Errorf("storage: write: %w", err)
+		if failed != nil {
+			e.rebuildBatch(wb, group, failed)
 		}
-		if err == nil {
-			for i, c := range counts {
-				c.keys.Store(values[i][0])
-				c.expires.Store(values[i][1])
+		err := e.db.Write(e.wo, wb)
+		if err != nil {
+			err = fmt.Errorf("storage: write: %w", err)
+		} else {
+			for _, u := range updates {
+				u.c.keys.Store(u.n[0])
+				u.c.expires.Store(u.n[1])
 			}
 			for _, req := range group {
+				if failed[req] != nil {
+					continue
+				}
 				for _, t := range req.txns {
 					e.cacheEffect(t.table, t.slot, &t.eff)
 				}
 			}
 		}
 		for _, req := range group {
-			req.done <- err
+			if ferr := failed[req]; ferr != nil {
+				req.done <- ferr
+			} else {
+				req.done <- err
+			}
 		}
 	}
 }
 
-func mapValues(m map[*commitReq]error) []error {
-	out := make([]error, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
+// rebuildBatch refills wb with the requests of group that did not fail.
+// Only reached when a request names an unloaded table (a bug elsewhere),
+// so it may be slow.
+func (e *Engine) rebuildBatch(wb *grocksdb.WriteBatch, group []*commitReq, failed map[*commitReq]error) {
+	wb.Clear()
+	for _, req := range group {
+		if failed[req] != nil {
+			continue
+		}
+		for _, t := range req.txns {
+			if t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0 {
+				c, _ := e.slotCount(t.table, t.slot)
+				n := [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}
+				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), encodeCounts(n))
+			}
+			t.eff.addTo(wb, &e.cfs)
+		}
 	}
-	return out
 }
 
 // cacheEffect brings the meta cache of slot up to date with a committed
@@ -626,7 +654,17 @@ func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, b
 
 // ApplyEffect applies an effect produced elsewhere (a replica applying its
 // leader's log) under the slot's lock.
+// The meta values are copied: the meta cache keeps them, and a decoded
+// effect aliases the caller's buffer.
 func (e *Engine) ApplyEffect(t TableID, s SlotID, eff Effect) error {
+	ops := make([]Op, len(eff.Ops))
+	copy(ops, eff.Ops)
+	for i := range ops {
+		if ops[i].CF == CFMeta && ops[i].Value != nil {
+			ops[i].Value = append([]byte(nil), ops[i].Value...)
+		}
+	}
+	eff.Ops = ops
 	return e.Update(t, []SlotID{s}, func(u *Update) error {
 		u.Txn(s).eff = eff
 		return nil
@@ -744,6 +782,9 @@ func (e *Engine) FlushTable(t TableID) error {
 			e.stripes[i].Unlock()
 		}
 	}()
+	if e.closed.Load() { // Close may have come in while we waited
+		return ErrClosed
+	}
 	start := TablePrefix(t)
 	end := prefixEnd(start)
 	wb := grocksdb.NewWriteBatch()

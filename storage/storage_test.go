@@ -226,3 +226,32 @@ func TestReadQueuesExpiredKey(t *testing.T) {
 		t.Fatalf("KeyCount = %d after lazy deletion", n)
 	}
 }
+
+// Compaction keeps the members of a collection that has only expired: a
+// PERSIST evaluated just before the deadline may still keep it alive.
+func TestCompactionKeepsExpiredCollectionMembers(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	var ver uint64
+	err := e.Update(DefaultTable, []SlotID{0}, func(u *Update) error {
+		txn := u.Txn(0)
+		v, err := txn.NewVersion()
+		if err != nil {
+			return err
+		}
+		ver = v
+		if err := txn.PutMember([]byte("h"), v, []byte("f"), []byte("x")); err != nil {
+			return err
+		}
+		return txn.PutMeta([]byte("h"), &Meta{Type: TypeHash, Version: v, Count: 1, ExpireMS: 1500})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = 5000 // expired on the engine's clock and on the wall clock alike
+	e.db.CompactRangeCF(e.cfs[CFData], grocksdb.Range{})
+	if _, ok, err := e.View(DefaultTable).Txn(0).Member([]byte("h"), ver, []byte("f")); err != nil || !ok {
+		t.Fatalf("member of an expired, undeleted collection was dropped: %v %v", ok, err)
+	}
+}

@@ -17,7 +17,7 @@ import (
 type versionAllocator struct {
 	next  atomic.Uint64
 	mu    sync.Mutex
-	floor uint64 // versions below floor are reserved by the persisted value
+	floor atomic.Uint64 // versions below floor are reserved by the persisted value
 	e     *Engine
 }
 
@@ -48,18 +48,18 @@ func (v *versionAllocator) reserveLocked(floor uint64) error {
 	if err := v.e.db.PutCF(wo, v.e.cfs[CFSystem], versionFloorKey, binary.BigEndian.AppendUint64(nil, floor)); err != nil {
 		return fmt.Errorf("storage: persist version floor: %w", err)
 	}
-	v.floor = floor
+	v.floor.Store(floor)
 	return nil
 }
 
 func (v *versionAllocator) newVersion() (uint64, error) {
 	n := v.next.Add(1)
-	if n < v.floor-versionReservation/2 {
+	if n < v.floor.Load()-versionReservation/2 {
 		return n, nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if n >= v.floor-versionReservation/2 {
+	if n >= v.floor.Load()-versionReservation/2 {
 		if err := v.reserveLocked(n + versionReservation); err != nil {
 			return 0, err
 		}

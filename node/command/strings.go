@@ -492,7 +492,7 @@ func cmdSetRange(c *Ctx) error {
 		c.R.Int(int64(len(m.Value)))
 		return nil
 	}
-	if off+int64(len(val)) > maxStringLen {
+	if off > maxStringLen-int64(len(val)) { // not off+len: that can overflow
 		return Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 	}
 	n := max(int64(len(m.Value)), off+int64(len(val)))

@@ -21,6 +21,7 @@ func TestStringBasics(t *testing.T) {
 	n.expect("+OK", "mset", "a", "1", "b", "2")
 	n.expect("*3 $1 $2 $-1", "mget", "a", "b", "c")
 	n.expect(":4", "dbsize")
+	n.expect("-ERR string exceeds maximum allowed size (proto-max-bulk-len)", "setrange", "k", "9223372036854775807", "x")
 }
 
 func TestExpiryIsInvisibleAtOnce(t *testing.T) {

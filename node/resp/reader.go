@@ -80,7 +80,8 @@ type Reader struct {
 	limits  Limits
 	scratch []byte
 	used    int64 // bytes of the command being read (args + overhead)
-	held    int64 // of which taken from limits.Budget
+	cmdHeld int64 // of which taken from limits.Budget
+	held    int64 // taken from limits.Budget since the last Release
 }
 
 // NewReader reads from r with a 16 KB buffer.
@@ -102,8 +103,12 @@ func (r *Reader) Buffered() int { return r.br.Buffered() }
 // ReadCommand returns the next command's arguments. An empty command (an
 // empty line, "*0") returns a nil slice and no error. Errors are io errors,
 // *ProtocolError or ErrQueryLimit; after any error the connection is done.
+//
+// The returned arguments stay counted against the Budget until Release:
+// the caller releases once nothing refers to them any more (a batched write
+// refers to its arguments until its batch commits).
 func (r *Reader) ReadCommand() ([][]byte, error) {
-	r.Release() // the previous command is done with
+	r.used, r.cmdHeld = 0, 0
 	b, err := r.br.Peek(1)
 	if err != nil {
 		return nil, err
@@ -114,14 +119,14 @@ func (r *Reader) ReadCommand() ([][]byte, error) {
 	return r.readInline()
 }
 
-// Release returns what the last command took from the Budget. ReadCommand
-// does it for the previous command; the owner calls it when it stops
-// reading.
+// Release returns to the Budget what the commands read since the last
+// Release took from it. Call it when their arguments are no longer
+// referenced, and when the connection ends.
 func (r *Reader) Release() {
 	if r.held > 0 {
 		r.limits.Budget.used.Add(-r.held)
 	}
-	r.used, r.held = 0, 0
+	r.held = 0
 }
 
 // reserve accounts n more bytes to the command being read, against
@@ -132,10 +137,11 @@ func (r *Reader) reserve(n int64) error {
 		return ErrQueryLimit
 	}
 	if b := r.limits.Budget; b != nil {
-		if over := r.used - freeQueryBytes - r.held; over > 0 {
+		if over := r.used - freeQueryBytes - r.cmdHeld; over > 0 {
 			if !b.take(over) {
 				return ErrQueryLimit
 			}
+			r.cmdHeld += over
 			r.held += over
 		}
 	}

@@ -223,7 +223,8 @@ func TestBudgetIsShared(t *testing.T) {
 		t.Fatalf("second reader: err %v, want ErrQueryLimit while the first holds its share", err)
 	}
 	b.Release()
-	if _, err := a.ReadCommand(); err != nil { // releases the 150 KB command
+	a.Release() // the caller is done with the 150 KB command
+	if _, err := a.ReadCommand(); err != nil {
 		t.Fatal(err)
 	}
 	if used := budget.Used(); used != 0 {
