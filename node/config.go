@@ -35,6 +35,13 @@ type Config struct {
 	// replies for this long, which bounds the memory a stuck client can
 	// hold. Default 30s.
 	ClientWriteTimeout time.Duration `mapstructure:"client-write-timeout"`
+	// MaxOutputBytes bounds the replies queued for one client that does
+	// not read them (Redis's client-output-buffer-limit); past it the
+	// client is disconnected. Default 256 MiB.
+	MaxOutputBytes int `mapstructure:"client-output-buffer-limit"`
+	// OutputBudgetBytes bounds the replies queued for all clients
+	// together. Default 1 GiB.
+	OutputBudgetBytes int64 `mapstructure:"output-buffer-total"`
 	// MaxQueryBytes is the largest command a client may send (Redis's
 	// client-query-buffer-limit). Default 1 GiB.
 	MaxQueryBytes int64 `mapstructure:"client-query-buffer-limit"`
@@ -72,6 +79,8 @@ func DefaultConfig() Config {
 		MaxClients:          10000,
 		ClientWriteTimeout:  30 * time.Second,
 		MaxQueryBytes:       1 << 30,
+		MaxOutputBytes:      256 << 20,
+		OutputBudgetBytes:   1 << 30,
 		QueryBudgetBytes:    2 << 30,
 		MaxBulkBytes:        512 << 20,
 		ExpireSweepInterval: 100 * time.Millisecond,
@@ -106,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueryBytes < c.MaxBulkBytes {
 		errs = append(errs, fmt.Errorf("client-query-buffer-limit %d: must be at least proto-max-bulk-len", c.MaxQueryBytes))
+	}
+	if c.MaxOutputBytes <= 0 || c.OutputBudgetBytes < int64(c.MaxOutputBytes) {
+		errs = append(errs, fmt.Errorf("client-output-buffer-limit %d, output-buffer-total %d: must be positive, the total at least the limit", c.MaxOutputBytes, c.OutputBudgetBytes))
 	}
 	if c.QueryBudgetBytes < c.MaxQueryBytes {
 		errs = append(errs, fmt.Errorf("query-buffer-total %d: must be at least client-query-buffer-limit", c.QueryBudgetBytes))

@@ -88,18 +88,22 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
 	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
 	defer pb.commit()
+	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
+	defer w.stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
 		pb.commit()
 		if out.Len() == 0 {
 			return true
 		}
-		c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
-		m, err := c.Write(out.B)
-		n.netOut.Add(int64(m))
-		if cap(out.B) > 1<<20 {
-			out.B = nil // do not keep a huge reply buffer per idle connection
+		queued, err := w.send(out.B)
+		if queued || cap(out.B) > 1<<20 {
+			out.B = nil // the writer owns it now, or it is too big to keep
+		} else {
+			out.Reset()
 		}
-		out.Reset()
+		if err != nil && errors.Is(err, errOutputLimit) {
+			n.log.Warn("closing client over its output buffer limit", "client", cl.addr)
+		}
 		return err == nil
 	}
 	idleDeadline := false

@@ -86,6 +86,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("maxclients", n.maxClients.Load())
 		kv("blocked_clients", 0)
 		kv("query_buffers_held", n.queries.Used())
+		kv("reply_queues_held", n.outputs.Used())
 	case "memory":
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

@@ -35,6 +35,7 @@ type Node struct {
 	cursors *command.Cursors
 	stats   *commandStats
 	queries *resp.Budget // shared by every connection's reader
+	outputs *resp.Budget // shared by every connection's reply queue
 	started time.Time
 
 	// live configuration that CONFIG SET may change
@@ -78,6 +79,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		tbl:         command.NewTable(),
 		cursors:     command.NewCursors(100_000, 64<<20),
 		queries:     resp.NewBudget(cfg.QueryBudgetBytes),
+		outputs:     resp.NewBudget(cfg.OutputBudgetBytes),
 		started:     time.Now(),
 		clients:     map[uint64]*client{},
 		listenReady: make(chan struct{}),

@@ -385,3 +385,32 @@ func TestQueryBudgetIsNodeWide(t *testing.T) {
 		t.Fatalf("a large command after the release: %v", err)
 	}
 }
+
+// A client that writes a whole pipeline before reading any reply (as
+// redis-py, Jedis and go-redis pipelines do) gets every reply: the node
+// keeps reading while its replies wait for the client. 20 MB each way is
+// far beyond both sockets' buffers: a node that stopped reading while its
+// replies were stuck would leave both sides waiting.
+func TestPipelineWrittenBeforeReading(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.ClientWriteTimeout = 5 * time.Second })
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const n = 20000
+	arg := strings.Repeat("e", 1024)
+	req := []byte(strings.Repeat("*2\r\n$4\r\nECHO\r\n$1024\r\n"+arg+"\r\n", n))
+	nc.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	if _, err := nc.Write(req); err != nil {
+		t.Fatalf("writing the pipeline: %v (the node stopped reading)", err)
+	}
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	want := "$1024\r\n" + arg + "\r\n"
+	buf := make([]byte, len(want))
+	for i := 0; i < n; i++ {
+		if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != want {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+	}
+}

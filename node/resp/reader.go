@@ -36,6 +36,12 @@ func NewBudget(max int64) *Budget { return &Budget{max: max} }
 // Used is the number of bytes taken now.
 func (b *Budget) Used() int64 { return b.used.Load() }
 
+// Take takes n bytes if that keeps the budget within its maximum.
+func (b *Budget) Take(n int64) bool { return b.take(n) }
+
+// Give returns n bytes taken with Take.
+func (b *Budget) Give(n int64) { b.used.Add(-n) }
+
 func (b *Budget) take(n int64) bool {
 	if b.used.Add(n) > b.max {
 		b.used.Add(-n)

@@ -1,0 +1,139 @@
+package node
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pika-node/pika-node/node/resp"
+)
+
+// replyWriter sends one connection's replies without ever making the
+// connection stop reading. A client may write a whole pipeline before it
+// reads a reply (redis-py, Jedis and go-redis pipelines do); if the node
+// wrote replies inline and blocked on a full socket, neither side would
+// read and both would wait until the write timeout. So a reply is written
+// inline only while the socket takes it at once (a 1 ms deadline); what it
+// does not take is queued for a writer goroutine, and later replies queue
+// behind it. The queue is bounded per client (maxPending, Redis's
+// client-output-buffer-limit) and, with the other connections, by the
+// node's output budget: a client that lets either fill is disconnected.
+type replyWriter struct {
+	conn       net.Conn
+	timeout    time.Duration // for queued writes: how long a stuck client may stay
+	maxPending int
+	budget     *resp.Budget
+	netOut     *atomic.Int64
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	queue   [][]byte
+	pending int // bytes in queue, all taken from budget
+	err     error
+	started bool
+	stopped bool
+	done    chan struct{}
+}
+
+var errOutputLimit = errors.New("client output buffer limit reached")
+
+// inlineWriteWait is how long a reply may wait for socket space before it
+// goes to the queue instead.
+const inlineWriteWait = time.Millisecond
+
+func newReplyWriter(c net.Conn, timeout time.Duration, maxPending int, budget *resp.Budget, netOut *atomic.Int64) *replyWriter {
+	w := &replyWriter{conn: c, timeout: timeout, maxPending: maxPending, budget: budget, netOut: netOut, done: make(chan struct{})}
+	w.cond.L = &w.mu
+	return w
+}
+
+// send writes b or queues what is left of it. It keeps no reference to b
+// after it returns unless it queued it (then b belongs to the writer). It
+// fails once the connection is broken or over its limits; the caller then
+// closes the connection.
+func (w *replyWriter) send(b []byte) (queued bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return false, w.err
+	}
+	if len(w.queue) == 0 {
+		w.conn.SetWriteDeadline(time.Now().Add(inlineWriteWait))
+		n, err := w.conn.Write(b)
+		w.netOut.Add(int64(n))
+		if err == nil {
+			return false, nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			w.err = err
+			return false, err
+		}
+		b = b[n:]
+	}
+	if w.pending+len(b) > w.maxPending || !w.budget.Take(int64(len(b))) {
+		w.err = errOutputLimit
+		return false, w.err
+	}
+	w.pending += len(b)
+	w.queue = append(w.queue, b)
+	if !w.started {
+		w.started = true
+		go w.run()
+	}
+	w.cond.Signal()
+	return true, nil
+}
+
+// run writes queued replies in order until stop, or the first error.
+func (w *replyWriter) run() {
+	defer close(w.done)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.queue) == 0 && !w.stopped {
+			w.cond.Wait()
+		}
+		if len(w.queue) == 0 || w.err != nil {
+			w.dropLocked()
+			return
+		}
+		b := w.queue[0]
+		w.mu.Unlock()
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+		n, err := w.conn.Write(b)
+		w.netOut.Add(int64(n))
+		w.mu.Lock()
+		w.queue = w.queue[1:]
+		w.pending -= len(b)
+		w.budget.Give(int64(len(b)))
+		if err != nil {
+			w.err = err
+			w.conn.Close() // wakes the reader, which ends the connection
+			w.dropLocked()
+			return
+		}
+	}
+}
+
+func (w *replyWriter) dropLocked() {
+	for _, b := range w.queue {
+		w.budget.Give(int64(len(b)))
+	}
+	w.queue, w.pending = nil, 0
+}
+
+// stop lets the writer finish what is queued (each write bounded by the
+// timeout) and waits for it.
+func (w *replyWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	started := w.started
+	w.cond.Signal()
+	w.mu.Unlock()
+	if started {
+		<-w.done
+	}
+}
