@@ -19,7 +19,7 @@ import (
 type Options struct {
 	// Dir is the RocksDB directory. Required.
 	Dir string
-	// BlockCacheBytes is the shared LRU block cache. The default is 256 MB.
+	// BlockCacheBytes is the shared LRU block cache. The default is 192 MB.
 	BlockCacheBytes uint64
 	// WriteBufferBytes is each column family's memtable size. The default is 32 MB.
 	WriteBufferBytes uint64
@@ -39,7 +39,7 @@ type Options struct {
 
 func (o *Options) ensureDefaults() {
 	if o.BlockCacheBytes == 0 {
-		o.BlockCacheBytes = 256 << 20
+		o.BlockCacheBytes = 192 << 20
 	}
 	if o.WriteBufferBytes == 0 {
 		o.WriteBufferBytes = 32 << 20
