@@ -18,20 +18,6 @@ func parseInt(b []byte) (int64, error) {
 	return n, nil
 }
 
-// parseFloat parses a Redis float argument as strtod does, rejecting NaN,
-// surrounding spaces and out-of-range values. "inf", "+inf", "-inf" parse.
-func parseFloat(b []byte) (float64, error) {
-	s := string(b)
-	if s == "" || strings.ContainsAny(s[:1], " \t\n\r\v\f") || strings.ContainsAny(s[len(s)-1:], " \t\n\r\v\f") {
-		return 0, ErrNotFloat
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || strings.Contains(s, "_") {
-		return 0, ErrNotFloat
-	}
-	return f, nil
-}
-
 // formatDouble renders a double as Redis 7.0's addReplyDouble (RESP2): inf,
 // -inf, else %.17g.
 func formatDouble(f float64) string {
