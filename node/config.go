@@ -39,10 +39,11 @@ type Config struct {
 	ClientWriteTimeout time.Duration `mapstructure:"client-write-timeout"`
 	// MaxOutputBytes bounds the replies queued for one client that does
 	// not read them (Redis's client-output-buffer-limit); past it the
-	// client is disconnected. Default 256 MiB.
+	// client is disconnected. Default 128 MiB: with the garbage a queue
+	// makes, a queue of this size costs about three times as much RSS.
 	MaxOutputBytes int `mapstructure:"client-output-buffer-limit"`
 	// OutputBudgetBytes bounds the replies queued for all clients
-	// together. Default 1 GiB.
+	// together. Default 512 MiB.
 	OutputBudgetBytes int64 `mapstructure:"output-buffer-total"`
 	// MaxQueryBytes is the largest command a client may send (Redis's
 	// client-query-buffer-limit). Default 1 GiB.
@@ -81,8 +82,8 @@ func DefaultConfig() Config {
 		MaxClients:          10000,
 		ClientWriteTimeout:  30 * time.Second,
 		MaxQueryBytes:       1 << 30,
-		MaxOutputBytes:      256 << 20,
-		OutputBudgetBytes:   1 << 30,
+		MaxOutputBytes:      128 << 20,
+		OutputBudgetBytes:   512 << 20,
 		QueryBudgetBytes:    2 << 30,
 		MaxBulkBytes:        512 << 20,
 		ExpireSweepInterval: 100 * time.Millisecond,

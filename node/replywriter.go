@@ -74,7 +74,11 @@ func (w *replyWriter) send(b []byte) (queued bool, err error) {
 		b = b[n:]
 	}
 	if w.pending+len(b) > w.maxPending || !w.budget.Take(int64(len(b))) {
+		// Cut the client off now: closing fails the writer's current
+		// write, and it drops the queue instead of draining it.
 		w.err = errOutputLimit
+		w.conn.Close()
+		w.cond.Signal()
 		return false, w.err
 	}
 	w.pending += len(b)
