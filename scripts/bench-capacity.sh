@@ -30,6 +30,9 @@ for tool in redis-cli redis-benchmark go awk du; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pika-capacity.XXXXXX")
+prog=bench-capacity
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 if [ -n "${BENCH_DATA:-}" ]; then
   [ ! -e "$BENCH_DATA" ] || { echo "bench-capacity: $BENCH_DATA already exists" >&2; exit 1; }
   data=$BENCH_DATA
@@ -47,33 +50,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p off ok
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 25000))
-    ok=1
-    for off in 0 10000 20000; do
-      port_free $((p + off)) || { ok=0; break; }
-    done
-    if [ "$ok" = 1 ]; then echo "$p"; return 0; fi
-  done
-  echo "bench-capacity: no free port" >&2
-  return 1
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # vm KEY: a /proc/PID/status field of pika-node, in kB.
 vm() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pika_pid/status"; }
 human_bytes() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u); i = 1; while (b >= 1024 && i < 5) { b /= 1024; i++ } printf "%.1f %s", b, u[i] }'; }
 
-if [ -n "${PIKA_NODE_BIN:-}" ]; then
-  pika_bin=$PIKA_NODE_BIN
-else
-  pika_bin=$tmp/pika-node
-  echo "bench-capacity: building pika-node" >&2
-  (cd "$root" && GOTOOLCHAIN=local go build -o "$pika_bin" ./cmd/pika-node)
-fi
-port=$(free_port)
+pika_bin=$(pika_binary)
+port=$(free_port 10000 20000)
 
 # start_pika: start pika-node on $data in the background, setting pika_pid.
 start_pika() {

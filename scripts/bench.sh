@@ -28,6 +28,9 @@ for tool in redis-server redis-cli redis-benchmark go; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pika-bench.XXXXXX")
+prog=bench
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 pids=()
 cleanup() {
   local pid
@@ -42,23 +45,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# port_free P: nothing listens on 127.0.0.1:P.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# free_port [OFFSET...]: a random port P with P and P+OFFSET free.
-free_port() {
-  local p off ok
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 25000))
-    ok=1
-    for off in 0 "$@"; do
-      port_free $((p + off)) || { ok=0; break; }
-    done
-    if [ "$ok" = 1 ]; then echo "$p"; return 0; fi
-  done
-  echo "bench: no free port" >&2
-  return 1
-}
 
 # wait_ping PORT PID NAME: poll PING until PONG, failing if the process dies or 60s pass.
 wait_ping() {
@@ -87,13 +73,7 @@ show() {
 }
 
 # ---- build and start both servers
-if [ -n "${PIKA_NODE_BIN:-}" ]; then
-  pika_bin=$PIKA_NODE_BIN
-else
-  pika_bin=$tmp/pika-node
-  echo "bench: building pika-node" >&2
-  (cd "$root" && GOTOOLCHAIN=local go build -o "$pika_bin" ./cmd/pika-node)
-fi
+pika_bin=$(pika_binary)
 
 pika_port=$(free_port 10000 20000)
 mkdir -p "$tmp/pika"
