@@ -681,19 +681,7 @@ func cmdZCount(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	z, ok, err := getZSet(c, c.Args[1])
-	if err != nil {
-		return err
-	}
-	var n int64
-	if ok {
-		err = z.walkScore(r, false, func(float64, []byte) bool { n++; return true })
-		if err != nil {
-			return err
-		}
-	}
-	c.R.Int(n)
-	return nil
+	return zcount(c, func(z *zset, fn func(float64, []byte) bool) error { return z.walkScore(r, false, fn) })
 }
 
 func cmdZLexCount(c *Ctx) error {
@@ -701,14 +689,18 @@ func cmdZLexCount(c *Ctx) error {
 	if err != nil {
 		return err
 	}
+	return zcount(c, func(z *zset, fn func(float64, []byte) bool) error { return z.walkLex(r, false, fn) })
+}
+
+// zcount replies how many members walk visits (0 for a missing key).
+func zcount(c *Ctx, walk func(z *zset, fn func(float64, []byte) bool) error) error {
 	z, ok, err := getZSet(c, c.Args[1])
 	if err != nil {
 		return err
 	}
 	var n int64
 	if ok {
-		err = z.walkLex(r, false, func(float64, []byte) bool { n++; return true })
-		if err != nil {
+		if err := walk(z, func(float64, []byte) bool { n++; return true }); err != nil {
 			return err
 		}
 	}
