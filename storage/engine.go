@@ -505,6 +505,8 @@ func (e *Engine) commitLoop() {
 	defer wb.Destroy()
 	type countUpdate struct {
 		c *slotCounts
+		t TableID
+		s SlotID
 		n [2]int64
 	}
 	var group []*commitReq
@@ -527,6 +529,9 @@ func (e *Engine) commitLoop() {
 		updates = updates[:0]
 		var failed map[*commitReq]error
 		for _, req := range group {
+			// Look up every count first, so a request for an unloaded
+			// table (a bug elsewhere) fails alone, before any of it is
+			// in the batch; the rest of the group is written.
 			mark := len(updates)
 			var reqErr error
 			for _, t := range req.txns {
@@ -538,14 +543,10 @@ func (e *Engine) commitLoop() {
 					reqErr = err
 					break
 				}
-				n := [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}
-				updates = append(updates, countUpdate{c, n})
-				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), encodeCounts(n))
+				updates = append(updates, countUpdate{c, t.table, t.slot,
+					[2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}})
 			}
 			if reqErr != nil {
-				// A request for an unloaded table fails alone; nothing of it
-				// is in the batch yet but count keys, which we undo by
-				// rebuilding below.
 				updates = updates[:mark]
 				if failed == nil {
 					failed = map[*commitReq]error{}
@@ -553,12 +554,12 @@ func (e *Engine) commitLoop() {
 				failed[req] = fmt.Errorf("storage: commit: %w", reqErr)
 				continue
 			}
+			for _, u := range updates[mark:] {
+				wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
+			}
 			for _, t := range req.txns {
 				t.eff.addTo(wb, &e.cfs)
 			}
-		}
-		if failed != nil {
-			e.rebuildBatch(wb, group, failed)
 		}
 		err := e.db.Write(e.wo, wb)
 		if err != nil {
@@ -583,26 +584,6 @@ func (e *Engine) commitLoop() {
 			} else {
 				req.done <- err
 			}
-		}
-	}
-}
-
-// rebuildBatch refills wb with the requests of group that did not fail.
-// Only reached when a request names an unloaded table (a bug elsewhere),
-// so it may be slow.
-func (e *Engine) rebuildBatch(wb *grocksdb.WriteBatch, group []*commitReq, failed map[*commitReq]error) {
-	wb.Clear()
-	for _, req := range group {
-		if failed[req] != nil {
-			continue
-		}
-		for _, t := range req.txns {
-			if t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0 {
-				c, _ := e.slotCount(t.table, t.slot)
-				n := [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}
-				wb.PutCF(e.cfs[CFSystem], countKey(t.table, t.slot), encodeCounts(n))
-			}
-			t.eff.addTo(wb, &e.cfs)
 		}
 	}
 }

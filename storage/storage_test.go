@@ -255,3 +255,26 @@ func TestCompactionKeepsExpiredCollectionMembers(t *testing.T) {
 		t.Fatalf("member of an expired, undeleted collection was dropped: %v %v", ok, err)
 	}
 }
+
+// A write to a table that was never loaded fails alone; the engine keeps
+// committing other writes.
+func TestCommitToUnloadedTableFailsAlone(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	err := e.Update(TableID(9), []SlotID{0}, func(u *Update) error {
+		return u.Txn(0).PutMeta([]byte("k"), &Meta{Type: TypeString, Value: []byte("v")})
+	})
+	if err == nil {
+		t.Fatal("write to an unloaded table committed")
+	}
+	if _, ok, err := e.View(TableID(9)).Txn(0).Meta([]byte("k")); err != nil || ok {
+		t.Fatalf("the failed write is visible: %v %v", ok, err)
+	}
+	err = e.Update(DefaultTable, []SlotID{0}, func(u *Update) error {
+		return u.Txn(0).PutMeta([]byte("k"), &Meta{Type: TypeString, Value: []byte("v")})
+	})
+	if err != nil || e.KeyCount(DefaultTable) != 1 {
+		t.Fatalf("a later write: %v, %d keys", err, e.KeyCount(DefaultTable))
+	}
+}
