@@ -1,0 +1,121 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// Client calls the API of one node (which forwards writes to the manager).
+type Client struct {
+	base string
+	hc   *http.Client
+}
+
+// NewClient returns a client of the node whose HTTP address is addr
+// (host:port).
+func NewClient(addr string) *Client {
+	return &Client{base: "http://" + addr, hc: &http.Client{Timeout: 60 * time.Second}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var eb ErrorBody
+		if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
+			eb.Error = string(bytes.TrimSpace(data))
+		}
+		return &Error{Code: resp.StatusCode, Message: eb.Error}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Status returns the cluster status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodGet, PathStatus, nil, &s)
+}
+
+// Nodes lists the nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var ns []Node
+	return ns, c.do(ctx, http.MethodGet, PathNodes, nil, &ns)
+}
+
+// RemoveNode removes a node that is not alive. Without force it refuses a
+// node that still holds replicas.
+func (c *Client) RemoveNode(ctx context.Context, id meta.NodeID, force bool) error {
+	return c.do(ctx, http.MethodDelete, PathNodes+"/"+url.PathEscape(string(id))+"?force="+strconv.FormatBool(force), nil, nil)
+}
+
+// Tables lists the tables.
+func (c *Client) Tables(ctx context.Context) ([]Table, error) {
+	var ts []Table
+	return ts, c.do(ctx, http.MethodGet, PathTables, nil, &ts)
+}
+
+// Table returns one table.
+func (c *Client) Table(ctx context.Context, name string) (Table, error) {
+	var t Table
+	return t, c.do(ctx, http.MethodGet, PathTables+"/"+url.PathEscape(name), nil, &t)
+}
+
+// CreateTable creates a table and returns it once created.
+func (c *Client) CreateTable(ctx context.Context, req CreateTable) (Table, error) {
+	var t Table
+	return t, c.do(ctx, http.MethodPost, PathTables, req, &t)
+}
+
+// DropTable drops a table and its data on every node.
+func (c *Client) DropTable(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, PathTables+"/"+url.PathEscape(name), nil, nil)
+}
+
+// Slots lists a table's slots.
+func (c *Client) Slots(ctx context.Context, table string) ([]Slot, error) {
+	var ss []Slot
+	return ss, c.do(ctx, http.MethodGet, PathTables+"/"+url.PathEscape(table)+"/slots", nil, &ss)
+}
+
+// Slot returns one slot of a table.
+func (c *Client) Slot(ctx context.Context, table string, n meta.SlotID) (Slot, error) {
+	var s Slot
+	return s, c.do(ctx, http.MethodGet, PathTables+"/"+url.PathEscape(table)+"/slots/"+strconv.FormatUint(uint64(n), 10), nil, &s)
+}

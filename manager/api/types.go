@@ -1,0 +1,97 @@
+package api
+
+import (
+	"fmt"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// Paths of the API, under a node's HTTP address.
+const (
+	PathStatus = "/api/v1/status"
+	PathNodes  = "/api/v1/nodes"  // GET; DELETE /api/v1/nodes/{id}?force=true
+	PathTables = "/api/v1/tables" // GET, POST; GET, DELETE /api/v1/tables/{name}; GET /api/v1/tables/{name}/slots[/{n}]
+)
+
+// Health values of Status.Health and Table.Health.
+const (
+	HealthOK       = "ok"       // every slot led by a live node with all its replicas
+	HealthDegraded = "degraded" // served, but some slots have fewer replicas than asked
+	HealthDown     = "down"     // some slots have no live leader
+)
+
+// Status is the cluster at a glance (`pikactl status`).
+type Status struct {
+	Cluster  string `json:"cluster"`
+	Revision int64  `json:"revision"`
+	// Manager is the node holding the manager role, "" when none does.
+	Manager  meta.NodeID `json:"manager"`
+	Health   string      `json:"health"`
+	Problems []string    `json:"problems,omitempty"`
+	Nodes    []Node      `json:"nodes"`
+	Tables   []Table     `json:"tables"`
+}
+
+// Node is a node as status and `node list` show it.
+type Node struct {
+	meta.NodeInfo
+	Alive   bool `json:"alive"`
+	Manager bool `json:"manager"`
+	// Leads is how many slots (of all tables) this node leads.
+	Leads int `json:"leads"`
+	// Replicas is how many slot replicas it holds, leaders included.
+	Replicas int `json:"replicas"`
+}
+
+// Table is a table as `table list` and `table show` show it.
+type Table struct {
+	ID          meta.TableID `json:"id"`
+	Name        string       `json:"name"`
+	Slots       uint32       `json:"slots"`
+	Replicas    int          `json:"replicas"`
+	Mode        meta.Mode    `json:"mode"`
+	HasPassword bool         `json:"has_password"`
+	// Health is HealthOK, HealthDegraded or HealthDown.
+	Health string `json:"health"`
+	// UnderReplicated counts slots with fewer replicas than Replicas.
+	UnderReplicated int `json:"under_replicated_slots"`
+	// Unavailable counts slots whose leader is not alive.
+	Unavailable int `json:"unavailable_slots"`
+}
+
+// Slot is one slot's placement (`slot show`).
+type Slot struct {
+	Table       string         `json:"table"`
+	TableID     meta.TableID   `json:"table_id"`
+	Slot        meta.SlotID    `json:"slot"`
+	Epoch       meta.Epoch     `json:"epoch"`
+	Leader      meta.NodeID    `json:"leader"`
+	LeaderAlive bool           `json:"leader_alive"`
+	Replicas    []meta.NodeID  `json:"replicas"`
+	Learners    []meta.NodeID  `json:"learners,omitempty"`
+	State       meta.SlotState `json:"state"`
+}
+
+// CreateTable is the body of POST /api/v1/tables.
+type CreateTable struct {
+	Name     string    `json:"name"`
+	Slots    uint32    `json:"slots"`
+	Replicas int       `json:"replicas"`
+	Mode     meta.Mode `json:"mode"`
+	Password string    `json:"password,omitempty"`
+}
+
+// ErrorBody is the body of every non-2xx answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// Error is a non-2xx answer as Client returns it. Code is the HTTP status:
+// 400 invalid request, 404 no such table/node/slot, 409 conflict (exists,
+// node alive, ...), 503 no manager or etcd unreachable.
+type Error struct {
+	Code    int
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Code) }
