@@ -3,7 +3,10 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -17,8 +20,38 @@ type Config struct {
 	Bind string `mapstructure:"bind"`
 	// Data is the data directory; RocksDB lives in Data/db. Default ./pika-data.
 	Data string `mapstructure:"data"`
-	// RequirePass, when set, closes table db0 until AUTH. Default none.
+	// RequirePass is table db0's password when this node bootstraps the
+	// cluster (creates db0); other tables get theirs from `pikactl table
+	// create --password`. Default none.
 	RequirePass string `mapstructure:"requirepass"`
+	// Etcd lists the endpoints (host:port,...) of the etcd that holds the
+	// cluster's metadata. Empty (the default) runs an embedded single-member
+	// etcd under Data/etcd, listening on EtcdListen and EtcdPeerListen.
+	Etcd string `mapstructure:"etcd"`
+	// Cluster names the cluster: its metadata lives under /pika/<Cluster>/.
+	// Default "pika".
+	Cluster string `mapstructure:"cluster"`
+	// EtcdListen is the embedded etcd's client address. Default 127.0.0.1:2379.
+	EtcdListen string `mapstructure:"etcd-listen"`
+	// EtcdPeerListen is the embedded etcd's peer address. Default 127.0.0.1:2380.
+	EtcdPeerListen string `mapstructure:"etcd-peer-listen"`
+	// PeerPort is the port other nodes reach this one on (forwarding,
+	// replication). 0 (the default) means Port+10000.
+	PeerPort int `mapstructure:"peer-port"`
+	// HTTPPort serves /healthz, /metrics and the manager's API (pikactl).
+	// 0 (the default) means Port+20000.
+	HTTPPort int `mapstructure:"http-port"`
+	// Advertise is the host other nodes and pikactl use to reach this node.
+	// Default: Bind when it is a specific address, else this machine's
+	// first non-loopback IPv4 address (127.0.0.1 if it has none).
+	Advertise string `mapstructure:"advertise"`
+	// LeaseTTL is how long the node's registration (and the manager role,
+	// if it holds it) outlives the node: a dead manager is replaced after
+	// about this long. Whole seconds, at least 1s. Default 5s.
+	LeaseTTL time.Duration `mapstructure:"lease-ttl"`
+	// Labels are key=value pairs (comma-separated) registered with the node,
+	// e.g. "rack=r1,zone=a".
+	Labels string `mapstructure:"labels"`
 	// BlockCacheMB is RocksDB's shared block cache. Default 192: with the
 	// memtables, the meta cache and the Go heap, a node over 20M keys then
 	// peaks under 512 MiB RSS (bench-capacity; at 256 it peaked at 506).
@@ -77,6 +110,10 @@ func DefaultConfig() Config {
 		Port:                9221,
 		Bind:                "0.0.0.0",
 		Data:                "./pika-data",
+		Cluster:             "pika",
+		EtcdListen:          "127.0.0.1:2379",
+		EtcdPeerListen:      "127.0.0.1:2380",
+		LeaseTTL:            5 * time.Second,
 		BlockCacheMB:        192,
 		WriteBufferMB:       32,
 		MaxClients:          10000,
@@ -100,6 +137,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Data == "" {
 		errs = append(errs, errors.New("data: must not be empty"))
+	}
+	if !clusterName.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("cluster %q: use 1-64 letters, digits, '_', '.', '-'", c.Cluster))
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"peer-port", c.PeerPort}, {"http-port", c.HTTPPort}} {
+		if p.v < 0 || p.v > 65535 {
+			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
+		}
+	}
+	if c.LeaseTTL < time.Second {
+		errs = append(errs, fmt.Errorf("lease-ttl %s: must be at least 1s", c.LeaseTTL))
+	}
+	if _, err := parseLabels(c.Labels); err != nil {
+		errs = append(errs, err)
 	}
 	if c.BlockCacheMB <= 0 {
 		errs = append(errs, fmt.Errorf("block-cache-mb %d: must be positive", c.BlockCacheMB))
@@ -140,3 +194,56 @@ func (c *Config) Validate() error {
 }
 
 func (c *Config) dbDir() string { return filepath.Join(c.Data, "db") }
+
+func (c *Config) etcdDir() string { return filepath.Join(c.Data, "etcd") }
+
+func (c *Config) peerPort() int {
+	if c.PeerPort != 0 {
+		return c.PeerPort
+	}
+	return c.Port + 10000
+}
+
+func (c *Config) httpPort() int {
+	if c.HTTPPort != 0 {
+		return c.HTTPPort
+	}
+	return c.Port + 20000
+}
+
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// parseLabels reads "k=v,k=v".
+func parseLabels(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("labels %q: want key=value,key=value", s)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// advertiseHost is the host others reach this node at.
+func (c *Config) advertiseHost() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	if ip := net.ParseIP(c.Bind); ip != nil && !ip.IsUnspecified() {
+		return c.Bind
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

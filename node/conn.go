@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -12,20 +13,23 @@ import (
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
 // client is one connection's state. Fields other than the atomics are
 // touched only by the connection's goroutine.
 type client struct {
-	id       uint64
-	conn     net.Conn
-	addr     string
-	laddr    string
-	created  time.Time
-	name     atomic.Pointer[string]
-	table    storage.TableID
-	authed   bool
+	id      uint64
+	conn    net.Conn
+	addr    string
+	laddr   string
+	created time.Time
+	name    atomic.Pointer[string]
+	table   storage.TableID
+	// grants holds the tables AUTH opened, with the password hash it
+	// matched (a table is open while its hash is still that one).
+	grants   map[storage.TableID]string
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
 	quit     bool
@@ -80,12 +84,11 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer n.unregisterClient(cl)
-	cl.authed = *n.requirePass.Load() == ""
 
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Slots: storage.DefaultSlots, Cursors: n.cursors, Conn: cl}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl}
 	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
 	defer pb.commit()
 	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
@@ -130,7 +133,6 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		if len(args) > 0 {
 			cl.lastUsed.Store(time.Now().UnixNano())
 			cctx.Args = args
-			cctx.Table = cl.table
 			n.exec(cl, &cctx, &pb)
 			cctx.Args = nil
 			if pb.replies == 0 {
@@ -201,11 +203,24 @@ func (pb *pipelineBatch) commit() {
 	pb.release()
 }
 
-// exec dispatches one command: lookup, arity, auth, then the handler.
+// tableOpen reports whether the connection may use table tb: it has no
+// password, or AUTH matched its current one. A table that no longer
+// exists (nil) is open: commands that need it fail with errNoTable.
+func tableOpen(cl *client, tb *router.Table) bool {
+	if tb == nil || !tb.HasPassword() {
+		return true
+	}
+	h, ok := cl.grants[tb.ID]
+	return ok && h == tb.PasswordHash
+}
+
+// exec dispatches one command: lookup, arity, table and auth, then the handler.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	spec := n.tbl.Lookup(c.Args[0])
+	tb, _ := n.snap.Load().Table(cl.table)
+	open := tableOpen(cl, tb)
 	batched := spec != nil && spec.Batchable != nil && spec.ArityOK(len(c.Args)) &&
-		(cl.authed || spec.Flags&command.NoAuth != 0) && spec.Batchable(c.Args)
+		(open || spec.Flags&command.NoAuth != 0) && tb != nil && spec.Batchable(c.Args)
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit
 		// rewrites them): commit before any other reply is appended.
@@ -223,8 +238,15 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		n.stats.of(spec).failed.Add(1)
 		return
 	}
-	if !cl.authed && spec.Flags&command.NoAuth == 0 {
+	if !open && spec.Flags&command.NoAuth == 0 {
 		c.R.Error("NOAUTH Authentication required.")
+		n.stats.of(spec).rejected.Add(1)
+		return
+	}
+	if tb != nil {
+		c.Table, c.Slots = tb.ID, tb.Slots
+	} else if !n.serverCmds[spec] {
+		c.R.Error(fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", cl.table))
 		n.stats.of(spec).rejected.Add(1)
 		return
 	}
@@ -236,8 +258,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		command.Run(spec, c)
 	}
 	st := n.stats.of(spec)
+	took := time.Since(start)
 	st.calls.Add(1)
-	st.usec.Add(time.Since(start).Microseconds())
+	st.usec.Add(took.Microseconds())
+	st.latency.Observe(took.Seconds())
 	if c.R.Len() > mark && c.R.B[mark] == '-' {
 		st.failed.Add(1)
 	}

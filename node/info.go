@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/node/command"
-	"github.com/pika-node/pika-node/storage"
 )
 
 // infoSections lists the sections in output order; def marks those of a
@@ -21,7 +20,7 @@ var infoSections = []struct {
 }{
 	{"server", true}, {"clients", true}, {"memory", true}, {"persistence", true},
 	{"stats", true}, {"replication", true}, {"cpu", true}, {"commandstats", false},
-	{"keyspace", true},
+	{"cluster", true}, {"keyspace", true},
 }
 
 func (n *Node) cmdInfo(c *command.Ctx) error {
@@ -140,8 +139,24 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
 		}
 	case "keyspace":
-		if keys, expires := n.eng.Counts(storage.DefaultTable); keys > 0 {
-			fmt.Fprintf(b, "db0:keys=%d,expires=%d,avg_ttl=0\r\n", keys, expires)
+		for _, tb := range n.snap.Load().Tables() {
+			if keys, expires := n.eng.Counts(tb.ID); keys > 0 {
+				fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", tb.ID, keys, expires)
+			}
+		}
+	case "cluster":
+		h := n.health()
+		kv("cluster_enabled", 0) // clients must not speak Redis Cluster to us: the proxy is embedded
+		kv("pika_cluster", h.Cluster)
+		kv("pika_node_id", string(h.Node))
+		kv("pika_manager", string(h.Manager))
+		kv("pika_is_manager", boolInt(h.IsManager))
+		kv("pika_etcd_connected", boolInt(h.EtcdConnected))
+		kv("pika_metadata_revision", h.Revision)
+		kv("pika_tables", h.Tables)
+		kv("pika_health", h.Status)
+		if h.Reason != "" {
+			kv("pika_health_reason", h.Reason)
 		}
 	}
 }

@@ -6,12 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pika-node/pika-node/manager"
+	"github.com/pika-node/pika-node/manager/embedetcd"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/router"
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
@@ -33,15 +40,17 @@ type Node struct {
 	eng     *storage.Engine
 	tbl     *command.Table
 	cursors *command.Cursors
-	stats   *commandStats
-	queries *resp.Budget // shared by every connection's reader
-	outputs *resp.Budget // shared by every connection's reply queue
-	started time.Time
+	// serverCmds are the commands registered here that need no table
+	// (PING, INFO, ...): they run when the selected table was dropped.
+	serverCmds map[*command.Spec]bool
+	stats      *commandStats
+	queries    *resp.Budget // shared by every connection's reader
+	outputs    *resp.Budget // shared by every connection's reply queue
+	started    time.Time
 
 	// live configuration that CONFIG SET may change
-	requirePass atomic.Pointer[string]
-	maxClients  atomic.Int64
-	timeout     atomic.Int64 // ns
+	maxClients atomic.Int64
+	timeout    atomic.Int64 // ns
 
 	clientsMu   sync.Mutex
 	clients     map[uint64]*client
@@ -52,6 +61,17 @@ type Node struct {
 	netOut      atomic.Int64
 	listener    net.Listener
 	listenReady chan struct{}
+
+	// the cluster: this node's id, its view of the metadata, etcd
+	id        meta.NodeID
+	snap      atomic.Pointer[router.Snapshot]
+	member    *manager.Member
+	etcd      *embedetcd.Server // nil with --etcd
+	etcdCli   *clientv3.Client
+	onDisk    map[storage.TableID]bool // tables with data here; applyState's goroutine only
+	ready     chan struct{}            // closed at the first snapshot with a table
+	readyOnce sync.Once
+	metrics   *metrics
 }
 
 // New opens the node's storage. Run serves it.
@@ -68,9 +88,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := eng.EnsureTable(storage.DefaultTable, storage.DefaultSlots); err != nil {
+	id, err := loadNodeID(eng)
+	if err != nil {
 		eng.Close()
-		return nil, err
+		return nil, fmt.Errorf("node id: %w", err)
 	}
 	n := &Node{
 		cfg:         cfg,
@@ -83,13 +104,14 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		started:     time.Now(),
 		clients:     map[uint64]*client{},
 		listenReady: make(chan struct{}),
+		id:          id,
+		ready:       make(chan struct{}),
 	}
-	pass := cfg.RequirePass
-	n.requirePass.Store(&pass)
 	n.maxClients.Store(int64(cfg.MaxClients))
 	n.timeout.Store(int64(cfg.Timeout))
 	n.registerServerCommands()
 	n.stats = newCommandStats(n.tbl)
+	n.metrics = newMetrics(n)
 	return n, nil
 }
 
@@ -99,8 +121,13 @@ func (n *Node) Addr() net.Addr {
 	return n.listener.Addr()
 }
 
+// ID is the node's id in the cluster.
+func (n *Node) ID() meta.NodeID { return n.id }
+
 // Run serves clients until ctx is done, then stops accepting, closes the
-// connections, waits for their commands and closes storage.
+// connections, waits for their commands and closes storage. It binds its
+// ports first, joins the cluster (starting the embedded etcd without
+// --etcd), and accepts clients once it has the cluster's tables.
 func (n *Node) Run(ctx context.Context) error {
 	addr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -108,23 +135,62 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	haddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.httpPort()))
+	hln, err := net.Listen("tcp", haddr)
+	if err != nil {
+		ln.Close()
+		n.eng.Close()
+		return fmt.Errorf("listen %s (HTTP): %w", haddr, err)
+	}
+	if err := n.startControlPlane(); err != nil {
+		ln.Close()
+		hln.Close()
+		n.eng.Close()
+		return err
+	}
 	n.listener = ln
 	close(n.listenReady)
-	n.log.Info("pika-node serving", "addr", ln.Addr().String(), "data", n.cfg.Data, "version", Version)
+	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),
+		"data", n.cfg.Data, "version", Version, "cluster", n.cfg.Cluster, "etcd", n.etcdDescription())
 
 	g, gctx := errgroup.WithContext(ctx)
 	var conns sync.WaitGroup
+	hsrv := n.httpServer()
 	g.Go(func() error {
 		<-gctx.Done()
 		ln.Close()
 		n.closeAllClients()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = hsrv.Shutdown(sctx)
 		return nil
 	})
+	g.Go(func() error {
+		if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return n.member.Run(gctx) })
+	if n.etcd != nil {
+		g.Go(func() error {
+			select {
+			case err := <-n.etcd.Err():
+				return fmt.Errorf("embedded etcd failed: %w", err)
+			case <-gctx.Done():
+				return nil
+			}
+		})
+	}
 	g.Go(func() error {
 		n.eng.SweepExpired(gctx, n.cfg.ExpireSweepInterval, n.cfg.ExpireSweepKeys)
 		return nil
 	})
 	g.Go(func() error {
+		if err := n.waitReady(gctx); err != nil {
+			return nil
+		}
+		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.snap.Load().Tables()))
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -146,7 +212,15 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	err = g.Wait()
 	conns.Wait()
+	n.stopEtcd()
 	n.eng.Close()
 	n.log.Info("pika-node stopped")
 	return err
+}
+
+func (n *Node) etcdDescription() string {
+	if n.etcd != nil {
+		return "embedded " + n.etcd.Endpoint()
+	}
+	return n.cfg.Etcd
 }

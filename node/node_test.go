@@ -3,6 +3,9 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
+	"hash/fnv"
+	"os"
 	"io"
 	"log/slog"
 	"net"
@@ -17,11 +20,33 @@ import (
 	"go.uber.org/goleak"
 )
 
+// etcdEndpoint is the etcd every in-process test node uses, each node in
+// a cluster of its own (named after its data directory).
+var etcdEndpoint string
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// go-redis's pool reaper is stopped by Close but may linger a moment.
-		goleak.IgnoreTopFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper"),
-	)
+	dir, err := os.MkdirTemp("", "pika-node-etcd-")
+	if err != nil {
+		panic(err)
+	}
+	srv, err := testproc.StartEtcd(dir)
+	if err != nil {
+		panic(err)
+	}
+	etcdEndpoint = srv.Endpoint()
+	code := m.Run()
+	srv.Close()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(
+			// go-redis's pool reaper is stopped by Close but may linger a moment.
+			goleak.IgnoreTopFunction("github.com/redis/go-redis/v9/internal/pool.(*ConnPool).reaper"),
+		); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // startNode runs a node on a free loopback port until the test ends.
@@ -32,6 +57,10 @@ func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) 
 	cfg.Bind = "127.0.0.1"
 	cfg.Data = dir
 	cfg.Port = freePort(t)
+	cfg.Etcd = etcdEndpoint
+	h := fnv.New64a()
+	h.Write([]byte(dir))
+	cfg.Cluster = fmt.Sprintf("t%x", h.Sum64())
 	cfg.BlockCacheMB = 8
 	cfg.WriteBufferMB = 4
 	if mutate != nil {

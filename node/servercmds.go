@@ -2,12 +2,15 @@ package node
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -15,19 +18,24 @@ import (
 // need the node's state, to the command table.
 func (n *Node) registerServerCommands() {
 	conn := command.NoAuth | command.Fast | command.Loading | command.Stale
-	n.tbl.Register(
-		command.Spec{Name: "ping", Arity: -1, Flags: command.Fast, Handler: n.cmdPing},
-		command.Spec{Name: "echo", Arity: 2, Flags: command.Fast, Handler: cmdEcho},
-		command.Spec{Name: "quit", Arity: -1, Flags: conn, Handler: cmdQuit},
-		command.Spec{Name: "select", Arity: 2, Flags: command.Fast | command.Loading, Handler: n.cmdSelect},
-		command.Spec{Name: "auth", Arity: -2, Flags: conn, Handler: n.cmdAuth},
-		command.Spec{Name: "hello", Arity: -1, Flags: conn, Handler: n.cmdHello},
-		command.Spec{Name: "client", Arity: -2, Flags: command.Admin, Handler: n.cmdClient},
-		command.Spec{Name: "command", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdCommand},
-		command.Spec{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
-		command.Spec{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
-		command.Spec{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
-	)
+	specs := []command.Spec{
+		{Name: "ping", Arity: -1, Flags: command.Fast, Handler: n.cmdPing},
+		{Name: "echo", Arity: 2, Flags: command.Fast, Handler: cmdEcho},
+		{Name: "quit", Arity: -1, Flags: conn, Handler: cmdQuit},
+		{Name: "select", Arity: 2, Flags: command.Fast | command.Loading, Handler: n.cmdSelect},
+		{Name: "auth", Arity: -2, Flags: conn, Handler: n.cmdAuth},
+		{Name: "hello", Arity: -1, Flags: conn, Handler: n.cmdHello},
+		{Name: "client", Arity: -2, Flags: command.Admin, Handler: n.cmdClient},
+		{Name: "command", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdCommand},
+		{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
+		{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
+		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
+	}
+	n.tbl.Register(specs...)
+	n.serverCmds = map[*command.Spec]bool{}
+	for _, s := range specs {
+		n.serverCmds[n.tbl.Lookup([]byte(s.Name))] = true
+	}
 }
 
 func connOf(c *command.Ctx) *client { return c.Conn.(*client) }
@@ -55,10 +63,14 @@ func cmdQuit(c *command.Ctx) error {
 	return nil
 }
 
+// cmdSelect picks a table by id (SELECT 1) or by name (SELECT orders).
+// Selecting is allowed before AUTH: a table, not the connection, is what
+// a password closes, and its commands answer NOAUTH until AUTH opens it.
 func (n *Node) cmdSelect(c *command.Ctx) error {
 	arg := string(c.Args[1])
-	if arg == "db0" {
-		connOf(c).table = storage.DefaultTable
+	snap := n.snap.Load()
+	if tb, ok := snap.TableNamed(arg); ok {
+		connOf(c).table = tb.ID
 		c.R.OK()
 		return nil
 	}
@@ -66,7 +78,10 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 	if err != nil || strconv.FormatInt(id, 10) != arg {
 		return command.ErrNotInt
 	}
-	if id != int64(storage.DefaultTable) {
+	if id < 0 || id > math.MaxUint32 {
+		return command.Error("ERR DB index is out of range")
+	}
+	if _, ok := snap.Table(storage.TableID(id)); !ok {
 		return command.Error("ERR DB index is out of range")
 	}
 	connOf(c).table = storage.TableID(id)
@@ -77,35 +92,62 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 const errNoPassword = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 
-// authenticate checks user/pass like Redis's default user.
-func (n *Node) authenticate(cl *client, user, pass string) error {
-	want := *n.requirePass.Load()
-	if user == "default" && want == "" {
-		cl.authed = true
-		return nil
+func grant(cl *client, tb *router.Table) {
+	if cl.grants == nil {
+		cl.grants = map[storage.TableID]string{}
 	}
-	if user != "default" || pass != want {
+	cl.grants[tb.ID] = tb.PasswordHash
+}
+
+// authenticate opens tables. With user "" or "default" (AUTH password) it
+// opens every table whose password is pass; with a table name as user
+// (AUTH table password, Redis 6's form) that one table. A table without
+// a password opens with any password, as Redis's nopass default user does.
+func (n *Node) authenticate(cl *client, user, pass string) error {
+	snap := n.snap.Load()
+	if user == "" || user == "default" {
+		matched, anyPassword := false, false
+		for _, tb := range snap.Tables() {
+			if !tb.HasPassword() {
+				continue
+			}
+			anyPassword = true
+			if meta.CheckPassword(tb.PasswordHash, pass) {
+				grant(cl, tb)
+				matched = true
+			}
+		}
+		switch {
+		case !anyPassword && user == "":
+			return command.Error(errNoPassword)
+		case !anyPassword || matched:
+			return nil
+		}
 		return command.Error(errWrongPass)
 	}
-	cl.authed = true
+	tb, ok := snap.TableNamed(user)
+	if !ok {
+		return command.Error(errWrongPass)
+	}
+	if tb.HasPassword() && !meta.CheckPassword(tb.PasswordHash, pass) {
+		return command.Error(errWrongPass)
+	}
+	grant(cl, tb)
 	return nil
 }
 
 func (n *Node) cmdAuth(c *command.Ctx) error {
+	var err error
 	switch len(c.Args) {
 	case 2:
-		if *n.requirePass.Load() == "" {
-			return command.Error(errNoPassword)
-		}
-		if err := n.authenticate(connOf(c), "default", string(c.Args[1])); err != nil {
-			return err
-		}
+		err = n.authenticate(connOf(c), "", string(c.Args[1]))
 	case 3:
-		if err := n.authenticate(connOf(c), string(c.Args[1]), string(c.Args[2])); err != nil {
-			return err
-		}
+		err = n.authenticate(connOf(c), string(c.Args[1]), string(c.Args[2]))
 	default:
 		return command.ErrSyntax
+	}
+	if err != nil {
+		return err
 	}
 	c.R.OK()
 	return nil
@@ -144,7 +186,7 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 			return command.Error("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 		}
 	}
-	if !cl.authed {
+	if tb, _ := n.snap.Load().Table(cl.table); !tableOpen(cl, tb) {
 		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if setName != nil {
@@ -428,10 +470,9 @@ func (n *Node) configParams() []configParam {
 		{"maxmemory", func(*Node) string { return "0" }, nil},
 		{"port", func(n *Node) string { return i64(int64(n.cfg.Port)) }, nil},
 		{"proto-max-bulk-len", func(n *Node) string { return i64(n.cfg.MaxBulkBytes) }, nil},
-		{"requirepass", func(n *Node) string { return *n.requirePass.Load() }, func(n *Node, v string) error {
-			n.requirePass.Store(&v)
-			return nil
-		}},
+		// Passwords belong to tables (pikactl table create --password)
+		// and only their hashes are kept: nothing to show or set here.
+		{"requirepass", func(*Node) string { return "" }, nil},
 		{"save", func(*Node) string { return "" }, nil},
 		{"timeout", func(n *Node) string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) }, func(n *Node, v string) error {
 			x, err := strconv.ParseInt(v, 10, 64)

@@ -3,6 +3,8 @@ package node
 import (
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pika-node/pika-node/node/command"
 )
 
@@ -12,6 +14,7 @@ type cmdStat struct {
 	usec     atomic.Int64
 	failed   atomic.Int64
 	rejected atomic.Int64
+	latency  prometheus.Observer // pika_command_duration_seconds{cmd}
 }
 
 // commandStats holds one cmdStat per command. The map is built once and

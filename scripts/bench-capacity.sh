@@ -57,10 +57,12 @@ human_bytes() { awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u); i = 1; whi
 
 pika_bin=$(pika_binary)
 port=$(free_port 10000 20000)
+# The embedded etcd keeps its addresses across the restarts below.
+etcd_args=(--etcd-listen "127.0.0.1:$(free_port)" --etcd-peer-listen "127.0.0.1:$(free_port)")
 
 # start_pika: start pika-node on $data in the background, setting pika_pid.
 start_pika() {
-  "$pika_bin" start --port "$port" --data "$data" >>"$tmp/pika.log" 2>&1 &
+  "$pika_bin" start --port "$port" --data "$data" "${etcd_args[@]}" >>"$tmp/pika.log" 2>&1 &
   pika_pid=$!
 }
 # wait_ping: poll PING until PONG (fails if the process dies or 10 minutes pass).

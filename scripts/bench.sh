@@ -77,7 +77,7 @@ pika_bin=$(pika_binary)
 
 pika_port=$(free_port 10000 20000)
 mkdir -p "$tmp/pika"
-pika_cmd=("$pika_bin" start --port "$pika_port" --data "$tmp/pika/data")
+pika_cmd=("$pika_bin" start --port "$pika_port" --data "$tmp/pika/data" --etcd-listen "127.0.0.1:$(free_port)" --etcd-peer-listen "127.0.0.1:$(free_port)")
 "${pika_cmd[@]}" >"$tmp/pika.log" 2>&1 &
 pika_pid=$!
 pids+=("$pika_pid")

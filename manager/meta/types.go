@@ -92,8 +92,11 @@ type Job struct {
 	Kind    JobKind   `json:"kind"`
 	Table   TableInfo `json:"table"`
 	Created time.Time `json:"created"`
-	// Placement is, for a table create, the slot records to write.
-	Placement []SlotInfo `json:"placement,omitempty"`
+	// Nodes is, for a table create, the nodes its slots are placed on
+	// (the placement is a function of the table and this list, so a
+	// manager that resumes the job writes the same records; a list of
+	// every slot's record would pass etcd's request size limit).
+	Nodes []NodeID `json:"nodes,omitempty"`
 }
 
 // Limits on what a table may be.

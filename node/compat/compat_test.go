@@ -216,7 +216,11 @@ func startPika(bin, dir string) (*server, error) {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	return spawn("pika", bin, dir, addr, "start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data"))
+	etcdArgs, err := testproc.EmbeddedEtcdArgs()
+	if err != nil {
+		return nil, err
+	}
+	return spawn("pika", bin, dir, addr, append([]string{"start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data")}, etcdArgs...)...)
 }
 
 // vmRSS returns the resident set size of pid in bytes (Linux).

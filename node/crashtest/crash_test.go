@@ -83,6 +83,9 @@ func (n *node) logTail(lines int) string {
 	return strings.Join(all, "\n")
 }
 
+// etcdArgsOf holds the embedded etcd flags used for each data directory.
+var etcdArgsOf = map[string][]string{}
+
 // startNode starts pika-node on dataDir and waits until it answers PING.
 func startNode(t *testing.T, dataDir, logPath string) *node {
 	t.Helper()
@@ -94,7 +97,15 @@ func startNode(t *testing.T, dataDir, logPath string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(pikaBin, "start", "--port", strconv.Itoa(port), "--data", dataDir)
+	etcdArgs, ok := etcdArgsOf[dataDir]
+	if !ok {
+		// The embedded etcd keeps its addresses across restarts of the node.
+		if etcdArgs, err = testproc.EmbeddedEtcdArgs(); err != nil {
+			t.Fatal(err)
+		}
+		etcdArgsOf[dataDir] = etcdArgs
+	}
+	cmd := exec.Command(pikaBin, append([]string{"start", "--port", strconv.Itoa(port), "--data", dataDir}, etcdArgs...)...)
 	if os.Getenv("CRASH_TARGET") == "redis" {
 		// Harness self-check: redis-server with an fsync'd AOF keeps every acknowledged write too.
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {

@@ -5,6 +5,7 @@ package testproc
 import (
 	"errors"
 	"fmt"
+	"github.com/pika-node/pika-node/manager/embedetcd"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -65,4 +66,40 @@ func FreePort(offsets ...int) (int, error) {
 		}
 	}
 	return 0, errors.New("no free port found")
+}
+
+// StartEtcd runs an embedded etcd member under dir on free loopback ports,
+// for tests that run nodes in-process against one shared etcd (each node
+// in its own --cluster).
+func StartEtcd(dir string) (*embedetcd.Server, error) {
+	c, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return embedetcd.Start(embedetcd.Config{
+		Dir:        dir,
+		ClientAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(c)),
+		PeerAddr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(p)),
+	})
+}
+
+// EmbeddedEtcdArgs returns pika-node flags that put its embedded etcd on
+// free ports (the defaults 2379/2380 would collide between tests).
+func EmbeddedEtcdArgs() ([]string, error) {
+	c, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return []string{
+		"--etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(c)),
+		"--etcd-peer-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)),
+	}, nil
 }

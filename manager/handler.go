@@ -1,0 +1,198 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// forwardedHeader marks a request one node forwarded to the manager, so
+// that it is never forwarded twice (a loop while the role moves).
+const forwardedHeader = "X-Pika-Forwarded"
+
+// maxBody bounds a request body: a table create is a few hundred bytes.
+const maxBody = 1 << 20
+
+// Handler serves the JSON API of package api. Reads are answered from
+// this node's metadata; writes run here when this node is the manager and
+// are forwarded to the manager otherwise.
+func (m *Member) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathStatus, m.read(func(st *meta.State, _ *http.Request) (any, error) {
+		return api.StatusOf(m.cfg.Layout.Cluster, st), nil
+	}))
+	mux.HandleFunc("GET "+api.PathNodes, m.read(func(st *meta.State, _ *http.Request) (any, error) {
+		return api.NodesOf(st), nil
+	}))
+	mux.HandleFunc("GET "+api.PathTables, m.read(func(st *meta.State, _ *http.Request) (any, error) {
+		return nonNil(api.TablesOf(st)), nil
+	}))
+	mux.HandleFunc("GET "+api.PathTables+"/{name}", m.read(func(st *meta.State, r *http.Request) (any, error) {
+		t, err := tableOf(st, r)
+		if err != nil {
+			return nil, err
+		}
+		return api.TableOf(st, t), nil
+	}))
+	mux.HandleFunc("GET "+api.PathTables+"/{name}/slots", m.read(func(st *meta.State, r *http.Request) (any, error) {
+		t, err := tableOf(st, r)
+		if err != nil {
+			return nil, err
+		}
+		return api.SlotsOf(st, t), nil
+	}))
+	mux.HandleFunc("GET "+api.PathTables+"/{name}/slots/{slot}", m.read(func(st *meta.State, r *http.Request) (any, error) {
+		t, err := tableOf(st, r)
+		if err != nil {
+			return nil, err
+		}
+		n, err := strconv.ParseUint(r.PathValue("slot"), 10, 32)
+		if err != nil {
+			return nil, errf(http.StatusBadRequest, "slot %q: not a slot number", r.PathValue("slot"))
+		}
+		s, ok := api.SlotOf(st, t, meta.SlotID(n))
+		if !ok {
+			return nil, errf(http.StatusNotFound, "table %s has no slot %d (slots 0..%d)", t.Name, n, t.Slots-1)
+		}
+		return s, nil
+	}))
+	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+		var req api.CreateTable
+		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, nil, errf(http.StatusBadRequest, "bad request body: %v", err)
+		}
+		t, err := m.CreateTable(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()},
+			func(st *meta.State) bool { x, ok := st.Tables[t.Name]; return ok && st.Complete(x) }, nil
+	}))
+	mux.HandleFunc("DELETE "+api.PathTables+"/{name}", m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+		name := r.PathValue("name")
+		if err := m.DropTable(ctx, name); err != nil {
+			return nil, nil, err
+		}
+		return map[string]any{"ok": true, "dropped": name},
+			func(st *meta.State) bool { _, ok := st.Tables[name]; return !ok }, nil
+	}))
+	mux.HandleFunc("DELETE "+api.PathNodes+"/{id}", m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+		id := meta.NodeID(r.PathValue("id"))
+		force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+		if err := m.RemoveNode(ctx, id, force); err != nil {
+			return nil, nil, err
+		}
+		return map[string]any{"ok": true, "removed": id},
+			func(st *meta.State) bool { _, ok := st.Members[id]; return !ok }, nil
+	}))
+	return mux
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func tableOf(st *meta.State, r *http.Request) (meta.TableInfo, error) {
+	name := r.PathValue("name")
+	t, ok := st.Tables[name]
+	if !ok {
+		return meta.TableInfo{}, errf(http.StatusNotFound, "no table %q", name)
+	}
+	return t, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *api.Error
+	if !errors.As(err, &ae) {
+		ae = &api.Error{Code: http.StatusInternalServerError, Message: err.Error()}
+	}
+	writeJSON(w, ae.Code, api.ErrorBody{Error: ae.Message})
+}
+
+func (m *Member) read(fn func(*meta.State, *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st := m.State()
+		if st == nil {
+			writeError(w, errf(http.StatusServiceUnavailable, "this node has not loaded the cluster metadata yet (etcd: %s)", m.LastError()))
+			return
+		}
+		v, err := fn(st, r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// write runs fn on the manager (here, or forwarded) and then waits, up to
+// a few seconds, until this node's own metadata shows the change, so that
+// a read through the same node right after sees it.
+func (m *Member) write(fn func(context.Context, *http.Request) (any, func(*meta.State) bool, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !m.IsManager() {
+			m.forward(w, r)
+			return
+		}
+		v, seen, err := fn(r.Context(), r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		_, _ = m.WaitState(ctx, seen)
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// forward relays a write to the elected manager's HTTP address.
+func (m *Member) forward(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(forwardedHeader) != "" {
+		writeError(w, errf(http.StatusServiceUnavailable, "node %s was asked as the manager but does not hold the role (it moved); retry", m.cfg.Self.ID))
+		return
+	}
+	st := m.State()
+	if st == nil {
+		writeError(w, errf(http.StatusServiceUnavailable, "this node has not loaded the cluster metadata yet"))
+		return
+	}
+	mgr := st.Manager()
+	info, ok := st.Alive[mgr]
+	if mgr == "" || !ok || info.HTTP == "" {
+		writeError(w, errf(http.StatusServiceUnavailable, "no manager is elected right now; retry in a few seconds"))
+		return
+	}
+	target := &url.URL{Scheme: "http", Host: info.HTTP}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Header.Set(forwardedHeader, string(m.cfg.Self.ID))
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, errf(http.StatusServiceUnavailable, "forward to manager %s at %s: %v", mgr, info.HTTP, err))
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}

@@ -1,0 +1,224 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// Config is what a Member needs to know about its node and cluster.
+type Config struct {
+	Layout meta.Layout
+	// Self is this node's registration; Self.ID must be set.
+	Self meta.NodeInfo
+	// LeaseTTL is how long the node's registration and manager role
+	// outlive the node: a killed manager is replaced after about this long.
+	LeaseTTL time.Duration
+	// Bootstrap is the table created when the cluster has none (db0).
+	Bootstrap meta.TableInfo
+	// BootstrapPassword is db0's password, "" for none.
+	BootstrapPassword string
+	Log               *slog.Logger
+}
+
+// Member is one node's part in the control plane.
+type Member struct {
+	cfg Config
+	cli *clientv3.Client
+	log *slog.Logger
+
+	state     atomic.Pointer[meta.State]
+	stateCh   chan struct{} // closed and replaced on every new state
+	stateMu   sync.Mutex
+	onState   func(*meta.State)
+	connected atomic.Bool // the node's lease is alive
+	lastErr   atomic.Pointer[string]
+
+	// lead is the manager role while this node holds it, else nil.
+	lead atomic.Pointer[leadership]
+	// opMu serializes the manager's operations.
+	opMu sync.Mutex
+}
+
+// NewMember returns a member that talks to etcd through cli. onState is
+// called (from one goroutine) with every new metadata State.
+func NewMember(cfg Config, cli *clientv3.Client, onState func(*meta.State)) *Member {
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 5 * time.Second
+	}
+	m := &Member{cfg: cfg, cli: cli, log: cfg.Log, onState: onState, stateCh: make(chan struct{})}
+	return m
+}
+
+// State returns the latest metadata, nil before the first load.
+func (m *Member) State() *meta.State { return m.state.Load() }
+
+// Connected reports whether the node's lease is alive (etcd reachable).
+func (m *Member) Connected() bool { return m.connected.Load() }
+
+// LastError is the last etcd failure seen, "" if none since connecting.
+func (m *Member) LastError() string {
+	if p := m.lastErr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// IsManager reports whether this node holds the manager role.
+func (m *Member) IsManager() bool { return m.lead.Load() != nil }
+
+// Self is this node's registration.
+func (m *Member) Self() meta.NodeInfo { return m.cfg.Self }
+
+// WaitState waits until cond holds for the current state or ctx is done.
+func (m *Member) WaitState(ctx context.Context, cond func(*meta.State) bool) (*meta.State, error) {
+	for {
+		m.stateMu.Lock()
+		ch := m.stateCh
+		m.stateMu.Unlock()
+		if st := m.state.Load(); st != nil && cond(st) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func (m *Member) setState(st *meta.State) {
+	m.state.Store(st)
+	if m.onState != nil {
+		m.onState(st)
+	}
+	m.stateMu.Lock()
+	close(m.stateCh)
+	m.stateCh = make(chan struct{})
+	m.stateMu.Unlock()
+}
+
+func (m *Member) fail(what string, err error) {
+	s := fmt.Sprintf("%s: %v", what, err)
+	m.lastErr.Store(&s)
+	m.log.Warn("etcd", "op", what, "err", err)
+}
+
+// Run keeps the node registered, its view current and its candidacy up
+// until ctx is done. Losing etcd is not fatal: the node keeps its last
+// view and tries again.
+func (m *Member) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		meta.Watch(ctx, m.cli, m.cfg.Layout, m.setState, func(err error) { m.fail("watch", err) })
+	}()
+	defer wg.Wait()
+	retry := time.Duration(0)
+	for ctx.Err() == nil {
+		if retry > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(retry):
+			}
+		}
+		retry = min(max(2*retry, 200*time.Millisecond), 2*time.Second)
+		if err := m.session(ctx); err != nil && ctx.Err() == nil {
+			m.fail("session", err)
+		} else {
+			retry = 0
+		}
+	}
+	return nil
+}
+
+// session runs one lease's life: register, campaign, lead; it returns
+// when the lease is lost or ctx is done.
+func (m *Member) session(ctx context.Context) error {
+	ttl := int(m.cfg.LeaseTTL.Round(time.Second) / time.Second)
+	sess, err := concurrency.NewSession(m.cli, concurrency.WithTTL(max(ttl, 1)), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("create lease: %w", err)
+	}
+	defer func() {
+		// Revoke on a clean stop so the role moves at once; after a lost
+		// lease this fails fast and the lease is gone anyway.
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if _, err := m.cli.Revoke(rctx, sess.Lease()); err != nil && ctx.Err() == nil {
+			m.log.Debug("revoke lease", "err", err)
+		}
+		sess.Orphan()
+	}()
+	if err := m.register(ctx, sess.Lease()); err != nil {
+		return err
+	}
+	m.connected.Store(true)
+	m.lastErr.Store(nil)
+	m.log.Info("registered in the cluster", "node", m.cfg.Self.ID, "cluster", m.cfg.Layout.Cluster, "lease_ttl", m.cfg.LeaseTTL)
+	defer m.connected.Store(false)
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	elect := concurrency.NewElection(sess, m.cfg.Layout.Election())
+	if err := elect.Campaign(sctx, string(m.cfg.Self.ID)); err != nil {
+		if sctx.Err() != nil {
+			if ctx.Err() == nil {
+				return errors.New("lease lost")
+			}
+			return nil
+		}
+		return fmt.Errorf("campaign: %w", err)
+	}
+	l := &leadership{m: m, elect: elect, key: elect.Key(), rev: elect.Rev()}
+	m.lead.Store(l)
+	m.log.Info("manager role won", "node", m.cfg.Self.ID)
+	defer func() {
+		m.lead.Store(nil)
+		m.log.Info("manager role lost", "node", m.cfg.Self.ID)
+	}()
+	if err := l.takeOver(sctx); err != nil && sctx.Err() == nil {
+		m.fail("manager take-over", err)
+	}
+	<-sctx.Done()
+	if ctx.Err() == nil {
+		return errors.New("lease lost")
+	}
+	return nil
+}
+
+// register writes the node's live key under the lease and its member record.
+func (m *Member) register(ctx context.Context, lease clientv3.LeaseID) error {
+	b, err := json.Marshal(m.cfg.Self)
+	if err != nil {
+		return err
+	}
+	l := m.cfg.Layout
+	_, err = m.cli.Txn(ctx).Then(
+		clientv3.OpPut(l.Node(m.cfg.Self.ID), string(b), clientv3.WithLease(lease)),
+		clientv3.OpPut(l.Member(m.cfg.Self.ID), string(b)),
+	).Commit()
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", m.cfg.Self.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,376 @@
+package manager
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// leadership is the manager role held by this node. Every write it makes
+// is guarded by its election key's create revision.
+type leadership struct {
+	m     *Member
+	elect *concurrency.Election
+	key   string
+	rev   int64
+}
+
+// opsPerTxn stays under etcd's default --max-txn-ops (128).
+const opsPerTxn = 100
+
+func errf(code int, format string, args ...any) *api.Error {
+	return &api.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+var errDeposed = errf(http.StatusServiceUnavailable, "this node lost the manager role during the operation; retry")
+
+func unavailable(err error) *api.Error {
+	return errf(http.StatusServiceUnavailable, "etcd: %v", err)
+}
+
+// txn commits ops if this node still holds the role and cmps hold. It
+// returns false (and no error) when only cmps failed.
+func (l *leadership) txn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	guard := clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)
+	resp, err := l.m.cli.Txn(ctx).If(append([]clientv3.Cmp{guard}, cmps...)...).Then(ops...).Commit()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	if resp.Succeeded {
+		return true, nil
+	}
+	g, err := l.m.cli.Get(ctx, l.key)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	if len(g.Kvs) == 0 || g.Kvs[0].CreateRevision != l.rev {
+		return false, errDeposed
+	}
+	return false, nil
+}
+
+// putChunks writes ops in guarded transactions of opsPerTxn.
+func (l *leadership) putChunks(ctx context.Context, ops []clientv3.Op) error {
+	for len(ops) > 0 {
+		n := min(len(ops), opsPerTxn)
+		if _, err := l.txn(ctx, nil, ops[:n]...); err != nil {
+			return err
+		}
+		ops = ops[n:]
+	}
+	return nil
+}
+
+func (l *leadership) load(ctx context.Context) (*meta.State, error) {
+	st, err := meta.Load(ctx, l.m.cli, l.m.cfg.Layout)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return st, nil
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // records are plain structs
+	}
+	return string(b)
+}
+
+// takeOver runs when the role is won: finish what a previous manager left
+// half done, then create the bootstrap table if the cluster never had one.
+func (l *leadership) takeOver(ctx context.Context) error {
+	l.m.opMu.Lock()
+	defer l.m.opMu.Unlock()
+	st, err := l.load(ctx)
+	if err != nil {
+		return err
+	}
+	jobs := slices.Collect(maps.Values(st.Jobs))
+	slices.SortFunc(jobs, func(a, b meta.Job) int { return a.Created.Compare(b.Created) })
+	for _, j := range jobs {
+		l.m.log.Info("resuming job", "job", j.ID, "kind", j.Kind, "table", j.Table.Name)
+		switch j.Kind {
+		case meta.JobCreateTable:
+			err = l.finishCreate(ctx, j)
+		case meta.JobDropTable:
+			err = l.finishDrop(ctx, j)
+		default:
+			l.m.log.Warn("unknown job kind left as is", "job", j.ID, "kind", j.Kind)
+		}
+		if err != nil {
+			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+	}
+	if st.NextTableID == 0 && len(st.Tables) == 0 && len(jobs) == 0 {
+		b := l.m.cfg.Bootstrap
+		req := api.CreateTable{Name: b.Name, Slots: b.Slots, Replicas: b.Replicas, Mode: b.Mode, Password: l.m.cfg.BootstrapPassword}
+		if _, err := l.createTable(ctx, req, true); err != nil {
+			return fmt.Errorf("create bootstrap table %s: %w", b.Name, err)
+		}
+		l.m.log.Info("cluster bootstrapped", "table", b.Name, "slots", b.Slots)
+	}
+	return nil
+}
+
+// place spreads each slot's replicas over nodes: slot n's replicas are
+// nodes[(n+off) % N], nodes[(n+off+1) % N], ..., the first leading, so
+// leaders and replicas are even over the nodes (to within one).
+func place(nodes []meta.NodeID, t meta.TableInfo) []meta.SlotInfo {
+	if len(nodes) == 0 {
+		return nil
+	}
+	k := min(t.Replicas, len(nodes))
+	off := int(t.ID) // tables start at different nodes, so small tables spread too
+	out := make([]meta.SlotInfo, t.Slots)
+	for n := range out {
+		reps := make([]meta.NodeID, k)
+		for i := range reps {
+			reps[i] = nodes[(n+off+i)%len(nodes)]
+		}
+		out[n] = meta.SlotInfo{Epoch: 1, Leader: reps[0], Replicas: reps, State: meta.SlotServing}
+	}
+	return out
+}
+
+func (l *leadership) createTable(ctx context.Context, req api.CreateTable, bootstrap bool) (meta.TableInfo, error) {
+	if err := meta.ValidateTable(req.Name, req.Slots, req.Replicas, req.Mode); err != nil {
+		return meta.TableInfo{}, errf(http.StatusBadRequest, "%v", err)
+	}
+	st, err := l.load(ctx)
+	if err != nil {
+		return meta.TableInfo{}, err
+	}
+	if _, ok := st.Tables[req.Name]; ok {
+		return meta.TableInfo{}, errf(http.StatusConflict, "table %q already exists", req.Name)
+	}
+	for _, j := range st.Jobs {
+		if j.Table.Name == req.Name {
+			return meta.TableInfo{}, errf(http.StatusConflict, "table %q is being created or dropped (job %s)", req.Name, j.ID)
+		}
+	}
+	lay := l.m.cfg.Layout
+	id := max(st.NextTableID, 1)
+	counterCmp := clientv3.Compare(clientv3.Value(lay.TableIDCounter()), "=", strconv.FormatUint(uint64(st.NextTableID), 10))
+	if st.NextTableID == 0 {
+		counterCmp = clientv3.Compare(clientv3.CreateRevision(lay.TableIDCounter()), "=", 0)
+	}
+	if bootstrap {
+		id = 0
+	}
+	t := meta.TableInfo{ID: id, Name: req.Name, Slots: req.Slots, Replicas: req.Replicas, Mode: req.Mode, CreatedAt: time.Now().UTC()}
+	if req.Password != "" {
+		t.PasswordHash = meta.HashPassword(req.Password)
+	}
+	nodes := slices.Sorted(maps.Keys(st.Alive))
+	if len(nodes) == 0 {
+		nodes = []meta.NodeID{l.m.cfg.Self.ID}
+	}
+	job := meta.Job{
+		ID:        fmt.Sprintf("%d-create-%d", time.Now().UnixNano(), id),
+		Kind:      meta.JobCreateTable,
+		Table:     t,
+		Created:   time.Now().UTC(),
+		Nodes:     nodes,
+	}
+	ok, err := l.txn(ctx,
+		[]clientv3.Cmp{counterCmp, clientv3.Compare(clientv3.CreateRevision(lay.Table(t.Name)), "=", 0)},
+		clientv3.OpPut(lay.TableIDCounter(), strconv.FormatUint(uint64(id)+1, 10)),
+		clientv3.OpPut(lay.Job(job.ID), jsonString(job)),
+	)
+	if err != nil {
+		return meta.TableInfo{}, err
+	}
+	if !ok {
+		return meta.TableInfo{}, errf(http.StatusConflict, "table %q: the metadata changed during the create; retry", req.Name)
+	}
+	if err := l.finishCreate(ctx, job); err != nil {
+		return meta.TableInfo{}, err
+	}
+	l.m.log.Info("table created", "table", t.Name, "id", t.ID, "slots", t.Slots, "replicas", t.Replicas,
+		"mode", t.Mode, "password", t.HasPassword(), "nodes", len(nodes))
+	return t, nil
+}
+
+// finishCreate writes a create job's slot records, then the table record
+// and removes the job in one transaction: the table appears complete.
+func (l *leadership) finishCreate(ctx context.Context, j meta.Job) error {
+	lay := l.m.cfg.Layout
+	placement := place(j.Nodes, j.Table)
+	ops := make([]clientv3.Op, 0, len(placement))
+	for n, si := range placement {
+		ops = append(ops, clientv3.OpPut(lay.Slot(j.Table.ID, meta.SlotID(n)), jsonString(si)))
+	}
+	if err := l.putChunks(ctx, ops); err != nil {
+		return err
+	}
+	ok, err := l.txn(ctx,
+		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(lay.Table(j.Table.Name)), "=", 0)},
+		clientv3.OpPut(lay.Table(j.Table.Name), jsonString(j.Table)),
+		clientv3.OpDelete(lay.Job(j.ID)),
+	)
+	if err != nil || ok {
+		return err
+	}
+	// The table record is already there (a previous manager got that far).
+	_, err = l.txn(ctx, nil, clientv3.OpDelete(lay.Job(j.ID)))
+	return err
+}
+
+func (l *leadership) dropTable(ctx context.Context, name string) error {
+	if name == l.m.cfg.Bootstrap.Name {
+		return errf(http.StatusBadRequest, "table %s is the default table and cannot be dropped (FLUSHDB empties it)", name)
+	}
+	lay := l.m.cfg.Layout
+	g, err := l.m.cli.Get(ctx, lay.Table(name))
+	if err != nil {
+		return unavailable(err)
+	}
+	if len(g.Kvs) == 0 {
+		return errf(http.StatusNotFound, "no table %q", name)
+	}
+	var t meta.TableInfo
+	if err := json.Unmarshal(g.Kvs[0].Value, &t); err != nil {
+		return errf(http.StatusInternalServerError, "table %q: bad record: %v", name, err)
+	}
+	job := meta.Job{ID: fmt.Sprintf("%d-drop-%d", time.Now().UnixNano(), t.ID), Kind: meta.JobDropTable, Table: t, Created: time.Now().UTC()}
+	ok, err := l.txn(ctx,
+		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(lay.Table(name)), "=", g.Kvs[0].ModRevision)},
+		clientv3.OpPut(lay.Job(job.ID), jsonString(job)),
+		clientv3.OpDelete(lay.Table(name)),
+	)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errf(http.StatusConflict, "table %q changed during the drop; retry", name)
+	}
+	if err := l.finishDrop(ctx, job); err != nil {
+		return err
+	}
+	l.m.log.Info("table dropped", "table", name, "id", t.ID)
+	return nil
+}
+
+// finishDrop removes a dropped table's slot records and the job. Nodes
+// delete the table's data when its record disappears.
+func (l *leadership) finishDrop(ctx context.Context, j meta.Job) error {
+	lay := l.m.cfg.Layout
+	_, err := l.txn(ctx, nil,
+		clientv3.OpDelete(lay.TableSlots(j.Table.ID), clientv3.WithPrefix()),
+		clientv3.OpDelete(lay.Job(j.ID)),
+	)
+	return err
+}
+
+func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool) error {
+	st, err := l.load(ctx)
+	if err != nil {
+		return err
+	}
+	if _, alive := st.Alive[id]; alive {
+		return errf(http.StatusConflict, "node %s is alive; stop it before removing it", id)
+	}
+	type ref struct {
+		t meta.TableID
+		n meta.SlotID
+		s meta.SlotInfo
+	}
+	var refs []ref
+	leads := 0
+	for t, slots := range st.Slots {
+		for n, si := range slots {
+			if slices.Contains(si.Replicas, id) || slices.Contains(si.Learners, id) {
+				refs = append(refs, ref{t, n, si})
+				if si.Leader == id {
+					leads++
+				}
+			}
+		}
+	}
+	if _, ok := st.Members[id]; !ok && len(refs) == 0 {
+		return errf(http.StatusNotFound, "no node %s", id)
+	}
+	if len(refs) > 0 && !force {
+		return errf(http.StatusConflict, "node %s holds %d slot replicas (%d of them leaders); moving replicas off a node is not built yet: use --force to drop them from the placement", id, len(refs), leads)
+	}
+	slices.SortFunc(refs, func(a, b ref) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.n, b.n)) })
+	lay := l.m.cfg.Layout
+	ops := make([]clientv3.Op, 0, len(refs)+1)
+	for _, r := range refs {
+		si := r.s
+		si.Replicas = slices.DeleteFunc(slices.Clone(si.Replicas), func(n meta.NodeID) bool { return n == id })
+		si.Learners = slices.DeleteFunc(slices.Clone(si.Learners), func(n meta.NodeID) bool { return n == id })
+		if si.Leader == id {
+			si.Leader = ""
+			if len(si.Replicas) > 0 {
+				si.Leader = si.Replicas[0]
+			}
+		}
+		si.Epoch++
+		ops = append(ops, clientv3.OpPut(lay.Slot(r.t, r.n), jsonString(si)))
+	}
+	ops = append(ops, clientv3.OpDelete(lay.Member(id)))
+	if err := l.putChunks(ctx, ops); err != nil {
+		return err
+	}
+	l.m.log.Info("node removed", "node", id, "replicas_dropped", len(refs), "leaders_moved", leads)
+	return nil
+}
+
+// CreateTable creates a table; only the manager may.
+func (m *Member) CreateTable(ctx context.Context, req api.CreateTable) (meta.TableInfo, error) {
+	l, err := m.leading()
+	if err != nil {
+		return meta.TableInfo{}, err
+	}
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	return l.createTable(ctx, req, false)
+}
+
+// DropTable drops a table; only the manager may.
+func (m *Member) DropTable(ctx context.Context, name string) error {
+	l, err := m.leading()
+	if err != nil {
+		return err
+	}
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	return l.dropTable(ctx, name)
+}
+
+// RemoveNode removes a dead node; only the manager may.
+func (m *Member) RemoveNode(ctx context.Context, id meta.NodeID, force bool) error {
+	l, err := m.leading()
+	if err != nil {
+		return err
+	}
+	m.opMu.Lock()
+	defer m.opMu.Unlock()
+	return l.removeNode(ctx, id, force)
+}
+
+// errNotManager is returned by operations called on a node that does not
+// hold the role (Handler forwards them instead).
+var errNotManager = errf(http.StatusServiceUnavailable, "this node is not the manager")
+
+func (m *Member) leading() (*leadership, error) {
+	l := m.lead.Load()
+	if l == nil {
+		return nil, errNotManager
+	}
+	return l, nil
+}

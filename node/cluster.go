@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/pika-node/pika-node/manager"
+	"github.com/pika-node/pika-node/manager/embedetcd"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// bootstrapTable is the table the first manager of a cluster creates: the
+// one every connection starts on. One replica, because a cluster usually
+// starts as one node; raising it is a replica change (a later issue).
+var bootstrapTable = meta.TableInfo{ID: storage.DefaultTable, Name: "db0", Slots: storage.DefaultSlots, Replicas: 1, Mode: meta.ModeAsync}
+
+// loadNodeID returns the node's id from its storage, choosing and storing
+// one at the first start.
+func loadNodeID(eng *storage.Engine) (meta.NodeID, error) {
+	v, ok, err := eng.NodeValue("id")
+	if err != nil {
+		return "", err
+	}
+	if ok {
+		return meta.NodeID(v), nil
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b)
+	if err := eng.SetNodeValue("id", []byte(id)); err != nil {
+		return "", err
+	}
+	return meta.NodeID(id), nil
+}
+
+// etcdEndpoints splits --etcd, accepting http:// prefixes.
+func etcdEndpoints(s string) []string {
+	var eps []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			eps = append(eps, e)
+		}
+	}
+	return eps
+}
+
+// startControlPlane starts the embedded etcd when no --etcd is given,
+// connects to etcd and builds the node's member of the control plane.
+func (n *Node) startControlPlane() error {
+	eps := etcdEndpoints(n.cfg.Etcd)
+	if len(eps) == 0 {
+		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.etcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
+		if err != nil {
+			return err
+		}
+		n.etcd = srv
+		eps = []string{srv.Endpoint()}
+		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.etcdDir())
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   eps,
+		DialTimeout: 5 * time.Second,
+		Logger:      zap.NewNop(),
+		// Keepalives find a dead etcd connection in seconds, not minutes.
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 3 * time.Second,
+	})
+	if err != nil {
+		n.stopEtcd()
+		return fmt.Errorf("etcd client for %v: %w", eps, err)
+	}
+	n.etcdCli = cli
+	labels, _ := parseLabels(n.cfg.Labels) // validated in Config.Validate
+	host := n.cfg.advertiseHost()
+	self := meta.NodeInfo{
+		ID:        n.id,
+		RESP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.Port)),
+		Peer:      net.JoinHostPort(host, strconv.Itoa(n.cfg.peerPort())),
+		HTTP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.httpPort())),
+		Version:   Version,
+		Labels:    labels,
+		StartedAt: n.started.UTC(),
+	}
+	n.member = manager.NewMember(manager.Config{
+		Layout:            meta.Layout{Cluster: n.cfg.Cluster},
+		Self:              self,
+		LeaseTTL:          n.cfg.LeaseTTL,
+		Bootstrap:         bootstrapTable,
+		BootstrapPassword: n.cfg.RequirePass,
+		Log:               n.log.With("component", "manager"),
+	}, cli, n.applyState)
+	return nil
+}
+
+func (n *Node) stopEtcd() {
+	if n.etcdCli != nil {
+		n.etcdCli.Close()
+	}
+	if n.etcd != nil {
+		n.etcd.Close()
+	}
+}
+
+// applyState turns a new metadata State into the routing snapshot the
+// node serves from: tables new to this node get their slot counts loaded
+// before the snapshot that serves them is published, and the data of
+// tables the cluster dropped is deleted after. It runs on one goroutine.
+func (n *Node) applyState(st *meta.State) {
+	snap := router.NewSnapshot(st, n.id)
+	for _, t := range snap.Tables() {
+		if !n.eng.HasTable(t.ID) {
+			if err := n.eng.EnsureTable(t.ID, t.Slots); err != nil {
+				n.log.Error("load table", "table", t.Name, "id", t.ID, "err", err)
+			}
+		}
+	}
+	prev := n.snap.Swap(snap)
+	if prev == nil || prev.Revision != snap.Revision {
+		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))
+	}
+	if n.onDisk == nil {
+		ids, err := n.eng.TablesOnDisk()
+		if err != nil {
+			n.log.Error("list tables on disk", "err", err)
+		}
+		n.onDisk = map[storage.TableID]bool{}
+		for _, id := range ids {
+			n.onDisk[id] = true
+		}
+	}
+	for _, id := range snap.Dropped {
+		if !n.onDisk[id] && !n.eng.HasTable(id) {
+			continue
+		}
+		start := time.Now()
+		if err := n.eng.DropTable(id); err != nil {
+			n.log.Error("delete data of dropped table", "id", id, "err", err)
+			continue
+		}
+		delete(n.onDisk, id)
+		n.log.Info("deleted the data of a dropped table", "id", id, "took", time.Since(start))
+	}
+	if len(snap.Tables()) > 0 {
+		n.readyOnce.Do(func() { close(n.ready) })
+	}
+}
+
+// waitReady waits for the first snapshot that has a table, saying every
+// few seconds what it waits for.
+func (n *Node) waitReady(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ready:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			msg := n.member.LastError()
+			if msg == "" {
+				msg = "no table yet (is a manager running?)"
+			}
+			n.log.Warn("waiting for the cluster metadata before serving clients", "etcd", n.cfg.Etcd, "cluster", n.cfg.Cluster, "last_error", msg)
+		}
+	}
+}

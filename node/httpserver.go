@@ -1,0 +1,80 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// Health is the body of /healthz.
+type Health struct {
+	// Status is "ok" (serving, etcd reachable), "degraded" (serving from
+	// the last metadata while etcd is unreachable) or "starting" (no
+	// metadata yet: clients are not served). Only "starting" answers 503.
+	Status        string      `json:"status"`
+	Node          meta.NodeID `json:"node"`
+	Cluster       string      `json:"cluster"`
+	EtcdConnected bool        `json:"etcd_connected"`
+	Manager       meta.NodeID `json:"manager"`
+	IsManager     bool        `json:"is_manager"`
+	Revision      int64       `json:"revision"`
+	Tables        int         `json:"tables"`
+	Reason        string      `json:"reason,omitempty"`
+	Uptime        string      `json:"uptime"`
+}
+
+func (n *Node) health() Health {
+	h := Health{
+		Status:        "ok",
+		Node:          n.id,
+		Cluster:       n.cfg.Cluster,
+		EtcdConnected: n.member.Connected(),
+		IsManager:     n.member.IsManager(),
+		Uptime:        time.Since(n.started).Round(time.Second).String(),
+	}
+	snap := n.snap.Load()
+	switch {
+	case snap == nil || len(snap.Tables()) == 0:
+		h.Status = "starting"
+		h.Reason = "waiting for the cluster metadata"
+		if e := n.member.LastError(); e != "" {
+			h.Reason += ": " + e
+		}
+	default:
+		h.Manager, h.Revision, h.Tables = snap.Manager, snap.Revision, len(snap.Tables())
+		if !h.EtcdConnected {
+			h.Status = "degraded"
+			h.Reason = fmt.Sprintf("etcd unreachable (%s): serving from the metadata of revision %d", n.member.LastError(), snap.Revision)
+		}
+	}
+	return h
+}
+
+// httpServer serves /healthz, /metrics and the manager's API.
+func (n *Node) httpServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h := n.health()
+		w.Header().Set("Content-Type", "application/json")
+		if h.Status == "starting" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(h)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/api/", n.member.Handler())
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}

@@ -1,0 +1,136 @@
+package node
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// metrics is the node's Prometheus registry. Counters that the node keeps
+// anyway (command calls, connections, key counts) are read when scraped
+// by the collector below; only latencies are observed on the command path.
+type metrics struct {
+	reg     *prometheus.Registry
+	latency *prometheus.HistogramVec
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pika_command_duration_seconds",
+			Help: "Time to execute a command on this node (without network and queueing).",
+			// 10µs .. ~5s
+			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10),
+		}, []string{"cmd"}),
+	}
+	for _, spec := range n.tbl.All() {
+		n.stats.of(spec).latency = m.latency.WithLabelValues(spec.Name)
+	}
+	m.reg.MustRegister(m.latency, &nodeCollector{n: n},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+var (
+	descCalls     = prometheus.NewDesc("pika_commands_total", "Commands executed.", []string{"cmd"}, nil)
+	descFailed    = prometheus.NewDesc("pika_commands_failed_total", "Commands that answered an error.", []string{"cmd"}, nil)
+	descRejected  = prometheus.NewDesc("pika_commands_rejected_total", "Commands refused before running (NOAUTH, ...).", []string{"cmd"}, nil)
+	descUnknown   = prometheus.NewDesc("pika_commands_unknown_total", "Unknown commands received.", nil, nil)
+	descClients   = prometheus.NewDesc("pika_connected_clients", "Client connections open.", nil, nil)
+	descConns     = prometheus.NewDesc("pika_connections_received_total", "Client connections accepted.", nil, nil)
+	descNetIn     = prometheus.NewDesc("pika_net_input_bytes_total", "Bytes read from clients.", nil, nil)
+	descNetOut    = prometheus.NewDesc("pika_net_output_bytes_total", "Bytes written to clients.", nil, nil)
+	descKeys      = prometheus.NewDesc("pika_keys", "Keys stored on this node, per table.", []string{"table", "table_id"}, nil)
+	descExpires   = prometheus.NewDesc("pika_keys_with_ttl", "Keys with a TTL stored on this node, per table.", []string{"table", "table_id"}, nil)
+	descSlots     = prometheus.NewDesc("pika_table_slots", "Slots of each table.", []string{"table", "table_id"}, nil)
+	descSlotsLed  = prometheus.NewDesc("pika_slots_led", "Slots of each table that this node leads.", []string{"table", "table_id"}, nil)
+	descSlotsHeld = prometheus.NewDesc("pika_slot_replicas", "Slots of each table of which this node holds a replica.", []string{"table", "table_id"}, nil)
+	descEtcd      = prometheus.NewDesc("pika_etcd_connected", "1 while the node's etcd lease is alive.", nil, nil)
+	descManager   = prometheus.NewDesc("pika_manager", "1 while this node holds the manager role.", nil, nil)
+	descRevision  = prometheus.NewDesc("pika_metadata_revision", "The etcd revision of the routing snapshot served.", nil, nil)
+	descRocks     = prometheus.NewDesc("pika_rocksdb_property", "RocksDB properties of the meta column family (estimates).", []string{"property"}, nil)
+	descSST       = prometheus.NewDesc("pika_rocksdb_sst_bytes", "Size of the live SST files of every column family.", nil, nil)
+)
+
+// rocksProperties are exported as pika_rocksdb_property.
+var rocksProperties = []string{
+	"rocksdb.estimate-num-keys",
+	"rocksdb.cur-size-all-mem-tables",
+	"rocksdb.block-cache-usage",
+	"rocksdb.estimate-pending-compaction-bytes",
+	"rocksdb.num-running-compactions",
+	"rocksdb.num-running-flushes",
+	"rocksdb.estimate-live-data-size",
+}
+
+type nodeCollector struct{ n *Node }
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
+		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descEtcd,
+		descManager, descRevision, descRocks, descSST} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	counter := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, spec := range n.tbl.All() {
+		st := n.stats.of(spec)
+		if calls := st.calls.Load(); calls > 0 || st.failed.Load() > 0 || st.rejected.Load() > 0 {
+			counter(descCalls, calls, spec.Name)
+			counter(descFailed, st.failed.Load(), spec.Name)
+			counter(descRejected, st.rejected.Load(), spec.Name)
+		}
+	}
+	counter(descUnknown, n.stats.unknown.Load())
+	n.clientsMu.Lock()
+	clients := len(n.clients)
+	n.clientsMu.Unlock()
+	gauge(descClients, float64(clients))
+	counter(descConns, n.connsTotal.Load())
+	counter(descNetIn, n.netIn.Load())
+	counter(descNetOut, n.netOut.Load())
+	if snap := n.snap.Load(); snap != nil {
+		for _, t := range snap.Tables() {
+			id := strconv.FormatUint(uint64(t.ID), 10)
+			keys, expires := n.eng.Counts(t.ID)
+			gauge(descKeys, float64(keys), t.Name, id)
+			gauge(descExpires, float64(expires), t.Name, id)
+			gauge(descSlots, float64(t.Slots), t.Name, id)
+			led, held := 0, 0
+			for s := range t.Slots {
+				r := t.Route(storage.SlotID(s))
+				if r.Leader == n.id {
+					led++
+				}
+				for _, rep := range r.Replicas {
+					if rep == n.id {
+						held++
+					}
+				}
+			}
+			gauge(descSlotsLed, float64(led), t.Name, id)
+			gauge(descSlotsHeld, float64(held), t.Name, id)
+		}
+		gauge(descRevision, float64(snap.Revision))
+	}
+	gauge(descEtcd, float64(boolInt(n.member != nil && n.member.Connected())))
+	gauge(descManager, float64(boolInt(n.member != nil && n.member.IsManager())))
+	for _, p := range rocksProperties {
+		if v, err := strconv.ParseFloat(n.eng.Stats(p), 64); err == nil {
+			gauge(descRocks, v, p)
+		}
+	}
+	gauge(descSST, float64(n.eng.ApproximateDiskBytes()))
+}
