@@ -48,7 +48,9 @@ func (l Layout) Table(name string) string { return l.Tables() + name }
 func (l Layout) Slots() string { return l.Root() + "slots/" }
 
 // TableSlots is the prefix of one table's slot records.
-func (l Layout) TableSlots(t TableID) string { return l.Slots() + strconv.FormatUint(uint64(t), 10) + "/" }
+func (l Layout) TableSlots(t TableID) string {
+	return l.Slots() + strconv.FormatUint(uint64(t), 10) + "/"
+}
 
 // Slot is one slot's record.
 func (l Layout) Slot(t TableID, s SlotID) string {
