@@ -1,9 +1,11 @@
 package manager
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -33,7 +35,7 @@ func (m *Member) Handler() http.Handler {
 		return api.NodesOf(st), nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables, m.read(func(st *meta.State, _ *http.Request) (any, error) {
-		return nonNil(api.TablesOf(st)), nil
+		return api.TablesOf(st), nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}", m.read(func(st *meta.State, r *http.Request) (any, error) {
 		t, err := tableOf(st, r)
@@ -64,54 +66,58 @@ func (m *Member) Handler() http.Handler {
 		}
 		return s, nil
 	}))
-	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBody))
+		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return nil, nil, errf(http.StatusBadRequest, "bad request body: %v", err)
+			return nil, errf(http.StatusBadRequest, "bad request body: %v", err)
 		}
 		t, err := m.CreateTable(ctx, req)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()},
-			func(st *meta.State) bool { x, ok := st.Tables[t.Name]; return ok && st.Complete(x) }, nil
+		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}, nil
+	}, func(r *http.Request) func(*meta.State) bool {
+		name := r.Header.Get(tableHeader)
+		return func(st *meta.State) bool { x, ok := st.Tables[name]; return ok && st.Complete(x) }
 	}))
-	mux.HandleFunc("DELETE "+api.PathTables+"/{name}", m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+	mux.HandleFunc("DELETE "+api.PathTables+"/{name}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		if err := m.DropTable(ctx, name); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return map[string]any{"ok": true, "dropped": name},
-			func(st *meta.State) bool { _, ok := st.Tables[name]; return !ok }, nil
+		return map[string]any{"ok": true, "dropped": name}, nil
+	}, func(r *http.Request) func(*meta.State) bool {
+		name := r.PathValue("name")
+		return func(st *meta.State) bool { _, ok := st.Tables[name]; return !ok }
 	}))
-	mux.HandleFunc("DELETE "+api.PathNodes+"/{id}", m.write(func(ctx context.Context, r *http.Request) (any, func(*meta.State) bool, error) {
+	mux.HandleFunc("DELETE "+api.PathNodes+"/{id}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		id := meta.NodeID(r.PathValue("id"))
 		force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
 		if err := m.RemoveNode(ctx, id, force); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return map[string]any{"ok": true, "removed": id},
-			func(st *meta.State) bool { _, ok := st.Members[id]; return !ok }, nil
+		return map[string]any{"ok": true, "removed": id}, nil
+	}, func(r *http.Request) func(*meta.State) bool {
+		id := meta.NodeID(r.PathValue("id"))
+		return func(st *meta.State) bool { _, ok := st.Members[id]; return !ok }
 	}))
 	return mux
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
+// tableOf finds the table named in the path, by name or else by id.
 func tableOf(st *meta.State, r *http.Request) (meta.TableInfo, error) {
 	name := r.PathValue("name")
-	t, ok := st.Tables[name]
-	if !ok {
-		return meta.TableInfo{}, errf(http.StatusNotFound, "no table %q", name)
+	if t, ok := st.Tables[name]; ok {
+		return t, nil
 	}
-	return t, nil
+	if id, err := strconv.ParseUint(name, 10, 32); err == nil {
+		if t, ok := st.TableByID(meta.TableID(id)); ok {
+			return t, nil
+		}
+	}
+	return meta.TableInfo{}, errf(http.StatusNotFound, "no table %q", name)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -146,29 +152,50 @@ func (m *Member) read(fn func(*meta.State, *http.Request) (any, error)) http.Han
 	}
 }
 
+// tableHeader carries a create's table name from the request body to
+// the seen check.
+const tableHeader = "X-Pika-Table"
+
 // write runs fn on the manager (here, or forwarded) and then waits, up to
-// a few seconds, until this node's own metadata shows the change, so that
-// a read through the same node right after sees it.
-func (m *Member) write(fn func(context.Context, *http.Request) (any, func(*meta.State) bool, error)) http.HandlerFunc {
+// a few seconds, until this node's own metadata shows the change (seen),
+// so that a read through the same node right after sees it.
+func (m *Member) write(fn func(context.Context, *http.Request) (any, error), seen func(*http.Request) func(*meta.State) bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !m.IsManager() {
-			m.forward(w, r)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			writeError(w, errf(http.StatusBadRequest, "read request body: %v", err))
 			return
 		}
-		v, seen, err := fn(r.Context(), r)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		var peek struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(body, &peek) == nil {
+			r.Header.Set(tableHeader, peek.Name)
+		}
+		wait := func() {
+			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+			defer cancel()
+			_, _ = m.WaitState(ctx, seen(r))
+		}
+		if !m.IsManager() {
+			m.forward(w, r, wait)
+			return
+		}
+		v, err := fn(r.Context(), r)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		_, _ = m.WaitState(ctx, seen)
+		wait()
 		writeJSON(w, http.StatusOK, v)
 	}
 }
 
-// forward relays a write to the elected manager's HTTP address.
-func (m *Member) forward(w http.ResponseWriter, r *http.Request) {
+// forward relays a write to the elected manager's HTTP address and, when
+// it succeeded, calls wait before answering.
+func (m *Member) forward(w http.ResponseWriter, r *http.Request, wait func()) {
 	if r.Header.Get(forwardedHeader) != "" {
 		writeError(w, errf(http.StatusServiceUnavailable, "node %s was asked as the manager but does not hold the role (it moved); retry", m.cfg.Self.ID))
 		return
@@ -189,6 +216,12 @@ func (m *Member) forward(w http.ResponseWriter, r *http.Request) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(forwardedHeader, string(m.cfg.Self.ID))
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode/100 == 2 {
+				wait()
+			}
+			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeError(w, errf(http.StatusServiceUnavailable, "forward to manager %s at %s: %v", mgr, info.HTTP, err))

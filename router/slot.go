@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"hash/crc32"
 
-	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/storage/keyspace"
 )
 
-// SlotID is storage's slot number; router computes it.
-type SlotID = storage.SlotID
+// SlotID is a slot number; router computes it.
+type SlotID = keyspace.SlotID
 
 // HashKey returns the part of key that decides its slot: the content of the
 // first non-empty {...} when there is one (a hash tag), else the whole key.

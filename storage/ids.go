@@ -1,10 +1,12 @@
 package storage
 
+import "github.com/pika-node/pika-node/storage/keyspace"
+
 // TableID is a table's numeric id: SELECT n picks table n; db0 is 0.
-type TableID uint32
+type TableID = keyspace.TableID
 
 // SlotID is a slot's number inside its table, in [0, slots).
-type SlotID uint32
+type SlotID = keyspace.SlotID
 
 // DefaultTable is the table every node serves before any other is created.
 const DefaultTable TableID = 0

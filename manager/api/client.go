@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
 )
@@ -21,9 +20,9 @@ type Client struct {
 }
 
 // NewClient returns a client of the node whose HTTP address is addr
-// (host:port).
+// (host:port). Calls are bounded by their context only.
 func NewClient(addr string) *Client {
-	return &Client{base: "http://" + addr, hc: &http.Client{Timeout: 60 * time.Second}}
+	return &Client{base: "http://" + addr, hc: &http.Client{}}
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {

@@ -75,7 +75,7 @@ func NodesOf(st *meta.State) []Node {
 
 // TablesOf lists the tables by id, with their health.
 func TablesOf(st *meta.State) []Table {
-	var out []Table
+	out := []Table{}
 	for _, t := range st.SortedTables() {
 		out = append(out, TableOf(st, t))
 	}
@@ -131,6 +131,13 @@ func SlotOf(st *meta.State, t meta.TableInfo, n meta.SlotID) (Slot, bool) {
 	_, alive := st.Alive[si.Leader]
 	return Slot{
 		Table: t.Name, TableID: t.ID, Slot: n, Epoch: si.Epoch, Leader: si.Leader,
-		LeaderAlive: alive && si.Leader != "", Replicas: si.Replicas, Learners: si.Learners, State: si.State,
+		LeaderAlive: alive && si.Leader != "", Replicas: nonNil(si.Replicas), Learners: si.Learners, State: si.State,
 	}, true
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/storage/keyspace"
 )
 
 // NodeID names a node for its whole life: chosen at its first start and
@@ -13,10 +13,10 @@ import (
 type NodeID string
 
 // TableID is a table's number (SELECT n); db0 is 0.
-type TableID = storage.TableID
+type TableID = keyspace.TableID
 
 // SlotID is a slot's number inside its table.
-type SlotID = storage.SlotID
+type SlotID = keyspace.SlotID
 
 // Epoch orders the placements of one slot: every change of its leader or
 // replicas bumps it, and a node asked to serve a slot at an older epoch

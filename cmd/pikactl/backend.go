@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// backend is what the commands need from the cluster. Both
+// implementations answer with the API's values and errors, so the
+// commands and the output do not know which one they use.
+type backend interface {
+	Status(ctx context.Context) (api.Status, error)
+	Nodes(ctx context.Context) ([]api.Node, error)
+	RemoveNode(ctx context.Context, id meta.NodeID, force bool) error
+	Tables(ctx context.Context) ([]api.Table, error)
+	Table(ctx context.Context, name string) (api.Table, error)
+	CreateTable(ctx context.Context, req api.CreateTable) (api.Table, error)
+	DropTable(ctx context.Context, name string) error
+	Slots(ctx context.Context, table string) ([]api.Slot, error)
+	Slot(ctx context.Context, table string, n meta.SlotID) (api.Slot, error)
+	Close() error
+}
+
+// target is where the commands go: a node's HTTP address, or etcd
+// endpoints.
+type target struct {
+	server string
+	etcd   []string
+}
+
+// resolveTarget checks the global options and picks the target. serverSet
+// and etcdSet say whether --server and --etcd were on the command line: a
+// flag wins over the other's environment variable, and two flags, or two
+// environment variables and no flag, are a usage error.
+func resolveTarget(o options, serverSet, etcdSet bool) (target, error) {
+	if o.timeout <= 0 {
+		return target{}, &usageError{msg: fmt.Sprintf("--timeout %s: must be positive", o.timeout)}
+	}
+	useEtcd := false
+	switch {
+	case serverSet && etcdSet:
+		return target{}, &usageError{msg: "--server and --etcd are exclusive: give one"}
+	case etcdSet:
+		useEtcd = true
+	case serverSet:
+	case o.envServer != "" && o.envEtcd != "":
+		return target{}, &usageError{msg: "both PIKACTL_SERVER and PIKACTL_ETCD are set: unset one, or choose with --server or --etcd"}
+	default:
+		useEtcd = o.envEtcd != ""
+	}
+	if useEtcd {
+		var eps []string
+		for ep := range strings.SplitSeq(o.etcd, ",") {
+			if ep = strings.TrimSpace(ep); ep != "" {
+				eps = append(eps, ep)
+			}
+		}
+		if len(eps) == 0 {
+			return target{}, &usageError{msg: "--etcd: no endpoints given"}
+		}
+		if o.cluster == "" {
+			return target{}, &usageError{msg: "--cluster must not be empty"}
+		}
+		return target{etcd: eps}, nil
+	}
+	addr, err := serverAddr(o.server)
+	if err != nil {
+		return target{}, &usageError{msg: err.Error()}
+	}
+	return target{server: addr}, nil
+}
+
+// serverAddr checks a --server value: host:port, optionally written as
+// http://host:port.
+func serverAddr(s string) (string, error) {
+	addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "http://"), "/")
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.ContainsAny(addr, "/?#") {
+		return "", fmt.Errorf("--server %q: want host:port", s)
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return "", fmt.Errorf("--server %q: bad port", s)
+	}
+	return addr, nil
+}
+
+// open connects to the target. warn receives notes for the operator that
+// are not errors.
+func (t target) open(cluster string, warn io.Writer) (backend, error) {
+	if t.etcd == nil {
+		return httpBackend{api.NewClient(t.server)}, nil
+	}
+	return openEtcd(t.etcd, cluster, warn)
+}
+
+// httpBackend calls a node's API.
+type httpBackend struct{ *api.Client }
+
+func (httpBackend) Close() error { return nil }
+
+// etcdBackend reads the metadata from etcd on every call (one read each,
+// so every answer is one consistent revision) and sends writes to the
+// manager's API.
+type etcdBackend struct {
+	cli       *clientv3.Client
+	endpoints string
+	cluster   string
+	layout    meta.Layout
+	warn      io.Writer
+	warned    bool
+}
+
+func openEtcd(endpoints []string, cluster string, warn io.Writer) (*etcdBackend, error) {
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		// The client's own log (retries, balancer) would interleave with
+		// our output; its errors reach us as return values.
+		Logger: zap.NewNop(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	return &etcdBackend{
+		cli:       cli,
+		endpoints: strings.Join(endpoints, ","),
+		cluster:   cluster,
+		layout:    meta.Layout{Cluster: cluster},
+		warn:      warn,
+	}, nil
+}
+
+func (b *etcdBackend) Close() error { return b.cli.Close() }
+
+func (b *etcdBackend) load(ctx context.Context) (*meta.State, error) {
+	st, err := meta.Load(ctx, b.cli, b.layout)
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", b.endpoints, err)
+	}
+	if isEmpty(st) && !b.warned {
+		// A typo in --cluster reads an empty cluster without any error.
+		b.warned = true
+		fmt.Fprintf(b.warn, "pikactl: warning: etcd %s holds nothing under %s; is --cluster %q right?\n",
+			b.endpoints, b.layout.Root(), b.cluster)
+	}
+	return st, nil
+}
+
+// isEmpty reports whether st holds no record at all.
+func isEmpty(st *meta.State) bool {
+	return len(st.Alive) == 0 && len(st.Members) == 0 && len(st.Tables) == 0 &&
+		len(st.Slots) == 0 && len(st.Jobs) == 0 && st.Manager() == "" && st.NextTableID == 0
+}
+
+// table finds a table by name, as the API does.
+func table(st *meta.State, name string) (meta.TableInfo, error) {
+	if t, ok := st.Tables[name]; ok {
+		return t, nil
+	}
+	return meta.TableInfo{}, &notFoundError{msg: fmt.Sprintf("no table %q", name)}
+}
+
+func (b *etcdBackend) Status(ctx context.Context) (api.Status, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return api.Status{}, err
+	}
+	return api.StatusOf(b.cluster, st), nil
+}
+
+func (b *etcdBackend) Nodes(ctx context.Context) ([]api.Node, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.NodesOf(st), nil
+}
+
+func (b *etcdBackend) Tables(ctx context.Context) ([]api.Table, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.TablesOf(st), nil
+}
+
+func (b *etcdBackend) Table(ctx context.Context, name string) (api.Table, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return api.Table{}, err
+	}
+	t, err := table(st, name)
+	if err != nil {
+		return api.Table{}, err
+	}
+	return api.TableOf(st, t), nil
+}
+
+func (b *etcdBackend) Slots(ctx context.Context, name string) ([]api.Slot, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := table(st, name)
+	if err != nil {
+		return nil, err
+	}
+	return api.SlotsOf(st, t), nil
+}
+
+func (b *etcdBackend) Slot(ctx context.Context, name string, n meta.SlotID) (api.Slot, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return api.Slot{}, err
+	}
+	t, err := table(st, name)
+	if err != nil {
+		return api.Slot{}, err
+	}
+	if uint32(n) >= t.Slots {
+		return api.Slot{}, &notFoundError{msg: fmt.Sprintf("table %s has no slot %d (it has %d, numbered from 0)", t.Name, n, t.Slots)}
+	}
+	s, ok := api.SlotOf(st, t, n)
+	if !ok {
+		return api.Slot{}, &notFoundError{msg: fmt.Sprintf("slot %d of table %q has no record yet", n, t.Name)}
+	}
+	return s, nil
+}
+
+// manager returns a client of the elected manager's API, for writes.
+func (b *etcdBackend) manager(ctx context.Context) (*api.Client, error) {
+	st, err := b.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := st.Manager()
+	if id == "" {
+		return nil, fmt.Errorf("%w in cluster %q (etcd %s): writes need one", errNoManager, b.cluster, b.endpoints)
+	}
+	info, ok := st.Alive[id]
+	if !ok || info.HTTP == "" {
+		return nil, fmt.Errorf("%w: manager %s registered no HTTP address", errNoManager, id)
+	}
+	return api.NewClient(info.HTTP), nil
+}
+
+func (b *etcdBackend) RemoveNode(ctx context.Context, id meta.NodeID, force bool) error {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return err
+	}
+	return c.RemoveNode(ctx, id, force)
+}
+
+func (b *etcdBackend) CreateTable(ctx context.Context, req api.CreateTable) (api.Table, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Table{}, err
+	}
+	return c.CreateTable(ctx, req)
+}
+
+func (b *etcdBackend) DropTable(ctx context.Context, name string) error {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return err
+	}
+	return c.DropTable(ctx, name)
+}
