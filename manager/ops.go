@@ -179,11 +179,11 @@ func (l *leadership) createTable(ctx context.Context, req api.CreateTable, boots
 		nodes = []meta.NodeID{l.m.cfg.Self.ID}
 	}
 	job := meta.Job{
-		ID:        fmt.Sprintf("%d-create-%d", time.Now().UnixNano(), id),
-		Kind:      meta.JobCreateTable,
-		Table:     t,
-		Created:   time.Now().UTC(),
-		Nodes:     nodes,
+		ID:      fmt.Sprintf("%d-create-%d", time.Now().UnixNano(), id),
+		Kind:    meta.JobCreateTable,
+		Table:   t,
+		Created: time.Now().UTC(),
+		Nodes:   nodes,
 	}
 	ok, err := l.txn(ctx,
 		[]clientv3.Cmp{counterCmp, clientv3.Compare(clientv3.CreateRevision(lay.Table(t.Name)), "=", 0)},
