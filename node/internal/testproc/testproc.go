@@ -5,7 +5,6 @@ package testproc
 import (
 	"errors"
 	"fmt"
-	"github.com/pika-node/pika-node/manager/embedetcd"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pika-node/pika-node/manager/embedetcd"
 )
 
 // BuildPikaNode builds ./cmd/pika-node of this module into dir and returns
@@ -43,6 +44,26 @@ func BuildPikaNode(dir string) (string, error) {
 	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/pika-node: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// BuildPikactl builds ./cmd/pikactl into dir (without the race detector:
+// it is a short-lived client) unless PIKACTL_BIN names one.
+func BuildPikactl(dir string) (string, error) {
+	if bin := os.Getenv("PIKACTL_BIN"); bin != "" {
+		return filepath.Abs(bin)
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	bin := filepath.Join(dir, "pikactl")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pikactl")
+	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/pikactl: %v\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -1,0 +1,334 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/manager/api"
+)
+
+const leaseTTL = "2s"
+
+func redisClient(t *testing.T, n *pikaNode, opts *redis.Options) *redis.Client {
+	t.Helper()
+	if opts == nil {
+		opts = &redis.Options{}
+	}
+	opts.Addr = n.addr()
+	opts.MaxRetries = -1
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestClusterWithExternalEtcd runs three nodes against Debian's etcd and
+// walks an operator's day: status, a table with a password, every node
+// serving it, metrics, the manager killed and replaced, the dead node
+// removed, the table dropped under a live connection.
+func TestClusterWithExternalEtcd(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--cluster", "prod", "--lease-ttl", leaseTTL}
+	n1 := startNode(t, dir, "n1", common...)
+	n1.waitHealthy(t)
+	n2 := startNode(t, dir, "n2", common...)
+	n3 := startNode(t, dir, "n3", common...)
+	nodes := []*pikaNode{n1, n2, n3}
+	for _, n := range nodes[1:] {
+		n.waitHealthy(t)
+	}
+	ctx := context.Background()
+	srv := func(n *pikaNode) []string { return []string{"--server", n.httpAddr()} }
+
+	var st api.Status
+	waitFor(t, "3 live nodes in status", 20*time.Second, func() bool {
+		pikactlJSON(t, &st, append(srv(n2), "status")...)
+		alive := 0
+		for _, n := range st.Nodes {
+			if n.Alive {
+				alive++
+			}
+		}
+		return alive == 3
+	})
+	if st.Cluster != "prod" || st.Manager == "" || len(st.Tables) != 1 || st.Tables[0].Name != "db0" || st.Health != api.HealthOK {
+		t.Fatalf("status: %+v", st)
+	}
+	// The same status read straight from etcd.
+	var st2 api.Status
+	pikactlJSON(t, &st2, "--etcd", etcd.endpoint(), "--cluster", "prod", "status")
+	if st2.Manager != st.Manager || len(st2.Nodes) != 3 {
+		t.Fatalf("status through etcd: %+v", st2)
+	}
+	out, _, code := pikactl(t, append(srv(n3), "status")...)
+	if code != 0 || !strings.Contains(out, "prod") || !strings.Contains(out, "db0") {
+		t.Fatalf("human status (exit %d):\n%s", code, out)
+	}
+
+	// A table with a password, created through a node that may not be the
+	// manager (the call is forwarded).
+	var created api.Table
+	pikactlJSON(t, &created, append(srv(n3), "table", "create", "orders", "--slots", "64", "--replicas", "3", "--password", "s3cret")...)
+	if created.ID != 1 || created.Slots != 64 || !created.HasPassword {
+		t.Fatalf("created %+v", created)
+	}
+	if _, errs, code := pikactl(t, append(srv(n1), "table", "create", "orders", "--slots", "8")...); code != 1 || !strings.Contains(errs, "exists") {
+		t.Fatalf("duplicate create: exit %d, %s", code, errs)
+	}
+	if _, errs, code := pikactl(t, append(srv(n1), "table", "create", "bad", "--slots", "0")...); code != 1 || !strings.Contains(errs, "slots 0") {
+		t.Fatalf("bad slots: exit %d, %s", code, errs)
+	}
+	if _, _, code := pikactl(t, append(srv(n1), "table", "show", "nope")...); code != 1 {
+		t.Fatalf("show unknown table: exit %d, want 1", code)
+	}
+	if _, _, code := pikactl(t, append(srv(n1), "table", "frobnicate")...); code != 2 {
+		t.Fatalf("unknown verb: exit %d, want 2", code)
+	}
+	if _, _, code := pikactl(t, "--server", addr(freePort(t)), "status"); code != 3 {
+		t.Fatalf("unreachable server: exit %d, want 3", code)
+	}
+	var tables []api.Table
+	pikactlJSON(t, &tables, append(srv(n1), "table", "list")...)
+	if len(tables) != 2 || tables[1].Name != "orders" || tables[1].Health != api.HealthOK {
+		t.Fatalf("table list: %+v", tables)
+	}
+	var slot api.Slot
+	pikactlJSON(t, &slot, append(srv(n2), "slot", "show", "orders", "7")...)
+	if slot.Slot != 7 || len(slot.Replicas) != 3 || !slot.LeaderAlive || slot.Epoch != 1 {
+		t.Fatalf("slot 7: %+v", slot)
+	}
+	out, _, code = pikactl(t, append(srv(n2), "table", "show", "orders")...)
+	if code != 0 || !strings.Contains(out, "orders") {
+		t.Fatalf("table show (exit %d):\n%s", code, out)
+	}
+
+	// Every node got the table through its watch and serves it, closed
+	// until AUTH. (Each node serves every table locally in this issue.)
+	for i, n := range nodes {
+		c := redisClient(t, n, nil)
+		if err := c.Do(ctx, "select", "orders").Err(); err != nil {
+			t.Fatalf("%s: select orders: %v", n.name, err)
+		}
+		if err := c.Get(ctx, "k").Err(); err == nil || err.Error() != "NOAUTH Authentication required." {
+			t.Fatalf("%s: get before auth: %v", n.name, err)
+		}
+		if err := c.Do(ctx, "auth", "wrong").Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
+			t.Fatalf("%s: auth wrong: %v", n.name, err)
+		}
+		if err := c.Do(ctx, "auth", "s3cret").Err(); err != nil {
+			t.Fatalf("%s: auth: %v", n.name, err)
+		}
+		if err := c.Set(ctx, "k", fmt.Sprint("v", i), 0).Err(); err != nil {
+			t.Fatalf("%s: set: %v", n.name, err)
+		}
+		if v, err := c.Get(ctx, "k").Result(); err != nil || v != fmt.Sprint("v", i) {
+			t.Fatalf("%s: get: %q %v", n.name, v, err)
+		}
+		// The password opens by table name too, on a fresh connection.
+		c2 := redisClient(t, n, &redis.Options{Username: "orders", Password: "s3cret", DB: 1})
+		if v, err := c2.Get(ctx, "k").Result(); err != nil || v != fmt.Sprint("v", i) {
+			t.Fatalf("%s: get as user orders in db 1: %q %v", n.name, v, err)
+		}
+	}
+	m := n1.metrics(t)
+	for _, want := range []string{`pika_commands_total{cmd="set"}`, `pika_keys{table="orders",table_id="1"} 1`,
+		`pika_table_slots{table="orders",table_id="1"} 64`, `pika_command_duration_seconds_bucket{cmd="get"`, "pika_etcd_connected 1",
+		`pika_rocksdb_property{property="rocksdb.estimate-num-keys"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	// Kill -9 the manager: another node takes the role within a few
+	// seconds (the lease TTL).
+	var mgr *pikaNode
+	var others []*pikaNode
+	for _, n := range nodes {
+		if h, _, _ := n.health(); h.IsManager {
+			mgr = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	if mgr == nil {
+		t.Fatal("no node says it is the manager")
+	}
+	killed, _, _ := mgr.health()
+	start := time.Now()
+	mgr.kill()
+	var next string
+	waitFor(t, "a new manager", 30*time.Second, func() bool {
+		for _, n := range others {
+			if h, _, err := n.health(); err == nil && h.IsManager {
+				next = h.Node
+				return true
+			}
+		}
+		return false
+	})
+	took := time.Since(start)
+	t.Logf("MEASURED: manager takeover after kill -9 of the manager node: %s (lease TTL %s)", took.Round(time.Millisecond), leaseTTL)
+	if took > 10*time.Second {
+		t.Errorf("takeover took %s", took)
+	}
+	// The others keep serving.
+	c := redisClient(t, others[0], &redis.Options{Password: "s3cret", DB: 1})
+	if err := c.Set(ctx, "after", "1", 0).Err(); err != nil {
+		t.Fatalf("set after takeover: %v", err)
+	}
+	// The dead node is listed as down; its replicas keep it from removal
+	// without --force.
+	var ns []api.Node
+	waitFor(t, "the killed node shown down", 20*time.Second, func() bool {
+		pikactlJSON(t, &ns, append(srv(others[0]), "node", "list")...)
+		for _, n := range ns {
+			if string(n.ID) == killed.Node {
+				return !n.Alive
+			}
+		}
+		return false
+	})
+	if _, errs, code := pikactl(t, append(srv(others[1]), "node", "remove", killed.Node)...); code != 1 || !strings.Contains(errs, "--force") {
+		t.Fatalf("remove dead node holding replicas: exit %d %s", code, errs)
+	}
+	if out, errs, code := pikactl(t, append(srv(others[1]), "node", "remove", killed.Node, "--force")...); code != 0 {
+		t.Fatalf("forced remove: exit %d %s%s", code, out, errs)
+	}
+	pikactlJSON(t, &st, append(srv(others[0]), "status")...)
+	if string(st.Manager) != next || len(st.Nodes) != 2 {
+		t.Fatalf("status after removal: manager %s (want %s), %d nodes", st.Manager, next, len(st.Nodes))
+	}
+	// Dropping a table under a live connection: its next command fails
+	// clearly, and the connection can SELECT another table.
+	live := map[*pikaNode]*redis.Client{}
+	for _, n := range others {
+		c := redisClient(t, n, &redis.Options{Password: "s3cret", DB: 1, PoolSize: 1})
+		if err := c.Get(ctx, "k").Err(); err != nil {
+			t.Fatalf("%s: get before the drop: %v", n.name, err)
+		}
+		live[n] = c
+	}
+	if out, errs, code := pikactl(t, append(srv(others[0]), "table", "drop", "orders", "--yes")...); code != 0 {
+		t.Fatalf("drop: exit %d %s%s", code, out, errs)
+	}
+	for _, n := range others {
+		c := live[n]
+		var err error
+		waitFor(t, n.name+" to drop orders", 10*time.Second, func() bool {
+			err = c.Get(ctx, "k").Err()
+			return err != nil && strings.Contains(err.Error(), "no longer exists")
+		})
+		if err := c.Do(ctx, "select", "1").Err(); err == nil || err.Error() != "ERR DB index is out of range" {
+			t.Fatalf("%s: select of a dropped table: %v", n.name, err)
+		}
+	}
+	if _, _, code := pikactl(t, append(srv(others[0]), "table", "show", "orders")...); code != 1 {
+		t.Fatalf("show dropped table: exit %d, want 1", code)
+	}
+}
+
+// TestEtcdLostAndBack kills etcd under a running node: the node keeps
+// serving from its last snapshot and says so, then recovers.
+func TestEtcdLostAndBack(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	cport, pport := freePort(t), freePort(t)
+	etcd := startEtcd(t, dir, cport, pport)
+	n := startNode(t, dir, "n1", "--etcd", etcd.endpoint(), "--lease-ttl", leaseTTL)
+	n.waitHealthy(t)
+	ctx := context.Background()
+	c := redisClient(t, n, nil)
+	if err := c.Set(ctx, "k", "before", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	etcd.kill()
+	var h health
+	waitFor(t, "healthz to say degraded", 30*time.Second, func() bool {
+		var err error
+		h, _, err = n.health()
+		return err == nil && h.Status == "degraded"
+	})
+	if !strings.Contains(h.Reason, "etcd unreachable") {
+		t.Fatalf("degraded reason %q", h.Reason)
+	}
+	info, err := c.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "pika_etcd_connected:0") || !strings.Contains(info, "pika_health:degraded") {
+		t.Fatalf("INFO cluster while etcd is down: %v\n%s", err, info)
+	}
+	if err := c.Set(ctx, "k", "during", 0).Err(); err != nil {
+		t.Fatalf("set while etcd is down: %v", err)
+	}
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "during" {
+		t.Fatalf("get while etcd is down: %q %v", v, err)
+	}
+	startEtcd(t, dir, cport, pport)
+	n.waitHealthy(t)
+}
+
+// TestEtcdUnreachableAtStart: a node whose etcd is not there yet waits and
+// says why (no crash), and serves once etcd comes.
+func TestEtcdUnreachableAtStart(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	cport, pport := freePort(t), freePort(t)
+	n := startNode(t, dir, "n1", "--etcd", addr(cport), "--lease-ttl", leaseTTL)
+	waitFor(t, "healthz to answer starting", 30*time.Second, func() bool {
+		if n.exited() {
+			t.Fatalf("node exited without etcd: %v", n.err)
+		}
+		h, code, err := n.health()
+		return err == nil && code == 503 && h.Status == "starting"
+	})
+	startEtcd(t, dir, cport, pport)
+	n.waitHealthy(t)
+	c := redisClient(t, n, nil)
+	if err := c.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEmbeddedRestartKeepsMetadata: `pika-node start` with the embedded
+// etcd bootstraps alone; after kill -9 and restart it is the same node
+// with the same tables and data.
+func TestEmbeddedRestartKeepsMetadata(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	port := freePort(t, 10000, 20000)
+	etcdArgs := []string{"--etcd-listen", addr(freePort(t)), "--etcd-peer-listen", addr(freePort(t))}
+	n := startNodeOn(t, port, dir, "solo", etcdArgs...)
+	first := n.waitHealthy(t)
+	if !first.IsManager || first.Tables != 1 {
+		t.Fatalf("embedded default: %+v", first)
+	}
+	srv := []string{"--server", n.httpAddr()}
+	if out, errs, code := pikactl(t, append(srv, "table", "create", "t", "--slots", "16", "--replicas", "1")...); code != 0 {
+		t.Fatalf("create: exit %d %s%s", code, out, errs)
+	}
+	ctx := context.Background()
+	c := redisClient(t, n, &redis.Options{DB: 1})
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	n.kill()
+	n = startNodeOn(t, port, dir, "solo", etcdArgs...)
+	again := n.waitHealthy(t)
+	if again.Node != first.Node || again.Tables != 2 {
+		t.Fatalf("after restart: %+v, before %+v", again, first)
+	}
+	c = redisClient(t, n, &redis.Options{DB: 1})
+	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Fatalf("get after restart: %q %v", v, err)
+	}
+	var tb api.Table
+	pikactlJSON(t, &tb, append(srv, "table", "show", "t")...)
+	if tb.ID != 1 || tb.Slots != 16 {
+		t.Fatalf("table after restart: %+v", tb)
+	}
+}
