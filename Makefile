@@ -17,6 +17,7 @@ deps:
 
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pika-node
+	$(GO) build -o bin/pikactl ./cmd/pikactl
 
 run: build
 	./$(BIN) start

@@ -77,6 +77,13 @@ func (m *Member) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		// Answer with the table's health (under-replicated?) as this
+		// node's view has it once the create reached it.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if st, err := m.WaitState(wctx, func(st *meta.State) bool { x, ok := st.Tables[t.Name]; return ok && st.Complete(x) }); err == nil {
+			return api.TableOf(st, st.Tables[t.Name]), nil
+		}
 		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}, nil
 	}, func(r *http.Request) func(*meta.State) bool {
 		name := r.Header.Get(tableHeader)
