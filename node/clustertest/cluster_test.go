@@ -291,6 +291,11 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 	if err := c.Set(context.Background(), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// SIGTERM: a clean stop, exit status 0.
+	n.stop(t)
+	if n.err != nil {
+		t.Fatalf("exit after SIGTERM: %v", n.err)
+	}
 }
 
 // TestEmbeddedRestartKeepsMetadata: `pika-node start` with the embedded
