@@ -22,7 +22,7 @@ func (n *Node) registerServerCommands() {
 		{Name: "ping", Arity: -1, Flags: command.Fast, Handler: n.cmdPing},
 		{Name: "echo", Arity: 2, Flags: command.Fast, Handler: cmdEcho},
 		{Name: "quit", Arity: -1, Flags: conn, Handler: cmdQuit},
-		{Name: "select", Arity: 2, Flags: command.Fast | command.Loading, Handler: n.cmdSelect},
+		{Name: "select", Arity: 2, Flags: command.NoAuth | command.Fast | command.Loading, Handler: n.cmdSelect},
 		{Name: "auth", Arity: -2, Flags: conn, Handler: n.cmdAuth},
 		{Name: "hello", Arity: -1, Flags: conn, Handler: n.cmdHello},
 		{Name: "client", Arity: -2, Flags: command.Admin, Handler: n.cmdClient},
@@ -78,6 +78,9 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 	if err != nil || strconv.FormatInt(id, 10) != arg {
 		return command.ErrNotInt
 	}
+	if id < math.MinInt32 || id > math.MaxInt32 { // Redis parses the index as a C int
+		return command.Error("ERR value is out of range, value must between -2147483648 and 2147483647")
+	}
 	if id < 0 || id > math.MaxUint32 {
 		return command.Error("ERR DB index is out of range")
 	}
@@ -103,9 +106,11 @@ func grant(cl *client, tb *router.Table) {
 // opens every table whose password is pass; with a table name as user
 // (AUTH table password, Redis 6's form) that one table. A table without
 // a password opens with any password, as Redis's nopass default user does.
-func (n *Node) authenticate(cl *client, user, pass string) error {
+// user is "" for the one-argument form; an empty name given as a user is
+// no table (WRONGPASS), as an unknown user is for Redis.
+func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
 	snap := n.snap.Load()
-	if user == "" || user == "default" {
+	if oneArg || user == "default" {
 		matched, anyPassword := false, false
 		for _, tb := range snap.Tables() {
 			if !tb.HasPassword() {
@@ -118,7 +123,7 @@ func (n *Node) authenticate(cl *client, user, pass string) error {
 			}
 		}
 		switch {
-		case !anyPassword && user == "":
+		case !anyPassword && oneArg:
 			return command.Error(errNoPassword)
 		case !anyPassword || matched:
 			return nil
@@ -140,9 +145,9 @@ func (n *Node) cmdAuth(c *command.Ctx) error {
 	var err error
 	switch len(c.Args) {
 	case 2:
-		err = n.authenticate(connOf(c), "", string(c.Args[1]))
+		err = n.authenticate(connOf(c), "", string(c.Args[1]), true)
 	case 3:
-		err = n.authenticate(connOf(c), string(c.Args[1]), string(c.Args[2]))
+		err = n.authenticate(connOf(c), string(c.Args[1]), string(c.Args[2]), false)
 	default:
 		return command.ErrSyntax
 	}
@@ -172,7 +177,7 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 	for i := 0; i < len(args); i++ {
 		switch {
 		case strings.EqualFold(string(args[i]), "auth") && i+2 < len(args):
-			if err := n.authenticate(cl, string(args[i+1]), string(args[i+2])); err != nil {
+			if err := n.authenticate(cl, string(args[i+1]), string(args[i+2]), false); err != nil {
 				return err
 			}
 			i += 2
@@ -187,7 +192,7 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 		}
 	}
 	if tb, _ := n.snap.Load().Table(cl.table); !tableOpen(cl, tb) {
-		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if setName != nil {
 		s := string(setName)

@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,10 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/internal/testproc"
 )
 
@@ -23,6 +27,25 @@ var (
 	redisSrv *server // the oracle: a real redis-server
 	pikaSrv  *server // the system under test (a second redis-server with COMPAT_TARGET=redis)
 	setupErr error   // why the servers could not be started; every test fails with it
+	pikaBin  string  // the pika-node binary ("" with COMPAT_TARGET=redis)
+	tmpDir   string  // where the servers keep their files
+)
+
+// extraDBs is how many databases besides 0 the scripts may SELECT: redis-server has 16, and
+// startServers gives pika-node the tables db1..db<extraDBs>, whose ids are 1..extraDBs.
+const extraDBs = 3
+
+// authPassword is the --requirepass of the auth pair (see authServers).
+const authPassword = "s3cret"
+
+// The auth pair: a redis-server and a pika-node started with --requirepass authPassword. Only
+// the tests that need it start it (authServers), once.
+var (
+	authOnce      sync.Once
+	authRedisSrv  *server
+	authPikaSrv   *server
+	authSetupErr  error
+	authServersMu sync.Mutex // guards the two servers for runMain's cleanup
 )
 
 func TestMain(m *testing.M) {
@@ -37,18 +60,26 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
+	tmpDir = tmp
 	setupErr = startServers(tmp)
 	defer func() {
-		if pikaSrv != nil {
-			pikaSrv.stop()
-		}
-		if redisSrv != nil {
-			redisSrv.stop()
+		authServersMu.Lock()
+		defer authServersMu.Unlock()
+		for _, s := range []*server{pikaSrv, redisSrv, authPikaSrv, authRedisSrv} {
+			if s != nil {
+				s.stop()
+			}
 		}
 	}()
 	code := m.Run()
-	if code != 0 && pikaSrv != nil {
-		pikaSrv.dumpLog(os.Stderr, 60)
+	if code != 0 {
+		authServersMu.Lock()
+		for _, s := range []*server{pikaSrv, authPikaSrv} {
+			if s != nil {
+				s.dumpLog(os.Stderr, 60)
+			}
+		}
+		authServersMu.Unlock()
 	}
 	return code
 }
@@ -72,8 +103,106 @@ func startServers(tmp string) error {
 	if err != nil {
 		return err
 	}
-	pikaSrv, err = startPika(bin, filepath.Join(tmp, "pika"))
-	return err
+	pikaBin = bin
+	pikaSrv, err = startPika(bin, filepath.Join(tmp, "pika"), "pika")
+	if err != nil {
+		return err
+	}
+	return createTables(pikaSrv)
+}
+
+// createTables gives pika-node the tables db1..db<extraDBs> through its HTTP API (on its
+// port + 20000). A cluster allocates table ids in creation order from 1, so SELECT n picks
+// db<n> as it picks database n on redis-server.
+func createTables(s *server) error {
+	host, p, err := net.SplitHostPort(s.addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return err
+	}
+	ac := api.NewClient(net.JoinHostPort(host, strconv.Itoa(port+20000)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 1; i <= extraDBs; i++ {
+		name := "db" + strconv.Itoa(i)
+		tb, err := ac.CreateTable(ctx, api.CreateTable{Name: name, Slots: 16, Replicas: 1, Mode: meta.ModeAsync})
+		if err != nil {
+			return fmt.Errorf("%s: create table %s: %w", s.name, name, err)
+		}
+		if int(tb.ID) != i {
+			return fmt.Errorf("%s: table %s got id %d, want %d", s.name, name, tb.ID, i)
+		}
+	}
+	// The API answers once the node it asked sees the tables; check that SELECT does.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := selectable(s.addr, extraDBs)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || s.exited() {
+			return fmt.Errorf("%s: tables created but not served: %w", s.name, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// selectable checks that SELECT 1..dbs succeed on one connection to addr.
+func selectable(addr string, dbs int) error {
+	c, err := Dial(addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for i := 1; i <= dbs; i++ {
+		r, err := c.Do("SELECT", strconv.Itoa(i))
+		if err != nil {
+			return err
+		}
+		if r.String() != "+OK" {
+			return fmt.Errorf("SELECT %d: %s", i, r)
+		}
+	}
+	return nil
+}
+
+// authServers starts the auth pair on first use and fails the test (never skips it) when it
+// cannot. The pika-node side is cheap: small caches, and its embedded etcd on free ports.
+func authServers(t testing.TB) (redis, pika *server) {
+	t.Helper()
+	needServers(t)
+	authOnce.Do(func() {
+		authServersMu.Lock()
+		defer authServersMu.Unlock()
+		redisBin, err := exec.LookPath("redis-server")
+		if err != nil {
+			authSetupErr = err
+			return
+		}
+		authRedisSrv, err = startRedis(redisBin, filepath.Join(tmpDir, "redis-auth"), "redis-auth", "--requirepass", authPassword)
+		if err != nil {
+			authSetupErr = err
+			return
+		}
+		if pikaBin == "" { // COMPAT_TARGET=redis
+			authPikaSrv, authSetupErr = startRedis(redisBin, filepath.Join(tmpDir, "redis2-auth"), "redis2-auth", "--requirepass", authPassword)
+			return
+		}
+		authPikaSrv, authSetupErr = startPika(pikaBin, filepath.Join(tmpDir, "pika-auth"), "pika-auth",
+			"--requirepass", authPassword, "--block-cache-mb", "8", "--write-buffer-mb", "4")
+	})
+	if authSetupErr != nil {
+		t.Fatalf("auth pair setup: %v", authSetupErr)
+	}
+	for _, s := range []*server{authRedisSrv, authPikaSrv} {
+		if s.exited() {
+			t.Fatalf("%s is not running (exited: %v)", s.name, s.waitErr)
+		}
+	}
+	return authRedisSrv, authPikaSrv
 }
 
 // needServers fails the test (never skips it) when the servers are not running.
@@ -155,7 +284,7 @@ func spawn(name, bin, dir, addr string, args ...string) (*server, error) {
 		logf.Close()
 		close(s.done)
 	}()
-	if err := waitPing(s, 90*time.Second); err != nil {
+	if err := waitUp(s, 90*time.Second); err != nil {
 		s.stop()
 		s.dumpLog(os.Stderr, 40)
 		return nil, err
@@ -163,15 +292,16 @@ func spawn(name, bin, dir, addr string, args ...string) (*server, error) {
 	return s, nil
 }
 
-// waitPing polls addr with PING until it answers +PONG, the process exits, or the deadline passes.
-func waitPing(s *server, limit time.Duration) error {
+// waitUp polls addr with PING until it answers +PONG (or NOAUTH: a server with a password is
+// up), the process exits, or the deadline passes.
+func waitUp(s *server, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	var last error
 	for time.Now().Before(deadline) {
 		if s.exited() {
 			return fmt.Errorf("%s exited before answering PING: %v", s.name, s.waitErr)
 		}
-		if last = ping(s.addr, time.Second); last == nil {
+		if last = ping(s.addr, time.Second); last == nil || last == errNoAuth {
 			return nil
 		}
 		select {
@@ -181,6 +311,9 @@ func waitPing(s *server, limit time.Duration) error {
 	}
 	return fmt.Errorf("%s did not answer PING on %s within %v: %v", s.name, s.addr, limit, last)
 }
+
+// errNoAuth is ping's error when the server wants a password.
+var errNoAuth = errors.New("PING answered NOAUTH")
 
 // ping opens a new connection and expects +PONG.
 func ping(addr string, timeout time.Duration) error {
@@ -192,6 +325,9 @@ func ping(addr string, timeout time.Duration) error {
 	r, err := c.Do("PING")
 	if err != nil {
 		return err
+	}
+	if r.String() == "-NOAUTH Authentication required." {
+		return errNoAuth
 	}
 	if r.String() != "+PONG" {
 		return fmt.Errorf("PING answered %s", r)
@@ -210,7 +346,7 @@ func startRedis(bin, dir, name string, extra ...string) (*server, error) {
 	return spawn(name, bin, dir, addr, append(args, extra...)...)
 }
 
-func startPika(bin, dir string) (*server, error) {
+func startPika(bin, dir, name string, extra ...string) (*server, error) {
 	port, err := testproc.FreePort(10000, 20000) // pika-node also listens on port+10000 and port+20000
 	if err != nil {
 		return nil, err
@@ -220,7 +356,8 @@ func startPika(bin, dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return spawn("pika", bin, dir, addr, append([]string{"start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data")}, etcdArgs...)...)
+	args := append([]string{"start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data")}, etcdArgs...)
+	return spawn(name, bin, dir, addr, append(args, extra...)...)
 }
 
 // vmRSS returns the resident set size of pid in bytes (Linux).

@@ -240,22 +240,65 @@ func (s *side) close() {
 	}
 }
 
-// runScriptFile replays a script on both servers. pipelined sends each run
-// of plain commands (up to a sleep or a scan loop) as one pipeline, which is
-// how pika-node's write batching meets the scripts: later commands must see
-// the pending writes of earlier ones exactly as Redis's do.
+// pair is the two servers a script runs against.
+type pair struct {
+	redis, pika *server
+	password    string // their requirepass, which reset AUTHs with
+	dbs         int    // reset empties databases 0..dbs
+}
+
+// mainPair is the servers without a password; the scripts may use databases 0..extraDBs.
+func mainPair() pair { return pair{redis: redisSrv, pika: pikaSrv, dbs: extraDBs} }
+
+// reset empties databases 0..p.dbs of srv, on a connection of its own: the script's
+// connection then starts as any client's does, on database 0 and unauthenticated, whatever
+// the previous script selected. Each database is flushed by itself because pika-node's
+// FLUSHALL empties only the selected table.
+func (p pair) reset(srv *server) error {
+	c, err := Dial(srv.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var cmds [][]string
+	if p.password != "" {
+		cmds = append(cmds, []string{"AUTH", p.password})
+	}
+	for db := p.dbs; db >= 0; db-- {
+		cmds = append(cmds, []string{"SELECT", strconv.Itoa(db)}, []string{"FLUSHDB"})
+	}
+	for _, cmd := range cmds {
+		r, err := c.Do(cmd...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(cmd, " "), err)
+		}
+		if r.String() != "+OK" {
+			return fmt.Errorf("%s: %s", strings.Join(cmd, " "), r)
+		}
+	}
+	return nil
+}
+
+// runScriptFile replays a script on the main pair of servers.
 func runScriptFile(t *testing.T, path string, pipelined bool) {
+	runScript(t, path, pipelined, mainPair())
+}
+
+// runScript replays a script on both servers of p, each on a new connection. pipelined sends
+// each run of plain commands (up to a sleep or a scan loop) as one pipeline, which is how
+// pika-node's write batching meets the scripts: later commands must see the pending writes of
+// earlier ones exactly as Redis's do.
+func runScript(t *testing.T, path string, pipelined bool, p pair) {
 	steps, err := parseScript(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := filepath.Base(path)
-	sides := []*side{{srv: redisSrv}, {srv: pikaSrv}}
+	sides := []*side{{srv: p.redis}, {srv: p.pika}}
 	for _, s := range sides {
 		defer s.close()
-		r, err := s.do("FLUSHALL")
-		if err != nil || r.String() != "+OK" {
-			t.Fatalf("%s: FLUSHALL on %s: %v %s", name, s.srv.name, err, r)
+		if err := p.reset(s.srv); err != nil {
+			t.Fatalf("%s: resetting %s: %v", name, s.srv.name, err)
 		}
 	}
 	dump := os.Getenv("COMPAT_DUMP") != ""
