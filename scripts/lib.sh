@@ -4,11 +4,14 @@
 # port_free P: nothing listens on 127.0.0.1:P.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port [OFFSET...]: a random port P with P and P+OFFSET free.
+# free_port [OFFSET...]: a random port P with P and P+OFFSET free, all below
+# Linux's ephemeral range (32768-) so that no client connection takes one
+# of them before the server binds it.
 free_port() {
-  local p off ok
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 25000))
+  local p off ok max=0
+  for off in "$@"; do [ "$off" -gt "$max" ] && max=$off; done
+  for _ in $(seq 500); do
+    p=$((10000 + RANDOM % (32767 - max - 10000)))
     ok=1
     for off in 0 "$@"; do
       port_free $((p + off)) || { ok=0; break; }

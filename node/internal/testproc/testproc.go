@@ -68,11 +68,28 @@ func BuildPikactl(dir string) (string, error) {
 	return bin, nil
 }
 
+// Ports are chosen in [portLow, portHigh]: below Linux's ephemeral range
+// (32768-60999), so that a client connection's local port, which the
+// kernel takes from that range at any moment, never lands on a port a
+// test picked and has not bound yet.
+const (
+	portLow  = 10000
+	portHigh = 32767
+)
+
 // FreePort finds a port p such that p and p+off for every off are free on
 // 127.0.0.1 (pika-node also takes port+10000 and port+20000).
 func FreePort(offsets ...int) (int, error) {
-	for range 200 {
-		p := 20000 + rand.IntN(45000-20000)
+	maxOff := 0
+	for _, off := range offsets {
+		maxOff = max(maxOff, off)
+	}
+	span := portHigh - maxOff - portLow
+	if span <= 0 {
+		return 0, fmt.Errorf("offsets up to %d leave no port below %d", maxOff, portHigh)
+	}
+	for range 500 {
+		p := portLow + rand.IntN(span)
 		ok := true
 		for _, off := range append([]int{0}, offsets...) {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+off)))
