@@ -8,8 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
 )
 
 const leaseTTL = "2s"
@@ -335,5 +338,68 @@ func TestEmbeddedRestartKeepsMetadata(t *testing.T) {
 	pikactlJSON(t, &tb, append(srv, "table", "show", "t")...)
 	if tb.ID != 1 || tb.Slots != 16 {
 		t.Fatalf("table after restart: %+v", tb)
+	}
+}
+
+// TestManagerKilledDuringCreate kills -9 the manager while it writes a
+// big table's slot records: the next manager finishes the create, so the
+// table appears whole (never half) and no job is left.
+func TestManagerKilledDuringCreate(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--cluster", "c", "--lease-ttl", leaseTTL}
+	n1 := startNode(t, dir, "n1", common...)
+	if h := n1.waitHealthy(t); !h.IsManager {
+		t.Fatalf("first node is not the manager: %+v", h)
+	}
+	n2 := startNode(t, dir, "n2", common...)
+	n2.waitHealthy(t)
+
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	l := meta.Layout{Cluster: "c"}
+	ctx := context.Background()
+	// 16384 slots: 164 transactions of slot records after the job.
+	created := make(chan int, 1)
+	go func() {
+		_, _, code := pikactl(t, "--server", n1.httpAddr(), "table", "create", "big", "--slots", "16384", "--replicas", "2")
+		created <- code
+	}()
+	var sawSlots int64
+	waitFor(t, "the create job and some slot records", 30*time.Second, func() bool {
+		jobs, err := cli.Get(ctx, l.Jobs(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil || jobs.Count == 0 {
+			return false
+		}
+		slots, err := cli.Get(ctx, l.TableSlots(1), clientv3.WithPrefix(), clientv3.WithCountOnly())
+		sawSlots = slots.Count
+		return err == nil && slots.Count > 0
+	})
+	n1.kill()
+	st, err := meta.Load(ctx, cli, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.Tables["big"]; ok {
+		t.Fatalf("the create finished before the kill (saw %d slot records): the test did not kill mid-create", sawSlots)
+	}
+	t.Logf("killed the manager with the job and %d of 16384 slot records written", len(st.Slots[1]))
+	if code := <-created; code == 0 {
+		t.Fatal("pikactl reported success for a create whose manager was killed")
+	}
+	waitFor(t, "n2 to finish the create", 30*time.Second, func() bool {
+		st, err = meta.Load(ctx, cli, l)
+		return err == nil && len(st.Jobs) == 0 && st.Tables["big"].Slots == 16384
+	})
+	if !st.Complete(st.Tables["big"]) {
+		t.Fatalf("table big has %d of 16384 slot records", len(st.Slots[1]))
+	}
+	c := redisClient(t, n2, &redis.Options{DB: 1})
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("serve the resumed table: %v", err)
 	}
 }
