@@ -64,7 +64,8 @@ func (n *Node) startControlPlane() error {
 	if len(eps) == 0 {
 		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.etcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
 		if err != nil {
-			return err
+			return fmt.Errorf("%w (is another etcd or pika-node using %s / %s? join it with --etcd, or move this one with --etcd-listen and --etcd-peer-listen)",
+				err, n.cfg.EtcdListen, n.cfg.EtcdPeerListen)
 		}
 		n.etcd = srv
 		eps = []string{srv.Endpoint()}
