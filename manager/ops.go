@@ -3,6 +3,8 @@ package manager
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -112,6 +114,17 @@ func (l *leadership) takeOver(ctx context.Context) error {
 		}
 		if err != nil {
 			return fmt.Errorf("job %s: %w", j.ID, err)
+		}
+	}
+	if st.Secret == "" {
+		b := make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		lay := l.m.cfg.Layout
+		if _, err := l.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(lay.Secret()), "=", 0)},
+			clientv3.OpPut(lay.Secret(), hex.EncodeToString(b))); err != nil {
+			return fmt.Errorf("create the cluster secret: %w", err)
 		}
 	}
 	if st.NextTableID == 0 && len(st.Tables) == 0 && len(jobs) == 0 {

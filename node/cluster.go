@@ -128,6 +128,9 @@ func (n *Node) applyState(st *meta.State) {
 			}
 		}
 	}
+	if n.fwd != nil {
+		n.fwd.SetSecret(snap.Secret)
+	}
 	prev := n.snap.Swap(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))

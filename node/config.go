@@ -49,6 +49,9 @@ type Config struct {
 	// if it holds it) outlives the node: a dead manager is replaced after
 	// about this long. Whole seconds, at least 1s. Default 5s.
 	LeaseTTL time.Duration `mapstructure:"lease-ttl"`
+	// ForwardTimeout bounds the wait for another node's reply to a
+	// forwarded command; past it the client gets CLUSTERDOWN. Default 5s.
+	ForwardTimeout time.Duration `mapstructure:"forward-timeout"`
 	// Labels are key=value pairs (comma-separated) registered with the node,
 	// e.g. "rack=r1,zone=a".
 	Labels string `mapstructure:"labels"`
@@ -114,6 +117,7 @@ func DefaultConfig() Config {
 		EtcdListen:          "127.0.0.1:2379",
 		EtcdPeerListen:      "127.0.0.1:2380",
 		LeaseTTL:            5 * time.Second,
+		ForwardTimeout:      5 * time.Second,
 		BlockCacheMB:        192,
 		WriteBufferMB:       32,
 		MaxClients:          10000,
@@ -148,6 +152,9 @@ func (c *Config) Validate() error {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
 		}
+	}
+	if c.ForwardTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("forward-timeout %s: must be positive", c.ForwardTimeout))
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("lease-ttl %s: must be at least 1s", c.LeaseTTL))

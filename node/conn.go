@@ -30,6 +30,8 @@ type client struct {
 	// grants holds the tables AUTH opened, with the password hash it
 	// matched (a table is open while its hash is still that one).
 	grants   map[storage.TableID]string
+	// pending are forwarded commands whose replies are not placed yet.
+	pending pendingReplies
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
 	quit     bool
@@ -95,6 +97,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer w.stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
 		pb.commit()
+		n.resolvePending(cl, &out)
 		if out.Len() == 0 {
 			return true
 		}
@@ -214,17 +217,32 @@ func tableOpen(cl *client, tb *router.Table) bool {
 	return ok && h == tb.PasswordHash
 }
 
-// exec dispatches one command: lookup, arity, table and auth, then the handler.
+// exec dispatches one command: lookup, arity, table and auth, routing,
+// then the handler here or the forward to the slot's leader.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	spec := n.tbl.Lookup(c.Args[0])
-	tb, _ := n.snap.Load().Table(cl.table)
+	snap := n.snap.Load()
+	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
-	batched := spec != nil && spec.Batchable != nil && spec.ArityOK(len(c.Args)) &&
-		(open || spec.Flags&command.NoAuth != 0) && tb != nil && spec.Batchable(c.Args)
+	var r route
+	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
+	if routable {
+		r = n.decide(spec, c.Args, tb, snap)
+	}
+	batched := routable && r.kind == routeLocal && spec.Batchable != nil && spec.Batchable(c.Args)
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit
 		// rewrites them): commit before any other reply is appended.
 		pb.commit()
+	}
+	if len(cl.pending.list) > 0 && (cl.pending.rev != snap.Revision || r.kind == routeFanOut || r.kind == routeTableWide) {
+		// Forwards routed with an older snapshot are placed (and retried
+		// if refused) before anything routed with this one runs. A
+		// fan-out or table-wide command waits for parts that may travel
+		// on other peer connections than earlier forwards: those are
+		// placed first, so that it sees their writes.
+		pb.commit()
+		n.resolvePending(cl, c.R)
 	}
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
@@ -252,9 +270,18 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	if batched {
+	switch {
+	case batched:
 		pb.run(spec, c)
-	} else {
+	case r.kind == routeRemote:
+		n.forwardOne(cl, c, tb, snap, r)
+	case r.kind == routeFanOut:
+		n.fanOutCommand(cl, c, spec, tb, snap)
+	case r.kind == routeTableWide:
+		n.tableWideCommand(cl, c, spec, tb, snap)
+	case r.kind == routeError:
+		c.R.Error(r.err)
+	default:
 		command.Run(spec, c)
 	}
 	st := n.stats.of(spec)

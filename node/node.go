@@ -19,6 +19,7 @@ import (
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/router/forward"
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
@@ -72,6 +73,8 @@ type Node struct {
 	ready     chan struct{}            // closed at the first snapshot with a table
 	readyOnce sync.Once
 	metrics   *metrics
+	fwd       *forward.Pool // connections to the other nodes' peer ports
+	peerConns sync.WaitGroup
 }
 
 // New opens the node's storage. Run serves it.
@@ -142,12 +145,22 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return fmt.Errorf("listen %s (HTTP): %w", haddr, err)
 	}
-	if err := n.startControlPlane(); err != nil {
+	paddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.peerPort()))
+	pln, err := net.Listen("tcp", paddr)
+	if err != nil {
 		ln.Close()
 		hln.Close()
 		n.eng.Close()
+		return fmt.Errorf("listen %s (peer port): %w", paddr, err)
+	}
+	if err := n.startControlPlane(); err != nil {
+		ln.Close()
+		hln.Close()
+		pln.Close()
+		n.eng.Close()
 		return err
 	}
+	n.fwd = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: n.cfg.MaxQueryBytes})
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),
@@ -159,6 +172,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error {
 		<-gctx.Done()
 		ln.Close()
+		pln.Close()
 		n.closeAllClients()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -172,6 +186,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error { return n.member.Run(gctx) })
+	g.Go(func() error { return n.servePeers(gctx, pln) })
 	if n.etcd != nil {
 		g.Go(func() error {
 			select {
@@ -212,6 +227,8 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	err = g.Wait()
 	conns.Wait()
+	n.fwd.Close()
+	n.peerConns.Wait()
 	n.stopEtcd()
 	n.eng.Close()
 	n.log.Info("pika-node stopped")

@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -19,7 +20,19 @@ type Route struct {
 type Table struct {
 	meta.TableInfo
 	routes []Route
+	// leaders are the distinct nodes leading its slots ("" for a slot
+	// without a leader), sorted.
+	leaders []meta.NodeID
+	// allSelf: the snapshot's node leads every slot.
+	allSelf bool
 }
+
+// Leaders returns the distinct nodes that lead the table's slots, sorted;
+// "" is among them when a slot has no leader.
+func (t *Table) Leaders() []meta.NodeID { return t.leaders }
+
+// AllLocal reports whether the snapshot's own node leads every slot.
+func (t *Table) AllLocal() bool { return t.allSelf }
 
 // Route returns slot s's route; s must be below t.Slots.
 func (t *Table) Route(s SlotID) Route { return t.routes[s] }
@@ -41,6 +54,8 @@ type Snapshot struct {
 	Dropped []meta.TableID
 	// NextTableID is the cluster's table id counter (0: never a table).
 	NextTableID meta.TableID
+	// Secret authenticates nodes to each other's peer port.
+	Secret string
 }
 
 // NewSnapshot builds the routing view of st for node self. Only complete
@@ -54,6 +69,7 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 		byName:      map[string]*Table{},
 		nodes:       make(map[meta.NodeID]meta.NodeInfo, len(st.Alive)),
 		NextTableID: st.NextTableID,
+		Secret:      st.Secret,
 	}
 	for id, n := range st.Alive {
 		s.nodes[id] = n
@@ -74,6 +90,12 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas}
 			}
 		}
+		seen := map[meta.NodeID]bool{}
+		for _, r := range t.routes {
+			seen[r.Leader] = true
+		}
+		t.leaders = slices.Sorted(maps.Keys(seen))
+		t.allSelf = len(t.leaders) == 1 && t.leaders[0] == self
 		s.byID[ti.ID] = t
 		s.byName[ti.Name] = t
 	}
@@ -171,3 +193,6 @@ func (s *Snapshot) CheckLeader(t meta.TableID, slot SlotID, asked meta.Epoch) er
 	}
 	return nil
 }
+
+// Leads reports whether this node leads slot s of table t.
+func (t *Table) Leads(self meta.NodeID, s SlotID) bool { return t.routes[s].Leader == self }

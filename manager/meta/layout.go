@@ -15,6 +15,7 @@ import (
 //	/pika/<cluster>/slots/<table-id>/<n>   SlotInfo
 //	/pika/<cluster>/jobs/<id>              Job
 //	/pika/<cluster>/ids/table              the next table id (decimal)
+//	/pika/<cluster>/secret                 the cluster secret: nodes authenticate to each other's peer port with it
 //
 // members/ is ours, beyond DESIGN.md: nodes/ vanishes with a dead node's
 // lease, and status must still name a dead node that holds replicas.
@@ -65,6 +66,9 @@ func (l Layout) Job(id string) string { return l.Jobs() + id }
 
 // TableIDCounter holds the next table id.
 func (l Layout) TableIDCounter() string { return l.Root() + "ids/table" }
+
+// Secret holds the cluster secret, created by the first manager.
+func (l Layout) Secret() string { return l.Root() + "secret" }
 
 // parseSlotKey splits the part of a slot key after Slots().
 func parseSlotKey(rest string) (TableID, SlotID, error) {

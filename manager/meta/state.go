@@ -31,6 +31,8 @@ type State struct {
 	Jobs map[string]Job
 	// NextTableID is the table id counter; 0 when no table was ever created.
 	NextTableID TableID
+	// Secret is the cluster secret for the peer port ("" until created).
+	Secret string
 	// candidates of the manager election: key -> create revision and value.
 	candidates map[string]candidate
 	// Problems lists records that could not be decoded.
@@ -64,6 +66,7 @@ func (s *State) Clone() *State {
 		Slots:       make(map[TableID]map[SlotID]SlotInfo, len(s.Slots)),
 		Jobs:        maps.Clone(s.Jobs),
 		NextTableID: s.NextTableID,
+		Secret:      s.Secret,
 		candidates:  maps.Clone(s.candidates),
 		Problems:    slices.Clone(s.Problems),
 	}
@@ -193,6 +196,8 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 			return
 		}
 		s.Jobs[j.ID] = j
+	case key == l.Secret():
+		s.Secret = string(kv.Value)
 	case key == l.TableIDCounter():
 		v, err := strconv.ParseUint(string(kv.Value), 10, 32)
 		if err != nil {
@@ -228,6 +233,8 @@ func (s *State) delete(l Layout, key string) {
 		delete(s.Jobs, strings.TrimPrefix(key, l.Jobs()))
 	case key == l.TableIDCounter():
 		s.NextTableID = 0
+	case key == l.Secret():
+		s.Secret = ""
 	}
 }
 

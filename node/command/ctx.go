@@ -41,6 +41,11 @@ type Ctx struct {
 	// Conn is the connection's state, for connection and server commands
 	// (nil in tests of data commands).
 	Conn any
+	// OwnsSlot, when set, limits the table-wide commands (KEYS, SCAN,
+	// DBSIZE, RANDOMKEY) to the slots this node leads: SCAN stops at the
+	// first slot it does not own (its cursor then names that slot), the
+	// others skip such slots. Nil: every slot is this node's.
+	OwnsSlot func(storage.SlotID) bool
 
 	update *storage.Update
 	view   *storage.View

@@ -68,6 +68,20 @@ func (cs *Cursors) load(id uint64) cursorPos {
 	return cursorPos{slot: storage.SlotID(id>>cursorSlotShift) - 1}
 }
 
+// SlotStartCursor is the SCAN cursor that starts at slot s: a cursor that
+// names a slot but no saved position resumes at the slot's first key.
+func SlotStartCursor(s storage.SlotID) uint64 { return uint64(s+1) << cursorSlotShift }
+
+// ScanCursorSlot returns the slot a SCAN cursor argument resumes in (0
+// for the cursor 0), or Redis's invalid-cursor error.
+func ScanCursorSlot(arg []byte) (storage.SlotID, error) {
+	id, err := parseCursor(arg)
+	if err != nil || id == 0 {
+		return 0, err
+	}
+	return storage.SlotID(id>>cursorSlotShift) - 1, nil
+}
+
 // parseCursor parses a cursor argument as Redis does (strtoul): an empty
 // string is 0, a sign is allowed and a negative value wraps around.
 func parseCursor(b []byte) (uint64, error) {

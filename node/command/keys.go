@@ -282,8 +282,22 @@ func copyKey(st *storage.Txn, src []byte, m storage.Meta, dt *storage.Txn, dst [
 // from); fn returns false to stop. It returns where it stopped: the slot and
 // the next key to visit, or done.
 func forEachKey(c *Ctx, slot storage.SlotID, from []byte, fn func(key []byte, m storage.Meta) bool) (nextSlot storage.SlotID, next []byte, done bool, err error) {
+	return forEachOwnedKey(c, slot, from, false, fn)
+}
+
+// forEachOwnedKey is forEachKey over the slots c.OwnsSlot allows: a slot
+// it does not own is skipped, or, with stopAtForeign, ends the walk there
+// (returning that slot with a nil next key).
+func forEachOwnedKey(c *Ctx, slot storage.SlotID, from []byte, stopAtForeign bool, fn func(key []byte, m storage.Meta) bool) (nextSlot storage.SlotID, next []byte, done bool, err error) {
 	view := c.Engine.View(c.Table)
 	for s := slot; uint32(s) < c.Slots; s++ {
+		if c.OwnsSlot != nil && !c.OwnsSlot(s) {
+			if stopAtForeign {
+				return s, nil, false, nil
+			}
+			from = nil
+			continue
+		}
 		stopped := false
 		err = view.Txn(s).ScanKeys(from, func(key []byte, m storage.Meta) bool {
 			if !fn(key, m) {
@@ -371,7 +385,7 @@ func cmdScan(c *Ctx) error {
 	}
 	var keys [][]byte
 	seen := 0
-	slot, next, done, err := forEachKey(c, pos.slot, pos.next, func(key []byte, m storage.Meta) bool {
+	slot, next, done, err := forEachOwnedKey(c, pos.slot, pos.next, true, func(key []byte, m storage.Meta) bool {
 		if seen >= count {
 			return false
 		}
@@ -385,7 +399,11 @@ func cmdScan(c *Ctx) error {
 		return err
 	}
 	var out uint64
-	if !done {
+	switch {
+	case done:
+	case next == nil: // stopped at a slot another node leads
+		out = SlotStartCursor(slot)
+	default:
 		out = c.Cursors.save(slot, next)
 	}
 	c.R.Array(2)
@@ -398,7 +416,7 @@ func cmdScan(c *Ctx) error {
 }
 
 func cmdRandomKey(c *Ctx) error {
-	if c.Engine.KeyCount(c.Table) == 0 {
+	if ownedKeyCount(c) == 0 {
 		c.R.Null()
 		return nil
 	}
@@ -407,7 +425,7 @@ func cmdRandomKey(c *Ctx) error {
 	var found []byte
 	for i := uint32(0); i < c.Slots && found == nil; i++ {
 		s := storage.SlotID((uint32(start) + i) % c.Slots)
-		if c.Engine.SlotKeyCount(c.Table, s) == 0 {
+		if (c.OwnsSlot != nil && !c.OwnsSlot(s)) || c.Engine.SlotKeyCount(c.Table, s) == 0 {
 			continue
 		}
 		err := c.Engine.View(c.Table).Txn(s).ScanKeys(nil, func(key []byte, _ storage.Meta) bool {
@@ -427,8 +445,22 @@ func cmdRandomKey(c *Ctx) error {
 }
 
 func cmdDBSize(c *Ctx) error {
-	c.R.Int(c.Engine.KeyCount(c.Table))
+	c.R.Int(ownedKeyCount(c))
 	return nil
+}
+
+// ownedKeyCount is the table's key count over the slots c owns.
+func ownedKeyCount(c *Ctx) int64 {
+	if c.OwnsSlot == nil {
+		return c.Engine.KeyCount(c.Table)
+	}
+	var n int64
+	for s := range c.Slots {
+		if c.OwnsSlot(storage.SlotID(s)) {
+			n += c.Engine.SlotKeyCount(c.Table, storage.SlotID(s))
+		}
+	}
+	return n
 }
 
 func cmdFlush(c *Ctx) error {

@@ -1,0 +1,325 @@
+package clustertest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/manager/api"
+)
+
+// startCluster runs etcd and n nodes and creates table "t" (id 1) with its
+// slot leaders spread over all of them.
+func startCluster(t *testing.T, n int, slots int) (*etcdServer, []*pikaNode) {
+	t.Helper()
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--cluster", "r", "--lease-ttl", leaseTTL}
+	var nodes []*pikaNode
+	for i := range n {
+		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
+		nd.waitHealthy(t)
+		nodes = append(nodes, nd)
+	}
+	var st api.Status
+	waitFor(t, "all nodes alive", 20*time.Second, func() bool {
+		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
+		alive := 0
+		for _, x := range st.Nodes {
+			if x.Alive {
+				alive++
+			}
+		}
+		return alive == n
+	})
+	var tb api.Table
+	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "t", "--slots", fmt.Sprint(slots), "--replicas", "1")
+	if tb.ID != 1 {
+		t.Fatalf("table t got id %d", tb.ID)
+	}
+	for _, nd := range nodes {
+		c := redisClient(t, nd, nil)
+		waitFor(t, nd.name+" to serve t", 10*time.Second, func() bool { return c.Do(context.Background(), "select", "t").Err() == nil })
+		c.Close()
+	}
+	return etcd, nodes
+}
+
+func TestRoutingAcrossNodes(t *testing.T) {
+	needSetup(t)
+	_, nodes := startCluster(t, 3, 64)
+	ctx := context.Background()
+	clients := make([]*redis.Client, len(nodes))
+	for i, nd := range nodes {
+		clients[i] = redisClient(t, nd, &redis.Options{DB: 1})
+	}
+	// Every node leads some slots.
+	var slots []api.Slot
+	pikactlJSON(t, &slots, "--server", nodes[0].httpAddr(), "slot", "show", "t")
+	leaders := map[string]int{}
+	for _, s := range slots {
+		leaders[string(s.Leader)]++
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("leaders %v: want slots spread over 3 nodes", leaders)
+	}
+
+	// Writes through any node are read through every node.
+	const keys = 300
+	for i := range keys {
+		c := clients[i%3]
+		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint("v", i), 0).Err(); err != nil {
+			t.Fatalf("set k%d via %s: %v", i, nodes[i%3].name, err)
+		}
+	}
+	for ci, c := range clients {
+		for i := range keys {
+			if v, err := c.Get(ctx, fmt.Sprint("k", i)).Result(); err != nil || v != fmt.Sprint("v", i) {
+				t.Fatalf("get k%d via %s: %q %v", i, nodes[ci].name, v, err)
+			}
+		}
+	}
+	// Each node stores only the slots it leads: its own key count is
+	// below the total (the metric is per node).
+	for _, nd := range nodes {
+		m := nd.metrics(t)
+		if strings.Contains(m, fmt.Sprintf(`pika_keys{table="t",table_id="1"} %d`, keys)) {
+			t.Fatalf("%s stores all %d keys: nothing was forwarded", nd.name, keys)
+		}
+	}
+
+	// Cluster-wide commands agree on every node.
+	for ci, c := range clients {
+		if n, err := c.DBSize(ctx).Result(); err != nil || n != keys {
+			t.Fatalf("dbsize via %s: %d %v", nodes[ci].name, n, err)
+		}
+		all, err := c.Keys(ctx, "*").Result()
+		if err != nil || len(all) != keys {
+			t.Fatalf("keys via %s: %d %v", nodes[ci].name, len(all), err)
+		}
+		seen := map[string]int{}
+		var cursor uint64
+		for {
+			ks, next, err := c.Scan(ctx, cursor, "k*", 17).Result()
+			if err != nil {
+				t.Fatalf("scan via %s: %v", nodes[ci].name, err)
+			}
+			for _, k := range ks {
+				seen[k]++
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		if len(seen) != keys {
+			t.Fatalf("scan via %s saw %d keys, want %d", nodes[ci].name, len(seen), keys)
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Fatalf("scan via %s returned %s %d times", nodes[ci].name, k, n)
+			}
+		}
+		if k, err := c.RandomKey(ctx).Result(); err != nil || !strings.HasPrefix(k, "k") {
+			t.Fatalf("randomkey via %s: %q %v", nodes[ci].name, k, err)
+		}
+	}
+
+	// Fan-out commands across slots, through a node that leads only some.
+	c := clients[1]
+	if err := c.MSet(ctx, "m1", "a", "m2", "b", "m3", "c", "m4", "d").Err(); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := c.MGet(ctx, "m1", "nosuch", "m2", "m3", "m4", "m1").Result()
+	if err != nil || !slices.Equal(vals, []any{"a", nil, "b", "c", "d", "a"}) {
+		t.Fatalf("mget: %v %v", vals, err)
+	}
+	if n, err := c.Exists(ctx, "m1", "m2", "nosuch", "m1").Result(); err != nil || n != 3 {
+		t.Fatalf("exists: %d %v", n, err)
+	}
+	if n, err := c.Touch(ctx, "m1", "m3").Result(); err != nil || n != 2 {
+		t.Fatalf("touch: %d %v", n, err)
+	}
+	if n, err := c.Del(ctx, "m1", "m2", "nosuch").Result(); err != nil || n != 2 {
+		t.Fatalf("del: %d %v", n, err)
+	}
+	if n, err := c.Unlink(ctx, "m3", "m4").Result(); err != nil || n != 2 {
+		t.Fatalf("unlink: %d %v", n, err)
+	}
+	// Commands that need their keys together: CROSSSLOT unless hash tags.
+	if err := c.Rename(ctx, "k1", "k2").Err(); err == nil || err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+		t.Fatalf("rename across slots: %v", err)
+	}
+	if err := c.Set(ctx, "{u}a", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename(ctx, "{u}a", "{u}b").Err(); err != nil {
+		t.Fatalf("rename with a hash tag: %v", err)
+	}
+	if v, err := clients[2].Get(ctx, "{u}b").Result(); err != nil || v != "1" {
+		t.Fatalf("get renamed key: %q %v", v, err)
+	}
+
+	// Pipelines mixing local and remote slots keep Redis's reply order.
+	for ci, c := range clients {
+		pipe := c.Pipeline()
+		var cmds []*redis.StringCmd
+		for i := range 500 {
+			k := fmt.Sprint("p", i)
+			pipe.Set(ctx, k, fmt.Sprint(ci, "-", i), 0)
+			cmds = append(cmds, pipe.Get(ctx, k))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatalf("pipeline via %s: %v", nodes[ci].name, err)
+		}
+		for i, cmd := range cmds {
+			if cmd.Val() != fmt.Sprint(ci, "-", i) {
+				t.Fatalf("pipeline via %s: reply %d = %q", nodes[ci].name, i, cmd.Val())
+			}
+		}
+	}
+
+	// Many clients on all nodes at once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 30)
+	for g := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := redisClient(t, nodes[g%3], &redis.Options{DB: 1})
+			for i := range 200 {
+				k := fmt.Sprintf("g%d-%d", g, i)
+				if err := cl.Set(ctx, k, k, 0).Err(); err != nil {
+					errs <- err
+					return
+				}
+				if v, err := cl.Get(ctx, k).Result(); err != nil || v != k {
+					errs <- fmt.Errorf("get %s: %q %v", k, v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	// FLUSHDB empties the table on every node.
+	if err := clients[0].FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for ci, c := range clients {
+		if n, err := c.DBSize(ctx).Result(); err != nil || n != 0 {
+			t.Fatalf("dbsize after flushdb via %s: %d %v", nodes[ci].name, n, err)
+		}
+	}
+}
+
+// TestNodeDownAndBack: kill -9 one node under load: its slots answer
+// CLUSTERDOWN at once, the others keep serving; after a restart every
+// slot serves again with nothing lost.
+func TestNodeDownAndBack(t *testing.T) {
+	needSetup(t)
+	_, nodes := startCluster(t, 3, 32)
+	ctx := context.Background()
+	c := redisClient(t, nodes[0], &redis.Options{DB: 1})
+	const keys = 200
+	for i := range keys {
+		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := nodes[2]
+	victimID := func() string { h, _, _ := victim.health(); return h.Node }()
+	victim.kill()
+	var down, up int
+	worst := time.Duration(0)
+	for i := range keys {
+		start := time.Now()
+		v, err := c.Get(ctx, fmt.Sprint("k", i)).Result()
+		if took := time.Since(start); took > worst {
+			worst = took
+		}
+		switch {
+		case err == nil && v == fmt.Sprint(i):
+			up++
+		case err != nil && strings.HasPrefix(err.Error(), "CLUSTERDOWN"):
+			down++
+		default:
+			t.Fatalf("get k%d with a node down: %q %v", i, v, err)
+		}
+	}
+	t.Logf("MEASURED: with node %s killed: %d keys served, %d CLUSTERDOWN, slowest answer %s", victimID, up, down, worst)
+	if down == 0 || up == 0 {
+		t.Fatalf("%d served, %d down: want both", up, down)
+	}
+	if worst > 2*time.Second {
+		t.Fatalf("an answer with a node down took %s", worst)
+	}
+	// Restart it on the same data: everything serves again.
+	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
+	restarted.waitHealthy(t)
+	waitFor(t, "every key served again", 20*time.Second, func() bool {
+		for i := range keys {
+			if v, err := c.Get(ctx, fmt.Sprint("k", i)).Result(); err != nil || v != fmt.Sprint(i) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestHostilePeers: the peer port rejects garbage, commands without
+// PEERAUTH and a wrong secret, logs it, and keeps serving.
+func TestHostilePeers(t *testing.T) {
+	needSetup(t)
+	_, nodes := startCluster(t, 2, 8)
+	nd := nodes[0]
+	peer := addr(nd.port + 10000)
+	try := func(payload string) string {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", peer, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		conn.Write([]byte(payload))
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		// The node closes the connection after the error.
+		buf := make([]byte, 1)
+		if _, err := conn.Read(buf); err == nil {
+			t.Errorf("connection still open after %q", payload)
+		}
+		return line
+	}
+	for payload, want := range map[string]string{
+		"\x00\x01garbage\r\n":                              "-ERR",
+		"*1\r\n$4\r\nPING\r\n":                             "-ERR PEERAUTH",
+		"*3\r\n$8\r\nPEERAUTH\r\n$3\r\nbad\r\n$1\r\nx\r\n": "-ERR invalid cluster secret",
+		"*2\r\n$3\r\nFWD\r\n$1\r\n1\r\n":                   "-ERR PEERAUTH",
+		"*99999999999\r\n":                                 "-ERR",
+	} {
+		if got := try(payload); !strings.HasPrefix(got, want) {
+			t.Errorf("peer sent %q: got %q, want %q...", payload, got, want)
+		}
+	}
+	log, _ := os.ReadFile(nd.log)
+	if !strings.Contains(string(log), "peer port: rejected") {
+		t.Error("rejections are not logged")
+	}
+	c := redisClient(t, nd, &redis.Options{DB: 1})
+	if err := c.Set(context.Background(), "still", "up", 0).Err(); err != nil {
+		t.Fatalf("node after hostile peers: %v", err)
+	}
+}

@@ -1,0 +1,197 @@
+package node
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// The peer port (port+10000) serves other nodes only: the forwarded
+// commands of package router/forward's protocol, after PEERAUTH with the
+// cluster secret. Anything else is refused, logged, and the connection
+// closed.
+
+// servePeers accepts peer connections until ctx is done.
+func (n *Node) servePeers(ctx context.Context, ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("accept on the peer port: %w", err)
+		}
+		n.peerConns.Add(1)
+		go func() {
+			defer n.peerConns.Done()
+			n.servePeer(ctx, c)
+		}()
+	}
+}
+
+// peerAuthTimeout bounds how long an unauthenticated peer connection may
+// stay open.
+const peerAuthTimeout = 5 * time.Second
+
+func (n *Node) servePeer(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	remote := c.RemoteAddr().String()
+	rd := resp.NewReader(c, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
+	defer rd.Release()
+	reject := func(msg string) {
+		n.log.Warn("peer port: rejected a connection", "remote", remote, "reason", msg)
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		c.Write([]byte("-ERR " + msg + "\r\n"))
+	}
+	c.SetReadDeadline(time.Now().Add(peerAuthTimeout))
+	args, err := rd.ReadCommand()
+	if err != nil {
+		var pe *resp.ProtocolError
+		if errors.As(err, &pe) {
+			reject("protocol error before PEERAUTH: " + pe.Msg)
+		} else {
+			n.log.Warn("peer port: connection closed before PEERAUTH", "remote", remote, "err", err)
+		}
+		return
+	}
+	if len(args) != 3 || !strings.EqualFold(string(args[0]), "peerauth") {
+		reject("PEERAUTH <secret> <node-id> must come first")
+		return
+	}
+	secret := n.snap.Load().Secret
+	if secret == "" || subtle.ConstantTimeCompare(args[1], []byte(secret)) != 1 {
+		reject("invalid cluster secret")
+		return
+	}
+	peerID := string(args[2])
+	c.SetReadDeadline(time.Time{})
+	c.Write([]byte("+OK\r\n"))
+	rd.Release()
+
+	var out resp.Reply
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors}
+	for {
+		args, err := rd.ReadCommand()
+		if err != nil {
+			var pe *resp.ProtocolError
+			if errors.As(err, &pe) {
+				n.log.Warn("peer port: protocol error", "peer", peerID, "remote", remote, "err", pe.Msg)
+				out.Error("ERR " + pe.Error())
+				c.Write(out.B)
+			}
+			return
+		}
+		if len(args) > 0 {
+			n.execForwarded(&cctx, args)
+			cctx.Args, cctx.OwnsSlot = nil, nil
+		}
+		rd.Release()
+		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
+			c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
+			if _, err := c.Write(out.B); err != nil {
+				return
+			}
+			out.Reset()
+		}
+	}
+}
+
+func refuse(c *command.Ctx, why string) { c.R.Error("PIKAREFUSE " + why) }
+
+// execForwarded runs one FWD request:
+//
+//	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
+//
+// after checking that this node leads every slot at that epoch (n > 0),
+// or, with n = 0, a table-wide command over this node's slots.
+func (n *Node) execForwarded(c *command.Ctx, args [][]byte) {
+	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
+		c.R.Error("ERR unknown peer request")
+		return
+	}
+	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
+	count, err2 := strconv.ParseUint(string(args[2]), 10, 16)
+	if err1 != nil || err2 != nil || len(args) < 3+2*int(count)+1 {
+		c.R.Error("ERR malformed FWD")
+		return
+	}
+	snap := n.snap.Load()
+	tb, ok := snap.Table(storage.TableID(table))
+	if !ok {
+		refuse(c, (&router.UnknownTableError{Table: storage.TableID(table)}).Error())
+		return
+	}
+	slots := make([]storage.SlotID, count)
+	for i := range slots {
+		s, err1 := strconv.ParseUint(string(args[3+2*i]), 10, 32)
+		e, err2 := strconv.ParseUint(string(args[4+2*i]), 10, 64)
+		if err1 != nil || err2 != nil {
+			c.R.Error("ERR malformed FWD")
+			return
+		}
+		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil {
+			refuse(c, err.Error())
+			return
+		}
+		slots[i] = storage.SlotID(s)
+	}
+	cmd := args[3+2*count:]
+	spec := n.tbl.Lookup(cmd[0])
+	if spec == nil || n.serverCmds[spec] {
+		c.R.Error("ERR command not forwardable: " + string(cmd[0]))
+		return
+	}
+	if !spec.ArityOK(len(cmd)) {
+		c.R.Error(string(command.WrongArgs(spec.Name)))
+		return
+	}
+	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
+	if count == 0 {
+		if !tableWide[spec.Name] {
+			c.R.Error("ERR not a table-wide command: " + spec.Name)
+			return
+		}
+		c.OwnsSlot = ownedBy(tb, n.id)
+	} else {
+		// The keys must be in the slots the asker named (and we lead).
+		keys, err := spec.KeysOf(cmd)
+		if err == nil {
+			for _, k := range keys {
+				if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
+					refuse(c, fmt.Sprintf("key in slot %d, not in the slots named", s))
+					return
+				}
+			}
+		}
+		if spec.Name == "scan" {
+			c.OwnsSlot = ownedBy(tb, n.id)
+		}
+	}
+	command.Run(spec, c)
+}
+
+func containsSlot(slots []storage.SlotID, s storage.SlotID) bool {
+	for _, x := range slots {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,557 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/router/forward"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// The embedded proxy: every command is routed by its keys' slots. A slot
+// this node leads runs here; another node's slot is forwarded to it over
+// the peer link and its reply relayed in order; a slot without a live
+// leader answers CLUSTERDOWN at once.
+
+const errCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
+
+// fanOut are the multi-key commands whose keys may span slots: they are
+// split per leader and their replies merged (MSET is then not atomic
+// across slots, DESIGN.md). Every other multi-key command needs one slot.
+var fanOut = map[string]bool{"mget": true, "mset": true, "del": true, "unlink": true, "exists": true, "touch": true}
+
+// tableWide are the keyless commands about the whole table: they run on
+// every node that leads some of its slots and their replies are merged.
+var tableWide = map[string]bool{"dbsize": true, "keys": true, "scan": true, "randomkey": true, "flushdb": true, "flushall": true}
+
+type routeKind int
+
+const (
+	routeLocal routeKind = iota
+	routeRemote
+	routeFanOut
+	routeTableWide
+	routeError
+)
+
+type route struct {
+	kind   routeKind
+	slot   storage.SlotID
+	leader meta.NodeID
+	err    string
+}
+
+// singleKey returns the key of a command with exactly one key position.
+func singleKey(spec *command.Spec, args [][]byte) ([]byte, bool) {
+	if spec.Keys != nil || spec.FirstKey <= 0 || spec.LastKey != spec.FirstKey || spec.FirstKey >= len(args) {
+		return nil, false
+	}
+	return args[spec.FirstKey], true
+}
+
+// decide routes one command of table tb under snapshot snap.
+func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) route {
+	if tb == nil || n.serverCmds[spec] {
+		return route{kind: routeLocal}
+	}
+	if k, ok := singleKey(spec, args); ok {
+		if tb.AllLocal() {
+			return route{kind: routeLocal}
+		}
+		return n.slotRoute(tb, snap, router.SlotOf(k, tb.Slots))
+	}
+	keys, err := spec.KeysOf(args)
+	if err != nil || len(keys) == 0 {
+		if err == nil && tableWide[spec.Name] && !tb.AllLocal() {
+			return route{kind: routeTableWide}
+		}
+		return route{kind: routeLocal} // the handler answers the error
+	}
+	first := router.SlotOf(keys[0], tb.Slots)
+	same := true
+	for _, k := range keys[1:] {
+		if router.SlotOf(k, tb.Slots) != first {
+			same = false
+			break
+		}
+	}
+	switch {
+	case same && tb.AllLocal():
+		return route{kind: routeLocal}
+	case same:
+		return n.slotRoute(tb, snap, first)
+	case !fanOut[spec.Name]:
+		return route{kind: routeError, err: errCrossSlot}
+	case tb.AllLocal():
+		return route{kind: routeLocal}
+	}
+	return route{kind: routeFanOut}
+}
+
+func (n *Node) slotRoute(tb *router.Table, snap *router.Snapshot, s storage.SlotID) route {
+	leader := tb.Route(s).Leader
+	if leader == n.id {
+		return route{kind: routeLocal, slot: s, leader: leader}
+	}
+	if err := n.leaderDown(tb, snap, s); err != "" {
+		return route{kind: routeError, err: err}
+	}
+	return route{kind: routeRemote, slot: s, leader: leader}
+}
+
+// leaderDown explains why slot s cannot be served now, "" if it can.
+func (n *Node) leaderDown(tb *router.Table, snap *router.Snapshot, s storage.SlotID) string {
+	leader := tb.Route(s).Leader
+	if leader == "" {
+		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s has no leader", s, tb.Name)
+	}
+	if leader == n.id {
+		return ""
+	}
+	if _, ok := snap.Node(leader); !ok {
+		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s is not served: its leader %s is down", s, tb.Name, leader)
+	}
+	return ""
+}
+
+// fwdArgs builds a FWD request for args on the given slots.
+func fwdArgs(tb *router.Table, slots []storage.SlotID, args [][]byte) [][]byte {
+	out := make([][]byte, 0, 3+2*len(slots)+len(args))
+	out = append(out, []byte("FWD"), strconv.AppendUint(nil, uint64(tb.ID), 10), strconv.AppendInt(nil, int64(len(slots)), 10))
+	for _, s := range slots {
+		out = append(out, strconv.AppendUint(nil, uint64(s), 10), strconv.AppendUint(nil, uint64(tb.Route(s).Epoch), 10))
+	}
+	return append(out, args...)
+}
+
+// send forwards args (on slots, of table tb) to node id.
+func (n *Node) send(snap *router.Snapshot, id meta.NodeID, tb *router.Table, slots []storage.SlotID, args [][]byte) *forward.Future {
+	info, _ := snap.Node(id)
+	lane := uint32(0)
+	if len(slots) > 0 {
+		lane = uint32(slots[0])
+	}
+	return n.fwd.Do(info.Peer, lane, fwdArgs(tb, slots, args))
+}
+
+// waitReply waits for a forwarded reply; a failure becomes CLUSTERDOWN.
+func (n *Node) waitReply(f *forward.Future, leader meta.NodeID) ([]byte, bool) {
+	raw, err := f.Wait(context.Background(), n.cfg.ForwardTimeout)
+	if err != nil {
+		return []byte(fmt.Sprintf("-CLUSTERDOWN the leader %s did not answer: %v\r\n", leader, err)), false
+	}
+	return raw, true
+}
+
+// pendingReply is a forwarded command's reply that belongs at offset at
+// of the connection's reply buffer.
+type pendingReply struct {
+	at     int
+	fut    *forward.Future
+	leader meta.NodeID
+	args   [][]byte // a copy, to run again after a refusal
+	table  storage.TableID
+}
+
+// pendingReplies are a connection's forwarded commands whose replies
+// have not been placed yet, all routed with the snapshot of revision rev.
+type pendingReplies struct {
+	list []pendingReply
+	rev  int64
+}
+
+// copyArgs copies args out of the reader's buffer, which is reused.
+func copyArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a):]
+	}
+	return out
+}
+
+// resolvePending waits for every pending reply and splices them into out
+// in order. A refused one (the routing changed) is routed again with a
+// newer snapshot and run once more.
+func (n *Node) resolvePending(cl *client, out *resp.Reply) {
+	p := &cl.pending
+	if len(p.list) == 0 {
+		return
+	}
+	var b []byte
+	prev := 0
+	for _, pr := range p.list {
+		raw, _ := n.waitReply(pr.fut, pr.leader)
+		if forward.Refused(raw) {
+			raw = n.retryRefused(cl, pr, p.rev)
+		}
+		b = append(b, out.B[prev:pr.at]...)
+		b = append(b, raw...)
+		prev = pr.at
+	}
+	b = append(b, out.B[prev:]...)
+	out.B = b
+	p.list = p.list[:0]
+}
+
+// retryRefused runs a refused command again once the node's routing is
+// newer than rev (bounded wait), here or on its new leader.
+func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
+	n.awaitNewerSnapshot(rev, time.Second)
+	snap := n.snap.Load()
+	tb, ok := snap.Table(pr.table)
+	if !ok {
+		return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
+	}
+	spec := n.tbl.Lookup(pr.args[0])
+	var tmp resp.Reply
+	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args}
+	r := n.decide(spec, pr.args, tb, snap)
+	switch r.kind {
+	case routeLocal:
+		command.Run(spec, &c)
+		return tmp.B
+	case routeRemote:
+		raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, pr.args), r.leader)
+		if forward.Refused(raw) {
+			return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
+		}
+		return raw
+	case routeError:
+		return []byte("-" + r.err + "\r\n")
+	}
+	return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
+}
+
+// awaitNewerSnapshot waits up to limit for a routing snapshot newer than rev.
+func (n *Node) awaitNewerSnapshot(rev int64, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for n.snap.Load().Revision <= rev && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// forwardOne queues a single-slot command for its leader; its reply is
+// placed when the connection flushes.
+func (n *Node) forwardOne(cl *client, c *command.Ctx, tb *router.Table, snap *router.Snapshot, r route) {
+	if len(cl.pending.list) == 0 {
+		cl.pending.rev = snap.Revision
+	}
+	args := copyArgs(c.Args)
+	cl.pending.list = append(cl.pending.list, pendingReply{
+		at:     c.R.Len(),
+		fut:    n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, args),
+		leader: r.leader,
+		args:   args,
+		table:  tb.ID,
+	})
+}
+
+// ownedBy returns the OwnsSlot filter of node id for table tb.
+func ownedBy(tb *router.Table, id meta.NodeID) func(storage.SlotID) bool {
+	return func(s storage.SlotID) bool { return tb.Leads(id, s) }
+}
+
+// runLocal runs args here on the slots this node leads, into a fresh reply.
+func (n *Node) runLocal(cl *client, tb *router.Table, args [][]byte, owned bool) []byte {
+	spec := n.tbl.Lookup(args[0])
+	var tmp resp.Reply
+	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args}
+	if owned {
+		c.OwnsSlot = ownedBy(tb, n.id)
+	}
+	command.Run(spec, &c)
+	return tmp.B
+}
+
+// fanOutCommand splits MGET/MSET/DEL/UNLINK/EXISTS/TOUCH by leader, runs
+// the parts (here and on peers) and merges their replies in key order.
+func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb *router.Table, snap *router.Snapshot) {
+	step := 1
+	if spec.Name == "mset" {
+		step = 2
+		if (len(c.Args)-1)%2 != 0 {
+			c.R.Error(string(command.WrongArgs(spec.Name)))
+			return
+		}
+	}
+	type part struct {
+		leader meta.NodeID
+		slots  []storage.SlotID
+		args   [][]byte
+		index  []int // positions of the part's keys in the command
+	}
+	var parts []*part
+	byLeader := map[meta.NodeID]*part{}
+	for i, k := 1, 0; i < len(c.Args); i, k = i+step, k+1 {
+		s := router.SlotOf(c.Args[i], tb.Slots)
+		if msg := n.leaderDown(tb, snap, s); msg != "" {
+			c.R.Error(msg)
+			return
+		}
+		leader := tb.Route(s).Leader
+		p := byLeader[leader]
+		if p == nil {
+			p = &part{leader: leader, args: [][]byte{c.Args[0]}}
+			byLeader[leader] = p
+			parts = append(parts, p)
+		}
+		if !slices.Contains(p.slots, s) {
+			p.slots = append(p.slots, s)
+		}
+		p.args = append(p.args, c.Args[i:i+step]...)
+		p.index = append(p.index, k)
+	}
+	futs := make([]*forward.Future, len(parts))
+	for i, p := range parts {
+		if p.leader != n.id {
+			futs[i] = n.send(snap, p.leader, tb, p.slots, copyArgs(p.args))
+		}
+	}
+	replies := make([][]byte, len(parts))
+	for i, p := range parts {
+		if p.leader == n.id {
+			replies[i] = n.runLocal(cl, tb, p.args, false)
+			continue
+		}
+		raw, ok := n.waitReply(futs[i], p.leader)
+		if ok && forward.Refused(raw) {
+			raw = []byte("-CLUSTERDOWN a slot's leadership is changing; retry\r\n")
+		}
+		replies[i] = raw
+	}
+	for _, raw := range replies {
+		if forward.IsError(raw) {
+			c.R.B = append(c.R.B, raw...)
+			return
+		}
+	}
+	switch spec.Name {
+	case "mset":
+		c.R.OK()
+	case "mget":
+		vals := make([][]byte, (len(c.Args)-1)/step)
+		for i, p := range parts {
+			elems, err := forward.Elems(replies[i])
+			if err != nil || len(elems) != len(p.index) {
+				c.R.Error(fmt.Sprintf("ERR bad reply from %s: %v", p.leader, err))
+				return
+			}
+			for j, e := range elems {
+				vals[p.index[j]] = e
+			}
+		}
+		c.R.Array(len(vals))
+		for _, v := range vals {
+			c.R.B = append(c.R.B, v...)
+		}
+	default: // del unlink exists touch: counts
+		var total int64
+		for i, p := range parts {
+			v, err := forward.Int(replies[i])
+			if err != nil {
+				c.R.Error(fmt.Sprintf("ERR bad reply from %s: %v", p.leader, err))
+				return
+			}
+			total += v
+		}
+		c.R.Int(total)
+	}
+}
+
+// tableWideCommand runs DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL
+// over every node that leads slots of the table and merges the replies.
+func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, tb *router.Table, snap *router.Snapshot) {
+	if spec.Name == "scan" {
+		n.scanCluster(cl, c, tb, snap)
+		return
+	}
+	// Run here first: a syntax error is answered before anything is sent.
+	local := n.runLocal(cl, tb, c.Args, true)
+	if forward.IsError(local) {
+		c.R.B = append(c.R.B, local...)
+		return
+	}
+	var others []meta.NodeID
+	for _, id := range tb.Leaders() {
+		if id == "" {
+			c.R.Error(fmt.Sprintf("CLUSTERDOWN table %s has slots without a leader", tb.Name))
+			return
+		}
+		if id == n.id {
+			continue
+		}
+		if _, ok := snap.Node(id); !ok {
+			c.R.Error(fmt.Sprintf("CLUSTERDOWN table %s is not fully served: node %s is down", tb.Name, id))
+			return
+		}
+		others = append(others, id)
+	}
+	if spec.Name == "randomkey" {
+		if string(local) != "$-1\r\n" {
+			c.R.B = append(c.R.B, local...)
+			return
+		}
+		rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
+		for _, id := range others {
+			raw, ok := n.waitReply(n.send(snap, id, tb, nil, c.Args), id)
+			if !ok || forward.IsError(raw) || string(raw) != "$-1\r\n" {
+				c.R.B = append(c.R.B, raw...)
+				return
+			}
+		}
+		c.R.Null()
+		return
+	}
+	futs := make([]*forward.Future, len(others))
+	args := copyArgs(c.Args)
+	for i, id := range others {
+		futs[i] = n.send(snap, id, tb, nil, args)
+	}
+	replies := [][]byte{local}
+	for i, id := range others {
+		raw, _ := n.waitReply(futs[i], id)
+		if forward.IsError(raw) {
+			c.R.B = append(c.R.B, raw...)
+			return
+		}
+		replies = append(replies, raw)
+	}
+	switch spec.Name {
+	case "dbsize":
+		var total int64
+		for _, raw := range replies {
+			v, err := forward.Int(raw)
+			if err != nil {
+				c.R.Error("ERR bad DBSIZE reply from a peer")
+				return
+			}
+			total += v
+		}
+		c.R.Int(total)
+	case "keys":
+		var all [][]byte
+		for _, raw := range replies {
+			elems, err := forward.Elems(raw)
+			if err != nil {
+				c.R.Error("ERR bad KEYS reply from a peer")
+				return
+			}
+			all = append(all, elems...)
+		}
+		c.R.Array(len(all))
+		for _, e := range all {
+			c.R.B = append(c.R.B, e...)
+		}
+	default: // flushdb, flushall
+		c.R.OK()
+	}
+}
+
+// scanMaxSteps bounds the peer calls one client SCAN makes.
+const scanMaxSteps = 64
+
+// scanCluster serves SCAN across nodes: the cursor names a slot; each step
+// runs on that slot's leader, which walks its own slots and stops at the
+// first slot another node leads, returning a cursor naming it. Steps are
+// chained until COUNT keys are gathered or the table is done, so a
+// client's SCAN loop sees every key once (when nothing changes).
+func (n *Node) scanCluster(cl *client, c *command.Ctx, tb *router.Table, snap *router.Snapshot) {
+	want := 10
+	for i := 2; i+1 < len(c.Args); i += 2 {
+		if strings.EqualFold(string(c.Args[i]), "count") {
+			if v, err := strconv.Atoi(string(c.Args[i+1])); err == nil && v > 0 {
+				want = v
+			}
+		}
+	}
+	slot, err := command.ScanCursorSlot(c.Args[1])
+	if err != nil {
+		c.R.Error(err.Error())
+		return
+	}
+	if uint32(slot) >= tb.Slots {
+		slot = 0
+	}
+	args := copyArgs(c.Args)
+	var keys [][]byte
+	cursor := args[1]
+	for step := 0; ; step++ {
+		args[1] = cursor
+		var raw []byte
+		leader := tb.Route(slot).Leader
+		if leader == n.id {
+			raw = n.runLocal(cl, tb, args, true)
+		} else {
+			if msg := n.leaderDown(tb, snap, slot); msg != "" {
+				c.R.Error(msg)
+				return
+			}
+			var ok bool
+			raw, ok = n.waitReply(n.send(snap, leader, tb, []storage.SlotID{slot}, args), leader)
+			if ok && forward.Refused(raw) {
+				raw = []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
+			}
+		}
+		if forward.IsError(raw) {
+			c.R.B = append(c.R.B, raw...)
+			return
+		}
+		elems, err := forward.Elems(raw)
+		if err != nil || len(elems) != 2 {
+			c.R.Error("ERR bad SCAN reply")
+			return
+		}
+		next, err1 := bulkValue(elems[0])
+		ks, err2 := forward.Elems(elems[1])
+		if err1 != nil || err2 != nil {
+			c.R.Error("ERR bad SCAN reply")
+			return
+		}
+		keys = append(keys, ks...)
+		cursor = next
+		if string(next) == "0" || len(keys) >= want || step+1 >= scanMaxSteps {
+			break
+		}
+		if slot, err = command.ScanCursorSlot(next); err != nil || uint32(slot) >= tb.Slots {
+			c.R.Error("ERR bad SCAN cursor from a peer")
+			return
+		}
+	}
+	c.R.Array(2)
+	c.R.Bulk(cursor)
+	c.R.Array(len(keys))
+	for _, k := range keys {
+		c.R.B = append(c.R.B, k...)
+	}
+}
+
+// bulkValue returns the content of a raw bulk string reply.
+func bulkValue(raw []byte) ([]byte, error) {
+	if len(raw) < 4 || raw[0] != '$' {
+		return nil, forward.ErrProtocol
+	}
+	i := 1
+	for i < len(raw) && raw[i] != '\r' {
+		i++
+	}
+	n, err := strconv.Atoi(string(raw[1:i]))
+	if err != nil || n < 0 || i+2+n+2 != len(raw) {
+		return nil, forward.ErrProtocol
+	}
+	return raw[i+2 : i+2+n], nil
+}

@@ -1,0 +1,342 @@
+package forward
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes a Pool.
+type Config struct {
+	// Self is this node's id, sent with PEERAUTH (for the peer's logs).
+	Self string
+	// DialTimeout bounds connecting to a peer. Default 1s.
+	DialTimeout time.Duration
+	// ConnsPerPeer is how many connections carry the requests to one peer.
+	// Default 2.
+	ConnsPerPeer int
+	// MaxInFlight bounds the requests waiting for replies on one
+	// connection; past it a request fails at once. Default 16384.
+	MaxInFlight int
+	// MaxReply bounds one reply's size. Default 1 GiB.
+	MaxReply int64
+}
+
+// ErrTooBusy is a request refused because too many are in flight.
+var ErrTooBusy = errors.New("too many requests in flight to the peer")
+
+// Pool holds the connections to every peer. Safe for concurrent use.
+type Pool struct {
+	cfg    Config
+	secret atomic.Pointer[string]
+	mu     sync.Mutex
+	peers  map[string]*peer
+	closed bool
+}
+
+// NewPool returns a pool with no connections yet.
+func NewPool(cfg Config) *Pool {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = time.Second
+	}
+	if cfg.ConnsPerPeer <= 0 {
+		cfg.ConnsPerPeer = 2
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 16384
+	}
+	if cfg.MaxReply <= 0 {
+		cfg.MaxReply = 1 << 30
+	}
+	p := &Pool{cfg: cfg, peers: map[string]*peer{}}
+	empty := ""
+	p.secret.Store(&empty)
+	return p
+}
+
+// SetSecret sets the cluster secret used by new connections.
+func (p *Pool) SetSecret(s string) { p.secret.Store(&s) }
+
+// Close closes every connection; their requests fail.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	peers := p.peers
+	p.peers = map[string]*peer{}
+	p.mu.Unlock()
+	for _, pr := range peers {
+		for _, c := range pr.conns {
+			c.close(errors.New("forward: pool closed"))
+		}
+	}
+}
+
+// Do sends args to the peer at addr and returns the future reply.
+// Requests with the same lane (the slot) go over the same connection, so
+// the peer runs them in the order they were sent; different lanes may
+// overtake each other.
+func (p *Pool) Do(addr string, lane uint32, args [][]byte) *Future {
+	f := newFuture()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		f.complete(nil, errors.New("forward: pool closed"))
+		return f
+	}
+	pr, ok := p.peers[addr]
+	if !ok {
+		pr = &peer{conns: make([]*conn, p.cfg.ConnsPerPeer)}
+		for i := range pr.conns {
+			pr.conns[i] = &conn{pool: p, addr: addr}
+		}
+		p.peers[addr] = pr
+	}
+	p.mu.Unlock()
+	c := pr.conns[int(lane)%len(pr.conns)]
+	c.send(args, f)
+	return f
+}
+
+type peer struct {
+	conns []*conn
+}
+
+// conn is one connection slot to a peer; its link is replaced when broken.
+type conn struct {
+	pool *Pool
+	addr string
+	mu   sync.Mutex
+	cur  *link
+}
+
+// link is one TCP connection's life: requests written in order, their
+// futures queued in the same order, replies read by one goroutine.
+type link struct {
+	nc     net.Conn
+	bw     *bufio.Writer
+	flush  chan struct{}
+	broken chan struct{}
+	max    int
+
+	qmu    sync.Mutex
+	queue  []*Future // waiting for replies, in request order
+	closed bool
+	err    error
+}
+
+// push queues f for the next reply; false (f failed) when the link is
+// broken or full.
+func (l *link) push(f *Future) bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	switch {
+	case l.closed:
+		f.complete(nil, l.err)
+		return false
+	case len(l.queue) >= l.max:
+		f.complete(nil, ErrTooBusy)
+		return false
+	}
+	l.queue = append(l.queue, f)
+	return true
+}
+
+func (l *link) pop() *Future {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(l.queue) == 0 {
+		return nil
+	}
+	f := l.queue[0]
+	l.queue[0] = nil
+	l.queue = l.queue[1:]
+	return f
+}
+
+func (c *conn) send(args [][]byte, f *Future) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil {
+		select {
+		case <-c.cur.broken:
+			c.cur = nil
+		default:
+		}
+	}
+	if c.cur == nil {
+		l, err := c.dial()
+		if err != nil {
+			f.complete(nil, err)
+			return
+		}
+		c.cur = l
+	}
+	l := c.cur
+	f.link = l
+	if !l.push(f) {
+		return
+	}
+	if _, err := l.bw.Write(AppendRequest(nil, args...)); err != nil {
+		l.fail(err)
+		return
+	}
+	select {
+	case l.flush <- struct{}{}:
+	default: // a flush is already due
+	}
+}
+
+func (c *conn) dial() (*link, error) {
+	nc, err := net.DialTimeout("tcp", c.addr, c.pool.cfg.DialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("connect to peer %s: %w", c.addr, err)
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	l := &link{
+		nc:     nc,
+		bw:     bufio.NewWriterSize(nc, 64<<10),
+		flush:  make(chan struct{}, 1),
+		broken: make(chan struct{}),
+		max:    c.pool.cfg.MaxInFlight,
+	}
+	// The first reply on the link answers PEERAUTH.
+	auth := newFuture()
+	l.push(auth)
+	l.bw.Write(AppendRequest(nil, []byte("PEERAUTH"), []byte(*c.pool.secret.Load()), []byte(c.pool.cfg.Self)))
+	go c.readLoop(l, auth)
+	go c.flushLoop(l)
+	l.flush <- struct{}{}
+	return l, nil
+}
+
+func (c *conn) flushLoop(l *link) {
+	for {
+		select {
+		case <-l.broken:
+			return
+		case <-l.flush:
+		}
+		c.mu.Lock()
+		err := l.bw.Flush()
+		c.mu.Unlock()
+		if err != nil {
+			l.fail(err)
+			c.drop(l)
+			return
+		}
+	}
+}
+
+func (c *conn) readLoop(l *link, auth *Future) {
+	br := bufio.NewReaderSize(l.nc, 64<<10)
+	var err error
+	for {
+		var raw []byte
+		raw, err = readReply(br, c.pool.cfg.MaxReply)
+		if err != nil {
+			break
+		}
+		f := l.pop()
+		if f == nil {
+			err = fmt.Errorf("%w: a reply nobody asked for", ErrProtocol)
+			break
+		}
+		if f == auth && IsError(raw) {
+			err = fmt.Errorf("peer %s refused PEERAUTH: %s", c.addr, raw[1:len(raw)-2])
+			f.complete(raw, nil)
+			break
+		}
+		f.complete(raw, nil)
+	}
+	l.fail(fmt.Errorf("peer %s: %w", c.addr, err))
+	c.drop(l)
+}
+
+// drop forgets l if it is still the current link, so the next request dials.
+func (c *conn) drop(l *link) {
+	c.mu.Lock()
+	if c.cur == l {
+		c.cur = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) close(err error) {
+	c.mu.Lock()
+	l := c.cur
+	c.cur = nil
+	c.mu.Unlock()
+	if l != nil {
+		l.fail(err)
+	}
+}
+
+// fail closes the link and fails every request still waiting on it.
+func (l *link) fail(err error) {
+	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return
+	}
+	l.closed, l.err = true, err
+	q := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	close(l.broken)
+	l.nc.Close()
+	for _, f := range q {
+		f.complete(nil, err)
+	}
+}
+
+// Future is a forwarded request's reply.
+type Future struct {
+	done  chan struct{}
+	once  sync.Once
+	reply []byte
+	err   error
+	link  *link
+}
+
+func newFuture() *Future { return &Future{done: make(chan struct{})} }
+
+func (f *Future) complete(raw []byte, err error) {
+	f.once.Do(func() {
+		f.reply, f.err = raw, err
+		close(f.done)
+	})
+}
+
+// ErrTimeout is a reply that did not come in time; the connection it was
+// sent on is closed (its other requests fail too) and the next request
+// dials again.
+var ErrTimeout = errors.New("no reply from the peer in time")
+
+// Wait returns the raw reply, or an error when the request failed or no
+// reply came within timeout (the request may or may not have run).
+func (f *Future) Wait(ctx context.Context, timeout time.Duration) ([]byte, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return f.reply, f.err
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if l := f.link; l != nil {
+		l.fail(ErrTimeout)
+	}
+	f.complete(nil, ErrTimeout)
+	<-f.done
+	return f.reply, f.err
+}
+
+// Done is closed when the reply (or failure) is in.
+func (f *Future) Done() <-chan struct{} { return f.done }

@@ -1,0 +1,154 @@
+package forward
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// ErrProtocol is a malformed reply from a peer.
+var ErrProtocol = errors.New("forward: malformed reply from peer")
+
+const maxDepth = 64
+
+// readReply reads one RESP2 reply and returns its raw bytes (a copy), at
+// most max bytes in all.
+func readReply(br *bufio.Reader, max int64) ([]byte, error) {
+	var out []byte
+	if err := readInto(br, &out, max, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func readLine(br *bufio.Reader, out *[]byte, max int64) ([]byte, error) {
+	start := len(*out)
+	for {
+		frag, err := br.ReadSlice('\n')
+		*out = append(*out, frag...)
+		if int64(len(*out)) > max {
+			return nil, fmt.Errorf("%w: reply over %d bytes", ErrProtocol, max)
+		}
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+	line := (*out)[start:]
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return nil, ErrProtocol
+	}
+	return line[1 : len(line)-2], nil
+}
+
+func readInto(br *bufio.Reader, out *[]byte, max int64, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%w: nested deeper than %d", ErrProtocol, maxDepth)
+	}
+	t, err := br.Peek(1)
+	if err != nil {
+		return err
+	}
+	kind := t[0]
+	line, err := readLine(br, out, max)
+	if err != nil {
+		return err
+	}
+	switch kind {
+	case '+', '-', ':':
+		return nil
+	case '$':
+		n, err := strconv.ParseInt(string(line), 10, 64)
+		if err != nil || n < -1 {
+			return ErrProtocol
+		}
+		if n == -1 {
+			return nil
+		}
+		if int64(len(*out))+n+2 > max {
+			return fmt.Errorf("%w: reply over %d bytes", ErrProtocol, max)
+		}
+		start := len(*out)
+		*out = append(*out, make([]byte, n+2)...)
+		if _, err := io.ReadFull(br, (*out)[start:]); err != nil {
+			return err
+		}
+		if (*out)[len(*out)-2] != '\r' || (*out)[len(*out)-1] != '\n' {
+			return ErrProtocol
+		}
+		return nil
+	case '*':
+		n, err := strconv.ParseInt(string(line), 10, 64)
+		if err != nil || n < -1 {
+			return ErrProtocol
+		}
+		for i := int64(0); i < n; i++ {
+			if err := readInto(br, out, max, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: type byte %q", ErrProtocol, kind)
+}
+
+// Elems splits a raw array reply into its elements' raw bytes. It fails
+// on anything but an array.
+func Elems(raw []byte) ([][]byte, error) {
+	if len(raw) == 0 || raw[0] != '*' {
+		return nil, fmt.Errorf("%w: not an array: %.40q", ErrProtocol, raw)
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	var head []byte
+	line, err := readLine(br, &head, int64(len(raw)))
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(string(line))
+	if err != nil || n < 0 {
+		return nil, ErrProtocol
+	}
+	out := make([][]byte, 0, n)
+	for range n {
+		e, err := readReply(br, int64(len(raw)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Int parses a raw integer reply.
+func Int(raw []byte) (int64, error) {
+	if len(raw) < 4 || raw[0] != ':' {
+		return 0, fmt.Errorf("%w: not an integer: %.40q", ErrProtocol, raw)
+	}
+	return strconv.ParseInt(string(raw[1:len(raw)-2]), 10, 64)
+}
+
+// IsError reports whether raw is an error reply.
+func IsError(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
+
+// Refused reports whether raw is a peer's refusal (routing changed).
+func Refused(raw []byte) bool { return len(raw) >= 11 && string(raw[:11]) == "-PIKAREFUSE" }
+
+// AppendRequest appends args as a RESP array of bulk strings.
+func AppendRequest(dst []byte, args ...[]byte) []byte {
+	dst = append(dst, '*')
+	dst = strconv.AppendInt(dst, int64(len(args)), 10)
+	dst = append(dst, '\r', '\n')
+	for _, a := range args {
+		dst = append(dst, '$')
+		dst = strconv.AppendInt(dst, int64(len(a)), 10)
+		dst = append(dst, '\r', '\n')
+		dst = append(dst, a...)
+		dst = append(dst, '\r', '\n')
+	}
+	return dst
+}
