@@ -29,9 +29,9 @@ type client struct {
 	table   storage.TableID
 	// grants holds the tables AUTH opened, with the password hash it
 	// matched (a table is open while its hash is still that one).
-	grants   map[storage.TableID]string
+	grants map[storage.TableID]string
 	// pending are forwarded commands whose replies are not placed yet.
-	pending pendingReplies
+	pending  pendingReplies
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
 	quit     bool
