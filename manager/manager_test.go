@@ -85,13 +85,19 @@ type testMember struct {
 
 func startMember(t *testing.T, l meta.Layout, id string, ttl time.Duration) *testMember {
 	t.Helper()
+	return startMemberExpecting(t, l, id, ttl, 1)
+}
+
+func startMemberExpecting(t *testing.T, l meta.Layout, id string, ttl time.Duration, expect int) *testMember {
+	t.Helper()
 	cli := newClient(t)
 	m := NewMember(Config{
-		Layout:    l,
-		Self:      meta.NodeInfo{ID: meta.NodeID(id), RESP: "127.0.0.1:1", HTTP: "127.0.0.1:2", Version: "test"},
-		LeaseTTL:  ttl,
-		Bootstrap: db0,
-		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Layout:          l,
+		Self:            meta.NodeInfo{ID: meta.NodeID(id), RESP: "127.0.0.1:1", HTTP: "127.0.0.1:2", Version: "test"},
+		LeaseTTL:        ttl,
+		Bootstrap:       db0,
+		BootstrapExpect: expect,
+		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, cli, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	tm := &testMember{Member: m, cli: cli, cancel: cancel, done: make(chan struct{})}
@@ -432,5 +438,27 @@ func TestRemoveNode(t *testing.T) {
 		if len(si.Replicas) != 1 || si.Replicas[0] != "a" || si.Leader != "a" || si.Epoch != old.Epoch+1 {
 			t.Fatalf("slot %d after removing b: %+v (was %+v)", n, si, old)
 		}
+	}
+}
+
+func TestBootstrapExpect(t *testing.T) {
+	l := newCluster(t)
+	a := startMemberExpecting(t, l, "a", 2*time.Second, 2)
+	waitManager(t, a)
+	waitFor(t, "a registered", 5*time.Second, func() bool { st := a.State(); return st != nil && len(st.Alive) == 1 })
+	if _, ok := a.State().Tables["db0"]; ok {
+		t.Fatal("db0 created before the expected nodes joined")
+	}
+	startMemberExpecting(t, l, "b", 2*time.Second, 2)
+	st, err := a.WaitState(context.Background(), func(st *meta.State) bool { x, ok := st.Tables["db0"]; return ok && st.Complete(x) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := map[meta.NodeID]int{}
+	for _, si := range st.Slots[0] {
+		leads[si.Leader]++
+	}
+	if leads["a"] != 8 || leads["b"] != 8 {
+		t.Fatalf("db0 leaders %v, want 8 each", leads)
 	}
 }

@@ -28,6 +28,9 @@ type Config struct {
 	Bootstrap meta.TableInfo
 	// BootstrapPassword is db0's password, "" for none.
 	BootstrapPassword string
+	// BootstrapExpect is how many nodes must be alive before the
+	// bootstrap table is created (its slots are spread over them).
+	BootstrapExpect int
 	Log               *slog.Logger
 }
 

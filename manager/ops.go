@@ -128,6 +128,12 @@ func (l *leadership) takeOver(ctx context.Context) error {
 		}
 	}
 	if st.NextTableID == 0 && len(st.Tables) == 0 && len(jobs) == 0 {
+		if want := l.m.cfg.BootstrapExpect; len(st.Alive) < want {
+			l.m.log.Info("waiting for nodes before creating the bootstrap table", "alive", len(st.Alive), "expect", want)
+			if _, err := l.m.WaitState(ctx, func(s *meta.State) bool { return len(s.Alive) >= want }); err != nil {
+				return err
+			}
+		}
 		b := l.m.cfg.Bootstrap
 		req := api.CreateTable{Name: b.Name, Slots: b.Slots, Replicas: b.Replicas, Mode: b.Mode, Password: l.m.cfg.BootstrapPassword}
 		if _, err := l.createTable(ctx, req, true); err != nil {

@@ -101,6 +101,7 @@ func (n *Node) startControlPlane() error {
 		LeaseTTL:          n.cfg.LeaseTTL,
 		Bootstrap:         bootstrapTable,
 		BootstrapPassword: n.cfg.RequirePass,
+		BootstrapExpect:   n.cfg.BootstrapExpect,
 		Log:               n.log.With("component", "manager"),
 	}, cli, n.applyState)
 	return nil

@@ -49,6 +49,10 @@ type Config struct {
 	// if it holds it) outlives the node: a dead manager is replaced after
 	// about this long. Whole seconds, at least 1s. Default 5s.
 	LeaseTTL time.Duration `mapstructure:"lease-ttl"`
+	// BootstrapExpect is how many nodes must have joined before the first
+	// manager creates db0, so that its slots are spread over them (a
+	// cluster's nodes started together). Default 1: at once.
+	BootstrapExpect int `mapstructure:"bootstrap-expect"`
 	// ForwardTimeout bounds the wait for another node's reply to a
 	// forwarded command; past it the client gets CLUSTERDOWN. Default 5s.
 	ForwardTimeout time.Duration `mapstructure:"forward-timeout"`
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 		EtcdPeerListen:      "127.0.0.1:2380",
 		LeaseTTL:            5 * time.Second,
 		ForwardTimeout:      5 * time.Second,
+		BootstrapExpect:     1,
 		BlockCacheMB:        192,
 		WriteBufferMB:       32,
 		MaxClients:          10000,
@@ -152,6 +157,9 @@ func (c *Config) Validate() error {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
 		}
+	}
+	if c.BootstrapExpect < 1 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect %d: must be at least 1", c.BootstrapExpect))
 	}
 	if c.ForwardTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("forward-timeout %s: must be positive", c.ForwardTimeout))

@@ -139,8 +139,9 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
 		}
 	case "keyspace":
-		for _, tb := range n.snap.Load().Tables() {
-			if keys, expires := n.eng.Counts(tb.ID); keys > 0 {
+		snap := n.snap.Load()
+		for _, tb := range snap.Tables() {
+			if keys, expires := n.clusterCounts(snap, tb); keys > 0 {
 				fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", tb.ID, keys, expires)
 			}
 		}

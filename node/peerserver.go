@@ -115,6 +115,21 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 
 func refuse(c *command.Ctx, why string) { c.R.Error("PIKAREFUSE " + why) }
 
+// ownedCounts sums the key and TTL counts of the slots of tb this node leads.
+func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
+	if tb.AllLocal() {
+		return n.eng.Counts(tb.ID)
+	}
+	for s := range tb.Slots {
+		if tb.Leads(n.id, storage.SlotID(s)) {
+			k, e := n.eng.SlotCounts(tb.ID, storage.SlotID(s))
+			keys += k
+			expires += e
+		}
+	}
+	return keys, expires
+}
+
 // execForwarded runs one FWD request:
 //
 //	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
@@ -122,6 +137,20 @@ func refuse(c *command.Ctx, why string) { c.R.Error("PIKAREFUSE " + why) }
 // after checking that this node leads every slot at that epoch (n > 0),
 // or, with n = 0, a table-wide command over this node's slots.
 func (n *Node) execForwarded(c *command.Ctx, args [][]byte) {
+	if strings.EqualFold(string(args[0]), "counts") && len(args) == 2 {
+		// COUNTS <table>: keys and TTL keys in this node's slots (INFO keyspace).
+		id, err := strconv.ParseUint(string(args[1]), 10, 32)
+		tb, ok := n.snap.Load().Table(storage.TableID(id))
+		if err != nil || !ok {
+			refuse(c, "no table "+string(args[1]))
+			return
+		}
+		keys, expires := n.ownedCounts(tb)
+		c.R.Array(2)
+		c.R.Int(keys)
+		c.R.Int(expires)
+		return
+	}
 	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
 		c.R.Error("ERR unknown peer request")
 		return

@@ -555,3 +555,32 @@ func bulkValue(raw []byte) ([]byte, error) {
 	}
 	return raw[i+2 : i+2+n], nil
 }
+
+// clusterCounts sums a table's key and TTL counts over the nodes leading
+// its slots (INFO keyspace). A node that does not answer counts as empty.
+func (n *Node) clusterCounts(snap *router.Snapshot, tb *router.Table) (keys, expires int64) {
+	keys, expires = n.ownedCounts(tb)
+	var futs []*forward.Future
+	for _, id := range tb.Leaders() {
+		if info, ok := snap.Node(id); ok && id != n.id {
+			futs = append(futs, n.fwd.Do(info.Peer, 0, [][]byte{[]byte("COUNTS"), strconv.AppendUint(nil, uint64(tb.ID), 10)}))
+		}
+	}
+	for _, f := range futs {
+		raw, err := f.Wait(context.Background(), n.cfg.ForwardTimeout)
+		if err != nil {
+			continue
+		}
+		elems, err := forward.Elems(raw)
+		if err != nil || len(elems) != 2 {
+			continue
+		}
+		k, err1 := forward.Int(elems[0])
+		e, err2 := forward.Int(elems[1])
+		if err1 == nil && err2 == nil {
+			keys += k
+			expires += e
+		}
+	}
+	return keys, expires
+}

@@ -749,6 +749,16 @@ func (e *Engine) SlotKeyCount(t TableID, s SlotID) int64 {
 	return c.keys.Load()
 }
 
+// SlotCounts returns the key count of one slot and how many of its keys
+// have a TTL.
+func (e *Engine) SlotCounts(t TableID, s SlotID) (keys, expires int64) {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return 0, 0
+	}
+	return c.keys.Load(), c.expires.Load()
+}
+
 // FlushTable removes every key of table t: three DeleteRanges and the counts,
 // in one batch, with every slot of the table locked.
 func (e *Engine) FlushTable(t TableID) error {
