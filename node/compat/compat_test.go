@@ -35,6 +35,10 @@ var (
 // startServers gives pika-node the tables db1..db<extraDBs>, whose ids are 1..extraDBs.
 const extraDBs = 3
 
+// extraTableSlots is the slot count of those tables (db0 has storage.DefaultSlots). Keys of a
+// multi-key command must share a slot in both (see script_slots_test.go).
+const extraTableSlots = 16
+
 // authPassword is the --requirepass of the auth pair (see authServers).
 const authPassword = "s3cret"
 
@@ -128,7 +132,7 @@ func createTables(s *server) error {
 	defer cancel()
 	for i := 1; i <= extraDBs; i++ {
 		name := "db" + strconv.Itoa(i)
-		tb, err := ac.CreateTable(ctx, api.CreateTable{Name: name, Slots: 16, Replicas: 1, Mode: meta.ModeAsync})
+		tb, err := ac.CreateTable(ctx, api.CreateTable{Name: name, Slots: extraTableSlots, Replicas: 1, Mode: meta.ModeAsync})
 		if err != nil {
 			return fmt.Errorf("%s: create table %s: %w", s.name, name, err)
 		}

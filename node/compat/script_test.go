@@ -129,11 +129,15 @@ func parseScript(path string) ([]step, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseScriptText(filepath.Base(path), string(data))
+}
+
+// parseScriptText parses the text of a script; name is for error messages.
+func parseScriptText(name, text string) ([]step, error) {
 	var steps []step
 	var pending step
 	hasPending := false
-	name := filepath.Base(path)
-	for i, raw := range strings.Split(string(data), "\n") {
+	for i, raw := range strings.Split(text, "\n") {
 		lineNo := i + 1
 		line := strings.TrimSpace(raw)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -293,7 +297,11 @@ func runScript(t *testing.T, path string, pipelined bool, p pair) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := filepath.Base(path)
+	runSteps(t, filepath.Base(path), steps, pipelined, p)
+}
+
+// runSteps is runScript for steps already parsed; name labels its messages.
+func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 	sides := []*side{{srv: p.redis}, {srv: p.pika}}
 	for _, s := range sides {
 		defer s.close()
