@@ -87,23 +87,34 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors}
+	// Forwarded point writes of a pipeline share one commit, as a
+	// client's do (conn.go): a peer link carries many clients' commands.
+	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
+	defer pb.commit()
 	for {
 		args, err := rd.ReadCommand()
 		if err != nil {
+			pb.commit()
 			var pe *resp.ProtocolError
 			if errors.As(err, &pe) {
 				n.log.Warn("peer port: protocol error", "peer", peerID, "remote", remote, "err", pe.Msg)
 				out.Error("ERR " + pe.Error())
-				c.Write(out.B)
 			}
+			c.Write(out.B)
 			return
 		}
 		if len(args) > 0 {
-			n.execForwarded(&cctx, args)
+			n.execForwarded(&cctx, args, &pb)
 			cctx.Args, cctx.OwnsSlot = nil, nil
 		}
-		rd.Release()
+		if pb.replies == 0 {
+			rd.Release()
+		}
+		if !rd.CompleteBuffered() || pb.full() {
+			pb.commit()
+		}
 		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
+			pb.commit()
 			c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
 			if _, err := c.Write(out.B); err != nil {
 				return
@@ -113,7 +124,111 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	}
 }
 
-func refuse(c *command.Ctx, why string) { c.R.Error("PIKAREFUSE " + why) }
+const refusePrefix = "PIKAREFUSE "
+
+// execForwarded answers one peer request:
+//
+//	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
+//	COUNTS <table>
+//
+// FWD runs after checking that this node leads every slot named at that
+// epoch (n > 0), or, with n = 0, runs a table-wide command over this
+// node's slots. Point writes join the link's pipeline batch.
+func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
+	if strings.EqualFold(string(args[0]), "counts") && len(args) == 2 {
+		pb.commit()
+		id, err := strconv.ParseUint(string(args[1]), 10, 32)
+		tb, ok := n.snap.Load().Table(storage.TableID(id))
+		if err != nil || !ok {
+			c.R.Error(refusePrefix + "no table " + string(args[1]))
+			return
+		}
+		keys, expires := n.ownedCounts(tb)
+		c.R.Array(2)
+		c.R.Int(keys)
+		c.R.Int(expires)
+		return
+	}
+	spec, errReply := n.prepareForwarded(c, args)
+	if errReply != "" {
+		pb.commit() // a batch's replies stay contiguous
+		c.R.Error(errReply)
+		return
+	}
+	if c.OwnsSlot == nil && spec.Batchable != nil && spec.Batchable(c.Args) {
+		pb.run(spec, c)
+		return
+	}
+	pb.commit()
+	command.Run(spec, c)
+}
+
+// prepareForwarded checks a FWD request and sets c up to run it; it
+// returns the error reply instead when it must not run.
+func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, string) {
+	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
+		return nil, "ERR unknown peer request"
+	}
+	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
+	count, err2 := strconv.ParseUint(string(args[2]), 10, 16)
+	if err1 != nil || err2 != nil || len(args) < 3+2*int(count)+1 {
+		return nil, "ERR malformed FWD"
+	}
+	snap := n.snap.Load()
+	tb, ok := snap.Table(storage.TableID(table))
+	if !ok {
+		return nil, refusePrefix + (&router.UnknownTableError{Table: storage.TableID(table)}).Error()
+	}
+	slots := make([]storage.SlotID, count)
+	for i := range slots {
+		s, err1 := strconv.ParseUint(string(args[3+2*i]), 10, 32)
+		e, err2 := strconv.ParseUint(string(args[4+2*i]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, "ERR malformed FWD"
+		}
+		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil {
+			return nil, refusePrefix + err.Error()
+		}
+		slots[i] = storage.SlotID(s)
+	}
+	cmd := args[3+2*count:]
+	spec := n.tbl.Lookup(cmd[0])
+	if spec == nil || n.serverCmds[spec] {
+		return nil, "ERR command not forwardable: " + string(cmd[0])
+	}
+	if !spec.ArityOK(len(cmd)) {
+		return nil, string(command.WrongArgs(spec.Name))
+	}
+	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
+	if count == 0 {
+		if !tableWide[spec.Name] {
+			return nil, "ERR not a table-wide command: " + spec.Name
+		}
+		c.OwnsSlot = ownedBy(tb, n.id)
+		return spec, ""
+	}
+	// The keys must be in the slots the asker named (and this node leads).
+	if keys, err := spec.KeysOf(cmd); err == nil {
+		for _, k := range keys {
+			if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
+				return nil, refusePrefix + fmt.Sprintf("key in slot %d, not in the slots named", s)
+			}
+		}
+	}
+	if spec.Name == "scan" {
+		c.OwnsSlot = ownedBy(tb, n.id)
+	}
+	return spec, ""
+}
+
+func containsSlot(slots []storage.SlotID, s storage.SlotID) bool {
+	for _, x := range slots {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
 
 // ownedCounts sums the key and TTL counts of the slots of tb this node leads.
 func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
@@ -128,99 +243,4 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 		}
 	}
 	return keys, expires
-}
-
-// execForwarded runs one FWD request:
-//
-//	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
-//
-// after checking that this node leads every slot at that epoch (n > 0),
-// or, with n = 0, a table-wide command over this node's slots.
-func (n *Node) execForwarded(c *command.Ctx, args [][]byte) {
-	if strings.EqualFold(string(args[0]), "counts") && len(args) == 2 {
-		// COUNTS <table>: keys and TTL keys in this node's slots (INFO keyspace).
-		id, err := strconv.ParseUint(string(args[1]), 10, 32)
-		tb, ok := n.snap.Load().Table(storage.TableID(id))
-		if err != nil || !ok {
-			refuse(c, "no table "+string(args[1]))
-			return
-		}
-		keys, expires := n.ownedCounts(tb)
-		c.R.Array(2)
-		c.R.Int(keys)
-		c.R.Int(expires)
-		return
-	}
-	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
-		c.R.Error("ERR unknown peer request")
-		return
-	}
-	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
-	count, err2 := strconv.ParseUint(string(args[2]), 10, 16)
-	if err1 != nil || err2 != nil || len(args) < 3+2*int(count)+1 {
-		c.R.Error("ERR malformed FWD")
-		return
-	}
-	snap := n.snap.Load()
-	tb, ok := snap.Table(storage.TableID(table))
-	if !ok {
-		refuse(c, (&router.UnknownTableError{Table: storage.TableID(table)}).Error())
-		return
-	}
-	slots := make([]storage.SlotID, count)
-	for i := range slots {
-		s, err1 := strconv.ParseUint(string(args[3+2*i]), 10, 32)
-		e, err2 := strconv.ParseUint(string(args[4+2*i]), 10, 64)
-		if err1 != nil || err2 != nil {
-			c.R.Error("ERR malformed FWD")
-			return
-		}
-		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil {
-			refuse(c, err.Error())
-			return
-		}
-		slots[i] = storage.SlotID(s)
-	}
-	cmd := args[3+2*count:]
-	spec := n.tbl.Lookup(cmd[0])
-	if spec == nil || n.serverCmds[spec] {
-		c.R.Error("ERR command not forwardable: " + string(cmd[0]))
-		return
-	}
-	if !spec.ArityOK(len(cmd)) {
-		c.R.Error(string(command.WrongArgs(spec.Name)))
-		return
-	}
-	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
-	if count == 0 {
-		if !tableWide[spec.Name] {
-			c.R.Error("ERR not a table-wide command: " + spec.Name)
-			return
-		}
-		c.OwnsSlot = ownedBy(tb, n.id)
-	} else {
-		// The keys must be in the slots the asker named (and we lead).
-		keys, err := spec.KeysOf(cmd)
-		if err == nil {
-			for _, k := range keys {
-				if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
-					refuse(c, fmt.Sprintf("key in slot %d, not in the slots named", s))
-					return
-				}
-			}
-		}
-		if spec.Name == "scan" {
-			c.OwnsSlot = ownedBy(tb, n.id)
-		}
-	}
-	command.Run(spec, c)
-}
-
-func containsSlot(slots []storage.SlotID, s storage.SlotID) bool {
-	for _, x := range slots {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -411,8 +411,18 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 	if !st.Complete(st.Tables["big"]) {
 		t.Fatalf("table big has %d of 16384 slot records", len(st.Slots[1]))
 	}
+	// n2 serves the slots it leads; n1's answer CLUSTERDOWN.
 	c := redisClient(t, n2, &redis.Options{DB: 1})
-	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
-		t.Fatalf("serve the resumed table: %v", err)
+	served := 0
+	for i := range 20 {
+		err := c.Set(ctx, fmt.Sprint("k", i), "v", 0).Err()
+		if err == nil {
+			served++
+		} else if !strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
+			t.Fatalf("serve the resumed table: %v", err)
+		}
+	}
+	if served == 0 {
+		t.Fatal("the resumed table serves no key through the live node")
 	}
 }

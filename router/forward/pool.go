@@ -108,10 +108,11 @@ type peer struct {
 
 // conn is one connection slot to a peer; its link is replaced when broken.
 type conn struct {
-	pool *Pool
-	addr string
-	mu   sync.Mutex
-	cur  *link
+	pool    *Pool
+	addr    string
+	mu      sync.Mutex
+	cur     *link
+	scratch []byte // encodes one request; under mu
 }
 
 // link is one TCP connection's life: requests written in order, their
@@ -181,7 +182,11 @@ func (c *conn) send(args [][]byte, f *Future) {
 	if !l.push(f) {
 		return
 	}
-	if _, err := l.bw.Write(AppendRequest(nil, args...)); err != nil {
+	c.scratch = AppendRequest(c.scratch[:0], args...)
+	if cap(c.scratch) > 1<<20 {
+		defer func() { c.scratch = nil }() // do not keep a huge request's buffer
+	}
+	if _, err := l.bw.Write(c.scratch); err != nil {
 		l.fail(err)
 		return
 	}
