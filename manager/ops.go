@@ -144,9 +144,12 @@ func (l *leadership) takeOver(ctx context.Context) error {
 	return nil
 }
 
-// place spreads each slot's replicas over nodes: slot n's replicas are
-// nodes[(n+off) % N], nodes[(n+off+1) % N], ..., the first leading, so
-// leaders and replicas are even over the nodes (to within one).
+// place spreads each slot's replicas over nodes in contiguous ranges, as
+// Redis Cluster does: slots [0, S/N) are led by nodes[off], the next range
+// by nodes[off+1], ..., and a slot's other replicas are the following
+// nodes. Leaders and replicas are even to within one slot; contiguous
+// ranges let a cluster-wide SCAN visit each node once per pass instead of
+// once per slot.
 func place(nodes []meta.NodeID, t meta.TableInfo) []meta.SlotInfo {
 	if len(nodes) == 0 {
 		return nil
@@ -155,9 +158,10 @@ func place(nodes []meta.NodeID, t meta.TableInfo) []meta.SlotInfo {
 	off := int(t.ID) // tables start at different nodes, so small tables spread too
 	out := make([]meta.SlotInfo, t.Slots)
 	for n := range out {
+		base := int(uint64(n) * uint64(len(nodes)) / uint64(t.Slots))
 		reps := make([]meta.NodeID, k)
 		for i := range reps {
-			reps[i] = nodes[(n+off+i)%len(nodes)]
+			reps[i] = nodes[(base+off+i)%len(nodes)]
 		}
 		out[n] = meta.SlotInfo{Epoch: 1, Leader: reps[0], Replicas: reps, State: meta.SlotServing}
 	}

@@ -66,10 +66,20 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(tmp)
 	tmpDir = tmp
 	setupErr = startServers(tmp)
+	switch {
+	case setupErr != nil:
+		clusterSetupErr = fmt.Errorf("not started: %w", setupErr)
+	case pikaBin != "": // not COMPAT_TARGET=redis
+		start := time.Now()
+		clusterSetupErr = startCluster(filepath.Join(tmp, "cluster"))
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "compat: cluster setup took %v (err: %v)\n", time.Since(start).Round(time.Millisecond), clusterSetupErr)
+		}
+	}
 	defer func() {
 		authServersMu.Lock()
 		defer authServersMu.Unlock()
-		for _, s := range []*server{pikaSrv, redisSrv, authPikaSrv, authRedisSrv} {
+		for _, s := range append([]*server{pikaSrv, redisSrv, authPikaSrv, authRedisSrv}, clusterProcs()...) {
 			if s != nil {
 				s.stop()
 			}
@@ -78,7 +88,7 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	if code != 0 {
 		authServersMu.Lock()
-		for _, s := range []*server{pikaSrv, authPikaSrv} {
+		for _, s := range append([]*server{pikaSrv, authPikaSrv}, clusterNodes...) {
 			if s != nil {
 				s.dumpLog(os.Stderr, 60)
 			}
@@ -251,19 +261,41 @@ func (s *server) stop() {
 }
 
 func (s *server) dumpLog(w *os.File, lines int) {
+	if tail := s.logTail(lines); tail != "" {
+		fmt.Fprint(w, tail)
+	}
+}
+
+// logTail returns the last lines of the server's log under a header, or "" if there is no log.
+func (s *server) logTail(lines int) string {
 	data, err := os.ReadFile(s.logPath)
-	if err != nil {
-		return
+	if err != nil || len(data) == 0 {
+		return ""
 	}
 	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if len(all) > lines {
 		all = all[len(all)-lines:]
 	}
-	fmt.Fprintf(w, "---- last %d lines of %s log (%s) ----\n%s\n----\n", len(all), s.name, s.logPath, strings.Join(all, "\n"))
+	return fmt.Sprintf("---- last %d lines of %s log (%s) ----\n%s\n----\n", len(all), s.name, s.logPath, strings.Join(all, "\n"))
 }
 
 // spawn starts bin with args in dir, logging to dir/<name>.log, and waits until addr answers PING.
 func spawn(name, bin, dir, addr string, args ...string) (*server, error) {
+	s, err := startProc(name, bin, dir, addr, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitUp(s, 90*time.Second); err != nil {
+		s.stop()
+		s.dumpLog(os.Stderr, 40)
+		return nil, err
+	}
+	return s, nil
+}
+
+// startProc starts bin with args in dir, logging to dir/<name>.log, and returns at once; addr is
+// where the process will serve.
+func startProc(name, bin, dir, addr string, args ...string) (*server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -288,11 +320,6 @@ func spawn(name, bin, dir, addr string, args ...string) (*server, error) {
 		logf.Close()
 		close(s.done)
 	}()
-	if err := waitUp(s, 90*time.Second); err != nil {
-		s.stop()
-		s.dumpLog(os.Stderr, 40)
-		return nil, err
-	}
 	return s, nil
 }
 

@@ -231,14 +231,14 @@ func crossSlotFull(tbl *command.Table) (text string, skipped []string) {
 	return strings.Join(append(lines, crossSlotCheck), "\n"), skipped
 }
 
-// crossSlotRun replays text on a new connection to each server of the main pair, after
+// crossSlotRun replays text on a new connection to each server of p, after
 // emptying their databases, in database db (of slots slots; the SELECT replaces the script's
 // first line, which must be empty, so line numbers count from the opening backquote): a line that pika-node must refuse
 // (its command is a multi-key one, not a fan-out one, and its keys span slots) must get
 // crossSlotErr from pika-node and is not sent to redis-server; every other line must get the
 // same reply from both, under the script directives. pipelined sends the lines between sleeps
 // as one pipeline. It returns how many lines pika-node had to refuse.
-func crossSlotRun(t *testing.T, name string, db int, slots uint32, text string, pipelined bool) int {
+func crossSlotRun(t *testing.T, p pair, name string, db int, slots uint32, text string, pipelined bool) int {
 	t.Helper()
 	needServers(t)
 	if db != 0 {
@@ -266,7 +266,6 @@ func crossSlotRun(t *testing.T, name string, db int, slots uint32, text string, 
 			}
 		}
 	}
-	p := mainPair()
 	redis, pika := &side{srv: p.redis}, &side{srv: p.pika}
 	for _, s := range []*side{redis, pika} {
 		defer s.close()
@@ -346,6 +345,12 @@ func crossSlotRun(t *testing.T, name string, db int, slots uint32, text string, 
 // TOUCH run across slots as on redis-server. Each part runs one command at a time and pipelined.
 func TestCrossSlot(t *testing.T) {
 	needServers(t)
+	crossSlotTests(t, func(t *testing.T) pair { return mainPair() })
+}
+
+// crossSlotTests runs TestCrossSlot's subtests on the pair pairOf returns (it may fail the
+// subtest when the pair is not running).
+func crossSlotTests(t *testing.T, pairOf func(t *testing.T) pair) {
 	text, skipped := crossSlotFull(command.NewTable())
 	if len(skipped) > 0 {
 		t.Logf("pika-node does not implement %s: their lines are left out", strings.Join(skipped, " "))
@@ -361,17 +366,17 @@ func TestCrossSlot(t *testing.T) {
 				if pikaBin == "" {
 					t.Skip("COMPAT_TARGET=redis: redis-server has no slot rule")
 				}
-				if n := crossSlotRun(t, "refused", d.db, d.slots, text, pipelined); n == 0 {
+				if n := crossSlotRun(t, pairOf(t), "refused", d.db, d.slots, text, pipelined); n == 0 {
 					t.Fatal("no line has keys in different slots")
 				}
 			})
 			t.Run(fmt.Sprintf("db%d/hash-tagged%s", d.db, suffix), func(t *testing.T) {
-				if n := crossSlotRun(t, "hash-tagged", d.db, d.slots, hashTagged(t, text), pipelined); n != 0 {
+				if n := crossSlotRun(t, pairOf(t), "hash-tagged", d.db, d.slots, hashTagged(t, text), pipelined); n != 0 {
 					t.Fatalf("%d hash-tagged lines have keys in different slots", n)
 				}
 			})
 			t.Run(fmt.Sprintf("db%d/fan-out%s", d.db, suffix), func(t *testing.T) {
-				if n := crossSlotRun(t, "fan-out", d.db, d.slots, fanOut, pipelined); n != 0 {
+				if n := crossSlotRun(t, pairOf(t), "fan-out", d.db, d.slots, fanOut, pipelined); n != 0 {
 					t.Fatalf("%d fan-out lines were to be refused", n)
 				}
 			})

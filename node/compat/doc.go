@@ -8,6 +8,15 @@
 // Every script starts on new connections (database 0, unauthenticated) after the databases it
 // may use have been emptied.
 //
+// The same scripts also run against a cluster (cluster_test.go): Debian's etcd (/usr/bin/etcd), three
+// pika-node processes with the slot leaders of db0..db3 spread over all three, and Debian's haproxy
+// in TCP round-robin mode in front of them (standing in for LVS). TestClusterScripts and
+// TestClusterScriptsPipelined replay every script through node1, node2, node3 and haproxy
+// (TestClusterScripts/<target>/<script>.txt), where most commands are forwarded to another node
+// and, through haproxy, every new connection may land on another node; TestClusterCrossSlot runs
+// TestCrossSlot's cases through node2 and haproxy. The replies must be redis-server's, as on one
+// node.
+//
 // It contains only tests. Run it with
 //
 //	GOTOOLCHAIN=local go test ./node/compat/
