@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -33,6 +33,7 @@ test-unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCommand$$' -fuzztime $(FUZZTIME) ./node/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzCommands$$' -fuzztime $(FUZZTIME) ./node/command/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./router/forward/
 
 test: deps vet test-unit fuzz
 
@@ -41,6 +42,9 @@ bench: build
 
 bench-capacity: build
 	PIKA_NODE_BIN=$(BIN) bash scripts/bench-capacity.sh
+
+bench-cluster: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-cluster.sh
 
 clean:
 	rm -rf bin

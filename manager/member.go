@@ -31,7 +31,7 @@ type Config struct {
 	// BootstrapExpect is how many nodes must be alive before the
 	// bootstrap table is created (its slots are spread over them).
 	BootstrapExpect int
-	Log               *slog.Logger
+	Log             *slog.Logger
 }
 
 // Member is one node's part in the control plane.

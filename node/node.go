@@ -174,6 +174,10 @@ func (n *Node) Run(ctx context.Context) error {
 		ln.Close()
 		pln.Close()
 		n.closeAllClients()
+		// etcd's election, cancelled, resigns with the client's own
+		// context: with etcd unreachable that never returns until the
+		// client closes. Give a clean stop (lease revoked) a moment.
+		time.AfterFunc(2*time.Second, func() { n.etcdCli.Close() })
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hsrv.Shutdown(sctx)

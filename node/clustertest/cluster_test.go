@@ -426,3 +426,25 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 		t.Fatal("the resumed table serves no key through the live node")
 	}
 }
+
+// TestStopWithoutEtcd: a node that is not the manager stops on SIGTERM even
+// when etcd is gone (its election campaign must not hold it).
+func TestStopWithoutEtcd(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--lease-ttl", leaseTTL}
+	n1 := startNode(t, dir, "n1", common...)
+	n1.waitHealthy(t)
+	n2 := startNode(t, dir, "n2", common...)
+	if h := n2.waitHealthy(t); h.IsManager {
+		t.Fatal("the second node is the manager")
+	}
+	etcd.kill()
+	start := time.Now()
+	n2.stop(t)
+	if n2.err != nil {
+		t.Fatalf("exit after SIGTERM without etcd: %v", n2.err)
+	}
+	t.Logf("stopped in %s without etcd", time.Since(start).Round(time.Millisecond))
+}
