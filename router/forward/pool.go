@@ -108,21 +108,26 @@ type peer struct {
 
 // conn is one connection slot to a peer; its link is replaced when broken.
 type conn struct {
-	pool    *Pool
-	addr    string
-	mu      sync.Mutex
-	cur     *link
-	scratch []byte // encodes one request; under mu
+	pool *Pool
+	addr string
+	mu   sync.Mutex
+	cur  *link
 }
 
 // link is one TCP connection's life: requests written in order, their
 // futures queued in the same order, replies read by one goroutine.
 type link struct {
 	nc     net.Conn
-	bw     *bufio.Writer
-	flush  chan struct{}
 	broken chan struct{}
 	max    int
+
+	// Requests are appended to buf under conn.mu; the sender that finds
+	// no write in progress writes (outside the lock) and keeps writing
+	// what others appended meanwhile: no writer goroutine to wake, and
+	// many clients' requests leave in one syscall.
+	buf     []byte
+	spare   []byte
+	writing bool
 
 	qmu    sync.Mutex
 	queue  []*Future // waiting for replies, in request order
@@ -182,18 +187,38 @@ func (c *conn) send(args [][]byte, f *Future) {
 	if !l.push(f) {
 		return
 	}
-	c.scratch = AppendRequest(c.scratch[:0], args...)
-	if cap(c.scratch) > 1<<20 {
-		defer func() { c.scratch = nil }() // do not keep a huge request's buffer
+	l.buf = AppendRequest(l.buf, args...)
+	if l.writing {
+		return // the goroutine writing takes it
 	}
-	if _, err := l.bw.Write(c.scratch); err != nil {
-		l.fail(err)
-		return
+	l.writing = true
+	c.writeOut(l)
+}
+
+// writeOut writes l.buf until nothing is left; called with c.mu held and
+// l.writing set, it returns with c.mu held.
+func (c *conn) writeOut(l *link) {
+	for len(l.buf) > 0 {
+		out := l.buf
+		l.buf = l.spare[:0]
+		c.mu.Unlock()
+		_, err := l.nc.Write(out)
+		c.mu.Lock()
+		if cap(out) <= 1<<20 { // do not keep a huge request's buffer
+			l.spare = out[:0]
+		} else {
+			l.spare = nil
+		}
+		if err != nil {
+			l.writing = false
+			l.fail(err)
+			if c.cur == l {
+				c.cur = nil
+			}
+			return
+		}
 	}
-	select {
-	case l.flush <- struct{}{}:
-	default: // a flush is already due
-	}
+	l.writing = false
 }
 
 func (c *conn) dial() (*link, error) {
@@ -206,37 +231,16 @@ func (c *conn) dial() (*link, error) {
 	}
 	l := &link{
 		nc:     nc,
-		bw:     bufio.NewWriterSize(nc, 64<<10),
-		flush:  make(chan struct{}, 1),
 		broken: make(chan struct{}),
 		max:    c.pool.cfg.MaxInFlight,
 	}
-	// The first reply on the link answers PEERAUTH.
+	// The first reply on the link answers PEERAUTH; it goes out with the
+	// first request.
 	auth := newFuture()
 	l.push(auth)
-	l.bw.Write(AppendRequest(nil, []byte("PEERAUTH"), []byte(*c.pool.secret.Load()), []byte(c.pool.cfg.Self)))
+	l.buf = AppendRequest(l.buf, []byte("PEERAUTH"), []byte(*c.pool.secret.Load()), []byte(c.pool.cfg.Self))
 	go c.readLoop(l, auth)
-	go c.flushLoop(l)
-	l.flush <- struct{}{}
 	return l, nil
-}
-
-func (c *conn) flushLoop(l *link) {
-	for {
-		select {
-		case <-l.broken:
-			return
-		case <-l.flush:
-		}
-		c.mu.Lock()
-		err := l.bw.Flush()
-		c.mu.Unlock()
-		if err != nil {
-			l.fail(err)
-			c.drop(l)
-			return
-		}
-	}
 }
 
 func (c *conn) readLoop(l *link, auth *Future) {
@@ -327,6 +331,11 @@ var ErrTimeout = errors.New("no reply from the peer in time")
 // Wait returns the raw reply, or an error when the request failed or no
 // reply came within timeout (the request may or may not have run).
 func (f *Future) Wait(ctx context.Context, timeout time.Duration) ([]byte, error) {
+	select {
+	case <-f.done: // most often already in: no timer
+		return f.reply, f.err
+	default:
+	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
