@@ -192,6 +192,9 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 	if len(p.list) == 0 {
 		return
 	}
+	for _, pr := range p.list {
+		pr.fut.Flush() // every peer gets its requests before we wait on one
+	}
 	var b []byte
 	prev := 0
 	for _, pr := range p.list {
@@ -322,6 +325,11 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 			futs[i] = n.send(snap, p.leader, tb, p.slots, copyArgs(p.args))
 		}
 	}
+	for _, f := range futs {
+		if f != nil {
+			f.Flush()
+		}
+	}
 	replies := make([][]byte, len(parts))
 	for i, p := range parts {
 		if p.leader == n.id {
@@ -421,6 +429,9 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	args := copyArgs(c.Args)
 	for i, id := range others {
 		futs[i] = n.send(snap, id, tb, nil, args)
+	}
+	for _, f := range futs {
+		f.Flush()
 	}
 	replies := [][]byte{local}
 	for i, id := range others {

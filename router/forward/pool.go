@@ -187,9 +187,20 @@ func (c *conn) send(args [][]byte, f *Future) {
 	if !l.push(f) {
 		return
 	}
+	f.conn = c
+	// Not written yet: Flush (or Wait) writes it, together with whatever
+	// else was queued on the link by then — a pipeline's forwards leave
+	// in one syscall, not one each.
 	l.buf = AppendRequest(l.buf, args...)
-	if l.writing {
-		return // the goroutine writing takes it
+}
+
+// flush writes l's queued requests unless a write is in progress (whose
+// goroutine then takes them).
+func (c *conn) flush(l *link) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l.writing || len(l.buf) == 0 || c.cur != l {
+		return
 	}
 	l.writing = true
 	c.writeOut(l)
@@ -312,6 +323,16 @@ type Future struct {
 	reply []byte
 	err   error
 	link  *link
+	conn  *conn
+}
+
+// Flush makes sure the request has been written to the peer. Wait does
+// it too; call Flush on every future of a batch first, so that the
+// requests to different peers travel at the same time.
+func (f *Future) Flush() {
+	if f.conn != nil && f.link != nil {
+		f.conn.flush(f.link)
+	}
 }
 
 func newFuture() *Future { return &Future{done: make(chan struct{})} }
@@ -332,10 +353,11 @@ var ErrTimeout = errors.New("no reply from the peer in time")
 // reply came within timeout (the request may or may not have run).
 func (f *Future) Wait(ctx context.Context, timeout time.Duration) ([]byte, error) {
 	select {
-	case <-f.done: // most often already in: no timer
+	case <-f.done: // already in: no timer
 		return f.reply, f.err
 	default:
 	}
+	f.Flush()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
