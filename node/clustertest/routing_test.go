@@ -13,8 +13,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/router/forward"
 )
 
 // startCluster runs etcd and n nodes and creates table "t" (id 1) with its
@@ -130,6 +135,9 @@ func TestRoutingAcrossNodes(t *testing.T) {
 		}
 		if k, err := c.RandomKey(ctx).Result(); err != nil || !strings.HasPrefix(k, "k") {
 			t.Fatalf("randomkey via %s: %q %v", nodes[ci].name, k, err)
+		}
+		if info, err := c.Info(ctx, "keyspace").Result(); err != nil || !strings.Contains(info, fmt.Sprintf("db1:keys=%d,", keys)) {
+			t.Fatalf("INFO keyspace via %s: %v\n%s", nodes[ci].name, err, info)
 		}
 	}
 
@@ -316,7 +324,7 @@ func TestNodeDownAndBack(t *testing.T) {
 // PEERAUTH and a wrong secret, logs it, and keeps serving.
 func TestHostilePeers(t *testing.T) {
 	needSetup(t)
-	_, nodes := startCluster(t, 2, 8)
+	etcd, nodes := startCluster(t, 2, 8)
 	nd := nodes[0]
 	peer := addr(nd.port + 10000)
 	try := func(payload string) string {
@@ -354,5 +362,83 @@ func TestHostilePeers(t *testing.T) {
 	c := redisClient(t, nd, &redis.Options{DB: 1})
 	if err := c.Set(context.Background(), "still", "up", 0).Err(); err != nil {
 		t.Fatalf("node after hostile peers: %v", err)
+	}
+
+	// An authenticated peer with stale routing is refused (the asker then
+	// refreshes and retries), before anything runs.
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	st, err := meta.Load(context.Background(), cli, meta.Layout{Cluster: "r"})
+	if err != nil || st.Secret == "" {
+		t.Fatalf("cluster secret: %v", err)
+	}
+	h, _, _ := nd.health()
+	var mine, theirs meta.SlotID
+	foundMine, foundTheirs := false, false
+	for s, si := range st.Slots[1] {
+		if string(si.Leader) == h.Node {
+			mine, foundMine = s, true
+		} else {
+			theirs, foundTheirs = s, true
+		}
+	}
+	if !foundMine || !foundTheirs {
+		t.Fatalf("table t's slots are not on both nodes: %v", st.Slots[1])
+	}
+	key := func(s meta.SlotID) string { // a key of slot s (8 slots)
+		for i := 0; ; i++ {
+			if k := fmt.Sprint("x", i); router.SlotOf([]byte(k), 8) == s {
+				return k
+			}
+		}
+	}
+	conn, err := net.DialTimeout("tcp", peer, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	do := func(args ...string) string {
+		t.Helper()
+		var req [][]byte
+		for _, a := range args {
+			req = append(req, []byte(a))
+		}
+		conn.Write(forward.AppendRequest(nil, req...))
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("peer request %v: %v", args, err)
+		}
+		if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+			rest, _ := br.ReadString('\n')
+			line += rest
+		}
+		return line
+	}
+	if got := do("PEERAUTH", st.Secret, "test"); got != "+OK\r\n" {
+		t.Fatalf("PEERAUTH with the secret: %q", got)
+	}
+	epoch := fmt.Sprint(st.Slots[1][mine].Epoch)
+	km := key(mine)
+	if got := do("FWD", "1", "1", fmt.Sprint(mine), epoch, "SET", km, "v"); got != "+OK\r\n" {
+		t.Fatalf("FWD at the right epoch: %q", got)
+	}
+	for name, args := range map[string][]string{
+		"stale epoch":       {"FWD", "1", "1", fmt.Sprint(mine), "0", "SET", km, "w"},
+		"newer epoch":       {"FWD", "1", "1", fmt.Sprint(mine), "9", "SET", km, "w"},
+		"not the leader":    {"FWD", "1", "1", fmt.Sprint(theirs), fmt.Sprint(st.Slots[1][theirs].Epoch), "SET", key(theirs), "w"},
+		"key outside slots": {"FWD", "1", "1", fmt.Sprint(mine), epoch, "SET", key(theirs), "w"},
+		"unknown table":     {"FWD", "7", "1", "0", "1", "GET", "a"},
+	} {
+		if got := do(args...); !strings.HasPrefix(got, "-PIKAREFUSE") {
+			t.Errorf("%s: %q, want -PIKAREFUSE", name, got)
+		}
+	}
+	if got := do("FWD", "1", "1", fmt.Sprint(mine), epoch, "GET", km); got != "$1\r\nv\r\n" {
+		t.Fatalf("the refused writes ran: GET = %q", got)
 	}
 }
