@@ -53,6 +53,13 @@ func TestMain(m *testing.M) {
 // It returns the address and a function that stops it (idempotent).
 func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) {
 	t.Helper()
+	_, addr, stop := startNodeN(t, dir, mutate)
+	return addr, stop
+}
+
+// startNodeN is startNode that also returns the Node.
+func startNodeN(t *testing.T, dir string, mutate func(*Config)) (*Node, string, func()) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Bind = "127.0.0.1"
 	cfg.Data = dir
@@ -86,7 +93,7 @@ func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) 
 		}
 	}
 	t.Cleanup(stop)
-	return addr, stop
+	return n, addr, stop
 }
 
 func freePort(t *testing.T) int {

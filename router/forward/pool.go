@@ -337,6 +337,14 @@ func (f *Future) Flush() {
 
 func newFuture() *Future { return &Future{done: make(chan struct{})} }
 
+// Resolved returns a future that already holds raw: an answer known
+// without asking a peer.
+func Resolved(raw []byte) *Future {
+	f := newFuture()
+	f.complete(raw, nil)
+	return f
+}
+
 func (f *Future) complete(raw []byte, err error) {
 	f.once.Do(func() {
 		f.reply, f.err = raw, err
