@@ -203,15 +203,38 @@ func TestRoutingAcrossNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			cl := redisClient(t, nodes[g%3], &redis.Options{DB: 1})
-			for i := range 200 {
-				k := fmt.Sprintf("g%d-%d", g, i)
-				if err := cl.Set(ctx, k, k, 0).Err(); err != nil {
-					errs <- err
-					return
+			for round := range 10 {
+				// Half the clients pipeline, half send one command at a time.
+				if g%2 == 0 {
+					pipe := cl.Pipeline()
+					gets := map[string]*redis.StringCmd{}
+					for i := range 40 {
+						k := fmt.Sprintf("g%d-%d-%d", g, round, i)
+						pipe.Set(ctx, k, k, 0)
+						gets[k] = pipe.Get(ctx, k)
+					}
+					if _, err := pipe.Exec(ctx); err != nil {
+						errs <- err
+						return
+					}
+					for k, cmd := range gets {
+						if cmd.Val() != k {
+							errs <- fmt.Errorf("pipelined get %s: %q", k, cmd.Val())
+							return
+						}
+					}
+					continue
 				}
-				if v, err := cl.Get(ctx, k).Result(); err != nil || v != k {
-					errs <- fmt.Errorf("get %s: %q %v", k, v, err)
-					return
+				for i := range 20 {
+					k := fmt.Sprintf("g%d-%d-%d", g, round, i)
+					if err := cl.Set(ctx, k, k, 0).Err(); err != nil {
+						errs <- err
+						return
+					}
+					if v, err := cl.Get(ctx, k).Result(); err != nil || v != k {
+						errs <- fmt.Errorf("get %s: %q %v", k, v, err)
+						return
+					}
 				}
 			}
 		}()
