@@ -73,6 +73,11 @@ func (n *Node) closeAllClients() {
 // when more pipelined commands are waiting.
 const flushThreshold = 64 << 10
 
+// maxPendingForwards bounds the forwarded commands of one connection
+// whose replies are awaited: a long pipeline of remote keys is answered
+// in chunks, so what it holds (arguments, replies) stays bounded.
+const maxPendingForwards = 1024
+
 // serveConn reads commands, runs them in order and writes their replies;
 // replies to a pipeline are written together once its commands are read.
 func (n *Node) serveConn(ctx context.Context, c net.Conn) {
@@ -150,7 +155,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			flush()
 			return
 		}
-		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
+		if rd.Buffered() == 0 || out.Len() >= flushThreshold || len(cl.pending.list) >= maxPendingForwards {
 			if !flush() {
 				return
 			}
