@@ -388,12 +388,8 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 		n.scanCluster(cl, c, tb, snap)
 		return
 	}
-	// Run here first: a syntax error is answered before anything is sent.
-	local := n.runLocal(cl, tb, c.Args, true)
-	if forward.IsError(local) {
-		c.R.B = append(c.R.B, local...)
-		return
-	}
+	// Every leader must be up before anything runs (a FLUSHDB must not
+	// empty some nodes and not others).
 	var others []meta.NodeID
 	for _, id := range tb.Leaders() {
 		if id == "" {
@@ -408,6 +404,12 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 			return
 		}
 		others = append(others, id)
+	}
+	// Run here first: a syntax error is answered before anything is sent.
+	local := n.runLocal(cl, tb, c.Args, true)
+	if forward.IsError(local) {
+		c.R.B = append(c.R.B, local...)
+		return
 	}
 	if spec.Name == "randomkey" {
 		if string(local) != "$-1\r\n" {
