@@ -128,6 +128,9 @@ func (n *Node) applyState(st *meta.State) {
 				n.log.Error("load table", "table", t.Name, "id", t.ID, "err", err)
 			}
 		}
+		for s := range t.Slots { // log entries carry the slot's epoch
+			n.eng.SetSlotEpoch(t.ID, storage.SlotID(s), t.Route(storage.SlotID(s)).Epoch)
+		}
 	}
 	if n.fwd != nil {
 		n.fwd.SetSecret(snap.Secret)

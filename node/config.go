@@ -49,6 +49,11 @@ type Config struct {
 	// if it holds it) outlives the node: a dead manager is replaced after
 	// about this long. Whole seconds, at least 1s. Default 5s.
 	LeaseTTL time.Duration `mapstructure:"lease-ttl"`
+	// SlotLogMaxBytes bounds each slot's log (the binlog replicas catch
+	// up from); older entries are deleted. Default 8 MiB.
+	SlotLogMaxBytes int64 `mapstructure:"slot-log-max-bytes"`
+	// SlotLogMaxAge deletes slot log entries older than this. Default 1h.
+	SlotLogMaxAge time.Duration `mapstructure:"slot-log-max-age"`
 	// BootstrapExpect is how many nodes must have joined before the first
 	// manager creates db0, so that its slots are spread over them (a
 	// cluster's nodes started together). Default 1: at once.
@@ -123,6 +128,8 @@ func DefaultConfig() Config {
 		LeaseTTL:            5 * time.Second,
 		ForwardTimeout:      5 * time.Second,
 		BootstrapExpect:     1,
+		SlotLogMaxBytes:     8 << 20,
+		SlotLogMaxAge:       time.Hour,
 		BlockCacheMB:        192,
 		WriteBufferMB:       32,
 		MaxClients:          10000,
@@ -157,6 +164,9 @@ func (c *Config) Validate() error {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
 		}
+	}
+	if c.SlotLogMaxBytes <= 0 || c.SlotLogMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("slot-log-max-bytes %d, slot-log-max-age %s: must be positive", c.SlotLogMaxBytes, c.SlotLogMaxAge))
 	}
 	if c.BootstrapExpect < 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect %d: must be at least 1", c.BootstrapExpect))

@@ -503,14 +503,19 @@ func (e *Engine) commitLoop() {
 	defer close(e.commitDone)
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
-	type countUpdate struct {
-		c *slotCounts
-		t TableID
-		s SlotID
-		n [2]int64
+	// slotUpdate is one slot's counts and log entry in the batch.
+	type slotUpdate struct {
+		c     *slotCounts
+		t     TableID
+		s     SlotID
+		n     [2]int64
+		count bool // the counts changed
+		index LogIndex
+		epoch Epoch
 	}
 	var group []*commitReq
-	var updates []countUpdate
+	var updates []slotUpdate
+	var entry []byte
 	for first := range e.commitCh {
 		group = append(group[:0], first)
 	drain:
@@ -527,15 +532,16 @@ func (e *Engine) commitLoop() {
 		}
 		wb.Clear()
 		updates = updates[:0]
+		nowMS := e.opts.Now()
 		var failed map[*commitReq]error
 		for _, req := range group {
-			// Look up every count first, so a request for an unloaded
+			// Look up every slot first, so a request for an unloaded
 			// table (a bug elsewhere) fails alone, before any of it is
 			// in the batch; the rest of the group is written.
 			mark := len(updates)
 			var reqErr error
 			for _, t := range req.txns {
-				if t.eff.KeyDelta == 0 && t.eff.ExpireDelta == 0 {
+				if t.eff.Empty() {
 					continue
 				}
 				c, err := e.slotCount(t.table, t.slot)
@@ -543,8 +549,10 @@ func (e *Engine) commitLoop() {
 					reqErr = err
 					break
 				}
-				updates = append(updates, countUpdate{c, t.table, t.slot,
-					[2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta}})
+				updates = append(updates, slotUpdate{c: c, t: t.table, s: t.slot,
+					n:     [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta},
+					count: t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0,
+					index: LogIndex(c.logLast.Load() + 1), epoch: Epoch(c.epoch.Load())})
 			}
 			if reqErr != nil {
 				updates = updates[:mark]
@@ -554,11 +562,20 @@ func (e *Engine) commitLoop() {
 				failed[req] = fmt.Errorf("storage: commit: %w", reqErr)
 				continue
 			}
-			for _, u := range updates[mark:] {
-				wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
-			}
+			i := mark
 			for _, t := range req.txns {
+				if t.eff.Empty() {
+					continue
+				}
+				u := updates[i]
+				i++
+				if u.count {
+					wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
+				}
 				t.eff.addTo(wb, &e.cfs)
+				// The slot's log entry goes in the same batch as the data.
+				entry = appendLogEntry(entry[:0], u.epoch, nowMS, &t.eff)
+				wb.PutCF(e.cfs[CFLog], logKey(u.t, u.s, u.index), entry)
 			}
 		}
 		err := e.db.Write(e.wo, wb)
@@ -568,6 +585,9 @@ func (e *Engine) commitLoop() {
 			for _, u := range updates {
 				u.c.keys.Store(u.n[0])
 				u.c.expires.Store(u.n[1])
+				u.c.logLast.Store(uint64(u.index))
+				u.c.logEpoch.Store(uint64(u.epoch))
+				u.c.logFirst.CompareAndSwap(0, uint64(u.index))
 			}
 			for _, req := range group {
 				if failed[req] != nil {
@@ -577,6 +597,9 @@ func (e *Engine) commitLoop() {
 					e.cacheEffect(t.table, t.slot, &t.eff)
 				}
 			}
+		}
+		if cap(entry) > 1<<20 {
+			entry = nil // do not keep a huge effect's buffer
 		}
 		for _, req := range group {
 			if ferr := failed[req]; ferr != nil {
@@ -673,9 +696,17 @@ func (v *View) NowMS() int64 { return v.nowMS }
 
 // slotCounts are a slot's number of keys and of keys with a TTL, kept in
 // memory and written in the same batch as every change that moves them.
+// slotCounts is one slot's in-memory state: its key counts and its log's
+// bounds (slotlog.go). Counts and the log's last index change only in the
+// committer, under the slot's stripe lock held by the committing caller.
 type slotCounts struct {
 	keys    atomic.Int64
 	expires atomic.Int64
+
+	logFirst atomic.Uint64 // first retained entry, 0 when the log is empty
+	logLast  atomic.Uint64 // last entry, 0 when none was ever written
+	logEpoch atomic.Uint64 // epoch of the last entry
+	epoch    atomic.Uint64 // the epoch new entries are stamped with
 }
 
 func countKey(t TableID, s SlotID) []byte {
@@ -705,6 +736,9 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 		if ok && len(v) == 16 {
 			c[s].keys.Store(int64(binary.BigEndian.Uint64(v)))
 			c[s].expires.Store(int64(binary.BigEndian.Uint64(v[8:])))
+		}
+		if err := e.loadLogBounds(t, SlotID(s), &c[s]); err != nil {
+			return err
 		}
 	}
 	e.counts[t] = c

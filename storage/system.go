@@ -44,7 +44,7 @@ func (e *Engine) TablesOnDisk() ([]TableID, error) {
 		return nil, ErrClosed
 	}
 	seen := map[TableID]bool{}
-	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+	for _, cf := range []CF{CFMeta, CFData, CFScore, CFLog} {
 		ro := grocksdb.NewDefaultReadOptions()
 		ro.SetFillCache(false)
 		it := e.db.NewIteratorCF(ro, e.cfs[cf])
@@ -79,11 +79,16 @@ func (e *Engine) TablesOnDisk() ([]TableID, error) {
 	return ids, nil
 }
 
-// DropTable removes every key of table t (FlushTable) and forgets its slot
-// counts, so the table is no longer served from this engine.
+// DropTable removes every key of table t (FlushTable) and its slot logs,
+// and forgets its slot counts, so the table is no longer served from this
+// engine.
 func (e *Engine) DropTable(t TableID) error {
 	if err := e.FlushTable(t); err != nil {
 		return err
+	}
+	start := TablePrefix(t)
+	if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFLog], start, prefixEnd(start)); err != nil {
+		return fmt.Errorf("storage: drop the log of table %d: %w", t, err)
 	}
 	e.countsMu.Lock()
 	delete(e.counts, t)

@@ -120,6 +120,8 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("advertise", def.Advertise, "host other nodes and pikactl reach this node at (default: bind address, or the first non-loopback IPv4)")
 	f.Duration("lease-ttl", def.LeaseTTL, "how long the node's registration and manager role outlive it (whole seconds)")
 	f.String("labels", def.Labels, "key=value,... labels registered with the node")
+	f.Int64("slot-log-max-bytes", def.SlotLogMaxBytes, "bytes each slot's log (binlog) keeps at most")
+	f.Duration("slot-log-max-age", def.SlotLogMaxAge, "slot log entries older than this are deleted")
 	f.Int("bootstrap-expect", def.BootstrapExpect, "nodes that must have joined before the first manager creates db0 (spread over them)")
 	f.Duration("forward-timeout", def.ForwardTimeout, "how long to wait for another node's reply to a forwarded command before answering CLUSTERDOWN")
 	f.Int("block-cache-mb", def.BlockCacheMB, "RocksDB block cache in MiB")

@@ -21,7 +21,7 @@ type SlotID = keyspace.SlotID
 // Epoch orders the placements of one slot: every change of its leader or
 // replicas bumps it, and a node asked to serve a slot at an older epoch
 // than it knows refuses.
-type Epoch uint64
+type Epoch = keyspace.Epoch
 
 // Mode is a table's replication mode.
 type Mode string

@@ -1,0 +1,214 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// The slot log (the binlog). Every committed write's effect on a slot is
+// also appended to that slot's log, in the same RocksDB batch as the data:
+//
+//	log CF:  table u32 | slot u32 | index u64  ->  epoch u64 | unix ms u64 | encoded Effect
+//
+// so the log and the data never disagree after a crash, and a slot's log
+// is one contiguous key range. Indexes start at 1 and have no gaps; the
+// epoch is the slot's leadership epoch when the entry was written (the
+// node sets it with SetSlotEpoch from its routing). Replication ships
+// these entries; retention (TrimLogs) deletes the oldest.
+
+const logEntryHeader = 16
+
+func logKey(t TableID, s SlotID, i LogIndex) []byte {
+	b := make([]byte, 0, prefixLen+8)
+	b = appendPrefix(b, t, s)
+	return binary.BigEndian.AppendUint64(b, uint64(i))
+}
+
+func appendLogEntry(dst []byte, epoch Epoch, unixMS int64, eff *Effect) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(epoch))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(unixMS))
+	return eff.Encode(dst)
+}
+
+// LogEntry is one entry of a slot's log.
+type LogEntry struct {
+	Index  LogIndex
+	Epoch  Epoch
+	UnixMS int64
+	// Effect is the encoded Effect (DecodeEffect reads it).
+	Effect []byte
+}
+
+// ErrCorruptLog reports a log entry that does not decode.
+var ErrCorruptLog = errors.New("storage: corrupt log entry")
+
+// loadLogBounds reads the first and last entries of a slot's log.
+func (e *Engine) loadLogBounds(t TableID, s SlotID, c *slotCounts) error {
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	ro.SetFillCache(false)
+	it := e.db.NewIteratorCF(ro, e.cfs[CFLog])
+	defer it.Close()
+	it.Seek(logKey(t, s, 0))
+	if !it.Valid() || !hasSlotPrefix(it.Key().Data(), t, s) {
+		return it.Err()
+	}
+	first := binary.BigEndian.Uint64(it.Key().Data()[prefixLen:])
+	it.SeekForPrev(logKey(t, s, math.MaxUint64))
+	if !it.Valid() || !hasSlotPrefix(it.Key().Data(), t, s) {
+		return fmt.Errorf("storage: log of table %d slot %d: no last entry: %v", t, s, it.Err())
+	}
+	last := binary.BigEndian.Uint64(it.Key().Data()[prefixLen:])
+	v := it.Value().Data()
+	if len(v) < logEntryHeader {
+		return fmt.Errorf("%w: table %d slot %d index %d", ErrCorruptLog, t, s, last)
+	}
+	c.logFirst.Store(first)
+	c.logLast.Store(last)
+	c.logEpoch.Store(binary.BigEndian.Uint64(v))
+	return nil
+}
+
+func hasSlotPrefix(k []byte, t TableID, s SlotID) bool {
+	return len(k) == prefixLen+8 && binary.BigEndian.Uint32(k) == uint32(t) && binary.BigEndian.Uint32(k[4:]) == uint32(s)
+}
+
+// SetSlotEpoch sets the epoch stamped on the slot's next log entries.
+func (e *Engine) SetSlotEpoch(t TableID, s SlotID, epoch Epoch) {
+	if c, err := e.slotCount(t, s); err == nil {
+		c.epoch.Store(uint64(epoch))
+	}
+}
+
+// LogBounds returns the first retained and the last index of a slot's log
+// (0, 0 when empty) and the epoch of its last entry: the slot's position.
+func (e *Engine) LogBounds(t TableID, s SlotID) (first, last LogIndex, lastEpoch Epoch) {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return 0, 0, 0
+	}
+	return LogIndex(c.logFirst.Load()), LogIndex(c.logLast.Load()), Epoch(c.logEpoch.Load())
+}
+
+// ReadLog returns the slot's entries from index from on, up to about
+// maxBytes of effects (at least one entry when there is one).
+func (e *Engine) ReadLog(t TableID, s SlotID, from LogIndex, maxBytes int) ([]LogEntry, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	ro.SetIterateUpperBound(logKey(t, s, math.MaxUint64))
+	it := e.db.NewIteratorCF(ro, e.cfs[CFLog])
+	defer it.Close()
+	var out []LogEntry
+	size := 0
+	for it.Seek(logKey(t, s, from)); it.Valid() && (len(out) == 0 || size < maxBytes); it.Next() {
+		k, v := it.Key().Data(), it.Value().Data()
+		if !hasSlotPrefix(k, t, s) {
+			break
+		}
+		if len(v) < logEntryHeader {
+			return out, fmt.Errorf("%w: table %d slot %d", ErrCorruptLog, t, s)
+		}
+		out = append(out, LogEntry{
+			Index:  LogIndex(binary.BigEndian.Uint64(k[prefixLen:])),
+			Epoch:  Epoch(binary.BigEndian.Uint64(v)),
+			UnixMS: int64(binary.BigEndian.Uint64(v[8:])),
+			Effect: append([]byte(nil), v[logEntryHeader:]...),
+		})
+		size += len(v)
+	}
+	return out, it.Err()
+}
+
+// LogRetention bounds what each slot's log keeps: entries are deleted from
+// the oldest while the slot's log is over MaxBytes (approximately, from
+// RocksDB's size estimate of its key range) or older than MaxAge. The
+// last entry is always kept (it is the slot's position).
+type LogRetention struct {
+	MaxBytes uint64
+	MaxAge   time.Duration
+}
+
+// TrimLogs applies retention to every loaded slot every interval until ctx
+// is done.
+func (e *Engine) TrimLogs(ctx context.Context, interval time.Duration, r LogRetention) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.countsMu.RLock()
+			tables := make(map[TableID]int, len(e.counts))
+			for id, c := range e.counts {
+				tables[id] = len(c)
+			}
+			e.countsMu.RUnlock()
+			for id, n := range tables {
+				for s := range n {
+					if ctx.Err() != nil {
+						return
+					}
+					_ = e.trimSlotLog(id, SlotID(s), r)
+				}
+			}
+		}
+	}
+}
+
+// trimSlotLog deletes the slot's oldest entries beyond its retention.
+func (e *Engine) trimSlotLog(t TableID, s SlotID, r LogRetention) error {
+	c, err := e.slotCount(t, s)
+	if err != nil || e.closed.Load() {
+		return err
+	}
+	first, last := LogIndex(c.logFirst.Load()), LogIndex(c.logLast.Load())
+	if first == 0 || first >= last {
+		return nil
+	}
+	cut := first
+	if r.MaxBytes > 0 {
+		sizes, err := e.db.GetApproximateSizesCF(e.cfs[CFLog], []grocksdb.Range{{Start: logKey(t, s, first), Limit: logKey(t, s, last+1)}})
+		if err == nil && len(sizes) == 1 && sizes[0] > r.MaxBytes {
+			n := uint64(last - first + 1)
+			drop := n - n*r.MaxBytes/sizes[0]
+			cut = max(cut, first+LogIndex(drop))
+		}
+	}
+	if r.MaxAge > 0 {
+		oldest := e.opts.Now() - r.MaxAge.Milliseconds()
+		entries, err := e.ReadLog(t, s, cut, 64<<10)
+		for err == nil && len(entries) > 0 && cut < last {
+			stop := false
+			for _, en := range entries {
+				if en.UnixMS >= oldest || en.Index >= last {
+					stop = true
+					break
+				}
+				cut = en.Index + 1
+			}
+			if stop {
+				break
+			}
+			entries, err = e.ReadLog(t, s, cut, 64<<10)
+		}
+	}
+	cut = min(cut, last) // keep the last entry
+	if cut <= first {
+		return nil
+	}
+	if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFLog], logKey(t, s, first), logKey(t, s, cut)); err != nil {
+		return fmt.Errorf("storage: trim log of table %d slot %d: %w", t, s, err)
+	}
+	c.logFirst.Store(uint64(cut))
+	return nil
+}
