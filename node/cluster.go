@@ -128,8 +128,10 @@ func (n *Node) applyState(st *meta.State) {
 				n.log.Error("load table", "table", t.Name, "id", t.ID, "err", err)
 			}
 		}
-		for s := range t.Slots { // log entries carry the slot's epoch
-			n.eng.SetSlotEpoch(t.ID, storage.SlotID(s), t.Route(storage.SlotID(s)).Epoch)
+		// A slot's writes are logged when its table has followers to
+		// feed; entries carry the slot's epoch.
+		for s := range t.Slots {
+			n.eng.SetSlotLog(t.ID, storage.SlotID(s), t.Replicas > 1, t.Route(storage.SlotID(s)).Epoch)
 		}
 	}
 	if n.fwd != nil {

@@ -505,13 +505,14 @@ func (e *Engine) commitLoop() {
 	defer wb.Destroy()
 	// slotUpdate is one slot's counts and log entry in the batch.
 	type slotUpdate struct {
-		c     *slotCounts
-		t     TableID
-		s     SlotID
-		n     [2]int64
-		count bool // the counts changed
-		index LogIndex
-		epoch Epoch
+		c      *slotCounts
+		t      TableID
+		s      SlotID
+		n      [2]int64
+		count  bool // the counts changed
+		logged bool
+		index  LogIndex
+		epoch  Epoch
 	}
 	var group []*commitReq
 	var updates []slotUpdate
@@ -550,9 +551,10 @@ func (e *Engine) commitLoop() {
 					break
 				}
 				updates = append(updates, slotUpdate{c: c, t: t.table, s: t.slot,
-					n:     [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta},
-					count: t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0,
-					index: LogIndex(c.logLast.Load() + 1), epoch: Epoch(c.epoch.Load())})
+					n:      [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta},
+					count:  t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0,
+					logged: c.logged.Load(),
+					index:  LogIndex(c.logLast.Load() + 1), epoch: Epoch(c.epoch.Load())})
 			}
 			if reqErr != nil {
 				updates = updates[:mark]
@@ -573,9 +575,11 @@ func (e *Engine) commitLoop() {
 					wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
 				}
 				t.eff.addTo(wb, &e.cfs)
-				// The slot's log entry goes in the same batch as the data.
-				entry = appendLogEntry(entry[:0], u.epoch, nowMS, &t.eff)
-				wb.PutCF(e.cfs[CFLog], logKey(u.t, u.s, u.index), entry)
+				if u.logged {
+					// The slot's log entry goes in the same batch as the data.
+					entry = appendLogEntry(entry[:0], u.epoch, nowMS, &t.eff)
+					wb.PutCF(e.cfs[CFLog], logKey(u.t, u.s, u.index), entry)
+				}
 			}
 		}
 		err := e.db.Write(e.wo, wb)
@@ -585,9 +589,11 @@ func (e *Engine) commitLoop() {
 			for _, u := range updates {
 				u.c.keys.Store(u.n[0])
 				u.c.expires.Store(u.n[1])
-				u.c.logLast.Store(uint64(u.index))
-				u.c.logEpoch.Store(uint64(u.epoch))
-				u.c.logFirst.CompareAndSwap(0, uint64(u.index))
+				if u.logged {
+					u.c.logLast.Store(uint64(u.index))
+					u.c.logEpoch.Store(uint64(u.epoch))
+					u.c.logFirst.CompareAndSwap(0, uint64(u.index))
+				}
 			}
 			for _, req := range group {
 				if failed[req] != nil {
@@ -707,6 +713,7 @@ type slotCounts struct {
 	logLast  atomic.Uint64 // last entry, 0 when none was ever written
 	logEpoch atomic.Uint64 // epoch of the last entry
 	epoch    atomic.Uint64 // the epoch new entries are stamped with
+	logged   atomic.Bool   // writes are logged (the slot has, or may get, followers)
 }
 
 func countKey(t TableID, s SlotID) []byte {

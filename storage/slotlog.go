@@ -20,7 +20,9 @@ import (
 // is one contiguous key range. Indexes start at 1 and have no gaps; the
 // epoch is the slot's leadership epoch when the entry was written (the
 // node sets it with SetSlotEpoch from its routing). Replication ships
-// these entries; retention (TrimLogs) deletes the oldest.
+// these entries; retention (TrimLogs) deletes the oldest. A slot without
+// followers keeps no log (SetSlotLog): a log exists to feed followers,
+// and each entry costs its write a second memtable insert.
 
 const logEntryHeader = 16
 
@@ -79,10 +81,12 @@ func hasSlotPrefix(k []byte, t TableID, s SlotID) bool {
 	return len(k) == prefixLen+8 && binary.BigEndian.Uint32(k) == uint32(t) && binary.BigEndian.Uint32(k[4:]) == uint32(s)
 }
 
-// SetSlotEpoch sets the epoch stamped on the slot's next log entries.
-func (e *Engine) SetSlotEpoch(t TableID, s SlotID, epoch Epoch) {
+// SetSlotLog says whether the slot's writes are logged, and the epoch its
+// next entries are stamped with.
+func (e *Engine) SetSlotLog(t TableID, s SlotID, logged bool, epoch Epoch) {
 	if c, err := e.slotCount(t, s); err == nil {
 		c.epoch.Store(uint64(epoch))
+		c.logged.Store(logged)
 	}
 }
 
