@@ -513,6 +513,7 @@ func (e *Engine) commitLoop() {
 		logged bool
 		index  LogIndex
 		epoch  Epoch
+		ms     int64
 	}
 	var group []*commitReq
 	var updates []slotUpdate
@@ -550,11 +551,19 @@ func (e *Engine) commitLoop() {
 					reqErr = err
 					break
 				}
-				updates = append(updates, slotUpdate{c: c, t: t.table, s: t.slot,
+				u := slotUpdate{c: c, t: t.table, s: t.slot,
 					n:      [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta},
 					count:  t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0,
 					logged: c.logged.Load(),
-					index:  LogIndex(c.logLast.Load() + 1), epoch: Epoch(c.epoch.Load())})
+					index:  LogIndex(c.logLast.Load() + 1), epoch: Epoch(c.epoch.Load()), ms: nowMS}
+				if r := t.replicated; r != nil {
+					if r.Index != u.index {
+						reqErr = fmt.Errorf("%w: table %d slot %d: entry %d after %d", ErrLogGap, t.table, t.slot, r.Index, u.index-1)
+						break
+					}
+					u.logged, u.epoch, u.ms = true, r.Epoch, r.UnixMS
+				}
+				updates = append(updates, u)
 			}
 			if reqErr != nil {
 				updates = updates[:mark]
@@ -577,7 +586,7 @@ func (e *Engine) commitLoop() {
 				t.eff.addTo(wb, &e.cfs)
 				if u.logged {
 					// The slot's log entry goes in the same batch as the data.
-					entry = appendLogEntry(entry[:0], u.epoch, nowMS, &t.eff)
+					entry = appendLogEntry(entry[:0], u.epoch, u.ms, &t.eff)
 					wb.PutCF(e.cfs[CFLog], logKey(u.t, u.s, u.index), entry)
 				}
 			}

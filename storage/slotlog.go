@@ -50,6 +50,60 @@ type LogEntry struct {
 // ErrCorruptLog reports a log entry that does not decode.
 var ErrCorruptLog = errors.New("storage: corrupt log entry")
 
+// ErrLogGap reports a replicated entry that does not follow the slot's
+// last entry.
+var ErrLogGap = errors.New("storage: log gap")
+
+// ApplyLogEntry applies a leader's log entry on a follower: its effect,
+// and the entry itself in the follower's log (same index, epoch and time),
+// in one batch under the slot's lock. The entry must follow the slot's
+// last one (ErrLogGap otherwise); the follower's log position is then its
+// applied position, persisted with the data.
+func (e *Engine) ApplyLogEntry(t TableID, s SlotID, en LogEntry) error {
+	eff, err := DecodeEffect(en.Effect)
+	if err != nil {
+		return err
+	}
+	if eff.Empty() { // the leader logs only effects that change something
+		return fmt.Errorf("%w: empty effect at index %d", ErrCorruptLog, en.Index)
+	}
+	ops := make([]Op, len(eff.Ops))
+	copy(ops, eff.Ops)
+	for i := range ops { // the meta cache keeps meta values: no aliasing
+		if ops[i].CF == CFMeta && ops[i].Value != nil {
+			ops[i].Value = append([]byte(nil), ops[i].Value...)
+		}
+	}
+	eff.Ops = ops
+	return e.Update(t, []SlotID{s}, func(u *Update) error {
+		txn := u.Txn(s)
+		txn.eff = eff
+		txn.replicated = &en
+		return nil
+	})
+}
+
+// EncodeLogEntry is an entry's wire form: index | epoch | unix ms | effect.
+func EncodeLogEntry(dst []byte, en LogEntry) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, uint64(en.Index))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(en.Epoch))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(en.UnixMS))
+	return append(dst, en.Effect...)
+}
+
+// DecodeLogEntry reads EncodeLogEntry's form (the effect aliases b).
+func DecodeLogEntry(b []byte) (LogEntry, error) {
+	if len(b) < 24 {
+		return LogEntry{}, ErrCorruptLog
+	}
+	return LogEntry{
+		Index:  LogIndex(binary.BigEndian.Uint64(b)),
+		Epoch:  Epoch(binary.BigEndian.Uint64(b[8:])),
+		UnixMS: int64(binary.BigEndian.Uint64(b[16:])),
+		Effect: b[24:],
+	}, nil
+}
+
 // loadLogBounds reads the first and last entries of a slot's log.
 func (e *Engine) loadLogBounds(t TableID, s SlotID, c *slotCounts) error {
 	ro := grocksdb.NewDefaultReadOptions()

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -156,5 +157,61 @@ func TestSlotLogRetention(t *testing.T) {
 	first, last, _ = e.LogBounds(DefaultTable, 2)
 	if last != 2000 || first <= 1 || first > 2000-300 {
 		t.Fatalf("after size retention: %d..%d, want roughly the last ~100 KiB (~400 entries) kept", first, last)
+	}
+}
+
+// A follower applying its leader's entries ends with the same data and the
+// same log (indexes, epochs, times); an entry that does not follow is a gap.
+func TestApplyLogEntryOnFollower(t *testing.T) {
+	now := int64(42)
+	leader := openTest(t, t.TempDir(), &now)
+	defer leader.Close()
+	follower := openTest(t, t.TempDir(), &now)
+	defer follower.Close()
+	leader.SetSlotLog(DefaultTable, 2, true, 3)
+	follower.SetSlotLog(DefaultTable, 2, true, 3)
+	for i := range 20 {
+		setKey(t, leader, 2, fmt.Sprint("k", i%7), fmt.Sprint("v", i))
+	}
+	entries, err := leader.ReadLog(DefaultTable, 2, 1, 1<<20)
+	if err != nil || len(entries) != 20 {
+		t.Fatalf("leader log: %d %v", len(entries), err)
+	}
+	if err := follower.ApplyLogEntry(DefaultTable, 2, entries[1]); !errors.Is(err, ErrLogGap) {
+		t.Fatalf("entry 2 first: %v, want a gap", err)
+	}
+	now = 99 // the follower's clock must not leak into the entries
+	for _, en := range entries {
+		wire := EncodeLogEntry(nil, en)
+		got, err := DecodeLogEntry(wire)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := follower.ApplyLogEntry(DefaultTable, 2, got); err != nil {
+			t.Fatalf("apply %d: %v", en.Index, err)
+		}
+	}
+	if err := follower.ApplyLogEntry(DefaultTable, 2, entries[5]); !errors.Is(err, ErrLogGap) {
+		t.Fatalf("applying an old entry again: %v, want a gap", err)
+	}
+	if f, l, ep := follower.LogBounds(DefaultTable, 2); f != 1 || l != 20 || ep != 3 {
+		t.Fatalf("follower bounds %d..%d epoch %d", f, l, ep)
+	}
+	fl, _ := follower.ReadLog(DefaultTable, 2, 1, 1<<20)
+	for i := range entries {
+		if fl[i].Index != entries[i].Index || fl[i].Epoch != entries[i].Epoch || fl[i].UnixMS != entries[i].UnixMS || !bytes.Equal(fl[i].Effect, entries[i].Effect) {
+			t.Fatalf("follower entry %d differs: %+v vs %+v", i, fl[i], entries[i])
+		}
+	}
+	if leader.SlotKeyCount(DefaultTable, 2) != 7 || follower.SlotKeyCount(DefaultTable, 2) != 7 {
+		t.Fatalf("key counts: leader %d follower %d", leader.SlotKeyCount(DefaultTable, 2), follower.SlotKeyCount(DefaultTable, 2))
+	}
+	for i := range 7 {
+		k := []byte(fmt.Sprint("k", i))
+		lm, _, _ := leader.View(DefaultTable).Txn(2).Meta(k)
+		fm, ok, err := follower.View(DefaultTable).Txn(2).Meta(k)
+		if err != nil || !ok || !bytes.Equal(lm.Value, fm.Value) {
+			t.Fatalf("key %s: leader %q follower %q %v", k, lm.Value, fm.Value, err)
+		}
 	}
 }

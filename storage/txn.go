@@ -29,6 +29,9 @@ type Txn struct {
 	// base holds the pending writes of earlier commands of the same
 	// Batch on this slot; reads fall through to it before storage.
 	base *Txn
+	// replicated, when set, is the leader's log entry this write
+	// applies: it is logged with the leader's index and epoch.
+	replicated *LogEntry
 }
 
 // absorb appends a finished command's writes to the batch's Txn.
@@ -42,6 +45,9 @@ func (t *Txn) absorb(child *Txn) {
 	t.eff.ExpireDelta += child.eff.ExpireDelta
 	t.metas.merge(&child.metas)
 	t.members.merge(&child.members)
+	if child.replicated != nil {
+		t.replicated = child.replicated
+	}
 }
 
 // ErrReadOnly is returned when a read Txn is asked to write.
