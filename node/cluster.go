@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +132,12 @@ func (n *Node) applyState(st *meta.State) {
 		// A slot's writes are logged when its table has followers to
 		// feed; entries carry the slot's epoch.
 		for s := range t.Slots {
-			n.eng.SetSlotLog(t.ID, storage.SlotID(s), t.Replicas > 1, t.Route(storage.SlotID(s)).Epoch)
+			r := t.Route(storage.SlotID(s))
+			n.eng.SetSlotRole(t.ID, storage.SlotID(s), storage.SlotRole{
+				Logged:   t.Replicas > 1,
+				Follower: r.Leader != n.id && slices.Contains(r.Replicas, n.id),
+				Epoch:    r.Epoch,
+			})
 		}
 	}
 	if n.fwd != nil {

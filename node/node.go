@@ -18,6 +18,7 @@ import (
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/router/forward"
 
@@ -207,6 +208,10 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		n.eng.TrimLogs(gctx, 10*time.Second, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
+		return nil
+	})
+	g.Go(func() error {
+		replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load).Run(gctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,12 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		reject("PEERAUTH <secret> <node-id> must come first")
 		return
 	}
-	secret := n.snap.Load().Secret
+	snap := n.snap.Load()
+	if snap == nil { // starting: no metadata, no secret to check against yet
+		reject("this node is starting; retry")
+		return
+	}
+	secret := snap.Secret
 	if secret == "" || subtle.ConstantTimeCompare(args[1], []byte(secret)) != 1 {
 		reject("invalid cluster secret")
 		return
@@ -147,6 +153,11 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		c.R.Array(2)
 		c.R.Int(keys)
 		c.R.Int(expires)
+		return
+	}
+	if strings.EqualFold(string(args[0]), "replicate") {
+		pb.commit()
+		n.applyReplicated(c, args)
 		return
 	}
 	spec, errReply := n.prepareForwarded(c, args)
@@ -243,4 +254,63 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 		}
 	}
 	return keys, expires
+}
+
+// applyReplicated applies a leader's log entries for a slot this node
+// follows (package replication sends them):
+//
+//	REPLICATE <table> <slot> <epoch> <entry>...
+//
+// Entries this node already has are skipped; the first missing one must
+// follow its last ("-REPLGAP <last>" otherwise, so the leader resends from
+// there). The answer is the slot's last index here.
+func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
+	if len(args) < 4 {
+		c.R.Error("ERR malformed REPLICATE")
+		return
+	}
+	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
+	slot, err2 := strconv.ParseUint(string(args[2]), 10, 32)
+	epoch, err3 := strconv.ParseUint(string(args[3]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		c.R.Error("ERR malformed REPLICATE")
+		return
+	}
+	t, s := storage.TableID(table), storage.SlotID(slot)
+	tb, ok := n.snap.Load().Table(t)
+	if !ok || uint32(s) >= tb.Slots {
+		c.R.Error(refusePrefix + fmt.Sprintf("no table %d slot %d here", t, s))
+		return
+	}
+	r := tb.Route(s)
+	if r.Leader == n.id || !slices.Contains(r.Replicas, n.id) || r.Epoch != meta.Epoch(epoch) {
+		c.R.Error(refusePrefix + fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
+		return
+	}
+	_, last, _ := n.eng.LogBounds(t, s)
+	for _, raw := range args[4:] {
+		en, err := storage.DecodeLogEntry(raw)
+		if err != nil {
+			c.R.Error("ERR " + err.Error())
+			return
+		}
+		if en.Index <= last {
+			continue
+		}
+		if en.Index != last+1 {
+			c.R.Error(fmt.Sprintf("REPLGAP %d", last))
+			return
+		}
+		if err := n.eng.ApplyLogEntry(t, s, en); err != nil {
+			if errors.Is(err, storage.ErrLogGap) {
+				_, last, _ = n.eng.LogBounds(t, s)
+				c.R.Error(fmt.Sprintf("REPLGAP %d", last))
+				return
+			}
+			c.R.Error("ERR apply: " + err.Error())
+			return
+		}
+		last = en.Index
+	}
+	c.R.Int(int64(last))
 }

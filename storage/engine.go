@@ -723,6 +723,7 @@ type slotCounts struct {
 	logEpoch atomic.Uint64 // epoch of the last entry
 	epoch    atomic.Uint64 // the epoch new entries are stamped with
 	logged   atomic.Bool   // writes are logged (the slot has, or may get, followers)
+	follower atomic.Bool   // this node follows the slot: only ApplyLogEntry writes it
 }
 
 func countKey(t TableID, s SlotID) []byte {

@@ -135,12 +135,23 @@ func hasSlotPrefix(k []byte, t TableID, s SlotID) bool {
 	return len(k) == prefixLen+8 && binary.BigEndian.Uint32(k) == uint32(t) && binary.BigEndian.Uint32(k[4:]) == uint32(s)
 }
 
-// SetSlotLog says whether the slot's writes are logged, and the epoch its
-// next entries are stamped with.
-func (e *Engine) SetSlotLog(t TableID, s SlotID, logged bool, epoch Epoch) {
+// SlotRole is what this node is for a slot, as its routing says.
+type SlotRole struct {
+	// Logged: the slot's writes are logged (its table has followers).
+	Logged bool
+	// Follower: this node follows the slot; the expiry sweep leaves it
+	// alone (its leader's deletions arrive through the log).
+	Follower bool
+	// Epoch is stamped on the slot's next log entries.
+	Epoch Epoch
+}
+
+// SetSlotRole records the node's role for a slot.
+func (e *Engine) SetSlotRole(t TableID, s SlotID, r SlotRole) {
 	if c, err := e.slotCount(t, s); err == nil {
-		c.epoch.Store(uint64(epoch))
-		c.logged.Store(logged)
+		c.epoch.Store(uint64(r.Epoch))
+		c.logged.Store(r.Logged)
+		c.follower.Store(r.Follower)
 	}
 }
 

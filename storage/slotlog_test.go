@@ -29,8 +29,8 @@ func TestSlotLogAppendsEveryWrite(t *testing.T) {
 	dir := t.TempDir()
 	now := int64(5000)
 	e := openTest(t, dir, &now)
-	e.SetSlotLog(DefaultTable, 3, true, 7)
-	e.SetSlotLog(DefaultTable, 4, true, 1)
+	e.SetSlotRole(DefaultTable, 3, SlotRole{Logged: true, Epoch: 7})
+	e.SetSlotRole(DefaultTable, 4, SlotRole{Logged: true, Epoch: 1})
 	setKey(t, e, 5, "unlogged", "v")
 	if f, l, _ := e.LogBounds(DefaultTable, 5); f != 0 || l != 0 {
 		t.Fatalf("a slot without a log logged: %d..%d", f, l)
@@ -70,7 +70,7 @@ func TestSlotLogAppendsEveryWrite(t *testing.T) {
 	if f, l, ep := e.LogBounds(DefaultTable, 3); f != 1 || l != 5 || ep != 7 {
 		t.Fatalf("after reopen: %d..%d epoch %d", f, l, ep)
 	}
-	e.SetSlotLog(DefaultTable, 3, true, 8)
+	e.SetSlotRole(DefaultTable, 3, SlotRole{Logged: true, Epoch: 8})
 	setKey(t, e, 3, "after", "v")
 	if _, l, ep := e.LogBounds(DefaultTable, 3); l != 6 || ep != 8 {
 		t.Fatalf("after a write past the reopen: last %d epoch %d", l, ep)
@@ -82,8 +82,8 @@ func TestSlotLogOneEntryPerBatchSlot(t *testing.T) {
 	now := int64(1)
 	e := openTest(t, t.TempDir(), &now)
 	defer e.Close()
-	e.SetSlotLog(DefaultTable, 0, true, 1)
-	e.SetSlotLog(DefaultTable, 1, true, 1)
+	e.SetSlotRole(DefaultTable, 0, SlotRole{Logged: true, Epoch: 1})
+	e.SetSlotRole(DefaultTable, 1, SlotRole{Logged: true, Epoch: 1})
 	b := e.NewBatch()
 	for i := range 10 {
 		s := SlotID(i % 2)
@@ -112,8 +112,8 @@ func TestSlotLogRetention(t *testing.T) {
 	now := int64(0)
 	e := openTest(t, t.TempDir(), &now)
 	defer e.Close()
-	e.SetSlotLog(DefaultTable, 1, true, 1)
-	e.SetSlotLog(DefaultTable, 2, true, 1)
+	e.SetSlotRole(DefaultTable, 1, SlotRole{Logged: true, Epoch: 1})
+	e.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 1})
 	for i := range 100 {
 		now = int64(i) * 1000 // one write per second
 		setKey(t, e, 1, fmt.Sprint("k", i), "v")
@@ -168,8 +168,8 @@ func TestApplyLogEntryOnFollower(t *testing.T) {
 	defer leader.Close()
 	follower := openTest(t, t.TempDir(), &now)
 	defer follower.Close()
-	leader.SetSlotLog(DefaultTable, 2, true, 3)
-	follower.SetSlotLog(DefaultTable, 2, true, 3)
+	leader.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 3})
+	follower.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 3})
 	for i := range 20 {
 		setKey(t, leader, 2, fmt.Sprint("k", i%7), fmt.Sprint("v", i))
 	}

@@ -50,6 +50,11 @@ func (e *Engine) noteExpired(t TableID, s SlotID, key []byte) {
 
 // deleteIfExpired deletes k if it is still expired under its slot's lock.
 func (e *Engine) deleteIfExpired(k expiredKey) (bool, error) {
+	if c, err := e.slotCount(k.t, k.s); err != nil || c.follower.Load() {
+		// A follower's slot changes only by its leader's log: the
+		// leader's sweep deletes the key and ships the deletion.
+		return false, nil
+	}
 	deleted := false
 	err := e.Update(k.t, []SlotID{k.s}, func(u *Update) error {
 		txn := u.Txn(k.s)
