@@ -31,8 +31,30 @@ type Config struct {
 	// BootstrapExpect is how many nodes must be alive before the
 	// bootstrap table is created (its slots are spread over them).
 	BootstrapExpect int
+	// Positions asks a node for its log positions of some slots of a
+	// table (failover promotes the most advanced follower). Nil: slots
+	// whose leader dies are not failed over.
+	Positions PositionsFunc
 	Log             *slog.Logger
 }
+
+// Position is a slot replica's log position: the epoch and index of its
+// last entry.
+type Position struct {
+	Epoch meta.Epoch
+	Index uint64
+}
+
+// Less orders positions: a higher epoch wins, then a higher index.
+func (p Position) Less(q Position) bool {
+	if p.Epoch != q.Epoch {
+		return p.Epoch < q.Epoch
+	}
+	return p.Index < q.Index
+}
+
+// PositionsFunc returns node's positions of the given slots of table t.
+type PositionsFunc func(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]Position, error)
 
 // Member is one node's part in the control plane.
 type Member struct {
@@ -201,6 +223,9 @@ func (m *Member) session(ctx context.Context) error {
 	}()
 	if err := l.takeOver(sctx); err != nil && sctx.Err() == nil {
 		m.fail("manager take-over", err)
+	}
+	if m.cfg.Positions != nil {
+		go l.failoverLoop(sctx)
 	}
 	<-sctx.Done()
 	if ctx.Err() == nil {

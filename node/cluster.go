@@ -18,6 +18,7 @@ import (
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/router/forward"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -103,6 +104,7 @@ func (n *Node) startControlPlane() error {
 		Bootstrap:         bootstrapTable,
 		BootstrapPassword: n.cfg.RequirePass,
 		BootstrapExpect:   n.cfg.BootstrapExpect,
+		Positions:         n.slotPositions,
 		Log:               n.log.With("component", "manager"),
 	}, cli, n.applyState)
 	return nil
@@ -193,4 +195,45 @@ func (n *Node) waitReady(ctx context.Context) error {
 			n.log.Warn("waiting for the cluster metadata before serving clients", "etcd", n.cfg.Etcd, "cluster", n.cfg.Cluster, "last_error", msg)
 		}
 	}
+}
+
+// slotPositions asks node for its log positions of slots of table t, over
+// the peer link (manager.PositionsFunc).
+func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]manager.Position, error) {
+	args := [][]byte{[]byte("POSITIONS"), strconv.AppendUint(nil, uint64(t), 10)}
+	for _, s := range slots {
+		args = append(args, strconv.AppendUint(nil, uint64(s), 10))
+	}
+	var raw []byte
+	var err error
+	if node.ID == n.id {
+		out := map[meta.SlotID]manager.Position{}
+		for _, s := range slots {
+			_, last, epoch := n.eng.LogBounds(t, s)
+			out[s] = manager.Position{Epoch: epoch, Index: uint64(last)}
+		}
+		return out, nil
+	}
+	raw, err = n.fwd.Do(node.Peer, 0, args).Wait(ctx, 3*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	elems, err := forward.Elems(raw)
+	if err != nil || len(elems) != len(slots) {
+		return nil, fmt.Errorf("positions from %s: bad reply %.60q", node.ID, raw)
+	}
+	out := make(map[meta.SlotID]manager.Position, len(slots))
+	for i, e := range elems {
+		pair, err := forward.Elems(e)
+		if err != nil || len(pair) != 2 {
+			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
+		}
+		ep, err1 := forward.Int(pair[0])
+		ix, err2 := forward.Int(pair[1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
+		}
+		out[slots[i]] = manager.Position{Epoch: meta.Epoch(ep), Index: uint64(ix)}
+	}
+	return out, nil
 }

@@ -155,6 +155,28 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		c.R.Int(expires)
 		return
 	}
+	if strings.EqualFold(string(args[0]), "positions") && len(args) >= 2 {
+		// POSITIONS <table> <slot>...: [epoch, last index] of each slot's
+		// log here (the manager promotes the most advanced follower).
+		pb.commit()
+		id, err := strconv.ParseUint(string(args[1]), 10, 32)
+		if err != nil {
+			c.R.Error("ERR malformed POSITIONS")
+			return
+		}
+		c.R.Array(len(args) - 2)
+		for _, a := range args[2:] {
+			s, err := strconv.ParseUint(string(a), 10, 32)
+			_, last, epoch := n.eng.LogBounds(storage.TableID(id), storage.SlotID(s))
+			if err != nil {
+				last, epoch = 0, 0
+			}
+			c.R.Array(2)
+			c.R.Int(int64(epoch))
+			c.R.Int(int64(last))
+		}
+		return
+	}
 	if strings.EqualFold(string(args[0]), "replicate") {
 		pb.commit()
 		n.applyReplicated(c, args)

@@ -1,0 +1,126 @@
+package manager
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// failoverLoop promotes a follower for every slot whose leader's node is
+// gone (its lease expired), whenever the metadata changes, until the role
+// is lost. Many slots fail over in one pass: one positions request per
+// (node, table), then the slot records in transactions of opsPerTxn.
+func (l *leadership) failoverLoop(ctx context.Context) {
+	var seen int64
+	for ctx.Err() == nil {
+		st, err := l.m.WaitState(ctx, func(st *meta.State) bool { return st.Revision != seen })
+		if err != nil {
+			return
+		}
+		seen = st.Revision
+		if n, err := l.failOver(ctx, st); err != nil {
+			l.m.log.Warn("failover pass", "err", err, "promoted", n)
+			select { // retry soon even without a metadata change
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			seen = 0
+		}
+	}
+}
+
+// orphan is a slot whose leader is gone.
+type orphan struct {
+	table meta.TableID
+	slot  meta.SlotID
+	info  meta.SlotInfo
+}
+
+// failOver runs one pass and returns how many slots it promoted.
+func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) {
+	var orphans []orphan
+	for _, t := range st.SortedTables() {
+		for n, si := range st.Slots[t.ID] {
+			if si.Leader == "" {
+				continue
+			}
+			if _, alive := st.Alive[si.Leader]; alive {
+				continue
+			}
+			orphans = append(orphans, orphan{t.ID, n, si})
+		}
+	}
+	if len(orphans) == 0 {
+		return 0, nil
+	}
+	l.m.opMu.Lock()
+	defer l.m.opMu.Unlock()
+	// Ask every live replica of the orphaned slots for its positions:
+	// one request per (node, table).
+	type ask struct {
+		node  meta.NodeID
+		table meta.TableID
+	}
+	asks := map[ask][]meta.SlotID{}
+	for _, o := range orphans {
+		for _, r := range o.info.Replicas {
+			if _, alive := st.Alive[r]; alive && r != o.info.Leader {
+				asks[ask{r, o.table}] = append(asks[ask{r, o.table}], o.slot)
+			}
+		}
+	}
+	positions := map[ask]map[meta.SlotID]Position{}
+	for a, slots := range asks {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		got, err := l.m.cfg.Positions(pctx, st.Alive[a.node], a.table, slots)
+		cancel()
+		if err != nil {
+			l.m.log.Warn("failover: a replica did not give its positions; it is not a candidate", "node", a.node, "err", err)
+			continue
+		}
+		positions[a] = got
+	}
+	lay := l.m.cfg.Layout
+	var ops []clientv3.Op
+	promoted := map[meta.NodeID]int{}
+	slices.SortFunc(orphans, func(a, b orphan) int { return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.slot, b.slot)) })
+	for _, o := range orphans {
+		var best meta.NodeID
+		var bestPos Position
+		for _, r := range o.info.Replicas {
+			pos, ok := positions[ask{r, o.table}][o.slot]
+			if !ok {
+				continue
+			}
+			if best == "" || bestPos.Less(pos) || (pos == bestPos && r < best) {
+				best, bestPos = r, pos
+			}
+		}
+		if best == "" {
+			continue // no live replica answered: the slot stays down
+		}
+		si := o.info
+		si.Leader = best
+		si.Epoch++
+		ops = append(ops, clientv3.OpPut(lay.Slot(o.table, o.slot), jsonString(si)))
+		promoted[best]++
+	}
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	start := time.Now()
+	if err := l.putChunks(ctx, ops); err != nil {
+		return 0, fmt.Errorf("write promoted slots: %w", err)
+	}
+	l.m.log.Info("failover: promoted followers", "slots", len(ops), "orphaned", len(orphans),
+		"new_leaders", fmt.Sprint(promoted), "nodes_asked", len(slices.Collect(maps.Keys(asks))), "write_took", time.Since(start))
+	return len(ops), nil
+}
