@@ -35,7 +35,7 @@ type Config struct {
 	// table (failover promotes the most advanced follower). Nil: slots
 	// whose leader dies are not failed over.
 	Positions PositionsFunc
-	Log             *slog.Logger
+	Log       *slog.Logger
 }
 
 // Position is a slot replica's log position: the epoch and index of its
