@@ -285,7 +285,7 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 //
 // Entries this node already has are skipped; the first missing one must
 // follow its last ("-REPLGAP <last>" otherwise, so the leader resends from
-// there). The answer is the slot's last index here.
+// there). The answer is the slot's position here: [last index, its epoch].
 func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 	if len(args) < 4 {
 		c.R.Error("ERR malformed REPLICATE")
@@ -334,5 +334,8 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 		}
 		last = en.Index
 	}
+	_, _, lastEpoch := n.eng.LogBounds(t, s)
+	c.R.Array(2)
 	c.R.Int(int64(last))
+	c.R.Int(int64(lastEpoch))
 }

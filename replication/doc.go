@@ -7,8 +7,13 @@
 // each follower's position from its answer. Followers apply entries in
 // order with storage.ApplyLogEntry (package node's peer server).
 //
-//	REPLICATE <table> <slot> <epoch> <entry>...   ->  :<follower's last index>
+//	REPLICATE <table> <slot> <epoch> <entry>...   ->  [<last index>, <its epoch>]
 //	                                                 | -REPLGAP <last> | -PIKAREFUSE ...
+//
+// A follower whose last entry is not in the leader's log with the same
+// epoch (it led the slot and wrote entries its followers never got, then
+// lost the leadership) has diverged: nothing is shipped to it and it is
+// reported; resyncing it is the full sync of issue 6, not built yet.
 //
 // Not here yet (issue 6): full sync of a follower behind the retained log,
 // divergence after failover, failover itself.

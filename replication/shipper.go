@@ -152,11 +152,23 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 		switch {
 		case err != nil:
 			s.next[x.to] = 0
-		case len(raw) > 0 && raw[0] == ':':
-			if v, err := forward.Int(raw); err == nil {
-				s.next[x.to] = storage.LogIndex(v) + 1
-				delete(s.behind, x.to)
+		case len(raw) > 0 && raw[0] == '*':
+			last, epoch, err := position(raw)
+			if err != nil {
+				s.next[x.to] = 0
+				continue
 			}
+			if x.last == 0 && !s.consistent(x.to, last, epoch) { // a probe's answer
+				s.next[x.to] = 0
+				if !s.behind[x.to] {
+					s.behind[x.to] = true
+					s.cfg.Log.Warn("follower has diverged from this leader's log: it needs a full sync (not built yet); nothing is shipped to it",
+						"follower", x.to.node, "table", x.to.table, "slot", x.to.slot, "follower_last", last, "follower_epoch", epoch)
+				}
+				continue
+			}
+			s.next[x.to] = last + 1
+			delete(s.behind, x.to)
 		case bytes.HasPrefix(raw, []byte("-REPLGAP ")):
 			if v, err := strconv.ParseUint(string(bytes.TrimSpace(raw[9:])), 10, 64); err == nil {
 				s.next[x.to] = storage.LogIndex(v) + 1
@@ -165,4 +177,36 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 			s.next[x.to] = 0
 		}
 	}
+}
+
+// position reads a REPLICATE answer: [last index, its epoch].
+func position(raw []byte) (storage.LogIndex, storage.Epoch, error) {
+	el, err := forward.Elems(raw)
+	if err != nil || len(el) != 2 {
+		return 0, 0, forward.ErrProtocol
+	}
+	last, err1 := forward.Int(el[0])
+	epoch, err2 := forward.Int(el[1])
+	if err1 != nil || err2 != nil {
+		return 0, 0, forward.ErrProtocol
+	}
+	return storage.LogIndex(last), storage.Epoch(epoch), nil
+}
+
+// consistent reports whether a follower at (last, epoch) holds a prefix of
+// this leader's log: the leader has an entry at last with that epoch (or
+// the follower is empty).
+func (s *Shipper) consistent(to target, last storage.LogIndex, epoch storage.Epoch) bool {
+	if last == 0 {
+		return true
+	}
+	first, mine, _ := s.eng.LogBounds(to.table, to.slot)
+	if last > mine {
+		return false // it has entries this leader never wrote
+	}
+	if last < first {
+		return true // trimmed here: cannot check; the gap is found when shipping
+	}
+	entries, err := s.eng.ReadLog(to.table, to.slot, last, 1)
+	return err == nil && len(entries) > 0 && entries[0].Index == last && entries[0].Epoch == epoch
 }
