@@ -54,6 +54,8 @@ type Config struct {
 	SlotLogMaxBytes int64 `mapstructure:"slot-log-max-bytes"`
 	// SlotLogMaxAge deletes slot log entries older than this. Default 1h.
 	SlotLogMaxAge time.Duration `mapstructure:"slot-log-max-age"`
+	// SlotLogTrimInterval is how often slot log retention runs. Default 10s.
+	SlotLogTrimInterval time.Duration `mapstructure:"slot-log-trim-interval"`
 	// BootstrapExpect is how many nodes must have joined before the first
 	// manager creates db0, so that its slots are spread over them (a
 	// cluster's nodes started together). Default 1: at once.
@@ -130,6 +132,7 @@ func DefaultConfig() Config {
 		BootstrapExpect:     1,
 		SlotLogMaxBytes:     8 << 20,
 		SlotLogMaxAge:       time.Hour,
+		SlotLogTrimInterval: 10 * time.Second,
 		BlockCacheMB:        192,
 		WriteBufferMB:       32,
 		MaxClients:          10000,
@@ -165,8 +168,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
 		}
 	}
-	if c.SlotLogMaxBytes <= 0 || c.SlotLogMaxAge <= 0 {
-		errs = append(errs, fmt.Errorf("slot-log-max-bytes %d, slot-log-max-age %s: must be positive", c.SlotLogMaxBytes, c.SlotLogMaxAge))
+	if c.SlotLogMaxBytes <= 0 || c.SlotLogMaxAge <= 0 || c.SlotLogTrimInterval <= 0 {
+		errs = append(errs, fmt.Errorf("slot-log-max-bytes %d, slot-log-max-age %s, slot-log-trim-interval %s: must be positive", c.SlotLogMaxBytes, c.SlotLogMaxAge, c.SlotLogTrimInterval))
 	}
 	if c.BootstrapExpect < 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect %d: must be at least 1", c.BootstrapExpect))

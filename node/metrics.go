@@ -49,6 +49,7 @@ var (
 	descSlots     = prometheus.NewDesc("pika_table_slots", "Slots of each table.", []string{"table", "table_id"}, nil)
 	descSlotsLed  = prometheus.NewDesc("pika_slots_led", "Slots of each table that this node leads.", []string{"table", "table_id"}, nil)
 	descSlotsHeld = prometheus.NewDesc("pika_slot_replicas", "Slots of each table of which this node holds a replica.", []string{"table", "table_id"}, nil)
+	descLogLen    = prometheus.NewDesc("pika_slot_log_entries", "Entries retained in the slot logs of each table on this node.", []string{"table", "table_id"}, nil)
 	descEtcd      = prometheus.NewDesc("pika_etcd_connected", "1 while the node's etcd lease is alive.", nil, nil)
 	descManager   = prometheus.NewDesc("pika_manager", "1 while this node holds the manager role.", nil, nil)
 	descRevision  = prometheus.NewDesc("pika_metadata_revision", "The etcd revision of the routing snapshot served.", nil, nil)
@@ -71,7 +72,7 @@ type nodeCollector struct{ n *Node }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
-		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descEtcd,
+		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descEtcd,
 		descManager, descRevision, descRocks, descSST} {
 		ch <- d
 	}
@@ -120,6 +121,13 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 					}
 				}
 			}
+			var entries uint64
+			for s := range t.Slots {
+				if first, last, _ := n.eng.LogBounds(t.ID, storage.SlotID(s)); first > 0 {
+					entries += uint64(last - first + 1)
+				}
+			}
+			gauge(descLogLen, float64(entries), t.Name, id)
 			gauge(descSlotsLed, float64(led), t.Name, id)
 			gauge(descSlotsHeld, float64(held), t.Name, id)
 		}

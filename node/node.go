@@ -207,7 +207,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		n.eng.TrimLogs(gctx, 10*time.Second, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
+		n.eng.TrimLogs(gctx, n.cfg.SlotLogTrimInterval, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
 		return nil
 	})
 	g.Go(func() error {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -182,6 +183,11 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		n.applyReplicated(c, args)
 		return
 	}
+	if name := strings.ToLower(string(args[0])); name == "syncbegin" || name == "syncdata" || name == "syncend" {
+		pb.commit()
+		n.applyFullSync(c, name, args)
+		return
+	}
 	spec, errReply := n.prepareForwarded(c, args)
 	if errReply != "" {
 		pb.commit() // a batch's replies stay contiguous
@@ -299,14 +305,8 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 		return
 	}
 	t, s := storage.TableID(table), storage.SlotID(slot)
-	tb, ok := n.snap.Load().Table(t)
-	if !ok || uint32(s) >= tb.Slots {
-		c.R.Error(refusePrefix + fmt.Sprintf("no table %d slot %d here", t, s))
-		return
-	}
-	r := tb.Route(s)
-	if r.Leader == n.id || !slices.Contains(r.Replicas, n.id) || r.Epoch != meta.Epoch(epoch) {
-		c.R.Error(refusePrefix + fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
+	if msg := n.followerCheck(t, s, meta.Epoch(epoch)); msg != "" {
+		c.R.Error(msg)
 		return
 	}
 	_, last, _ := n.eng.LogBounds(t, s)
@@ -338,4 +338,75 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 	c.R.Array(2)
 	c.R.Int(int64(last))
 	c.R.Int(int64(lastEpoch))
+}
+
+// followerCheck explains why this node must not take its leader's data for
+// slot s of table t at epoch, "" when it may.
+func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
+	tb, ok := n.snap.Load().Table(t)
+	if !ok || uint32(s) >= tb.Slots {
+		return refusePrefix + fmt.Sprintf("no table %d slot %d here", t, s)
+	}
+	r := tb.Route(s)
+	if r.Leader == n.id || !slices.Contains(r.Replicas, n.id) || r.Epoch != epoch {
+		return refusePrefix + fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch)
+	}
+	return ""
+}
+
+// applyFullSync loads a full sync of a slot this node follows:
+//
+//	SYNCBEGIN <table> <slot> <epoch>                          drop the slot's data and log
+//	SYNCDATA  <table> <slot> <epoch> <encoded puts>           load a chunk
+//	SYNCEND   <table> <slot> <epoch> <index> <entry epoch> <keys> <expires>
+//
+// SYNCEND sets the slot's counts and log position; the leader's log
+// continues from there. Its answer is the position, as REPLICATE's.
+func (n *Node) applyFullSync(c *command.Ctx, name string, args [][]byte) {
+	nums := make([]uint64, 0, 7)
+	for _, a := range args[1:] {
+		v, err := strconv.ParseUint(string(a), 10, 64)
+		if err != nil {
+			break
+		}
+		nums = append(nums, v)
+	}
+	want := map[string]int{"syncbegin": 4, "syncdata": 5, "syncend": 8}[name]
+	if len(args) != want || len(nums) < 3 || nums[0] > math.MaxUint32 || nums[1] > math.MaxUint32 {
+		c.R.Error("ERR malformed " + strings.ToUpper(name))
+		return
+	}
+	t, s := storage.TableID(nums[0]), storage.SlotID(nums[1])
+	if msg := n.followerCheck(t, s, meta.Epoch(nums[2])); msg != "" {
+		c.R.Error(msg)
+		return
+	}
+	var err error
+	switch name {
+	case "syncbegin":
+		n.log.Info("full sync of a slot from its leader", "table", t, "slot", s)
+		err = n.eng.ResetSlot(t, s)
+	case "syncdata":
+		var eff storage.Effect
+		if eff, err = storage.DecodeEffect(args[4]); err == nil {
+			err = n.eng.LoadSlotChunk(t, s, eff.Ops)
+		}
+	case "syncend":
+		if len(nums) != 7 {
+			c.R.Error("ERR malformed SYNCEND")
+			return
+		}
+		err = n.eng.FinishSlotLoad(t, s, storage.LogIndex(nums[3]), storage.Epoch(nums[4]), int64(nums[5]), int64(nums[6]))
+		if err == nil {
+			c.R.Array(2)
+			c.R.Int(int64(nums[3]))
+			c.R.Int(int64(nums[4]))
+			return
+		}
+	}
+	if err != nil {
+		c.R.Error("ERR full sync: " + err.Error())
+		return
+	}
+	c.R.OK()
 }

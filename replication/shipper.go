@@ -35,9 +35,20 @@ type Shipper struct {
 	// next is, per follower and slot, the next index to send (0: unknown,
 	// ask the follower).
 	next map[target]storage.LogIndex
-	// behind remembers the slots reported as needing a full sync.
+	// behind remembers the followers reported as needing a full sync.
 	behind map[target]bool
+	// syncing holds the full syncs running; their results come on synced.
+	syncing map[target]bool
+	synced  chan syncResult
 }
+
+type syncResult struct {
+	to   target
+	next storage.LogIndex // 0: failed, probe again
+}
+
+// maxFullSyncs bounds the full syncs running at once.
+const maxFullSyncs = 2
 
 type target struct {
 	node  meta.NodeID
@@ -59,7 +70,8 @@ func NewShipper(cfg Config, eng *storage.Engine, pool *forward.Pool, snap func()
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Shipper{cfg: cfg, eng: eng, pool: pool, snap: snap, next: map[target]storage.LogIndex{}, behind: map[target]bool{}}
+	return &Shipper{cfg: cfg, eng: eng, pool: pool, snap: snap, next: map[target]storage.LogIndex{},
+		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64)}
 }
 
 // Run ships until ctx is done.
@@ -86,6 +98,18 @@ type sent struct {
 
 // round sends every follower what it lacks, then reads the answers.
 func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
+	for done := false; !done; {
+		select {
+		case r := <-s.synced:
+			delete(s.syncing, r.to)
+			s.next[r.to] = r.next
+			if r.next > 0 {
+				delete(s.behind, r.to)
+			}
+		default:
+			done = true
+		}
+	}
 	var out []sent
 	live := map[target]bool{}
 	for _, tb := range snap.Tables() {
@@ -109,7 +133,15 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 				}
 				to := target{f, tb.ID, slot}
 				live[to] = true
+				if s.syncing[to] {
+					continue
+				}
 				next := s.next[to]
+				if s.behind[to] && len(s.syncing) < maxFullSyncs {
+					s.syncing[to] = true
+					go s.fullSync(ctx, info.Peer, to, r.Epoch)
+					continue
+				}
 				args := [][]byte{[]byte("REPLICATE"), strconv.AppendUint(nil, uint64(tb.ID), 10),
 					strconv.AppendUint(nil, uint64(slot), 10), strconv.AppendUint(nil, uint64(r.Epoch), 10)}
 				var lastSent storage.LogIndex
@@ -118,11 +150,9 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 				case next > last:
 					continue // up to date
 				case next < first:
-					if !s.behind[to] {
-						s.behind[to] = true
-						s.cfg.Log.Warn("follower is behind the retained log: it needs a full sync (not built yet)",
-							"follower", f, "table", tb.Name, "slot", slot, "follower_next", next, "log_first", first)
-					}
+					s.behind[to] = true
+					s.cfg.Log.Info("follower is behind the retained log: full sync", "follower", f, "table", tb.Name,
+						"slot", slot, "follower_next", next, "log_first", first)
 					continue
 				default:
 					entries, err := s.eng.ReadLog(tb.ID, slot, next, s.cfg.MaxBytes)
@@ -139,7 +169,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 		}
 	}
 	for to := range s.next { // forget followers that no longer are
-		if !live[to] {
+		if !live[to] && !s.syncing[to] {
 			delete(s.next, to)
 			delete(s.behind, to)
 		}
@@ -160,11 +190,9 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 			}
 			if x.last == 0 && !s.consistent(x.to, last, epoch) { // a probe's answer
 				s.next[x.to] = 0
-				if !s.behind[x.to] {
-					s.behind[x.to] = true
-					s.cfg.Log.Warn("follower has diverged from this leader's log: it needs a full sync (not built yet); nothing is shipped to it",
-						"follower", x.to.node, "table", x.to.table, "slot", x.to.slot, "follower_last", last, "follower_epoch", epoch)
-				}
+				s.behind[x.to] = true
+				s.cfg.Log.Warn("follower has diverged from this leader's log: full sync (its writes this leader never had are dropped)",
+					"follower", x.to.node, "table", x.to.table, "slot", x.to.slot, "follower_last", last, "follower_epoch", epoch)
 				continue
 			}
 			s.next[x.to] = last + 1
@@ -209,4 +237,64 @@ func (s *Shipper) consistent(to target, last storage.LogIndex, epoch storage.Epo
 	}
 	entries, err := s.eng.ReadLog(to.table, to.slot, last, 1)
 	return err == nil && len(entries) > 0 && entries[0].Index == last && entries[0].Epoch == epoch
+}
+
+// syncChunk is how many bytes of puts one SYNCDATA carries.
+const syncChunk = 1 << 20
+
+// fullSync copies the slot's data to the follower from a snapshot at one
+// log position, which becomes the follower's position; shipping the log
+// resumes after it.
+func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch storage.Epoch) {
+	res := syncResult{to: to}
+	defer func() { s.synced <- res }()
+	start := time.Now()
+	ss, err := s.eng.OpenSlotSnapshot(to.table, to.slot)
+	if err != nil {
+		s.cfg.Log.Warn("full sync: snapshot", "err", err)
+		return
+	}
+	defer ss.Close()
+	head := func(name string) [][]byte {
+		return [][]byte{[]byte(name), strconv.AppendUint(nil, uint64(to.table), 10),
+			strconv.AppendUint(nil, uint64(to.slot), 10), strconv.AppendUint(nil, uint64(epoch), 10)}
+	}
+	call := func(args [][]byte) ([]byte, bool) {
+		raw, err := s.pool.Do(peer, uint32(to.slot), args).Wait(ctx, s.cfg.Timeout)
+		if err != nil || forward.IsError(raw) {
+			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", string(args[0]), "err", err, "reply", string(raw))
+			return nil, false
+		}
+		return raw, true
+	}
+	if _, ok := call(head("SYNCBEGIN")); !ok {
+		return
+	}
+	var bytesSent int
+	for {
+		ops, done, err := ss.Next(syncChunk)
+		if err != nil {
+			s.cfg.Log.Warn("full sync: read", "err", err)
+			return
+		}
+		if len(ops) > 0 {
+			eff := storage.Effect{Ops: ops}
+			chunk := eff.Encode(nil)
+			bytesSent += len(chunk)
+			if _, ok := call(append(head("SYNCDATA"), chunk)); !ok {
+				return
+			}
+		}
+		if done {
+			break
+		}
+	}
+	end := append(head("SYNCEND"), strconv.AppendUint(nil, uint64(ss.Index), 10), strconv.AppendUint(nil, uint64(ss.Epoch), 10),
+		strconv.AppendInt(nil, ss.Keys, 10), strconv.AppendInt(nil, ss.Expires, 10))
+	if _, ok := call(end); !ok {
+		return
+	}
+	res.next = ss.Index + 1
+	s.cfg.Log.Info("full sync done", "follower", to.node, "table", to.table, "slot", to.slot,
+		"index", ss.Index, "keys", ss.Keys, "bytes", bytesSent, "took", time.Since(start))
 }

@@ -64,8 +64,8 @@ func (e *Engine) ApplyLogEntry(t TableID, s SlotID, en LogEntry) error {
 	if err != nil {
 		return err
 	}
-	if eff.Empty() { // the leader logs only effects that change something
-		return fmt.Errorf("%w: empty effect at index %d", ErrCorruptLog, en.Index)
+	if eff.Empty() { // a full sync's position marker: the entry alone
+		return e.appendMarker(t, s, en)
 	}
 	ops := make([]Op, len(eff.Ops))
 	copy(ops, eff.Ops)
@@ -279,5 +279,27 @@ func (e *Engine) trimSlotLog(t TableID, s SlotID, r LogRetention) error {
 		return fmt.Errorf("storage: trim log of table %d slot %d: %w", t, s, err)
 	}
 	c.logFirst.Store(uint64(cut))
+	return nil
+}
+
+// appendMarker logs an entry without effect (a full sync's position).
+func (e *Engine) appendMarker(t TableID, s SlotID, en LogEntry) error {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return err
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	defer st.Unlock()
+	if last := LogIndex(c.logLast.Load()); en.Index != last+1 {
+		return fmt.Errorf("%w: table %d slot %d: entry %d after %d", ErrLogGap, t, s, en.Index, last)
+	}
+	var empty Effect
+	if err := e.db.PutCF(e.wo, e.cfs[CFLog], logKey(t, s, en.Index), appendLogEntry(nil, en.Epoch, en.UnixMS, &empty)); err != nil {
+		return fmt.Errorf("storage: log marker: %w", err)
+	}
+	c.logLast.Store(uint64(en.Index))
+	c.logEpoch.Store(uint64(en.Epoch))
+	c.logFirst.CompareAndSwap(0, uint64(en.Index))
 	return nil
 }

@@ -122,6 +122,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("labels", def.Labels, "key=value,... labels registered with the node")
 	f.Int64("slot-log-max-bytes", def.SlotLogMaxBytes, "bytes each slot's log (binlog) keeps at most")
 	f.Duration("slot-log-max-age", def.SlotLogMaxAge, "slot log entries older than this are deleted")
+	f.Duration("slot-log-trim-interval", def.SlotLogTrimInterval, "how often slot log retention runs")
 	f.Int("bootstrap-expect", def.BootstrapExpect, "nodes that must have joined before the first manager creates db0 (spread over them)")
 	f.Duration("forward-timeout", def.ForwardTimeout, "how long to wait for another node's reply to a forwarded command before answering CLUSTERDOWN")
 	f.Int("block-cache-mb", def.BlockCacheMB, "RocksDB block cache in MiB")

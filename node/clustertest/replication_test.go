@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -193,5 +194,82 @@ func TestFailover(t *testing.T) {
 	restarted.waitHealthy(t)
 	waitFor(t, "the returned node to catch up as a follower", 30*time.Second, func() bool {
 		return storedKeys(t, nodes[1]) == keys+100 && storedKeys(t, nodes[2]) == keys+100 && storedKeys(t, restarted) == keys+100
+	})
+}
+
+var logEntriesMetric = regexp.MustCompile(`pika_slot_log_entries\{table="rep",table_id="\d+"\} (\d+)`)
+
+// TestFullSync: a follower that was down while its leaders' logs were
+// trimmed past its position gets each slot copied from a snapshot, then the
+// log, and converges.
+func TestFullSync(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--cluster", "fs", "--lease-ttl", leaseTTL,
+		"--slot-log-max-age", "1s", "--slot-log-trim-interval", "100ms"}
+	var nodes []*pikaNode
+	for i := range 3 {
+		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
+		nd.waitHealthy(t)
+		nodes = append(nodes, nd)
+	}
+	var st api.Status
+	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
+		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
+		return len(st.Nodes) == 3
+	})
+	var tb api.Table
+	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "8", "--replicas", "3")
+	ctx := context.Background()
+	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
+	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
+	for i := range 100 {
+		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every node to store every key", 30*time.Second, func() bool {
+		for _, n := range nodes {
+			if storedKeys(t, n) != 100 {
+				return false
+			}
+		}
+		return true
+	})
+	// The follower goes; the others' writes and trims go on (their slots
+	// led by n3 answer CLUSTERDOWN until the failover).
+	victim := nodes[2]
+	victim.kill()
+	written := 100
+	for i := 100; i < 400; i++ {
+		switch err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); {
+		case err == nil:
+			written++
+		case !strings.HasPrefix(err.Error(), "CLUSTERDOWN"):
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the logs trimmed to one entry per slot", 30*time.Second, func() bool {
+		m := logEntriesMetric.FindStringSubmatch(nodes[0].metrics(t))
+		return m != nil && m[1] == "8"
+	})
+	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
+	restarted.waitHealthy(t)
+	waitFor(t, "the restarted follower to converge by full sync", 30*time.Second, func() bool {
+		return storedKeys(t, nodes[0]) == written && storedKeys(t, nodes[1]) == written && storedKeys(t, restarted) == written
+	})
+	log, _ := os.ReadFile(restarted.log)
+	if !strings.Contains(string(log), "full sync of a slot from its leader") {
+		t.Fatal("the follower converged without a full sync: the test did not test it")
+	}
+	// And the log flows again after the full sync.
+	for i := 400; i < 450; i++ {
+		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err == nil {
+			written++
+		}
+	}
+	waitFor(t, "new writes on every replica after the full sync", 30*time.Second, func() bool {
+		return storedKeys(t, nodes[0]) == written && storedKeys(t, nodes[1]) == written && storedKeys(t, restarted) == written
 	})
 }

@@ -1,0 +1,178 @@
+package storage
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Full sync: a follower too far behind its leader's retained log, or one
+// that diverged, gets the slot's data copied from a snapshot of the leader
+// at one log position, then the log from that position on.
+
+// SlotSnapshot reads one slot's data as of one log position.
+type SlotSnapshot struct {
+	e    *Engine
+	t    TableID
+	s    SlotID
+	snap *grocksdb.Snapshot
+	ro   *grocksdb.ReadOptions
+	it   *grocksdb.Iterator
+	cf   int // index into syncCFs
+	// Index and Epoch are the slot's log position the data is at;
+	// Keys and Expires its counts there.
+	Index         LogIndex
+	Epoch         Epoch
+	Keys, Expires int64
+}
+
+var syncCFs = []CF{CFMeta, CFData, CFScore}
+
+// OpenSlotSnapshot takes a snapshot of slot s of table t, consistent with
+// the slot's log position (no write of the slot runs while it is taken).
+func (e *Engine) OpenSlotSnapshot(t TableID, s SlotID) (*SlotSnapshot, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return nil, err
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	snap := e.db.NewSnapshot()
+	ss := &SlotSnapshot{e: e, t: t, s: s, snap: snap,
+		Index: LogIndex(c.logLast.Load()), Epoch: Epoch(c.logEpoch.Load()),
+		Keys: c.keys.Load(), Expires: c.expires.Load()}
+	st.Unlock()
+	return ss, nil
+}
+
+// Next returns the next puts of the slot's data, about maxBytes of them;
+// done when there are no more.
+func (ss *SlotSnapshot) Next(maxBytes int) (ops []Op, done bool, err error) {
+	size := 0
+	start := SlotPrefix(ss.t, ss.s)
+	for ss.cf < len(syncCFs) {
+		if ss.it == nil {
+			ss.ro = grocksdb.NewDefaultReadOptions()
+			ss.ro.SetSnapshot(ss.snap)
+			ss.ro.SetFillCache(false)
+			ss.ro.SetIterateUpperBound(prefixEnd(start))
+			ss.it = ss.e.db.NewIteratorCF(ss.ro, ss.e.cfs[syncCFs[ss.cf]])
+			ss.it.Seek(start)
+		}
+		for ; ss.it.Valid(); ss.it.Next() {
+			if size >= maxBytes {
+				return ops, false, nil
+			}
+			k, v := ss.it.Key().Data(), ss.it.Value().Data()
+			ops = append(ops, Op{Kind: OpPut, CF: syncCFs[ss.cf], Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
+			size += len(k) + len(v)
+		}
+		if err := ss.it.Err(); err != nil {
+			return nil, false, err
+		}
+		ss.closeIter()
+		ss.cf++
+	}
+	return ops, true, nil
+}
+
+func (ss *SlotSnapshot) closeIter() {
+	if ss.it != nil {
+		ss.it.Close()
+		ss.ro.Destroy()
+		ss.it, ss.ro = nil, nil
+	}
+}
+
+// Close releases the snapshot.
+func (ss *SlotSnapshot) Close() {
+	ss.closeIter()
+	ss.e.db.ReleaseSnapshot(ss.snap)
+}
+
+// ResetSlot deletes a slot's data, log and counts (a follower about to
+// load a full sync), under the slot's lock.
+func (e *Engine) ResetSlot(t TableID, s SlotID) error {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return err
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	defer st.Unlock()
+	start := SlotPrefix(t, s)
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+		wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
+	}
+	wb.DeleteRangeCF(e.cfs[CFLog], logKey(t, s, 0), logKey(t, s, math.MaxUint64))
+	wb.PutCF(e.cfs[CFSystem], countKey(t, s), encodeCounts([2]int64{0, 0}))
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: reset table %d slot %d: %w", t, s, err)
+	}
+	e.mcache.clearAll()
+	c.keys.Store(0)
+	c.expires.Store(0)
+	c.logFirst.Store(0)
+	c.logLast.Store(0)
+	c.logEpoch.Store(0)
+	return nil
+}
+
+// LoadSlotChunk writes puts of a full sync into slot s (their keys must be
+// in the slot's range).
+func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
+	prefix := SlotPrefix(t, s)
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, op := range ops {
+		if op.Kind != OpPut || op.CF > CFScore || len(op.Key) < prefixLen || string(op.Key[:prefixLen]) != string(prefix) {
+			return fmt.Errorf("%w: full sync op outside table %d slot %d", ErrCorruptEffect, t, s)
+		}
+		wb.PutCF(e.cfs[op.CF], op.Key, op.Value)
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	defer st.Unlock()
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: load table %d slot %d: %w", t, s, err)
+	}
+	e.mcache.clearAll()
+	return nil
+}
+
+// FinishSlotLoad ends a full sync: the slot's counts, and its log position
+// as a marker entry (no effect) at index with epoch, so the follower's log
+// continues from there.
+func (e *Engine) FinishSlotLoad(t TableID, s SlotID, index LogIndex, epoch Epoch, keys, expires int64) error {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return err
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	defer st.Unlock()
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.PutCF(e.cfs[CFSystem], countKey(t, s), encodeCounts([2]int64{keys, expires}))
+	if index > 0 {
+		var empty Effect
+		wb.PutCF(e.cfs[CFLog], logKey(t, s, index), appendLogEntry(nil, epoch, e.opts.Now(), &empty))
+	}
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: finish load of table %d slot %d: %w", t, s, err)
+	}
+	c.keys.Store(keys)
+	c.expires.Store(expires)
+	if index > 0 {
+		c.logFirst.Store(uint64(index))
+		c.logLast.Store(uint64(index))
+		c.logEpoch.Store(uint64(epoch))
+	}
+	return nil
+}
