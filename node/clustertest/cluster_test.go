@@ -413,6 +413,7 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 	}
 	// n2 serves the slots it leads; n1's answer CLUSTERDOWN.
 	c := redisClient(t, n2, &redis.Options{DB: 1})
+	waitFor(t, "n2 to see the finished table", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil })
 	served := 0
 	for i := range 20 {
 		err := c.Set(ctx, fmt.Sprint("k", i), "v", 0).Err()
