@@ -66,6 +66,7 @@ func (m *Member) Handler() http.Handler {
 		}
 		return s, nil
 	}))
+	mux.HandleFunc("GET "+api.PathTables+"/{name}/check", m.handleCheck)
 	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
 		dec := json.NewDecoder(r.Body)

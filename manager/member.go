@@ -35,7 +35,9 @@ type Config struct {
 	// table (failover promotes the most advanced follower). Nil: slots
 	// whose leader dies are not failed over.
 	Positions PositionsFunc
-	Log       *slog.Logger
+	// Checksum asks a node for its checksum of a slot (slot check).
+	Checksum ChecksumFunc
+	Log      *slog.Logger
 }
 
 // Position is a slot replica's log position: the epoch and index of its
@@ -55,6 +57,17 @@ func (p Position) Less(q Position) bool {
 
 // PositionsFunc returns node's positions of the given slots of table t.
 type PositionsFunc func(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]Position, error)
+
+// SlotSum is a replica's checksum of a slot at its log position.
+type SlotSum struct {
+	Index uint64
+	Epoch meta.Epoch
+	Sum   uint64
+	Keys  int64
+}
+
+// ChecksumFunc returns node's checksum of slot s of table t.
+type ChecksumFunc func(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (SlotSum, error)
 
 // Member is one node's part in the control plane.
 type Member struct {

@@ -105,6 +105,7 @@ func (n *Node) startControlPlane() error {
 		BootstrapPassword: n.cfg.RequirePass,
 		BootstrapExpect:   n.cfg.BootstrapExpect,
 		Positions:         n.slotPositions,
+		Checksum:          n.slotChecksum,
 		Log:               n.log.With("component", "manager"),
 	}, cli, n.applyState)
 	return nil
@@ -236,4 +237,31 @@ func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.Tab
 		out[slots[i]] = manager.Position{Epoch: meta.Epoch(ep), Index: uint64(ix)}
 	}
 	return out, nil
+}
+
+// slotChecksum asks node for its checksum of slot s of table t
+// (manager.ChecksumFunc), over the peer link unless node is this one.
+func (n *Node) slotChecksum(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (manager.SlotSum, error) {
+	if node.ID == n.id {
+		sum, err := n.eng.SlotChecksum(t, s)
+		return manager.SlotSum{Index: uint64(sum.Index), Epoch: sum.Epoch, Sum: sum.Sum, Keys: sum.Keys}, err
+	}
+	args := [][]byte{[]byte("CHECKSUM"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10)}
+	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 30*time.Second)
+	if err != nil {
+		return manager.SlotSum{}, err
+	}
+	el, err := forward.Elems(raw)
+	if err != nil || len(el) != 4 {
+		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply %.60q", node.ID, raw)
+	}
+	ix, err1 := forward.Int(el[0])
+	ep, err2 := forward.Int(el[1])
+	sumText, err3 := bulkValue(el[2])
+	keys, err4 := forward.Int(el[3])
+	sum, err5 := strconv.ParseUint(string(sumText), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil {
+		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply", node.ID)
+	}
+	return manager.SlotSum{Index: uint64(ix), Epoch: meta.Epoch(ep), Sum: sum, Keys: keys}, nil
 }

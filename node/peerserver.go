@@ -183,6 +183,27 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		n.applyReplicated(c, args)
 		return
 	}
+	if strings.EqualFold(string(args[0]), "checksum") && len(args) == 3 {
+		// CHECKSUM <table> <slot>: [index, epoch, sum (decimal), keys].
+		pb.commit()
+		t, err1 := strconv.ParseUint(string(args[1]), 10, 32)
+		s, err2 := strconv.ParseUint(string(args[2]), 10, 32)
+		if err1 != nil || err2 != nil {
+			c.R.Error("ERR malformed CHECKSUM")
+			return
+		}
+		sum, err := n.eng.SlotChecksum(storage.TableID(t), storage.SlotID(s))
+		if err != nil {
+			c.R.Error("ERR checksum: " + err.Error())
+			return
+		}
+		c.R.Array(4)
+		c.R.Int(int64(sum.Index))
+		c.R.Int(int64(sum.Epoch))
+		c.R.BulkString(strconv.FormatUint(sum.Sum, 10))
+		c.R.Int(sum.Keys)
+		return
+	}
 	if name := strings.ToLower(string(args[0])); name == "syncbegin" || name == "syncdata" || name == "syncend" {
 		pb.commit()
 		n.applyFullSync(c, name, args)

@@ -214,4 +214,13 @@ func TestApplyLogEntryOnFollower(t *testing.T) {
 			t.Fatalf("key %s: leader %q follower %q %v", k, lm.Value, fm.Value, err)
 		}
 	}
+	ls, err1 := leader.SlotChecksum(DefaultTable, 2)
+	fs, err2 := follower.SlotChecksum(DefaultTable, 2)
+	if err1 != nil || err2 != nil || ls != fs || ls.Index != 20 || ls.Keys != 7 {
+		t.Fatalf("checksums: leader %+v %v, follower %+v %v", ls, err1, fs, err2)
+	}
+	setKey(t, follower, 2, "k3", "changed")
+	if fs2, _ := follower.SlotChecksum(DefaultTable, 2); fs2.Sum == ls.Sum {
+		t.Fatal("a changed value left the checksum equal")
+	}
 }

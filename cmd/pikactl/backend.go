@@ -29,6 +29,7 @@ type backend interface {
 	DropTable(ctx context.Context, name string) error
 	Slots(ctx context.Context, table string) ([]api.Slot, error)
 	Slot(ctx context.Context, table string, n meta.SlotID) (api.Slot, error)
+	Check(ctx context.Context, table string, slot *meta.SlotID) ([]api.SlotCheck, error)
 	Close() error
 }
 
@@ -269,6 +270,15 @@ func (b *etcdBackend) CreateTable(ctx context.Context, req api.CreateTable) (api
 		return api.Table{}, err
 	}
 	return c.CreateTable(ctx, req)
+}
+
+// Check asks a node: checksums need the nodes, not only the metadata.
+func (b *etcdBackend) Check(ctx context.Context, table string, slot *meta.SlotID) ([]api.SlotCheck, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Check(ctx, table, slot)
 }
 
 func (b *etcdBackend) DropTable(ctx context.Context, name string) error {

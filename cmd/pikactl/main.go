@@ -105,6 +105,10 @@ func exitCode(err error) int {
 	if errors.As(err, &nf) {
 		return exitRefused
 	}
+	var mm *errMismatch
+	if errors.As(err, &mm) {
+		return exitRefused
+	}
 	var ae *api.Error
 	if errors.As(err, &ae) && ae.Code >= 400 && ae.Code < 500 {
 		return exitRefused

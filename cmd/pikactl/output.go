@@ -304,3 +304,33 @@ func writeSlot(w io.Writer, s api.Slot) error {
 		{"State", orDash(string(s.State))},
 	})
 }
+
+// writeChecks prints one row per slot and replica of a slot check.
+func writeChecks(w io.Writer, checks []api.SlotCheck) error {
+	g := newGrid(w, "SLOT", "EQUAL", "REPLICA", "POSITION", "KEYS", "SUM", "NOTE")
+	equal := 0
+	for _, c := range checks {
+		if c.Equal {
+			equal++
+		}
+		for i, r := range c.Replicas {
+			slot, eq, note := "", "", ""
+			if i == 0 {
+				slot, eq, note = strconv.FormatUint(uint64(c.Slot), 10), yesNo(c.Equal), c.Note
+			}
+			pos, sum, keys := fmt.Sprintf("%d@%d", r.Index, r.Epoch), r.Sum, strconv.FormatInt(r.Keys, 10)
+			if r.Error != "" {
+				pos, sum, keys = "-", "-", "-"
+				note = strings.TrimSpace(note + " " + string(r.Node) + ": " + r.Error)
+			}
+			if err := g.row(slot, eq, string(r.Node), pos, keys, sum, note); err != nil {
+				return err
+			}
+		}
+	}
+	if err := g.render(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d of %d slot(s) equal on every replica\n", equal, len(checks))
+	return err
+}

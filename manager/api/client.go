@@ -118,3 +118,13 @@ func (c *Client) Slot(ctx context.Context, table string, n meta.SlotID) (Slot, e
 	var s Slot
 	return s, c.do(ctx, http.MethodGet, PathTables+"/"+url.PathEscape(table)+"/slots/"+strconv.FormatUint(uint64(n), 10), nil, &s)
 }
+
+// Check compares the replicas of every slot of a table, or of one slot.
+func (c *Client) Check(ctx context.Context, table string, slot *meta.SlotID) ([]SlotCheck, error) {
+	path := PathTables + "/" + url.PathEscape(table) + "/check"
+	if slot != nil {
+		path += "?slot=" + strconv.FormatUint(uint64(*slot), 10)
+	}
+	var out []SlotCheck
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
+}

@@ -72,6 +72,29 @@ type Slot struct {
 	State       meta.SlotState `json:"state"`
 }
 
+// ReplicaSum is one replica's checksum of a slot (`slot check`).
+type ReplicaSum struct {
+	Node  meta.NodeID `json:"node"`
+	Index uint64      `json:"index"`
+	Epoch meta.Epoch  `json:"epoch"`
+	// Sum is the checksum of the slot's live data at that position (hex).
+	Sum   string `json:"sum"`
+	Keys  int64  `json:"keys"`
+	Error string `json:"error,omitempty"`
+}
+
+// SlotCheck compares a slot's replicas at one log position
+// (GET /api/v1/tables/{name}/check[?slot=N]).
+type SlotCheck struct {
+	Table string      `json:"table"`
+	Slot  meta.SlotID `json:"slot"`
+	// Equal: every live replica answered, at the same position, with the
+	// same checksum.
+	Equal    bool         `json:"equal"`
+	Note     string       `json:"note,omitempty"`
+	Replicas []ReplicaSum `json:"replicas"`
+}
+
 // CreateTable is the body of POST /api/v1/tables.
 type CreateTable struct {
 	Name     string    `json:"name"`

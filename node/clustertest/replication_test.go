@@ -30,6 +30,25 @@ func storedKeys(t *testing.T, n *pikaNode) int {
 	return v
 }
 
+// checkEqual runs `pikactl slot check rep` and fails unless every slot is
+// proven equal on every replica.
+func checkEqual(t *testing.T, via *pikaNode) {
+	t.Helper()
+	var checks []api.SlotCheck
+	out, errs, code := pikactl(t, "--json", "--server", via.httpAddr(), "slot", "check", "rep")
+	if err := json.Unmarshal([]byte(out), &checks); err != nil {
+		t.Fatalf("slot check (exit %d): %v\n%s%s", code, err, out, errs)
+	}
+	for _, c := range checks {
+		if !c.Equal || len(c.Replicas) != 3 {
+			t.Fatalf("slot %d not proven equal: %+v", c.Slot, c)
+		}
+	}
+	if code != 0 || len(checks) == 0 {
+		t.Fatalf("slot check: exit %d, %d slots", code, len(checks))
+	}
+}
+
 // TestAsyncReplication: every write to a table with 3 replicas reaches the
 // two followers of its slot; a follower killed under writes catches up
 // from the slot logs after its restart.
@@ -93,6 +112,7 @@ func TestAsyncReplication(t *testing.T) {
 		want := storedKeys(t, nodes[0])
 		return want == written && storedKeys(t, nodes[1]) == want && storedKeys(t, restarted) == want
 	})
+	checkEqual(t, nodes[1])
 }
 
 // TestFailover: kill -9 a node that leads slots of a 3-replica table: the
@@ -195,6 +215,7 @@ func TestFailover(t *testing.T) {
 	waitFor(t, "the returned node to catch up as a follower", 30*time.Second, func() bool {
 		return storedKeys(t, nodes[1]) == keys+100 && storedKeys(t, nodes[2]) == keys+100 && storedKeys(t, restarted) == keys+100
 	})
+	checkEqual(t, nodes[2])
 }
 
 var logEntriesMetric = regexp.MustCompile(`pika_slot_log_entries\{table="rep",table_id="\d+"\} (\d+)`)
@@ -272,4 +293,5 @@ func TestFullSync(t *testing.T) {
 	waitFor(t, "new writes on every replica after the full sync", 30*time.Second, func() bool {
 		return storedKeys(t, nodes[0]) == written && storedKeys(t, nodes[1]) == written && storedKeys(t, restarted) == written
 	})
+	checkEqual(t, restarted)
 }
