@@ -2,14 +2,17 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/storage"
 )
 
 // infoSections lists the sections in output order; def marks those of a
@@ -115,8 +118,24 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("keyspace_misses", 0)
 		kv("unknown_commands", n.stats.unknown.Load())
 	case "replication":
+		// Redis's fields, for clients that read them; then ours: roles
+		// are per slot here.
 		kv("role", "master")
 		kv("connected_slaves", 0)
+		led, followed := n.slotRoles()
+		kv("pika_slots_led", led)
+		kv("pika_slots_followed", followed)
+		if st := n.shipper.Stats(); st != nil {
+			kv("pika_followers", len(st.Followers))
+			kv("pika_full_syncs_running", st.FullSyncs)
+			kv("pika_shipped_entries", st.EntriesSent)
+			kv("pika_shipped_bytes", st.BytesSent)
+			ids := slices.Sorted(maps.Keys(st.Followers))
+			for i, id := range ids {
+				f := st.Followers[id]
+				kv(fmt.Sprintf("pika_follower%d", i), fmt.Sprintf("node=%s,slots=%d,max_lag=%d,lag_sum=%d,full_sync=%d", id, f.Slots, f.MaxLag, f.LaggingSum, f.Behind))
+			}
+		}
 	case "cpu":
 		var ru syscall.Rusage
 		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
@@ -202,4 +221,23 @@ func procStatusKB(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// slotRoles counts the slots this node leads and follows, over all tables.
+func (n *Node) slotRoles() (led, followed int) {
+	snap := n.snap.Load()
+	if snap == nil {
+		return 0, 0
+	}
+	for _, t := range snap.Tables() {
+		for s := range t.Slots {
+			r := t.Route(storage.SlotID(s))
+			if r.Leader == n.id {
+				led++
+			} else if slices.Contains(r.Replicas, n.id) {
+				followed++
+			}
+		}
+	}
+	return led, followed
 }

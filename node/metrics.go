@@ -50,6 +50,9 @@ var (
 	descSlotsLed  = prometheus.NewDesc("pika_slots_led", "Slots of each table that this node leads.", []string{"table", "table_id"}, nil)
 	descSlotsHeld = prometheus.NewDesc("pika_slot_replicas", "Slots of each table of which this node holds a replica.", []string{"table", "table_id"}, nil)
 	descLogLen    = prometheus.NewDesc("pika_slot_log_entries", "Entries retained in the slot logs of each table on this node.", []string{"table", "table_id"}, nil)
+	descLag       = prometheus.NewDesc("pika_replication_lag_entries", "Log entries the furthest-behind slot of each follower lacks (this node leading); -1 while unknown.", []string{"follower"}, nil)
+	descShipped   = prometheus.NewDesc("pika_replication_shipped_bytes_total", "Log bytes shipped to followers.", nil, nil)
+	descFullSyncs = prometheus.NewDesc("pika_replication_full_syncs", "Full syncs running from this node.", nil, nil)
 	descEtcd      = prometheus.NewDesc("pika_etcd_connected", "1 while the node's etcd lease is alive.", nil, nil)
 	descManager   = prometheus.NewDesc("pika_manager", "1 while this node holds the manager role.", nil, nil)
 	descRevision  = prometheus.NewDesc("pika_metadata_revision", "The etcd revision of the routing snapshot served.", nil, nil)
@@ -72,7 +75,7 @@ type nodeCollector struct{ n *Node }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
-		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descEtcd,
+		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descLag, descShipped, descFullSyncs, descEtcd,
 		descManager, descRevision, descRocks, descSST} {
 		ch <- d
 	}
@@ -132,6 +135,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descSlotsHeld, float64(held), t.Name, id)
 		}
 		gauge(descRevision, float64(snap.Revision))
+	}
+	if n.shipper != nil {
+		if st := n.shipper.Stats(); st != nil {
+			for id, f := range st.Followers {
+				gauge(descLag, float64(f.MaxLag), string(id))
+			}
+			counter(descShipped, st.BytesSent)
+			gauge(descFullSyncs, float64(st.FullSyncs))
+		}
 	}
 	gauge(descEtcd, float64(boolInt(n.member != nil && n.member.Connected())))
 	gauge(descManager, float64(boolInt(n.member != nil && n.member.IsManager())))

@@ -75,6 +75,7 @@ type Node struct {
 	readyOnce sync.Once
 	metrics   *metrics
 	fwd       *forward.Pool // connections to the other nodes' peer ports
+	shipper   *replication.Shipper
 	peerConns sync.WaitGroup
 }
 
@@ -162,6 +163,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.fwd = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: n.cfg.MaxQueryBytes})
+	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load)
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),
@@ -211,7 +213,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	g.Go(func() error {
-		replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load).Run(gctx)
+		n.shipper.Run(gctx)
 		return nil
 	})
 	g.Go(func() error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -40,7 +41,33 @@ type Shipper struct {
 	// syncing holds the full syncs running; their results come on synced.
 	syncing map[target]bool
 	synced  chan syncResult
+
+	stats     atomic.Pointer[Stats]
+	bytesSent atomic.Int64
+	entries   atomic.Int64
 }
+
+// Stats is what the shipper saw in its last round.
+type Stats struct {
+	// Followers holds, per follower node, how many slots it follows of
+	// this node and how far the furthest behind is, in entries.
+	Followers map[meta.NodeID]FollowerStats
+	// FullSyncs is how many full syncs are running.
+	FullSyncs int
+	// BytesSent and EntriesSent count what was shipped since start.
+	BytesSent, EntriesSent int64
+}
+
+// FollowerStats is one follower node's state as its leader sees it.
+type FollowerStats struct {
+	Slots      int
+	MaxLag     int64 // entries; -1 while its position is unknown
+	Behind     int   // slots needing (or in) a full sync
+	LaggingSum int64
+}
+
+// Stats returns the last round's view (nil before the first round).
+func (s *Shipper) Stats() *Stats { return s.stats.Load() }
 
 type syncResult struct {
 	to   target
@@ -164,6 +191,9 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 					}
 					lastSent = entries[len(entries)-1].Index
 				}
+				for _, a := range args[4:] {
+					s.bytesSent.Add(int64(len(a)))
+				}
 				out = append(out, sent{to: to, fut: s.pool.Do(info.Peer, uint32(slot), args), last: lastSent})
 			}
 		}
@@ -176,6 +206,9 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 	}
 	for _, x := range out {
 		x.fut.Flush()
+		if x.last > 0 {
+			s.entries.Add(int64(x.last - s.next[x.to] + 1))
+		}
 	}
 	for _, x := range out {
 		raw, err := x.fut.Wait(ctx, s.cfg.Timeout)
@@ -205,6 +238,31 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 			s.next[x.to] = 0
 		}
 	}
+	s.publishStats(snap)
+}
+
+// publishStats computes each follower's lag after a round.
+func (s *Shipper) publishStats(snap *router.Snapshot) {
+	st := &Stats{Followers: map[meta.NodeID]FollowerStats{}, FullSyncs: len(s.syncing),
+		BytesSent: s.bytesSent.Load(), EntriesSent: s.entries.Load()}
+	for to, next := range s.next {
+		fs := st.Followers[to.node]
+		fs.Slots++
+		_, last, _ := s.eng.LogBounds(to.table, to.slot)
+		lag := int64(-1)
+		if next > 0 {
+			lag = max(int64(last)-int64(next)+1, 0)
+			fs.LaggingSum += lag
+		}
+		if s.behind[to] || s.syncing[to] {
+			fs.Behind++
+		}
+		if lag > fs.MaxLag || fs.Slots == 1 {
+			fs.MaxLag = lag
+		}
+		st.Followers[to.node] = fs
+	}
+	s.stats.Store(st)
 }
 
 // position reads a REPLICATE answer: [last index, its epoch].

@@ -90,6 +90,15 @@ func TestAsyncReplication(t *testing.T) {
 		return true
 	})
 	t.Logf("MEASURED: %d writes on 3 replicas everywhere %s after the last acknowledgement", keys, time.Since(start).Round(time.Millisecond))
+	// Observability: roles, followers and their lag (0 once caught up).
+	waitFor(t, "INFO replication to show two followers caught up", 10*time.Second, func() bool {
+		info, err := c.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "pika_followers:2") && strings.Contains(info, "max_lag=0,") &&
+			!strings.Contains(info, "pika_slots_followed:0")
+	})
+	if m := nodes[0].metrics(t); !strings.Contains(m, "pika_replication_lag_entries{follower=") || !strings.Contains(m, "pika_replication_shipped_bytes_total") {
+		t.Fatal("/metrics lacks the replication lag and bytes")
+	}
 
 	// Kill a follower (node 3 follows every slot it does not lead) under
 	// writes, restart it: it catches up from the logs.
