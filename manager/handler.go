@@ -67,6 +67,16 @@ func (m *Member) Handler() http.Handler {
 		return s, nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}/check", m.handleCheck)
+	mux.HandleFunc("POST "+api.PathTables+"/{name}/slots/{slot}/failover", m.write(func(ctx context.Context, r *http.Request) (any, error) {
+		n, err := strconv.ParseUint(r.PathValue("slot"), 10, 32)
+		if err != nil {
+			return nil, errf(http.StatusBadRequest, "slot %q: not a slot number", r.PathValue("slot"))
+		}
+		return m.Switchover(ctx, r.PathValue("name"), meta.SlotID(n), meta.NodeID(r.URL.Query().Get("to")))
+	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
+	mux.HandleFunc("POST "+api.PathNodes+"/{id}/drain", m.write(func(ctx context.Context, r *http.Request) (any, error) {
+		return m.Drain(ctx, meta.NodeID(r.PathValue("id")))
+	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
 	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
 		dec := json.NewDecoder(r.Body)

@@ -234,6 +234,15 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	if routable {
 		r = n.decide(spec, c.Args, tb, snap)
 	}
+	if r.kind == routeWait {
+		// A slot's leadership is moving: hold this command (and the
+		// connection) until the new leader is published. Nothing may be
+		// held meanwhile: place pending replies first.
+		pb.commit()
+		n.resolvePending(cl, c.R)
+		snap, tb, r = n.waitHandover(snap, cl.table, spec, c.Args)
+		open = tableOpen(cl, tb)
+	}
 	batched := routable && r.kind == routeLocal && spec.Batchable != nil && spec.Batchable(c.Args)
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit

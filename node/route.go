@@ -41,6 +41,9 @@ const (
 	routeFanOut
 	routeTableWide
 	routeError
+	// routeWait: a slot involved is being handed over; wait for the new
+	// routing, then decide again.
+	routeWait
 )
 
 type route struct {
@@ -72,6 +75,9 @@ func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap 
 	keys, err := spec.KeysOf(args)
 	if err != nil || len(keys) == 0 {
 		if err == nil && tableWide[spec.Name] && !tb.AllLocal() {
+			if tb.Handovers() > 0 {
+				return route{kind: routeWait}
+			}
 			return route{kind: routeTableWide}
 		}
 		return route{kind: routeLocal} // the handler answers the error
@@ -94,10 +100,18 @@ func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap 
 	case tb.AllLocal():
 		return route{kind: routeLocal}
 	}
+	for _, k := range keys {
+		if tb.Route(router.SlotOf(k, tb.Slots)).Handover {
+			return route{kind: routeWait}
+		}
+	}
 	return route{kind: routeFanOut}
 }
 
 func (n *Node) slotRoute(tb *router.Table, snap *router.Snapshot, s storage.SlotID) route {
+	if tb.Route(s).Handover {
+		return route{kind: routeWait, slot: s}
+	}
 	leader := tb.Route(s).Leader
 	if leader == n.id {
 		return route{kind: routeLocal, slot: s, leader: leader}
@@ -212,32 +226,48 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 }
 
 // retryRefused runs a refused command again once the node's routing is
-// newer than rev (bounded wait), here or on its new leader.
+// newer than rev, here or on its new leader; refused again (the other
+// node's routing lags, or a handover is still running), it waits a little
+// and tries again, for at most handoverWait: a routing change costs the
+// client time, not an error.
 func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
+	deadline := time.Now().Add(handoverWait)
 	n.awaitNewerSnapshot(rev, time.Second)
-	snap := n.snap.Load()
-	tb, ok := snap.Table(pr.table)
-	if !ok {
-		return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
-	}
 	spec := n.tbl.Lookup(pr.args[0])
-	var tmp resp.Reply
-	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args}
-	r := n.decide(spec, pr.args, tb, snap)
-	switch r.kind {
-	case routeLocal:
-		command.Run(spec, &c)
-		return tmp.B
-	case routeRemote:
-		raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, pr.args), r.leader)
-		if forward.Refused(raw) {
+	for {
+		snap := n.snap.Load()
+		tb, ok := snap.Table(pr.table)
+		if !ok {
+			return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
+		}
+		r := n.decide(spec, pr.args, tb, snap)
+		if r.kind == routeWait {
+			snap, tb, r = n.waitHandover(snap, pr.table, spec, pr.args)
+			if tb == nil {
+				return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
+			}
+		}
+		switch r.kind {
+		case routeLocal:
+			var tmp resp.Reply
+			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args}
+			command.Run(spec, &c)
+			return tmp.B
+		case routeRemote:
+			raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, pr.args), r.leader)
+			if !forward.Refused(raw) {
+				return raw
+			}
+			if time.Now().After(deadline) {
+				return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
+			}
+			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
+		case routeError:
+			return []byte("-" + r.err + "\r\n")
+		default:
 			return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 		}
-		return raw
-	case routeError:
-		return []byte("-" + r.err + "\r\n")
 	}
-	return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 }
 
 // awaitNewerSnapshot waits up to limit for a routing snapshot newer than rev.
@@ -596,4 +626,27 @@ func (n *Node) clusterCounts(snap *router.Snapshot, tb *router.Table) (keys, exp
 		}
 	}
 	return keys, expires
+}
+
+// handoverWait bounds how long a command waits for a slot's new leader.
+const handoverWait = 5 * time.Second
+
+// waitHandover waits, at most handoverWait, until the routing no longer
+// holds the command (a slot it needs being handed over), and decides
+// again; a route still waiting after that becomes CLUSTERDOWN.
+func (n *Node) waitHandover(snap *router.Snapshot, table storage.TableID, spec *command.Spec, args [][]byte) (*router.Snapshot, *router.Table, route) {
+	deadline := time.Now().Add(handoverWait)
+	for time.Now().Before(deadline) {
+		n.awaitNewerSnapshot(snap.Revision, time.Until(deadline))
+		snap = n.snap.Load()
+		tb, ok := snap.Table(table)
+		if !ok {
+			return snap, nil, route{kind: routeError, err: fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", table)}
+		}
+		if r := n.decide(spec, args, tb, snap); r.kind != routeWait {
+			return snap, tb, r
+		}
+	}
+	tb, _ := snap.Table(table)
+	return snap, tb, route{kind: routeError, err: "CLUSTERDOWN a slot's leadership handover did not finish in time; retry"}
 }

@@ -14,6 +14,8 @@ type Route struct {
 	Epoch    meta.Epoch
 	Leader   meta.NodeID
 	Replicas []meta.NodeID
+	// Handover: the leader is fenced while its leadership moves.
+	Handover bool
 }
 
 // Table is a served table and its slots' routes.
@@ -25,7 +27,12 @@ type Table struct {
 	leaders []meta.NodeID
 	// allSelf: the snapshot's node leads every slot.
 	allSelf bool
+	// handovers counts slots whose leadership is moving.
+	handovers int
 }
+
+// Handovers reports how many of the table's slots are being handed over.
+func (t *Table) Handovers() int { return t.handovers }
 
 // Leaders returns the distinct nodes that lead the table's slots, sorted;
 // "" is among them when a slot has no leader.
@@ -87,12 +94,15 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 		t := &Table{TableInfo: ti, routes: make([]Route, ti.Slots)}
 		for n, si := range st.Slots[ti.ID] {
 			if uint32(n) < ti.Slots {
-				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas}
+				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas, Handover: si.State == meta.SlotHandover}
 			}
 		}
 		seen := map[meta.NodeID]bool{}
 		for _, r := range t.routes {
 			seen[r.Leader] = true
+			if r.Handover {
+				t.handovers++
+			}
 		}
 		t.leaders = slices.Sorted(maps.Keys(seen))
 		t.allSelf = len(t.leaders) == 1 && t.leaders[0] == self
@@ -191,7 +201,20 @@ func (s *Snapshot) CheckLeader(t meta.TableID, slot SlotID, asked meta.Epoch) er
 	if r.Leader != s.Self {
 		return &NotLeaderError{Table: t, Slot: slot, Leader: r.Leader}
 	}
+	if r.Handover {
+		return &HandoverError{Table: t, Slot: slot}
+	}
 	return nil
+}
+
+// HandoverError says the slot's leadership is moving: wait and retry.
+type HandoverError struct {
+	Table meta.TableID
+	Slot  SlotID
+}
+
+func (e *HandoverError) Error() string {
+	return fmt.Sprintf("table %d slot %d: leadership handover in progress", e.Table, e.Slot)
 }
 
 // Leads reports whether this node leads slot s of table t.

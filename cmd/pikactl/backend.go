@@ -30,6 +30,8 @@ type backend interface {
 	Slots(ctx context.Context, table string) ([]api.Slot, error)
 	Slot(ctx context.Context, table string, n meta.SlotID) (api.Slot, error)
 	Check(ctx context.Context, table string, slot *meta.SlotID) ([]api.SlotCheck, error)
+	Failover(ctx context.Context, table string, slot meta.SlotID, to meta.NodeID) (api.Switchover, error)
+	Drain(ctx context.Context, node meta.NodeID) (api.Drain, error)
 	Close() error
 }
 
@@ -279,6 +281,22 @@ func (b *etcdBackend) Check(ctx context.Context, table string, slot *meta.SlotID
 		return nil, err
 	}
 	return c.Check(ctx, table, slot)
+}
+
+func (b *etcdBackend) Failover(ctx context.Context, table string, slot meta.SlotID, to meta.NodeID) (api.Switchover, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Switchover{}, err
+	}
+	return c.Failover(ctx, table, slot, to)
+}
+
+func (b *etcdBackend) Drain(ctx context.Context, node meta.NodeID) (api.Drain, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Drain{}, err
+	}
+	return c.Drain(ctx, node)
 }
 
 func (b *etcdBackend) DropTable(ctx context.Context, name string) error {

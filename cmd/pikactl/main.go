@@ -105,8 +105,8 @@ func exitCode(err error) int {
 	if errors.As(err, &nf) {
 		return exitRefused
 	}
-	var mm *errMismatch
-	if errors.As(err, &mm) {
+	var pe *errPartial
+	if errors.As(err, &pe) {
 		return exitRefused
 	}
 	var ae *api.Error
@@ -237,7 +237,7 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long")
 
-	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd())
+	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd())
 	return root
 }
 

@@ -15,12 +15,13 @@ func (a *app) nodeCmd() *cobra.Command {
 		Short: "List and remove nodes",
 		Long:  "List the cluster's nodes, and remove the ones that are gone for good.",
 		Example: `  pikactl node list
+  pikactl node drain n3
   pikactl node remove n3`,
 		Args:                       unknownVerb,
 		RunE:                       showHelp,
 		SuggestionsMinimumDistance: 2,
 	}
-	cmd.AddCommand(a.nodeListCmd(), a.nodeRemoveCmd())
+	cmd.AddCommand(a.nodeListCmd(), a.nodeRemoveCmd(), a.nodeDrainCmd())
 	return cmd
 }
 
@@ -79,4 +80,38 @@ first, or give --force to remove it even so.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "remove the node even though it still holds slot replicas")
 	return cmd
+}
+
+func (a *app) nodeDrainCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "drain ID",
+		Short: "Move every slot leadership off a node (before restarting it)",
+		Long: `Hand every slot the node leads over to a follower, one slot at a time, each
+without losing acknowledged writes (see pikactl failover): the node can then
+be restarted with no failed client request. Slots without another replica
+stay and are listed. Exit status 1 when some could not be moved.`,
+		Example: `  pikactl node drain 3f2a9c0d1e4b5a6f
+  pikactl --json node drain 3f2a9c0d1e4b5a6f`,
+		Args: positional(1, 1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.call(cmd, func(ctx context.Context, b backend) error {
+				d, err := b.Drain(ctx, meta.NodeID(args[0]))
+				if err != nil {
+					return err
+				}
+				if a.opts.json {
+					err = writeJSON(a.s.out, d)
+				} else {
+					_, err = fmt.Fprintf(a.s.out, "node %s: %d leadership(s) moved in %s\n", d.Node, d.Moved, d.Took)
+					for _, s := range d.Stuck {
+						fmt.Fprintf(a.s.out, "  not moved: %s\n", s)
+					}
+				}
+				if err == nil && len(d.Stuck) > 0 {
+					err = &errPartial{fmt.Sprintf("%d leadership(s) not moved", len(d.Stuck))}
+				}
+				return err
+			})
+		},
+	}
 }

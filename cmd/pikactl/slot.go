@@ -24,12 +24,11 @@ func (a *app) slotCmd() *cobra.Command {
 	return cmd
 }
 
-// errMismatch makes `slot check` exit 1 when replicas differ.
-type errMismatch struct{ n int }
+// errPartial makes a command that did only part of its work (slots not
+// proven equal, leaderships not moved) exit 1.
+type errPartial struct{ msg string }
 
-func (e *errMismatch) Error() string {
-	return fmt.Sprintf("%d slot(s) not proven equal on every replica", e.n)
-}
+func (e *errPartial) Error() string { return e.msg }
 
 func (a *app) slotCheckCmd() *cobra.Command {
 	return &cobra.Command{
@@ -74,7 +73,7 @@ equal.`,
 					}
 				}
 				if bad > 0 {
-					return &errMismatch{bad}
+					return &errPartial{fmt.Sprintf("%d slot(s) not proven equal on every replica", bad)}
 				}
 				return nil
 			})
@@ -123,4 +122,42 @@ grows with every change of a slot's leader or replicas.`,
 			})
 		},
 	}
+}
+
+// failoverCmd is `pikactl failover TABLE SLOT [--to NODE]`.
+func (a *app) failoverCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "failover TABLE SLOT",
+		Short: "Hand a slot's leadership to a follower without losing writes",
+		Long: `Switch a slot's leader to a follower (--to NODE, or the most advanced one):
+the current leader is fenced (it runs no client command for the slot; nodes
+hold the slot's commands instead of failing them), the target catches up to
+the leader's last log entry, and is published as the new leader. Reports the
+time the slot's commands were held. If the target does not catch up within
+10 s the fence is lifted and nothing changes.`,
+		Example: `  pikactl failover users 17
+  pikactl failover users 17 --to 3f2a9c0d1e4b5a6f`,
+		Args: positional(2, 2, "TABLE", "SLOT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := parseSlot(cmd, args[1])
+			if err != nil {
+				return err
+			}
+			return a.call(cmd, func(ctx context.Context, b backend) error {
+				sw, err := b.Failover(ctx, args[0], n, meta.NodeID(to))
+				if err != nil {
+					return err
+				}
+				if a.opts.json {
+					return writeJSON(a.s.out, sw)
+				}
+				_, err = fmt.Fprintf(a.s.out, "slot %d of %s: %s -> %s at index %d (epoch %d); commands held %s, took %s\n",
+					sw.Slot, sw.Table, sw.From, sw.To, sw.Index, sw.Epoch, sw.Paused, sw.Took)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "node to hand the leadership to (default: the most advanced follower)")
+	return cmd
 }

@@ -128,3 +128,20 @@ func (c *Client) Check(ctx context.Context, table string, slot *meta.SlotID) ([]
 	var out []SlotCheck
 	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
+
+// Failover hands a slot's leadership to a follower (to, or the most
+// advanced one when to is "") without losing acknowledged writes.
+func (c *Client) Failover(ctx context.Context, table string, slot meta.SlotID, to meta.NodeID) (Switchover, error) {
+	path := PathTables + "/" + url.PathEscape(table) + "/slots/" + strconv.FormatUint(uint64(slot), 10) + "/failover"
+	if to != "" {
+		path += "?to=" + url.QueryEscape(string(to))
+	}
+	var out Switchover
+	return out, c.do(ctx, http.MethodPost, path, nil, &out)
+}
+
+// Drain moves every slot leadership off a node.
+func (c *Client) Drain(ctx context.Context, node meta.NodeID) (Drain, error) {
+	var out Drain
+	return out, c.do(ctx, http.MethodPost, PathNodes+"/"+url.PathEscape(string(node))+"/drain", nil, &out)
+}

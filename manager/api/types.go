@@ -95,6 +95,29 @@ type SlotCheck struct {
 	Replicas []ReplicaSum `json:"replicas"`
 }
 
+// Switchover is the result of `pikactl failover` (POST
+// /api/v1/tables/{name}/slots/{slot}/failover[?to=NODE]).
+type Switchover struct {
+	Table string      `json:"table"`
+	Slot  meta.SlotID `json:"slot"`
+	From  meta.NodeID `json:"from"`
+	To    meta.NodeID `json:"to"`
+	Epoch meta.Epoch  `json:"epoch"`
+	// Index is the log position the target had caught up to.
+	Index uint64 `json:"index"`
+	// Paused is how long the slot's commands were held (fence to switch).
+	Paused string `json:"paused"`
+	Took   string `json:"took"`
+}
+
+// Drain is the result of `pikactl node drain` (POST /api/v1/nodes/{id}/drain).
+type Drain struct {
+	Node  meta.NodeID `json:"node"`
+	Moved int         `json:"moved"`
+	Stuck []string    `json:"stuck,omitempty"`
+	Took  string      `json:"took"`
+}
+
 // CreateTable is the body of POST /api/v1/tables.
 type CreateTable struct {
 	Name     string    `json:"name"`

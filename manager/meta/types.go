@@ -63,8 +63,14 @@ func (t TableInfo) HasPassword() bool { return t.PasswordHash != "" }
 // SlotState says what a slot is doing.
 type SlotState string
 
-// SlotServing is the state of a slot that serves normally.
-const SlotServing SlotState = "serving"
+const (
+	// SlotServing is the state of a slot that serves normally.
+	SlotServing SlotState = "serving"
+	// SlotHandover is a slot whose leadership is being handed over: its
+	// leader is fenced (runs no client command), nodes hold the slot's
+	// commands until the new leader is published.
+	SlotHandover SlotState = "handover"
+)
 
 // SlotInfo is one slot's placement: which node leads it, which hold it.
 type SlotInfo struct {
