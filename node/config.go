@@ -47,7 +47,9 @@ type Config struct {
 	Advertise string `mapstructure:"advertise"`
 	// LeaseTTL is how long the node's registration (and the manager role,
 	// if it holds it) outlives the node: a dead manager is replaced after
-	// about this long. Whole seconds, at least 1s. Default 5s.
+	// about this long, and a dead node's slots fail over after about this
+	// long. Whole seconds, at least 1s. Default 3s (keepalives every 1s):
+	// a node paused longer than that loses its role and its leaderships.
 	LeaseTTL time.Duration `mapstructure:"lease-ttl"`
 	// SlotLogMaxBytes bounds each slot's log (the binlog replicas catch
 	// up from); older entries are deleted. Default 8 MiB.
@@ -127,7 +129,7 @@ func DefaultConfig() Config {
 		Cluster:             "pika",
 		EtcdListen:          "127.0.0.1:2379",
 		EtcdPeerListen:      "127.0.0.1:2380",
-		LeaseTTL:            5 * time.Second,
+		LeaseTTL:            3 * time.Second,
 		ForwardTimeout:      5 * time.Second,
 		BootstrapExpect:     1,
 		SlotLogMaxBytes:     8 << 20,
