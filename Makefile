@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -45,6 +45,9 @@ bench-capacity: build
 
 bench-cluster: build
 	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-cluster.sh
+
+bench-replication: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-replication.sh
 
 clean:
 	rm -rf bin
