@@ -255,7 +255,7 @@ func (e *Engine) trimSlotLog(t TableID, s SlotID, r LogRetention) error {
 	}
 	if r.MaxAge > 0 {
 		oldest := e.opts.Now() - r.MaxAge.Milliseconds()
-		entries, err := e.ReadLog(t, s, cut, 64<<10)
+		entries, err := e.ReadLog(t, s, cut, 4<<10)
 		for err == nil && len(entries) > 0 && cut < last {
 			stop := false
 			for _, en := range entries {
@@ -268,7 +268,7 @@ func (e *Engine) trimSlotLog(t TableID, s SlotID, r LogRetention) error {
 			if stop {
 				break
 			}
-			entries, err = e.ReadLog(t, s, cut, 64<<10)
+			entries, err = e.ReadLog(t, s, cut, 64<<10) // trimming: read on
 		}
 	}
 	cut = min(cut, last) // keep the last entry
