@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -91,7 +92,7 @@ func (n *Node) startControlPlane() error {
 	self := meta.NodeInfo{
 		ID:        n.id,
 		RESP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.Port)),
-		Peer:      net.JoinHostPort(host, strconv.Itoa(n.cfg.peerPort())),
+		Peer:      cmp.Or(n.cfg.AdvertisePeer, net.JoinHostPort(host, strconv.Itoa(n.cfg.peerPort()))),
 		HTTP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.httpPort())),
 		Version:   Version,
 		Labels:    labels,

@@ -45,6 +45,9 @@ type Config struct {
 	// Default: Bind when it is a specific address, else this machine's
 	// first non-loopback IPv4 address (127.0.0.1 if it has none).
 	Advertise string `mapstructure:"advertise"`
+	// AdvertisePeer, when set, is the host:port other nodes dial for this
+	// node's peer port instead of Advertise:PeerPort (a NAT, or a proxy).
+	AdvertisePeer string `mapstructure:"advertise-peer"`
 	// LeaseTTL is how long the node's registration (and the manager role,
 	// if it holds it) outlives the node: a dead manager is replaced after
 	// about this long, and a dead node's slots fail over after about this
