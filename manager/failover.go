@@ -19,10 +19,28 @@ import (
 // (node, table), then the slot records in transactions of opsPerTxn.
 func (l *leadership) failoverLoop(ctx context.Context) {
 	var seen int64
+	deadSince := map[meta.NodeID]time.Time{}
 	for ctx.Err() == nil {
-		st, err := l.m.WaitState(ctx, func(st *meta.State) bool { return st.Revision != seen })
-		if err != nil {
+		// Wake on a metadata change, or every second to time dead replicas.
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := l.m.WaitState(wctx, func(st *meta.State) bool { return st.Revision != seen })
+		cancel()
+		if ctx.Err() != nil {
 			return
+		}
+		if err != nil {
+			st = l.m.State()
+		}
+		if st == nil {
+			continue
+		}
+		if l.m.cfg.ReplicaDownTimeout > 0 {
+			if n, err := l.replaceDeadReplicas(ctx, st, deadSince); err != nil {
+				l.m.log.Warn("replica maintenance", "err", err, "replaced", n)
+			}
+		}
+		if st.Revision == seen {
+			continue
 		}
 		seen = st.Revision
 		if n, err := l.failOver(ctx, st); err != nil {
@@ -122,5 +140,94 @@ func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) 
 	}
 	l.m.log.Info("failover: promoted followers", "slots", len(ops), "orphaned", len(orphans),
 		"new_leaders", fmt.Sprint(promoted), "nodes_asked", len(slices.Collect(maps.Keys(asks))), "write_took", time.Since(start))
+	return len(ops), nil
+}
+
+// replaceDeadReplicas puts the copy of every slot held by a node dead for
+// longer than ReplicaDownTimeout (or no longer a member) on a live node
+// that does not hold the slot, the least loaded first. The new replica is
+// a follower and gets the slot by the usual means (the log, or a full
+// sync). deadSince is this manager's memory of when nodes died.
+func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, deadSince map[meta.NodeID]time.Time) (int, error) {
+	now := time.Now()
+	for id := range deadSince {
+		if _, alive := st.Alive[id]; alive {
+			delete(deadSince, id)
+		}
+	}
+	gone := func(id meta.NodeID) bool {
+		if _, alive := st.Alive[id]; alive {
+			return false
+		}
+		if _, member := st.Members[id]; !member {
+			return true // removed
+		}
+		t, ok := deadSince[id]
+		if !ok {
+			deadSince[id] = now
+			return false
+		}
+		return now.Sub(t) >= l.m.cfg.ReplicaDownTimeout
+	}
+	load := map[meta.NodeID]int{}
+	for id := range st.Alive {
+		load[id] = 0
+	}
+	for _, slots := range st.Slots {
+		for _, si := range slots {
+			for _, r := range si.Replicas {
+				if _, ok := load[r]; ok {
+					load[r]++
+				}
+			}
+		}
+	}
+	lay := l.m.cfg.Layout
+	var ops []clientv3.Op
+	for _, t := range st.SortedTables() {
+		for n := range t.Slots {
+			si, ok := st.Slots[t.ID][meta.SlotID(n)]
+			if !ok || si.State == meta.SlotHandover {
+				continue
+			}
+			changed := false
+			reps := slices.Clone(si.Replicas)
+			for i, r := range reps {
+				if r == si.Leader || !gone(r) {
+					continue
+				}
+				var best meta.NodeID
+				for id, c := range load {
+					if slices.Contains(reps, id) {
+						continue
+					}
+					if best == "" || c < load[best] || (c == load[best] && id < best) {
+						best = id
+					}
+				}
+				if best == "" {
+					continue // no spare node: the slot stays under-replicated
+				}
+				reps[i] = best
+				load[best]++
+				changed = true
+			}
+			if changed {
+				next := si
+				next.Replicas = reps
+				next.Epoch++
+				ops = append(ops, clientv3.OpPut(lay.Slot(t.ID, meta.SlotID(n)), jsonString(next)))
+			}
+		}
+	}
+	if len(ops) == 0 {
+		return 0, nil
+	}
+	l.m.opMu.Lock()
+	defer l.m.opMu.Unlock()
+	if err := l.putChunks(ctx, ops); err != nil {
+		return 0, err
+	}
+	l.m.log.Info("replica maintenance: copies of dead or removed nodes' slots placed on live nodes", "slots", len(ops))
 	return len(ops), nil
 }

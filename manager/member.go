@@ -37,7 +37,10 @@ type Config struct {
 	Positions PositionsFunc
 	// Checksum asks a node for its checksum of a slot (slot check).
 	Checksum ChecksumFunc
-	Log      *slog.Logger
+	// ReplicaDownTimeout is how long a replica's node may be dead before
+	// the manager puts the slot's copy on another node. 0: never.
+	ReplicaDownTimeout time.Duration
+	Log                *slog.Logger
 }
 
 // Position is a slot replica's log position: the epoch and index of its

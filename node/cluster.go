@@ -99,15 +99,16 @@ func (n *Node) startControlPlane() error {
 		StartedAt: n.started.UTC(),
 	}
 	n.member = manager.NewMember(manager.Config{
-		Layout:            meta.Layout{Cluster: n.cfg.Cluster},
-		Self:              self,
-		LeaseTTL:          n.cfg.LeaseTTL,
-		Bootstrap:         bootstrapTable,
-		BootstrapPassword: n.cfg.RequirePass,
-		BootstrapExpect:   n.cfg.BootstrapExpect,
-		Positions:         n.slotPositions,
-		Checksum:          n.slotChecksum,
-		Log:               n.log.With("component", "manager"),
+		Layout:             meta.Layout{Cluster: n.cfg.Cluster},
+		Self:               self,
+		LeaseTTL:           n.cfg.LeaseTTL,
+		Bootstrap:          bootstrapTable,
+		BootstrapPassword:  n.cfg.RequirePass,
+		BootstrapExpect:    n.cfg.BootstrapExpect,
+		Positions:          n.slotPositions,
+		Checksum:           n.slotChecksum,
+		ReplicaDownTimeout: n.cfg.ReplicaDownTimeout,
+		Log:                n.log.With("component", "manager"),
 	}, cli, n.applyState)
 	return nil
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// Default: Bind when it is a specific address, else this machine's
 	// first non-loopback IPv4 address (127.0.0.1 if it has none).
 	Advertise string `mapstructure:"advertise"`
+	// ReplicaDownTimeout is how long a node may be dead before the manager
+	// puts its slot replicas on other nodes (which copy them). Default 30m.
+	ReplicaDownTimeout time.Duration `mapstructure:"replica-down-timeout"`
 	// AdvertisePeer, when set, is the host:port other nodes dial for this
 	// node's peer port instead of Advertise:PeerPort (a NAT, or a proxy).
 	AdvertisePeer string `mapstructure:"advertise-peer"`
@@ -135,6 +138,7 @@ func DefaultConfig() Config {
 		LeaseTTL:            3 * time.Second,
 		ForwardTimeout:      5 * time.Second,
 		BootstrapExpect:     1,
+		ReplicaDownTimeout:  30 * time.Minute,
 		SlotLogMaxBytes:     8 << 20,
 		SlotLogMaxAge:       time.Hour,
 		SlotLogTrimInterval: 10 * time.Second,

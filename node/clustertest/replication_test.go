@@ -481,3 +481,66 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 	t.Logf("%d writes acknowledged during the moves, all read back", len(acked))
 	checkEqual(t, nodes[1])
 }
+
+// TestReplicaMaintenance: a node dead longer than --replica-down-timeout
+// has its slot copies re-created on a live node that holds none of them;
+// every slot gets back to 3 replicas, proven equal.
+func TestReplicaMaintenance(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	common := []string{"--etcd", etcd.endpoint(), "--cluster", "rm", "--lease-ttl", leaseTTL, "--replica-down-timeout", "2s"}
+	var nodes []*pikaNode
+	for i := range 4 {
+		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
+		nd.waitHealthy(t)
+		nodes = append(nodes, nd)
+	}
+	var st api.Status
+	waitFor(t, "4 nodes alive", 20*time.Second, func() bool {
+		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
+		return len(st.Nodes) == 4
+	})
+	var tb api.Table
+	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "8", "--replicas", "3")
+	ctx := context.Background()
+	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
+	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
+	for i := range 200 {
+		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := nodes[3]
+	h, _, _ := victim.health()
+	start := time.Now()
+	victim.kill()
+	waitFor(t, "the dead node's copies re-created elsewhere", 30*time.Second, func() bool {
+		var slots []api.Slot
+		out, _, code := pikactl(t, "--json", "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+		if code != 0 || json.Unmarshal([]byte(out), &slots) != nil {
+			return false
+		}
+		for _, s := range slots {
+			if len(s.Replicas) != 3 || !s.LeaderAlive {
+				return false
+			}
+			for _, r := range s.Replicas {
+				if string(r) == h.Node {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	t.Logf("MEASURED: copies of dead node %s re-created on live nodes %s after its death (timeout 2s, lease 2s)", h.Node, time.Since(start).Round(time.Millisecond))
+	waitFor(t, "the new copies to be filled", 30*time.Second, func() bool {
+		for _, n := range nodes[:3] {
+			if storedKeys(t, n) != 200 {
+				return false
+			}
+		}
+		return true
+	})
+	checkEqual(t, nodes[0])
+}
