@@ -64,6 +64,7 @@ func (m *Member) Handler() http.Handler {
 		if !ok {
 			return nil, errf(http.StatusNotFound, "table %s has no slot %d (slots 0..%d)", t.Name, n, t.Slots-1)
 		}
+		s.Positions = m.replicaPositions(r.Context(), st, t.ID, s)
 		return s, nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}/check", m.handleCheck)
@@ -246,4 +247,42 @@ func (m *Member) forward(w http.ResponseWriter, r *http.Request, wait func()) {
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// replicaPositions asks each replica of a slot for its log position.
+func (m *Member) replicaPositions(ctx context.Context, st *meta.State, t meta.TableID, s api.Slot) []api.ReplicaPosition {
+	if m.cfg.Positions == nil {
+		return nil
+	}
+	out := make([]api.ReplicaPosition, 0, len(s.Replicas))
+	var leaderIndex uint64
+	known := false
+	for _, r := range s.Replicas {
+		p := api.ReplicaPosition{Node: r, Lag: -1}
+		info, alive := st.Alive[r]
+		if !alive {
+			p.Error = "node is down"
+			out = append(out, p)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		got, err := m.cfg.Positions(pctx, info, t, []meta.SlotID{s.Slot})
+		cancel()
+		if err != nil {
+			p.Error = err.Error()
+			out = append(out, p)
+			continue
+		}
+		p.Index, p.Epoch = got[s.Slot].Index, got[s.Slot].Epoch
+		if r == s.Leader {
+			leaderIndex, known = p.Index, true
+		}
+		out = append(out, p)
+	}
+	for i := range out {
+		if known && out[i].Error == "" {
+			out[i].Lag = max(int64(leaderIndex)-int64(out[i].Index), 0)
+		}
+	}
+	return out
 }

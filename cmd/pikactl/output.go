@@ -293,7 +293,7 @@ func writeSlots(w io.Writer, slots []api.Slot) error {
 
 // writeSlot prints one slot's fields.
 func writeSlot(w io.Writer, s api.Slot) error {
-	return writeFields(w, [][2]string{
+	if err := writeFields(w, [][2]string{
 		{"Table", fmt.Sprintf("%s (id %d)", s.Table, s.TableID)},
 		{"Slot", strconv.FormatUint(uint64(s.Slot), 10)},
 		{"Epoch", strconv.FormatUint(uint64(s.Epoch), 10)},
@@ -302,7 +302,27 @@ func writeSlot(w io.Writer, s api.Slot) error {
 		{"Replicas", nodeList(s.Replicas)},
 		{"Learners", nodeList(s.Learners)},
 		{"State", orDash(string(s.State))},
-	})
+	}); err != nil || len(s.Positions) == 0 {
+		return err
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	g := newGrid(w, "REPLICA", "ROLE", "INDEX", "EPOCH", "LAG")
+	for _, p := range s.Positions {
+		role := "follower"
+		if p.Node == s.Leader {
+			role = "leader"
+		}
+		idx, ep, lag := strconv.FormatUint(p.Index, 10), strconv.FormatUint(uint64(p.Epoch), 10), strconv.FormatInt(p.Lag, 10)
+		if p.Error != "" {
+			idx, ep, lag = "-", "-", p.Error
+		}
+		if err := g.row(string(p.Node), role, idx, ep, lag); err != nil {
+			return err
+		}
+	}
+	return g.render()
 }
 
 // writeChecks prints one row per slot and replica of a slot check.

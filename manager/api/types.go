@@ -70,6 +70,19 @@ type Slot struct {
 	Replicas    []meta.NodeID  `json:"replicas"`
 	Learners    []meta.NodeID  `json:"learners,omitempty"`
 	State       meta.SlotState `json:"state"`
+	// Positions holds every replica's log position and lag behind the
+	// leader, in `slot show TABLE SLOT` only (it asks the nodes).
+	Positions []ReplicaPosition `json:"positions,omitempty"`
+}
+
+// ReplicaPosition is one replica's place in the slot's log.
+type ReplicaPosition struct {
+	Node  meta.NodeID `json:"node"`
+	Index uint64      `json:"index"`
+	Epoch meta.Epoch  `json:"epoch"`
+	// Lag is how many entries it is behind the leader (-1: unknown).
+	Lag   int64  `json:"lag"`
+	Error string `json:"error,omitempty"`
 }
 
 // ReplicaSum is one replica's checksum of a slot (`slot check`).

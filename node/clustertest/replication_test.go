@@ -99,6 +99,16 @@ func TestAsyncReplication(t *testing.T) {
 	if m := nodes[0].metrics(t); !strings.Contains(m, "pika_replication_lag_entries{follower=") || !strings.Contains(m, "pika_replication_shipped_bytes_total") {
 		t.Fatal("/metrics lacks the replication lag and bytes")
 	}
+	var one api.Slot
+	pikactlJSON(t, &one, "--server", nodes[2].httpAddr(), "slot", "show", "rep", "3")
+	if len(one.Positions) != 3 {
+		t.Fatalf("slot show: positions %+v", one.Positions)
+	}
+	for _, p := range one.Positions {
+		if p.Error != "" || p.Lag != 0 || p.Index == 0 {
+			t.Fatalf("slot show after catch-up: %+v", one.Positions)
+		}
+	}
 
 	// Kill a follower (node 3 follows every slot it does not lead) under
 	// writes, restart it: it catches up from the logs.
