@@ -224,3 +224,46 @@ func TestApplyLogEntryOnFollower(t *testing.T) {
 		t.Fatal("a changed value left the checksum equal")
 	}
 }
+
+// FlushSlots empties the owned slots through logged effects that a
+// follower applying them reproduces.
+func TestFlushSlotsIsReplicated(t *testing.T) {
+	now := int64(1)
+	leader := openTest(t, t.TempDir(), &now)
+	defer leader.Close()
+	follower := openTest(t, t.TempDir(), &now)
+	defer follower.Close()
+	for s := range SlotID(4) {
+		leader.SetSlotRole(DefaultTable, s, SlotRole{Logged: true, Epoch: 1})
+		follower.SetSlotRole(DefaultTable, s, SlotRole{Logged: true, Epoch: 1, Follower: true})
+		for i := range 3 {
+			setKey(t, leader, s, fmt.Sprint("k", s, "-", i), "v")
+		}
+	}
+	if err := leader.FlushSlots(DefaultTable, 16, func(s SlotID) bool { return s != 2 }); err != nil {
+		t.Fatal(err)
+	}
+	for s := range SlotID(4) {
+		want := int64(0)
+		if s == 2 {
+			want = 3
+		}
+		if got := leader.SlotKeyCount(DefaultTable, s); got != want {
+			t.Fatalf("leader slot %d: %d keys, want %d", s, got, want)
+		}
+		entries, err := leader.ReadLog(DefaultTable, s, 1, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if err := follower.ApplyLogEntry(DefaultTable, s, en); err != nil {
+				t.Fatalf("slot %d entry %d: %v", s, en.Index, err)
+			}
+		}
+		ls, _ := leader.SlotChecksum(DefaultTable, s)
+		fs, _ := follower.SlotChecksum(DefaultTable, s)
+		if ls != fs || follower.SlotKeyCount(DefaultTable, s) != want {
+			t.Fatalf("slot %d: leader %+v follower %+v (%d keys)", s, ls, fs, follower.SlotKeyCount(DefaultTable, s))
+		}
+	}
+}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -232,4 +233,56 @@ func (e *Engine) SlotChecksum(t TableID, s SlotID) (SlotSum, error) {
 	}
 	sum.Sum = h.Sum64()
 	return sum, nil
+}
+
+// FlushSlots empties the slots of table t (of slots) that owns accepts
+// (every one when owns is nil) through the write path: each slot's
+// deletion is an effect (DeleteRange of its meta, data and score ranges,
+// its counts to zero), logged and shipped to followers like any write.
+// This is FLUSHDB on a node: it empties the slots it leads, on every
+// replica.
+func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool) error {
+	b := e.NewBatch()
+	for i := range slots {
+		s := SlotID(i)
+		if owns != nil && !owns(s) {
+			continue
+		}
+		if k, _ := e.SlotCounts(t, s); k == 0 {
+			continue // no key (what may remain is garbage of old collection versions)
+		}
+		fn := func(u *Update) error {
+			c, err := e.slotCount(t, s)
+			if err != nil {
+				return err
+			}
+			txn := u.Txn(s)
+			start := SlotPrefix(t, s)
+			end := prefixEnd(start)
+			for _, cf := range []CF{CFMeta, CFData, CFScore} {
+				txn.eff.Ops = append(txn.eff.Ops, Op{Kind: OpDeleteRange, CF: cf, Key: start, Value: end})
+			}
+			txn.eff.KeyDelta -= c.keys.Load()
+			txn.eff.ExpireDelta -= c.expires.Load()
+			return nil
+		}
+		err := b.Update(t, []SlotID{s}, fn)
+		if errors.Is(err, ErrBatchBusy) {
+			if err := b.Commit(); err != nil {
+				return err
+			}
+			b = e.NewBatch()
+			err = b.Update(t, []SlotID{s}, fn)
+		}
+		if err != nil {
+			return err
+		}
+		if b.Len() >= 256 { // bound how many slots one batch holds locked
+			if err := b.Commit(); err != nil {
+				return err
+			}
+			b = e.NewBatch()
+		}
+	}
+	return b.Commit()
 }

@@ -132,6 +132,14 @@ func TestAsyncReplication(t *testing.T) {
 		return want == written && storedKeys(t, nodes[1]) == want && storedKeys(t, restarted) == want
 	})
 	checkEqual(t, nodes[1])
+	// FLUSHDB goes through the logs: every replica empties.
+	if err := c.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every replica emptied by FLUSHDB", 10*time.Second, func() bool {
+		return storedKeys(t, nodes[0]) == 0 && storedKeys(t, nodes[1]) == 0 && storedKeys(t, restarted) == 0
+	})
+	checkEqual(t, nodes[1])
 }
 
 // TestFailover: kill -9 a node that leads slots of a 3-replica table: the

@@ -467,7 +467,8 @@ func cmdFlush(c *Ctx) error {
 	if len(c.Args) > 2 || (len(c.Args) == 2 && !isArg(c.Args[1], "async") && !isArg(c.Args[1], "sync")) {
 		return ErrSyntax
 	}
-	if err := c.Engine.FlushTable(c.Table); err != nil {
+	// Through the write path, slot by slot: replicated like any write.
+	if err := c.Engine.FlushSlots(c.Table, c.Slots, c.OwnsSlot); err != nil {
 		return err
 	}
 	c.R.OK()
