@@ -101,9 +101,16 @@ func NewShipper(cfg Config, eng *storage.Engine, pool *forward.Pool, snap func()
 		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64)}
 }
 
+// idleInterval is the longest pause between rounds: after rounds with
+// nothing to send the shipper slows down to it, and a round that sends
+// brings it back to Config.Interval. An idle node then walks its slots
+// 20 times a second, not 500.
+const idleInterval = 50 * time.Millisecond
+
 // Run ships until ctx is done.
 func (s *Shipper) Run(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Interval)
+	interval := s.cfg.Interval
+	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -111,9 +118,16 @@ func (s *Shipper) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		sent := 0
 		if snap := s.snap(); snap != nil {
-			s.round(ctx, snap)
+			sent = s.round(ctx, snap)
 		}
+		if sent > 0 {
+			interval = s.cfg.Interval
+		} else {
+			interval = min(2*interval, idleInterval)
+		}
+		t.Reset(interval)
 	}
 }
 
@@ -123,8 +137,9 @@ type sent struct {
 	last storage.LogIndex // the last index sent, 0 for a probe
 }
 
-// round sends every follower what it lacks, then reads the answers.
-func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
+// round sends every follower what it lacks, then reads the answers; it
+// returns how many requests carried entries.
+func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 	for done := false; !done; {
 		select {
 		case r := <-s.synced:
@@ -239,6 +254,13 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) {
 		}
 	}
 	s.publishStats(snap)
+	carried := 0
+	for _, x := range out {
+		if x.last > 0 {
+			carried++
+		}
+	}
+	return carried
 }
 
 // publishStats computes each follower's lag after a round.
