@@ -295,14 +295,7 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 	if tb.AllLocal() {
 		return n.eng.Counts(tb.ID)
 	}
-	for s := range tb.Slots {
-		if tb.Leads(n.id, storage.SlotID(s)) {
-			k, e := n.eng.SlotCounts(tb.ID, storage.SlotID(s))
-			keys += k
-			expires += e
-		}
-	}
-	return keys, expires
+	return n.eng.CountsWhere(tb.ID, ownedBy(tb, n.id))
 }
 
 // applyReplicated applies a leader's log entries for a slot this node

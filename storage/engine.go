@@ -671,25 +671,6 @@ func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, b
 	return v, ok, err
 }
 
-// ApplyEffect applies an effect produced elsewhere (a replica applying its
-// leader's log) under the slot's lock.
-// The meta values are copied: the meta cache keeps them, and a decoded
-// effect aliases the caller's buffer.
-func (e *Engine) ApplyEffect(t TableID, s SlotID, eff Effect) error {
-	ops := make([]Op, len(eff.Ops))
-	copy(ops, eff.Ops)
-	for i := range ops {
-		if ops[i].CF == CFMeta && ops[i].Value != nil {
-			ops[i].Value = append([]byte(nil), ops[i].Value...)
-		}
-	}
-	eff.Ops = ops
-	return e.Update(t, []SlotID{s}, func(u *Update) error {
-		u.Txn(s).eff = eff
-		return nil
-	})
-}
-
 // View returns a read-only view of table. Reads see every committed write;
 // a View holds no locks and no snapshot.
 func (e *Engine) View(t TableID) *View { return &View{e: e, table: t, nowMS: e.NowMS()} }
@@ -789,6 +770,35 @@ func (e *Engine) Counts(t TableID) (keys, expires int64) {
 		expires += e.counts[t][i].expires.Load()
 	}
 	return keys, expires
+}
+
+// CountsWhere sums the key and TTL counts of the slots of table t that
+// owns accepts (all when owns is nil): a node's share of a table.
+func (e *Engine) CountsWhere(t TableID, owns func(SlotID) bool) (keys, expires int64) {
+	if owns == nil {
+		return e.Counts(t)
+	}
+	e.countsMu.RLock()
+	defer e.countsMu.RUnlock()
+	for i := range e.counts[t] {
+		if owns(SlotID(i)) {
+			keys += e.counts[t][i].keys.Load()
+			expires += e.counts[t][i].expires.Load()
+		}
+	}
+	return keys, expires
+}
+
+// lockSlot locks slot s of table t (its stripe) and returns its state and
+// the function that unlocks it.
+func (e *Engine) lockSlot(t TableID, s SlotID) (*slotCounts, func(), error) {
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &e.stripes[e.stripeOf(t, s)]
+	st.Lock()
+	return c, st.Unlock, nil
 }
 
 // SlotKeyCount returns the key count of one slot.

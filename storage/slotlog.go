@@ -284,13 +284,11 @@ func (e *Engine) trimSlotLog(t TableID, s SlotID, r LogRetention) error {
 
 // appendMarker logs an entry without effect (a full sync's position).
 func (e *Engine) appendMarker(t TableID, s SlotID, en LogEntry) error {
-	c, err := e.slotCount(t, s)
+	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return err
 	}
-	st := &e.stripes[e.stripeOf(t, s)]
-	st.Lock()
-	defer st.Unlock()
+	defer unlock()
 	if last := LogIndex(c.logLast.Load()); en.Index != last+1 {
 		return fmt.Errorf("%w: table %d slot %d: entry %d after %d", ErrLogGap, t, s, en.Index, last)
 	}

@@ -38,17 +38,15 @@ func (e *Engine) OpenSlotSnapshot(t TableID, s SlotID) (*SlotSnapshot, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
-	c, err := e.slotCount(t, s)
+	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return nil, err
 	}
-	st := &e.stripes[e.stripeOf(t, s)]
-	st.Lock()
 	snap := e.db.NewSnapshot()
 	ss := &SlotSnapshot{e: e, t: t, s: s, snap: snap,
 		Index: LogIndex(c.logLast.Load()), Epoch: Epoch(c.logEpoch.Load()),
 		Keys: c.keys.Load(), Expires: c.expires.Load()}
-	st.Unlock()
+	unlock()
 	return ss, nil
 }
 
@@ -100,13 +98,11 @@ func (ss *SlotSnapshot) Close() {
 // ResetSlot deletes a slot's data, log and counts (a follower about to
 // load a full sync), under the slot's lock.
 func (e *Engine) ResetSlot(t TableID, s SlotID) error {
-	c, err := e.slotCount(t, s)
+	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return err
 	}
-	st := &e.stripes[e.stripeOf(t, s)]
-	st.Lock()
-	defer st.Unlock()
+	defer unlock()
 	start := SlotPrefix(t, s)
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
@@ -139,9 +135,11 @@ func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
 		}
 		wb.PutCF(e.cfs[op.CF], op.Key, op.Value)
 	}
-	st := &e.stripes[e.stripeOf(t, s)]
-	st.Lock()
-	defer st.Unlock()
+	_, unlock, err := e.lockSlot(t, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := e.db.Write(e.wo, wb); err != nil {
 		return fmt.Errorf("storage: load table %d slot %d: %w", t, s, err)
 	}
@@ -153,13 +151,11 @@ func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
 // as a marker entry (no effect) at index with epoch, so the follower's log
 // continues from there.
 func (e *Engine) FinishSlotLoad(t TableID, s SlotID, index LogIndex, epoch Epoch, keys, expires int64) error {
-	c, err := e.slotCount(t, s)
+	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return err
 	}
-	st := &e.stripes[e.stripeOf(t, s)]
-	st.Lock()
-	defer st.Unlock()
+	defer unlock()
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	wb.PutCF(e.cfs[CFSystem], countKey(t, s), encodeCounts([2]int64{keys, expires}))

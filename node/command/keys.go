@@ -451,16 +451,8 @@ func cmdDBSize(c *Ctx) error {
 
 // ownedKeyCount is the table's key count over the slots c owns.
 func ownedKeyCount(c *Ctx) int64 {
-	if c.OwnsSlot == nil {
-		return c.Engine.KeyCount(c.Table)
-	}
-	var n int64
-	for s := range c.Slots {
-		if c.OwnsSlot(storage.SlotID(s)) {
-			n += c.Engine.SlotKeyCount(c.Table, storage.SlotID(s))
-		}
-	}
-	return n
+	keys, _ := c.Engine.CountsWhere(c.Table, c.OwnsSlot)
+	return keys
 }
 
 func cmdFlush(c *Ctx) error {
