@@ -125,11 +125,9 @@ func TestReplicationThroughLinkFaults(t *testing.T) {
 		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
 		return len(st.Nodes) == 3
 	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "16", "--replicas", "3")
+	tb := createTable(t, nodes, "rep", 16, 3)
 	ctx := context.Background()
 	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID), MaxRetries: -1})
-	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
 
 	// Writes through node 1 (its own slots and node 2's: node 3's slots
 	// are reached through the faulty link, and may fail while it is cut).

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/node/internal/testproc"
 )
 
@@ -293,4 +296,46 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startNodes runs Debian's etcd and n pika-nodes of cluster name (each
+// with the extra flags and a 2 s lease), each healthy, and waits until the
+// cluster sees all n alive.
+func startNodes(t *testing.T, name string, n int, extra ...string) (*etcdServer, []*pikaNode) {
+	t.Helper()
+	dir := t.TempDir()
+	etcd := startEtcd(t, dir, freePort(t), freePort(t))
+	flags := append([]string{"--etcd", etcd.endpoint(), "--cluster", name, "--lease-ttl", leaseTTL}, extra...)
+	var nodes []*pikaNode
+	for i := range n {
+		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), flags...)
+		nd.waitHealthy(t)
+		nodes = append(nodes, nd)
+	}
+	waitFor(t, fmt.Sprintf("%d nodes alive", n), 20*time.Second, func() bool {
+		var st api.Status
+		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
+		alive := 0
+		for _, x := range st.Nodes {
+			if x.Alive {
+				alive++
+			}
+		}
+		return alive == n
+	})
+	return etcd, nodes
+}
+
+// createTable creates a table through pikactl and waits until every node
+// serves it.
+func createTable(t *testing.T, nodes []*pikaNode, name string, slots, replicas int) api.Table {
+	t.Helper()
+	var tb api.Table
+	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", name, "--slots", fmt.Sprint(slots), "--replicas", fmt.Sprint(replicas))
+	for _, nd := range nodes {
+		c := redisClient(t, nd, &redis.Options{DB: int(tb.ID)})
+		waitFor(t, nd.name+" to serve "+name, 10*time.Second, func() bool { return c.DBSize(context.Background()).Err() == nil })
+		c.Close()
+	}
+	return tb
 }

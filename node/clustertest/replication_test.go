@@ -54,25 +54,10 @@ func checkEqual(t *testing.T, via *pikaNode) {
 // from the slot logs after its restart.
 func TestAsyncReplication(t *testing.T) {
 	needSetup(t)
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "rp", "--lease-ttl", leaseTTL}
-	var nodes []*pikaNode
-	for i := range 3 {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		return len(st.Nodes) == 3
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "32", "--replicas", "3")
+	_, nodes := startNodes(t, "rp", 3)
+	tb := createTable(t, nodes, "rep", 32, 3)
 	ctx := context.Background()
 	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
-	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil && c.DBSize(ctx).Err() == nil })
 
 	const keys = 500
 	for i := range keys {
@@ -148,25 +133,10 @@ func TestAsyncReplication(t *testing.T) {
 // node returns as a follower and catches up.
 func TestFailover(t *testing.T) {
 	needSetup(t)
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "fo", "--lease-ttl", leaseTTL}
-	var nodes []*pikaNode
-	for i := range 3 {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		return len(st.Nodes) == 3
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "16", "--replicas", "3")
+	_, nodes := startNodes(t, "fo", 3)
+	tb := createTable(t, nodes, "rep", 16, 3)
 	ctx := context.Background()
 	c := redisClient(t, nodes[1], &redis.Options{DB: int(tb.ID)})
-	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
 	const keys = 300
 	for i := range keys {
 		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
@@ -323,26 +293,10 @@ var logEntriesMetric = regexp.MustCompile(`pika_slot_log_entries\{table="rep",ta
 // log, and converges.
 func TestFullSync(t *testing.T) {
 	needSetup(t)
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "fs", "--lease-ttl", leaseTTL,
-		"--slot-log-max-age", "1s", "--slot-log-trim-interval", "100ms"}
-	var nodes []*pikaNode
-	for i := range 3 {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		return len(st.Nodes) == 3
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "8", "--replicas", "3")
+	_, nodes := startNodes(t, "fs", 3, "--slot-log-max-age", "1s", "--slot-log-trim-interval", "100ms")
+	tb := createTable(t, nodes, "rep", 8, 3)
 	ctx := context.Background()
 	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
-	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
 	for i := range 100 {
 		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
 			t.Fatal(err)
@@ -400,27 +354,9 @@ func TestFullSync(t *testing.T) {
 // and the drained node leads nothing.
 func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 	needSetup(t)
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "sw", "--lease-ttl", leaseTTL}
-	var nodes []*pikaNode
-	for i := range 3 {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		return len(st.Nodes) == 3
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "8", "--replicas", "3")
+	_, nodes := startNodes(t, "sw", 3)
+	tb := createTable(t, nodes, "rep", 8, 3)
 	ctx := context.Background()
-	for _, n := range nodes {
-		c := redisClient(t, n, &redis.Options{DB: int(tb.ID)})
-		waitFor(t, n.name+" serves rep", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
-	}
 
 	stop := make(chan struct{})
 	type result struct {
@@ -505,25 +441,10 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 // every slot gets back to 3 replicas, proven equal.
 func TestReplicaMaintenance(t *testing.T) {
 	needSetup(t)
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "rm", "--lease-ttl", leaseTTL, "--replica-down-timeout", "2s"}
-	var nodes []*pikaNode
-	for i := range 4 {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "4 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		return len(st.Nodes) == 4
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "rep", "--slots", "8", "--replicas", "3")
+	_, nodes := startNodes(t, "rm", 4, "--replica-down-timeout", "2s")
+	tb := createTable(t, nodes, "rep", 8, 3)
 	ctx := context.Background()
 	c := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
-	waitFor(t, "table rep served", 10*time.Second, func() bool { return c.DBSize(ctx).Err() == nil })
 	for i := range 200 {
 		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
 			t.Fatal(err)

@@ -26,35 +26,9 @@ import (
 // slot leaders spread over all of them.
 func startCluster(t *testing.T, n int, slots int) (*etcdServer, []*pikaNode) {
 	t.Helper()
-	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "r", "--lease-ttl", leaseTTL}
-	var nodes []*pikaNode
-	for i := range n {
-		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
-		nodes = append(nodes, nd)
-	}
-	var st api.Status
-	waitFor(t, "all nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
-		alive := 0
-		for _, x := range st.Nodes {
-			if x.Alive {
-				alive++
-			}
-		}
-		return alive == n
-	})
-	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", "t", "--slots", fmt.Sprint(slots), "--replicas", "1")
-	if tb.ID != 1 {
+	etcd, nodes := startNodes(t, "r", n)
+	if tb := createTable(t, nodes, "t", slots, 1); tb.ID != 1 {
 		t.Fatalf("table t got id %d", tb.ID)
-	}
-	for _, nd := range nodes {
-		c := redisClient(t, nd, nil)
-		waitFor(t, nd.name+" to serve t", 10*time.Second, func() bool { return c.Do(context.Background(), "select", "t").Err() == nil })
-		c.Close()
 	}
 	return etcd, nodes
 }
