@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -278,7 +277,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if !n.serverCmds[spec] {
-		c.R.Error(fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", cl.table))
+		c.R.Error(errDroppedTable(cl.table))
 		n.stats.of(spec).rejected.Add(1)
 		return
 	}

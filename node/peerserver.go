@@ -136,77 +136,15 @@ const refusePrefix = "PIKAREFUSE "
 // execForwarded answers one peer request:
 //
 //	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
-//	COUNTS <table>
 //
-// FWD runs after checking that this node leads every slot named at that
-// epoch (n > 0), or, with n = 0, runs a table-wide command over this
-// node's slots. Point writes join the link's pipeline batch.
+// or one of the requests of peerRequest. FWD runs after checking that this
+// node leads every slot named at that epoch (n > 0), or, with n = 0, runs
+// a table-wide command over this node's slots. Point writes join the
+// link's pipeline batch.
 func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
-	if strings.EqualFold(string(args[0]), "counts") && len(args) == 2 {
-		pb.commit()
-		id, err := strconv.ParseUint(string(args[1]), 10, 32)
-		tb, ok := n.snap.Load().Table(storage.TableID(id))
-		if err != nil || !ok {
-			c.R.Error(refusePrefix + "no table " + string(args[1]))
-			return
-		}
-		keys, expires := n.ownedCounts(tb)
-		c.R.Array(2)
-		c.R.Int(keys)
-		c.R.Int(expires)
-		return
-	}
-	if strings.EqualFold(string(args[0]), "positions") && len(args) >= 2 {
-		// POSITIONS <table> <slot>...: [epoch, last index] of each slot's
-		// log here (the manager promotes the most advanced follower).
-		pb.commit()
-		id, err := strconv.ParseUint(string(args[1]), 10, 32)
-		if err != nil {
-			c.R.Error("ERR malformed POSITIONS")
-			return
-		}
-		c.R.Array(len(args) - 2)
-		for _, a := range args[2:] {
-			s, err := strconv.ParseUint(string(a), 10, 32)
-			_, last, epoch := n.eng.LogBounds(storage.TableID(id), storage.SlotID(s))
-			if err != nil {
-				last, epoch = 0, 0
-			}
-			c.R.Array(2)
-			c.R.Int(int64(epoch))
-			c.R.Int(int64(last))
-		}
-		return
-	}
-	if strings.EqualFold(string(args[0]), "replicate") {
-		pb.commit()
-		n.applyReplicated(c, args)
-		return
-	}
-	if strings.EqualFold(string(args[0]), "checksum") && len(args) == 3 {
-		// CHECKSUM <table> <slot>: [index, epoch, sum (decimal), keys].
-		pb.commit()
-		t, err1 := strconv.ParseUint(string(args[1]), 10, 32)
-		s, err2 := strconv.ParseUint(string(args[2]), 10, 32)
-		if err1 != nil || err2 != nil {
-			c.R.Error("ERR malformed CHECKSUM")
-			return
-		}
-		sum, err := n.eng.SlotChecksum(storage.TableID(t), storage.SlotID(s))
-		if err != nil {
-			c.R.Error("ERR checksum: " + err.Error())
-			return
-		}
-		c.R.Array(4)
-		c.R.Int(int64(sum.Index))
-		c.R.Int(int64(sum.Epoch))
-		c.R.BulkString(strconv.FormatUint(sum.Sum, 10))
-		c.R.Int(sum.Keys)
-		return
-	}
-	if name := strings.ToLower(string(args[0])); name == "syncbegin" || name == "syncdata" || name == "syncend" {
-		pb.commit()
-		n.applyFullSync(c, name, args)
+	if handle := n.peerRequest(strings.ToLower(string(args[0]))); handle != nil {
+		pb.commit() // a batch's replies stay contiguous
+		handle(c, args)
 		return
 	}
 	spec, errReply := n.prepareForwarded(c, args)
@@ -221,6 +159,94 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 	}
 	pb.commit()
 	command.Run(spec, c)
+}
+
+// peerRequest returns the handler of a peer request other than FWD, nil
+// for FWD (or an unknown name, which FWD's checks answer):
+//
+//	COUNTS <table>                 [keys, TTL keys] of this node's slots (INFO keyspace)
+//	POSITIONS <table> <slot>...    [epoch, last index] of each slot's log (failover, switchover)
+//	CHECKSUM <table> <slot>        [index, epoch, sum, keys] (slot check)
+//	REPLICATE, SYNCBEGIN, SYNCDATA, SYNCEND   replication (applyReplicated, applyFullSync)
+func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
+	switch name {
+	case "counts":
+		return n.peerCounts
+	case "positions":
+		return n.peerPositions
+	case "checksum":
+		return n.peerChecksum
+	case "replicate":
+		return n.applyReplicated
+	case "syncbegin", "syncdata", "syncend":
+		return func(c *command.Ctx, args [][]byte) { n.applyFullSync(c, name, args) }
+	}
+	return nil
+}
+
+// parseTableSlot reads a request's table and slot arguments.
+func parseTableSlot(table, slot []byte) (storage.TableID, storage.SlotID, bool) {
+	t, err1 := strconv.ParseUint(string(table), 10, 32)
+	s, err2 := strconv.ParseUint(string(slot), 10, 32)
+	return storage.TableID(t), storage.SlotID(s), err1 == nil && err2 == nil
+}
+
+func (n *Node) peerCounts(c *command.Ctx, args [][]byte) {
+	id, err := strconv.ParseUint(string(args[len(args)-1]), 10, 32)
+	tb, ok := n.snap.Load().Table(storage.TableID(id))
+	if len(args) != 2 || err != nil || !ok {
+		c.R.Error(refusePrefix + "no table " + string(args[len(args)-1]))
+		return
+	}
+	keys, expires := n.ownedCounts(tb)
+	c.R.Array(2)
+	c.R.Int(keys)
+	c.R.Int(expires)
+}
+
+func (n *Node) peerPositions(c *command.Ctx, args [][]byte) {
+	if len(args) < 2 {
+		c.R.Error("ERR malformed POSITIONS")
+		return
+	}
+	id, err := strconv.ParseUint(string(args[1]), 10, 32)
+	if err != nil {
+		c.R.Error("ERR malformed POSITIONS")
+		return
+	}
+	c.R.Array(len(args) - 2)
+	for _, a := range args[2:] {
+		s, err := strconv.ParseUint(string(a), 10, 32)
+		_, last, epoch := n.eng.LogBounds(storage.TableID(id), storage.SlotID(s))
+		if err != nil {
+			last, epoch = 0, 0
+		}
+		c.R.Array(2)
+		c.R.Int(int64(epoch))
+		c.R.Int(int64(last))
+	}
+}
+
+func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {
+	if len(args) != 3 {
+		c.R.Error("ERR malformed CHECKSUM")
+		return
+	}
+	t, s, ok := parseTableSlot(args[1], args[2])
+	if !ok {
+		c.R.Error("ERR malformed CHECKSUM")
+		return
+	}
+	sum, err := n.eng.SlotChecksum(t, s)
+	if err != nil {
+		c.R.Error("ERR checksum: " + err.Error())
+		return
+	}
+	c.R.Array(4)
+	c.R.Int(int64(sum.Index))
+	c.R.Int(int64(sum.Epoch))
+	c.R.BulkString(strconv.FormatUint(sum.Sum, 10))
+	c.R.Int(sum.Keys)
 }
 
 // prepareForwarded checks a FWD request and sets c up to run it; it
@@ -311,14 +337,12 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 		c.R.Error("ERR malformed REPLICATE")
 		return
 	}
-	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
-	slot, err2 := strconv.ParseUint(string(args[2]), 10, 32)
-	epoch, err3 := strconv.ParseUint(string(args[3]), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
+	t, s, ok := parseTableSlot(args[1], args[2])
+	epoch, err := strconv.ParseUint(string(args[3]), 10, 64)
+	if !ok || err != nil {
 		c.R.Error("ERR malformed REPLICATE")
 		return
 	}
-	t, s := storage.TableID(table), storage.SlotID(slot)
 	if msg := n.followerCheck(t, s, meta.Epoch(epoch)); msg != "" {
 		c.R.Error(msg)
 		return

@@ -24,6 +24,11 @@ import (
 
 const errCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
 
+// errDroppedTable answers a command on a connection whose table was dropped.
+func errDroppedTable(t storage.TableID) string {
+	return fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", t)
+}
+
 // fanOut are the multi-key commands whose keys may span slots: they are
 // split per leader and their replies merged (MSET is then not atomic
 // across slots, DESIGN.md). Every other multi-key command needs one slot.
@@ -238,14 +243,11 @@ func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
 		snap := n.snap.Load()
 		tb, ok := snap.Table(pr.table)
 		if !ok {
-			return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
+			return []byte("-" + errDroppedTable(pr.table) + "\r\n")
 		}
 		r := n.decide(spec, pr.args, tb, snap)
-		if r.kind == routeWait {
+		if r.kind == routeWait { // a dropped table comes back as routeError
 			snap, tb, r = n.waitHandover(snap, pr.table, spec, pr.args)
-			if tb == nil {
-				return []byte(fmt.Sprintf("-ERR table %d no longer exists (it was dropped); SELECT another\r\n", pr.table))
-			}
 		}
 		switch r.kind {
 		case routeLocal:
@@ -641,7 +643,7 @@ func (n *Node) waitHandover(snap *router.Snapshot, table storage.TableID, spec *
 		snap = n.snap.Load()
 		tb, ok := snap.Table(table)
 		if !ok {
-			return snap, nil, route{kind: routeError, err: fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", table)}
+			return snap, nil, route{kind: routeError, err: errDroppedTable(table)}
 		}
 		if r := n.decide(spec, args, tb, snap); r.kind != routeWait {
 			return snap, tb, r
