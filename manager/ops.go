@@ -353,37 +353,34 @@ func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool)
 	return nil
 }
 
-// CreateTable creates a table; only the manager may.
-func (m *Member) CreateTable(ctx context.Context, req api.CreateTable) (meta.TableInfo, error) {
+// asManager runs op with the manager role, one operation at a time; on
+// a node without the role it fails with errNotManager.
+func asManager[T any](m *Member, op func(*leadership) (T, error)) (T, error) {
 	l, err := m.leading()
 	if err != nil {
-		return meta.TableInfo{}, err
+		var zero T
+		return zero, err
 	}
 	m.opMu.Lock()
 	defer m.opMu.Unlock()
-	return l.createTable(ctx, req, false)
+	return op(l)
+}
+
+// CreateTable creates a table; only the manager may.
+func (m *Member) CreateTable(ctx context.Context, req api.CreateTable) (meta.TableInfo, error) {
+	return asManager(m, func(l *leadership) (meta.TableInfo, error) { return l.createTable(ctx, req, false) })
 }
 
 // DropTable drops a table; only the manager may.
 func (m *Member) DropTable(ctx context.Context, name string) error {
-	l, err := m.leading()
-	if err != nil {
-		return err
-	}
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	return l.dropTable(ctx, name)
+	_, err := asManager(m, func(l *leadership) (struct{}, error) { return struct{}{}, l.dropTable(ctx, name) })
+	return err
 }
 
 // RemoveNode removes a dead node; only the manager may.
 func (m *Member) RemoveNode(ctx context.Context, id meta.NodeID, force bool) error {
-	l, err := m.leading()
-	if err != nil {
-		return err
-	}
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	return l.removeNode(ctx, id, force)
+	_, err := asManager(m, func(l *leadership) (struct{}, error) { return struct{}{}, l.removeNode(ctx, id, force) })
+	return err
 }
 
 // errNotManager is returned by operations called on a node that does not

@@ -171,30 +171,20 @@ func (l *leadership) drain(ctx context.Context, node meta.NodeID) (api.Drain, er
 	return res, nil
 }
 
+var errNoPositions = errf(http.StatusServiceUnavailable, "this manager cannot read log positions")
+
 // Switchover hands a slot's leadership over; only the manager may.
 func (m *Member) Switchover(ctx context.Context, table string, n meta.SlotID, to meta.NodeID) (api.Switchover, error) {
-	l, err := m.leading()
-	if err != nil {
-		return api.Switchover{}, err
-	}
 	if m.cfg.Positions == nil {
-		return api.Switchover{}, errf(http.StatusServiceUnavailable, "this manager cannot read log positions")
+		return api.Switchover{}, errNoPositions
 	}
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	return l.switchover(ctx, table, n, to)
+	return asManager(m, func(l *leadership) (api.Switchover, error) { return l.switchover(ctx, table, n, to) })
 }
 
 // Drain moves every leadership off a node; only the manager may.
 func (m *Member) Drain(ctx context.Context, node meta.NodeID) (api.Drain, error) {
-	l, err := m.leading()
-	if err != nil {
-		return api.Drain{}, err
-	}
 	if m.cfg.Positions == nil {
-		return api.Drain{}, errf(http.StatusServiceUnavailable, "this manager cannot read log positions")
+		return api.Drain{}, errNoPositions
 	}
-	m.opMu.Lock()
-	defer m.opMu.Unlock()
-	return l.drain(ctx, node)
+	return asManager(m, func(l *leadership) (api.Drain, error) { return l.drain(ctx, node) })
 }
