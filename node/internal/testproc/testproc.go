@@ -106,38 +106,36 @@ func FreePort(offsets ...int) (int, error) {
 	return 0, errors.New("no free port found")
 }
 
+// etcdAddrs picks free loopback addresses for an etcd's client and peer ports.
+func etcdAddrs() (client, peer string, err error) {
+	c, err := FreePort()
+	if err != nil {
+		return "", "", err
+	}
+	p, err := FreePort()
+	if err != nil {
+		return "", "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(c)), net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
+}
+
 // StartEtcd runs an embedded etcd member under dir on free loopback ports,
 // for tests that run nodes in-process against one shared etcd (each node
 // in its own --cluster).
 func StartEtcd(dir string) (*embedetcd.Server, error) {
-	c, err := FreePort()
+	client, peer, err := etcdAddrs()
 	if err != nil {
 		return nil, err
 	}
-	p, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	return embedetcd.Start(embedetcd.Config{
-		Dir:        dir,
-		ClientAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(c)),
-		PeerAddr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(p)),
-	})
+	return embedetcd.Start(embedetcd.Config{Dir: dir, ClientAddr: client, PeerAddr: peer})
 }
 
 // EmbeddedEtcdArgs returns pika-node flags that put its embedded etcd on
 // free ports (the defaults 2379/2380 would collide between tests).
 func EmbeddedEtcdArgs() ([]string, error) {
-	c, err := FreePort()
+	client, peer, err := etcdAddrs()
 	if err != nil {
 		return nil, err
 	}
-	p, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	return []string{
-		"--etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(c)),
-		"--etcd-peer-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)),
-	}, nil
+	return []string{"--etcd-listen", client, "--etcd-peer-listen", peer}, nil
 }
