@@ -391,6 +391,25 @@ func startPika(bin, dir, name string, extra ...string) (*server, error) {
 	return spawn(name, bin, dir, addr, append(args, extra...)...)
 }
 
+// usedMemory asks the server at addr for INFO memory's used_memory (the heap in use, in bytes).
+func usedMemory(addr string) (int64, error) {
+	c, err := Dial(addr, 5*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	r, err := c.Do("INFO", "memory")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(r.Str, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO memory has no used_memory: %s", r)
+}
+
 // vmRSS returns the resident set size of pid in bytes (Linux).
 func vmRSS(pid int) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
