@@ -202,8 +202,9 @@ func (pb *pipelineBatch) commit() {
 	}
 	if err := pb.b.Commit(); err != nil {
 		pb.out.B = pb.out.B[:pb.mark]
+		msg, _ := command.ErrorReply(err)
 		for i := 0; i < pb.replies; i++ {
-			pb.out.Error("ERR " + err.Error())
+			pb.out.Error(msg)
 		}
 	}
 	pb.replies = 0

@@ -89,6 +89,8 @@ type Engine struct {
 	commitDone chan struct{}
 	expired    chan expiredKey // keys reads found expired, for SweepExpired
 
+	consensus atomic.Pointer[Consensus] // replicates raft-mode slots
+
 	closed atomic.Bool
 }
 
@@ -424,6 +426,17 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
+	for _, s := range slots {
+		if b.e.isRaft(t, s) {
+			cons := b.e.getConsensus()
+			if cons == nil {
+				return ErrNoConsensus
+			}
+			if err := cons.Writable(t, s); err != nil {
+				return err
+			}
+		}
+	}
 	u := Update{e: b.e, batch: b, table: t, slots: slots, nowMS: b.e.NowMS()}
 	if err := fn(&u); err != nil {
 		return err
@@ -478,8 +491,34 @@ func (e *Engine) commit(txns []*Txn, done chan error) error {
 	if empty {
 		return nil
 	}
+	if e.isRaft(txns[0].table, txns[0].slot) {
+		return e.commitRaft(txns)
+	}
 	e.commitCh <- &commitReq{txns: txns, done: done}
 	return <-done
+}
+
+// commitRaft proposes each slot's effect to its raft group and waits until
+// every one is applied here (a batch's slots are all of one table, so all
+// raft or none). The caller keeps the slots' locks until then.
+func (e *Engine) commitRaft(txns []*Txn) error {
+	cons := e.getConsensus()
+	if cons == nil {
+		return ErrNoConsensus
+	}
+	waits := make([]<-chan error, 0, len(txns))
+	for _, t := range txns {
+		if !t.eff.Empty() {
+			waits = append(waits, cons.Replicate(t.table, t.slot, t.eff.Encode(nil)))
+		}
+	}
+	var first error
+	for _, w := range waits {
+		if err := <-w; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // commitReq is one caller's effects waiting for the committer.
@@ -650,7 +689,9 @@ func (e *Engine) cacheEffect(t TableID, s SlotID, eff *Effect) {
 // getMeta reads a meta value through the cache. locked says whether the
 // caller holds the key's stripe lock.
 func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, bool, error) {
-	if e.mcache.maxShardBytes == 0 {
+	if e.mcache.maxShardBytes == 0 || e.isRaft(t, s) {
+		// Raft slots are applied by the group's driver without the
+		// slot's lock, which the cache's coherence needs: no cache.
 		return e.get(CFMeta, mk)
 	}
 	st := &e.stripes[e.stripeOf(t, s)]
@@ -705,6 +746,7 @@ type slotCounts struct {
 	epoch    atomic.Uint64 // the epoch new entries are stamped with
 	logged   atomic.Bool   // writes are logged (the slot has, or may get, followers)
 	follower atomic.Bool   // this node follows the slot: only ApplyLogEntry writes it
+	raft     atomic.Bool   // the slot is a raft group's: writes go through Consensus
 }
 
 func countKey(t TableID, s SlotID) []byte {
@@ -736,6 +778,9 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 			c[s].expires.Store(int64(binary.BigEndian.Uint64(v[8:])))
 		}
 		if err := e.loadLogBounds(t, SlotID(s), &c[s]); err != nil {
+			return err
+		}
+		if err := e.loadRaftPosition(t, SlotID(s), &c[s]); err != nil {
 			return err
 		}
 	}

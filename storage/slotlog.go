@@ -144,6 +144,9 @@ type SlotRole struct {
 	Follower bool
 	// Epoch is stamped on the slot's next log entries.
 	Epoch Epoch
+	// Raft: the slot is replicated by a raft group (Consensus), not by
+	// the slot log.
+	Raft bool
 }
 
 // SetSlotRole records the node's role for a slot.
@@ -152,6 +155,7 @@ func (e *Engine) SetSlotRole(t TableID, s SlotID, r SlotRole) {
 		c.epoch.Store(uint64(r.Epoch))
 		c.logged.Store(r.Logged)
 		c.follower.Store(r.Follower)
+		c.raft.Store(r.Raft)
 	}
 }
 

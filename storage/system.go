@@ -90,6 +90,9 @@ func (e *Engine) DropTable(t TableID) error {
 	if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFLog], start, prefixEnd(start)); err != nil {
 		return fmt.Errorf("storage: drop the log of table %d: %w", t, err)
 	}
+	if err := e.dropRaftState(t); err != nil {
+		return fmt.Errorf("storage: drop the raft state of table %d: %w", t, err)
+	}
 	e.countsMu.Lock()
 	delete(e.counts, t)
 	e.countsMu.Unlock()

@@ -106,14 +106,33 @@ func execute(spec *Spec, c *Ctx) error {
 	if errors.Is(err, storage.ErrBatchBusy) {
 		return err
 	}
+	msg, known := ErrorReply(err)
+	if !known {
+		slog.Error("command failed", "command", spec.Name, "err", err)
+	}
+	c.R.Error(msg)
+	return nil
+}
+
+// RedisError is an error that knows its reply: a storage or replication
+// error meant for the client (a raft slot's leadership moving, say).
+type RedisError interface {
+	error
+	RedisError() string
+}
+
+// ErrorReply is the error reply (without '-') for err, and whether err was
+// one meant for clients (an Error or a RedisError) rather than a failure.
+func ErrorReply(err error) (string, bool) {
 	var rerr Error
 	if errors.As(err, &rerr) {
-		c.R.Error(string(rerr))
-		return nil
+		return string(rerr), true
 	}
-	slog.Error("command failed", "command", spec.Name, "err", err)
-	c.R.Error("ERR " + err.Error())
-	return nil
+	var re RedisError
+	if errors.As(err, &re) {
+		return re.RedisError(), true
+	}
+	return "ERR " + err.Error(), false
 }
 
 func run(spec *Spec, c *Ctx) (err error) {

@@ -1,0 +1,490 @@
+package multiraft
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// driver is the state of Host.Run's goroutine.
+type driver struct {
+	h     *Host
+	dirty map[*group]bool
+	// quiesced are the groups put to sleep this tick; their followers
+	// are told after the round's messages (the last heartbeats) went.
+	quiesced []*group
+}
+
+func (d *driver) groupOf(id GroupID) *group {
+	d.h.mu.Lock()
+	defer d.h.mu.Unlock()
+	return d.h.groups[id]
+}
+
+// awaken makes g tick again.
+func (d *driver) awaken(g *group) {
+	g.quiesced = false
+	g.idle = 0
+	d.dirty[g] = true
+}
+
+func (d *driver) handle(ev *event) {
+	h := d.h
+	switch ev.kind {
+	case evEnsure:
+		if d.groupOf(ev.group) != nil {
+			return
+		}
+		g, err := h.openGroup(ev.group, ev.voter)
+		if err != nil {
+			h.cfg.Log.Error("open raft group", "group", ev.group.String(), "err", err)
+			return
+		}
+		h.mu.Lock()
+		h.groups[ev.group] = g
+		h.mu.Unlock()
+		for _, v := range g.conf.Voters {
+			if v != h.cfg.Self {
+				h.peer(v)
+			}
+		}
+		if ev.boot && g.term == initialTerm && g.lastIndex() == initialIndex {
+			_ = g.rn.Campaign()
+		}
+		d.dirty[g] = true
+	case evRemove:
+		g := d.groupOf(ev.group)
+		if g == nil {
+			return
+		}
+		g.failAll(&NotLeaderError{Group: ev.group, Reason: "group removed"})
+		h.mu.Lock()
+		delete(h.groups, ev.group)
+		h.mu.Unlock()
+		delete(d.dirty, g)
+	case evMessage:
+		g := d.groupOf(ev.group)
+		if g == nil {
+			return // not (yet) ours: raft retries
+		}
+		if g.quiesced && ev.msg.Type != raftpb.MsgHeartbeat && ev.msg.Type != raftpb.MsgHeartbeatResp {
+			// Heartbeats (the last ones before quiescence, and their
+			// answers) carry nothing to wake up for.
+			d.awaken(g)
+		}
+		if err := g.rn.Step(ev.msg); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+			h.cfg.Log.Debug("raft step", "group", ev.group.String(), "err", err)
+		}
+		d.dirty[g] = true
+	case evQuiesce:
+		g := d.groupOf(ev.group)
+		if g == nil || g.quiesced {
+			return
+		}
+		// ev.msg.Commit carries the leader's last (committed) index.
+		if g.state == raft.StateFollower && g.lead == ev.from && g.term == ev.term && g.lastIndex() == ev.msg.Commit && len(g.reads) == 0 {
+			g.quiesced = true
+		}
+	case evPropose:
+		g := d.groupOf(ev.group)
+		w := ev.prop
+		if g == nil {
+			w.done <- &NotLeaderError{Group: ev.group, Reason: "no raft group here"}
+			return
+		}
+		if g.state != raft.StateLeader {
+			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: "not the leader"}
+			return
+		}
+		d.awaken(g)
+		if err := g.rn.Propose(w.data); err != nil {
+			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: err.Error()}
+			return
+		}
+		g.proposals[w.id] = w
+	case evRead:
+		g := d.groupOf(ev.group)
+		w := ev.prop
+		if g == nil {
+			w.done <- &NotLeaderError{Group: ev.group, Reason: "no raft group here"}
+			return
+		}
+		if g.state != raft.StateLeader {
+			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: "not the leader"}
+			return
+		}
+		d.awaken(g)
+		g.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, w.id))
+		g.reads[w.id] = w
+	case evTransfer:
+		g := d.groupOf(ev.group)
+		if g == nil || g.state != raft.StateLeader {
+			return
+		}
+		d.awaken(g)
+		g.rn.TransferLeader(ev.to)
+	case evPeerDown:
+		d.peerDown(ev.from)
+	case evPing:
+		// Liveness only: Deliver recorded the time.
+	}
+}
+
+// peerDown makes the groups that peer p led elect a new leader now: they
+// forget p (so their votes are free) and the lowest live follower runs.
+func (d *driver) peerDown(p PeerID) {
+	h := d.h
+	h.mu.Lock()
+	groups := make([]*group, 0, len(h.groups))
+	for _, g := range h.groups {
+		if g.lead == p && g.state != raft.StateLeader {
+			groups = append(groups, g)
+		}
+	}
+	h.mu.Unlock()
+	for _, g := range groups {
+		d.awaken(g)
+		_ = g.rn.ForgetLeader()
+		g.lead = 0
+		if d.designated(g, p) {
+			_ = g.rn.Campaign()
+		}
+	}
+	if len(groups) > 0 {
+		h.cfg.Log.Info("raft peer down: its groups elect again", "peer", p, "groups", len(groups))
+	}
+}
+
+// designated reports whether this node is the lowest voter of g other
+// than the dead peer and peers known down.
+func (d *driver) designated(g *group, dead PeerID) bool {
+	for _, v := range slices.Sorted(slices.Values(g.conf.Voters)) {
+		if v == dead || d.h.isDown(v) {
+			continue
+		}
+		return v == d.h.cfg.Self
+	}
+	return false
+}
+
+// tick advances every awake group's clock, quiesces idle leaders, and
+// fails overdue waiters.
+func (d *driver) tick() {
+	h := d.h
+	now := time.Now()
+	h.mu.Lock()
+	groups := make([]*group, 0, len(h.groups))
+	for _, g := range h.groups {
+		if !g.quiesced {
+			groups = append(groups, g)
+		}
+	}
+	h.mu.Unlock()
+	for _, g := range groups {
+		g.rn.Tick()
+		d.dirty[g] = true
+		g.expire(now)
+		if g.state == raft.StateLeader {
+			d.maybeQuiesce(g)
+		}
+	}
+}
+
+// maybeQuiesce puts an idle leader's group to sleep once every voter has
+// every entry and has been told it is committed.
+func (d *driver) maybeQuiesce(g *group) {
+	if len(g.proposals) > 0 || len(g.reads) > 0 || len(g.readsReady) > 0 {
+		g.idle = 0
+		return
+	}
+	last := g.lastIndex()
+	if g.rn.BasicStatus().Commit != last || g.applied != last {
+		g.idle = 0
+		return
+	}
+	caughtUp := true
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.Match != last {
+			caughtUp = false
+		}
+	})
+	if !caughtUp {
+		g.idle = 0
+		return
+	}
+	g.idle++
+	if g.idle < quiesceAfter {
+		return
+	}
+	g.quiesced = true
+	d.quiesced = append(d.quiesced, g)
+}
+
+// ping sends a liveness ping to every peer and marks silent ones down.
+func (d *driver) ping() {
+	h := d.h
+	now := time.Now().UnixNano()
+	h.peersMu.Lock()
+	peers := make([]*peer, 0, len(h.peers))
+	for _, p := range h.peers {
+		peers = append(peers, p)
+	}
+	h.peersMu.Unlock()
+	for _, p := range peers {
+		p.add(itemPing, GroupID{}, nil)
+		silent := time.Duration(now - p.lastHeard.Load())
+		if silent > h.cfg.PeerTimeout && p.down.CompareAndSwap(false, true) {
+			d.peerDown(p.id)
+		}
+	}
+}
+
+// pendingRound is one group's part of a round.
+type pendingRound struct {
+	g          *group
+	rd         raft.Ready
+	applied    []uint64 // proposal ids applied
+	newApplied uint64
+	newTerm    uint64
+	compact    uint64
+	compactT   uint64
+	write      int // index in writes, -1 if none
+}
+
+// round persists and applies the ready state of every dirty group in one
+// write, then sends, answers and advances.
+func (d *driver) round() error {
+	h := d.h
+	var writes []storage.RaftGroupWrite
+	var rounds []pendingRound
+	for g := range d.dirty {
+		delete(d.dirty, g)
+		if !g.rn.HasReady() {
+			continue
+		}
+		pr := pendingRound{g: g, rd: g.rn.Ready(), write: -1, newApplied: g.applied, newTerm: g.appliedTerm, compact: g.compactIndex}
+		w := storage.RaftGroupWrite{Table: g.id.Table, Slot: g.id.Slot}
+		changed := false
+		if n := len(pr.rd.Entries); n > 0 {
+			w.FirstIndex = storage.LogIndex(pr.rd.Entries[0].Index)
+			w.Entries = make([][]byte, n)
+			for i := range pr.rd.Entries {
+				b, err := pr.rd.Entries[i].Marshal()
+				if err != nil {
+					return err
+				}
+				w.Entries[i] = b
+			}
+			changed = true
+		}
+		if !raft.IsEmptyHardState(pr.rd.HardState) {
+			b, err := pr.rd.HardState.Marshal()
+			if err != nil {
+				return err
+			}
+			w.HardState = b
+			changed = true
+		}
+		if !raft.IsEmptySnap(pr.rd.Snapshot) {
+			// Never sent by our peers (see peer.add): refuse loudly.
+			h.cfg.Log.Error("raft snapshot received but not supported", "group", g.id.String(), "index", pr.rd.Snapshot.Metadata.Index)
+		}
+		for _, e := range pr.rd.CommittedEntries {
+			switch e.Type {
+			case raftpb.EntryNormal:
+				if len(e.Data) >= 8 {
+					if len(e.Data) > 8 {
+						w.Effects = append(w.Effects, e.Data[8:])
+					}
+					pr.applied = append(pr.applied, binary.BigEndian.Uint64(e.Data))
+				}
+			case raftpb.EntryConfChange:
+				var cc raftpb.ConfChange
+				if err := cc.Unmarshal(e.Data); err == nil {
+					g.conf = *g.rn.ApplyConfChange(cc)
+				}
+			case raftpb.EntryConfChangeV2:
+				var cc raftpb.ConfChangeV2
+				if err := cc.Unmarshal(e.Data); err == nil {
+					g.conf = *g.rn.ApplyConfChange(cc)
+				}
+			}
+			pr.newApplied, pr.newTerm = e.Index, e.Term
+		}
+		if pr.newApplied > g.applied || len(pr.rd.CommittedEntries) > 0 {
+			pr.compact = d.compactPoint(g, pr.newApplied)
+			confb, _ := g.conf.Marshal()
+			compactTerm := g.compactTerm
+			if pr.compact != g.compactIndex {
+				t, err := termOf(g, pr.compact, pr.rd.Entries)
+				if err != nil {
+					pr.compact = g.compactIndex
+				} else {
+					compactTerm = t
+				}
+			}
+			pr.compactT = compactTerm
+			w.Applied = &storage.RaftApplied{Index: pr.newApplied, Term: pr.newTerm, CompactIndex: pr.compact, CompactTerm: compactTerm, Conf: confb}
+			changed = true
+		}
+		if changed {
+			pr.write = len(writes)
+			writes = append(writes, w)
+		}
+		rounds = append(rounds, pr)
+	}
+	if len(writes) > 0 {
+		if err := h.cfg.Engine.ApplyRaft(writes); err != nil {
+			// The ready states were taken and cannot be given back:
+			// this node cannot go on safely.
+			for _, pr := range rounds {
+				pr.g.failAll(err)
+			}
+			return err
+		}
+	}
+	for i := range rounds {
+		d.finish(&rounds[i])
+	}
+	return nil
+}
+
+// termOf is the term of entry i, from the store or this round's entries.
+func termOf(g *group, i uint64, fresh []raftpb.Entry) (uint64, error) {
+	for _, e := range fresh {
+		if e.Index == i {
+			return e.Term, nil
+		}
+	}
+	return g.store.Term(i)
+}
+
+// compactPoint is where g's log may be cut once applied is applied.
+func (d *driver) compactPoint(g *group, applied uint64) uint64 {
+	if applied < g.compactIndex+compactEvery {
+		return g.compactIndex
+	}
+	cut := applied - keepEntries
+	if g.state == raft.StateLeader {
+		g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+			if id != d.h.cfg.Self && pr.Match < cut && applied-pr.Match < maxLag {
+				cut = pr.Match
+			}
+		})
+	}
+	if cut <= g.compactIndex {
+		return g.compactIndex
+	}
+	return cut
+}
+
+// finish does what follows a round's write for one group.
+func (d *driver) finish(pr *pendingRound) {
+	h, g, rd := d.h, pr.g, &pr.rd
+	if len(rd.Entries) > 0 {
+		if err := g.store.Append(rd.Entries); err != nil {
+			h.cfg.Log.Error("raft log append", "group", g.id.String(), "err", err)
+		}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		_ = g.store.SetHardState(rd.HardState)
+		g.term = rd.HardState.Term
+	}
+	g.applied, g.appliedTerm = pr.newApplied, pr.newTerm
+	if pr.compact > g.compactIndex {
+		if err := g.store.Compact(pr.compact); err == nil {
+			g.compactIndex, g.compactTerm = pr.compact, pr.compactT
+		}
+	}
+	wasLeader := g.state == raft.StateLeader
+	if rd.SoftState != nil {
+		g.lead, g.state = rd.SoftState.Lead, rd.SoftState.RaftState
+	}
+	isLeader := g.state == raft.StateLeader
+	if isLeader && !wasLeader {
+		g.leaderFrom = g.lastIndex()
+		if h.cfg.OnLeader != nil {
+			h.cfg.OnLeader(g.id, g.term)
+		}
+	}
+	if wasLeader && !isLeader {
+		g.failAll(&NotLeaderError{Group: g.id, Leader: g.lead, Reason: "lost leadership"})
+	}
+	for _, rs := range rd.ReadStates {
+		if len(rs.RequestCtx) != 8 {
+			continue
+		}
+		id := binary.BigEndian.Uint64(rs.RequestCtx)
+		if w := g.reads[id]; w != nil {
+			delete(g.reads, id)
+			w.index = rs.Index
+			g.readsReady = append(g.readsReady, w)
+		}
+	}
+	var done []*waiter
+	for _, id := range pr.applied {
+		if w := g.proposals[id]; w != nil {
+			delete(g.proposals, id)
+			done = append(done, w)
+		}
+	}
+	kept := g.readsReady[:0]
+	for _, w := range g.readsReady {
+		if w.index <= g.applied {
+			done = append(done, w)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	g.readsReady = kept
+	for _, m := range rd.Messages {
+		if m.Type == raftpb.MsgSnap {
+			// A follower behind the compacted log: snapshots are not
+			// streamed yet; keep the leader retrying appends.
+			g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+			h.cfg.Log.Warn("raft follower needs a snapshot (not supported)", "group", g.id.String(), "follower", m.To)
+			continue
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			continue
+		}
+		h.peer(m.To).add(itemRaft, g.id, b)
+	}
+	g.rn.Advance(*rd)
+	g.publish(h.cfg.Self)
+	for _, w := range done {
+		w.done <- nil
+	}
+	if g.rn.HasReady() {
+		d.dirty[g] = true
+	}
+}
+
+// flushSends wakes every peer's sender that has something queued.
+func (d *driver) flushSends() {
+	h := d.h
+	for _, g := range d.quiesced {
+		if !g.quiesced {
+			continue // woken again in the meantime
+		}
+		for _, v := range g.conf.Voters {
+			if v != h.cfg.Self {
+				h.peer(v).add(itemQuiesce, g.id, quiesceBody(g.term, g.lastIndex()))
+			}
+		}
+	}
+	d.quiesced = d.quiesced[:0]
+	h.peersMu.Lock()
+	defer h.peersMu.Unlock()
+	for _, p := range h.peers {
+		p.kick()
+	}
+}

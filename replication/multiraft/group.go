@@ -1,0 +1,219 @@
+package multiraft
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// The first index of every group: a new group starts from a snapshot at
+// index 1 holding its voters, identical on every replica, instead of
+// bootstrap configuration entries (which a restart could not replay once
+// applied).
+const (
+	initialIndex = 1
+	initialTerm  = 1
+)
+
+// Log compaction: once the applied index is compactEvery past the
+// compaction point, the log is cut keepEntries behind it, or at the
+// slowest follower's match if that is older, unless that follower is more
+// than maxLag entries behind (it would need a snapshot).
+const (
+	compactEvery = 1024
+	keepEntries  = 256
+	maxLag       = 1 << 20
+)
+
+// quiesceAfter is how many ticks a leader stays idle, everything
+// committed and acknowledged, before it stops ticking: the heartbeats of
+// these ticks tell followers the final commit index.
+const quiesceAfter = 3
+
+// group is one slot's raft group. Only the driver goroutine touches its
+// fields except the pub* atomics, which it publishes after each round.
+type group struct {
+	id    GroupID
+	rn    *raft.RawNode
+	store *raft.MemoryStorage
+	conf  raftpb.ConfState
+
+	applied, appliedTerm      uint64
+	compactIndex, compactTerm uint64
+
+	lead       PeerID
+	term       uint64
+	state      raft.StateType
+	leaderFrom uint64 // first index of this node's current leadership
+
+	quiesced bool
+	idle     int
+
+	proposals  map[uint64]*waiter
+	reads      map[uint64]*waiter // waiting for their read state
+	readsReady []*waiter          // read index known, waiting for apply
+
+	pubLeader   atomic.Uint64
+	pubTerm     atomic.Uint64
+	pubApplied  atomic.Uint64
+	pubWritable atomic.Bool
+}
+
+// openGroup loads group id from the engine, or creates it with voters.
+func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
+	st, err := h.cfg.Engine.LoadRaftGroup(id.Table, id.Slot)
+	if err != nil {
+		return nil, err
+	}
+	g := &group{id: id, store: raft.NewMemoryStorage(), proposals: map[uint64]*waiter{}, reads: map[uint64]*waiter{}}
+	var hs raftpb.HardState
+	var fresh bool
+	if !st.Exists {
+		// A new group: the same initial snapshot on every replica.
+		fresh = true
+		g.conf = raftpb.ConfState{Voters: voters}
+		g.applied, g.appliedTerm = initialIndex, initialTerm
+		g.compactIndex, g.compactTerm = initialIndex, initialTerm
+		hs = raftpb.HardState{Term: initialTerm, Commit: initialIndex}
+	} else {
+		if err := g.conf.Unmarshal(st.Applied.Conf); err != nil {
+			return nil, fmt.Errorf("group %s: conf state: %w", id, err)
+		}
+		if err := hs.Unmarshal(st.HardState); err != nil {
+			return nil, fmt.Errorf("group %s: hard state: %w", id, err)
+		}
+		g.applied, g.appliedTerm = st.Applied.Index, st.Applied.Term
+		g.compactIndex, g.compactTerm = st.Applied.CompactIndex, st.Applied.CompactTerm
+	}
+	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: g.compactIndex, Term: g.compactTerm, ConfState: g.conf}}
+	if err := g.store.ApplySnapshot(snap); err != nil {
+		return nil, fmt.Errorf("group %s: %w", id, err)
+	}
+	ents := make([]raftpb.Entry, 0, len(st.Entries))
+	for _, b := range st.Entries {
+		var e raftpb.Entry
+		if err := e.Unmarshal(b); err != nil {
+			return nil, fmt.Errorf("group %s: log entry: %w", id, err)
+		}
+		ents = append(ents, e)
+	}
+	if err := g.store.Append(ents); err != nil {
+		return nil, fmt.Errorf("group %s: %w", id, err)
+	}
+	if err := g.store.SetHardState(hs); err != nil {
+		return nil, err
+	}
+	if fresh {
+		hsb, _ := hs.Marshal()
+		confb, _ := g.conf.Marshal()
+		err := h.cfg.Engine.ApplyRaft([]storage.RaftGroupWrite{{Table: id.Table, Slot: id.Slot, HardState: hsb,
+			Applied: &storage.RaftApplied{Index: g.applied, Term: g.appliedTerm, CompactIndex: g.compactIndex, CompactTerm: g.compactTerm, Conf: confb}}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:              h.cfg.Self,
+		ElectionTick:    h.cfg.ElectionTicks,
+		HeartbeatTick:   1,
+		Storage:         g.store,
+		Applied:         g.applied,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 256,
+		CheckQuorum:     true,
+		PreVote:         true,
+		ReadOnlyOption:  raft.ReadOnlySafe,
+		Logger:          raftLogger{h.cfg.Log.With("group", id.String())},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("group %s: %w", id, err)
+	}
+	g.rn = rn
+	g.term = hs.Term
+	g.state = raft.StateFollower
+	g.publish(h.cfg.Self)
+	return g, nil
+}
+
+// lastIndex is the last index of the persisted log.
+func (g *group) lastIndex() uint64 {
+	i, _ := g.store.LastIndex()
+	return i
+}
+
+// publish updates what other goroutines read.
+func (g *group) publish(self PeerID) {
+	lead := g.lead
+	g.pubLeader.Store(lead)
+	g.pubTerm.Store(g.term)
+	g.pubApplied.Store(g.applied)
+	g.pubWritable.Store(g.state == raft.StateLeader && g.applied >= g.leaderFrom && g.applied == g.lastIndex() && len(g.proposals) == 0)
+}
+
+// failAll answers every waiter of the group with err.
+func (g *group) failAll(err error) {
+	for id, w := range g.proposals {
+		w.done <- err
+		delete(g.proposals, id)
+	}
+	for id, w := range g.reads {
+		w.done <- err
+		delete(g.reads, id)
+	}
+	for _, w := range g.readsReady {
+		w.done <- err
+	}
+	g.readsReady = nil
+}
+
+// expire fails the waiters whose deadline passed.
+func (g *group) expire(now time.Time) {
+	for id, w := range g.proposals {
+		if now.After(w.deadline) {
+			w.done <- &TimeoutError{Group: g.id}
+			delete(g.proposals, id)
+		}
+	}
+	for id, w := range g.reads {
+		if now.After(w.deadline) {
+			w.done <- &TimeoutError{Group: g.id, Read: true}
+			delete(g.reads, id)
+		}
+	}
+	kept := g.readsReady[:0]
+	for _, w := range g.readsReady {
+		if now.After(w.deadline) {
+			w.done <- &TimeoutError{Group: g.id, Read: true}
+			continue
+		}
+		kept = append(kept, w)
+	}
+	g.readsReady = kept
+}
+
+// TimeoutError is a write whose entry was not applied in time (its outcome
+// is unknown: it may still commit) or a read that got no read index.
+type TimeoutError struct {
+	Group GroupID
+	Read  bool
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Read {
+		return fmt.Sprintf("raft group %s: read index timed out", e.Group)
+	}
+	return fmt.Sprintf("raft group %s: proposal timed out", e.Group)
+}
+
+// RedisError is the client's reply.
+func (e *TimeoutError) RedisError() string {
+	if e.Read {
+		return fmt.Sprintf("CLUSTERDOWN slot %d: no quorum confirmed its raft leader in time", e.Group.Slot)
+	}
+	return fmt.Sprintf("CLUSTERDOWN slot %d: the write was not committed in time (it may still be)", e.Group.Slot)
+}

@@ -1,0 +1,339 @@
+package multiraft
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/pika-node/pika-node/storage"
+)
+
+// GroupID names a group: the slot it replicates.
+type GroupID struct {
+	Table storage.TableID
+	Slot  storage.SlotID
+}
+
+func (g GroupID) String() string { return fmt.Sprintf("%d/%d", g.Table, g.Slot) }
+
+// PeerID is a node's id inside raft groups.
+type PeerID = uint64
+
+// Config configures a Host.
+type Config struct {
+	Self   PeerID
+	Engine *storage.Engine
+	// Send ships one batch of messages to a peer node and reports
+	// whether it was delivered. It is called from one goroutine per
+	// peer, so it may block for a round trip.
+	Send func(to PeerID, batch []byte) error
+	// Tick is the raft tick; elections time out after ElectionTicks to
+	// twice that, heartbeats go every tick.
+	Tick          time.Duration
+	ElectionTicks int
+	// ProposalTimeout bounds how long a write waits for its entry.
+	ProposalTimeout time.Duration
+	// PeerTimeout: a peer not heard from for this long is down.
+	PeerTimeout time.Duration
+	// OnLeader is called (on the driver goroutine: do not block) when
+	// this node becomes the leader of a group, with the group's term.
+	OnLeader func(g GroupID, term uint64)
+	Log      *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Tick <= 0 {
+		c.Tick = 100 * time.Millisecond
+	}
+	if c.ElectionTicks <= 0 {
+		c.ElectionTicks = 10
+	}
+	if c.ProposalTimeout <= 0 {
+		c.ProposalTimeout = 5 * time.Second
+	}
+	if c.PeerTimeout <= 0 {
+		c.PeerTimeout = time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Host runs the groups of one node.
+type Host struct {
+	cfg Config
+
+	mu     sync.Mutex
+	groups map[GroupID]*group
+	inbox  []event
+	wake   chan struct{}
+
+	nextID atomic.Uint64 // proposal and read ids
+
+	peersMu sync.Mutex
+	peers   map[PeerID]*peer
+
+	stopped atomic.Bool
+}
+
+// event is one thing for the driver to do.
+type event struct {
+	kind  eventKind
+	group GroupID
+	msg   raftpb.Message
+	from  PeerID
+	prop  *waiter
+	voter []PeerID
+	boot  bool
+	to    PeerID
+	term  uint64
+}
+
+type eventKind int
+
+const (
+	evMessage eventKind = iota
+	evPropose
+	evRead
+	evEnsure
+	evRemove
+	evQuiesce
+	evPing
+	evTransfer
+	evPeerDown
+)
+
+// waiter is a proposal or a read waiting for the driver.
+type waiter struct {
+	id       uint64
+	data     []byte // proposals: the entry
+	done     chan error
+	deadline time.Time
+	index    uint64 // reads: the read index, once known
+}
+
+// New returns a Host; Run drives it.
+func New(cfg Config) *Host {
+	cfg.defaults()
+	h := &Host{cfg: cfg, groups: map[GroupID]*group{}, wake: make(chan struct{}, 1), peers: map[PeerID]*peer{}}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	h.nextID.Store(binary.BigEndian.Uint64(b[:]) >> 1)
+	return h
+}
+
+// NotLeaderError is a write or read of a group this node does not lead.
+type NotLeaderError struct {
+	Group  GroupID
+	Leader PeerID // 0 when unknown (an election is running)
+	Reason string
+}
+
+func (e *NotLeaderError) Error() string {
+	return fmt.Sprintf("raft group %s: not the leader (%s)", e.Group, e.Reason)
+}
+
+// RedisError is the client's reply: the slot is between leaders.
+func (e *NotLeaderError) RedisError() string {
+	return fmt.Sprintf("CLUSTERDOWN slot %d is changing raft leader (%s), retry", e.Group.Slot, e.Reason)
+}
+
+// ErrStopped is returned once the host stopped.
+var ErrStopped = errors.New("multiraft: stopped")
+
+func (h *Host) push(ev event) {
+	h.mu.Lock()
+	h.inbox = append(h.inbox, ev)
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Ensure makes the host run group g (with the given voters if it must be
+// created). boot: this node is the placement's leader of a new group and
+// campaigns at once.
+func (h *Host) Ensure(g GroupID, voters []PeerID, boot bool) {
+	h.push(event{kind: evEnsure, group: g, voter: slices.Clone(voters), boot: boot})
+}
+
+// Remove stops running group g here (its table was dropped).
+func (h *Host) Remove(g GroupID) { h.push(event{kind: evRemove, group: g}) }
+
+// TransferLeader asks the leader of g to hand leadership to peer to.
+func (h *Host) TransferLeader(g GroupID, to PeerID) { h.push(event{kind: evTransfer, group: g, to: to}) }
+
+// PeerDown tells the host that peer is gone (its lease expired, say).
+func (h *Host) PeerDown(p PeerID) { h.push(event{kind: evPeerDown, from: p}) }
+
+func (h *Host) lookup(g GroupID) *group {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.groups[g]
+}
+
+// Status is what the host knows of a group.
+type Status struct {
+	Leader  PeerID
+	Term    uint64
+	Applied uint64
+	Running bool
+}
+
+// GroupStatus returns g's status as of the last round.
+func (h *Host) GroupStatus(g GroupID) Status {
+	gr := h.lookup(g)
+	if gr == nil {
+		return Status{}
+	}
+	return Status{Leader: gr.pubLeader.Load(), Term: gr.pubTerm.Load(), Applied: gr.pubApplied.Load(), Running: true}
+}
+
+// Writable implements storage.Consensus: it waits (at most the proposal
+// timeout) until this node leads g and has applied its whole log.
+func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
+	g := GroupID{t, s}
+	deadline := time.Now().Add(h.cfg.ProposalTimeout)
+	for {
+		gr := h.lookup(g)
+		if gr == nil {
+			return &NotLeaderError{Group: g, Reason: "no raft group here"}
+		}
+		if gr.pubWritable.Load() {
+			return nil
+		}
+		lead := gr.pubLeader.Load()
+		if lead != 0 && lead != h.cfg.Self {
+			return &NotLeaderError{Group: g, Leader: lead, Reason: "led elsewhere"}
+		}
+		if h.stopped.Load() {
+			return ErrStopped
+		}
+		if time.Now().After(deadline) {
+			return &NotLeaderError{Group: g, Leader: lead, Reason: "no leader elected in time"}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// Replicate implements storage.Consensus.
+func (h *Host) Replicate(t storage.TableID, s storage.SlotID, effect []byte) <-chan error {
+	w := &waiter{id: h.nextID.Add(1), done: make(chan error, 1), deadline: time.Now().Add(h.cfg.ProposalTimeout)}
+	w.data = binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(effect)), w.id)
+	w.data = append(w.data, effect...)
+	h.push(event{kind: evPropose, group: GroupID{t, s}, prop: w})
+	return w.done
+}
+
+// ReadBarrier returns once a read of g started now is linearizable here:
+// this node confirmed with a quorum that it leads g (ReadIndex) and has
+// applied up to the index the quorum confirmed.
+func (h *Host) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID) error {
+	w := &waiter{id: h.nextID.Add(1), done: make(chan error, 1), deadline: time.Now().Add(h.cfg.ProposalTimeout)}
+	h.push(event{kind: evRead, group: GroupID{t, s}, prop: w})
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run drives every group until ctx is done.
+func (h *Host) Run(ctx context.Context) error {
+	tick := time.NewTicker(h.cfg.Tick)
+	defer tick.Stop()
+	ping := time.NewTicker(h.cfg.PeerTimeout / 5)
+	defer ping.Stop()
+	defer h.stop()
+	d := driver{h: h, dirty: map[*group]bool{}}
+	for {
+		ticked, pinged := false, false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-h.wake:
+		case <-tick.C:
+			ticked = true
+		case <-ping.C:
+			pinged = true
+		}
+		h.mu.Lock()
+		evs := h.inbox
+		h.inbox = nil
+		h.mu.Unlock()
+		for i := range evs {
+			d.handle(&evs[i])
+		}
+		if ticked {
+			d.tick()
+		}
+		if pinged {
+			d.ping()
+		}
+		for len(d.dirty) > 0 {
+			if err := d.round(); err != nil {
+				h.cfg.Log.Error("raft round failed", "err", err)
+				if errors.Is(err, storage.ErrClosed) {
+					return err
+				}
+				break
+			}
+		}
+		d.flushSends()
+	}
+}
+
+func (h *Host) stop() {
+	h.stopped.Store(true)
+	h.mu.Lock()
+	groups := h.groups
+	evs := h.inbox
+	h.inbox = nil
+	h.mu.Unlock()
+	for _, g := range groups {
+		g.failAll(ErrStopped)
+	}
+	for _, ev := range evs {
+		if ev.prop != nil {
+			ev.prop.done <- ErrStopped
+		}
+	}
+	h.peersMu.Lock()
+	for _, p := range h.peers {
+		p.close()
+	}
+	h.peersMu.Unlock()
+}
+
+// raftLogger sends raft's logging to slog; raft's info lines (one per
+// group per election) are debug here.
+type raftLogger struct{ l *slog.Logger }
+
+func (r raftLogger) Debug(v ...any)                 {}
+func (r raftLogger) Debugf(format string, v ...any) {}
+func (r raftLogger) Info(v ...any)                  { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Infof(format string, v ...any)  { r.l.Debug(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Warning(v ...any)               { r.l.Warn(fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(format string, v ...any) {
+	r.l.Warn(fmt.Sprintf(format, v...))
+}
+func (r raftLogger) Error(v ...any)                 { r.l.Error(fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(format string, v ...any) { r.l.Error(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Fatal(v ...any)                 { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Panic(v ...any)                 { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }
+
+var _ raft.Logger = raftLogger{}

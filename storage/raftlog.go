@@ -1,0 +1,291 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/linxGnu/grocksdb"
+)
+
+// Raft-mode slots. A table in raft mode replicates each slot through a raft
+// group (replication/multiraft drives them); its log and state live here,
+// beside the async slot log but in their own key space, so that the async
+// log's retention and bounds never read them:
+//
+//	log CF:     0xFF | table u32 | slot u32 | index u64  ->  raft entry (raftpb.Entry bytes)
+//	system CF:  "raft-hs|" prefix    ->  hard state (raftpb.HardState bytes)
+//	system CF:  "raft-ap|" prefix    ->  RaftApplied
+//
+// The entry and state bytes are opaque to storage: the raft driver marshals
+// them. What storage owns is that one RaftWrite (the persisted part of many
+// groups' ready states plus the effects of their committed entries) is one
+// atomic RocksDB write, so a crash leaves each group's log, hard state,
+// applied index and data consistent with each other.
+//
+// Writes of a raft slot are evaluated on the leader under the slot's lock
+// like any write, but Commit hands the effect to the Consensus instead of
+// the committer, and returns once the group applied it here; the data is
+// written only by ApplyRaft, on every replica alike.
+
+const raftLogMark = 0xFF
+
+func raftLogKey(t TableID, s SlotID, i LogIndex) []byte {
+	b := make([]byte, 0, 1+prefixLen+8)
+	b = append(b, raftLogMark)
+	b = appendPrefix(b, t, s)
+	return binary.BigEndian.AppendUint64(b, uint64(i))
+}
+
+func raftHardStateKey(t TableID, s SlotID) []byte {
+	return append([]byte("raft-hs|"), SlotPrefix(t, s)...)
+}
+
+func raftAppliedKey(t TableID, s SlotID) []byte {
+	return append([]byte("raft-ap|"), SlotPrefix(t, s)...)
+}
+
+// Consensus replicates the writes of raft-mode slots; the node sets it
+// with SetConsensus before it serves a raft table.
+type Consensus interface {
+	// Writable returns nil once this node may evaluate a write of the
+	// slot: it leads the slot's group and has applied its whole log, so
+	// the evaluation sees every earlier write. It waits a bounded time.
+	// The caller holds the slot's lock, so no other local write of the
+	// slot can start meanwhile.
+	Writable(t TableID, s SlotID) error
+	// Replicate proposes an encoded Effect of the slot; the channel
+	// delivers nil once this node applied it (ApplyRaft), or the error.
+	Replicate(t TableID, s SlotID, effect []byte) <-chan error
+}
+
+// SetConsensus installs the replicator of raft-mode slots.
+func (e *Engine) SetConsensus(c Consensus) { e.consensus.Store(&c) }
+
+// ErrNoConsensus is a raft slot's write on an engine without Consensus.
+var ErrNoConsensus = errors.New("storage: raft slot without a consensus")
+
+func (e *Engine) getConsensus() Consensus {
+	if p := e.consensus.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// isRaft reports whether slot s of table t is replicated by raft.
+func (e *Engine) isRaft(t TableID, s SlotID) bool {
+	c, err := e.slotCount(t, s)
+	return err == nil && c.raft.Load()
+}
+
+// RaftApplied is a group's applied state: what ApplyRaft last applied, and
+// how far its log was compacted. Conf is the group's configuration as of
+// Index (raftpb.ConfState bytes).
+type RaftApplied struct {
+	Index, Term               uint64
+	CompactIndex, CompactTerm uint64
+	Conf                      []byte
+}
+
+func (a *RaftApplied) encode() []byte {
+	b := make([]byte, 0, 32+len(a.Conf))
+	b = binary.BigEndian.AppendUint64(b, a.Index)
+	b = binary.BigEndian.AppendUint64(b, a.Term)
+	b = binary.BigEndian.AppendUint64(b, a.CompactIndex)
+	b = binary.BigEndian.AppendUint64(b, a.CompactTerm)
+	return append(b, a.Conf...)
+}
+
+func decodeRaftApplied(b []byte) (RaftApplied, error) {
+	if len(b) < 32 {
+		return RaftApplied{}, fmt.Errorf("%w: raft applied state of %d bytes", ErrCorruptLog, len(b))
+	}
+	return RaftApplied{
+		Index:        binary.BigEndian.Uint64(b),
+		Term:         binary.BigEndian.Uint64(b[8:]),
+		CompactIndex: binary.BigEndian.Uint64(b[16:]),
+		CompactTerm:  binary.BigEndian.Uint64(b[24:]),
+		Conf:         append([]byte(nil), b[32:]...),
+	}, nil
+}
+
+// RaftGroupState is what a group persisted: its hard state (nil if none),
+// its applied state, and its log entries after CompactIndex.
+type RaftGroupState struct {
+	HardState []byte
+	Applied   RaftApplied
+	Entries   [][]byte
+	Exists    bool // anything was persisted
+}
+
+// LoadRaftGroup reads a group's persisted state (at restart).
+func (e *Engine) LoadRaftGroup(t TableID, s SlotID) (RaftGroupState, error) {
+	var st RaftGroupState
+	if e.closed.Load() {
+		return st, ErrClosed
+	}
+	hs, ok, err := e.get(CFSystem, raftHardStateKey(t, s))
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		st.HardState, st.Exists = hs, true
+	}
+	ap, ok, err := e.get(CFSystem, raftAppliedKey(t, s))
+	if err != nil {
+		return st, err
+	}
+	if ok {
+		if st.Applied, err = decodeRaftApplied(ap); err != nil {
+			return st, err
+		}
+		st.Exists = true
+	}
+	ro := grocksdb.NewDefaultReadOptions()
+	defer ro.Destroy()
+	ro.SetIterateUpperBound(raftLogKey(t, s, math.MaxUint64))
+	it := e.db.NewIteratorCF(ro, e.cfs[CFLog])
+	defer it.Close()
+	for it.Seek(raftLogKey(t, s, LogIndex(st.Applied.CompactIndex+1))); it.Valid(); it.Next() {
+		st.Entries = append(st.Entries, append([]byte(nil), it.Value().Data()...))
+		st.Exists = true
+	}
+	return st, it.Err()
+}
+
+// RaftGroupWrite is one group's part of a RaftWrite.
+type RaftGroupWrite struct {
+	Table TableID
+	Slot  SlotID
+	// Entries are appended to the log at FirstIndex, FirstIndex+1, ...;
+	// entries the log had from FirstIndex on are deleted first (a new
+	// leader overwrote them).
+	FirstIndex LogIndex
+	Entries    [][]byte
+	// HardState, when not nil, replaces the group's hard state.
+	HardState []byte
+	// Effects are the encoded Effects of newly committed entries, applied
+	// to the slot's data in order.
+	Effects [][]byte
+	// Applied, when not nil, replaces the group's applied state; log
+	// entries at or below its CompactIndex are deleted.
+	Applied *RaftApplied
+	// ResetData deletes the slot's data and counts before anything else
+	// (a snapshot is about to be loaded).
+	ResetData bool
+}
+
+// ApplyRaft writes the persisted part of many groups' ready states, and
+// applies their committed effects, in one RocksDB write. It does not take
+// slot locks: on the leader the proposing writer holds the slot's lock
+// while the group applies its effect, and followers serve no writes.
+func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	type countUpdate struct {
+		c     *slotCounts
+		n     [2]int64
+		index uint64
+		term  uint64
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	updates := make([]countUpdate, 0, len(groups))
+	for i := range groups {
+		g := &groups[i]
+		c, err := e.slotCount(g.Table, g.Slot)
+		if err != nil {
+			return err
+		}
+		u := countUpdate{c: c, n: [2]int64{c.keys.Load(), c.expires.Load()}, index: c.logLast.Load(), term: c.logEpoch.Load()}
+		if g.ResetData {
+			start := SlotPrefix(g.Table, g.Slot)
+			for _, cf := range []CF{CFMeta, CFData, CFScore} {
+				wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
+			}
+			u.n = [2]int64{}
+		}
+		if len(g.Entries) > 0 {
+			wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, g.FirstIndex), raftLogKey(g.Table, g.Slot, math.MaxUint64))
+			for j, en := range g.Entries {
+				wb.PutCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, g.FirstIndex+LogIndex(j)), en)
+			}
+		}
+		if g.HardState != nil {
+			wb.PutCF(e.cfs[CFSystem], raftHardStateKey(g.Table, g.Slot), g.HardState)
+		}
+		counted := g.ResetData
+		for _, raw := range g.Effects {
+			eff, err := DecodeEffect(raw)
+			if err != nil {
+				return fmt.Errorf("storage: raft entry of table %d slot %d: %w", g.Table, g.Slot, err)
+			}
+			for _, op := range eff.Ops {
+				if len(op.Key) < prefixLen || binary.BigEndian.Uint32(op.Key) != uint32(g.Table) || binary.BigEndian.Uint32(op.Key[4:]) != uint32(g.Slot) {
+					if op.CF != CFSystem {
+						return fmt.Errorf("%w: raft entry op outside table %d slot %d", ErrCorruptEffect, g.Table, g.Slot)
+					}
+				}
+			}
+			eff.addTo(wb, &e.cfs)
+			u.n[0] += eff.KeyDelta
+			u.n[1] += eff.ExpireDelta
+			counted = counted || eff.KeyDelta != 0 || eff.ExpireDelta != 0
+		}
+		if counted {
+			wb.PutCF(e.cfs[CFSystem], countKey(g.Table, g.Slot), encodeCounts(u.n))
+		}
+		if a := g.Applied; a != nil {
+			wb.PutCF(e.cfs[CFSystem], raftAppliedKey(g.Table, g.Slot), a.encode())
+			if a.CompactIndex > 0 {
+				wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, 0), raftLogKey(g.Table, g.Slot, LogIndex(a.CompactIndex+1)))
+			}
+			u.index, u.term = a.Index, a.Term
+		}
+		updates = append(updates, u)
+	}
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return fmt.Errorf("storage: raft write: %w", err)
+	}
+	for _, u := range updates {
+		u.c.keys.Store(u.n[0])
+		u.c.expires.Store(u.n[1])
+		// A raft slot's position (slot check, positions) is its applied
+		// index and the term of that entry.
+		u.c.logLast.Store(u.index)
+		u.c.logEpoch.Store(u.term)
+	}
+	return nil
+}
+
+// loadRaftPosition sets a raft slot's position from its applied state.
+func (e *Engine) loadRaftPosition(t TableID, s SlotID, c *slotCounts) error {
+	v, ok, err := e.get(CFSystem, raftAppliedKey(t, s))
+	if err != nil || !ok {
+		return err
+	}
+	a, err := decodeRaftApplied(v)
+	if err != nil {
+		return err
+	}
+	c.logLast.Store(a.Index)
+	c.logEpoch.Store(a.Term)
+	return nil
+}
+
+// dropRaftState deletes the raft log and state of every slot of table t.
+func (e *Engine) dropRaftState(t TableID) error {
+	start := append([]byte{raftLogMark}, TablePrefix(t)...)
+	if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFLog], start, prefixEnd(start)); err != nil {
+		return err
+	}
+	for _, p := range []string{"raft-hs|", "raft-ap|"} {
+		k := append([]byte(p), TablePrefix(t)...)
+		if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFSystem], k, prefixEnd(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
