@@ -66,6 +66,9 @@ type orphan struct {
 func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) {
 	var orphans []orphan
 	for _, t := range st.SortedTables() {
+		if t.Mode == meta.ModeRaft {
+			continue // its groups elect; routing follows (raftleaders.go)
+		}
 		for n, si := range st.Slots[t.ID] {
 			if si.Leader == "" {
 				continue
@@ -185,6 +188,11 @@ func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, de
 	lay := l.m.cfg.Layout
 	var ops []clientv3.Op
 	for _, t := range st.SortedTables() {
+		if t.Mode == meta.ModeRaft {
+			// Re-creating a raft replica is a configuration change of
+			// its group, not built yet (docs/replication.md).
+			continue
+		}
 		for n := range t.Slots {
 			si, ok := st.Slots[t.ID][meta.SlotID(n)]
 			if !ok || si.State == meta.SlotHandover {

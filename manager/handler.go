@@ -78,6 +78,23 @@ func (m *Member) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathNodes+"/{id}/drain", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		return m.Drain(ctx, meta.NodeID(r.PathValue("id")))
 	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
+	mux.HandleFunc("POST "+api.PathRaftLeaders, func(w http.ResponseWriter, r *http.Request) {
+		var reports []api.RaftLeader
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&reports); err != nil {
+			writeError(w, errf(http.StatusBadRequest, "raft leaders: %v", err))
+			return
+		}
+		l, err := m.leading()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := l.followRaftLeaders(r.Context(), reports); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
 	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
 		dec := json.NewDecoder(r.Body)

@@ -135,18 +135,30 @@ func (n *Node) applyState(st *meta.State) {
 			}
 		}
 		// A slot's writes are logged when its table has followers to
-		// feed; entries carry the slot's epoch.
+		// feed; entries carry the slot's epoch. A raft table's slots
+		// are their raft groups' instead.
+		raftMode := t.Mode == meta.ModeRaft
 		for s := range t.Slots {
 			r := t.Route(storage.SlotID(s))
 			n.eng.SetSlotRole(t.ID, storage.SlotID(s), storage.SlotRole{
-				Logged:   t.Replicas > 1,
+				Logged:   t.Replicas > 1 && !raftMode,
 				Follower: r.Leader != n.id && slices.Contains(r.Replicas, n.id),
 				Epoch:    r.Epoch,
+				Raft:     raftMode,
 			})
 		}
 	}
 	if n.fwd != nil {
 		n.fwd.SetSecret(snap.Secret)
+	}
+	if n.raft != nil {
+		n.raftPool.SetSecret(snap.Secret)
+		n.setRaftAddrs(snap)
+		for _, t := range snap.Tables() {
+			if t.Mode == meta.ModeRaft {
+				n.ensureRaftGroups(t)
+			}
+		}
 	}
 	prev := n.snap.Swap(snap)
 	if prev == nil || prev.Revision != snap.Revision {
@@ -167,6 +179,9 @@ func (n *Node) applyState(st *meta.State) {
 			continue
 		}
 		start := time.Now()
+		if n.raft != nil {
+			n.raft.RemoveTable(id)
+		}
 		if err := n.eng.DropTable(id); err != nil {
 			n.log.Error("delete data of dropped table", "id", id, "err", err)
 			continue

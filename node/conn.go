@@ -296,6 +296,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	case r.kind == routeError:
 		c.R.Error(r.err)
 	default:
+		if msg := n.linearizable(tb, spec, c.Args); msg != "" {
+			c.R.Error(msg)
+			break
+		}
 		command.Run(spec, c)
 	}
 	st := n.stats.of(spec)

@@ -19,6 +19,7 @@ import (
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/replication"
+	"github.com/pika-node/pika-node/replication/multiraft"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/router/forward"
 
@@ -77,6 +78,12 @@ type Node struct {
 	fwd       *forward.Pool // connections to the other nodes' peer ports
 	shipper   *replication.Shipper
 	peerConns sync.WaitGroup
+
+	// raft mode (raft.go)
+	raft        *multiraft.Host
+	raftPool    *forward.Pool // peer connections for raft messages only
+	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
+	raftReports chan struct{}
 }
 
 // New opens the node's storage. Run serves it.
@@ -164,6 +171,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.fwd = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: n.cfg.MaxQueryBytes})
 	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load)
+	n.startRaft()
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),
@@ -190,6 +198,11 @@ func (n *Node) Run(ctx context.Context) error {
 		if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
+		return nil
+	})
+	g.Go(func() error { return n.raft.Run(gctx) })
+	g.Go(func() error {
+		n.reportRaftLeaders(gctx)
 		return nil
 	})
 	g.Go(func() error { return n.member.Run(gctx) })
@@ -243,6 +256,7 @@ func (n *Node) Run(ctx context.Context) error {
 	err = g.Wait()
 	conns.Wait()
 	n.fwd.Close()
+	n.raftPool.Close()
 	n.peerConns.Wait()
 	n.stopEtcd()
 	n.eng.Close()

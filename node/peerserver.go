@@ -158,6 +158,12 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		return
 	}
 	pb.commit()
+	if tb, ok := n.snap.Load().Table(c.Table); ok {
+		if msg := n.linearizable(tb, spec, c.Args); msg != "" {
+			c.R.Error(msg)
+			return
+		}
+	}
 	command.Run(spec, c)
 }
 
@@ -170,6 +176,10 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 //	REPLICATE, SYNCBEGIN, SYNCDATA, SYNCEND   replication (applyReplicated, applyFullSync)
 func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
 	switch name {
+	case "raft":
+		return n.peerRaft
+	case "rafttransfer":
+		return n.peerRaftTransfer
 	case "counts":
 		return n.peerCounts
 	case "positions":

@@ -155,7 +155,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 	var out []sent
 	live := map[target]bool{}
 	for _, tb := range snap.Tables() {
-		if tb.Replicas < 2 {
+		if tb.Replicas < 2 || tb.Mode == meta.ModeRaft { // raft groups replicate themselves
 			continue
 		}
 		for i := range tb.Slots {

@@ -142,6 +142,10 @@ func (s *Snapshot) Tables() []*Table {
 }
 
 // Node returns a live node's registration.
+// Nodes returns the live nodes, in no particular order.
+func (s *Snapshot) Nodes() []meta.NodeInfo { return slices.Collect(maps.Values(s.nodes)) }
+
+// Node returns a live node's record.
 func (s *Snapshot) Node(id meta.NodeID) (meta.NodeInfo, bool) {
 	n, ok := s.nodes[id]
 	return n, ok

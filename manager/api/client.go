@@ -145,3 +145,8 @@ func (c *Client) Drain(ctx context.Context, node meta.NodeID) (Drain, error) {
 	var out Drain
 	return out, c.do(ctx, http.MethodPost, PathNodes+"/"+url.PathEscape(string(node))+"/drain", nil, &out)
 }
+
+// ReportRaftLeaders sends raft leadership reports to the manager.
+func (c *Client) ReportRaftLeaders(ctx context.Context, reports []RaftLeader) error {
+	return c.do(ctx, http.MethodPost, PathRaftLeaders, reports, nil)
+}

@@ -11,7 +11,18 @@ const (
 	PathStatus = "/api/v1/status"
 	PathNodes  = "/api/v1/nodes"  // GET; DELETE /api/v1/nodes/{id}?force=true
 	PathTables = "/api/v1/tables" // GET, POST; GET, DELETE /api/v1/tables/{name}; GET /api/v1/tables/{name}/slots[/{n}]
+	// PathRaftLeaders takes POSTed []RaftLeader: nodes report the raft
+	// groups they lead, and the manager's routing follows.
+	PathRaftLeaders = "/api/v1/raft/leaders"
 )
+
+// RaftLeader reports that Node leads the raft group of a slot at Term.
+type RaftLeader struct {
+	Table meta.TableID `json:"table"`
+	Slot  meta.SlotID  `json:"slot"`
+	Node  meta.NodeID  `json:"node"`
+	Term  uint64       `json:"term"`
+}
 
 // Health values of Status.Health and Table.Health.
 const (

@@ -153,6 +153,13 @@ var ErrStopped = errors.New("multiraft: stopped")
 
 func (h *Host) push(ev event) {
 	h.mu.Lock()
+	if h.stopped.Load() {
+		h.mu.Unlock()
+		if ev.prop != nil {
+			ev.prop.done <- ErrStopped
+		}
+		return
+	}
 	h.inbox = append(h.inbox, ev)
 	h.mu.Unlock()
 	select {
@@ -168,11 +175,28 @@ func (h *Host) Ensure(g GroupID, voters []PeerID, boot bool) {
 	h.push(event{kind: evEnsure, group: g, voter: slices.Clone(voters), boot: boot})
 }
 
-// Remove stops running group g here (its table was dropped).
+// Remove stops running group g here.
 func (h *Host) Remove(g GroupID) { h.push(event{kind: evRemove, group: g}) }
 
+// RemoveTable stops running every group of table t here (it was dropped).
+func (h *Host) RemoveTable(t storage.TableID) {
+	h.mu.Lock()
+	var ids []GroupID
+	for id := range h.groups {
+		if id.Table == t {
+			ids = append(ids, id)
+		}
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		h.Remove(id)
+	}
+}
+
 // TransferLeader asks the leader of g to hand leadership to peer to.
-func (h *Host) TransferLeader(g GroupID, to PeerID) { h.push(event{kind: evTransfer, group: g, to: to}) }
+func (h *Host) TransferLeader(g GroupID, to PeerID) {
+	h.push(event{kind: evTransfer, group: g, to: to})
+}
 
 // PeerDown tells the host that peer is gone (its lease expired, say).
 func (h *Host) PeerDown(p PeerID) { h.push(event{kind: evPeerDown, from: p}) }
@@ -296,8 +320,8 @@ func (h *Host) Run(ctx context.Context) error {
 }
 
 func (h *Host) stop() {
-	h.stopped.Store(true)
 	h.mu.Lock()
+	h.stopped.Store(true)
 	groups := h.groups
 	evs := h.inbox
 	h.inbox = nil

@@ -1,0 +1,223 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/replication/multiraft"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/router/forward"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// Raft mode on the node: the multiraft host runs the groups of the raft
+// tables' slots this node holds; its messages travel on a pool of peer
+// connections of their own (RAFT requests), so they never queue behind
+// forwarded commands that wait for those very messages to commit.
+
+// raftPeerID is a node's id inside raft groups: its 64-bit hex id, or a
+// hash of an id that is not one.
+func raftPeerID(id meta.NodeID) multiraft.PeerID {
+	if v, err := strconv.ParseUint(string(id), 16, 64); err == nil && v != 0 {
+		return v
+	}
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64() | 1
+}
+
+// startRaft builds the host; Run drives it.
+func (n *Node) startRaft() {
+	n.raftPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
+	n.raftReports = make(chan struct{}, 1)
+	n.raft = multiraft.New(multiraft.Config{
+		Self:   raftPeerID(n.id),
+		Engine: n.eng,
+		Send:   n.sendRaft,
+		OnLeader: func(multiraft.GroupID, uint64) {
+			select {
+			case n.raftReports <- struct{}{}:
+			default:
+			}
+		},
+		Log: n.log.With("component", "raft"),
+	})
+	n.eng.SetConsensus(n.raft)
+	none := map[multiraft.PeerID]string{}
+	n.raftAddrs.Store(&none)
+}
+
+// setRaftAddrs records the peer address of every live node by raft id.
+func (n *Node) setRaftAddrs(snap *router.Snapshot) {
+	m := map[multiraft.PeerID]string{}
+	for _, info := range snap.Nodes() {
+		m[raftPeerID(info.ID)] = info.Peer
+	}
+	n.raftAddrs.Store(&m)
+}
+
+// sendRaft ships a batch to a peer's RAFT handler and waits for its +OK.
+func (n *Node) sendRaft(to multiraft.PeerID, batch []byte) error {
+	addr := (*n.raftAddrs.Load())[to]
+	if addr == "" {
+		return fmt.Errorf("raft peer %x is not alive", to)
+	}
+	raw, err := n.raftPool.Do(addr, 0, [][]byte{[]byte("RAFT"), batch}).Wait(context.Background(), 2*time.Second)
+	if err != nil {
+		return err
+	}
+	if len(raw) > 0 && raw[0] == '-' {
+		return fmt.Errorf("raft peer %x refused: %.80s", to, raw)
+	}
+	return nil
+}
+
+// peerRaft is the RAFT request: a batch of raft messages for our groups.
+func (n *Node) peerRaft(c *command.Ctx, args [][]byte) {
+	if len(args) != 2 {
+		c.R.Error("ERR RAFT wants one batch")
+		return
+	}
+	if err := n.raft.Deliver(args[1]); err != nil {
+		n.log.Warn("bad raft batch from a peer", "err", err)
+		c.R.Error("ERR " + err.Error())
+		return
+	}
+	c.R.Simple("OK")
+}
+
+// peerRaftTransfer is RAFTTRANSFER <table> <slot> <node>: hand the
+// group's leadership to node (switchover and drain of raft tables).
+func (n *Node) peerRaftTransfer(c *command.Ctx, args [][]byte) {
+	if len(args) != 4 {
+		c.R.Error("ERR RAFTTRANSFER wants table, slot and node")
+		return
+	}
+	t, s, ok := parseTableSlot(args[1], args[2])
+	if !ok {
+		c.R.Error("ERR bad table or slot")
+		return
+	}
+	n.raft.TransferLeader(multiraft.GroupID{Table: t, Slot: s}, raftPeerID(meta.NodeID(args[3])))
+	c.R.Simple("OK")
+}
+
+// ensureRaftGroups runs a group for every slot of a raft table that this
+// node holds (applyState's goroutine).
+func (n *Node) ensureRaftGroups(t *router.Table) {
+	for s := range t.Slots {
+		r := t.Route(storage.SlotID(s))
+		if !slices.Contains(r.Replicas, n.id) {
+			continue
+		}
+		voters := make([]multiraft.PeerID, len(r.Replicas))
+		for i, id := range r.Replicas {
+			voters[i] = raftPeerID(id)
+		}
+		n.raft.Ensure(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}, voters, r.Leader == n.id)
+	}
+}
+
+// linearizable makes a read of a raft table linearizable before it runs
+// here; it returns the error reply, "" to go on.
+func (n *Node) linearizable(tb *router.Table, spec *command.Spec, args [][]byte) string {
+	if tb == nil || tb.Mode != meta.ModeRaft {
+		return ""
+	}
+	slots := readSlots(spec, args, tb.Slots)
+	if len(slots) == 0 {
+		return ""
+	}
+	return n.raftReadBarrier(tb.ID, slots)
+}
+
+// raftReadBarrier makes a read of the given slots of a raft table
+// linearizable (ReadIndex); it returns the error reply, "" to go on.
+func (n *Node) raftReadBarrier(t storage.TableID, slots []storage.SlotID) string {
+	for _, s := range slots {
+		if err := n.raft.ReadBarrier(context.Background(), t, s); err != nil {
+			msg, _ := command.ErrorReply(err)
+			return msg
+		}
+	}
+	return ""
+}
+
+// readSlots returns the slots a read command touches (nil for a write or
+// a keyless command).
+func readSlots(spec *command.Spec, args [][]byte, slots uint32) []storage.SlotID {
+	if spec.Flags&command.Write != 0 {
+		return nil
+	}
+	keys, err := spec.KeysOf(args)
+	if err != nil || len(keys) == 0 {
+		return nil
+	}
+	out := make([]storage.SlotID, 0, 1)
+	for _, k := range keys {
+		s := router.SlotOf(k, slots)
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// reportRaftLeaders keeps the routing in step with the raft groups this
+// node leads: on every new leadership, and every second for reports that
+// got lost (a manager change), it sends the manager the groups whose slot
+// record names another leader or an older term.
+func (n *Node) reportRaftLeaders(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.raftReports:
+			// Let a burst of elections (a node died) gather.
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+		case <-tick.C:
+		}
+		snap := n.snap.Load()
+		if snap == nil {
+			continue
+		}
+		var reports []api.RaftLeader
+		for _, t := range snap.Tables() {
+			if t.Mode != meta.ModeRaft {
+				continue
+			}
+			for s := range t.Slots {
+				st := n.raft.GroupStatus(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)})
+				if !st.Running || st.Leader != raftPeerID(n.id) {
+					continue
+				}
+				r := t.Route(storage.SlotID(s))
+				if r.Leader != n.id || uint64(r.Epoch) < st.Term {
+					reports = append(reports, api.RaftLeader{Table: t.ID, Slot: storage.SlotID(s), Node: n.id, Term: st.Term})
+				}
+			}
+		}
+		if len(reports) == 0 {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := n.member.FollowRaftLeaders(rctx, reports)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			n.log.Debug("report raft leaders", "groups", len(reports), "err", err)
+		}
+	}
+}
