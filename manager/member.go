@@ -37,6 +37,9 @@ type Config struct {
 	Positions PositionsFunc
 	// Checksum asks a node for its checksum of a slot (slot check).
 	Checksum ChecksumFunc
+	// TransferLeader asks node, the leader of a raft slot, to hand its
+	// leadership to another replica (raft switchover and drain).
+	TransferLeader func(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID, to meta.NodeID) error
 	// ReplicaDownTimeout is how long a replica's node may be dead before
 	// the manager puts the slot's copy on another node. 0: never.
 	ReplicaDownTimeout time.Duration

@@ -3,7 +3,9 @@ package manager
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -36,9 +38,9 @@ func (m *Member) FollowRaftLeaders(ctx context.Context, reports []api.RaftLeader
 	return api.NewClient(info.HTTP).ReportRaftLeaders(ctx, reports)
 }
 
+// followRaftLeaders does not take the operations lock: a raft switchover
+// holds it while it waits for the report of the new leader.
 func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLeader) error {
-	l.m.opMu.Lock()
-	defer l.m.opMu.Unlock()
 	st, err := l.load(ctx)
 	if err != nil {
 		return err
@@ -70,4 +72,34 @@ func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLe
 	}
 	l.m.log.Debug("routing follows raft leaders", "slots", len(ops))
 	return nil
+}
+
+// raftSwitchover hands a raft slot's leadership to node to: the leader's
+// group transfers it (raft's leader transfer waits for the target to have
+// the whole log), and the routing follows the new leader's report.
+func (l *leadership) raftSwitchover(ctx context.Context, st *meta.State, t meta.TableInfo, n meta.SlotID, res api.Switchover) (api.Switchover, error) {
+	start := time.Now()
+	if l.m.cfg.TransferLeader == nil {
+		return res, errf(http.StatusNotImplemented, "this node cannot transfer raft leadership")
+	}
+	deadline := time.Now().Add(catchUpTimeout)
+	for {
+		if err := l.m.cfg.TransferLeader(ctx, st.Alive[res.From], t.ID, n, res.To); err != nil {
+			l.m.log.Warn("raft leader transfer request", "table", t.Name, "slot", n, "err", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, time.Second)
+		got, err := l.m.WaitState(wctx, func(st *meta.State) bool { return st.Slots[t.ID][n].Leader == res.To })
+		cancel()
+		if err == nil {
+			si := got.Slots[t.ID][n]
+			res.Epoch = si.Epoch
+			res.Took = time.Since(start).String()
+			res.Paused = "0s"
+			l.m.log.Info("raft switchover", "table", t.Name, "slot", n, "from", res.From, "to", res.To, "term", si.Epoch)
+			return res, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return res, errf(http.StatusConflict, "raft group of slot %d did not hand leadership to %s within %s", n, res.To, catchUpTimeout)
+		}
+	}
 }

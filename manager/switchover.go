@@ -66,6 +66,9 @@ func (l *leadership) switchover(ctx context.Context, table string, n meta.SlotID
 	case !alive:
 		return res, errf(http.StatusConflict, "%s is down", to)
 	}
+	if t.Mode == meta.ModeRaft {
+		return l.raftSwitchover(ctx, st, t, n, res)
+	}
 	// Fence.
 	fenced := si
 	fenced.Epoch++

@@ -107,6 +107,7 @@ func (n *Node) startControlPlane() error {
 		BootstrapExpect:    n.cfg.BootstrapExpect,
 		Positions:          n.slotPositions,
 		Checksum:           n.slotChecksum,
+		TransferLeader:     n.transferRaftLeader,
 		ReplicaDownTimeout: n.cfg.ReplicaDownTimeout,
 		Log:                n.log.With("component", "manager"),
 	}, cli, n.applyState)

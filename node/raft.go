@@ -221,3 +221,21 @@ func (n *Node) reportRaftLeaders(ctx context.Context) {
 		}
 	}
 }
+
+// transferRaftLeader asks node (the leader of slot s of table t) to hand
+// the group's leadership to another replica (manager.Config.TransferLeader).
+func (n *Node) transferRaftLeader(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID, to meta.NodeID) error {
+	if node.ID == n.id {
+		n.raft.TransferLeader(multiraft.GroupID{Table: t, Slot: s}, raftPeerID(to))
+		return nil
+	}
+	args := [][]byte{[]byte("RAFTTRANSFER"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10), []byte(to)}
+	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 3*time.Second)
+	if err != nil {
+		return err
+	}
+	if len(raw) > 0 && raw[0] == '-' {
+		return fmt.Errorf("%s refused the transfer: %.80s", node.ID, raw)
+	}
+	return nil
+}
