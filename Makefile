@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -48,6 +48,9 @@ bench-cluster: build
 
 bench-replication: build
 	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-replication.sh
+
+bench-raft: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-raft.sh
 
 clean:
 	rm -rf bin
