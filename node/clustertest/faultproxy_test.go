@@ -25,6 +25,8 @@ type faultProxy struct {
 	stall  chan struct{} // open while stalled
 	drops  int
 	stalls int
+	// refusing: every new connection is closed at once (cut, until heal).
+	refusing bool
 }
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
@@ -40,6 +42,13 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			refusing := p.refusing
+			p.mu.Unlock()
+			if refusing {
+				c.Close()
+				continue
 			}
 			up, err := net.Dial("tcp", target)
 			if err != nil {
@@ -98,6 +107,36 @@ func (p *faultProxy) stallFor(d time.Duration) {
 	p.mu.Unlock()
 	time.Sleep(d)
 	close(ch)
+}
+
+// cut drops every proxied connection and refuses new ones until heal: the
+// node behind the proxy receives nothing on its peer port.
+func (p *faultProxy) cut() {
+	p.mu.Lock()
+	p.refusing = true
+	p.mu.Unlock()
+	p.drop()
+}
+
+// hold stalls all traffic until heal (stallFor without the timer): bytes
+// sent meanwhile are delivered late, after heal.
+func (p *faultProxy) hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stall = make(chan struct{})
+	p.stalls++
+}
+
+// heal ends a cut or a hold: held bytes flow, new connections are accepted.
+func (p *faultProxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusing = false
+	select {
+	case <-p.stall:
+	default:
+		close(p.stall)
+	}
 }
 
 // TestReplicationThroughLinkFaults: node 3's peer link goes through a
