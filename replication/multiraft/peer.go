@@ -41,11 +41,10 @@ type peer struct {
 	h  *Host
 	id PeerID
 
-	mu      sync.Mutex
-	buf     []byte
-	signal  chan struct{}
-	closed  chan struct{}
-	started bool
+	mu     sync.Mutex
+	buf    []byte
+	signal chan struct{}
+	closed chan struct{}
 
 	lastHeard atomic.Int64 // unix ns
 	down      atomic.Bool
