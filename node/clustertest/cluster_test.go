@@ -213,8 +213,13 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	if out, errs, code := pikactl(t, append(srv(others[1]), "node", "remove", killed.Node, "--force")...); code != 0 {
 		t.Fatalf("forced remove: exit %d %s%s", code, out, errs)
 	}
-	pikactlJSON(t, &st, append(srv(others[0]), "status")...)
-	if string(st.Manager) != next || len(st.Nodes) != 2 {
+	// The removal was answered once others[1] saw it; others[0] sees it
+	// when its watch delivers it.
+	waitFor(t, "status from another node to show the removal", 10*time.Second, func() bool {
+		pikactlJSON(t, &st, append(srv(others[0]), "status")...)
+		return len(st.Nodes) == 2
+	})
+	if string(st.Manager) != next {
 		t.Fatalf("status after removal: manager %s (want %s), %d nodes", st.Manager, next, len(st.Nodes))
 	}
 	// Dropping a table under a live connection: its next command fails
