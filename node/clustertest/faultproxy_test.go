@@ -123,8 +123,12 @@ func (p *faultProxy) cut() {
 func (p *faultProxy) hold() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stall = make(chan struct{})
-	p.stalls++
+	select {
+	case <-p.stall: // flowing
+		p.stall = make(chan struct{})
+		p.stalls++
+	default: // already held
+	}
 }
 
 // heal ends a cut or a hold: held bytes flow, new connections are accepted.
