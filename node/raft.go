@@ -63,20 +63,25 @@ func (n *Node) setRaftAddrs(snap *router.Snapshot) {
 	n.raftAddrs.Store(&m)
 }
 
-// sendRaft ships a batch to a peer's RAFT handler and waits for its +OK.
-func (n *Node) sendRaft(to multiraft.PeerID, batch []byte) error {
+// sendRaft ships a batch to a peer's RAFT handler; the returned function
+// waits for its +OK.
+func (n *Node) sendRaft(to multiraft.PeerID, batch []byte) func() error {
 	addr := (*n.raftAddrs.Load())[to]
 	if addr == "" {
-		return fmt.Errorf("raft peer %x is not alive", to)
+		return func() error { return fmt.Errorf("raft peer %x is not alive", to) }
 	}
-	raw, err := n.raftPool.Do(addr, 0, [][]byte{[]byte("RAFT"), batch}).Wait(context.Background(), 2*time.Second)
-	if err != nil {
-		return err
+	f := n.raftPool.Do(addr, 0, [][]byte{[]byte("RAFT"), batch})
+	f.Flush()
+	return func() error {
+		raw, err := f.Wait(context.Background(), 2*time.Second)
+		if err != nil {
+			return err
+		}
+		if len(raw) > 0 && raw[0] == '-' {
+			return fmt.Errorf("raft peer %x refused: %.80s", to, raw)
+		}
+		return nil
 	}
-	if len(raw) > 0 && raw[0] == '-' {
-		return fmt.Errorf("raft peer %x refused: %.80s", to, raw)
-	}
-	return nil
 }
 
 // peerRaft is the RAFT request: a batch of raft messages for our groups.

@@ -158,19 +158,23 @@ func (e *Engine) LoadRaftGroup(t TableID, s SlotID) (RaftGroupState, error) {
 type RaftGroupWrite struct {
 	Table TableID
 	Slot  SlotID
-	// Entries are appended to the log at FirstIndex, FirstIndex+1, ...;
-	// entries the log had from FirstIndex on are deleted first (a new
-	// leader overwrote them).
+	// Entries are appended to the log at FirstIndex, FirstIndex+1, ...
+	// With Truncate, the entries the log had from FirstIndex on are
+	// deleted first (a new leader overwrote them); a range tombstone
+	// costs every later read of the range, so only then.
 	FirstIndex LogIndex
 	Entries    [][]byte
+	Truncate   bool
 	// HardState, when not nil, replaces the group's hard state.
 	HardState []byte
 	// Effects are the encoded Effects of newly committed entries, applied
 	// to the slot's data in order.
 	Effects [][]byte
-	// Applied, when not nil, replaces the group's applied state; log
-	// entries at or below its CompactIndex are deleted.
-	Applied *RaftApplied
+	// Applied, when not nil, replaces the group's applied state. When its
+	// CompactIndex is above CompactedBefore, the log entries up to it are
+	// deleted.
+	Applied         *RaftApplied
+	CompactedBefore uint64
 	// ResetData deletes the slot's data and counts before anything else
 	// (a snapshot is about to be loaded).
 	ResetData bool
@@ -207,8 +211,10 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 			}
 			u.n = [2]int64{}
 		}
-		if len(g.Entries) > 0 {
+		if len(g.Entries) > 0 && g.Truncate {
 			wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, g.FirstIndex), raftLogKey(g.Table, g.Slot, math.MaxUint64))
+		}
+		if len(g.Entries) > 0 {
 			for j, en := range g.Entries {
 				wb.PutCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, g.FirstIndex+LogIndex(j)), en)
 			}
@@ -239,7 +245,7 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 		}
 		if a := g.Applied; a != nil {
 			wb.PutCF(e.cfs[CFSystem], raftAppliedKey(g.Table, g.Slot), a.encode())
-			if a.CompactIndex > 0 {
+			if a.CompactIndex > g.CompactedBefore {
 				wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, 0), raftLogKey(g.Table, g.Slot, LogIndex(a.CompactIndex+1)))
 			}
 			u.index, u.term = a.Index, a.Term

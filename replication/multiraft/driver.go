@@ -255,7 +255,9 @@ type pendingRound struct {
 	newTerm    uint64
 	compact    uint64
 	compactT   uint64
-	write      int // index in writes, -1 if none
+	write      int  // index in writes, -1 if none
+	sent       bool // the messages went before the write (a leader's)
+	ready      bool // rd is a Ready taken from the group
 }
 
 // round persists and applies the ready state of every dirty group in one
@@ -266,14 +268,30 @@ func (d *driver) round() error {
 	var rounds []pendingRound
 	for g := range d.dirty {
 		delete(d.dirty, g)
-		if !g.rn.HasReady() {
+		ready := g.rn.HasReady()
+		if !ready && !g.fresh {
 			continue
 		}
-		pr := pendingRound{g: g, rd: g.rn.Ready(), write: -1, newApplied: g.applied, newTerm: g.appliedTerm, compact: g.compactIndex}
+		pr := pendingRound{g: g, write: -1, newApplied: g.applied, newTerm: g.appliedTerm, compact: g.compactIndex, ready: ready}
+		if ready {
+			pr.rd = g.rn.Ready()
+		}
 		w := storage.RaftGroupWrite{Table: g.id.Table, Slot: g.id.Slot}
 		changed := false
+		if g.fresh {
+			hs := g.initHS
+			if !raft.IsEmptyHardState(pr.rd.HardState) {
+				hs = pr.rd.HardState
+			}
+			w.HardState, _ = hs.Marshal()
+			confb, _ := g.conf.Marshal()
+			w.Applied = &storage.RaftApplied{Index: g.applied, Term: g.appliedTerm, CompactIndex: g.compactIndex, CompactTerm: g.compactTerm, Conf: confb}
+			w.CompactedBefore = g.compactIndex
+			changed = true
+		}
 		if n := len(pr.rd.Entries); n > 0 {
 			w.FirstIndex = storage.LogIndex(pr.rd.Entries[0].Index)
+			w.Truncate = pr.rd.Entries[0].Index <= g.lastIndex()
 			w.Entries = make([][]byte, n)
 			for i := range pr.rd.Entries {
 				b, err := pr.rd.Entries[i].Marshal()
@@ -332,14 +350,27 @@ func (d *driver) round() error {
 			}
 			pr.compactT = compactTerm
 			w.Applied = &storage.RaftApplied{Index: pr.newApplied, Term: pr.newTerm, CompactIndex: pr.compact, CompactTerm: compactTerm, Conf: confb}
+			w.CompactedBefore = g.compactIndex
 			changed = true
 		}
 		if changed {
 			pr.write = len(writes)
 			writes = append(writes, w)
 		}
+		// A leader's messages (appends, heartbeats) may go before its own
+		// write: the entries are committed by a quorum that need not
+		// include it (Raft thesis 10.2.1; etcd does the same).
+		leader := g.state == raft.StateLeader
+		if pr.rd.SoftState != nil {
+			leader = pr.rd.SoftState.RaftState == raft.StateLeader
+		}
+		if leader && len(pr.rd.Messages) > 0 {
+			d.send(g, pr.rd.Messages)
+			pr.sent = true
+		}
 		rounds = append(rounds, pr)
 	}
+	d.flushSends()
 	if len(writes) > 0 {
 		if err := h.cfg.Engine.ApplyRaft(writes); err != nil {
 			// The ready states were taken and cannot be given back:
@@ -388,6 +419,7 @@ func (d *driver) compactPoint(g *group, applied uint64) uint64 {
 // finish does what follows a round's write for one group.
 func (d *driver) finish(pr *pendingRound) {
 	h, g, rd := d.h, pr.g, &pr.rd
+	g.fresh = false
 	if len(rd.Entries) > 0 {
 		if err := g.store.Append(rd.Entries); err != nil {
 			h.cfg.Log.Error("raft log append", "group", g.id.String(), "err", err)
@@ -444,27 +476,36 @@ func (d *driver) finish(pr *pendingRound) {
 		kept = append(kept, w)
 	}
 	g.readsReady = kept
-	for _, m := range rd.Messages {
-		if m.Type == raftpb.MsgSnap {
-			// A follower behind the compacted log: snapshots are not
-			// streamed yet; keep the leader retrying appends.
-			g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
-			h.cfg.Log.Warn("raft follower needs a snapshot (not supported)", "group", g.id.String(), "follower", m.To)
-			continue
-		}
-		b, err := m.Marshal()
-		if err != nil {
-			continue
-		}
-		h.peer(m.To).add(itemRaft, g.id, b)
+	if !pr.sent {
+		d.send(g, rd.Messages)
 	}
-	g.rn.Advance(*rd)
+	if pr.ready {
+		g.rn.Advance(*rd)
+	}
 	g.publish(h.cfg.Self)
 	for _, w := range done {
 		w.done <- nil
 	}
 	if g.rn.HasReady() {
 		d.dirty[g] = true
+	}
+}
+
+// send queues a group's messages for their peers.
+func (d *driver) send(g *group, msgs []raftpb.Message) {
+	for _, m := range msgs {
+		if m.Type == raftpb.MsgSnap {
+			// A follower behind the compacted log: snapshots are not
+			// streamed yet; keep the leader retrying appends.
+			g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+			d.h.cfg.Log.Warn("raft follower needs a snapshot (not supported)", "group", g.id.String(), "follower", m.To)
+			continue
+		}
+		b, err := m.Marshal()
+		if err != nil {
+			continue
+		}
+		d.h.peer(m.To).add(itemRaft, g.id, b)
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-
-	"github.com/pika-node/pika-node/storage"
 )
 
 // The first index of every group: a new group starts from a snapshot at
@@ -53,6 +51,9 @@ type group struct {
 
 	quiesced bool
 	idle     int
+
+	fresh  bool // its initial state is not persisted yet
+	initHS raftpb.HardState
 
 	proposals  map[uint64]*waiter
 	reads      map[uint64]*waiter // waiting for their read state
@@ -108,15 +109,11 @@ func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
 	if err := g.store.SetHardState(hs); err != nil {
 		return nil, err
 	}
-	if fresh {
-		hsb, _ := hs.Marshal()
-		confb, _ := g.conf.Marshal()
-		err := h.cfg.Engine.ApplyRaft([]storage.RaftGroupWrite{{Table: id.Table, Slot: id.Slot, HardState: hsb,
-			Applied: &storage.RaftApplied{Index: g.applied, Term: g.appliedTerm, CompactIndex: g.compactIndex, CompactTerm: g.compactTerm, Conf: confb}}})
-		if err != nil {
-			return nil, err
-		}
-	}
+	// A new group's initial state is written with the next round (one
+	// write for a whole table's groups, not one each); lost in a crash
+	// before that, it is created again identically.
+	g.fresh = fresh
+	g.initHS = hs
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              h.cfg.Self,
 		ElectionTick:    h.cfg.ElectionTicks,

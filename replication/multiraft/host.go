@@ -33,10 +33,11 @@ type PeerID = uint64
 type Config struct {
 	Self   PeerID
 	Engine *storage.Engine
-	// Send ships one batch of messages to a peer node and reports
-	// whether it was delivered. It is called from one goroutine per
-	// peer, so it may block for a round trip.
-	Send func(to PeerID, batch []byte) error
+	// Send starts shipping one batch of messages to a peer node and
+	// returns a function that waits for the peer's acknowledgement. A
+	// peer's batches are sent in order without waiting for earlier
+	// acknowledgements (at most maxInflight outstanding).
+	Send func(to PeerID, batch []byte) (wait func() error)
 	// Tick is the raft tick; elections time out after ElectionTicks to
 	// twice that, heartbeats go every tick.
 	Tick          time.Duration

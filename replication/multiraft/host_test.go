@@ -69,13 +69,16 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 		Self:   id,
 		Engine: eng,
 		Tick:   20 * time.Millisecond,
-		Send: func(to multiraft.PeerID, batch []byte) error {
+		Send: func(to multiraft.PeerID, batch []byte) func() error {
 			m.sent.Add(1)
 			peer := c.get(to)
+			var err error
 			if peer == nil || peer.cut.Load() || m.cut.Load() {
-				return errors.New("unreachable")
+				err = errors.New("unreachable")
+			} else {
+				err = peer.host.Deliver(append([]byte(nil), batch...))
 			}
-			return peer.host.Deliver(append([]byte(nil), batch...))
+			return func() error { return err }
 		},
 		PeerTimeout: 300 * time.Millisecond,
 	})

@@ -41,10 +41,11 @@ type peer struct {
 	h  *Host
 	id PeerID
 
-	mu     sync.Mutex
-	buf    []byte
-	signal chan struct{}
-	closed chan struct{}
+	mu       sync.Mutex
+	buf      []byte
+	signal   chan struct{}
+	closed   chan struct{}
+	inflight chan func() error // acknowledgements to wait for, in order
 
 	lastHeard atomic.Int64 // unix ns
 	down      atomic.Bool
@@ -56,10 +57,11 @@ func (h *Host) peer(id PeerID) *peer {
 	defer h.peersMu.Unlock()
 	p := h.peers[id]
 	if p == nil {
-		p = &peer{h: h, id: id, signal: make(chan struct{}, 1), closed: make(chan struct{})}
+		p = &peer{h: h, id: id, signal: make(chan struct{}, 1), closed: make(chan struct{}), inflight: make(chan func() error, maxInflight)}
 		p.lastHeard.Store(time.Now().UnixNano())
 		h.peers[id] = p
 		go p.run()
+		go p.confirm()
 	}
 	return p
 }
@@ -123,12 +125,34 @@ func (p *peer) run() {
 		if len(batch) == 0 {
 			continue
 		}
-		if err := p.h.cfg.Send(p.id, batch); err != nil {
+		wait := p.h.cfg.Send(p.id, batch)
+		select {
+		case p.inflight <- wait:
+		case <-p.closed:
+			return
+		}
+	}
+}
+
+// maxInflight bounds the batches sent to a peer and not yet acknowledged.
+const maxInflight = 16
+
+// confirm waits for the acknowledgement of each batch sent; a failure
+// marks the peer down (and pauses its sends a moment: the next ping
+// retries).
+func (p *peer) confirm() {
+	for {
+		var wait func() error
+		select {
+		case <-p.closed:
+			return
+		case wait = <-p.inflight:
+		}
+		if err := wait(); err != nil {
 			if p.down.CompareAndSwap(false, true) {
 				p.h.cfg.Log.Debug("raft peer unreachable", "peer", p.id, "err", err)
 				p.h.PeerDown(p.id)
 			}
-			// Do not spin on a dead peer: the next ping retries.
 			select {
 			case <-p.closed:
 				return
