@@ -180,6 +180,8 @@ func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
 		return n.peerRaft
 	case "rafttransfer":
 		return n.peerRaftTransfer
+	case "raftsnapbegin", "raftsnapdata":
+		return func(c *command.Ctx, args [][]byte) { n.peerRaftSnapshot(c, name, args) }
 	case "counts":
 		return n.peerCounts
 	case "positions":

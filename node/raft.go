@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/api"
@@ -47,7 +48,8 @@ func (n *Node) startRaft() {
 			default:
 			}
 		},
-		Log: n.log.With("component", "raft"),
+		StreamSnapshot: n.streamRaftSnapshot,
+		Log:            n.log.With("component", "raft"),
 	})
 	n.eng.SetConsensus(n.raft)
 	none := map[multiraft.PeerID]string{}
@@ -243,4 +245,90 @@ func (n *Node) transferRaftLeader(ctx context.Context, node meta.NodeInfo, t met
 		return fmt.Errorf("%s refused the transfer: %.80s", node.ID, raw)
 	}
 	return nil
+}
+
+// streamRaftSnapshot copies a raft slot to a follower ahead of raft's
+// snapshot message (multiraft.Config.StreamSnapshot):
+//
+//	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>
+//	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
+//
+// chunks of about 1 MB, each acknowledged, on the raft pool's second
+// connection, so raft messages do not wait behind them.
+func (n *Node) streamRaftSnapshot(st multiraft.SnapshotStream) error {
+	addr := (*n.raftAddrs.Load())[st.To]
+	if addr == "" {
+		return fmt.Errorf("raft peer %x is not alive", st.To)
+	}
+	head := [][]byte{
+		strconv.AppendUint(nil, uint64(st.Group.Table), 10), strconv.AppendUint(nil, uint64(st.Group.Slot), 10),
+		strconv.AppendUint(nil, raftPeerID(n.id), 10), strconv.AppendUint(nil, st.Index, 10), strconv.AppendUint(nil, st.Term, 10),
+	}
+	do := func(args ...[]byte) error {
+		raw, err := n.raftPool.Do(addr, 1, args).Wait(context.Background(), 30*time.Second)
+		if err != nil {
+			return err
+		}
+		if len(raw) > 0 && raw[0] == '-' {
+			return fmt.Errorf("%.120s", raw)
+		}
+		return nil
+	}
+	if err := do(append([][]byte{[]byte("RAFTSNAPBEGIN")}, head...)...); err != nil {
+		return err
+	}
+	for {
+		chunk, done, err := st.Next(1 << 20)
+		if err != nil {
+			return err
+		}
+		last := []byte("0")
+		if done {
+			last = []byte("1")
+		}
+		if err := do(append(append([][]byte{[]byte("RAFTSNAPDATA")}, head...), last, chunk)...); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// peerRaftSnapshot serves RAFTSNAPBEGIN and RAFTSNAPDATA (see
+// streamRaftSnapshot): the snapshot is staged beside the slot until raft's
+// snapshot message lands it.
+func (n *Node) peerRaftSnapshot(c *command.Ctx, name string, args [][]byte) {
+	want := 6
+	if name == "raftsnapdata" {
+		want = 8
+	}
+	if len(args) != want {
+		c.R.Error("ERR malformed " + strings.ToUpper(name))
+		return
+	}
+	t, s, ok := parseTableSlot(args[1], args[2])
+	from, err1 := strconv.ParseUint(string(args[3]), 10, 64)
+	index, err2 := strconv.ParseUint(string(args[4]), 10, 64)
+	term, err3 := strconv.ParseUint(string(args[5]), 10, 64)
+	if !ok || err1 != nil || err2 != nil || err3 != nil {
+		c.R.Error("ERR malformed " + strings.ToUpper(name))
+		return
+	}
+	g := multiraft.GroupID{Table: t, Slot: s}
+	var err error
+	if name == "raftsnapbegin" {
+		err = n.raft.BeginInstall(g, from, index, term)
+	} else {
+		var eff storage.Effect
+		if eff, err = storage.DecodeEffect(args[7]); err == nil {
+			err = n.raft.StageChunk(g, from, index, term, eff.Ops, string(args[6]) == "1")
+		}
+	}
+	if err != nil {
+		n.log.Warn("raft snapshot from a peer refused", "group", g.String(), "err", err)
+		c.R.Error("ERR " + err.Error())
+		return
+	}
+	c.R.OK()
 }

@@ -175,9 +175,14 @@ type RaftGroupWrite struct {
 	// deleted.
 	Applied         *RaftApplied
 	CompactedBefore uint64
-	// ResetData deletes the slot's data and counts before anything else
-	// (a snapshot is about to be loaded).
-	ResetData bool
+	// FromStaging replaces the slot's data with what StageSlotChunk put
+	// in its staging area (a snapshot lands), and empties the staging.
+	FromStaging bool
+	// TruncateAll deletes the group's whole log first (a snapshot
+	// replaces it).
+	TruncateAll bool
+	// SetCounts, when not nil, sets the slot's key counts (a snapshot's).
+	SetCounts *[2]int64
 }
 
 // ApplyRaft writes the persisted part of many groups' ready states, and
@@ -204,12 +209,14 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 			return err
 		}
 		u := countUpdate{c: c, n: [2]int64{c.keys.Load(), c.expires.Load()}, index: c.logLast.Load(), term: c.logEpoch.Load()}
-		if g.ResetData {
-			start := SlotPrefix(g.Table, g.Slot)
-			for _, cf := range []CF{CFMeta, CFData, CFScore} {
-				wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
+		if g.FromStaging {
+			if err := e.landStaging(wb, g.Table, g.Slot); err != nil {
+				return err
 			}
 			u.n = [2]int64{}
+		}
+		if g.TruncateAll {
+			wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, 0), raftLogKey(g.Table, g.Slot, math.MaxUint64))
 		}
 		if len(g.Entries) > 0 && g.Truncate {
 			wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, g.FirstIndex), raftLogKey(g.Table, g.Slot, math.MaxUint64))
@@ -222,7 +229,7 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 		if g.HardState != nil {
 			wb.PutCF(e.cfs[CFSystem], raftHardStateKey(g.Table, g.Slot), g.HardState)
 		}
-		counted := g.ResetData
+		counted := g.FromStaging
 		for _, raw := range g.Effects {
 			eff, err := DecodeEffect(raw)
 			if err != nil {
@@ -239,6 +246,10 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 			u.n[0] += eff.KeyDelta
 			u.n[1] += eff.ExpireDelta
 			counted = counted || eff.KeyDelta != 0 || eff.ExpireDelta != 0
+		}
+		if g.SetCounts != nil {
+			u.n = *g.SetCounts
+			counted = true
 		}
 		if counted {
 			wb.PutCF(e.cfs[CFSystem], countKey(g.Table, g.Slot), encodeCounts(u.n))
@@ -266,6 +277,85 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	return nil
 }
 
+// A snapshot streams into a staging area of the slot, in the same column
+// families under the prefix 0xFFFFFFFE | table | slot, so the slot's data,
+// its raft log and state stay untouched until the last write lands it all
+// at once (a crash mid-stream leaves only staging to clear). Table ids
+// never reach 0xFFFFFFFE.
+var stagingMark = []byte{0xFF, 0xFF, 0xFF, 0xFE}
+
+func stagingPrefix(t TableID, s SlotID) []byte {
+	return appendPrefix(append([]byte(nil), stagingMark...), t, s)
+}
+
+// ClearStaging empties a slot's staging area.
+func (e *Engine) ClearStaging(t TableID, s SlotID) error {
+	p := stagingPrefix(t, s)
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, cf := range syncCFs {
+		wb.DeleteRangeCF(e.cfs[cf], p, prefixEnd(p))
+	}
+	return e.db.Write(e.wo, wb)
+}
+
+// StageSlotChunk writes a snapshot's puts (keys of slot s of table t) into
+// the slot's staging area.
+func (e *Engine) StageSlotChunk(t TableID, s SlotID, ops []Op) error {
+	prefix := SlotPrefix(t, s)
+	sp := stagingPrefix(t, s)
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, op := range ops {
+		if op.Kind != OpPut || op.CF > CFScore || len(op.Key) < prefixLen || string(op.Key[:prefixLen]) != string(prefix) {
+			return fmt.Errorf("%w: snapshot op outside table %d slot %d", ErrCorruptEffect, t, s)
+		}
+		wb.PutCF(e.cfs[op.CF], append(sp[:len(sp):len(sp)], op.Key[prefixLen:]...), op.Value)
+	}
+	return e.db.Write(e.wo, wb)
+}
+
+// landStaging adds to wb: delete the slot's data, move its staging area in.
+func (e *Engine) landStaging(wb *grocksdb.WriteBatch, t TableID, s SlotID) error {
+	start := SlotPrefix(t, s)
+	sp := stagingPrefix(t, s)
+	for _, cf := range syncCFs {
+		wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
+		ro := grocksdb.NewDefaultReadOptions()
+		ro.SetFillCache(false)
+		ro.SetIterateUpperBound(prefixEnd(sp))
+		it := e.db.NewIteratorCF(ro, e.cfs[cf])
+		for it.Seek(sp); it.Valid(); it.Next() {
+			k := it.Key().Data()
+			wb.PutCF(e.cfs[cf], append(start[:len(start):len(start)], k[len(sp):]...), it.Value().Data())
+		}
+		err := it.Err()
+		it.Close()
+		ro.Destroy()
+		if err != nil {
+			return err
+		}
+		wb.DeleteRangeCF(e.cfs[cf], sp, prefixEnd(sp))
+	}
+	e.mcache.clearAll()
+	return nil
+}
+
+// OpenRaftSlotSnapshot takes a snapshot of a raft slot's data without the
+// slot's lock: the caller is the group's driver, the only writer of raft
+// slots, so the data is exactly at the driver's applied index. Keys and
+// Expires are the slot's counts there.
+func (e *Engine) OpenRaftSlotSnapshot(t TableID, s SlotID) (*SlotSnapshot, error) {
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	c, err := e.slotCount(t, s)
+	if err != nil {
+		return nil, err
+	}
+	return &SlotSnapshot{e: e, t: t, s: s, snap: e.db.NewSnapshot(), Keys: c.keys.Load(), Expires: c.expires.Load()}, nil
+}
+
 // loadRaftPosition sets a raft slot's position from its applied state.
 func (e *Engine) loadRaftPosition(t TableID, s SlotID, c *slotCounts) error {
 	v, ok, err := e.get(CFSystem, raftAppliedKey(t, s))
@@ -286,6 +376,12 @@ func (e *Engine) dropRaftState(t TableID) error {
 	start := append([]byte{raftLogMark}, TablePrefix(t)...)
 	if err := e.db.DeleteRangeCF(e.wo, e.cfs[CFLog], start, prefixEnd(start)); err != nil {
 		return err
+	}
+	stage := append(append([]byte(nil), stagingMark...), TablePrefix(t)...)
+	for _, cf := range syncCFs {
+		if err := e.db.DeleteRangeCF(e.wo, e.cfs[cf], stage, prefixEnd(stage)); err != nil {
+			return err
+		}
 	}
 	for _, p := range []string{"raft-hs|", "raft-ap|"} {
 		k := append([]byte(p), TablePrefix(t)...)

@@ -25,6 +25,9 @@
 // assumption.
 //
 // The log is compacted after apply, keeping a tail for followers that lag.
-// A follower behind the compacted log needs a snapshot of the slot; this
-// version does not stream raft snapshots (see docs/replication.md).
+// A follower behind the compacted log gets a snapshot: the slot's key range
+// read from a RocksDB snapshot on the leader's driver (exactly at its
+// applied index), streamed in chunks through Config.StreamSnapshot, then
+// raft's snapshot message, which the follower's next round lands
+// atomically (state, counts, log cut).
 package multiraft

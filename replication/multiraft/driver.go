@@ -74,6 +74,11 @@ func (d *driver) handle(ev *event) {
 		if g == nil {
 			return // not (yet) ours: raft retries
 		}
+		if m := &ev.msg; m.Type == raftpb.MsgSnap {
+			if m.Snapshot == nil || !h.stagedComplete(ev.group, m.From, m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term) {
+				return // its data is not here: the leader times out and retries
+			}
+		}
 		if g.quiesced && ev.msg.Type != raftpb.MsgHeartbeat && ev.msg.Type != raftpb.MsgHeartbeatResp {
 			// Heartbeats (the last ones before quiescence, and their
 			// answers) carry nothing to wake up for.
@@ -132,6 +137,18 @@ func (d *driver) handle(ev *event) {
 		g.rn.TransferLeader(ev.to)
 	case evPeerDown:
 		d.peerDown(ev.from)
+	case evSnapDone:
+		g := d.groupOf(ev.group)
+		if g == nil {
+			return
+		}
+		delete(g.sending, ev.to)
+		status := raft.SnapshotFailure
+		if ev.term == 1 {
+			status = raft.SnapshotFinish
+		}
+		g.rn.ReportSnapshot(ev.to, status)
+		d.dirty[g] = true
 	case evPing:
 		// Liveness only: Deliver recorded the time.
 	}
@@ -258,6 +275,7 @@ type pendingRound struct {
 	write      int  // index in writes, -1 if none
 	sent       bool // the messages went before the write (a leader's)
 	ready      bool // rd is a Ready taken from the group
+	snapshot   bool // rd installs a snapshot
 }
 
 // round persists and applies the ready state of every dirty group in one
@@ -311,8 +329,20 @@ func (d *driver) round() error {
 			changed = true
 		}
 		if !raft.IsEmptySnap(pr.rd.Snapshot) {
-			// Never sent by our peers (see peer.add): refuse loudly.
-			h.cfg.Log.Error("raft snapshot received but not supported", "group", g.id.String(), "index", pr.rd.Snapshot.Metadata.Index)
+			// The data was staged before the message was stepped
+			// (BeginInstall, StageChunk); this write lands it with the
+			// group's new state, the log cut and the counts, atomically.
+			sn := pr.rd.Snapshot
+			w.TruncateAll = true
+			w.FromStaging = true
+			if len(sn.Data) == 16 {
+				w.SetCounts = &[2]int64{int64(binary.BigEndian.Uint64(sn.Data)), int64(binary.BigEndian.Uint64(sn.Data[8:]))}
+			}
+			g.conf = sn.Metadata.ConfState
+			pr.snapshot = true
+			pr.newApplied, pr.newTerm = sn.Metadata.Index, sn.Metadata.Term
+			pr.compact, pr.compactT = sn.Metadata.Index, sn.Metadata.Term
+			changed = true
 		}
 		for _, e := range pr.rd.CommittedEntries {
 			switch e.Type {
@@ -336,7 +366,10 @@ func (d *driver) round() error {
 			}
 			pr.newApplied, pr.newTerm = e.Index, e.Term
 		}
-		if pr.newApplied > g.applied || len(pr.rd.CommittedEntries) > 0 {
+		if pr.snapshot {
+			confb, _ := g.conf.Marshal()
+			w.Applied = &storage.RaftApplied{Index: pr.newApplied, Term: pr.newTerm, CompactIndex: pr.compact, CompactTerm: pr.compactT, Conf: confb}
+		} else if pr.newApplied > g.applied || len(pr.rd.CommittedEntries) > 0 {
 			pr.compact = d.compactPoint(g, pr.newApplied)
 			confb, _ := g.conf.Marshal()
 			compactTerm := g.compactTerm
@@ -399,13 +432,14 @@ func termOf(g *group, i uint64, fresh []raftpb.Entry) (uint64, error) {
 
 // compactPoint is where g's log may be cut once applied is applied.
 func (d *driver) compactPoint(g *group, applied uint64) uint64 {
-	if applied < g.compactIndex+compactEvery {
+	cfg := &d.h.cfg
+	if applied < g.compactIndex+cfg.CompactEvery {
 		return g.compactIndex
 	}
-	cut := applied - keepEntries
+	cut := applied - cfg.KeepEntries
 	if g.state == raft.StateLeader {
 		g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-			if id != d.h.cfg.Self && pr.Match < cut && applied-pr.Match < maxLag {
+			if id != cfg.Self && pr.Match < cut && applied-pr.Match < cfg.MaxLag {
 				cut = pr.Match
 			}
 		})
@@ -420,6 +454,15 @@ func (d *driver) compactPoint(g *group, applied uint64) uint64 {
 func (d *driver) finish(pr *pendingRound) {
 	h, g, rd := d.h, pr.g, &pr.rd
 	g.fresh = false
+	if pr.snapshot {
+		if err := g.store.ApplySnapshot(rd.Snapshot); err != nil {
+			h.cfg.Log.Error("raft snapshot apply", "group", g.id.String(), "err", err)
+		}
+		g.compactIndex, g.compactTerm = pr.compact, pr.compactT
+		h.unstage(g.id)
+		h.snapshotsInstalled.Add(1)
+		h.cfg.Log.Info("raft snapshot installed", "group", g.id.String(), "index", pr.compact)
+	}
 	if len(rd.Entries) > 0 {
 		if err := g.store.Append(rd.Entries); err != nil {
 			h.cfg.Log.Error("raft log append", "group", g.id.String(), "err", err)
@@ -430,7 +473,7 @@ func (d *driver) finish(pr *pendingRound) {
 		g.term = rd.HardState.Term
 	}
 	g.applied, g.appliedTerm = pr.newApplied, pr.newTerm
-	if pr.compact > g.compactIndex {
+	if !pr.snapshot && pr.compact > g.compactIndex {
 		if err := g.store.Compact(pr.compact); err == nil {
 			g.compactIndex, g.compactTerm = pr.compact, pr.compactT
 		}
@@ -495,10 +538,7 @@ func (d *driver) finish(pr *pendingRound) {
 func (d *driver) send(g *group, msgs []raftpb.Message) {
 	for _, m := range msgs {
 		if m.Type == raftpb.MsgSnap {
-			// A follower behind the compacted log: snapshots are not
-			// streamed yet; keep the leader retrying appends.
-			g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
-			d.h.cfg.Log.Warn("raft follower needs a snapshot (not supported)", "group", g.id.String(), "follower", m.To)
+			d.startSnapshot(g, m)
 			continue
 		}
 		b, err := m.Marshal()
@@ -528,4 +568,65 @@ func (d *driver) flushSends() {
 	for _, p := range h.peers {
 		p.kick()
 	}
+}
+
+// startSnapshot answers raft's wish to send a follower a snapshot: the
+// slot's data as of this node's applied index (the driver is the only
+// writer of raft slots, so a RocksDB snapshot taken here is exactly that)
+// is streamed to it, then the message, with that index and the slot's key
+// counts, follows.
+func (d *driver) startSnapshot(g *group, m raftpb.Message) {
+	h := d.h
+	if g.sending == nil {
+		g.sending = map[PeerID]struct{}{}
+	}
+	if _, busy := g.sending[m.To]; busy {
+		return
+	}
+	if h.cfg.StreamSnapshot == nil {
+		g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+		return
+	}
+	ss, err := h.cfg.Engine.OpenRaftSlotSnapshot(g.id.Table, g.id.Slot)
+	if err != nil {
+		g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+		return
+	}
+	counts := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(ss.Keys))
+	counts = binary.BigEndian.AppendUint64(counts, uint64(ss.Expires))
+	m.Snapshot = &raftpb.Snapshot{Data: counts, Metadata: raftpb.SnapshotMetadata{Index: g.applied, Term: g.appliedTerm, ConfState: g.conf}}
+	g.sending[m.To] = struct{}{}
+	h.cfg.Log.Info("raft snapshot streaming out", "group", g.id.String(), "to", m.To, "index", g.applied, "keys", ss.Keys)
+	go h.streamSnapshot(g.id, m, ss)
+}
+
+// streamSnapshot copies the slot, then sends the snapshot's message, and
+// tells the driver how it went.
+func (h *Host) streamSnapshot(g GroupID, m raftpb.Message, ss *storage.SlotSnapshot) {
+	defer ss.Close()
+	err := h.cfg.StreamSnapshot(SnapshotStream{To: m.To, Group: g, Index: m.Snapshot.Metadata.Index, Term: m.Snapshot.Metadata.Term,
+		Next: func(maxBytes int) ([]byte, bool, error) {
+			ops, done, err := ss.Next(maxBytes)
+			if err != nil {
+				return nil, false, err
+			}
+			eff := storage.Effect{Ops: ops}
+			return eff.Encode(nil), done, nil
+		}})
+	if err == nil {
+		var b []byte
+		if b, err = m.Marshal(); err == nil {
+			batch := binary.BigEndian.AppendUint64(nil, h.cfg.Self)
+			batch = appendItem(batch, itemRaft, g, b)
+			err = h.cfg.Send(m.To, batch)()
+		}
+	}
+	ok := uint64(0)
+	if err == nil {
+		ok = 1
+		h.snapshotsSent.Add(1)
+	} else {
+		h.cfg.Log.Warn("raft snapshot not delivered", "group", g.String(), "to", m.To, "err", err)
+	}
+	h.push(event{kind: evSnapDone, group: g, to: m.To, term: ok})
 }

@@ -18,15 +18,6 @@ const (
 	initialTerm  = 1
 )
 
-// Log compaction: once the applied index is compactEvery past the
-// compaction point, the log is cut keepEntries behind it, or at the
-// slowest follower's match if that is older, unless that follower is more
-// than maxLag entries behind (it would need a snapshot).
-const (
-	compactEvery = 1024
-	keepEntries  = 256
-	maxLag       = 1 << 20
-)
 
 // quiesceAfter is how many ticks a leader stays idle, everything
 // committed and acknowledged, before it stops ticking: the heartbeats of
@@ -54,6 +45,8 @@ type group struct {
 
 	fresh  bool // its initial state is not persisted yet
 	initHS raftpb.HardState
+
+	sending map[PeerID]struct{} // followers we stream a snapshot to
 
 	proposals  map[uint64]*waiter
 	reads      map[uint64]*waiter // waiting for their read state

@@ -47,6 +47,15 @@ type Config struct {
 	ProposalTimeout time.Duration
 	// PeerTimeout: a peer not heard from for this long is down.
 	PeerTimeout time.Duration
+	// Log compaction: once the applied index is CompactEvery past the
+	// compaction point, the log is cut KeepEntries behind it, or at the
+	// slowest follower's match if that is older, unless that follower is
+	// more than MaxLag entries behind (it then gets a snapshot).
+	CompactEvery, KeepEntries, MaxLag uint64
+	// StreamSnapshot copies a snapshot of a group's slot to a follower
+	// (the peer's BeginInstall, then StageChunk for each chunk) before the
+	// snapshot's raft message is sent. Nil: no snapshots.
+	StreamSnapshot func(SnapshotStream) error
 	// OnLeader is called (on the driver goroutine: do not block) when
 	// this node becomes the leader of a group, with the group's term.
 	OnLeader func(g GroupID, term uint64)
@@ -69,6 +78,15 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.CompactEvery == 0 {
+		c.CompactEvery = 1024
+	}
+	if c.KeepEntries == 0 {
+		c.KeepEntries = 256
+	}
+	if c.MaxLag == 0 {
+		c.MaxLag = 1 << 16
+	}
 }
 
 // Host runs the groups of one node.
@@ -85,7 +103,26 @@ type Host struct {
 	peersMu sync.Mutex
 	peers   map[PeerID]*peer
 
+	stageMu sync.Mutex
+	staged  map[GroupID]staging
+
 	stopped atomic.Bool
+
+	snapshotsSent, snapshotsInstalled atomic.Int64
+}
+
+// Stats are counters of a host's work.
+type Stats struct {
+	Groups                            int
+	SnapshotsSent, SnapshotsInstalled int64
+}
+
+// Stats returns the host's counters.
+func (h *Host) Stats() Stats {
+	h.mu.Lock()
+	n := len(h.groups)
+	h.mu.Unlock()
+	return Stats{Groups: n, SnapshotsSent: h.snapshotsSent.Load(), SnapshotsInstalled: h.snapshotsInstalled.Load()}
 }
 
 // event is one thing for the driver to do.
@@ -99,6 +136,7 @@ type event struct {
 	boot  bool
 	to    PeerID
 	term  uint64
+	reply chan error
 }
 
 type eventKind int
@@ -113,6 +151,7 @@ const (
 	evPing
 	evTransfer
 	evPeerDown
+	evSnapDone // our snapshot to a follower was sent (term: 1) or failed
 )
 
 // waiter is a proposal or a read waiting for the driver.
@@ -127,7 +166,7 @@ type waiter struct {
 // New returns a Host; Run drives it.
 func New(cfg Config) *Host {
 	cfg.defaults()
-	h := &Host{cfg: cfg, groups: map[GroupID]*group{}, wake: make(chan struct{}, 1), peers: map[PeerID]*peer{}}
+	h := &Host{cfg: cfg, groups: map[GroupID]*group{}, wake: make(chan struct{}, 1), peers: map[PeerID]*peer{}, staged: map[GroupID]staging{}}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	h.nextID.Store(binary.BigEndian.Uint64(b[:]) >> 1)
@@ -198,6 +237,77 @@ func (h *Host) RemoveTable(t storage.TableID) {
 // TransferLeader asks the leader of g to hand leadership to peer to.
 func (h *Host) TransferLeader(g GroupID, to PeerID) {
 	h.push(event{kind: evTransfer, group: g, to: to})
+}
+
+// SnapshotStream is one snapshot on its way to a follower.
+type SnapshotStream struct {
+	To    PeerID
+	Group GroupID
+	// Index and Term name the snapshot: the leader's applied entry.
+	Index, Term uint64
+	// Next returns the next chunk (an encoded storage.Effect of puts).
+	Next func(maxBytes int) (chunk []byte, done bool, err error)
+}
+
+// staging is a snapshot being streamed into a group's staging area.
+type staging struct {
+	from        PeerID
+	index, term uint64
+	complete    bool
+}
+
+// BeginInstall starts receiving snapshot (index, term) of group g from
+// peer from: the slot's staging area is emptied. The slot's data, log and
+// state are untouched until the snapshot's message lands it all at once.
+func (h *Host) BeginInstall(g GroupID, from PeerID, index, term uint64) error {
+	gr := h.lookup(g)
+	if gr == nil {
+		return fmt.Errorf("raft group %s is not here", g)
+	}
+	if gr.pubLeader.Load() == h.cfg.Self {
+		return fmt.Errorf("raft group %s: its leader takes no snapshot", g)
+	}
+	h.stageMu.Lock()
+	defer h.stageMu.Unlock()
+	if err := h.cfg.Engine.ClearStaging(g.Table, g.Slot); err != nil {
+		return err
+	}
+	h.staged[g] = staging{from: from, index: index, term: term}
+	return nil
+}
+
+// StageChunk stores a chunk of the snapshot BeginInstall started; last
+// marks it complete.
+func (h *Host) StageChunk(g GroupID, from PeerID, index, term uint64, ops []storage.Op, last bool) error {
+	h.stageMu.Lock()
+	defer h.stageMu.Unlock()
+	st, ok := h.staged[g]
+	if !ok || st.from != from || st.index != index || st.term != term || st.complete {
+		return fmt.Errorf("raft group %s: no snapshot %d/%d from %x being received", g, index, term, from)
+	}
+	if err := h.cfg.Engine.StageSlotChunk(g.Table, g.Slot, ops); err != nil {
+		return err
+	}
+	if last {
+		st.complete = true
+		h.staged[g] = st
+	}
+	return nil
+}
+
+// stagedComplete reports whether the snapshot (index, term) from peer
+// from is completely staged for g.
+func (h *Host) stagedComplete(g GroupID, from PeerID, index, term uint64) bool {
+	h.stageMu.Lock()
+	defer h.stageMu.Unlock()
+	st, ok := h.staged[g]
+	return ok && st.complete && st.from == from && st.index == index && st.term == term
+}
+
+func (h *Host) unstage(g GroupID) {
+	h.stageMu.Lock()
+	delete(h.staged, g)
+	h.stageMu.Unlock()
 }
 
 // PeerDown tells the host that peer is gone (its lease expired, say).
@@ -342,6 +452,9 @@ func (h *Host) stop() {
 	for _, ev := range evs {
 		if ev.prop != nil {
 			ev.prop.done <- ErrStopped
+		}
+		if ev.reply != nil {
+			ev.reply <- ErrStopped
 		}
 	}
 	h.peersMu.Lock()

@@ -34,10 +34,17 @@ type cluster struct {
 	members map[multiraft.PeerID]*member
 	mu      sync.Mutex
 	slots   int
+	// log compaction settings (0: the defaults)
+	compactEvery, keep, maxLag uint64
 }
 
 func newCluster(t *testing.T, n, slots int) *cluster {
+	return newClusterWith(t, n, slots, func(*cluster) {})
+}
+
+func newClusterWith(t *testing.T, n, slots int, set func(*cluster)) *cluster {
 	c := &cluster{t: t, members: map[multiraft.PeerID]*member{}, slots: slots}
+	set(c)
 	for i := 1; i <= n; i++ {
 		c.start(multiraft.PeerID(i), t.TempDir())
 	}
@@ -81,6 +88,34 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 			return func() error { return err }
 		},
 		PeerTimeout: 300 * time.Millisecond,
+		StreamSnapshot: func(st multiraft.SnapshotStream) error {
+			peer := c.get(st.To)
+			if peer == nil || peer.cut.Load() || m.cut.Load() {
+				return errors.New("unreachable")
+			}
+			if err := peer.host.BeginInstall(st.Group, id, st.Index, st.Term); err != nil {
+				return err
+			}
+			for {
+				chunk, done, err := st.Next(64 << 10)
+				if err != nil {
+					return err
+				}
+				eff, err := storage.DecodeEffect(chunk)
+				if err != nil {
+					return err
+				}
+				if err := peer.host.StageChunk(st.Group, id, st.Index, st.Term, eff.Ops, done); err != nil {
+					return err
+				}
+				if done {
+					return nil
+				}
+			}
+		},
+		CompactEvery: c.compactEvery,
+		KeepEntries:  c.keep,
+		MaxLag:       c.maxLag,
 	})
 	eng.SetConsensus(m.host)
 	for s := range c.slots {
@@ -287,5 +322,103 @@ func waitQuiet(t *testing.T, m *member) {
 		if time.Now().After(deadline) {
 			t.Fatalf("member %d never went quiet (%d batches in 200ms)", m.id, m.sent.Load()-before)
 		}
+	}
+}
+
+// A follower cut off while the leader compacts its log past it gets a
+// snapshot of the slot when it comes back: same data, same key count, and
+// it keeps following (and survives a restart).
+func TestSnapshotToLaggingFollower(t *testing.T) {
+	c := newClusterWith(t, 3, 1, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
+	l := c.leaderOf(0)
+	var lag *member
+	for _, id := range []multiraft.PeerID{1, 2, 3} {
+		if id != l.id {
+			lag = c.get(id)
+			break
+		}
+	}
+	if err := set(l.eng, 0, "early", "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, lag, 0, "early", "1")
+	lag.cut.Store(true)
+	for i := range 200 {
+		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+			t.Fatalf("write %d with a follower cut: %v", i, err)
+		}
+	}
+	if err := l.eng.Update(table, []storage.SlotID{0}, func(u *storage.Update) error {
+		return u.Txn(0).DeleteKey([]byte("early"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lag.cut.Store(false)
+	waitValue(t, lag, 0, "k199", "199")
+	if n := lag.host.Stats().SnapshotsInstalled; n < 1 {
+		t.Fatalf("the follower caught up without a snapshot (%d installed): the test did not test it", n)
+	}
+	if _, ok := get(lag.eng, 0, "early"); ok {
+		t.Error("a key deleted while the follower was away survived the snapshot")
+	}
+	if got, want := lag.eng.SlotKeyCount(table, 0), l.eng.SlotKeyCount(table, 0); got != want || want != 200 {
+		t.Errorf("key counts: follower %d, leader %d, want 200", got, want)
+	}
+	if err := set(l.eng, 0, "after", "snapshot"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, lag, 0, "after", "snapshot")
+	dir := lag.dir
+	c.stop(lag)
+	back := c.start(lag.id, dir)
+	waitValue(t, back, 0, "k150", "150")
+	waitValue(t, back, 0, "after", "snapshot")
+}
+
+// A follower that stops (as a crash would) while a snapshot streams in
+// keeps its data (the stream only filled a staging area), and a staged
+// snapshot whose message never came is never landed.
+func TestRestartDuringInstall(t *testing.T) {
+	c := newClusterWith(t, 3, 1, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
+	l := c.leaderOf(0)
+	var f *member
+	for _, id := range []multiraft.PeerID{1, 2, 3} {
+		if id != l.id {
+			f = c.get(id)
+			break
+		}
+	}
+	for i := range 100 {
+		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitValue(t, f, 0, "k99", "99")
+	g := multiraft.GroupID{Table: table, Slot: 0}
+	f.cut.Store(true)
+	if err := f.host.BeginInstall(g, l.id, 1000, 9); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.StageChunk(g, l.id, 1000, 9, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.host.StageChunk(g, l.id, 999, 9, nil, true); err == nil {
+		t.Fatal("a chunk of another snapshot was staged")
+	}
+	if v, ok := get(f.eng, 0, "k5"); !ok || v != "5" {
+		t.Fatalf("staging a snapshot touched the slot's data: %q %v", v, ok)
+	}
+	dir := f.dir
+	c.stop(f)
+	for i := 100; i < 150; i++ {
+		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := c.start(f.id, dir)
+	waitValue(t, back, 0, "k149", "149")
+	waitValue(t, back, 0, "k5", "5")
+	if got := back.eng.SlotKeyCount(table, 0); got != 150 {
+		t.Errorf("key count %d after the interrupted install, want 150", got)
 	}
 }

@@ -84,11 +84,16 @@ func (p *peer) add(kind byte, g GroupID, body []byte) {
 	if len(p.buf) == 0 {
 		p.buf = binary.BigEndian.AppendUint64(p.buf, p.h.cfg.Self)
 	}
-	p.buf = append(p.buf, kind)
-	p.buf = binary.BigEndian.AppendUint32(p.buf, uint32(g.Table))
-	p.buf = binary.BigEndian.AppendUint32(p.buf, uint32(g.Slot))
-	p.buf = binary.AppendUvarint(p.buf, uint64(len(body)))
-	p.buf = append(p.buf, body...)
+	p.buf = appendItem(p.buf, kind, g, body)
+}
+
+// appendItem appends one item of a batch.
+func appendItem(dst []byte, kind byte, g GroupID, body []byte) []byte {
+	dst = append(dst, kind)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(g.Table))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(g.Slot))
+	dst = binary.AppendUvarint(dst, uint64(len(body)))
+	return append(dst, body...)
 }
 
 func (p *peer) kick() {
