@@ -18,7 +18,6 @@ const (
 	initialTerm  = 1
 )
 
-
 // quiesceAfter is how many ticks a leader stays idle, everything
 // committed and acknowledged, before it stops ticking: the heartbeats of
 // these ticks tell followers the final commit index.
