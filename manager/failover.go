@@ -188,15 +188,11 @@ func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, de
 	lay := l.m.cfg.Layout
 	var ops []clientv3.Op
 	for _, t := range st.SortedTables() {
-		if t.Mode == meta.ModeRaft {
-			// Re-creating a raft replica is a configuration change of
-			// its group, not built yet (docs/replication.md).
-			continue
-		}
+		raftMode := t.Mode == meta.ModeRaft
 		for n := range t.Slots {
 			si, ok := st.Slots[t.ID][meta.SlotID(n)]
-			if !ok || si.State == meta.SlotHandover {
-				continue
+			if !ok || si.State == meta.SlotHandover || (raftMode && len(si.Learners) > 0) {
+				continue // a raft replica change is under way
 			}
 			changed := false
 			reps := slices.Clone(si.Replicas)
@@ -216,9 +212,22 @@ func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, de
 				if best == "" {
 					continue // no spare node: the slot stays under-replicated
 				}
-				reps[i] = best
 				load[best]++
 				changed = true
+				if raftMode {
+					// A raft group changes its membership itself: the
+					// new node is a learner until its leader promotes it
+					// and removes the gone one (multiraft reconcileConf);
+					// the leader's report then moves it to the replicas.
+					// One change per slot at a time.
+					next := si
+					next.Replicas = slices.Delete(reps, i, i+1)
+					next.Learners = []meta.NodeID{best}
+					ops = append(ops, clientv3.OpPut(lay.Slot(t.ID, meta.SlotID(n)), jsonString(next)))
+					changed = false
+					break
+				}
+				reps[i] = best
 			}
 			if changed {
 				next := si

@@ -56,12 +56,24 @@ func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLe
 		if !ok || !slices.Contains(si.Replicas, r.Node) {
 			continue
 		}
-		if meta.Epoch(r.Term) <= si.Epoch {
+		changed := false
+		if meta.Epoch(r.Term) > si.Epoch {
+			si.Leader = r.Node
+			si.Epoch = meta.Epoch(r.Term)
+			si.State = meta.SlotServing
+			changed = true
+		}
+		if len(r.Voters) > 0 && len(si.Learners) > 0 && si.Leader == r.Node && meta.Epoch(r.Term) >= si.Epoch &&
+			sameMembers(r.Voters, slices.Concat(si.Replicas, si.Learners)) {
+			// The replicas being added are voters now.
+			si.Replicas = slices.Concat(si.Replicas, si.Learners)
+			si.Learners = nil
+			changed = true
+			l.m.log.Info("raft replicas added", "table", t.Name, "slot", r.Slot, "replicas", fmt.Sprint(si.Replicas))
+		}
+		if !changed {
 			continue // stale, or already routed
 		}
-		si.Leader = r.Node
-		si.Epoch = meta.Epoch(r.Term)
-		si.State = meta.SlotServing
 		ops = append(ops, clientv3.OpPut(lay.Slot(r.Table, r.Slot), jsonString(si)))
 	}
 	if len(ops) == 0 {
@@ -102,4 +114,16 @@ func (l *leadership) raftSwitchover(ctx context.Context, st *meta.State, t meta.
 			return res, errf(http.StatusConflict, "raft group of slot %d did not hand leadership to %s within %s", n, res.To, catchUpTimeout)
 		}
 	}
+}
+
+func sameMembers(a, b []meta.NodeID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }

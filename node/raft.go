@@ -121,15 +121,28 @@ func (n *Node) peerRaftTransfer(c *command.Ctx, args [][]byte) {
 func (n *Node) ensureRaftGroups(t *router.Table) {
 	for s := range t.Slots {
 		r := t.Route(storage.SlotID(s))
-		if !slices.Contains(r.Replicas, n.id) {
+		g := multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}
+		if !slices.Contains(r.Replicas, n.id) && !slices.Contains(r.Learners, n.id) {
+			if n.raft.GroupStatus(g).Running {
+				// No longer a replica (replaced while this node was
+				// down): stop the group and delete the slot here.
+				n.raft.Remove(g)
+				if err := n.eng.DropRaftSlot(t.ID, storage.SlotID(s)); err != nil {
+					n.log.Error("delete a raft slot this node no longer holds", "group", g.String(), "err", err)
+				}
+			}
 			continue
 		}
-		voters := make([]multiraft.PeerID, len(r.Replicas))
-		for i, id := range r.Replicas {
-			voters[i] = raftPeerID(id)
-		}
-		n.raft.Ensure(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}, voters, r.Leader == n.id)
+		n.raft.Ensure(g, multiraft.Membership{Voters: raftIDs(r.Replicas), Learners: raftIDs(r.Learners)}, r.Leader == n.id)
 	}
+}
+
+func raftIDs(ids []meta.NodeID) []multiraft.PeerID {
+	out := make([]multiraft.PeerID, len(ids))
+	for i, id := range ids {
+		out[i] = raftPeerID(id)
+	}
+	return out
 }
 
 // linearizable makes a read of a raft table linearizable before it runs
@@ -212,8 +225,13 @@ func (n *Node) reportRaftLeaders(ctx context.Context) {
 					continue
 				}
 				r := t.Route(storage.SlotID(s))
-				if r.Leader != n.id || uint64(r.Epoch) < st.Term {
-					reports = append(reports, api.RaftLeader{Table: t.ID, Slot: storage.SlotID(s), Node: n.id, Term: st.Term})
+				rep := api.RaftLeader{Table: t.ID, Slot: storage.SlotID(s), Node: n.id, Term: st.Term}
+				added := len(r.Learners) > 0 && n.learnersPromoted(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}, r)
+				if added {
+					rep.Voters = slices.Concat(r.Replicas, r.Learners)
+				}
+				if r.Leader != n.id || uint64(r.Epoch) < st.Term || added {
+					reports = append(reports, rep)
 				}
 			}
 		}
@@ -331,4 +349,20 @@ func (n *Node) peerRaftSnapshot(c *command.Ctx, name string, args [][]byte) {
 		return
 	}
 	c.R.OK()
+}
+
+// learnersPromoted reports whether g's configuration is exactly what route
+// r wants: its replicas and its learners all voters, nobody else.
+func (n *Node) learnersPromoted(g multiraft.GroupID, r router.Route) bool {
+	voters, learners := n.raft.Conf(g)
+	want := raftIDs(slices.Concat(r.Replicas, r.Learners))
+	if len(learners) > 0 || len(voters) != len(want) {
+		return false
+	}
+	for _, v := range want {
+		if !slices.Contains(voters, v) {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,8 @@ type Route struct {
 	Epoch    meta.Epoch
 	Leader   meta.NodeID
 	Replicas []meta.NodeID
+	// Learners are replicas being added (raft mode).
+	Learners []meta.NodeID
 	// Handover: the leader is fenced while its leadership moves.
 	Handover bool
 }
@@ -94,7 +96,7 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 		t := &Table{TableInfo: ti, routes: make([]Route, ti.Slots)}
 		for n, si := range st.Slots[ti.ID] {
 			if uint32(n) < ti.Slots {
-				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas, Handover: si.State == meta.SlotHandover}
+				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas, Learners: si.Learners, Handover: si.State == meta.SlotHandover}
 			}
 		}
 		seen := map[meta.NodeID]bool{}

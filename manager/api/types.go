@@ -22,6 +22,9 @@ type RaftLeader struct {
 	Slot  meta.SlotID  `json:"slot"`
 	Node  meta.NodeID  `json:"node"`
 	Term  uint64       `json:"term"`
+	// Voters, when set, says the group's voters are now exactly these:
+	// the slot's learners were promoted and the replaced replicas removed.
+	Voters []meta.NodeID `json:"voters,omitempty"`
 }
 
 // Health values of Status.Health and Table.Health.

@@ -39,10 +39,16 @@ func (d *driver) handle(ev *event) {
 	h := d.h
 	switch ev.kind {
 	case evEnsure:
-		if d.groupOf(ev.group) != nil {
+		if g := d.groupOf(ev.group); g != nil {
+			if !slices.Equal(g.want.Voters, ev.want.Voters) || !slices.Equal(g.want.Learners, ev.want.Learners) {
+				g.want = ev.want
+				if g.state == raft.StateLeader {
+					d.awaken(g) // reconcile on the next tick
+				}
+			}
 			return
 		}
-		g, err := h.openGroup(ev.group, ev.voter)
+		g, err := h.openGroup(ev.group, ev.want)
 		if err != nil {
 			h.cfg.Log.Error("open raft group", "group", ev.group.String(), "err", err)
 			return
@@ -209,6 +215,7 @@ func (d *driver) tick() {
 		d.dirty[g] = true
 		g.expire(now)
 		if g.state == raft.StateLeader {
+			d.reconcileConf(g)
 			d.maybeQuiesce(g)
 		}
 	}
@@ -217,7 +224,7 @@ func (d *driver) tick() {
 // maybeQuiesce puts an idle leader's group to sleep once every voter has
 // every entry and has been told it is committed.
 func (d *driver) maybeQuiesce(g *group) {
-	if len(g.proposals) > 0 || len(g.reads) > 0 || len(g.readsReady) > 0 {
+	if len(g.proposals) > 0 || len(g.reads) > 0 || len(g.readsReady) > 0 || g.confPending > 0 || !d.confAsWanted(g) {
 		g.idle = 0
 		return
 	}
@@ -357,12 +364,17 @@ func (d *driver) round() error {
 				var cc raftpb.ConfChange
 				if err := cc.Unmarshal(e.Data); err == nil {
 					g.conf = *g.rn.ApplyConfChange(cc)
+					if cc.NodeID != d.h.cfg.Self {
+						d.h.peer(cc.NodeID)
+					}
 				}
+				g.confPending = 0
 			case raftpb.EntryConfChangeV2:
 				var cc raftpb.ConfChangeV2
 				if err := cc.Unmarshal(e.Data); err == nil {
 					g.conf = *g.rn.ApplyConfChange(cc)
 				}
+				g.confPending = 0
 			}
 			pr.newApplied, pr.newTerm = e.Index, e.Term
 		}
@@ -473,6 +485,9 @@ func (d *driver) finish(pr *pendingRound) {
 		g.term = rd.HardState.Term
 	}
 	g.applied, g.appliedTerm = pr.newApplied, pr.newTerm
+	if g.confPending > 0 && g.applied >= g.confPending {
+		g.confPending = 0 // applied, or dropped by raft (it was pending)
+	}
 	if !pr.snapshot && pr.compact > g.compactIndex {
 		if err := g.store.Compact(pr.compact); err == nil {
 			g.compactIndex, g.compactTerm = pr.compact, pr.compactT
@@ -490,6 +505,7 @@ func (d *driver) finish(pr *pendingRound) {
 		}
 	}
 	if wasLeader && !isLeader {
+		g.confPending = 0
 		g.failAll(&NotLeaderError{Group: g.id, Leader: g.lead, Reason: "lost leadership"})
 	}
 	for _, rs := range rd.ReadStates {
@@ -629,4 +645,78 @@ func (h *Host) streamSnapshot(g GroupID, m raftpb.Message, ss *storage.SlotSnaps
 		h.cfg.Log.Warn("raft snapshot not delivered", "group", g.String(), "to", m.To, "err", err)
 	}
 	h.push(event{kind: evSnapDone, group: g, to: m.To, term: ok})
+}
+
+// confAsWanted reports whether g's configuration is what the routing wants
+// (or the routing wants nothing it can act on).
+func (d *driver) confAsWanted(g *group) bool {
+	if len(g.want.Voters)+len(g.want.Learners) == 0 {
+		return true
+	}
+	for _, v := range g.conf.Voters {
+		if !g.want.wants(v) {
+			return false
+		}
+	}
+	for _, p := range append(slices.Clone(g.want.Voters), g.want.Learners...) {
+		if !slices.Contains(g.conf.Voters, p) {
+			return false
+		}
+	}
+	return len(g.conf.Learners) == 0
+}
+
+// reconcileConf moves a leader's group one configuration change toward
+// what the routing wants: add a wanted replica as a learner; promote a
+// learner once it has every committed entry; then remove the voters no
+// longer wanted (never this node: its leadership is handed over first).
+func (d *driver) reconcileConf(g *group) {
+	if g.confPending > 0 || d.confAsWanted(g) {
+		return
+	}
+	self := d.h.cfg.Self
+	var cc *raftpb.ConfChange
+	wanted := append(slices.Clone(g.want.Voters), g.want.Learners...)
+	for _, p := range wanted {
+		if !slices.Contains(g.conf.Voters, p) && !slices.Contains(g.conf.Learners, p) {
+			cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: p}
+			break
+		}
+	}
+	if cc == nil {
+		commit := g.rn.BasicStatus().Commit
+		g.rn.WithProgress(func(id uint64, typ raft.ProgressType, pr tracker.Progress) {
+			if cc == nil && typ == raft.ProgressTypeLearner && slices.Contains(wanted, id) && pr.Match >= commit {
+				cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id}
+			}
+		})
+	}
+	if cc == nil {
+		for _, v := range g.conf.Voters {
+			if !g.want.wants(v) {
+				if v == self {
+					// Hand leadership to a wanted voter; it removes us.
+					for _, t := range g.want.Voters {
+						if slices.Contains(g.conf.Voters, t) && t != self {
+							g.rn.TransferLeader(t)
+							break
+						}
+					}
+					return
+				}
+				cc = &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: v}
+				break
+			}
+		}
+	}
+	if cc == nil {
+		return
+	}
+	if err := g.rn.ProposeConfChange(*cc); err != nil {
+		d.h.cfg.Log.Debug("raft conf change not proposed", "group", g.id.String(), "change", cc.Type.String(), "node", cc.NodeID, "err", err)
+		return
+	}
+	g.confPending = g.lastIndex() + 1 // at most: cleared once a conf change entry is applied
+	d.dirty[g] = true
+	d.h.cfg.Log.Info("raft conf change proposed", "group", g.id.String(), "change", cc.Type.String(), "node", cc.NodeID)
 }

@@ -2,6 +2,7 @@ package multiraft
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,9 @@ type group struct {
 
 	sending map[PeerID]struct{} // followers we stream a snapshot to
 
+	want        Membership // what the routing wants (reconcileConf)
+	confPending uint64     // index of a proposed conf change not yet applied
+
 	proposals  map[uint64]*waiter
 	reads      map[uint64]*waiter // waiting for their read state
 	readsReady []*waiter          // read index known, waiting for apply
@@ -55,10 +59,13 @@ type group struct {
 	pubTerm     atomic.Uint64
 	pubApplied  atomic.Uint64
 	pubWritable atomic.Bool
+	pubConf     atomic.Pointer[raftpb.ConfState]
 }
 
-// openGroup loads group id from the engine, or creates it with voters.
-func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
+// openGroup loads group id from the engine, or creates it: from the
+// wanted voters if this node is one, else empty (a learner being added
+// waits for the leader's snapshot).
+func (h *Host) openGroup(id GroupID, want Membership) (*group, error) {
 	st, err := h.cfg.Engine.LoadRaftGroup(id.Table, id.Slot)
 	if err != nil {
 		return nil, err
@@ -66,10 +73,11 @@ func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
 	g := &group{id: id, store: raft.NewMemoryStorage(), proposals: map[uint64]*waiter{}, reads: map[uint64]*waiter{}}
 	var hs raftpb.HardState
 	var fresh bool
-	if !st.Exists {
+	joining := !st.Exists && !slices.Contains(want.Voters, h.cfg.Self)
+	if !st.Exists && !joining {
 		// A new group: the same initial snapshot on every replica.
 		fresh = true
-		g.conf = raftpb.ConfState{Voters: voters}
+		g.conf = raftpb.ConfState{Voters: want.Voters}
 		g.applied, g.appliedTerm = initialIndex, initialTerm
 		g.compactIndex, g.compactTerm = initialIndex, initialTerm
 		hs = raftpb.HardState{Term: initialTerm, Commit: initialIndex}
@@ -83,9 +91,11 @@ func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
 		g.applied, g.appliedTerm = st.Applied.Index, st.Applied.Term
 		g.compactIndex, g.compactTerm = st.Applied.CompactIndex, st.Applied.CompactTerm
 	}
-	snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: g.compactIndex, Term: g.compactTerm, ConfState: g.conf}}
-	if err := g.store.ApplySnapshot(snap); err != nil {
-		return nil, fmt.Errorf("group %s: %w", id, err)
+	if !joining {
+		snap := raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: g.compactIndex, Term: g.compactTerm, ConfState: g.conf}}
+		if err := g.store.ApplySnapshot(snap); err != nil {
+			return nil, fmt.Errorf("group %s: %w", id, err)
+		}
 	}
 	ents := make([]raftpb.Entry, 0, len(st.Entries))
 	for _, b := range st.Entries {
@@ -98,9 +108,12 @@ func (h *Host) openGroup(id GroupID, voters []PeerID) (*group, error) {
 	if err := g.store.Append(ents); err != nil {
 		return nil, fmt.Errorf("group %s: %w", id, err)
 	}
-	if err := g.store.SetHardState(hs); err != nil {
-		return nil, err
+	if !joining {
+		if err := g.store.SetHardState(hs); err != nil {
+			return nil, err
+		}
 	}
+	g.want = want
 	// A new group's initial state is written with the next round (one
 	// write for a whole table's groups, not one each); lost in a crash
 	// before that, it is created again identically.
@@ -137,6 +150,10 @@ func (g *group) lastIndex() uint64 {
 
 // publish updates what other goroutines read.
 func (g *group) publish(self PeerID) {
+	if c := g.pubConf.Load(); c == nil || !slices.Equal(c.Voters, g.conf.Voters) || !slices.Equal(c.Learners, g.conf.Learners) {
+		conf := raftpb.ConfState{Voters: slices.Clone(g.conf.Voters), Learners: slices.Clone(g.conf.Learners)}
+		g.pubConf.Store(&conf)
+	}
 	lead := g.lead
 	g.pubLeader.Store(lead)
 	g.pubTerm.Store(g.term)

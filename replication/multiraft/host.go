@@ -132,7 +132,7 @@ type event struct {
 	msg   raftpb.Message
 	from  PeerID
 	prop  *waiter
-	voter []PeerID
+	want  Membership
 	boot  bool
 	to    PeerID
 	term  uint64
@@ -209,11 +209,39 @@ func (h *Host) push(ev event) {
 	}
 }
 
-// Ensure makes the host run group g (with the given voters if it must be
-// created). boot: this node is the placement's leader of a new group and
-// campaigns at once.
-func (h *Host) Ensure(g GroupID, voters []PeerID, boot bool) {
-	h.push(event{kind: evEnsure, group: g, voter: slices.Clone(voters), boot: boot})
+// Membership is what the routing wants a group to be: Voters are the
+// slot's replicas; Learners are replicas being added, which the leader
+// adds as raft learners, promotes to voters once they have caught up, and
+// then removes the voters no longer wanted (one change at a time).
+type Membership struct {
+	Voters, Learners []PeerID
+}
+
+func (m Membership) wants(p PeerID) bool {
+	return slices.Contains(m.Voters, p) || slices.Contains(m.Learners, p)
+}
+
+// Ensure makes the host run group g with the wanted membership. A group it
+// must create starts, when this node is one of the voters, from the voters
+// (boot: this node is the placement's leader and campaigns at once); when
+// it is one of the learners (a replica being added), empty, to get a
+// snapshot from the leader.
+func (h *Host) Ensure(g GroupID, want Membership, boot bool) {
+	want = Membership{Voters: slices.Clone(want.Voters), Learners: slices.Clone(want.Learners)}
+	h.push(event{kind: evEnsure, group: g, want: want, boot: boot})
+}
+
+// Conf returns the voters and learners of g's current configuration.
+func (h *Host) Conf(g GroupID) (voters, learners []PeerID) {
+	gr := h.lookup(g)
+	if gr == nil {
+		return nil, nil
+	}
+	c := gr.pubConf.Load()
+	if c == nil {
+		return nil, nil
+	}
+	return c.Voters, c.Learners
 }
 
 // Remove stops running group g here.

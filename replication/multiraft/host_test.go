@@ -36,6 +36,15 @@ type cluster struct {
 	slots   int
 	// log compaction settings (0: the defaults)
 	compactEvery, keep, maxLag uint64
+	// want, when set, is the membership new members are started with
+	want *multiraft.Membership
+}
+
+func (c *cluster) wantOr(voters []multiraft.PeerID) multiraft.Membership {
+	if c.want != nil {
+		return *c.want
+	}
+	return multiraft.Membership{Voters: voters}
 }
 
 func newCluster(t *testing.T, n, slots int) *cluster {
@@ -129,7 +138,7 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 		voters = append(voters, multiraft.PeerID(i))
 	}
 	for s := range c.slots {
-		m.host.Ensure(multiraft.GroupID{Table: table, Slot: storage.SlotID(s)}, voters, id == 1)
+		m.host.Ensure(multiraft.GroupID{Table: table, Slot: storage.SlotID(s)}, c.wantOr(voters), id == 1)
 	}
 	c.mu.Lock()
 	c.members[id] = m
@@ -421,4 +430,55 @@ func TestRestartDuringInstall(t *testing.T) {
 	if got := back.eng.SlotKeyCount(table, 0); got != 150 {
 		t.Errorf("key count %d after the interrupted install, want 150", got)
 	}
+}
+
+// Replacing a replica: the routing wants member 4 instead of member 3. The
+// leader adds 4 as a learner, which gets a snapshot (the log was
+// compacted), promotes it once caught up, then removes 3; writes go on
+// throughout and 4 ends with every key.
+func TestReplaceReplica(t *testing.T) {
+	c := newClusterWith(t, 3, 2, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
+	for s := range storage.SlotID(2) {
+		l := c.leaderOf(s)
+		for i := range 100 {
+			if err := set(l.eng, s, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := multiraft.Membership{Voters: []multiraft.PeerID{1, 2}, Learners: []multiraft.PeerID{4}}
+	c.want = &want
+	c.start(4, t.TempDir())
+	for _, id := range []multiraft.PeerID{1, 2, 3} {
+		for s := range storage.SlotID(2) {
+			c.get(id).host.Ensure(multiraft.GroupID{Table: table, Slot: s}, want, false)
+		}
+	}
+	for s := range storage.SlotID(2) {
+		g := multiraft.GroupID{Table: table, Slot: s}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			l := c.leaderOf(s)
+			v, lr := l.host.Conf(g)
+			if fmt.Sprint(v) == "[1 2 4]" && len(lr) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("slot %d: conf voters %v learners %v, want [1 2 4] and none", s, v, lr)
+			}
+			// Writes keep going during the change.
+			_ = set(l.eng, s, "during", "x")
+			time.Sleep(20 * time.Millisecond)
+		}
+		l := c.leaderOf(s)
+		if err := set(l.eng, s, "after", "change"); err != nil {
+			t.Fatalf("slot %d write after the change: %v", s, err)
+		}
+		waitValue(t, c.get(4), s, "after", "change")
+		waitValue(t, c.get(4), s, "k42", "42")
+		if got, want := c.get(4).eng.SlotKeyCount(table, s), l.eng.SlotKeyCount(table, s); got != want {
+			t.Errorf("slot %d: new replica counts %d keys, leader %d", s, got, want)
+		}
+	}
+	t.Logf("snapshots installed on the new replica: %d", c.get(4).host.Stats().SnapshotsInstalled)
 }
