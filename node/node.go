@@ -83,6 +83,7 @@ type Node struct {
 	raft        *multiraft.Host
 	raftPool    *forward.Pool // peer connections for raft messages only
 	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
+	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
 }
 

@@ -284,8 +284,15 @@ func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, s
 		if err1 != nil || err2 != nil {
 			return nil, "ERR malformed FWD"
 		}
-		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil {
+		raftLeader := tb.Mode == meta.ModeRaft && n.raftLeads(tb.ID, storage.SlotID(s))
+		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil && !raftLeader {
+			// (A raft slot's own group is the authority: its leader
+			// serves before the routing names it.)
 			return nil, refusePrefix + err.Error()
+		}
+		if tb.Mode == meta.ModeRaft && n.raftLeaderElsewhere(tb.ID, storage.SlotID(s)) {
+			// The asker waits for the routing to follow raft and retries.
+			return nil, refusePrefix + fmt.Sprintf("slot %d: raft elected another leader", s)
 		}
 		slots[i] = storage.SlotID(s)
 	}

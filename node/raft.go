@@ -54,15 +54,48 @@ func (n *Node) startRaft() {
 	n.eng.SetConsensus(n.raft)
 	none := map[multiraft.PeerID]string{}
 	n.raftAddrs.Store(&none)
+	noIDs := map[multiraft.PeerID]meta.NodeID{}
+	n.raftNodes.Store(&noIDs)
 }
 
-// setRaftAddrs records the peer address of every live node by raft id.
+// setRaftAddrs records the peer address and node id of every live node
+// by raft id.
 func (n *Node) setRaftAddrs(snap *router.Snapshot) {
 	m := map[multiraft.PeerID]string{}
+	ids := map[multiraft.PeerID]meta.NodeID{}
 	for _, info := range snap.Nodes() {
 		m[raftPeerID(info.ID)] = info.Peer
+		ids[raftPeerID(info.ID)] = info.ID
 	}
 	n.raftAddrs.Store(&m)
+	n.raftNodes.Store(&ids)
+}
+
+// raftRoute routes slot s of raft table tb by this node's own group when
+// it has one that knows a live leader: raft knows a new leader before the
+// routing does (the winner's report goes through the manager and etcd).
+func (n *Node) raftRoute(tb *router.Table, s storage.SlotID) (route, bool) {
+	if n.raft == nil {
+		return route{}, false
+	}
+	st := n.raft.GroupStatus(multiraft.GroupID{Table: tb.ID, Slot: s})
+	if !st.Running || st.Leader == 0 {
+		return route{}, false
+	}
+	if st.Leader == raftPeerID(n.id) {
+		return route{kind: routeLocal, slot: s, leader: n.id}, true
+	}
+	id, ok := (*n.raftNodes.Load())[st.Leader]
+	if !ok {
+		return route{}, false
+	}
+	return route{kind: routeRemote, slot: s, leader: id}, true
+}
+
+// raftLeads reports whether this node leads slot s's raft group.
+func (n *Node) raftLeads(t storage.TableID, s storage.SlotID) bool {
+	st := n.raft.GroupStatus(multiraft.GroupID{Table: t, Slot: s})
+	return st.Running && st.Leader == raftPeerID(n.id)
 }
 
 // sendRaft ships a batch to a peer's RAFT handler; the returned function
@@ -365,4 +398,48 @@ func (n *Node) learnersPromoted(g multiraft.GroupID, r router.Route) bool {
 		}
 	}
 	return true
+}
+
+// raftLeaderElsewhere reports whether slot s's raft group here knows a
+// leader other than this node (the routing has not followed yet).
+func (n *Node) raftLeaderElsewhere(t storage.TableID, s storage.SlotID) bool {
+	st := n.raft.GroupStatus(multiraft.GroupID{Table: t, Slot: s})
+	return st.Running && st.Leader != 0 && st.Leader != raftPeerID(n.id)
+}
+
+// raftLedElsewhere reports whether a command routed here touches a slot of
+// a raft table whose group follows another leader.
+func (n *Node) raftLedElsewhere(tb *router.Table, spec *command.Spec, args [][]byte) bool {
+	if tb == nil || tb.Mode != meta.ModeRaft || spec == nil {
+		return false
+	}
+	keys, err := spec.KeysOf(args)
+	if err != nil {
+		return false
+	}
+	for _, k := range keys {
+		if n.raftLeaderElsewhere(tb.ID, router.SlotOf(k, tb.Slots)) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitRaftRouting holds a command while the routing catches up with a raft
+// election (the winner's report reaches etcd and the watch), at most
+// handoverWait, and routes it again.
+func (n *Node) waitRaftRouting(snap *router.Snapshot, table storage.TableID, spec *command.Spec, args [][]byte) (*router.Snapshot, *router.Table, route) {
+	deadline := time.Now().Add(handoverWait)
+	for {
+		n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
+		snap = n.snap.Load()
+		tb, ok := snap.Table(table)
+		if !ok {
+			return snap, nil, route{kind: routeError, err: errDroppedTable(table)}
+		}
+		r := n.decide(spec, args, tb, snap)
+		if r.kind != routeLocal || !n.raftLedElsewhere(tb, spec, args) || time.Now().After(deadline) {
+			return snap, tb, r
+		}
+	}
 }

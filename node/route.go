@@ -117,6 +117,13 @@ func (n *Node) slotRoute(tb *router.Table, snap *router.Snapshot, s storage.Slot
 	if tb.Route(s).Handover {
 		return route{kind: routeWait, slot: s}
 	}
+	if tb.Mode == meta.ModeRaft {
+		if r, ok := n.raftRoute(tb, s); ok {
+			if _, alive := snap.Node(r.leader); alive || r.leader == n.id {
+				return r
+			}
+		}
+	}
 	leader := tb.Route(s).Leader
 	if leader == n.id {
 		return route{kind: routeLocal, slot: s, leader: leader}
