@@ -172,12 +172,19 @@ func (d *driver) peerDown(p PeerID) {
 		}
 	}
 	h.mu.Unlock()
+	now := time.Now()
 	for _, g := range groups {
 		d.awaken(g)
 		_ = g.rn.ForgetLeader()
 		g.lead = 0
-		if d.designated(g, p) {
+		// The live voters run in turn, lowest id first, a moment apart:
+		// one candidate at a time (no split vote), and if the first one's
+		// log is behind (its votes are refused), the next runs soon
+		// rather than after an election timeout.
+		if rank := d.rank(g, p); rank == 0 {
 			_ = g.rn.Campaign()
+		} else if rank > 0 {
+			g.campaignAt = now.Add(time.Duration(rank) * campaignStagger)
 		}
 	}
 	if len(groups) > 0 {
@@ -185,16 +192,23 @@ func (d *driver) peerDown(p PeerID) {
 	}
 }
 
-// designated reports whether this node is the lowest voter of g other
-// than the dead peer and peers known down.
-func (d *driver) designated(g *group, dead PeerID) bool {
+// campaignStagger separates the campaigns of a dead leader's followers.
+const campaignStagger = 300 * time.Millisecond
+
+// rank is this node's place among g's voters other than the dead peer
+// and peers known down, in id order; -1 if it is not one.
+func (d *driver) rank(g *group, dead PeerID) int {
+	r := 0
 	for _, v := range slices.Sorted(slices.Values(g.conf.Voters)) {
 		if v == dead || d.h.isDown(v) {
 			continue
 		}
-		return v == d.h.cfg.Self
+		if v == d.h.cfg.Self {
+			return r
+		}
+		r++
 	}
-	return false
+	return -1
 }
 
 // tick advances every awake group's clock, quiesces idle leaders, and
@@ -214,6 +228,12 @@ func (d *driver) tick() {
 		g.rn.Tick()
 		d.dirty[g] = true
 		g.expire(now)
+		if !g.campaignAt.IsZero() && now.After(g.campaignAt) {
+			g.campaignAt = time.Time{}
+			if g.lead == 0 && g.state == raft.StateFollower {
+				_ = g.rn.Campaign()
+			}
+		}
 		if g.state == raft.StateLeader {
 			d.reconcileConf(g)
 			d.maybeQuiesce(g)

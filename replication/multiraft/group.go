@@ -42,6 +42,8 @@ type group struct {
 
 	quiesced bool
 	idle     int
+	// campaignAt: its leader died; campaign then unless a leader showed up
+	campaignAt time.Time
 
 	fresh  bool // its initial state is not persisted yet
 	initHS raftpb.HardState
