@@ -85,6 +85,7 @@ type Node struct {
 	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
 	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
+	raftWanted  map[multiraft.GroupID]string // membership last given to Ensure; applyState's goroutine only
 }
 
 // New opens the node's storage. Run serves it.

@@ -38,6 +38,7 @@ func raftPeerID(id meta.NodeID) multiraft.PeerID {
 func (n *Node) startRaft() {
 	n.raftPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
 	n.raftReports = make(chan struct{}, 1)
+	n.raftWanted = map[multiraft.GroupID]string{}
 	n.raft = multiraft.New(multiraft.Config{
 		Self:   raftPeerID(n.id),
 		Engine: n.eng,
@@ -156,6 +157,7 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 		r := t.Route(storage.SlotID(s))
 		g := multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}
 		if !slices.Contains(r.Replicas, n.id) && !slices.Contains(r.Learners, n.id) {
+			delete(n.raftWanted, g)
 			if n.raft.GroupStatus(g).Running {
 				// No longer a replica (replaced while this node was
 				// down): stop the group and delete the slot here.
@@ -166,6 +168,13 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 			}
 			continue
 		}
+		// Every metadata change re-runs this for every slot of every raft
+		// table (thousands); tell the host only what changed.
+		key := fmt.Sprint(r.Replicas, r.Learners)
+		if n.raftWanted[g] == key && n.raft.GroupStatus(g).Running {
+			continue
+		}
+		n.raftWanted[g] = key
 		n.raft.Ensure(g, multiraft.Membership{Voters: raftIDs(r.Replicas), Learners: raftIDs(r.Learners)}, r.Leader == n.id)
 	}
 }
