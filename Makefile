@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft chaos clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -36,6 +36,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./router/forward/
 
 test: deps vet test-unit fuzz
+
+# The raft linearizability checks with many more fault rounds than `make test` runs (CI runs
+# both); CHAOS_ROUNDS rounds on 3 nodes and on 5.
+CHAOS_ROUNDS ?= 12
+chaos: deps
+	PIKA_LIN_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -race -count=1 -timeout 30m -run '^TestLinearizable' -v ./node/clustertest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|MEASURED|round [0-9]+:|linearizab' ; exit $${PIPESTATUS[0]}
 
 bench: build
 	PIKA_NODE_BIN=$(BIN) bash scripts/bench.sh
