@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -481,6 +482,9 @@ func (b *Batch) release() {
 // WAL. The caller holds the
 // stripes of every slot in txns, so no other commit touches them meanwhile.
 func (e *Engine) commit(txns []*Txn, done chan error) error {
+	if len(txns) > 0 && e.isRaft(txns[0].table, txns[0].slot) {
+		return e.commitRaft(txns)
+	}
 	empty := true
 	for _, t := range txns {
 		if !t.eff.Empty() {
@@ -490,9 +494,6 @@ func (e *Engine) commit(txns []*Txn, done chan error) error {
 	}
 	if empty {
 		return nil
-	}
-	if e.isRaft(txns[0].table, txns[0].slot) {
-		return e.commitRaft(txns)
 	}
 	e.commitCh <- &commitReq{txns: txns, done: done}
 	return <-done
@@ -507,12 +508,23 @@ func (e *Engine) commitRaft(txns []*Txn) error {
 		return ErrNoConsensus
 	}
 	waits := make([]<-chan error, 0, len(txns))
+	var reads []*Txn
 	for _, t := range txns {
-		if !t.eff.Empty() {
-			waits = append(waits, cons.Replicate(t.table, t.slot, t.eff.Encode(nil)))
+		if t.eff.Empty() {
+			reads = append(reads, t)
+			continue
 		}
+		waits = append(waits, cons.Replicate(t.table, t.slot, t.eff.Encode(nil)))
 	}
 	var first error
+	for _, t := range reads {
+		// It changed nothing, so it was a read of the slot: its reply
+		// is linearizable only once leadership is confirmed (a deposed
+		// leader that does not know it yet would answer from stale data).
+		if err := cons.ReadBarrier(context.Background(), t.table, t.slot); err != nil && first == nil {
+			first = err
+		}
+	}
 	for _, w := range waits {
 		if err := <-w; err != nil && first == nil {
 			first = err

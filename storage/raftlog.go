@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,6 +59,11 @@ type Consensus interface {
 	// Replicate proposes an encoded Effect of the slot; the channel
 	// delivers nil once this node applied it (ApplyRaft), or the error.
 	Replicate(t TableID, s SlotID, effect []byte) <-chan error
+	// ReadBarrier returns once this node has confirmed with a quorum
+	// that it still leads the slot's group and has applied everything
+	// committed before the call (ReadIndex). A write that changed nothing
+	// (DEL of a missing key) was a read: it needs this before its reply.
+	ReadBarrier(ctx context.Context, t TableID, s SlotID) error
 }
 
 // SetConsensus installs the replicator of raft-mode slots.

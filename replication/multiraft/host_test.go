@@ -96,7 +96,8 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 			}
 			return func() error { return err }
 		},
-		PeerTimeout: 300 * time.Millisecond,
+		PeerTimeout:     300 * time.Millisecond,
+		ProposalTimeout: 2 * time.Second,
 		StreamSnapshot: func(st multiraft.SnapshotStream) error {
 			peer := c.get(st.To)
 			if peer == nil || peer.cut.Load() || m.cut.Load() {
@@ -481,4 +482,43 @@ func TestReplaceReplica(t *testing.T) {
 		}
 	}
 	t.Logf("snapshots installed on the new replica: %d", c.get(4).host.Stats().SnapshotsInstalled)
+}
+
+// A leader cut off from the others may not know it was deposed: a write
+// that changes nothing (DEL of a key it does not have) is then a read, and
+// must not be answered from its stale data (a chaos run caught exactly
+// that: DEL answered 0 for a key the new leader had just written).
+func TestDeposedLeaderAnswersNoEmptyWrite(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	old := c.leaderOf(0)
+	waitQuiet(t, old)
+	old.cut.Store(true)
+	var now *member
+	deadline := time.Now().Add(10 * time.Second)
+	for now == nil {
+		for _, id := range []multiraft.PeerID{1, 2, 3} {
+			m := c.get(id)
+			if m != old && m.host.GroupStatus(multiraft.GroupID{Table: table, Slot: 0}).Leader == id {
+				now = m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new leader while the old one is cut")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := set(now.eng, 0, "fresh", "1"); err != nil {
+		t.Fatal(err)
+	}
+	err := old.eng.Update(table, []storage.SlotID{0}, func(u *storage.Update) error {
+		_, ok, err := u.Txn(0).Meta([]byte("fresh"))
+		if err == nil && ok {
+			t.Error("the cut leader has a key written after the cut")
+		}
+		return err // deletes nothing: an empty effect
+	})
+	if err == nil {
+		t.Fatal("a cut-off leader acknowledged a write that read its stale data")
+	}
+	t.Logf("the cut leader refused: %v", err)
 }
