@@ -243,14 +243,6 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		snap, tb, r = n.waitHandover(snap, cl.table, spec, c.Args)
 		open = tableOpen(cl, tb)
 	}
-	if r.kind == routeLocal && n.raftLedElsewhere(tb, spec, c.Args) {
-		// The routing still names this node but its raft group has
-		// elected another leader: wait for the routing to follow.
-		pb.commit()
-		n.resolvePending(cl, c.R)
-		snap, tb, r = n.waitRaftRouting(snap, cl.table, spec, c.Args)
-		open = tableOpen(cl, tb)
-	}
 	batched := routable && r.kind == routeLocal && spec.Batchable != nil && spec.Batchable(c.Args)
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit

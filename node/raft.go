@@ -162,7 +162,7 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 				// No longer a replica (replaced while this node was
 				// down): stop the group and delete the slot here.
 				n.raft.Remove(g)
-				if err := n.eng.DropRaftSlot(t.ID, storage.SlotID(s)); err != nil {
+				if err := n.eng.ResetSlot(t.ID, storage.SlotID(s)); err != nil {
 					n.log.Error("delete a raft slot this node no longer holds", "group", g.String(), "err", err)
 				}
 			}
@@ -417,7 +417,8 @@ func (n *Node) raftLeaderElsewhere(t storage.TableID, s storage.SlotID) bool {
 }
 
 // raftLedElsewhere reports whether a command routed here touches a slot of
-// a raft table whose group follows another leader.
+// a raft table whose group follows another leader (decide then makes it
+// wait, as for a handover).
 func (n *Node) raftLedElsewhere(tb *router.Table, spec *command.Spec, args [][]byte) bool {
 	if tb == nil || tb.Mode != meta.ModeRaft || spec == nil {
 		return false
@@ -432,23 +433,4 @@ func (n *Node) raftLedElsewhere(tb *router.Table, spec *command.Spec, args [][]b
 		}
 	}
 	return false
-}
-
-// waitRaftRouting holds a command while the routing catches up with a raft
-// election (the winner's report reaches etcd and the watch), at most
-// handoverWait, and routes it again.
-func (n *Node) waitRaftRouting(snap *router.Snapshot, table storage.TableID, spec *command.Spec, args [][]byte) (*router.Snapshot, *router.Table, route) {
-	deadline := time.Now().Add(handoverWait)
-	for {
-		n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
-		snap = n.snap.Load()
-		tb, ok := snap.Table(table)
-		if !ok {
-			return snap, nil, route{kind: routeError, err: errDroppedTable(table)}
-		}
-		r := n.decide(spec, args, tb, snap)
-		if r.kind != routeLocal || !n.raftLedElsewhere(tb, spec, args) || time.Now().After(deadline) {
-			return snap, tb, r
-		}
-	}
 }

@@ -66,8 +66,18 @@ func singleKey(spec *command.Spec, args [][]byte) ([]byte, bool) {
 	return args[spec.FirstKey], true
 }
 
-// decide routes one command of table tb under snapshot snap.
+// decide routes one command of table tb under snapshot snap. A command
+// the routing would run here on a raft slot whose group follows another
+// leader waits like a handover, until the routing follows raft.
 func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) route {
+	r := n.decideByRouting(spec, args, tb, snap)
+	if r.kind == routeLocal && n.raftLedElsewhere(tb, spec, args) {
+		return route{kind: routeWait, slot: r.slot}
+	}
+	return r
+}
+
+func (n *Node) decideByRouting(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) route {
 	if tb == nil || n.serverCmds[spec] {
 		return route{kind: routeLocal}
 	}
