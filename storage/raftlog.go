@@ -398,32 +398,14 @@ func (e *Engine) dropRaftState(t TableID) error {
 	return nil
 }
 
-// DropRaftSlot deletes a raft slot's data, log, state and staging on this
-// node (it no longer holds the slot).
-func (e *Engine) DropRaftSlot(t TableID, s SlotID) error {
-	c, unlock, err := e.lockSlot(t, s)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	start, sp := SlotPrefix(t, s), stagingPrefix(t, s)
+// deleteRaftState adds to wb the deletion of a raft slot's log, hard and
+// applied state, and staging area (ResetSlot).
+func (e *Engine) deleteRaftState(wb *grocksdb.WriteBatch, t TableID, s SlotID) {
+	sp := stagingPrefix(t, s)
 	for _, cf := range syncCFs {
-		wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
 		wb.DeleteRangeCF(e.cfs[cf], sp, prefixEnd(sp))
 	}
 	wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(t, s, 0), raftLogKey(t, s, math.MaxUint64))
 	wb.DeleteCF(e.cfs[CFSystem], raftHardStateKey(t, s))
 	wb.DeleteCF(e.cfs[CFSystem], raftAppliedKey(t, s))
-	wb.PutCF(e.cfs[CFSystem], countKey(t, s), encodeCounts([2]int64{0, 0}))
-	if err := e.db.Write(e.wo, wb); err != nil {
-		return fmt.Errorf("storage: drop raft slot %d/%d: %w", t, s, err)
-	}
-	e.mcache.clearAll()
-	c.keys.Store(0)
-	c.expires.Store(0)
-	c.logLast.Store(0)
-	c.logEpoch.Store(0)
-	return nil
 }

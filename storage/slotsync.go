@@ -96,7 +96,8 @@ func (ss *SlotSnapshot) Close() {
 }
 
 // ResetSlot deletes a slot's data, log and counts (a follower about to
-// load a full sync), under the slot's lock.
+// load a full sync, or a node that no longer holds a slot), under the
+// slot's lock; for a raft slot also its raft log, state and staging.
 func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
@@ -110,6 +111,9 @@ func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 		wb.DeleteRangeCF(e.cfs[cf], start, prefixEnd(start))
 	}
 	wb.DeleteRangeCF(e.cfs[CFLog], logKey(t, s, 0), logKey(t, s, math.MaxUint64))
+	if c.raft.Load() {
+		e.deleteRaftState(wb, t, s)
+	}
 	wb.PutCF(e.cfs[CFSystem], countKey(t, s), encodeCounts([2]int64{0, 0}))
 	if err := e.db.Write(e.wo, wb); err != nil {
 		return fmt.Errorf("storage: reset table %d slot %d: %w", t, s, err)

@@ -104,34 +104,20 @@ func (d *driver) handle(ev *event) {
 			g.quiesced = true
 		}
 	case evPropose:
-		g := d.groupOf(ev.group)
-		w := ev.prop
+		g, w := d.ledGroup(ev)
 		if g == nil {
-			w.done <- &NotLeaderError{Group: ev.group, Reason: "no raft group here"}
 			return
 		}
-		if g.state != raft.StateLeader {
-			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: "not the leader"}
-			return
-		}
-		d.awaken(g)
 		if err := g.rn.Propose(w.data); err != nil {
 			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: err.Error()}
 			return
 		}
 		g.proposals[w.id] = w
 	case evRead:
-		g := d.groupOf(ev.group)
-		w := ev.prop
+		g, w := d.ledGroup(ev)
 		if g == nil {
-			w.done <- &NotLeaderError{Group: ev.group, Reason: "no raft group here"}
 			return
 		}
-		if g.state != raft.StateLeader {
-			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: "not the leader"}
-			return
-		}
-		d.awaken(g)
 		g.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, w.id))
 		g.reads[w.id] = w
 	case evTransfer:
@@ -158,6 +144,22 @@ func (d *driver) handle(ev *event) {
 	case evPing:
 		// Liveness only: Deliver recorded the time.
 	}
+}
+
+// ledGroup returns the group of a proposal or read, awake, if this node
+// leads it; otherwise it answers the waiter and returns nil.
+func (d *driver) ledGroup(ev *event) (*group, *waiter) {
+	g, w := d.groupOf(ev.group), ev.prop
+	switch {
+	case g == nil:
+		w.done <- &NotLeaderError{Group: ev.group, Reason: "no raft group here"}
+		return nil, w
+	case g.state != raft.StateLeader:
+		w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: "not the leader"}
+		return nil, w
+	}
+	d.awaken(g)
+	return g, w
 }
 
 // peerDown makes the groups that peer p led elect a new leader now: they
