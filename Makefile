@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft chaos clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft bench-move chaos clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -41,7 +41,7 @@ test: deps vet test-unit fuzz
 # both); CHAOS_ROUNDS rounds on 3 nodes and on 5.
 CHAOS_ROUNDS ?= 12
 chaos: deps
-	PIKA_LIN_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -race -count=1 -timeout 30m -run '^TestLinearizable' -v ./node/clustertest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|MEASURED|round [0-9]+:|linearizab' ; exit $${PIPESTATUS[0]}
+	PIKA_LIN_ROUNDS=$(CHAOS_ROUNDS) PIKA_MOVE_FAULTS=all $(GO) test -race -count=1 -timeout 40m -run '^(TestLinearizable|TestSlotMoveFaults)' -v ./node/clustertest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|MEASURED|round [0-9]+:|linearizab|move' ; exit $${PIPESTATUS[0]}
 
 bench: build
 	PIKA_NODE_BIN=$(BIN) bash scripts/bench.sh
@@ -57,6 +57,9 @@ bench-replication: build
 
 bench-raft: build
 	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-raft.sh
+
+bench-move: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-move.sh
 
 clean:
 	rm -rf bin

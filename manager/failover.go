@@ -91,8 +91,12 @@ func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) 
 		table meta.TableID
 	}
 	asks := map[ask][]meta.SlotID{}
+	moves := activeMoves(st)
 	for _, o := range orphans {
 		for _, r := range o.info.Replicas {
+			if copying(moves, o.table, o.slot, r) {
+				continue // a move's target still copying the slot
+			}
 			if _, alive := st.Alive[r]; alive && r != o.info.Leader {
 				asks[ask{r, o.table}] = append(asks[ask{r, o.table}], o.slot)
 			}
@@ -173,9 +177,10 @@ func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, de
 		return now.Sub(t) >= l.m.cfg.ReplicaDownTimeout
 	}
 	load := map[meta.NodeID]int{}
-	for id := range st.Alive {
+	for _, id := range st.PlaceableNodes() {
 		load[id] = 0
 	}
+	moves := activeMoves(st)
 	for _, slots := range st.Slots {
 		for _, si := range slots {
 			for _, r := range si.Replicas {
@@ -191,7 +196,10 @@ func (l *leadership) replaceDeadReplicas(ctx context.Context, st *meta.State, de
 		raftMode := t.Mode == meta.ModeRaft
 		for n := range t.Slots {
 			si, ok := st.Slots[t.ID][meta.SlotID(n)]
-			if !ok || si.State == meta.SlotHandover || (raftMode && len(si.Learners) > 0) {
+			if _, moving := moves[slotRef{t.ID, meta.SlotID(n)}]; moving {
+				continue // the move job changes its replicas
+			}
+			if !ok || si.State == meta.SlotHandover || (raftMode && (len(si.Learners) > 0 || len(si.Removing) > 0)) {
 				continue // a raft replica change is under way
 			}
 			changed := false

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -95,6 +97,24 @@ func (m *Member) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, struct{}{})
 	})
+	mux.HandleFunc("GET "+api.PathJobs, m.read(func(st *meta.State, _ *http.Request) (any, error) {
+		return jobsOf(st), nil
+	}))
+	mux.HandleFunc("GET "+api.PathRebalance, m.read(func(st *meta.State, r *http.Request) (any, error) {
+		return rebalancePlan(st, r.URL.Query().Get("table"), r.URL.Query()["exclude"])
+	}))
+	mux.HandleFunc("POST "+api.PathMoves, m.write(func(ctx context.Context, r *http.Request) (any, error) {
+		var req api.MoveSlot
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, errf(http.StatusBadRequest, "bad request body: %v", err)
+		}
+		return m.StartMove(ctx, req)
+	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
+	mux.HandleFunc("DELETE "+api.PathJobs+"/{id}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
+		return m.CancelMove(ctx, r.PathValue("id"))
+	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
 	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
 		dec := json.NewDecoder(r.Body)
@@ -140,6 +160,43 @@ func (m *Member) Handler() http.Handler {
 		return func(st *meta.State) bool { _, ok := st.Members[id]; return !ok }
 	}))
 	return mux
+}
+
+// jobsOf lists the jobs, the oldest first.
+func jobsOf(st *meta.State) []meta.Job {
+	out := make([]meta.Job, 0, len(st.Jobs))
+	for _, j := range st.Jobs {
+		out = append(out, j)
+	}
+	slices.SortFunc(out, func(a, b meta.Job) int { return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+// rebalancePlan plans a rebalance of table (every table when "") over
+// the placeable nodes, with no replica left on the exclude nodes.
+func rebalancePlan(st *meta.State, table string, exclude []string) (api.Plan, error) {
+	tables := st.SortedTables()
+	if table != "" {
+		t, ok := st.Tables[table]
+		if !ok {
+			return api.Plan{}, errf(http.StatusNotFound, "no table %q", table)
+		}
+		tables = []meta.TableInfo{t}
+	}
+	ex := map[meta.NodeID]bool{}
+	for _, id := range exclude {
+		if _, ok := st.Members[meta.NodeID(id)]; !ok {
+			return api.Plan{}, errf(http.StatusNotFound, "no node %q", id)
+		}
+		ex[meta.NodeID(id)] = true
+	}
+	nodes := st.PlaceableNodes()
+	for id := range ex {
+		if !slices.Contains(nodes, id) {
+			nodes = append(nodes, id)
+		}
+	}
+	return planRebalance(st, tables, nodes, ex), nil
 }
 
 // tableOf finds the table named in the path, by name or else by id.

@@ -40,6 +40,12 @@ type Config struct {
 	// TransferLeader asks node, the leader of a raft slot, to hand its
 	// leadership to another replica (raft switchover and drain).
 	TransferLeader func(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID, to meta.NodeID) error
+	// SlotSize asks node for its estimate of a slot's size in bytes (slot
+	// moves report it). Nil: sizes are not known.
+	SlotSize func(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (int64, error)
+	// MoveStepPause is a wait before each step of a slot move, for tests
+	// that kill nodes at a chosen step. 0 in production.
+	MoveStepPause time.Duration
 	// ReplicaDownTimeout is how long a replica's node may be dead before
 	// the manager puts the slot's copy on another node. 0: never.
 	ReplicaDownTimeout time.Duration
@@ -246,6 +252,13 @@ func (m *Member) session(ctx context.Context) error {
 	if m.cfg.Positions != nil {
 		go l.failoverLoop(sctx)
 	}
+	var moves sync.WaitGroup
+	moves.Add(1)
+	go func() {
+		defer moves.Done()
+		l.moveLoop(sctx)
+	}()
+	defer moves.Wait() // sctx is done by then: the moves stop
 	<-sctx.Done()
 	if ctx.Err() == nil {
 		return errors.New("lease lost")

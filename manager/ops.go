@@ -103,6 +103,9 @@ func (l *leadership) takeOver(ctx context.Context) error {
 	jobs := slices.Collect(maps.Values(st.Jobs))
 	slices.SortFunc(jobs, func(a, b meta.Job) int { return a.Created.Compare(b.Created) })
 	for _, j := range jobs {
+		if j.Kind == meta.JobMoveSlot {
+			continue // moveLoop runs them
+		}
 		l.m.log.Info("resuming job", "job", j.ID, "kind", j.Kind, "table", j.Table.Name)
 		switch j.Kind {
 		case meta.JobCreateTable:
@@ -180,7 +183,7 @@ func (l *leadership) createTable(ctx context.Context, req api.CreateTable, boots
 		return meta.TableInfo{}, errf(http.StatusConflict, "table %q already exists", req.Name)
 	}
 	for _, j := range st.Jobs {
-		if j.Table.Name == req.Name {
+		if (j.Kind == meta.JobCreateTable || j.Kind == meta.JobDropTable) && j.Table.Name == req.Name {
 			return meta.TableInfo{}, errf(http.StatusConflict, "table %q is being created or dropped (job %s)", req.Name, j.ID)
 		}
 	}
@@ -197,7 +200,7 @@ func (l *leadership) createTable(ctx context.Context, req api.CreateTable, boots
 	if req.Password != "" {
 		t.PasswordHash = meta.HashPassword(req.Password)
 	}
-	nodes := slices.Sorted(maps.Keys(st.Alive))
+	nodes := st.PlaceableNodes()
 	if len(nodes) == 0 {
 		nodes = []meta.NodeID{l.m.cfg.Self.ID}
 	}
@@ -303,9 +306,7 @@ func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool)
 	if err != nil {
 		return err
 	}
-	if _, alive := st.Alive[id]; alive {
-		return errf(http.StatusConflict, "node %s is alive; stop it before removing it", id)
-	}
+	_, alive := st.Alive[id]
 	type ref struct {
 		t meta.TableID
 		n meta.SlotID
@@ -326,8 +327,11 @@ func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool)
 	if _, ok := st.Members[id]; !ok && len(refs) == 0 {
 		return errf(http.StatusNotFound, "no node %s", id)
 	}
+	if len(refs) > 0 && alive {
+		return errf(http.StatusConflict, "node %s is alive and holds %d slot replicas (%d of them leaders): move them off first (pikactl node remove without --force does), or stop it and use --force", id, len(refs), leads)
+	}
 	if len(refs) > 0 && !force {
-		return errf(http.StatusConflict, "node %s holds %d slot replicas (%d of them leaders); moving replicas off a node is not built yet: use --force to drop them from the placement", id, len(refs), leads)
+		return errf(http.StatusConflict, "node %s is down and holds %d slot replicas (%d of them leaders); use --force to drop them from the placement (a dead replica is also re-created elsewhere after --replica-down-timeout)", id, len(refs), leads)
 	}
 	slices.SortFunc(refs, func(a, b ref) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.n, b.n)) })
 	lay := l.m.cfg.Layout
@@ -349,7 +353,7 @@ func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool)
 	if err := l.putChunks(ctx, ops); err != nil {
 		return err
 	}
-	l.m.log.Info("node removed", "node", id, "replicas_dropped", len(refs), "leaders_moved", leads)
+	l.m.log.Info("node removed", "node", id, "alive", alive, "replicas_dropped", len(refs), "leaders_moved", leads)
 	return nil
 }
 

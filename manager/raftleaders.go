@@ -63,11 +63,13 @@ func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLe
 			si.State = meta.SlotServing
 			changed = true
 		}
-		if len(r.Voters) > 0 && len(si.Learners) > 0 && si.Leader == r.Node && meta.Epoch(r.Term) >= si.Epoch &&
+		if len(r.Voters) > 0 && (len(si.Learners) > 0 || len(si.Removing) > 0) && si.Leader == r.Node && meta.Epoch(r.Term) >= si.Epoch &&
 			sameMembers(r.Voters, slices.Concat(si.Replicas, si.Learners)) {
-			// The replicas being added are voters now.
+			// The replicas being added are voters now, those being
+			// removed are gone.
 			si.Replicas = slices.Concat(si.Replicas, si.Learners)
 			si.Learners = nil
+			si.Removing = nil
 			changed = true
 			l.m.log.Info("raft replicas added", "table", t.Name, "slot", r.Slot, "replicas", fmt.Sprint(si.Replicas))
 		}

@@ -108,7 +108,9 @@ func (n *Node) startControlPlane() error {
 		Positions:          n.slotPositions,
 		Checksum:           n.slotChecksum,
 		TransferLeader:     n.transferRaftLeader,
+		SlotSize:           n.slotSize,
 		ReplicaDownTimeout: n.cfg.ReplicaDownTimeout,
+		MoveStepPause:      n.cfg.MoveStepPause,
 		Log:                n.log.With("component", "manager"),
 	}, cli, n.applyState)
 	return nil
@@ -135,18 +137,27 @@ func (n *Node) applyState(st *meta.State) {
 				n.log.Error("load table", "table", t.Name, "id", t.ID, "err", err)
 			}
 		}
-		// A slot's writes are logged when its table has followers to
-		// feed; entries carry the slot's epoch. A raft table's slots
-		// are their raft groups' instead.
+		// A slot's writes are logged when it has followers to feed
+		// (a move adds one to a slot of a one-replica table); entries
+		// carry the slot's epoch. A raft table's slots are their raft
+		// groups' instead.
 		raftMode := t.Mode == meta.ModeRaft
 		for s := range t.Slots {
 			r := t.Route(storage.SlotID(s))
 			n.eng.SetSlotRole(t.ID, storage.SlotID(s), storage.SlotRole{
-				Logged:   t.Replicas > 1 && !raftMode,
+				Logged:   (t.Replicas > 1 || len(r.Replicas) > 1) && !raftMode,
 				Follower: r.Leader != n.id && slices.Contains(r.Replicas, n.id),
 				Epoch:    r.Epoch,
 				Raft:     raftMode,
 			})
+		}
+	}
+	if n.held == nil {
+		n.held = map[storage.TableID][]bool{}
+	}
+	for _, t := range snap.Tables() {
+		if t.Mode != meta.ModeRaft {
+			n.dropUnheld(t)
 		}
 	}
 	if n.fwd != nil {
@@ -193,6 +204,38 @@ func (n *Node) applyState(st *meta.State) {
 	if len(snap.Tables()) > 0 {
 		n.readyOnce.Do(func() { close(n.ready) })
 	}
+}
+
+// dropUnheld deletes this node's copy of every slot of async table t it
+// no longer holds: a slot moved to another node, or replaced while this
+// node was down (at the first snapshot, any slot not held that has data).
+func (n *Node) dropUnheld(t *router.Table) {
+	prev := n.held[t.ID]
+	now := make([]bool, t.Slots)
+	for i := range t.Slots {
+		s := storage.SlotID(i)
+		r := t.Route(s)
+		now[i] = r.Leader == n.id || slices.Contains(r.Replicas, n.id)
+		if now[i] {
+			continue
+		}
+		if prev != nil && !prev[i] {
+			continue
+		}
+		if prev == nil {
+			_, last, _ := n.eng.LogBounds(t.ID, s)
+			if n.eng.SlotKeyCount(t.ID, s) == 0 && last == 0 {
+				continue
+			}
+		}
+		start := time.Now()
+		if err := n.eng.ResetSlot(t.ID, s); err != nil {
+			n.log.Error("delete the copy of a slot this node no longer holds", "table", t.Name, "slot", s, "err", err)
+			continue
+		}
+		n.log.Info("deleted the copy of a slot this node no longer holds", "table", t.Name, "slot", s, "took", time.Since(start))
+	}
+	n.held[t.ID] = now
 }
 
 // waitReady waits for the first snapshot that has a table, saying every
@@ -282,4 +325,23 @@ func (n *Node) slotChecksum(ctx context.Context, node meta.NodeInfo, t meta.Tabl
 		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply", node.ID)
 	}
 	return manager.SlotSum{Index: uint64(ix), Epoch: meta.Epoch(ep), Sum: sum, Keys: keys}, nil
+}
+
+// slotSize asks node for its estimate of slot s of table t's size in
+// bytes (manager.Config.SlotSize), over the peer link unless node is this
+// one.
+func (n *Node) slotSize(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (int64, error) {
+	if node.ID == n.id {
+		return n.eng.SlotSize(t, s)
+	}
+	args := [][]byte{[]byte("SLOTSIZE"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10)}
+	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 3*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	v, err := forward.Int(raw)
+	if err != nil {
+		return 0, fmt.Errorf("slot size from %s: bad reply %.60q", node.ID, raw)
+	}
+	return v, nil
 }

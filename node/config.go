@@ -48,6 +48,9 @@ type Config struct {
 	// ReplicaDownTimeout is how long a node may be dead before the manager
 	// puts its slot replicas on other nodes (which copy them). Default 30m.
 	ReplicaDownTimeout time.Duration `mapstructure:"replica-down-timeout"`
+	// MoveStepPause makes the manager wait this long before each step of a
+	// slot move (tests use it to kill nodes at a chosen step). Default 0.
+	MoveStepPause time.Duration `mapstructure:"move-step-pause"`
 	// AdvertisePeer, when set, is the host:port other nodes dial for this
 	// node's peer port instead of Advertise:PeerPort (a NAT, or a proxy).
 	AdvertisePeer string `mapstructure:"advertise-peer"`

@@ -66,13 +66,17 @@ type Node struct {
 	listenReady chan struct{}
 
 	// the cluster: this node's id, its view of the metadata, etcd
-	id        meta.NodeID
-	snap      atomic.Pointer[router.Snapshot]
-	member    *manager.Member
-	etcd      *embedetcd.Server // nil with --etcd
-	etcdCli   *clientv3.Client
-	onDisk    map[storage.TableID]bool // tables with data here; applyState's goroutine only
-	ready     chan struct{}            // closed at the first snapshot with a table
+	id      meta.NodeID
+	snap    atomic.Pointer[router.Snapshot]
+	member  *manager.Member
+	etcd    *embedetcd.Server // nil with --etcd
+	etcdCli *clientv3.Client
+	onDisk  map[storage.TableID]bool // tables with data here; applyState's goroutine only
+	// held says which slots of each async table this node held in the
+	// last snapshot (applyState's goroutine only): a slot no longer held
+	// (moved away) has its copy deleted.
+	held      map[storage.TableID][]bool
+	ready     chan struct{} // closed at the first snapshot with a table
 	readyOnce sync.Once
 	metrics   *metrics
 	fwd       *forward.Pool // connections to the other nodes' peer ports

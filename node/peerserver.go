@@ -173,6 +173,7 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 //	COUNTS <table>                 [keys, TTL keys] of this node's slots (INFO keyspace)
 //	POSITIONS <table> <slot>...    [epoch, last index] of each slot's log (failover, switchover)
 //	CHECKSUM <table> <slot>        [index, epoch, sum, keys] (slot check)
+//	SLOTSIZE <table> <slot>        the slot's estimated size in bytes (slot moves)
 //	REPLICATE, SYNCBEGIN, SYNCDATA, SYNCEND   replication (applyReplicated, applyFullSync)
 func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
 	switch name {
@@ -188,6 +189,8 @@ func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
 		return n.peerPositions
 	case "checksum":
 		return n.peerChecksum
+	case "slotsize":
+		return n.peerSlotSize
 	case "replicate":
 		return n.applyReplicated
 	case "syncbegin", "syncdata", "syncend":
@@ -237,6 +240,24 @@ func (n *Node) peerPositions(c *command.Ctx, args [][]byte) {
 		c.R.Int(int64(epoch))
 		c.R.Int(int64(last))
 	}
+}
+
+func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
+	if len(args) != 3 {
+		c.R.Error("ERR malformed SLOTSIZE")
+		return
+	}
+	t, s, ok := parseTableSlot(args[1], args[2])
+	if !ok {
+		c.R.Error("ERR malformed SLOTSIZE")
+		return
+	}
+	size, err := n.eng.SlotSize(t, s)
+	if err != nil {
+		c.R.Error("ERR slot size: " + err.Error())
+		return
+	}
+	c.R.Int(size)
 }
 
 func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {

@@ -156,7 +156,7 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 	for s := range t.Slots {
 		r := t.Route(storage.SlotID(s))
 		g := multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}
-		if !slices.Contains(r.Replicas, n.id) && !slices.Contains(r.Learners, n.id) {
+		if !slices.Contains(r.Replicas, n.id) && !slices.Contains(r.Learners, n.id) && !slices.Contains(r.Removing, n.id) {
 			delete(n.raftWanted, g)
 			if n.raft.GroupStatus(g).Running {
 				// No longer a replica (replaced while this node was
@@ -169,8 +169,10 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 			continue
 		}
 		// Every metadata change re-runs this for every slot of every raft
-		// table (thousands); tell the host only what changed.
-		key := fmt.Sprint(r.Replicas, r.Learners)
+		// table (thousands); tell the host only what changed. A node
+		// being removed keeps its group (not wanted: a leader hands its
+		// leadership over) until the group's new configuration is known.
+		key := fmt.Sprint(r.Replicas, r.Learners, r.Removing)
 		if n.raftWanted[g] == key && n.raft.GroupStatus(g).Running {
 			continue
 		}
@@ -268,7 +270,7 @@ func (n *Node) reportRaftLeaders(ctx context.Context) {
 				}
 				r := t.Route(storage.SlotID(s))
 				rep := api.RaftLeader{Table: t.ID, Slot: storage.SlotID(s), Node: n.id, Term: st.Term}
-				added := len(r.Learners) > 0 && n.learnersPromoted(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}, r)
+				added := (len(r.Learners) > 0 || len(r.Removing) > 0) && n.learnersPromoted(multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}, r)
 				if added {
 					rep.Voters = slices.Concat(r.Replicas, r.Learners)
 				}
@@ -394,7 +396,8 @@ func (n *Node) peerRaftSnapshot(c *command.Ctx, name string, args [][]byte) {
 }
 
 // learnersPromoted reports whether g's configuration is exactly what route
-// r wants: its replicas and its learners all voters, nobody else.
+// r wants: its replicas and its learners all voters, nobody else (the
+// replicas being removed are gone).
 func (n *Node) learnersPromoted(g multiraft.GroupID, r router.Route) bool {
 	voters, learners := n.raft.Conf(g)
 	want := raftIDs(slices.Concat(r.Replicas, r.Learners))

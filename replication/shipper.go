@@ -243,6 +243,15 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 					"follower", x.to.node, "table", x.to.table, "slot", x.to.slot, "follower_last", last, "follower_epoch", epoch)
 				continue
 			}
+			if x.last == 0 && last == 0 && s.eng.SlotKeyCount(x.to.table, x.to.slot) > 0 {
+				// An empty follower (a replica being added) of a slot
+				// with data: the log may not hold all of it (the slot
+				// was not logged while it had one replica), so copy it.
+				s.next[x.to] = 0
+				s.behind[x.to] = true
+				s.cfg.Log.Info("new follower of a slot with data: full sync", "follower", x.to.node, "table", x.to.table, "slot", x.to.slot)
+				continue
+			}
 			s.next[x.to] = last + 1
 			delete(s.behind, x.to)
 		case bytes.HasPrefix(raw, []byte("-REPLGAP ")):
@@ -329,6 +338,10 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 	res := syncResult{to: to}
 	defer func() { s.synced <- res }()
 	start := time.Now()
+	if err := s.eng.StartLog(to.table, to.slot); err != nil {
+		s.cfg.Log.Warn("full sync: start the log", "err", err)
+		return
+	}
 	ss, err := s.eng.OpenSlotSnapshot(to.table, to.slot)
 	if err != nil {
 		s.cfg.Log.Warn("full sync: snapshot", "err", err)

@@ -16,6 +16,9 @@ type Route struct {
 	Replicas []meta.NodeID
 	// Learners are replicas being added (raft mode).
 	Learners []meta.NodeID
+	// Removing are raft replicas being removed (they keep their group
+	// running until it no longer counts them).
+	Removing []meta.NodeID
 	// Handover: the leader is fenced while its leadership moves.
 	Handover bool
 }
@@ -96,7 +99,7 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 		t := &Table{TableInfo: ti, routes: make([]Route, ti.Slots)}
 		for n, si := range st.Slots[ti.ID] {
 			if uint32(n) < ti.Slots {
-				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas, Learners: si.Learners, Handover: si.State == meta.SlotHandover}
+				t.routes[n] = Route{Epoch: si.Epoch, Leader: si.Leader, Replicas: si.Replicas, Learners: si.Learners, Removing: si.Removing, Handover: si.State == meta.SlotHandover}
 			}
 		}
 		seen := map[meta.NodeID]bool{}

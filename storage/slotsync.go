@@ -286,3 +286,60 @@ func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool) err
 	}
 	return b.Commit()
 }
+
+// StartLog gives a logged slot with an empty log a first entry (a marker
+// without effect) at index 1: a slot that just got its first follower has
+// data but no log, and a full sync needs a position the log continues
+// from (a follower left at 0 would look empty again). A leader calls it
+// before OpenSlotSnapshot for a full sync.
+func (e *Engine) StartLog(t TableID, s SlotID) error {
+	c, unlock, err := e.lockSlot(t, s)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if !c.logged.Load() || c.raft.Load() || c.logLast.Load() != 0 {
+		return nil
+	}
+	var empty Effect
+	if err := e.db.PutCF(e.wo, e.cfs[CFLog], logKey(t, s, 1), appendLogEntry(nil, Epoch(c.epoch.Load()), e.opts.Now(), &empty)); err != nil {
+		return fmt.Errorf("storage: log marker: %w", err)
+	}
+	c.logLast.Store(1)
+	c.logEpoch.Store(c.epoch.Load())
+	c.logFirst.Store(1)
+	return nil
+}
+
+// SlotSize estimates the bytes a slot's data takes on disk (RocksDB's
+// approximate sizes of its key range in SST files: data still in the
+// memtable is not counted). Moves use it for progress and rate limits.
+func (e *Engine) SlotSize(t TableID, s SlotID) (int64, error) {
+	if e.closed.Load() {
+		return 0, ErrClosed
+	}
+	start := SlotPrefix(t, s)
+	r := []grocksdb.Range{{Start: start, Limit: prefixEnd(start)}}
+	var total int64
+	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+		sizes, err := e.db.GetApproximateSizesCF(e.cfs[cf], r)
+		if err != nil {
+			return 0, fmt.Errorf("storage: size of table %d slot %d: %w", t, s, err)
+		}
+		total += int64(sizes[0])
+	}
+	return total, nil
+}
+
+// CompactSlot compacts a slot's key range in the data column families
+// (after a move, to give the deleted copy's space back at once).
+func (e *Engine) CompactSlot(t TableID, s SlotID) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	start := SlotPrefix(t, s)
+	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+		e.db.CompactRangeCF(e.cfs[cf], grocksdb.Range{Start: start, Limit: prefixEnd(start)})
+	}
+	return nil
+}

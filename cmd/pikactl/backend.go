@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,10 @@ type backend interface {
 	Check(ctx context.Context, table string, slot *meta.SlotID) ([]api.SlotCheck, error)
 	Failover(ctx context.Context, table string, slot meta.SlotID, to meta.NodeID) (api.Switchover, error)
 	Drain(ctx context.Context, node meta.NodeID) (api.Drain, error)
+	MoveSlot(ctx context.Context, req api.MoveSlot) (meta.Job, error)
+	Jobs(ctx context.Context) ([]meta.Job, error)
+	CancelJob(ctx context.Context, id string) (meta.Job, error)
+	Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (api.Plan, error)
 	Close() error
 }
 
@@ -122,6 +129,9 @@ type etcdBackend struct {
 	layout    meta.Layout
 	warn      io.Writer
 	warned    bool
+	// badJobs are the job records already warned about as undecodable
+	// (a command that follows jobs reads them every 200 ms).
+	badJobs map[string]bool
 }
 
 func openEtcd(endpoints []string, cluster string, warn io.Writer) (*etcdBackend, error) {
@@ -305,4 +315,66 @@ func (b *etcdBackend) DropTable(ctx context.Context, name string) error {
 		return err
 	}
 	return c.DropTable(ctx, name)
+}
+
+func (b *etcdBackend) MoveSlot(ctx context.Context, req api.MoveSlot) (meta.Job, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return meta.Job{}, err
+	}
+	return c.MoveSlot(ctx, req)
+}
+
+func (b *etcdBackend) CancelJob(ctx context.Context, id string) (meta.Job, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return meta.Job{}, err
+	}
+	return c.CancelJob(ctx, id)
+}
+
+// Rebalance asks the manager: the planner is its code, not metadata.
+func (b *etcdBackend) Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (api.Plan, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Plan{}, err
+	}
+	return c.Rebalance(ctx, table, exclude)
+}
+
+// Jobs reads the job records, the oldest first, as the API lists them:
+// the manager keeps the finished moves there too, for a while. It reads
+// the jobs/ prefix only, not the whole metadata, since the commands that
+// follow jobs call it every 200 ms.
+func (b *etcdBackend) Jobs(ctx context.Context) ([]meta.Job, error) {
+	prefix := b.layout.Jobs()
+	resp, err := b.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: read jobs under %s: %w", b.endpoints, prefix, err)
+	}
+	jobs := make([]meta.Job, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var j meta.Job
+		if err := json.Unmarshal(kv.Value, &j); err != nil {
+			b.warnBadJob(string(kv.Key), err)
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	slices.SortFunc(jobs, func(x, y meta.Job) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.ID, y.ID))
+	})
+	return jobs, nil
+}
+
+// warnBadJob notes, once per key, a job record that could not be decoded.
+func (b *etcdBackend) warnBadJob(key string, err error) {
+	if b.badJobs[key] {
+		return
+	}
+	if b.badJobs == nil {
+		b.badJobs = map[string]bool{}
+	}
+	b.badJobs[key] = true
+	fmt.Fprintf(b.warn, "pikactl: warning: etcd %s: job record %s skipped: %v\n", b.endpoints, key, err)
 }

@@ -1,6 +1,6 @@
 // Command pikactl is the operator CLI of a pika-node cluster: it shows the
-// cluster's status, nodes, tables and slot placement, and creates and
-// drops tables and removes dead nodes.
+// cluster's status, nodes, tables and slot placement, creates and drops
+// tables, moves slots, rebalances the cluster and removes nodes.
 //
 //	pikactl [--server host:port | --etcd host:2379,...] [--cluster NAME] [--json] [--timeout 30s] <noun> <verb>
 //
@@ -13,7 +13,8 @@
 // indented JSON. The exit status is a contract for scripts:
 //
 //	0  success
-//	1  the cluster refused the operation (invalid request, not found, conflict)
+//	1  the cluster refused the operation (invalid request, not found, conflict),
+//	   or did only part of it (a slot move rolled back or failed)
 //	2  usage error (bad flags or arguments, a drop without --yes)
 //	3  the cluster is unreachable or has no manager (network errors, timeouts, server errors)
 //
@@ -51,10 +52,11 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], streams{
-		in:         os.Stdin,
-		out:        os.Stdout,
-		err:        os.Stderr,
-		inTerminal: isatty.IsTerminal(os.Stdin.Fd()),
+		in:          os.Stdin,
+		out:         os.Stdout,
+		err:         os.Stderr,
+		inTerminal:  isatty.IsTerminal(os.Stdin.Fd()),
+		outTerminal: isatty.IsTerminal(os.Stdout.Fd()),
 	}, os.Getenv)
 	stop()
 	os.Exit(code)
@@ -69,6 +71,9 @@ type streams struct {
 	// inTerminal says whether in is a terminal, where a drop may ask the
 	// operator to confirm instead of requiring --yes.
 	inTerminal bool
+	// outTerminal says whether out is a terminal, where a rebalance shows
+	// a progress bar instead of a line per finished move.
+	outTerminal bool
 }
 
 // run executes the command line args and returns the exit status. Errors
@@ -173,7 +178,8 @@ type app struct {
 }
 
 const rootLong = `pikactl operates a pika-node cluster: it shows the cluster's status, nodes,
-tables and slot placement, creates and drops tables, and removes dead nodes.
+tables and slot placement, creates and drops tables, moves slots between
+nodes, rebalances the cluster and removes nodes.
 
 Where it connects:
   --server host:port   a node's HTTP port (default ` + defaultServer + `); any node
@@ -189,8 +195,10 @@ scripts. Errors go to stderr as "pikactl: <message>".
 
 Exit status:
   0  success
-  1  the cluster refused the operation: invalid request, no such table, node
-     or slot, conflict (table exists, node still alive or holding replicas)
+  1  the cluster refused the operation: invalid request, no such table, node,
+     slot or job, conflict (table exists, node still alive and holding
+     replicas, slot already moving); or did only part of it: a slot move
+     rolled back or failed, a leadership not moved, replicas not proven equal
   2  usage error: bad flags or arguments, a drop without --yes
   3  the cluster is unreachable or has no manager: network errors, timeouts,
      server-side errors`
@@ -199,7 +207,10 @@ const rootExample = `  pikactl status
   pikactl --server 10.0.0.5:29221 table list
   pikactl --etcd 10.0.0.1:2379,10.0.0.2:2379 --cluster prod status
   pikactl table create users --slots 1024 --replicas 3 --mode raft
-  pikactl --json slot show users 17`
+  pikactl --json slot show users 17
+  pikactl slot move users 17 --to n4
+  pikactl rebalance --dry-run
+  pikactl job list --all`
 
 // newRootCmd builds the command tree, writing to s and reading its
 // environment through getenv.
@@ -235,9 +246,10 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.StringVar(&a.opts.cluster, "cluster", cmp.Or(getenv("PIKACTL_CLUSTER"), defaultCluster),
 		"the cluster's name in etcd; only with --etcd (env PIKACTL_CLUSTER)")
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
-	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long")
+	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long (on each request, for the commands that follow jobs)")
 
-	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd())
+	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd(),
+		a.jobCmd(), a.rebalanceCmd())
 	return root
 }
 
@@ -290,6 +302,15 @@ func parseSlot(cmd *cobra.Command, s string) (meta.SlotID, error) {
 // call runs fn against the backend the global flags name, under the
 // --timeout deadline, and closes the backend afterwards.
 func (a *app) call(cmd *cobra.Command, fn func(ctx context.Context, b backend) error) error {
+	return a.callLong(cmd, func(ctx context.Context, b backend) error {
+		return within(ctx, a.opts.timeout, func(ctx context.Context) error { return fn(ctx, b) })
+	})
+}
+
+// callLong is call for the commands that follow jobs for longer than
+// --timeout (slot move --wait, rebalance, node remove): fn runs without a
+// deadline and bounds each of its requests with a.request.
+func (a *app) callLong(cmd *cobra.Command, fn func(ctx context.Context, b backend) error) error {
 	t, err := resolveTarget(a.opts, cmd.Flags().Changed("server"), cmd.Flags().Changed("etcd"))
 	if err != nil {
 		return err
@@ -297,16 +318,27 @@ func (a *app) call(cmd *cobra.Command, fn func(ctx context.Context, b backend) e
 	if t.etcd == nil && cmd.Flags().Changed("cluster") {
 		fmt.Fprintf(a.s.err, "pikactl: warning: --cluster is ignored with --server (the node knows its cluster)\n")
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), a.opts.timeout)
-	defer cancel()
 	b, err := t.open(a.opts.cluster, a.s.err)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	err = fn(ctx, b)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no answer within --timeout %s: %w", a.opts.timeout, err)
+	return fn(cmd.Context(), b)
+}
+
+// request runs one request of a callLong command under --timeout.
+func (a *app) request(ctx context.Context, fn func(ctx context.Context) error) error {
+	return within(ctx, a.opts.timeout, fn)
+}
+
+// within runs fn under a deadline of d, the --timeout; an error past the
+// deadline says so.
+func within(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
+	rctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	err := fn(rctx)
+	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within --timeout %s: %w", d, err)
 	}
 	return err
 }

@@ -105,6 +105,24 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"--server", "h:0", "status"}, "bad port"},
 		{[]string{"--timeout", "0s", "status"}, "must be positive"},
 		{[]string{"--timeout", "soon", "status"}, "invalid argument"},
+		{[]string{"slot", "move", "t", "1"}, "missing --to NODE"},
+		{[]string{"slot", "move", "t", "1", "--to", " "}, "missing --to NODE"},
+		{[]string{"slot", "move", "t"}, "missing SLOT"},
+		{[]string{"slot", "move", "t", "x", "--to", "n4"}, `slot "x": want a non-negative integer`},
+		{[]string{"slot", "move", "t", "1", "--to", "n4", "--timeout-move", "-1s"}, "--timeout-move -1s: must not be negative"},
+		{[]string{"slot", "move", "t", "1", "--to", "n4", "--wait=maybe"}, "invalid argument"},
+		{[]string{"job", "lsit"}, "did you mean list?"},
+		{[]string{"job", "list", "extra"}, `unexpected argument "extra"`},
+		{[]string{"job", "cancel"}, "missing ID"},
+		{[]string{"job", "cancel", ""}, "ID must not be empty"},
+		{[]string{"rebalance", "a", "b"}, `unexpected argument "b"`},
+		{[]string{"rebalance", "--concurrency", "0"}, "--concurrency 0: want 1 or more"},
+		{[]string{"rebalance", "--concurrency", "two"}, "invalid argument"},
+		{[]string{"rebalance", "--limit-mbps", "-5"}, "--limit-mbps -5: want 0 (no limit) or a positive rate"},
+		{[]string{"rebalance", "--limit-mbps", "NaN"}, "--limit-mbps NaN"},
+		{[]string{"rebalance", "--exclude", "n1,,n2"}, "--exclude: empty node id"},
+		{[]string{"node", "remove", "n3", "--concurrency", "-1"}, "--concurrency -1"},
+		{[]string{"node", "remove", "n3", "--limit-mbps", "-1"}, "--limit-mbps -1"},
 	} {
 		r := runCLI(t, getenv, "", false, tc.args...)
 		if r.code != exitUsage {
@@ -214,8 +232,8 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	walk(root, nil)
-	if len(paths) < 12 {
-		t.Fatalf("found %d commands, want the root, 4 nouns and 7 verbs: %q", len(paths), paths)
+	if len(paths) < 20 {
+		t.Fatalf("found %d commands, want the root, 4 nouns, 12 verbs and 3 top-level commands: %q", len(paths), paths)
 	}
 	for _, p := range paths {
 		r := runCLI(t, env(), "", false, append(p, "--help")...)
@@ -224,7 +242,7 @@ func TestHelp(t *testing.T) {
 		}
 	}
 	r := runCLI(t, env(), "", false, "--help")
-	for _, want := range []string{"Exit status", "0  success", "1  the cluster refused", "2  usage error", "3  the cluster is unreachable",
+	for _, want := range []string{"rebalance", "job", "slot move", "Exit status", "0  success", "1  the cluster refused", "2  usage error", "3  the cluster is unreachable",
 		"PIKACTL_SERVER", "PIKACTL_ETCD", "PIKACTL_CLUSTER", "--server", "--etcd", "--cluster", "--json", "--timeout"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("root --help lacks %q", want)

@@ -6,14 +6,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
 func (a *app) nodeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "List and remove nodes",
-		Long:  "List the cluster's nodes, and remove the ones that are gone for good.",
+		Short: "List, drain and remove nodes",
+		Long:  "List the cluster's nodes, move leaderships off one, and remove one from the cluster.",
 		Example: `  pikactl node list
   pikactl node drain n3
   pikactl node remove n3`,
@@ -51,35 +52,76 @@ the slot replicas it holds, leaders included.`,
 	}
 }
 
+const nodeRemoveLong = `Remove a node from the cluster's members.
+
+Without --force, pikactl first moves every slot replica off the node: it asks
+the manager for the plan of 'pikactl rebalance --exclude ID' (over every
+table) and runs it as rebalance does, with the same output and the flags
+--concurrency and --limit-mbps (see pikactl rebalance --help); then it
+removes the node. A live node is removed too once it holds no replica: stop
+its process afterwards. When a step of the plan fails, or the node still
+holds replicas after it (slots the planner skipped), the node stays a member
+(exit status 1): look at the output and run the command again.
+
+With --force the node is removed at once and its replicas are dropped from
+the slots' placement: for a dead node whose data is gone. The manager
+refuses (exit status 1) to remove a live node that holds replicas.`
+
 func (a *app) nodeRemoveCmd() *cobra.Command {
 	var force bool
+	var f planFlags
 	cmd := &cobra.Command{
 		Use:   "remove ID",
-		Short: "Remove a dead node from the cluster",
-		Long: `Remove a node that is not alive from the cluster's members.
-
-The manager refuses (exit status 1) to remove a live node, and, without
---force, a node that still holds slot replicas: move or fail them over
-first, or give --force to remove it even so.`,
+		Short: "Move the replicas off a node and remove it from the cluster",
+		Long:  nodeRemoveLong,
 		Example: `  pikactl node remove n3
+  pikactl node remove n3 --concurrency 4 --limit-mbps 100
   pikactl node remove n3 --force`,
 		Args: positional(1, 1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id := meta.NodeID(args[0])
-			return a.call(cmd, func(ctx context.Context, b backend) error {
-				if err := b.RemoveNode(ctx, id, force); err != nil {
-					return err
-				}
-				if a.opts.json {
-					return writeJSON(a.s.out, okResult{OK: true, Removed: id})
-				}
-				_, err := fmt.Fprintf(a.s.out, "node %s removed\n", id)
+			if err := f.check(cmd); err != nil {
 				return err
+			}
+			id := meta.NodeID(args[0])
+			return a.callLong(cmd, func(ctx context.Context, b backend) error {
+				return a.removeNode(ctx, b, id, force, f)
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "remove the node even though it still holds slot replicas")
+	cmd.Flags().BoolVar(&force, "force", false, "remove the node at once, dropping its replicas from the placement")
+	f.add(cmd.Flags())
 	return cmd
+}
+
+// removeNode runs, without force, the plan that empties the node, then
+// removes it.
+func (a *app) removeNode(ctx context.Context, b backend, id meta.NodeID, force bool, f planFlags) error {
+	var sum *planSummary
+	if !force {
+		var plan api.Plan
+		if err := a.request(ctx, func(ctx context.Context) (err error) {
+			plan, err = b.Rebalance(ctx, "", []meta.NodeID{id})
+			return err
+		}); err != nil {
+			return err
+		}
+		s, err := a.runPlan(ctx, b, plan, f)
+		if err != nil {
+			if a.opts.json {
+				_ = writeJSON(a.s.out, okResult{OK: false, Plan: &s})
+			}
+			return fmt.Errorf("node %s not removed: %w", id, err)
+		}
+		sum = &s
+	}
+	if err := a.request(ctx, func(ctx context.Context) error { return b.RemoveNode(ctx, id, force) }); err != nil {
+		return err
+	}
+	if a.opts.json {
+		return writeJSON(a.s.out, okResult{OK: true, Removed: id, Plan: sum})
+	}
+	_, err := fmt.Fprintf(a.s.out, "node %s removed\n", id)
+	return err
 }
 
 func (a *app) nodeDrainCmd() *cobra.Command {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -36,6 +37,13 @@ func writeJSON(w io.Writer, v any) error {
 		x.Nodes = nonNil(x.Nodes)
 		x.Tables = nonNil(x.Tables)
 		v = x
+	case []meta.Job:
+		v = nonNil(x)
+	case api.Plan:
+		x.Steps = nonNil(x.Steps)
+		x.Before = nonNil(x.Before)
+		x.After = nonNil(x.After)
+		v = x
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -53,11 +61,13 @@ func nonNil[T any](s []T) []T {
 }
 
 // okResult is the JSON answer of a drop or a remove, with the keys the
-// API's own answer has.
+// API's own answer has, and for a remove the summary of the plan run to
+// move the node's replicas off first.
 type okResult struct {
-	OK      bool        `json:"ok"`
-	Dropped string      `json:"dropped,omitempty"`
-	Removed meta.NodeID `json:"removed,omitempty"`
+	OK      bool         `json:"ok"`
+	Dropped string       `json:"dropped,omitempty"`
+	Removed meta.NodeID  `json:"removed,omitempty"`
+	Plan    *planSummary `json:"plan,omitempty"`
 }
 
 // grid is a table without borders or rules, in the style of kubectl:
@@ -353,4 +363,177 @@ func writeChecks(w io.Writer, checks []api.SlotCheck) error {
 	}
 	_, err := fmt.Fprintf(w, "%d of %d slot(s) equal on every replica\n", equal, len(checks))
 	return err
+}
+
+// formatBytes shows a size in decimal units (1 MB = 10^6 bytes, as
+// --limit-mbps counts), with one decimal: "12.3 MB".
+func formatBytes(n int64) string {
+	if n < 1000 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	v := float64(n)
+	unit := ""
+	for _, unit = range []string{"kB", "MB", "GB", "TB", "PB"} {
+		v /= 1000
+		if v < 999.95 {
+			break
+		}
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
+}
+
+// formatDuration shows how long a step took, to a tenth of a second:
+// "0.3s", "1.2s", "3m4.5s".
+func formatDuration(d time.Duration) string {
+	d = d.Round(100 * time.Millisecond)
+	if d < time.Minute {
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	}
+	return d.String()
+}
+
+// formatAge shows how long ago t was, in at most two units, as kubectl
+// does: "42s", "3m12s", "2h5m", "3d4h".
+func formatAge(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := max(now.Sub(t), 0).Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// jobFinished reports whether a job is a move that is over.
+func jobFinished(j meta.Job) bool { return j.Move != nil && j.Move.Step.Final() }
+
+// writeJobs prints one row per job; now is when the list was read, for
+// the AGE column (time since the job was created).
+func writeJobs(w io.Writer, jobs []meta.Job, now time.Time) error {
+	if len(jobs) == 0 {
+		_, err := io.WriteString(w, "(no jobs)\n")
+		return err
+	}
+	g := newGrid(w, "ID", "KIND", "TABLE", "SLOT", "FROM", "TO", "STEP", "AGE", "ERROR")
+	for _, j := range jobs {
+		slot, from, to, step, errMsg := "-", "-", "-", "-", "-"
+		if mv := j.Move; mv != nil {
+			slot, from, to, step, errMsg = strconv.FormatUint(uint64(mv.Slot), 10), string(mv.From), string(mv.To), string(mv.Step), orDash(mv.Error)
+			if mv.Cancel && !mv.Step.Final() {
+				step += " (cancelling)"
+			}
+		}
+		if err := g.row(j.ID, string(j.Kind), orDash(j.Table.Name), slot, orDash(from), orDash(to), step, formatAge(now, j.Created), errMsg); err != nil {
+			return err
+		}
+	}
+	return g.render()
+}
+
+// writeJob prints one job's fields.
+func writeJob(w io.Writer, j meta.Job, now time.Time) error {
+	fields := [][2]string{
+		{"ID", j.ID},
+		{"Kind", string(j.Kind)},
+		{"Table", orDash(j.Table.Name)},
+		{"Created", fmt.Sprintf("%s (%s ago)", j.Created.UTC().Format(time.RFC3339), formatAge(now, j.Created))},
+	}
+	if mv := j.Move; mv != nil {
+		fields = append(fields, [][2]string{
+			{"Slot", strconv.FormatUint(uint64(mv.Slot), 10)},
+			{"From", orDash(string(mv.From))},
+			{"To", orDash(string(mv.To))},
+			{"Step", string(mv.Step)},
+			{"Cancel asked", yesNo(mv.Cancel)},
+			{"Size", formatBytes(mv.Bytes)},
+			{"Updated", mv.Updated.UTC().Format(time.RFC3339)},
+		}...)
+		if !mv.Finished.IsZero() {
+			fields = append(fields, [2]string{"Finished", mv.Finished.UTC().Format(time.RFC3339)})
+		}
+		fields = append(fields, [2]string{"Error", orDash(mv.Error)})
+	}
+	return writeFields(w, fields)
+}
+
+// writePlan prints a rebalance plan: a line counting its steps, the
+// steps, each node's replicas and leaders before and after ("10 -> 8"),
+// and the slots the planner left alone (lines starting "! ").
+func writePlan(w io.Writer, p api.Plan) error {
+	moves, leaders := splitPlan(p.Steps)
+	var head string
+	if len(p.Steps) == 0 {
+		head = "nothing to do: the plan has no step\n"
+	} else {
+		head = fmt.Sprintf("plan: %d slot move(s), %d leader hand-over(s)\n\n", len(moves), len(leaders))
+	}
+	if _, err := io.WriteString(w, head); err != nil {
+		return err
+	}
+	if len(p.Steps) > 0 {
+		g := newGrid(w, "STEP", "KIND", "TABLE", "SLOT", "FROM", "TO")
+		for i, s := range p.Steps {
+			if err := g.row(strconv.Itoa(i+1), string(s.Kind), s.Table, strconv.FormatUint(uint64(s.Slot), 10),
+				orDash(string(s.From)), orDash(string(s.To))); err != nil {
+				return err
+			}
+		}
+		if err := g.render(); err != nil {
+			return err
+		}
+	}
+	if err := writeLoads(w, p.Before, p.After); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, s := range p.Skipped {
+		fmt.Fprintf(&b, "! skipped: %s\n", s)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeLoads prints each node's replicas and leaders before and after a
+// plan, preceded by a blank line; nothing when there is no node.
+func writeLoads(w io.Writer, before, after []api.NodeLoad) error {
+	type pair struct{ before, after api.NodeLoad }
+	per := map[meta.NodeID]*pair{}
+	at := func(id meta.NodeID) *pair {
+		if per[id] == nil {
+			per[id] = &pair{}
+		}
+		return per[id]
+	}
+	for _, l := range before {
+		at(l.Node).before = l
+	}
+	for _, l := range after {
+		at(l.Node).after = l
+	}
+	if len(per) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	change := func(x, y int) string {
+		if x == y {
+			return strconv.Itoa(x)
+		}
+		return fmt.Sprintf("%d -> %d", x, y)
+	}
+	g := newGrid(w, "NODE", "REPLICAS", "LEADERS")
+	for _, id := range slices.Sorted(maps.Keys(per)) {
+		p := per[id]
+		if err := g.row(string(id), change(p.before.Replicas, p.after.Replicas), change(p.before.Leaders, p.after.Leaders)); err != nil {
+			return err
+		}
+	}
+	return g.render()
 }

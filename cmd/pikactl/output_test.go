@@ -155,6 +155,21 @@ func TestWriteJSON(t *testing.T) {
 		{"nil nodes", []api.Node(nil), "[]\n"},
 		{"nil tables", []api.Table(nil), "[]\n"},
 		{"nil slots", []api.Slot(nil), "[]\n"},
+		{"nil jobs", []meta.Job(nil), "[]\n"},
+		{"empty plan", api.Plan{}, "{\n  \"steps\": [],\n  \"before\": [],\n  \"after\": []\n}\n"},
+		{"remove after a plan", okResult{OK: true, Removed: "n3", Plan: &planSummary{Planned: 2, Done: 2, Bytes: 5, Took: "1.0s"}}, `{
+  "ok": true,
+  "removed": "n3",
+  "plan": {
+    "planned": 2,
+    "done": 2,
+    "failed": 0,
+    "rolled_back": 0,
+    "bytes": 5,
+    "took": "1.0s"
+  }
+}
+`},
 		{"drop", okResult{OK: true, Dropped: "users"}, "{\n  \"ok\": true,\n  \"dropped\": \"users\"\n}\n"},
 		{"remove", okResult{OK: true, Removed: "n3"}, "{\n  \"ok\": true,\n  \"removed\": \"n3\"\n}\n"},
 		{"table", api.Table{ID: 1, Name: "users", Slots: 8, Replicas: 3, Mode: meta.ModeRaft, HasPassword: true, Health: api.HealthOK}, `{

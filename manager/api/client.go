@@ -150,3 +150,40 @@ func (c *Client) Drain(ctx context.Context, node meta.NodeID) (Drain, error) {
 func (c *Client) ReportRaftLeaders(ctx context.Context, reports []RaftLeader) error {
 	return c.do(ctx, http.MethodPost, PathRaftLeaders, reports, nil)
 }
+
+// MoveSlot starts a slot move job and returns its record.
+func (c *Client) MoveSlot(ctx context.Context, req MoveSlot) (meta.Job, error) {
+	var j meta.Job
+	return j, c.do(ctx, http.MethodPost, PathMoves, req, &j)
+}
+
+// Jobs lists the jobs: in flight, and moves that finished recently.
+func (c *Client) Jobs(ctx context.Context) ([]meta.Job, error) {
+	var js []meta.Job
+	return js, c.do(ctx, http.MethodGet, PathJobs, nil, &js)
+}
+
+// CancelJob asks a move job to roll back; it returns the job's record.
+func (c *Client) CancelJob(ctx context.Context, id string) (meta.Job, error) {
+	var j meta.Job
+	return j, c.do(ctx, http.MethodDelete, PathJobs+"/"+url.PathEscape(id), nil, &j)
+}
+
+// Rebalance plans the moves and hand-overs that even out slots and
+// leaders over the live nodes, for table (every table when ""), with no
+// replica left on the exclude nodes (a node being removed).
+func (c *Client) Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (Plan, error) {
+	q := url.Values{}
+	if table != "" {
+		q.Set("table", table)
+	}
+	for _, id := range exclude {
+		q.Add("exclude", string(id))
+	}
+	path := PathRebalance
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var p Plan
+	return p, c.do(ctx, http.MethodGet, path, nil, &p)
+}

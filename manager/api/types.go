@@ -14,7 +14,61 @@ const (
 	// PathRaftLeaders takes POSTed []RaftLeader: nodes report the raft
 	// groups they lead, and the manager's routing follows.
 	PathRaftLeaders = "/api/v1/raft/leaders"
+	// PathMoves takes a POSTed MoveSlot: start a slot move job.
+	PathMoves = "/api/v1/moves"
+	// PathJobs lists the jobs (GET); DELETE /api/v1/jobs/{id} cancels one.
+	PathJobs = "/api/v1/jobs"
+	// PathRebalance plans moves (GET ?table=T&exclude=ID,...): the plan
+	// only; the caller starts the moves (pikactl rebalance).
+	PathRebalance = "/api/v1/rebalance"
 )
+
+// MoveSlot is the body of POST /api/v1/moves.
+type MoveSlot struct {
+	Table string      `json:"table"`
+	Slot  meta.SlotID `json:"slot"`
+	// From is the replica that moves; "" means the slot's leader.
+	From meta.NodeID `json:"from,omitempty"`
+	To   meta.NodeID `json:"to"`
+}
+
+// PlanKind says what a planned step does.
+type PlanKind string
+
+const (
+	// PlanMove moves a replica (a slot move job).
+	PlanMove PlanKind = "move"
+	// PlanLeader hands a slot's leadership to another replica (a
+	// switchover, like pikactl failover --to).
+	PlanLeader PlanKind = "leader"
+)
+
+// PlannedStep is one step of a rebalance plan.
+type PlannedStep struct {
+	Kind  PlanKind    `json:"kind"`
+	Table string      `json:"table"`
+	Slot  meta.SlotID `json:"slot"`
+	From  meta.NodeID `json:"from"`
+	To    meta.NodeID `json:"to"`
+}
+
+// Plan is a rebalance plan: the steps, and each node's replicas and
+// leaders (all tables planned) before and after.
+type Plan struct {
+	Steps  []PlannedStep `json:"steps"`
+	Before []NodeLoad    `json:"before"`
+	After  []NodeLoad    `json:"after"`
+	// Skipped lists slots left alone (a move or hand-over under way, a
+	// dead leader) with why.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// NodeLoad is how many slot replicas and leaderships a node has.
+type NodeLoad struct {
+	Node     meta.NodeID `json:"node"`
+	Replicas int         `json:"replicas"`
+	Leaders  int         `json:"leaders"`
+}
 
 // RaftLeader reports that Node leads the raft group of a slot at Term.
 type RaftLeader struct {
@@ -83,6 +137,7 @@ type Slot struct {
 	LeaderAlive bool           `json:"leader_alive"`
 	Replicas    []meta.NodeID  `json:"replicas"`
 	Learners    []meta.NodeID  `json:"learners,omitempty"`
+	Removing    []meta.NodeID  `json:"removing,omitempty"`
 	State       meta.SlotState `json:"state"`
 	// Positions holds every replica's log position and lag behind the
 	// leader, in `slot show TABLE SLOT` only (it asks the nodes).

@@ -131,7 +131,7 @@ func SlotOf(st *meta.State, t meta.TableInfo, n meta.SlotID) (Slot, bool) {
 	_, alive := st.Alive[si.Leader]
 	return Slot{
 		Table: t.Name, TableID: t.ID, Slot: n, Epoch: si.Epoch, Leader: si.Leader,
-		LeaderAlive: alive && si.Leader != "", Replicas: nonNil(si.Replicas), Learners: si.Learners, State: si.State,
+		LeaderAlive: alive && si.Leader != "", Replicas: nonNil(si.Replicas), Learners: si.Learners, Removing: si.Removing, State: si.State,
 	}, true
 }
 

@@ -88,6 +88,26 @@ func (s *State) Manager() NodeID {
 	return best.node
 }
 
+// Placeable reports whether node may be given slots: alive and a member
+// (a node deregistered by node remove may still be running).
+func (s *State) Placeable(node NodeID) bool {
+	_, alive := s.Alive[node]
+	_, member := s.Members[node]
+	return alive && member
+}
+
+// PlaceableNodes returns the nodes that may be given slots, sorted.
+func (s *State) PlaceableNodes() []NodeID {
+	var out []NodeID
+	for id := range s.Alive {
+		if s.Placeable(id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // TableByID finds a table record by id.
 func (s *State) TableByID(id TableID) (TableInfo, bool) {
 	for _, t := range s.Tables {

@@ -3,6 +3,7 @@ package meta
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/pika-node/pika-node/storage/keyspace"
@@ -74,11 +75,20 @@ const (
 
 // SlotInfo is one slot's placement: which node leads it, which hold it.
 type SlotInfo struct {
-	Epoch    Epoch     `json:"epoch"`
-	Leader   NodeID    `json:"leader"`
-	Replicas []NodeID  `json:"replicas"`
-	Learners []NodeID  `json:"learners,omitempty"`
+	Epoch    Epoch    `json:"epoch"`
+	Leader   NodeID   `json:"leader"`
+	Replicas []NodeID `json:"replicas"`
+	Learners []NodeID `json:"learners,omitempty"`
+	// Removing are raft replicas being removed: they keep running the
+	// slot's group (a group of two needs the leaving voter to commit its
+	// removal) until the group's leader reports the voters without them.
+	Removing []NodeID  `json:"removing,omitempty"`
 	State    SlotState `json:"state"`
+}
+
+// Holds reports whether node keeps a copy of the slot in any role.
+func (si SlotInfo) Holds(node NodeID) bool {
+	return slices.Contains(si.Replicas, node) || slices.Contains(si.Learners, node) || slices.Contains(si.Removing, node)
 }
 
 // JobKind names what a job does.
@@ -89,7 +99,57 @@ const (
 	JobCreateTable JobKind = "table-create"
 	// JobDropTable removes a table's slot records after its table record.
 	JobDropTable JobKind = "table-drop"
+	// JobMoveSlot moves one replica of a slot from a node to another.
+	JobMoveSlot JobKind = "slot-move"
 )
+
+// MoveStep is where a slot move is. Each step is written to the job
+// record before it is taken, so a manager that takes over resumes there.
+type MoveStep string
+
+const (
+	// MoveAdd: the target is being added to the slot (an async follower,
+	// or a raft learner).
+	MoveAdd MoveStep = "add"
+	// MoveCatchUp: the target copies the slot (full sync or raft
+	// snapshot), then follows its log.
+	MoveCatchUp MoveStep = "catch-up"
+	// MoveHandover: the source leads the slot; its leadership is handed
+	// to the target.
+	MoveHandover MoveStep = "handover"
+	// MoveRemove: the source is being removed from the slot; it deletes
+	// its copy once the slot record no longer names it.
+	MoveRemove MoveStep = "remove"
+	// MoveRollback: the target is being taken out again (cancelled, or the
+	// target died before the hand-over).
+	MoveRollback MoveStep = "rollback"
+	// MoveDone, MoveRolledBack and MoveFailed are final.
+	MoveDone       MoveStep = "done"
+	MoveRolledBack MoveStep = "rolled-back"
+	MoveFailed     MoveStep = "failed"
+)
+
+// Final reports whether a move in this step is over.
+func (s MoveStep) Final() bool { return s == MoveDone || s == MoveRolledBack || s == MoveFailed }
+
+// Move is a slot move's part of its job record.
+type Move struct {
+	Slot SlotID   `json:"slot"`
+	From NodeID   `json:"from"`
+	To   NodeID   `json:"to"`
+	Step MoveStep `json:"step"`
+	// Cancel asks the job to roll back (honoured before the hand-over;
+	// after it the move completes).
+	Cancel bool `json:"cancel,omitempty"`
+	// Error says why a move rolled back or failed.
+	Error string `json:"error,omitempty"`
+	// Bytes is the slot's size on the source when the move started
+	// (RocksDB's estimate), for progress and bandwidth limits.
+	Bytes   int64     `json:"bytes,omitempty"`
+	Updated time.Time `json:"updated"`
+	// Finished is set with a final step.
+	Finished time.Time `json:"finished,omitzero"`
+}
 
 // Job is an operation of several etcd transactions, recorded before its
 // first step so that a manager that takes over can finish it.
@@ -103,6 +163,9 @@ type Job struct {
 	// manager that resumes the job writes the same records; a list of
 	// every slot's record would pass etcd's request size limit).
 	Nodes []NodeID `json:"nodes,omitempty"`
+	// Move is a slot move's state (Kind JobMoveSlot; Table names the
+	// slot's table).
+	Move *Move `json:"move,omitempty"`
 }
 
 // Limits on what a table may be.

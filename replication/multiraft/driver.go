@@ -691,7 +691,8 @@ func (d *driver) confAsWanted(g *group) bool {
 // reconcileConf moves a leader's group one configuration change toward
 // what the routing wants: add a wanted replica as a learner; promote a
 // learner once it has every committed entry; then remove the voters no
-// longer wanted (never this node: its leadership is handed over first).
+// longer wanted (never this node: its leadership is handed over first),
+// and the learners no longer wanted.
 func (d *driver) reconcileConf(g *group) {
 	if g.confPending > 0 || d.confAsWanted(g) {
 		return
@@ -727,6 +728,14 @@ func (d *driver) reconcileConf(g *group) {
 					return
 				}
 				cc = &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: v}
+				break
+			}
+		}
+	}
+	if cc == nil {
+		for _, p := range g.conf.Learners {
+			if !g.want.wants(p) { // a move rolled back: the learner goes
+				cc = &raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: p}
 				break
 			}
 		}
