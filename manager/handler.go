@@ -101,7 +101,8 @@ func (m *Member) Handler() http.Handler {
 		return jobsOf(st), nil
 	}))
 	mux.HandleFunc("GET "+api.PathRebalance, m.read(func(st *meta.State, r *http.Request) (any, error) {
-		return rebalancePlan(st, r.URL.Query().Get("table"), r.URL.Query()["exclude"])
+		evacuate, _ := strconv.ParseBool(r.URL.Query().Get("evacuate"))
+		return rebalancePlan(st, r.URL.Query().Get("table"), r.URL.Query()["exclude"], evacuate)
 	}))
 	mux.HandleFunc("POST "+api.PathMoves, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.MoveSlot
@@ -173,8 +174,9 @@ func jobsOf(st *meta.State) []meta.Job {
 }
 
 // rebalancePlan plans a rebalance of table (every table when "") over
-// the placeable nodes, with no replica left on the exclude nodes.
-func rebalancePlan(st *meta.State, table string, exclude []string) (api.Plan, error) {
+// the placeable nodes, with no replica left on the exclude nodes; with
+// evacuate, only the moves off the exclude nodes.
+func rebalancePlan(st *meta.State, table string, exclude []string, evacuate bool) (api.Plan, error) {
 	tables := st.SortedTables()
 	if table != "" {
 		t, ok := st.Tables[table]
@@ -196,7 +198,7 @@ func rebalancePlan(st *meta.State, table string, exclude []string) (api.Plan, er
 			nodes = append(nodes, id)
 		}
 	}
-	return planRebalance(st, tables, nodes, ex), nil
+	return planRebalance(st, tables, nodes, ex, !evacuate), nil
 }
 
 // tableOf finds the table named in the path, by name or else by id.

@@ -14,8 +14,9 @@ import (
 // gets two replicas on one node; slots with a change under way, or
 // without a live leader, are left alone. Moves come first in the plan;
 // hand-overs are planned on the placement the moves leave (a moved leader
-// replica hands its leadership to the target).
-func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID, exclude map[meta.NodeID]bool) api.Plan {
+// replica hands its leadership to the target). Without even, it plans only
+// the moves off the excluded nodes (node remove).
+func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID, exclude map[meta.NodeID]bool, even bool) api.Plan {
 	var plan api.Plan
 	targets := slices.DeleteFunc(slices.Clone(nodes), func(n meta.NodeID) bool { return exclude[n] })
 	slices.Sort(targets)
@@ -57,8 +58,10 @@ func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID,
 		}
 		if len(targets) > 0 {
 			p.evacuate(exclude)
-			p.evenReplicas()
-			p.evenLeaders()
+			if even {
+				p.evenReplicas()
+				p.evenLeaders()
+			}
 		}
 		plan.Steps = append(plan.Steps, p.moves...)
 		plan.Steps = append(plan.Steps, p.leaders...)

@@ -92,7 +92,7 @@ func TestPlanRebalanceOntoNewNodes(t *testing.T) {
 			}
 			tb := meta.TableInfo{ID: 1, Name: "t", Slots: c.slots, Replicas: c.replicas, Mode: meta.ModeAsync}
 			st := planState(tb, nodes[:c.from], nodes)
-			plan := planRebalance(st, []meta.TableInfo{tb}, nodes, nil)
+			plan := planRebalance(st, []meta.TableInfo{tb}, nodes, nil, true)
 			applyPlan(t, st, tb, plan)
 			reps, leads := loads(st, tb)
 			if d := spread(reps, nodes); d > 1 {
@@ -120,7 +120,7 @@ func TestPlanRebalanceOntoNewNodes(t *testing.T) {
 				}
 			}
 			// Balanced already: a second plan is empty.
-			if again := planRebalance(st, []meta.TableInfo{tb}, nodes, nil); len(again.Steps) > 0 {
+			if again := planRebalance(st, []meta.TableInfo{tb}, nodes, nil, true); len(again.Steps) > 0 {
 				t.Errorf("a balanced table still gets %d steps: %+v", len(again.Steps), again.Steps[0])
 			}
 		})
@@ -131,7 +131,7 @@ func TestPlanEvacuatesExcludedNode(t *testing.T) {
 	nodes := []meta.NodeID{"a", "b", "c", "d"}
 	tb := meta.TableInfo{ID: 2, Name: "t", Slots: 64, Replicas: 3, Mode: meta.ModeRaft}
 	st := planState(tb, nodes, nodes)
-	plan := planRebalance(st, []meta.TableInfo{tb}, nodes, map[meta.NodeID]bool{"b": true})
+	plan := planRebalance(st, []meta.TableInfo{tb}, nodes, map[meta.NodeID]bool{"b": true}, true)
 	applyPlan(t, st, tb, plan)
 	reps, leads := loads(st, tb)
 	if reps["b"] != 0 || leads["b"] != 0 {
@@ -154,7 +154,7 @@ func TestPlanLeavesBusySlots(t *testing.T) {
 	si.State = meta.SlotHandover
 	st.Slots[tb.ID][0] = si
 	st.Jobs["j"] = meta.Job{ID: "j", Kind: meta.JobMoveSlot, Table: tb, Move: &meta.Move{Slot: 1, From: "a", To: "b", Step: meta.MoveCatchUp}}
-	plan := planRebalance(st, []meta.TableInfo{tb}, nodes, nil)
+	plan := planRebalance(st, []meta.TableInfo{tb}, nodes, nil, true)
 	for _, s := range plan.Steps {
 		if s.Slot == 0 || s.Slot == 1 {
 			t.Fatalf("plan touches busy slot %d: %+v", s.Slot, s)
@@ -166,5 +166,26 @@ func TestPlanLeavesBusySlots(t *testing.T) {
 	// a holds 4 (two of them busy), b none: both free slots move.
 	if len(plan.Steps) != 2 {
 		t.Fatalf("steps: %+v", plan.Steps)
+	}
+}
+
+func TestPlanEvacuateOnly(t *testing.T) {
+	nodes := []meta.NodeID{"a", "b", "c"}
+	tb := meta.TableInfo{ID: 4, Name: "t", Slots: 30, Replicas: 1, Mode: meta.ModeAsync}
+	st := planState(tb, nodes[:2], nodes) // c holds nothing
+	plan := planRebalance(st, []meta.TableInfo{tb}, nodes, map[meta.NodeID]bool{"b": true}, false)
+	for _, s := range plan.Steps {
+		if s.Kind != api.PlanMove || s.From != "b" {
+			t.Fatalf("an evacuation plan moves more than b's replicas: %+v", s)
+		}
+	}
+	applyPlan(t, st, tb, plan)
+	reps, _ := loads(st, tb)
+	if reps["b"] != 0 || len(plan.Steps) != 15 {
+		t.Fatalf("after %d steps: %v", len(plan.Steps), reps)
+	}
+	// b's 15 slots went to the least loaded: c until it had as many as a.
+	if reps["c"] != 15 || reps["a"] != 15 {
+		t.Fatalf("evacuated replicas went to %v", reps)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/router"
@@ -94,8 +95,14 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true}
 	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
+	pb.reroute = func(args [][]byte) []byte {
+		if args == nil {
+			return nil // not kept: the client gets the error
+		}
+		return n.reroute(cl, cl.table, args)
+	}
 	defer pb.commit()
 	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.stop() // before c.Close: lets queued replies go out
@@ -174,6 +181,13 @@ type pipelineBatch struct {
 	// release gives the batched commands' argument bytes back to the
 	// node's query budget once the batch no longer refers to them.
 	release func()
+	// args are copies of the batched commands' arguments (raft tables
+	// only: the reader's buffer moves on), and reroute answers one of
+	// them again when the commit had no effect because a raft slot's
+	// leader moved (command.Unapplied), or returns nil to let the error
+	// stand.
+	args    [][][]byte
+	reroute func(args [][]byte) []byte
 }
 
 // maxBatchCommands bounds how long a batch holds its slots' locks.
@@ -181,8 +195,9 @@ const maxBatchCommands = 256
 
 func (pb *pipelineBatch) full() bool { return pb.replies >= maxBatchCommands }
 
-// run executes a batchable command in the batch.
-func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx) {
+// run executes a batchable command in the batch; keep copies its
+// arguments, to run it again if the commit finds its slot led elsewhere.
+func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx, keep bool) {
 	if pb.replies == 0 {
 		pb.mark = pb.out.Len()
 	}
@@ -193,21 +208,39 @@ func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx) {
 		pb.mark = pb.out.Len()
 		_ = command.RunBatched(spec, c, pb.b)
 	}
+	if c.Rerouted { // its slot is led elsewhere: after the batch, again
+		c.Rerouted = false
+		pb.commit()
+		pb.out.B = append(pb.out.B, pb.reroute(copyArgs(c.Args))...)
+		return
+	}
+	var args [][]byte
+	if keep {
+		args = copyArgs(c.Args)
+	}
+	pb.args = append(pb.args, args)
 	pb.replies++
 }
 
 func (pb *pipelineBatch) commit() {
-	if pb.replies == 0 && pb.b.Len() == 0 {
+	if pb.replies == 0 && pb.b.Idle() {
 		return
 	}
 	if err := pb.b.Commit(); err != nil {
 		pb.out.B = pb.out.B[:pb.mark]
 		msg, _ := command.ErrorReply(err)
-		for i := 0; i < pb.replies; i++ {
+		for _, args := range pb.args {
+			if command.IsUnapplied(err) {
+				if r := pb.reroute(args); r != nil {
+					pb.out.B = append(pb.out.B, r...)
+					continue
+				}
+			}
 			pb.out.Error(msg)
 		}
 	}
 	pb.replies = 0
+	pb.args = pb.args[:0]
 	pb.release()
 }
 
@@ -286,7 +319,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	mark := c.R.Len()
 	switch {
 	case batched:
-		pb.run(spec, c)
+		pb.run(spec, c, tb.Mode == meta.ModeRaft)
 	case r.kind == routeRemote:
 		n.forwardOne(cl, c, tb, snap, r)
 	case r.kind == routeFanOut:
@@ -296,11 +329,18 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	case r.kind == routeError:
 		c.R.Error(r.err)
 	default:
-		if msg := n.linearizable(tb, spec, c.Args); msg != "" {
+		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
+			c.R.B = append(c.R.B, n.reroute(cl, tb.ID, c.Args)...)
+			break
+		} else if msg != "" {
 			c.R.Error(msg)
 			break
 		}
 		command.Run(spec, c)
+		if c.Rerouted {
+			c.Rerouted = false
+			c.R.B = append(c.R.B, n.reroute(cl, tb.ID, c.Args)...)
+		}
 	}
 	st := n.stats.of(spec)
 	took := time.Since(start)

@@ -93,10 +93,11 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	rd.Release()
 
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
 	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
+	pb.reroute = func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") }
 	defer pb.commit()
 	for {
 		args, err := rd.ReadCommand()
@@ -154,18 +155,29 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		return
 	}
 	if c.OwnsSlot == nil && spec.Batchable != nil && spec.Batchable(c.Args) {
-		pb.run(spec, c)
+		pb.run(spec, c, false) // a refusal needs no arguments
 		return
 	}
 	pb.commit()
 	if tb, ok := n.snap.Load().Table(c.Table); ok {
-		if msg := n.linearizable(tb, spec, c.Args); msg != "" {
+		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
+			c.R.Error(refuseMoved)
+			return
+		} else if msg != "" {
 			c.R.Error(msg)
 			return
 		}
 	}
 	command.Run(spec, c)
+	if c.Rerouted {
+		c.Rerouted = false
+		c.R.Error(refuseMoved)
+	}
 }
+
+// refuseMoved refuses a forwarded command that had no effect because its
+// raft slot's leader moved: the asker routes it again.
+const refuseMoved = refusePrefix + "the slot's raft leader moved"
 
 // peerRequest returns the handler of a peer request other than FWD, nil
 // for FWD (or an unknown name, which FWD's checks answer):

@@ -190,28 +190,30 @@ func raftIDs(ids []meta.NodeID) []multiraft.PeerID {
 }
 
 // linearizable makes a read of a raft table linearizable before it runs
-// here; it returns the error reply, "" to go on.
-func (n *Node) linearizable(tb *router.Table, spec *command.Spec, args [][]byte) string {
+// here; it returns the error reply ("" to go on), and moved when the
+// slot's leader moved (the read can run on the new one).
+func (n *Node) linearizable(tb *router.Table, spec *command.Spec, args [][]byte) (msg string, moved bool) {
 	if tb == nil || tb.Mode != meta.ModeRaft {
-		return ""
+		return "", false
 	}
 	slots := readSlots(spec, args, tb.Slots)
 	if len(slots) == 0 {
-		return ""
+		return "", false
 	}
 	return n.raftReadBarrier(tb.ID, slots)
 }
 
 // raftReadBarrier makes a read of the given slots of a raft table
-// linearizable (ReadIndex); it returns the error reply, "" to go on.
-func (n *Node) raftReadBarrier(t storage.TableID, slots []storage.SlotID) string {
+// linearizable (ReadIndex); it returns the error reply ("" to go on), and
+// moved when a slot's leader moved.
+func (n *Node) raftReadBarrier(t storage.TableID, slots []storage.SlotID) (msg string, moved bool) {
 	for _, s := range slots {
 		if err := n.raft.ReadBarrier(context.Background(), t, s); err != nil {
 			msg, _ := command.ErrorReply(err)
-			return msg
+			return msg, command.IsUnapplied(err)
 		}
 	}
-	return ""
+	return "", false
 }
 
 // readSlots returns the slots a read command touches (nil for a write or

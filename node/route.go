@@ -269,9 +269,22 @@ func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
 		switch r.kind {
 		case routeLocal:
 			var tmp resp.Reply
-			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args}
-			command.Run(spec, &c)
-			return tmp.B
+			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args, Reroute: true}
+			msg, moved := n.linearizable(tb, spec, pr.args)
+			if msg != "" && !moved {
+				return []byte("-" + msg + "\r\n")
+			}
+			if !moved {
+				command.Run(spec, &c)
+				if !c.Rerouted {
+					return tmp.B
+				}
+			}
+			// The slot's raft leader moved meanwhile: route again.
+			if time.Now().After(deadline) {
+				return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
+			}
+			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
 		case routeRemote:
 			raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, pr.args), r.leader)
 			if !forward.Refused(raw) {
@@ -287,6 +300,13 @@ func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
 			return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 		}
 	}
+}
+
+// reroute answers a command that had no effect here because its raft
+// slot's leader moved: routed again (here or on the new leader) as a
+// refused forward is, for at most handoverWait.
+func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte {
+	return n.retryRefused(cl, pendingReply{args: copyArgs(args), table: table}, n.snap.Load().Revision-1)
 }
 
 // awaitNewerSnapshot waits up to limit for a routing snapshot newer than rev.

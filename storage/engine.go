@@ -367,6 +367,10 @@ func (e *Engine) NewBatch() *Batch { return &Batch{e: e} }
 // Len is the number of commands waiting in the batch.
 func (b *Batch) Len() int { return b.cmds }
 
+// Idle reports whether the batch holds no lock and no effect (a command
+// that failed after locking its slots leaves the locks held until Commit).
+func (b *Batch) Idle() bool { return len(b.held) == 0 && len(b.txns) == 0 }
+
 // Ops is the number of pending operations.
 func (b *Batch) Ops() int {
 	n := 0

@@ -39,6 +39,7 @@ type backend interface {
 	Jobs(ctx context.Context) ([]meta.Job, error)
 	CancelJob(ctx context.Context, id string) (meta.Job, error)
 	Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (api.Plan, error)
+	Evacuate(ctx context.Context, node meta.NodeID) (api.Plan, error)
 	Close() error
 }
 
@@ -340,6 +341,15 @@ func (b *etcdBackend) Rebalance(ctx context.Context, table string, exclude []met
 		return api.Plan{}, err
 	}
 	return c.Rebalance(ctx, table, exclude)
+}
+
+// Evacuate asks the manager for the moves that empty node.
+func (b *etcdBackend) Evacuate(ctx context.Context, node meta.NodeID) (api.Plan, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Plan{}, err
+	}
+	return c.Evacuate(ctx, node)
 }
 
 // Jobs reads the job records, the oldest first, as the API lists them:

@@ -14,7 +14,7 @@ import (
 
 // jobPoll is how often the commands that follow jobs (slot move --wait,
 // rebalance, node remove) read the job list.
-const jobPoll = 200 * time.Millisecond
+const jobPoll = 50 * time.Millisecond
 
 func (a *app) jobCmd() *cobra.Command {
 	cmd := &cobra.Command{

@@ -43,6 +43,13 @@ func (f *fakeCluster) Rebalance(_ context.Context, table string, exclude []meta.
 	return f.plan, nil
 }
 
+func (f *fakeCluster) Evacuate(_ context.Context, node meta.NodeID) (api.Plan, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("evacuate %s", node))
+	return f.plan, nil
+}
+
 func (f *fakeCluster) RemoveNode(_ context.Context, id meta.NodeID, force bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,6 +99,11 @@ func (f *fakeCluster) serve(t *testing.T) string {
 		var ex []meta.NodeID
 		for _, id := range r.URL.Query()["exclude"] {
 			ex = append(ex, meta.NodeID(id))
+		}
+		if r.URL.Query().Get("evacuate") == "true" && len(ex) == 1 {
+			p, err := f.Evacuate(ctx, ex[0])
+			reply(w, p, err)
+			return
 		}
 		p, err := f.Rebalance(ctx, r.URL.Query().Get("table"), ex)
 		reply(w, p, err)
@@ -237,7 +249,7 @@ func TestNodeRemove(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.out, "move 2/2 done") || !strings.HasSuffix(r.out, "node n3 removed\n") {
 		t.Errorf("remove: exit %d, stdout\n%s\nstderr %q", r.code, r.out, r.err)
 	}
-	if got := f.called(); got != `rebalance table="" exclude=[n3]; remove n3 force=false` {
+	if got := f.called(); got != `evacuate n3; remove n3 force=false` {
 		t.Errorf("calls: %s", got)
 	}
 

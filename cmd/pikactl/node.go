@@ -100,7 +100,7 @@ func (a *app) removeNode(ctx context.Context, b backend, id meta.NodeID, force b
 	if !force {
 		var plan api.Plan
 		if err := a.request(ctx, func(ctx context.Context) (err error) {
-			plan, err = b.Rebalance(ctx, "", []meta.NodeID{id})
+			plan, err = b.Evacuate(ctx, id)
 			return err
 		}); err != nil {
 			return err

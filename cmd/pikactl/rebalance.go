@@ -121,7 +121,7 @@ type planFlags struct {
 }
 
 func (f *planFlags) add(fs *pflag.FlagSet) {
-	fs.IntVar(&f.concurrency, "concurrency", 2, "slot moves in flight at once")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "slot moves in flight at once")
 	fs.Float64Var(&f.limitMBps, "limit-mbps", 0, "pace the moves to this average copy rate, MB/s (1 MB = 10^6 bytes; 0: no limit)")
 }
 

@@ -187,3 +187,10 @@ func (c *Client) Rebalance(ctx context.Context, table string, exclude []meta.Nod
 	var p Plan
 	return p, c.do(ctx, http.MethodGet, path, nil, &p)
 }
+
+// Evacuate plans the moves that take every replica off node (to the
+// least-loaded nodes), and nothing else: node remove runs it.
+func (c *Client) Evacuate(ctx context.Context, node meta.NodeID) (Plan, error) {
+	var p Plan
+	return p, c.do(ctx, http.MethodGet, PathRebalance+"?evacuate=true&exclude="+url.QueryEscape(string(node)), nil, &p)
+}

@@ -18,8 +18,9 @@ const (
 	PathMoves = "/api/v1/moves"
 	// PathJobs lists the jobs (GET); DELETE /api/v1/jobs/{id} cancels one.
 	PathJobs = "/api/v1/jobs"
-	// PathRebalance plans moves (GET ?table=T&exclude=ID,...): the plan
-	// only; the caller starts the moves (pikactl rebalance).
+	// PathRebalance plans moves (GET ?table=T&exclude=ID&exclude=...; with
+	// evacuate=true only the moves off the excluded nodes): the plan only;
+	// the caller starts the moves (pikactl rebalance, node remove).
 	PathRebalance = "/api/v1/rebalance"
 )
 

@@ -216,18 +216,27 @@ func slotsSettled(t *testing.T, cli *api.Client, table string, want int) ([]api.
 func checkTableEqual(t *testing.T, via *pikaNode, table string, replicas int) {
 	t.Helper()
 	cli := api.NewClient(via.httpAddr())
-	waitFor(t, "slot check equal on every replica of "+table, 30*time.Second, func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		checks, err := cli.Check(context.Background(), table, nil)
+		bad := ""
 		if err != nil || len(checks) == 0 {
-			return false
+			bad = fmt.Sprintf("%d checks, %v", len(checks), err)
 		}
 		for _, c := range checks {
 			if !c.Equal || len(c.Replicas) != replicas {
-				return false
+				bad = fmt.Sprintf("%+v", c)
+				break
 			}
 		}
-		return true
-	})
+		if bad == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot check of %s not equal after 30s: %s", table, bad)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // checkNoSlotData opens a stopped node's storage, compacts it and fails

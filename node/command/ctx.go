@@ -46,6 +46,12 @@ type Ctx struct {
 	// first slot it does not own (its cursor then names that slot), the
 	// others skip such slots. Nil: every slot is this node's.
 	OwnsSlot func(storage.SlotID) bool
+	// Reroute says the caller routes a command again when it had no
+	// effect because its slot turned out to be led elsewhere (a raft
+	// leader moved): such a command then appends no reply and sets
+	// Rerouted. Without Reroute the client gets the error.
+	Reroute  bool
+	Rerouted bool
 
 	update *storage.Update
 	view   *storage.View
@@ -106,6 +112,10 @@ func execute(spec *Spec, c *Ctx) error {
 	if errors.Is(err, storage.ErrBatchBusy) {
 		return err
 	}
+	if c.Reroute && IsUnapplied(err) {
+		c.Rerouted = true
+		return nil
+	}
 	msg, known := ErrorReply(err)
 	if !known {
 		slog.Error("command failed", "command", spec.Name, "err", err)
@@ -119,6 +129,20 @@ func execute(spec *Spec, c *Ctx) error {
 type RedisError interface {
 	error
 	RedisError() string
+}
+
+// Unapplied is an error of a command that had no effect and never will
+// (its raft slot is led elsewhere): running it again on the slot's
+// leader is safe.
+type Unapplied interface {
+	error
+	Unapplied() bool
+}
+
+// IsUnapplied reports whether err is an Unapplied error.
+func IsUnapplied(err error) bool {
+	var u Unapplied
+	return errors.As(err, &u) && u.Unapplied()
 }
 
 // ErrorReply is the error reply (without '-') for err, and whether err was

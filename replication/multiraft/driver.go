@@ -70,7 +70,9 @@ func (d *driver) handle(ev *event) {
 		if g == nil {
 			return
 		}
-		g.failAll(&NotLeaderError{Group: ev.group, Reason: "group removed"})
+		// A removed group's proposals may have committed: unknown.
+		g.failReads(&NotLeaderError{Group: ev.group, Reason: "group removed"})
+		g.failAll(&TimeoutError{Group: ev.group})
 		h.mu.Lock()
 		delete(h.groups, ev.group)
 		h.mu.Unlock()
@@ -341,11 +343,17 @@ func (d *driver) round() error {
 			w.Truncate = pr.rd.Entries[0].Index <= g.lastIndex()
 			w.Entries = make([][]byte, n)
 			for i := range pr.rd.Entries {
-				b, err := pr.rd.Entries[i].Marshal()
+				e := &pr.rd.Entries[i]
+				b, err := e.Marshal()
 				if err != nil {
 					return err
 				}
 				w.Entries[i] = b
+				if e.Type == raftpb.EntryNormal && len(e.Data) >= 8 {
+					if p := g.proposals[binary.BigEndian.Uint64(e.Data)]; p != nil {
+						p.entry = e.Index // where our proposal went
+					}
+				}
 			}
 			changed = true
 		}
@@ -527,8 +535,12 @@ func (d *driver) finish(pr *pendingRound) {
 		}
 	}
 	if wasLeader && !isLeader {
+		// Reads and conf changes fail (nothing applied). Proposals wait:
+		// the new leader may commit their entries (a leader transfer
+		// always does), and then they succeed when applied here; an
+		// entry the new leader overwrote fails them below.
 		g.confPending = 0
-		g.failAll(&NotLeaderError{Group: g.id, Leader: g.lead, Reason: "lost leadership"})
+		g.failReads(&NotLeaderError{Group: g.id, Leader: g.lead, Reason: "lost leadership"})
 	}
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
@@ -548,6 +560,7 @@ func (d *driver) finish(pr *pendingRound) {
 			done = append(done, w)
 		}
 	}
+	g.failOverwritten(pr.snapshot)
 	kept := g.readsReady[:0]
 	for _, w := range g.readsReady {
 		if w.index <= g.applied {

@@ -179,6 +179,36 @@ func (g *group) failAll(err error) {
 	g.readsReady = nil
 }
 
+// failReads fails the reads waiting for a ReadIndex or for their index to
+// be applied.
+func (g *group) failReads(err error) {
+	for id, w := range g.reads {
+		w.done <- err
+		delete(g.reads, id)
+	}
+	for _, w := range g.readsReady {
+		w.done <- err
+	}
+	g.readsReady = nil
+}
+
+// failOverwritten fails the proposals whose entry index was applied
+// without them (a new leader overwrote the entry: it never commits).
+// After a snapshot their fate is unknown: they fail as timed out.
+func (g *group) failOverwritten(snapshot bool) {
+	for id, w := range g.proposals {
+		switch {
+		case snapshot && (w.entry == 0 || w.entry <= g.applied):
+			w.done <- &TimeoutError{Group: g.id}
+		case w.entry != 0 && w.entry <= g.applied:
+			w.done <- &NotLeaderError{Group: g.id, Leader: g.lead, Reason: "the write was overwritten by a new leader"}
+		default:
+			continue
+		}
+		delete(g.proposals, id)
+	}
+}
+
 // expire fails the waiters whose deadline passed.
 func (g *group) expire(now time.Time) {
 	for id, w := range g.proposals {

@@ -161,6 +161,10 @@ type waiter struct {
 	done     chan error
 	deadline time.Time
 	index    uint64 // reads: the read index, once known
+	// entry is a proposal's log index once this node appended it as
+	// leader (0 before): a proposal still waiting when the log applied
+	// past its index without it was overwritten (never committed).
+	entry uint64
 }
 
 // New returns a Host; Run drives it.
@@ -174,6 +178,8 @@ func New(cfg Config) *Host {
 }
 
 // NotLeaderError is a write or read of a group this node does not lead.
+// Nothing of it was applied, nor ever will be: the node may route the
+// command again to the group's leader (Unapplied).
 type NotLeaderError struct {
 	Group  GroupID
 	Leader PeerID // 0 when unknown (an election is running)
@@ -183,6 +189,10 @@ type NotLeaderError struct {
 func (e *NotLeaderError) Error() string {
 	return fmt.Sprintf("raft group %s: not the leader (%s)", e.Group, e.Reason)
 }
+
+// Unapplied reports that the command had no effect: running it again
+// elsewhere is safe.
+func (e *NotLeaderError) Unapplied() bool { return true }
 
 // RedisError is the client's reply: the slot is between leaders.
 func (e *NotLeaderError) RedisError() string {
