@@ -311,6 +311,7 @@ func writeSlot(w io.Writer, s api.Slot) error {
 		{"Leader alive", yesNo(s.LeaderAlive)},
 		{"Replicas", nodeList(s.Replicas)},
 		{"Learners", nodeList(s.Learners)},
+		{"Removing", nodeList(s.Removing)},
 		{"State", orDash(string(s.State))},
 	}); err != nil || len(s.Positions) == 0 {
 		return err

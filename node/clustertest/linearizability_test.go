@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
 )
 
@@ -296,6 +297,38 @@ func (lc *linCluster) keyLeaders(t *testing.T, keys []string) map[int]bool {
 	return leads
 }
 
+// moveAway starts a move of every slot of keys that node holds to a node
+// that does not hold it, and returns the jobs.
+func (lc *linCluster) moveAway(t *testing.T, via, node int, keys []string) []string {
+	t.Helper()
+	cli := api.NewClient(lc.nodes[via].httpAddr())
+	from := meta.NodeID(lc.ids[node])
+	var jobs []string
+	seen := map[meta.SlotID]bool{}
+	for _, k := range keys {
+		s := router.SlotOf([]byte(k), linSlots)
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		sl, err := cli.Slot(context.Background(), "lin", s)
+		if err != nil || !slices.Contains(sl.Replicas, from) {
+			continue
+		}
+		for _, id := range lc.ids {
+			if to := meta.NodeID(id); !slices.Contains(sl.Replicas, to) {
+				j, err := cli.MoveSlot(context.Background(), api.MoveSlot{Table: "lin", Slot: s, From: from, To: to})
+				if err != nil {
+					t.Fatalf("move %d %s -> %s: %v", s, from, to, err)
+				}
+				jobs = append(jobs, j.ID)
+				break
+			}
+		}
+	}
+	return jobs
+}
+
 // createModeTable creates a table with the given replication mode through
 // pikactl and waits until every node serves all of it.
 func createModeTable(t *testing.T, nodes []*pikaNode, name, mode string, slots, replicas int) api.Table {
@@ -472,24 +505,25 @@ func linClient(id int, c *redis.Client, keys []string, start time.Time, stop <-c
 type linFault struct {
 	kind       string
 	node       int
-	start, end int64 // history time
+	start, end int64    // history time
+	jobs       []string // a move's jobs
 }
 
-func linFaultKinds(t *testing.T) []string {
+func linFaultKinds(t *testing.T, def []string) []string {
 	t.Helper()
 	s := os.Getenv("PIKA_LIN_FAULTS")
 	if s == "" {
-		return []string{"kill", "cut", "stall"}
+		return def
 	}
 	var kinds []string
 	for _, k := range strings.Split(s, ",") {
 		switch k = strings.TrimSpace(k); k {
 		case "none":
 			return nil
-		case "kill", "cut", "stall":
+		case "kill", "cut", "stall", "move":
 			kinds = append(kinds, k)
 		default:
-			t.Fatalf("PIKA_LIN_FAULTS: unknown fault %q (kill, cut, stall or none)", k)
+			t.Fatalf("PIKA_LIN_FAULTS: unknown fault %q (kill, cut, stall, move or none)", k)
 		}
 	}
 	return kinds
@@ -500,13 +534,21 @@ func linFaultKinds(t *testing.T) []string {
 // TestLinearizable3Nodes: 6 clients, one round of load per fault, one node
 // faulty at a time: a majority of every slot's replicas always lives.
 func TestLinearizable3Nodes(t *testing.T) {
-	runLinearizability(t, "lin3", 3, 3, 1)
+	runLinearizability(t, "lin3", 3, 3, 1, []string{"kill", "cut", "stall"})
 }
 
 // TestLinearizable5Nodes: the same on 5 nodes with up to two faulty nodes
 // at once (two in even rounds, one in odd ones).
 func TestLinearizable5Nodes(t *testing.T) {
-	runLinearizability(t, "lin5", 5, 2, 2)
+	runLinearizability(t, "lin5", 5, 2, 2, []string{"kill", "cut", "stall"})
+}
+
+// TestLinearizableThroughMoves: 4 nodes, every round moves the replicas
+// one node holds of the round's keys' slots to the node that holds none
+// (slot move jobs: raft learner, promotion, leader transfer, removal)
+// under the clients' load.
+func TestLinearizableThroughMoves(t *testing.T) {
+	runLinearizability(t, "linmv", 4, 3, 1, []string{"move"})
 }
 
 type linTotals struct {
@@ -517,11 +559,11 @@ type linTotals struct {
 	checking                                            time.Duration
 }
 
-func runLinearizability(t *testing.T, cluster string, n, defRounds, maxDown int) {
+func runLinearizability(t *testing.T, cluster string, n, defRounds, maxDown int, defKinds []string) {
 	needSetup(t)
 	mode := linMode()
 	rounds := int(linEnvInt(t, "PIKA_LIN_ROUNDS", int64(defRounds)))
-	kinds := linFaultKinds(t)
+	kinds := linFaultKinds(t, defKinds)
 	seed := uint64(linEnvInt(t, "PIKA_LIN_SEED", time.Now().UnixNano()))
 	t.Logf("mode %s, %d nodes, %d rounds, faults %v, PIKA_LIN_SEED=%d", mode, n, rounds, kinds, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -648,6 +690,9 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 			lc.proxies[f.node].cut()
 		case "stall":
 			lc.proxies[f.node].hold()
+		case "move":
+			f.jobs = lc.moveAway(t, via, f.node, keys)
+			desc[len(desc)-1] += fmt.Sprintf(" (%d slots)", len(f.jobs))
 		}
 		tot.faults[f.kind]++
 	}
@@ -674,6 +719,13 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 			nd := startNodeOn(t, old.port, old.dir, old.name, old.args...)
 			nd.waitHealthy(t)
 			lc.nodes[f.node] = nd
+		case "move":
+			cli := api.NewClient(lc.nodes[via].httpAddr())
+			for _, id := range f.jobs {
+				if j := waitJob(t, cli, id, 60*time.Second); j.Move.Step != meta.MoveDone {
+					t.Fatalf("round %d: move %s ended %s: %s", round, id, j.Move.Step, j.Move.Error)
+				}
+			}
 		default:
 			lc.proxies[f.node].heal()
 		}
