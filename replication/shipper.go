@@ -155,7 +155,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 	var out []sent
 	live := map[target]bool{}
 	for _, tb := range snap.Tables() {
-		if tb.Replicas < 2 || tb.Mode == meta.ModeRaft { // raft groups replicate themselves
+		if tb.Replicated() == 0 || tb.Mode == meta.ModeRaft { // raft groups replicate themselves
 			continue
 		}
 		for i := range tb.Slots {
@@ -328,8 +328,12 @@ func (s *Shipper) consistent(to target, last storage.LogIndex, epoch storage.Epo
 	return err == nil && len(entries) > 0 && entries[0].Index == last && entries[0].Epoch == epoch
 }
 
-// syncChunk is how many bytes of puts one SYNCDATA carries.
-const syncChunk = 1 << 20
+// syncChunk is how many bytes of puts one SYNCDATA carries, and
+// syncInFlight how many may wait for their answer.
+const (
+	syncChunk    = 1 << 20
+	syncInFlight = 4
+)
 
 // fullSync copies the slot's data to the follower from a snapshot at one
 // log position, which becomes the follower's position; shipping the log
@@ -363,7 +367,19 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 	if _, ok := call(head("SYNCBEGIN")); !ok {
 		return
 	}
+	// Chunks are pipelined (syncInFlight unanswered at most, on the
+	// slot's connection, so in order): reading and sending the next
+	// overlaps the follower's write of the last.
 	var bytesSent int
+	var inFlight []*forward.Future
+	wait := func(f *forward.Future) bool {
+		raw, err := f.Wait(ctx, s.cfg.Timeout)
+		if err != nil || forward.IsError(raw) {
+			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", "SYNCDATA", "err", err, "reply", string(raw))
+			return false
+		}
+		return true
+	}
 	for {
 		ops, done, err := ss.Next(syncChunk)
 		if err != nil {
@@ -374,12 +390,23 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 			eff := storage.Effect{Ops: ops}
 			chunk := eff.Encode(nil)
 			bytesSent += len(chunk)
-			if _, ok := call(append(head("SYNCDATA"), chunk)); !ok {
-				return
+			f := s.pool.Do(peer, uint32(to.slot), append(head("SYNCDATA"), chunk))
+			f.Flush()
+			inFlight = append(inFlight, f)
+			if len(inFlight) >= syncInFlight {
+				if !wait(inFlight[0]) {
+					return
+				}
+				inFlight = inFlight[1:]
 			}
 		}
 		if done {
 			break
+		}
+	}
+	for _, f := range inFlight {
+		if !wait(f) {
+			return
 		}
 	}
 	end := append(head("SYNCEND"), strconv.AppendUint(nil, uint64(ss.Index), 10), strconv.AppendUint(nil, uint64(ss.Epoch), 10),

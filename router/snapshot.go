@@ -34,10 +34,16 @@ type Table struct {
 	allSelf bool
 	// handovers counts slots whose leadership is moving.
 	handovers int
+	// replicated counts slots with more than one replica.
+	replicated int
 }
 
 // Handovers reports how many of the table's slots are being handed over.
 func (t *Table) Handovers() int { return t.handovers }
+
+// Replicated reports how many of the table's slots have more than one
+// replica (a one-replica table's slot gets a second one during a move).
+func (t *Table) Replicated() int { return t.replicated }
 
 // Leaders returns the distinct nodes that lead the table's slots, sorted;
 // "" is among them when a slot has no leader.
@@ -107,6 +113,9 @@ func NewSnapshot(st *meta.State, self meta.NodeID) *Snapshot {
 			seen[r.Leader] = true
 			if r.Handover {
 				t.handovers++
+			}
+			if len(r.Replicas) > 1 {
+				t.replicated++
 			}
 		}
 		t.leaders = slices.Sorted(maps.Keys(seen))

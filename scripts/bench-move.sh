@@ -66,3 +66,27 @@ for kv in $res; do r[${kv%%=*}]=${kv#*=}; done
 } >"$out"
 cat "$out"
 echo "$prog: wrote $out" >&2
+
+# A summary section at the end of bench/results.md (an earlier one replaced; bench.sh keeps what
+# follows its Capacity heading).
+summary=${BENCH_SUMMARY:-$root/bench/results.md}
+section=$(cat <<EOS
+## Slot moves (make bench-move; full table in bench/results-move.md)
+
+$(date -u '+%Y-%m-%d %H:%M UTC'), this machine ($(nproc) cores), 3 pika-node processes + Debian etcd, a slot of
+$(awk -v b="${r[slot_bytes]}" 'BEGIN { printf "%.0f MB", b / 1e6 }') moved under a 20-client load:
+
+| figure | result | target |
+|---|---:|---|
+| copy speed (full sync, loopback) | ${r[copy_mbps]} MB/s | >= 100 MB/s |
+| slot-0 write latency during the move, max (the hand-over pause) | ${r[slot0_max_ms]} ms (p99 ${r[slot0_p99_ms]}; before: ${r[slot0_max_before_ms]} / ${r[slot0_p99_before_ms]}) | < 100 ms |
+| throughput during \`pikactl rebalance\` vs steady | ${r[rebalance_ratio]}x | >= 0.7x |
+| client errors | ${r[steady_errs]} / ${r[move_errs]} / ${r[slot0_errs]} / ${r[rebalance_errs]} | 0 |
+EOS
+)
+kept=""
+if [ -f "$summary" ]; then
+  kept=$(awk '/^## Slot moves/ { skip = 1; next } /^## / { skip = 0 } !skip' "$summary")
+fi
+printf '%s\n\n%s\n' "$kept" "$section" >"$summary"
+echo "$prog: summary in $summary" >&2

@@ -72,6 +72,9 @@ type Engine struct {
 	dflt  *grocksdb.ColumnFamilyHandle
 	ro    *grocksdb.ReadOptions
 	wo    *grocksdb.WriteOptions
+	// woLoad writes a full sync's chunks without the WAL: FinishSlotLoad
+	// flushes them before it records the slot's position.
+	woLoad *grocksdb.WriteOptions
 	cache *grocksdb.Cache
 	// opts to destroy on Close.
 	dbOpts  *grocksdb.Options
@@ -180,6 +183,8 @@ func Open(opts Options) (*Engine, error) {
 	e.ro = grocksdb.NewDefaultReadOptions()
 	e.wo = grocksdb.NewDefaultWriteOptions()
 	e.wo.SetSync(opts.SyncWAL)
+	e.woLoad = grocksdb.NewDefaultWriteOptions()
+	e.woLoad.DisableWAL(true)
 	for _, f := range e.filters {
 		f.engine.Store(e)
 	}
@@ -226,6 +231,7 @@ func (e *Engine) Close() error {
 	e.db.CancelAllBackgroundWork(true)
 	e.ro.Destroy()
 	e.wo.Destroy()
+	e.woLoad.Destroy()
 	for _, h := range e.cfs {
 		h.Destroy()
 	}

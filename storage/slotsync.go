@@ -144,7 +144,10 @@ func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
 		return err
 	}
 	defer unlock()
-	if err := e.db.Write(e.wo, wb); err != nil {
+	// Without the WAL (a full sync is bulk data): a crash before
+	// FinishSlotLoad loses some of it, but the slot's position is still
+	// 0 then, and its leader full-syncs it again.
+	if err := e.db.Write(e.woLoad, wb); err != nil {
 		return fmt.Errorf("storage: load table %d slot %d: %w", t, s, err)
 	}
 	e.mcache.clearAll()
@@ -155,6 +158,16 @@ func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
 // as a marker entry (no effect) at index with epoch, so the follower's log
 // continues from there.
 func (e *Engine) FinishSlotLoad(t TableID, s SlotID, index LogIndex, epoch Epoch, keys, expires int64) error {
+	// The chunks were written without the WAL: make them durable before
+	// the position that says they are there.
+	fo := grocksdb.NewDefaultFlushOptions()
+	defer fo.Destroy()
+	fo.SetWait(true)
+	for _, cf := range []CF{CFMeta, CFData, CFScore} {
+		if err := e.db.FlushCF(e.cfs[cf], fo); err != nil {
+			return fmt.Errorf("storage: flush a loaded slot: %w", err)
+		}
+	}
 	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return err

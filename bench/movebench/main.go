@@ -19,6 +19,7 @@ package main
 
 import (
 	"context"
+	"math/rand/v2"
 	"flag"
 	"fmt"
 	"os"
@@ -107,12 +108,16 @@ func tagOf(s router.SlotID, slots uint32) string {
 	}
 }
 
+// fill writes mb MB of 4 KiB random values (incompressible: the slot's
+// size on disk is what was written) into keys of tag's slot.
 func fill(ctx context.Context, c *redis.Client, tag string, mb int) error {
-	val := strings.Repeat("v", 4096)
+	rng := rand.NewChaCha8([32]byte([]byte(fmt.Sprintf("%-32s", tag))))
 	n := mb * 256
 	for i := 0; i < n; i += 64 {
 		p := c.Pipeline()
 		for j := i; j < min(n, i+64); j++ {
+			val := make([]byte, 4096)
+			_, _ = rng.Read(val)
 			p.Set(ctx, fmt.Sprintf("fill{%s}:%d", tag, j), val, 0)
 		}
 		if _, err := p.Exec(ctx); err != nil {
