@@ -66,16 +66,16 @@ const lockStripes = 4096
 
 // Engine is the node's one RocksDB. It is safe for concurrent use.
 type Engine struct {
-	opts  Options
-	db    *grocksdb.DB
-	cfs   [numCFs]*grocksdb.ColumnFamilyHandle
-	dflt  *grocksdb.ColumnFamilyHandle
-	ro    *grocksdb.ReadOptions
-	wo    *grocksdb.WriteOptions
+	opts Options
+	db   *grocksdb.DB
+	cfs  [numCFs]*grocksdb.ColumnFamilyHandle
+	dflt *grocksdb.ColumnFamilyHandle
+	ro   *grocksdb.ReadOptions
+	wo   *grocksdb.WriteOptions
 	// woLoad writes a full sync's chunks without the WAL: FinishSlotLoad
 	// flushes them before it records the slot's position.
 	woLoad *grocksdb.WriteOptions
-	cache *grocksdb.Cache
+	cache  *grocksdb.Cache
 	// opts to destroy on Close.
 	dbOpts  *grocksdb.Options
 	cfOpts  []*grocksdb.Options

@@ -19,9 +19,9 @@ package main
 
 import (
 	"context"
-	"math/rand/v2"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
