@@ -104,6 +104,7 @@ Leader:        n2
 Leader alive:  no
 Replicas:      n2
 Learners:      n1
+Removing:      -
 State:         serving
 `
 	if got := b.String(); got != want {
