@@ -307,7 +307,8 @@ func (l *leadership) moveStep(ctx context.Context, j meta.Job) (meta.MoveStep, s
 		return mv.Step, "", errors.New("no metadata loaded yet")
 	}
 	if t, ok := st.TableByID(j.Table.ID); !ok || t.Name != j.Table.Name {
-		if _, err := l.readSlot(ctx, j.Table.ID, mv.Slot); err != nil {
+		var ae *api.Error
+		if _, err := l.readSlot(ctx, j.Table.ID, mv.Slot); errors.As(err, &ae) && ae.Code == http.StatusNotFound {
 			return meta.MoveFailed, "the table was dropped", nil
 		}
 	}

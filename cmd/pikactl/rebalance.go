@@ -27,8 +27,8 @@ before and after, "10 -> 8"), then runs it. --dry-run prints the plan only.
 
 Each move is a slot move job (see pikactl slot move); at most --concurrency
 of them run at once, two moves of one slot one after the other, and a move
-that fails or rolls back does not stop the others. The leader hand-overs run after every move is over, one at a time
-(see pikactl failover). --limit-mbps paces the moves: before starting the
+that fails or rolls back does not stop the others. The leader hand-overs
+run after every move is over, one at a time (see pikactl failover). --limit-mbps paces the moves: before starting the
 next one pikactl waits while the sizes of the slots whose moves started so
 far, divided by the time since the run began, exceed the limit (1 MB = 10^6
 bytes). It limits the average copy rate by spacing out the moves, not the

@@ -291,7 +291,7 @@ func (a *app) waitMove(ctx context.Context, b backend, j meta.Job, limit time.Du
 	if j.Move != nil {
 		step = string(j.Move.Step)
 	}
-	why := err.Error()
+	var why string
 	switch {
 	case ctx.Err() != nil:
 		why = "interrupted"
