@@ -90,6 +90,16 @@ type Node struct {
 	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
 	raftWanted  map[multiraft.GroupID]string // membership last given to Ensure; applyState's goroutine only
+
+	// loads are the full syncs this node is receiving, by slot.
+	loadsMu sync.Mutex
+	loads   map[loadKey]*storage.SlotLoad
+}
+
+// loadKey names the slot a full sync loads.
+type loadKey struct {
+	t storage.TableID
+	s storage.SlotID
 }
 
 // New opens the node's storage. Run serves it.

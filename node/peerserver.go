@@ -472,21 +472,47 @@ func (n *Node) applyFullSync(c *command.Ctx, name string, args [][]byte) {
 		return
 	}
 	var err error
+	key := loadKey{t, s}
+	n.loadsMu.Lock()
+	load := n.loads[key]
+	if name != "syncdata" && load != nil {
+		delete(n.loads, key) // a new full sync replaces it, SYNCEND ends it
+	}
+	n.loadsMu.Unlock()
 	switch name {
 	case "syncbegin":
-		n.log.Info("full sync of a slot from its leader", "table", t, "slot", s)
-		err = n.eng.ResetSlot(t, s)
-	case "syncdata":
-		var eff storage.Effect
-		if eff, err = storage.DecodeEffect(args[4]); err == nil {
-			err = n.eng.LoadSlotChunk(t, s, eff.Ops)
+		if load != nil {
+			load.Abort()
 		}
-	case "syncend":
-		if len(nums) != 7 {
-			c.R.Error("ERR malformed SYNCEND")
+		n.log.Info("full sync of a slot from its leader", "table", t, "slot", s)
+		if load, err = n.eng.BeginSlotLoad(t, s); err == nil {
+			n.loadsMu.Lock()
+			if n.loads == nil {
+				n.loads = map[loadKey]*storage.SlotLoad{}
+			}
+			n.loads[key] = load
+			n.loadsMu.Unlock()
+		}
+	case "syncdata":
+		if load == nil {
+			c.R.Error(refusePrefix + "no full sync of this slot in progress here")
 			return
 		}
-		err = n.eng.FinishSlotLoad(t, s, storage.LogIndex(nums[3]), storage.Epoch(nums[4]), int64(nums[5]), int64(nums[6]))
+		var eff storage.Effect
+		if eff, err = storage.DecodeEffect(args[4]); err == nil {
+			err = load.Add(eff.Ops)
+		}
+	case "syncend":
+		if load == nil || len(nums) != 7 {
+			if load == nil {
+				c.R.Error(refusePrefix + "no full sync of this slot in progress here")
+			} else {
+				load.Abort()
+				c.R.Error("ERR malformed SYNCEND")
+			}
+			return
+		}
+		err = load.Finish(storage.LogIndex(nums[3]), storage.Epoch(nums[4]), int64(nums[5]), int64(nums[6]))
 		if err == nil {
 			c.R.Array(2)
 			c.R.Int(int64(nums[3]))

@@ -66,16 +66,13 @@ const lockStripes = 4096
 
 // Engine is the node's one RocksDB. It is safe for concurrent use.
 type Engine struct {
-	opts Options
-	db   *grocksdb.DB
-	cfs  [numCFs]*grocksdb.ColumnFamilyHandle
-	dflt *grocksdb.ColumnFamilyHandle
-	ro   *grocksdb.ReadOptions
-	wo   *grocksdb.WriteOptions
-	// woLoad writes a full sync's chunks without the WAL: FinishSlotLoad
-	// flushes them before it records the slot's position.
-	woLoad *grocksdb.WriteOptions
-	cache  *grocksdb.Cache
+	opts  Options
+	db    *grocksdb.DB
+	cfs   [numCFs]*grocksdb.ColumnFamilyHandle
+	dflt  *grocksdb.ColumnFamilyHandle
+	ro    *grocksdb.ReadOptions
+	wo    *grocksdb.WriteOptions
+	cache *grocksdb.Cache
 	// opts to destroy on Close.
 	dbOpts  *grocksdb.Options
 	cfOpts  []*grocksdb.Options
@@ -183,8 +180,7 @@ func Open(opts Options) (*Engine, error) {
 	e.ro = grocksdb.NewDefaultReadOptions()
 	e.wo = grocksdb.NewDefaultWriteOptions()
 	e.wo.SetSync(opts.SyncWAL)
-	e.woLoad = grocksdb.NewDefaultWriteOptions()
-	e.woLoad.DisableWAL(true)
+	_ = os.RemoveAll(e.loadDir()) // slot loads a crash interrupted
 	for _, f := range e.filters {
 		f.engine.Store(e)
 	}
@@ -231,7 +227,6 @@ func (e *Engine) Close() error {
 	e.db.CancelAllBackgroundWork(true)
 	e.ro.Destroy()
 	e.wo.Destroy()
-	e.woLoad.Destroy()
 	for _, h := range e.cfs {
 		h.Destroy()
 	}

@@ -127,47 +127,10 @@ func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 	return nil
 }
 
-// LoadSlotChunk writes puts of a full sync into slot s (their keys must be
-// in the slot's range).
-func (e *Engine) LoadSlotChunk(t TableID, s SlotID, ops []Op) error {
-	prefix := SlotPrefix(t, s)
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	for _, op := range ops {
-		if op.Kind != OpPut || op.CF > CFScore || len(op.Key) < prefixLen || string(op.Key[:prefixLen]) != string(prefix) {
-			return fmt.Errorf("%w: full sync op outside table %d slot %d", ErrCorruptEffect, t, s)
-		}
-		wb.PutCF(e.cfs[op.CF], op.Key, op.Value)
-	}
-	_, unlock, err := e.lockSlot(t, s)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	// Without the WAL (a full sync is bulk data): a crash before
-	// FinishSlotLoad loses some of it, but the slot's position is still
-	// 0 then, and its leader full-syncs it again.
-	if err := e.db.Write(e.woLoad, wb); err != nil {
-		return fmt.Errorf("storage: load table %d slot %d: %w", t, s, err)
-	}
-	e.mcache.clearAll()
-	return nil
-}
-
 // FinishSlotLoad ends a full sync: the slot's counts, and its log position
 // as a marker entry (no effect) at index with epoch, so the follower's log
 // continues from there.
 func (e *Engine) FinishSlotLoad(t TableID, s SlotID, index LogIndex, epoch Epoch, keys, expires int64) error {
-	// The chunks were written without the WAL: make them durable before
-	// the position that says they are there.
-	fo := grocksdb.NewDefaultFlushOptions()
-	defer fo.Destroy()
-	fo.SetWait(true)
-	for _, cf := range []CF{CFMeta, CFData, CFScore} {
-		if err := e.db.FlushCF(e.cfs[cf], fo); err != nil {
-			return fmt.Errorf("storage: flush a loaded slot: %w", err)
-		}
-	}
 	c, unlock, err := e.lockSlot(t, s)
 	if err != nil {
 		return err
