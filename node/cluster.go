@@ -162,6 +162,7 @@ func (n *Node) applyState(st *meta.State) {
 	}
 	if n.fwd != nil {
 		n.fwd.SetSecret(snap.Secret)
+		n.syncPool.SetSecret(snap.Secret)
 	}
 	if n.raft != nil {
 		n.raftPool.SetSecret(snap.Secret)

@@ -86,6 +86,7 @@ type Node struct {
 	// raft mode (raft.go)
 	raft        *multiraft.Host
 	raftPool    *forward.Pool // peer connections for raft messages only
+	syncPool    *forward.Pool // peer connections for full syncs only
 	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
 	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
@@ -186,7 +187,8 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.fwd = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: n.cfg.MaxQueryBytes})
-	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load)
+	n.syncPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
+	n.shipper = replication.NewShipper(replication.Config{Self: n.id, SyncPool: n.syncPool, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load)
 	n.startRaft()
 	n.listener = ln
 	close(n.listenReady)
@@ -273,6 +275,7 @@ func (n *Node) Run(ctx context.Context) error {
 	conns.Wait()
 	n.fwd.Close()
 	n.raftPool.Close()
+	n.syncPool.Close()
 	n.peerConns.Wait()
 	n.stopEtcd()
 	n.eng.Close()

@@ -24,7 +24,11 @@ type Config struct {
 	MaxBytes int
 	// Timeout bounds the wait for a follower's answer. Default 5s.
 	Timeout time.Duration
-	Log     *slog.Logger
+	// SyncPool carries full syncs (nil: the shipping pool): apart from the
+	// log and the clients' forwards, so that a follower writing a large
+	// copy holds none of them up.
+	SyncPool *forward.Pool
+	Log      *slog.Logger
 }
 
 // Shipper sends the slots this node leads to their followers.
@@ -96,6 +100,9 @@ func NewShipper(cfg Config, eng *storage.Engine, pool *forward.Pool, snap func()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.SyncPool == nil {
+		cfg.SyncPool = pool
 	}
 	return &Shipper{cfg: cfg, eng: eng, pool: pool, snap: snap, next: map[target]storage.LogIndex{},
 		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64)}
@@ -333,6 +340,9 @@ func (s *Shipper) consistent(to target, last storage.LogIndex, epoch storage.Epo
 const (
 	syncChunk    = 1 << 20
 	syncInFlight = 4
+	// syncTimeout bounds a full sync request: SYNCEND makes the copy
+	// durable and ingests it (seconds for gigabytes).
+	syncTimeout = time.Minute
 )
 
 // fullSync copies the slot's data to the follower from a snapshot at one
@@ -357,7 +367,7 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 			strconv.AppendUint(nil, uint64(to.slot), 10), strconv.AppendUint(nil, uint64(epoch), 10)}
 	}
 	call := func(args [][]byte) ([]byte, bool) {
-		raw, err := s.pool.Do(peer, uint32(to.slot), args).Wait(ctx, s.cfg.Timeout)
+		raw, err := s.cfg.SyncPool.Do(peer, uint32(to.slot), args).Wait(ctx, syncTimeout)
 		if err != nil || forward.IsError(raw) {
 			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", string(args[0]), "err", err, "reply", string(raw))
 			return nil, false
@@ -373,7 +383,7 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 	var bytesSent int
 	var inFlight []*forward.Future
 	wait := func(f *forward.Future) bool {
-		raw, err := f.Wait(ctx, s.cfg.Timeout)
+		raw, err := f.Wait(ctx, syncTimeout)
 		if err != nil || forward.IsError(raw) {
 			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", "SYNCDATA", "err", err, "reply", string(raw))
 			return false
@@ -390,7 +400,7 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 			eff := storage.Effect{Ops: ops}
 			chunk := eff.Encode(nil)
 			bytesSent += len(chunk)
-			f := s.pool.Do(peer, uint32(to.slot), append(head("SYNCDATA"), chunk))
+			f := s.cfg.SyncPool.Do(peer, uint32(to.slot), append(head("SYNCDATA"), chunk))
 			f.Flush()
 			inFlight = append(inFlight, f)
 			if len(inFlight) >= syncInFlight {

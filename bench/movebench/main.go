@@ -43,6 +43,7 @@ type opts struct {
 	mb, otherMB                    int
 	clients                        int
 	steady                         time.Duration
+	rebalanceArgs                  string
 }
 
 func main() {
@@ -56,6 +57,7 @@ func main() {
 	flag.IntVar(&o.otherMB, "other-mb", 16, "MB written into each other slot")
 	flag.IntVar(&o.clients, "clients", 16, "load clients")
 	flag.DurationVar(&o.steady, "steady", 10*time.Second, "steady-state load phase")
+	flag.StringVar(&o.rebalanceArgs, "rebalance-args", "--concurrency 1 --limit-mbps 20", "pikactl rebalance flags")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "movebench:", err)
@@ -197,6 +199,24 @@ func run(o opts) error {
 	if err != nil {
 		return err
 	}
+	// The leader's INFO says when its full sync of slot 0 runs.
+	st, err := cli.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var leaderRESP string
+	for _, n := range st.Nodes {
+		if n.ID == sl.Leader {
+			leaderRESP = n.RESP
+		}
+	}
+	lc := redis.NewClient(&redis.Options{Addr: leaderRESP, MaxRetries: -1})
+	defer lc.Close()
+	syncing := func() bool {
+		info, err := lc.Info(ctx, "replication").Result()
+		return err == nil && !strings.Contains(info, "pika_full_syncs_running:0")
+	}
+	var syncStart, syncEnd time.Time
 	start := time.Now()
 	j, err := cli.MoveSlot(ctx, api.MoveSlot{Table: o.table, Slot: 0, To: meta.NodeID(o.to)})
 	if err != nil {
@@ -206,6 +226,11 @@ func run(o opts) error {
 	var final meta.Job
 	for final.Move == nil || !final.Move.Step.Final() {
 		time.Sleep(5 * time.Millisecond)
+		if s := syncing(); s && syncStart.IsZero() {
+			syncStart = time.Now()
+		} else if !s && !syncStart.IsZero() && syncEnd.IsZero() {
+			syncEnd = time.Now()
+		}
 		js, err := cli.Jobs(ctx)
 		if err != nil {
 			continue
@@ -233,12 +258,17 @@ func run(o opts) error {
 		copyEnd = steps[meta.MoveRemove]
 	}
 	copySecs := copyEnd.Sub(start).Seconds()
+	if syncEnd.IsZero() {
+		return fmt.Errorf("never saw the leader's full sync of slot 0 (INFO replication)")
+	}
+	syncSecs := syncEnd.Sub(start).Seconds()
 	handover := steps[meta.MoveRemove].Sub(steps[meta.MoveHandover])
 
 	// Rebalance under the load.
 	n1 := load.n.Load()
 	r0 := time.Now()
-	out, err := exec.Command(o.pikactl, "--server", o.http, "--timeout", "30m", "rebalance", o.table, "--concurrency", "2").CombinedOutput()
+	args := append([]string{"--server", o.http, "--timeout", "30m", "rebalance", o.table}, strings.Fields(o.rebalanceArgs)...)
+	out, err := exec.Command(o.pikactl, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pikactl rebalance: %v\n%s", err, out)
 	}
@@ -247,11 +277,11 @@ func run(o opts) error {
 	_, rebalErrs := load.take()
 	moves := strings.Count(string(out), "done")
 
-	fmt.Printf("fill_mbps=%.1f slot_bytes=%d from=%s copy_s=%.2f copy_mbps=%.1f move_s=%.2f handover_ms=%.1f "+
+	fmt.Printf("fill_mbps=%.1f slot_bytes=%d from=%s sync_s=%.2f sync_mbps=%.1f copy_s=%.2f copy_mbps=%.1f move_s=%.2f handover_ms=%.1f "+
 		"steady_ops=%.0f steady_p99_ms=%.2f steady_max_ms=%.1f steady_errs=%d "+
 		"move_p99_ms=%.2f move_max_ms=%.1f move_errs=%d slot0_p99_before_ms=%.2f slot0_max_before_ms=%.1f slot0_p99_ms=%.2f slot0_max_ms=%.1f slot0_errs=%d "+
 		"rebalance_s=%.1f rebalance_ops=%.0f rebalance_ratio=%.2f rebalance_errs=%d rebalance_lines=%d\n",
-		fillRate, final.Move.Bytes, sl.Leader, copySecs, float64(final.Move.Bytes)/1e6/copySecs, moveTook.Seconds(), float64(handover.Microseconds())/1000,
+		fillRate, final.Move.Bytes, sl.Leader, syncSecs, float64(final.Move.Bytes)/1e6/syncSecs, copySecs, float64(final.Move.Bytes)/1e6/copySecs, moveTook.Seconds(), float64(handover.Microseconds())/1000,
 		steadyOps, ms(pct(steadyLats, 0.99)), ms(pct(steadyLats, 1)), steadyErrs,
 		ms(pct(moveLats, 0.99)), ms(pct(moveLats, 1)), moveErrs, ms(pct(slot0Before, 0.99)), ms(pct(slot0Before, 1)), ms(pct(slot0During, 0.99)), ms(pct(slot0During, 1)), slot0Errs,
 		rebalSecs, rebalOps, rebalOps/steadyOps, rebalErrs, moves)
