@@ -147,11 +147,15 @@ func (m *Member) WaitState(ctx context.Context, cond func(*meta.State) bool) (*m
 	}
 }
 
+// setState publishes a new state: first to the node (its routing), then
+// to State and WaitState callers, so that an API write answered once the
+// state shows it is also served (TestEmbeddedRestartKeepsMetadata caught
+// a SELECT of a just-created table refused in between).
 func (m *Member) setState(st *meta.State) {
-	m.state.Store(st)
 	if m.onState != nil {
 		m.onState(st)
 	}
+	m.state.Store(st)
 	m.stateMu.Lock()
 	close(m.stateCh)
 	m.stateCh = make(chan struct{})

@@ -283,7 +283,9 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 		s0after, err = cli.Slot(ctx, "mf", 0)
 		return err == nil && len(s0after.Learners) == 0 && len(s0after.Removing) == 0 && len(s0after.Replicas) == replicas
 	})
-	if slices.Contains(s0after.Replicas, to) || s0after.Leader != s0.Leader {
+	// Its replicas are as before (a raft leader may have changed meanwhile:
+	// the groups of killed nodes elect).
+	if slices.Contains(s0after.Replicas, to) || !sameNodes(s0after.Replicas, s0.Replicas) {
 		t.Fatalf("after the cancelled move slot 0 is %+v (before: %+v)", s0after, s0)
 	}
 	t.Logf("cancelled move %s rolled back", job.ID)
@@ -301,4 +303,8 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	}
 	t.Logf("%d acknowledged writes read back", len(acked))
 	checkTableEqual(t, nodes[0], "mf", replicas)
+}
+
+func sameNodes(a, b []meta.NodeID) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(n meta.NodeID) bool { return !slices.Contains(b, n) })
 }
