@@ -169,14 +169,7 @@ func (g *group) failAll(err error) {
 		w.done <- err
 		delete(g.proposals, id)
 	}
-	for id, w := range g.reads {
-		w.done <- err
-		delete(g.reads, id)
-	}
-	for _, w := range g.readsReady {
-		w.done <- err
-	}
-	g.readsReady = nil
+	g.failReads(err)
 }
 
 // failReads fails the reads waiting for a ReadIndex or for their index to

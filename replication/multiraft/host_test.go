@@ -156,6 +156,16 @@ func (c *cluster) stop(m *member) {
 	c.mu.Unlock()
 }
 
+// followerOf returns a member of the 3-member cluster other than l.
+func (c *cluster) followerOf(l *member) *member {
+	for _, id := range []multiraft.PeerID{1, 2, 3} {
+		if id != l.id {
+			return c.get(id)
+		}
+	}
+	return nil
+}
+
 // leaderOf waits until some member leads slot s and returns it.
 func (c *cluster) leaderOf(s storage.SlotID) *member {
 	c.t.Helper()
@@ -341,13 +351,7 @@ func waitQuiet(t *testing.T, m *member) {
 func TestSnapshotToLaggingFollower(t *testing.T) {
 	c := newClusterWith(t, 3, 1, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
 	l := c.leaderOf(0)
-	var lag *member
-	for _, id := range []multiraft.PeerID{1, 2, 3} {
-		if id != l.id {
-			lag = c.get(id)
-			break
-		}
-	}
+	lag := c.followerOf(l)
 	if err := set(l.eng, 0, "early", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -391,13 +395,7 @@ func TestSnapshotToLaggingFollower(t *testing.T) {
 func TestRestartDuringInstall(t *testing.T) {
 	c := newClusterWith(t, 3, 1, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
 	l := c.leaderOf(0)
-	var f *member
-	for _, id := range []multiraft.PeerID{1, 2, 3} {
-		if id != l.id {
-			f = c.get(id)
-			break
-		}
-	}
+	f := c.followerOf(l)
 	for i := range 100 {
 		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
