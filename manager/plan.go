@@ -47,14 +47,7 @@ func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID,
 			default:
 				p.add(s, si)
 			}
-			for _, r := range si.Replicas {
-				if l := before[r]; l != nil {
-					l.Replicas++
-					if r == si.Leader {
-						l.Leaders++
-					}
-				}
-			}
+			addLoad(before, si.Leader, si.Replicas)
 		}
 		if len(targets) > 0 {
 			p.evacuate(exclude)
@@ -67,24 +60,10 @@ func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID,
 		plan.Steps = append(plan.Steps, p.leaders...)
 		plan.Skipped = append(plan.Skipped, p.skipped...)
 		for _, sl := range p.slots {
-			for _, r := range sl.replicas {
-				if l := after[r]; l != nil {
-					l.Replicas++
-					if r == sl.leader {
-						l.Leaders++
-					}
-				}
-			}
+			addLoad(after, sl.leader, sl.replicas)
 		}
-		for _, s := range p.held {
-			for _, r := range s.Replicas {
-				if l := after[r]; l != nil {
-					l.Replicas++
-					if r == s.Leader {
-						l.Leaders++
-					}
-				}
-			}
+		for _, si := range p.held {
+			addLoad(after, si.Leader, si.Replicas)
 		}
 	}
 	for _, n := range nodes {
@@ -92,6 +71,19 @@ func planRebalance(st *meta.State, tables []meta.TableInfo, nodes []meta.NodeID,
 		plan.After = append(plan.After, *after[n])
 	}
 	return plan
+}
+
+// addLoad counts a slot's replicas and its leader into the loads of the
+// nodes listed in loads.
+func addLoad(loads map[meta.NodeID]*api.NodeLoad, leader meta.NodeID, replicas []meta.NodeID) {
+	for _, r := range replicas {
+		if l := loads[r]; l != nil {
+			l.Replicas++
+			if r == leader {
+				l.Leaders++
+			}
+		}
+	}
 }
 
 // tablePlan is one table's planning state: the placement as the planned
@@ -132,19 +124,18 @@ func (p *tablePlan) skip(s meta.SlotID, why string) {
 // hold leaves slot s as it is.
 func (p *tablePlan) hold(s meta.SlotID, si meta.SlotInfo, why string) {
 	p.held = append(p.held, si)
-	for _, r := range si.Replicas {
-		if _, ok := p.reps[r]; ok {
-			p.reps[r]++
-			if r == si.Leader {
-				p.leads[r]++
-			}
-		}
-	}
+	p.count(si)
 	p.skip(s, why)
 }
 
+// add makes slot s one the plan may change.
 func (p *tablePlan) add(s meta.SlotID, si meta.SlotInfo) {
 	p.slots = append(p.slots, &plannedSlot{slot: s, leader: si.Leader, replicas: slices.Clone(si.Replicas)})
+	p.count(si)
+}
+
+// count adds a slot's replicas and leader to the nodes' counts.
+func (p *tablePlan) count(si meta.SlotInfo) {
 	for _, r := range si.Replicas {
 		p.reps[r]++
 		if r == si.Leader {
