@@ -245,7 +245,7 @@ func (p *tablePlan) evenLeaders() {
 				continue
 			}
 			for _, r := range sl.replicas {
-				if r != hi && p.leads[r] < p.leads[hi]-1 && (to == "" || p.leads[r] < p.leads[to]) {
+				if r != hi && slices.Contains(p.targets, r) && p.leads[r] < p.leads[hi]-1 && (to == "" || p.leads[r] < p.leads[to]) {
 					pick, to = sl, r
 				}
 			}

@@ -189,3 +189,26 @@ func TestPlanEvacuateOnly(t *testing.T) {
 		t.Fatalf("evacuated replicas went to %v", reps)
 	}
 }
+
+// A hand-over never goes to a replica on a node that is down (or being
+// emptied): only to the live nodes the plan spreads over.
+func TestPlanLeadersOnlyToLiveNodes(t *testing.T) {
+	all := []meta.NodeID{"a", "b", "c"}
+	tb := meta.TableInfo{ID: 5, Name: "t", Slots: 12, Replicas: 2, Mode: meta.ModeAsync}
+	st := planState(tb, all, all)
+	for n, si := range st.Slots[tb.ID] { // a leads everything, c is a replica of most
+		si.Leader = "a"
+		if !slices.Contains(si.Replicas, "a") {
+			si.Replicas = []meta.NodeID{"a", si.Replicas[0]}
+		}
+		st.Slots[tb.ID][n] = si
+	}
+	delete(st.Alive, "c")
+	live := []meta.NodeID{"a", "b"}
+	plan := planRebalance(st, []meta.TableInfo{tb}, live, nil, true)
+	for _, s := range plan.Steps {
+		if s.To == "c" {
+			t.Fatalf("a step to the dead node: %+v", s)
+		}
+	}
+}
