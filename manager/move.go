@@ -391,42 +391,48 @@ func (l *leadership) moveStep(ctx context.Context, j meta.Job) (meta.MoveStep, s
 		return meta.MoveRemove, "", nil
 
 	case meta.MoveRemove:
-		si, err := l.updateSlot(ctx, j.Table.ID, mv.Slot, func(si *meta.SlotInfo) (bool, error) {
-			if si.Leader == mv.From {
-				return false, nil
-			}
-			return removeReplica(si, mv.From, raftMode), nil
-		})
-		if err != nil {
+		leads, gone, err := l.takeOut(ctx, j, mv.From)
+		switch {
+		case err != nil || (!leads && !gone):
 			return mv.Step, "", err
-		}
-		if si.Leader == mv.From {
+		case leads:
 			return meta.MoveHandover, "the source leads the slot again", nil
-		}
-		if raftMode && slices.Contains(si.Removing, mv.From) {
-			return mv.Step, "", l.waitRemoved(ctx, j.Table.ID, mv.Slot, mv.From)
 		}
 		return meta.MoveDone, "", nil
 
 	case meta.MoveRollback:
-		si, err := l.updateSlot(ctx, j.Table.ID, mv.Slot, func(si *meta.SlotInfo) (bool, error) {
-			if si.Leader == mv.To {
-				return false, nil
-			}
-			return removeReplica(si, mv.To, raftMode), nil
-		})
-		if err != nil {
+		leads, gone, err := l.takeOut(ctx, j, mv.To)
+		switch {
+		case err != nil || (!leads && !gone):
 			return mv.Step, "", err
-		}
-		if si.Leader == mv.To {
+		case leads:
 			return meta.MoveRemove, "the target leads already: the move completes", nil
-		}
-		if raftMode && slices.Contains(si.Removing, mv.To) {
-			return mv.Step, "", l.waitRemoved(ctx, j.Table.ID, mv.Slot, mv.To)
 		}
 		return meta.MoveRolledBack, mv.Error, nil
 	}
 	return meta.MoveFailed, fmt.Sprintf("unknown step %q", mv.Step), nil
+}
+
+// takeOut removes node from the move's slot unless it leads the slot
+// (leads); gone says it is out of the record (a raft replica first waits
+// in Removing until its group's leader reports it removed: not gone yet).
+func (l *leadership) takeOut(ctx context.Context, j meta.Job, node meta.NodeID) (leads, gone bool, err error) {
+	raftMode := j.Table.Mode == meta.ModeRaft
+	si, err := l.updateSlot(ctx, j.Table.ID, j.Move.Slot, func(si *meta.SlotInfo) (bool, error) {
+		if si.Leader == node {
+			return false, nil
+		}
+		return removeReplica(si, node, raftMode), nil
+	})
+	switch {
+	case err != nil:
+		return false, false, err
+	case si.Leader == node:
+		return true, false, nil
+	case raftMode && slices.Contains(si.Removing, node):
+		return false, false, l.waitRemoved(ctx, j.Table.ID, j.Move.Slot, node)
+	}
+	return false, true, nil
 }
 
 // addTarget adds the target to a slot record: a follower (async, epoch
