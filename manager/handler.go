@@ -106,10 +106,8 @@ func (m *Member) Handler() http.Handler {
 	}))
 	mux.HandleFunc("POST "+api.PathMoves, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.MoveSlot
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return nil, errf(http.StatusBadRequest, "bad request body: %v", err)
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
 		}
 		return m.StartMove(ctx, req)
 	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
@@ -118,10 +116,8 @@ func (m *Member) Handler() http.Handler {
 	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
 	mux.HandleFunc("POST "+api.PathTables, m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		var req api.CreateTable
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return nil, errf(http.StatusBadRequest, "bad request body: %v", err)
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
 		}
 		t, err := m.CreateTable(ctx, req)
 		if err != nil {
@@ -161,6 +157,16 @@ func (m *Member) Handler() http.Handler {
 		return func(st *meta.State) bool { _, ok := st.Members[id]; return !ok }
 	}))
 	return mux
+}
+
+// decodeBody reads a request's JSON body into v, refusing unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errf(http.StatusBadRequest, "bad request body: %v", err)
+	}
+	return nil
 }
 
 // jobsOf lists the jobs, the oldest first.

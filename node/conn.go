@@ -211,7 +211,7 @@ func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx, keep bool) {
 	if c.Rerouted { // its slot is led elsewhere: after the batch, again
 		c.Rerouted = false
 		pb.commit()
-		pb.out.B = append(pb.out.B, pb.reroute(copyArgs(c.Args))...)
+		pb.out.B = append(pb.out.B, pb.reroute(c.Args)...)
 		return
 	}
 	var args [][]byte
@@ -229,8 +229,9 @@ func (pb *pipelineBatch) commit() {
 	if err := pb.b.Commit(); err != nil {
 		pb.out.B = pb.out.B[:pb.mark]
 		msg, _ := command.ErrorReply(err)
+		unapplied := command.IsUnapplied(err)
 		for _, args := range pb.args {
-			if command.IsUnapplied(err) {
+			if unapplied {
 				if r := pb.reroute(args); r != nil {
 					pb.out.B = append(pb.out.B, r...)
 					continue

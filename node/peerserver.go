@@ -254,14 +254,21 @@ func (n *Node) peerPositions(c *command.Ctx, args [][]byte) {
 	}
 }
 
-func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
-	if len(args) != 3 {
-		c.R.Error("ERR malformed SLOTSIZE")
-		return
+// slotRequest reads the arguments of a request that names one slot,
+// NAME <table> <slot>; a malformed one is answered and ok is false.
+func slotRequest(c *command.Ctx, args [][]byte) (t storage.TableID, s storage.SlotID, ok bool) {
+	if len(args) == 3 {
+		t, s, ok = parseTableSlot(args[1], args[2])
 	}
-	t, s, ok := parseTableSlot(args[1], args[2])
 	if !ok {
-		c.R.Error("ERR malformed SLOTSIZE")
+		c.R.Error("ERR malformed " + strings.ToUpper(string(args[0])))
+	}
+	return t, s, ok
+}
+
+func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
+	t, s, ok := slotRequest(c, args)
+	if !ok {
 		return
 	}
 	size, err := n.eng.SlotSize(t, s)
@@ -273,13 +280,8 @@ func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
 }
 
 func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {
-	if len(args) != 3 {
-		c.R.Error("ERR malformed CHECKSUM")
-		return
-	}
-	t, s, ok := parseTableSlot(args[1], args[2])
+	t, s, ok := slotRequest(c, args)
 	if !ok {
-		c.R.Error("ERR malformed CHECKSUM")
 		return
 	}
 	sum, err := n.eng.SlotChecksum(t, s)

@@ -236,7 +236,8 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 	for _, pr := range p.list {
 		raw, _ := n.waitReply(pr.fut, pr.leader)
 		if forward.Refused(raw) {
-			raw = n.retryRefused(cl, pr, p.rev)
+			n.awaitNewerSnapshot(p.rev, time.Second)
+			raw = n.reroute(cl, pr.table, pr.args)
 		}
 		b = append(b, out.B[prev:pr.at]...)
 		b = append(b, raw...)
@@ -247,30 +248,30 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 	p.list = p.list[:0]
 }
 
-// retryRefused runs a refused command again once the node's routing is
-// newer than rev, here or on its new leader; refused again (the other
-// node's routing lags, or a handover is still running), it waits a little
-// and tries again, for at most handoverWait: a routing change costs the
-// client time, not an error.
-func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
+// reroute runs a command of table again, here or on its slot's new
+// leader: its forward was refused (the routing changed), or it had no
+// effect here because its raft slot's leader moved. Refused again (the
+// other node's routing lags, or a handover is still running), it waits a
+// little and tries again, for at most handoverWait: a routing change costs
+// the client time, not an error. args are not kept after it returns.
+func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte {
 	deadline := time.Now().Add(handoverWait)
-	n.awaitNewerSnapshot(rev, time.Second)
-	spec := n.tbl.Lookup(pr.args[0])
+	spec := n.tbl.Lookup(args[0])
 	for {
 		snap := n.snap.Load()
-		tb, ok := snap.Table(pr.table)
+		tb, ok := snap.Table(table)
 		if !ok {
-			return []byte("-" + errDroppedTable(pr.table) + "\r\n")
+			return []byte("-" + errDroppedTable(table) + "\r\n")
 		}
-		r := n.decide(spec, pr.args, tb, snap)
+		r := n.decide(spec, args, tb, snap)
 		if r.kind == routeWait { // a dropped table comes back as routeError
-			snap, tb, r = n.waitHandover(snap, pr.table, spec, pr.args)
+			snap, tb, r = n.waitHandover(snap, table, spec, args)
 		}
 		switch r.kind {
 		case routeLocal:
 			var tmp resp.Reply
-			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: pr.args, Reroute: true}
-			msg, moved := n.linearizable(tb, spec, pr.args)
+			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true}
+			msg, moved := n.linearizable(tb, spec, args)
 			if msg != "" && !moved {
 				return []byte("-" + msg + "\r\n")
 			}
@@ -286,7 +287,7 @@ func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
 			}
 			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
 		case routeRemote:
-			raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, pr.args), r.leader)
+			raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, args), r.leader)
 			if !forward.Refused(raw) {
 				return raw
 			}
@@ -300,13 +301,6 @@ func (n *Node) retryRefused(cl *client, pr pendingReply, rev int64) []byte {
 			return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 		}
 	}
-}
-
-// reroute answers a command that had no effect here because its raft
-// slot's leader moved: routed again (here or on the new leader) as a
-// refused forward is, for at most handoverWait.
-func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte {
-	return n.retryRefused(cl, pendingReply{args: copyArgs(args), table: table}, n.snap.Load().Revision-1)
 }
 
 // awaitNewerSnapshot waits up to limit for a routing snapshot newer than rev.

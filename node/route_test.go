@@ -35,7 +35,7 @@ func TestRefusedForwardIsRetriedInPlace(t *testing.T) {
 		t.Fatalf("the retried SET: GET = %q %v", v, err)
 	}
 	// Refused again after the retry (the routing keeps moving): CLUSTERDOWN, not a loop.
-	if got := string(n.retryRefused(cl, pendingReply{args: [][]byte{[]byte("GET"), []byte("k")}, table: 7}, snap.Revision-1)); got != "-ERR table 7 no longer exists (it was dropped); SELECT another\r\n" {
+	if got := string(n.reroute(cl, 7, [][]byte{[]byte("GET"), []byte("k")})); got != "-ERR table 7 no longer exists (it was dropped); SELECT another\r\n" {
 		t.Fatalf("retry in a dropped table: %q", got)
 	}
 }
