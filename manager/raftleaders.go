@@ -39,14 +39,27 @@ func (m *Member) FollowRaftLeaders(ctx context.Context, reports []api.RaftLeader
 }
 
 // followRaftLeaders does not take the operations lock: a raft switchover
-// holds it while it waits for the report of the new leader.
+// holds it while it waits for the report of the new leader. Each record
+// is written only if it did not change since the state it was computed
+// from (a slot move adds learners meanwhile); else the reports are
+// applied again to a fresh state.
 func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLeader) error {
+	for {
+		retry, err := l.followRaftLeadersOnce(ctx, reports)
+		if err != nil || !retry {
+			return err
+		}
+	}
+}
+
+func (l *leadership) followRaftLeadersOnce(ctx context.Context, reports []api.RaftLeader) (retry bool, err error) {
 	st, err := l.load(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	lay := l.m.cfg.Layout
 	var ops []clientv3.Op
+	var cmps []clientv3.Cmp
 	for _, r := range reports {
 		t, ok := st.TableByID(r.Table)
 		if !ok || t.Mode != meta.ModeRaft {
@@ -76,16 +89,27 @@ func (l *leadership) followRaftLeaders(ctx context.Context, reports []api.RaftLe
 		if !changed {
 			continue // stale, or already routed
 		}
-		ops = append(ops, clientv3.OpPut(lay.Slot(r.Table, r.Slot), jsonString(si)))
+		key := lay.Slot(r.Table, r.Slot)
+		ops = append(ops, clientv3.OpPut(key, jsonString(si)))
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "<", st.Revision+1))
 	}
 	if len(ops) == 0 {
-		return nil
+		return false, nil
 	}
-	if err := l.putChunks(ctx, ops); err != nil {
-		return fmt.Errorf("follow raft leaders: %w", err)
+	written := len(ops)
+	for len(ops) > 0 {
+		n := min(len(ops), opsPerTxn)
+		ok, err := l.txn(ctx, cmps[:n], ops[:n]...)
+		if err != nil {
+			return false, fmt.Errorf("follow raft leaders: %w", err)
+		}
+		if !ok {
+			return true, nil // a record changed since the load
+		}
+		ops, cmps = ops[n:], cmps[n:]
 	}
-	l.m.log.Debug("routing follows raft leaders", "slots", len(ops))
-	return nil
+	l.m.log.Debug("routing follows raft leaders", "slots", written)
+	return false, nil
 }
 
 // raftSwitchover hands a raft slot's leadership to node to: the leader's

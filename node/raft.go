@@ -161,7 +161,12 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 			if n.raft.GroupStatus(g).Running {
 				// No longer a replica (replaced while this node was
 				// down): stop the group and delete the slot here.
+				// The slot is deleted once the group has stopped: a
+				// group still running would go on writing its state.
 				n.raft.Remove(g)
+				for deadline := time.Now().Add(5 * time.Second); n.raft.GroupStatus(g).Running && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
 				if err := n.eng.ResetSlot(t.ID, storage.SlotID(s)); err != nil {
 					n.log.Error("delete a raft slot this node no longer holds", "group", g.String(), "err", err)
 				}
