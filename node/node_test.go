@@ -450,3 +450,23 @@ func TestPipelineWrittenBeforeReading(t *testing.T) {
 		}
 	}
 }
+
+// KEYS with a pattern that made the old backtracking matcher run for ever
+// ("a*a*...*b" with 50 stars against a key of 60 'a's) answers at once,
+// and the node keeps serving: the regression test for taking a node down
+// with one command.
+func TestKeysHostilePattern(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bulk := func(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
+	key := strings.Repeat("a", 60)
+	mustExchange(t, nc, "*3\r\n"+bulk("SET")+bulk(key)+bulk("v"), "+OK\r\n")
+	mustExchange(t, nc, "*2\r\n"+bulk("KEYS")+bulk(strings.Repeat("a*", 50)+"b"), "*0\r\n")
+	mustExchange(t, nc, "*2\r\n"+bulk("KEYS")+bulk(strings.Repeat("a*", 50)+"a"), "*1\r\n"+bulk(key))
+	mustExchange(t, nc, "*6\r\n"+bulk("SCAN")+bulk("0")+bulk("MATCH")+bulk(strings.Repeat("*a", 50)+"*b")+bulk("COUNT")+bulk("100"), "*2\r\n$1\r\n0\r\n*0\r\n")
+	mustExchange(t, nc, "PING\r\n", "+PONG\r\n")
+}

@@ -1,100 +1,107 @@
 package command
 
 // globMatch reports whether s matches the Redis glob pattern p, with the
-// rules of Redis's stringmatchlen: * ? [abc] [^abc] [a-z] and \x escapes.
-func globMatch(p, s []byte) bool { return globMatchDepth(p, s, 0) }
-
-func globMatchDepth(p, s []byte, depth int) bool {
-	// Bound recursion on hostile patterns ("*a*a*a*...") like Redis 7 does.
-	if depth > 1000 {
-		return false
+// rules of Redis 7.0's stringmatchlen (util.c): * ? [abc] [^abc] [a-z]
+// (a reversed range is swapped) and \x escapes, inside classes too. An
+// unterminated class runs to the end of the pattern; a trailing
+// backslash is a literal one. Bytes compare unsigned (C's char is signed
+// on some platforms, which only matters for ranges over bytes >= 0x80).
+// As in Redis the empty string only matches the empty pattern, not even
+// "*": KEYS and SCAN MATCH treat a bare "*" as match-all themselves.
+//
+// Redis tries the rest of the pattern after a '*' at each later position
+// of the string, recursively, and stops early through skipLongerMatches:
+// once a star's tail has failed at every position up to the end of the
+// string, letting an earlier star swallow more cannot help, since the
+// later star would then have to start further on, where everything was
+// already tried. So only the most recent star ever backtracks, and it
+// suffices to remember one position: each star's tail is tried at most
+// once per string position, and a try ends at the next star. Work is
+// O(len(p)·len(s)), without recursion; the plain backtracking this
+// replaces took exponential time on "a*a*...*b" against "aaa...a".
+func globMatch(p, s []byte) bool {
+	if len(s) == 0 {
+		return len(p) == 0
 	}
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			for len(p) > 1 && p[1] == '*' {
-				p = p[1:]
+	pi, si := 0, 0
+	// tail is where the pattern resumes after the last star seen (-1: no
+	// star yet) and retry the next string position to try it at.
+	tail, retry := -1, 0
+	for {
+		// Here si < len(s); match one pattern element against s[si].
+		ok := pi < len(p)
+		if ok {
+			switch p[pi] {
+			case '*':
+				for pi+1 < len(p) && p[pi+1] == '*' {
+					pi++
+				}
+				if pi+1 == len(p) {
+					return true // a trailing star takes the rest
+				}
+				pi++
+				tail, retry = pi, si+1
+				continue
+			case '?':
+				pi++
+			case '[':
+				pi, ok = matchClass(p, pi+1, s[si])
+			case '\\':
+				if pi+1 < len(p) {
+					pi++
+				}
+				fallthrough
+			default:
+				ok = p[pi] == s[si]
+				pi++
 			}
-			if len(p) == 1 {
+			si++
+		}
+		if ok && si == len(s) {
+			// The string is used up: only stars may remain.
+			for pi < len(p) && p[pi] == '*' {
+				pi++
+			}
+			if pi == len(p) {
 				return true
 			}
-			for i := 0; i <= len(s); i++ {
-				if globMatchDepth(p[1:], s[i:], depth+1) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if len(s) == 0 {
-				return false
-			}
-			s = s[1:]
-		case '[':
-			if len(s) == 0 {
-				return false
-			}
-			p = p[1:]
-			not := len(p) > 0 && p[0] == '^'
-			if not {
-				p = p[1:]
-			}
-			match := false
-			for {
-				if len(p) == 0 {
-					break
-				}
-				if p[0] == '\\' && len(p) >= 2 {
-					p = p[1:]
-					if p[0] == s[0] {
-						match = true
-					}
-				} else if p[0] == ']' {
-					break
-				} else if len(p) >= 3 && p[1] == '-' {
-					lo, hi := p[0], p[2]
-					if lo > hi {
-						lo, hi = hi, lo
-					}
-					if s[0] >= lo && s[0] <= hi {
-						match = true
-					}
-					p = p[2:]
-				} else if p[0] == s[0] {
-					match = true
-				}
-				p = p[1:]
-			}
-			if len(p) == 0 {
-				// unterminated [: Redis treats the end as the close
-				p = []byte{']'}
-			}
-			if not {
-				match = !match
-			}
-			if !match {
-				return false
-			}
-			s = s[1:]
-		case '\\':
-			if len(p) >= 2 {
-				p = p[1:]
-			}
-			fallthrough
-		default:
-			if len(s) == 0 || p[0] != s[0] {
-				return false
-			}
-			s = s[1:]
+			ok = false
 		}
-		p = p[1:]
-		if len(s) == 0 {
-			for len(p) > 0 && p[0] == '*' {
-				p = p[1:]
+		if !ok {
+			if tail < 0 || retry == len(s) {
+				return false
 			}
-			break
+			pi, si = tail, retry
+			retry++
 		}
 	}
-	return len(p) == 0 && len(s) == 0
+}
+
+// matchClass matches c against the class whose body starts at p[i], just
+// after its '[', and returns the index past the class.
+func matchClass(p []byte, i int, c byte) (next int, ok bool) {
+	not := i < len(p) && p[i] == '^'
+	if not {
+		i++
+	}
+	match := false
+	for ; i < len(p) && p[i] != ']'; i++ {
+		switch {
+		case p[i] == '\\' && i+1 < len(p):
+			i++
+			match = match || p[i] == c
+		case i+2 < len(p) && p[i+1] == '-':
+			lo, hi := min(p[i], p[i+2]), max(p[i], p[i+2])
+			match = match || lo <= c && c <= hi
+			i += 2
+		default:
+			match = match || p[i] == c
+		}
+	}
+	if i < len(p) {
+		i++ // the ']'
+	}
+	return i, match != not
 }
 
 // GlobMatch is globMatch for other packages (CONFIG GET patterns).
