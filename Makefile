@@ -41,8 +41,13 @@ test: deps vet test-unit fuzz
 # The raft linearizability checks with many more fault rounds than `make test` runs (CI runs
 # both); CHAOS_ROUNDS rounds on 3 nodes and on 5.
 CHAOS_ROUNDS ?= 12
+# The whole output goes to $(CHAOS_LOG); a failure prints its last 400 lines
+# (the nodes' logs the failing test dumped) after the summary.
+CHAOS_LOG ?= /tmp/pika-chaos.log
 chaos: deps
-	PIKA_LIN_ROUNDS=$(CHAOS_ROUNDS) PIKA_MOVE_FAULTS=all $(GO) test -race -count=1 -timeout 40m -run '^(TestLinearizable|TestSlotMoveFaults)' -v ./node/clustertest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)|MEASURED|round [0-9]+:|linearizab|move' ; exit $${PIPESTATUS[0]}
+	PIKA_LIN_ROUNDS=$(CHAOS_ROUNDS) PIKA_MOVE_FAULTS=all $(GO) test -race -count=1 -timeout 40m -run '^(TestLinearizable|TestSlotMoveFaults)' -v ./node/clustertest/ > $(CHAOS_LOG) 2>&1; rc=$$?; \
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok)|MEASURED|round [0-9]+:|linearizab|move' $(CHAOS_LOG); \
+	if [ $$rc -ne 0 ]; then echo "---- make chaos failed: the last 400 lines of $(CHAOS_LOG)"; tail -n 400 $(CHAOS_LOG); fi; exit $$rc
 
 bench: build
 	PIKA_NODE_BIN=$(BIN) bash scripts/bench.sh

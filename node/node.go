@@ -91,6 +91,7 @@ type Node struct {
 	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
 	raftWanted  map[multiraft.GroupID]string // membership last given to Ensure; applyState's goroutine only
+	raftSwept   map[storage.TableID]bool     // raft tables whose unheld slots' old state was looked for since start; same goroutine
 
 	// loads are the full syncs this node is receiving, by slot.
 	loadsMu sync.Mutex

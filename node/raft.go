@@ -39,6 +39,7 @@ func (n *Node) startRaft() {
 	n.raftPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
 	n.raftReports = make(chan struct{}, 1)
 	n.raftWanted = map[multiraft.GroupID]string{}
+	n.raftSwept = map[storage.TableID]bool{}
 	n.raft = multiraft.New(multiraft.Config{
 		Self:   raftPeerID(n.id),
 		Engine: n.eng,
@@ -158,18 +159,34 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 		g := multiraft.GroupID{Table: t.ID, Slot: storage.SlotID(s)}
 		if !slices.Contains(r.Replicas, n.id) && !slices.Contains(r.Learners, n.id) && !slices.Contains(r.Removing, n.id) {
 			delete(n.raftWanted, g)
-			if n.raft.GroupStatus(g).Running {
-				// No longer a replica (replaced while this node was
-				// down): stop the group and delete the slot here.
-				// The slot is deleted once the group has stopped: a
-				// group still running would go on writing its state.
+			running := n.raft.GroupStatus(g).Running
+			if running {
+				// No longer a replica (removed while it ran): stop the
+				// group and delete the slot here. The slot is deleted
+				// once the group has stopped: a group still running
+				// would go on writing its state.
 				n.raft.Remove(g)
 				for deadline := time.Now().Add(5 * time.Second); n.raft.GroupStatus(g).Running && time.Now().Before(deadline); {
 					time.Sleep(time.Millisecond)
 				}
-				if err := n.eng.ResetSlot(t.ID, storage.SlotID(s)); err != nil {
-					n.log.Error("delete a raft slot this node no longer holds", "group", g.String(), "err", err)
+			} else if !n.raftSwept[t.ID] {
+				// The first look at the table since this node started:
+				// a group it was removed from while it was down left
+				// its state here. Kept, a later move back to this node
+				// would open the group with that old membership and
+				// log instead of joining afresh (make chaos: such a
+				// move never caught up).
+				has, err := n.eng.HasRaftState(t.ID, storage.SlotID(s))
+				if err != nil || !has {
+					continue
 				}
+			} else {
+				continue
+			}
+			if err := n.eng.ResetSlot(t.ID, storage.SlotID(s)); err != nil {
+				n.log.Error("delete a raft slot this node no longer holds", "group", g.String(), "err", err)
+			} else {
+				n.log.Info("deleted a raft slot this node no longer holds", "group", g.String(), "was_running", running)
 			}
 			continue
 		}
@@ -184,6 +201,7 @@ func (n *Node) ensureRaftGroups(t *router.Table) {
 		n.raftWanted[g] = key
 		n.raft.Ensure(g, multiraft.Membership{Voters: raftIDs(r.Replicas), Learners: raftIDs(r.Learners)}, r.Leader == n.id)
 	}
+	n.raftSwept[t.ID] = true
 }
 
 func raftIDs(ids []meta.NodeID) []multiraft.PeerID {

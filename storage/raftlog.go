@@ -160,6 +160,22 @@ func (e *Engine) LoadRaftGroup(t TableID, s SlotID) (RaftGroupState, error) {
 	return st, it.Err()
 }
 
+// HasRaftState reports whether slot s of table t has a persisted raft
+// group (hard or applied state): a node that no longer holds the slot
+// deletes it.
+func (e *Engine) HasRaftState(t TableID, s SlotID) (bool, error) {
+	if e.closed.Load() {
+		return false, ErrClosed
+	}
+	for _, k := range [][]byte{raftHardStateKey(t, s), raftAppliedKey(t, s)} {
+		_, ok, err := e.get(CFSystem, k)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
 // RaftGroupWrite is one group's part of a RaftWrite.
 type RaftGroupWrite struct {
 	Table TableID
