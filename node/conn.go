@@ -263,12 +263,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	snap := n.snap.Load()
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
-	var r route
+	var r router.Decision
 	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
 	if routable {
 		r = n.decide(spec, c.Args, tb, snap)
 	}
-	if r.kind == routeWait {
+	if r.Kind == router.Wait {
 		// A slot's leadership is moving: hold this command (and the
 		// connection) until the new leader is published. Nothing may be
 		// held meanwhile: place pending replies first.
@@ -277,13 +277,13 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		snap, tb, r = n.waitHandover(snap, cl.table, spec, c.Args)
 		open = tableOpen(cl, tb)
 	}
-	batched := routable && r.kind == routeLocal && spec.Batchable != nil && spec.Batchable(c.Args)
+	batched := routable && r.Kind == router.Local && spec.Batchable != nil && spec.Batchable(c.Args)
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit
 		// rewrites them): commit before any other reply is appended.
 		pb.commit()
 	}
-	if len(cl.pending.list) > 0 && (cl.pending.rev != snap.Revision || r.kind == routeFanOut || r.kind == routeTableWide) {
+	if len(cl.pending.list) > 0 && (cl.pending.rev != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere) {
 		// Forwards routed with an older snapshot are placed (and retried
 		// if refused) before anything routed with this one runs. A
 		// fan-out or table-wide command waits for parts that may travel
@@ -311,7 +311,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	}
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
-	} else if !n.serverCmds[spec] {
+	} else if spec.Cluster != router.Server {
 		c.R.Error(errDroppedTable(cl.table))
 		n.stats.of(spec).rejected.Add(1)
 		return
@@ -321,14 +321,14 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	switch {
 	case batched:
 		pb.run(spec, c, tb.Mode == meta.ModeRaft)
-	case r.kind == routeRemote:
+	case r.Kind == router.Remote:
 		n.forwardOne(cl, c, tb, snap, r)
-	case r.kind == routeFanOut:
+	case r.Kind == router.Split:
 		n.fanOutCommand(cl, c, spec, tb, snap)
-	case r.kind == routeTableWide:
+	case r.Kind == router.Everywhere:
 		n.tableWideCommand(cl, c, spec, tb, snap)
-	case r.kind == routeError:
-		c.R.Error(r.err)
+	case r.Kind == router.Refuse:
+		c.R.Error(r.Err)
 	default:
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
 			c.R.B = append(c.R.B, n.reroute(cl, tb.ID, c.Args)...)

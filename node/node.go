@@ -43,13 +43,10 @@ type Node struct {
 	eng     *storage.Engine
 	tbl     *command.Table
 	cursors *command.Cursors
-	// serverCmds are the commands registered here that need no table
-	// (PING, INFO, ...): they run when the selected table was dropped.
-	serverCmds map[*command.Spec]bool
-	stats      *commandStats
-	queries    *resp.Budget // shared by every connection's reader
-	outputs    *resp.Budget // shared by every connection's reply queue
-	started    time.Time
+	stats   *commandStats
+	queries *resp.Budget // shared by every connection's reader
+	outputs *resp.Budget // shared by every connection's reply queue
+	started time.Time
 
 	// live configuration that CONFIG SET may change
 	maxClients atomic.Int64

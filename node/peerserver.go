@@ -333,7 +333,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, s
 	}
 	cmd := args[3+2*count:]
 	spec := n.tbl.Lookup(cmd[0])
-	if spec == nil || n.serverCmds[spec] {
+	if spec == nil || spec.Cluster == router.Server {
 		return nil, "ERR command not forwardable: " + string(cmd[0])
 	}
 	if !spec.ArityOK(len(cmd)) {
@@ -341,7 +341,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, s
 	}
 	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
 	if count == 0 {
-		if !tableWide[spec.Name] {
+		if spec.Cluster != router.TableWide {
 			return nil, "ERR not a table-wide command: " + spec.Name
 		}
 		c.OwnsSlot = ownedBy(tb, n.id)

@@ -73,25 +73,27 @@ func (n *Node) setRaftAddrs(snap *router.Snapshot) {
 	n.raftNodes.Store(&ids)
 }
 
-// raftRoute routes slot s of raft table tb by this node's own group when
-// it has one that knows a live leader: raft knows a new leader before the
-// routing does (the winner's report goes through the manager and etcd).
-func (n *Node) raftRoute(tb *router.Table, s storage.SlotID) (route, bool) {
+// raftGroups is the node's raft host as routing sees it (router.RaftView).
+type raftGroups struct{ n *Node }
+
+// raftView returns the routing's view of this node's raft groups, nil
+// when it runs none.
+func (n *Node) raftView() router.RaftView {
 	if n.raft == nil {
-		return route{}, false
+		return nil
 	}
-	st := n.raft.GroupStatus(multiraft.GroupID{Table: tb.ID, Slot: s})
+	return raftGroups{n}
+}
+
+func (v raftGroups) RaftLeader(t meta.TableID, s router.SlotID) router.RaftLeader {
+	st := v.n.raft.GroupStatus(multiraft.GroupID{Table: t, Slot: s})
 	if !st.Running || st.Leader == 0 {
-		return route{}, false
+		return router.RaftLeader{}
 	}
-	if st.Leader == raftPeerID(n.id) {
-		return route{kind: routeLocal, slot: s, leader: n.id}, true
+	if st.Leader == raftPeerID(v.n.id) {
+		return router.RaftLeader{Known: true, Self: true, Node: v.n.id}
 	}
-	id, ok := (*n.raftNodes.Load())[st.Leader]
-	if !ok {
-		return route{}, false
-	}
-	return route{kind: routeRemote, slot: s, leader: id}, true
+	return router.RaftLeader{Known: true, Node: (*v.n.raftNodes.Load())[st.Leader]}
 }
 
 // raftLeads reports whether this node leads slot s's raft group.
@@ -442,23 +444,4 @@ func (n *Node) learnersPromoted(g multiraft.GroupID, r router.Route) bool {
 func (n *Node) raftLeaderElsewhere(t storage.TableID, s storage.SlotID) bool {
 	st := n.raft.GroupStatus(multiraft.GroupID{Table: t, Slot: s})
 	return st.Running && st.Leader != 0 && st.Leader != raftPeerID(n.id)
-}
-
-// raftLedElsewhere reports whether a command routed here touches a slot of
-// a raft table whose group follows another leader (decide then makes it
-// wait, as for a handover).
-func (n *Node) raftLedElsewhere(tb *router.Table, spec *command.Spec, args [][]byte) bool {
-	if tb == nil || tb.Mode != meta.ModeRaft || spec == nil {
-		return false
-	}
-	keys, err := spec.KeysOf(args)
-	if err != nil {
-		return false
-	}
-	for _, k := range keys {
-		if n.raftLeaderElsewhere(tb.ID, router.SlotOf(k, tb.Slots)) {
-			return true
-		}
-	}
-	return false
 }

@@ -22,141 +22,31 @@ import (
 // the peer link and its reply relayed in order; a slot without a live
 // leader answers CLUSTERDOWN at once.
 
-const errCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
-
 // errDroppedTable answers a command on a connection whose table was dropped.
 func errDroppedTable(t storage.TableID) string {
 	return fmt.Sprintf("ERR table %d no longer exists (it was dropped); SELECT another", t)
 }
 
-// fanOut are the multi-key commands whose keys may span slots: they are
-// split per leader and their replies merged (MSET is then not atomic
-// across slots, DESIGN.md). Every other multi-key command needs one slot.
-var fanOut = map[string]bool{"mget": true, "mset": true, "del": true, "unlink": true, "exists": true, "touch": true}
-
-// tableWide are the keyless commands about the whole table: they run on
-// every node that leads some of its slots and their replies are merged.
-var tableWide = map[string]bool{"dbsize": true, "keys": true, "scan": true, "randomkey": true, "flushdb": true, "flushall": true}
-
-type routeKind int
-
-const (
-	routeLocal routeKind = iota
-	routeRemote
-	routeFanOut
-	routeTableWide
-	routeError
-	// routeWait: a slot involved is being handed over; wait for the new
-	// routing, then decide again.
-	routeWait
-)
-
-type route struct {
-	kind   routeKind
-	slot   storage.SlotID
-	leader meta.NodeID
-	err    string
+// decide routes one command of table tb under snapshot snap
+// (router.Decide, with this node's raft groups).
+func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) router.Decision {
+	return router.Decide(snap, tb, routedCommand(spec, args), n.raftView())
 }
 
-// singleKey returns the key of a command with exactly one key position.
-func singleKey(spec *command.Spec, args [][]byte) ([]byte, bool) {
-	if spec.Keys != nil || spec.FirstKey <= 0 || spec.LastKey != spec.FirstKey || spec.FirstKey >= len(args) {
-		return nil, false
+// routedCommand is what routing needs of a command: its class and keys.
+func routedCommand(spec *command.Spec, args [][]byte) router.Command {
+	cmd := router.Command{Class: spec.Cluster}
+	if cmd.Class == router.Server {
+		return cmd
 	}
-	return args[spec.FirstKey], true
-}
-
-// decide routes one command of table tb under snapshot snap. A command
-// the routing would run here on a raft slot whose group follows another
-// leader waits like a handover, until the routing follows raft.
-func (n *Node) decide(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) route {
-	r := n.decideByRouting(spec, args, tb, snap)
-	if r.kind == routeLocal && n.raftLedElsewhere(tb, spec, args) {
-		return route{kind: routeWait, slot: r.slot}
-	}
-	return r
-}
-
-func (n *Node) decideByRouting(spec *command.Spec, args [][]byte, tb *router.Table, snap *router.Snapshot) route {
-	if tb == nil || n.serverCmds[spec] {
-		return route{kind: routeLocal}
-	}
-	if k, ok := singleKey(spec, args); ok {
-		if tb.AllLocal() {
-			return route{kind: routeLocal}
-		}
-		return n.slotRoute(tb, snap, router.SlotOf(k, tb.Slots))
+	if spec.Keys == nil && spec.FirstKey > 0 && spec.LastKey == spec.FirstKey && spec.FirstKey < len(args) {
+		// One key position (most commands): no allocation.
+		cmd.Keys = args[spec.FirstKey : spec.FirstKey+1]
+		return cmd
 	}
 	keys, err := spec.KeysOf(args)
-	if err != nil || len(keys) == 0 {
-		if err == nil && tableWide[spec.Name] && !tb.AllLocal() {
-			if tb.Handovers() > 0 {
-				return route{kind: routeWait}
-			}
-			return route{kind: routeTableWide}
-		}
-		return route{kind: routeLocal} // the handler answers the error
-	}
-	first := router.SlotOf(keys[0], tb.Slots)
-	same := true
-	for _, k := range keys[1:] {
-		if router.SlotOf(k, tb.Slots) != first {
-			same = false
-			break
-		}
-	}
-	switch {
-	case same && tb.AllLocal():
-		return route{kind: routeLocal}
-	case same:
-		return n.slotRoute(tb, snap, first)
-	case !fanOut[spec.Name]:
-		return route{kind: routeError, err: errCrossSlot}
-	case tb.AllLocal():
-		return route{kind: routeLocal}
-	}
-	for _, k := range keys {
-		if tb.Route(router.SlotOf(k, tb.Slots)).Handover {
-			return route{kind: routeWait}
-		}
-	}
-	return route{kind: routeFanOut}
-}
-
-func (n *Node) slotRoute(tb *router.Table, snap *router.Snapshot, s storage.SlotID) route {
-	if tb.Route(s).Handover {
-		return route{kind: routeWait, slot: s}
-	}
-	if tb.Mode == meta.ModeRaft {
-		if r, ok := n.raftRoute(tb, s); ok {
-			if _, alive := snap.Node(r.leader); alive || r.leader == n.id {
-				return r
-			}
-		}
-	}
-	leader := tb.Route(s).Leader
-	if leader == n.id {
-		return route{kind: routeLocal, slot: s, leader: leader}
-	}
-	if err := n.leaderDown(tb, snap, s); err != "" {
-		return route{kind: routeError, err: err}
-	}
-	return route{kind: routeRemote, slot: s, leader: leader}
-}
-
-// leaderDown explains why slot s cannot be served now, "" if it can.
-func (n *Node) leaderDown(tb *router.Table, snap *router.Snapshot, s storage.SlotID) string {
-	leader := tb.Route(s).Leader
-	if leader == "" {
-		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s has no leader", s, tb.Name)
-	}
-	if leader == n.id {
-		return ""
-	}
-	if _, ok := snap.Node(leader); !ok {
-		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s is not served: its leader %s is down", s, tb.Name, leader)
-	}
-	return ""
+	cmd.Keys, cmd.BadKeys = keys, err != nil
+	return cmd
 }
 
 // fwdArgs builds a FWD request for args on the given slots.
@@ -264,11 +154,11 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 			return []byte("-" + errDroppedTable(table) + "\r\n")
 		}
 		r := n.decide(spec, args, tb, snap)
-		if r.kind == routeWait { // a dropped table comes back as routeError
+		if r.Kind == router.Wait { // a dropped table comes back as router.Refuse
 			snap, tb, r = n.waitHandover(snap, table, spec, args)
 		}
-		switch r.kind {
-		case routeLocal:
+		switch r.Kind {
+		case router.Local:
 			var tmp resp.Reply
 			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true}
 			msg, moved := n.linearizable(tb, spec, args)
@@ -286,8 +176,8 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 				return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 			}
 			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
-		case routeRemote:
-			raw, _ := n.waitReply(n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, args), r.leader)
+		case router.Remote:
+			raw, _ := n.waitReply(n.send(snap, r.Leader, tb, []storage.SlotID{r.Slot}, args), r.Leader)
 			if !forward.Refused(raw) {
 				return raw
 			}
@@ -295,8 +185,8 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 				return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 			}
 			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
-		case routeError:
-			return []byte("-" + r.err + "\r\n")
+		case router.Refuse:
+			return []byte("-" + r.Err + "\r\n")
 		default:
 			return []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 		}
@@ -313,15 +203,15 @@ func (n *Node) awaitNewerSnapshot(rev int64, limit time.Duration) {
 
 // forwardOne queues a single-slot command for its leader; its reply is
 // placed when the connection flushes.
-func (n *Node) forwardOne(cl *client, c *command.Ctx, tb *router.Table, snap *router.Snapshot, r route) {
+func (n *Node) forwardOne(cl *client, c *command.Ctx, tb *router.Table, snap *router.Snapshot, r router.Decision) {
 	if len(cl.pending.list) == 0 {
 		cl.pending.rev = snap.Revision
 	}
 	args := copyArgs(c.Args)
 	cl.pending.list = append(cl.pending.list, pendingReply{
 		at:     c.R.Len(),
-		fut:    n.send(snap, r.leader, tb, []storage.SlotID{r.slot}, args),
-		leader: r.leader,
+		fut:    n.send(snap, r.Leader, tb, []storage.SlotID{r.Slot}, args),
+		leader: r.Leader,
 		args:   args,
 		table:  tb.ID,
 	})
@@ -365,7 +255,7 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 	byLeader := map[meta.NodeID]*part{}
 	for i, k := 1, 0; i < len(c.Args); i, k = i+step, k+1 {
 		s := router.SlotOf(c.Args[i], tb.Slots)
-		if msg := n.leaderDown(tb, snap, s); msg != "" {
+		if msg := router.LeaderDown(snap, tb, s); msg != "" {
 			c.R.Error(msg)
 			return
 		}
@@ -573,7 +463,7 @@ func (n *Node) scanCluster(cl *client, c *command.Ctx, tb *router.Table, snap *r
 		if leader == n.id {
 			raw = n.runLocal(cl, tb, args, true)
 		} else {
-			if msg := n.leaderDown(tb, snap, slot); msg != "" {
+			if msg := router.LeaderDown(snap, tb, slot); msg != "" {
 				c.R.Error(msg)
 				return
 			}
@@ -667,19 +557,19 @@ const handoverWait = 5 * time.Second
 // waitHandover waits, at most handoverWait, until the routing no longer
 // holds the command (a slot it needs being handed over), and decides
 // again; a route still waiting after that becomes CLUSTERDOWN.
-func (n *Node) waitHandover(snap *router.Snapshot, table storage.TableID, spec *command.Spec, args [][]byte) (*router.Snapshot, *router.Table, route) {
+func (n *Node) waitHandover(snap *router.Snapshot, table storage.TableID, spec *command.Spec, args [][]byte) (*router.Snapshot, *router.Table, router.Decision) {
 	deadline := time.Now().Add(handoverWait)
 	for time.Now().Before(deadline) {
 		n.awaitNewerSnapshot(snap.Revision, time.Until(deadline))
 		snap = n.snap.Load()
 		tb, ok := snap.Table(table)
 		if !ok {
-			return snap, nil, route{kind: routeError, err: errDroppedTable(table)}
+			return snap, nil, router.Decision{Kind: router.Refuse, Err: errDroppedTable(table)}
 		}
-		if r := n.decide(spec, args, tb, snap); r.kind != routeWait {
+		if r := n.decide(spec, args, tb, snap); r.Kind != router.Wait {
 			return snap, tb, r
 		}
 	}
 	tb, _ := snap.Table(table)
-	return snap, tb, route{kind: routeError, err: "CLUSTERDOWN a slot's leadership handover did not finish in time; retry"}
+	return snap, tb, router.Decision{Kind: router.Refuse, Err: "CLUSTERDOWN a slot's leadership handover did not finish in time; retry"}
 }

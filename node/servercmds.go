@@ -31,11 +31,10 @@ func (n *Node) registerServerCommands() {
 		{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
 		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
 	}
-	n.tbl.Register(specs...)
-	n.serverCmds = map[*command.Spec]bool{}
-	for _, s := range specs {
-		n.serverCmds[n.tbl.Lookup([]byte(s.Name))] = true
+	for i := range specs {
+		specs[i].Cluster = router.Server
 	}
+	n.tbl.Register(specs...)
 }
 
 func connOf(c *command.Ctx) *client { return c.Conn.(*client) }

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"strconv"
 
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -22,8 +23,8 @@ func registerStrings(t *Table) {
 		Spec{Name: "getset", Arity: 3, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetSet},
 		Spec{Name: "getdel", Arity: 2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetDel},
 		Spec{Name: "getex", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdGetEx},
-		Spec{Name: "mget", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Handler: cmdMGet},
-		Spec{Name: "mset", Arity: -3, Flags: rw, FirstKey: 1, LastKey: -1, Step: 2, Handler: cmdMSet(false)},
+		Spec{Name: "mget", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdMGet},
+		Spec{Name: "mset", Arity: -3, Flags: rw, FirstKey: 1, LastKey: -1, Step: 2, Cluster: router.FanOut, Handler: cmdMSet(false)},
 		Spec{Name: "msetnx", Arity: -3, Flags: rw, FirstKey: 1, LastKey: -1, Step: 2, Handler: cmdMSet(true)},
 		Spec{Name: "incr", Arity: 2, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(1, false)},
 		Spec{Name: "decr", Arity: 2, Flags: rw | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdIncr(-1, false)},

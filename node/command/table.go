@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/pika-node/pika-node/router"
 )
 
 // Flags describe a command, for dispatch and COMMAND INFO.
@@ -73,6 +75,9 @@ type Spec struct {
 	// command must read with point lookups only, never scans, since only
 	// point lookups see the batch's pending writes.
 	Batchable func(args [][]byte) bool
+	// Cluster is how the cluster routes the command (router.Keyed, the
+	// zero value, for a command of one slot's keys).
+	Cluster router.Class
 	// Handler runs the command.
 	Handler Handler
 }

@@ -1,0 +1,213 @@
+package router
+
+import (
+	"fmt"
+
+	"github.com/pika-node/pika-node/manager/meta"
+)
+
+// Class is how the cluster routes a command; it is a field of the
+// command's spec (command.Spec.Cluster).
+type Class uint8
+
+const (
+	// Keyed commands run where their keys' slot is led; keys over
+	// several slots are refused (CROSSSLOT). A keyed command without
+	// keys (a malformed key count) runs where it arrived, whose handler
+	// answers the error.
+	Keyed Class = iota
+	// FanOut commands (MGET, MSET, DEL, ...) may name keys of several
+	// slots: they are split per leader and the parts' replies merged.
+	FanOut
+	// TableWide commands (DBSIZE, KEYS, SCAN, ...) have no keys and are
+	// about the whole table: they run on every node that leads some of
+	// its slots and the replies are merged.
+	TableWide
+	// Server commands (PING, SELECT, CONFIG, ...) need no table: they
+	// run where they arrive.
+	Server
+)
+
+// Kind is what to do with a command.
+type Kind uint8
+
+const (
+	// Local: run it here.
+	Local Kind = iota
+	// Remote: forward it to Decision.Leader, which leads Decision.Slot.
+	Remote
+	// Split: split it per leader of its keys' slots (a FanOut command).
+	Split
+	// Everywhere: run it on every node leading some of the table's
+	// slots (a TableWide command).
+	Everywhere
+	// Refuse: answer Decision.Err.
+	Refuse
+	// Wait: a slot involved is being handed over (or its raft group has
+	// a leader the routing does not name yet): wait for newer routing,
+	// then decide again.
+	Wait
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Local:
+		return "local"
+	case Remote:
+		return "remote"
+	case Split:
+		return "split"
+	case Everywhere:
+		return "everywhere"
+	case Refuse:
+		return "refuse"
+	case Wait:
+		return "wait"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Decision is where a command goes.
+type Decision struct {
+	Kind Kind
+	// Slot is the command's slot (Local and Remote of one slot, Wait on
+	// one slot).
+	Slot SlotID
+	// Leader is the node that runs it (Local and Remote of one slot).
+	Leader meta.NodeID
+	// Err is the error reply of Refuse.
+	Err string
+}
+
+// ErrCrossSlot answers a Keyed command whose keys span slots.
+const ErrCrossSlot = "CROSSSLOT Keys in request don't hash to the same slot"
+
+// RaftLeader is what this node's own raft group of a slot knows of the
+// slot's leader.
+type RaftLeader struct {
+	// Known: the group runs here and follows a leader.
+	Known bool
+	// Self: this node leads the group.
+	Self bool
+	// Node is the leader's node, "" when its node is not known.
+	Node meta.NodeID
+}
+
+// RaftView is this node's view of its raft groups: a raft group knows its
+// new leader before the routing names it (the winner's report goes
+// through the manager and etcd).
+type RaftView interface {
+	RaftLeader(t meta.TableID, s SlotID) RaftLeader
+}
+
+// Command is what routing needs of a command.
+type Command struct {
+	Class Class
+	// Keys are its key arguments.
+	Keys [][]byte
+	// BadKeys: its key arguments could not be found (a malformed key
+	// count); it runs here and its handler answers the error.
+	BadKeys bool
+}
+
+// Decide routes cmd, a command of table tb (nil: the connection's table
+// was dropped), under snapshot snap; raft is this node's view of its raft
+// groups (nil when it runs none). It is a pure function of its inputs.
+func Decide(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Decision {
+	d := decideByRouting(snap, tb, cmd, raft)
+	if d.Kind == Local && tb != nil && tb.Mode == meta.ModeRaft && raft != nil {
+		// The routing would run it here, but a slot's raft group here
+		// follows another leader: wait, as for a handover, until the
+		// routing follows raft.
+		for _, k := range cmd.Keys {
+			if l := raft.RaftLeader(tb.ID, SlotOf(k, tb.Slots)); l.Known && !l.Self {
+				return Decision{Kind: Wait, Slot: d.Slot}
+			}
+		}
+	}
+	return d
+}
+
+func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Decision {
+	if tb == nil || cmd.Class == Server {
+		return Decision{Kind: Local}
+	}
+	if len(cmd.Keys) == 0 || cmd.BadKeys {
+		if !cmd.BadKeys && cmd.Class == TableWide && !tb.AllLocal() {
+			if tb.Handovers() > 0 {
+				return Decision{Kind: Wait}
+			}
+			return Decision{Kind: Everywhere}
+		}
+		return Decision{Kind: Local} // the handler answers the error
+	}
+	if len(cmd.Keys) == 1 && tb.AllLocal() {
+		return Decision{Kind: Local}
+	}
+	first := SlotOf(cmd.Keys[0], tb.Slots)
+	same := true
+	for _, k := range cmd.Keys[1:] {
+		if SlotOf(k, tb.Slots) != first {
+			same = false
+			break
+		}
+	}
+	switch {
+	case same && tb.AllLocal():
+		return Decision{Kind: Local}
+	case same:
+		return slotDecision(snap, tb, first, raft)
+	case cmd.Class != FanOut:
+		return Decision{Kind: Refuse, Err: ErrCrossSlot}
+	case tb.AllLocal():
+		return Decision{Kind: Local}
+	}
+	for _, k := range cmd.Keys {
+		if tb.Route(SlotOf(k, tb.Slots)).Handover {
+			return Decision{Kind: Wait}
+		}
+	}
+	return Decision{Kind: Split}
+}
+
+// slotDecision routes a command on slot s of tb.
+func slotDecision(snap *Snapshot, tb *Table, s SlotID, raft RaftView) Decision {
+	if tb.Route(s).Handover {
+		return Decision{Kind: Wait, Slot: s}
+	}
+	if tb.Mode == meta.ModeRaft && raft != nil {
+		// The raft group here is the authority on its leader when it
+		// knows one (and its node is alive).
+		switch l := raft.RaftLeader(tb.ID, s); {
+		case l.Known && l.Self:
+			return Decision{Kind: Local, Slot: s, Leader: snap.Self}
+		case l.Known && l.Node != "":
+			if _, alive := snap.Node(l.Node); alive || l.Node == snap.Self {
+				return Decision{Kind: Remote, Slot: s, Leader: l.Node}
+			}
+		}
+	}
+	leader := tb.Route(s).Leader
+	if leader == snap.Self {
+		return Decision{Kind: Local, Slot: s, Leader: leader}
+	}
+	if err := LeaderDown(snap, tb, s); err != "" {
+		return Decision{Kind: Refuse, Err: err}
+	}
+	return Decision{Kind: Remote, Slot: s, Leader: leader}
+}
+
+// LeaderDown explains why slot s of tb cannot be served now, "" if it can.
+func LeaderDown(snap *Snapshot, tb *Table, s SlotID) string {
+	leader := tb.Route(s).Leader
+	if leader == "" {
+		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s has no leader", s, tb.Name)
+	}
+	if leader == snap.Self {
+		return ""
+	}
+	if _, ok := snap.Node(leader); !ok {
+		return fmt.Sprintf("CLUSTERDOWN slot %d of table %s is not served: its leader %s is down", s, tb.Name, leader)
+	}
+	return ""
+}
