@@ -173,7 +173,7 @@ func (n *Node) applyState(st *meta.State) {
 			}
 		}
 	}
-	prev := n.snap.Swap(snap)
+	prev := n.publishSnapshot(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))
 	}

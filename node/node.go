@@ -63,12 +63,15 @@ type Node struct {
 	listenReady chan struct{}
 
 	// the cluster: this node's id, its view of the metadata, etcd
-	id      meta.NodeID
-	snap    atomic.Pointer[router.Snapshot]
-	member  *manager.Member
-	etcd    *embedetcd.Server // nil with --etcd
-	etcdCli *clientv3.Client
-	onDisk  map[storage.TableID]bool // tables with data here; applyState's goroutine only
+	id   meta.NodeID
+	snap atomic.Pointer[router.Snapshot]
+	// snapNext is closed when a snapshot newer than snap's is published
+	// (publishSnapshot), and replaced by a fresh channel.
+	snapNext atomic.Pointer[chan struct{}]
+	member   *manager.Member
+	etcd     *embedetcd.Server // nil with --etcd
+	etcdCli  *clientv3.Client
+	onDisk   map[storage.TableID]bool // tables with data here; applyState's goroutine only
 	// held says which slots of each async table this node held in the
 	// last snapshot (applyState's goroutine only): a slot no longer held
 	// (moved away) has its copy deleted.
@@ -134,6 +137,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		id:          id,
 		ready:       make(chan struct{}),
 	}
+	next := make(chan struct{})
+	n.snapNext.Store(&next)
 	n.maxClients.Store(int64(cfg.MaxClients))
 	n.timeout.Store(int64(cfg.Timeout))
 	n.registerServerCommands()

@@ -193,11 +193,36 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 	}
 }
 
+// publishSnapshot makes snap the routing and wakes the commands waiting
+// for newer routing; it returns the snapshot it replaced.
+func (n *Node) publishSnapshot(snap *router.Snapshot) *router.Snapshot {
+	prev := n.snap.Swap(snap)
+	next := make(chan struct{})
+	if old := n.snapNext.Swap(&next); old != nil {
+		close(*old)
+	}
+	return prev
+}
+
 // awaitNewerSnapshot waits up to limit for a routing snapshot newer than rev.
 func (n *Node) awaitNewerSnapshot(rev int64, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for n.snap.Load().Revision <= rev && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		// The channel is taken before the revision is read: a snapshot
+		// published in between closes it.
+		next := n.snapNext.Load()
+		if s := n.snap.Load(); s != nil && s.Revision > rev {
+			return
+		}
+		if next == nil {
+			return // no routing yet: nothing will close it
+		}
+		select {
+		case <-*next:
+		case <-timer.C:
+			return
+		}
 	}
 }
 
