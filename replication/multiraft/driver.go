@@ -66,6 +66,9 @@ func (d *driver) handle(ev *event) {
 		}
 		d.dirty[g] = true
 	case evRemove:
+		if ev.reply != nil {
+			defer func() { ev.reply <- nil }()
+		}
 		g := d.groupOf(ev.group)
 		if g == nil {
 			return

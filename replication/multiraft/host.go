@@ -209,6 +209,9 @@ func (h *Host) push(ev event) {
 		if ev.prop != nil {
 			ev.prop.done <- ErrStopped
 		}
+		if ev.reply != nil {
+			ev.reply <- ErrStopped
+		}
 		return
 	}
 	h.inbox = append(h.inbox, ev)
@@ -254,8 +257,14 @@ func (h *Host) Conf(g GroupID) (voters, learners []PeerID) {
 	return c.Voters, c.Learners
 }
 
-// Remove stops running group g here.
-func (h *Host) Remove(g GroupID) { h.push(event{kind: evRemove, group: g}) }
+// Remove stops running group g here; the channel answers once the group
+// has stopped and will write nothing more (nil), or the host has
+// (ErrStopped).
+func (h *Host) Remove(g GroupID) <-chan error {
+	done := make(chan error, 1)
+	h.push(event{kind: evRemove, group: g, reply: done})
+	return done
+}
 
 // RemoveTable stops running every group of table t here (it was dropped).
 func (h *Host) RemoveTable(t storage.TableID) {
