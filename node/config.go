@@ -81,7 +81,7 @@ type Config struct {
 	// memtables, the meta cache and the Go heap, a node over 20M keys then
 	// peaks under 512 MiB RSS (bench-capacity; at 256 it peaked at 506).
 	BlockCacheMB int `mapstructure:"block-cache-mb"`
-	// WriteBufferMB is each column family's memtable. Default 64.
+	// WriteBufferMB is each column family's memtable. Default 32.
 	WriteBufferMB int `mapstructure:"write-buffer-mb"`
 	// SyncWAL fsyncs the WAL before every reply (power-loss durability).
 	// Default false: a reply is sent after the write is in the WAL, which

@@ -10,11 +10,10 @@
 //	REPLICATE <table> <slot> <epoch> <entry>...   ->  [<last index>, <its epoch>]
 //	                                                 | -REPLGAP <last> | -PIKAREFUSE ...
 //
-// A follower whose last entry is not in the leader's log with the same
-// epoch (it led the slot and wrote entries its followers never got, then
-// lost the leadership) has diverged: nothing is shipped to it and it is
-// reported; resyncing it is the full sync of issue 6, not built yet.
-//
-// Not here yet (issue 6): full sync of a follower behind the retained log,
-// divergence after failover, failover itself.
+// A follower behind the leader's retained log, empty while the slot has
+// keys, or diverged (its last entry is not in the leader's log with the
+// same epoch: it led the slot and wrote entries its followers never got)
+// gets a full sync: SYNCBEGIN, the slot's keys in SYNCDATA chunks (loaded
+// into SST files, storage.SlotLoad) and SYNCEND, on a peer pool of its own
+// (docs/replication.md). Failover and switchover are the manager's.
 package replication

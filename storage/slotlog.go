@@ -21,7 +21,7 @@ import (
 // epoch is the slot's leadership epoch when the entry was written (the
 // node sets it with SetSlotEpoch from its routing). Replication ships
 // these entries; retention (TrimLogs) deletes the oldest. A slot without
-// followers keeps no log (SetSlotLog): a log exists to feed followers,
+// followers keeps no log (SetSlotRole): a log exists to feed followers,
 // and each entry costs its write a second memtable insert.
 
 const logEntryHeader = 16

@@ -12,6 +12,7 @@
 //
 // FWD with n = 0 runs a table-wide command on the peer's own slots (DBSIZE,
 // KEYS, FLUSHDB, RANDOMKEY). A peer that does not lead a slot at that epoch
-// answers "-PIKAREFUSE <reason>": the asker refreshes its routing and
-// retries once.
+// answers "-PIKAREFUSE <reason>": the asker waits for newer routing,
+// decides again and retries, for at most 5 s (node's reroute), then
+// answers CLUSTERDOWN.
 package forward
