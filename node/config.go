@@ -87,7 +87,10 @@ type Config struct {
 	// Default false: a reply is sent after the write is in the WAL, which
 	// survives a process crash but not a power loss.
 	SyncWAL bool `mapstructure:"sync-wal"`
-	// MaxClients bounds concurrent client connections. Default 10000.
+	// MaxClients bounds concurrent client connections. Default 10000. As
+	// in Redis, the node raises its open file limit to what they need at
+	// start, and lowers maxclients (with a warning) if it cannot
+	// (fdlimit.go).
 	MaxClients int `mapstructure:"maxclients"`
 	// Timeout closes connections idle this long; 0 never. Default 0.
 	Timeout time.Duration `mapstructure:"timeout"`
@@ -95,6 +98,12 @@ type Config struct {
 	// replies for this long, which bounds the memory a stuck client can
 	// hold. Default 30s.
 	ClientWriteTimeout time.Duration `mapstructure:"client-write-timeout"`
+	// ShutdownTimeout bounds a shutdown (SIGTERM): once it has passed,
+	// the node logs what has not stopped (a command stuck on a peer, ...)
+	// and exits without waiting for it, leaving storage unclosed if a
+	// command could still be using it (the WAL has every acknowledged
+	// write). Default 10s, Redis 7's shutdown-timeout.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown-timeout"`
 	// MaxOutputBytes bounds the replies queued for one client that does
 	// not read them (Redis's client-output-buffer-limit); past it the
 	// client is disconnected. Default 128 MiB: with the garbage a queue
@@ -149,6 +158,7 @@ func DefaultConfig() Config {
 		WriteBufferMB:       32,
 		MaxClients:          10000,
 		ClientWriteTimeout:  30 * time.Second,
+		ShutdownTimeout:     10 * time.Second,
 		MaxQueryBytes:       1 << 30,
 		MaxOutputBytes:      128 << 20,
 		OutputBudgetBytes:   512 << 20,
@@ -206,6 +216,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ClientWriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("client-write-timeout %s: must be positive", c.ClientWriteTimeout))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown-timeout %s: must be positive", c.ShutdownTimeout))
 	}
 	if c.MaxBulkBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("proto-max-bulk-len %d: must be at least 1MiB", c.MaxBulkBytes))

@@ -37,7 +37,13 @@ type client struct {
 	quit     bool
 }
 
-func (n *Node) registerClient(c net.Conn) (*client, bool) {
+// errMaxClients refuses a connection over maxclients.
+var errMaxClients = errors.New("max number of clients reached")
+
+// errClosing refuses a connection accepted as the node began to stop.
+var errClosing = errors.New("the node is stopping")
+
+func (n *Node) registerClient(c net.Conn) (*client, error) {
 	cl := &client{
 		id:      n.nextID.Add(1),
 		conn:    c,
@@ -48,11 +54,14 @@ func (n *Node) registerClient(c net.Conn) (*client, bool) {
 	cl.lastUsed.Store(time.Now().UnixNano())
 	n.clientsMu.Lock()
 	defer n.clientsMu.Unlock()
+	if n.closing {
+		return nil, errClosing
+	}
 	if int64(len(n.clients)) >= n.maxClients.Load() {
-		return cl, false
+		return nil, errMaxClients
 	}
 	n.clients[cl.id] = cl
-	return cl, true
+	return cl, nil
 }
 
 func (n *Node) unregisterClient(cl *client) {
@@ -61,9 +70,12 @@ func (n *Node) unregisterClient(cl *client) {
 	n.clientsMu.Unlock()
 }
 
+// closeAllClients closes every client connection, and those accepted
+// later as soon as they register: the node is stopping.
 func (n *Node) closeAllClients() {
 	n.clientsMu.Lock()
 	defer n.clientsMu.Unlock()
+	n.closing = true
 	for _, cl := range n.clients {
 		cl.conn.Close()
 	}
@@ -83,11 +95,13 @@ const maxPendingForwards = 1024
 func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	n.connsTotal.Add(1)
-	cl, ok := n.registerClient(c)
-	if !ok {
+	cl, err := n.registerClient(c)
+	if err == errMaxClients {
 		n.rejected.Add(1)
 		c.SetWriteDeadline(time.Now().Add(time.Second))
 		io.WriteString(c, "-ERR max number of clients reached\r\n")
+	}
+	if err != nil {
 		return
 	}
 	defer n.unregisterClient(cl)

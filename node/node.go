@@ -49,11 +49,18 @@ type Node struct {
 	started time.Time
 
 	// live configuration that CONFIG SET may change
-	maxClients atomic.Int64
-	timeout    atomic.Int64 // ns
+	maxClients      atomic.Int64
+	timeout         atomic.Int64 // ns
+	shutdownTimeout atomic.Int64 // ns
+	// fdReserve is the file descriptors kept for everything but client
+	// connections (fdlimit.go); fdMu serialises changes of maxclients
+	// and the open file limit.
+	fdReserve int64
+	fdMu      sync.Mutex
 
 	clientsMu   sync.Mutex
 	clients     map[uint64]*client
+	closing     bool // clients no longer admitted: the node is stopping
 	nextID      atomic.Uint64
 	connsTotal  atomic.Int64
 	rejected    atomic.Int64
@@ -81,7 +88,9 @@ type Node struct {
 	metrics   *metrics
 	fwd       *forward.Pool // connections to the other nodes' peer ports
 	shipper   *replication.Shipper
-	peerConns sync.WaitGroup
+	// parts counts Run's goroutines, client and peer connections
+	// included, by what they are (shutdown.go).
+	parts *parts
 
 	// raft mode (raft.go)
 	raft        *multiraft.Host
@@ -136,11 +145,19 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		listenReady: make(chan struct{}),
 		id:          id,
 		ready:       make(chan struct{}),
+		parts:       newParts(),
+		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
 	next := make(chan struct{})
 	n.snapNext.Store(&next)
-	n.maxClients.Store(int64(cfg.MaxClients))
+	maxClients, err := n.fitMaxClients(cfg.MaxClients)
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	n.maxClients.Store(maxClients)
 	n.timeout.Store(int64(cfg.Timeout))
+	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.registerServerCommands()
 	n.stats = newCommandStats(n.tbl)
 	n.metrics = newMetrics(n)
@@ -157,7 +174,8 @@ func (n *Node) Addr() net.Addr {
 func (n *Node) ID() meta.NodeID { return n.id }
 
 // Run serves clients until ctx is done, then stops accepting, closes the
-// connections, waits for their commands and closes storage. It binds its
+// connections, waits for their commands and closes storage, giving up
+// after shutdown-timeout (see stop). It binds its
 // ports first, joins the cluster (starting the embedded etcd without
 // --etcd), and accepts clients once it has the cluster's tables.
 func (n *Node) Run(ctx context.Context) error {
@@ -199,9 +217,15 @@ func (n *Node) Run(ctx context.Context) error {
 		"data", n.cfg.Data, "version", Version, "cluster", n.cfg.Cluster, "etcd", n.etcdDescription())
 
 	g, gctx := errgroup.WithContext(ctx)
-	var conns sync.WaitGroup
+	run := func(part string, f func() error) {
+		done := n.parts.start(part)
+		g.Go(func() error {
+			defer done()
+			return f()
+		})
+	}
 	hsrv := n.httpServer()
-	g.Go(func() error {
+	run("shutdown", func() error {
 		<-gctx.Done()
 		ln.Close()
 		pln.Close()
@@ -215,21 +239,25 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = hsrv.Shutdown(sctx)
 		return nil
 	})
-	g.Go(func() error {
+	run("http server", func() error {
+		// (net/http's Serve backs off and retries when Accept fails
+		// for want of file descriptors, as acceptLoop does.)
 		if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
 		return nil
 	})
-	g.Go(func() error { return n.raft.Run(gctx) })
-	g.Go(func() error {
+	run("raft", func() error { return n.raft.Run(gctx) })
+	run("raft leader reports", func() error {
 		n.reportRaftLeaders(gctx)
 		return nil
 	})
-	g.Go(func() error { return n.member.Run(gctx) })
-	g.Go(func() error { return n.servePeers(gctx, pln) })
+	run("cluster membership", func() error { return n.member.Run(gctx) })
+	run("peer listener", func() error {
+		return n.acceptLoop(gctx, pln, "peers", func(c net.Conn) { n.servePeer(gctx, c) })
+	})
 	if n.etcd != nil {
-		g.Go(func() error {
+		run("embedded etcd watch", func() error {
 			select {
 			case err := <-n.etcd.Err():
 				return fmt.Errorf("embedded etcd failed: %w", err)
@@ -238,52 +266,27 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		})
 	}
-	g.Go(func() error {
+	run("expiry sweep", func() error {
 		n.eng.SweepExpired(gctx, n.cfg.ExpireSweepInterval, n.cfg.ExpireSweepKeys)
 		return nil
 	})
-	g.Go(func() error {
+	run("slot log trim", func() error {
 		n.eng.TrimLogs(gctx, n.cfg.SlotLogTrimInterval, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
 		return nil
 	})
-	g.Go(func() error {
+	run("replication", func() error {
 		n.shipper.Run(gctx)
 		return nil
 	})
-	g.Go(func() error {
+	run("client listener", func() error {
 		if err := n.waitReady(gctx); err != nil {
 			return nil
 		}
 		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.snap.Load().Tables()))
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				if gctx.Err() != nil {
-					return nil
-				}
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				return fmt.Errorf("accept: %w", err)
-			}
-			conns.Add(1)
-			go func() {
-				defer conns.Done()
-				n.serveConn(gctx, c)
-			}()
-		}
+		return n.acceptLoop(gctx, ln, "clients", func(c net.Conn) { n.serveConn(gctx, c) })
 	})
-	err = g.Wait()
-	conns.Wait()
-	n.fwd.Close()
-	n.raftPool.Close()
-	n.syncPool.Close()
-	n.peerConns.Wait()
-	n.stopEtcd()
-	n.eng.Close()
-	n.log.Info("pika-node stopped")
-	return err
+	<-gctx.Done()
+	return n.stop(g)
 }
 
 func (n *Node) etcdDescription() string {

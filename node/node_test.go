@@ -238,6 +238,27 @@ func TestServerCommands(t *testing.T) {
 	if v := c.ConfigGet(ctx, "maxclients").Val()["maxclients"]; v != "5" {
 		t.Fatalf("CONFIG GET maxclients = %q", v)
 	}
+	// More clients than any open file limit can take (Linux caps it at
+	// fs.nr_open, at most 2^31): refused as Redis refuses it, unchanged.
+	err = c.Do(ctx, "CONFIG", "SET", "maxclients", strconv.Itoa(1<<40)).Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with ") {
+		t.Fatalf("CONFIG SET maxclients 2^40: %v", err)
+	}
+	if v := c.ConfigGet(ctx, "maxclients").Val()["maxclients"]; v != "5" {
+		t.Fatalf("CONFIG GET maxclients after a refused CONFIG SET = %q", v)
+	}
+	if v := c.ConfigGet(ctx, "shutdown-timeout").Val()["shutdown-timeout"]; v != "10" {
+		t.Fatalf("CONFIG GET shutdown-timeout = %q, want 10", v)
+	}
+	if err := c.Do(ctx, "CONFIG", "SET", "shutdown-timeout", "3").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ConfigGet(ctx, "shutdown-timeout").Val()["shutdown-timeout"]; v != "3" {
+		t.Fatalf("CONFIG GET shutdown-timeout = %q, want 3", v)
+	}
+	if err := c.Do(ctx, "CONFIG", "SET", "shutdown-timeout", "0").Err(); err == nil {
+		t.Fatal("CONFIG SET shutdown-timeout 0 accepted")
+	}
 }
 
 // Connections beyond maxclients get Redis's error; the rest keep working.

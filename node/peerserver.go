@@ -22,29 +22,8 @@ import (
 // The peer port (port+10000) serves other nodes only: the forwarded
 // commands of package router/forward's protocol, after PEERAUTH with the
 // cluster secret. Anything else is refused, logged, and the connection
-// closed.
-
-// servePeers accepts peer connections until ctx is done.
-func (n *Node) servePeers(ctx context.Context, ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("accept on the peer port: %w", err)
-		}
-		n.peerConns.Add(1)
-		go func() {
-			defer n.peerConns.Done()
-			n.servePeer(ctx, c)
-		}()
-	}
-}
+// closed. Run accepts its connections (acceptLoop) and serves each with
+// servePeer.
 
 // peerAuthTimeout bounds how long an unauthenticated peer connection may
 // stay open.

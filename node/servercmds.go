@@ -468,8 +468,7 @@ func (n *Node) configParams() []configParam {
 			if err != nil || x < 1 {
 				return fmt.Errorf("argument must be a positive integer")
 			}
-			n.maxClients.Store(x)
-			return nil
+			return n.setMaxClients(x)
 		}},
 		{"maxmemory", func(*Node) string { return "0" }, nil},
 		{"port", func(n *Node) string { return i64(int64(n.cfg.Port)) }, nil},
@@ -478,6 +477,18 @@ func (n *Node) configParams() []configParam {
 		// and only their hashes are kept: nothing to show or set here.
 		{"requirepass", func(*Node) string { return "" }, nil},
 		{"save", func(*Node) string { return "" }, nil},
+		// Whole seconds as in Redis (rounded up: a positive timeout never
+		// shows as 0).
+		{"shutdown-timeout", func(n *Node) string {
+			return i64(int64((time.Duration(n.shutdownTimeout.Load()) + time.Second - 1) / time.Second))
+		}, func(n *Node, v string) error {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || x < 1 || x > 1<<31 {
+				return fmt.Errorf("argument must be a positive integer (seconds)")
+			}
+			n.shutdownTimeout.Store(int64(time.Duration(x) * time.Second))
+			return nil
+		}},
 		{"timeout", func(n *Node) string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) }, func(n *Node, v string) error {
 			x, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || x < 0 || x > 1<<31 {

@@ -102,6 +102,11 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Run stops within --shutdown-timeout; a second SIGTERM or
+			// Ctrl-C kills the process at once (Go's default action).
+			context.AfterFunc(ctx, stop)
+			// An error after shutdown began (shutdown-timeout passed)
+			// makes the exit status 1.
 			return n.Run(ctx)
 		},
 	}
@@ -134,6 +139,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Int("maxclients", def.MaxClients, "maximum client connections")
 	f.Duration("timeout", def.Timeout, "close client connections idle this long (0: never)")
 	f.Duration("client-write-timeout", def.ClientWriteTimeout, "disconnect clients that do not read their replies for this long")
+	f.Duration("shutdown-timeout", def.ShutdownTimeout, "after SIGTERM, exit after this long even if a command or connection has not stopped")
 	f.Int64("client-query-buffer-limit", def.MaxQueryBytes, "largest command a client may send, in bytes")
 	f.Int64("proto-max-bulk-len", def.MaxBulkBytes, "largest argument, in bytes")
 	f.Int64("query-buffer-total", def.QueryBudgetBytes, "bytes all clients together may hold in commands being read")

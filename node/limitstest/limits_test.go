@@ -1,0 +1,530 @@
+package limitstest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/internal/testproc"
+	"github.com/pika-node/pika-node/router"
+)
+
+var (
+	pikaBin  string
+	setupErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	tmp, err := os.MkdirTemp("", "pika-limits-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "limitstest:", err)
+		os.Exit(1)
+	}
+	pikaBin, setupErr = testproc.BuildPikaNode(tmp)
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
+
+// node is one pika-node process.
+type node struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	port    int
+	etcd    string // its embedded etcd's client address, "" with --etcd
+	logPath string
+	done    chan struct{}
+	waitErr error
+}
+
+func (n *node) addr() string     { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
+func (n *node) peerAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port+10000)) }
+func (n *node) httpAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port+20000)) }
+
+func (n *node) exited() bool {
+	select {
+	case <-n.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (n *node) log() string {
+	b, _ := os.ReadFile(n.logPath)
+	return string(b)
+}
+
+func (n *node) logTail(lines int) string {
+	all := strings.Split(strings.TrimRight(n.log(), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+// nofile is how a node is started under a low open file limit: bash sets
+// it (soft and hard) and execs the node. Run as root, the node could raise
+// its hard limit again (CAP_SYS_RESOURCE), as Redis would: setpriv drops
+// that capability, where it can.
+func nofile(limit int, bin string, args ...string) *exec.Cmd {
+	argv := append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, limit), bin}, args...)
+	if os.Geteuid() == 0 {
+		drop := []string{"--bounding-set=-sys_resource", "--inh-caps=-sys_resource"}
+		if sp, err := exec.LookPath("setpriv"); err == nil && exec.Command(sp, append(drop, "true")...).Run() == nil {
+			return exec.Command(sp, append(append(drop, "bash"), argv...)...)
+		}
+	}
+	return exec.Command("bash", argv...)
+}
+
+type startOpts struct {
+	nofile int      // 0: the limit this process gives its children
+	etcd   string   // --etcd; "": embedded, on free ports
+	args   []string // more flags
+}
+
+// start starts pika-node on a free port; it does not wait for it to serve.
+func start(t *testing.T, name string, o startOpts) *node {
+	t.Helper()
+	if setupErr != nil {
+		t.Fatalf("setup: %v", setupErr)
+	}
+	port, err := testproc.FreePort(10000, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"start", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--data", filepath.Join(dir, "data"),
+		"--block-cache-mb", "8", "--write-buffer-mb", "4"}
+	n := &node{t: t, port: port, logPath: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	if o.etcd != "" {
+		args = append(args, "--etcd", o.etcd)
+	} else {
+		etcdArgs, err := testproc.EmbeddedEtcdArgs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, etcdArgs...)
+		n.etcd = etcdArgs[1]
+	}
+	args = append(args, o.args...)
+	if o.nofile > 0 {
+		n.cmd = nofile(o.nofile, pikaBin, args...)
+	} else {
+		n.cmd = exec.Command(pikaBin, args...)
+	}
+	logf, err := os.Create(n.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := n.cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start pika-node: %v", err)
+	}
+	go func() {
+		n.waitErr = n.cmd.Wait()
+		logf.Close()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		if !n.exited() {
+			n.cmd.Process.Signal(syscall.SIGKILL)
+		}
+		<-n.done
+		if t.Failed() {
+			t.Logf("---- %s (%s), last lines:\n%s", name, n.logPath, n.logTail(30))
+		}
+	})
+	return n
+}
+
+// waitServing waits until the node answers PING on a new connection.
+func (n *node) waitServing(t *testing.T) {
+	t.Helper()
+	waitFor(t, "pika-node to answer PING", 60*time.Second, func() bool {
+		if n.exited() {
+			t.Fatalf("pika-node exited: %v\n%s", n.waitErr, n.logTail(30))
+		}
+		return ping(n.addr()) == nil
+	})
+}
+
+// ping sends PING on a new connection and wants +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("PING: %q", line)
+	}
+	return nil
+}
+
+// waitFor polls cond until it holds (a condition, not a guess at a delay).
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitExit waits for the process to exit and returns how long it took.
+func (n *node) waitExit(t *testing.T, limit time.Duration) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	select {
+	case <-n.done:
+		return time.Since(begin)
+	case <-time.After(limit):
+		t.Fatalf("pika-node still running %s after SIGTERM\n%s", limit, n.logTail(30))
+		return 0
+	}
+}
+
+func newClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		DialTimeout: 2 * time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
+}
+
+// configInt is CONFIG GET name as a number.
+func configInt(t *testing.T, c *redis.Client, name string) int {
+	t.Helper()
+	m, err := c.ConfigGet(context.Background(), name).Result()
+	if err != nil {
+		t.Fatalf("CONFIG GET %s: %v", name, err)
+	}
+	v, err := strconv.Atoi(m[name])
+	if err != nil {
+		t.Fatalf("CONFIG GET %s: %q", name, m[name])
+	}
+	return v
+}
+
+// openFileLimit is the soft open file limit of process pid.
+func openFileLimit(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		t.Skipf("no /proc/%d/limits: %v", pid, err)
+	}
+	m := regexp.MustCompile(`(?m)^Max open files\s+(\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no open file limit in /proc/%d/limits:\n%s", pid, b)
+	}
+	v, _ := strconv.Atoi(string(m[1]))
+	return v
+}
+
+// lowLimit is the open file limit the flood tests run the node under, and
+// flood how many connections they open: more than it can hold.
+const (
+	lowLimit = 400
+	flood    = 450
+)
+
+// A node under a low open file limit fits maxclients to it (with Redis's
+// warning), refuses the clients past it with Redis's error, refuses a
+// CONFIG SET maxclients the limit cannot take, and survives connections
+// past its file descriptors (here on the peer port, which maxclients does
+// not bound): it waits for descriptors and accepts again, on both ports.
+// Before acceptLoop, the first failed Accept (EMFILE) stopped the node.
+func TestConnectionFloodPastFDLimit(t *testing.T) {
+	n := start(t, "node", startOpts{nofile: lowLimit})
+	n.waitServing(t)
+	if limit := openFileLimit(t, n.cmd.Process.Pid); limit != lowLimit {
+		t.Skipf("the node runs with an open file limit of %d, not %d (it could raise it)", limit, lowLimit)
+	}
+	ctx := context.Background()
+	c := newClient(n.addr())
+	defer c.Close()
+
+	// maxclients fitted to the limit, as Redis does.
+	maxClients := configInt(t, c, "maxclients")
+	if maxClients < 1 || maxClients > lowLimit-256 {
+		t.Errorf("CONFIG GET maxclients = %d under an open file limit of %d, want 1..%d", maxClients, lowLimit, lowLimit-256)
+	}
+	warning := fmt.Sprintf("You requested maxclients of 10000 requiring at least %d max file descriptors", 10000+lowLimit-maxClients)
+	reduced := fmt.Sprintf("Current maximum open files is %d. maxclients has been reduced to %d to compensate for low ulimit", lowLimit, maxClients)
+	if log := n.log(); !strings.Contains(log, warning) || !strings.Contains(log, reduced) {
+		t.Errorf("no warning %q ... %q in the log", warning, reduced)
+	}
+	info, err := c.Info(ctx, "clients").Result()
+	if err != nil || !strings.Contains(info, fmt.Sprintf("maxclients:%d\r\n", maxClients)) {
+		t.Errorf("INFO clients (%v):\n%s", err, info)
+	}
+	err = c.ConfigSet(ctx, "maxclients", strconv.Itoa(maxClients+lowLimit)).Err()
+	want := fmt.Sprintf("ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with %d", maxClients)
+	if err == nil || err.Error() != want {
+		t.Errorf("CONFIG SET maxclients %d: %v, want %q", maxClients+lowLimit, err, want)
+	}
+	if got := configInt(t, c, "maxclients"); got != maxClients {
+		t.Errorf("maxclients after a refused CONFIG SET: %d, want %d", got, maxClients)
+	}
+	c.Close()
+
+	// Clients past maxclients: refused with Redis's error, the node serves on.
+	conns := make([]net.Conn, 0, flood)
+	for range flood {
+		nc, err := net.DialTimeout("tcp", n.addr(), 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v (the node exited: %v)", len(conns), err, n.exited())
+		}
+		conns = append(conns, nc)
+	}
+	pongs, refused, other := 0, 0, map[string]int{}
+	for _, nc := range conns {
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(nc, "PING\r\n") // a refused connection may be gone already
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		switch {
+		case line == "+PONG\r\n":
+			pongs++
+		case line == "-ERR max number of clients reached\r\n":
+			refused++
+		case err != nil && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)):
+			other["reset"]++ // refused, its error line lost to our PING's reset
+		default:
+			other[fmt.Sprintf("%q %v", line, err)]++
+		}
+	}
+	for _, nc := range conns {
+		nc.Close()
+	}
+	t.Logf("%d connections: %d served, %d refused with the max clients error, other: %v", flood, pongs, refused, other)
+	if pongs < 1 || pongs > maxClients || refused < 1 || pongs+refused+other["reset"] != flood {
+		t.Fatalf("%d connections, maxclients %d: %d served, %d refused with the max clients error, other: %v", flood, maxClients, pongs, refused, other)
+	}
+	if n.exited() {
+		t.Fatalf("the node exited after %d connections: %v", flood, n.waitErr)
+	}
+	n.waitServing(t) // (the closed connections unregister as the node reads their EOF)
+
+	// Past the file descriptors: peer connections wait for PEERAUTH, and
+	// maxclients does not count them.
+	peers := make([]net.Conn, 0, flood)
+	defer func() {
+		for _, p := range peers {
+			p.Close()
+		}
+	}()
+	for range flood {
+		p, err := net.DialTimeout("tcp", n.peerAddr(), 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial the peer port (%d): %v (the node exited: %v)", len(peers), err, n.exited())
+		}
+		peers = append(peers, p)
+	}
+	waitFor(t, "the node to log a failed accept on the peer port", 10*time.Second, func() bool {
+		return strings.Contains(n.log(), `msg="accept failed; retrying" listener=peers`)
+	})
+	// A client connecting meanwhile waits in the listen backlog ...
+	late, err := net.DialTimeout("tcp", n.addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close()
+	if _, err := io.WriteString(late, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		p.Close()
+	}
+	peers = nil
+	// ... and is served once descriptors are free again.
+	late.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if line, err := bufio.NewReader(late).ReadString('\n'); line != "+PONG\r\n" {
+		t.Fatalf("a client that connected while the node was out of file descriptors: %q %v", line, err)
+	}
+	if n.exited() {
+		t.Fatalf("the node exited: %v", n.waitErr)
+	}
+	n.waitServing(t)
+	t.Logf("failed accepts logged on the client port too: %v", strings.Contains(n.log(), `msg="accept failed; retrying" listener=clients`))
+}
+
+// Too low a limit for even one client beside the reserve: the node does
+// not start, and says why.
+func TestFDLimitTooLowToStart(t *testing.T) {
+	n := start(t, "node", startOpts{nofile: 200})
+	select {
+	case <-n.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("pika-node under ulimit -n 200 neither served nor exited")
+	}
+	if n.waitErr == nil {
+		t.Fatalf("pika-node under ulimit -n 200 exited with status 0:\n%s", n.logTail(10))
+	}
+	if log := n.log(); !strings.Contains(log, "the open file limit (ulimit -n) of 200 is not enough to start") {
+		if strings.Contains(log, "pika-node starting") {
+			t.Skip("the node raised its open file limit (it has CAP_SYS_RESOURCE)")
+		}
+		t.Fatalf("no reason given:\n%s", n.logTail(10))
+	}
+}
+
+// Without a low limit the node keeps the default maxclients of 10000 when
+// its limit allows 10000 + the reserve, and fits it with a warning when not.
+func TestDefaultMaxClients(t *testing.T) {
+	n := start(t, "node", startOpts{})
+	n.waitServing(t)
+	c := newClient(n.addr())
+	defer c.Close()
+	got := configInt(t, c, "maxclients")
+	limit := openFileLimit(t, n.cmd.Process.Pid)
+	reduced := strings.Contains(n.log(), "maxclients has been reduced to")
+	t.Logf("open file limit %d, maxclients %d", limit, got)
+	switch {
+	case limit >= 10000+256 && (got != 10000 || reduced):
+		t.Fatalf("open file limit %d: maxclients %d (reduced: %v), want 10000", limit, got, reduced)
+	case limit < 10000+256 && (got > limit-256 || !reduced):
+		t.Fatalf("open file limit %d: maxclients %d (warning: %v), want at most %d with the warning", limit, got, reduced, limit-256)
+	}
+}
+
+// A client that never reads its replies does not hold up a shutdown: its
+// connection is closed, and the node stops cleanly (storage closed, status
+// 0), within the default --shutdown-timeout (10s) and long before
+// --client-write-timeout. (The node did so before shutdown-timeout too.)
+func TestShutdownWithNonReadingClient(t *testing.T) {
+	n := start(t, "node", startOpts{args: []string{"--client-write-timeout", "5m"}})
+	n.waitServing(t)
+	nc, err := net.Dial("tcp", n.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	big := strings.Repeat("x", 1<<20)
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(nc, "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n", len(big), big)
+	if line, err := bufio.NewReader(nc).ReadString('\n'); line != "+OK\r\n" {
+		t.Fatalf("SET: %q %v", line, err)
+	}
+	// 32 MiB of replies the client does not read (below the 128 MiB
+	// output buffer limit, which would disconnect it).
+	get := strings.Repeat("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", 32)
+	if _, err := io.WriteString(nc, get); err != nil {
+		t.Fatal(err)
+	}
+	// The node has queued what the socket does not take.
+	c := newClient(n.addr())
+	defer c.Close()
+	waitFor(t, "replies queued for the client", 10*time.Second, func() bool {
+		info, err := c.Info(context.Background(), "clients").Result()
+		return err == nil && !strings.Contains(info, "reply_queues_held:0\r\n")
+	})
+	c.Close()
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	took := n.waitExit(t, 30*time.Second)
+	t.Logf("stopped %s after SIGTERM", took)
+	if n.waitErr != nil || !strings.Contains(n.log(), `msg="pika-node stopped"`) {
+		t.Fatalf("not a clean stop (%v):\n%s", n.waitErr, n.logTail(10))
+	}
+}
+
+// A command stuck waiting for another node (here a forwarded GET to a
+// stopped node, with --forward-timeout 60s) does not keep the node alive
+// after SIGTERM: past --shutdown-timeout it logs what had not stopped and
+// exits with status 1, without closing storage under the stuck command.
+// Before shutdown-timeout, it waited for the forward to time out.
+func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
+	a := start(t, "a", startOpts{args: []string{"--bootstrap-expect", "2", "--forward-timeout", "60s", "--shutdown-timeout", "1s", "--lease-ttl", "10s"}})
+	b := start(t, "b", startOpts{etcd: a.etcd, args: []string{"--bootstrap-expect", "2", "--lease-ttl", "10s"}})
+	a.waitServing(t)
+	b.waitServing(t)
+
+	// A key whose slot b leads.
+	var h struct{ Node meta.NodeID }
+	resp, err := http.Get("http://" + b.httpAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, err := api.NewClient(a.httpAddr()).Slots(context.Background(), "db0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onB := map[uint32]bool{}
+	for _, s := range slots {
+		if s.Leader == h.Node {
+			onB[uint32(s.Slot)] = true
+		}
+	}
+	if len(onB) == 0 {
+		t.Fatalf("b (%s) leads none of db0's %d slots", h.Node, len(slots))
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprint("k", i); onB[uint32(router.SlotOf([]byte(k), uint32(len(slots))))] {
+			key = k
+		}
+	}
+
+	b.cmd.Process.Signal(syscall.SIGSTOP)
+	defer b.cmd.Process.Signal(syscall.SIGCONT)
+	nc, err := net.Dial("tcp", a.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprintf(nc, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
+	c := newClient(a.addr())
+	defer c.Close()
+	waitFor(t, "a to run the GET", 10*time.Second, func() bool {
+		list, err := c.ClientList(context.Background()).Result()
+		return err == nil && strings.Contains(list, "cmd=get")
+	})
+	c.Close()
+
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	took := a.waitExit(t, 30*time.Second)
+	t.Logf("a stopped %s after SIGTERM", took)
+	log := a.log()
+	if !regexp.MustCompile(`msg="shutdown-timeout passed: stopping without waiting for the rest".* still_running="?[^"\n]*\bclients\b`).MatchString(log) {
+		t.Fatalf("no log of the stuck client connection at the deadline:\n%s", a.logTail(10))
+	}
+	var ee *exec.ExitError
+	if !errors.As(a.waitErr, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1", a.waitErr)
+	}
+}
