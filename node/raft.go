@@ -355,7 +355,7 @@ func (n *Node) streamRaftSnapshot(st multiraft.SnapshotStream) error {
 		strconv.AppendUint(nil, raftPeerID(n.id), 10), strconv.AppendUint(nil, st.Index, 10), strconv.AppendUint(nil, st.Term, 10),
 	}
 	do := func(args ...[]byte) error {
-		raw, err := n.raftPool.Do(addr, 1, args).Wait(context.Background(), 30*time.Second)
+		raw, err := n.raftPool.Do(addr, 1, args).Wait(st.Ctx, 30*time.Second)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,8 @@
 // committed stops ticking and tells its followers to stop too, so an idle
 // group sends no heartbeats. Failure detection then moves from the group to
 // the node: hosts ping each other (one tiny message per peer node, not per
-// group); when a peer stops answering, the groups it led forget it and the
+// group, sent by a goroutine of its own so that a long driver round never
+// delays them); when a peer stops answering, the groups it led forget it and the
 // lowest live follower campaigns at once, which makes an election after a
 // crash take a round trip, not an election timeout.
 //

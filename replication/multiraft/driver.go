@@ -1,6 +1,7 @@
 package multiraft
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -15,7 +16,9 @@ import (
 
 // driver is the state of Host.Run's goroutine.
 type driver struct {
-	h     *Host
+	h *Host
+	// ctx is Run's: snapshot streams end with it.
+	ctx   context.Context
 	dirty map[*group]bool
 	// quiesced are the groups put to sleep this tick; their followers
 	// are told after the round's messages (the last heartbeats) went.
@@ -30,7 +33,7 @@ func (d *driver) groupOf(id GroupID) *group {
 
 // awaken makes g tick again.
 func (d *driver) awaken(g *group) {
-	g.quiesced = false
+	g.setQuiesced(false)
 	g.idle = 0
 	d.dirty[g] = true
 }
@@ -106,7 +109,7 @@ func (d *driver) handle(ev *event) {
 		}
 		// ev.msg.Commit carries the leader's last (committed) index.
 		if g.state == raft.StateFollower && g.lead == ev.from && g.term == ev.term && g.lastIndex() == ev.msg.Commit && len(g.reads) == 0 {
-			g.quiesced = true
+			g.setQuiesced(true)
 		}
 	case evPropose:
 		g, w := d.ledGroup(ev)
@@ -274,27 +277,8 @@ func (d *driver) maybeQuiesce(g *group) {
 	if g.idle < quiesceAfter {
 		return
 	}
-	g.quiesced = true
+	g.setQuiesced(true)
 	d.quiesced = append(d.quiesced, g)
-}
-
-// ping sends a liveness ping to every peer and marks silent ones down.
-func (d *driver) ping() {
-	h := d.h
-	now := time.Now().UnixNano()
-	h.peersMu.Lock()
-	peers := make([]*peer, 0, len(h.peers))
-	for _, p := range h.peers {
-		peers = append(peers, p)
-	}
-	h.peersMu.Unlock()
-	for _, p := range peers {
-		p.add(itemPing, GroupID{}, nil)
-		silent := time.Duration(now - p.lastHeard.Load())
-		if silent > h.cfg.PeerTimeout && p.down.CompareAndSwap(false, true) {
-			d.peerDown(p.id)
-		}
-	}
 }
 
 // pendingRound is one group's part of a round.
@@ -651,14 +635,18 @@ func (d *driver) startSnapshot(g *group, m raftpb.Message) {
 	m.Snapshot = &raftpb.Snapshot{Data: counts, Metadata: raftpb.SnapshotMetadata{Index: g.applied, Term: g.appliedTerm, ConfState: g.conf}}
 	g.sending[m.To] = struct{}{}
 	h.cfg.Log.Info("raft snapshot streaming out", "group", g.id.String(), "to", m.To, "index", g.applied, "keys", ss.Keys)
-	go h.streamSnapshot(g.id, m, ss)
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		h.streamSnapshot(d.ctx, g.id, m, ss)
+	}()
 }
 
 // streamSnapshot copies the slot, then sends the snapshot's message, and
 // tells the driver how it went.
-func (h *Host) streamSnapshot(g GroupID, m raftpb.Message, ss *storage.SlotSnapshot) {
+func (h *Host) streamSnapshot(ctx context.Context, g GroupID, m raftpb.Message, ss *storage.SlotSnapshot) {
 	defer ss.Close()
-	err := h.cfg.StreamSnapshot(SnapshotStream{To: m.To, Group: g, Index: m.Snapshot.Metadata.Index, Term: m.Snapshot.Metadata.Term,
+	err := h.cfg.StreamSnapshot(SnapshotStream{Ctx: ctx, To: m.To, Group: g, Index: m.Snapshot.Metadata.Index, Term: m.Snapshot.Metadata.Term,
 		Next: func(maxBytes int) ([]byte, bool, error) {
 			ops, done, err := ss.Next(maxBytes)
 			if err != nil {

@@ -57,6 +57,7 @@ type group struct {
 	reads      map[uint64]*waiter // waiting for their read state
 	readsReady []*waiter          // read index known, waiting for apply
 
+	pubQuiesced atomic.Bool
 	pubLeader   atomic.Uint64
 	pubTerm     atomic.Uint64
 	pubApplied  atomic.Uint64
@@ -148,6 +149,13 @@ func (h *Host) openGroup(id GroupID, want Membership) (*group, error) {
 func (g *group) lastIndex() uint64 {
 	i, _ := g.store.LastIndex()
 	return i
+}
+
+// setQuiesced puts the group to sleep (no ticks, no heartbeats) or wakes
+// it, and publishes which.
+func (g *group) setQuiesced(q bool) {
+	g.quiesced = q
+	g.pubQuiesced.Store(q)
 }
 
 // publish updates what other goroutines read.

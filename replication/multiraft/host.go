@@ -100,8 +100,12 @@ type Host struct {
 
 	nextID atomic.Uint64 // proposal and read ids
 
-	peersMu sync.Mutex
-	peers   map[PeerID]*peer
+	peersMu     sync.Mutex
+	peers       map[PeerID]*peer
+	peersClosed bool // stopped: new links start closed, with no goroutines
+
+	// bg counts the goroutines the host started; stop waits for them.
+	bg sync.WaitGroup
 
 	stageMu sync.Mutex
 	staged  map[GroupID]staging
@@ -288,6 +292,8 @@ func (h *Host) TransferLeader(g GroupID, to PeerID) {
 
 // SnapshotStream is one snapshot on its way to a follower.
 type SnapshotStream struct {
+	// Ctx is done when the host stops: the stream gives up.
+	Ctx   context.Context
 	To    PeerID
 	Group GroupID
 	// Index and Term name the snapshot: the leader's applied entry.
@@ -372,6 +378,9 @@ type Status struct {
 	Term    uint64
 	Applied uint64
 	Running bool
+	// Quiesced: the group sleeps (an idle leader stopped ticking and
+	// sending heartbeats; its followers were told).
+	Quiesced bool
 }
 
 // GroupStatus returns g's status as of the last round.
@@ -380,7 +389,7 @@ func (h *Host) GroupStatus(g GroupID) Status {
 	if gr == nil {
 		return Status{}
 	}
-	return Status{Leader: gr.pubLeader.Load(), Term: gr.pubTerm.Load(), Applied: gr.pubApplied.Load(), Running: true}
+	return Status{Leader: gr.pubLeader.Load(), Term: gr.pubTerm.Load(), Applied: gr.pubApplied.Load(), Running: true, Quiesced: gr.pubQuiesced.Load()}
 }
 
 // Writable implements storage.Consensus: it waits (at most the proposal
@@ -433,25 +442,33 @@ func (h *Host) ReadBarrier(ctx context.Context, t storage.TableID, s storage.Slo
 	}
 }
 
-// Run drives every group until ctx is done.
+// Run drives every group until ctx is done, and returns once every
+// goroutine the host started has stopped.
 func (h *Host) Run(ctx context.Context) error {
 	tick := time.NewTicker(h.cfg.Tick)
 	defer tick.Stop()
-	ping := time.NewTicker(h.cfg.PeerTimeout / 5)
-	defer ping.Stop()
-	defer h.stop()
-	d := driver{h: h, dirty: map[*group]bool{}}
+	// Run may also return on a storage failure: its goroutines end with
+	// it either way.
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		h.stop()
+	}()
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		h.pingPeers(ctx)
+	}()
+	d := driver{h: h, ctx: ctx, dirty: map[*group]bool{}}
 	busy := false
 	for {
-		ticked, pinged := false, false
+		ticked := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-h.wake:
 		case <-tick.C:
 			ticked = true
-		case <-ping.C:
-			pinged = true
 		}
 		if busy {
 			// Under load, let the writers that are about to propose do
@@ -470,9 +487,6 @@ func (h *Host) Run(ctx context.Context) error {
 		if ticked {
 			d.tick()
 		}
-		if pinged {
-			d.ping()
-		}
 		for len(d.dirty) > 0 {
 			if err := d.round(); err != nil {
 				h.cfg.Log.Error("raft round failed", "err", err)
@@ -486,6 +500,40 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 }
 
+// pingPeers sends a liveness ping to every peer every PeerTimeout/5 and
+// reports silent ones down. It runs apart from the driver, so that a long
+// round (a large snapshot landing) never delays the pings that keep this
+// node alive in its peers' eyes.
+func (h *Host) pingPeers(ctx context.Context) {
+	t := time.NewTicker(h.cfg.PeerTimeout / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now().UnixNano()
+		h.peersMu.Lock()
+		peers := make([]*peer, 0, len(h.peers))
+		for _, p := range h.peers {
+			peers = append(peers, p)
+		}
+		h.peersMu.Unlock()
+		for _, p := range peers {
+			p.add(itemPing, GroupID{}, nil)
+			p.kick()
+			silent := time.Duration(now - p.lastHeard.Load())
+			if silent > h.cfg.PeerTimeout && p.down.CompareAndSwap(false, true) {
+				h.PeerDown(p.id)
+			}
+		}
+	}
+}
+
+// stop fails what waits on the groups, closes the peer links and waits
+// for every goroutine the host started (Run's ping loop, the peer links'
+// senders, snapshot streams).
 func (h *Host) stop() {
 	h.mu.Lock()
 	h.stopped.Store(true)
@@ -505,10 +553,12 @@ func (h *Host) stop() {
 		}
 	}
 	h.peersMu.Lock()
+	h.peersClosed = true
 	for _, p := range h.peers {
 		p.close()
 	}
 	h.peersMu.Unlock()
+	h.bg.Wait()
 }
 
 // raftLogger sends raft's logging to slog; raft's info lines (one per

@@ -26,7 +26,6 @@ type member struct {
 	done   chan struct{}
 	dir    string
 	cut    atomic.Bool
-	sent   atomic.Int64 // batches sent
 }
 
 type cluster struct {
@@ -86,7 +85,6 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 		Engine: eng,
 		Tick:   20 * time.Millisecond,
 		Send: func(to multiraft.PeerID, batch []byte) func() error {
-			m.sent.Add(1)
 			peer := c.get(to)
 			var err error
 			if peer == nil || peer.cut.Load() || m.cut.Load() {
@@ -304,7 +302,7 @@ func TestLeaderLossElectsAndKeepsWrites(t *testing.T) {
 			led++
 		}
 	}
-	waitQuiet(t, old)
+	waitQuiet(t, c)
 	start := time.Now()
 	old.cut.Store(true)
 	for s := range storage.SlotID(8) {
@@ -326,22 +324,29 @@ func TestLeaderLossElectsAndKeepsWrites(t *testing.T) {
 	}
 }
 
-// waitQuiet waits until m stops sending batches other than pings: its
-// groups are quiesced.
-func waitQuiet(t *testing.T, m *member) {
+// waitQuiet waits until every group of every member sleeps: the leaders
+// stopped ticking and sending heartbeats, and their followers were told.
+func waitQuiet(t *testing.T, c *cluster) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		before := m.sent.Load()
-		time.Sleep(200 * time.Millisecond)
-		// 200 ms of ticks at 20 ms: an awake group sends ~10 heartbeat
-		// rounds per follower; a quiesced host only pings (every 60 ms).
-		if m.sent.Load()-before <= 10 {
+		awake := ""
+		c.mu.Lock()
+		for _, m := range c.members {
+			for s := range c.slots {
+				if !m.host.GroupStatus(multiraft.GroupID{Table: table, Slot: storage.SlotID(s)}).Quiesced {
+					awake = fmt.Sprintf("member %d slot %d", m.id, s)
+				}
+			}
+		}
+		c.mu.Unlock()
+		if awake == "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("member %d never went quiet (%d batches in 200ms)", m.id, m.sent.Load()-before)
+			t.Fatalf("groups never went quiet: %s is awake", awake)
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -489,7 +494,7 @@ func TestReplaceReplica(t *testing.T) {
 func TestDeposedLeaderAnswersNoEmptyWrite(t *testing.T) {
 	c := newCluster(t, 3, 1)
 	old := c.leaderOf(0)
-	waitQuiet(t, old)
+	waitQuiet(t, c)
 	old.cut.Store(true)
 	var now *member
 	deadline := time.Now().Add(10 * time.Second)

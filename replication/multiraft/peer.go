@@ -59,9 +59,20 @@ func (h *Host) peer(id PeerID) *peer {
 	if p == nil {
 		p = &peer{h: h, id: id, signal: make(chan struct{}, 1), closed: make(chan struct{}), inflight: make(chan func() error, maxInflight)}
 		p.lastHeard.Store(time.Now().UnixNano())
+		if h.peersClosed {
+			close(p.closed) // the host stopped: nothing to send
+			return p
+		}
 		h.peers[id] = p
-		go p.run()
-		go p.confirm()
+		h.bg.Add(2)
+		go func() {
+			defer h.bg.Done()
+			p.run()
+		}()
+		go func() {
+			defer h.bg.Done()
+			p.confirm()
+		}()
 	}
 	return p
 }
