@@ -83,6 +83,7 @@ func (d *driver) handle(ev *event) {
 		delete(h.groups, ev.group)
 		h.mu.Unlock()
 		delete(d.dirty, g)
+		g.wakeWaiters()
 	case evMessage:
 		g := d.groupOf(ev.group)
 		if g == nil {

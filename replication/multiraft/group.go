@@ -58,6 +58,9 @@ type group struct {
 	readsReady []*waiter          // read index known, waiting for apply
 
 	pubQuiesced atomic.Bool
+	// changed, when a waiter asked for it (changes), is closed at the
+	// next publish: Writable waits on it instead of polling.
+	changed     atomic.Pointer[chan struct{}]
 	pubLeader   atomic.Uint64
 	pubTerm     atomic.Uint64
 	pubApplied  atomic.Uint64
@@ -169,6 +172,30 @@ func (g *group) publish(self PeerID) {
 	g.pubTerm.Store(g.term)
 	g.pubApplied.Store(g.applied)
 	g.pubWritable.Store(g.state == raft.StateLeader && g.applied >= g.leaderFrom && g.applied == g.lastIndex() && len(g.proposals) == 0)
+	g.wakeWaiters()
+}
+
+// changes returns a channel closed at the group's next publish (or when
+// it stops). Take it before reading the published state: a publish in
+// between closes it.
+func (g *group) changes() <-chan struct{} {
+	for {
+		if p := g.changed.Load(); p != nil {
+			return *p
+		}
+		ch := make(chan struct{})
+		if g.changed.CompareAndSwap(nil, &ch) {
+			return ch
+		}
+	}
+}
+
+// wakeWaiters closes the channel changes handed out, if any (cheap when
+// nobody waits).
+func (g *group) wakeWaiters() {
+	if p := g.changed.Swap(nil); p != nil {
+		close(*p)
+	}
 }
 
 // failAll answers every waiter of the group with err.

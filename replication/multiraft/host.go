@@ -393,15 +393,17 @@ func (h *Host) GroupStatus(g GroupID) Status {
 }
 
 // Writable implements storage.Consensus: it waits (at most the proposal
-// timeout) until this node leads g and has applied its whole log.
+// timeout) until this node leads g and has applied its whole log, woken
+// by the group's rounds.
 func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
 	g := GroupID{t, s}
-	deadline := time.Now().Add(h.cfg.ProposalTimeout)
+	var timeout <-chan time.Time
 	for {
 		gr := h.lookup(g)
 		if gr == nil {
 			return &NotLeaderError{Group: g, Reason: "no raft group here"}
 		}
+		changed := gr.changes()
 		if gr.pubWritable.Load() {
 			return nil
 		}
@@ -412,10 +414,16 @@ func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
 		if h.stopped.Load() {
 			return ErrStopped
 		}
-		if time.Now().After(deadline) {
+		if timeout == nil {
+			t := time.NewTimer(h.cfg.ProposalTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
 			return &NotLeaderError{Group: g, Leader: lead, Reason: "no leader elected in time"}
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -543,6 +551,7 @@ func (h *Host) stop() {
 	h.mu.Unlock()
 	for _, g := range groups {
 		g.failAll(ErrStopped)
+		g.wakeWaiters()
 	}
 	for _, ev := range evs {
 		if ev.prop != nil {
