@@ -41,9 +41,9 @@ func (n *Node) startRaft() {
 	n.raftWanted = map[multiraft.GroupID]string{}
 	n.raftSwept = map[storage.TableID]bool{}
 	n.raft = multiraft.New(multiraft.Config{
-		Self:   raftPeerID(n.id),
-		Engine: n.eng,
-		Send:   n.sendRaft,
+		Self:  raftPeerID(n.id),
+		Store: n.eng,
+		Send:  n.sendRaft,
 		OnLeader: func(multiraft.GroupID, uint64) {
 			select {
 			case n.raftReports <- struct{}{}:

@@ -7,7 +7,7 @@
 // proposals, read requests), ticks the groups that are awake, collects the
 // ready state of every group that has one, and persists all of it — new
 // entries, hard states, and the effects of newly committed entries — in one
-// storage.Engine.ApplyRaft write. Then it sends the round's messages,
+// Store.ApplyRaft write (storage.Engine). Then it sends the round's messages,
 // coalesced into one batch per peer node, wakes the writers whose entries
 // were applied and the readers whose read index was reached.
 //

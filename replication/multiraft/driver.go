@@ -435,7 +435,7 @@ func (d *driver) round() error {
 	}
 	d.flushSends()
 	if len(writes) > 0 {
-		if err := h.cfg.Engine.ApplyRaft(writes); err != nil {
+		if err := h.cfg.Store.ApplyRaft(writes); err != nil {
 			// The ready states were taken and cannot be given back:
 			// this node cannot go on safely.
 			for _, pr := range rounds {
@@ -626,7 +626,7 @@ func (d *driver) startSnapshot(g *group, m raftpb.Message) {
 		g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
 		return
 	}
-	ss, err := h.cfg.Engine.OpenRaftSlotSnapshot(g.id.Table, g.id.Slot)
+	ss, err := h.cfg.Store.OpenRaftSlotSnapshot(g.id.Table, g.id.Slot)
 	if err != nil {
 		g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
 		return

@@ -72,7 +72,7 @@ type group struct {
 // wanted voters if this node is one, else empty (a learner being added
 // waits for the leader's snapshot).
 func (h *Host) openGroup(id GroupID, want Membership) (*group, error) {
-	st, err := h.cfg.Engine.LoadRaftGroup(id.Table, id.Slot)
+	st, err := h.cfg.Store.LoadRaftGroup(id.Table, id.Slot)
 	if err != nil {
 		return nil, err
 	}

@@ -30,10 +30,28 @@ func (g GroupID) String() string { return fmt.Sprintf("%d/%d", g.Table, g.Slot) 
 // PeerID is a node's id inside raft groups.
 type PeerID = uint64
 
+// Store is what a host needs of the node's storage (storage.Engine): the
+// groups' persisted state and log, the one write per round, and the
+// slots' data for snapshots both ways.
+type Store interface {
+	// LoadRaftGroup reads a group's persisted state (at open).
+	LoadRaftGroup(t storage.TableID, s storage.SlotID) (storage.RaftGroupState, error)
+	// ApplyRaft persists many groups' ready states and applies their
+	// committed effects in one write.
+	ApplyRaft(groups []storage.RaftGroupWrite) error
+	// OpenRaftSlotSnapshot reads a slot's data as of now (a leader's
+	// snapshot for a follower).
+	OpenRaftSlotSnapshot(t storage.TableID, s storage.SlotID) (*storage.SlotSnapshot, error)
+	// ClearStaging and StageSlotChunk receive a snapshot beside the slot
+	// until ApplyRaft lands it.
+	ClearStaging(t storage.TableID, s storage.SlotID) error
+	StageSlotChunk(t storage.TableID, s storage.SlotID, ops []storage.Op) error
+}
+
 // Config configures a Host.
 type Config struct {
-	Self   PeerID
-	Engine *storage.Engine
+	Self  PeerID
+	Store Store
 	// Send starts shipping one batch of messages to a peer node and
 	// returns a function that waits for the peer's acknowledgement. A
 	// peer's batches are sent in order without waiting for earlier
@@ -322,7 +340,7 @@ func (h *Host) BeginInstall(g GroupID, from PeerID, index, term uint64) error {
 	}
 	h.stageMu.Lock()
 	defer h.stageMu.Unlock()
-	if err := h.cfg.Engine.ClearStaging(g.Table, g.Slot); err != nil {
+	if err := h.cfg.Store.ClearStaging(g.Table, g.Slot); err != nil {
 		return err
 	}
 	h.staged[g] = staging{from: from, index: index, term: term}
@@ -338,7 +356,7 @@ func (h *Host) StageChunk(g GroupID, from PeerID, index, term uint64, ops []stor
 	if !ok || st.from != from || st.index != index || st.term != term || st.complete {
 		return fmt.Errorf("raft group %s: no snapshot %d/%d from %x being received", g, index, term, from)
 	}
-	if err := h.cfg.Engine.StageSlotChunk(g.Table, g.Slot, ops); err != nil {
+	if err := h.cfg.Store.StageSlotChunk(g.Table, g.Slot, ops); err != nil {
 		return err
 	}
 	if last {

@@ -81,9 +81,9 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 	}
 	m := &member{id: id, eng: eng, dir: dir, done: make(chan struct{})}
 	m.host = multiraft.New(multiraft.Config{
-		Self:   id,
-		Engine: eng,
-		Tick:   20 * time.Millisecond,
+		Self:  id,
+		Store: eng,
+		Tick:  20 * time.Millisecond,
 		Send: func(to multiraft.PeerID, batch []byte) func() error {
 			peer := c.get(to)
 			var err error
