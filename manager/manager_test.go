@@ -242,7 +242,7 @@ func TestDeposedManagerWriteFails(t *testing.T) {
 	// wait for none before counting.
 	waitFor(t, "no job in flight", 10*time.Second, func() bool { return len(load(t, l).Jobs) == 0 })
 	before := load(t, l)
-	_, err = lead.createTable(context.Background(), api.CreateTable{Name: "late", Slots: 4, Replicas: 1, Mode: meta.ModeAsync}, false)
+	_, _, err = lead.createTable(context.Background(), api.CreateTable{Name: "late", Slots: 4, Replicas: 1, Mode: meta.ModeAsync}, false)
 	if apiCode(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "manager role") {
 		t.Fatalf("deposed create: %v, want the lost-role error", err)
 	}
