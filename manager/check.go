@@ -100,7 +100,7 @@ func (m *Member) handleCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusServiceUnavailable, "this node has not loaded the cluster metadata yet"))
 		return
 	}
-	t, err := tableOf(st, r)
+	st, t, err := m.tableOf(st, r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -40,21 +40,21 @@ func (m *Member) Handler() http.Handler {
 		return api.TablesOf(st), nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}", m.read(func(st *meta.State, r *http.Request) (any, error) {
-		t, err := tableOf(st, r)
+		st, t, err := m.tableOf(st, r)
 		if err != nil {
 			return nil, err
 		}
 		return api.TableOf(st, t), nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}/slots", m.read(func(st *meta.State, r *http.Request) (any, error) {
-		t, err := tableOf(st, r)
+		st, t, err := m.tableOf(st, r)
 		if err != nil {
 			return nil, err
 		}
 		return api.SlotsOf(st, t), nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}/slots/{slot}", m.read(func(st *meta.State, r *http.Request) (any, error) {
-		t, err := tableOf(st, r)
+		st, t, err := m.tableOf(st, r)
 		if err != nil {
 			return nil, err
 		}
@@ -70,6 +70,7 @@ func (m *Member) Handler() http.Handler {
 		return s, nil
 	}))
 	mux.HandleFunc("GET "+api.PathTables+"/{name}/check", m.handleCheck)
+	mux.HandleFunc("GET "+api.PathApplied, m.handleApplied)
 	mux.HandleFunc("POST "+api.PathTables+"/{name}/slots/{slot}/failover", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		n, err := strconv.ParseUint(r.PathValue("slot"), 10, 32)
 		if err != nil {
@@ -119,28 +120,35 @@ func (m *Member) Handler() http.Handler {
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
-		t, err := m.CreateTable(ctx, req)
+		t, rev, err := m.createTableAt(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		// Answer with the table's health (under-replicated?) as this
-		// node's view has it once the create reached it.
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if st, err := m.WaitState(wctx, func(st *meta.State) bool { x, ok := st.Tables[t.Name]; return ok && st.Complete(x) }); err == nil {
-			return api.TableOf(st, st.Tables[t.Name]), nil
+		// Answer once every live node serves the table (or name those
+		// that do not yet), with the table's health (under-replicated?)
+		// as this node's view has it.
+		lagging := m.waitApplied(ctx, rev)
+		out := api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}
+		if st := m.State(); st != nil && st.Revision >= rev {
+			if x, ok := st.Tables[t.Name]; ok && x.ID == t.ID {
+				out = api.TableOf(st, x)
+			}
 		}
-		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}, nil
+		out.Lagging = lagging
+		return out, nil
 	}, func(r *http.Request) func(*meta.State) bool {
 		name := r.Header.Get(tableHeader)
 		return func(st *meta.State) bool { x, ok := st.Tables[name]; return ok && st.Complete(x) }
 	}))
 	mux.HandleFunc("DELETE "+api.PathTables+"/{name}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		name := r.PathValue("name")
-		if err := m.DropTable(ctx, name); err != nil {
+		rev, err := m.dropTableAt(ctx, name)
+		if err != nil {
 			return nil, err
 		}
-		return map[string]any{"ok": true, "dropped": name}, nil
+		// Answer once no live node serves the table (or name those that
+		// still do).
+		return api.Dropped{OK: true, Dropped: name, Lagging: m.waitApplied(ctx, rev)}, nil
 	}, func(r *http.Request) func(*meta.State) bool {
 		name := r.PathValue("name")
 		return func(st *meta.State) bool { _, ok := st.Tables[name]; return !ok }
@@ -205,6 +213,24 @@ func rebalancePlan(st *meta.State, table string, exclude []string, evacuate bool
 		}
 	}
 	return planRebalance(st, tables, nodes, ex, !evacuate), nil
+}
+
+// tableOf finds the table named in the path in st, or, when st has no
+// such table, in the state after catching up with etcd (a table just
+// created through another node); it returns the state it found it in.
+func (m *Member) tableOf(st *meta.State, r *http.Request) (*meta.State, meta.TableInfo, error) {
+	t, err := tableOf(st, r)
+	if err == nil {
+		return st, t, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), catchUpReadTimeout)
+	defer cancel()
+	if m.CatchUpTables(ctx) != nil {
+		return st, t, err
+	}
+	st = m.State()
+	t, err = tableOf(st, r)
+	return st, t, err
 }
 
 // tableOf finds the table named in the path, by name or else by id.

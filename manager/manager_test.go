@@ -238,11 +238,16 @@ func TestDeposedManagerWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitManager(t, b)
-	// b finishes any job a left (a's bootstrap of db0 may still be one), so
-	// wait for none before counting.
-	waitFor(t, "no job in flight", 10*time.Second, func() bool { return len(load(t, l).Jobs) == 0 })
+	// b finishes any job a left (a's bootstrap of db0 may still be one), or
+	// bootstraps db0 itself when a was deposed before writing anything:
+	// wait for db0 and no job before counting.
+	waitFor(t, "db0 and no job in flight", 10*time.Second, func() bool {
+		st := load(t, l)
+		_, ok := st.Tables["db0"]
+		return ok && len(st.Jobs) == 0
+	})
 	before := load(t, l)
-	_, err = lead.createTable(context.Background(), api.CreateTable{Name: "late", Slots: 4, Replicas: 1, Mode: meta.ModeAsync}, false)
+	_, _, err = lead.createTable(context.Background(), api.CreateTable{Name: "late", Slots: 4, Replicas: 1, Mode: meta.ModeAsync}, false)
 	if apiCode(err) != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "manager role") {
 		t.Fatalf("deposed create: %v, want the lost-role error", err)
 	}

@@ -49,7 +49,11 @@ type Config struct {
 	// ReplicaDownTimeout is how long a replica's node may be dead before
 	// the manager puts the slot's copy on another node. 0: never.
 	ReplicaDownTimeout time.Duration
-	Log                *slog.Logger
+	// ApplyWait is how long a table create or drop waits for every live
+	// node to apply it before answering (naming the nodes that did not).
+	// 0: 5 s.
+	ApplyWait time.Duration
+	Log       *slog.Logger
 }
 
 // Position is a slot replica's log position: the epoch and index of its
@@ -98,6 +102,8 @@ type Member struct {
 	lead atomic.Pointer[leadership]
 	// opMu serializes the manager's operations.
 	opMu sync.Mutex
+	// catchUp coalesces the etcd reads of CatchUpTables.
+	catchUp catchUp
 }
 
 // NewMember returns a member that talks to etcd through cli. onState is

@@ -45,22 +45,30 @@ func unavailable(err error) *api.Error {
 // txn commits ops if this node still holds the role and cmps hold. It
 // returns false (and no error) when only cmps failed.
 func (l *leadership) txn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) (bool, error) {
+	ok, _, err := l.txnAt(ctx, cmps, ops...)
+	return ok, err
+}
+
+// txnAt is txn that also returns the etcd revision the transaction
+// committed at (when ok): a node whose metadata has reached it sees the
+// write.
+func (l *leadership) txnAt(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) (bool, int64, error) {
 	guard := clientv3.Compare(clientv3.CreateRevision(l.key), "=", l.rev)
 	resp, err := l.m.cli.Txn(ctx).If(append([]clientv3.Cmp{guard}, cmps...)...).Then(ops...).Commit()
 	if err != nil {
-		return false, unavailable(err)
+		return false, 0, unavailable(err)
 	}
 	if resp.Succeeded {
-		return true, nil
+		return true, resp.Header.Revision, nil
 	}
 	g, err := l.m.cli.Get(ctx, l.key)
 	if err != nil {
-		return false, unavailable(err)
+		return false, 0, unavailable(err)
 	}
 	if len(g.Kvs) == 0 || g.Kvs[0].CreateRevision != l.rev {
-		return false, errDeposed
+		return false, 0, errDeposed
 	}
-	return false, nil
+	return false, 0, nil
 }
 
 // putChunks writes ops in guarded transactions of opsPerTxn.
@@ -109,9 +117,9 @@ func (l *leadership) takeOver(ctx context.Context) error {
 		l.m.log.Info("resuming job", "job", j.ID, "kind", j.Kind, "table", j.Table.Name)
 		switch j.Kind {
 		case meta.JobCreateTable:
-			err = l.finishCreate(ctx, j)
+			_, err = l.finishCreate(ctx, j)
 		case meta.JobDropTable:
-			err = l.finishDrop(ctx, j)
+			_, err = l.finishDrop(ctx, j)
 		default:
 			l.m.log.Warn("unknown job kind left as is", "job", j.ID, "kind", j.Kind)
 		}
@@ -139,7 +147,7 @@ func (l *leadership) takeOver(ctx context.Context) error {
 		}
 		b := l.m.cfg.Bootstrap
 		req := api.CreateTable{Name: b.Name, Slots: b.Slots, Replicas: b.Replicas, Mode: b.Mode, Password: l.m.cfg.BootstrapPassword}
-		if _, err := l.createTable(ctx, req, true); err != nil {
+		if _, _, err := l.createTable(ctx, req, true); err != nil {
 			return fmt.Errorf("create bootstrap table %s: %w", b.Name, err)
 		}
 		l.m.log.Info("cluster bootstrapped", "table", b.Name, "slots", b.Slots)
@@ -171,20 +179,22 @@ func place(nodes []meta.NodeID, t meta.TableInfo) []meta.SlotInfo {
 	return out
 }
 
-func (l *leadership) createTable(ctx context.Context, req api.CreateTable, bootstrap bool) (meta.TableInfo, error) {
+// createTable creates a table and returns it with the etcd revision at
+// which it became complete.
+func (l *leadership) createTable(ctx context.Context, req api.CreateTable, bootstrap bool) (meta.TableInfo, int64, error) {
 	if err := meta.ValidateTable(req.Name, req.Slots, req.Replicas, req.Mode); err != nil {
-		return meta.TableInfo{}, errf(http.StatusBadRequest, "%v", err)
+		return meta.TableInfo{}, 0, errf(http.StatusBadRequest, "%v", err)
 	}
 	st, err := l.load(ctx)
 	if err != nil {
-		return meta.TableInfo{}, err
+		return meta.TableInfo{}, 0, err
 	}
 	if _, ok := st.Tables[req.Name]; ok {
-		return meta.TableInfo{}, errf(http.StatusConflict, "table %q already exists", req.Name)
+		return meta.TableInfo{}, 0, errf(http.StatusConflict, "table %q already exists", req.Name)
 	}
 	for _, j := range st.Jobs {
 		if (j.Kind == meta.JobCreateTable || j.Kind == meta.JobDropTable) && j.Table.Name == req.Name {
-			return meta.TableInfo{}, errf(http.StatusConflict, "table %q is being created or dropped (job %s)", req.Name, j.ID)
+			return meta.TableInfo{}, 0, errf(http.StatusConflict, "table %q is being created or dropped (job %s)", req.Name, j.ID)
 		}
 	}
 	lay := l.m.cfg.Layout
@@ -217,22 +227,24 @@ func (l *leadership) createTable(ctx context.Context, req api.CreateTable, boots
 		clientv3.OpPut(lay.Job(job.ID), jsonString(job)),
 	)
 	if err != nil {
-		return meta.TableInfo{}, err
+		return meta.TableInfo{}, 0, err
 	}
 	if !ok {
-		return meta.TableInfo{}, errf(http.StatusConflict, "table %q: the metadata changed during the create; retry", req.Name)
+		return meta.TableInfo{}, 0, errf(http.StatusConflict, "table %q: the metadata changed during the create; retry", req.Name)
 	}
-	if err := l.finishCreate(ctx, job); err != nil {
-		return meta.TableInfo{}, err
+	rev, err := l.finishCreate(ctx, job)
+	if err != nil {
+		return meta.TableInfo{}, 0, err
 	}
 	l.m.log.Info("table created", "table", t.Name, "id", t.ID, "slots", t.Slots, "replicas", t.Replicas,
 		"mode", t.Mode, "password", t.HasPassword(), "nodes", len(nodes))
-	return t, nil
+	return t, rev, nil
 }
 
 // finishCreate writes a create job's slot records, then the table record
-// and removes the job in one transaction: the table appears complete.
-func (l *leadership) finishCreate(ctx context.Context, j meta.Job) error {
+// and removes the job in one transaction: the table appears complete. It
+// returns the revision of that last transaction.
+func (l *leadership) finishCreate(ctx context.Context, j meta.Job) (int64, error) {
 	lay := l.m.cfg.Layout
 	placement := place(j.Nodes, j.Table)
 	ops := make([]clientv3.Op, 0, len(placement))
@@ -240,36 +252,38 @@ func (l *leadership) finishCreate(ctx context.Context, j meta.Job) error {
 		ops = append(ops, clientv3.OpPut(lay.Slot(j.Table.ID, meta.SlotID(n)), jsonString(si)))
 	}
 	if err := l.putChunks(ctx, ops); err != nil {
-		return err
+		return 0, err
 	}
-	ok, err := l.txn(ctx,
+	ok, rev, err := l.txnAt(ctx,
 		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(lay.Table(j.Table.Name)), "=", 0)},
 		clientv3.OpPut(lay.Table(j.Table.Name), jsonString(j.Table)),
 		clientv3.OpDelete(lay.Job(j.ID)),
 	)
 	if err != nil || ok {
-		return err
+		return rev, err
 	}
 	// The table record is already there (a previous manager got that far).
-	_, err = l.txn(ctx, nil, clientv3.OpDelete(lay.Job(j.ID)))
-	return err
+	_, rev, err = l.txnAt(ctx, nil, clientv3.OpDelete(lay.Job(j.ID)))
+	return rev, err
 }
 
-func (l *leadership) dropTable(ctx context.Context, name string) error {
+// dropTable drops a table and returns the etcd revision at which its
+// records were all gone.
+func (l *leadership) dropTable(ctx context.Context, name string) (int64, error) {
 	if name == l.m.cfg.Bootstrap.Name {
-		return errf(http.StatusBadRequest, "table %s is the default table and cannot be dropped (FLUSHDB empties it)", name)
+		return 0, errf(http.StatusBadRequest, "table %s is the default table and cannot be dropped (FLUSHDB empties it)", name)
 	}
 	lay := l.m.cfg.Layout
 	g, err := l.m.cli.Get(ctx, lay.Table(name))
 	if err != nil {
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	if len(g.Kvs) == 0 {
-		return errf(http.StatusNotFound, "no table %q", name)
+		return 0, errf(http.StatusNotFound, "no table %q", name)
 	}
 	var t meta.TableInfo
 	if err := json.Unmarshal(g.Kvs[0].Value, &t); err != nil {
-		return errf(http.StatusInternalServerError, "table %q: bad record: %v", name, err)
+		return 0, errf(http.StatusInternalServerError, "table %q: bad record: %v", name, err)
 	}
 	job := meta.Job{ID: fmt.Sprintf("%d-drop-%d", time.Now().UnixNano(), t.ID), Kind: meta.JobDropTable, Table: t, Created: time.Now().UTC()}
 	ok, err := l.txn(ctx,
@@ -278,27 +292,29 @@ func (l *leadership) dropTable(ctx context.Context, name string) error {
 		clientv3.OpDelete(lay.Table(name)),
 	)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !ok {
-		return errf(http.StatusConflict, "table %q changed during the drop; retry", name)
+		return 0, errf(http.StatusConflict, "table %q changed during the drop; retry", name)
 	}
-	if err := l.finishDrop(ctx, job); err != nil {
-		return err
+	rev, err := l.finishDrop(ctx, job)
+	if err != nil {
+		return 0, err
 	}
 	l.m.log.Info("table dropped", "table", name, "id", t.ID)
-	return nil
+	return rev, nil
 }
 
-// finishDrop removes a dropped table's slot records and the job. Nodes
-// delete the table's data when its record disappears.
-func (l *leadership) finishDrop(ctx context.Context, j meta.Job) error {
+// finishDrop removes a dropped table's slot records and the job, and
+// returns the revision of that transaction. Nodes delete the table's data
+// when its record disappears.
+func (l *leadership) finishDrop(ctx context.Context, j meta.Job) (int64, error) {
 	lay := l.m.cfg.Layout
-	_, err := l.txn(ctx, nil,
+	_, rev, err := l.txnAt(ctx, nil,
 		clientv3.OpDelete(lay.TableSlots(j.Table.ID), clientv3.WithPrefix()),
 		clientv3.OpDelete(lay.Job(j.ID)),
 	)
-	return err
+	return rev, err
 }
 
 func (l *leadership) removeNode(ctx context.Context, id meta.NodeID, force bool) error {
@@ -372,13 +388,31 @@ func asManager[T any](m *Member, op func(*leadership) (T, error)) (T, error) {
 
 // CreateTable creates a table; only the manager may.
 func (m *Member) CreateTable(ctx context.Context, req api.CreateTable) (meta.TableInfo, error) {
-	return asManager(m, func(l *leadership) (meta.TableInfo, error) { return l.createTable(ctx, req, false) })
+	t, _, err := m.createTableAt(ctx, req)
+	return t, err
+}
+
+// createTableAt is CreateTable that also returns the etcd revision at
+// which the table became complete.
+func (m *Member) createTableAt(ctx context.Context, req api.CreateTable) (meta.TableInfo, int64, error) {
+	var rev int64
+	t, err := asManager(m, func(l *leadership) (t meta.TableInfo, err error) {
+		t, rev, err = l.createTable(ctx, req, false)
+		return t, err
+	})
+	return t, rev, err
 }
 
 // DropTable drops a table; only the manager may.
 func (m *Member) DropTable(ctx context.Context, name string) error {
-	_, err := asManager(m, func(l *leadership) (struct{}, error) { return struct{}{}, l.dropTable(ctx, name) })
+	_, err := m.dropTableAt(ctx, name)
 	return err
+}
+
+// dropTableAt is DropTable that also returns the etcd revision at which
+// the table's records were all gone.
+func (m *Member) dropTableAt(ctx context.Context, name string) (int64, error) {
+	return asManager(m, func(l *leadership) (int64, error) { return l.dropTable(ctx, name) })
 }
 
 // RemoveNode removes a dead node; only the manager may.

@@ -356,7 +356,7 @@ func TestDroppedTable(t *testing.T) {
 	wantReply(t, other, "OK", "SELECT", "tmp")
 	wantReply(t, other, errNoAuthMsg, "GET", "k")
 
-	if err := ac.DropTable(ctx, "tmp"); err != nil {
+	if _, err := ac.DropTable(ctx, "tmp"); err != nil {
 		t.Fatal(err)
 	}
 	const gone = "ERR table 1 no longer exists (it was dropped); SELECT another"

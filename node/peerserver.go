@@ -127,7 +127,16 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		handle(c, args)
 		return
 	}
-	spec, errReply := n.prepareForwarded(c, args)
+	spec, errReply, stale := n.prepareForwarded(c, args)
+	if stale != nil {
+		// The asker's routing may be newer than this node's (a table just
+		// created, a slot just moved here): catch up, then check again,
+		// rather than send the asker into retries. Never wait with the
+		// batch's slot locks held.
+		pb.commit()
+		n.catchUp(stale, n.peerCatchUpWait())
+		spec, errReply, _ = n.prepareForwarded(c, args)
+	}
 	if errReply != "" {
 		pb.commit() // a batch's replies stay contiguous
 		c.R.Error(errReply)
@@ -200,6 +209,9 @@ func parseTableSlot(table, slot []byte) (storage.TableID, storage.SlotID, bool) 
 func (n *Node) peerCounts(c *command.Ctx, args [][]byte) {
 	id, err := strconv.ParseUint(string(args[len(args)-1]), 10, 32)
 	tb, ok := n.snap.Load().Table(storage.TableID(id))
+	if !ok && len(args) == 2 && err == nil {
+		tb, ok = n.caughtUp(n.peerCatchUpWait()).Table(storage.TableID(id))
+	}
 	if len(args) != 2 || err != nil || !ok {
 		c.R.Error(refusePrefix + "no table " + string(args[len(args)-1]))
 		return
@@ -276,68 +288,74 @@ func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {
 }
 
 // prepareForwarded checks a FWD request and sets c up to run it; it
-// returns the error reply instead when it must not run.
-func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, string) {
+// returns the error reply instead when it must not run, and with it what
+// this node may be behind on when the refusal could be its own stale
+// routing (an unknown table, an older epoch) rather than the asker's.
+func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, string, *behind) {
 	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
-		return nil, "ERR unknown peer request"
+		return nil, "ERR unknown peer request", nil
 	}
 	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
 	count, err2 := strconv.ParseUint(string(args[2]), 10, 16)
 	if err1 != nil || err2 != nil || len(args) < 3+2*int(count)+1 {
-		return nil, "ERR malformed FWD"
+		return nil, "ERR malformed FWD", nil
 	}
 	snap := n.snap.Load()
 	tb, ok := snap.Table(storage.TableID(table))
 	if !ok {
-		return nil, refusePrefix + (&router.UnknownTableError{Table: storage.TableID(table)}).Error()
+		return nil, refusePrefix + (&router.UnknownTableError{Table: storage.TableID(table)}).Error(), &behind{table: true, t: storage.TableID(table)}
 	}
 	slots := make([]storage.SlotID, count)
 	for i := range slots {
 		s, err1 := strconv.ParseUint(string(args[3+2*i]), 10, 32)
 		e, err2 := strconv.ParseUint(string(args[4+2*i]), 10, 64)
 		if err1 != nil || err2 != nil {
-			return nil, "ERR malformed FWD"
+			return nil, "ERR malformed FWD", nil
 		}
 		raftLeader := tb.Mode == meta.ModeRaft && n.raftLeads(tb.ID, storage.SlotID(s))
 		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil && !raftLeader {
 			// (A raft slot's own group is the authority: its leader
 			// serves before the routing names it.)
-			return nil, refusePrefix + err.Error()
+			var b *behind
+			if ee, ok := err.(*router.EpochError); ok && ee.Asked > ee.Known {
+				b = &behind{t: tb.ID, s: storage.SlotID(s), epoch: ee.Asked}
+			}
+			return nil, refusePrefix + err.Error(), b
 		}
 		if tb.Mode == meta.ModeRaft && n.raftLeaderElsewhere(tb.ID, storage.SlotID(s)) {
 			// The asker waits for the routing to follow raft and retries.
-			return nil, refusePrefix + fmt.Sprintf("slot %d: raft elected another leader", s)
+			return nil, refusePrefix + fmt.Sprintf("slot %d: raft elected another leader", s), nil
 		}
 		slots[i] = storage.SlotID(s)
 	}
 	cmd := args[3+2*count:]
 	spec := n.tbl.Lookup(cmd[0])
 	if spec == nil || spec.Cluster == router.Server {
-		return nil, "ERR command not forwardable: " + string(cmd[0])
+		return nil, "ERR command not forwardable: " + string(cmd[0]), nil
 	}
 	if !spec.ArityOK(len(cmd)) {
-		return nil, string(command.WrongArgs(spec.Name))
+		return nil, string(command.WrongArgs(spec.Name)), nil
 	}
 	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
 	if count == 0 {
 		if spec.Cluster != router.TableWide {
-			return nil, "ERR not a table-wide command: " + spec.Name
+			return nil, "ERR not a table-wide command: " + spec.Name, nil
 		}
 		c.OwnsSlot = ownedBy(tb, n.id)
-		return spec, ""
+		return spec, "", nil
 	}
 	// The keys must be in the slots the asker named (and this node leads).
 	if keys, err := spec.KeysOf(cmd); err == nil {
 		for _, k := range keys {
 			if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
-				return nil, refusePrefix + fmt.Sprintf("key in slot %d, not in the slots named", s)
+				return nil, refusePrefix + fmt.Sprintf("key in slot %d, not in the slots named", s), nil
 			}
 		}
 	}
 	if spec.Name == "scan" {
 		c.OwnsSlot = ownedBy(tb, n.id)
 	}
-	return spec, ""
+	return spec, "", nil
 }
 
 func containsSlot(slots []storage.SlotID, s storage.SlotID) bool {

@@ -123,10 +123,18 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 	}
 	var b []byte
 	prev := 0
+	waited := false
 	for _, pr := range p.list {
 		raw, _ := n.waitReply(pr.fut, pr.leader)
 		if forward.Refused(raw) {
-			n.awaitNewerSnapshot(p.rev, time.Second)
+			// Once for the batch: when the refusals come from a peer
+			// whose routing lags, this node's never gets newer, and
+			// each refused forward would wait the whole second.
+			// reroute retries on its own.
+			if !waited {
+				n.awaitNewerSnapshot(p.rev, time.Second)
+				waited = true
+			}
 			raw = n.reroute(cl, pr.table, pr.args)
 		}
 		b = append(b, out.B[prev:pr.at]...)
@@ -397,6 +405,9 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 		rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 		for _, id := range others {
 			raw, ok := n.waitReply(n.send(snap, id, tb, nil, c.Args), id)
+			if ok && forward.Refused(raw) {
+				raw = refusedTableWide(id, tb)
+			}
 			if !ok || forward.IsError(raw) || string(raw) != "$-1\r\n" {
 				c.R.B = append(c.R.B, raw...)
 				return
@@ -416,6 +427,9 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	replies := [][]byte{local}
 	for i, id := range others {
 		raw, _ := n.waitReply(futs[i], id)
+		if forward.Refused(raw) {
+			raw = refusedTableWide(id, tb)
+		}
 		if forward.IsError(raw) {
 			c.R.B = append(c.R.B, raw...)
 			return
@@ -451,6 +465,14 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	default: // flushdb, flushall
 		c.R.OK()
 	}
+}
+
+// refusedTableWide is the client's error for a table-wide command's part
+// that node id refused: it does not serve the table (even after catching
+// up with etcd), a routing change the client retries through. The peer
+// protocol's refusal is never handed to a client.
+func refusedTableWide(id meta.NodeID, tb *router.Table) []byte {
+	return []byte(fmt.Sprintf("-CLUSTERDOWN node %s does not serve table %s (the routing is changing); retry\r\n", id, tb.Name))
 }
 
 // scanMaxSteps bounds the peer calls one client SCAN makes.

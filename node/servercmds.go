@@ -65,17 +65,24 @@ func cmdQuit(c *command.Ctx) error {
 // cmdSelect picks a table by id (SELECT 1) or by name (SELECT orders).
 // Selecting is allowed before AUTH: a table, not the connection, is what
 // a password closes, and its commands answer NOAUTH until AUTH opens it.
+// A table this node does not know is looked for again after catching up
+// with etcd (it may have just been created through another node), and
+// refused only then.
 func (n *Node) cmdSelect(c *command.Ctx) error {
 	arg := string(c.Args[1])
-	snap := n.snap.Load()
-	if tb, ok := snap.TableNamed(arg); ok {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || strconv.FormatInt(id, 10) != arg {
+		// A name (table names never read as numbers).
+		tb, ok := n.snap.Load().TableNamed(arg)
+		if !ok {
+			tb, ok = n.caughtUp(catchUpWait).TableNamed(arg)
+		}
+		if !ok {
+			return command.ErrNotInt
+		}
 		connOf(c).table = tb.ID
 		c.R.OK()
 		return nil
-	}
-	id, err := strconv.ParseInt(arg, 10, 64)
-	if err != nil || strconv.FormatInt(id, 10) != arg {
-		return command.ErrNotInt
 	}
 	if id < math.MinInt32 || id > math.MaxInt32 { // Redis parses the index as a C int
 		return command.Error("ERR value is out of range, value must between -2147483648 and 2147483647")
@@ -83,10 +90,13 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 	if id < 0 || id > math.MaxUint32 {
 		return command.Error("ERR DB index is out of range")
 	}
-	if _, ok := snap.Table(storage.TableID(id)); !ok {
-		return command.Error("ERR DB index is out of range")
+	t := storage.TableID(id)
+	if _, ok := n.snap.Load().Table(t); !ok {
+		if _, ok := n.caughtUp(catchUpWait).Table(t); !ok {
+			return command.Error("ERR DB index is out of range")
+		}
 	}
-	connOf(c).table = storage.TableID(id)
+	connOf(c).table = t
 	c.R.OK()
 	return nil
 }
@@ -106,9 +116,20 @@ func grant(cl *client, tb *router.Table) {
 // (AUTH table password, Redis 6's form) that one table. A table without
 // a password opens with any password, as Redis's nopass default user does.
 // user is "" for the one-argument form; an empty name given as a user is
-// no table (WRONGPASS), as an unknown user is for Redis.
+// no table (WRONGPASS), as an unknown user is for Redis. A refusal that a
+// table unknown to this node could explain (no such table name; no table
+// whose password matched) is decided again after catching up with etcd.
 func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
-	snap := n.snap.Load()
+	unknown, err := authenticateIn(n.snap.Load(), cl, user, pass, oneArg)
+	if err != nil && unknown {
+		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg)
+	}
+	return err
+}
+
+// authenticateIn is authenticate on snapshot snap; unknown says that a
+// refusal may be for want of a table snap does not have.
+func authenticateIn(snap *router.Snapshot, cl *client, user, pass string, oneArg bool) (unknown bool, err error) {
 	if oneArg || user == "default" {
 		matched, anyPassword := false, false
 		for _, tb := range snap.Tables() {
@@ -123,21 +144,21 @@ func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
 		}
 		switch {
 		case !anyPassword && oneArg:
-			return command.Error(errNoPassword)
+			return true, command.Error(errNoPassword)
 		case !anyPassword || matched:
-			return nil
+			return false, nil
 		}
-		return command.Error(errWrongPass)
+		return true, command.Error(errWrongPass)
 	}
 	tb, ok := snap.TableNamed(user)
 	if !ok {
-		return command.Error(errWrongPass)
+		return true, command.Error(errWrongPass)
 	}
 	if tb.HasPassword() && !meta.CheckPassword(tb.PasswordHash, pass) {
-		return command.Error(errWrongPass)
+		return false, command.Error(errWrongPass)
 	}
 	grant(cl, tb)
-	return nil
+	return false, nil
 }
 
 func (n *Node) cmdAuth(c *command.Ctx) error {

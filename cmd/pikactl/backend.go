@@ -29,7 +29,7 @@ type backend interface {
 	Tables(ctx context.Context) ([]api.Table, error)
 	Table(ctx context.Context, name string) (api.Table, error)
 	CreateTable(ctx context.Context, req api.CreateTable) (api.Table, error)
-	DropTable(ctx context.Context, name string) error
+	DropTable(ctx context.Context, name string) (api.Dropped, error)
 	Slots(ctx context.Context, table string) ([]api.Slot, error)
 	Slot(ctx context.Context, table string, n meta.SlotID) (api.Slot, error)
 	Check(ctx context.Context, table string, slot *meta.SlotID) ([]api.SlotCheck, error)
@@ -310,10 +310,10 @@ func (b *etcdBackend) Drain(ctx context.Context, node meta.NodeID) (api.Drain, e
 	return c.Drain(ctx, node)
 }
 
-func (b *etcdBackend) DropTable(ctx context.Context, name string) error {
+func (b *etcdBackend) DropTable(ctx context.Context, name string) (api.Dropped, error) {
 	c, err := b.manager(ctx)
 	if err != nil {
-		return err
+		return api.Dropped{}, err
 	}
 	return c.DropTable(ctx, name)
 }

@@ -68,6 +68,9 @@ type okResult struct {
 	Dropped string       `json:"dropped,omitempty"`
 	Removed meta.NodeID  `json:"removed,omitempty"`
 	Plan    *planSummary `json:"plan,omitempty"`
+	// Lagging: a drop's live nodes that still served the table when the
+	// manager answered (api.Dropped).
+	Lagging []meta.NodeID `json:"lagging,omitempty"`
 }
 
 // grid is a table without borders or rules, in the style of kubectl:

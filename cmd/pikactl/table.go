@@ -63,6 +63,7 @@ A --password is visible to other users of this machine in the process list.`,
 				if err != nil {
 					return err
 				}
+				a.warnLagging(t.Lagging, "did not serve table "+t.Name+" yet")
 				if a.opts.json {
 					return writeJSON(a.s.out, t)
 				}
@@ -161,19 +162,36 @@ say --yes.`,
 				}
 			}
 			return a.call(cmd, func(ctx context.Context, b backend) error {
-				if err := b.DropTable(ctx, name); err != nil {
+				d, err := b.DropTable(ctx, name)
+				if err != nil {
 					return err
 				}
+				a.warnLagging(d.Lagging, "still served table "+name)
 				if a.opts.json {
-					return writeJSON(a.s.out, okResult{OK: true, Dropped: name})
+					return writeJSON(a.s.out, okResult{OK: true, Dropped: name, Lagging: d.Lagging})
 				}
-				_, err := fmt.Fprintf(a.s.out, "table %s dropped\n", name)
+				_, err = fmt.Fprintf(a.s.out, "table %s dropped\n", name)
 				return err
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "drop without asking")
 	return cmd
+}
+
+// warnLagging tells on stderr which live nodes had not applied a table
+// create or drop when the manager answered. The change is made (exit
+// status 0): they apply it as soon as their etcd watch delivers it.
+func (a *app) warnLagging(nodes []meta.NodeID, what string) {
+	if len(nodes) == 0 {
+		return
+	}
+	ids := make([]string, len(nodes))
+	for i, id := range nodes {
+		ids[i] = string(id)
+	}
+	fmt.Fprintf(a.s.err, "pikactl: warning: node(s) %s %s when the manager answered (each applies the change when its etcd watch delivers it; check them with 'pikactl status')\n",
+		strings.Join(ids, ", "), what)
 }
 
 // confirmDrop asks the operator on a terminal to type the table's name;

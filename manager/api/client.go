@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
 )
@@ -103,8 +104,17 @@ func (c *Client) CreateTable(ctx context.Context, req CreateTable) (Table, error
 }
 
 // DropTable drops a table and its data on every node.
-func (c *Client) DropTable(ctx context.Context, name string) error {
-	return c.do(ctx, http.MethodDelete, PathTables+"/"+url.PathEscape(name), nil, nil)
+func (c *Client) DropTable(ctx context.Context, name string) (Dropped, error) {
+	var d Dropped
+	return d, c.do(ctx, http.MethodDelete, PathTables+"/"+url.PathEscape(name), nil, &d)
+}
+
+// Applied waits, at most wait, until the node's routing has reached etcd
+// revision rev (PathApplied).
+func (c *Client) Applied(ctx context.Context, rev int64, wait time.Duration) (Applied, error) {
+	var a Applied
+	q := url.Values{"rev": {strconv.FormatInt(rev, 10)}, "wait": {wait.String()}}
+	return a, c.do(ctx, http.MethodGet, PathApplied+"?"+q.Encode(), nil, &a)
 }
 
 // Slots lists a table's slots.

@@ -22,7 +22,30 @@ const (
 	// evacuate=true only the moves off the excluded nodes): the plan only;
 	// the caller starts the moves (pikactl rebalance, node remove).
 	PathRebalance = "/api/v1/rebalance"
+	// PathApplied is a node's own: GET ?rev=R&wait=D answers Applied once
+	// the node's metadata (and so its routing) has reached etcd revision R,
+	// or after D with Applied.Applied false. The manager asks every live
+	// node before it answers a table create or drop.
+	PathApplied = "/api/v1/internal/applied"
 )
+
+// Applied is the answer of PathApplied.
+type Applied struct {
+	Node meta.NodeID `json:"node"`
+	// Revision is the etcd revision the node's routing serves.
+	Revision int64 `json:"revision"`
+	// Applied: Revision reached the one asked for.
+	Applied bool `json:"applied"`
+}
+
+// Dropped is the answer of DELETE /api/v1/tables/{name}.
+type Dropped struct {
+	OK      bool   `json:"ok"`
+	Dropped string `json:"dropped"`
+	// Lagging lists the live nodes that still served the table when the
+	// answer was sent (see Table.Lagging).
+	Lagging []meta.NodeID `json:"lagging,omitempty"`
+}
 
 // MoveSlot is the body of POST /api/v1/moves.
 type MoveSlot struct {
@@ -126,6 +149,12 @@ type Table struct {
 	UnderReplicated int `json:"under_replicated_slots"`
 	// Unavailable counts slots whose leader is not alive.
 	Unavailable int `json:"unavailable_slots"`
+	// Lagging, in the answer of a create only, lists the live nodes that
+	// did not serve the new table yet when the answer was sent: the
+	// manager waits a few seconds for every live node to apply the create
+	// and names those that had not. They catch up on their own (and a
+	// client that names the table on one of them makes it catch up first).
+	Lagging []meta.NodeID `json:"lagging,omitempty"`
 }
 
 // Slot is one slot's placement (`slot show`).
