@@ -109,8 +109,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true}
-	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits}
+	pb := pipelineBatch{b: n.eng.NewBatch(n.commits), out: &out, release: rd.Release}
 	pb.reroute = func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error

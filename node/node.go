@@ -267,7 +267,7 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	run("expiry sweep", func() error {
-		n.eng.SweepExpired(gctx, n.cfg.ExpireSweepInterval, n.cfg.ExpireSweepKeys)
+		n.eng.SweepExpired(gctx, n.cfg.ExpireSweepInterval, n.cfg.ExpireSweepKeys, n.commits)
 		return nil
 	})
 	run("slot log trim", func() error {

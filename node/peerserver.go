@@ -72,10 +72,10 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	rd.Release()
 
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
-	pb := pipelineBatch{b: n.eng.NewBatch(), out: &out, release: rd.Release}
+	pb := pipelineBatch{b: n.eng.NewBatch(n.commits), out: &out, release: rd.Release}
 	pb.reroute = func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") }
 	defer pb.commit()
 	for {

@@ -53,7 +53,6 @@ func (n *Node) startRaft() {
 		StreamSnapshot: n.streamRaftSnapshot,
 		Log:            n.log.With("component", "raft"),
 	})
-	n.eng.SetConsensus(n.raft)
 	none := map[multiraft.PeerID]string{}
 	n.raftAddrs.Store(&none)
 	noIDs := map[multiraft.PeerID]meta.NodeID{}
@@ -71,6 +70,19 @@ func (n *Node) setRaftAddrs(snap *router.Snapshot) {
 	}
 	n.raftAddrs.Store(&m)
 	n.raftNodes.Store(&ids)
+}
+
+// commits gives a table's storage.Committer: a raft table's writes are
+// admitted and committed by its slots' raft groups; nil (the engine's
+// local commit) for the others.
+func (n *Node) commits(t storage.TableID) storage.Committer {
+	if n.raft == nil {
+		return nil
+	}
+	if tb, ok := n.snap.Load().Table(t); ok && tb.Mode == meta.ModeRaft {
+		return n.raft
+	}
+	return nil
 }
 
 // raftGroups is the node's raft host as routing sees it (router.RaftView).

@@ -168,7 +168,7 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 		switch r.Kind {
 		case router.Local:
 			var tmp resp.Reply
-			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true}
+			c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true, Commits: n.commits}
 			msg, moved := n.linearizable(tb, spec, args)
 			if msg != "" && !moved {
 				return []byte("-" + msg + "\r\n")
@@ -259,7 +259,7 @@ func ownedBy(tb *router.Table, id meta.NodeID) func(storage.SlotID) bool {
 func (n *Node) runLocal(cl *client, tb *router.Table, args [][]byte, owned bool) []byte {
 	spec := n.tbl.Lookup(args[0])
 	var tmp resp.Reply
-	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args}
+	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: cl, Table: tb.ID, Slots: tb.Slots, Args: args, Commits: n.commits}
 	if owned {
 		c.OwnsSlot = ownedBy(tb, n.id)
 	}

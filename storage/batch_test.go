@@ -27,7 +27,7 @@ func TestBatchReadsPendingWritesAndCommitsOnce(t *testing.T) {
 	now := int64(1000)
 	e := openTest(t, t.TempDir(), &now)
 	defer e.Close()
-	b := e.NewBatch()
+	b := e.NewBatch(nil)
 	if err := b.Update(DefaultTable, []SlotID{3}, func(u *Update) error { putString(t, u, 3, "a", "1"); return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestBatchBusyInsteadOfDeadlock(t *testing.T) {
 	now := int64(1000)
 	e := openTest(t, t.TempDir(), &now)
 	defer e.Close()
-	a, b := e.NewBatch(), e.NewBatch()
+	a, b := e.NewBatch(nil), e.NewBatch(nil)
 	noop := func(*Update) error { return nil }
 	if err := a.Update(DefaultTable, []SlotID{1}, noop); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestBatchBusyInsteadOfDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another table while holding locks: commit first.
-	c := e.NewBatch()
+	c := e.NewBatch(nil)
 	if err := c.Update(DefaultTable, []SlotID{1}, noop); err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +141,76 @@ func TestMetaCacheFollowsCommits(t *testing.T) {
 	}
 	if _, ok := getString(t, e.View(DefaultTable).Txn(5), "k"); ok {
 		t.Fatal("key cached across FLUSHDB")
+	}
+}
+
+// recordingCommitter commits nothing itself: it records what it was asked
+// and releases the batch, like a raft group's committer whose apply would
+// write the data.
+type recordingCommitter struct {
+	admitted [][]SlotID
+	effects  []SlotEffect
+	refuse   error
+}
+
+func (r *recordingCommitter) Admit(_ TableID, slots []SlotID) error {
+	if r.refuse != nil {
+		return r.refuse
+	}
+	r.admitted = append(r.admitted, slots)
+	return nil
+}
+
+func (r *recordingCommitter) Commit(b *Batch) error {
+	defer b.Release()
+	r.effects = append(r.effects, b.Effects()...)
+	return nil
+}
+
+// A table's Committer is asked before each command (under its slots'
+// locks) and given the batch's effects instead of a local write; a raft
+// slot is never written by a local commit.
+func TestCommitterReplacesTheLocalCommit(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	e.SetSlotRole(DefaultTable, 5, SlotRole{Raft: true})
+
+	err := e.Update(DefaultTable, []SlotID{5}, func(u *Update) error { putString(t, u, 5, "k", "v"); return nil })
+	if !errors.Is(err, ErrRaftSlot) {
+		t.Fatalf("a local commit of a raft slot: %v, want ErrRaftSlot", err)
+	}
+	rc := &recordingCommitter{}
+	commits := func(TableID) Committer { return rc }
+	b := e.NewBatch(commits)
+	for _, s := range []SlotID{5, 6} {
+		if err := b.Update(DefaultTable, []SlotID{s}, func(u *Update) error { putString(t, u, s, "k", "v"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Update(DefaultTable, []SlotID{7}, func(u *Update) error { _, _, err := u.Txn(7).Meta([]byte("k")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.admitted) != 3 {
+		t.Fatalf("admitted %v, want each of the 3 commands", rc.admitted)
+	}
+	if len(rc.effects) != 3 || rc.effects[0].Effect == nil || rc.effects[1].Effect == nil || rc.effects[2].Effect != nil {
+		t.Fatalf("effects %+v: want slots 5 and 6 written, 7 only read", rc.effects)
+	}
+	if _, ok := getString(t, e.View(DefaultTable).Txn(6), "k"); ok {
+		t.Fatal("the committer's batch was written locally")
+	}
+	// The locks were released: a local write of slot 6 goes through.
+	if err := e.Update(DefaultTable, []SlotID{6}, func(u *Update) error { putString(t, u, 6, "k", "local"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// A refusal stops the command before it runs.
+	rc.refuse = errors.New("not the leader")
+	ran := false
+	if err := e.UpdateWith(commits, DefaultTable, []SlotID{5}, func(u *Update) error { ran = true; return nil }); err == nil || ran {
+		t.Fatalf("refused admission: err %v, ran %v", err, ran)
 	}
 }

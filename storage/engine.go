@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -89,8 +88,6 @@ type Engine struct {
 	commitCh   chan *commitReq
 	commitDone chan struct{}
 	expired    chan expiredKey // keys reads found expired, for SweepExpired
-
-	consensus atomic.Pointer[Consensus] // replicates raft-mode slots
 
 	closed atomic.Bool
 }
@@ -288,8 +285,16 @@ func (e *Engine) unlock(stripes []int) {
 // returns an error nothing is written. Writes to different slots run in
 // parallel, and the committer (commitLoop) writes concurrent commits in one
 // RocksDB batch (group commit). Update returns after the batch is in the WAL.
+//
+// Update commits locally: a raft slot's writes need their Committer
+// (UpdateWith).
 func (e *Engine) Update(t TableID, slots []SlotID, fn func(*Update) error) error {
-	b := Batch{e: e}
+	return e.UpdateWith(nil, t, slots, fn)
+}
+
+// UpdateWith is Update with the tables' Committers (nil: local).
+func (e *Engine) UpdateWith(commits func(TableID) Committer, t TableID, slots []SlotID, fn func(*Update) error) error {
+	b := Batch{e: e, commits: commits}
 	done := false
 	defer func() {
 		if !done { // fn failed or panicked: unlock without writing
@@ -356,6 +361,10 @@ type Batch struct {
 	txns  []*Txn // pending effects, one Txn per slot
 	cmds  int
 	done  chan error // reused for every commit of the batch
+	// commits gives a table's Committer (nil, or nil for a table: the
+	// local commit); committer is the one of the batch's table.
+	commits   func(TableID) Committer
+	committer Committer
 }
 
 // ErrBatchBusy means Update would have to wait for a lock while the batch
@@ -363,7 +372,10 @@ type Batch struct {
 var ErrBatchBusy = errors.New("storage: batch must commit before this command")
 
 // NewBatch returns an empty batch.
-func (e *Engine) NewBatch() *Batch { return &Batch{e: e} }
+// commits gives each table's Committer (nil: every write commits locally).
+func (e *Engine) NewBatch(commits func(TableID) Committer) *Batch {
+	return &Batch{e: e, commits: commits}
+}
 
 // Len is the number of commands waiting in the batch.
 func (b *Batch) Len() int { return b.cmds }
@@ -411,6 +423,10 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 			b.e.stripes[i].Lock()
 		}
 		b.held = need
+		b.committer = nil
+		if b.commits != nil {
+			b.committer = b.commits(t)
+		}
 	} else {
 		var got []int
 		for _, i := range need {
@@ -432,15 +448,9 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	for _, s := range slots {
-		if b.e.isRaft(t, s) {
-			cons := b.e.getConsensus()
-			if cons == nil {
-				return ErrNoConsensus
-			}
-			if err := cons.Writable(t, s); err != nil {
-				return err
-			}
+	if b.committer != nil {
+		if err := b.committer.Admit(t, slots); err != nil {
+			return err
 		}
 	}
 	u := Update{e: b.e, batch: b, table: t, slots: slots, nowMS: b.e.NowMS()}
@@ -463,9 +473,14 @@ func (b *Batch) holds(stripe int) bool {
 	return false
 }
 
-// Commit writes every pending effect in one RocksDB batch and releases the
-// locks. After an error nothing of the batch was written.
+// Commit commits every pending effect and releases the locks: by the
+// batch's Committer, or else in one local RocksDB write (the slot log
+// appended for logged slots). After an error nothing of the batch was
+// written.
 func (b *Batch) Commit() error {
+	if b.committer != nil {
+		return b.committer.Commit(b)
+	}
 	defer b.release()
 	if len(b.txns) == 0 {
 		return nil
@@ -476,19 +491,68 @@ func (b *Batch) Commit() error {
 	return b.e.commit(b.txns, b.done)
 }
 
+// Release unlocks and empties the batch without writing anything (a
+// Committer calls it once the effects are committed its own way).
+func (b *Batch) Release() { b.release() }
+
 // release unlocks and empties the batch without writing.
 func (b *Batch) release() {
 	b.e.unlock(b.held)
 	b.held, b.txns, b.cmds = nil, nil, 0
 }
 
+// Table is the table of the batch's pending writes.
+func (b *Batch) Table() TableID { return b.table }
+
+// SlotEffect is one slot's part of a batch: the effect its commands
+// produced, in order.
+type SlotEffect struct {
+	Slot SlotID
+	// Effect is the encoded Effect; nil when the commands changed
+	// nothing there (they only read: a replicated commit confirms its
+	// reads instead).
+	Effect []byte
+}
+
+// Effects returns the batch's pending effects, one per slot written.
+func (b *Batch) Effects() []SlotEffect {
+	out := make([]SlotEffect, 0, len(b.txns))
+	for _, t := range b.txns {
+		se := SlotEffect{Slot: t.slot}
+		if !t.eff.Empty() {
+			se.Effect = t.eff.Encode(nil)
+		}
+		out = append(out, se)
+	}
+	return out
+}
+
+// Committer admits and commits the writes of a batch another way than the
+// engine's local commit: a raft table's slots are committed by their raft
+// groups (replication/multiraft). The caller chooses it per table.
+type Committer interface {
+	// Admit runs under the slots' locks before a command is evaluated:
+	// nil once this node may evaluate a write of them (it leads them and
+	// has applied every earlier write, so the evaluation sees it).
+	Admit(t TableID, slots []SlotID) error
+	// Commit makes b's effects durable and releases b (b.Release), or
+	// returns why not (nothing of b applied).
+	Commit(b *Batch) error
+}
+
+// ErrRaftSlot is a local commit of a raft slot: only its raft group
+// writes it (a Committer was missing).
+var ErrRaftSlot = errors.New("storage: a raft slot's writes are committed by its group")
+
 // commit hands the effects of one command (or one pipeline batch) to the
 // committer and waits on done (buffered, capacity 1) until they are in the
 // WAL. The caller holds the
 // stripes of every slot in txns, so no other commit touches them meanwhile.
 func (e *Engine) commit(txns []*Txn, done chan error) error {
-	if len(txns) > 0 && e.isRaft(txns[0].table, txns[0].slot) {
-		return e.commitRaft(txns)
+	for _, t := range txns {
+		if e.isRaft(t.table, t.slot) {
+			return ErrRaftSlot
+		}
 	}
 	empty := true
 	for _, t := range txns {
@@ -502,40 +566,6 @@ func (e *Engine) commit(txns []*Txn, done chan error) error {
 	}
 	e.commitCh <- &commitReq{txns: txns, done: done}
 	return <-done
-}
-
-// commitRaft proposes each slot's effect to its raft group and waits until
-// every one is applied here (a batch's slots are all of one table, so all
-// raft or none). The caller keeps the slots' locks until then.
-func (e *Engine) commitRaft(txns []*Txn) error {
-	cons := e.getConsensus()
-	if cons == nil {
-		return ErrNoConsensus
-	}
-	waits := make([]<-chan error, 0, len(txns))
-	var reads []*Txn
-	for _, t := range txns {
-		if t.eff.Empty() {
-			reads = append(reads, t)
-			continue
-		}
-		waits = append(waits, cons.Replicate(t.table, t.slot, t.eff.Encode(nil)))
-	}
-	var first error
-	for _, t := range reads {
-		// It changed nothing, so it was a read of the slot: its reply
-		// is linearizable only once leadership is confirmed (a deposed
-		// leader that does not know it yet would answer from stale data).
-		if err := cons.ReadBarrier(context.Background(), t.table, t.slot); err != nil && first == nil {
-			first = err
-		}
-	}
-	for _, w := range waits {
-		if err := <-w; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
 }
 
 // commitReq is one caller's effects waiting for the committer.
@@ -763,7 +793,7 @@ type slotCounts struct {
 	epoch    atomic.Uint64 // the epoch new entries are stamped with
 	logged   atomic.Bool   // writes are logged (the slot has, or may get, followers)
 	follower atomic.Bool   // this node follows the slot: only ApplyLogEntry writes it
-	raft     atomic.Bool   // the slot is a raft group's: writes go through Consensus
+	raft     atomic.Bool   // the slot is a raft group's: written by ApplyRaft only
 }
 
 func countKey(t TableID, s SlotID) []byte {

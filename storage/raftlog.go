@@ -1,9 +1,7 @@
 package storage
 
 import (
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 
@@ -26,9 +24,11 @@ import (
 // applied index and data consistent with each other.
 //
 // Writes of a raft slot are evaluated on the leader under the slot's lock
-// like any write, but Commit hands the effect to the Consensus instead of
-// the committer, and returns once the group applied it here; the data is
-// written only by ApplyRaft, on every replica alike.
+// like any write, but committed by the caller's Committer (the slot's raft
+// group: it proposes each slot's effect and returns once the group applied
+// it here, then releases the batch); the data is written only by
+// ApplyRaft, on every replica alike. A local commit of a raft slot is
+// refused (ErrRaftSlot).
 
 const raftLogMark = 0xFF
 
@@ -45,38 +45,6 @@ func raftHardStateKey(t TableID, s SlotID) []byte {
 
 func raftAppliedKey(t TableID, s SlotID) []byte {
 	return append([]byte("raft-ap|"), SlotPrefix(t, s)...)
-}
-
-// Consensus replicates the writes of raft-mode slots; the node sets it
-// with SetConsensus before it serves a raft table.
-type Consensus interface {
-	// Writable returns nil once this node may evaluate a write of the
-	// slot: it leads the slot's group and has applied its whole log, so
-	// the evaluation sees every earlier write. It waits a bounded time.
-	// The caller holds the slot's lock, so no other local write of the
-	// slot can start meanwhile.
-	Writable(t TableID, s SlotID) error
-	// Replicate proposes an encoded Effect of the slot; the channel
-	// delivers nil once this node applied it (ApplyRaft), or the error.
-	Replicate(t TableID, s SlotID, effect []byte) <-chan error
-	// ReadBarrier returns once this node has confirmed with a quorum
-	// that it still leads the slot's group and has applied everything
-	// committed before the call (ReadIndex). A write that changed nothing
-	// (DEL of a missing key) was a read: it needs this before its reply.
-	ReadBarrier(ctx context.Context, t TableID, s SlotID) error
-}
-
-// SetConsensus installs the replicator of raft-mode slots.
-func (e *Engine) SetConsensus(c Consensus) { e.consensus.Store(&c) }
-
-// ErrNoConsensus is a raft slot's write on an engine without Consensus.
-var ErrNoConsensus = errors.New("storage: raft slot without a consensus")
-
-func (e *Engine) getConsensus() Consensus {
-	if p := e.consensus.Load(); p != nil {
-		return *p
-	}
-	return nil
 }
 
 // isRaft reports whether slot s of table t is replicated by raft.

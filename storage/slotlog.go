@@ -144,8 +144,9 @@ type SlotRole struct {
 	Follower bool
 	// Epoch is stamped on the slot's next log entries.
 	Epoch Epoch
-	// Raft: the slot is replicated by a raft group (Consensus), not by
-	// the slot log.
+	// Raft: the slot is replicated by a raft group (its writes come
+	// through a Committer and ApplyRaft), not by the slot log; a local
+	// commit of it is refused.
 	Raft bool
 }
 

@@ -84,7 +84,7 @@ func TestSlotLogOneEntryPerBatchSlot(t *testing.T) {
 	defer e.Close()
 	e.SetSlotRole(DefaultTable, 0, SlotRole{Logged: true, Epoch: 1})
 	e.SetSlotRole(DefaultTable, 1, SlotRole{Logged: true, Epoch: 1})
-	b := e.NewBatch()
+	b := e.NewBatch(nil)
 	for i := range 10 {
 		s := SlotID(i % 2)
 		if err := b.Update(DefaultTable, []SlotID{s}, func(u *Update) error {
@@ -240,7 +240,7 @@ func TestFlushSlotsIsReplicated(t *testing.T) {
 			setKey(t, leader, s, fmt.Sprint("k", s, "-", i), "v")
 		}
 	}
-	if err := leader.FlushSlots(DefaultTable, 16, func(s SlotID) bool { return s != 2 }); err != nil {
+	if err := leader.FlushSlots(DefaultTable, 16, func(s SlotID) bool { return s != 2 }, nil); err != nil {
 		t.Fatal(err)
 	}
 	for s := range SlotID(4) {

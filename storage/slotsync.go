@@ -216,9 +216,9 @@ func (e *Engine) SlotChecksum(t TableID, s SlotID) (SlotSum, error) {
 // deletion is an effect (DeleteRange of its meta, data and score ranges,
 // its counts to zero), logged and shipped to followers like any write.
 // This is FLUSHDB on a node: it empties the slots it leads, on every
-// replica.
-func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool) error {
-	b := e.NewBatch()
+// replica. commits gives the table's Committer (nil: local).
+func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool, commits func(TableID) Committer) error {
+	b := e.NewBatch(commits)
 	for i := range slots {
 		s := SlotID(i)
 		if owns != nil && !owns(s) {
@@ -247,7 +247,7 @@ func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool) err
 			if err := b.Commit(); err != nil {
 				return err
 			}
-			b = e.NewBatch()
+			b = e.NewBatch(commits)
 			err = b.Update(t, []SlotID{s}, fn)
 		}
 		if err != nil {
@@ -257,7 +257,7 @@ func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool) err
 			if err := b.Commit(); err != nil {
 				return err
 			}
-			b = e.NewBatch()
+			b = e.NewBatch(commits)
 		}
 	}
 	return b.Commit()

@@ -169,7 +169,7 @@ func TestSweepDeletesOnlyExpired(t *testing.T) {
 		}
 	}
 	now = 2000
-	if _, deleted, err := e.sweepOnce(nil, 100); err != nil || deleted != 1 {
+	if _, deleted, err := e.sweepOnce(nil, 100, nil); err != nil || deleted != 1 {
 		t.Fatalf("sweep deleted %d, err %v", deleted, err)
 	}
 	if keys, expires := e.Counts(DefaultTable); keys != 2 || expires != 1 {
@@ -177,11 +177,11 @@ func TestSweepDeletesOnlyExpired(t *testing.T) {
 	}
 	// A bounded step resumes where it stopped.
 	now = 3000
-	next, deleted, err := e.sweepOnce(nil, 1)
+	next, deleted, err := e.sweepOnce(nil, 1, nil)
 	if err != nil || next == nil {
 		t.Fatalf("bounded sweep: next %q err %v", next, err)
 	}
-	_, d2, err := e.sweepOnce(next, 100)
+	_, d2, err := e.sweepOnce(next, 100, nil)
 	if err != nil || deleted+d2 != 1 {
 		t.Fatalf("resumed sweep deleted %d+%d, err %v", deleted, d2, err)
 	}
@@ -216,7 +216,7 @@ func TestReadQueuesExpiredKey(t *testing.T) {
 	}
 	select {
 	case k := <-e.expired:
-		if deleted, err := e.deleteIfExpired(k); err != nil || !deleted {
+		if deleted, err := e.deleteIfExpired(k, nil); err != nil || !deleted {
 			t.Fatalf("deleteIfExpired = %v, %v", deleted, err)
 		}
 	default:

@@ -13,7 +13,10 @@ import (
 //   - lazily, keys that a read found expired (noteExpired), at once;
 //   - actively, every interval, at most batch meta entries examined from
 //     where the previous step stopped, round-robin over the whole store.
-func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch int) {
+//
+// commits gives each table's Committer (a raft table's deletions go
+// through its groups; nil: local).
+func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch int, commits func(TableID) Committer) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var cursor []byte
@@ -22,9 +25,9 @@ func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch
 		case <-ctx.Done():
 			return
 		case k := <-e.expired:
-			_, _ = e.deleteIfExpired(k)
+			_, _ = e.deleteIfExpired(k, commits)
 		case <-t.C:
-			next, _, err := e.sweepOnce(cursor, batch)
+			next, _, err := e.sweepOnce(cursor, batch, commits)
 			if err == nil {
 				cursor = next
 			}
@@ -49,14 +52,14 @@ func (e *Engine) noteExpired(t TableID, s SlotID, key []byte) {
 }
 
 // deleteIfExpired deletes k if it is still expired under its slot's lock.
-func (e *Engine) deleteIfExpired(k expiredKey) (bool, error) {
+func (e *Engine) deleteIfExpired(k expiredKey, commits func(TableID) Committer) (bool, error) {
 	if c, err := e.slotCount(k.t, k.s); err != nil || c.follower.Load() {
 		// A follower's slot changes only by its leader's log: the
 		// leader's sweep deletes the key and ships the deletion.
 		return false, nil
 	}
 	deleted := false
-	err := e.Update(k.t, []SlotID{k.s}, func(u *Update) error {
+	err := e.UpdateWith(commits, k.t, []SlotID{k.s}, func(u *Update) error {
 		txn := u.Txn(k.s)
 		raw, ok, err := txn.rawMeta(k.key)
 		if err != nil || !ok {
@@ -73,7 +76,7 @@ func (e *Engine) deleteIfExpired(k expiredKey) (bool, error) {
 
 // sweepOnce examines up to limit meta entries starting at cursor and deletes
 // the expired ones. It returns where to continue (nil: from the start).
-func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, err error) {
+func (e *Engine) sweepOnce(cursor []byte, limit int, commits func(TableID) Committer) (next []byte, deleted int, err error) {
 	if e.closed.Load() {
 		return nil, 0, ErrClosed
 	}
@@ -100,7 +103,7 @@ func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, 
 		return nil, 0, err
 	}
 	for _, vc := range victims {
-		ok, err := e.deleteIfExpired(vc)
+		ok, err := e.deleteIfExpired(vc, commits)
 		if err != nil {
 			return nil, deleted, err
 		}
@@ -113,5 +116,5 @@ func (e *Engine) sweepOnce(cursor []byte, limit int) (next []byte, deleted int, 
 
 // SweepOnceForTest runs one sweep step; for tests of expiry.
 func (e *Engine) SweepOnceForTest(cursor []byte, limit int) ([]byte, int, error) {
-	return e.sweepOnce(cursor, limit)
+	return e.sweepOnce(cursor, limit, nil)
 }

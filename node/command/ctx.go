@@ -52,6 +52,10 @@ type Ctx struct {
 	// Rerouted. Without Reroute the client gets the error.
 	Reroute  bool
 	Rerouted bool
+	// Commits gives a table's storage.Committer: how its writes are
+	// admitted and committed (a raft table's by its slots' groups). Nil,
+	// or nil for a table: the engine's local commit.
+	Commits func(storage.TableID) storage.Committer
 
 	update *storage.Update
 	view   *storage.View
@@ -187,5 +191,5 @@ func run(spec *Spec, c *Ctx) (err error) {
 	if c.batch != nil {
 		return c.batch.Update(c.Table, slots, fn)
 	}
-	return c.Engine.Update(c.Table, slots, fn)
+	return c.Engine.UpdateWith(c.Commits, c.Table, slots, fn)
 }

@@ -461,7 +461,7 @@ func cmdFlush(c *Ctx) error {
 		return ErrSyntax
 	}
 	// Through the write path, slot by slot: replicated like any write.
-	if err := c.Engine.FlushSlots(c.Table, c.Slots, c.OwnsSlot); err != nil {
+	if err := c.Engine.FlushSlots(c.Table, c.Slots, c.OwnsSlot, c.Commits); err != nil {
 		return err
 	}
 	c.R.OK()

@@ -410,9 +410,54 @@ func (h *Host) GroupStatus(g GroupID) Status {
 	return Status{Leader: gr.pubLeader.Load(), Term: gr.pubTerm.Load(), Applied: gr.pubApplied.Load(), Running: true, Quiesced: gr.pubQuiesced.Load()}
 }
 
-// Writable implements storage.Consensus: it waits (at most the proposal
-// timeout) until this node leads g and has applied its whole log, woken
-// by the group's rounds.
+// Admit implements storage.Committer: a write of slots may be evaluated
+// once this node leads each one's group and has applied its whole log.
+// The caller holds the slots' locks, so no other local write of them can
+// start meanwhile.
+func (h *Host) Admit(t storage.TableID, slots []storage.SlotID) error {
+	for _, s := range slots {
+		if err := h.Writable(t, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Commit implements storage.Committer: each slot's effect is proposed to
+// its group, and Commit returns once every one was applied here (the
+// group's apply writes the data), then releases the batch. A slot whose
+// commands changed nothing was only read: its reply is linearizable once
+// leadership is confirmed (ReadBarrier), since a deposed leader that does
+// not know it yet would answer from stale data.
+func (h *Host) Commit(b *storage.Batch) error {
+	defer b.Release()
+	t := b.Table()
+	effects := b.Effects()
+	waits := make([]<-chan error, 0, len(effects))
+	var reads []storage.SlotID
+	for _, se := range effects {
+		if se.Effect == nil {
+			reads = append(reads, se.Slot)
+			continue
+		}
+		waits = append(waits, h.Replicate(t, se.Slot, se.Effect))
+	}
+	var first error
+	for _, s := range reads {
+		if err := h.ReadBarrier(context.Background(), t, s); err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, w := range waits {
+		if err := <-w; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Writable waits (at most the proposal timeout) until this node leads g
+// and has applied its whole log, woken by the group's rounds.
 func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
 	g := GroupID{t, s}
 	var timeout <-chan time.Time
@@ -445,7 +490,9 @@ func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
 	}
 }
 
-// Replicate implements storage.Consensus.
+// Replicate proposes an encoded storage.Effect of a slot; the channel
+// delivers nil once this node applied it (storage's ApplyRaft), or the
+// error.
 func (h *Host) Replicate(t storage.TableID, s storage.SlotID, effect []byte) <-chan error {
 	w := &waiter{id: h.nextID.Add(1), done: make(chan error, 1), deadline: time.Now().Add(h.cfg.ProposalTimeout)}
 	w.data = binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(effect)), w.id)

@@ -125,7 +125,6 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 		KeepEntries:  c.keep,
 		MaxLag:       c.maxLag,
 	})
-	eng.SetConsensus(m.host)
 	for s := range c.slots {
 		eng.SetSlotRole(table, storage.SlotID(s), storage.SlotRole{Raft: true})
 	}
@@ -143,6 +142,12 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 	c.members[id] = m
 	c.mu.Unlock()
 	return m
+}
+
+// update runs fn as a write of slot s, committed by m's raft group.
+func (m *member) update(s storage.SlotID, fn func(*storage.Update) error) error {
+	commits := func(storage.TableID) storage.Committer { return m.host }
+	return m.eng.UpdateWith(commits, table, []storage.SlotID{s}, fn)
 }
 
 func (c *cluster) stop(m *member) {
@@ -184,8 +189,9 @@ func (c *cluster) leaderOf(s storage.SlotID) *member {
 	return nil
 }
 
-func set(eng *storage.Engine, s storage.SlotID, key, val string) error {
-	return eng.Update(table, []storage.SlotID{s}, func(u *storage.Update) error {
+// set writes key through m's raft group of slot s.
+func set(m *member, s storage.SlotID, key, val string) error {
+	return m.update(s, func(u *storage.Update) error {
 		return u.Txn(s).PutMeta([]byte(key), &storage.Meta{Type: storage.TypeString, Value: []byte(val)})
 	})
 }
@@ -221,7 +227,7 @@ func TestReplicateApplyRestart(t *testing.T) {
 	for s := range storage.SlotID(4) {
 		l := c.leaderOf(s)
 		for i := range 20 {
-			if err := set(l.eng, s, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d-%d", s, i)); err != nil {
+			if err := set(l, s, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d-%d", s, i)); err != nil {
 				t.Fatalf("slot %d write %d: %v", s, i, err)
 			}
 		}
@@ -250,7 +256,7 @@ func TestReplicateApplyRestart(t *testing.T) {
 		c.start(id, dirs[id])
 	}
 	l := c.leaderOf(2)
-	if err := set(l.eng, 2, "after", "restart"); err != nil {
+	if err := set(l, 2, "after", "restart"); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []multiraft.PeerID{1, 2, 3} {
@@ -270,7 +276,7 @@ func TestFollowerRefusesAndReadBarrier(t *testing.T) {
 	if l.id == 2 {
 		f = c.get(3)
 	}
-	err := set(f.eng, 0, "k", "v")
+	err := set(f, 0, "k", "v")
 	var nl *multiraft.NotLeaderError
 	if !errors.As(err, &nl) {
 		t.Fatalf("follower write: %v, want NotLeaderError", err)
@@ -290,7 +296,7 @@ func TestLeaderLossElectsAndKeepsWrites(t *testing.T) {
 	c := newCluster(t, 3, 8)
 	for s := range storage.SlotID(8) {
 		l := c.leaderOf(s)
-		if err := set(l.eng, s, "before", "x"); err != nil {
+		if err := set(l, s, "before", "x"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -310,7 +316,7 @@ func TestLeaderLossElectsAndKeepsWrites(t *testing.T) {
 		if l == old {
 			t.Fatalf("slot %d still led by the cut member", s)
 		}
-		if err := set(l.eng, s, "after", "y"); err != nil {
+		if err := set(l, s, "after", "y"); err != nil {
 			t.Fatalf("slot %d write after failover: %v", s, err)
 		}
 		if v, ok := get(l.eng, s, "before"); !ok || v != "x" {
@@ -357,17 +363,17 @@ func TestSnapshotToLaggingFollower(t *testing.T) {
 	c := newClusterWith(t, 3, 1, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
 	l := c.leaderOf(0)
 	lag := c.followerOf(l)
-	if err := set(l.eng, 0, "early", "1"); err != nil {
+	if err := set(l, 0, "early", "1"); err != nil {
 		t.Fatal(err)
 	}
 	waitValue(t, lag, 0, "early", "1")
 	lag.cut.Store(true)
 	for i := range 200 {
-		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+		if err := set(l, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
 			t.Fatalf("write %d with a follower cut: %v", i, err)
 		}
 	}
-	if err := l.eng.Update(table, []storage.SlotID{0}, func(u *storage.Update) error {
+	if err := l.update(0, func(u *storage.Update) error {
 		return u.Txn(0).DeleteKey([]byte("early"))
 	}); err != nil {
 		t.Fatal(err)
@@ -383,7 +389,7 @@ func TestSnapshotToLaggingFollower(t *testing.T) {
 	if got, want := lag.eng.SlotKeyCount(table, 0), l.eng.SlotKeyCount(table, 0); got != want || want != 200 {
 		t.Errorf("key counts: follower %d, leader %d, want 200", got, want)
 	}
-	if err := set(l.eng, 0, "after", "snapshot"); err != nil {
+	if err := set(l, 0, "after", "snapshot"); err != nil {
 		t.Fatal(err)
 	}
 	waitValue(t, lag, 0, "after", "snapshot")
@@ -402,7 +408,7 @@ func TestRestartDuringInstall(t *testing.T) {
 	l := c.leaderOf(0)
 	f := c.followerOf(l)
 	for i := range 100 {
-		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+		if err := set(l, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -424,7 +430,7 @@ func TestRestartDuringInstall(t *testing.T) {
 	dir := f.dir
 	c.stop(f)
 	for i := 100; i < 150; i++ {
-		if err := set(l.eng, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+		if err := set(l, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -445,7 +451,7 @@ func TestReplaceReplica(t *testing.T) {
 	for s := range storage.SlotID(2) {
 		l := c.leaderOf(s)
 		for i := range 100 {
-			if err := set(l.eng, s, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+			if err := set(l, s, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -471,11 +477,11 @@ func TestReplaceReplica(t *testing.T) {
 				t.Fatalf("slot %d: conf voters %v learners %v, want [1 2 4] and none", s, v, lr)
 			}
 			// Writes keep going during the change.
-			_ = set(l.eng, s, "during", "x")
+			_ = set(l, s, "during", "x")
 			time.Sleep(20 * time.Millisecond)
 		}
 		l := c.leaderOf(s)
-		if err := set(l.eng, s, "after", "change"); err != nil {
+		if err := set(l, s, "after", "change"); err != nil {
 			t.Fatalf("slot %d write after the change: %v", s, err)
 		}
 		waitValue(t, c.get(4), s, "after", "change")
@@ -510,10 +516,10 @@ func TestDeposedLeaderAnswersNoEmptyWrite(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := set(now.eng, 0, "fresh", "1"); err != nil {
+	if err := set(now, 0, "fresh", "1"); err != nil {
 		t.Fatal(err)
 	}
-	err := old.eng.Update(table, []storage.SlotID{0}, func(u *storage.Update) error {
+	err := old.update(0, func(u *storage.Update) error {
 		_, ok, err := u.Txn(0).Meta([]byte("fresh"))
 		if err == nil && ok {
 			t.Error("the cut leader has a key written after the cut")
