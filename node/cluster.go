@@ -18,8 +18,8 @@ import (
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -160,12 +160,10 @@ func (n *Node) applyState(st *meta.State) {
 			n.dropUnheld(t)
 		}
 	}
-	if n.fwd != nil {
-		n.fwd.SetSecret(snap.Secret)
-		n.syncPool.SetSecret(snap.Secret)
+	if n.links != nil {
+		n.links.SetSecret(snap.Secret)
 	}
 	if n.raft != nil {
-		n.raftPool.SetSecret(snap.Secret)
 		n.setRaftAddrs(snap)
 		for _, t := range snap.Tables() {
 			if t.Mode == meta.ModeRaft {
@@ -263,12 +261,6 @@ func (n *Node) waitReady(ctx context.Context) error {
 // slotPositions asks node for its log positions of slots of table t, over
 // the peer link (manager.PositionsFunc).
 func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]manager.Position, error) {
-	args := [][]byte{[]byte("POSITIONS"), strconv.AppendUint(nil, uint64(t), 10)}
-	for _, s := range slots {
-		args = append(args, strconv.AppendUint(nil, uint64(s), 10))
-	}
-	var raw []byte
-	var err error
 	if node.ID == n.id {
 		out := map[meta.SlotID]manager.Position{}
 		for _, s := range slots {
@@ -277,22 +269,22 @@ func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.Tab
 		}
 		return out, nil
 	}
-	raw, err = n.fwd.Do(node.Peer, 0, args).Wait(ctx, 3*time.Second)
+	raw, err := n.links.Do(node.Peer, peer.ClassForward, 0, peer.Positions{Table: t, Slots: slots}).Wait(ctx, 3*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	elems, err := forward.Elems(raw)
+	elems, err := peer.Elems(raw)
 	if err != nil || len(elems) != len(slots) {
 		return nil, fmt.Errorf("positions from %s: bad reply %.60q", node.ID, raw)
 	}
 	out := make(map[meta.SlotID]manager.Position, len(slots))
 	for i, e := range elems {
-		pair, err := forward.Elems(e)
+		pair, err := peer.Elems(e)
 		if err != nil || len(pair) != 2 {
 			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
 		}
-		ep, err1 := forward.Int(pair[0])
-		ix, err2 := forward.Int(pair[1])
+		ep, err1 := peer.Int(pair[0])
+		ix, err2 := peer.Int(pair[1])
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
 		}
@@ -308,19 +300,18 @@ func (n *Node) slotChecksum(ctx context.Context, node meta.NodeInfo, t meta.Tabl
 		sum, err := n.eng.SlotChecksum(t, s)
 		return manager.SlotSum{Index: uint64(sum.Index), Epoch: sum.Epoch, Sum: sum.Sum, Keys: sum.Keys}, err
 	}
-	args := [][]byte{[]byte("CHECKSUM"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10)}
-	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 30*time.Second)
+	raw, err := n.links.Do(node.Peer, peer.ClassForward, uint32(s), peer.Checksum{Table: t, Slot: s}).Wait(ctx, 30*time.Second)
 	if err != nil {
 		return manager.SlotSum{}, err
 	}
-	el, err := forward.Elems(raw)
+	el, err := peer.Elems(raw)
 	if err != nil || len(el) != 4 {
 		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply %.60q", node.ID, raw)
 	}
-	ix, err1 := forward.Int(el[0])
-	ep, err2 := forward.Int(el[1])
+	ix, err1 := peer.Int(el[0])
+	ep, err2 := peer.Int(el[1])
 	sumText, err3 := bulkValue(el[2])
-	keys, err4 := forward.Int(el[3])
+	keys, err4 := peer.Int(el[3])
 	sum, err5 := strconv.ParseUint(string(sumText), 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil {
 		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply", node.ID)
@@ -335,12 +326,11 @@ func (n *Node) slotSize(ctx context.Context, node meta.NodeInfo, t meta.TableID,
 	if node.ID == n.id {
 		return n.eng.SlotSize(t, s)
 	}
-	args := [][]byte{[]byte("SLOTSIZE"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10)}
-	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 3*time.Second)
+	raw, err := n.links.Do(node.Peer, peer.ClassForward, uint32(s), peer.SlotSize{Table: t, Slot: s}).Wait(ctx, 3*time.Second)
 	if err != nil {
 		return 0, err
 	}
-	v, err := forward.Int(raw)
+	v, err := peer.Int(raw)
 	if err != nil {
 		return 0, fmt.Errorf("slot size from %s: bad reply %.60q", node.ID, raw)
 	}

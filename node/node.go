@@ -18,10 +18,10 @@ import (
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/replication/multiraft"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
@@ -86,16 +86,17 @@ type Node struct {
 	ready     chan struct{} // closed at the first snapshot with a table
 	readyOnce sync.Once
 	metrics   *metrics
-	fwd       *forward.Pool // connections to the other nodes' peer ports
-	shipper   *replication.Shipper
+	// links are the connections to the other nodes' peer ports, and
+	// peerMux the peer port's request table (peerserver.go).
+	links   *peer.Links
+	peerMux *peer.Mux[peerCall]
+	shipper *replication.Shipper
 	// parts counts Run's goroutines, client and peer connections
 	// included, by what they are (shutdown.go).
 	parts *parts
 
 	// raft mode (raft.go)
 	raft        *multiraft.Host
-	raftPool    *forward.Pool // peer connections for raft messages only
-	syncPool    *forward.Pool // peer connections for full syncs only
 	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
 	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
 	raftReports chan struct{}
@@ -148,6 +149,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		parts:       newParts(),
 		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
+	n.peerMux = n.newPeerMux()
 	next := make(chan struct{})
 	n.snapNext.Store(&next)
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
@@ -207,9 +209,8 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return err
 	}
-	n.fwd = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: n.cfg.MaxQueryBytes})
-	n.syncPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
-	n.shipper = replication.NewShipper(replication.Config{Self: n.id, SyncPool: n.syncPool, Log: n.log.With("component", "replication")}, n.eng, n.fwd, n.snap.Load)
+	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
+	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.snap.Load)
 	n.startRaft()
 	n.listener = ln
 	close(n.listenReady)

@@ -5,23 +5,23 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
-// The peer port (port+10000) serves other nodes only: the forwarded
-// commands of package router/forward's protocol, after PEERAUTH with the
-// cluster secret. Anything else is refused, logged, and the connection
+// The peer port (port+10000) serves other nodes only: the requests of
+// package peer's protocol, after PEERAUTH with the cluster secret,
+// dispatched by the request table (newPeerMux) to the handlers here and
+// in raft.go. Anything else is refused, logged, and the connection
 // closed. Run accepts its connections (acceptLoop) and serves each with
 // servePeer.
 
@@ -52,8 +52,9 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		}
 		return
 	}
-	if len(args) != 3 || !strings.EqualFold(string(args[0]), "peerauth") {
-		reject("PEERAUTH <secret> <node-id> must come first")
+	auth, err := peer.ParseAuth(args)
+	if err != nil {
+		reject(err.Error())
 		return
 	}
 	snap := n.snap.Load()
@@ -62,11 +63,11 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		return
 	}
 	secret := snap.Secret
-	if secret == "" || subtle.ConstantTimeCompare(args[1], []byte(secret)) != 1 {
+	if secret == "" || subtle.ConstantTimeCompare([]byte(auth.Secret), []byte(secret)) != 1 {
 		reject("invalid cluster secret")
 		return
 	}
-	peerID := string(args[2])
+	peerID := auth.Node
 	c.SetReadDeadline(time.Time{})
 	c.Write([]byte("+OK\r\n"))
 	rd.Release()
@@ -91,7 +92,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 			return
 		}
 		if len(args) > 0 {
-			n.execForwarded(&cctx, args, &pb)
+			n.peerMux.Serve(peerCall{c: &cctx, pb: &pb}, args)
 			cctx.Args, cctx.OwnsSlot = nil, nil
 		}
 		if pb.replies == 0 {
@@ -111,23 +112,57 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	}
 }
 
-const refusePrefix = "PIKAREFUSE "
+// peerCall is what a peer request's handler is given: the command
+// context (its reply buffer) and the link's pipeline batch.
+type peerCall struct {
+	c  *command.Ctx
+	pb *pipelineBatch
+}
 
-// execForwarded answers one peer request:
-//
-//	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
-//
-// or one of the requests of peerRequest. FWD runs after checking that this
-// node leads every slot named at that epoch (n > 0), or, with n = 0, runs
-// a table-wide command over this node's slots. Point writes join the
-// link's pipeline batch.
-func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
-	if handle := n.peerRequest(strings.ToLower(string(args[0]))); handle != nil {
-		pb.commit() // a batch's replies stay contiguous
-		handle(c, args)
-		return
+// newPeerMux builds the peer port's request table (package peer lists
+// the protocol). FWD may join the link's pipeline batch; every other
+// request commits the batch first, so that a batch's replies stay
+// contiguous.
+func (n *Node) newPeerMux() *peer.Mux[peerCall] {
+	m := peer.NewMux(func(pc peerCall, reply string) {
+		pc.pb.commit()
+		pc.c.R.Error(reply)
+	})
+	peer.Handle(m, peer.ParseForward, n.execForwarded)
+	peer.Handle(m, peer.ParseCounts, committed(n.peerCounts))
+	peer.Handle(m, peer.ParsePositions, committed(n.peerPositions))
+	peer.Handle(m, peer.ParseChecksum, committed(n.peerChecksum))
+	peer.Handle(m, peer.ParseSlotSize, committed(n.peerSlotSize))
+	peer.Handle(m, peer.ParseReplicate, committed(n.applyReplicated))
+	peer.Handle(m, peer.ParseSyncBegin, committed(n.peerSyncBegin))
+	peer.Handle(m, peer.ParseSyncData, committed(n.peerSyncData))
+	peer.Handle(m, peer.ParseSyncEnd, committed(n.peerSyncEnd))
+	peer.Handle(m, peer.ParseRaft, committed(n.peerRaft))
+	peer.Handle(m, peer.ParseRaftTransfer, committed(n.peerRaftTransfer))
+	peer.Handle(m, peer.ParseRaftSnapBegin, committed(n.peerRaftSnapBegin))
+	peer.Handle(m, peer.ParseRaftSnapData, committed(n.peerRaftSnapData))
+	return m
+}
+
+// committed adapts the handler of a request that does not join the
+// link's pipeline batch: the batch is committed first.
+func committed[R any](h func(*command.Ctx, R)) func(peerCall, R) {
+	return func(pc peerCall, req R) {
+		pc.pb.commit()
+		h(pc.c, req)
 	}
-	spec, errReply, stale := n.prepareForwarded(c, args)
+}
+
+// refuse is the error reply refusing a request for reason (the asker
+// routes it again).
+func refuse(reason string) string { return (&peer.RefusedError{Reason: reason}).Reply() }
+
+// execForwarded answers a FWD after checking that this node leads every
+// slot named at that epoch, or, with no slots, runs a table-wide command
+// over this node's slots. Point writes join the link's pipeline batch.
+func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
+	c, pb := pc.c, pc.pb
+	spec, errReply, stale := n.prepareForwarded(c, req)
 	if stale != nil {
 		// The asker's routing may be newer than this node's (a table just
 		// created, a slot just moved here): catch up, then check again,
@@ -135,7 +170,7 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 		// batch's slot locks held.
 		pb.commit()
 		n.catchUp(stale, n.peerCatchUpWait())
-		spec, errReply, _ = n.prepareForwarded(c, args)
+		spec, errReply, _ = n.prepareForwarded(c, req)
 	}
 	if errReply != "" {
 		pb.commit() // a batch's replies stay contiguous
@@ -165,55 +200,15 @@ func (n *Node) execForwarded(c *command.Ctx, args [][]byte, pb *pipelineBatch) {
 
 // refuseMoved refuses a forwarded command that had no effect because its
 // raft slot's leader moved: the asker routes it again.
-const refuseMoved = refusePrefix + "the slot's raft leader moved"
+var refuseMoved = refuse("the slot's raft leader moved")
 
-// peerRequest returns the handler of a peer request other than FWD, nil
-// for FWD (or an unknown name, which FWD's checks answer):
-//
-//	COUNTS <table>                 [keys, TTL keys] of this node's slots (INFO keyspace)
-//	POSITIONS <table> <slot>...    [epoch, last index] of each slot's log (failover, switchover)
-//	CHECKSUM <table> <slot>        [index, epoch, sum, keys] (slot check)
-//	SLOTSIZE <table> <slot>        the slot's estimated size in bytes (slot moves)
-//	REPLICATE, SYNCBEGIN, SYNCDATA, SYNCEND   replication (applyReplicated, applyFullSync)
-func (n *Node) peerRequest(name string) func(*command.Ctx, [][]byte) {
-	switch name {
-	case "raft":
-		return n.peerRaft
-	case "rafttransfer":
-		return n.peerRaftTransfer
-	case "raftsnapbegin", "raftsnapdata":
-		return func(c *command.Ctx, args [][]byte) { n.peerRaftSnapshot(c, name, args) }
-	case "counts":
-		return n.peerCounts
-	case "positions":
-		return n.peerPositions
-	case "checksum":
-		return n.peerChecksum
-	case "slotsize":
-		return n.peerSlotSize
-	case "replicate":
-		return n.applyReplicated
-	case "syncbegin", "syncdata", "syncend":
-		return func(c *command.Ctx, args [][]byte) { n.applyFullSync(c, name, args) }
+func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
+	tb, ok := n.snap.Load().Table(req.Table)
+	if !ok {
+		tb, ok = n.caughtUp(n.peerCatchUpWait()).Table(req.Table)
 	}
-	return nil
-}
-
-// parseTableSlot reads a request's table and slot arguments.
-func parseTableSlot(table, slot []byte) (storage.TableID, storage.SlotID, bool) {
-	t, err1 := strconv.ParseUint(string(table), 10, 32)
-	s, err2 := strconv.ParseUint(string(slot), 10, 32)
-	return storage.TableID(t), storage.SlotID(s), err1 == nil && err2 == nil
-}
-
-func (n *Node) peerCounts(c *command.Ctx, args [][]byte) {
-	id, err := strconv.ParseUint(string(args[len(args)-1]), 10, 32)
-	tb, ok := n.snap.Load().Table(storage.TableID(id))
-	if !ok && len(args) == 2 && err == nil {
-		tb, ok = n.caughtUp(n.peerCatchUpWait()).Table(storage.TableID(id))
-	}
-	if len(args) != 2 || err != nil || !ok {
-		c.R.Error(refusePrefix + "no table " + string(args[len(args)-1]))
+	if !ok {
+		c.R.Error(refuse("no table " + strconv.FormatUint(uint64(req.Table), 10)))
 		return
 	}
 	keys, expires := n.ownedCounts(tb)
@@ -222,47 +217,18 @@ func (n *Node) peerCounts(c *command.Ctx, args [][]byte) {
 	c.R.Int(expires)
 }
 
-func (n *Node) peerPositions(c *command.Ctx, args [][]byte) {
-	if len(args) < 2 {
-		c.R.Error("ERR malformed POSITIONS")
-		return
-	}
-	id, err := strconv.ParseUint(string(args[1]), 10, 32)
-	if err != nil {
-		c.R.Error("ERR malformed POSITIONS")
-		return
-	}
-	c.R.Array(len(args) - 2)
-	for _, a := range args[2:] {
-		s, err := strconv.ParseUint(string(a), 10, 32)
-		_, last, epoch := n.eng.LogBounds(storage.TableID(id), storage.SlotID(s))
-		if err != nil {
-			last, epoch = 0, 0
-		}
+func (n *Node) peerPositions(c *command.Ctx, req peer.Positions) {
+	c.R.Array(len(req.Slots))
+	for _, s := range req.Slots {
+		_, last, epoch := n.eng.LogBounds(req.Table, s)
 		c.R.Array(2)
 		c.R.Int(int64(epoch))
 		c.R.Int(int64(last))
 	}
 }
 
-// slotRequest reads the arguments of a request that names one slot,
-// NAME <table> <slot>; a malformed one is answered and ok is false.
-func slotRequest(c *command.Ctx, args [][]byte) (t storage.TableID, s storage.SlotID, ok bool) {
-	if len(args) == 3 {
-		t, s, ok = parseTableSlot(args[1], args[2])
-	}
-	if !ok {
-		c.R.Error("ERR malformed " + strings.ToUpper(string(args[0])))
-	}
-	return t, s, ok
-}
-
-func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
-	t, s, ok := slotRequest(c, args)
-	if !ok {
-		return
-	}
-	size, err := n.eng.SlotSize(t, s)
+func (n *Node) peerSlotSize(c *command.Ctx, req peer.SlotSize) {
+	size, err := n.eng.SlotSize(req.Table, req.Slot)
 	if err != nil {
 		c.R.Error("ERR slot size: " + err.Error())
 		return
@@ -270,12 +236,8 @@ func (n *Node) peerSlotSize(c *command.Ctx, args [][]byte) {
 	c.R.Int(size)
 }
 
-func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {
-	t, s, ok := slotRequest(c, args)
-	if !ok {
-		return
-	}
-	sum, err := n.eng.SlotChecksum(t, s)
+func (n *Node) peerChecksum(c *command.Ctx, req peer.Checksum) {
+	sum, err := n.eng.SlotChecksum(req.Table, req.Slot)
 	if err != nil {
 		c.R.Error("ERR checksum: " + err.Error())
 		return
@@ -291,44 +253,32 @@ func (n *Node) peerChecksum(c *command.Ctx, args [][]byte) {
 // returns the error reply instead when it must not run, and with it what
 // this node may be behind on when the refusal could be its own stale
 // routing (an unknown table, an older epoch) rather than the asker's.
-func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, string, *behind) {
-	if !strings.EqualFold(string(args[0]), "fwd") || len(args) < 4 {
-		return nil, "ERR unknown peer request", nil
-	}
-	table, err1 := strconv.ParseUint(string(args[1]), 10, 32)
-	count, err2 := strconv.ParseUint(string(args[2]), 10, 16)
-	if err1 != nil || err2 != nil || len(args) < 3+2*int(count)+1 {
-		return nil, "ERR malformed FWD", nil
-	}
+func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec, string, *behind) {
 	snap := n.snap.Load()
-	tb, ok := snap.Table(storage.TableID(table))
+	tb, ok := snap.Table(req.Table)
 	if !ok {
-		return nil, refusePrefix + (&router.UnknownTableError{Table: storage.TableID(table)}).Error(), &behind{table: true, t: storage.TableID(table)}
+		return nil, refuse((&router.UnknownTableError{Table: req.Table}).Error()), &behind{table: true, t: req.Table}
 	}
-	slots := make([]storage.SlotID, count)
-	for i := range slots {
-		s, err1 := strconv.ParseUint(string(args[3+2*i]), 10, 32)
-		e, err2 := strconv.ParseUint(string(args[4+2*i]), 10, 64)
-		if err1 != nil || err2 != nil {
-			return nil, "ERR malformed FWD", nil
-		}
-		raftLeader := tb.Mode == meta.ModeRaft && n.raftLeads(tb.ID, storage.SlotID(s))
-		if err := snap.CheckLeader(tb.ID, storage.SlotID(s), meta.Epoch(e)); err != nil && !raftLeader {
+	slots := make([]storage.SlotID, len(req.Slots))
+	for i, se := range req.Slots {
+		s := se.Slot
+		raftLeader := tb.Mode == meta.ModeRaft && n.raftLeads(tb.ID, s)
+		if err := snap.CheckLeader(tb.ID, s, se.Epoch); err != nil && !raftLeader {
 			// (A raft slot's own group is the authority: its leader
 			// serves before the routing names it.)
 			var b *behind
 			if ee, ok := err.(*router.EpochError); ok && ee.Asked > ee.Known {
-				b = &behind{t: tb.ID, s: storage.SlotID(s), epoch: ee.Asked}
+				b = &behind{t: tb.ID, s: s, epoch: ee.Asked}
 			}
-			return nil, refusePrefix + err.Error(), b
+			return nil, refuse(err.Error()), b
 		}
-		if tb.Mode == meta.ModeRaft && n.raftLeaderElsewhere(tb.ID, storage.SlotID(s)) {
+		if tb.Mode == meta.ModeRaft && n.raftLeaderElsewhere(tb.ID, s) {
 			// The asker waits for the routing to follow raft and retries.
-			return nil, refusePrefix + fmt.Sprintf("slot %d: raft elected another leader", s), nil
+			return nil, refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
 		}
-		slots[i] = storage.SlotID(s)
+		slots[i] = s
 	}
-	cmd := args[3+2*count:]
+	cmd := req.Command
 	spec := n.tbl.Lookup(cmd[0])
 	if spec == nil || spec.Cluster == router.Server {
 		return nil, "ERR command not forwardable: " + string(cmd[0]), nil
@@ -337,7 +287,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, s
 		return nil, string(command.WrongArgs(spec.Name)), nil
 	}
 	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
-	if count == 0 {
+	if len(slots) == 0 {
 		if spec.Cluster != router.TableWide {
 			return nil, "ERR not a table-wide command: " + spec.Name, nil
 		}
@@ -348,7 +298,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, args [][]byte) (*command.Spec, s
 	if keys, err := spec.KeysOf(cmd); err == nil {
 		for _, k := range keys {
 			if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
-				return nil, refusePrefix + fmt.Sprintf("key in slot %d, not in the slots named", s), nil
+				return nil, refuse(fmt.Sprintf("key in slot %d, not in the slots named", s)), nil
 			}
 		}
 	}
@@ -376,30 +326,18 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 }
 
 // applyReplicated applies a leader's log entries for a slot this node
-// follows (package replication sends them):
-//
-//	REPLICATE <table> <slot> <epoch> <entry>...
-//
-// Entries this node already has are skipped; the first missing one must
-// follow its last ("-REPLGAP <last>" otherwise, so the leader resends from
-// there). The answer is the slot's position here: [last index, its epoch].
-func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
-	if len(args) < 4 {
-		c.R.Error("ERR malformed REPLICATE")
-		return
-	}
-	t, s, ok := parseTableSlot(args[1], args[2])
-	epoch, err := strconv.ParseUint(string(args[3]), 10, 64)
-	if !ok || err != nil {
-		c.R.Error("ERR malformed REPLICATE")
-		return
-	}
-	if msg := n.followerCheck(t, s, meta.Epoch(epoch)); msg != "" {
+// follows (package replication sends them, peer.Replicate). Entries this
+// node already has are skipped; the first missing one must follow its
+// last (a peer.GapError otherwise, so the leader resends from there). The
+// answer is the slot's position here: [last index, its epoch].
+func (n *Node) applyReplicated(c *command.Ctx, req peer.Replicate) {
+	t, s := req.Table, req.Slot
+	if msg := n.followerCheck(t, s, req.Epoch); msg != "" {
 		c.R.Error(msg)
 		return
 	}
 	_, last, _ := n.eng.LogBounds(t, s)
-	for _, raw := range args[4:] {
+	for _, raw := range req.Entries {
 		en, err := storage.DecodeLogEntry(raw)
 		if err != nil {
 			c.R.Error("ERR " + err.Error())
@@ -409,13 +347,13 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 			continue
 		}
 		if en.Index != last+1 {
-			c.R.Error(fmt.Sprintf("REPLGAP %d", last))
+			c.R.Error((&peer.GapError{Last: last}).Reply())
 			return
 		}
 		if err := n.eng.ApplyLogEntry(t, s, en); err != nil {
 			if errors.Is(err, storage.ErrLogGap) {
 				_, last, _ = n.eng.LogBounds(t, s)
-				c.R.Error(fmt.Sprintf("REPLGAP %d", last))
+				c.R.Error((&peer.GapError{Last: last}).Reply())
 				return
 			}
 			c.R.Error("ERR apply: " + err.Error())
@@ -430,98 +368,105 @@ func (n *Node) applyReplicated(c *command.Ctx, args [][]byte) {
 }
 
 // followerCheck explains why this node must not take its leader's data for
-// slot s of table t at epoch, "" when it may.
+// slot s of table t at epoch (a refusal), "" when it may.
 func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
 	tb, ok := n.snap.Load().Table(t)
 	if !ok || uint32(s) >= tb.Slots {
-		return refusePrefix + fmt.Sprintf("no table %d slot %d here", t, s)
+		return refuse(fmt.Sprintf("no table %d slot %d here", t, s))
 	}
 	r := tb.Route(s)
 	if r.Leader == n.id || !slices.Contains(r.Replicas, n.id) || r.Epoch != epoch {
-		return refusePrefix + fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch)
+		return refuse(fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
 	}
 	return ""
 }
 
-// applyFullSync loads a full sync of a slot this node follows:
-//
-//	SYNCBEGIN <table> <slot> <epoch>                          drop the slot's data and log
-//	SYNCDATA  <table> <slot> <epoch> <encoded puts>           load a chunk
-//	SYNCEND   <table> <slot> <epoch> <index> <entry epoch> <keys> <expires>
-//
-// SYNCEND sets the slot's counts and log position; the leader's log
-// continues from there. Its answer is the position, as REPLICATE's.
-func (n *Node) applyFullSync(c *command.Ctx, name string, args [][]byte) {
-	nums := make([]uint64, 0, 7)
-	for _, a := range args[1:] {
-		v, err := strconv.ParseUint(string(a), 10, 64)
-		if err != nil {
-			break
-		}
-		nums = append(nums, v)
+// A full sync of a slot this node follows (package replication sends it)
+// is SYNCBEGIN (drop the slot's data and log), SYNCDATA chunks (loaded
+// into SST files, storage.SlotLoad), SYNCEND (set the slot's counts and
+// log position, from which the leader's log continues; its answer is the
+// position, as REPLICATE's).
+
+// noLoad refuses a SYNCDATA or SYNCEND without a SYNCBEGIN.
+var noLoad = refuse("no full sync of this slot in progress here")
+
+// takeLoad returns the full sync of h's slot in progress, if any, after a
+// follower check (msg is the refusal otherwise); end forgets it (a new
+// full sync replaces it, SYNCEND ends it).
+func (n *Node) takeLoad(h peer.SyncHead, end bool) (key loadKey, load *storage.SlotLoad, msg string) {
+	if msg := n.followerCheck(h.Table, h.Slot, h.Epoch); msg != "" {
+		return key, nil, msg
 	}
-	want := map[string]int{"syncbegin": 4, "syncdata": 5, "syncend": 8}[name]
-	if len(args) != want || len(nums) < 3 || nums[0] > math.MaxUint32 || nums[1] > math.MaxUint32 {
-		c.R.Error("ERR malformed " + strings.ToUpper(name))
-		return
+	key = loadKey{h.Table, h.Slot}
+	n.loadsMu.Lock()
+	defer n.loadsMu.Unlock()
+	load = n.loads[key]
+	if end && load != nil {
+		delete(n.loads, key)
 	}
-	t, s := storage.TableID(nums[0]), storage.SlotID(nums[1])
-	if msg := n.followerCheck(t, s, meta.Epoch(nums[2])); msg != "" {
+	return key, load, ""
+}
+
+func (n *Node) peerSyncBegin(c *command.Ctx, req peer.SyncBegin) {
+	key, load, msg := n.takeLoad(req.SyncHead, true)
+	if msg != "" {
 		c.R.Error(msg)
 		return
 	}
-	var err error
-	key := loadKey{t, s}
-	n.loadsMu.Lock()
-	load := n.loads[key]
-	if name != "syncdata" && load != nil {
-		delete(n.loads, key) // a new full sync replaces it, SYNCEND ends it
+	if load != nil {
+		load.Abort()
 	}
+	n.log.Info("full sync of a slot from its leader", "table", req.Table, "slot", req.Slot)
+	load, err := n.eng.BeginSlotLoad(req.Table, req.Slot)
+	if err != nil {
+		c.R.Error("ERR full sync: " + err.Error())
+		return
+	}
+	n.loadsMu.Lock()
+	if n.loads == nil {
+		n.loads = map[loadKey]*storage.SlotLoad{}
+	}
+	n.loads[key] = load
 	n.loadsMu.Unlock()
-	switch name {
-	case "syncbegin":
-		if load != nil {
-			load.Abort()
-		}
-		n.log.Info("full sync of a slot from its leader", "table", t, "slot", s)
-		if load, err = n.eng.BeginSlotLoad(t, s); err == nil {
-			n.loadsMu.Lock()
-			if n.loads == nil {
-				n.loads = map[loadKey]*storage.SlotLoad{}
-			}
-			n.loads[key] = load
-			n.loadsMu.Unlock()
-		}
-	case "syncdata":
-		if load == nil {
-			c.R.Error(refusePrefix + "no full sync of this slot in progress here")
-			return
-		}
-		var eff storage.Effect
-		if eff, err = storage.DecodeEffect(args[4]); err == nil {
-			err = load.Add(eff.Ops)
-		}
-	case "syncend":
-		if load == nil || len(nums) != 7 {
-			if load == nil {
-				c.R.Error(refusePrefix + "no full sync of this slot in progress here")
-			} else {
-				load.Abort()
-				c.R.Error("ERR malformed SYNCEND")
-			}
-			return
-		}
-		err = load.Finish(storage.LogIndex(nums[3]), storage.Epoch(nums[4]), int64(nums[5]), int64(nums[6]))
-		if err == nil {
-			c.R.Array(2)
-			c.R.Int(int64(nums[3]))
-			c.R.Int(int64(nums[4]))
-			return
-		}
+	c.R.OK()
+}
+
+func (n *Node) peerSyncData(c *command.Ctx, req peer.SyncData) {
+	_, load, msg := n.takeLoad(req.SyncHead, false)
+	if msg != "" {
+		c.R.Error(msg)
+		return
+	}
+	if load == nil {
+		c.R.Error(noLoad)
+		return
+	}
+	eff, err := storage.DecodeEffect(req.Chunk)
+	if err == nil {
+		err = load.Add(eff.Ops)
 	}
 	if err != nil {
 		c.R.Error("ERR full sync: " + err.Error())
 		return
 	}
 	c.R.OK()
+}
+
+func (n *Node) peerSyncEnd(c *command.Ctx, req peer.SyncEnd) {
+	_, load, msg := n.takeLoad(req.SyncHead, true)
+	if msg != "" {
+		c.R.Error(msg)
+		return
+	}
+	if load == nil {
+		c.R.Error(noLoad)
+		return
+	}
+	if err := load.Finish(req.Index, req.EntryEpoch, req.Keys, req.Expires); err != nil {
+		c.R.Error("ERR full sync: " + err.Error())
+		return
+	}
+	c.R.Array(2)
+	c.R.Int(int64(req.Index))
+	c.R.Int(int64(req.EntryEpoch))
 }

@@ -6,22 +6,21 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication/multiraft"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 	"github.com/pika-node/pika-node/storage"
 )
 
 // Raft mode on the node: the multiraft host runs the groups of the raft
-// tables' slots this node holds; its messages travel on a pool of peer
-// connections of their own (RAFT requests), so they never queue behind
-// forwarded commands that wait for those very messages to commit.
+// tables' slots this node holds; its messages travel on peer connections
+// of their own (peer.ClassRaft), so they never queue behind forwarded
+// commands that wait for those very messages to commit.
 
 // raftPeerID is a node's id inside raft groups: its 64-bit hex id, or a
 // hash of an id that is not one.
@@ -36,7 +35,6 @@ func raftPeerID(id meta.NodeID) multiraft.PeerID {
 
 // startRaft builds the host; Run drives it.
 func (n *Node) startRaft() {
-	n.raftPool = forward.NewPool(forward.Config{Self: string(n.id), MaxReply: 1 << 20})
 	n.raftReports = make(chan struct{}, 1)
 	n.raftWanted = map[multiraft.GroupID]string{}
 	n.raftSwept = map[storage.TableID]bool{}
@@ -114,34 +112,30 @@ func (n *Node) raftLeads(t storage.TableID, s storage.SlotID) bool {
 	return st.Running && st.Leader == raftPeerID(n.id)
 }
 
-// sendRaft ships a batch to a peer's RAFT handler; the returned function
+// sendRaft ships a batch to a peer (peer.Raft); the returned function
 // waits for its +OK.
 func (n *Node) sendRaft(to multiraft.PeerID, batch []byte) func() error {
 	addr := (*n.raftAddrs.Load())[to]
 	if addr == "" {
 		return func() error { return fmt.Errorf("raft peer %x is not alive", to) }
 	}
-	f := n.raftPool.Do(addr, 0, [][]byte{[]byte("RAFT"), batch})
+	f := n.links.Do(addr, peer.ClassRaft, 0, peer.Raft{Batch: batch})
 	f.Flush()
 	return func() error {
 		raw, err := f.Wait(context.Background(), 2*time.Second)
 		if err != nil {
 			return err
 		}
-		if len(raw) > 0 && raw[0] == '-' {
-			return fmt.Errorf("raft peer %x refused: %.80s", to, raw)
+		if err := peer.ReplyErr(raw); err != nil {
+			return fmt.Errorf("raft peer %x refused: %w", to, err)
 		}
 		return nil
 	}
 }
 
 // peerRaft is the RAFT request: a batch of raft messages for our groups.
-func (n *Node) peerRaft(c *command.Ctx, args [][]byte) {
-	if len(args) != 2 {
-		c.R.Error("ERR RAFT wants one batch")
-		return
-	}
-	if err := n.raft.Deliver(args[1]); err != nil {
+func (n *Node) peerRaft(c *command.Ctx, req peer.Raft) {
+	if err := n.raft.Deliver(req.Batch); err != nil {
 		n.log.Warn("bad raft batch from a peer", "err", err)
 		c.R.Error("ERR " + err.Error())
 		return
@@ -151,17 +145,8 @@ func (n *Node) peerRaft(c *command.Ctx, args [][]byte) {
 
 // peerRaftTransfer is RAFTTRANSFER <table> <slot> <node>: hand the
 // group's leadership to node (switchover and drain of raft tables).
-func (n *Node) peerRaftTransfer(c *command.Ctx, args [][]byte) {
-	if len(args) != 4 {
-		c.R.Error("ERR RAFTTRANSFER wants table, slot and node")
-		return
-	}
-	t, s, ok := parseTableSlot(args[1], args[2])
-	if !ok {
-		c.R.Error("ERR bad table or slot")
-		return
-	}
-	n.raft.TransferLeader(multiraft.GroupID{Table: t, Slot: s}, raftPeerID(meta.NodeID(args[3])))
+func (n *Node) peerRaftTransfer(c *command.Ctx, req peer.RaftTransfer) {
+	n.raft.TransferLeader(multiraft.GroupID{Table: req.Table, Slot: req.Slot}, raftPeerID(meta.NodeID(req.To)))
 	c.R.Simple("OK")
 }
 
@@ -338,45 +323,35 @@ func (n *Node) transferRaftLeader(ctx context.Context, node meta.NodeInfo, t met
 		n.raft.TransferLeader(multiraft.GroupID{Table: t, Slot: s}, raftPeerID(to))
 		return nil
 	}
-	args := [][]byte{[]byte("RAFTTRANSFER"), strconv.AppendUint(nil, uint64(t), 10), strconv.AppendUint(nil, uint64(s), 10), []byte(to)}
-	raw, err := n.fwd.Do(node.Peer, uint32(s), args).Wait(ctx, 3*time.Second)
+	req := peer.RaftTransfer{Table: t, Slot: s, To: string(to)}
+	raw, err := n.links.Do(node.Peer, peer.ClassForward, uint32(s), req).Wait(ctx, 3*time.Second)
 	if err != nil {
 		return err
 	}
-	if len(raw) > 0 && raw[0] == '-' {
-		return fmt.Errorf("%s refused the transfer: %.80s", node.ID, raw)
+	if err := peer.ReplyErr(raw); err != nil {
+		return fmt.Errorf("%s refused the transfer: %w", node.ID, err)
 	}
 	return nil
 }
 
 // streamRaftSnapshot copies a raft slot to a follower ahead of raft's
-// snapshot message (multiraft.Config.StreamSnapshot):
-//
-//	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>
-//	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
-//
-// chunks of about 1 MB, each acknowledged, on the raft pool's second
-// connection, so raft messages do not wait behind them.
+// snapshot message (multiraft.Config.StreamSnapshot): peer.RaftSnapBegin,
+// then peer.RaftSnapData chunks of about 1 MB, each acknowledged, as
+// peer.ClassRaftSnapshot, so raft messages do not wait behind them.
 func (n *Node) streamRaftSnapshot(st multiraft.SnapshotStream) error {
 	addr := (*n.raftAddrs.Load())[st.To]
 	if addr == "" {
 		return fmt.Errorf("raft peer %x is not alive", st.To)
 	}
-	head := [][]byte{
-		strconv.AppendUint(nil, uint64(st.Group.Table), 10), strconv.AppendUint(nil, uint64(st.Group.Slot), 10),
-		strconv.AppendUint(nil, raftPeerID(n.id), 10), strconv.AppendUint(nil, st.Index, 10), strconv.AppendUint(nil, st.Term, 10),
-	}
-	do := func(args ...[]byte) error {
-		raw, err := n.raftPool.Do(addr, 1, args).Wait(st.Ctx, 30*time.Second)
+	head := peer.RaftSnapHead{Table: st.Group.Table, Slot: st.Group.Slot, From: raftPeerID(n.id), Index: st.Index, Term: st.Term}
+	do := func(req peer.Request) error {
+		raw, err := n.links.Do(addr, peer.ClassRaftSnapshot, 0, req).Wait(st.Ctx, 30*time.Second)
 		if err != nil {
 			return err
 		}
-		if len(raw) > 0 && raw[0] == '-' {
-			return fmt.Errorf("%.120s", raw)
-		}
-		return nil
+		return peer.ReplyErr(raw)
 	}
-	if err := do(append([][]byte{[]byte("RAFTSNAPBEGIN")}, head...)...); err != nil {
+	if err := do(peer.RaftSnapBegin{RaftSnapHead: head}); err != nil {
 		return err
 	}
 	for {
@@ -384,11 +359,7 @@ func (n *Node) streamRaftSnapshot(st multiraft.SnapshotStream) error {
 		if err != nil {
 			return err
 		}
-		last := []byte("0")
-		if done {
-			last = []byte("1")
-		}
-		if err := do(append(append([][]byte{[]byte("RAFTSNAPDATA")}, head...), last, chunk)...); err != nil {
+		if err := do(peer.RaftSnapData{RaftSnapHead: head, Last: done, Chunk: chunk}); err != nil {
 			return err
 		}
 		if done {
@@ -397,36 +368,26 @@ func (n *Node) streamRaftSnapshot(st multiraft.SnapshotStream) error {
 	}
 }
 
-// peerRaftSnapshot serves RAFTSNAPBEGIN and RAFTSNAPDATA (see
-// streamRaftSnapshot): the snapshot is staged beside the slot until raft's
-// snapshot message lands it.
-func (n *Node) peerRaftSnapshot(c *command.Ctx, name string, args [][]byte) {
-	want := 6
-	if name == "raftsnapdata" {
-		want = 8
+// peerRaftSnapBegin and peerRaftSnapData serve a raft snapshot streamed
+// by the group's leader (streamRaftSnapshot): it is staged beside the
+// slot until raft's snapshot message lands it.
+func (n *Node) peerRaftSnapBegin(c *command.Ctx, req peer.RaftSnapBegin) {
+	h := req.RaftSnapHead
+	g := multiraft.GroupID{Table: h.Table, Slot: h.Slot}
+	n.raftSnapReply(c, g, n.raft.BeginInstall(g, h.From, h.Index, h.Term))
+}
+
+func (n *Node) peerRaftSnapData(c *command.Ctx, req peer.RaftSnapData) {
+	h := req.RaftSnapHead
+	g := multiraft.GroupID{Table: h.Table, Slot: h.Slot}
+	eff, err := storage.DecodeEffect(req.Chunk)
+	if err == nil {
+		err = n.raft.StageChunk(g, h.From, h.Index, h.Term, eff.Ops, req.Last)
 	}
-	if len(args) != want {
-		c.R.Error("ERR malformed " + strings.ToUpper(name))
-		return
-	}
-	t, s, ok := parseTableSlot(args[1], args[2])
-	from, err1 := strconv.ParseUint(string(args[3]), 10, 64)
-	index, err2 := strconv.ParseUint(string(args[4]), 10, 64)
-	term, err3 := strconv.ParseUint(string(args[5]), 10, 64)
-	if !ok || err1 != nil || err2 != nil || err3 != nil {
-		c.R.Error("ERR malformed " + strings.ToUpper(name))
-		return
-	}
-	g := multiraft.GroupID{Table: t, Slot: s}
-	var err error
-	if name == "raftsnapbegin" {
-		err = n.raft.BeginInstall(g, from, index, term)
-	} else {
-		var eff storage.Effect
-		if eff, err = storage.DecodeEffect(args[7]); err == nil {
-			err = n.raft.StageChunk(g, from, index, term, eff.Ops, string(args[6]) == "1")
-		}
-	}
+	n.raftSnapReply(c, g, err)
+}
+
+func (n *Node) raftSnapReply(c *command.Ctx, g multiraft.GroupID, err error) {
 	if err != nil {
 		n.log.Warn("raft snapshot from a peer refused", "group", g.String(), "err", err)
 		c.R.Error("ERR " + err.Error())

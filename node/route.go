@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -12,8 +13,8 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -49,28 +50,36 @@ func routedCommand(spec *command.Spec, args [][]byte) router.Command {
 	return cmd
 }
 
-// fwdArgs builds a FWD request for args on the given slots.
-func fwdArgs(tb *router.Table, slots []storage.SlotID, args [][]byte) [][]byte {
-	out := make([][]byte, 0, 3+2*len(slots)+len(args))
-	out = append(out, []byte("FWD"), strconv.AppendUint(nil, uint64(tb.ID), 10), strconv.AppendInt(nil, int64(len(slots)), 10))
-	for _, s := range slots {
-		out = append(out, strconv.AppendUint(nil, uint64(s), 10), strconv.AppendUint(nil, uint64(tb.Route(s).Epoch), 10))
+// forwardReq is the FWD request for args on the given slots, each at
+// its epoch in tb.
+func forwardReq(tb *router.Table, slots []storage.SlotID, args [][]byte) peer.Forward {
+	req := peer.Forward{Table: tb.ID, Slots: make([]peer.SlotEpoch, len(slots)), Command: args}
+	for i, s := range slots {
+		req.Slots[i] = peer.SlotEpoch{Slot: s, Epoch: tb.Route(s).Epoch}
 	}
-	return append(out, args...)
+	return req
 }
 
-// send forwards args (on slots, of table tb) to node id.
-func (n *Node) send(snap *router.Snapshot, id meta.NodeID, tb *router.Table, slots []storage.SlotID, args [][]byte) *forward.Future {
+// send forwards args (on slots, of table tb) to node id, on the
+// connection of its first slot.
+func (n *Node) send(snap *router.Snapshot, id meta.NodeID, tb *router.Table, slots []storage.SlotID, args [][]byte) *peer.Future {
 	info, _ := snap.Node(id)
-	lane := uint32(0)
+	key := uint32(0)
 	if len(slots) > 0 {
-		lane = uint32(slots[0])
+		key = uint32(slots[0])
 	}
-	return n.fwd.Do(info.Peer, lane, fwdArgs(tb, slots, args))
+	return n.links.Do(info.Peer, peer.ClassForward, key, forwardReq(tb, slots, args))
+}
+
+// refused reports whether a raw reply is a peer's refusal
+// (peer.RefusedError): the routing changed, nothing ran.
+func refused(raw []byte) bool {
+	var re *peer.RefusedError
+	return errors.As(peer.ReplyErr(raw), &re)
 }
 
 // waitReply waits for a forwarded reply; a failure becomes CLUSTERDOWN.
-func (n *Node) waitReply(f *forward.Future, leader meta.NodeID) ([]byte, bool) {
+func (n *Node) waitReply(f *peer.Future, leader meta.NodeID) ([]byte, bool) {
 	raw, err := f.Wait(context.Background(), n.cfg.ForwardTimeout)
 	if err != nil {
 		return []byte(fmt.Sprintf("-CLUSTERDOWN the leader %s did not answer: %v\r\n", leader, err)), false
@@ -82,7 +91,7 @@ func (n *Node) waitReply(f *forward.Future, leader meta.NodeID) ([]byte, bool) {
 // of the connection's reply buffer.
 type pendingReply struct {
 	at     int
-	fut    *forward.Future
+	fut    *peer.Future
 	leader meta.NodeID
 	args   [][]byte // a copy, to run again after a refusal
 	table  storage.TableID
@@ -126,7 +135,7 @@ func (n *Node) resolvePending(cl *client, out *resp.Reply) {
 	waited := false
 	for _, pr := range p.list {
 		raw, _ := n.waitReply(pr.fut, pr.leader)
-		if forward.Refused(raw) {
+		if refused(raw) {
 			// Once for the batch: when the refusals come from a peer
 			// whose routing lags, this node's never gets newer, and
 			// each refused forward would wait the whole second.
@@ -186,7 +195,7 @@ func (n *Node) reroute(cl *client, table storage.TableID, args [][]byte) []byte 
 			n.awaitNewerSnapshot(snap.Revision, 50*time.Millisecond)
 		case router.Remote:
 			raw, _ := n.waitReply(n.send(snap, r.Leader, tb, []storage.SlotID{r.Slot}, args), r.Leader)
-			if !forward.Refused(raw) {
+			if !refused(raw) {
 				return raw
 			}
 			if time.Now().After(deadline) {
@@ -305,7 +314,7 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 		p.args = append(p.args, c.Args[i:i+step]...)
 		p.index = append(p.index, k)
 	}
-	futs := make([]*forward.Future, len(parts))
+	futs := make([]*peer.Future, len(parts))
 	for i, p := range parts {
 		if p.leader != n.id {
 			futs[i] = n.send(snap, p.leader, tb, p.slots, copyArgs(p.args))
@@ -323,13 +332,13 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 			continue
 		}
 		raw, ok := n.waitReply(futs[i], p.leader)
-		if ok && forward.Refused(raw) {
+		if ok && refused(raw) {
 			raw = []byte("-CLUSTERDOWN a slot's leadership is changing; retry\r\n")
 		}
 		replies[i] = raw
 	}
 	for _, raw := range replies {
-		if forward.IsError(raw) {
+		if peer.IsError(raw) {
 			c.R.B = append(c.R.B, raw...)
 			return
 		}
@@ -340,7 +349,7 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 	case "mget":
 		vals := make([][]byte, (len(c.Args)-1)/step)
 		for i, p := range parts {
-			elems, err := forward.Elems(replies[i])
+			elems, err := peer.Elems(replies[i])
 			if err != nil || len(elems) != len(p.index) {
 				c.R.Error(fmt.Sprintf("ERR bad reply from %s: %v", p.leader, err))
 				return
@@ -356,7 +365,7 @@ func (n *Node) fanOutCommand(cl *client, c *command.Ctx, spec *command.Spec, tb 
 	default: // del unlink exists touch: counts
 		var total int64
 		for i, p := range parts {
-			v, err := forward.Int(replies[i])
+			v, err := peer.Int(replies[i])
 			if err != nil {
 				c.R.Error(fmt.Sprintf("ERR bad reply from %s: %v", p.leader, err))
 				return
@@ -393,7 +402,7 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	}
 	// Run here first: a syntax error is answered before anything is sent.
 	local := n.runLocal(cl, tb, c.Args, true)
-	if forward.IsError(local) {
+	if peer.IsError(local) {
 		c.R.B = append(c.R.B, local...)
 		return
 	}
@@ -405,10 +414,10 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 		rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 		for _, id := range others {
 			raw, ok := n.waitReply(n.send(snap, id, tb, nil, c.Args), id)
-			if ok && forward.Refused(raw) {
+			if ok && refused(raw) {
 				raw = refusedTableWide(id, tb)
 			}
-			if !ok || forward.IsError(raw) || string(raw) != "$-1\r\n" {
+			if !ok || peer.IsError(raw) || string(raw) != "$-1\r\n" {
 				c.R.B = append(c.R.B, raw...)
 				return
 			}
@@ -416,7 +425,7 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 		c.R.Null()
 		return
 	}
-	futs := make([]*forward.Future, len(others))
+	futs := make([]*peer.Future, len(others))
 	args := copyArgs(c.Args)
 	for i, id := range others {
 		futs[i] = n.send(snap, id, tb, nil, args)
@@ -427,10 +436,10 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	replies := [][]byte{local}
 	for i, id := range others {
 		raw, _ := n.waitReply(futs[i], id)
-		if forward.Refused(raw) {
+		if refused(raw) {
 			raw = refusedTableWide(id, tb)
 		}
-		if forward.IsError(raw) {
+		if peer.IsError(raw) {
 			c.R.B = append(c.R.B, raw...)
 			return
 		}
@@ -440,7 +449,7 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	case "dbsize":
 		var total int64
 		for _, raw := range replies {
-			v, err := forward.Int(raw)
+			v, err := peer.Int(raw)
 			if err != nil {
 				c.R.Error("ERR bad DBSIZE reply from a peer")
 				return
@@ -451,7 +460,7 @@ func (n *Node) tableWideCommand(cl *client, c *command.Ctx, spec *command.Spec, 
 	case "keys":
 		var all [][]byte
 		for _, raw := range replies {
-			elems, err := forward.Elems(raw)
+			elems, err := peer.Elems(raw)
 			if err != nil {
 				c.R.Error("ERR bad KEYS reply from a peer")
 				return
@@ -516,21 +525,21 @@ func (n *Node) scanCluster(cl *client, c *command.Ctx, tb *router.Table, snap *r
 			}
 			var ok bool
 			raw, ok = n.waitReply(n.send(snap, leader, tb, []storage.SlotID{slot}, args), leader)
-			if ok && forward.Refused(raw) {
+			if ok && refused(raw) {
 				raw = []byte("-CLUSTERDOWN the slot's leadership is changing; retry\r\n")
 			}
 		}
-		if forward.IsError(raw) {
+		if peer.IsError(raw) {
 			c.R.B = append(c.R.B, raw...)
 			return
 		}
-		elems, err := forward.Elems(raw)
+		elems, err := peer.Elems(raw)
 		if err != nil || len(elems) != 2 {
 			c.R.Error("ERR bad SCAN reply")
 			return
 		}
 		next, err1 := bulkValue(elems[0])
-		ks, err2 := forward.Elems(elems[1])
+		ks, err2 := peer.Elems(elems[1])
 		if err1 != nil || err2 != nil {
 			c.R.Error("ERR bad SCAN reply")
 			return
@@ -556,7 +565,7 @@ func (n *Node) scanCluster(cl *client, c *command.Ctx, tb *router.Table, snap *r
 // bulkValue returns the content of a raw bulk string reply.
 func bulkValue(raw []byte) ([]byte, error) {
 	if len(raw) < 4 || raw[0] != '$' {
-		return nil, forward.ErrProtocol
+		return nil, peer.ErrProtocol
 	}
 	i := 1
 	for i < len(raw) && raw[i] != '\r' {
@@ -564,7 +573,7 @@ func bulkValue(raw []byte) ([]byte, error) {
 	}
 	n, err := strconv.Atoi(string(raw[1:i]))
 	if err != nil || n < 0 || i+2+n+2 != len(raw) {
-		return nil, forward.ErrProtocol
+		return nil, peer.ErrProtocol
 	}
 	return raw[i+2 : i+2+n], nil
 }
@@ -573,10 +582,10 @@ func bulkValue(raw []byte) ([]byte, error) {
 // its slots (INFO keyspace). A node that does not answer counts as empty.
 func (n *Node) clusterCounts(snap *router.Snapshot, tb *router.Table) (keys, expires int64) {
 	keys, expires = n.ownedCounts(tb)
-	var futs []*forward.Future
+	var futs []*peer.Future
 	for _, id := range tb.Leaders() {
 		if info, ok := snap.Node(id); ok && id != n.id {
-			futs = append(futs, n.fwd.Do(info.Peer, 0, [][]byte{[]byte("COUNTS"), strconv.AppendUint(nil, uint64(tb.ID), 10)}))
+			futs = append(futs, n.links.Do(info.Peer, peer.ClassForward, 0, peer.Counts{Table: tb.ID}))
 		}
 	}
 	for _, f := range futs {
@@ -584,12 +593,12 @@ func (n *Node) clusterCounts(snap *router.Snapshot, tb *router.Table) (keys, exp
 		if err != nil {
 			continue
 		}
-		elems, err := forward.Elems(raw)
+		elems, err := peer.Elems(raw)
 		if err != nil || len(elems) != 2 {
 			continue
 		}
-		k, err1 := forward.Int(elems[0])
-		e, err2 := forward.Int(elems[1])
+		k, err1 := peer.Int(elems[0])
+		e, err2 := peer.Int(elems[1])
 		if err1 == nil && err2 == nil {
 			keys += k
 			expires += e

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/pika-node/pika-node/node/resp"
-	"github.com/pika-node/pika-node/router/forward"
+	"github.com/pika-node/pika-node/peer"
 )
 
 // A forwarded command that the peer refused (its routing moved on) is run
@@ -21,7 +21,7 @@ func TestRefusedForwardIsRetriedInPlace(t *testing.T) {
 	cl.pending.rev = snap.Revision - 1 // routed with an older snapshot
 	cl.pending.list = append(cl.pending.list, pendingReply{
 		at:     out.Len(),
-		fut:    forward.Resolved([]byte("-PIKAREFUSE table 0 slot 1: asked at epoch 1, known epoch 2\r\n")),
+		fut:    peer.Resolved([]byte("-" + refuse("table 0 slot 1: asked at epoch 1, known epoch 2") + "\r\n")),
 		leader: "elsewhere",
 		args:   [][]byte{[]byte("SET"), []byte("k"), []byte("v")},
 		table:  0,

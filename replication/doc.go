@@ -10,6 +10,8 @@
 //	REPLICATE <table> <slot> <epoch> <entry>...   ->  [<last index>, <its epoch>]
 //	                                                 | -REPLGAP <last> | -PIKAREFUSE ...
 //
+// (peer.Replicate; the errors are peer.GapError and peer.RefusedError.)
+//
 // A follower behind the leader's retained log, empty while the slot has
 // keys, or diverged (its last entry is not in the leader's log with the
 // same epoch: it led the slot and wrote entries its followers never got)

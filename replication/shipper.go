@@ -1,16 +1,15 @@
 package replication
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -24,19 +23,15 @@ type Config struct {
 	MaxBytes int
 	// Timeout bounds the wait for a follower's answer. Default 5s.
 	Timeout time.Duration
-	// SyncPool carries full syncs (nil: the shipping pool): apart from the
-	// log and the clients' forwards, so that a follower writing a large
-	// copy holds none of them up.
-	SyncPool *forward.Pool
-	Log      *slog.Logger
+	Log     *slog.Logger
 }
 
 // Shipper sends the slots this node leads to their followers.
 type Shipper struct {
-	cfg  Config
-	eng  *storage.Engine
-	pool *forward.Pool
-	snap func() *router.Snapshot
+	cfg   Config
+	eng   *storage.Engine
+	links *peer.Links
+	snap  func() *router.Snapshot
 	// next is, per follower and slot, the next index to send (0: unknown,
 	// ask the follower).
 	next map[target]storage.LogIndex
@@ -87,8 +82,12 @@ type target struct {
 	slot  storage.SlotID
 }
 
-// NewShipper returns a shipper reading eng's slot logs and sending over pool.
-func NewShipper(cfg Config, eng *storage.Engine, pool *forward.Pool, snap func() *router.Snapshot) *Shipper {
+// NewShipper returns a shipper reading eng's slot logs and sending over
+// links: the log as peer.ClassForward (one slot's requests in order, on
+// its connection), full syncs as peer.ClassBulk (apart from the log and
+// the clients' forwards, so that a follower writing a large copy holds
+// none of them up).
+func NewShipper(cfg Config, eng *storage.Engine, links *peer.Links, snap func() *router.Snapshot) *Shipper {
 	if cfg.Interval <= 0 {
 		cfg.Interval = 2 * time.Millisecond
 	}
@@ -101,10 +100,7 @@ func NewShipper(cfg Config, eng *storage.Engine, pool *forward.Pool, snap func()
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.SyncPool == nil {
-		cfg.SyncPool = pool
-	}
-	return &Shipper{cfg: cfg, eng: eng, pool: pool, snap: snap, next: map[target]storage.LogIndex{},
+	return &Shipper{cfg: cfg, eng: eng, links: links, snap: snap, next: map[target]storage.LogIndex{},
 		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64)}
 }
 
@@ -140,7 +136,7 @@ func (s *Shipper) Run(ctx context.Context) {
 
 type sent struct {
 	to   target
-	fut  *forward.Future
+	fut  *peer.Future
 	last storage.LogIndex // the last index sent, 0 for a probe
 }
 
@@ -191,8 +187,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 					go s.fullSync(ctx, info.Peer, to, r.Epoch)
 					continue
 				}
-				args := [][]byte{[]byte("REPLICATE"), strconv.AppendUint(nil, uint64(tb.ID), 10),
-					strconv.AppendUint(nil, uint64(slot), 10), strconv.AppendUint(nil, uint64(r.Epoch), 10)}
+				req := peer.Replicate{Table: tb.ID, Slot: slot, Epoch: r.Epoch}
 				var lastSent storage.LogIndex
 				switch {
 				case next == 0: // probe: where is the follower?
@@ -209,14 +204,14 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 						continue
 					}
 					for _, en := range entries {
-						args = append(args, storage.EncodeLogEntry(nil, en))
+						req.Entries = append(req.Entries, storage.EncodeLogEntry(nil, en))
 					}
 					lastSent = entries[len(entries)-1].Index
 				}
-				for _, a := range args[4:] {
+				for _, a := range req.Entries {
 					s.bytesSent.Add(int64(len(a)))
 				}
-				out = append(out, sent{to: to, fut: s.pool.Do(info.Peer, uint32(slot), args), last: lastSent})
+				out = append(out, sent{to: to, fut: s.links.Do(info.Peer, peer.ClassForward, uint32(slot), req), last: lastSent})
 			}
 		}
 	}
@@ -234,6 +229,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 	}
 	for _, x := range out {
 		raw, err := x.fut.Wait(ctx, s.cfg.Timeout)
+		var gap *peer.GapError
 		switch {
 		case err != nil:
 			s.next[x.to] = 0
@@ -261,10 +257,8 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) int {
 			}
 			s.next[x.to] = last + 1
 			delete(s.behind, x.to)
-		case bytes.HasPrefix(raw, []byte("-REPLGAP ")):
-			if v, err := strconv.ParseUint(string(bytes.TrimSpace(raw[9:])), 10, 64); err == nil {
-				s.next[x.to] = storage.LogIndex(v) + 1
-			}
+		case errors.As(peer.ReplyErr(raw), &gap):
+			s.next[x.to] = gap.Last + 1
 		default: // refused (routing moved) or an error: ask again next round
 			s.next[x.to] = 0
 		}
@@ -305,14 +299,14 @@ func (s *Shipper) publishStats(snap *router.Snapshot) {
 
 // position reads a REPLICATE answer: [last index, its epoch].
 func position(raw []byte) (storage.LogIndex, storage.Epoch, error) {
-	el, err := forward.Elems(raw)
+	el, err := peer.Elems(raw)
 	if err != nil || len(el) != 2 {
-		return 0, 0, forward.ErrProtocol
+		return 0, 0, peer.ErrProtocol
 	}
-	last, err1 := forward.Int(el[0])
-	epoch, err2 := forward.Int(el[1])
+	last, err1 := peer.Int(el[0])
+	epoch, err2 := peer.Int(el[1])
 	if err1 != nil || err2 != nil {
-		return 0, 0, forward.ErrProtocol
+		return 0, 0, peer.ErrProtocol
 	}
 	return storage.LogIndex(last), storage.Epoch(epoch), nil
 }
@@ -348,7 +342,7 @@ const (
 // fullSync copies the slot's data to the follower from a snapshot at one
 // log position, which becomes the follower's position; shipping the log
 // resumes after it.
-func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch storage.Epoch) {
+func (s *Shipper) fullSync(ctx context.Context, addr string, to target, epoch storage.Epoch) {
 	res := syncResult{to: to}
 	defer func() { s.synced <- res }()
 	start := time.Now()
@@ -362,30 +356,30 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 		return
 	}
 	defer ss.Close()
-	head := func(name string) [][]byte {
-		return [][]byte{[]byte(name), strconv.AppendUint(nil, uint64(to.table), 10),
-			strconv.AppendUint(nil, uint64(to.slot), 10), strconv.AppendUint(nil, uint64(epoch), 10)}
+	head := peer.SyncHead{Table: to.table, Slot: to.slot, Epoch: epoch}
+	do := func(req peer.Request) *peer.Future {
+		return s.links.Do(addr, peer.ClassBulk, uint32(to.slot), req)
 	}
-	call := func(args [][]byte) ([]byte, bool) {
-		raw, err := s.cfg.SyncPool.Do(peer, uint32(to.slot), args).Wait(ctx, syncTimeout)
-		if err != nil || forward.IsError(raw) {
-			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", string(args[0]), "err", err, "reply", string(raw))
+	call := func(req peer.Request) ([]byte, bool) {
+		raw, err := do(req).Wait(ctx, syncTimeout)
+		if err != nil || peer.IsError(raw) {
+			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", req.Name(), "err", err, "reply", string(raw))
 			return nil, false
 		}
 		return raw, true
 	}
-	if _, ok := call(head("SYNCBEGIN")); !ok {
+	if _, ok := call(peer.SyncBegin{SyncHead: head}); !ok {
 		return
 	}
 	// Chunks are pipelined (syncInFlight unanswered at most, on the
 	// slot's connection, so in order): reading and sending the next
 	// overlaps the follower's write of the last.
 	var bytesSent int
-	var inFlight []*forward.Future
-	wait := func(f *forward.Future) bool {
+	var inFlight []*peer.Future
+	wait := func(f *peer.Future) bool {
 		raw, err := f.Wait(ctx, syncTimeout)
-		if err != nil || forward.IsError(raw) {
-			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", "SYNCDATA", "err", err, "reply", string(raw))
+		if err != nil || peer.IsError(raw) {
+			s.cfg.Log.Warn("full sync failed; it will be retried", "follower", to.node, "table", to.table, "slot", to.slot, "step", peer.SyncData{}.Name(), "err", err, "reply", string(raw))
 			return false
 		}
 		return true
@@ -400,7 +394,7 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 			eff := storage.Effect{Ops: ops}
 			chunk := eff.Encode(nil)
 			bytesSent += len(chunk)
-			f := s.cfg.SyncPool.Do(peer, uint32(to.slot), append(head("SYNCDATA"), chunk))
+			f := do(peer.SyncData{SyncHead: head, Chunk: chunk})
 			f.Flush()
 			inFlight = append(inFlight, f)
 			if len(inFlight) >= syncInFlight {
@@ -419,8 +413,7 @@ func (s *Shipper) fullSync(ctx context.Context, peer string, to target, epoch st
 			return
 		}
 	}
-	end := append(head("SYNCEND"), strconv.AppendUint(nil, uint64(ss.Index), 10), strconv.AppendUint(nil, uint64(ss.Epoch), 10),
-		strconv.AppendInt(nil, ss.Keys, 10), strconv.AppendInt(nil, ss.Expires, 10))
+	end := peer.SyncEnd{SyncHead: head, Index: ss.Index, EntryEpoch: ss.Epoch, Keys: ss.Keys, Expires: ss.Expires}
 	if _, ok := call(end); !ok {
 		return
 	}

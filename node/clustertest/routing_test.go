@@ -18,8 +18,8 @@ import (
 
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/router/forward"
 )
 
 // startCluster runs etcd and n nodes and creates table "t" (id 1) with its
@@ -323,10 +323,10 @@ func TestHostilePeers(t *testing.T) {
 	needSetup(t)
 	etcd, nodes := startCluster(t, 2, 8)
 	nd := nodes[0]
-	peer := addr(nd.port + 10000)
+	peerAddr := addr(nd.port + 10000)
 	try := func(payload string) string {
 		t.Helper()
-		conn, err := net.DialTimeout("tcp", peer, time.Second)
+		conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -392,7 +392,7 @@ func TestHostilePeers(t *testing.T) {
 			}
 		}
 	}
-	conn, err := net.DialTimeout("tcp", peer, time.Second)
+	conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestHostilePeers(t *testing.T) {
 		for _, a := range args {
 			req = append(req, []byte(a))
 		}
-		conn.Write(forward.AppendRequest(nil, req...))
+		conn.Write(peer.AppendRequest(nil, req...))
 		line, err := br.ReadString('\n')
 		if err != nil {
 			t.Fatalf("peer request %v: %v", args, err)

@@ -1,4 +1,4 @@
-package forward
+package peer
 
 import (
 	"bufio"
@@ -35,7 +35,7 @@ type Pool struct {
 	cfg    Config
 	secret atomic.Pointer[string]
 	mu     sync.Mutex
-	peers  map[string]*peer
+	peers  map[string]*peerConns
 	closed bool
 }
 
@@ -53,7 +53,7 @@ func NewPool(cfg Config) *Pool {
 	if cfg.MaxReply <= 0 {
 		cfg.MaxReply = 1 << 30
 	}
-	p := &Pool{cfg: cfg, peers: map[string]*peer{}}
+	p := &Pool{cfg: cfg, peers: map[string]*peerConns{}}
 	empty := ""
 	p.secret.Store(&empty)
 	return p
@@ -67,11 +67,11 @@ func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
 	peers := p.peers
-	p.peers = map[string]*peer{}
+	p.peers = map[string]*peerConns{}
 	p.mu.Unlock()
 	for _, pr := range peers {
 		for _, c := range pr.conns {
-			c.close(errors.New("forward: pool closed"))
+			c.close(errors.New("peer: pool closed"))
 		}
 	}
 }
@@ -85,12 +85,12 @@ func (p *Pool) Do(addr string, lane uint32, args [][]byte) *Future {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		f.complete(nil, errors.New("forward: pool closed"))
+		f.complete(nil, errors.New("peer: pool closed"))
 		return f
 	}
 	pr, ok := p.peers[addr]
 	if !ok {
-		pr = &peer{conns: make([]*conn, p.cfg.ConnsPerPeer)}
+		pr = &peerConns{conns: make([]*conn, p.cfg.ConnsPerPeer)}
 		for i := range pr.conns {
 			pr.conns[i] = &conn{pool: p, addr: addr}
 		}
@@ -102,7 +102,7 @@ func (p *Pool) Do(addr string, lane uint32, args [][]byte) *Future {
 	return f
 }
 
-type peer struct {
+type peerConns struct {
 	conns []*conn
 }
 
@@ -249,7 +249,7 @@ func (c *conn) dial() (*link, error) {
 	// first request.
 	auth := newFuture()
 	l.push(auth)
-	l.buf = AppendRequest(l.buf, []byte("PEERAUTH"), []byte(*c.pool.secret.Load()), []byte(c.pool.cfg.Self))
+	l.buf = AppendRequest(l.buf, Auth{Secret: *c.pool.secret.Load(), Node: c.pool.cfg.Self}.Args()...)
 	go c.readLoop(l, auth)
 	return l, nil
 }

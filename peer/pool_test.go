@@ -1,4 +1,4 @@
-package forward
+package peer
 
 import (
 	"bufio"
@@ -7,61 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-func TestReadReply(t *testing.T) {
-	for _, raw := range []string{
-		"+OK\r\n", "-ERR x\r\n", ":42\r\n", "$-1\r\n", "$0\r\n\r\n", "$3\r\nabc\r\n",
-		"*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n*1\r\n:1\r\n",
-	} {
-		got, err := readReply(bufio.NewReader(strings.NewReader(raw+"+next\r\n")), 1<<20)
-		if err != nil || string(got) != raw {
-			t.Errorf("readReply(%q) = %q, %v", raw, got, err)
-		}
-	}
-	for _, bad := range []string{
-		"?x\r\n", "$5\r\nab\r\n", "$3\r\nabcXY", "$-2\r\n", "*x\r\n", ":1\n",
-		"$99999999999\r\n", strings.Repeat("*1\r\n", 100) + ":1\r\n",
-	} {
-		if _, err := readReply(bufio.NewReader(strings.NewReader(bad)), 1<<20); err == nil {
-			t.Errorf("readReply(%q) accepted", bad)
-		}
-	}
-	if _, err := readReply(bufio.NewReader(strings.NewReader("$10\r\n0123456789\r\n")), 8); err == nil {
-		t.Error("a reply over the limit was accepted")
-	}
-}
-
-func TestElemsAndInt(t *testing.T) {
-	el, err := Elems([]byte("*3\r\n$1\r\na\r\n$-1\r\n:7\r\n"))
-	if err != nil || len(el) != 3 || string(el[0]) != "$1\r\na\r\n" || string(el[1]) != "$-1\r\n" || string(el[2]) != ":7\r\n" {
-		t.Fatalf("Elems = %q, %v", el, err)
-	}
-	if _, err := Elems([]byte(":1\r\n")); err == nil {
-		t.Fatal("Elems of an integer")
-	}
-	if v, err := Int([]byte(":-12\r\n")); err != nil || v != -12 {
-		t.Fatalf("Int = %d, %v", v, err)
-	}
-	if !Refused([]byte("-PIKAREFUSE x\r\n")) || Refused([]byte("-ERR x\r\n")) || !IsError([]byte("-E\r\n")) {
-		t.Fatal("Refused/IsError")
-	}
-}
-
-func FuzzReadReply(f *testing.F) {
-	f.Add([]byte("*2\r\n$1\r\na\r\n:1\r\n"))
-	f.Add([]byte("$3\r\nabc\r\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		raw, err := readReply(bufio.NewReader(bytes.NewReader(b)), 1<<16)
-		if err == nil && !bytes.HasPrefix(b, raw) {
-			t.Fatalf("reply %q is not a prefix of the input", raw)
-		}
-	})
-}
 
 // peerServer is a minimal peer for fault injection: it answers PEERAUTH
 // with +OK (or refuses a wrong secret), then echoes each command's second
@@ -220,5 +169,48 @@ func TestPoolFailures(t *testing.T) {
 	start := time.Now()
 	if _, err := p.Do(addr, 0, [][]byte{[]byte("ECHO"), []byte("z")}).Wait(context.Background(), 5*time.Second); err == nil || time.Since(start) > 2*time.Second {
 		t.Fatalf("dead peer: %v after %s", err, time.Since(start))
+	}
+}
+
+// Each traffic class travels on its own connections: raft messages on the
+// raft pool's first connection to a peer, raft snapshots on its second,
+// full syncs on the bulk pool, forwards on the forward pool by key.
+func TestLinksClasses(t *testing.T) {
+	srv := newPeerServer(t, "s3cret")
+	addr := srv.ln.Addr().String()
+	l := NewLinks(LinksConfig{Self: "me"})
+	defer l.Close()
+	l.SetSecret("s3cret")
+	for _, tc := range []struct {
+		class Class
+		key   uint32
+		pool  *Pool
+		conn  int
+	}{
+		{ClassForward, 3, l.fwd, 1},
+		{ClassRaft, 3, l.raft, 0},
+		{ClassRaftSnapshot, 0, l.raft, 1},
+		{ClassBulk, 2, l.bulk, 0},
+	} {
+		raw, err := l.Do(addr, tc.class, tc.key, Raft{Batch: []byte("x")}).Wait(context.Background(), 5*time.Second)
+		if err != nil || string(raw) != "$1\r\nx\r\n" {
+			t.Fatalf("class %d: %q, %v", tc.class, raw, err)
+		}
+		tc.pool.mu.Lock()
+		pr := tc.pool.peers[addr]
+		tc.pool.mu.Unlock()
+		var used bool
+		if pr != nil {
+			c := pr.conns[tc.conn]
+			c.mu.Lock()
+			used = c.cur != nil
+			c.mu.Unlock()
+		}
+		if !used {
+			t.Errorf("class %d did not use connection %d of its pool", tc.class, tc.conn)
+		}
+	}
+	if l.fwd.cfg.MaxReply != 1<<30 || l.raft.cfg.MaxReply != 1<<20 || l.bulk.cfg.MaxReply != 1<<20 {
+		t.Errorf("reply bounds: %d %d %d", l.fwd.cfg.MaxReply, l.raft.cfg.MaxReply, l.bulk.cfg.MaxReply)
 	}
 }

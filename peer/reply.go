@@ -1,4 +1,4 @@
-package forward
+package peer
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 )
 
 // ErrProtocol is a malformed reply from a peer.
-var ErrProtocol = errors.New("forward: malformed reply from peer")
+var ErrProtocol = errors.New("peer: malformed reply from peer")
 
 const maxDepth = 64
 
@@ -134,9 +134,6 @@ func Int(raw []byte) (int64, error) {
 
 // IsError reports whether raw is an error reply.
 func IsError(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
-
-// Refused reports whether raw is a peer's refusal (routing changed).
-func Refused(raw []byte) bool { return len(raw) >= 11 && string(raw[:11]) == "-PIKAREFUSE" }
 
 // AppendRequest appends args as a RESP array of bulk strings.
 func AppendRequest(dst []byte, args ...[]byte) []byte {

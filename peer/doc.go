@@ -1,0 +1,71 @@
+// Package peer owns the node-to-node protocol, both ends: its requests
+// (one type each, encoded by Args and read back by ParseX), its typed
+// error replies, the client that sends them (pooled, pipelined,
+// authenticated connections; futures; RESP reply reading and splitting)
+// and the server's request table (Mux). The handlers stay with what they
+// act on, in package node.
+//
+// # Wire
+//
+// RESP both ways, on the peer port (port + 10000): a request is an array
+// of bulk strings, its name first (any case). A connection opens with
+// PEERAUTH; anything else first, or a wrong secret, is answered with an
+// error, logged, and the connection closed.
+//
+//	PEERAUTH <secret> <node-id>                           +OK                                  Auth
+//	FWD <table> <n> (<slot> <epoch>){n} <cmd> <args>...   the command's reply                  Forward
+//	COUNTS <table>                                        [keys, keys with a TTL]              Counts
+//	POSITIONS <table> <slot>...                           [[epoch, last index]...]             Positions
+//	CHECKSUM <table> <slot>                               [index, epoch, "sum", keys]          Checksum
+//	SLOTSIZE <table> <slot>                               bytes                                SlotSize
+//	REPLICATE <table> <slot> <epoch> <entry>...           [last index, its epoch]              Replicate
+//	SYNCBEGIN <table> <slot> <epoch>                      +OK                                  SyncBegin
+//	SYNCDATA  <table> <slot> <epoch> <chunk>              +OK                                  SyncData
+//	SYNCEND   <table> <slot> <epoch> <index> <entry epoch> <keys> <expires>
+//	                                                      [index, entry epoch]                 SyncEnd
+//	RAFT <batch>                                          +OK                                  Raft
+//	RAFTTRANSFER <table> <slot> <node-id>                 +OK                                  RaftTransfer
+//	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>    +OK                                  RaftSnapBegin
+//	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
+//	                                                      +OK                                  RaftSnapData
+//
+// FWD runs a client's command on the node that leads its slots: n
+// (slot, epoch) pairs, and the peer runs it only if it leads every slot
+// at that epoch and the command's keys are in them. With n = 0 it runs a
+// table-wide command (DBSIZE, KEYS, FLUSHDB, RANDOMKEY) over the slots
+// the peer leads. REPLICATE and SYNC* are async replication's log
+// shipping and full sync (package replication, docs/replication.md);
+// RAFT* carry raft mode's messages, leadership transfers and snapshots
+// (replication/multiraft). Entries, chunks and batches are opaque here:
+// storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
+//
+// # Errors
+//
+//	-PIKAREFUSE <reason>   RefusedError: the peer's routing differs (not the slot's leader at that
+//	                       epoch, raft leader moved, unknown table, key outside the slots named,
+//	                       not a follower at that epoch). Nothing ran: the asker waits for newer
+//	                       routing, decides again and retries, for at most 5 s (node's reroute),
+//	                       then answers CLUSTERDOWN.
+//	-REPLGAP <last>        GapError: REPLICATE entries do not follow the follower's last; the
+//	                       leader resends from last+1.
+//	-ERR ...               RequestError (unknown or malformed request), or the handler's error.
+//
+// ReplyErr turns a raw reply into one of these (ReplyError for any other
+// error reply), to be checked with errors.As.
+//
+// # Connections
+//
+// Links hold a node's connections, by traffic class: ClassForward (the
+// clients' forwards and the requests about one slot, REPLICATE included;
+// replies up to the node's max query size), ClassRaft and
+// ClassRaftSnapshot (raft messages and snapshots, on connections of their
+// own so that they never queue behind forwards waiting for them),
+// ClassBulk (full syncs). Each Pool keeps 2 connections per peer, dialled
+// lazily, each with up to 16384 requests in flight; a request's key (its
+// slot) picks the connection, so one slot's requests run on the peer in
+// the order sent. Requests are appended to one buffer per connection and
+// written together; one goroutine per connection reads replies and
+// completes their futures in order. A peer that hangs up fails its
+// requests at once and the next request dials again; a reply slower than
+// the caller's timeout fails the request and replaces the connection.
+package peer

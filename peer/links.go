@@ -1,0 +1,81 @@
+package peer
+
+// Class is a kind of peer traffic. Each class travels on connections
+// chosen for it, so that one kind never waits behind another it may
+// itself be waited on by.
+type Class uint8
+
+const (
+	// ClassForward carries the clients' forwarded commands and the
+	// requests about one slot (COUNTS, POSITIONS, CHECKSUM, SLOTSIZE,
+	// RAFTTRANSFER, REPLICATE). The key picks the connection: one slot's
+	// requests (key = the slot) run on the peer in the order sent.
+	ClassForward Class = iota
+	// ClassRaft carries raft messages, on connections of their own: they
+	// must never queue behind forwarded commands that wait for them to
+	// commit. The key is not used.
+	ClassRaft
+	// ClassRaftSnapshot carries raft snapshots streamed to a follower,
+	// beside the raft messages (which do not wait behind them). The key
+	// is not used.
+	ClassRaftSnapshot
+	// ClassBulk carries full syncs, on connections of their own, so that
+	// a follower writing a large copy holds up neither the log nor the
+	// clients' forwards. The key picks the connection (the slot).
+	ClassBulk
+)
+
+// LinksConfig tunes Links.
+type LinksConfig struct {
+	// Self is this node's id, sent with PEERAUTH.
+	Self string
+	// MaxForwardReply bounds one reply of ClassForward (a client's
+	// command's reply). Default 1 GiB.
+	MaxForwardReply int64
+}
+
+// Links are a node's connections to its peers, one Pool per group of
+// classes: the forward pool; the raft pool (ClassRaft on its first
+// connection to a peer, ClassRaftSnapshot on its second); the bulk pool.
+// Replies of the raft and bulk pools are bounded by 1 MiB (their requests
+// are answered +OK or a position). Safe for concurrent use.
+type Links struct {
+	fwd, raft, bulk *Pool
+}
+
+// NewLinks returns links with no connections yet.
+func NewLinks(cfg LinksConfig) *Links {
+	return &Links{
+		fwd:  NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
+		raft: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
+		bulk: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
+	}
+}
+
+// Do sends req to the peer at addr on the connections of class (key picks
+// one where the class says so) and returns the future reply.
+func (l *Links) Do(addr string, class Class, key uint32, req Request) *Future {
+	switch class {
+	case ClassRaft:
+		return l.raft.Do(addr, 0, req.Args())
+	case ClassRaftSnapshot:
+		return l.raft.Do(addr, 1, req.Args())
+	case ClassBulk:
+		return l.bulk.Do(addr, key, req.Args())
+	}
+	return l.fwd.Do(addr, key, req.Args())
+}
+
+// SetSecret sets the cluster secret used by new connections.
+func (l *Links) SetSecret(s string) {
+	l.fwd.SetSecret(s)
+	l.raft.SetSecret(s)
+	l.bulk.SetSecret(s)
+}
+
+// Close closes every connection; their requests fail.
+func (l *Links) Close() {
+	l.fwd.Close()
+	l.raft.Close()
+	l.bulk.Close()
+}
