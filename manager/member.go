@@ -61,7 +61,15 @@ type Config struct {
 type Position struct {
 	Epoch meta.Epoch
 	Index uint64
+	// Serving is the slot's routing epoch on the node that answered: at
+	// or past a switchover's fence, no write of the slot can be admitted
+	// there any more, and (Epoch, Index) was read after the writes in
+	// flight committed.
+	Serving meta.Epoch
 }
+
+// SameLog reports whether p and q are the same place in a slot's log.
+func (p Position) SameLog(q Position) bool { return p.Epoch == q.Epoch && p.Index == q.Index }
 
 // Less orders positions: a higher epoch wins, then a higher index.
 func (p Position) Less(q Position) bool {

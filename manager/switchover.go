@@ -89,22 +89,17 @@ func (l *leadership) switchover(ctx context.Context, table string, n meta.SlotID
 		return res, errf(http.StatusConflict, "slot %d of %s changed meanwhile; retry", n, table)
 	}
 	fenceAt := time.Now()
-	// Wait for the target to have everything the fenced leader has.
+	// Wait for the old leader to serve the fence (from then on it admits
+	// no write of the slot, and its position was read after the writes in
+	// flight committed: final), and for the target to have all of it.
 	var last Position
-	stable := 0
 	deadline := time.Now().Add(catchUpTimeout)
 	for {
 		pOld, err1 := l.position(ctx, st, old, t.ID, n)
 		pTo, err2 := l.position(ctx, st, to, t.ID, n)
-		if err1 == nil && err2 == nil && pOld == pTo {
-			if pOld == last {
-				stable++
-			} else {
-				last, stable = pOld, 0
-			}
-			if stable >= 2 { // nothing landed on the leader meanwhile
-				break
-			}
+		if err1 == nil && err2 == nil && pOld.Serving >= fenced.Epoch && pOld.SameLog(pTo) {
+			last = pOld
+			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			undo := si

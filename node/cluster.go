@@ -258,14 +258,26 @@ func (n *Node) waitReady(ctx context.Context) error {
 	}
 }
 
+// position is this node's place in slot s's log, read once the writes in
+// flight committed, with the routing epoch it serves the slot at, read
+// before: a switchover's fence at that epoch admits no later write
+// (asyncLeader), so the place is final.
+func (n *Node) position(t meta.TableID, s meta.SlotID) manager.Position {
+	var serving meta.Epoch
+	if tb, ok := n.snap.Load().Table(t); ok && uint32(s) < tb.Slots {
+		serving = tb.Route(s).Epoch
+	}
+	_, last, epoch := n.eng.SettledLogBounds(t, s)
+	return manager.Position{Epoch: epoch, Index: uint64(last), Serving: serving}
+}
+
 // slotPositions asks node for its log positions of slots of table t, over
 // the peer link (manager.PositionsFunc).
 func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]manager.Position, error) {
 	if node.ID == n.id {
 		out := map[meta.SlotID]manager.Position{}
 		for _, s := range slots {
-			_, last, epoch := n.eng.LogBounds(t, s)
-			out[s] = manager.Position{Epoch: epoch, Index: uint64(last)}
+			out[s] = n.position(t, s)
 		}
 		return out, nil
 	}
@@ -279,16 +291,17 @@ func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.Tab
 	}
 	out := make(map[meta.SlotID]manager.Position, len(slots))
 	for i, e := range elems {
-		pair, err := peer.Elems(e)
-		if err != nil || len(pair) != 2 {
+		triple, err := peer.Elems(e)
+		if err != nil || len(triple) != 3 {
 			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
 		}
-		ep, err1 := peer.Int(pair[0])
-		ix, err2 := peer.Int(pair[1])
-		if err1 != nil || err2 != nil {
+		ep, err1 := peer.Int(triple[0])
+		ix, err2 := peer.Int(triple[1])
+		sv, err3 := peer.Int(triple[2])
+		if err1 != nil || err2 != nil || err3 != nil {
 			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
 		}
-		out[slots[i]] = manager.Position{Epoch: meta.Epoch(ep), Index: uint64(ix)}
+		out[slots[i]] = manager.Position{Epoch: meta.Epoch(ep), Index: uint64(ix), Serving: meta.Epoch(sv)}
 	}
 	return out, nil
 }

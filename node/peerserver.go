@@ -217,13 +217,16 @@ func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
 	c.R.Int(expires)
 }
 
+// peerPositions answers [epoch, last index, serving epoch] for each slot
+// (slotPositions).
 func (n *Node) peerPositions(c *command.Ctx, req peer.Positions) {
 	c.R.Array(len(req.Slots))
 	for _, s := range req.Slots {
-		_, last, epoch := n.eng.LogBounds(req.Table, s)
-		c.R.Array(2)
-		c.R.Int(int64(epoch))
-		c.R.Int(int64(last))
+		p := n.position(req.Table, s)
+		c.R.Array(3)
+		c.R.Int(int64(p.Epoch))
+		c.R.Int(int64(p.Index))
+		c.R.Int(int64(p.Serving))
 	}
 }
 

@@ -481,6 +481,13 @@ func (b *Batch) Commit() error {
 	if b.committer != nil {
 		return b.committer.Commit(b)
 	}
+	return b.CommitLocal()
+}
+
+// CommitLocal writes every pending effect in one local RocksDB write (the
+// slot log appended for logged slots) and releases the locks: the commit
+// of a Committer that only admits.
+func (b *Batch) CommitLocal() error {
 	defer b.release()
 	if len(b.txns) == 0 {
 		return nil

@@ -170,6 +170,18 @@ func (e *Engine) LogBounds(t TableID, s SlotID) (first, last LogIndex, lastEpoch
 	return LogIndex(c.logFirst.Load()), LogIndex(c.logLast.Load()), Epoch(c.logEpoch.Load())
 }
 
+// SettledLogBounds is LogBounds once the slot's writes in flight have
+// committed: it takes the slot's lock. A write admitted after the caller's
+// routing fenced the slot cannot move them further (switchover).
+func (e *Engine) SettledLogBounds(t TableID, s SlotID) (first, last LogIndex, lastEpoch Epoch) {
+	_, unlock, err := e.lockSlot(t, s)
+	if err != nil {
+		return 0, 0, 0
+	}
+	defer unlock()
+	return e.LogBounds(t, s)
+}
+
 // ReadLog returns the slot's entries from index from on, up to about
 // maxBytes of effects (at least one entry when there is one).
 func (e *Engine) ReadLog(t TableID, s SlotID, from LogIndex, maxBytes int) ([]LogEntry, error) {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"encoding/binary"
 	"time"
 )
@@ -104,8 +105,11 @@ func (e *Engine) sweepOnce(cursor []byte, limit int, commits func(TableID) Commi
 	}
 	for _, vc := range victims {
 		ok, err := e.deleteIfExpired(vc, commits)
-		if err != nil {
+		if errors.Is(err, ErrClosed) {
 			return nil, deleted, err
+		}
+		if err != nil {
+			continue // not this node's to delete now (its slot moved, say)
 		}
 		if ok {
 			deleted++
