@@ -60,7 +60,10 @@ func (l *leadership) switchover(ctx context.Context, table string, n meta.SlotID
 	res.To = to
 	switch _, alive := st.Alive[to]; {
 	case to == old:
-		return res, errf(http.StatusBadRequest, "%s already leads slot %d", to, n)
+		// Already done (a raft group may have elected it meanwhile, or
+		// a hand-over was retried): nothing to do.
+		res.Epoch, res.Took, res.Paused = si.Epoch, time.Since(start).String(), "0s"
+		return res, nil
 	case !slices.Contains(si.Replicas, to):
 		return res, errf(http.StatusBadRequest, "%s is not a replica of slot %d (replicas %v)", to, n, si.Replicas)
 	case !alive:
