@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
@@ -122,21 +123,10 @@ func (tm *testMember) crash() {
 	<-tm.done
 }
 
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func waitManager(t *testing.T, ms ...*testMember) *testMember {
 	t.Helper()
 	var got *testMember
-	waitFor(t, "a manager", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "a manager", 20*time.Second, func() bool {
 		for _, m := range ms {
 			if m.IsManager() {
 				got = m
@@ -193,7 +183,7 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	waitManager(t, a)
 	b := startMember(t, l, "b", ttl)
 	c := startMember(t, l, "c", ttl)
-	waitFor(t, "b and c registered", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "b and c registered", 10*time.Second, func() bool {
 		st := a.State()
 		_, okb := st.Alive["b"]
 		_, okc := st.Alive["c"]
@@ -241,7 +231,7 @@ func TestDeposedManagerWriteFails(t *testing.T) {
 	// b finishes any job a left (a's bootstrap of db0 may still be one), or
 	// bootstraps db0 itself when a was deposed before writing anything:
 	// wait for db0 and no job before counting.
-	waitFor(t, "db0 and no job in flight", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "db0 and no job in flight", 10*time.Second, func() bool {
 		st := load(t, l)
 		_, ok := st.Tables["db0"]
 		return ok && len(st.Jobs) == 0
@@ -266,7 +256,7 @@ func TestTableLifecycle(t *testing.T) {
 	waitManager(t, a)
 	b := startMember(t, l, "b", 2*time.Second)
 	c := startMember(t, l, "c", 2*time.Second)
-	waitFor(t, "3 nodes alive", 10*time.Second, func() bool { return len(a.State().Alive) == 3 })
+	testproc.WaitFor(t, "3 nodes alive", 10*time.Second, func() bool { return len(a.State().Alive) == 3 })
 	ctx := context.Background()
 
 	bad := []api.CreateTable{
@@ -416,7 +406,7 @@ func TestRemoveNode(t *testing.T) {
 	a := startMember(t, l, "a", 1*time.Second)
 	waitManager(t, a)
 	b := startMember(t, l, "b", 1*time.Second)
-	waitFor(t, "b alive", 10*time.Second, func() bool { return len(a.State().Alive) == 2 })
+	testproc.WaitFor(t, "b alive", 10*time.Second, func() bool { return len(a.State().Alive) == 2 })
 	ctx := context.Background()
 	if _, err := a.CreateTable(ctx, api.CreateTable{Name: "t", Slots: 10, Replicas: 2, Mode: meta.ModeAsync}); err != nil {
 		t.Fatal(err)
@@ -428,7 +418,7 @@ func TestRemoveNode(t *testing.T) {
 		t.Fatalf("remove unknown node: %v, want 404", err)
 	}
 	b.crash()
-	waitFor(t, "b's lease to expire", 10*time.Second, func() bool { _, ok := a.State().Alive["b"]; return !ok })
+	testproc.WaitFor(t, "b's lease to expire", 10*time.Second, func() bool { _, ok := a.State().Alive["b"]; return !ok })
 	if err := a.RemoveNode(ctx, "b", false); apiCode(err) != http.StatusConflict {
 		t.Fatalf("remove node holding replicas without force: %v, want 409", err)
 	}
@@ -453,7 +443,7 @@ func TestBootstrapExpect(t *testing.T) {
 	l := newCluster(t)
 	a := startMemberExpecting(t, l, "a", 2*time.Second, 2)
 	waitManager(t, a)
-	waitFor(t, "a registered", 5*time.Second, func() bool { st := a.State(); return st != nil && len(st.Alive) == 1 })
+	testproc.WaitFor(t, "a registered", 5*time.Second, func() bool { st := a.State(); return st != nil && len(st.Alive) == 1 })
 	if _, ok := a.State().Tables["db0"]; ok {
 		t.Fatal("db0 created before the expected nodes joined")
 	}

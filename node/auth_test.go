@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 )
@@ -64,16 +65,8 @@ func createTable(t *testing.T, ac *api.Client, name, password string) api.Table 
 // own change, so this normally succeeds at once.
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := testproc.Poll(15*time.Second, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pika-node/pika-node/node/internal/testproc"
+	"github.com/pika-node/pika-node/internal/testproc"
 	"go.uber.org/goleak"
 )
 
@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	srv, err := testproc.StartEtcd(dir)
+	srv, err := testproc.StartEmbeddedEtcd(dir)
 	if err != nil {
 		panic(err)
 	}

@@ -11,18 +11,19 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
 const leaseTTL = "2s"
 
-func redisClient(t *testing.T, n *pikaNode, opts *redis.Options) *redis.Client {
+func redisClient(t *testing.T, n *testproc.Node, opts *redis.Options) *redis.Client {
 	t.Helper()
 	if opts == nil {
 		opts = &redis.Options{}
 	}
-	opts.Addr = n.addr()
+	opts.Addr = n.Addr()
 	opts.MaxRetries = -1
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { c.Close() })
@@ -36,21 +37,21 @@ func redisClient(t *testing.T, n *pikaNode, opts *redis.Options) *redis.Client {
 func TestClusterWithExternalEtcd(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "prod", "--lease-ttl", leaseTTL}
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	common := []string{"--etcd", etcd.Endpoint(), "--cluster", "prod", "--lease-ttl", leaseTTL}
 	n1 := startNode(t, dir, "n1", common...)
-	n1.waitHealthy(t)
+	n1.WaitHealthy(t)
 	n2 := startNode(t, dir, "n2", common...)
 	n3 := startNode(t, dir, "n3", common...)
-	nodes := []*pikaNode{n1, n2, n3}
+	nodes := []*testproc.Node{n1, n2, n3}
 	for _, n := range nodes[1:] {
-		n.waitHealthy(t)
+		n.WaitHealthy(t)
 	}
 	ctx := context.Background()
-	srv := func(n *pikaNode) []string { return []string{"--server", n.httpAddr()} }
+	srv := func(n *testproc.Node) []string { return []string{"--server", n.HTTPAddr()} }
 
 	var st api.Status
-	waitFor(t, "3 live nodes in status", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "3 live nodes in status", 20*time.Second, func() bool {
 		pikactlJSON(t, &st, append(srv(n2), "status")...)
 		alive := 0
 		for _, n := range st.Nodes {
@@ -65,7 +66,7 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	}
 	// The same status read straight from etcd.
 	var st2 api.Status
-	pikactlJSON(t, &st2, "--etcd", etcd.endpoint(), "--cluster", "prod", "status")
+	pikactlJSON(t, &st2, "--etcd", etcd.Endpoint(), "--cluster", "prod", "status")
 	if st2.Manager != st.Manager || len(st2.Nodes) != 3 {
 		t.Fatalf("status through etcd: %+v", st2)
 	}
@@ -93,7 +94,7 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	if _, _, code := pikactl(t, append(srv(n1), "table", "frobnicate")...); code != 2 {
 		t.Fatalf("unknown verb: exit %d, want 2", code)
 	}
-	if _, _, code := pikactl(t, "--server", addr(freePort(t)), "status"); code != 3 {
+	if _, _, code := pikactl(t, "--server", testproc.Loopback(testproc.Port(t)), "status"); code != 3 {
 		t.Fatalf("unreachable server: exit %d, want 3", code)
 	}
 	var tables []api.Table
@@ -116,30 +117,30 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	for i, n := range nodes {
 		c := redisClient(t, n, nil)
 		if err := c.Do(ctx, "select", "orders").Err(); err != nil {
-			t.Fatalf("%s: select orders: %v", n.name, err)
+			t.Fatalf("%s: select orders: %v", n.Name, err)
 		}
 		if err := c.Get(ctx, "k").Err(); err == nil || err.Error() != "NOAUTH Authentication required." {
-			t.Fatalf("%s: get before auth: %v", n.name, err)
+			t.Fatalf("%s: get before auth: %v", n.Name, err)
 		}
 		if err := c.Do(ctx, "auth", "wrong").Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGPASS") {
-			t.Fatalf("%s: auth wrong: %v", n.name, err)
+			t.Fatalf("%s: auth wrong: %v", n.Name, err)
 		}
 		if err := c.Do(ctx, "auth", "s3cret").Err(); err != nil {
-			t.Fatalf("%s: auth: %v", n.name, err)
+			t.Fatalf("%s: auth: %v", n.Name, err)
 		}
 		if err := c.Set(ctx, "k", fmt.Sprint("v", i), 0).Err(); err != nil {
-			t.Fatalf("%s: set: %v", n.name, err)
+			t.Fatalf("%s: set: %v", n.Name, err)
 		}
 		if v, err := c.Get(ctx, "k").Result(); err != nil || v != fmt.Sprint("v", i) {
-			t.Fatalf("%s: get: %q %v", n.name, v, err)
+			t.Fatalf("%s: get: %q %v", n.Name, v, err)
 		}
 		// The password opens by table name too, on a fresh connection.
 		c2 := redisClient(t, n, &redis.Options{Username: "orders", Password: "s3cret", DB: 1})
 		if v, err := c2.Get(ctx, "k").Result(); err != nil || v != fmt.Sprint("v", i) {
-			t.Fatalf("%s: get as user orders in db 1: %q %v", n.name, v, err)
+			t.Fatalf("%s: get as user orders in db 1: %q %v", n.Name, v, err)
 		}
 	}
-	m := n1.metrics(t)
+	m := metrics(t, n1)
 	for _, want := range []string{`pika_commands_total{cmd="set"}`, `pika_keys{table="orders",table_id="1"} `,
 		`pika_table_slots{table="orders",table_id="1"} 64`, `pika_command_duration_seconds_bucket{cmd="get"`, "pika_etcd_connected 1",
 		`pika_rocksdb_property{property="rocksdb.estimate-num-keys"}`} {
@@ -150,10 +151,10 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 
 	// Kill -9 the manager: another node takes the role within a few
 	// seconds (the lease TTL).
-	var mgr *pikaNode
-	var others []*pikaNode
+	var mgr *testproc.Node
+	var others []*testproc.Node
 	for _, n := range nodes {
-		if h, _, _ := n.health(); h.IsManager {
+		if h, _, _ := n.Health(); h.IsManager {
 			mgr = n
 		} else {
 			others = append(others, n)
@@ -162,13 +163,13 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	if mgr == nil {
 		t.Fatal("no node says it is the manager")
 	}
-	killed, _, _ := mgr.health()
+	killed, _, _ := mgr.Health()
 	start := time.Now()
-	mgr.kill()
+	mgr.Kill()
 	var next string
-	waitFor(t, "a new manager", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "a new manager", 30*time.Second, func() bool {
 		for _, n := range others {
-			if h, _, err := n.health(); err == nil && h.IsManager {
+			if h, _, err := n.Health(); err == nil && h.IsManager {
 				next = h.Node
 				return true
 			}
@@ -183,7 +184,7 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	// The others keep serving; the dead node's slots (orders has 3
 	// replicas) fail over to its followers: soon every key is writable.
 	c := redisClient(t, others[0], &redis.Options{Password: "s3cret", DB: 1})
-	waitFor(t, "every slot of orders writable after the failover", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot of orders writable after the failover", 20*time.Second, func() bool {
 		for i := range 30 {
 			err := c.Set(ctx, fmt.Sprint("after", i), "1", 0).Err()
 			if err != nil && !strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
@@ -198,7 +199,7 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	// The dead node is listed as down; its replicas keep it from removal
 	// without --force.
 	var ns []api.Node
-	waitFor(t, "the killed node shown down", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "the killed node shown down", 20*time.Second, func() bool {
 		pikactlJSON(t, &ns, append(srv(others[0]), "node", "list")...)
 		for _, n := range ns {
 			if string(n.ID) == killed.Node {
@@ -215,7 +216,7 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	}
 	// The removal was answered once others[1] saw it; others[0] sees it
 	// when its watch delivers it.
-	waitFor(t, "status from another node to show the removal", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "status from another node to show the removal", 10*time.Second, func() bool {
 		pikactlJSON(t, &st, append(srv(others[0]), "status")...)
 		return len(st.Nodes) == 2
 	})
@@ -224,11 +225,11 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	}
 	// Dropping a table under a live connection: its next command fails
 	// clearly, and the connection can SELECT another table.
-	live := map[*pikaNode]*redis.Client{}
+	live := map[*testproc.Node]*redis.Client{}
 	for _, n := range others {
 		c := redisClient(t, n, &redis.Options{Password: "s3cret", DB: 1, PoolSize: 1})
 		if err := c.Ping(ctx).Err(); err != nil { // connects: AUTH, SELECT 1
-			t.Fatalf("%s: ping before the drop: %v", n.name, err)
+			t.Fatalf("%s: ping before the drop: %v", n.Name, err)
 		}
 		live[n] = c
 	}
@@ -238,12 +239,12 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	for _, n := range others {
 		c := live[n]
 		var err error
-		waitFor(t, n.name+" to drop orders", 10*time.Second, func() bool {
+		testproc.WaitFor(t, n.Name+" to drop orders", 10*time.Second, func() bool {
 			err = c.Get(ctx, "k").Err()
 			return err != nil && strings.Contains(err.Error(), "no longer exists")
 		})
 		if err := c.Do(ctx, "select", "1").Err(); err == nil || err.Error() != "ERR DB index is out of range" {
-			t.Fatalf("%s: select of a dropped table: %v", n.name, err)
+			t.Fatalf("%s: select of a dropped table: %v", n.Name, err)
 		}
 	}
 	if _, _, code := pikactl(t, append(srv(others[0]), "table", "show", "orders")...); code != 1 {
@@ -256,20 +257,20 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 func TestEtcdLostAndBack(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	cport, pport := freePort(t), freePort(t)
-	etcd := startEtcd(t, dir, cport, pport)
-	n := startNode(t, dir, "n1", "--etcd", etcd.endpoint(), "--lease-ttl", leaseTTL)
-	n.waitHealthy(t)
+	cport, pport := testproc.Port(t), testproc.Port(t)
+	etcd := testproc.StartEtcd(t, dir, cport, pport)
+	n := startNode(t, dir, "n1", "--etcd", etcd.Endpoint(), "--lease-ttl", leaseTTL)
+	n.WaitHealthy(t)
 	ctx := context.Background()
 	c := redisClient(t, n, nil)
 	if err := c.Set(ctx, "k", "before", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	etcd.kill()
-	var h health
-	waitFor(t, "healthz to say degraded", 30*time.Second, func() bool {
+	etcd.Kill()
+	var h testproc.Health
+	testproc.WaitFor(t, "healthz to say degraded", 30*time.Second, func() bool {
 		var err error
-		h, _, err = n.health()
+		h, _, err = n.Health()
 		return err == nil && h.Status == "degraded"
 	})
 	if !strings.Contains(h.Reason, "etcd unreachable") {
@@ -285,8 +286,8 @@ func TestEtcdLostAndBack(t *testing.T) {
 	if v, err := c.Get(ctx, "k").Result(); err != nil || v != "during" {
 		t.Fatalf("get while etcd is down: %q %v", v, err)
 	}
-	startEtcd(t, dir, cport, pport)
-	n.waitHealthy(t)
+	testproc.StartEtcd(t, dir, cport, pport)
+	n.WaitHealthy(t)
 }
 
 // TestEtcdUnreachableAtStart: a node whose etcd is not there yet waits and
@@ -294,25 +295,25 @@ func TestEtcdLostAndBack(t *testing.T) {
 func TestEtcdUnreachableAtStart(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	cport, pport := freePort(t), freePort(t)
-	n := startNode(t, dir, "n1", "--etcd", addr(cport), "--lease-ttl", leaseTTL)
-	waitFor(t, "healthz to answer starting", 30*time.Second, func() bool {
-		if n.exited() {
-			t.Fatalf("node exited without etcd: %v", n.err)
+	cport, pport := testproc.Port(t), testproc.Port(t)
+	n := startNode(t, dir, "n1", "--etcd", testproc.Loopback(cport), "--lease-ttl", leaseTTL)
+	testproc.WaitFor(t, "healthz to answer starting", 30*time.Second, func() bool {
+		if n.Exited() {
+			t.Fatalf("node exited without etcd: %v", n.Err())
 		}
-		h, code, err := n.health()
+		h, code, err := n.Health()
 		return err == nil && code == 503 && h.Status == "starting"
 	})
-	startEtcd(t, dir, cport, pport)
-	n.waitHealthy(t)
+	testproc.StartEtcd(t, dir, cport, pport)
+	n.WaitHealthy(t)
 	c := redisClient(t, n, nil)
 	if err := c.Set(context.Background(), "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// SIGTERM: a clean stop, exit status 0.
-	n.stop(t)
-	if n.err != nil {
-		t.Fatalf("exit after SIGTERM: %v", n.err)
+	n.Stop(t, 30*time.Second)
+	if n.Err() != nil {
+		t.Fatalf("exit after SIGTERM: %v", n.Err())
 	}
 }
 
@@ -322,14 +323,14 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 func TestEmbeddedRestartKeepsMetadata(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	port := freePort(t, 10000, 20000)
-	etcdArgs := []string{"--etcd-listen", addr(freePort(t)), "--etcd-peer-listen", addr(freePort(t))}
+	port := testproc.Port(t, 10000, 20000)
+	etcdArgs := []string{"--etcd-listen", testproc.Loopback(testproc.Port(t)), "--etcd-peer-listen", testproc.Loopback(testproc.Port(t))}
 	n := startNodeOn(t, port, dir, "solo", etcdArgs...)
-	first := n.waitHealthy(t)
+	first := n.WaitHealthy(t)
 	if !first.IsManager || first.Tables != 1 {
 		t.Fatalf("embedded default: %+v", first)
 	}
-	srv := []string{"--server", n.httpAddr()}
+	srv := []string{"--server", n.HTTPAddr()}
 	if out, errs, code := pikactl(t, append(srv, "table", "create", "t", "--slots", "16", "--replicas", "1")...); code != 0 {
 		t.Fatalf("create: exit %d %s%s", code, out, errs)
 	}
@@ -339,9 +340,9 @@ func TestEmbeddedRestartKeepsMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	n.kill()
+	n.Kill()
 	n = startNodeOn(t, port, dir, "solo", etcdArgs...)
-	again := n.waitHealthy(t)
+	again := n.WaitHealthy(t)
 	if again.Node != first.Node || again.Tables != 2 {
 		t.Fatalf("after restart: %+v, before %+v", again, first)
 	}
@@ -362,16 +363,16 @@ func TestEmbeddedRestartKeepsMetadata(t *testing.T) {
 func TestManagerKilledDuringCreate(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "c", "--lease-ttl", leaseTTL}
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	common := []string{"--etcd", etcd.Endpoint(), "--cluster", "c", "--lease-ttl", leaseTTL}
 	n1 := startNode(t, dir, "n1", common...)
-	if h := n1.waitHealthy(t); !h.IsManager {
+	if h := n1.WaitHealthy(t); !h.IsManager {
 		t.Fatalf("first node is not the manager: %+v", h)
 	}
 	n2 := startNode(t, dir, "n2", common...)
-	n2.waitHealthy(t)
+	n2.WaitHealthy(t)
 
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,11 +382,11 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 	// 16384 slots: 164 transactions of slot records after the job.
 	created := make(chan int, 1)
 	go func() {
-		_, _, code := pikactl(t, "--server", n1.httpAddr(), "table", "create", "big", "--slots", "16384", "--replicas", "2")
+		_, _, code := pikactl(t, "--server", n1.HTTPAddr(), "table", "create", "big", "--slots", "16384", "--replicas", "2")
 		created <- code
 	}()
 	var sawSlots int64
-	waitFor(t, "the create job and some slot records", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "the create job and some slot records", 30*time.Second, func() bool {
 		jobs, err := cli.Get(ctx, l.Jobs(), clientv3.WithPrefix(), clientv3.WithCountOnly())
 		if err != nil || jobs.Count == 0 {
 			return false
@@ -394,7 +395,7 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 		sawSlots = slots.Count
 		return err == nil && slots.Count > 0
 	})
-	n1.kill()
+	n1.Kill()
 	st, err := meta.Load(ctx, cli, l)
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +407,7 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 	if code := <-created; code == 0 {
 		t.Fatal("pikactl reported success for a create whose manager was killed")
 	}
-	waitFor(t, "n2 to finish the create", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "n2 to finish the create", 30*time.Second, func() bool {
 		st, err = meta.Load(ctx, cli, l)
 		return err == nil && len(st.Jobs) == 0 && st.Tables["big"].Slots == 16384
 	})
@@ -415,7 +416,7 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 	}
 	// n2 serves the slots it leads; n1's answer CLUSTERDOWN.
 	c := redisClient(t, n2, &redis.Options{DB: 1})
-	waitFor(t, "n2 to see the finished table", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil })
+	testproc.WaitFor(t, "n2 to see the finished table", 10*time.Second, func() bool { return c.Ping(ctx).Err() == nil })
 	served := 0
 	for i := range 20 {
 		err := c.Set(ctx, fmt.Sprint("k", i), "v", 0).Err()
@@ -435,19 +436,19 @@ func TestManagerKilledDuringCreate(t *testing.T) {
 func TestStopWithoutEtcd(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--lease-ttl", leaseTTL}
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	common := []string{"--etcd", etcd.Endpoint(), "--lease-ttl", leaseTTL}
 	n1 := startNode(t, dir, "n1", common...)
-	n1.waitHealthy(t)
+	n1.WaitHealthy(t)
 	n2 := startNode(t, dir, "n2", common...)
-	if h := n2.waitHealthy(t); h.IsManager {
+	if h := n2.WaitHealthy(t); h.IsManager {
 		t.Fatal("the second node is the manager")
 	}
-	etcd.kill()
+	etcd.Kill()
 	start := time.Now()
-	n2.stop(t)
-	if n2.err != nil {
-		t.Fatalf("exit after SIGTERM without etcd: %v", n2.err)
+	n2.Stop(t, 30*time.Second)
+	if n2.Err() != nil {
+		t.Fatalf("exit after SIGTERM without etcd: %v", n2.Err())
 	}
 	t.Logf("stopped in %s without etcd", time.Since(start).Round(time.Millisecond))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 )
 
@@ -31,7 +32,7 @@ type faultProxy struct {
 
 func newFaultProxy(t *testing.T, target string) *faultProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr(freePort(t)))
+	ln, err := net.Listen("tcp", testproc.Loopback(testproc.Port(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,22 +151,22 @@ func (p *faultProxy) heal() {
 func TestReplicationThroughLinkFaults(t *testing.T) {
 	needSetup(t)
 	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", "lf", "--lease-ttl", "3s", "--forward-timeout", "1s"}
-	var nodes []*pikaNode
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	common := []string{"--etcd", etcd.Endpoint(), "--cluster", "lf", "--lease-ttl", "3s", "--forward-timeout", "1s"}
+	var nodes []*testproc.Node
 	for i := range 2 {
 		nd := startNode(t, dir, fmt.Sprintf("n%d", i+1), common...)
-		nd.waitHealthy(t)
+		nd.WaitHealthy(t)
 		nodes = append(nodes, nd)
 	}
-	port3 := freePort(t, 10000, 20000)
-	proxy := newFaultProxy(t, addr(port3+10000))
+	port3 := testproc.Port(t, 10000, 20000)
+	proxy := newFaultProxy(t, testproc.Loopback(port3+10000))
 	n3 := startNodeOn(t, port3, dir, "n3", append(common, "--advertise-peer", proxy.ln.Addr().String())...)
-	n3.waitHealthy(t)
+	n3.WaitHealthy(t)
 	nodes = append(nodes, n3)
 	var st api.Status
-	waitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		pikactlJSON(t, &st, "--server", nodes[0].httpAddr(), "status")
+	testproc.WaitFor(t, "3 nodes alive", 20*time.Second, func() bool {
+		pikactlJSON(t, &st, "--server", nodes[0].HTTPAddr(), "status")
 		return len(st.Nodes) == 3
 	})
 	tb := createTable(t, nodes, "rep", 16, 3)
@@ -193,7 +194,7 @@ func TestReplicationThroughLinkFaults(t *testing.T) {
 		}
 	}()
 	for round := range 6 {
-		waitFor(t, "some writes", 10*time.Second, func() bool { return storedKeys(t, nodes[0]) > 100*(round+1) })
+		testproc.WaitFor(t, "some writes", 10*time.Second, func() bool { return storedKeys(t, nodes[0]) > 100*(round+1) })
 		if round%2 == 0 {
 			proxy.drop()
 		} else {
@@ -202,7 +203,7 @@ func TestReplicationThroughLinkFaults(t *testing.T) {
 	}
 	close(stop)
 	acked := <-done
-	waitFor(t, "every replica to store the same keys", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "every replica to store the same keys", 30*time.Second, func() bool {
 		want := storedKeys(t, nodes[0])
 		return want > 0 && storedKeys(t, nodes[1]) == want && storedKeys(t, n3) == want
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
@@ -212,7 +213,7 @@ var linModel = porcupine.Model{
 // its own fault proxy, so that the test can cut or stall what each node
 // receives from the others.
 type linCluster struct {
-	nodes   []*pikaNode
+	nodes   []*testproc.Node
 	proxies []*faultProxy
 	ids     []string
 }
@@ -220,23 +221,23 @@ type linCluster struct {
 func startLinCluster(t *testing.T, name string, n int) *linCluster {
 	t.Helper()
 	dir := t.TempDir()
-	etcd := startEtcd(t, dir, freePort(t), freePort(t))
-	common := []string{"--etcd", etcd.endpoint(), "--cluster", name, "--lease-ttl", leaseTTL,
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	common := []string{"--etcd", etcd.Endpoint(), "--cluster", name, "--lease-ttl", leaseTTL,
 		// Below the clients' 2 s read timeout: a forward into a cut link
 		// answers CLUSTERDOWN rather than leaving the client to time out.
 		"--forward-timeout", "1s"}
 	lc := &linCluster{}
 	for i := range n {
-		port := freePort(t, 10000, 20000)
-		px := newFaultProxy(t, addr(port+10000))
+		port := testproc.Port(t, 10000, 20000)
+		px := newFaultProxy(t, testproc.Loopback(port+10000))
 		t.Cleanup(px.heal) // before the proxy closes: nothing left held
 		nd := startNodeOn(t, port, dir, fmt.Sprintf("n%d", i+1), slices.Concat(common, []string{"--advertise-peer", px.ln.Addr().String()})...)
-		h := nd.waitHealthy(t)
+		h := nd.WaitHealthy(t)
 		lc.nodes = append(lc.nodes, nd)
 		lc.proxies = append(lc.proxies, px)
 		lc.ids = append(lc.ids, h.Node)
 	}
-	waitFor(t, fmt.Sprintf("%d nodes alive", n), 20*time.Second, func() bool {
+	testproc.WaitFor(t, fmt.Sprintf("%d nodes alive", n), 20*time.Second, func() bool {
 		return lc.aliveCount(t, 0) == n
 	})
 	return lc
@@ -263,7 +264,7 @@ func (lc *linCluster) aliveCount(t *testing.T, via int) int {
 func (lc *linCluster) alive(t *testing.T, via int) (map[string]bool, bool) {
 	t.Helper()
 	var st api.Status
-	out, _, code := pikactl(t, "--json", "--server", lc.nodes[via].httpAddr(), "status")
+	out, _, code := pikactl(t, "--json", "--server", lc.nodes[via].HTTPAddr(), "status")
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
 		return nil, false
 	}
@@ -279,7 +280,7 @@ func (lc *linCluster) alive(t *testing.T, via int) (map[string]bool, bool) {
 func (lc *linCluster) keyLeaders(t *testing.T, keys []string) map[int]bool {
 	t.Helper()
 	var slots []api.Slot
-	out, _, code := pikactl(t, "--json", "--server", lc.nodes[0].httpAddr(), "slot", "show", "lin")
+	out, _, code := pikactl(t, "--json", "--server", lc.nodes[0].HTTPAddr(), "slot", "show", "lin")
 	leads := map[int]bool{}
 	if code != 0 || json.Unmarshal([]byte(out), &slots) != nil {
 		return leads
@@ -301,7 +302,7 @@ func (lc *linCluster) keyLeaders(t *testing.T, keys []string) map[int]bool {
 // that does not hold it, and returns the jobs.
 func (lc *linCluster) moveAway(t *testing.T, via, node int, keys []string) []string {
 	t.Helper()
-	cli := api.NewClient(lc.nodes[via].httpAddr())
+	cli := api.NewClient(lc.nodes[via].HTTPAddr())
 	from := meta.NodeID(lc.ids[node])
 	var jobs []string
 	seen := map[meta.SlotID]bool{}
@@ -331,17 +332,17 @@ func (lc *linCluster) moveAway(t *testing.T, via, node int, keys []string) []str
 
 // createModeTable creates a table with the given replication mode through
 // pikactl and waits until every node serves all of it.
-func createModeTable(t *testing.T, nodes []*pikaNode, name, mode string, slots, replicas int) api.Table {
+func createModeTable(t *testing.T, nodes []*testproc.Node, name, mode string, slots, replicas int) api.Table {
 	t.Helper()
 	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", name,
+	pikactlJSON(t, &tb, "--server", nodes[0].HTTPAddr(), "table", "create", name,
 		"--slots", fmt.Sprint(slots), "--replicas", fmt.Sprint(replicas), "--mode", mode)
 	if string(tb.Mode) != mode {
 		t.Fatalf("table %s created with mode %q, want %q", name, tb.Mode, mode)
 	}
 	for _, nd := range nodes {
 		c := redisClient(t, nd, &redis.Options{DB: int(tb.ID)})
-		waitFor(t, nd.name+" to serve "+name, 30*time.Second, func() bool { return c.DBSize(context.Background()).Err() == nil })
+		testproc.WaitFor(t, nd.Name+" to serve "+name, 30*time.Second, func() bool { return c.DBSize(context.Background()).Err() == nil })
 		c.Close()
 	}
 	return tb
@@ -661,7 +662,7 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 	load := func(what string) {
 		t.Helper()
 		t0, base := time.Now(), okOps.Load()
-		waitFor(t, what, 60*time.Second, func() bool {
+		testproc.WaitFor(t, what, 60*time.Second, func() bool {
 			return time.Since(t0) >= linPhase && okOps.Load() >= base+linPhaseOps
 		})
 	}
@@ -682,10 +683,10 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 		f := &faults[i]
 		f.start = now()
 		nd := lc.nodes[f.node]
-		desc = append(desc, f.kind+" "+nd.name)
+		desc = append(desc, f.kind+" "+nd.Name)
 		switch f.kind {
 		case "kill":
-			nd.kill()
+			nd.Kill()
 		case "cut":
 			lc.proxies[f.node].cut()
 		case "stall":
@@ -702,7 +703,7 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 	for _, f := range faults {
 		if f.kind == "kill" {
 			id := lc.ids[f.node]
-			waitFor(t, fmt.Sprintf("round %d: %s seen dead", round, lc.nodes[f.node].name), 30*time.Second, func() bool {
+			testproc.WaitFor(t, fmt.Sprintf("round %d: %s seen dead", round, lc.nodes[f.node].Name), 30*time.Second, func() bool {
 				alive, ok := lc.alive(t, via)
 				return ok && !alive[id]
 			})
@@ -716,11 +717,11 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 		switch f.kind {
 		case "kill":
 			old := lc.nodes[f.node]
-			nd := startNodeOn(t, old.port, old.dir, old.name, old.args...)
-			nd.waitHealthy(t)
+			nd := testproc.StartNode(t, old.Spec)
+			nd.WaitHealthy(t)
 			lc.nodes[f.node] = nd
 		case "move":
-			cli := api.NewClient(lc.nodes[via].httpAddr())
+			cli := api.NewClient(lc.nodes[via].HTTPAddr())
 			for _, id := range f.jobs {
 				if j := waitJob(t, cli, id, 60*time.Second); j.Move.Step != meta.MoveDone {
 					t.Fatalf("round %d: move %s ended %s: %s", round, id, j.Move.Step, j.Move.Error)
@@ -732,13 +733,13 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 		f.end = now()
 	}
 	if len(faults) > 0 {
-		waitFor(t, fmt.Sprintf("round %d: %d nodes alive after healing", round, n), 30*time.Second, func() bool {
+		testproc.WaitFor(t, fmt.Sprintf("round %d: %d nodes alive after healing", round, n), 30*time.Second, func() bool {
 			return lc.aliveCount(t, via) == n
 		})
 	}
 	healed := time.Now()
 	// Every key served through every node again.
-	waitFor(t, fmt.Sprintf("round %d: every key served through every node", round), 30*time.Second, func() bool {
+	testproc.WaitFor(t, fmt.Sprintf("round %d: every key served through every node", round), 30*time.Second, func() bool {
 		for _, r := range readers {
 			for _, k := range keys {
 				if err := r.Get(context.Background(), k).Err(); err != nil && !errors.Is(err, redis.Nil) {
@@ -799,7 +800,7 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 		var ann []porcupine.Annotation
 		for _, f := range faults {
 			ann = append(ann, porcupine.Annotation{Tag: "faults", Start: f.start, End: f.end,
-				Description: f.kind + " " + lc.nodes[f.node].name, BackgroundColor: "#f4cccc"})
+				Description: f.kind + " " + lc.nodes[f.node].Name, BackgroundColor: "#f4cccc"})
 		}
 		info.AddAnnotations(ann)
 	}
@@ -1174,18 +1175,18 @@ func TestRaftKillAllAndRestart(t *testing.T) {
 
 	// kill -9 of all three at once, then all three back.
 	for _, nd := range nodes {
-		nd.cmd.Process.Signal(syscall.SIGKILL)
+		nd.Signal(syscall.SIGKILL)
 	}
 	for _, nd := range nodes {
-		nd.kill()
+		nd.Kill()
 	}
 	start := time.Now()
-	var restarted []*pikaNode
+	var restarted []*testproc.Node
 	for _, nd := range nodes {
-		restarted = append(restarted, startNodeOn(t, nd.port, nd.dir, nd.name, nd.args...))
+		restarted = append(restarted, testproc.StartNode(t, nd.Spec))
 	}
 	for _, nd := range restarted {
-		nd.waitHealthy(t)
+		nd.WaitHealthy(t)
 	}
 	healthy := time.Since(start)
 	var readers []*redis.Client
@@ -1193,7 +1194,7 @@ func TestRaftKillAllAndRestart(t *testing.T) {
 		readers = append(readers, redisClient(t, nd, &redis.Options{DB: int(tb.ID), ReadTimeout: 5 * time.Second}))
 	}
 	served := map[router.SlotID]bool{}
-	waitFor(t, "every slot to serve again through every node", 60*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot to serve again through every node", 60*time.Second, func() bool {
 		for s, k := range slotKey {
 			if served[s] {
 				continue
@@ -1225,7 +1226,7 @@ func TestRaftKillAllAndRestart(t *testing.T) {
 		pending := slices.Collect(maps.Keys(acked))
 		for deadline := time.Now().Add(30 * time.Second); len(pending) > 0; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("reads through %s still failing after 30 s: %d keys, last error %v", restarted[i].name, len(pending), lastErr)
+				t.Fatalf("reads through %s still failing after 30 s: %d keys, last error %v", restarted[i].Name, len(pending), lastErr)
 			}
 			pipe := r.Pipeline()
 			cmds := map[string]*redis.StringCmd{}
@@ -1242,12 +1243,12 @@ func TestRaftKillAllAndRestart(t *testing.T) {
 				case v != acked[k]:
 					lost++
 					if len(examples) < 5 {
-						examples = append(examples, fmt.Sprintf("%s via %s: %q", k, restarted[i].name, v))
+						examples = append(examples, fmt.Sprintf("%s via %s: %q", k, restarted[i].Name, v))
 					}
 				}
 			}
 		}
-		missing = append(missing, fmt.Sprintf("%d through %s", lost, restarted[i].name))
+		missing = append(missing, fmt.Sprintf("%d through %s", lost, restarted[i].Name))
 	}
 	t.Logf("MEASURED: kill -9 of all 3 nodes (mode %s, %d slots, %d acknowledged writes): all healthy %s after the restart began, every slot served through every node after %s; acknowledged writes missing: %s",
 		mode, linSlots, len(acked), healthy.Round(time.Millisecond), allServed.Round(time.Millisecond), strings.Join(missing, ", "))

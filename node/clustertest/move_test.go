@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/storage"
@@ -145,13 +145,13 @@ func (l *moveLoad) finish(t *testing.T) map[string]string {
 }
 
 // nodesByID maps node ids to the test's nodes.
-func nodesByID(t *testing.T, nodes []*pikaNode) map[meta.NodeID]*pikaNode {
+func nodesByID(t *testing.T, nodes []*testproc.Node) map[meta.NodeID]*testproc.Node {
 	t.Helper()
-	out := map[meta.NodeID]*pikaNode{}
+	out := map[meta.NodeID]*testproc.Node{}
 	for _, nd := range nodes {
-		h, _, err := nd.health()
+		h, _, err := nd.Health()
 		if err != nil {
-			t.Fatalf("%s: %v", nd.name, err)
+			t.Fatalf("%s: %v", nd.Name, err)
 		}
 		out[meta.NodeID(h.Node)] = nd
 	}
@@ -162,7 +162,7 @@ func nodesByID(t *testing.T, nodes []*pikaNode) map[meta.NodeID]*pikaNode {
 func waitJob(t *testing.T, cli *api.Client, id string, limit time.Duration) meta.Job {
 	t.Helper()
 	var job meta.Job
-	waitFor(t, "job "+id+" to finish", limit, func() bool {
+	testproc.WaitFor(t, "job "+id+" to finish", limit, func() bool {
 		js, err := cli.Jobs(context.Background())
 		if err != nil {
 			return false
@@ -184,7 +184,7 @@ func moveAndWait(t *testing.T, cli *api.Client, table string, s meta.SlotID, fro
 	t.Helper()
 	var j meta.Job
 	var err error
-	waitFor(t, fmt.Sprintf("move of %s/%d accepted", table, s), 20*time.Second, func() bool {
+	testproc.WaitFor(t, fmt.Sprintf("move of %s/%d accepted", table, s), 20*time.Second, func() bool {
 		j, err = cli.MoveSlot(context.Background(), api.MoveSlot{Table: table, Slot: s, From: from, To: to})
 		return err == nil
 	})
@@ -213,9 +213,9 @@ func slotsSettled(t *testing.T, cli *api.Client, table string, want int) ([]api.
 
 // checkTableEqual waits until `slot check` proves every slot of table
 // equal on its replicas.
-func checkTableEqual(t *testing.T, via *pikaNode, table string, replicas int) {
+func checkTableEqual(t *testing.T, via *testproc.Node, table string, replicas int) {
 	t.Helper()
-	cli := api.NewClient(via.httpAddr())
+	cli := api.NewClient(via.HTTPAddr())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		checks, err := cli.Check(context.Background(), table, nil)
@@ -241,11 +241,11 @@ func checkTableEqual(t *testing.T, via *pikaNode, table string, replicas int) {
 
 // checkNoSlotData opens a stopped node's storage, compacts it and fails
 // if any slot of table tb still has data there.
-func checkNoSlotData(t *testing.T, nd *pikaNode, tb api.Table, slots []meta.SlotID) {
+func checkNoSlotData(t *testing.T, nd *testproc.Node, tb api.Table, slots []meta.SlotID) {
 	t.Helper()
-	eng, err := storage.Open(storage.Options{Dir: filepath.Join(nd.dir, nd.name)})
+	eng, err := storage.Open(storage.Options{Dir: nd.Spec.Data})
 	if err != nil {
-		t.Fatalf("open %s's storage: %v", nd.name, err)
+		t.Fatalf("open %s's storage: %v", nd.Name, err)
 	}
 	defer eng.Close()
 	if err := eng.EnsureTable(tb.ID, tb.Slots); err != nil {
@@ -263,7 +263,7 @@ func checkNoSlotData(t *testing.T, nd *pikaNode, tb api.Table, slots []meta.Slot
 		ss.Close()
 		size, _ := eng.SlotSize(tb.ID, s)
 		if err != nil || len(ops) > 0 || size > 0 {
-			t.Fatalf("%s still holds %d records (%d bytes) of moved slot %d of %s (err %v)", nd.name, len(ops), size, s, tb.Name, err)
+			t.Fatalf("%s still holds %d records (%d bytes) of moved slot %d of %s (err %v)", nd.Name, len(ops), size, s, tb.Name, err)
 		}
 	}
 }
@@ -296,31 +296,31 @@ func testSlotMoves(t *testing.T, mode string) {
 		}
 	}
 	// A fourth node joins.
-	n4 := startNode(t, nodes[0].dir, "n4", "--etcd", etcd.endpoint(), "--cluster", "mv"+mode, "--lease-ttl", leaseTTL)
-	n4.waitHealthy(t)
+	n4 := startNode(t, nodes[0].Spec.Dir, "n4", "--etcd", etcd.Endpoint(), "--cluster", "mv"+mode, "--lease-ttl", leaseTTL)
+	n4.WaitHealthy(t)
 	nodes = append(nodes, n4)
-	cli := api.NewClient(nodes[0].httpAddr())
-	waitFor(t, "4 nodes alive", 20*time.Second, func() bool {
+	cli := api.NewClient(nodes[0].HTTPAddr())
+	testproc.WaitFor(t, "4 nodes alive", 20*time.Second, func() bool {
 		st, err := cli.Status(ctx)
 		return err == nil && len(st.Nodes) == 4
 	})
 	ids := nodesByID(t, nodes)
-	idOf := func(nd *pikaNode) meta.NodeID {
+	idOf := func(nd *testproc.Node) meta.NodeID {
 		for id, x := range ids {
 			if x == nd {
 				return id
 			}
 		}
-		t.Fatalf("no id for %s", nd.name)
+		t.Fatalf("no id for %s", nd.Name)
 		return ""
 	}
 
 	var clients []*redis.Client
-	for _, nd := range []*pikaNode{nodes[0], nodes[2], nodes[3]} {
+	for _, nd := range []*testproc.Node{nodes[0], nodes[2], nodes[3]} {
 		clients = append(clients, redisClient(t, nd, &redis.Options{DB: int(tb.ID), PoolSize: 4}))
 	}
 	load := startMoveLoad(t, clients)
-	waitFor(t, "load running", 20*time.Second, func() bool { return load.ops.Load() > 2000 })
+	testproc.WaitFor(t, "load running", 20*time.Second, func() bool { return load.ops.Load() > 2000 })
 	load.during.Store(true)
 
 	// Slot 0 to the new node and back.
@@ -339,7 +339,7 @@ func testSlotMoves(t *testing.T, mode string) {
 	moveAndWait(t, cli, "mv", 0, idOf(n4), orig)
 
 	// Rebalance onto the new node.
-	out, errs, code := pikactl(t, "--server", nodes[1].httpAddr(), "rebalance", "mv", "--concurrency", "2")
+	out, errs, code := pikactl(t, "--server", nodes[1].HTTPAddr(), "rebalance", "mv", "--concurrency", "2")
 	if code != 0 {
 		t.Fatalf("pikactl rebalance: exit %d\n%s%s", code, out, errs)
 	}
@@ -356,13 +356,13 @@ func testSlotMoves(t *testing.T, mode string) {
 	// Scale in: node 2 moves everything off and is deregistered.
 	victim := nodes[1]
 	vid := idOf(victim)
-	out, errs, code = pikactl(t, "--server", nodes[0].httpAddr(), "node", "remove", string(vid))
+	out, errs, code = pikactl(t, "--server", nodes[0].HTTPAddr(), "node", "remove", string(vid))
 	if code != 0 {
 		t.Fatalf("pikactl node remove: exit %d\n%s%s", code, out, errs)
 	}
 	slots, ok := slotsSettled(t, cli, "mv", replicas)
 	if !ok {
-		waitFor(t, "slots settled after the removal", 30*time.Second, func() bool {
+		testproc.WaitFor(t, "slots settled after the removal", 30*time.Second, func() bool {
 			slots, ok = slotsSettled(t, cli, "mv", replicas)
 			return ok
 		})
@@ -385,7 +385,7 @@ func testSlotMoves(t *testing.T, mode string) {
 		}
 	}
 	checkTableEqual(t, nodes[0], "mv", replicas)
-	victim.stop(t)
+	victim.Stop(t, 30*time.Second)
 	all := make([]meta.SlotID, tb.Slots)
 	for i := range all {
 		all[i] = meta.SlotID(i)

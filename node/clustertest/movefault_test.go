@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 )
@@ -115,8 +116,8 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	// via is a live node to ask (never the one being killed).
 	apiVia := func(not int) *api.Client {
 		for i, nd := range nodes {
-			if i != not && !nd.exited() {
-				return api.NewClient(nd.httpAddr())
+			if i != not && !nd.Exited() {
+				return api.NewClient(nd.HTTPAddr())
 			}
 		}
 		t.Fatal("no live node")
@@ -124,8 +125,8 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	}
 	restart := func(i int) {
 		old := nodes[i]
-		nd := startNodeOn(t, old.port, old.dir, old.name, old.args...)
-		nd.waitHealthy(t)
+		nd := testproc.StartNode(t, old.Spec)
+		nd.WaitHealthy(t)
 		mu.Lock()
 		nodes[i] = nd
 		writers[i] = redisClient(t, nd, &redis.Options{DB: int(tb.ID), MaxRetries: -1})
@@ -173,7 +174,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 			// the kill, once every follower has everything, so that
 			// only the move is tested.
 			paused.Store(true)
-			waitFor(t, fmt.Sprintf("round %d: followers caught up", round), 30*time.Second, func() bool {
+			testproc.WaitFor(t, fmt.Sprintf("round %d: followers caught up", round), 30*time.Second, func() bool {
 				if inflight.Load() > 0 {
 					return false
 				}
@@ -195,7 +196,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 		if err != nil {
 			t.Fatalf("round %d: move: %v", round, err)
 		}
-		waitFor(t, fmt.Sprintf("round %d: job %s at step %s", round, job.ID, f.step), 60*time.Second, func() bool {
+		testproc.WaitFor(t, fmt.Sprintf("round %d: job %s at step %s", round, job.ID, f.step), 60*time.Second, func() bool {
 			js, err := cli.Jobs(ctx)
 			if err != nil {
 				return false
@@ -210,11 +211,11 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 			}
 			return false
 		})
-		t.Logf("round %d: slot %d %s -> %s at step %s: kill the %s (%s)", round, slot, from, to, f.step, f.victim, nodes[vi].name)
-		nodes[vi].kill()
+		t.Logf("round %d: slot %d %s -> %s at step %s: kill the %s (%s)", round, slot, from, to, f.step, f.victim, nodes[vi].Name)
+		nodes[vi].Kill()
 		paused.Store(false)
 		other := apiVia(vi)
-		waitFor(t, fmt.Sprintf("round %d: %s seen dead", round, nodes[vi].name), 30*time.Second, func() bool {
+		testproc.WaitFor(t, fmt.Sprintf("round %d: %s seen dead", round, nodes[vi].Name), 30*time.Second, func() bool {
 			st, err := other.Status(ctx)
 			if err != nil {
 				return false
@@ -241,7 +242,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 			t.Fatalf("round %d: the move ended %s: %s", round, j.Move.Step, j.Move.Error)
 		}
 		t.Logf("round %d: the move ended %s (%s)", round, j.Move.Step, j.Move.Error)
-		waitFor(t, fmt.Sprintf("round %d: every slot settled", round), 60*time.Second, func() bool {
+		testproc.WaitFor(t, fmt.Sprintf("round %d: every slot settled", round), 60*time.Second, func() bool {
 			_, ok := slotsSettled(t, apiVia(-1), "mf", replicas)
 			return ok
 		})
@@ -262,7 +263,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the move to reach catch-up", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "the move to reach catch-up", 30*time.Second, func() bool {
 		js, _ := cli.Jobs(ctx)
 		for _, j := range js {
 			if j.ID == job.ID {
@@ -271,7 +272,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 		}
 		return false
 	})
-	out, errs, code := pikactl(t, "--server", nodes[0].httpAddr(), "job", "cancel", job.ID)
+	out, errs, code := pikactl(t, "--server", nodes[0].HTTPAddr(), "job", "cancel", job.ID)
 	if code != 0 {
 		t.Fatalf("pikactl job cancel: exit %d: %s%s", code, out, errs)
 	}
@@ -279,7 +280,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 		t.Fatalf("the cancelled move ended %s (%s)", j.Move.Step, j.Move.Error)
 	}
 	var s0after api.Slot
-	waitFor(t, "slot 0 as before the cancelled move", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "slot 0 as before the cancelled move", 30*time.Second, func() bool {
 		s0after, err = cli.Slot(ctx, "mf", 0)
 		return err == nil && len(s0after.Learners) == 0 && len(s0after.Removing) == 0 && len(s0after.Replicas) == replicas
 	})

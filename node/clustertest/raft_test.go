@@ -11,19 +11,20 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 )
 
 // createRaftTable creates a raft-mode table and waits until every node
 // serves it and every slot has an elected leader in the routing.
-func createRaftTable(t *testing.T, nodes []*pikaNode, name string, slots, replicas int) api.Table {
+func createRaftTable(t *testing.T, nodes []*testproc.Node, name string, slots, replicas int) api.Table {
 	t.Helper()
 	var tb api.Table
-	pikactlJSON(t, &tb, "--server", nodes[0].httpAddr(), "table", "create", name, "--slots", fmt.Sprint(slots),
+	pikactlJSON(t, &tb, "--server", nodes[0].HTTPAddr(), "table", "create", name, "--slots", fmt.Sprint(slots),
 		"--replicas", fmt.Sprint(replicas), "--mode", "raft")
 	for _, nd := range nodes {
 		c := redisClient(t, nd, &redis.Options{DB: int(tb.ID), MaxRetries: -1})
-		waitFor(t, nd.name+" to serve "+name, 20*time.Second, func() bool {
+		testproc.WaitFor(t, nd.Name+" to serve "+name, 20*time.Second, func() bool {
 			for s := range slots {
 				// One write per slot through this node proves the slot
 				// has a leader that commits.
@@ -106,9 +107,9 @@ func TestRaftTable(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // load before the kill
 	killed := time.Now()
-	victim.kill()
+	victim.Kill()
 	// Every slot is writable again through the survivors.
-	waitFor(t, "every slot writable after the kill", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot writable after the kill", 20*time.Second, func() bool {
 		for s := range 16 {
 			if clients[1].Set(ctx, fmt.Sprintf("after{%d}", s), "y", 0).Err() != nil {
 				return false
@@ -135,16 +136,16 @@ func TestRaftTable(t *testing.T) {
 		}
 	}
 	// The victim returns as a follower and catches up.
-	back := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
-	back.waitHealthy(t)
+	back := testproc.StartNode(t, victim.Spec)
+	back.WaitHealthy(t)
 	nodes[0] = back
 	bc := redisClient(t, back, &redis.Options{DB: int(tb.ID), MaxRetries: -1})
-	waitFor(t, "the restarted node to serve", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "the restarted node to serve", 20*time.Second, func() bool {
 		got, err := bc.Get(ctx, acked[len(acked)-1]).Result()
 		return err == nil && got == acked[len(acked)-1]
 	})
 	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", nodes[1].httpAddr(), "slot", "show", "r")
+	pikactlJSON(t, &slots, "--server", nodes[1].HTTPAddr(), "slot", "show", "r")
 	for _, s := range slots {
 		if s.Leader == "" {
 			t.Errorf("slot %d has no leader in the routing", s.Slot)
@@ -152,13 +153,13 @@ func TestRaftTable(t *testing.T) {
 	}
 	// pikactl failover of a raft slot is a raft leader transfer: hand
 	// slot 0 to the restarted node, and writes go on through any node.
-	backID := func() string { h, _, _ := back.health(); return h.Node }()
+	backID := func() string { h, _, _ := back.Health(); return h.Node }()
 	if string(slots[0].Leader) != backID {
 		var sw api.Switchover
 		// The killed node was the manager's: until a new manager holds
 		// the role, pikactl answers exit 3 ("retry"), as scripts expect.
-		waitFor(t, "a manager to take the failover", 20*time.Second, func() bool {
-			out, _, code := pikactl(t, "--json", "--server", nodes[2].httpAddr(), "failover", "r", "0", "--to", backID)
+		testproc.WaitFor(t, "a manager to take the failover", 20*time.Second, func() bool {
+			out, _, code := pikactl(t, "--json", "--server", nodes[2].HTTPAddr(), "failover", "r", "0", "--to", backID)
 			if code == 3 {
 				return false
 			}
@@ -173,7 +174,7 @@ func TestRaftTable(t *testing.T) {
 		t.Logf("MEASURED: raft leader transfer of slot 0 took %s", sw.Took)
 	}
 	var s0 api.Slot
-	pikactlJSON(t, &s0, "--server", nodes[1].httpAddr(), "slot", "show", "r", "0")
+	pikactlJSON(t, &s0, "--server", nodes[1].HTTPAddr(), "slot", "show", "r", "0")
 	if string(s0.Leader) != backID {
 		t.Fatalf("slot 0 led by %s after the transfer, want %s", s0.Leader, backID)
 	}
@@ -203,13 +204,13 @@ func TestRaftReplicaReplaced(t *testing.T) {
 	}
 	// The victim: a node holding replicas of rr, not node 1 (our client's).
 	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", nodes[0].httpAddr(), "slot", "show", "rr")
-	ids := map[string]*pikaNode{}
+	pikactlJSON(t, &slots, "--server", nodes[0].HTTPAddr(), "slot", "show", "rr")
+	ids := map[string]*testproc.Node{}
 	for _, nd := range nodes {
-		h, _, _ := nd.health()
+		h, _, _ := nd.Health()
 		ids[h.Node] = nd
 	}
-	var victim *pikaNode
+	var victim *testproc.Node
 	var victimID string
 	for _, id := range slots[0].Replicas {
 		if ids[string(id)] != nodes[0] {
@@ -226,16 +227,16 @@ func TestRaftReplicaReplaced(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	victim.kill()
+	victim.Kill()
 	acked := 300
-	waitFor(t, "every slot of rr on 3 live replicas again, no learner", 60*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot of rr on 3 live replicas again, no learner", 60*time.Second, func() bool {
 		// Writes go on during the change (errors allowed while a
 		// leader is re-elected; only acknowledged ones are checked).
 		if c.Set(ctx, fmt.Sprint("k", acked), fmt.Sprint(acked), 0).Err() == nil {
 			acked++
 		}
 		slots = nil // a reused element would keep a learner the JSON omits
-		pikactlJSON(t, &slots, "--server", nodes[0].httpAddr(), "slot", "show", "rr")
+		pikactlJSON(t, &slots, "--server", nodes[0].HTTPAddr(), "slot", "show", "rr")
 		for _, s := range slots {
 			if len(s.Learners) > 0 || len(s.Replicas) != 3 {
 				return false
@@ -256,8 +257,8 @@ func TestRaftReplicaReplaced(t *testing.T) {
 		}
 	}
 	var checks []api.SlotCheck
-	waitFor(t, "slot check equal on every replica", 20*time.Second, func() bool {
-		out, _, _ := pikactl(t, "--json", "--server", nodes[0].httpAddr(), "slot", "check", "rr")
+	testproc.WaitFor(t, "slot check equal on every replica", 20*time.Second, func() bool {
+		out, _, _ := pikactl(t, "--json", "--server", nodes[0].HTTPAddr(), "slot", "check", "rr")
 		if json.Unmarshal([]byte(out), &checks) != nil || len(checks) != 8 {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
@@ -38,8 +39,8 @@ func TestRaftMoveBackToRevivedReplica(t *testing.T) {
 	}
 	apiVia := func(not int) *api.Client {
 		for i, nd := range nodes {
-			if i != not && !nd.exited() {
-				return api.NewClient(nd.httpAddr())
+			if i != not && !nd.Exited() {
+				return api.NewClient(nd.HTTPAddr())
 			}
 		}
 		t.Fatal("no live node")
@@ -91,22 +92,22 @@ func TestRaftMoveBackToRevivedReplica(t *testing.T) {
 	}
 	vi, keep := index[victim], index[mgr]
 	write(keep, 400, "before")
-	waitFor(t, "the victim's copy up to date", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "the victim's copy up to date", 30*time.Second, func() bool {
 		_, ok := slotsSettled(t, apiVia(-1), "rm", 3)
 		return ok
 	})
 
-	nodes[vi].kill()
+	nodes[vi].Kill()
 	moveAndWait(t, apiVia(vi), "rm", slot, victim, spare)
 	write(keep, 400, "between") // the victim's old log falls behind
 
 	old := nodes[vi]
-	nodes[vi] = startNodeOn(t, old.port, old.dir, old.name, old.args...)
-	nodes[vi].waitHealthy(t)
+	nodes[vi] = testproc.StartNode(t, old.Spec)
+	nodes[vi].WaitHealthy(t)
 	// Back, it deletes the group it was removed from while it was down.
 	group := fmt.Sprintf("group=%d/%d", tb.ID, slot)
-	waitFor(t, "the revived node to delete its old copy of the slot", 30*time.Second, func() bool {
-		data, err := os.ReadFile(nodes[vi].log)
+	testproc.WaitFor(t, "the revived node to delete its old copy of the slot", 30*time.Second, func() bool {
+		data, err := os.ReadFile(nodes[vi].LogPath)
 		if err != nil {
 			return false
 		}
@@ -120,7 +121,7 @@ func TestRaftMoveBackToRevivedReplica(t *testing.T) {
 	moveAndWait(t, apiVia(-1), "rm", slot, spare, victim)
 	write(keep, 200, "after")
 
-	waitFor(t, "every slot settled", 60*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot settled", 60*time.Second, func() bool {
 		_, ok := slotsSettled(t, apiVia(-1), "rm", 3)
 		return ok
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 )
 
@@ -20,9 +21,9 @@ var keysMetric = regexp.MustCompile(`pika_keys\{table="rep",table_id="(\d+)"\} (
 
 // storedKeys is how many keys of table rep node n stores (leader and
 // follower slots alike).
-func storedKeys(t *testing.T, n *pikaNode) int {
+func storedKeys(t *testing.T, n *testproc.Node) int {
 	t.Helper()
-	m := keysMetric.FindStringSubmatch(n.metrics(t))
+	m := keysMetric.FindStringSubmatch(metrics(t, n))
 	if m == nil {
 		return -1
 	}
@@ -32,10 +33,10 @@ func storedKeys(t *testing.T, n *pikaNode) int {
 
 // checkEqual runs `pikactl slot check rep` and fails unless every slot is
 // proven equal on every replica.
-func checkEqual(t *testing.T, via *pikaNode) {
+func checkEqual(t *testing.T, via *testproc.Node) {
 	t.Helper()
 	var checks []api.SlotCheck
-	out, errs, code := pikactl(t, "--json", "--server", via.httpAddr(), "slot", "check", "rep")
+	out, errs, code := pikactl(t, "--json", "--server", via.HTTPAddr(), "slot", "check", "rep")
 	if err := json.Unmarshal([]byte(out), &checks); err != nil {
 		t.Fatalf("slot check (exit %d): %v\n%s%s", code, err, out, errs)
 	}
@@ -66,7 +67,7 @@ func TestAsyncReplication(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	waitFor(t, "every node to store every key", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "every node to store every key", 30*time.Second, func() bool {
 		for _, n := range nodes {
 			if storedKeys(t, n) != keys {
 				return false
@@ -76,16 +77,16 @@ func TestAsyncReplication(t *testing.T) {
 	})
 	t.Logf("MEASURED: %d writes on 3 replicas everywhere %s after the last acknowledgement", keys, time.Since(start).Round(time.Millisecond))
 	// Observability: roles, followers and their lag (0 once caught up).
-	waitFor(t, "INFO replication to show two followers caught up", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "INFO replication to show two followers caught up", 10*time.Second, func() bool {
 		info, err := c.Info(ctx, "replication").Result()
 		return err == nil && strings.Contains(info, "pika_followers:2") && strings.Contains(info, "max_lag=0,") &&
 			!strings.Contains(info, "pika_slots_followed:0")
 	})
-	if m := nodes[0].metrics(t); !strings.Contains(m, "pika_replication_lag_entries{follower=") || !strings.Contains(m, "pika_replication_shipped_bytes_total") {
+	if m := metrics(t, nodes[0]); !strings.Contains(m, "pika_replication_lag_entries{follower=") || !strings.Contains(m, "pika_replication_shipped_bytes_total") {
 		t.Fatal("/metrics lacks the replication lag and bytes")
 	}
 	var one api.Slot
-	pikactlJSON(t, &one, "--server", nodes[2].httpAddr(), "slot", "show", "rep", "3")
+	pikactlJSON(t, &one, "--server", nodes[2].HTTPAddr(), "slot", "show", "rep", "3")
 	if len(one.Positions) != 3 {
 		t.Fatalf("slot show: positions %+v", one.Positions)
 	}
@@ -98,7 +99,7 @@ func TestAsyncReplication(t *testing.T) {
 	// Kill a follower (node 3 follows every slot it does not lead) under
 	// writes, restart it: it catches up from the logs.
 	victim := nodes[2]
-	victim.kill()
+	victim.Kill()
 	written := keys
 	for i := keys; i < keys+300; i++ {
 		err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err()
@@ -110,9 +111,9 @@ func TestAsyncReplication(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
-	restarted.waitHealthy(t)
-	waitFor(t, "the restarted follower to catch up", 30*time.Second, func() bool {
+	restarted := testproc.StartNode(t, victim.Spec)
+	restarted.WaitHealthy(t)
+	testproc.WaitFor(t, "the restarted follower to catch up", 30*time.Second, func() bool {
 		want := storedKeys(t, nodes[0])
 		return want == written && storedKeys(t, nodes[1]) == want && storedKeys(t, restarted) == want
 	})
@@ -121,7 +122,7 @@ func TestAsyncReplication(t *testing.T) {
 	if err := c.FlushDB(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every replica emptied by FLUSHDB", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "every replica emptied by FLUSHDB", 10*time.Second, func() bool {
 		return storedKeys(t, nodes[0]) == 0 && storedKeys(t, nodes[1]) == 0 && storedKeys(t, restarted) == 0
 	})
 	checkEqual(t, nodes[1])
@@ -143,7 +144,7 @@ func TestFailover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every node to store every key", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "every node to store every key", 30*time.Second, func() bool {
 		for _, n := range nodes {
 			if storedKeys(t, n) != keys {
 				return false
@@ -154,10 +155,10 @@ func TestFailover(t *testing.T) {
 	// The victim is the manager's node too, half the time: takeover and
 	// failover together.
 	victim := nodes[0]
-	victimID := func() string { h, _, _ := victim.health(); return h.Node }()
+	victimID := func() string { h, _, _ := victim.Health(); return h.Node }()
 	led := 0
 	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+	pikactlJSON(t, &slots, "--server", nodes[1].HTTPAddr(), "slot", "show", "rep")
 	for _, s := range slots {
 		if string(s.Leader) == victimID {
 			led++
@@ -202,12 +203,12 @@ func TestFailover(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "the load to run", 10*time.Second, func() bool { return storedKeys(t, nodes[1]) > keys+200 })
+	testproc.WaitFor(t, "the load to run", 10*time.Second, func() bool { return storedKeys(t, nodes[1]) > keys+200 })
 	start := time.Now()
-	victim.kill()
-	waitFor(t, "the victim seen down", 30*time.Second, func() bool {
+	victim.Kill()
+	testproc.WaitFor(t, "the victim seen down", 30*time.Second, func() bool {
 		var ns []api.Node
-		out, _, code := pikactl(t, "--json", "--server", nodes[1].httpAddr(), "node", "list")
+		out, _, code := pikactl(t, "--json", "--server", nodes[1].HTTPAddr(), "node", "list")
 		if code != 0 || json.Unmarshal([]byte(out), &ns) != nil {
 			return false
 		}
@@ -218,9 +219,9 @@ func TestFailover(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "every slot led by a live node", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot led by a live node", 30*time.Second, func() bool {
 		var ss []api.Slot
-		out, _, code := pikactl(t, "--json", "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+		out, _, code := pikactl(t, "--json", "--server", nodes[1].HTTPAddr(), "slot", "show", "rep")
 		if code != 0 || json.Unmarshal([]byte(out), &ss) != nil {
 			return false
 		}
@@ -234,7 +235,7 @@ func TestFailover(t *testing.T) {
 	window := time.Since(start)
 	// Let the load run on the new leaders, then stop it.
 	base := storedKeys(t, nodes[1])
-	waitFor(t, "writes after the failover", 10*time.Second, func() bool { return storedKeys(t, nodes[1]) >= base+200 })
+	testproc.WaitFor(t, "writes after the failover", 10*time.Second, func() bool { return storedKeys(t, nodes[1]) >= base+200 })
 	close(stopLoad)
 	var lastErr time.Time
 	var acked []string
@@ -277,9 +278,9 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("write after failover: %v", err)
 		}
 	}
-	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
-	restarted.waitHealthy(t)
-	waitFor(t, "the returned node to catch up as a follower", 30*time.Second, func() bool {
+	restarted := testproc.StartNode(t, victim.Spec)
+	restarted.WaitHealthy(t)
+	testproc.WaitFor(t, "the returned node to catch up as a follower", 30*time.Second, func() bool {
 		want := storedKeys(t, nodes[1])
 		return storedKeys(t, nodes[2]) == want && storedKeys(t, restarted) == want
 	})
@@ -302,7 +303,7 @@ func TestFullSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every node to store every key", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "every node to store every key", 30*time.Second, func() bool {
 		for _, n := range nodes {
 			if storedKeys(t, n) != 100 {
 				return false
@@ -313,7 +314,7 @@ func TestFullSync(t *testing.T) {
 	// The follower goes; the others' writes and trims go on (their slots
 	// led by n3 answer CLUSTERDOWN until the failover).
 	victim := nodes[2]
-	victim.kill()
+	victim.Kill()
 	written := 100
 	for i := 100; i < 400; i++ {
 		switch err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); {
@@ -323,16 +324,16 @@ func TestFullSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the logs trimmed to one entry per slot", 30*time.Second, func() bool {
-		m := logEntriesMetric.FindStringSubmatch(nodes[0].metrics(t))
+	testproc.WaitFor(t, "the logs trimmed to one entry per slot", 30*time.Second, func() bool {
+		m := logEntriesMetric.FindStringSubmatch(metrics(t, nodes[0]))
 		return m != nil && m[1] == "8"
 	})
-	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
-	restarted.waitHealthy(t)
-	waitFor(t, "the restarted follower to converge by full sync", 30*time.Second, func() bool {
+	restarted := testproc.StartNode(t, victim.Spec)
+	restarted.WaitHealthy(t)
+	testproc.WaitFor(t, "the restarted follower to converge by full sync", 30*time.Second, func() bool {
 		return storedKeys(t, nodes[0]) == written && storedKeys(t, nodes[1]) == written && storedKeys(t, restarted) == written
 	})
-	log, _ := os.ReadFile(restarted.log)
+	log, _ := os.ReadFile(restarted.LogPath)
 	if !strings.Contains(string(log), "full sync of a slot from its leader") {
 		t.Fatal("the follower converged without a full sync: the test did not test it")
 	}
@@ -342,7 +343,7 @@ func TestFullSync(t *testing.T) {
 			written++
 		}
 	}
-	waitFor(t, "new writes on every replica after the full sync", 30*time.Second, func() bool {
+	testproc.WaitFor(t, "new writes on every replica after the full sync", 30*time.Second, func() bool {
 		return storedKeys(t, nodes[0]) == written && storedKeys(t, nodes[1]) == written && storedKeys(t, restarted) == written
 	})
 	checkEqual(t, restarted)
@@ -377,7 +378,7 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 				}
 				k := fmt.Sprintf("w%d-%d", g, i)
 				if err := c.Set(ctx, k, k, 0).Err(); err != nil {
-					r.err = fmt.Errorf("set %s via %s: %w", k, nodes[g%3].name, err)
+					r.err = fmt.Errorf("set %s via %s: %w", k, nodes[g%3].Name, err)
 					results <- r
 					return
 				}
@@ -387,7 +388,7 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 	}
 
 	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+	pikactlJSON(t, &slots, "--server", nodes[1].HTTPAddr(), "slot", "show", "rep")
 	s0 := slots[0]
 	var target string
 	for _, r := range s0.Replicas {
@@ -397,16 +398,16 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 		}
 	}
 	var sw api.Switchover
-	pikactlJSON(t, &sw, "--server", nodes[2].httpAddr(), "failover", "rep", "0", "--to", target)
+	pikactlJSON(t, &sw, "--server", nodes[2].HTTPAddr(), "failover", "rep", "0", "--to", target)
 	if string(sw.To) != target || sw.From != s0.Leader {
 		t.Fatalf("switchover: %+v", sw)
 	}
 	t.Logf("MEASURED: switchover of slot 0 under 6 writers: commands held %s, took %s", sw.Paused, sw.Took)
 
 	drained := nodes[2] // n1 holds db0 alone (1 replica): it could not be drained
-	h, _, _ := drained.health()
+	h, _, _ := drained.Health()
 	var d api.Drain
-	pikactlJSON(t, &d, "--server", nodes[1].httpAddr(), "node", "drain", h.Node)
+	pikactlJSON(t, &d, "--server", nodes[1].HTTPAddr(), "node", "drain", h.Node)
 	t.Logf("MEASURED: drain of %s under 6 writers: %d leaderships moved in %s", h.Node, d.Moved, d.Took)
 	if len(d.Stuck) > 0 {
 		t.Fatalf("drain left %v", d.Stuck)
@@ -426,7 +427,7 @@ func TestSwitchoverAndDrainUnderLoad(t *testing.T) {
 			t.Fatalf("acknowledged %s: %q %v", k, v, err)
 		}
 	}
-	pikactlJSON(t, &slots, "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+	pikactlJSON(t, &slots, "--server", nodes[1].HTTPAddr(), "slot", "show", "rep")
 	for _, s := range slots {
 		if string(s.Leader) == h.Node {
 			t.Fatalf("slot %d still led by the drained node", s.Slot)
@@ -454,12 +455,12 @@ func TestReplicaMaintenance(t *testing.T) {
 	// dead node had would be lost, which is not what this test is about).
 	checkEqual(t, nodes[0])
 	victim := nodes[3]
-	h, _, _ := victim.health()
+	h, _, _ := victim.Health()
 	start := time.Now()
-	victim.kill()
-	waitFor(t, "the dead node's copies re-created elsewhere", 30*time.Second, func() bool {
+	victim.Kill()
+	testproc.WaitFor(t, "the dead node's copies re-created elsewhere", 30*time.Second, func() bool {
 		var slots []api.Slot
-		out, _, code := pikactl(t, "--json", "--server", nodes[1].httpAddr(), "slot", "show", "rep")
+		out, _, code := pikactl(t, "--json", "--server", nodes[1].HTTPAddr(), "slot", "show", "rep")
 		if code != 0 || json.Unmarshal([]byte(out), &slots) != nil {
 			return false
 		}
@@ -489,9 +490,9 @@ func TestReplicaMaintenance(t *testing.T) {
 		if time.Now().After(deadline) {
 			for _, n := range nodes[:3] {
 				info, _ := redisClient(t, n, nil).Info(ctx, "replication").Result()
-				t.Logf("%s stores %d keys; %s", n.name, storedKeys(t, n), info)
+				t.Logf("%s stores %d keys; %s", n.Name, storedKeys(t, n), info)
 			}
-			out, _, _ := pikactl(t, "--server", nodes[0].httpAddr(), "slot", "show", "rep")
+			out, _, _ := pikactl(t, "--server", nodes[0].HTTPAddr(), "slot", "show", "rep")
 			t.Fatalf("the new copies were not filled in 30 s\n%s", out)
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/peer"
@@ -24,7 +25,7 @@ import (
 
 // startCluster runs etcd and n nodes and creates table "t" (id 1) with its
 // slot leaders spread over all of them.
-func startCluster(t *testing.T, n int, slots int) (*etcdServer, []*pikaNode) {
+func startCluster(t *testing.T, n int, slots int) (*testproc.Etcd, []*testproc.Node) {
 	t.Helper()
 	etcd, nodes := startNodes(t, "r", n)
 	if tb := createTable(t, nodes, "t", slots, 1); tb.ID != 1 {
@@ -43,7 +44,7 @@ func TestRoutingAcrossNodes(t *testing.T) {
 	}
 	// Every node leads some slots.
 	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", nodes[0].httpAddr(), "slot", "show", "t")
+	pikactlJSON(t, &slots, "--server", nodes[0].HTTPAddr(), "slot", "show", "t")
 	leaders := map[string]int{}
 	for _, s := range slots {
 		leaders[string(s.Leader)]++
@@ -57,40 +58,40 @@ func TestRoutingAcrossNodes(t *testing.T) {
 	for i := range keys {
 		c := clients[i%3]
 		if err := c.Set(ctx, fmt.Sprint("k", i), fmt.Sprint("v", i), 0).Err(); err != nil {
-			t.Fatalf("set k%d via %s: %v", i, nodes[i%3].name, err)
+			t.Fatalf("set k%d via %s: %v", i, nodes[i%3].Name, err)
 		}
 	}
 	for ci, c := range clients {
 		for i := range keys {
 			if v, err := c.Get(ctx, fmt.Sprint("k", i)).Result(); err != nil || v != fmt.Sprint("v", i) {
-				t.Fatalf("get k%d via %s: %q %v", i, nodes[ci].name, v, err)
+				t.Fatalf("get k%d via %s: %q %v", i, nodes[ci].Name, v, err)
 			}
 		}
 	}
 	// Each node stores only the slots it leads: its own key count is
 	// below the total (the metric is per node).
 	for _, nd := range nodes {
-		m := nd.metrics(t)
+		m := metrics(t, nd)
 		if strings.Contains(m, fmt.Sprintf(`pika_keys{table="t",table_id="1"} %d`, keys)) {
-			t.Fatalf("%s stores all %d keys: nothing was forwarded", nd.name, keys)
+			t.Fatalf("%s stores all %d keys: nothing was forwarded", nd.Name, keys)
 		}
 	}
 
 	// Cluster-wide commands agree on every node.
 	for ci, c := range clients {
 		if n, err := c.DBSize(ctx).Result(); err != nil || n != keys {
-			t.Fatalf("dbsize via %s: %d %v", nodes[ci].name, n, err)
+			t.Fatalf("dbsize via %s: %d %v", nodes[ci].Name, n, err)
 		}
 		all, err := c.Keys(ctx, "*").Result()
 		if err != nil || len(all) != keys {
-			t.Fatalf("keys via %s: %d %v", nodes[ci].name, len(all), err)
+			t.Fatalf("keys via %s: %d %v", nodes[ci].Name, len(all), err)
 		}
 		seen := map[string]int{}
 		var cursor uint64
 		for {
 			ks, next, err := c.Scan(ctx, cursor, "k*", 17).Result()
 			if err != nil {
-				t.Fatalf("scan via %s: %v", nodes[ci].name, err)
+				t.Fatalf("scan via %s: %v", nodes[ci].Name, err)
 			}
 			for _, k := range ks {
 				seen[k]++
@@ -100,18 +101,18 @@ func TestRoutingAcrossNodes(t *testing.T) {
 			}
 		}
 		if len(seen) != keys {
-			t.Fatalf("scan via %s saw %d keys, want %d", nodes[ci].name, len(seen), keys)
+			t.Fatalf("scan via %s saw %d keys, want %d", nodes[ci].Name, len(seen), keys)
 		}
 		for k, n := range seen {
 			if n != 1 {
-				t.Fatalf("scan via %s returned %s %d times", nodes[ci].name, k, n)
+				t.Fatalf("scan via %s returned %s %d times", nodes[ci].Name, k, n)
 			}
 		}
 		if k, err := c.RandomKey(ctx).Result(); err != nil || !strings.HasPrefix(k, "k") {
-			t.Fatalf("randomkey via %s: %q %v", nodes[ci].name, k, err)
+			t.Fatalf("randomkey via %s: %q %v", nodes[ci].Name, k, err)
 		}
 		if info, err := c.Info(ctx, "keyspace").Result(); err != nil || !strings.Contains(info, fmt.Sprintf("db1:keys=%d,", keys)) {
-			t.Fatalf("INFO keyspace via %s: %v\n%s", nodes[ci].name, err, info)
+			t.Fatalf("INFO keyspace via %s: %v\n%s", nodes[ci].Name, err, info)
 		}
 	}
 
@@ -160,11 +161,11 @@ func TestRoutingAcrossNodes(t *testing.T) {
 			cmds = append(cmds, pipe.Get(ctx, k))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
-			t.Fatalf("pipeline via %s: %v", nodes[ci].name, err)
+			t.Fatalf("pipeline via %s: %v", nodes[ci].Name, err)
 		}
 		for i, cmd := range cmds {
 			if cmd.Val() != fmt.Sprint(ci, "-", i) {
-				t.Fatalf("pipeline via %s: reply %d = %q", nodes[ci].name, i, cmd.Val())
+				t.Fatalf("pipeline via %s: reply %d = %q", nodes[ci].Name, i, cmd.Val())
 			}
 		}
 	}
@@ -225,7 +226,7 @@ func TestRoutingAcrossNodes(t *testing.T) {
 	}
 	for ci, c := range clients {
 		if n, err := c.DBSize(ctx).Result(); err != nil || n != 0 {
-			t.Fatalf("dbsize after flushdb via %s: %d %v", nodes[ci].name, n, err)
+			t.Fatalf("dbsize after flushdb via %s: %d %v", nodes[ci].Name, n, err)
 		}
 	}
 }
@@ -239,7 +240,7 @@ func TestNodeDownAndBack(t *testing.T) {
 	_, nodes := startCluster(t, 3, 32)
 	ctx := context.Background()
 	victim := nodes[2]
-	victimID := func() string { h, _, _ := victim.health(); return h.Node }()
+	victimID := func() string { h, _, _ := victim.Health(); return h.Node }()
 
 	type result struct {
 		acked         []string
@@ -271,7 +272,7 @@ func TestNodeDownAndBack(t *testing.T) {
 				case strings.HasPrefix(err.Error(), "CLUSTERDOWN"):
 					r.down++
 				default:
-					r.unexpectedErr = fmt.Errorf("set %s via %s: %v", k, nodes[g%2].name, err)
+					r.unexpectedErr = fmt.Errorf("set %s via %s: %v", k, nodes[g%2].Name, err)
 					results <- r
 					return
 				}
@@ -279,7 +280,7 @@ func TestNodeDownAndBack(t *testing.T) {
 		}()
 	}
 	time.Sleep(300 * time.Millisecond) // load before the kill
-	victim.kill()
+	victim.Kill()
 	time.Sleep(time.Second) // load with the node down (its lease expires: 2s)
 	close(stopLoad)
 	var acked []string
@@ -304,10 +305,10 @@ func TestNodeDownAndBack(t *testing.T) {
 		t.Fatalf("an answer with a node down took %s", slowest)
 	}
 	// Restart it on the same data: everything serves again, nothing lost.
-	restarted := startNodeOn(t, victim.port, victim.dir, victim.name, victim.args...)
-	restarted.waitHealthy(t)
+	restarted := testproc.StartNode(t, victim.Spec)
+	restarted.WaitHealthy(t)
 	c := redisClient(t, nodes[1], &redis.Options{DB: 1})
-	waitFor(t, "every slot served again", 20*time.Second, func() bool {
+	testproc.WaitFor(t, "every slot served again", 20*time.Second, func() bool {
 		return c.DBSize(ctx).Err() == nil
 	})
 	for _, k := range acked {
@@ -323,7 +324,7 @@ func TestHostilePeers(t *testing.T) {
 	needSetup(t)
 	etcd, nodes := startCluster(t, 2, 8)
 	nd := nodes[0]
-	peerAddr := addr(nd.port + 10000)
+	peerAddr := testproc.Loopback(nd.Port + 10000)
 	try := func(payload string) string {
 		t.Helper()
 		conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
@@ -352,7 +353,7 @@ func TestHostilePeers(t *testing.T) {
 			t.Errorf("peer sent %q: got %q, want %q...", payload, got, want)
 		}
 	}
-	log, _ := os.ReadFile(nd.log)
+	log, _ := os.ReadFile(nd.LogPath)
 	if !strings.Contains(string(log), "peer port: rejected") {
 		t.Error("rejections are not logged")
 	}
@@ -363,7 +364,7 @@ func TestHostilePeers(t *testing.T) {
 
 	// An authenticated peer with stale routing is refused (the asker then
 	// refreshes and retries), before anything runs.
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +373,7 @@ func TestHostilePeers(t *testing.T) {
 	if err != nil || st.Secret == "" {
 		t.Fatalf("cluster secret: %v", err)
 	}
-	h, _, _ := nd.health()
+	h, _, _ := nd.Health()
 	var mine, theirs meta.SlotID
 	foundMine, foundTheirs := false, false
 	for s, si := range st.Slots[1] {

@@ -91,13 +91,13 @@ func TestTableServedWhenCreateAnswers(t *testing.T) {
 			scratch = append(scratch, sc)
 			cn := sc.Conn()
 			if err := cn.Ping(ctx).Err(); err != nil {
-				t.Fatalf("round %d: ping %s: %v", round, nodes[j].name, err)
+				t.Fatalf("round %d: ping %s: %v", round, nodes[j].Name, err)
 			}
 			conns[j] = cn
 		}
-		out, errs, code := pikactl(t, "--json", "--server", nodes[via].httpAddr(), "table", "create", name, "--slots", "1024", "--replicas", "1")
+		out, errs, code := pikactl(t, "--json", "--server", nodes[via].HTTPAddr(), "table", "create", name, "--slots", "1024", "--replicas", "1")
 		if code != 0 {
-			t.Fatalf("round %d: create %s through %s: exit %d: %s%s", round, name, nodes[via].name, code, out, errs)
+			t.Fatalf("round %d: create %s through %s: exit %d: %s%s", round, name, nodes[via].Name, code, out, errs)
 		}
 		// (Decoded by hand, not into api.Table: this test ran unchanged
 		// against the code before the fix, which had no lagging field.)
@@ -132,11 +132,11 @@ func TestTableServedWhenCreateAnswers(t *testing.T) {
 				selected[j] = cmds[0].Err() == nil
 				if err := cmds[0].Err(); err != nil {
 					refusedSelect++
-					t.Logf("round %d: SELECT %s through %s right after the create answered: %v", round, name, nodes[j].name, err)
+					t.Logf("round %d: SELECT %s through %s right after the create answered: %v", round, name, nodes[j].Name, err)
 				}
 				for _, c := range cmds[1:] {
 					if err := c.Err(); err != nil {
-						t.Errorf("round %d: SET through %s: %v", round, nodes[j].name, err)
+						t.Errorf("round %d: SET through %s: %v", round, nodes[j].Name, err)
 						break
 					}
 				}
@@ -157,13 +157,13 @@ func TestTableServedWhenCreateAnswers(t *testing.T) {
 			}
 			if n, err := db0[via].Exists(ctx, keys...).Result(); err != nil || n != 0 {
 				landedInDB0++
-				t.Logf("round %d: %d keys SET through %s after SELECT %s are in db0 (%v)", round, n, nodes[j].name, name, err)
+				t.Logf("round %d: %d keys SET through %s after SELECT %s are in db0 (%v)", round, n, nodes[j].Name, name, err)
 			}
 		}
 		check.Close()
 
 		// Drop through the same node: at once, no node serves it.
-		out, errs, code = pikactl(t, "--json", "--server", nodes[via].httpAddr(), "table", "drop", name, "--yes")
+		out, errs, code = pikactl(t, "--json", "--server", nodes[via].HTTPAddr(), "table", "drop", name, "--yes")
 		if code != 0 {
 			t.Fatalf("round %d: drop %s: exit %d: %s%s", round, name, code, out, errs)
 		}
@@ -189,11 +189,11 @@ func TestTableServedWhenCreateAnswers(t *testing.T) {
 				defer mu.Unlock()
 				if selected[j] && (err == nil || !strings.Contains(err.Error(), "no longer exists")) {
 					writeAfterDrop++
-					t.Logf("round %d: SET on a connection on %s through %s right after the drop answered: %v", round, name, nodes[j].name, err)
+					t.Logf("round %d: SET on a connection on %s through %s right after the drop answered: %v", round, name, nodes[j].Name, err)
 				}
 				if selErr == nil {
 					servedAfterDrop++
-					t.Logf("round %d: SELECT %s through %s right after the drop answered succeeded", round, name, nodes[j].name)
+					t.Logf("round %d: SELECT %s through %s right after the drop answered succeeded", round, name, nodes[j].Name)
 				}
 			}()
 		}
@@ -201,7 +201,7 @@ func TestTableServedWhenCreateAnswers(t *testing.T) {
 		sel := redisClient(t, nodes[via], nil)
 		if err := sel.Do(ctx, "select", name).Err(); err == nil {
 			servedAfterDrop++
-			t.Logf("round %d: SELECT %s through %s (the node the drop went through) succeeded after the drop", round, name, nodes[via].name)
+			t.Logf("round %d: SELECT %s through %s (the node the drop went through) succeeded after the drop", round, name, nodes[via].Name)
 		}
 		sel.Close()
 		for _, cn := range conns {

@@ -42,14 +42,14 @@ func exchangeAll(t *testing.T, s *server, cmds ...[]string) []Reply {
 	t.Helper()
 	c, err := Dial(s.addr, 5*time.Second)
 	if err != nil {
-		t.Fatalf("%s: %v", s.name, err)
+		t.Fatalf("%s: %v", s.Name, err)
 	}
 	defer c.Close()
 	var out []Reply
 	for _, cmd := range cmds {
 		r, err := c.Do(cmd...)
 		if err != nil {
-			t.Fatalf("%s: %s: %v", s.name, strings.Join(cmd, " "), err)
+			t.Fatalf("%s: %s: %v", s.Name, strings.Join(cmd, " "), err)
 		}
 		out = append(out, r)
 	}

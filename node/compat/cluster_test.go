@@ -2,12 +2,9 @@ package compat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
-	"github.com/pika-node/pika-node/node/internal/testproc"
 )
 
 // The cluster the scripts also run against: the differential suite must pass through every
@@ -36,7 +33,6 @@ var (
 
 const (
 	clusterSize = 3
-	etcdBin     = "/usr/bin/etcd" // Debian's etcd-server (scripts/install-deps.sh)
 	clusterName = "compat"
 )
 
@@ -73,8 +69,8 @@ func needCluster(t testing.TB) {
 		t.Fatalf("cluster setup: %v", clusterSetupErr)
 	}
 	for _, s := range clusterProcs() {
-		if s.exited() {
-			t.Fatalf("%s is not running (exited: %v)\n%s", s.name, s.waitErr, s.logTail(40))
+		if s.Exited() {
+			t.Fatalf("%s is not running (exited: %v)\n%s", s.Name, s.Err(), s.Tail(40))
 		}
 	}
 }
@@ -85,12 +81,12 @@ func startCluster(dir string) (err error) {
 	defer func() {
 		if err != nil {
 			for _, s := range clusterProcs() {
-				s.stop()
+				s.Kill()
 			}
 		}
 	}()
-	if _, err := os.Stat(etcdBin); err != nil {
-		return fmt.Errorf("etcd server: %w (scripts/install-deps.sh installs etcd-server)", err)
+	if err := testproc.CheckEtcd(); err != nil {
+		return err
 	}
 	haproxyBin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -102,45 +98,33 @@ func startCluster(dir string) (err error) {
 	}
 
 	// etcd.
-	ec, ep := "http://"+loopback(ports.etcdClient), "http://"+loopback(ports.etcdPeer)
-	clusterEtcd, err = startProc("etcd", etcdBin, filepath.Join(dir, "etcd"), loopback(ports.etcdClient),
-		"--name", "e1", "--data-dir", filepath.Join(dir, "etcd", "data"),
-		"--listen-client-urls", ec, "--advertise-client-urls", ec,
-		"--listen-peer-urls", ep, "--initial-advertise-peer-urls", ep,
-		"--initial-cluster", "e1="+ep, "--log-level", "warn")
+	etcd, err := testproc.SpawnEtcd(filepath.Join(dir, "etcd"), ports.etcdClient, ports.etcdPeer)
 	if err != nil {
 		return err
 	}
-	if err := waitHTTP(clusterEtcd, ec+"/health", 30*time.Second, func(body []byte) bool { return true }); err != nil {
-		return err
-	}
+	clusterEtcd = &server{Proc: etcd.Proc, addr: etcd.Endpoint()}
 
 	// The nodes: all of them first, since the first manager creates db0 only once all have
 	// joined (--bootstrap-expect) and none serves clients before db0 exists.
+	var nodes []*testproc.Node
 	for i, port := range ports.nodes {
 		name := "node" + strconv.Itoa(i+1)
 		ndir := filepath.Join(dir, name)
-		s, err := startProc(name, pikaBin, ndir, loopback(port),
-			"start", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--data", filepath.Join(ndir, "data"),
-			"--etcd", clusterEtcd.addr, "--cluster", clusterName, "--bootstrap-expect", strconv.Itoa(clusterSize),
-			"--lease-ttl", "2s", "--block-cache-mb", "16", "--write-buffer-mb", "4")
+		n, err := testproc.SpawnNode(testproc.NodeSpec{Bin: pikaBin, Name: name, Dir: ndir, Port: port, Data: filepath.Join(ndir, "data"),
+			Flags: []string{"--bind", "127.0.0.1", "--etcd", clusterEtcd.addr, "--cluster", clusterName,
+				"--bootstrap-expect", strconv.Itoa(clusterSize), "--lease-ttl", "2s", "--block-cache-mb", "16", "--write-buffer-mb", "4"}})
 		if err != nil {
 			return err
 		}
-		clusterNodes = append(clusterNodes, s)
+		nodes = append(nodes, n)
+		clusterNodes = append(clusterNodes, &server{Proc: n.Proc, addr: n.Addr()})
 	}
-	for _, s := range clusterNodes {
-		healthy := func(body []byte) bool {
-			var h struct {
-				Status string `json:"status"`
-			}
-			return json.Unmarshal(body, &h) == nil && h.Status == "ok"
+	for i, n := range nodes {
+		if _, err := n.AwaitHealthy(90 * time.Second); err != nil {
+			return fmt.Errorf("%w\n%s", err, n.Tail(40))
 		}
-		if err := waitHTTP(s, "http://"+httpAddr(s)+"/healthz", 90*time.Second, healthy); err != nil {
-			return err
-		}
-		if err := waitUp(s, 30*time.Second); err != nil {
-			return fmt.Errorf("%w\n%s", err, s.logTail(40))
+		if err := waitUp(clusterNodes[i], 30*time.Second); err != nil {
+			return fmt.Errorf("%w\n%s", err, n.Tail(40))
 		}
 	}
 	if err := checkSpread(clusterNodes[0], "db0"); err != nil {
@@ -149,7 +133,7 @@ func startCluster(dir string) (err error) {
 
 	// db1..db<extraDBs>, created through node1 as on the single node; every node must serve them.
 	if err := createTables(clusterNodes[0]); err != nil {
-		return fmt.Errorf("%w\n%s", err, clusterNodes[0].logTail(40))
+		return fmt.Errorf("%w\n%s", err, clusterNodes[0].Tail(40))
 	}
 	for _, s := range clusterNodes[1:] {
 		if err := waitSelectable(s, 30*time.Second); err != nil {
@@ -168,12 +152,12 @@ func startCluster(dir string) (err error) {
 	if err := os.WriteFile(cfg, []byte(haproxyConfig(ports.proxy, clusterNodes)), 0o644); err != nil {
 		return err
 	}
-	clusterProxy, err = startProc("haproxy", haproxyBin, filepath.Dir(cfg), loopback(ports.proxy), "-f", cfg, "-db")
+	clusterProxy, err = startProc("haproxy", haproxyBin, filepath.Dir(cfg), testproc.Loopback(ports.proxy), "-f", cfg, "-db")
 	if err != nil {
 		return err
 	}
 	if err := waitUp(clusterProxy, 30*time.Second); err != nil {
-		return fmt.Errorf("%w\n%s", err, clusterProxy.logTail(40))
+		return fmt.Errorf("%w\n%s", err, clusterProxy.Tail(40))
 	}
 	return waitSelectable(clusterProxy, 30*time.Second)
 }
@@ -196,9 +180,9 @@ frontend resp
 
 backend pika
     balance roundrobin
-`, loopback(port))
+`, testproc.Loopback(port))
 	for _, s := range nodes {
-		fmt.Fprintf(&b, "    server %s %s\n", s.name, s.addr)
+		fmt.Fprintf(&b, "    server %s %s\n", s.Name, s.addr)
 	}
 	return b.String()
 }
@@ -253,8 +237,6 @@ func clusterPorts() (portSet, error) {
 	return ps, nil
 }
 
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-
 // httpAddr is a node's HTTP address (its port + 20000).
 func httpAddr(s *server) string {
 	host, p, _ := net.SplitHostPort(s.addr)
@@ -262,49 +244,18 @@ func httpAddr(s *server) string {
 	return net.JoinHostPort(host, strconv.Itoa(port+20000))
 }
 
-// waitHTTP polls url until it answers 200 with a body ok accepts, s exits, or limit passes.
-func waitHTTP(s *server, url string, limit time.Duration, ok func(body []byte) bool) error {
-	c := http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(limit)
-	last := "no answer yet"
-	for time.Now().Before(deadline) {
-		if s.exited() {
-			return fmt.Errorf("%s exited: %v\n%s", s.name, s.waitErr, s.logTail(40))
-		}
-		resp, err := c.Get(url)
-		if err == nil {
-			var body []byte
-			body, err = readAll(resp)
-			if err == nil && resp.StatusCode == http.StatusOK && ok(body) {
-				return nil
-			}
-			last = fmt.Sprintf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s: %s not ready within %v (last: %s)\n%s", s.name, url, limit, last, s.logTail(40))
-}
-
-func readAll(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
-}
-
 // waitSelectable waits until SELECT 1..extraDBs works on s.
 func waitSelectable(s *server, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		err := selectable(s.addr, extraDBs)
-		if err == nil {
-			return nil
+	err := testproc.Poll(limit, func() error {
+		if err := s.Running(); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) || s.exited() {
-			return fmt.Errorf("%s: SELECT 1..%d: %w\n%s", s.name, extraDBs, err, s.logTail(40))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return selectable(s.addr, extraDBs)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: SELECT 1..%d: %w\n%s", s.Name, extraDBs, err, s.Tail(40))
 	}
+	return nil
 }
 
 // checkSpread checks, through s's HTTP API, that the slot leaders of table are all the nodes.
@@ -313,18 +264,18 @@ func checkSpread(s *server, table string) error {
 	defer cancel()
 	slots, err := api.NewClient(httpAddr(s)).Slots(ctx, table)
 	if err != nil {
-		return fmt.Errorf("%s: slots of %s: %w", s.name, table, err)
+		return fmt.Errorf("%s: slots of %s: %w", s.Name, table, err)
 	}
 	leaders := map[string]int{}
 	for _, sl := range slots {
 		if sl.Leader == "" || !sl.LeaderAlive {
-			return fmt.Errorf("%s: slot %d of %s has no live leader (%q)\n%s", s.name, sl.Slot, table, sl.Leader, s.logTail(40))
+			return fmt.Errorf("%s: slot %d of %s has no live leader (%q)\n%s", s.Name, sl.Slot, table, sl.Leader, s.Tail(40))
 		}
 		leaders[string(sl.Leader)]++
 	}
 	if len(leaders) != clusterSize {
 		return fmt.Errorf("%s: the %d slots of %s have leaders %v: want them spread over %d nodes\n%s",
-			s.name, len(slots), table, leaders, clusterSize, s.logTail(40))
+			s.Name, len(slots), table, leaders, clusterSize, s.Tail(40))
 	}
 	return nil
 }
@@ -380,7 +331,7 @@ func TestClusterScanEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, target := range clusterTargets() {
-		t.Run(target.name, func(t *testing.T) {
+		t.Run(target.Name, func(t *testing.T) {
 			c, err := Dial(target.addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -424,7 +375,7 @@ func clusterScripts(t *testing.T, pipelined bool) {
 		t.Fatalf("no scripts in testdata: %v", err)
 	}
 	for _, target := range clusterTargets() {
-		t.Run(target.name, func(t *testing.T) {
+		t.Run(target.Name, func(t *testing.T) {
 			for _, f := range files {
 				t.Run(filepath.Base(f), func(t *testing.T) {
 					needCluster(t)
@@ -439,7 +390,7 @@ func clusterScripts(t *testing.T, pipelined bool) {
 func TestClusterCrossSlot(t *testing.T) {
 	needCluster(t)
 	for _, target := range []*server{clusterNodes[1], clusterProxy} {
-		t.Run(target.name, func(t *testing.T) {
+		t.Run(target.Name, func(t *testing.T) {
 			crossSlotTests(t, func(t *testing.T) pair {
 				needCluster(t)
 				return clusterPair(target)

@@ -13,13 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
-	"github.com/pika-node/pika-node/node/internal/testproc"
 )
 
 // The two servers every test talks to. TestMain starts them once for the whole package.
@@ -81,7 +80,7 @@ func runMain(m *testing.M) int {
 		defer authServersMu.Unlock()
 		for _, s := range append([]*server{pikaSrv, redisSrv, authPikaSrv, authRedisSrv}, clusterProcs()...) {
 			if s != nil {
-				s.stop()
+				s.Kill()
 			}
 		}
 	}()
@@ -90,7 +89,7 @@ func runMain(m *testing.M) int {
 		authServersMu.Lock()
 		for _, s := range append([]*server{pikaSrv, authPikaSrv}, clusterNodes...) {
 			if s != nil {
-				s.dumpLog(os.Stderr, 60)
+				fmt.Fprint(os.Stderr, s.Tail(60))
 			}
 		}
 		authServersMu.Unlock()
@@ -144,24 +143,23 @@ func createTables(s *server) error {
 		name := "db" + strconv.Itoa(i)
 		tb, err := ac.CreateTable(ctx, api.CreateTable{Name: name, Slots: extraTableSlots, Replicas: 1, Mode: meta.ModeAsync})
 		if err != nil {
-			return fmt.Errorf("%s: create table %s: %w", s.name, name, err)
+			return fmt.Errorf("%s: create table %s: %w", s.Name, name, err)
 		}
 		if int(tb.ID) != i {
-			return fmt.Errorf("%s: table %s got id %d, want %d", s.name, name, tb.ID, i)
+			return fmt.Errorf("%s: table %s got id %d, want %d", s.Name, name, tb.ID, i)
 		}
 	}
 	// The API answers once the node it asked sees the tables; check that SELECT does.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := selectable(s.addr, extraDBs)
-		if err == nil {
-			return nil
+	err = testproc.Poll(30*time.Second, func() error {
+		if err := s.Running(); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) || s.exited() {
-			return fmt.Errorf("%s: tables created but not served: %w", s.name, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return selectable(s.addr, extraDBs)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: tables created but not served: %w", s.Name, err)
 	}
+	return nil
 }
 
 // selectable checks that SELECT 1..dbs succeed on one connection to addr.
@@ -212,8 +210,8 @@ func authServers(t testing.TB) (redis, pika *server) {
 		t.Fatalf("auth pair setup: %v", authSetupErr)
 	}
 	for _, s := range []*server{authRedisSrv, authPikaSrv} {
-		if s.exited() {
-			t.Fatalf("%s is not running (exited: %v)", s.name, s.waitErr)
+		if s.Exited() {
+			t.Fatalf("%s is not running (exited: %v)", s.Name, s.Err())
 		}
 	}
 	return authRedisSrv, authPikaSrv
@@ -226,144 +224,57 @@ func needServers(t testing.TB) {
 		t.Fatalf("setup: %v", setupErr)
 	}
 	for _, s := range []*server{redisSrv, pikaSrv} {
-		if s.exited() {
-			t.Fatalf("%s is not running (exited: %v)", s.name, s.waitErr)
+		if s.Exited() {
+			t.Fatalf("%s is not running (exited: %v)", s.Name, s.Err())
 		}
 	}
 }
 
 // server is a child process serving RESP on addr.
 type server struct {
-	name    string
-	addr    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-}
-
-func (s *server) exited() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
-func (s *server) stop() {
-	if !s.exited() {
-		_ = s.cmd.Process.Kill()
-	}
-	<-s.done
-}
-
-func (s *server) dumpLog(w *os.File, lines int) {
-	if tail := s.logTail(lines); tail != "" {
-		fmt.Fprint(w, tail)
-	}
-}
-
-// logTail returns the last lines of the server's log under a header, or "" if there is no log.
-func (s *server) logTail(lines int) string {
-	data, err := os.ReadFile(s.logPath)
-	if err != nil || len(data) == 0 {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return fmt.Sprintf("---- last %d lines of %s log (%s) ----\n%s\n----\n", len(all), s.name, s.logPath, strings.Join(all, "\n"))
-}
-
-// spawn starts bin with args in dir, logging to dir/<name>.log, and waits until addr answers PING.
-func spawn(name, bin, dir, addr string, args ...string) (*server, error) {
-	s, err := startProc(name, bin, dir, addr, args...)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitUp(s, 90*time.Second); err != nil {
-		s.stop()
-		s.dumpLog(os.Stderr, 40)
-		return nil, err
-	}
-	return s, nil
+	*testproc.Proc
+	addr string
 }
 
 // startProc starts bin with args in dir, logging to dir/<name>.log, and returns at once; addr is
 // where the process will serve.
 func startProc(name, bin, dir, addr string, args ...string) (*server, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	// If the test binary dies, take the server down with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+	p, err := testproc.Spawn(name, filepath.Join(dir, name+".log"), cmd)
+	if err != nil {
+		return nil, err
 	}
-	s := &server{name: name, addr: addr, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		s.waitErr = cmd.Wait()
-		logf.Close()
-		close(s.done)
-	}()
-	return s, nil
+	return &server{Proc: p, addr: addr}, nil
 }
 
-// waitUp polls addr with PING until it answers +PONG (or NOAUTH: a server with a password is
-// up), the process exits, or the deadline passes.
+// waitUp waits until s answers PING with +PONG (or NOAUTH: a server with a password is up),
+// failing if it exits or limit passes.
 func waitUp(s *server, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	var last error
-	for time.Now().Before(deadline) {
-		if s.exited() {
-			return fmt.Errorf("%s exited before answering PING: %v", s.name, s.waitErr)
+	err := testproc.Poll(limit, func() error {
+		if err := s.Running(); err != nil {
+			return err
 		}
-		if last = ping(s.addr, time.Second); last == nil || last == errNoAuth {
-			return nil
+		if err := testproc.Ping(s.addr, time.Second); err != nil && err != testproc.ErrNoAuth {
+			return err
 		}
-		select {
-		case <-s.done:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s did not answer PING on %s within %v: %v", s.name, s.addr, limit, last)
-}
-
-// errNoAuth is ping's error when the server wants a password.
-var errNoAuth = errors.New("PING answered NOAUTH")
-
-// ping opens a new connection and expects +PONG.
-func ping(addr string, timeout time.Duration) error {
-	c, err := Dial(addr, timeout)
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	defer c.Close()
-	r, err := c.Do("PING")
-	if err != nil {
-		return err
-	}
-	if r.String() == "-NOAUTH Authentication required." {
-		return errNoAuth
-	}
-	if r.String() != "+PONG" {
-		return fmt.Errorf("PING answered %s", r)
+		return fmt.Errorf("%s answering PING on %s: %w", s.Name, s.addr, err)
 	}
 	return nil
+}
+
+// serving waits until s, just started, answers PING (see waitUp); if it does not within 90 s,
+// serving kills it and dumps its log to stderr.
+func serving(s *server) (*server, error) {
+	if err := waitUp(s, 90*time.Second); err != nil {
+		s.Kill()
+		fmt.Fprint(os.Stderr, s.Tail(40))
+		return nil, err
+	}
+	return s, nil
 }
 
 func startRedis(bin, dir, name string, extra ...string) (*server, error) {
@@ -371,24 +282,26 @@ func startRedis(bin, dir, name string, extra ...string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--dir", dir}
-	return spawn(name, bin, dir, addr, append(args, extra...)...)
-}
-
-func startPika(bin, dir, name string, extra ...string) (*server, error) {
-	port, err := testproc.FreePort(10000, 20000) // pika-node also listens on port+10000 and port+20000
+	s, err := startProc(name, bin, dir, testproc.Loopback(port), append(args, extra...)...)
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return serving(s)
+}
+
+func startPika(bin, dir, name string, extra ...string) (*server, error) {
 	etcdArgs, err := testproc.EmbeddedEtcdArgs()
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"start", "--port", strconv.Itoa(port), "--data", filepath.Join(dir, "data")}, etcdArgs...)
-	return spawn(name, bin, dir, addr, append(args, extra...)...)
+	n, err := testproc.SpawnNode(testproc.NodeSpec{Bin: bin, Name: name, Dir: dir, Data: filepath.Join(dir, "data"),
+		Flags: append(etcdArgs, extra...)})
+	if err != nil {
+		return nil, err
+	}
+	return serving(&server{Proc: n.Proc, addr: n.Addr()})
 }
 
 // usedMemory asks the server at addr for INFO memory's used_memory (the heap in use, in bytes).

@@ -270,7 +270,7 @@ func crossSlotRun(t *testing.T, p pair, name string, db int, slots uint32, text 
 	for _, s := range []*side{redis, pika} {
 		defer s.close()
 		if err := p.reset(s.srv); err != nil {
-			t.Fatalf("resetting %s: %v", s.srv.name, err)
+			t.Fatalf("resetting %s: %v", s.srv.Name, err)
 		}
 	}
 	check := func(i int, r, pk Reply, rerr, perr error) {

@@ -310,7 +310,7 @@ func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 	for _, s := range sides {
 		defer s.close()
 		if err := p.reset(s.srv); err != nil {
-			t.Fatalf("%s: resetting %s: %v", name, s.srv.name, err)
+			t.Fatalf("%s: resetting %s: %v", name, s.srv.Name, err)
 		}
 	}
 	dump := os.Getenv("COMPAT_DUMP") != ""
@@ -334,8 +334,8 @@ func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 		}
 		t.Errorf("%s:%d: %s: redis=%s pika=%s%s", name, st.line, st.text, clip(got[0]), clip(got[1]), detail)
 		for _, s := range append([]*server{p.redis, p.pika}, p.behind...) {
-			if s.exited() {
-				t.Fatalf("%s exited (%v); stopping %s\n%s", s.name, s.waitErr, name, s.logTail(40))
+			if s.Exited() {
+				t.Fatalf("%s exited (%v); stopping %s\n%s", s.Name, s.Err(), name, s.Tail(40))
 			}
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pika-node/pika-node/internal/testproc"
 )
 
 // Protocol-level hostile input. Where redis-server has a defined answer the reply bytes must be
@@ -65,8 +67,8 @@ func isReset(err error) bool {
 
 func requireAlive(t *testing.T, s *server, after string) {
 	t.Helper()
-	if err := ping(s.addr, 5*time.Second); err != nil {
-		t.Fatalf("%s does not answer PING on a new connection after %s: %v", s.name, after, err)
+	if err := testproc.Ping(s.addr, 5*time.Second); err != nil {
+		t.Fatalf("%s does not answer PING on a new connection after %s: %v", s.Name, after, err)
 	}
 }
 
@@ -135,20 +137,20 @@ func TestWireIncomplete(t *testing.T) {
 	needServers(t)
 	for _, input := range []string{"*1048577\r\n", "*1048577\r\n$4\r\nPING\r\n", "*1\r\n$536870912\r\n", "*2\r\n$3\r\nGET\r\n$536870912\r\nabc"} {
 		for _, s := range []*server{redisSrv, pikaSrv} {
-			before, _ := vmRSS(s.pid())
+			before, _ := vmRSS(s.Pid())
 			c, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := io.WriteString(c, input); err != nil {
-				t.Fatalf("%s: write %q: %v", s.name, input, err)
+				t.Fatalf("%s: write %q: %v", s.Name, input, err)
 			}
 			// A PING on a second connection is answered while the first request is incomplete.
 			requireAlive(t, s, "an incomplete request "+strings.ReplaceAll(input, "\r\n", " "))
-			after, _ := vmRSS(s.pid())
+			after, _ := vmRSS(s.Pid())
 			c.Close()
 			if after-before > 256<<20 {
-				t.Errorf("%s: RSS grew by %d MB after an incomplete request %q", s.name, (after-before)>>20, input)
+				t.Errorf("%s: RSS grew by %d MB after an incomplete request %q", s.Name, (after-before)>>20, input)
 			}
 			requireAlive(t, s, "closing an incomplete request")
 		}
@@ -265,7 +267,7 @@ func TestWireSlowReader(t *testing.T) {
 	if r, err := c.Do("SET", "wire:big", value); err != nil || r.String() != "+OK" {
 		t.Fatalf("SET: %v %s", err, r)
 	}
-	baseRSS, err := vmRSS(s.pid())
+	baseRSS, err := vmRSS(s.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +291,7 @@ func TestWireSlowReader(t *testing.T) {
 	var peak, peakRSS int64
 	deadline := time.Now().Add(3 * time.Second)
 	for time.Now().Before(deadline) {
-		if rss, err := vmRSS(s.pid()); err == nil && rss > peakRSS {
+		if rss, err := vmRSS(s.Pid()); err == nil && rss > peakRSS {
 			peakRSS = rss
 		}
 		if used, err := usedMemory(s.addr); err == nil && used > peak {
@@ -297,7 +299,7 @@ func TestWireSlowReader(t *testing.T) {
 		}
 		// Another connection is served (within a bound generous enough for a
 		// loaded CI machine: this checks that nothing blocks, not speed).
-		if err := ping(s.addr, 5*time.Second); err != nil {
+		if err := testproc.Ping(s.addr, 5*time.Second); err != nil {
 			t.Fatalf("PING on another connection failed while a client does not read: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -5,19 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pika-node/pika-node/node/internal/testproc"
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,106 +46,38 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// node is one run of the pika-node process.
-type node struct {
-	cmd     *exec.Cmd
-	addr    string
-	logPath string
-	done    chan struct{}
-	waitErr error
-}
-
-func (n *node) exited() bool {
-	select {
-	case <-n.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (n *node) kill() {
-	if !n.exited() {
-		_ = n.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-n.done
-}
-
-func (n *node) logTail(lines int) string {
-	data, _ := os.ReadFile(n.logPath)
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
 // etcdArgsOf holds the embedded etcd flags used for each data directory.
 var etcdArgsOf = map[string][]string{}
 
-// startNode starts pika-node on dataDir and waits until it answers PING.
-func startNode(t *testing.T, dataDir, logPath string) *node {
+// startNode starts pika-node on dataDir, its output in logPath, and waits
+// until it answers PING. If the test fails, the last lines of logPath are
+// logged at its end: each run logs to its own file.
+func startNode(t *testing.T, dataDir, logPath string) *testproc.Node {
 	t.Helper()
-	port, err := testproc.FreePort(10000, 20000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
 	etcdArgs, ok := etcdArgsOf[dataDir]
 	if !ok {
 		// The embedded etcd keeps its addresses across restarts of the node.
+		var err error
 		if etcdArgs, err = testproc.EmbeddedEtcdArgs(); err != nil {
 			t.Fatal(err)
 		}
 		etcdArgsOf[dataDir] = etcdArgs
 	}
-	cmd := exec.Command(pikaBin, append([]string{"start", "--port", strconv.Itoa(port), "--data", dataDir}, etcdArgs...)...)
+	port := testproc.Port(t, 10000, 20000)
+	var n *testproc.Node
 	if os.Getenv("CRASH_TARGET") == "redis" {
 		// Harness self-check: redis-server with an fsync'd AOF keeps every acknowledged write too.
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dataDir,
+		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dataDir,
 			"--save", "", "--appendonly", "yes", "--appendfsync", "always")
+		n = &testproc.Node{Proc: testproc.Start(t, "redis-server", logPath, cmd), Port: port}
+	} else {
+		n = testproc.StartNode(t, testproc.NodeSpec{Bin: pikaBin, Name: "pika-node", Port: port, Data: dataDir, Log: logPath, Flags: etcdArgs})
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start pika-node: %v", err)
-	}
-	n := &node{cmd: cmd, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), logPath: logPath, done: make(chan struct{})}
-	go func() {
-		n.waitErr = cmd.Wait()
-		logf.Close()
-		close(n.done)
-	}()
-	t.Cleanup(n.kill)
-
-	client := newClient(n.addr)
-	defer client.Close()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if n.exited() {
-			t.Fatalf("pika-node exited during startup: %v\n%s", n.waitErr, n.logTail(40))
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := client.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return n
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pika-node did not answer PING within 60s: %v\n%s", err, n.logTail(40))
-		}
-		select {
-		case <-n.done:
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	n.WaitServing(t, 60*time.Second)
+	return n
 }
 
 func newClient(addr string) *redis.Client {
@@ -392,11 +321,11 @@ func TestKillRestart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
-	logPath := filepath.Join(dir, "pika-node.log")
+	logPath := func(run int) string { return filepath.Join(dir, fmt.Sprintf("pika-node.%d.log", run)) }
 	all := newAcked()
-	n := startNode(t, dataDir, logPath)
+	n := startNode(t, dataDir, logPath(0))
 	for round := 1; round <= rounds; round++ {
-		client := newClient(n.addr)
+		client := newClient(n.Addr())
 		ctx, cancel := context.WithCancel(context.Background())
 		var acks, errs atomic.Int64
 		recs := make([]*acked, writers)
@@ -415,10 +344,10 @@ func TestKillRestart(t *testing.T) {
 		target := int64(minAcks + rand.IntN(maxAcks-minAcks))
 		deadline := time.Now().Add(30 * time.Second)
 		for acks.Load() < target {
-			if n.exited() {
+			if n.Exited() {
 				cancel()
 				wg.Wait()
-				t.Fatalf("round %d: pika-node exited under load: %v\n%s", round, n.waitErr, n.logTail(40))
+				t.Fatalf("round %d: pika-node exited under load: %v", round, n.Err())
 			}
 			if time.Now().After(deadline) {
 				cancel()
@@ -429,7 +358,7 @@ func TestKillRestart(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 		errsBeforeKill := errs.Load()
-		n.kill()
+		n.Kill()
 		cancel()
 		wg.Wait()
 		client.Close()
@@ -443,16 +372,16 @@ func TestKillRestart(t *testing.T) {
 		}
 
 		start := time.Now()
-		n = startNode(t, dataDir, logPath)
+		n = startNode(t, dataDir, logPath(round))
 		t.Logf("round %d: restarted in %v", round, time.Since(start).Round(time.Millisecond))
-		client = newClient(n.addr)
+		client = newClient(n.Addr())
 		if missing := verify(t, client, all); missing > 0 {
-			t.Errorf("round %d: %d acknowledged writes lost\n%s", round, missing, n.logTail(20))
+			t.Errorf("round %d: %d acknowledged writes lost", round, missing)
 		}
 		client.Close()
 		if t.Failed() {
 			break
 		}
 	}
-	n.kill()
+	n.Kill()
 }

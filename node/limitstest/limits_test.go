@@ -22,9 +22,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
-	"github.com/pika-node/pika-node/node/internal/testproc"
 	"github.com/pika-node/pika-node/router"
 )
 
@@ -48,39 +48,8 @@ func TestMain(m *testing.M) {
 
 // node is one pika-node process.
 type node struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	port    int
-	etcd    string // its embedded etcd's client address, "" with --etcd
-	logPath string
-	done    chan struct{}
-	waitErr error
-}
-
-func (n *node) addr() string     { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port)) }
-func (n *node) peerAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port+10000)) }
-func (n *node) httpAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port+20000)) }
-
-func (n *node) exited() bool {
-	select {
-	case <-n.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (n *node) log() string {
-	b, _ := os.ReadFile(n.logPath)
-	return string(b)
-}
-
-func (n *node) logTail(lines int) string {
-	all := strings.Split(strings.TrimRight(n.log(), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
+	*testproc.Node
+	etcd string // its embedded etcd's client address, "" with --etcd
 }
 
 // nofile is how a node is started under a low open file limit: bash sets
@@ -110,112 +79,25 @@ func start(t *testing.T, name string, o startOpts) *node {
 	if setupErr != nil {
 		t.Fatalf("setup: %v", setupErr)
 	}
-	port, err := testproc.FreePort(10000, 20000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	args := []string{"start", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--data", filepath.Join(dir, "data"),
-		"--block-cache-mb", "8", "--write-buffer-mb", "4"}
-	n := &node{t: t, port: port, logPath: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	n := &node{}
+	flags := []string{"--bind", "127.0.0.1", "--block-cache-mb", "8", "--write-buffer-mb", "4"}
 	if o.etcd != "" {
-		args = append(args, "--etcd", o.etcd)
+		flags = append(flags, "--etcd", o.etcd)
 	} else {
 		etcdArgs, err := testproc.EmbeddedEtcdArgs()
 		if err != nil {
 			t.Fatal(err)
 		}
-		args = append(args, etcdArgs...)
+		flags = append(flags, etcdArgs...)
 		n.etcd = etcdArgs[1]
 	}
-	args = append(args, o.args...)
+	spec := testproc.NodeSpec{Bin: pikaBin, Name: name, Dir: dir, Data: filepath.Join(dir, "data"), Flags: append(flags, o.args...)}
 	if o.nofile > 0 {
-		n.cmd = nofile(o.nofile, pikaBin, args...)
-	} else {
-		n.cmd = exec.Command(pikaBin, args...)
+		spec.Command = func(bin string, args ...string) *exec.Cmd { return nofile(o.nofile, bin, args...) }
 	}
-	logf, err := os.Create(n.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Stdout, n.cmd.Stderr = logf, logf
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := n.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start pika-node: %v", err)
-	}
-	go func() {
-		n.waitErr = n.cmd.Wait()
-		logf.Close()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		if !n.exited() {
-			n.cmd.Process.Signal(syscall.SIGKILL)
-		}
-		<-n.done
-		if t.Failed() {
-			t.Logf("---- %s (%s), last lines:\n%s", name, n.logPath, n.logTail(30))
-		}
-	})
+	n.Node = testproc.StartNode(t, spec)
 	return n
-}
-
-// waitServing waits until the node answers PING on a new connection.
-func (n *node) waitServing(t *testing.T) {
-	t.Helper()
-	waitFor(t, "pika-node to answer PING", 60*time.Second, func() bool {
-		if n.exited() {
-			t.Fatalf("pika-node exited: %v\n%s", n.waitErr, n.logTail(30))
-		}
-		return ping(n.addr()) == nil
-	})
-}
-
-// ping sends PING on a new connection and wants +PONG.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING: %q", line)
-	}
-	return nil
-}
-
-// waitFor polls cond until it holds (a condition, not a guess at a delay).
-func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitExit waits for the process to exit and returns how long it took.
-func (n *node) waitExit(t *testing.T, limit time.Duration) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	select {
-	case <-n.done:
-		return time.Since(begin)
-	case <-time.After(limit):
-		t.Fatalf("pika-node still running %s after SIGTERM\n%s", limit, n.logTail(30))
-		return 0
-	}
 }
 
 func newClient(addr string) *redis.Client {
@@ -267,12 +149,12 @@ const (
 // Before acceptLoop, the first failed Accept (EMFILE) stopped the node.
 func TestConnectionFloodPastFDLimit(t *testing.T) {
 	n := start(t, "node", startOpts{nofile: lowLimit})
-	n.waitServing(t)
-	if limit := openFileLimit(t, n.cmd.Process.Pid); limit != lowLimit {
+	n.WaitServing(t, 60*time.Second)
+	if limit := openFileLimit(t, n.Pid()); limit != lowLimit {
 		t.Skipf("the node runs with an open file limit of %d, not %d (it could raise it)", limit, lowLimit)
 	}
 	ctx := context.Background()
-	c := newClient(n.addr())
+	c := newClient(n.Addr())
 	defer c.Close()
 
 	// maxclients fitted to the limit, as Redis does.
@@ -282,7 +164,7 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	}
 	warning := fmt.Sprintf("You requested maxclients of 10000 requiring at least %d max file descriptors", 10000+lowLimit-maxClients)
 	reduced := fmt.Sprintf("Current maximum open files is %d. maxclients has been reduced to %d to compensate for low ulimit", lowLimit, maxClients)
-	if log := n.log(); !strings.Contains(log, warning) || !strings.Contains(log, reduced) {
+	if log := n.Log(); !strings.Contains(log, warning) || !strings.Contains(log, reduced) {
 		t.Errorf("no warning %q ... %q in the log", warning, reduced)
 	}
 	info, err := c.Info(ctx, "clients").Result()
@@ -302,9 +184,9 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	// Clients past maxclients: refused with Redis's error, the node serves on.
 	conns := make([]net.Conn, 0, flood)
 	for range flood {
-		nc, err := net.DialTimeout("tcp", n.addr(), 2*time.Second)
+		nc, err := net.DialTimeout("tcp", n.Addr(), 2*time.Second)
 		if err != nil {
-			t.Fatalf("dial %d: %v (the node exited: %v)", len(conns), err, n.exited())
+			t.Fatalf("dial %d: %v (the node exited: %v)", len(conns), err, n.Exited())
 		}
 		conns = append(conns, nc)
 	}
@@ -331,10 +213,10 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	if pongs < 1 || pongs > maxClients || refused < 1 || pongs+refused+other["reset"] != flood {
 		t.Fatalf("%d connections, maxclients %d: %d served, %d refused with the max clients error, other: %v", flood, maxClients, pongs, refused, other)
 	}
-	if n.exited() {
-		t.Fatalf("the node exited after %d connections: %v", flood, n.waitErr)
+	if n.Exited() {
+		t.Fatalf("the node exited after %d connections: %v", flood, n.Err())
 	}
-	n.waitServing(t) // (the closed connections unregister as the node reads their EOF)
+	n.WaitServing(t, 60*time.Second) // (the closed connections unregister as the node reads their EOF)
 
 	// Past the file descriptors: peer connections wait for PEERAUTH, and
 	// maxclients does not count them.
@@ -345,17 +227,17 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 		}
 	}()
 	for range flood {
-		p, err := net.DialTimeout("tcp", n.peerAddr(), 2*time.Second)
+		p, err := net.DialTimeout("tcp", n.PeerAddr(), 2*time.Second)
 		if err != nil {
-			t.Fatalf("dial the peer port (%d): %v (the node exited: %v)", len(peers), err, n.exited())
+			t.Fatalf("dial the peer port (%d): %v (the node exited: %v)", len(peers), err, n.Exited())
 		}
 		peers = append(peers, p)
 	}
-	waitFor(t, "the node to log a failed accept on the peer port", 10*time.Second, func() bool {
-		return strings.Contains(n.log(), `msg="accept failed; retrying" listener=peers`)
+	testproc.WaitFor(t, "the node to log a failed accept on the peer port", 10*time.Second, func() bool {
+		return strings.Contains(n.Log(), `msg="accept failed; retrying" listener=peers`)
 	})
 	// A client connecting meanwhile waits in the listen backlog ...
-	late, err := net.DialTimeout("tcp", n.addr(), 2*time.Second)
+	late, err := net.DialTimeout("tcp", n.Addr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,11 +254,11 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	if line, err := bufio.NewReader(late).ReadString('\n'); line != "+PONG\r\n" {
 		t.Fatalf("a client that connected while the node was out of file descriptors: %q %v", line, err)
 	}
-	if n.exited() {
-		t.Fatalf("the node exited: %v", n.waitErr)
+	if n.Exited() {
+		t.Fatalf("the node exited: %v", n.Err())
 	}
-	n.waitServing(t)
-	t.Logf("failed accepts logged on the client port too: %v", strings.Contains(n.log(), `msg="accept failed; retrying" listener=clients`))
+	n.WaitServing(t, 60*time.Second)
+	t.Logf("failed accepts logged on the client port too: %v", strings.Contains(n.Log(), `msg="accept failed; retrying" listener=clients`))
 }
 
 // Too low a limit for even one client beside the reserve: the node does
@@ -384,18 +266,18 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 func TestFDLimitTooLowToStart(t *testing.T) {
 	n := start(t, "node", startOpts{nofile: 200})
 	select {
-	case <-n.done:
+	case <-n.Done():
 	case <-time.After(60 * time.Second):
 		t.Fatalf("pika-node under ulimit -n 200 neither served nor exited")
 	}
-	if n.waitErr == nil {
-		t.Fatalf("pika-node under ulimit -n 200 exited with status 0:\n%s", n.logTail(10))
+	if n.Err() == nil {
+		t.Fatalf("pika-node under ulimit -n 200 exited with status 0:\n%s", n.Tail(10))
 	}
-	if log := n.log(); !strings.Contains(log, "the open file limit (ulimit -n) of 200 is not enough to start") {
+	if log := n.Log(); !strings.Contains(log, "the open file limit (ulimit -n) of 200 is not enough to start") {
 		if strings.Contains(log, "pika-node starting") {
 			t.Skip("the node raised its open file limit (it has CAP_SYS_RESOURCE)")
 		}
-		t.Fatalf("no reason given:\n%s", n.logTail(10))
+		t.Fatalf("no reason given:\n%s", n.Tail(10))
 	}
 }
 
@@ -403,12 +285,12 @@ func TestFDLimitTooLowToStart(t *testing.T) {
 // its limit allows 10000 + the reserve, and fits it with a warning when not.
 func TestDefaultMaxClients(t *testing.T) {
 	n := start(t, "node", startOpts{})
-	n.waitServing(t)
-	c := newClient(n.addr())
+	n.WaitServing(t, 60*time.Second)
+	c := newClient(n.Addr())
 	defer c.Close()
 	got := configInt(t, c, "maxclients")
-	limit := openFileLimit(t, n.cmd.Process.Pid)
-	reduced := strings.Contains(n.log(), "maxclients has been reduced to")
+	limit := openFileLimit(t, n.Pid())
+	reduced := strings.Contains(n.Log(), "maxclients has been reduced to")
 	t.Logf("open file limit %d, maxclients %d", limit, got)
 	switch {
 	case limit >= 10000+256 && (got != 10000 || reduced):
@@ -424,8 +306,8 @@ func TestDefaultMaxClients(t *testing.T) {
 // --client-write-timeout. (The node did so before shutdown-timeout too.)
 func TestShutdownWithNonReadingClient(t *testing.T) {
 	n := start(t, "node", startOpts{args: []string{"--client-write-timeout", "5m"}})
-	n.waitServing(t)
-	nc, err := net.Dial("tcp", n.addr())
+	n.WaitServing(t, 60*time.Second)
+	nc, err := net.Dial("tcp", n.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,18 +325,17 @@ func TestShutdownWithNonReadingClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The node has queued what the socket does not take.
-	c := newClient(n.addr())
+	c := newClient(n.Addr())
 	defer c.Close()
-	waitFor(t, "replies queued for the client", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "replies queued for the client", 10*time.Second, func() bool {
 		info, err := c.Info(context.Background(), "clients").Result()
 		return err == nil && !strings.Contains(info, "reply_queues_held:0\r\n")
 	})
 	c.Close()
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	took := n.waitExit(t, 30*time.Second)
+	took := n.Stop(t, 30*time.Second)
 	t.Logf("stopped %s after SIGTERM", took)
-	if n.waitErr != nil || !strings.Contains(n.log(), `msg="pika-node stopped"`) {
-		t.Fatalf("not a clean stop (%v):\n%s", n.waitErr, n.logTail(10))
+	if n.Err() != nil || !strings.Contains(n.Log(), `msg="pika-node stopped"`) {
+		t.Fatalf("not a clean stop (%v):\n%s", n.Err(), n.Tail(10))
 	}
 }
 
@@ -466,12 +347,12 @@ func TestShutdownWithNonReadingClient(t *testing.T) {
 func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
 	a := start(t, "a", startOpts{args: []string{"--bootstrap-expect", "2", "--forward-timeout", "60s", "--shutdown-timeout", "1s", "--lease-ttl", "10s"}})
 	b := start(t, "b", startOpts{etcd: a.etcd, args: []string{"--bootstrap-expect", "2", "--lease-ttl", "10s"}})
-	a.waitServing(t)
-	b.waitServing(t)
+	a.WaitServing(t, 60*time.Second)
+	b.WaitServing(t, 60*time.Second)
 
 	// A key whose slot b leads.
 	var h struct{ Node meta.NodeID }
-	resp, err := http.Get("http://" + b.httpAddr() + "/healthz")
+	resp, err := http.Get("http://" + b.HTTPAddr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +361,7 @@ func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	slots, err := api.NewClient(a.httpAddr()).Slots(context.Background(), "db0")
+	slots, err := api.NewClient(a.HTTPAddr()).Slots(context.Background(), "db0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,31 +381,30 @@ func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
 		}
 	}
 
-	b.cmd.Process.Signal(syscall.SIGSTOP)
-	defer b.cmd.Process.Signal(syscall.SIGCONT)
-	nc, err := net.Dial("tcp", a.addr())
+	b.Signal(syscall.SIGSTOP)
+	defer b.Signal(syscall.SIGCONT)
+	nc, err := net.Dial("tcp", a.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	fmt.Fprintf(nc, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
-	c := newClient(a.addr())
+	c := newClient(a.Addr())
 	defer c.Close()
-	waitFor(t, "a to run the GET", 10*time.Second, func() bool {
+	testproc.WaitFor(t, "a to run the GET", 10*time.Second, func() bool {
 		list, err := c.ClientList(context.Background()).Result()
 		return err == nil && strings.Contains(list, "cmd=get")
 	})
 	c.Close()
 
-	a.cmd.Process.Signal(syscall.SIGTERM)
-	took := a.waitExit(t, 30*time.Second)
+	took := a.Stop(t, 30*time.Second)
 	t.Logf("a stopped %s after SIGTERM", took)
-	log := a.log()
+	log := a.Log()
 	if !regexp.MustCompile(`msg="shutdown-timeout passed: stopping without waiting for the rest".* still_running="?[^"\n]*\bclients\b`).MatchString(log) {
-		t.Fatalf("no log of the stuck client connection at the deadline:\n%s", a.logTail(10))
+		t.Fatalf("no log of the stuck client connection at the deadline:\n%s", a.Tail(10))
 	}
 	var ee *exec.ExitError
-	if !errors.As(a.waitErr, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1", a.waitErr)
+	if !errors.As(a.Err(), &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1", a.Err())
 	}
 }

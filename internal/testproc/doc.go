@@ -1,0 +1,22 @@
+// Package testproc is the one harness for tests that run real processes:
+// pika-node, Debian's etcd, redis-server, haproxy. It is for tests only.
+//
+// It owns:
+//   - building the binaries (BuildPikaNode, BuildPikactl), once per test
+//     binary from its TestMain;
+//   - picking free loopback ports (FreePort, Port, Loopback);
+//   - a child process with its output in a log file (Proc: Start, or Spawn
+//     outside a test; Kill with SIGKILL, Stop with SIGTERM and a deadline,
+//     Exited, Tail and DumpLog of the log's last lines);
+//   - a pika-node process (Node: StartNode, SpawnNode; its RESP, peer and
+//     HTTP addresses; /healthz and WaitHealthy);
+//   - Debian's etcd as a process (Etcd: StartEtcd, SpawnEtcd), and an
+//     embedded etcd in this process (StartEmbeddedEtcd, EmbeddedEtcdArgs);
+//   - waiting for a condition: WaitFor in a test, Poll outside one (in a
+//     TestMain), which gives up early when a process has exited.
+//
+// Start, StartNode and StartEtcd tie the process to a test: it is killed
+// at the test's cleanup, and the last lines of its log are logged when the
+// test failed. Spawn, SpawnNode and SpawnEtcd leave that to the caller,
+// for processes a TestMain shares between tests.
+package testproc
