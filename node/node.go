@@ -103,15 +103,9 @@ type Node struct {
 	raftWanted  map[multiraft.GroupID]string // membership last given to Ensure; applyState's goroutine only
 	raftSwept   map[storage.TableID]bool     // raft tables whose unheld slots' old state was looked for since start; same goroutine
 
-	// loads are the full syncs this node is receiving, by slot.
-	loadsMu sync.Mutex
-	loads   map[loadKey]*storage.SlotLoad
-}
-
-// loadKey names the slot a full sync loads.
-type loadKey struct {
-	t storage.TableID
-	s storage.SlotID
+	// follower applies what the leaders of the slots this node follows
+	// ship (REPLICATE, full syncs).
+	follower *replication.Follower
 }
 
 // New opens the node's storage. Run serves it.
@@ -149,6 +143,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		parts:       newParts(),
 		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
+	n.follower = replication.NewFollower(eng, n.followerCheck, log.With("component", "replication"))
 	n.peerMux = n.newPeerMux()
 	next := make(chan struct{})
 	n.snapNext.Store(&next)

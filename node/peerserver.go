@@ -133,10 +133,11 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParsePositions, committed(n.peerPositions))
 	peer.Handle(m, peer.ParseChecksum, committed(n.peerChecksum))
 	peer.Handle(m, peer.ParseSlotSize, committed(n.peerSlotSize))
-	peer.Handle(m, peer.ParseReplicate, committed(n.applyReplicated))
-	peer.Handle(m, peer.ParseSyncBegin, committed(n.peerSyncBegin))
-	peer.Handle(m, peer.ParseSyncData, committed(n.peerSyncData))
-	peer.Handle(m, peer.ParseSyncEnd, committed(n.peerSyncEnd))
+	f := n.follower
+	peer.Handle(m, peer.ParseReplicate, committed(func(c *command.Ctx, req peer.Replicate) { f.Replicate(c.R, req) }))
+	peer.Handle(m, peer.ParseSyncBegin, committed(func(c *command.Ctx, req peer.SyncBegin) { f.SyncBegin(c.R, req) }))
+	peer.Handle(m, peer.ParseSyncData, committed(func(c *command.Ctx, req peer.SyncData) { f.SyncData(c.R, req) }))
+	peer.Handle(m, peer.ParseSyncEnd, committed(func(c *command.Ctx, req peer.SyncEnd) { f.SyncEnd(c.R, req) }))
 	peer.Handle(m, peer.ParseRaft, committed(n.peerRaft))
 	peer.Handle(m, peer.ParseRaftTransfer, committed(n.peerRaftTransfer))
 	peer.Handle(m, peer.ParseRaftSnapBegin, committed(n.peerRaftSnapBegin))
@@ -328,50 +329,9 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 	return n.eng.CountsWhere(tb.ID, ownedBy(tb, n.id))
 }
 
-// applyReplicated applies a leader's log entries for a slot this node
-// follows (package replication sends them, peer.Replicate). Entries this
-// node already has are skipped; the first missing one must follow its
-// last (a peer.GapError otherwise, so the leader resends from there). The
-// answer is the slot's position here: [last index, its epoch].
-func (n *Node) applyReplicated(c *command.Ctx, req peer.Replicate) {
-	t, s := req.Table, req.Slot
-	if msg := n.followerCheck(t, s, req.Epoch); msg != "" {
-		c.R.Error(msg)
-		return
-	}
-	_, last, _ := n.eng.LogBounds(t, s)
-	for _, raw := range req.Entries {
-		en, err := storage.DecodeLogEntry(raw)
-		if err != nil {
-			c.R.Error("ERR " + err.Error())
-			return
-		}
-		if en.Index <= last {
-			continue
-		}
-		if en.Index != last+1 {
-			c.R.Error((&peer.GapError{Last: last}).Reply())
-			return
-		}
-		if err := n.eng.ApplyLogEntry(t, s, en); err != nil {
-			if errors.Is(err, storage.ErrLogGap) {
-				_, last, _ = n.eng.LogBounds(t, s)
-				c.R.Error((&peer.GapError{Last: last}).Reply())
-				return
-			}
-			c.R.Error("ERR apply: " + err.Error())
-			return
-		}
-		last = en.Index
-	}
-	_, _, lastEpoch := n.eng.LogBounds(t, s)
-	c.R.Array(2)
-	c.R.Int(int64(last))
-	c.R.Int(int64(lastEpoch))
-}
-
 // followerCheck explains why this node must not take its leader's data for
-// slot s of table t at epoch (a refusal), "" when it may.
+// slot s of table t at epoch (a refusal), "" when it may
+// (replication.Follower's check).
 func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
 	tb, ok := n.snap.Load().Table(t)
 	if !ok || uint32(s) >= tb.Slots {
@@ -382,94 +342,4 @@ func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epo
 		return refuse(fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
 	}
 	return ""
-}
-
-// A full sync of a slot this node follows (package replication sends it)
-// is SYNCBEGIN (drop the slot's data and log), SYNCDATA chunks (loaded
-// into SST files, storage.SlotLoad), SYNCEND (set the slot's counts and
-// log position, from which the leader's log continues; its answer is the
-// position, as REPLICATE's).
-
-// noLoad refuses a SYNCDATA or SYNCEND without a SYNCBEGIN.
-var noLoad = refuse("no full sync of this slot in progress here")
-
-// takeLoad returns the full sync of h's slot in progress, if any, after a
-// follower check (msg is the refusal otherwise); end forgets it (a new
-// full sync replaces it, SYNCEND ends it).
-func (n *Node) takeLoad(h peer.SyncHead, end bool) (key loadKey, load *storage.SlotLoad, msg string) {
-	if msg := n.followerCheck(h.Table, h.Slot, h.Epoch); msg != "" {
-		return key, nil, msg
-	}
-	key = loadKey{h.Table, h.Slot}
-	n.loadsMu.Lock()
-	defer n.loadsMu.Unlock()
-	load = n.loads[key]
-	if end && load != nil {
-		delete(n.loads, key)
-	}
-	return key, load, ""
-}
-
-func (n *Node) peerSyncBegin(c *command.Ctx, req peer.SyncBegin) {
-	key, load, msg := n.takeLoad(req.SyncHead, true)
-	if msg != "" {
-		c.R.Error(msg)
-		return
-	}
-	if load != nil {
-		load.Abort()
-	}
-	n.log.Info("full sync of a slot from its leader", "table", req.Table, "slot", req.Slot)
-	load, err := n.eng.BeginSlotLoad(req.Table, req.Slot)
-	if err != nil {
-		c.R.Error("ERR full sync: " + err.Error())
-		return
-	}
-	n.loadsMu.Lock()
-	if n.loads == nil {
-		n.loads = map[loadKey]*storage.SlotLoad{}
-	}
-	n.loads[key] = load
-	n.loadsMu.Unlock()
-	c.R.OK()
-}
-
-func (n *Node) peerSyncData(c *command.Ctx, req peer.SyncData) {
-	_, load, msg := n.takeLoad(req.SyncHead, false)
-	if msg != "" {
-		c.R.Error(msg)
-		return
-	}
-	if load == nil {
-		c.R.Error(noLoad)
-		return
-	}
-	eff, err := storage.DecodeEffect(req.Chunk)
-	if err == nil {
-		err = load.Add(eff.Ops)
-	}
-	if err != nil {
-		c.R.Error("ERR full sync: " + err.Error())
-		return
-	}
-	c.R.OK()
-}
-
-func (n *Node) peerSyncEnd(c *command.Ctx, req peer.SyncEnd) {
-	_, load, msg := n.takeLoad(req.SyncHead, true)
-	if msg != "" {
-		c.R.Error(msg)
-		return
-	}
-	if load == nil {
-		c.R.Error(noLoad)
-		return
-	}
-	if err := load.Finish(req.Index, req.EntryEpoch, req.Keys, req.Expires); err != nil {
-		c.R.Error("ERR full sync: " + err.Error())
-		return
-	}
-	c.R.Array(2)
-	c.R.Int(int64(req.Index))
-	c.R.Int(int64(req.EntryEpoch))
 }

@@ -1,11 +1,14 @@
-// Package replication ships each slot's log from the node that leads the
-// slot to the nodes that follow it (async mode, DESIGN.md): a Shipper on
+// Package replication owns both ends of async replication (DESIGN.md): it
+// ships each slot's log from the node that leads the slot to the nodes that
+// follow it, and applies it there. A Shipper on
 // every node walks the slots it leads, reads the entries each follower
 // lacks from the slot log (storage.ReadLog) and sends them over the peer
 // link — one pipelined stream per follower node carrying all the slots
 // the two share, each round's requests written together — then advances
-// each follower's position from its answer. Followers apply entries in
-// order with storage.ApplyLogEntry (package node's peer server).
+// each follower's position from its answer. A Follower applies entries in
+// order with storage.ApplyLogEntry, and receives full syncs, behind the
+// node's routing check; package node registers its handlers on the peer
+// port.
 //
 //	REPLICATE <table> <slot> <epoch> <entry>...   ->  [<last index>, <its epoch>]
 //	                                                 | -REPLGAP <last> | -PIKAREFUSE ...
