@@ -164,12 +164,7 @@ func (n *Node) applyState(st *meta.State) {
 		n.links.SetSecret(snap.Secret)
 	}
 	if n.raft != nil {
-		n.setRaftAddrs(snap)
-		for _, t := range snap.Tables() {
-			if t.Mode == meta.ModeRaft {
-				n.ensureRaftGroups(t)
-			}
-		}
+		n.raft.Apply(snap)
 	}
 	prev := n.publishSnapshot(snap)
 	if prev == nil || prev.Revision != snap.Revision {

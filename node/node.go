@@ -20,7 +20,6 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication"
-	"github.com/pika-node/pika-node/replication/multiraft"
 	"github.com/pika-node/pika-node/router"
 
 	"github.com/pika-node/pika-node/node/command"
@@ -95,13 +94,8 @@ type Node struct {
 	// included, by what they are (shutdown.go).
 	parts *parts
 
-	// raft mode (raft.go)
-	raft        *multiraft.Host
-	raftAddrs   atomic.Pointer[map[multiraft.PeerID]string]
-	raftNodes   atomic.Pointer[map[multiraft.PeerID]meta.NodeID]
-	raftReports chan struct{}
-	raftWanted  map[multiraft.GroupID]string // membership last given to Ensure; applyState's goroutine only
-	raftSwept   map[storage.TableID]bool     // raft tables whose unheld slots' old state was looked for since start; same goroutine
+	// raft mode (raft.go); nil until Run starts it
+	raft *replication.Raft
 
 	// follower applies what the leaders of the slots this node follows
 	// ship (REPLICATE, full syncs).
@@ -244,10 +238,6 @@ func (n *Node) Run(ctx context.Context) error {
 		return nil
 	})
 	run("raft", func() error { return n.raft.Run(gctx) })
-	run("raft leader reports", func() error {
-		n.reportRaftLeaders(gctx)
-		return nil
-	})
 	run("cluster membership", func() error { return n.member.Run(gctx) })
 	run("peer listener", func() error {
 		return n.acceptLoop(gctx, pln, "peers", func(c net.Conn) { n.servePeer(gctx, c) })

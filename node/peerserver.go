@@ -14,6 +14,7 @@ import (
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -138,10 +139,11 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParseSyncBegin, committed(func(c *command.Ctx, req peer.SyncBegin) { f.SyncBegin(c.R, req) }))
 	peer.Handle(m, peer.ParseSyncData, committed(func(c *command.Ctx, req peer.SyncData) { f.SyncData(c.R, req) }))
 	peer.Handle(m, peer.ParseSyncEnd, committed(func(c *command.Ctx, req peer.SyncEnd) { f.SyncEnd(c.R, req) }))
-	peer.Handle(m, peer.ParseRaft, committed(n.peerRaft))
-	peer.Handle(m, peer.ParseRaftTransfer, committed(n.peerRaftTransfer))
-	peer.Handle(m, peer.ParseRaftSnapBegin, committed(n.peerRaftSnapBegin))
-	peer.Handle(m, peer.ParseRaftSnapData, committed(n.peerRaftSnapData))
+	rf := func() *replication.Raft { return n.raft } // built after the mux
+	peer.Handle(m, peer.ParseRaft, committed(func(c *command.Ctx, req peer.Raft) { rf().HandleRaft(c.R, req) }))
+	peer.Handle(m, peer.ParseRaftTransfer, committed(func(c *command.Ctx, req peer.RaftTransfer) { rf().HandleTransfer(c.R, req) }))
+	peer.Handle(m, peer.ParseRaftSnapBegin, committed(func(c *command.Ctx, req peer.RaftSnapBegin) { rf().HandleSnapBegin(c.R, req) }))
+	peer.Handle(m, peer.ParseRaftSnapData, committed(func(c *command.Ctx, req peer.RaftSnapData) { rf().HandleSnapData(c.R, req) }))
 	return m
 }
 
@@ -266,7 +268,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec
 	slots := make([]storage.SlotID, len(req.Slots))
 	for i, se := range req.Slots {
 		s := se.Slot
-		raftLeader := tb.Mode == meta.ModeRaft && n.raftLeads(tb.ID, s)
+		raftLeader := tb.Mode == meta.ModeRaft && n.raft.Leads(tb.ID, s)
 		if err := snap.CheckLeader(tb.ID, s, se.Epoch); err != nil && !raftLeader {
 			// (A raft slot's own group is the authority: its leader
 			// serves before the routing names it.)
@@ -276,7 +278,7 @@ func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec
 			}
 			return nil, refuse(err.Error()), b
 		}
-		if tb.Mode == meta.ModeRaft && n.raftLeaderElsewhere(tb.ID, s) {
+		if tb.Mode == meta.ModeRaft && n.raft.LeaderElsewhere(tb.ID, s) {
 			// The asker waits for the routing to follow raft and retries.
 			return nil, refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
 		}
