@@ -132,15 +132,24 @@ func (f *Follower) SyncBegin(r *resp.Reply, req peer.SyncBegin) {
 	r.OK()
 }
 
-// SyncData loads one chunk of the slot's keys.
-func (f *Follower) SyncData(r *resp.Reply, req peer.SyncData) {
-	_, load, msg := f.takeLoad(req.SyncHead, false)
+// loadFor returns the full sync of h's slot in progress, or answers why
+// there is none (nil); end forgets it.
+func (f *Follower) loadFor(r *resp.Reply, h peer.SyncHead, end bool) *storage.SlotLoad {
+	_, load, msg := f.takeLoad(h, end)
+	if msg == "" && load == nil {
+		msg = noLoad
+	}
 	if msg != "" {
 		r.Error(msg)
-		return
+		return nil
 	}
+	return load
+}
+
+// SyncData loads one chunk of the slot's keys.
+func (f *Follower) SyncData(r *resp.Reply, req peer.SyncData) {
+	load := f.loadFor(r, req.SyncHead, false)
 	if load == nil {
-		r.Error(noLoad)
 		return
 	}
 	eff, err := storage.DecodeEffect(req.Chunk)
@@ -157,13 +166,8 @@ func (f *Follower) SyncData(r *resp.Reply, req peer.SyncData) {
 // SyncEnd lands the load: the slot's counts and log position, from which
 // the leader's log continues; the answer is the position, as Replicate's.
 func (f *Follower) SyncEnd(r *resp.Reply, req peer.SyncEnd) {
-	_, load, msg := f.takeLoad(req.SyncHead, true)
-	if msg != "" {
-		r.Error(msg)
-		return
-	}
+	load := f.loadFor(r, req.SyncHead, true)
 	if load == nil {
-		r.Error(noLoad)
 		return
 	}
 	if err := load.Finish(req.Index, req.EntryEpoch, req.Keys, req.Expires); err != nil {
