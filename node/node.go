@@ -86,7 +86,8 @@ type Node struct {
 	readyOnce sync.Once
 	metrics   *metrics
 	// links are the connections to the other nodes' peer ports, and
-	// peerMux the peer port's request table (peerserver.go).
+	// peerMux the peer port's request table (peerserver.go), built by
+	// Run once raft mode exists.
 	links   *peer.Links
 	peerMux *peer.Mux[peerCall]
 	shipper *replication.Shipper
@@ -138,7 +139,6 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
 	n.follower = replication.NewFollower(eng, n.followerCheck, log.With("component", "replication"))
-	n.peerMux = n.newPeerMux()
 	next := make(chan struct{})
 	n.snapNext.Store(&next)
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
@@ -201,6 +201,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.snap.Load)
 	n.startRaft()
+	n.peerMux = n.newPeerMux() // its handlers include raft mode's
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),

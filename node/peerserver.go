@@ -14,15 +14,14 @@ import (
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
-	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
 // The peer port (port+10000) serves other nodes only: the requests of
 // package peer's protocol, after PEERAUTH with the cluster secret,
-// dispatched by the request table (newPeerMux) to the handlers here and
-// in raft.go. Anything else is refused, logged, and the connection
+// dispatched by the request table (newPeerMux) to the handlers here, of
+// replication.Follower (REPLICATE, SYNC*) and of replication.Raft (RAFT*). Anything else is refused, logged, and the connection
 // closed. Run accepts its connections (acceptLoop) and serves each with
 // servePeer.
 
@@ -134,17 +133,21 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParsePositions, committed(n.peerPositions))
 	peer.Handle(m, peer.ParseChecksum, committed(n.peerChecksum))
 	peer.Handle(m, peer.ParseSlotSize, committed(n.peerSlotSize))
-	f := n.follower
-	peer.Handle(m, peer.ParseReplicate, committed(func(c *command.Ctx, req peer.Replicate) { f.Replicate(c.R, req) }))
-	peer.Handle(m, peer.ParseSyncBegin, committed(func(c *command.Ctx, req peer.SyncBegin) { f.SyncBegin(c.R, req) }))
-	peer.Handle(m, peer.ParseSyncData, committed(func(c *command.Ctx, req peer.SyncData) { f.SyncData(c.R, req) }))
-	peer.Handle(m, peer.ParseSyncEnd, committed(func(c *command.Ctx, req peer.SyncEnd) { f.SyncEnd(c.R, req) }))
-	rf := func() *replication.Raft { return n.raft } // built after the mux
-	peer.Handle(m, peer.ParseRaft, committed(func(c *command.Ctx, req peer.Raft) { rf().HandleRaft(c.R, req) }))
-	peer.Handle(m, peer.ParseRaftTransfer, committed(func(c *command.Ctx, req peer.RaftTransfer) { rf().HandleTransfer(c.R, req) }))
-	peer.Handle(m, peer.ParseRaftSnapBegin, committed(func(c *command.Ctx, req peer.RaftSnapBegin) { rf().HandleSnapBegin(c.R, req) }))
-	peer.Handle(m, peer.ParseRaftSnapData, committed(func(c *command.Ctx, req peer.RaftSnapData) { rf().HandleSnapData(c.R, req) }))
+	peer.Handle(m, peer.ParseReplicate, replying(n.follower.Replicate))
+	peer.Handle(m, peer.ParseSyncBegin, replying(n.follower.SyncBegin))
+	peer.Handle(m, peer.ParseSyncData, replying(n.follower.SyncData))
+	peer.Handle(m, peer.ParseSyncEnd, replying(n.follower.SyncEnd))
+	peer.Handle(m, peer.ParseRaft, replying(n.raft.HandleRaft))
+	peer.Handle(m, peer.ParseRaftTransfer, replying(n.raft.HandleTransfer))
+	peer.Handle(m, peer.ParseRaftSnapBegin, replying(n.raft.HandleSnapBegin))
+	peer.Handle(m, peer.ParseRaftSnapData, replying(n.raft.HandleSnapData))
 	return m
+}
+
+// replying adapts a handler that only writes its reply (replication's):
+// the batch is committed first, as for committed.
+func replying[R any](h func(*resp.Reply, R)) func(peerCall, R) {
+	return committed(func(c *command.Ctx, req R) { h(c.R, req) })
 }
 
 // committed adapts the handler of a request that does not join the
