@@ -158,6 +158,27 @@ func nodesByID(t *testing.T, nodes []*testproc.Node) map[meta.NodeID]*testproc.N
 	return out
 }
 
+// nodeIndexes maps node ids (nodesByID) to their places in nodes.
+func nodeIndexes(ids map[meta.NodeID]*testproc.Node, nodes []*testproc.Node) map[meta.NodeID]int {
+	out := map[meta.NodeID]int{}
+	for id, nd := range ids {
+		out[id] = slices.Index(nodes, nd)
+	}
+	return out
+}
+
+// liveAPI is the API of a live node other than nodes[not] (-1: any).
+func liveAPI(t *testing.T, nodes []*testproc.Node, not int) *api.Client {
+	t.Helper()
+	for i, nd := range nodes {
+		if i != not && !nd.Exited() {
+			return api.NewClient(nd.HTTPAddr())
+		}
+	}
+	t.Fatal("no live node")
+	return nil
+}
+
 // waitJob polls a job until its move is final.
 func waitJob(t *testing.T, cli *api.Client, id string, limit time.Duration) meta.Job {
 	t.Helper()

@@ -65,14 +65,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	tb := createModeTable(t, nodes, "mf", mode, 8, replicas)
 	ctx := context.Background()
 	ids := nodesByID(t, nodes)
-	index := map[meta.NodeID]int{}
-	for i, nd := range nodes {
-		for id, x := range ids {
-			if x == nd {
-				index[id] = i
-			}
-		}
-	}
+	index := nodeIndexes(ids, nodes)
 	// Writers through every node; errors are allowed (nodes die), only
 	// acknowledged writes are checked.
 	var mu sync.Mutex
@@ -114,15 +107,7 @@ func testSlotMoveFaults(t *testing.T, mode string) {
 	defer func() { stop.Store(true); wg.Wait() }()
 
 	// via is a live node to ask (never the one being killed).
-	apiVia := func(not int) *api.Client {
-		for i, nd := range nodes {
-			if i != not && !nd.Exited() {
-				return api.NewClient(nd.HTTPAddr())
-			}
-		}
-		t.Fatal("no live node")
-		return nil
-	}
+	apiVia := func(not int) *api.Client { return liveAPI(t, nodes, not) }
 	restart := func(i int) {
 		old := nodes[i]
 		nd := testproc.StartNode(t, old.Spec)

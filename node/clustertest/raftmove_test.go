@@ -29,23 +29,8 @@ func TestRaftMoveBackToRevivedReplica(t *testing.T) {
 	tb := createModeTable(t, nodes, "rm", "raft", 8, 3)
 	ctx := context.Background()
 	ids := nodesByID(t, nodes)
-	index := map[meta.NodeID]int{}
-	for i, nd := range nodes {
-		for id, x := range ids {
-			if x == nd {
-				index[id] = i
-			}
-		}
-	}
-	apiVia := func(not int) *api.Client {
-		for i, nd := range nodes {
-			if i != not && !nd.Exited() {
-				return api.NewClient(nd.HTTPAddr())
-			}
-		}
-		t.Fatal("no live node")
-		return nil
-	}
+	index := nodeIndexes(ids, nodes)
+	apiVia := func(not int) *api.Client { return liveAPI(t, nodes, not) }
 	acked := map[string]string{}
 	write := func(via int, n int, prefix string) {
 		c := redisClient(t, nodes[via], &redis.Options{DB: int(tb.ID)})
