@@ -82,6 +82,7 @@ func (d *driver) handle(ev *event) {
 		h.mu.Lock()
 		delete(h.groups, ev.group)
 		h.mu.Unlock()
+		h.unstage(ev.group)
 		delete(d.dirty, g)
 		g.wakeWaiters()
 	case evMessage:
@@ -90,9 +91,10 @@ func (d *driver) handle(ev *event) {
 			return // not (yet) ours: raft retries
 		}
 		if m := &ev.msg; m.Type == raftpb.MsgSnap {
-			if m.Snapshot == nil || !h.stagedComplete(ev.group, m.From, m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term) {
+			if m.Snapshot == nil || !h.claimStaged(ev.group, m.From, m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term) {
 				return // its data is not here: the leader times out and retries
 			}
+			g.snapLanding = true
 		}
 		if g.quiesced && ev.msg.Type != raftpb.MsgHeartbeat && ev.msg.Type != raftpb.MsgHeartbeatResp {
 			// Heartbeats (the last ones before quiescence, and their
@@ -306,12 +308,18 @@ func (d *driver) round() error {
 	for g := range d.dirty {
 		delete(d.dirty, g)
 		ready := g.rn.HasReady()
-		if !ready && !g.fresh {
-			continue
-		}
 		pr := pendingRound{g: g, write: -1, newApplied: g.applied, newTerm: g.appliedTerm, compact: g.compactIndex, ready: ready}
 		if ready {
 			pr.rd = g.rn.Ready()
+		}
+		if g.snapLanding && raft.IsEmptySnap(pr.rd.Snapshot) {
+			// Raft declined the snapshot it was given (stale): another
+			// may be staged in its place.
+			g.snapLanding = false
+			h.releaseStaged(g.id)
+		}
+		if !ready && !g.fresh {
+			continue
 		}
 		w := storage.RaftGroupWrite{Table: g.id.Table, Slot: g.id.Slot}
 		changed := false
@@ -489,6 +497,7 @@ func (d *driver) finish(pr *pendingRound) {
 			h.cfg.Log.Error("raft snapshot apply", "group", g.id.String(), "err", err)
 		}
 		g.compactIndex, g.compactTerm = pr.compact, pr.compactT
+		g.snapLanding = false
 		h.unstage(g.id)
 		h.snapshotsInstalled.Add(1)
 		h.cfg.Log.Info("raft snapshot installed", "group", g.id.String(), "index", pr.compact)

@@ -49,6 +49,9 @@ type group struct {
 	initHS raftpb.HardState
 
 	sending map[PeerID]struct{} // followers we stream a snapshot to
+	// snapLanding: raft was given a staged snapshot's message; the next
+	// round lands it or, if raft declined it, releases the staging area.
+	snapLanding bool
 
 	want        Membership // what the routing wants (reconcileConf)
 	confPending uint64     // index of a proposed conf change not yet applied

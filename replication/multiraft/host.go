@@ -325,6 +325,10 @@ type staging struct {
 	from        PeerID
 	index, term uint64
 	complete    bool
+	// landing is set once raft has been given the snapshot's message: the
+	// staged data is what the next round lands, so no other snapshot may
+	// empty or add to the staging area until that round is done.
+	landing bool
 }
 
 // BeginInstall starts receiving snapshot (index, term) of group g from
@@ -340,6 +344,9 @@ func (h *Host) BeginInstall(g GroupID, from PeerID, index, term uint64) error {
 	}
 	h.stageMu.Lock()
 	defer h.stageMu.Unlock()
+	if st, ok := h.staged[g]; ok && st.landing {
+		return fmt.Errorf("raft group %s: snapshot %d/%d is landing", g, st.index, st.term)
+	}
 	if err := h.cfg.Store.ClearStaging(g.Table, g.Slot); err != nil {
 		return err
 	}
@@ -366,15 +373,34 @@ func (h *Host) StageChunk(g GroupID, from PeerID, index, term uint64, ops []stor
 	return nil
 }
 
-// stagedComplete reports whether the snapshot (index, term) from peer
-// from is completely staged for g.
-func (h *Host) stagedComplete(g GroupID, from PeerID, index, term uint64) bool {
+// claimStaged reports whether the snapshot (index, term) from peer from
+// is completely staged for g and, if so, marks it landing: the staging
+// area stays as it is until the next round has landed it (unstage) or
+// raft has declined it (releaseStaged).
+func (h *Host) claimStaged(g GroupID, from PeerID, index, term uint64) bool {
 	h.stageMu.Lock()
 	defer h.stageMu.Unlock()
 	st, ok := h.staged[g]
-	return ok && st.complete && st.from == from && st.index == index && st.term == term
+	if !ok || !st.complete || st.from != from || st.index != index || st.term != term {
+		return false
+	}
+	st.landing = true
+	h.staged[g] = st
+	return true
 }
 
+// releaseStaged lets a new snapshot replace g's staged one: raft did not
+// take the one it was given (it was older than what the group has).
+func (h *Host) releaseStaged(g GroupID) {
+	h.stageMu.Lock()
+	defer h.stageMu.Unlock()
+	if st, ok := h.staged[g]; ok {
+		st.landing = false
+		h.staged[g] = st
+	}
+}
+
+// unstage forgets g's staged snapshot: it landed, or the group is gone.
 func (h *Host) unstage(g GroupID) {
 	h.stageMu.Lock()
 	delete(h.staged, g)
