@@ -29,7 +29,7 @@ func (n *Node) caughtUp(limit time.Duration) *router.Snapshot {
 		}
 		cancel()
 	}
-	return n.snap.Load()
+	return n.proxy.Routing()
 }
 
 // peerCatchUpWait bounds a catch-up on the peer port: well within the

@@ -166,7 +166,7 @@ func (n *Node) applyState(st *meta.State) {
 	if n.raft != nil {
 		n.raft.Apply(snap)
 	}
-	prev := n.publishSnapshot(snap)
+	prev := n.proxy.Publish(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))
 	}
@@ -259,7 +259,7 @@ func (n *Node) waitReady(ctx context.Context) error {
 // (asyncLeader), so the place is final.
 func (n *Node) position(t meta.TableID, s meta.SlotID) manager.Position {
 	var serving meta.Epoch
-	if tb, ok := n.snap.Load().Table(t); ok && uint32(s) < tb.Slots {
+	if tb, ok := n.proxy.Routing().Table(t); ok && uint32(s) < tb.Slots {
 		serving = tb.Route(s).Epoch
 	}
 	_, last, epoch := n.eng.SettledLogBounds(t, s)
@@ -318,7 +318,7 @@ func (n *Node) slotChecksum(ctx context.Context, node meta.NodeInfo, t meta.Tabl
 	}
 	ix, err1 := peer.Int(el[0])
 	ep, err2 := peer.Int(el[1])
-	sumText, err3 := bulkValue(el[2])
+	sumText, err3 := peer.Bulk(el[2])
 	keys, err4 := peer.Int(el[3])
 	sum, err5 := strconv.ParseUint(string(sumText), 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil {

@@ -31,7 +31,7 @@ type client struct {
 	// matched (a table is open while its hash is still that one).
 	grants map[storage.TableID]string
 	// pending are forwarded commands whose replies are not placed yet.
-	pending  pendingReplies
+	pending  router.Pending
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
 	quit     bool
@@ -115,14 +115,14 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		if args == nil {
 			return nil // not kept: the client gets the error
 		}
-		return n.reroute(cl, cl.table, args)
+		return n.proxy.Reroute(runner{n, cl}, cl.table, args)
 	}
 	defer pb.commit()
 	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
 		pb.commit()
-		n.resolvePending(cl, &out)
+		n.proxy.Resolve(&cl.pending, runner{n, cl}, &out)
 		if out.Len() == 0 {
 			return true
 		}
@@ -175,7 +175,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			flush()
 			return
 		}
-		if rd.Buffered() == 0 || out.Len() >= flushThreshold || len(cl.pending.list) >= maxPendingForwards {
+		if rd.Buffered() == 0 || out.Len() >= flushThreshold || cl.pending.Len() >= maxPendingForwards {
 			if !flush() {
 				return
 			}
@@ -230,7 +230,7 @@ func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx, keep bool) {
 	}
 	var args [][]byte
 	if keep {
-		args = copyArgs(c.Args)
+		args = router.CopyArgs(c.Args)
 	}
 	pb.args = append(pb.args, args)
 	pb.replies++
@@ -274,21 +274,21 @@ func tableOpen(cl *client, tb *router.Table) bool {
 // then the handler here or the forward to the slot's leader.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	spec := n.tbl.Lookup(c.Args[0])
-	snap := n.snap.Load()
+	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
 	var r router.Decision
 	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
 	if routable {
-		r = n.decide(spec, c.Args, tb, snap)
+		r = n.proxy.Decide(snap, tb, c.Args)
 	}
 	if r.Kind == router.Wait {
 		// A slot's leadership is moving: hold this command (and the
 		// connection) until the new leader is published. Nothing may be
 		// held meanwhile: place pending replies first.
 		pb.commit()
-		n.resolvePending(cl, c.R)
-		snap, tb, r = n.waitHandover(snap, cl.table, spec, c.Args)
+		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
+		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
 		open = tableOpen(cl, tb)
 	}
 	batched := routable && r.Kind == router.Local && spec.Batchable != nil && spec.Batchable(c.Args)
@@ -297,14 +297,14 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		// rewrites them): commit before any other reply is appended.
 		pb.commit()
 	}
-	if len(cl.pending.list) > 0 && (cl.pending.rev != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere) {
+	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere) {
 		// Forwards routed with an older snapshot are placed (and retried
 		// if refused) before anything routed with this one runs. A
 		// fan-out or table-wide command waits for parts that may travel
 		// on other peer connections than earlier forwards: those are
 		// placed first, so that it sees their writes.
 		pb.commit()
-		n.resolvePending(cl, c.R)
+		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
 	}
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
@@ -326,7 +326,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if spec.Cluster != router.Server {
-		c.R.Error(errDroppedTable(cl.table))
+		c.R.Error(router.DroppedTable(cl.table))
 		n.stats.of(spec).rejected.Add(1)
 		return
 	}
@@ -336,16 +336,16 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	case batched:
 		pb.run(spec, c, tb.Mode == meta.ModeRaft)
 	case r.Kind == router.Remote:
-		n.forwardOne(cl, c, tb, snap, r)
+		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Split:
-		n.fanOutCommand(cl, c, spec, tb, snap)
+		n.proxy.Split(runner{n, cl}, c.R, snap, tb, c.Args)
 	case r.Kind == router.Everywhere:
-		n.tableWideCommand(cl, c, spec, tb, snap)
+		n.proxy.Everywhere(runner{n, cl}, c.R, snap, tb, c.Args)
 	case r.Kind == router.Refuse:
 		c.R.Error(r.Err)
 	default:
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
-			c.R.B = append(c.R.B, n.reroute(cl, tb.ID, c.Args)...)
+			c.R.Raw(n.proxy.Reroute(runner{n, cl}, tb.ID, c.Args))
 			break
 		} else if msg != "" {
 			c.R.Error(msg)
@@ -354,7 +354,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		command.Run(spec, c)
 		if c.Rerouted {
 			c.Rerouted = false
-			c.R.B = append(c.R.B, n.reroute(cl, tb.ID, c.Args)...)
+			c.R.Raw(n.proxy.Reroute(runner{n, cl}, tb.ID, c.Args))
 		}
 	}
 	st := n.stats.of(spec)

@@ -37,7 +37,7 @@ func (n *Node) health() Health {
 		IsManager:     n.member.IsManager(),
 		Uptime:        time.Since(n.started).Round(time.Second).String(),
 	}
-	snap := n.snap.Load()
+	snap := n.proxy.Routing()
 	switch {
 	case snap == nil || len(snap.Tables()) == 0:
 		h.Status = "starting"

@@ -158,9 +158,11 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
 		}
 	case "keyspace":
-		snap := n.snap.Load()
+		snap := n.proxy.Routing()
 		for _, tb := range snap.Tables() {
-			if keys, expires := n.clusterCounts(snap, tb); keys > 0 {
+			keys, expires := n.ownedCounts(tb)
+			pk, pe := n.proxy.PeerCounts(snap, tb)
+			if keys, expires := keys+pk, expires+pe; keys > 0 {
 				fmt.Fprintf(b, "db%d:keys=%d,expires=%d,avg_ttl=0\r\n", tb.ID, keys, expires)
 			}
 		}
@@ -225,7 +227,7 @@ func procStatusKB(field string) int64 {
 
 // slotRoles counts the slots this node leads and follows, over all tables.
 func (n *Node) slotRoles() (led, followed int) {
-	snap := n.snap.Load()
+	snap := n.proxy.Routing()
 	if snap == nil {
 		return 0, 0
 	}

@@ -105,7 +105,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descConns, n.connsTotal.Load())
 	counter(descNetIn, n.netIn.Load())
 	counter(descNetOut, n.netOut.Load())
-	if snap := n.snap.Load(); snap != nil {
+	if snap := n.proxy.Routing(); snap != nil {
 		for _, t := range snap.Tables() {
 			id := strconv.FormatUint(uint64(t.ID), 10)
 			keys, expires := n.eng.Counts(t.ID)

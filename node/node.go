@@ -69,15 +69,13 @@ type Node struct {
 	listenReady chan struct{}
 
 	// the cluster: this node's id, its view of the metadata, etcd
-	id   meta.NodeID
-	snap atomic.Pointer[router.Snapshot]
-	// snapNext is closed when a snapshot newer than snap's is published
-	// (publishSnapshot), and replaced by a fresh channel.
-	snapNext atomic.Pointer[chan struct{}]
-	member   *manager.Member
-	etcd     *embedetcd.Server // nil with --etcd
-	etcdCli  *clientv3.Client
-	onDisk   map[storage.TableID]bool // tables with data here; applyState's goroutine only
+	id meta.NodeID
+	// proxy holds the routing and carries out routing decisions (route.go).
+	proxy   *router.Proxy
+	member  *manager.Member
+	etcd    *embedetcd.Server // nil with --etcd
+	etcdCli *clientv3.Client
+	onDisk  map[storage.TableID]bool // tables with data here; applyState's goroutine only
 	// held says which slots of each async table this node held in the
 	// last snapshot (applyState's goroutine only): a slot no longer held
 	// (moved away) has its copy deleted.
@@ -139,8 +137,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
 	n.follower = replication.NewFollower(eng, n.followerCheck, log.With("component", "replication"))
-	next := make(chan struct{})
-	n.snapNext.Store(&next)
+	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
+	n.proxy = n.newProxy()
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
 	if err != nil {
 		eng.Close()
@@ -198,8 +196,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return err
 	}
-	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
-	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.snap.Load)
+	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.proxy.Routing)
 	n.startRaft()
 	n.peerMux = n.newPeerMux() // its handlers include raft mode's
 	n.listener = ln
@@ -269,7 +266,7 @@ func (n *Node) Run(ctx context.Context) error {
 		if err := n.waitReady(gctx); err != nil {
 			return nil
 		}
-		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.snap.Load().Tables()))
+		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.proxy.Routing().Tables()))
 		return n.acceptLoop(gctx, ln, "clients", func(c net.Conn) { n.serveConn(gctx, c) })
 	})
 	<-gctx.Done()

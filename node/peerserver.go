@@ -57,7 +57,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		reject(err.Error())
 		return
 	}
-	snap := n.snap.Load()
+	snap := n.proxy.Routing()
 	if snap == nil { // starting: no metadata, no secret to check against yet
 		reject("this node is starting; retry")
 		return
@@ -188,7 +188,7 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 		return
 	}
 	pb.commit()
-	if tb, ok := n.snap.Load().Table(c.Table); ok {
+	if tb, ok := n.proxy.Routing().Table(c.Table); ok {
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
 			c.R.Error(refuseMoved)
 			return
@@ -209,7 +209,7 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 var refuseMoved = refuse("the slot's raft leader moved")
 
 func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
-	tb, ok := n.snap.Load().Table(req.Table)
+	tb, ok := n.proxy.Routing().Table(req.Table)
 	if !ok {
 		tb, ok = n.caughtUp(n.peerCatchUpWait()).Table(req.Table)
 	}
@@ -263,7 +263,7 @@ func (n *Node) peerChecksum(c *command.Ctx, req peer.Checksum) {
 // this node may be behind on when the refusal could be its own stale
 // routing (an unknown table, an older epoch) rather than the asker's.
 func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec, string, *behind) {
-	snap := n.snap.Load()
+	snap := n.proxy.Routing()
 	tb, ok := snap.Table(req.Table)
 	if !ok {
 		return nil, refuse((&router.UnknownTableError{Table: req.Table}).Error()), &behind{table: true, t: req.Table}
@@ -338,7 +338,7 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 // slot s of table t at epoch (a refusal), "" when it may
 // (replication.Follower's check).
 func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
-	tb, ok := n.snap.Load().Table(t)
+	tb, ok := n.proxy.Routing().Table(t)
 	if !ok || uint32(s) >= tb.Slots {
 		return refuse(fmt.Sprintf("no table %d slot %d here", t, s))
 	}

@@ -23,7 +23,7 @@ func (n *Node) startRaft() {
 		Self:    n.id,
 		Store:   n.eng,
 		Links:   n.links,
-		Routing: n.snap.Load,
+		Routing: n.proxy.Routing,
 		Report:  n.member.FollowRaftLeaders,
 		Log:     n.log.With("component", "raft"),
 	})
@@ -33,7 +33,7 @@ func (n *Node) startRaft() {
 // admitted and committed by its slots' raft groups, an async table's are
 // admitted by asyncLeader and committed locally.
 func (n *Node) commits(t storage.TableID) storage.Committer {
-	if tb, ok := n.snap.Load().Table(t); ok && tb.Mode == meta.ModeRaft && n.raft != nil {
+	if tb, ok := n.proxy.Routing().Table(t); ok && tb.Mode == meta.ModeRaft && n.raft != nil {
 		return n.raft.Committer()
 	}
 	return asyncLeader{n}
@@ -50,7 +50,7 @@ func (n *Node) commits(t storage.TableID) storage.Committer {
 type asyncLeader struct{ n *Node }
 
 func (a asyncLeader) Admit(t storage.TableID, slots []storage.SlotID) error {
-	tb, ok := a.n.snap.Load().Table(t)
+	tb, ok := a.n.proxy.Routing().Table(t)
 	if !ok {
 		return &notLeaderError{table: t, reason: "the table is not served here"}
 	}

@@ -73,7 +73,7 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 	id, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || strconv.FormatInt(id, 10) != arg {
 		// A name (table names never read as numbers).
-		tb, ok := n.snap.Load().TableNamed(arg)
+		tb, ok := n.proxy.Routing().TableNamed(arg)
 		if !ok {
 			tb, ok = n.caughtUp(catchUpWait).TableNamed(arg)
 		}
@@ -91,7 +91,7 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 		return command.Error("ERR DB index is out of range")
 	}
 	t := storage.TableID(id)
-	if _, ok := n.snap.Load().Table(t); !ok {
+	if _, ok := n.proxy.Routing().Table(t); !ok {
 		if _, ok := n.caughtUp(catchUpWait).Table(t); !ok {
 			return command.Error("ERR DB index is out of range")
 		}
@@ -120,7 +120,7 @@ func grant(cl *client, tb *router.Table) {
 // table unknown to this node could explain (no such table name; no table
 // whose password matched) is decided again after catching up with etcd.
 func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
-	unknown, err := authenticateIn(n.snap.Load(), cl, user, pass, oneArg)
+	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg)
 	if err != nil && unknown {
 		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg)
 	}
@@ -211,7 +211,7 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 			return command.Error("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 		}
 	}
-	if tb, _ := n.snap.Load().Table(cl.table); !tableOpen(cl, tb) {
+	if tb, _ := n.proxy.Routing().Table(cl.table); !tableOpen(cl, tb) {
 		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if setName != nil {

@@ -132,6 +132,22 @@ func Int(raw []byte) (int64, error) {
 	return strconv.ParseInt(string(raw[1:len(raw)-2]), 10, 64)
 }
 
+// Bulk returns the content of a raw bulk string reply.
+func Bulk(raw []byte) ([]byte, error) {
+	if len(raw) < 4 || raw[0] != '$' {
+		return nil, fmt.Errorf("%w: not a bulk string: %.40q", ErrProtocol, raw)
+	}
+	i := 1
+	for i < len(raw) && raw[i] != '\r' {
+		i++
+	}
+	n, err := strconv.Atoi(string(raw[1:i]))
+	if err != nil || n < 0 || i+2+n+2 != len(raw) {
+		return nil, ErrProtocol
+	}
+	return raw[i+2 : i+2+n], nil
+}
+
 // IsError reports whether raw is an error reply.
 func IsError(raw []byte) bool { return len(raw) > 0 && raw[0] == '-' }
 

@@ -100,6 +100,29 @@ type RaftView interface {
 	RaftLeader(t meta.TableID, s SlotID) RaftLeader
 }
 
+// Merge is how the replies of a FanOut or TableWide command's parts
+// become the client's reply; it is a field of the command's spec
+// (command.Spec.Merge).
+type Merge uint8
+
+const (
+	// MergeNone: the command is not split.
+	MergeNone Merge = iota
+	// MergeOK: +OK once every part said OK (MSET, FLUSHDB).
+	MergeOK
+	// MergeValues: the parts' arrays, back in the order of the keys (MGET).
+	MergeValues
+	// MergeSum: the parts' integers summed (DEL, EXISTS, DBSIZE).
+	MergeSum
+	// MergeConcat: the parts' arrays, one after the other (KEYS).
+	MergeConcat
+	// MergeFirst: the first part's non-nil reply, nodes tried in random
+	// order (RANDOMKEY).
+	MergeFirst
+	// MergeScan: one step per slot leader, chained by the cursor (SCAN).
+	MergeScan
+)
+
 // Command is what routing needs of a command.
 type Command struct {
 	Class Class
@@ -108,6 +131,12 @@ type Command struct {
 	// BadKeys: its key arguments could not be found (a malformed key
 	// count); it runs here and its handler answers the error.
 	BadKeys bool
+	// Name, Merge and Step are a FanOut or TableWide command's: its
+	// name for errors, how its parts' replies merge, and how many
+	// arguments each key has (MSET: 2, the key and its value).
+	Name  string
+	Merge Merge
+	Step  int
 }
 
 // Decide routes cmd, a command of table tb (nil: the connection's table

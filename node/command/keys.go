@@ -11,10 +11,10 @@ import (
 
 func registerKeys(t *Table) {
 	t.Register(
-		Spec{Name: "del", Arity: -2, Flags: Write, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdDel},
-		Spec{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdDel},
-		Spec{Name: "exists", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdExists},
-		Spec{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdExists},
+		Spec{Name: "del", Arity: -2, Flags: Write, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdDel},
+		Spec{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdDel},
+		Spec{Name: "exists", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdExists},
+		Spec{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdExists},
 		Spec{Name: "type", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdType},
 		Spec{Name: "expire", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdExpire(1000, false, "expire")},
 		Spec{Name: "pexpire", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdExpire(1, false, "pexpire")},
@@ -27,12 +27,12 @@ func registerKeys(t *Table) {
 		Spec{Name: "persist", Arity: 2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdPersist},
 		Spec{Name: "rename", Arity: 3, Flags: Write, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRename(false)},
 		Spec{Name: "renamenx", Arity: 3, Flags: Write | Fast, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRename(true)},
-		Spec{Name: "keys", Arity: 2, Flags: ReadOnly, Cluster: router.TableWide, Handler: cmdKeys},
-		Spec{Name: "scan", Arity: -2, Flags: ReadOnly, Cluster: router.TableWide, Handler: cmdScan},
-		Spec{Name: "randomkey", Arity: 1, Flags: ReadOnly, Cluster: router.TableWide, Handler: cmdRandomKey},
-		Spec{Name: "dbsize", Arity: 1, Flags: ReadOnly | Fast, Cluster: router.TableWide, Handler: cmdDBSize},
-		Spec{Name: "flushdb", Arity: -1, Flags: Write, Cluster: router.TableWide, Handler: cmdFlush},
-		Spec{Name: "flushall", Arity: -1, Flags: Write, Cluster: router.TableWide, Handler: cmdFlush},
+		Spec{Name: "keys", Arity: 2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeConcat, Handler: cmdKeys},
+		Spec{Name: "scan", Arity: -2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeScan, Handler: cmdScan},
+		Spec{Name: "randomkey", Arity: 1, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeFirst, Handler: cmdRandomKey},
+		Spec{Name: "dbsize", Arity: 1, Flags: ReadOnly | Fast, Cluster: router.TableWide, Merge: router.MergeSum, Handler: cmdDBSize},
+		Spec{Name: "flushdb", Arity: -1, Flags: Write, Cluster: router.TableWide, Merge: router.MergeOK, Handler: cmdFlush},
+		Spec{Name: "flushall", Arity: -1, Flags: Write, Cluster: router.TableWide, Merge: router.MergeOK, Handler: cmdFlush},
 	)
 }
 

@@ -78,6 +78,9 @@ type Spec struct {
 	// Cluster is how the cluster routes the command (router.Keyed, the
 	// zero value, for a command of one slot's keys).
 	Cluster router.Class
+	// Merge is how a FanOut or TableWide command's parts' replies
+	// become one (router.Merge).
+	Merge router.Merge
 	// Handler runs the command.
 	Handler Handler
 }
