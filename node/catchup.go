@@ -6,7 +6,6 @@ import (
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/storage"
 )
 
 // catchUpWait bounds how long a command that names a table this node does
@@ -38,23 +37,13 @@ func (n *Node) peerCatchUpWait() time.Duration {
 	return min(catchUpWait, n.cfg.ForwardTimeout/2)
 }
 
-// behind says that a forwarded request was refused because this node's
-// routing may be the stale one: the asker knows a table this node does not,
-// or routed at a newer epoch of the slot than this node knows.
-type behind struct {
-	table bool // the table is unknown here
-	t     storage.TableID
-	s     storage.SlotID
-	epoch meta.Epoch // the asker's epoch of slot s (when !table)
-}
-
 // catchUp waits, at most limit, until this node's routing is as new as
 // the asker's in what b names: for an unknown table, a catch-up with etcd
 // (the asker may also be the stale one: a dropped table); for a newer
 // epoch, until the node's own watch delivers it (the asker read it from
 // etcd, so it is there).
-func (n *Node) catchUp(b *behind, limit time.Duration) {
-	if b.table {
+func (n *Node) catchUp(b *router.Behind, limit time.Duration) {
+	if b.UnknownTable {
 		n.caughtUp(limit)
 		return
 	}
@@ -64,7 +53,7 @@ func (n *Node) catchUp(b *behind, limit time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	_, _ = n.member.WaitState(ctx, func(st *meta.State) bool {
-		si, ok := st.Slots[b.t][b.s]
-		return ok && si.Epoch >= b.epoch
+		si, ok := st.Slots[b.T][b.S]
+		return ok && si.Epoch >= b.Epoch
 	})
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
-	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -105,10 +104,10 @@ func (n *Node) startControlPlane() error {
 		Bootstrap:          bootstrapTable,
 		BootstrapPassword:  n.cfg.RequirePass,
 		BootstrapExpect:    n.cfg.BootstrapExpect,
-		Positions:          n.slotPositions,
-		Checksum:           n.slotChecksum,
+		Positions:          n.slots.Positions,
+		Checksum:           n.slots.Checksum,
 		TransferLeader:     n.transferRaftLeader,
-		SlotSize:           n.slotSize,
+		SlotSize:           n.slots.Size,
 		ReplicaDownTimeout: n.cfg.ReplicaDownTimeout,
 		MoveStepPause:      n.cfg.MoveStepPause,
 		Log:                n.log.With("component", "manager"),
@@ -251,96 +250,4 @@ func (n *Node) waitReady(ctx context.Context) error {
 			n.log.Warn("waiting for the cluster metadata before serving clients", "etcd", n.cfg.Etcd, "cluster", n.cfg.Cluster, "last_error", msg)
 		}
 	}
-}
-
-// position is this node's place in slot s's log, read once the writes in
-// flight committed, with the routing epoch it serves the slot at, read
-// before: a switchover's fence at that epoch admits no later write
-// (asyncLeader), so the place is final.
-func (n *Node) position(t meta.TableID, s meta.SlotID) manager.Position {
-	var serving meta.Epoch
-	if tb, ok := n.proxy.Routing().Table(t); ok && uint32(s) < tb.Slots {
-		serving = tb.Route(s).Epoch
-	}
-	_, last, epoch := n.eng.SettledLogBounds(t, s)
-	return manager.Position{Epoch: epoch, Index: uint64(last), Serving: serving}
-}
-
-// slotPositions asks node for its log positions of slots of table t, over
-// the peer link (manager.PositionsFunc).
-func (n *Node) slotPositions(ctx context.Context, node meta.NodeInfo, t meta.TableID, slots []meta.SlotID) (map[meta.SlotID]manager.Position, error) {
-	if node.ID == n.id {
-		out := map[meta.SlotID]manager.Position{}
-		for _, s := range slots {
-			out[s] = n.position(t, s)
-		}
-		return out, nil
-	}
-	raw, err := n.links.Do(node.Peer, peer.ClassForward, 0, peer.Positions{Table: t, Slots: slots}).Wait(ctx, 3*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	elems, err := peer.Elems(raw)
-	if err != nil || len(elems) != len(slots) {
-		return nil, fmt.Errorf("positions from %s: bad reply %.60q", node.ID, raw)
-	}
-	out := make(map[meta.SlotID]manager.Position, len(slots))
-	for i, e := range elems {
-		triple, err := peer.Elems(e)
-		if err != nil || len(triple) != 3 {
-			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
-		}
-		ep, err1 := peer.Int(triple[0])
-		ix, err2 := peer.Int(triple[1])
-		sv, err3 := peer.Int(triple[2])
-		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, fmt.Errorf("positions from %s: bad reply", node.ID)
-		}
-		out[slots[i]] = manager.Position{Epoch: meta.Epoch(ep), Index: uint64(ix), Serving: meta.Epoch(sv)}
-	}
-	return out, nil
-}
-
-// slotChecksum asks node for its checksum of slot s of table t
-// (manager.ChecksumFunc), over the peer link unless node is this one.
-func (n *Node) slotChecksum(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (manager.SlotSum, error) {
-	if node.ID == n.id {
-		sum, err := n.eng.SlotChecksum(t, s)
-		return manager.SlotSum{Index: uint64(sum.Index), Epoch: sum.Epoch, Sum: sum.Sum, Keys: sum.Keys}, err
-	}
-	raw, err := n.links.Do(node.Peer, peer.ClassForward, uint32(s), peer.Checksum{Table: t, Slot: s}).Wait(ctx, 30*time.Second)
-	if err != nil {
-		return manager.SlotSum{}, err
-	}
-	el, err := peer.Elems(raw)
-	if err != nil || len(el) != 4 {
-		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply %.60q", node.ID, raw)
-	}
-	ix, err1 := peer.Int(el[0])
-	ep, err2 := peer.Int(el[1])
-	sumText, err3 := peer.Bulk(el[2])
-	keys, err4 := peer.Int(el[3])
-	sum, err5 := strconv.ParseUint(string(sumText), 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil {
-		return manager.SlotSum{}, fmt.Errorf("checksum from %s: bad reply", node.ID)
-	}
-	return manager.SlotSum{Index: uint64(ix), Epoch: meta.Epoch(ep), Sum: sum, Keys: keys}, nil
-}
-
-// slotSize asks node for its estimate of slot s of table t's size in
-// bytes (manager.Config.SlotSize), over the peer link unless node is this
-// one.
-func (n *Node) slotSize(ctx context.Context, node meta.NodeInfo, t meta.TableID, s meta.SlotID) (int64, error) {
-	if node.ID == n.id {
-		return n.eng.SlotSize(t, s)
-	}
-	raw, err := n.links.Do(node.Peer, peer.ClassForward, uint32(s), peer.SlotSize{Table: t, Slot: s}).Wait(ctx, 3*time.Second)
-	if err != nil {
-		return 0, err
-	}
-	v, err := peer.Int(raw)
-	if err != nil {
-		return 0, fmt.Errorf("slot size from %s: bad reply %.60q", node.ID, raw)
-	}
-	return v, nil
 }

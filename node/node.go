@@ -95,6 +95,11 @@ type Node struct {
 
 	// raft mode (raft.go); nil until Run starts it
 	raft *replication.Raft
+	// async admits and commits the writes of async tables.
+	async *replication.AsyncLeader
+	// slots answers the manager's questions about this node's copies of
+	// slots, and other nodes' (their positions, checksums and sizes).
+	slots *replication.SlotQueries
 
 	// follower applies what the leaders of the slots this node follows
 	// ship (REPLICATE, full syncs).
@@ -139,6 +144,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.follower = replication.NewFollower(eng, n.followerCheck, log.With("component", "replication"))
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
+	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing}
+	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
 	if err != nil {
 		eng.Close()

@@ -130,9 +130,9 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	})
 	peer.Handle(m, peer.ParseForward, n.execForwarded)
 	peer.Handle(m, peer.ParseCounts, committed(n.peerCounts))
-	peer.Handle(m, peer.ParsePositions, committed(n.peerPositions))
-	peer.Handle(m, peer.ParseChecksum, committed(n.peerChecksum))
-	peer.Handle(m, peer.ParseSlotSize, committed(n.peerSlotSize))
+	peer.Handle(m, peer.ParsePositions, replying(n.slots.HandlePositions))
+	peer.Handle(m, peer.ParseChecksum, replying(n.slots.HandleChecksum))
+	peer.Handle(m, peer.ParseSlotSize, replying(n.slots.HandleSlotSize))
 	peer.Handle(m, peer.ParseReplicate, replying(n.follower.Replicate))
 	peer.Handle(m, peer.ParseSyncBegin, replying(n.follower.SyncBegin))
 	peer.Handle(m, peer.ParseSyncData, replying(n.follower.SyncData))
@@ -223,70 +223,11 @@ func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
 	c.R.Int(expires)
 }
 
-// peerPositions answers [epoch, last index, serving epoch] for each slot
-// (slotPositions).
-func (n *Node) peerPositions(c *command.Ctx, req peer.Positions) {
-	c.R.Array(len(req.Slots))
-	for _, s := range req.Slots {
-		p := n.position(req.Table, s)
-		c.R.Array(3)
-		c.R.Int(int64(p.Epoch))
-		c.R.Int(int64(p.Index))
-		c.R.Int(int64(p.Serving))
-	}
-}
-
-func (n *Node) peerSlotSize(c *command.Ctx, req peer.SlotSize) {
-	size, err := n.eng.SlotSize(req.Table, req.Slot)
-	if err != nil {
-		c.R.Error("ERR slot size: " + err.Error())
-		return
-	}
-	c.R.Int(size)
-}
-
-func (n *Node) peerChecksum(c *command.Ctx, req peer.Checksum) {
-	sum, err := n.eng.SlotChecksum(req.Table, req.Slot)
-	if err != nil {
-		c.R.Error("ERR checksum: " + err.Error())
-		return
-	}
-	c.R.Array(4)
-	c.R.Int(int64(sum.Index))
-	c.R.Int(int64(sum.Epoch))
-	c.R.BulkString(strconv.FormatUint(sum.Sum, 10))
-	c.R.Int(sum.Keys)
-}
-
-// prepareForwarded checks a FWD request and sets c up to run it; it
-// returns the error reply instead when it must not run, and with it what
-// this node may be behind on when the refusal could be its own stale
-// routing (an unknown table, an older epoch) rather than the asker's.
-func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec, string, *behind) {
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(req.Table)
-	if !ok {
-		return nil, refuse((&router.UnknownTableError{Table: req.Table}).Error()), &behind{table: true, t: req.Table}
-	}
-	slots := make([]storage.SlotID, len(req.Slots))
-	for i, se := range req.Slots {
-		s := se.Slot
-		raftLeader := tb.Mode == meta.ModeRaft && n.raft.Leads(tb.ID, s)
-		if err := snap.CheckLeader(tb.ID, s, se.Epoch); err != nil && !raftLeader {
-			// (A raft slot's own group is the authority: its leader
-			// serves before the routing names it.)
-			var b *behind
-			if ee, ok := err.(*router.EpochError); ok && ee.Asked > ee.Known {
-				b = &behind{t: tb.ID, s: s, epoch: ee.Asked}
-			}
-			return nil, refuse(err.Error()), b
-		}
-		if tb.Mode == meta.ModeRaft && n.raft.LeaderElsewhere(tb.ID, s) {
-			// The asker waits for the routing to follow raft and retries.
-			return nil, refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
-		}
-		slots[i] = s
-	}
+// prepareForwarded checks a FWD request (the command here, its routing by
+// router.Proxy.AdmitForward) and sets c up to run it; it returns the error
+// reply instead when it must not run, and with it what this node may be
+// behind on when the refusal could be its own stale routing.
+func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec, string, *router.Behind) {
 	cmd := req.Command
 	spec := n.tbl.Lookup(cmd[0])
 	if spec == nil || spec.Cluster == router.Server {
@@ -295,35 +236,15 @@ func (n *Node) prepareForwarded(c *command.Ctx, req peer.Forward) (*command.Spec
 	if !spec.ArityOK(len(cmd)) {
 		return nil, string(command.WrongArgs(spec.Name)), nil
 	}
-	c.Args, c.Table, c.Slots = cmd, tb.ID, tb.Slots
-	if len(slots) == 0 {
-		if spec.Cluster != router.TableWide {
-			return nil, "ERR not a table-wide command: " + spec.Name, nil
-		}
-		c.OwnsSlot = ownedBy(tb, n.id)
-		return spec, "", nil
+	adm, errReply, behind := n.proxy.AdmitForward(req)
+	if errReply != "" {
+		return nil, errReply, behind
 	}
-	// The keys must be in the slots the asker named (and this node leads).
-	if keys, err := spec.KeysOf(cmd); err == nil {
-		for _, k := range keys {
-			if s := router.SlotOf(k, tb.Slots); !containsSlot(slots, s) {
-				return nil, refuse(fmt.Sprintf("key in slot %d, not in the slots named", s)), nil
-			}
-		}
-	}
-	if spec.Name == "scan" {
-		c.OwnsSlot = ownedBy(tb, n.id)
+	c.Args, c.Table, c.Slots = cmd, adm.Table.ID, adm.Table.Slots
+	if adm.Owned {
+		c.OwnsSlot = ownedBy(adm.Table, n.id)
 	}
 	return spec, "", nil
-}
-
-func containsSlot(slots []storage.SlotID, s storage.SlotID) bool {
-	for _, x := range slots {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ownedCounts sums the key and TTL counts of the slots of tb this node leads.

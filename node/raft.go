@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -30,58 +29,13 @@ func (n *Node) startRaft() {
 }
 
 // commits gives a table's storage.Committer: a raft table's writes are
-// admitted and committed by its slots' raft groups, an async table's are
-// admitted by asyncLeader and committed locally.
+// admitted and committed by its slots' raft groups, an async table's by
+// replication.AsyncLeader.
 func (n *Node) commits(t storage.TableID) storage.Committer {
 	if tb, ok := n.proxy.Routing().Table(t); ok && tb.Mode == meta.ModeRaft && n.raft != nil {
 		return n.raft.Committer()
 	}
-	return asyncLeader{n}
-}
-
-// asyncLeader admits a write of an async table's slots only while this
-// node's routing names it their leader and no handover fences them. It is
-// asked under the slots' locks, so it closes the window between routing a
-// write here and evaluating it, in which a switchover's fence may have
-// been published: without it the write landed in the old leader's log
-// after the position the switchover handed over at, acknowledged and then
-// lost (TestSlotMoves saw it). A refused write had no effect: it is routed
-// again (the new leader runs it).
-type asyncLeader struct{ n *Node }
-
-func (a asyncLeader) Admit(t storage.TableID, slots []storage.SlotID) error {
-	tb, ok := a.n.proxy.Routing().Table(t)
-	if !ok {
-		return &notLeaderError{table: t, reason: "the table is not served here"}
-	}
-	for _, s := range slots {
-		if r := tb.Route(s); r.Leader != a.n.id || r.Handover {
-			return &notLeaderError{table: t, slot: s, reason: "its leadership moved"}
-		}
-	}
-	return nil
-}
-
-func (a asyncLeader) Commit(b *storage.Batch) error { return b.CommitLocal() }
-
-// notLeaderError refuses a write of a slot this node no longer leads (or
-// not yet: a handover fences it); nothing was applied.
-type notLeaderError struct {
-	table  storage.TableID
-	slot   storage.SlotID
-	reason string
-}
-
-func (e *notLeaderError) Error() string {
-	return fmt.Sprintf("table %d slot %d: %s", e.table, e.slot, e.reason)
-}
-
-// Unapplied: the write is routed again (command.Unapplied).
-func (e *notLeaderError) Unapplied() bool { return true }
-
-// RedisError is the reply when it cannot be routed again.
-func (e *notLeaderError) RedisError() string {
-	return "CLUSTERDOWN the slot's leadership is changing; retry"
+	return n.async
 }
 
 // transferRaftLeader asks node (the leader of slot s of table t) to hand

@@ -28,12 +28,9 @@ func (n *Node) newProxy() *router.Proxy {
 // routedCommand is what routing needs of a command: its class and keys,
 // and for one that may be split, how.
 func routedCommand(spec *command.Spec, args [][]byte) router.Command {
-	cmd := router.Command{Class: spec.Cluster}
-	switch cmd.Class {
-	case router.Server:
+	cmd := router.Command{Class: spec.Cluster, Name: spec.Name, Merge: spec.Merge, Step: spec.Step}
+	if cmd.Class == router.Server {
 		return cmd
-	case router.FanOut, router.TableWide:
-		cmd.Name, cmd.Merge, cmd.Step = spec.Name, spec.Merge, spec.Step
 	}
 	if spec.Keys == nil && spec.FirstKey > 0 && spec.LastKey == spec.FirstKey && spec.FirstKey < len(args) {
 		// One key position (most commands): no allocation.

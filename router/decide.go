@@ -131,10 +131,11 @@ type Command struct {
 	// BadKeys: its key arguments could not be found (a malformed key
 	// count); it runs here and its handler answers the error.
 	BadKeys bool
-	// Name, Merge and Step are a FanOut or TableWide command's: its
-	// name for errors, how its parts' replies merge, and how many
-	// arguments each key has (MSET: 2, the key and its value).
-	Name  string
+	// Name is the command's, for errors.
+	Name string
+	// Merge and Step are a FanOut or TableWide command's: how its parts'
+	// replies merge, and how many arguments each key has (MSET: 2, the
+	// key and its value).
 	Merge Merge
 	Step  int
 }

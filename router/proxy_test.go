@@ -1,9 +1,13 @@
 package router
 
 import (
+	"errors"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
 )
@@ -103,5 +107,65 @@ func TestWaitHandoverDecidesOnNewRouting(t *testing.T) {
 		}
 	case <-time.After(handoverWait - time.Second):
 		t.Fatal("WaitHandover did not wake on the new routing")
+	}
+}
+
+func TestAdmitForward(t *testing.T) {
+	p := testProxy(t)
+	p.cfg.Classify = func(args [][]byte) Command {
+		switch string(args[0]) {
+		case "DBSIZE":
+			return Command{Class: TableWide, Name: "dbsize", Merge: MergeSum}
+		case "SCAN":
+			return Command{Class: TableWide, Name: "scan", Merge: MergeScan}
+		}
+		return Command{Class: Keyed, Name: "get", Keys: args[1:2]}
+	}
+	k0, k1 := keyIn(t, 0, 4), keyIn(t, 1, 4)
+	get := func(k []byte) [][]byte { return [][]byte{[]byte("GET"), k} }
+	fwd := func(table meta.TableID, cmd [][]byte, slots ...peer.SlotEpoch) peer.Forward {
+		return peer.Forward{Table: table, Slots: slots, Command: cmd}
+	}
+	var raftHere raftGroups
+	p.cfg.Raft = func() RaftView { return raftHere }
+	for _, tc := range []struct {
+		name    string
+		req     peer.Forward
+		raft    raftGroups
+		refused bool // a peer refusal (the asker routes again)
+		errPfx  string
+		behind  *Behind
+		owned   bool
+	}{
+		{name: "led here at its epoch", req: fwd(1, get(k0), peer.SlotEpoch{Slot: 0, Epoch: 1})},
+		{name: "unknown table", req: fwd(9, get(k0), peer.SlotEpoch{Slot: 0, Epoch: 1}), refused: true, behind: &Behind{UnknownTable: true, T: 9}},
+		{name: "asker's epoch newer", req: fwd(1, get(k0), peer.SlotEpoch{Slot: 0, Epoch: 3}), refused: true, behind: &Behind{T: 1, S: 0, Epoch: 3}},
+		{name: "asker's epoch older", req: fwd(1, get(k0), peer.SlotEpoch{Slot: 0, Epoch: 0}), refused: true},
+		{name: "slot led elsewhere", req: fwd(1, get(k1), peer.SlotEpoch{Slot: 1, Epoch: 1}), refused: true},
+		{name: "key outside the slots named", req: fwd(1, get(k1), peer.SlotEpoch{Slot: 0, Epoch: 1}), refused: true},
+		{name: "table-wide", req: fwd(1, [][]byte{[]byte("DBSIZE")}), owned: true},
+		{name: "scan step", req: fwd(1, [][]byte{[]byte("SCAN"), []byte("0")}, peer.SlotEpoch{Slot: 0, Epoch: 1}), owned: true},
+		{name: "keyed without slots", req: fwd(1, get(k0)), errPfx: "ERR not a table-wide command: get"},
+		{name: "raft group here leads before the routing says so", req: fwd(2, get(k1), peer.SlotEpoch{Slot: 1, Epoch: 1}), raft: raftGroups{1: {Known: true, Self: true, Node: "a"}}},
+		{name: "raft group here follows another leader", req: fwd(2, get(k0), peer.SlotEpoch{Slot: 0, Epoch: 1}), raft: raftGroups{0: {Known: true, Node: "b"}}, refused: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raftHere = tc.raft
+			adm, reply, behind := p.AdmitForward(tc.req)
+			var re *peer.RefusedError
+			isRefusal := reply != "" && errors.As(peer.ReplyErr([]byte("-"+reply+"\r\n")), &re)
+			switch {
+			case tc.refused != isRefusal:
+				t.Fatalf("reply %q: refusal %v, want %v", reply, isRefusal, tc.refused)
+			case !tc.refused && tc.errPfx == "" && reply != "":
+				t.Fatalf("refused: %q", reply)
+			case tc.errPfx != "" && !strings.HasPrefix(reply, tc.errPfx):
+				t.Fatalf("reply %q, want %q", reply, tc.errPfx)
+			case !reflect.DeepEqual(behind, tc.behind):
+				t.Fatalf("behind %+v, want %+v", behind, tc.behind)
+			case reply == "" && (adm.Table == nil || adm.Table.ID != tc.req.Table || adm.Owned != tc.owned):
+				t.Fatalf("admitted %+v, want table %d owned %v", adm, tc.req.Table, tc.owned)
+			}
+		})
 	}
 }
