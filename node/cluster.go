@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -136,28 +135,7 @@ func (n *Node) applyState(st *meta.State) {
 				n.log.Error("load table", "table", t.Name, "id", t.ID, "err", err)
 			}
 		}
-		// A slot's writes are logged when it has followers to feed
-		// (a move adds one to a slot of a one-replica table); entries
-		// carry the slot's epoch. A raft table's slots are their raft
-		// groups' instead.
-		raftMode := t.Mode == meta.ModeRaft
-		for s := range t.Slots {
-			r := t.Route(storage.SlotID(s))
-			n.eng.SetSlotRole(t.ID, storage.SlotID(s), storage.SlotRole{
-				Logged:   (t.Replicas > 1 || len(r.Replicas) > 1) && !raftMode,
-				Follower: r.Leader != n.id && slices.Contains(r.Replicas, n.id),
-				Epoch:    r.Epoch,
-				Raft:     raftMode,
-			})
-		}
-	}
-	if n.held == nil {
-		n.held = map[storage.TableID][]bool{}
-	}
-	for _, t := range snap.Tables() {
-		if t.Mode != meta.ModeRaft {
-			n.dropUnheld(t)
-		}
+		n.roles.Apply(t)
 	}
 	if n.links != nil {
 		n.links.SetSecret(snap.Secret)
@@ -197,38 +175,6 @@ func (n *Node) applyState(st *meta.State) {
 	if len(snap.Tables()) > 0 {
 		n.readyOnce.Do(func() { close(n.ready) })
 	}
-}
-
-// dropUnheld deletes this node's copy of every slot of async table t it
-// no longer holds: a slot moved to another node, or replaced while this
-// node was down (at the first snapshot, any slot not held that has data).
-func (n *Node) dropUnheld(t *router.Table) {
-	prev := n.held[t.ID]
-	now := make([]bool, t.Slots)
-	for i := range t.Slots {
-		s := storage.SlotID(i)
-		r := t.Route(s)
-		now[i] = r.Leader == n.id || slices.Contains(r.Replicas, n.id)
-		if now[i] {
-			continue
-		}
-		if prev != nil && !prev[i] {
-			continue
-		}
-		if prev == nil {
-			_, last, _ := n.eng.LogBounds(t.ID, s)
-			if n.eng.SlotKeyCount(t.ID, s) == 0 && last == 0 {
-				continue
-			}
-		}
-		start := time.Now()
-		if err := n.eng.ResetSlot(t.ID, s); err != nil {
-			n.log.Error("delete the copy of a slot this node no longer holds", "table", t.Name, "slot", s, "err", err)
-			continue
-		}
-		n.log.Info("deleted the copy of a slot this node no longer holds", "table", t.Name, "slot", s, "took", time.Since(start))
-	}
-	n.held[t.ID] = now
 }
 
 // waitReady waits for the first snapshot that has a table, saying every

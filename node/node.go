@@ -76,10 +76,9 @@ type Node struct {
 	etcd    *embedetcd.Server // nil with --etcd
 	etcdCli *clientv3.Client
 	onDisk  map[storage.TableID]bool // tables with data here; applyState's goroutine only
-	// held says which slots of each async table this node held in the
-	// last snapshot (applyState's goroutine only): a slot no longer held
-	// (moved away) has its copy deleted.
-	held      map[storage.TableID][]bool
+	// roles keeps the engine's slot roles in step with the routing
+	// (applyState's goroutine only).
+	roles     *replication.SlotRoles
 	ready     chan struct{} // closed at the first snapshot with a table
 	readyOnce sync.Once
 	metrics   *metrics
@@ -145,6 +144,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
 	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing}
+	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
 	if err != nil {

@@ -26,7 +26,6 @@ func (n *Node) registerServerCommands() {
 		{Name: "auth", Arity: -2, Flags: conn, Handler: n.cmdAuth},
 		{Name: "hello", Arity: -1, Flags: conn, Handler: n.cmdHello},
 		{Name: "client", Arity: -2, Flags: command.Admin, Handler: n.cmdClient},
-		{Name: "command", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdCommand},
 		{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
 		{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
 		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
@@ -376,97 +375,6 @@ func cmdTime(c *command.Ctx) error {
 	c.R.BulkString(strconv.FormatInt(now.Unix(), 10))
 	c.R.BulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
 	return nil
-}
-
-// cmdCommand serves COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND LIST and
-// COMMAND DOCS (empty: we ship no docs; redis-cli then shows no hints).
-func (n *Node) cmdCommand(c *command.Ctx) error {
-	if len(c.Args) == 1 {
-		all := n.tbl.All()
-		c.R.Array(len(all))
-		for _, s := range all {
-			writeCommandInfo(c, s)
-		}
-		return nil
-	}
-	sub := strings.ToLower(string(c.Args[1]))
-	switch sub {
-	case "count":
-		if len(c.Args) != 2 {
-			return command.WrongArgs("command|count")
-		}
-		c.R.Int(int64(n.tbl.Len()))
-	case "info":
-		names := c.Args[2:]
-		if len(names) == 0 {
-			all := n.tbl.All()
-			c.R.Array(len(all))
-			for _, s := range all {
-				writeCommandInfo(c, s)
-			}
-			return nil
-		}
-		c.R.Array(len(names))
-		for _, name := range names {
-			if s := n.tbl.Lookup(name); s != nil {
-				writeCommandInfo(c, s)
-			} else {
-				c.R.NullArray()
-			}
-		}
-	case "list":
-		all := n.tbl.All()
-		c.R.Array(len(all))
-		for _, s := range all {
-			c.R.BulkString(s.Name)
-		}
-	case "docs":
-		c.R.Array(0)
-	case "getkeys":
-		if len(c.Args) < 3 {
-			return command.WrongArgs("command|getkeys")
-		}
-		s := n.tbl.Lookup(c.Args[2])
-		if s == nil {
-			return command.Error("ERR Invalid command specified")
-		}
-		if !s.ArityOK(len(c.Args) - 2) {
-			return command.Error("ERR Invalid number of arguments specified for command")
-		}
-		keys, err := s.KeysOf(c.Args[2:])
-		if err != nil {
-			return err
-		}
-		if len(keys) == 0 {
-			return command.Error("ERR The command has no key arguments")
-		}
-		c.R.Array(len(keys))
-		for _, k := range keys {
-			c.R.Bulk(k)
-		}
-	default:
-		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try COMMAND HELP.")
-	}
-	return nil
-}
-
-// writeCommandInfo writes Redis 7's 10-element command description.
-func writeCommandInfo(c *command.Ctx, s *command.Spec) {
-	c.R.Array(10)
-	c.R.BulkString(s.Name)
-	c.R.Int(int64(s.Arity))
-	flags := s.Flags.Names()
-	c.R.Array(len(flags))
-	for _, f := range flags {
-		c.R.Simple(f)
-	}
-	c.R.Int(int64(s.FirstKey))
-	c.R.Int(int64(s.LastKey))
-	c.R.Int(int64(s.Step))
-	c.R.Array(0) // ACL categories
-	c.R.Array(0) // tips
-	c.R.Array(0) // key specs
-	c.R.Array(0) // subcommands
 }
 
 // configParam is one parameter CONFIG GET/SET knows.

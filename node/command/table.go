@@ -135,6 +135,7 @@ func NewTable() *Table {
 	registerLists(t)
 	registerSets(t)
 	registerZSets(t)
+	registerIntrospection(t)
 	markBatchable(t)
 	return t
 }
