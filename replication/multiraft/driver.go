@@ -69,10 +69,17 @@ func (d *driver) handle(ev *event) {
 		}
 		d.dirty[g] = true
 	case evRemove:
+		g := d.groupOf(ev.group)
+		if g != nil && g.landing {
+			// Its snapshot is being written: the group goes once that
+			// write is done (evLanded), so that nothing of it is written
+			// after its removal.
+			g.removals = append(g.removals, *ev)
+			return
+		}
 		if ev.reply != nil {
 			defer func() { ev.reply <- nil }()
 		}
-		g := d.groupOf(ev.group)
 		if g == nil {
 			return
 		}
@@ -154,6 +161,8 @@ func (d *driver) handle(ev *event) {
 		d.dirty[g] = true
 	case evPing:
 		// Liveness only: Deliver recorded the time.
+	case evLanded:
+		d.landed(ev.round, ev.err)
 	}
 }
 
@@ -307,6 +316,9 @@ func (d *driver) round() error {
 	var rounds []pendingRound
 	for g := range d.dirty {
 		delete(d.dirty, g)
+		if g.landing {
+			continue // its round goes on when the snapshot has landed
+		}
 		ready := g.rn.HasReady()
 		pr := pendingRound{g: g, write: -1, newApplied: g.applied, newTerm: g.appliedTerm, compact: g.compactIndex, ready: ready}
 		if ready {
@@ -424,6 +436,10 @@ func (d *driver) round() error {
 			w.CompactedBefore = g.compactIndex
 			changed = true
 		}
+		if pr.snapshot {
+			d.land(pr, w)
+			continue
+		}
 		if changed {
 			pr.write = len(writes)
 			writes = append(writes, w)
@@ -456,6 +472,44 @@ func (d *driver) round() error {
 		d.finish(&rounds[i])
 	}
 	return nil
+}
+
+// land writes a round that installs a snapshot apart from the driver: the
+// write copies the whole slot out of its staging area, which may take long,
+// and the other groups' rounds (their heartbeats, their appends) must not
+// wait for it. The group sits out the rounds until the write is done
+// (landed); raft may still step its messages and tick it meanwhile, as
+// between any Ready and its Advance.
+func (d *driver) land(pr pendingRound, w storage.RaftGroupWrite) {
+	h := d.h
+	pr.g.landing = true
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		err := h.cfg.Store.ApplyRaft([]storage.RaftGroupWrite{w})
+		h.push(event{kind: evLanded, group: pr.g.id, round: &pr, err: err})
+	}()
+}
+
+// landed finishes a snapshot's round once its write is done (land), then
+// removes the group if that was asked meanwhile.
+func (d *driver) landed(pr *pendingRound, err error) {
+	g := pr.g
+	g.landing = false
+	d.dirty[g] = true
+	if err != nil {
+		// As for a failed round: the ready state was taken and cannot be
+		// given back.
+		d.h.cfg.Log.Error("raft snapshot landing failed", "group", g.id.String(), "err", err)
+		g.failAll(err)
+	} else {
+		d.finish(pr)
+	}
+	removals := g.removals
+	g.removals = nil
+	for i := range removals {
+		d.handle(&removals[i])
+	}
 }
 
 // termOf is the term of entry i, from the store or this round's entries.

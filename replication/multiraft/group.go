@@ -52,6 +52,10 @@ type group struct {
 	// snapLanding: raft was given a staged snapshot's message; the next
 	// round lands it or, if raft declined it, releases the staging area.
 	snapLanding bool
+	// landing: a snapshot's round is being written off the driver (land);
+	// removals asked meanwhile wait for it.
+	landing  bool
+	removals []event
 
 	want        Membership // what the routing wants (reconcileConf)
 	confPending uint64     // index of a proposed conf change not yet applied

@@ -159,6 +159,9 @@ type event struct {
 	to    PeerID
 	term  uint64
 	reply chan error
+	// round and err: evLanded's
+	round *pendingRound
+	err   error
 }
 
 type eventKind int
@@ -174,6 +177,7 @@ const (
 	evTransfer
 	evPeerDown
 	evSnapDone // our snapshot to a follower was sent (term: 1) or failed
+	evLanded   // a snapshot's round was written (round, err)
 )
 
 // waiter is a proposal or a read waiting for the driver.
@@ -643,6 +647,7 @@ func (h *Host) stop() {
 	for _, g := range groups {
 		g.failAll(ErrStopped)
 		g.wakeWaiters()
+		evs = append(evs, g.removals...) // waiting for a landing (Run's goroutine: stop runs on it)
 	}
 	for _, ev := range evs {
 		if ev.prop != nil {

@@ -21,6 +21,7 @@ const table storage.TableID = 7
 type member struct {
 	id     multiraft.PeerID
 	eng    *storage.Engine
+	landed *landingGate // holds this member's snapshot landings when armed
 	host   *multiraft.Host
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -79,10 +80,10 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 	if err := eng.EnsureTable(table, uint32(c.slots)); err != nil {
 		t.Fatal(err)
 	}
-	m := &member{id: id, eng: eng, dir: dir, done: make(chan struct{})}
+	m := &member{id: id, eng: eng, dir: dir, done: make(chan struct{}), landed: &landingGate{}}
 	m.host = multiraft.New(multiraft.Config{
 		Self:  id,
-		Store: eng,
+		Store: gatedStore{Engine: eng, gate: m.landed},
 		Tick:  20 * time.Millisecond,
 		Send: func(to multiraft.PeerID, batch []byte) func() error {
 			peer := c.get(to)
@@ -142,6 +143,44 @@ func (c *cluster) start(id multiraft.PeerID, dir string) *member {
 	c.members[id] = m
 	c.mu.Unlock()
 	return m
+}
+
+// landingGate holds a member's snapshot landings while armed: the landing
+// write tells entered, then waits for release.
+type landingGate struct {
+	mu               sync.Mutex
+	entered, release chan struct{}
+}
+
+func (g *landingGate) arm() (entered, release chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.entered, g.release = make(chan struct{}), make(chan struct{})
+	return g.entered, g.release
+}
+
+// gatedStore is the engine, with snapshot landings (writes from the
+// staging area) held by its gate.
+type gatedStore struct {
+	*storage.Engine
+	gate *landingGate
+}
+
+func (s gatedStore) ApplyRaft(groups []storage.RaftGroupWrite) error {
+	for _, g := range groups {
+		if !g.FromStaging {
+			continue
+		}
+		s.gate.mu.Lock()
+		entered, release := s.gate.entered, s.gate.release
+		s.gate.entered = nil
+		s.gate.mu.Unlock()
+		if entered != nil {
+			close(entered)
+			<-release
+		}
+	}
+	return s.Engine.ApplyRaft(groups)
 }
 
 // update runs fn as a write of slot s, committed by m's raft group.
@@ -398,6 +437,49 @@ func TestSnapshotToLaggingFollower(t *testing.T) {
 	back := c.start(lag.id, dir)
 	waitValue(t, back, 0, "k150", "150")
 	waitValue(t, back, 0, "after", "snapshot")
+}
+
+// A snapshot landing (the write that copies the slot out of its staging
+// area) runs apart from the raft driver: while one is held, the same
+// member goes on applying the other groups' entries, and the held one
+// lands when let go.
+func TestSlowLandingHoldsNoOtherGroup(t *testing.T) {
+	c := newClusterWith(t, 3, 2, func(c *cluster) { c.compactEvery, c.keep, c.maxLag = 16, 4, 8 })
+	l := c.leaderOf(0)
+	lag := c.followerOf(l)
+	if err := set(l, 0, "early", "1"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, lag, 0, "early", "1")
+	entered, release := lag.landed.arm()
+	var once sync.Once
+	letGo := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // before the cluster stops (cleanups run last first)
+	lag.cut.Store(true)
+	for i := range 200 {
+		if err := set(l, 0, fmt.Sprintf("k%d", i), fmt.Sprint(i)); err != nil {
+			t.Fatalf("write %d with a follower cut: %v", i, err)
+		}
+	}
+	lag.cut.Store(false)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no snapshot landing began on the lagging member")
+	}
+	if err := set(c.leaderOf(1), 1, "during", "landing"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, lag, 1, "during", "landing")
+	if _, ok := get(lag.eng, 0, "k199"); ok {
+		t.Error("the held snapshot's data is there before its landing was let go")
+	}
+	letGo()
+	waitValue(t, lag, 0, "k199", "199")
+	if err := set(l, 0, "after", "landing"); err != nil {
+		t.Fatal(err)
+	}
+	waitValue(t, lag, 0, "after", "landing")
 }
 
 // A follower that stops (as a crash would) while a snapshot streams in
