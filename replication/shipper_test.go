@@ -58,8 +58,25 @@ func TestConsistent(t *testing.T) {
 	}
 }
 
-// A commit wakes the shipper: with its interval an hour, each write still
-// reaches the follower, though the shipper had gone idle before it.
+// idleStore hands the test a token each time the shipper starts waiting
+// for a wake (it reads LogWritten only then), and holds the shipper there
+// until the test takes it.
+type idleStore struct {
+	ShipperStore
+	ctx  context.Context
+	idle chan struct{}
+}
+
+func (s idleStore) LogWritten() <-chan struct{} {
+	select {
+	case s.idle <- struct{}{}:
+	case <-s.ctx.Done():
+	}
+	return s.ShipperStore.LogWritten()
+}
+
+// A commit wakes the shipper: with its fallback an hour, each write made
+// while the shipper waits idle still reaches the follower.
 func TestShipperWokenByCommit(t *testing.T) {
 	open := func() *storage.Engine {
 		eng, err := storage.Open(storage.Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20})
@@ -114,15 +131,16 @@ func TestShipperWokenByCommit(t *testing.T) {
 	links := peer.NewLinks(peer.LinksConfig{Self: "L"})
 	links.SetSecret(snap.Secret)
 	defer links.Close()
-	s := NewShipper(Config{Self: "L", Interval: time.Hour}, leader, links, func() *router.Snapshot { return snap })
 	ctx, cancel := context.WithCancel(context.Background())
+	store := idleStore{ShipperStore: leader, ctx: ctx, idle: make(chan struct{})}
+	s := NewShipper(Config{Self: "L", Fallback: time.Hour}, store, links, func() *router.Snapshot { return snap })
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	await := func(want storage.LogIndex) {
+	timeout := time.After(30 * time.Second) // a bound for failing, not a wait
+	reached := func(want storage.LogIndex) {
 		t.Helper()
-		timeout := time.After(30 * time.Second) // a bound for failing, not a wait
 		for {
 			select {
 			case last := <-applied:
@@ -134,10 +152,18 @@ func TestShipperWokenByCommit(t *testing.T) {
 			}
 		}
 	}
-	await(1) // the probe's answer
+	reached(1) // the probe's answer
 	for i, k := range []string{"b", "c", "d"} {
+		// The shipper waits for a wake only after a round that moved
+		// no follower (one that did is followed by another), so it
+		// shipped everything: only the commit can wake it now.
+		select {
+		case <-store.idle:
+		case <-timeout:
+			t.Fatal("the shipper never went idle")
+		}
 		write(k)
-		await(storage.LogIndex(i + 2))
+		reached(storage.LogIndex(i + 2))
 	}
 	if n := follower.SlotKeyCount(1, 0); n != 4 {
 		t.Fatalf("follower has %d keys, want 4", n)
