@@ -1,8 +1,8 @@
 // Package replication owns both ends of async replication (DESIGN.md): it
 // ships each slot's log from the node that leads the slot to the nodes that
-// follow it, and applies it there. A Shipper on
-// every node walks the slots it leads, reads the entries each follower
-// lacks from the slot log (storage.ReadLog) and sends them over the peer
+// follow it, and applies it there. A Shipper on every node, woken by
+// commits to slot logs, walks the slots it leads, reads the entries each
+// follower lacks from the slot log (storage.ReadLog) and sends them over the peer
 // link — one pipelined stream per follower node carrying all the slots
 // the two share, each round's requests written together — then advances
 // each follower's position from its answer. A Follower applies entries in

@@ -1,9 +1,17 @@
 package replication
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -48,4 +56,176 @@ func TestConsistent(t *testing.T) {
 			t.Errorf("follower at (%d, epoch %d): consistent = %v, want %v", c.last, c.epoch, got, c.want)
 		}
 	}
+}
+
+// idleStore hands the test a token each time the shipper starts waiting
+// for a wake (it reads LogWritten only then), and holds the shipper there
+// until the test takes it.
+type idleStore struct {
+	ShipperStore
+	ctx  context.Context
+	idle chan struct{}
+}
+
+func (s idleStore) LogWritten() <-chan struct{} {
+	select {
+	case s.idle <- struct{}{}:
+	case <-s.ctx.Done():
+	}
+	return s.ShipperStore.LogWritten()
+}
+
+// A commit wakes the shipper: with its fallback an hour, each write made
+// while the shipper waits idle still reaches the follower.
+func TestShipperWokenByCommit(t *testing.T) {
+	open := func() *storage.Engine {
+		eng, err := storage.Open(storage.Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { eng.Close() })
+		if err := eng.EnsureTable(1, 1); err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	leader, follower := open(), open()
+	leader.SetSlotRole(1, 0, storage.SlotRole{Logged: true, Epoch: 1})
+	follower.SetSlotRole(1, 0, storage.SlotRole{Logged: true, Follower: true, Epoch: 1})
+	write := func(k string) {
+		t.Helper()
+		if err := leader.Update(1, []storage.SlotID{0}, func(u *storage.Update) error {
+			return u.Txn(0).PutMeta([]byte(k), &storage.Meta{Type: storage.TypeString, Value: []byte("v")})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both start at entry 1: the first probe finds the follower up to
+	// date, with no full sync.
+	write("a")
+	log, err := leader.ReadLog(1, 0, 1, 1<<20)
+	if err != nil || len(log) != 1 {
+		t.Fatalf("leader's log: %d entries, %v", len(log), err)
+	}
+	if err := follower.ApplyLogEntry(1, 0, log[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	// The follower's peer port: each REPLICATE's answer is followed by
+	// the follower's last index on applied.
+	applied, stop := make(chan storage.LogIndex), make(chan struct{})
+	defer close(stop) // before serveFollower's cleanup waits for its goroutines
+	addr := serveFollower(t, NewFollower(follower, func(storage.TableID, storage.SlotID, meta.Epoch) string { return "" }, nil), func() {
+		_, last, _ := follower.LogBounds(1, 0)
+		select {
+		case applied <- last:
+		case <-stop:
+		}
+	})
+	snap := router.NewSnapshot(&meta.State{
+		Alive:  map[meta.NodeID]meta.NodeInfo{"L": {ID: "L"}, "F": {ID: "F", Peer: addr}},
+		Tables: map[string]meta.TableInfo{"t": {ID: 1, Name: "t", Slots: 1, Replicas: 2, Mode: meta.ModeAsync}},
+		Slots:  map[meta.TableID]map[meta.SlotID]meta.SlotInfo{1: {0: {Epoch: 1, Leader: "L", Replicas: []meta.NodeID{"L", "F"}}}},
+		Secret: "s",
+	}, "L")
+	links := peer.NewLinks(peer.LinksConfig{Self: "L"})
+	links.SetSecret(snap.Secret)
+	defer links.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	store := idleStore{ShipperStore: leader, ctx: ctx, idle: make(chan struct{})}
+	s := NewShipper(Config{Self: "L", Fallback: time.Hour}, store, links, func() *router.Snapshot { return snap })
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	timeout := time.After(30 * time.Second) // a bound for failing, not a wait
+	reached := func(want storage.LogIndex) {
+		t.Helper()
+		for {
+			select {
+			case last := <-applied:
+				if last >= want {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("the follower never reached entry %d", want)
+			}
+		}
+	}
+	reached(1) // the probe's answer
+	for i, k := range []string{"b", "c", "d"} {
+		// The shipper waits for a wake only after a round that moved
+		// no follower (one that did is followed by another), so it
+		// shipped everything: only the commit can wake it now.
+		select {
+		case <-store.idle:
+		case <-timeout:
+			t.Fatal("the shipper never went idle")
+		}
+		write(k)
+		reached(storage.LogIndex(i + 2))
+	}
+	if n := follower.SlotKeyCount(1, 0); n != 4 {
+		t.Fatalf("follower has %d keys, want 4", n)
+	}
+}
+
+// serveFollower serves f's REPLICATE on a peer port of its own until the
+// test ends (accepting PEERAUTH without a check); answered runs after
+// each answer is written. It returns the port's address.
+func serveFollower(t *testing.T, f *Follower, answered func()) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := peer.NewMux(func(r *resp.Reply, reply string) { r.Error(reply) })
+	peer.Handle(m, peer.ParseReplicate, f.Replicate)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				rd := resp.NewReader(c, resp.Limits{Budget: resp.NewBudget(1 << 30)})
+				defer rd.Release()
+				if _, err := rd.ReadCommand(); err != nil { // PEERAUTH
+					return
+				}
+				if _, err := c.Write([]byte("+OK\r\n")); err != nil {
+					return
+				}
+				var out resp.Reply
+				for {
+					args, err := rd.ReadCommand()
+					if err != nil {
+						return
+					}
+					out.Reset()
+					m.Serve(&out, args)
+					rd.Release()
+					if _, err := c.Write(out.B); err != nil {
+						return
+					}
+					answered()
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }

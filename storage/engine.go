@@ -87,6 +87,8 @@ type Engine struct {
 
 	commitCh   chan *commitReq
 	commitDone chan struct{}
+	// logWritten holds one pending wake for the shipper (LogWritten).
+	logWritten chan struct{}
 	expired    chan expiredKey // keys reads found expired, for SweepExpired
 
 	closed atomic.Bool
@@ -104,7 +106,8 @@ func Open(opts Options) (*Engine, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
-	e := &Engine{opts: opts, counts: map[TableID][]slotCounts{}, expired: make(chan expiredKey, 1024)}
+	e := &Engine{opts: opts, counts: map[TableID][]slotCounts{}, expired: make(chan expiredKey, 1024),
+		logWritten: make(chan struct{}, 1)}
 	if opts.MetaCacheBytes > 0 {
 		e.mcache.init(opts.MetaCacheBytes)
 	}
@@ -607,6 +610,10 @@ func (e *Engine) commitLoop() {
 		index  LogIndex
 		epoch  Epoch
 		ms     int64
+
+		// replicated: the entry is a leader's, applied here as its
+		// follower (ApplyLogEntry), not this node's own write.
+		replicated bool
 	}
 	var group []*commitReq
 	var updates []slotUpdate
@@ -654,7 +661,7 @@ func (e *Engine) commitLoop() {
 						reqErr = fmt.Errorf("%w: table %d slot %d: entry %d after %d", ErrLogGap, t.table, t.slot, r.Index, u.index-1)
 						break
 					}
-					u.logged, u.epoch, u.ms = true, r.Epoch, r.UnixMS
+					u.logged, u.replicated, u.epoch, u.ms = true, true, r.Epoch, r.UnixMS
 				}
 				updates = append(updates, u)
 			}
@@ -688,6 +695,7 @@ func (e *Engine) commitLoop() {
 		if err != nil {
 			err = fmt.Errorf("storage: write: %w", err)
 		} else {
+			wrote := false
 			for _, u := range updates {
 				u.c.keys.Store(u.n[0])
 				u.c.expires.Store(u.n[1])
@@ -695,7 +703,11 @@ func (e *Engine) commitLoop() {
 					u.c.logLast.Store(uint64(u.index))
 					u.c.logEpoch.Store(uint64(u.epoch))
 					u.c.logFirst.CompareAndSwap(0, uint64(u.index))
+					wrote = wrote || !u.replicated
 				}
+			}
+			if wrote { // after the bounds moved: the woken reader sees them
+				e.notifyLogWritten()
 			}
 			for _, req := range group {
 				if failed[req] != nil {

@@ -170,6 +170,30 @@ func (e *Engine) LogBounds(t TableID, s SlotID) (first, last LogIndex, lastEpoch
 	return LogIndex(c.logFirst.Load()), LogIndex(c.logLast.Load()), Epoch(c.logEpoch.Load())
 }
 
+// LogWritten returns the channel that receives once a commit of this
+// node's own writes appended entries to slot logs (LogBounds already show
+// them): the replication shipper waits on it instead of polling. It has
+// one receiver. Commits do a non-blocking send into its single buffer, so
+// wakes coalesce: one receive stands for every commit since the last, and
+// the receiver finds which slots moved by reading their LogBounds.
+//
+// Why one coalesced signal and not a set of the slots written: the
+// shipper walks the slots it leads on every round anyway (LogBounds are
+// atomic loads) and needs the walk for its followers' state, while a set
+// would cost the commit path a lock and its growth. Entries applied from a
+// leader (ApplyLogEntry, full-sync markers) do not signal: this node does
+// not ship them on while it follows the slot.
+func (e *Engine) LogWritten() <-chan struct{} { return e.logWritten }
+
+// notifyLogWritten wakes LogWritten's receiver without blocking: a wake
+// already pending stands for this one too. It allocates nothing.
+func (e *Engine) notifyLogWritten() {
+	select {
+	case e.logWritten <- struct{}{}:
+	default:
+	}
+}
+
 // SettledLogBounds is LogBounds once the slot's writes in flight have
 // committed: it takes the slot's lock. A write admitted after the caller's
 // routing fenced the slot cannot move them further (switchover).

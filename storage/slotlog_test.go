@@ -77,6 +77,53 @@ func TestSlotLogAppendsEveryWrite(t *testing.T) {
 	}
 }
 
+// A commit that appends to a slot log leaves one wake on LogWritten by the
+// time it returns; wakes coalesce; a write to an unlogged slot and an
+// entry applied from a leader leave none.
+func TestLogWrittenWakesOnCommit(t *testing.T) {
+	now := int64(1)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	pending := func() bool {
+		select {
+		case <-e.LogWritten():
+			return true
+		default:
+			return false
+		}
+	}
+	e.SetSlotRole(DefaultTable, 3, SlotRole{Logged: true, Epoch: 1})
+	setKey(t, e, 5, "unlogged", "v")
+	if pending() {
+		t.Fatal("a write to a slot without a log woke the shipper")
+	}
+	setKey(t, e, 3, "a", "v")
+	if !pending() {
+		t.Fatal("a logged commit did not wake the shipper")
+	}
+	setKey(t, e, 3, "b", "v")
+	setKey(t, e, 3, "c", "v")
+	if !pending() || pending() {
+		t.Fatal("two logged commits: want one coalesced wake")
+	}
+
+	f := openTest(t, t.TempDir(), &now)
+	defer f.Close()
+	f.SetSlotRole(DefaultTable, 3, SlotRole{Logged: true, Follower: true, Epoch: 1})
+	entries, err := e.ReadLog(DefaultTable, 3, 1, 1<<20)
+	if err != nil || len(entries) != 3 {
+		t.Fatalf("leader's log: %d entries, %v", len(entries), err)
+	}
+	if err := f.ApplyLogEntry(DefaultTable, 3, entries[0]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.LogWritten():
+		t.Fatal("an entry applied from the leader woke the follower's shipper")
+	default:
+	}
+}
+
 // A pipeline batch writes one entry per slot for all its commands.
 func TestSlotLogOneEntryPerBatchSlot(t *testing.T) {
 	now := int64(1)
