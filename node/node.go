@@ -70,7 +70,8 @@ type Node struct {
 
 	// the cluster: this node's id, its view of the metadata, etcd
 	id meta.NodeID
-	// proxy holds the routing and carries out routing decisions (route.go).
+	// proxy holds the routing and carries out routing decisions (the
+	// node's side is route.go).
 	proxy   *router.Proxy
 	member  *manager.Member
 	etcd    *embedetcd.Server // nil with --etcd

@@ -44,7 +44,7 @@
 //	-PIKAREFUSE <reason>   RefusedError: the peer's routing differs (not the slot's leader at that
 //	                       epoch, raft leader moved, unknown table, key outside the slots named,
 //	                       not a follower at that epoch). Nothing ran: the asker waits for newer
-//	                       routing, decides again and retries, for at most 5 s (node's reroute),
+//	                       routing, decides again and retries, for at most 5 s (router.Proxy.Reroute),
 //	                       then answers CLUSTERDOWN.
 //	-REPLGAP <last>        GapError: REPLICATE entries do not follow the follower's last; the
 //	                       leader resends from last+1.

@@ -21,4 +21,16 @@
 // gets a full sync: SYNCBEGIN, the slot's keys in SYNCDATA chunks (loaded
 // into SST files, storage.SlotLoad) and SYNCEND, on a peer pool of its own
 // (docs/replication.md). Failover and switchover are the manager's.
+//
+// The package also owns how a table's writes commit and what each slot's
+// copy here is for. AsyncLeader is the async tables' storage.Committer: it
+// admits a write only while the routing names this node the slot's leader
+// with no handover, and commits locally. SlotRoles sets each slot's
+// storage.SlotRole from the routing (logged for followers, followed, its
+// epoch, raft-owned) and deletes the copies of async slots this node no
+// longer holds. SlotQueries answers the manager's questions about a copy
+// (its log position, checksum, size), here or over the peer links. Raft is
+// a node's raft mode: the multiraft host (whose Committer raft tables
+// use), its transport and snapshot streams over the peer links, the groups
+// kept as the routing wants, and the leadership reports to the manager.
 package replication

@@ -242,7 +242,15 @@ func (e *Engine) Close() error {
 // NowMS is the engine's clock in unix milliseconds.
 func (e *Engine) NowMS() int64 { return e.opts.Now() }
 
+// get reads one key. Every read of the data goes through get or
+// Txn.iterate, which refuse a closed engine (ErrClosed). Close must still
+// come after the engine's last user has stopped (the node's shutdown
+// orders it so): a read already past the check when Close runs is not
+// waited for.
 func (e *Engine) get(cf CF, key []byte) ([]byte, bool, error) {
+	if e.closed.Load() {
+		return nil, false, ErrClosed
+	}
 	s, err := e.db.GetPinnedCF(e.ro, e.cfs[cf], key)
 	if err != nil {
 		return nil, false, fmt.Errorf("storage: get: %w", err)
@@ -755,6 +763,9 @@ func (e *Engine) cacheEffect(t TableID, s SlotID, eff *Effect) {
 // getMeta reads a meta value through the cache. locked says whether the
 // caller holds the key's stripe lock.
 func (e *Engine) getMeta(t TableID, s SlotID, mk []byte, locked bool) ([]byte, bool, error) {
+	if e.closed.Load() {
+		return nil, false, ErrClosed // not even from the cache
+	}
 	if e.mcache.maxShardBytes == 0 || e.isRaft(t, s) {
 		// Raft slots are applied by the group's driver without the
 		// slot's lock, which the cache's coherence needs: no cache.
@@ -973,6 +984,9 @@ func (e *Engine) FlushTable(t TableID) error {
 // Stats returns a RocksDB property (e.g. "rocksdb.estimate-num-keys") of the
 // meta column family, or "" when unknown.
 func (e *Engine) Stats(property string) string {
+	if e.closed.Load() {
+		return ""
+	}
 	return e.db.GetPropertyCF(property, e.cfs[CFMeta])
 }
 
@@ -980,11 +994,19 @@ func (e *Engine) Stats(property string) string {
 // every one of them open (max_open_files is left at its default, -1: a
 // table's reader is never evicted), so this is most of the file
 // descriptors the engine holds; the rest are a few (WAL, MANIFEST, LOG).
-func (e *Engine) SSTFiles() int { return len(e.db.GetLiveFilesMetaData()) }
+func (e *Engine) SSTFiles() int {
+	if e.closed.Load() {
+		return 0
+	}
+	return len(e.db.GetLiveFilesMetaData())
+}
 
 // ApproximateDiskBytes returns the size of live SST files of all families.
 func (e *Engine) ApproximateDiskBytes() uint64 {
 	var n uint64
+	if e.closed.Load() {
+		return 0
+	}
 	for _, h := range e.cfs {
 		v, _ := strconv.ParseUint(e.db.GetPropertyCF("rocksdb.total-sst-files-size", h), 10, 64)
 		n += v

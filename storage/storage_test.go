@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"sort"
 	"testing"
@@ -276,5 +277,47 @@ func TestCommitToUnloadedTableFailsAlone(t *testing.T) {
 	})
 	if err != nil || e.KeyCount(DefaultTable) != 1 {
 		t.Fatalf("a later write: %v, %d keys", err, e.KeyCount(DefaultTable))
+	}
+}
+
+// A closed engine refuses reads (cached ones too) and writes with
+// ErrClosed instead of reaching into the freed RocksDB handles.
+func TestClosedEngineRefusesUse(t *testing.T) {
+	now := int64(1000)
+	e, err := Open(Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20, MetaCacheBytes: 1 << 20, Now: func() int64 { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EnsureTable(DefaultTable, 16); err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("k")
+	if err := e.Update(DefaultTable, []SlotID{3}, func(u *Update) error {
+		return u.Txn(3).PutMeta(key, &Meta{Type: TypeString, Value: []byte("v")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := e.View(DefaultTable).Txn(3).Meta(key); err != nil || !ok {
+		t.Fatalf("before close: ok %v err %v", ok, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.View(DefaultTable).Txn(3).Meta(key); !errors.Is(err, ErrClosed) {
+		t.Errorf("Meta after close: %v, want ErrClosed", err)
+	}
+	if err := e.View(DefaultTable).Txn(3).ScanKeys(nil, func([]byte, Meta) bool { return true }); !errors.Is(err, ErrClosed) {
+		t.Errorf("ScanKeys after close: %v, want ErrClosed", err)
+	}
+	if err := e.Update(DefaultTable, []SlotID{3}, func(u *Update) error {
+		return u.Txn(3).PutMeta(key, &Meta{Type: TypeString, Value: []byte("w")})
+	}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Update after close: %v, want ErrClosed", err)
+	}
+	if got := e.Stats("rocksdb.estimate-num-keys"); got != "" {
+		t.Errorf("Stats after close: %q", got)
+	}
+	if e.SSTFiles() != 0 || e.ApproximateDiskBytes() != 0 {
+		t.Error("file figures after close")
 	}
 }

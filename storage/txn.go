@@ -269,6 +269,9 @@ func (t *Txn) scan(cf CF, p, from []byte, reverse bool, fn func(k, v []byte) boo
 }
 
 func (t *Txn) iterate(cf CF, lower, upper []byte, reverse bool, fn func(k, v []byte) bool) error {
+	if t.e.closed.Load() {
+		return ErrClosed
+	}
 	ro := grocksdb.NewDefaultReadOptions()
 	defer ro.Destroy()
 	ro.SetIterateLowerBound(lower)
