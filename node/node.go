@@ -141,10 +141,10 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		parts:       newParts(),
 		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
-	n.follower = replication.NewFollower(eng, n.followerCheck, log.With("component", "replication"))
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
 	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing}
+	n.follower = replication.NewFollower(n.id, eng, n.proxy.Routing, log.With("component", "replication"))
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)

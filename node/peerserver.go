@@ -4,18 +4,14 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"time"
 
-	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/storage"
 )
 
 // The peer port (port+10000) serves other nodes only: the requests of
@@ -253,19 +249,4 @@ func (n *Node) ownedCounts(tb *router.Table) (keys, expires int64) {
 		return n.eng.Counts(tb.ID)
 	}
 	return n.eng.CountsWhere(tb.ID, ownedBy(tb, n.id))
-}
-
-// followerCheck explains why this node must not take its leader's data for
-// slot s of table t at epoch (a refusal), "" when it may
-// (replication.Follower's check).
-func (n *Node) followerCheck(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
-	tb, ok := n.proxy.Routing().Table(t)
-	if !ok || uint32(s) >= tb.Slots {
-		return refuse(fmt.Sprintf("no table %d slot %d here", t, s))
-	}
-	r := tb.Route(s)
-	if r.Leader == n.id || !slices.Contains(r.Replicas, n.id) || r.Epoch != epoch {
-		return refuse(fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
-	}
-	return ""
 }

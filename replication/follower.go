@@ -2,12 +2,15 @@ package replication
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -24,11 +27,10 @@ type FollowerStore interface {
 // SYNCDATA chunks loaded into SST files, SYNCEND). Its handlers answer
 // into the peer connection's reply buffer.
 type Follower struct {
-	store FollowerStore
-	// check explains why this node must not take its leader's data for
-	// a slot at an epoch (a refusal reply), "" when it may.
-	check func(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string
-	log   *slog.Logger
+	self    meta.NodeID
+	store   FollowerStore
+	routing func() *router.Snapshot
+	log     *slog.Logger
 
 	mu    sync.Mutex
 	loads map[slotKey]*storage.SlotLoad // the full syncs being received
@@ -39,13 +41,28 @@ type slotKey struct {
 	s storage.SlotID
 }
 
-// NewFollower returns the follower side of this node; check is the
-// node's routing check of a leader's request (a refusal reply, or "").
-func NewFollower(store FollowerStore, check func(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string, log *slog.Logger) *Follower {
+// NewFollower returns the follower side of node self, which takes a
+// leader's data only as its routing says.
+func NewFollower(self meta.NodeID, store FollowerStore, routing func() *router.Snapshot, log *slog.Logger) *Follower {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{store: store, check: check, log: log, loads: map[slotKey]*storage.SlotLoad{}}
+	return &Follower{self: self, store: store, routing: routing, log: log, loads: map[slotKey]*storage.SlotLoad{}}
+}
+
+// check explains why this node must not take its leader's data for slot s
+// of table t at epoch (a refusal reply: the routing says this node does
+// not follow the slot at that epoch), "" when it may.
+func (f *Follower) check(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
+	tb, ok := f.routing().Table(t)
+	if !ok || uint32(s) >= tb.Slots {
+		return (&peer.RefusedError{Reason: fmt.Sprintf("no table %d slot %d here", t, s)}).Reply()
+	}
+	r := tb.Route(s)
+	if r.Leader == f.self || !slices.Contains(r.Replicas, f.self) || r.Epoch != epoch {
+		return (&peer.RefusedError{Reason: fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch)}).Reply()
+	}
+	return ""
 }
 
 // Replicate applies a leader's log entries for a slot this node follows.

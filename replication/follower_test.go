@@ -7,6 +7,7 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -41,8 +42,16 @@ func TestFollowerAppliesInOrder(t *testing.T) {
 	}
 	entry := func(i storage.LogIndex, _ string) []byte { return storage.EncodeLogEntry(nil, log[i-1]) }
 	eng.SetSlotRole(1, 2, storage.SlotRole{Logged: true, Follower: true, Epoch: 3})
-	refusing := ""
-	f := NewFollower(eng, func(storage.TableID, storage.SlotID, meta.Epoch) string { return refusing }, nil)
+	// The routing: node F follows slot 2 of table 1 at epoch 3, led by L.
+	st := meta.NewState()
+	st.Alive["L"], st.Alive["F"] = meta.NodeInfo{ID: "L"}, meta.NodeInfo{ID: "F"}
+	st.Tables["t"] = meta.TableInfo{ID: 1, Name: "t", Slots: 4, Replicas: 2, Mode: meta.ModeAsync}
+	st.Slots[1] = map[meta.SlotID]meta.SlotInfo{}
+	for s := range meta.SlotID(4) {
+		st.Slots[1][s] = meta.SlotInfo{Epoch: 3, Leader: "L", Replicas: []meta.NodeID{"L", "F"}}
+	}
+	snap := router.NewSnapshot(st, "F")
+	f := NewFollower("F", eng, func() *router.Snapshot { return snap }, nil)
 	call := func(req peer.Replicate) string {
 		var r resp.Reply
 		f.Replicate(&r, req)
@@ -60,11 +69,19 @@ func TestFollowerAppliesInOrder(t *testing.T) {
 	if k := eng.SlotKeyCount(1, 2); k != 3 {
 		t.Fatalf("keys %d, want 3", k)
 	}
-	refusing = (&peer.RefusedError{Reason: "not a follower"}).Reply()
-	if got := call(peer.Replicate{Table: 1, Slot: 2, Epoch: 4, Entries: [][]byte{entry(4, "d")}}); !strings.HasPrefix(got, "-PIKAREFUSE not a follower") {
-		t.Fatalf("refused by the routing: %q", got)
+	if got := call(peer.Replicate{Table: 1, Slot: 2, Epoch: 4, Entries: [][]byte{entry(4, "d")}}); !strings.HasPrefix(got, "-PIKAREFUSE not a follower of table 1 slot 2 at epoch 4") {
+		t.Fatalf("an epoch the routing does not have: %q", got)
 	}
-	refusing = ""
+	if got := call(peer.Replicate{Table: 2, Slot: 2, Epoch: 3, Entries: [][]byte{entry(4, "d")}}); !strings.HasPrefix(got, "-PIKAREFUSE no table 2 slot 2 here") {
+		t.Fatalf("a table the routing does not have: %q", got)
+	}
+	st.Slots[1][2] = meta.SlotInfo{Epoch: 3, Leader: "F", Replicas: []meta.NodeID{"L", "F"}}
+	snap = router.NewSnapshot(st, "F") // the routing says F leads the slot now
+	if got := call(peer.Replicate{Table: 1, Slot: 2, Epoch: 3, Entries: [][]byte{entry(4, "d")}}); !strings.HasPrefix(got, "-PIKAREFUSE not a follower") {
+		t.Fatalf("a leader asked to follow: %q", got)
+	}
+	st.Slots[1][2] = meta.SlotInfo{Epoch: 3, Leader: "L", Replicas: []meta.NodeID{"L", "F"}}
+	snap = router.NewSnapshot(st, "F")
 	var r resp.Reply
 	f.SyncData(&r, peer.SyncData{SyncHead: peer.SyncHead{Table: 1, Slot: 2, Epoch: 3}})
 	if !strings.HasPrefix(string(r.B), "-PIKAREFUSE no full sync") {

@@ -115,19 +115,22 @@ func TestShipperWokenByCommit(t *testing.T) {
 	// the follower's last index on applied.
 	applied, stop := make(chan storage.LogIndex), make(chan struct{})
 	defer close(stop) // before serveFollower's cleanup waits for its goroutines
-	addr := serveFollower(t, NewFollower(follower, func(storage.TableID, storage.SlotID, meta.Epoch) string { return "" }, nil), func() {
+	st := &meta.State{
+		Alive:  map[meta.NodeID]meta.NodeInfo{"L": {ID: "L"}, "F": {ID: "F"}},
+		Tables: map[string]meta.TableInfo{"t": {ID: 1, Name: "t", Slots: 1, Replicas: 2, Mode: meta.ModeAsync}},
+		Slots:  map[meta.TableID]map[meta.SlotID]meta.SlotInfo{1: {0: {Epoch: 1, Leader: "L", Replicas: []meta.NodeID{"L", "F"}}}},
+		Secret: "s",
+	}
+	followerView := router.NewSnapshot(st, "F")
+	addr := serveFollower(t, NewFollower("F", follower, func() *router.Snapshot { return followerView }, nil), func() {
 		_, last, _ := follower.LogBounds(1, 0)
 		select {
 		case applied <- last:
 		case <-stop:
 		}
 	})
-	snap := router.NewSnapshot(&meta.State{
-		Alive:  map[meta.NodeID]meta.NodeInfo{"L": {ID: "L"}, "F": {ID: "F", Peer: addr}},
-		Tables: map[string]meta.TableInfo{"t": {ID: 1, Name: "t", Slots: 1, Replicas: 2, Mode: meta.ModeAsync}},
-		Slots:  map[meta.TableID]map[meta.SlotID]meta.SlotInfo{1: {0: {Epoch: 1, Leader: "L", Replicas: []meta.NodeID{"L", "F"}}}},
-		Secret: "s",
-	}, "L")
+	st.Alive["F"] = meta.NodeInfo{ID: "F", Peer: addr}
+	snap := router.NewSnapshot(st, "L")
 	links := peer.NewLinks(peer.LinksConfig{Self: "L"})
 	links.SetSecret(snap.Secret)
 	defer links.Close()
