@@ -110,18 +110,17 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer rd.Release()
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits}
-	pb := pipelineBatch{b: n.eng.NewBatch(n.commits), out: &out, release: rd.Release}
-	pb.reroute = func(args [][]byte) []byte {
+	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error
 		}
 		return n.proxy.Reroute(runner{n, cl}, cl.table, args)
-	}
-	defer pb.commit()
+	})
+	defer pb.Commit()
 	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
-		pb.commit()
+		pb.Commit()
 		n.proxy.Resolve(&cl.pending, runner{n, cl}, &out)
 		if out.Len() == 0 {
 			return true
@@ -161,15 +160,15 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		if len(args) > 0 {
 			cl.lastUsed.Store(time.Now().UnixNano())
 			cctx.Args = args
-			n.exec(cl, &cctx, &pb)
+			n.exec(cl, &cctx, pb)
 			cctx.Args = nil
-			if pb.replies == 0 {
+			if !pb.Holding() {
 				rd.Release() // nothing pending refers to the arguments
 			}
 		}
 		// Never wait on the network with slot locks held.
-		if !rd.CompleteBuffered() || pb.full() {
-			pb.commit()
+		if !rd.CompleteBuffered() || pb.Full() {
+			pb.Commit()
 		}
 		if cl.quit {
 			flush()
@@ -181,82 +180,6 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			}
 		}
 	}
-}
-
-// pipelineBatch collects the writes of consecutive batchable commands of a
-// pipeline into one storage.Batch: one RocksDB write for all of them. Their
-// replies are buffered but not sent before commit; if the commit fails,
-// each of them is answered with the error instead.
-type pipelineBatch struct {
-	b       *storage.Batch
-	out     *resp.Reply
-	mark    int // where the batched commands' replies start in out
-	replies int // replies since mark
-	// release gives the batched commands' argument bytes back to the
-	// node's query budget once the batch no longer refers to them.
-	release func()
-	// args are copies of the batched commands' arguments (raft tables
-	// only: the reader's buffer moves on), and reroute answers one of
-	// them again when the commit had no effect because a raft slot's
-	// leader moved (command.Unapplied), or returns nil to let the error
-	// stand.
-	args    [][][]byte
-	reroute func(args [][]byte) []byte
-}
-
-// maxBatchCommands bounds how long a batch holds its slots' locks.
-const maxBatchCommands = 256
-
-func (pb *pipelineBatch) full() bool { return pb.replies >= maxBatchCommands }
-
-// run executes a batchable command in the batch; keep copies its
-// arguments, to run it again if the commit finds its slot led elsewhere.
-func (pb *pipelineBatch) run(spec *command.Spec, c *command.Ctx, keep bool) {
-	if pb.replies == 0 {
-		pb.mark = pb.out.Len()
-	}
-	if err := command.RunBatched(spec, c, pb.b); err != nil {
-		// Busy: commit what we hold, then run with an empty batch,
-		// which may wait for locks safely.
-		pb.commit()
-		pb.mark = pb.out.Len()
-		_ = command.RunBatched(spec, c, pb.b)
-	}
-	if c.Rerouted { // its slot is led elsewhere: after the batch, again
-		c.Rerouted = false
-		pb.commit()
-		pb.out.B = append(pb.out.B, pb.reroute(c.Args)...)
-		return
-	}
-	var args [][]byte
-	if keep {
-		args = router.CopyArgs(c.Args)
-	}
-	pb.args = append(pb.args, args)
-	pb.replies++
-}
-
-func (pb *pipelineBatch) commit() {
-	if pb.replies == 0 && pb.b.Idle() {
-		return
-	}
-	if err := pb.b.Commit(); err != nil {
-		pb.out.B = pb.out.B[:pb.mark]
-		msg, _ := command.ErrorReply(err)
-		unapplied := command.IsUnapplied(err)
-		for _, args := range pb.args {
-			if unapplied {
-				if r := pb.reroute(args); r != nil {
-					pb.out.B = append(pb.out.B, r...)
-					continue
-				}
-			}
-			pb.out.Error(msg)
-		}
-	}
-	pb.replies = 0
-	pb.args = pb.args[:0]
-	pb.release()
 }
 
 // tableOpen reports whether the connection may use table tb: it has no
@@ -272,7 +195,7 @@ func tableOpen(cl *client, tb *router.Table) bool {
 
 // exec dispatches one command: lookup, arity, table and auth, routing,
 // then the handler here or the forward to the slot's leader.
-func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
+func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	spec := n.tbl.Lookup(c.Args[0])
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
@@ -286,7 +209,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		// A slot's leadership is moving: hold this command (and the
 		// connection) until the new leader is published. Nothing may be
 		// held meanwhile: place pending replies first.
-		pb.commit()
+		pb.Commit()
 		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
 		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
 		open = tableOpen(cl, tb)
@@ -295,7 +218,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	if !batched {
 		// Replies of a batch are contiguous in out (a failed commit
 		// rewrites them): commit before any other reply is appended.
-		pb.commit()
+		pb.Commit()
 	}
 	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere) {
 		// Forwards routed with an older snapshot are placed (and retried
@@ -303,7 +226,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 		// fan-out or table-wide command waits for parts that may travel
 		// on other peer connections than earlier forwards: those are
 		// placed first, so that it sees their writes.
-		pb.commit()
+		pb.Commit()
 		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
 	}
 	if spec == nil {
@@ -334,7 +257,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *pipelineBatch) {
 	mark := c.R.Len()
 	switch {
 	case batched:
-		pb.run(spec, c, tb.Mode == meta.ModeRaft)
+		pb.Run(spec, c, tb.Mode == meta.ModeRaft)
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Split:

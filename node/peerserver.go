@@ -72,13 +72,12 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
-	pb := pipelineBatch{b: n.eng.NewBatch(n.commits), out: &out, release: rd.Release}
-	pb.reroute = func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") }
-	defer pb.commit()
+	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") })
+	defer pb.Commit()
 	for {
 		args, err := rd.ReadCommand()
 		if err != nil {
-			pb.commit()
+			pb.Commit()
 			var pe *resp.ProtocolError
 			if errors.As(err, &pe) {
 				n.log.Warn("peer port: protocol error", "peer", peerID, "remote", remote, "err", pe.Msg)
@@ -88,17 +87,17 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 			return
 		}
 		if len(args) > 0 {
-			n.peerMux.Serve(peerCall{c: &cctx, pb: &pb}, args)
+			n.peerMux.Serve(peerCall{c: &cctx, pb: pb}, args)
 			cctx.Args, cctx.OwnsSlot = nil, nil
 		}
-		if pb.replies == 0 {
+		if !pb.Holding() {
 			rd.Release()
 		}
-		if !rd.CompleteBuffered() || pb.full() {
-			pb.commit()
+		if !rd.CompleteBuffered() || pb.Full() {
+			pb.Commit()
 		}
 		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
-			pb.commit()
+			pb.Commit()
 			c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
 			if _, err := c.Write(out.B); err != nil {
 				return
@@ -112,7 +111,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 // context (its reply buffer) and the link's pipeline batch.
 type peerCall struct {
 	c  *command.Ctx
-	pb *pipelineBatch
+	pb *command.Pipeline
 }
 
 // newPeerMux builds the peer port's request table (package peer lists
@@ -121,7 +120,7 @@ type peerCall struct {
 // contiguous.
 func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	m := peer.NewMux(func(pc peerCall, reply string) {
-		pc.pb.commit()
+		pc.pb.Commit()
 		pc.c.R.Error(reply)
 	})
 	peer.Handle(m, peer.ParseForward, n.execForwarded)
@@ -150,7 +149,7 @@ func replying[R any](h func(*resp.Reply, R)) func(peerCall, R) {
 // link's pipeline batch: the batch is committed first.
 func committed[R any](h func(*command.Ctx, R)) func(peerCall, R) {
 	return func(pc peerCall, req R) {
-		pc.pb.commit()
+		pc.pb.Commit()
 		h(pc.c, req)
 	}
 }
@@ -170,20 +169,20 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 		// created, a slot just moved here): catch up, then check again,
 		// rather than send the asker into retries. Never wait with the
 		// batch's slot locks held.
-		pb.commit()
+		pb.Commit()
 		n.catchUp(stale, n.peerCatchUpWait())
 		spec, errReply, _ = n.prepareForwarded(c, req)
 	}
 	if errReply != "" {
-		pb.commit() // a batch's replies stay contiguous
+		pb.Commit() // a batch's replies stay contiguous
 		c.R.Error(errReply)
 		return
 	}
 	if c.OwnsSlot == nil && spec.Batchable != nil && spec.Batchable(c.Args) {
-		pb.run(spec, c, false) // a refusal needs no arguments
+		pb.Run(spec, c, false) // a refusal needs no arguments
 		return
 	}
-	pb.commit()
+	pb.Commit()
 	if tb, ok := n.proxy.Routing().Table(c.Table); ok {
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
 			c.R.Error(refuseMoved)
