@@ -117,21 +117,21 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		return n.proxy.Reroute(runner{n, cl}, cl.table, args)
 	})
 	defer pb.Commit()
-	w := newReplyWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
-	defer w.stop() // before c.Close: lets queued replies go out
+	w := resp.NewWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
+	defer w.Stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, runner{n, cl}, &out)
 		if out.Len() == 0 {
 			return true
 		}
-		queued, err := w.send(out.B)
+		queued, err := w.Send(out.B)
 		if queued || cap(out.B) > 1<<20 {
 			out.B = nil // the writer owns it now, or it is too big to keep
 		} else {
 			out.Reset()
 		}
-		if err != nil && errors.Is(err, errOutputLimit) {
+		if err != nil && errors.Is(err, resp.ErrOutputLimit) {
 			n.log.Warn("closing client over its output buffer limit", "client", cl.addr)
 		}
 		return err == nil

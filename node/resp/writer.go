@@ -1,4 +1,4 @@
-package node
+package resp
 
 import (
 	"errors"
@@ -6,11 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pika-node/pika-node/node/resp"
 )
 
-// replyWriter sends one connection's replies without ever making the
+// Writer sends one connection's replies without ever making the
 // connection stop reading. A client may write a whole pipeline before it
 // reads a reply (redis-py, Jedis and go-redis pipelines do); if the node
 // wrote replies inline and blocked on a full socket, neither side would
@@ -20,11 +18,11 @@ import (
 // behind it. The queue is bounded per client (maxPending, Redis's
 // client-output-buffer-limit) and, with the other connections, by the
 // node's output budget: a client that lets either fill is disconnected.
-type replyWriter struct {
+type Writer struct {
 	conn       net.Conn
 	timeout    time.Duration // for queued writes: how long a stuck client may stay
 	maxPending int
-	budget     *resp.Budget
+	budget     *Budget
 	netOut     *atomic.Int64
 
 	mu      sync.Mutex
@@ -37,23 +35,28 @@ type replyWriter struct {
 	done    chan struct{}
 }
 
-var errOutputLimit = errors.New("client output buffer limit reached")
+// ErrOutputLimit: the client let its replies pile up past its limit or
+// the node's output budget; its connection is closed.
+var ErrOutputLimit = errors.New("client output buffer limit reached")
 
 // inlineWriteWait is how long a reply may wait for socket space before it
 // goes to the queue instead.
 const inlineWriteWait = time.Millisecond
 
-func newReplyWriter(c net.Conn, timeout time.Duration, maxPending int, budget *resp.Budget, netOut *atomic.Int64) *replyWriter {
-	w := &replyWriter{conn: c, timeout: timeout, maxPending: maxPending, budget: budget, netOut: netOut, done: make(chan struct{})}
+// NewWriter returns the reply writer of connection c: queued writes may
+// take timeout, the queue holds at most maxPending bytes, all taken from
+// budget; netOut counts the bytes written.
+func NewWriter(c net.Conn, timeout time.Duration, maxPending int, budget *Budget, netOut *atomic.Int64) *Writer {
+	w := &Writer{conn: c, timeout: timeout, maxPending: maxPending, budget: budget, netOut: netOut, done: make(chan struct{})}
 	w.cond.L = &w.mu
 	return w
 }
 
-// send writes b or queues what is left of it. It keeps no reference to b
+// Send writes b or queues what is left of it. It keeps no reference to b
 // after it returns unless it queued it (then b belongs to the writer). It
 // fails once the connection is broken or over its limits; the caller then
 // closes the connection.
-func (w *replyWriter) send(b []byte) (queued bool, err error) {
+func (w *Writer) Send(b []byte) (queued bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -76,7 +79,7 @@ func (w *replyWriter) send(b []byte) (queued bool, err error) {
 	if w.pending+len(b) > w.maxPending || !w.budget.Take(int64(len(b))) {
 		// Cut the client off now: closing fails the writer's current
 		// write, and it drops the queue instead of draining it.
-		w.err = errOutputLimit
+		w.err = ErrOutputLimit
 		w.conn.Close()
 		w.cond.Signal()
 		return false, w.err
@@ -92,7 +95,7 @@ func (w *replyWriter) send(b []byte) (queued bool, err error) {
 }
 
 // run writes queued replies in order until stop, or the first error.
-func (w *replyWriter) run() {
+func (w *Writer) run() {
 	defer close(w.done)
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -122,16 +125,16 @@ func (w *replyWriter) run() {
 	}
 }
 
-func (w *replyWriter) dropLocked() {
+func (w *Writer) dropLocked() {
 	for _, b := range w.queue {
 		w.budget.Give(int64(len(b)))
 	}
 	w.queue, w.pending = nil, 0
 }
 
-// stop lets the writer finish what is queued (each write bounded by the
+// Stop lets the writer finish what is queued (each write bounded by the
 // timeout) and waits for it.
-func (w *replyWriter) stop() {
+func (w *Writer) Stop() {
 	w.mu.Lock()
 	w.stopped = true
 	started := w.started
