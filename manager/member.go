@@ -267,16 +267,12 @@ func (m *Member) session(ctx context.Context) error {
 	if err := l.takeOver(sctx); err != nil && sctx.Err() == nil {
 		m.fail("manager take-over", err)
 	}
+	var loops sync.WaitGroup
+	defer loops.Wait() // sctx is done by then: the loops stop
 	if m.cfg.Positions != nil {
-		go l.failoverLoop(sctx)
+		loops.Go(func() { l.failoverLoop(sctx) })
 	}
-	var moves sync.WaitGroup
-	moves.Add(1)
-	go func() {
-		defer moves.Done()
-		l.moveLoop(sctx)
-	}()
-	defer moves.Wait() // sctx is done by then: the moves stop
+	loops.Go(func() { l.moveLoop(sctx) })
 	<-sctx.Done()
 	if ctx.Err() == nil {
 		return errors.New("lease lost")

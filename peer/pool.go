@@ -37,6 +37,8 @@ type Pool struct {
 	mu     sync.Mutex
 	peers  map[string]*peerConns
 	closed bool
+	// readers are the links' reply readers; Close waits for them.
+	readers sync.WaitGroup
 }
 
 // NewPool returns a pool with no connections yet.
@@ -74,6 +76,9 @@ func (p *Pool) Close() {
 			c.close(errors.New("peer: pool closed"))
 		}
 	}
+	// Each conn is closed for good: no link dials after this, and every
+	// reader's connection is closed, so each returns.
+	p.readers.Wait()
 }
 
 // Do sends args to the peer at addr and returns the future reply.
@@ -108,10 +113,11 @@ type peerConns struct {
 
 // conn is one connection slot to a peer; its link is replaced when broken.
 type conn struct {
-	pool *Pool
-	addr string
-	mu   sync.Mutex
-	cur  *link
+	pool   *Pool
+	addr   string
+	mu     sync.Mutex
+	cur    *link
+	closed bool // the pool closed: no more dials
 }
 
 // link is one TCP connection's life: requests written in order, their
@@ -175,6 +181,10 @@ func (c *conn) send(args [][]byte, f *Future) {
 		}
 	}
 	if c.cur == nil {
+		if c.closed {
+			f.complete(nil, errors.New("peer: pool closed"))
+			return
+		}
 		l, err := c.dial()
 		if err != nil {
 			f.complete(nil, err)
@@ -250,7 +260,11 @@ func (c *conn) dial() (*link, error) {
 	auth := newFuture()
 	l.push(auth)
 	l.buf = AppendRequest(l.buf, Auth{Secret: *c.pool.secret.Load(), Node: c.pool.cfg.Self}.Args()...)
-	go c.readLoop(l, auth)
+	c.pool.readers.Add(1) // under c.mu, before close can take it: Close waits for it
+	go func() {
+		defer c.pool.readers.Done()
+		c.readLoop(l, auth)
+	}()
 	return l, nil
 }
 
@@ -291,7 +305,7 @@ func (c *conn) drop(l *link) {
 func (c *conn) close(err error) {
 	c.mu.Lock()
 	l := c.cur
-	c.cur = nil
+	c.cur, c.closed = nil, true
 	c.mu.Unlock()
 	if l != nil {
 		l.fail(err)
