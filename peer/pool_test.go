@@ -214,4 +214,3 @@ func TestLinksClasses(t *testing.T) {
 		t.Errorf("reply bounds: %d %d %d", l.fwd.cfg.MaxReply, l.raft.cfg.MaxReply, l.bulk.cfg.MaxReply)
 	}
 }
-
