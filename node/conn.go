@@ -30,8 +30,10 @@ type client struct {
 	// grants holds the tables AUTH opened, with the password hash it
 	// matched (a table is open while its hash is still that one).
 	grants map[storage.TableID]string
-	// pending are forwarded commands whose replies are not placed yet.
+	// pending are forwarded commands whose replies are not placed yet,
+	// and run runs the proxy's parts of this connection's commands here.
 	pending  router.Pending
+	run      router.Runner
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
 	quit     bool
@@ -105,6 +107,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer n.unregisterClient(cl)
+	cl.run = runner{n, cl} // one interface value for the connection's life
 
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
@@ -114,14 +117,14 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		if args == nil {
 			return nil // not kept: the client gets the error
 		}
-		return n.proxy.Reroute(runner{n, cl}, cl.table, args)
+		return n.proxy.Reroute(cl.run, cl.table, args)
 	})
 	defer pb.Commit()
 	w := resp.NewWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.Stop() // before c.Close: lets queued replies go out
 	flush := func() bool {
 		pb.Commit()
-		n.proxy.Resolve(&cl.pending, runner{n, cl}, &out)
+		n.proxy.Resolve(&cl.pending, cl.run, &out)
 		if out.Len() == 0 {
 			return true
 		}
@@ -203,14 +206,14 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	var r router.Decision
 	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
 	if routable {
-		r = n.proxy.Decide(snap, tb, c.Args)
+		r = n.proxy.Decide(snap, tb, routedCommand(spec, c.Args))
 	}
 	if r.Kind == router.Wait {
 		// A slot's leadership is moving: hold this command (and the
 		// connection) until the new leader is published. Nothing may be
 		// held meanwhile: place pending replies first.
 		pb.Commit()
-		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
+		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
 		open = tableOpen(cl, tb)
 	}
@@ -227,7 +230,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		// on other peer connections than earlier forwards: those are
 		// placed first, so that it sees their writes.
 		pb.Commit()
-		n.proxy.Resolve(&cl.pending, runner{n, cl}, c.R)
+		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 	}
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
@@ -261,14 +264,14 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Split:
-		n.proxy.Split(runner{n, cl}, c.R, snap, tb, c.Args)
+		n.proxy.Split(cl.run, c.R, snap, tb, c.Args)
 	case r.Kind == router.Everywhere:
-		n.proxy.Everywhere(runner{n, cl}, c.R, snap, tb, c.Args)
+		n.proxy.Everywhere(cl.run, c.R, snap, tb, c.Args)
 	case r.Kind == router.Refuse:
 		c.R.Error(r.Err)
 	default:
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
-			c.R.Raw(n.proxy.Reroute(runner{n, cl}, tb.ID, c.Args))
+			c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 			break
 		} else if msg != "" {
 			c.R.Error(msg)
@@ -277,7 +280,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		command.Run(spec, c)
 		if c.Rerouted {
 			c.Rerouted = false
-			c.R.Raw(n.proxy.Reroute(runner{n, cl}, tb.ID, c.Args))
+			c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 		}
 	}
 	st := n.stats.of(spec)

@@ -98,13 +98,9 @@ func (p *Proxy) AwaitNewer(rev int64, limit time.Duration) {
 	}
 }
 
-// Decide routes args, a command of table tb, under snap (Decide with this
+// Decide routes cmd, a command of table tb, under snap (Decide with this
 // node's raft groups).
-func (p *Proxy) Decide(snap *Snapshot, tb *Table, args [][]byte) Decision {
-	return p.decide(snap, tb, p.cfg.Classify(args))
-}
-
-func (p *Proxy) decide(snap *Snapshot, tb *Table, cmd Command) Decision {
+func (p *Proxy) Decide(snap *Snapshot, tb *Table, cmd Command) Decision {
 	var raft RaftView
 	if p.cfg.Raft != nil {
 		raft = p.cfg.Raft()
@@ -196,7 +192,7 @@ func (p *Proxy) WaitHandover(snap *Snapshot, table meta.TableID, args [][]byte) 
 		if !ok {
 			return snap, nil, Decision{Kind: Refuse, Err: DroppedTable(table)}
 		}
-		if d := p.decide(snap, tb, cmd); d.Kind != Wait {
+		if d := p.Decide(snap, tb, cmd); d.Kind != Wait {
 			return snap, tb, d
 		}
 	}
@@ -220,7 +216,7 @@ func (p *Proxy) Reroute(run Runner, table meta.TableID, args [][]byte) []byte {
 		if !ok {
 			return errorReply(DroppedTable(table))
 		}
-		d := p.decide(snap, tb, cmd)
+		d := p.Decide(snap, tb, cmd)
 		if d.Kind == Wait { // a dropped table comes back as Refuse
 			snap, tb, d = p.WaitHandover(snap, table, args)
 		}

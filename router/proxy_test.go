@@ -86,7 +86,7 @@ func TestWaitHandoverDecidesOnNewRouting(t *testing.T) {
 	k := keyIn(t, 3, 4) // async slot 3: b leads it, handing over
 	args := [][]byte{[]byte("GET"), k}
 	tb, _ := snap.Table(1)
-	if d := p.Decide(snap, tb, args); d.Kind != Wait {
+	if d := p.Decide(snap, tb, p.cfg.Classify(args)); d.Kind != Wait {
 		t.Fatalf("decision during the handover: %v", d.Kind)
 	}
 	st := decideState()
