@@ -1,7 +1,9 @@
 // Package command owns the command table (name, arity, flags, key
 // positions) and the Redis semantics of the data commands, evaluated on
 // storage Txns: reads answer from storage, writes turn into the effects
-// storage commits.
+// storage commits. It also runs a connection's batchable writes together
+// (Pipeline: one storage.Batch per run of pipelined commands) and answers
+// COMMAND from its own table.
 //
 // It does not own connections or server state: package node registers the
 // connection and server commands into the same table.
