@@ -154,10 +154,6 @@ func committed[R any](h func(*command.Ctx, R)) func(peerCall, R) {
 	}
 }
 
-// refuse is the error reply refusing a request for reason (the asker
-// routes it again).
-func refuse(reason string) string { return (&peer.RefusedError{Reason: reason}).Reply() }
-
 // execForwarded answers a FWD after checking that this node leads every
 // slot named at that epoch, or, with no slots, runs a table-wide command
 // over this node's slots. Point writes join the link's pipeline batch.
@@ -201,7 +197,7 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 
 // refuseMoved refuses a forwarded command that had no effect because its
 // raft slot's leader moved: the asker routes it again.
-var refuseMoved = refuse("the slot's raft leader moved")
+var refuseMoved = peer.Refuse("the slot's raft leader moved")
 
 func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
 	tb, ok := n.proxy.Routing().Table(req.Table)
@@ -209,7 +205,7 @@ func (n *Node) peerCounts(c *command.Ctx, req peer.Counts) {
 		tb, ok = n.caughtUp(n.peerCatchUpWait()).Table(req.Table)
 	}
 	if !ok {
-		c.R.Error(refuse("no table " + strconv.FormatUint(uint64(req.Table), 10)))
+		c.R.Error(peer.Refuse("no table " + strconv.FormatUint(uint64(req.Table), 10)))
 		return
 	}
 	keys, expires := n.ownedCounts(tb)

@@ -33,6 +33,10 @@ func (e *RefusedError) Error() string { return "refused by the peer: " + e.Reaso
 // resp.Reply.Error takes it (without the '-' and the CRLF).
 func (e *RefusedError) Reply() string { return refusedWord + " " + e.Reason }
 
+// Refuse is the error reply refusing a request for reason: the asker
+// routes it again (RefusedError's Reply).
+func Refuse(reason string) string { return (&RefusedError{Reason: reason}).Reply() }
+
 // GapError answers REPLICATE entries that do not follow the follower's
 // last one: the leader resends from Last+1. Wire: "-REPLGAP <last>".
 type GapError struct {

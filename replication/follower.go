@@ -56,11 +56,11 @@ func NewFollower(self meta.NodeID, store FollowerStore, routing func() *router.S
 func (f *Follower) check(t storage.TableID, s storage.SlotID, epoch meta.Epoch) string {
 	tb, ok := f.routing().Table(t)
 	if !ok || uint32(s) >= tb.Slots {
-		return (&peer.RefusedError{Reason: fmt.Sprintf("no table %d slot %d here", t, s)}).Reply()
+		return peer.Refuse(fmt.Sprintf("no table %d slot %d here", t, s))
 	}
 	r := tb.Route(s)
 	if r.Leader == f.self || !slices.Contains(r.Replicas, f.self) || r.Epoch != epoch {
-		return (&peer.RefusedError{Reason: fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch)}).Reply()
+		return peer.Refuse(fmt.Sprintf("not a follower of table %d slot %d at epoch %d (leader %s, epoch %d)", t, s, epoch, r.Leader, r.Epoch))
 	}
 	return ""
 }
@@ -107,7 +107,7 @@ func (f *Follower) Replicate(r *resp.Reply, req peer.Replicate) {
 }
 
 // noLoad refuses a SYNCDATA or SYNCEND without a SYNCBEGIN.
-var noLoad = (&peer.RefusedError{Reason: "no full sync of this slot in progress here"}).Reply()
+var noLoad = peer.Refuse("no full sync of this slot in progress here")
 
 // takeLoad returns the full sync of h's slot in progress, if any, after
 // the routing check (msg is the refusal otherwise); end forgets it (a new

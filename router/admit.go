@@ -28,10 +28,6 @@ type Admitted struct {
 	Owned bool
 }
 
-// refusal is the peer protocol's refusal for reason (the asker routes
-// the command again).
-func refusal(reason string) string { return (&peer.RefusedError{Reason: reason}).Reply() }
-
 // AdmitForward checks a forwarded command (FWD) against this node's
 // routing: every slot it names must be led here at the asker's epoch (a
 // raft slot's own group here is the authority: its leader serves before
@@ -45,7 +41,7 @@ func (p *Proxy) AdmitForward(req peer.Forward) (Admitted, string, *Behind) {
 	snap := p.snap.Load()
 	tb, ok := snap.Table(req.Table)
 	if !ok {
-		return Admitted{}, refusal((&UnknownTableError{Table: req.Table}).Error()), &Behind{UnknownTable: true, T: req.Table}
+		return Admitted{}, peer.Refuse((&UnknownTableError{Table: req.Table}).Error()), &Behind{UnknownTable: true, T: req.Table}
 	}
 	var raft RaftView
 	if tb.Mode == meta.ModeRaft && p.cfg.Raft != nil {
@@ -63,11 +59,11 @@ func (p *Proxy) AdmitForward(req peer.Forward) (Admitted, string, *Behind) {
 			if ee, ok := err.(*EpochError); ok && ee.Asked > ee.Known {
 				b = &Behind{T: tb.ID, S: s, Epoch: ee.Asked}
 			}
-			return Admitted{}, refusal(err.Error()), b
+			return Admitted{}, peer.Refuse(err.Error()), b
 		}
 		if rl.Known && !rl.Self {
 			// The asker waits for the routing to follow raft and retries.
-			return Admitted{}, refusal(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
+			return Admitted{}, peer.Refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
 		}
 		slots[i] = s
 	}
@@ -82,7 +78,7 @@ func (p *Proxy) AdmitForward(req peer.Forward) (Admitted, string, *Behind) {
 	if !cmd.BadKeys {
 		for _, k := range cmd.Keys {
 			if s := SlotOf(k, tb.Slots); !slices.Contains(slots, s) {
-				return Admitted{}, refusal(fmt.Sprintf("key in slot %d, not in the slots named", s)), nil
+				return Admitted{}, peer.Refuse(fmt.Sprintf("key in slot %d, not in the slots named", s)), nil
 			}
 		}
 	}
