@@ -204,9 +204,11 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
 	var r router.Decision
+	var cmd router.Command
 	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
 	if routable {
-		r = n.proxy.Decide(snap, tb, routedCommand(spec, c.Args))
+		cmd = routedCommand(spec, c.Args)
+		r = n.proxy.Decide(snap, tb, cmd)
 	}
 	if r.Kind == router.Wait {
 		// A slot's leadership is moving: hold this command (and the
@@ -264,9 +266,9 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Split:
-		n.proxy.Split(cl.run, c.R, snap, tb, c.Args)
+		n.proxy.Split(cl.run, c.R, snap, tb, cmd, c.Args)
 	case r.Kind == router.Everywhere:
-		n.proxy.Everywhere(cl.run, c.R, snap, tb, c.Args)
+		n.proxy.Everywhere(cl.run, c.R, snap, tb, cmd, c.Args)
 	case r.Kind == router.Refuse:
 		c.R.Error(r.Err)
 	default:

@@ -12,11 +12,11 @@ import (
 	"github.com/pika-node/pika-node/peer"
 )
 
-// Everywhere runs a TableWide command (Decide said Everywhere: DBSIZE,
-// KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL) over every node that leads
-// slots of tb, here through run, and merges the replies into out.
-func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, args [][]byte) {
-	cmd := p.cfg.Classify(args)
+// Everywhere runs cmd, a TableWide command with arguments args that
+// Decide said to run everywhere (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB,
+// FLUSHALL), over every node that leads slots of tb, here through run, and
+// merges the replies into out.
+func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, cmd Command, args [][]byte) {
 	if cmd.Merge == MergeScan {
 		p.scan(run, out, snap, tb, args)
 		return

@@ -9,12 +9,11 @@ import (
 	"github.com/pika-node/pika-node/peer"
 )
 
-// Split runs a FanOut command (Decide said Split) whose keys are led by
-// several nodes: it splits args per leader, runs the parts (here through
-// run, elsewhere over the peer links) and merges their replies in key
-// order into out.
-func (p *Proxy) Split(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, args [][]byte) {
-	cmd := p.cfg.Classify(args)
+// Split runs cmd, a FanOut command with arguments args that Decide said
+// to split (its keys are led by several nodes): it splits args per leader,
+// runs the parts (here through run, elsewhere over the peer links) and
+// merges their replies in key order into out.
+func (p *Proxy) Split(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, cmd Command, args [][]byte) {
 	step := max(cmd.Step, 1)
 	if (len(args)-1)%step != 0 {
 		out.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", cmd.Name))
