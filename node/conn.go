@@ -36,7 +36,10 @@ type client struct {
 	run      router.Runner
 	lastCmd  atomic.Pointer[string]
 	lastUsed atomic.Int64 // unix ns
-	quit     bool
+	// resp3: HELLO 3 chose RESP3 (the connection's replies and its
+	// forwards' replies are encoded in it).
+	resp3 atomic.Bool
+	quit  bool
 }
 
 // errMaxClients refuses a connection over maxclients.

@@ -88,7 +88,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		}
 		if len(args) > 0 {
 			n.peerMux.Serve(peerCall{c: &cctx, pb: pb}, args)
-			cctx.Args, cctx.OwnsSlot = nil, nil
+			cctx.Args, cctx.OwnsSlot, out.Resp3 = nil, nil, false
 		}
 		if !pb.Holding() {
 			rd.Release()
@@ -159,6 +159,7 @@ func committed[R any](h func(*command.Ctx, R)) func(peerCall, R) {
 // over this node's slots. Point writes join the link's pipeline batch.
 func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 	c, pb := pc.c, pc.pb
+	c.R.Resp3 = req.Resp3 // the asker's client's protocol; reset after the request
 	spec, errReply, stale := n.prepareForwarded(c, req)
 	if stale != nil {
 		// The asker's routing may be newer than this node's (a table just

@@ -60,7 +60,7 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 	if msg != "" {
 		return []byte("-" + msg + "\r\n"), false
 	}
-	var tmp resp.Reply
+	tmp := resp.Reply{Resp3: r.Resp3()}
 	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true, Commits: n.commits}
 	command.Run(spec, &c)
 	return tmp.B, c.Rerouted
@@ -69,7 +69,7 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 // RunPart runs a split or table-wide command's part here.
 func (r runner) RunPart(tb *router.Table, args [][]byte, owned bool) []byte {
 	n := r.n
-	var tmp resp.Reply
+	tmp := resp.Reply{Resp3: r.Resp3()}
 	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Commits: n.commits}
 	if owned {
 		c.OwnsSlot = ownedBy(tb, n.id)
@@ -77,6 +77,9 @@ func (r runner) RunPart(tb *router.Table, args [][]byte, owned bool) []byte {
 	command.Run(n.tbl.Lookup(args[0]), &c)
 	return tmp.B
 }
+
+// Resp3 reports whether the connection chose RESP3 (HELLO 3).
+func (r runner) Resp3() bool { return r.cl.resp3.Load() }
 
 // ownedBy returns the OwnsSlot filter of node id for table tb.
 func ownedBy(tb *router.Table, id meta.NodeID) func(storage.SlotID) bool {

@@ -177,19 +177,22 @@ func (n *Node) cmdAuth(c *command.Ctx) error {
 	return nil
 }
 
-// cmdHello negotiates RESP2 only: HELLO 3 gets Redis's NOPROTO error, which
-// clients (go-redis, redis-py, Lettuce) answer by staying on RESP2.
+// cmdHello switches the connection's protocol (HELLO 2 or 3), may
+// authenticate and name it, and answers the server's description as
+// redis-server 7.0 does: a map, in the protocol just chosen.
 func (n *Node) cmdHello(c *command.Ctx) error {
 	cl := connOf(c)
 	args := c.Args[1:]
+	resp3 := cl.resp3.Load()
 	if len(args) > 0 {
 		ver, err := strconv.ParseInt(string(args[0]), 10, 64)
 		if err != nil {
 			return command.Error("ERR Protocol version is not an integer or out of range")
 		}
-		if ver != 2 {
+		if ver < 2 || ver > 3 {
 			return command.Error("NOPROTO unsupported protocol version")
 		}
+		resp3 = ver == 3
 		args = args[1:]
 	}
 	var setName []byte
@@ -217,13 +220,19 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 		s := string(setName)
 		cl.name.Store(&s)
 	}
-	c.R.Array(14)
+	cl.resp3.Store(resp3)
+	c.R.Resp3 = resp3
+	proto := int64(2)
+	if resp3 {
+		proto = 3
+	}
+	c.R.Map(7)
 	c.R.BulkString("server")
 	c.R.BulkString("redis")
 	c.R.BulkString("version")
 	c.R.BulkString(redisVersion)
 	c.R.BulkString("proto")
-	c.R.Int(2)
+	c.R.Int(proto)
 	c.R.BulkString("id")
 	c.R.Int(int64(cl.id))
 	c.R.BulkString("mode")
@@ -365,8 +374,12 @@ func (n *Node) clientLine(cl *client) string {
 	now := time.Now()
 	age := int64(now.Sub(cl.created).Seconds())
 	idle := int64(now.Sub(time.Unix(0, cl.lastUsed.Load())).Seconds())
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2\n",
-		cl.id, cl.addr, cl.laddr, name, age, idle, cl.table, cmd)
+	proto := 2
+	if cl.resp3.Load() {
+		proto = 3
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, cl.table, cmd, proto)
 }
 
 func cmdTime(c *command.Ctx) error {

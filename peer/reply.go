@@ -14,8 +14,9 @@ var ErrProtocol = errors.New("peer: malformed reply from peer")
 
 const maxDepth = 64
 
-// readReply reads one RESP2 reply and returns its raw bytes (a copy), at
-// most max bytes in all.
+// readReply reads one reply, RESP2 or RESP3 (a forwarded command is
+// answered in its client's protocol), and returns its raw bytes (a copy),
+// at most max bytes in all.
 func readReply(br *bufio.Reader, max int64) ([]byte, error) {
 	var out []byte
 	if err := readInto(br, &out, max, 0); err != nil {
@@ -60,11 +61,11 @@ func readInto(br *bufio.Reader, out *[]byte, max int64, depth int) error {
 		return err
 	}
 	switch kind {
-	case '+', '-', ':':
+	case '+', '-', ':', '_', ',', '#', '(':
 		return nil
-	case '$':
+	case '$', '=', '!':
 		n, err := strconv.ParseInt(string(line), 10, 64)
-		if err != nil || n < -1 {
+		if err != nil || n < -1 || (n == -1 && kind != '$') {
 			return ErrProtocol
 		}
 		if n == -1 {
@@ -82,15 +83,22 @@ func readInto(br *bufio.Reader, out *[]byte, max int64, depth int) error {
 			return ErrProtocol
 		}
 		return nil
-	case '*':
+	case '*', '~', '>', '%', '|':
 		n, err := strconv.ParseInt(string(line), 10, 64)
-		if err != nil || n < -1 {
+		if err != nil || n < -1 || (n == -1 && kind != '*') || n > max {
 			return ErrProtocol
+		}
+		if kind == '%' || kind == '|' {
+			n *= 2 // a map's (an attribute's) keys and values
 		}
 		for i := int64(0); i < n; i++ {
 			if err := readInto(br, out, max, depth+1); err != nil {
 				return err
 			}
+		}
+		if kind == '|' {
+			// An attribute annotates the reply that follows it.
+			return readInto(br, out, max, depth+1)
 		}
 		return nil
 	}

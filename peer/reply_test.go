@@ -11,6 +11,10 @@ func TestReadReply(t *testing.T) {
 	for _, raw := range []string{
 		"+OK\r\n", "-ERR x\r\n", ":42\r\n", "$-1\r\n", "$0\r\n\r\n", "$3\r\nabc\r\n",
 		"*-1\r\n", "*0\r\n", "*2\r\n$1\r\na\r\n*1\r\n:1\r\n",
+		// RESP3, a forwarded command's reply to a HELLO 3 client.
+		"_\r\n", ",1.5\r\n", ",-inf\r\n", "#t\r\n", "(12345678901234567890\r\n",
+		"=8\r\ntxt:info\r\n", "%1\r\n$1\r\nf\r\n$1\r\nv\r\n", "~2\r\n:1\r\n:2\r\n",
+		">2\r\n$7\r\nmessage\r\n_\r\n", "|1\r\n+a\r\n:1\r\n$1\r\nx\r\n",
 	} {
 		got, err := readReply(bufio.NewReader(strings.NewReader(raw+"+next\r\n")), 1<<20)
 		if err != nil || string(got) != raw {
@@ -20,6 +24,7 @@ func TestReadReply(t *testing.T) {
 	for _, bad := range []string{
 		"?x\r\n", "$5\r\nab\r\n", "$3\r\nabcXY", "$-2\r\n", "*x\r\n", ":1\n",
 		"$99999999999\r\n", strings.Repeat("*1\r\n", 100) + ":1\r\n",
+		"=-1\r\n", "%-1\r\n", "~-1\r\n", "%1\r\n:1\r\n", "|1\r\n+a\r\n:1\r\n",
 	} {
 		if _, err := readReply(bufio.NewReader(strings.NewReader(bad)), 1<<20); err == nil {
 			t.Errorf("readReply(%q) accepted", bad)

@@ -74,14 +74,16 @@ type SlotEpoch struct {
 
 // Forward runs a client's command on the peer:
 //
-//	FWD <table> <n> (<slot> <epoch>){n} <command> <args>...
+//	FWD <table> <protocol> <n> (<slot> <epoch>){n} <command> <args>...
 //
 // The peer runs it if it leads every slot named at that epoch, and
-// answers *RefusedError otherwise. With no slots it runs a table-wide
-// command (DBSIZE, KEYS, FLUSHDB, RANDOMKEY) over the slots the peer
-// leads.
+// answers *RefusedError otherwise; it answers in the client's protocol
+// (2 or 3, HELLO's), so the reply goes to the client as it is. With no
+// slots it runs a table-wide command (DBSIZE, KEYS, FLUSHDB, RANDOMKEY)
+// over the slots the peer leads.
 type Forward struct {
 	Table   keyspace.TableID
+	Resp3   bool
 	Slots   []SlotEpoch
 	Command [][]byte
 }
@@ -89,8 +91,12 @@ type Forward struct {
 func (Forward) Name() string { return "FWD" }
 
 func (r Forward) Args() [][]byte {
-	out := make([][]byte, 0, 3+2*len(r.Slots)+len(r.Command))
-	out = append(out, []byte(r.Name()), u64(uint64(r.Table)), strconv.AppendInt(nil, int64(len(r.Slots)), 10))
+	proto := []byte("2")
+	if r.Resp3 {
+		proto = []byte("3")
+	}
+	out := make([][]byte, 0, 4+2*len(r.Slots)+len(r.Command))
+	out = append(out, []byte(r.Name()), u64(uint64(r.Table)), proto, strconv.AppendInt(nil, int64(len(r.Slots)), 10))
 	for _, s := range r.Slots {
 		out = append(out, u64(uint64(s.Slot)), u64(uint64(s.Epoch)))
 	}
@@ -99,24 +105,25 @@ func (r Forward) Args() [][]byte {
 
 // ParseForward reads a FWD. The command's arguments alias args.
 func ParseForward(args [][]byte) (Forward, error) {
-	if len(args) < 4 {
+	if len(args) < 5 {
 		return Forward{}, errUnknown
 	}
 	t, ok1 := parseU32(args[1])
-	count, err := strconv.ParseUint(string(args[2]), 10, 16)
-	if !ok1 || err != nil || len(args) < 3+2*int(count)+1 {
+	proto := string(args[2])
+	count, err := strconv.ParseUint(string(args[3]), 10, 16)
+	if !ok1 || (proto != "2" && proto != "3") || err != nil || len(args) < 4+2*int(count)+1 {
 		return Forward{}, malformed("FWD")
 	}
-	r := Forward{Table: keyspace.TableID(t), Slots: make([]SlotEpoch, count)}
+	r := Forward{Table: keyspace.TableID(t), Resp3: proto == "3", Slots: make([]SlotEpoch, count)}
 	for i := range r.Slots {
-		s, ok1 := parseU32(args[3+2*i])
-		e, ok2 := parseU64(args[4+2*i])
+		s, ok1 := parseU32(args[4+2*i])
+		e, ok2 := parseU64(args[5+2*i])
 		if !ok1 || !ok2 {
 			return Forward{}, malformed("FWD")
 		}
 		r.Slots[i] = SlotEpoch{Slot: keyspace.SlotID(s), Epoch: keyspace.Epoch(e)}
 	}
-	r.Command = args[3+2*count:]
+	r.Command = args[4+2*count:]
 	return r, nil
 }
 

@@ -51,7 +51,7 @@ func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Tabl
 	futs := make([]*peer.Future, len(others))
 	args = CopyArgs(args)
 	for i, id := range others {
-		futs[i] = p.send(snap, id, tb, nil, args)
+		futs[i] = p.send(snap, id, tb, nil, args, out.Resp3)
 	}
 	for _, f := range futs {
 		f.Flush()
@@ -103,14 +103,17 @@ func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Tabl
 // else the first non-nil reply of the other nodes, asked one at a time in
 // random order.
 func (p *Proxy) first(out *resp.Reply, snap *Snapshot, tb *Table, args [][]byte, local []byte, others []meta.NodeID) {
-	const null = "$-1\r\n"
+	null := "$-1\r\n"
+	if out.Resp3 {
+		null = "_\r\n"
+	}
 	if string(local) != null {
 		out.Raw(local)
 		return
 	}
 	rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 	for _, id := range others {
-		raw, ok := p.wait(p.send(snap, id, tb, nil, args), id)
+		raw, ok := p.wait(p.send(snap, id, tb, nil, args, out.Resp3), id)
 		if ok && refused(raw) {
 			raw = refusedTableWide(id, tb)
 		}
@@ -170,7 +173,7 @@ func (p *Proxy) scan(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, arg
 				return
 			}
 			var ok bool
-			raw, ok = p.wait(p.send(snap, leader, tb, []SlotID{slot}, args), leader)
+			raw, ok = p.wait(p.send(snap, leader, tb, []SlotID{slot}, args, out.Resp3), leader)
 			if ok && refused(raw) {
 				raw = errorReply(errLeadershipChanging)
 			}

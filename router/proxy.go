@@ -54,6 +54,9 @@ type Runner interface {
 	// RunPart runs a split or table-wide command's part here and returns
 	// its reply; owned limits it to the slots of tb this node leads.
 	RunPart(tb *Table, args [][]byte, owned bool) []byte
+	// Resp3 reports the connection's protocol (HELLO 3): a forward asks
+	// the peer to answer in it.
+	Resp3() bool
 }
 
 // NewProxy returns a proxy without routing yet (Routing returns nil until
@@ -124,9 +127,9 @@ const (
 func errorReply(msg string) []byte { return []byte("-" + msg + "\r\n") }
 
 // forwardReq is the FWD request for args on the given slots, each at its
-// epoch in tb.
-func forwardReq(tb *Table, slots []SlotID, args [][]byte) peer.Forward {
-	req := peer.Forward{Table: tb.ID, Slots: make([]peer.SlotEpoch, len(slots)), Command: args}
+// epoch in tb, answered in RESP3 if resp3.
+func forwardReq(tb *Table, slots []SlotID, args [][]byte, resp3 bool) peer.Forward {
+	req := peer.Forward{Table: tb.ID, Resp3: resp3, Slots: make([]peer.SlotEpoch, len(slots)), Command: args}
 	for i, s := range slots {
 		req.Slots[i] = peer.SlotEpoch{Slot: s, Epoch: tb.Route(s).Epoch}
 	}
@@ -134,14 +137,14 @@ func forwardReq(tb *Table, slots []SlotID, args [][]byte) peer.Forward {
 }
 
 // send forwards args (on slots, of table tb) to node id, on the
-// connection of its first slot.
-func (p *Proxy) send(snap *Snapshot, id meta.NodeID, tb *Table, slots []SlotID, args [][]byte) *peer.Future {
+// connection of its first slot; the reply comes in RESP3 if resp3.
+func (p *Proxy) send(snap *Snapshot, id meta.NodeID, tb *Table, slots []SlotID, args [][]byte, resp3 bool) *peer.Future {
 	info, _ := snap.Node(id)
 	key := uint32(0)
 	if len(slots) > 0 {
 		key = uint32(slots[0])
 	}
-	return p.cfg.Links.Do(info.Peer, peer.ClassForward, key, forwardReq(tb, slots, args))
+	return p.cfg.Links.Do(info.Peer, peer.ClassForward, key, forwardReq(tb, slots, args, resp3))
 }
 
 // wait waits for a forwarded reply; a failure becomes CLUSTERDOWN.
@@ -228,7 +231,7 @@ func (p *Proxy) Reroute(run Runner, table meta.TableID, args [][]byte) []byte {
 			}
 			// The slot's raft leader moved meanwhile: route again.
 		case Remote:
-			raw, _ := p.wait(p.send(snap, d.Leader, tb, []SlotID{d.Slot}, args), d.Leader)
+			raw, _ := p.wait(p.send(snap, d.Leader, tb, []SlotID{d.Slot}, args, run.Resp3()), d.Leader)
 			if !refused(raw) {
 				return raw
 			}

@@ -29,6 +29,8 @@ func (r *localRunner) RunPart(_ *Table, args [][]byte, _ bool) []byte {
 	return []byte(r.reply)
 }
 
+func (r *localRunner) Resp3() bool { return false }
+
 func testProxy(t *testing.T) *Proxy {
 	t.Helper()
 	p := NewProxy(ProxyConfig{

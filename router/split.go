@@ -49,7 +49,7 @@ func (p *Proxy) Split(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, cm
 	futs := make([]*peer.Future, len(parts))
 	for i, pt := range parts {
 		if pt.leader != p.cfg.Self {
-			futs[i] = p.send(snap, pt.leader, tb, pt.slots, CopyArgs(pt.args))
+			futs[i] = p.send(snap, pt.leader, tb, pt.slots, CopyArgs(pt.args), out.Resp3)
 		}
 	}
 	for _, f := range futs {

@@ -4,9 +4,17 @@ import (
 	"strconv"
 )
 
-// Reply accumulates encoded RESP2 replies. The zero value is ready to use.
+// Reply accumulates encoded replies in the protocol the client chose with
+// HELLO: RESP2 (the zero value, ready to use) or RESP3. A handler says what
+// a reply is (a map, a set, a double, a null) and the encoding follows the
+// protocol the way redis-server 7.0's does: in RESP2 a map is a flat array
+// of its keys and values, a set an array, a double a bulk string, a
+// boolean an integer, a verbatim string a bulk string, and both nulls are
+// $-1 or *-1 as the command's RESP2 reply has it.
 type Reply struct {
 	B []byte
+	// Resp3 is the client's protocol: HELLO 3 sets it.
+	Resp3 bool
 }
 
 // Reset empties the buffer, keeping its memory.
@@ -68,15 +76,100 @@ func (r *Reply) BulkString(s string) {
 // for replies that are strings holding numbers).
 func (r *Reply) BulkInt(n int64) { r.BulkString(strconv.FormatInt(n, 10)) }
 
-// Null appends the RESP2 null bulk string $-1.
-func (r *Reply) Null() { r.B = append(r.B, "$-1\r\n"...) }
+// Null appends a null: RESP3's _, in RESP2 the null bulk string $-1.
+func (r *Reply) Null() {
+	if r.Resp3 {
+		r.B = append(r.B, "_\r\n"...)
+		return
+	}
+	r.B = append(r.B, "$-1\r\n"...)
+}
 
-// NullArray appends the RESP2 null array *-1.
-func (r *Reply) NullArray() { r.B = append(r.B, "*-1\r\n"...) }
+// NullArray appends a null where RESP2 has the null array *-1 (BLPOP's
+// timeout, an aborted EXEC): RESP3's _ too.
+func (r *Reply) NullArray() {
+	if r.Resp3 {
+		r.B = append(r.B, "_\r\n"...)
+		return
+	}
+	r.B = append(r.B, "*-1\r\n"...)
+}
 
 // Array appends an array header of n elements; the caller appends them.
-func (r *Reply) Array(n int) {
-	r.B = append(r.B, '*')
+func (r *Reply) Array(n int) { r.header('*', n) }
+
+// Map appends a map header of n key-value pairs; the caller appends 2n
+// elements, each key followed by its value. RESP2: an array of 2n.
+func (r *Reply) Map(n int) {
+	if r.Resp3 {
+		r.header('%', n)
+		return
+	}
+	r.header('*', 2*n)
+}
+
+// Set appends a set header of n elements (SMEMBERS); RESP2: an array.
+func (r *Reply) Set(n int) {
+	if r.Resp3 {
+		r.header('~', n)
+		return
+	}
+	r.header('*', n)
+}
+
+// Push appends the header of an out-of-band push of n elements (pub/sub
+// messages); RESP2: an array.
+func (r *Reply) Push(n int) {
+	if r.Resp3 {
+		r.header('>', n)
+		return
+	}
+	r.header('*', n)
+}
+
+// Double appends a double whose text is f: redis-server's rendering of the
+// number (scores are kept in that form), "inf" or "-inf". RESP2: a bulk
+// string of the text.
+func (r *Reply) Double(f []byte) {
+	if !r.Resp3 {
+		r.Bulk(f)
+		return
+	}
+	r.B = append(r.B, ',')
+	r.B = append(r.B, f...)
+	r.B = append(r.B, '\r', '\n')
+}
+
+// Bool appends a boolean; RESP2: the integer 1 or 0.
+func (r *Reply) Bool(v bool) {
+	switch {
+	case r.Resp3 && v:
+		r.B = append(r.B, "#t\r\n"...)
+	case r.Resp3:
+		r.B = append(r.B, "#f\r\n"...)
+	case v:
+		r.B = append(r.B, ":1\r\n"...)
+	default:
+		r.B = append(r.B, ":0\r\n"...)
+	}
+}
+
+// Verbatim appends text as a verbatim string of format "txt" (INFO, CLIENT
+// LIST); RESP2: a bulk string.
+func (r *Reply) Verbatim(text string) {
+	if !r.Resp3 {
+		r.BulkString(text)
+		return
+	}
+	r.B = append(r.B, '=')
+	r.B = strconv.AppendInt(r.B, int64(len(text)+4), 10)
+	r.B = append(r.B, "\r\ntxt:"...)
+	r.B = append(r.B, text...)
+	r.B = append(r.B, '\r', '\n')
+}
+
+func (r *Reply) header(kind byte, n int) {
+	r.B = append(r.B, kind)
 	r.B = strconv.AppendInt(r.B, int64(n), 10)
 	r.B = append(r.B, '\r', '\n')
 }
