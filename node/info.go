@@ -60,7 +60,7 @@ func (n *Node) cmdInfo(c *command.Ctx) error {
 		fmt.Fprintf(&b, "# %s\r\n", strings.ToUpper(s.name[:1])+s.name[1:])
 		n.writeInfoSection(&b, s.name)
 	}
-	c.R.BulkString(b.String())
+	c.R.Verbatim(b.String())
 	return nil
 }
 

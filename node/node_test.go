@@ -116,8 +116,8 @@ func newClient(t *testing.T, addr string, opts *redis.Options) *redis.Client {
 	return c
 }
 
-// go-redis connects (HELLO 3 refused, falls back to RESP2), pipelines
-// mixed reads and writes, and sees every write in order.
+// go-redis connects (in its default RESP3), pipelines mixed reads and
+// writes, and sees every write in order.
 func TestGoRedisPipelines(t *testing.T) {
 	addr, _ := startNode(t, t.TempDir(), nil)
 	c := newClient(t, addr, nil)
@@ -199,13 +199,13 @@ func TestRequirePass(t *testing.T) {
 	}
 }
 
-// HELLO 3 is refused with Redis's NOPROTO; CLIENT, INFO and COMMAND answer.
+// HELLO 4 is refused with Redis's NOPROTO; CLIENT, INFO and COMMAND answer.
 func TestServerCommands(t *testing.T) {
 	addr, _ := startNode(t, t.TempDir(), nil)
 	c := newClient(t, addr, &redis.Options{Protocol: 2})
 	ctx := context.Background()
-	if err := c.Do(ctx, "HELLO", "3").Err(); err == nil || err.Error() != "NOPROTO unsupported protocol version" {
-		t.Fatalf("HELLO 3: %v", err)
+	if err := c.Do(ctx, "HELLO", "4").Err(); err == nil || err.Error() != "NOPROTO unsupported protocol version" {
+		t.Fatalf("HELLO 4: %v", err)
 	}
 	if err := c.Do(ctx, "CLIENT", "SETNAME", "worker-1").Err(); err != nil {
 		t.Fatal(err)
@@ -490,4 +490,57 @@ func TestKeysHostilePattern(t *testing.T) {
 	mustExchange(t, nc, "*2\r\n"+bulk("KEYS")+bulk(strings.Repeat("a*", 50)+"a"), "*1\r\n"+bulk(key))
 	mustExchange(t, nc, "*6\r\n"+bulk("SCAN")+bulk("0")+bulk("MATCH")+bulk(strings.Repeat("*a", 50)+"*b")+bulk("COUNT")+bulk("100"), "*2\r\n$1\r\n0\r\n*0\r\n")
 	mustExchange(t, nc, "PING\r\n", "+PONG\r\n")
+}
+
+// go-redis in its default configuration speaks RESP3 (HELLO 3 first) and
+// reads each reply type as the Go value it maps it to: a map, a set, a
+// double, pairs of member and score, a verbatim string; a RESP2 client on
+// the same node reads the RESP2 forms of the same replies.
+func TestGoRedisResp3(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	ctx := context.Background()
+	c3 := newClient(t, addr, nil)
+	c2 := newClient(t, addr, &redis.Options{Protocol: 2})
+	if info := c3.ClientInfo(ctx).Val(); info == nil || info.Resp != 3 {
+		t.Fatalf("CLIENT INFO of a default go-redis client: %+v, want resp=3", info)
+	}
+	if info := c2.ClientInfo(ctx).Val(); info == nil || info.Resp != 2 {
+		t.Fatalf("CLIENT INFO of a Protocol 2 client: %+v, want resp=2", info)
+	}
+	c3.HSet(ctx, "h", "f1", "v1", "f2", "v2")
+	c3.SAdd(ctx, "s", "a", "b")
+	c3.ZAdd(ctx, "z", redis.Z{Score: 1.5, Member: "m"}, redis.Z{Score: 2, Member: "n"})
+	for _, c := range []*redis.Client{c3, c2} {
+		if got := c.HGetAll(ctx, "h").Val(); len(got) != 2 || got["f1"] != "v1" || got["f2"] != "v2" {
+			t.Errorf("HGETALL = %v", got)
+		}
+		if got := c.SMembers(ctx, "s").Val(); len(got) != 2 {
+			t.Errorf("SMEMBERS = %v", got)
+		}
+		if got, err := c.ZScore(ctx, "z", "m").Result(); err != nil || got != 1.5 {
+			t.Errorf("ZSCORE = %v, %v", got, err)
+		}
+		zs, err := c.ZRangeWithScores(ctx, "z", 0, -1).Result()
+		if err != nil || len(zs) != 2 || zs[0].Member != "m" || zs[0].Score != 1.5 || zs[1].Score != 2 {
+			t.Errorf("ZRANGE WITHSCORES = %v, %v", zs, err)
+		}
+		kv, err := c.HRandFieldWithValues(ctx, "h", 2).Result()
+		if err != nil || len(kv) != 2 {
+			t.Errorf("HRANDFIELD WITHVALUES = %v, %v", kv, err)
+		}
+		if err := c.Get(ctx, "nokey").Err(); err != redis.Nil {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+		if info, err := c.Info(ctx, "server").Result(); err != nil || !strings.Contains(info, "redis_version:") {
+			t.Errorf("INFO server = %q, %v", info, err)
+		}
+	}
+	raw, err := c3.Do(ctx, "HGETALL", "h").Result()
+	if _, ok := raw.(map[interface{}]interface{}); err != nil || !ok {
+		t.Errorf("HGETALL over RESP3 = %T %v, %v; want a map", raw, raw, err)
+	}
+	raw, err = c3.Do(ctx, "ZSCORE", "z", "m").Result()
+	if f, ok := raw.(float64); err != nil || !ok || f != 1.5 {
+		t.Errorf("ZSCORE over RESP3 = %T %v, %v; want a double", raw, raw, err)
+	}
 }

@@ -286,7 +286,7 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		if len(c.Args) != 2 {
 			return wrong()
 		}
-		c.R.BulkString(n.clientLine(cl))
+		c.R.Verbatim(n.clientLine(cl))
 	case "list":
 		var ids []uint64
 		if len(c.Args) > 2 {
@@ -316,7 +316,7 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		for _, other := range n.clientsSnapshot(ids) {
 			b.WriteString(n.clientLine(other))
 		}
-		c.R.BulkString(b.String())
+		c.R.Verbatim(b.String())
 	case "setinfo":
 		// go-redis and redis-py send their library name; accept and ignore.
 		if len(c.Args) != 4 {

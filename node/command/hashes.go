@@ -186,18 +186,56 @@ func cmdHGetAll(fields, values bool) Handler {
 		if err != nil {
 			return err
 		}
+		sh := shapeArray
+		if fields && values {
+			sh = shapeMap
+		}
 		if !ok {
-			c.R.Array(0)
+			sh.header(c, 0)
 			return nil
 		}
-		return hsStreamAll(c, txn, key, m, fields, values)
+		return hsStreamAll(c, txn, key, m, sh, fields, values)
+	}
+}
+
+// shape is how a reply of a collection's members (and their values) is
+// framed, as redis-server 7.0 frames each command's in RESP3; in RESP2
+// every shape is one flat array.
+type shape uint8
+
+const (
+	shapeArray shape = iota // an array (HKEYS, SRANDMEMBER)
+	shapeMap                // a map of members to values (HGETALL)
+	shapeSet                // a set (SMEMBERS, SPOP with a count)
+	shapePairs              // an array of [member, value] arrays (HRANDFIELD WITHVALUES)
+)
+
+// header starts a reply of n entries (an entry is a member, or a member
+// and its value for shapeMap and shapePairs).
+func (sh shape) header(c *Ctx, n int) {
+	switch {
+	case sh == shapeMap:
+		c.R.Map(n)
+	case sh == shapeSet:
+		c.R.Set(n)
+	case sh == shapePairs && !c.R.Resp3:
+		c.R.Array(2 * n)
+	default:
+		c.R.Array(n)
+	}
+}
+
+// entry starts one entry's elements: a pair's own array, when it has one.
+func (sh shape) entry(c *Ctx) {
+	if sh == shapePairs && c.R.Resp3 {
+		c.R.Array(2)
 	}
 }
 
 // hsStreamAll replies with every member of a collection (the member, its
-// value, or both, flattened), written straight into the reply: the array
+// value, or both, framed as sh), written straight into the reply: the
 // length is the meta's count, checked against what the scan found.
-func hsStreamAll(c *Ctx, txn *storage.Txn, key []byte, m storage.Meta, members, values bool) error {
+func hsStreamAll(c *Ctx, txn *storage.Txn, key []byte, m storage.Meta, sh shape, members, values bool) error {
 	per := 0
 	if members {
 		per++
@@ -205,9 +243,14 @@ func hsStreamAll(c *Ctx, txn *storage.Txn, key []byte, m storage.Meta, members, 
 	if values {
 		per++
 	}
-	c.R.Array(int(m.Count) * per)
+	if sh == shapeArray {
+		c.R.Array(int(m.Count) * per)
+	} else {
+		sh.header(c, int(m.Count))
+	}
 	var n uint64
 	err := txn.ScanMembers(key, m.Version, nil, false, func(member, value []byte) bool {
+		sh.entry(c)
 		if members {
 			c.R.Bulk(member)
 		}
@@ -444,11 +487,12 @@ func hsRandom(c *Ctx, typ storage.Type) error {
 		c.R.Array(0)
 		return nil
 	}
-	per := 1
+	sh := shapeArray
 	if values {
-		per = 2
+		sh = shapePairs
 	}
 	reply := func(e hsEntry) {
+		sh.entry(c)
 		c.R.Bulk(e.member)
 		if values {
 			c.R.Bulk(e.value)
@@ -456,13 +500,13 @@ func hsRandom(c *Ctx, typ storage.Type) error {
 	}
 	if l > 0 {
 		if uint64(l) >= m.Count {
-			return hsStreamAll(c, txn, key, m, true, values)
+			return hsStreamAll(c, txn, key, m, sh, true, values)
 		}
 		es, err := hsRandomDistinct(txn, key, m, uint64(l), values)
 		if err != nil {
 			return err
 		}
-		c.R.Array(len(es) * per)
+		sh.header(c, len(es))
 		for _, e := range es {
 			reply(e)
 		}
@@ -478,7 +522,7 @@ func hsRandom(c *Ctx, typ storage.Type) error {
 		if uint64(len(es)) != m.Count {
 			return hsCountMismatch(key, m, uint64(len(es)))
 		}
-		c.R.Array(int(k) * per)
+		sh.header(c, int(k))
 		for i := uint64(0); i < k; i++ {
 			reply(es[rand.IntN(len(es))])
 		}
@@ -495,7 +539,7 @@ func hsRandom(c *Ctx, typ storage.Type) error {
 	if err != nil {
 		return err
 	}
-	c.R.Array(len(picks) * per)
+	sh.header(c, len(picks))
 	for _, p := range picks {
 		i, _ := slices.BinarySearch(uniq, p)
 		reply(es[i])

@@ -54,7 +54,7 @@ func (t *Table) cmdCommand(c *Ctx) error {
 			c.R.BulkString(s.Name)
 		}
 	case "docs":
-		c.R.Array(0)
+		c.R.Map(0)
 	case "getkeys":
 		if len(c.Args) < 3 {
 			return WrongArgs("command|getkeys")
@@ -89,15 +89,15 @@ func writeCommandInfo(c *Ctx, s *Spec) {
 	c.R.BulkString(s.Name)
 	c.R.Int(int64(s.Arity))
 	flags := s.Flags.Names()
-	c.R.Array(len(flags))
+	c.R.Set(len(flags))
 	for _, f := range flags {
 		c.R.Simple(f)
 	}
 	c.R.Int(int64(s.FirstKey))
 	c.R.Int(int64(s.LastKey))
 	c.R.Int(int64(s.Step))
-	c.R.Array(0) // ACL categories
-	c.R.Array(0) // tips
-	c.R.Array(0) // key specs
-	c.R.Array(0) // subcommands
+	c.R.Set(0) // ACL categories
+	c.R.Set(0) // tips
+	c.R.Set(0) // key specs
+	c.R.Set(0) // subcommands
 }

@@ -121,10 +121,10 @@ func cmdSMembers(c *Ctx) error {
 		return err
 	}
 	if !ok {
-		c.R.Array(0)
+		c.R.Set(0)
 		return nil
 	}
-	return hsStreamAll(c, txn, key, m, true, false)
+	return hsStreamAll(c, txn, key, m, shapeSet, true, false)
 }
 
 // cmdSPop removes random members. The choice is made here, at evaluation:
@@ -150,7 +150,7 @@ func cmdSPop(c *Ctx) error {
 	}
 	if !ok {
 		if withCount {
-			c.R.Array(0)
+			c.R.Set(0)
 		} else {
 			c.R.Null()
 		}
@@ -168,12 +168,12 @@ func cmdSPop(c *Ctx) error {
 		return nil
 	}
 	if count == 0 {
-		c.R.Array(0)
+		c.R.Set(0)
 		return nil
 	}
 	if count >= m.Count {
 		// All of it: reply with every member and drop the key at once.
-		if err := hsStreamAll(c, txn, key, m, true, false); err != nil {
+		if err := hsStreamAll(c, txn, key, m, shapeSet, true, false); err != nil {
 			return err
 		}
 		return txn.DeleteKey(key)
@@ -185,7 +185,7 @@ func cmdSPop(c *Ctx) error {
 	if err := setRemove(txn, key, &m, es); err != nil {
 		return err
 	}
-	c.R.Array(len(es))
+	c.R.Set(len(es))
 	for _, e := range es {
 		c.R.Bulk(e.member)
 	}
@@ -357,8 +357,9 @@ func cmdSInter(c *Ctx) error {
 	return nil
 }
 
+// setReplyMembers replies with a set's members (SINTER, SUNION, SDIFF).
 func setReplyMembers(c *Ctx, members [][]byte) {
-	c.R.Array(len(members))
+	c.R.Set(len(members))
 	for _, m := range members {
 		c.R.Bulk(m)
 	}

@@ -374,20 +374,38 @@ func (z *zset) walkLex(r lexRange, reverse bool, fn func(score float64, member [
 	})
 }
 
-func replyScore(c *Ctx, f float64) { c.R.BulkString(formatDouble(f)) }
+// replyScore sends a score: a double (RESP2: its text as a bulk string).
+func replyScore(c *Ctx, f float64) { c.R.Double([]byte(formatDouble(f))) }
 
-// replyItems sends items as a flat array, with scores when withScores.
+// replyItems sends items as ZRANGE does: members, or with scores their
+// pairs, flat in RESP2 and each a [member, score] array in RESP3.
 func replyItems(c *Ctx, items []zitem, withScores bool) {
-	if withScores {
-		c.R.Array(2 * len(items))
-	} else {
+	if !withScores {
 		c.R.Array(len(items))
+		for _, it := range items {
+			c.R.Bulk(it.member)
+		}
+		return
 	}
+	if !c.R.Resp3 {
+		replyFlatItems(c, items)
+		return
+	}
+	c.R.Array(len(items))
+	for _, it := range items {
+		c.R.Array(2)
+		c.R.Bulk(it.member)
+		replyScore(c, it.score)
+	}
+}
+
+// replyFlatItems sends items as one flat array of members and scores in
+// both protocols (ZPOPMIN without a count).
+func replyFlatItems(c *Ctx, items []zitem) {
+	c.R.Array(2 * len(items))
 	for _, it := range items {
 		c.R.Bulk(it.member)
-		if withScores {
-			replyScore(c, it.score)
-		}
+		replyScore(c, it.score)
 	}
 }
 
@@ -947,7 +965,11 @@ func cmdZPop(max bool) Handler {
 		if err := z.removeAll(items); err != nil {
 			return err
 		}
-		replyItems(c, items, true)
+		if len(c.Args) == 3 {
+			replyItems(c, items, true) // with a count: pairs in RESP3
+		} else {
+			replyFlatItems(c, items)
+		}
 		return nil
 	}
 }
@@ -1327,13 +1349,19 @@ func zrandWithCount(c *Ctx, count int64, withScores bool) error {
 			if err != nil {
 				return err
 			}
-			if withScores {
+			// Streamed, one pick at a time: n may be far larger than the
+			// set (the reply is bounded by the output buffer limit).
+			pairs := withScores && c.R.Resp3
+			if withScores && !pairs {
 				c.R.Array(int(2 * n))
 			} else {
 				c.R.Array(int(n))
 			}
 			for i := uint64(0); i < n; i++ {
 				it := all[rand.IntN(len(all))]
+				if pairs {
+					c.R.Array(2)
+				}
 				c.R.Bulk(it.member)
 				if withScores {
 					replyScore(c, it.score)
@@ -1444,6 +1472,11 @@ func cmdZScan(c *Ctx) error {
 	}
 	c.R.Array(2)
 	c.R.BulkString(strconv.FormatUint(out, 10))
-	replyItems(c, items, true)
+	// A cursor's page is strings in both protocols, scores too.
+	c.R.Array(2 * len(items))
+	for _, it := range items {
+		c.R.Bulk(it.member)
+		c.R.BulkString(formatDouble(it.score))
+	}
 	return nil
 }

@@ -85,19 +85,26 @@ func TestAuthSelect(t *testing.T) {
 	}
 }
 
-// HELLO 2 AUTH answers the same map on both servers but for the connection id and the version.
+// HELLO 2 and 3 with AUTH answer the same map on both servers (a flat array in RESP2, a map in
+// RESP3) but for the connection id and the version.
 func TestAuthHello(t *testing.T) {
 	p := authPair(t)
 	for _, cmd := range [][]string{
 		{"HELLO", "2", "AUTH", "default", authPassword},
 		{"HELLO", "2", "AUTH", "default", authPassword, "SETNAME", "conn-name"},
+		{"HELLO", "3", "AUTH", "default", authPassword},
+		{"HELLO", "3", "AUTH", "default", authPassword, "SETNAME", "conn-name"},
 	} {
 		var maps [2]Reply
 		for i, s := range []*server{p.redis, p.pika} {
 			maps[i] = exchangeAll(t, s, cmd)[0]
 		}
 		r, k := maps[0], maps[1]
-		if r.Kind != '*' || k.Kind != '*' || len(r.Elems) != len(k.Elems) || len(r.Elems)%2 != 0 {
+		want := byte('*')
+		if cmd[1] == "3" {
+			want = '%'
+		}
+		if r.Kind != want || k.Kind != want || len(r.Elems) != len(k.Elems) || len(r.Elems)%2 != 0 {
 			t.Fatalf("%s: redis=%s pika=%s", strings.Join(cmd, " "), r, k)
 		}
 		for i := 0; i < len(r.Elems); i += 2 {

@@ -362,7 +362,7 @@ func TestClusterScanEmpty(t *testing.T) {
 }
 
 // TestClusterScripts replays every testdata/*.txt script against the cluster through each
-// node and through haproxy: TestClusterScripts/<target>/<script>.
+// node and through haproxy, in RESP2 and RESP3: TestClusterScripts/<protocol>/<target>/<script>.
 func TestClusterScripts(t *testing.T) { clusterScripts(t, false) }
 
 // TestClusterScriptsPipelined is TestClusterScripts with each script's commands pipelined.
@@ -374,15 +374,19 @@ func clusterScripts(t *testing.T, pipelined bool) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts in testdata: %v", err)
 	}
-	for _, target := range clusterTargets() {
-		t.Run(target.Name, func(t *testing.T) {
-			for _, f := range files {
-				t.Run(filepath.Base(f), func(t *testing.T) {
-					needCluster(t)
-					runScript(t, f, pipelined, clusterPair(target))
-				})
-			}
-		})
+	for _, proto := range protocols {
+		for _, target := range clusterTargets() {
+			t.Run(proto.name+"/"+target.Name, func(t *testing.T) {
+				for _, f := range files {
+					t.Run(filepath.Base(f), func(t *testing.T) {
+						needCluster(t)
+						p := clusterPair(target)
+						p.resp3 = proto.resp3
+						runScript(t, f, pipelined, p)
+					})
+				}
+			})
+		}
 	}
 }
 

@@ -340,18 +340,21 @@ func vmRSS(pid int) (int64, error) {
 	return 0, errors.New("VmRSS not found")
 }
 
-// TestScripts replays every testdata/*.txt script against both servers.
+// TestScripts replays every testdata/*.txt script against both servers, in RESP2 and in RESP3:
+// TestScripts/<protocol>/<script>.
 func TestScripts(t *testing.T) {
 	needServers(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts in testdata: %v", err)
 	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			needServers(t)
-			runScriptFile(t, f, false)
-		})
+	for _, proto := range protocols {
+		for _, f := range files {
+			t.Run(proto.name+"/"+strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+				needServers(t)
+				runScriptFile(t, f, false, proto.resp3)
+			})
+		}
 	}
 }
 
@@ -362,10 +365,12 @@ func TestScriptsPipelined(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts in testdata: %v", err)
 	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			needServers(t)
-			runScriptFile(t, f, true)
-		})
+	for _, proto := range protocols {
+		for _, f := range files {
+			t.Run(proto.name+"/"+strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+				needServers(t)
+				runScriptFile(t, f, true, proto.resp3)
+			})
+		}
 	}
 }

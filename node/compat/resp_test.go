@@ -11,18 +11,32 @@ import (
 	"time"
 )
 
-// Reply is one RESP2 reply, kept exactly as the server sent it so that two servers' replies
-// can be compared byte for byte.
+// Reply is one RESP2 or RESP3 reply, kept exactly as the server sent it so that two servers'
+// replies can be compared byte for byte.
 type Reply struct {
-	Kind  byte // '+', '-', ':', '$', '*'
-	Str   string
+	// Kind is the type byte: RESP2's + - : $ *, RESP3's _ , # ( = ~ % > (an attribute |
+	// is kept in Attr, on the reply it annotates).
+	Kind  byte
+	Str   string // simple, error, bulk, verbatim (with its "txt:" prefix), double, big number
 	Int   int64
-	Null  bool // null bulk ($-1) or null array (*-1)
-	Elems []Reply
+	Bool  bool
+	Null  bool    // null bulk ($-1) or null array (*-1); RESP3's null is Kind '_'
+	Elems []Reply // array, set, push; a map's keys and values, alternating
+	Attr  []Reply // a RESP3 attribute's keys and values, alternating
+}
+
+// IsAggregate reports whether the reply holds elements: an array, a set, a map or a push.
+func (r Reply) IsAggregate() bool {
+	switch r.Kind {
+	case '*', '~', '%', '>':
+		return !r.Null
+	}
+	return false
 }
 
 // String renders a reply unambiguously: +simple, -error, :int, "bulk" (Go-quoted), (nil),
-// (nil-array), [a b c].
+// (nil-array), [a b c]; RESP3: (null), ,double, #t, (bignum, ="verbatim", ~[set],
+// %{k v ...}, >[push], |{attr} before the reply.
 func (r Reply) String() string {
 	var b strings.Builder
 	r.render(&b)
@@ -30,32 +44,56 @@ func (r Reply) String() string {
 }
 
 func (r Reply) render(b *strings.Builder) {
+	if r.Attr != nil {
+		b.WriteString("|")
+		Reply{Kind: '%', Elems: r.Attr}.render(b)
+	}
 	switch r.Kind {
-	case '+', '-':
+	case '+', '-', ',', '(':
 		b.WriteByte(r.Kind)
 		b.WriteString(r.Str)
 	case ':':
 		b.WriteByte(':')
 		b.WriteString(strconv.FormatInt(r.Int, 10))
+	case '_':
+		b.WriteString("(null)")
+	case '#':
+		if r.Bool {
+			b.WriteString("#t")
+		} else {
+			b.WriteString("#f")
+		}
+	case '=':
+		b.WriteByte('=')
+		b.WriteString(strconv.Quote(r.Str))
 	case '$':
 		if r.Null {
 			b.WriteString("(nil)")
 			return
 		}
 		b.WriteString(strconv.Quote(r.Str))
-	case '*':
+	case '*', '~', '>', '%':
 		if r.Null {
 			b.WriteString("(nil-array)")
 			return
 		}
-		b.WriteByte('[')
+		open, end := "[", "]"
+		switch r.Kind {
+		case '~':
+			open = "~["
+		case '>':
+			open = ">["
+		case '%':
+			open, end = "%{", "}"
+		}
+		b.WriteString(open)
 		for i, e := range r.Elems {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
 			e.render(b)
 		}
-		b.WriteByte(']')
+		b.WriteString(end)
 	default:
 		fmt.Fprintf(b, "?%c%q", r.Kind, r.Str)
 	}
@@ -80,12 +118,28 @@ func (r Reply) KindName() string {
 			return "null-array"
 		}
 		return "array"
+	case '_':
+		return "null"
+	case ',':
+		return "double"
+	case '#':
+		return "boolean"
+	case '(':
+		return "big-number"
+	case '=':
+		return "verbatim"
+	case '~':
+		return "set"
+	case '%':
+		return "map"
+	case '>':
+		return "push"
 	}
 	return "unknown"
 }
 
-// Conn is a minimal RESP2 client: it writes commands as multibulk arrays and reads one reply
-// per command, with a deadline on every round trip.
+// Conn is a minimal RESP2/RESP3 client: it writes commands as multibulk arrays and reads one
+// reply per command, with a deadline on every round trip.
 type Conn struct {
 	nc      net.Conn
 	r       *bufio.Reader
@@ -181,17 +235,27 @@ func readReply(r *bufio.Reader, depth int) (Reply, error) {
 	}
 	kind, rest := line[0], line[1:]
 	switch kind {
-	case '+', '-':
+	case '+', '-', ',', '(':
 		return Reply{Kind: kind, Str: rest}, nil
+	case '_':
+		if rest != "" {
+			return Reply{}, fmt.Errorf("%w: null %q", errProto, line)
+		}
+		return Reply{Kind: kind}, nil
+	case '#':
+		if rest != "t" && rest != "f" {
+			return Reply{}, fmt.Errorf("%w: boolean %q", errProto, line)
+		}
+		return Reply{Kind: kind, Bool: rest == "t"}, nil
 	case ':':
 		n, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil {
 			return Reply{}, fmt.Errorf("%w: integer %q", errProto, rest)
 		}
 		return Reply{Kind: kind, Int: n}, nil
-	case '$':
+	case '$', '=':
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < -1 || n > 64<<20 {
+		if err != nil || n < -1 || n > 64<<20 || (n == -1 && kind == '=') {
 			return Reply{}, fmt.Errorf("%w: bulk length %q", errProto, rest)
 		}
 		if n == -1 {
@@ -204,14 +268,20 @@ func readReply(r *bufio.Reader, depth int) (Reply, error) {
 		if buf[n] != '\r' || buf[n+1] != '\n' {
 			return Reply{}, fmt.Errorf("%w: bulk not CRLF terminated", errProto)
 		}
+		if kind == '=' && (n < 4 || buf[3] != ':') {
+			return Reply{}, fmt.Errorf("%w: verbatim string without its format", errProto)
+		}
 		return Reply{Kind: kind, Str: string(buf[:n])}, nil
-	case '*':
+	case '*', '~', '%', '>', '|':
 		n, err := strconv.Atoi(rest)
-		if err != nil || n < -1 || n > 1<<22 {
-			return Reply{}, fmt.Errorf("%w: array length %q", errProto, rest)
+		if err != nil || n < -1 || n > 1<<22 || (n == -1 && kind != '*') {
+			return Reply{}, fmt.Errorf("%w: aggregate length %q", errProto, rest)
 		}
 		if n == -1 {
 			return Reply{Kind: kind, Null: true}, nil
+		}
+		if kind == '%' || kind == '|' {
+			n *= 2
 		}
 		rep := Reply{Kind: kind, Elems: make([]Reply, 0, min(n, 1024))}
 		for i := 0; i < n; i++ {
@@ -220,6 +290,14 @@ func readReply(r *bufio.Reader, depth int) (Reply, error) {
 				return Reply{}, err
 			}
 			rep.Elems = append(rep.Elems, e)
+		}
+		if kind == '|' {
+			next, err := readReply(r, depth+1)
+			if err != nil {
+				return Reply{}, err
+			}
+			next.Attr = rep.Elems
+			return next, nil
 		}
 		return rep, nil
 	}

@@ -200,17 +200,37 @@ func parseScriptText(name, text string) ([]step, error) {
 
 // side is one server's connection during a script run.
 type side struct {
-	srv *server
-	c   *Conn
+	srv   *server
+	resp3 bool // the connection starts with HELLO 3
+	c     *Conn
+}
+
+// dial opens the side's connection (after the last one broke): a new client, on database 0,
+// in RESP3 if the side speaks it.
+func (s *side) dial() error {
+	c, err := Dial(s.srv.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	if s.resp3 {
+		r, err := c.Do("HELLO", "3")
+		if err == nil && r.Kind != '%' {
+			err = fmt.Errorf("HELLO 3 answered %s", clip(r.String()))
+		}
+		if err != nil {
+			c.Close()
+			return err
+		}
+	}
+	s.c = c
+	return nil
 }
 
 func (s *side) do(args ...string) (Reply, error) {
 	if s.c == nil {
-		c, err := Dial(s.srv.addr, 5*time.Second)
-		if err != nil {
+		if err := s.dial(); err != nil {
 			return Reply{}, err
 		}
-		s.c = c
 	}
 	r, err := s.c.Do(args...)
 	if err != nil {
@@ -224,11 +244,9 @@ func (s *side) do(args ...string) (Reply, error) {
 // doPipeline runs cmds as one pipeline.
 func (s *side) doPipeline(cmds [][]string) ([]Reply, error) {
 	if s.c == nil {
-		c, err := Dial(s.srv.addr, 5*time.Second)
-		if err != nil {
+		if err := s.dial(); err != nil {
 			return nil, err
 		}
-		s.c = c
 	}
 	r, err := s.c.DoPipeline(cmds)
 	if err != nil {
@@ -248,6 +266,7 @@ func (s *side) close() {
 type pair struct {
 	redis, pika *server
 	password    string    // their requirepass, which reset AUTHs with
+	resp3       bool      // scripts run on connections that chose RESP3 (HELLO 3)
 	dbs         int       // reset empties databases 0..dbs
 	behind      []*server // processes pika's side also depends on (a cluster's nodes, etcd, haproxy)
 	// allow, if set, accepts a mismatch that is a known, allowed difference of pika's side,
@@ -287,10 +306,19 @@ func (p pair) reset(srv *server) error {
 	return nil
 }
 
-// runScriptFile replays a script on the main pair of servers.
-func runScriptFile(t *testing.T, path string, pipelined bool) {
-	runScript(t, path, pipelined, mainPair())
+// runScriptFile replays a script on the main pair of servers, in RESP3 if resp3.
+func runScriptFile(t *testing.T, path string, pipelined, resp3 bool) {
+	p := mainPair()
+	p.resp3 = resp3
+	runScript(t, path, pipelined, p)
 }
+
+// protocols are the client protocols every script is replayed in: each reply type must be
+// redis-server's in both.
+var protocols = []struct {
+	name  string
+	resp3 bool
+}{{"resp2", false}, {"resp3", true}}
 
 // runScript replays a script on both servers of p, each on a new connection. pipelined sends
 // each run of plain commands (up to a sleep or a scan loop) as one pipeline, which is how
@@ -306,7 +334,7 @@ func runScript(t *testing.T, path string, pipelined bool, p pair) {
 
 // runSteps is runScript for steps already parsed; name labels its messages.
 func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
-	sides := []*side{{srv: p.redis}, {srv: p.pika}}
+	sides := []*side{{srv: p.redis, resp3: p.resp3}, {srv: p.pika, resp3: p.resp3}}
 	for _, s := range sides {
 		defer s.close()
 		if err := p.reset(s.srv); err != nil {
@@ -501,7 +529,7 @@ func compare(st step, r, p Reply) (bool, string) {
 		if r.KindName() != p.KindName() {
 			return false, "types differ"
 		}
-		if r.Kind == '*' && len(r.Elems) != len(p.Elems) {
+		if r.IsAggregate() && len(r.Elems) != len(p.Elems) {
 			return false, "lengths differ"
 		}
 		if st.in != nil {
@@ -523,11 +551,11 @@ func compare(st step, r, p Reply) (bool, string) {
 // notIn returns the first returned value that is not in allowed, or "".
 func notIn(r Reply, allowed []string) string {
 	vals := []Reply{r}
-	if r.Kind == '*' {
+	if r.IsAggregate() {
 		vals = r.Elems
 	}
 	for _, v := range vals {
-		if v.Null {
+		if v.Null || v.Kind == '_' {
 			continue
 		}
 		s := v.Str
@@ -541,10 +569,17 @@ func notIn(r Reply, allowed []string) string {
 	return ""
 }
 
-// sortedString renders an array reply with its elements (or groups of n elements) sorted.
+// sortedString renders an aggregate reply with its elements (or groups of n elements) sorted,
+// prefixed by its kind. Pairs RESP3 sends as two-element arrays (ZRANGE WITHSCORES) are
+// groups already.
 func sortedString(r Reply, n int) string {
-	if r.Kind != '*' || r.Null || len(r.Elems)%n != 0 {
+	if !r.IsAggregate() || len(r.Elems)%n != 0 {
 		return r.String()
+	}
+	if n == 2 && r.Kind == '*' && len(r.Elems) > 0 && !slices.ContainsFunc(r.Elems, func(e Reply) bool {
+		return e.Kind != '*' || len(e.Elems) != 2
+	}) {
+		n = 1
 	}
 	var groups []string
 	for i := 0; i < len(r.Elems); i += n {
@@ -552,7 +587,7 @@ func sortedString(r Reply, n int) string {
 		groups = append(groups, g.String())
 	}
 	slices.Sort(groups)
-	return "sorted" + fmt.Sprint(groups)
+	return "sorted" + r.KindName() + fmt.Sprint(groups)
 }
 
 func TestSplitArgs(t *testing.T) {

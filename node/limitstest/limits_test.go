@@ -381,6 +381,15 @@ func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
 		}
 	}
 
+	// Until a forwards to b and b answers, a GET through a may fail at
+	// once (a's routing does not have b's peer yet) instead of getting
+	// stuck: wait for one answered by b before stopping it.
+	c := newClient(a.Addr())
+	defer c.Close()
+	testproc.WaitFor(t, "a GET through a answered by b", 10*time.Second, func() bool {
+		return c.Get(context.Background(), key).Err() == redis.Nil
+	})
+
 	b.Signal(syscall.SIGSTOP)
 	defer b.Signal(syscall.SIGCONT)
 	nc, err := net.Dial("tcp", a.Addr())
@@ -389,11 +398,17 @@ func TestShutdownTimeoutCutsAStuckCommand(t *testing.T) {
 	}
 	defer nc.Close()
 	fmt.Fprintf(nc, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(key), key)
-	c := newClient(a.Addr())
-	defer c.Close()
 	testproc.WaitFor(t, "a to run the GET", 10*time.Second, func() bool {
 		list, err := c.ClientList(context.Background()).Result()
-		return err == nil && strings.Contains(list, "cmd=get")
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, "addr="+nc.LocalAddr().String()+" ") && strings.Contains(line, "cmd=get") {
+				return true
+			}
+		}
+		return false
 	})
 	c.Close()
 
