@@ -79,6 +79,8 @@ type Engine struct {
 
 	stripes [lockStripes]sync.Mutex
 	mcache  metaCache
+	// watches are the keys clients WATCH, marked by every write applied.
+	watches watchSet
 
 	versions versionAllocator
 
@@ -723,6 +725,7 @@ func (e *Engine) commitLoop() {
 				}
 				for _, t := range req.txns {
 					e.cacheEffect(t.table, t.slot, &t.eff)
+					e.touchEffect(&t.eff)
 				}
 			}
 		}
@@ -959,6 +962,7 @@ func (e *Engine) FlushTable(t TableID) error {
 	if e.closed.Load() { // Close may have come in while we waited
 		return ErrClosed
 	}
+	e.touchTable(t)
 	start := TablePrefix(t)
 	end := prefixEnd(start)
 	wb := grocksdb.NewWriteBatch()

@@ -192,6 +192,14 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	updates := make([]countUpdate, 0, len(groups))
+	// What the write changes, for the watches (kept only when some key is
+	// watched): the effects applied and the slots a snapshot replaced.
+	watching := e.watches.n.Load() > 0
+	var applied []Effect
+	var landed []struct {
+		t TableID
+		s SlotID
+	}
 	for i := range groups {
 		g := &groups[i]
 		c, err := e.slotCount(g.Table, g.Slot)
@@ -204,6 +212,12 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 				return err
 			}
 			u.n = [2]int64{}
+			if watching {
+				landed = append(landed, struct {
+					t TableID
+					s SlotID
+				}{g.Table, g.Slot})
+			}
 		}
 		if g.TruncateAll {
 			wb.DeleteRangeCF(e.cfs[CFLog], raftLogKey(g.Table, g.Slot, 0), raftLogKey(g.Table, g.Slot, math.MaxUint64))
@@ -233,6 +247,9 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 				}
 			}
 			eff.addTo(wb, &e.cfs)
+			if watching {
+				applied = append(applied, eff)
+			}
 			u.n[0] += eff.KeyDelta
 			u.n[1] += eff.ExpireDelta
 			counted = counted || eff.KeyDelta != 0 || eff.ExpireDelta != 0
@@ -255,6 +272,12 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	}
 	if err := e.db.Write(e.wo, wb); err != nil {
 		return fmt.Errorf("storage: raft write: %w", err)
+	}
+	for i := range applied {
+		e.touchEffect(&applied[i])
+	}
+	for _, r := range landed {
+		e.touchSlot(r.t, r.s)
 	}
 	for _, u := range updates {
 		u.c.keys.Store(u.n[0])

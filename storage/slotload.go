@@ -90,6 +90,7 @@ func (l *SlotLoad) Finish(index LogIndex, epoch Epoch, keys, expires int64) erro
 		}
 	}
 	l.e.mcache.clearAll()
+	l.e.touchSlot(l.t, l.s)
 	return l.e.FinishSlotLoad(l.t, l.s, index, epoch, keys, expires)
 }
 

@@ -119,6 +119,7 @@ func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 		return fmt.Errorf("storage: reset table %d slot %d: %w", t, s, err)
 	}
 	e.mcache.clearAll()
+	e.touchSlot(t, s)
 	c.keys.Store(0)
 	c.expires.Store(0)
 	c.logFirst.Store(0)
