@@ -228,12 +228,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		// rewrites them): commit before any other reply is appended.
 		pb.Commit()
 	}
-	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere) {
+	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere || r.Unit) {
 		// Forwards routed with an older snapshot are placed (and retried
 		// if refused) before anything routed with this one runs. A
-		// fan-out or table-wide command waits for parts that may travel
-		// on other peer connections than earlier forwards: those are
-		// placed first, so that it sees their writes.
+		// fan-out, table-wide or multi-slot command waits for parts that
+		// may travel on other peer connections than earlier forwards:
+		// those are placed first, so that it sees their writes.
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 	}
@@ -266,6 +266,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	switch {
 	case batched:
 		pb.Run(spec, c, tb.Mode == meta.ModeRaft)
+	case r.Kind == router.Remote && r.Unit:
+		// Its reply is awaited now: later commands may travel on the
+		// peer connections of its other slots, and must not overtake it.
+		c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Split:

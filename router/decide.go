@@ -12,9 +12,10 @@ type Class uint8
 
 const (
 	// Keyed commands run where their keys' slot is led; keys over
-	// several slots are refused (CROSSSLOT). A keyed command without
-	// keys (a malformed key count) runs where it arrived, whose handler
-	// answers the error.
+	// several slots run as one unit on the node that leads them all in
+	// an async table, and are refused (CROSSSLOT) otherwise. A keyed
+	// command without keys (a malformed key count) runs where it
+	// arrived, whose handler answers the error.
 	Keyed Class = iota
 	// FanOut commands (MGET, MSET, DEL, ...) may name keys of several
 	// slots: they are split per leader and the parts' replies merged.
@@ -75,6 +76,9 @@ type Decision struct {
 	Slot SlotID
 	// Leader is the node that runs it (Local and Remote of one slot).
 	Leader meta.NodeID
+	// Unit: a Keyed command over several slots, all led by Leader, which
+	// runs it as one unit; it is forwarded naming all of them.
+	Unit bool
 	// Err is the error reply of Refuse.
 	Err string
 }
@@ -188,7 +192,7 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 	case same:
 		return slotDecision(snap, tb, first, raft)
 	case cmd.Class != FanOut:
-		return Decision{Kind: Refuse, Err: ErrCrossSlot}
+		return unitDecision(snap, tb, cmd)
 	case tb.AllLocal():
 		return Decision{Kind: Local}
 	}
@@ -198,6 +202,36 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 		}
 	}
 	return Decision{Kind: Split}
+}
+
+// unitDecision routes a Keyed command over several slots of an async
+// table that one node leads: it runs there as one unit under all their
+// locks (here, or forwarded naming them all). A unit over slots of several
+// nodes, or over several raft groups, needs the multi-slot protocol
+// (docs/transactions.md), which is not built yet: it is refused with
+// CROSSSLOT.
+func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
+	if tb.Mode == meta.ModeRaft {
+		return Decision{Kind: Refuse, Err: ErrCrossSlot}
+	}
+	first := SlotOf(cmd.Keys[0], tb.Slots)
+	leader := tb.Route(first).Leader
+	for _, k := range cmd.Keys {
+		r := tb.Route(SlotOf(k, tb.Slots))
+		if r.Handover {
+			return Decision{Kind: Wait}
+		}
+		if r.Leader != leader {
+			return Decision{Kind: Refuse, Err: ErrCrossSlot}
+		}
+	}
+	if leader == snap.Self {
+		return Decision{Kind: Local}
+	}
+	if err := LeaderDown(snap, tb, first); err != "" {
+		return Decision{Kind: Refuse, Err: err}
+	}
+	return Decision{Kind: Remote, Slot: first, Leader: leader, Unit: true}
 }
 
 // slotDecision routes a command on slot s of tb.

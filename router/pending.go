@@ -42,7 +42,7 @@ func (p *Proxy) Forward(pd *Pending, out *resp.Reply, snap *Snapshot, tb *Table,
 	args = CopyArgs(args)
 	pd.list = append(pd.list, pendingReply{
 		at:     out.Len(),
-		fut:    p.send(snap, d.Leader, tb, []SlotID{d.Slot}, args, out.Resp3),
+		fut:    p.send(snap, d.Leader, tb, p.slotsOf(tb, d, args), args, out.Resp3),
 		leader: d.Leader,
 		args:   args,
 		table:  tb.ID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -136,6 +137,21 @@ func forwardReq(tb *Table, slots []SlotID, args [][]byte, resp3 bool) peer.Forwa
 	return req
 }
 
+// slotsOf is the slots a Remote decision's forward names: its slot, or
+// for a unit every slot of its keys.
+func (p *Proxy) slotsOf(tb *Table, d Decision, args [][]byte) []SlotID {
+	if !d.Unit {
+		return []SlotID{d.Slot}
+	}
+	var slots []SlotID
+	for _, k := range p.cfg.Classify(args).Keys {
+		if s := SlotOf(k, tb.Slots); !slices.Contains(slots, s) {
+			slots = append(slots, s)
+		}
+	}
+	return slots
+}
+
 // send forwards args (on slots, of table tb) to node id, on the
 // connection of its first slot; the reply comes in RESP3 if resp3.
 func (p *Proxy) send(snap *Snapshot, id meta.NodeID, tb *Table, slots []SlotID, args [][]byte, resp3 bool) *peer.Future {
@@ -231,7 +247,7 @@ func (p *Proxy) Reroute(run Runner, table meta.TableID, args [][]byte) []byte {
 			}
 			// The slot's raft leader moved meanwhile: route again.
 		case Remote:
-			raw, _ := p.wait(p.send(snap, d.Leader, tb, []SlotID{d.Slot}, args, run.Resp3()), d.Leader)
+			raw, _ := p.wait(p.send(snap, d.Leader, tb, p.slotsOf(tb, d, args), args, run.Resp3()), d.Leader)
 			if !refused(raw) {
 				return raw
 			}

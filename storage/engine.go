@@ -477,6 +477,36 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	return nil
 }
 
+// Hold locks the slots of table t for the batch, waiting for them (in
+// stripe order, so with no risk of deadlock), and admits them: the
+// commands of a unit over those slots (a MULTI ... EXEC block) then run on
+// the batch without waiting or failing busy. The batch must hold nothing;
+// after an error it may hold the locks: Release it.
+func (b *Batch) Hold(t TableID, slots []SlotID) error {
+	if b.e.closed.Load() {
+		return ErrClosed
+	}
+	if len(b.held) > 0 || len(b.txns) > 0 {
+		return ErrBatchBusy
+	}
+	need := b.e.stripesOf(t, slots)
+	for _, i := range need {
+		b.e.stripes[i].Lock()
+	}
+	b.held, b.table = need, t
+	b.committer = nil
+	if b.commits != nil {
+		b.committer = b.commits(t)
+	}
+	if b.e.closed.Load() {
+		return ErrClosed
+	}
+	if b.committer != nil && len(slots) > 0 {
+		return b.committer.Admit(t, slots)
+	}
+	return nil
+}
+
 func (b *Batch) holds(stripe int) bool {
 	for _, h := range b.held {
 		if h == stripe {

@@ -60,6 +60,9 @@ type Ctx struct {
 	update *storage.Update
 	view   *storage.View
 	batch  *storage.Batch
+	// unit: the command is one of a unit's (RunInUnit): its reads too go
+	// through the batch, which holds the unit's slots.
+	unit bool
 }
 
 // Txn returns the storage Txn of key's slot: a write Txn inside a write
@@ -97,8 +100,20 @@ func RunBatched(spec *Spec, c *Ctx, b *storage.Batch) error {
 	return execute(spec, c)
 }
 
+// RunInUnit executes spec as one command of a unit (a MULTI ... EXEC
+// block) whose slots b holds (storage.Batch.Hold): its reads and writes go
+// through b, so it sees the unit's earlier writes, and its writes wait in b
+// for the unit's commit. A command that fails leaves no write; the unit's
+// other commands keep theirs (Redis does not roll EXEC back).
+func RunInUnit(spec *Spec, c *Ctx, b *storage.Batch) {
+	c.batch, c.unit = b, true
+	defer func() { c.batch, c.unit = nil, false }()
+	_ = execute(spec, c)
+}
+
 // Run executes spec on c after the arity check: a write command under its
-// slots' locks, committed before Run returns. The reply (or the error reply)
+// slots' locks, committed before Run returns; a read over keys of several
+// slots under their locks too, so that it sees every unit whole. The reply (or the error reply)
 // is appended to c.R. A panic in a handler is answered with an error, not a
 // crashed node.
 func Run(spec *Spec, c *Ctx) { _ = execute(spec, c) } // no batch: never busy
@@ -170,7 +185,8 @@ func run(spec *Spec, c *Ctx) (err error) {
 			err = fmt.Errorf("internal error in '%s'", spec.Name)
 		}
 	}()
-	if spec.Flags&Write == 0 {
+	read := spec.Flags&Write == 0
+	if read && !c.unit && oneKey(spec) {
 		return spec.Handler(c)
 	}
 	keys, err := spec.KeysOf(c.Args)
@@ -184,12 +200,41 @@ func run(spec *Spec, c *Ctx) (err error) {
 	for _, k := range keys {
 		slots = append(slots, router.SlotOf(k, c.Slots))
 	}
+	if read && !c.unit && !spans(slots) {
+		return spec.Handler(c)
+	}
 	fn := func(u *storage.Update) error {
 		c.update = u
 		return spec.Handler(c)
 	}
-	if c.batch != nil {
+	switch {
+	case c.batch != nil:
 		return c.batch.Update(c.Table, slots, fn)
+	case read:
+		// A read over several slots: under their locks, so that no unit
+		// writing several of them is seen half done; nothing to commit.
+		b := c.Engine.NewBatch(nil)
+		defer b.Release()
+		if err := b.Hold(c.Table, slots); err != nil {
+			return err
+		}
+		return b.Update(c.Table, slots, fn)
 	}
 	return c.Engine.UpdateWith(c.Commits, c.Table, slots, fn)
+}
+
+// oneKey reports whether spec's commands name one key at most, which a
+// read needs no lock for.
+func oneKey(spec *Spec) bool {
+	return spec.Keys == nil && spec.LastKey == spec.FirstKey
+}
+
+// spans reports whether slots holds more than one slot.
+func spans(slots []storage.SlotID) bool {
+	for _, s := range slots[1:] {
+		if s != slots[0] {
+			return true
+		}
+	}
+	return false
 }

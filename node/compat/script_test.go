@@ -265,10 +265,11 @@ func (s *side) close() {
 // pair is the two servers a script runs against.
 type pair struct {
 	redis, pika *server
-	password    string    // their requirepass, which reset AUTHs with
-	resp3       bool      // scripts run on connections that chose RESP3 (HELLO 3)
-	dbs         int       // reset empties databases 0..dbs
-	behind      []*server // processes pika's side also depends on (a cluster's nodes, etcd, haproxy)
+	password    string      // their requirepass, which reset AUTHs with
+	resp3       bool        // scripts run on connections that chose RESP3 (HELLO 3)
+	leaders     slotLeaders // a cluster's slot leaders (nil: a single node leads every slot)
+	dbs         int         // reset empties databases 0..dbs
+	behind      []*server   // processes pika's side also depends on (a cluster's nodes, etcd, haproxy)
 	// allow, if set, accepts a mismatch that is a known, allowed difference of pika's side,
 	// returning why ("" if not allowed); runSteps logs every use.
 	allow func(st step, redis, pika Reply) string
