@@ -39,7 +39,9 @@ type client struct {
 	// resp3: HELLO 3 chose RESP3 (the connection's replies and its
 	// forwards' replies are encoded in it).
 	resp3 atomic.Bool
-	quit  bool
+	// tx is the connection's MULTI block and WATCH, once it used them.
+	tx   *transaction
+	quit bool
 }
 
 // errMaxClients refuses a connection over maxclients.
@@ -110,7 +112,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer n.unregisterClient(cl)
-	cl.run = runner{n, cl} // one interface value for the connection's life
+	defer n.endTransaction(cl) // its watches leave the registry
+	cl.run = runner{n, cl}     // one interface value for the connection's life
 
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
@@ -206,6 +209,16 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
+	if cl.tx != nil && cl.tx.open && (spec == nil || !runsInMulti(spec)) {
+		pb.Commit() // a batch's replies stay contiguous
+		n.queue(cl, c, spec, tb, open)
+		return
+	}
+	if cl.tx != nil && cl.tx.open && spec.Name == "exec" && cl.pending.Len() > 0 {
+		// The block sees every earlier command's effect.
+		pb.Commit()
+		n.proxy.Resolve(&cl.pending, cl.run, c.R)
+	}
 	var r router.Decision
 	var cmd router.Command
 	routable := spec != nil && tb != nil && spec.ArityOK(len(c.Args)) && (open || spec.Flags&command.NoAuth != 0)
@@ -292,14 +305,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 			c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 		}
 	}
-	st := n.stats.of(spec)
-	took := time.Since(start)
-	st.calls.Add(1)
-	st.usec.Add(took.Microseconds())
-	st.latency.Observe(took.Seconds())
-	if c.R.Len() > mark && c.R.B[mark] == '-' {
-		st.failed.Add(1)
-	}
+	n.account(spec, start, c, mark)
 }
 
 // unknownCommand words the error as Redis 7 does, quoting up to 128 bytes

@@ -156,6 +156,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.timeout.Store(int64(cfg.Timeout))
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.registerServerCommands()
+	n.registerTxCommands()
 	n.stats = newCommandStats(n.tbl)
 	n.metrics = newMetrics(n)
 	return n, nil

@@ -3,6 +3,7 @@ package command
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"strings"
 
 	"github.com/pika-node/pika-node/storage"
@@ -380,11 +381,17 @@ func cmdLRange(c *Ctx) error {
 	n := end - start + 1
 	c.R.Array(int(n))
 	var got int64
-	return l.scan(uint64(start), false, func(_ uint64, v []byte) bool {
+	err = l.scan(uint64(start), false, func(_ uint64, v []byte) bool {
 		c.R.Bulk(v)
 		got++
 		return got < n
 	})
+	if err == nil && got != n {
+		// The header promised n items: never send fewer (the client
+		// would wait for the rest); the error replaces the reply.
+		err = fmt.Errorf("list %q has %d items in [%d, %d], want %d", c.Args[1], got, start, end, n)
+	}
+	return err
 }
 
 func cmdLIndex(c *Ctx) error {

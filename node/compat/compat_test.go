@@ -340,14 +340,11 @@ func vmRSS(pid int) (int64, error) {
 	return 0, errors.New("VmRSS not found")
 }
 
-// TestScripts replays every testdata/*.txt script against both servers, in RESP2 and in RESP3:
-// TestScripts/<protocol>/<script>.
+// TestScripts replays every testdata/*.txt and testdata/single/*.txt script against both
+// servers, in RESP2 and in RESP3: TestScripts/<protocol>/<script>.
 func TestScripts(t *testing.T) {
 	needServers(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts in testdata: %v", err)
-	}
+	files := singleNodeScripts(t)
 	for _, proto := range protocols {
 		for _, f := range files {
 			t.Run(proto.name+"/"+strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
@@ -361,10 +358,7 @@ func TestScripts(t *testing.T) {
 // TestScriptsPipelined replays every script with its commands pipelined.
 func TestScriptsPipelined(t *testing.T) {
 	needServers(t)
-	files, err := filepath.Glob(filepath.Join("testdata", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts in testdata: %v", err)
-	}
+	files := singleNodeScripts(t)
 	for _, proto := range protocols {
 		for _, f := range files {
 			t.Run(proto.name+"/"+strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
@@ -373,4 +367,20 @@ func TestScriptsPipelined(t *testing.T) {
 			})
 		}
 	}
+}
+
+// singleNodeScripts are the scripts replayed on one node: testdata/*.txt, which the cluster
+// replays too, and testdata/single/*.txt, whose units span slots that one node leads only when
+// it leads them all.
+func singleNodeScripts(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{"*.txt", filepath.Join("single", "*.txt")} {
+		m, err := filepath.Glob(filepath.Join("testdata", pattern))
+		if err != nil || len(m) == 0 {
+			t.Fatalf("no scripts in testdata/%s: %v", pattern, err)
+		}
+		files = append(files, m...)
+	}
+	return files
 }

@@ -1,0 +1,384 @@
+package node
+
+import (
+	"slices"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// MULTI, EXEC, DISCARD, WATCH and UNWATCH, as redis-server 7.0 has them.
+// EXEC runs the queued commands as one unit: their slots are held (locked)
+// by one storage.Batch for the whole block, so no other client sees part of
+// it, every command sees the writes of the ones before it, and their writes
+// are committed together (one RocksDB write). That needs one node to lead
+// every slot of the block, in an async table, or one raft slot; a block over
+// slots of several nodes answers CROSSSLOT until the multi-slot protocol is
+// built (docs/transactions.md).
+
+// transaction is a connection's MULTI state and its WATCH.
+type transaction struct {
+	open   bool // between MULTI and EXEC or DISCARD
+	failed bool // a command was refused while queued: EXEC aborts
+	queued []queuedCommand
+	bytes  int // of the queued arguments
+	watch  storage.Watch
+	// watchTable and watchSlots are where the watched keys are, so that
+	// EXEC holds their slots while it checks them.
+	watchTable storage.TableID
+	watchSlots []storage.SlotID
+}
+
+// queuedCommand is a command MULTI queued, with its arguments copied.
+type queuedCommand struct {
+	spec *command.Spec
+	args [][]byte
+}
+
+// errExecAbort is EXEC's reply after a command was refused while queued.
+const errExecAbort command.Error = "EXECABORT Transaction discarded because of previous errors."
+
+// registerTxCommands adds MULTI, EXEC, DISCARD, WATCH and UNWATCH.
+func (n *Node) registerTxCommands() {
+	flags := command.Loading | command.Stale | command.Fast
+	n.tbl.Register(
+		command.Spec{Name: "multi", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdMulti},
+		command.Spec{Name: "exec", Arity: 1, Flags: command.Loading | command.Stale, Cluster: router.Server, Handler: n.cmdExec},
+		command.Spec{Name: "discard", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdDiscard},
+		command.Spec{Name: "watch", Arity: -2, Flags: flags, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.Server, Handler: n.cmdWatch},
+		command.Spec{Name: "unwatch", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdUnwatch},
+	)
+}
+
+// runsInMulti reports whether spec runs at once inside MULTI instead of
+// being queued (Redis's list).
+func runsInMulti(spec *command.Spec) bool {
+	switch spec.Name {
+	case "exec", "discard", "multi", "watch", "quit", "reset":
+		return true
+	}
+	return false
+}
+
+// queue answers a command sent inside MULTI: the errors Redis finds before
+// it would run a command (which make EXEC abort), else +QUEUED.
+func (n *Node) queue(cl *client, c *command.Ctx, spec *command.Spec, tb *router.Table, open bool) {
+	tx := cl.tx
+	fail := func(msg string) {
+		tx.failed = true
+		c.R.Error(msg)
+	}
+	switch {
+	case spec == nil:
+		n.stats.unknown.Add(1)
+		fail(unknownCommand(c.Args))
+	case !spec.ArityOK(len(c.Args)):
+		fail(string(command.WrongArgs(spec.Name)))
+	case !open && spec.Flags&command.NoAuth == 0:
+		fail("NOAUTH Authentication required.")
+	case tb == nil && spec.Cluster != router.Server:
+		fail(router.DroppedTable(cl.table))
+	case tx.bytes+argBytes(c.Args) > int(n.cfg.MaxQueryBytes):
+		// Bounded as one query is: the block is held until EXEC.
+		fail("ERR the queued commands exceed client-query-buffer-limit")
+	default:
+		tx.bytes += argBytes(c.Args)
+		tx.queued = append(tx.queued, queuedCommand{spec: spec, args: router.CopyArgs(c.Args)})
+		c.R.Simple("QUEUED")
+	}
+}
+
+func argBytes(args [][]byte) int {
+	n := 0
+	for _, a := range args {
+		n += len(a) + 16
+	}
+	return n
+}
+
+func (n *Node) cmdMulti(c *command.Ctx) error {
+	cl := connOf(c)
+	if cl.tx == nil {
+		cl.tx = &transaction{}
+	}
+	if cl.tx.open {
+		return command.Error("ERR MULTI calls can not be nested")
+	}
+	cl.tx.open = true
+	c.R.OK()
+	return nil
+}
+
+func (n *Node) cmdDiscard(c *command.Ctx) error {
+	cl := connOf(c)
+	if cl.tx == nil || !cl.tx.open {
+		return command.Error("ERR DISCARD without MULTI")
+	}
+	n.endTransaction(cl)
+	c.R.OK()
+	return nil
+}
+
+// endTransaction forgets the connection's MULTI block and its WATCH.
+func (n *Node) endTransaction(cl *client) {
+	tx := cl.tx
+	if tx == nil {
+		return
+	}
+	tx.open, tx.failed, tx.queued, tx.bytes = false, false, nil, 0
+	n.eng.Unwatch(&tx.watch)
+	tx.watchSlots = tx.watchSlots[:0]
+}
+
+func (n *Node) cmdWatch(c *command.Ctx) error {
+	cl := connOf(c)
+	if cl.tx == nil {
+		cl.tx = &transaction{}
+	}
+	tx := cl.tx
+	if tx.open {
+		return command.Error("ERR WATCH inside MULTI is not allowed")
+	}
+	snap := n.proxy.Routing()
+	tb, ok := snap.Table(c.Table)
+	if !ok {
+		return command.Error(router.DroppedTable(c.Table))
+	}
+	if tx.watch.Watching() && tx.watchTable != tb.ID {
+		return command.Error("ERR WATCH of keys of another database than the keys already watched is not supported")
+	}
+	for _, key := range c.Args[1:] {
+		s := router.SlotOf(key, tb.Slots)
+		if tb.Route(s).Leader != snap.Self {
+			return command.Error("CROSSSLOT WATCH of a key led by another node is not supported yet")
+		}
+	}
+	tx.watchTable = tb.ID
+	for _, key := range c.Args[1:] {
+		s := router.SlotOf(key, tb.Slots)
+		if err := n.eng.Watch(&tx.watch, tb.ID, s, key); err != nil {
+			return err
+		}
+		if !slices.Contains(tx.watchSlots, s) {
+			tx.watchSlots = append(tx.watchSlots, s)
+		}
+	}
+	c.R.OK()
+	return nil
+}
+
+func (n *Node) cmdUnwatch(c *command.Ctx) error {
+	if cl := connOf(c); cl.tx != nil {
+		n.eng.Unwatch(&cl.tx.watch)
+		cl.tx.watchSlots = cl.tx.watchSlots[:0]
+	}
+	c.R.OK()
+	return nil
+}
+
+func (n *Node) cmdExec(c *command.Ctx) error {
+	cl := connOf(c)
+	tx := cl.tx
+	if tx == nil || !tx.open {
+		return command.Error("ERR EXEC without MULTI")
+	}
+	queued, failed := tx.queued, tx.failed
+	defer n.endTransaction(cl)
+	if failed {
+		return errExecAbort
+	}
+	return n.runUnit(cl, c, queued)
+}
+
+// unitSlots is the slots of table tb that cmds name, up to the first that
+// changes the connection's table (SELECT).
+func unitSlots(tb *router.Table, cmds []queuedCommand) []storage.SlotID {
+	var slots []storage.SlotID
+	for _, q := range cmds {
+		if q.spec.Name == "select" {
+			break
+		}
+		if q.spec.Cluster != router.Keyed && q.spec.Cluster != router.FanOut {
+			continue
+		}
+		keys, err := q.spec.KeysOf(q.args)
+		if err != nil {
+			continue // its handler answers the error
+		}
+		for _, k := range keys {
+			if s := router.SlotOf(k, tb.Slots); !slices.Contains(slots, s) {
+				slots = append(slots, s)
+			}
+		}
+	}
+	return slots
+}
+
+// unitHere explains why this node cannot run a unit over slots of tb, ""
+// when it can: it must lead every one of them, and a raft table's unit must
+// be of one slot (one raft group).
+func unitHere(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) string {
+	if tb.Mode == meta.ModeRaft && len(slots) > 1 {
+		return router.ErrCrossSlot
+	}
+	for _, s := range slots {
+		if msg := router.LeaderDown(snap, tb, s); msg != "" {
+			return msg
+		}
+		if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
+			return router.ErrCrossSlot
+		}
+	}
+	return ""
+}
+
+// runUnit runs an EXEC's queued commands as one unit and answers their
+// replies (or nil when a watched key changed).
+func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
+	snap := n.proxy.Routing()
+	tb, ok := snap.Table(cl.table)
+	if !ok {
+		return command.Error(router.DroppedTable(cl.table))
+	}
+	slots := unitSlots(tb, cmds)
+	if msg := unitHere(snap, tb, slots); msg != "" {
+		return command.Error(msg)
+	}
+	if tx := cl.tx; tx.watch.Watching() && tx.watchTable == tb.ID {
+		for _, s := range tx.watchSlots {
+			if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
+				// A watched key's slot moved away since the WATCH: its
+				// writes there are not seen here, so the watch cannot be
+				// honoured and the block must not run.
+				tx.watch.Invalidate()
+			}
+			if !slices.Contains(slots, s) {
+				slots = append(slots, s)
+			}
+		}
+	}
+	b := n.eng.NewBatch(n.commits)
+	if err := b.Hold(tb.ID, slots); err != nil {
+		b.Release()
+		return err
+	}
+	if cl.tx.watch.Changed(n.eng.NowMS()) {
+		b.Release()
+		c.R.NullArray()
+		return nil
+	}
+	table := tb.ID
+	start := c.R.Len()
+	c.R.Array(len(cmds))
+	reroute := c.Reroute
+	c.Reroute = false // a command of the unit is answered, never run again elsewhere
+	defer func() { c.Reroute = reroute }()
+	for i, q := range cmds {
+		began := time.Now()
+		mark := c.R.Len()
+		c.Args = q.args
+		switch {
+		case q.spec.Cluster == router.Server:
+			command.Run(q.spec, c)
+			if cl.table != table {
+				// SELECT: the rest of the block is a unit of the new
+				// table. What ran so far is committed first.
+				if err := b.Commit(); err != nil {
+					return n.unitFailed(c, start, err)
+				}
+				var msg string
+				b, table, msg = n.holdRest(cl, cmds[i+1:])
+				if msg != "" {
+					return n.unitFailed(c, start, command.Error(msg))
+				}
+				c.Table = table
+				if t, ok := n.proxy.Routing().Table(table); ok {
+					c.Slots = t.Slots
+				}
+			}
+		case q.spec.Cluster == router.TableWide:
+			// Table-wide commands (DBSIZE, KEYS, FLUSHDB, ...) read or
+			// write every slot: the unit so far is committed first, so
+			// that they see it, and the rest holds its slots again.
+			if err := b.Commit(); err != nil {
+				return n.unitFailed(c, start, err)
+			}
+			n.runTableWide(cl, c, q)
+			var msg string
+			b, table, msg = n.holdRest(cl, cmds[i+1:])
+			if msg != "" {
+				return n.unitFailed(c, start, command.Error(msg))
+			}
+		default:
+			command.RunInUnit(q.spec, c, b)
+		}
+		n.account(q.spec, began, c, mark)
+	}
+	if err := b.Commit(); err != nil {
+		return n.unitFailed(c, start, err)
+	}
+	return nil
+}
+
+// holdRest holds the slots of the rest of a unit on the connection's
+// current table, or says why it cannot.
+func (n *Node) holdRest(cl *client, rest []queuedCommand) (*storage.Batch, storage.TableID, string) {
+	b := n.eng.NewBatch(n.commits)
+	snap := n.proxy.Routing()
+	tb, ok := snap.Table(cl.table)
+	if !ok {
+		return b, cl.table, router.DroppedTable(cl.table)
+	}
+	slots := unitSlots(tb, rest)
+	if msg := unitHere(snap, tb, slots); msg != "" {
+		return b, tb.ID, msg
+	}
+	if err := b.Hold(tb.ID, slots); err != nil {
+		b.Release()
+		msg, _ := command.ErrorReply(err)
+		return b, tb.ID, msg
+	}
+	return b, tb.ID, ""
+}
+
+// runTableWide runs a table-wide command inside EXEC: here when this node
+// leads the whole table, else on every node as outside a transaction.
+func (n *Node) runTableWide(cl *client, c *command.Ctx, q queuedCommand) {
+	snap := n.proxy.Routing()
+	tb, ok := snap.Table(cl.table)
+	if !ok {
+		c.R.Error(router.DroppedTable(cl.table))
+		return
+	}
+	cmd := routedCommand(q.spec, q.args)
+	switch d := n.proxy.Decide(snap, tb, cmd); d.Kind {
+	case router.Everywhere:
+		n.proxy.Everywhere(cl.run, c.R, snap, tb, cmd, q.args)
+	case router.Refuse:
+		c.R.Error(d.Err)
+	default:
+		command.Run(q.spec, c)
+	}
+}
+
+// unitFailed answers a unit whose commit failed: nothing of it (since the
+// last commit) was written, so its replies give way to the error.
+func (n *Node) unitFailed(c *command.Ctx, start int, err error) error {
+	c.R.B = c.R.B[:start]
+	return err
+}
+
+// account counts one command's call, time and failure in its stats.
+func (n *Node) account(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
+	st := n.stats.of(spec)
+	took := time.Since(began)
+	st.calls.Add(1)
+	st.usec.Add(took.Microseconds())
+	st.latency.Observe(took.Seconds())
+	if c.R.Len() > mark && c.R.B[mark] == '-' {
+		st.failed.Add(1)
+	}
+}
