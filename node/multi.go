@@ -1,11 +1,13 @@
 package node
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -217,55 +219,139 @@ func unitSlots(tb *router.Table, cmds []queuedCommand) []storage.SlotID {
 	return slots
 }
 
-// unitHere explains why this node cannot run a unit over slots of tb, ""
-// when it can: it must lead every one of them, and a raft table's unit must
-// be of one slot (one raft group).
-func unitHere(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) string {
+// unitPlace is where a unit over slots of tb runs: the node leading every
+// one of them (a raft table's unit must be of one slot, one raft group),
+// else msg says why it cannot run now; wait: a slot is being handed over.
+func unitPlace(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) (leader meta.NodeID, msg string, wait bool) {
 	if tb.Mode == meta.ModeRaft && len(slots) > 1 {
-		return router.ErrCrossSlot
+		return "", router.ErrCrossSlot, false
 	}
-	for _, s := range slots {
+	leader = snap.Self
+	for i, s := range slots {
 		if msg := router.LeaderDown(snap, tb, s); msg != "" {
-			return msg
+			return "", msg, false
 		}
-		if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
-			return router.ErrCrossSlot
+		r := tb.Route(s)
+		if r.Handover {
+			return "", "", true
+		}
+		if i == 0 {
+			leader = r.Leader
+		} else if r.Leader != leader {
+			return "", router.ErrCrossSlot, false
 		}
 	}
-	return ""
+	return leader, "", false
 }
 
-// runUnit runs an EXEC's queued commands as one unit and answers their
-// replies (or nil when a watched key changed).
-func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(cl.table)
-	if !ok {
-		return command.Error(router.DroppedTable(cl.table))
-	}
-	slots := unitSlots(tb, cmds)
-	if msg := unitHere(snap, tb, slots); msg != "" {
-		return command.Error(msg)
-	}
-	if tx := cl.tx; tx.watch.Watching() && tx.watchTable == tb.ID {
-		for _, s := range tx.watchSlots {
-			if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
-				// A watched key's slot moved away since the WATCH: its
-				// writes there are not seen here, so the watch cannot be
-				// honoured and the block must not run.
-				tx.watch.Invalidate()
-			}
-			if !slices.Contains(slots, s) {
-				slots = append(slots, s)
-			}
+// forwardable reports whether a block may run on another node: its
+// commands are data commands of one table, or the connection's own ones
+// (PING, ECHO, ...) that this node answers in their place.
+func forwardable(cmds []queuedCommand) bool {
+	for _, q := range cmds {
+		if q.spec.Cluster == router.TableWide || q.spec.Name == "select" {
+			return false
 		}
 	}
+	return true
+}
+
+// unitRouteWait bounds how long EXEC waits for a slot's handover or for
+// routing that agrees with the slots' leader.
+const unitRouteWait = 5 * time.Second
+
+// runUnit runs an EXEC's queued commands as one unit and answers their
+// replies (or nil when a watched key changed): here when this node leads
+// every slot of the block, else on the one node that does.
+func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
+	deadline := time.Now().Add(unitRouteWait)
+	for {
+		snap := n.proxy.Routing()
+		tb, ok := snap.Table(cl.table)
+		if !ok {
+			return command.Error(router.DroppedTable(cl.table))
+		}
+		slots := unitSlots(tb, cmds)
+		if tx := cl.tx; tx.watch.Watching() && tx.watchTable == tb.ID {
+			for _, s := range tx.watchSlots {
+				if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
+					// A watched key's slot moved away since the WATCH:
+					// its writes there are not seen here, so the watch
+					// cannot be honoured and the block must not run.
+					c.R.NullArray()
+					return nil
+				}
+				if !slices.Contains(slots, s) {
+					slots = append(slots, s)
+				}
+			}
+		}
+		leader, msg, wait := unitPlace(snap, tb, slots)
+		switch {
+		case msg != "":
+			return command.Error(msg)
+		case wait:
+		case leader == snap.Self:
+			return n.runUnitHere(cl, c, tb, slots, cmds)
+		case !forwardable(cmds):
+			return command.Error(router.ErrCrossSlot)
+		default:
+			var data [][][]byte
+			for _, q := range cmds {
+				if q.spec.Cluster != router.Server {
+					data = append(data, q.args)
+				}
+			}
+			raw, moved := n.proxy.ForwardUnit(snap, tb, leader, slots, data, c.R.Resp3)
+			if !moved {
+				return n.placeUnitReply(c, cmds, raw)
+			}
+		}
+		if time.Now().After(deadline) {
+			return command.Error("CLUSTERDOWN the slots of the transaction are moving; retry")
+		}
+		n.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
+	}
+}
+
+// placeUnitReply answers EXEC with a unit's reply from the node that ran
+// it: its replies to the data commands, with this node's to the
+// connection's own commands (PING, ECHO, ...) in their places.
+func (n *Node) placeUnitReply(c *command.Ctx, cmds []queuedCommand, raw []byte) error {
+	if peer.IsError(raw) {
+		c.R.Raw(raw)
+		return nil
+	}
+	elems, err := peer.Elems(raw)
+	if err != nil {
+		return err
+	}
+	c.R.Array(len(cmds))
+	for _, q := range cmds {
+		if q.spec.Cluster == router.Server {
+			c.Args = q.args
+			command.Run(q.spec, c)
+			continue
+		}
+		if len(elems) == 0 {
+			return fmt.Errorf("the unit's reply has fewer replies than its %d commands", len(cmds))
+		}
+		c.R.Raw(elems[0])
+		elems = elems[1:]
+	}
+	return nil
+}
+
+// runUnitHere runs a unit over slots of tb, which this node leads, for
+// connection cl (nil: the data commands of a block another node forwarded,
+// UNIT).
+func (n *Node) runUnitHere(cl *client, c *command.Ctx, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) error {
 	b := n.eng.NewBatch(n.commits)
 	if err := b.Hold(tb.ID, slots); err != nil {
 		b.Release()
 		return err
 	}
-	if cl.tx.watch.Changed(n.eng.NowMS()) {
+	if cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
 		b.Release()
 		c.R.NullArray()
 		return nil
@@ -333,7 +419,10 @@ func (n *Node) holdRest(cl *client, rest []queuedCommand) (*storage.Batch, stora
 		return b, cl.table, router.DroppedTable(cl.table)
 	}
 	slots := unitSlots(tb, rest)
-	if msg := unitHere(snap, tb, slots); msg != "" {
+	if leader, msg, wait := unitPlace(snap, tb, slots); msg != "" || wait || leader != snap.Self {
+		if msg == "" {
+			msg = router.ErrCrossSlot
+		}
 		return b, tb.ID, msg
 	}
 	if err := b.Hold(tb.ID, slots); err != nil {

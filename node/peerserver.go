@@ -12,6 +12,7 @@ import (
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
 )
 
 // The peer port (port+10000) serves other nodes only: the requests of
@@ -124,6 +125,7 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 		pc.c.R.Error(reply)
 	})
 	peer.Handle(m, peer.ParseForward, n.execForwarded)
+	peer.Handle(m, peer.ParseUnit, committed(n.execUnit))
 	peer.Handle(m, peer.ParseCounts, committed(n.peerCounts))
 	peer.Handle(m, peer.ParsePositions, replying(n.slots.HandlePositions))
 	peer.Handle(m, peer.ParseChecksum, replying(n.slots.HandleChecksum))
@@ -193,6 +195,39 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 	if c.Rerouted {
 		c.Rerouted = false
 		c.R.Error(refuseMoved)
+	}
+}
+
+// execUnit answers a UNIT: a MULTI block's data commands, run here as one
+// unit over the slots named, which this node must lead (as for FWD).
+func (n *Node) execUnit(c *command.Ctx, req peer.Unit) {
+	c.R.Resp3 = req.Resp3 // the asker's client's protocol; reset after the request
+	tb, reply, behind := n.proxy.AdmitUnit(req)
+	if behind != nil {
+		n.catchUp(behind, n.peerCatchUpWait())
+		tb, reply, _ = n.proxy.AdmitUnit(req)
+	}
+	if reply != "" {
+		c.R.Error(reply)
+		return
+	}
+	cmds := make([]queuedCommand, len(req.Commands))
+	for i, args := range req.Commands {
+		spec := n.tbl.Lookup(args[0])
+		if spec == nil || !spec.ArityOK(len(args)) {
+			c.R.Error("ERR malformed UNIT: " + string(args[0]))
+			return
+		}
+		cmds[i] = queuedCommand{spec: spec, args: args}
+	}
+	slots := make([]storage.SlotID, len(req.Slots))
+	for i, se := range req.Slots {
+		slots[i] = se.Slot
+	}
+	c.Table, c.Slots = tb.ID, tb.Slots
+	if err := n.runUnitHere(nil, c, tb, slots, cmds); err != nil {
+		msg, _ := command.ErrorReply(err)
+		c.R.Error(msg)
 	}
 }
 

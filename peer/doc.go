@@ -13,7 +13,10 @@
 // error, logged, and the connection closed.
 //
 //	PEERAUTH <secret> <node-id>                           +OK                                  Auth
-//	FWD <table> <n> (<slot> <epoch>){n} <cmd> <args>...   the command's reply                  Forward
+//	FWD <table> <proto> <n> (<slot> <epoch>){n} <cmd> <args>...
+//	                                                      the command's reply                  Forward
+//	UNIT <table> <proto> <n> (<slot> <epoch>){n} <count> (<argc> <arg>...){count}
+//	                                                      [the commands' replies]              Unit
 //	COUNTS <table>                                        [keys, keys with a TTL]              Counts
 //	POSITIONS <table> <slot>...                           [[epoch, last index]...]             Positions
 //	CHECKSUM <table> <slot>                               [index, epoch, "sum", keys]          Checksum
@@ -31,9 +34,11 @@
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
-// at that epoch and the command's keys are in them. With n = 0 it runs a
-// table-wide command (DBSIZE, KEYS, FLUSHDB, RANDOMKEY) over the slots
-// the peer leads. REPLICATE and SYNC* are async replication's log
+// at that epoch and the command's keys are in them; it answers in the
+// client's protocol (proto, 2 or 3). With n = 0 it runs a table-wide
+// command (DBSIZE, KEYS, FLUSHDB, RANDOMKEY) over the slots the peer
+// leads. UNIT runs the data commands of a MULTI ... EXEC block the same
+// way, as one unit over its slots. REPLICATE and SYNC* are async replication's log
 // shipping and full sync (package replication, docs/replication.md);
 // RAFT* carry raft mode's messages, leadership transfers and snapshots
 // (replication/multiraft). Entries, chunks and batches are opaque here:

@@ -127,6 +127,65 @@ func ParseForward(args [][]byte) (Forward, error) {
 	return r, nil
 }
 
+// Unit runs a client's MULTI ... EXEC block on the peer as one unit (its
+// data commands; the asker runs the connection's own commands itself):
+//
+//	UNIT <table> <protocol> <n> (<slot> <epoch>){n} <count> (<argc> <arg>{argc}){count}
+//
+// The peer runs it if it leads every slot named at that epoch and every
+// command's keys are in them, and answers the array of the commands'
+// replies (in the client's protocol, as FWD), or *RefusedError.
+type Unit struct {
+	Table    keyspace.TableID
+	Resp3    bool
+	Slots    []SlotEpoch
+	Commands [][][]byte
+}
+
+func (Unit) Name() string { return "UNIT" }
+
+func (r Unit) Args() [][]byte {
+	fwd := Forward{Table: r.Table, Resp3: r.Resp3, Slots: r.Slots}.Args()
+	fwd[0] = []byte(r.Name())
+	out := append(fwd, strconv.AppendInt(nil, int64(len(r.Commands)), 10))
+	for _, cmd := range r.Commands {
+		out = append(out, strconv.AppendInt(nil, int64(len(cmd)), 10))
+		out = append(out, cmd...)
+	}
+	return out
+}
+
+// ParseUnit reads a UNIT. The commands' arguments alias args.
+func ParseUnit(args [][]byte) (Unit, error) {
+	fwd, err := ParseForward(args)
+	if err != nil {
+		return Unit{}, malformed("UNIT")
+	}
+	r := Unit{Table: fwd.Table, Resp3: fwd.Resp3, Slots: fwd.Slots}
+	rest := fwd.Command
+	count, err := strconv.ParseUint(string(rest[0]), 10, 31)
+	if err != nil || count > uint64(len(rest)) {
+		return Unit{}, malformed("UNIT")
+	}
+	rest = rest[1:]
+	r.Commands = make([][][]byte, 0, count)
+	for range count {
+		if len(rest) == 0 {
+			return Unit{}, malformed("UNIT")
+		}
+		argc, err := strconv.ParseUint(string(rest[0]), 10, 31)
+		if err != nil || argc == 0 || argc > uint64(len(rest)-1) {
+			return Unit{}, malformed("UNIT")
+		}
+		r.Commands = append(r.Commands, rest[1:1+argc])
+		rest = rest[1+argc:]
+	}
+	if len(rest) != 0 {
+		return Unit{}, malformed("UNIT")
+	}
+	return r, nil
+}
+
 // Counts asks for the key and TTL key counts of the slots of a table the
 // peer leads (INFO keyspace): COUNTS <table> -> [keys, keys with a TTL].
 type Counts struct {

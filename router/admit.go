@@ -38,17 +38,59 @@ type Admitted struct {
 // refusal could come from its own stale routing. The caller has checked
 // that the command is known, forwardable and of the right arity.
 func (p *Proxy) AdmitForward(req peer.Forward) (Admitted, string, *Behind) {
+	tb, slots, reply, behind := p.admitSlots(req.Table, req.Slots)
+	if reply != "" {
+		return Admitted{}, reply, behind
+	}
+	cmd := p.cfg.Classify(req.Command)
+	if len(slots) == 0 {
+		if cmd.Class != TableWide {
+			return Admitted{}, "ERR not a table-wide command: " + cmd.Name, nil
+		}
+		return Admitted{Table: tb, Owned: true}, "", nil
+	}
+	if reply := keysIn(tb, cmd, slots); reply != "" {
+		return Admitted{}, reply, nil
+	}
+	return Admitted{Table: tb, Owned: cmd.Merge == MergeScan}, "", nil
+}
+
+// AdmitUnit checks a forwarded MULTI block (UNIT) as AdmitForward checks a
+// command: every slot named led here at the asker's epoch, every
+// command's keys in them. It returns the table, or the error reply and
+// what this node may be behind on.
+func (p *Proxy) AdmitUnit(req peer.Unit) (*Table, string, *Behind) {
+	tb, slots, reply, behind := p.admitSlots(req.Table, req.Slots)
+	if reply != "" {
+		return nil, reply, behind
+	}
+	for _, c := range req.Commands {
+		cmd := p.cfg.Classify(c)
+		if cmd.Class == TableWide || cmd.Class == Server {
+			return nil, "ERR not a data command: " + cmd.Name, nil
+		}
+		if reply := keysIn(tb, cmd, slots); reply != "" {
+			return nil, reply, nil
+		}
+	}
+	return tb, "", nil
+}
+
+// admitSlots checks that this node leads every slot named, of table t, at
+// the asker's epoch (a raft slot's own group here is the authority: its
+// leader serves before the routing names it).
+func (p *Proxy) admitSlots(t meta.TableID, named []peer.SlotEpoch) (*Table, []SlotID, string, *Behind) {
 	snap := p.snap.Load()
-	tb, ok := snap.Table(req.Table)
+	tb, ok := snap.Table(t)
 	if !ok {
-		return Admitted{}, peer.Refuse((&UnknownTableError{Table: req.Table}).Error()), &Behind{UnknownTable: true, T: req.Table}
+		return nil, nil, peer.Refuse((&UnknownTableError{Table: t}).Error()), &Behind{UnknownTable: true, T: t}
 	}
 	var raft RaftView
 	if tb.Mode == meta.ModeRaft && p.cfg.Raft != nil {
 		raft = p.cfg.Raft()
 	}
-	slots := make([]SlotID, len(req.Slots))
-	for i, se := range req.Slots {
+	slots := make([]SlotID, len(named))
+	for i, se := range named {
 		s := se.Slot
 		var rl RaftLeader
 		if raft != nil {
@@ -59,28 +101,27 @@ func (p *Proxy) AdmitForward(req peer.Forward) (Admitted, string, *Behind) {
 			if ee, ok := err.(*EpochError); ok && ee.Asked > ee.Known {
 				b = &Behind{T: tb.ID, S: s, Epoch: ee.Asked}
 			}
-			return Admitted{}, peer.Refuse(err.Error()), b
+			return nil, nil, peer.Refuse(err.Error()), b
 		}
 		if rl.Known && !rl.Self {
 			// The asker waits for the routing to follow raft and retries.
-			return Admitted{}, peer.Refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
+			return nil, nil, peer.Refuse(fmt.Sprintf("slot %d: raft elected another leader", s)), nil
 		}
 		slots[i] = s
 	}
-	cmd := p.cfg.Classify(req.Command)
-	if len(slots) == 0 {
-		if cmd.Class != TableWide {
-			return Admitted{}, "ERR not a table-wide command: " + cmd.Name, nil
-		}
-		return Admitted{Table: tb, Owned: true}, "", nil
+	return tb, slots, "", nil
+}
+
+// keysIn refuses a command whose keys are not all in the slots the asker
+// named (and this node leads).
+func keysIn(tb *Table, cmd Command, slots []SlotID) string {
+	if cmd.BadKeys {
+		return ""
 	}
-	// The keys must be in the slots the asker named (and this node leads).
-	if !cmd.BadKeys {
-		for _, k := range cmd.Keys {
-			if s := SlotOf(k, tb.Slots); !slices.Contains(slots, s) {
-				return Admitted{}, peer.Refuse(fmt.Sprintf("key in slot %d, not in the slots named", s)), nil
-			}
+	for _, k := range cmd.Keys {
+		if s := SlotOf(k, tb.Slots); !slices.Contains(slots, s) {
+			return peer.Refuse(fmt.Sprintf("key in slot %d, not in the slots named", s))
 		}
 	}
-	return Admitted{Table: tb, Owned: cmd.Merge == MergeScan}, "", nil
+	return ""
 }

@@ -163,6 +163,25 @@ func (p *Proxy) send(snap *Snapshot, id meta.NodeID, tb *Table, slots []SlotID, 
 	return p.cfg.Links.Do(info.Peer, peer.ClassForward, key, forwardReq(tb, slots, args, resp3))
 }
 
+// ForwardUnit runs cmds, the data commands of a MULTI block over slots of
+// tb that node leader leads (per snap), there as one unit (UNIT), and
+// returns its reply: the array of the commands' replies, or an error.
+// moved reports that the leader refused it, its routing differing
+// (nothing ran): the caller routes the block again with newer routing.
+func (p *Proxy) ForwardUnit(snap *Snapshot, tb *Table, leader meta.NodeID, slots []SlotID, cmds [][][]byte, resp3 bool) (reply []byte, moved bool) {
+	req := peer.Unit{Table: tb.ID, Resp3: resp3, Slots: make([]peer.SlotEpoch, len(slots)), Commands: cmds}
+	for i, s := range slots {
+		req.Slots[i] = peer.SlotEpoch{Slot: s, Epoch: tb.Route(s).Epoch}
+	}
+	info, _ := snap.Node(leader)
+	key := uint32(0)
+	if len(slots) > 0 {
+		key = uint32(slots[0])
+	}
+	raw, ok := p.wait(p.cfg.Links.Do(info.Peer, peer.ClassForward, key, req), leader)
+	return raw, ok && refused(raw)
+}
+
 // wait waits for a forwarded reply; a failure becomes CLUSTERDOWN.
 func (p *Proxy) wait(f *peer.Future, leader meta.NodeID) ([]byte, bool) {
 	raw, err := f.Wait(context.Background(), p.cfg.ForwardTimeout)
