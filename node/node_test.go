@@ -549,3 +549,61 @@ func TestGoRedisResp3(t *testing.T) {
 		t.Errorf("ZSCORE over RESP3 = %T %v, %v; want a double", raw, raw, err)
 	}
 }
+
+// go-redis's transactions in its default configuration: TxPipelined
+// (MULTI ... EXEC around a pipeline) and Watch (an optimistic transaction,
+// retried by the application when EXEC answers nil), over keys of several
+// slots on one node.
+func TestGoRedisTransactions(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), nil)
+	ctx := context.Background()
+	c := newClient(t, addr, nil)
+	var incr *redis.IntCmd
+	var mget *redis.SliceCmd
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "ta", "1", 0)
+		incr = p.Incr(ctx, "ta")
+		p.Set(ctx, "tb", "x", 0)
+		mget = p.MGet(ctx, "ta", "tb")
+		return nil
+	})
+	if err != nil || incr.Val() != 2 || fmt.Sprint(mget.Val()) != "[2 x]" {
+		t.Fatalf("TxPipelined: %v; INCR %d, MGET %v", err, incr.Val(), mget.Val())
+	}
+	bump := func(tx *redis.Tx) error {
+		n, err := tx.Get(ctx, "ta").Int()
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "ta", n+1, 0)
+			return nil
+		})
+		return err
+	}
+	if err := c.Watch(ctx, bump, "ta"); err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if v := c.Get(ctx, "ta").Val(); v != "3" {
+		t.Fatalf("after the watched transaction ta = %q, want 3", v)
+	}
+	// Another client's write between WATCH and EXEC: go-redis sees
+	// redis.TxFailedErr.
+	other := newClient(t, addr, nil)
+	err = c.Watch(ctx, func(tx *redis.Tx) error {
+		if err := other.Set(ctx, "ta", "changed", 0).Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "ta", "mine", 0)
+			return nil
+		})
+		return err
+	}, "ta")
+	if err != redis.TxFailedErr {
+		t.Fatalf("Watch with a concurrent write: %v, want redis.TxFailedErr", err)
+	}
+	if v := c.Get(ctx, "ta").Val(); v != "changed" {
+		t.Fatalf("ta = %q, want the other client's value", v)
+	}
+}

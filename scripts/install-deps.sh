@@ -13,6 +13,9 @@ pkgs=(
   redis-server redis-tools
   # Later issues: a real external etcd and a TCP load balancer for multi-node tests.
   etcd-server haproxy
+  # A second language's client library, in its default configuration (redis-py's pipelines
+  # are MULTI ... EXEC blocks), for the client tests; run with Debian's /usr/bin/python3.
+  python3-redis
 )
 
 missing=()

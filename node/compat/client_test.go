@@ -1,0 +1,84 @@
+package compat
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// pythonClientScript drives redis-py (Debian's python3-redis) in its default configuration: a
+// pipeline is a MULTI ... EXEC block, replies are parsed into Python values. It prints "ok" or
+// fails with the assertion. Its keys share the hash tag {py} so that a block is one slot's
+// unit, which runs through any node of a cluster; watch=1 adds an optimistic transaction
+// (WATCH, GET, MULTI, SET, EXEC, as redis-py's transaction helper runs it) over keys this node
+// leads.
+const pythonClientScript = `
+import sys, redis
+host, port, watch = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+r = redis.Redis(host=host, port=port, socket_timeout=10)
+r.delete("{py}a", "{py}h", "{py}l", "{py}n")
+p = r.pipeline()
+p.set("{py}a", 1).incr("{py}a").get("{py}a").hset("{py}h", mapping={"f": "v", "g": "w"})
+p.hgetall("{py}h").rpush("{py}l", "x", "y").lrange("{py}l", 0, -1).mget("{py}a", "{py}nokey")
+got = p.execute()
+want = [True, 2, b"2", 2, {b"f": b"v", b"g": b"w"}, 2, [b"x", b"y"], [b"2", None]]
+assert got == want, (got, want)
+p = r.pipeline()
+p.set("{py}n", "x").incr("{py}n").set("{py}a", 7)
+got = p.execute(raise_on_error=False)
+assert got[0] is True and isinstance(got[1], redis.ResponseError) and got[2] is True, got
+assert r.get("{py}a") == b"7"
+if watch:
+    def bump(pipe):
+        v = int(pipe.get("{py}a"))
+        pipe.multi()
+        pipe.set("{py}a", v + 1)
+    r.transaction(bump, "{py}a")
+    assert r.get("{py}a") == b"8"
+    with r.pipeline() as pipe:
+        pipe.watch("{py}a")
+        r.set("{py}a", "changed")
+        pipe.multi()
+        pipe.set("{py}a", "mine")
+        try:
+            pipe.execute()
+            raise AssertionError("EXEC ran after a watched key changed")
+        except redis.WatchError:
+            pass
+    assert r.get("{py}a") == b"changed"
+print("ok")
+`
+
+// TestPythonClient runs redis-py's default pipelines (MULTI ... EXEC) and an optimistic
+// transaction against redis-server (which checks the script), one pika-node, and, without the
+// WATCH part, every cluster node and haproxy.
+func TestPythonClient(t *testing.T) {
+	needServers(t)
+	py := "/usr/bin/python3" // Debian's, which has python3-redis (scripts/install-deps.sh)
+	if out, err := exec.Command(py, "-c", "import redis").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import redis (python3-redis, scripts/install-deps.sh): %v\n%s", py, err, out)
+	}
+	run := func(t *testing.T, s *server, watch bool) {
+		t.Helper()
+		host, port, _ := strings.Cut(s.addr, ":")
+		w := "0"
+		if watch {
+			w = "1"
+		}
+		out, err := exec.Command(py, "-c", pythonClientScript, host, port, w).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Fatalf("%s: %v\n%s", s.Name, err, out)
+		}
+	}
+	t.Run("redis", func(t *testing.T) { run(t, redisSrv, true) })
+	t.Run("pika", func(t *testing.T) { run(t, pikaSrv, true) })
+	if pikaBin == "" {
+		return
+	}
+	for _, target := range clusterTargets() {
+		t.Run("cluster/"+target.Name, func(t *testing.T) {
+			needCluster(t)
+			run(t, target, false)
+		})
+	}
+}
