@@ -204,12 +204,18 @@ func tableOpen(cl *client, tb *router.Table) bool {
 
 // otherTable is command.Ctx.OtherTable for cl's commands: a table of the
 // routing that cl has opened (AUTH), whose slot of key this node leads.
+// cl nil is a command another node forwarded: that node checked its
+// client's access to the command's own table only, so an existing other
+// table is refused (CROSSSLOT, as when its slot is led elsewhere).
 func (n *Node) otherTable(cl *client) func(storage.TableID, []byte) (uint32, error) {
 	return func(t storage.TableID, key []byte) (uint32, error) {
 		snap := n.proxy.Routing()
 		tb, ok := snap.Table(t)
 		if !ok {
 			return 0, command.Error("ERR DB index is out of range")
+		}
+		if cl == nil {
+			return 0, command.Error(router.ErrCrossSlot)
 		}
 		if !tableOpen(cl, tb) {
 			return 0, command.Error("NOAUTH Authentication required.")

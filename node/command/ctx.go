@@ -61,7 +61,7 @@ type Ctx struct {
 	// count, or the error reply when the command may not write key there
 	// from here (no such database, one the connection has not
 	// authenticated to, a slot this node does not lead). Nil: no other
-	// table is within reach (a command forwarded by another node).
+	// table is within reach (CROSSSLOT).
 	OtherTable func(t storage.TableID, key []byte) (slots uint32, err error)
 
 	update *storage.Update

@@ -384,28 +384,36 @@ func mpopArgs(args [][]byte, first, second string) (keys [][]byte, isFirst bool,
 	return keys, isFirst, count, nil
 }
 
-// cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: it
-// pops from the first list of the keys and replies [key, [item ...]], or
-// a null array.
-func cmdLMPop(c *Ctx) error {
-	keys, left, count, err := mpopArgs(c.Args, "left", "right")
+// mpop runs LMPOP or ZMPOP: pop pops from key (isFirst and count as
+// mpopArgs gives them) and replies [key, popped] when key exists; the
+// first key that does is popped from, else the reply is a null array.
+func mpop(c *Ctx, first, second string, pop func(key []byte, isFirst bool, count int64) (bool, error)) error {
+	keys, isFirst, count, err := mpopArgs(c.Args, first, second)
 	if err != nil {
 		return err
 	}
 	for _, key := range keys {
-		l, ok, err := getList(c, key)
-		if err != nil {
+		if ok, err := pop(key, isFirst, count); err != nil || ok {
 			return err
 		}
-		if !ok {
-			continue
-		}
-		c.R.Array(2)
-		c.R.Bulk(key)
-		return l.popReply(c, left, uint64(count))
 	}
 	c.R.NullArray()
 	return nil
+}
+
+// cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: it
+// pops from the first list of the keys and replies [key, [item ...]], or
+// a null array.
+func cmdLMPop(c *Ctx) error {
+	return mpop(c, "left", "right", func(key []byte, left bool, count int64) (bool, error) {
+		l, ok, err := getList(c, key)
+		if err != nil || !ok {
+			return false, err
+		}
+		c.R.Array(2)
+		c.R.Bulk(key)
+		return true, l.popReply(c, left, uint64(count))
+	})
 }
 
 func cmdLLen(c *Ctx) error {

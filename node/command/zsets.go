@@ -1035,29 +1035,20 @@ func (z *zset) pop(count int64, max bool) ([]zitem, error) {
 // from the first sorted set of the keys and replies [key, [[member,
 // score] ...]] in both protocols, or a null array.
 func cmdZMPop(c *Ctx) error {
-	keys, min, count, err := mpopArgs(c.Args, "min", "max")
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
+	return mpop(c, "min", "max", func(key []byte, min bool, count int64) (bool, error) {
 		z, ok, err := getZSet(c, key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
+		if err != nil || !ok {
+			return false, err
 		}
 		items, err := z.pop(count, !min)
 		if err != nil {
-			return err
+			return false, err
 		}
 		c.R.Array(2)
 		c.R.Bulk(key)
 		replyPairs(c, items)
-		return nil
-	}
-	c.R.NullArray()
-	return nil
+		return true, nil
+	})
 }
 
 // ---- ZUNION / ZINTER / ZDIFF / ZINTERCARD and their STORE forms
