@@ -273,8 +273,13 @@ func dumpKey(txn *storage.Txn, key []byte, m storage.Meta) (*dumped, error) {
 	d.members = make([][2][]byte, 0, m.Count)
 	err := txn.ScanMembers(key, m.Version, nil, false, func(member, value []byte) bool {
 		d.members = append(d.members, [2][]byte{bytes.Clone(member), bytes.Clone(value)})
-		return true
+		return uint64(len(d.members)) < m.Count
 	})
+	if err == nil && uint64(len(d.members)) != m.Count {
+		// A scan does not see a unit's pending writes: never copy a
+		// collection whose members it did not all find.
+		err = hsCountMismatch(key, m, uint64(len(d.members)))
+	}
 	return d, err
 }
 
