@@ -118,7 +118,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl)}
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error
@@ -200,6 +200,35 @@ func tableOpen(cl *client, tb *router.Table) bool {
 	}
 	h, ok := cl.grants[tb.ID]
 	return ok && h == tb.PasswordHash
+}
+
+// otherTable is command.Ctx.OtherTable for cl's commands: a table of the
+// routing that cl has opened (AUTH), whose slot of key this node leads.
+// cl nil is a command another node forwarded: that node checked its
+// client's access to the command's own table only, so an existing other
+// table is refused (CROSSSLOT, as when its slot is led elsewhere).
+func (n *Node) otherTable(cl *client) func(storage.TableID, []byte) (uint32, error) {
+	return func(t storage.TableID, key []byte) (uint32, error) {
+		snap := n.proxy.Routing()
+		tb, ok := snap.Table(t)
+		if !ok {
+			return 0, command.Error("ERR DB index is out of range")
+		}
+		if cl == nil {
+			return 0, command.Error(router.ErrCrossSlot)
+		}
+		if !tableOpen(cl, tb) {
+			return 0, command.Error("NOAUTH Authentication required.")
+		}
+		s := router.SlotOf(key, tb.Slots)
+		if msg := router.LeaderDown(snap, tb, s); msg != "" {
+			return 0, command.Error(msg)
+		}
+		if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
+			return 0, command.Error(router.ErrCrossSlot)
+		}
+		return tb.Slots, nil
+	}
 }
 
 // exec dispatches one command: lookup, arity, table and auth, routing,

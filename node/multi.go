@@ -385,14 +385,19 @@ func (n *Node) runUnitHere(cl *client, c *command.Ctx, tb *router.Table, slots [
 					c.Slots = t.Slots
 				}
 			}
-		case q.spec.Cluster == router.TableWide:
+		case q.spec.Cluster == router.TableWide || (q.spec.Elsewhere != nil && q.spec.Elsewhere(q.args, table)):
 			// Table-wide commands (DBSIZE, KEYS, FLUSHDB, ...) read or
-			// write every slot: the unit so far is committed first, so
-			// that they see it, and the rest holds its slots again.
+			// write every slot, and COPY ... DB n writes another table:
+			// the unit so far is committed first, so that they see it,
+			// they run on their own, and the rest holds its slots again.
 			if err := b.Commit(); err != nil {
 				return n.unitFailed(c, start, err)
 			}
-			n.runTableWide(cl, c, q)
+			if q.spec.Cluster == router.TableWide {
+				n.runTableWide(cl, c, q)
+			} else {
+				command.Run(q.spec, c)
+			}
 			var msg string
 			b, table, msg = n.holdRest(cl, cmds[i+1:])
 			if msg != "" {

@@ -70,7 +70,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	rd.Release()
 
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits}
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(nil)}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") })

@@ -56,6 +56,13 @@ type Ctx struct {
 	// admitted and committed (a raft table's by its slots' groups). Nil,
 	// or nil for a table: the engine's local commit.
 	Commits func(storage.TableID) storage.Committer
+	// OtherTable, when set, opens another table than Table for a command
+	// that writes key there (COPY ... DB n): it returns the table's slot
+	// count, or the error reply when the command may not write key there
+	// from here (no such database, one the connection has not
+	// authenticated to, a slot this node does not lead). Nil: no other
+	// table is within reach (CROSSSLOT).
+	OtherTable func(t storage.TableID, key []byte) (slots uint32, err error)
 
 	update *storage.Update
 	view   *storage.View
@@ -63,6 +70,10 @@ type Ctx struct {
 	// unit: the command is one of a unit's (RunInUnit): its reads too go
 	// through the batch, which holds the unit's slots.
 	unit bool
+	// then, set by a handler, runs once the command's slots are unlocked
+	// and its writes committed: the part of a command that writes another
+	// table (COPY ... DB n) under that table's locks.
+	then func() error
 }
 
 // Txn returns the storage Txn of key's slot: a write Txn inside a write
@@ -123,7 +134,7 @@ func Run(spec *Spec, c *Ctx) { _ = execute(spec, c) } // no batch: never busy
 func execute(spec *Spec, c *Ctx) error {
 	mark := len(c.R.B)
 	err := run(spec, c)
-	c.update, c.view = nil, nil
+	c.update, c.view, c.then = nil, nil, nil
 	if err == nil {
 		return nil
 	}
@@ -220,7 +231,12 @@ func run(spec *Spec, c *Ctx) (err error) {
 		}
 		return b.Update(c.Table, slots, fn)
 	}
-	return c.Engine.UpdateWith(c.Commits, c.Table, slots, fn)
+	err = c.Engine.UpdateWith(c.Commits, c.Table, slots, fn)
+	if then := c.then; then != nil && err == nil {
+		c.update, c.then = nil, nil
+		return then()
+	}
+	return err
 }
 
 // oneKey reports whether spec's commands name one key at most, which a

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -26,6 +27,7 @@ func registerKeys(t *Table) {
 		Spec{Name: "pexpiretime", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdTTL(true, true)},
 		Spec{Name: "persist", Arity: 2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdPersist},
 		Spec{Name: "rename", Arity: 3, Flags: Write, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRename(false)},
+		Spec{Name: "copy", Arity: -3, Flags: Write | DenyOOM, FirstKey: 1, LastKey: 2, Step: 1, Elsewhere: copyElsewhere, Handler: cmdCopy},
 		Spec{Name: "renamenx", Arity: 3, Flags: Write | Fast, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRename(true)},
 		Spec{Name: "keys", Arity: 2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeConcat, Handler: cmdKeys},
 		Spec{Name: "scan", Arity: -2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeScan, Handler: cmdScan},
@@ -247,36 +249,195 @@ func cmdRename(nx bool) Handler {
 }
 
 // copyKey writes src's value under dst (replacing it), keeping the expiry.
-// Collections are copied member by member under a new version: a
-// collection's members are keyed by its name.
 func copyKey(st *storage.Txn, src []byte, m storage.Meta, dt *storage.Txn, dst []byte) error {
-	if m.Type == storage.TypeString {
-		return dt.PutMeta(dst, &m)
-	}
-	v, err := dt.NewVersion()
+	d, err := dumpKey(st, src, m)
 	if err != nil {
 		return err
 	}
-	old := m.Version
+	return d.restore(dt, dst)
+}
+
+// dumped is a key's value read out of storage: its meta (a string's value
+// in it) and a collection's members with their values.
+type dumped struct {
+	m       storage.Meta
+	members [][2][]byte
+}
+
+// dumpKey reads the value of key, whose live meta is m.
+func dumpKey(txn *storage.Txn, key []byte, m storage.Meta) (*dumped, error) {
+	d := &dumped{m: m}
+	if m.Type == storage.TypeString {
+		return d, nil
+	}
+	d.members = make([][2][]byte, 0, m.Count)
+	err := txn.ScanMembers(key, m.Version, nil, false, func(member, value []byte) bool {
+		d.members = append(d.members, [2][]byte{bytes.Clone(member), bytes.Clone(value)})
+		return uint64(len(d.members)) < m.Count
+	})
+	if err == nil && uint64(len(d.members)) != m.Count {
+		// A scan does not see a unit's pending writes: never copy a
+		// collection whose members it did not all find.
+		err = hsCountMismatch(key, m, uint64(len(d.members)))
+	}
+	return d, err
+}
+
+// restore writes the value under key (replacing it), with its expiry. A
+// collection gets a new version: its members are keyed by its name.
+func (d *dumped) restore(txn *storage.Txn, key []byte) error {
+	m := d.m
+	if m.Type == storage.TypeString {
+		return txn.PutMeta(key, &m)
+	}
+	v, err := txn.NewVersion()
+	if err != nil {
+		return err
+	}
 	m.Version = v
-	var werr error
-	err = st.ScanMembers(src, old, nil, false, func(member, value []byte) bool {
-		member, value = append([]byte(nil), member...), append([]byte(nil), value...)
-		if werr = dt.PutMember(dst, v, member, value); werr != nil {
-			return false
+	for _, mv := range d.members {
+		member, value := mv[0], mv[1]
+		if err := txn.PutMember(key, v, member, value); err != nil {
+			return err
 		}
 		if m.Type == storage.TypeZSet && len(value) == 8 {
-			werr = dt.PutScore(dst, v, storage.DecodeScore(value), member)
+			if err := txn.PutScore(key, v, storage.DecodeScore(value), member); err != nil {
+				return err
+			}
 		}
-		return werr == nil
+	}
+	return txn.PutMeta(key, &m)
+}
+
+var (
+	errSameObject   = Error("ERR source and destination objects are the same")
+	errDBOutOfRange = Error("ERR DB index is out of range")
+)
+
+// copyArgs parses COPY's options as Redis does, in order: the table it
+// copies to (cur unless DB n) and REPLACE. open, when set, is asked about
+// every DB n other than cur as it is parsed; its error is the reply.
+func copyArgs(args [][]byte, cur storage.TableID, open func(storage.TableID) error) (table storage.TableID, replace bool, err error) {
+	table = cur
+	for j := 3; j < len(args); j++ {
+		switch {
+		case isArg(args[j], "replace"):
+			replace = true
+		case isArg(args[j], "db") && j+1 < len(args):
+			j++
+			n, err := parseInt(args[j])
+			if err != nil {
+				return 0, false, err
+			}
+			if n < math.MinInt32 || n > math.MaxInt32 { // a C int, as SELECT's
+				return 0, false, Error("ERR value is out of range, value must between -2147483648 and 2147483647")
+			}
+			if n < 0 {
+				return 0, false, errDBOutOfRange
+			}
+			table = storage.TableID(n)
+			if table != cur && open != nil {
+				if err := open(table); err != nil {
+					return 0, false, err
+				}
+			}
+		default:
+			return 0, false, ErrSyntax
+		}
+	}
+	return table, replace, nil
+}
+
+// copyElsewhere is COPY's Spec.Elsewhere: DB n names another table.
+func copyElsewhere(args [][]byte, cur storage.TableID) bool {
+	t, _, err := copyArgs(args, cur, nil)
+	return err == nil && t != cur
+}
+
+// cmdCopy is COPY source destination [DB n] [REPLACE]. Within the table
+// it runs under both keys' slots' locks. To another table, the source is
+// read under its slot's lock, and the destination written afterwards
+// under its own table's lock (c.then): never both at once, which could
+// deadlock with a COPY the other way; another client may see the
+// destination not yet written while the source is already changed.
+func cmdCopy(c *Ctx) error {
+	src, dst := c.Args[1], c.Args[2]
+	slots := c.Slots
+	table, replace, err := copyArgs(c.Args, c.Table, func(t storage.TableID) error {
+		if c.OtherTable == nil {
+			return Error(router.ErrCrossSlot)
+		}
+		var err error
+		slots, err = c.OtherTable(t, dst)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if werr != nil {
-		return werr
+	if table == c.Table && bytes.Equal(src, dst) {
+		return errSameObject
 	}
-	return dt.PutMeta(dst, &m)
+	st := c.Txn(src)
+	m, ok, err := st.Meta(src)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// An expired source still physically present goes, as Redis's
+		// lookup deletes it.
+		if err := st.DeleteKey(src); err != nil {
+			return err
+		}
+		c.R.Int(0)
+		return nil
+	}
+	if table == c.Table {
+		return copyDumped(c, c.Txn(dst), dst, replace, func() (*dumped, error) { return dumpKey(st, src, m) })
+	}
+	if c.batch != nil {
+		// A unit holds its own table's slots (Spec.Elsewhere keeps COPY
+		// to another table out of units).
+		return Error("ERR COPY to another database cannot run inside this unit")
+	}
+	d, err := dumpKey(st, src, m)
+	if err != nil {
+		return err
+	}
+	slot := router.SlotOf(dst, slots)
+	c.then = func() error {
+		err := c.Engine.UpdateWith(c.Commits, table, []storage.SlotID{slot}, func(u *storage.Update) error {
+			return copyDumped(c, u.Txn(slot), dst, replace, func() (*dumped, error) { return d, nil })
+		})
+		if IsUnapplied(err) {
+			// Not routed again: the source's routing cannot help.
+			msg, _ := ErrorReply(err)
+			return Error(msg)
+		}
+		return err
+	}
+	return nil
+}
+
+// copyDumped writes the value dump reads under dst in txn, unless dst
+// exists and replace is not set, and replies 1 when it did, else 0.
+func copyDumped(c *Ctx, txn *storage.Txn, dst []byte, replace bool, dump func() (*dumped, error)) error {
+	_, exists, err := txn.Meta(dst)
+	if err != nil {
+		return err
+	}
+	if exists && !replace {
+		c.R.Int(0)
+		return nil
+	}
+	d, err := dump()
+	if err != nil {
+		return err
+	}
+	if err := d.restore(txn, dst); err != nil {
+		return err
+	}
+	c.R.Int(1)
+	return nil
 }
 
 // forEachKey walks the live keys of the table, slot by slot, from (slot,

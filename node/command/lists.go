@@ -28,6 +28,7 @@ func registerLists(t *Table) {
 		Spec{Name: "lpos", Arity: -3, Flags: ReadOnly, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdLPos},
 		Spec{Name: "rpoplpush", Arity: 3, Flags: rw, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRPopLPush},
 		Spec{Name: "lmove", Arity: 5, Flags: rw, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdLMove},
+		Spec{Name: "lmpop", Arity: -4, Flags: Write, Keys: mpopKeys, Handler: cmdLMPop},
 	)
 }
 
@@ -278,48 +279,141 @@ func cmdPop(left bool, name string) Handler {
 			c.R.Bulk(v)
 			return nil
 		}
-		n := uint64(count)
-		if n > l.m.Count {
-			n = l.m.Count
-		}
-		c.R.Array(int(n))
-		if n == 0 {
-			return nil
-		}
-		from := uint64(0)
-		if !left {
-			from = l.m.Count - 1
-		}
-		var got uint64
-		err = l.scan(from, !left, func(_ uint64, v []byte) bool {
-			c.R.Bulk(v)
-			got++
-			return got < n
-		})
-		if err != nil {
-			return err
-		}
-		if n == l.m.Count {
-			l.m.Count = 0
-			return l.store()
-		}
-		for i := uint64(0); i < n; i++ {
-			pos := i
-			if !left {
-				pos = l.m.Count - 1 - i
-			}
-			if err := l.del(pos); err != nil {
-				return err
-			}
-		}
-		if left {
-			l.m.Head += n
-		} else {
-			l.m.Tail -= n
-		}
-		l.m.Count -= n
+		return l.popReply(c, left, uint64(count))
+	}
+}
+
+// popReply pops up to count items from the head (left) or the tail and
+// replies with them as an array, in the order popped.
+func (l *list) popReply(c *Ctx, left bool, count uint64) error {
+	n := min(count, l.m.Count)
+	c.R.Array(int(n))
+	if n == 0 {
+		return nil
+	}
+	from := uint64(0)
+	if !left {
+		from = l.m.Count - 1
+	}
+	var got uint64
+	err := l.scan(from, !left, func(_ uint64, v []byte) bool {
+		c.R.Bulk(v)
+		got++
+		return got < n
+	})
+	if err != nil {
+		return err
+	}
+	if got != n {
+		// The header promised n items (see cmdLRange).
+		return fmt.Errorf("list %q: %d items popped, want %d", l.key, got, n)
+	}
+	if n == l.m.Count {
+		l.m.Count = 0
 		return l.store()
 	}
+	for i := uint64(0); i < n; i++ {
+		pos := i
+		if !left {
+			pos = l.m.Count - 1 - i
+		}
+		if err := l.del(pos); err != nil {
+			return err
+		}
+	}
+	if left {
+		l.m.Head += n
+	} else {
+		l.m.Tail -= n
+	}
+	l.m.Count -= n
+	return l.store()
+}
+
+// mpopNumKeys parses the numkeys of LMPOP and ZMPOP as Redis does; the
+// keys must be followed by the side argument.
+func mpopNumKeys(args [][]byte) (int, error) {
+	n, err := parseInt(args[1])
+	if err != nil || n < 1 {
+		return 0, Error("ERR numkeys should be greater than 0")
+	}
+	if n >= int64(len(args)-2) {
+		return 0, ErrSyntax
+	}
+	return int(n), nil
+}
+
+// mpopKeys is the Keys func of LMPOP and ZMPOP: numkeys key [key ...].
+func mpopKeys(args [][]byte) ([][]byte, error) {
+	n, err := mpopNumKeys(args)
+	if err != nil {
+		return nil, err
+	}
+	return args[2 : 2+n], nil
+}
+
+// mpopArgs parses numkeys key [key ...] first|second [COUNT count] as
+// LMPOP (LEFT|RIGHT) and ZMPOP (MIN|MAX) do: isFirst says which side was
+// named; count is 1 by default.
+func mpopArgs(args [][]byte, first, second string) (keys [][]byte, isFirst bool, count int64, err error) {
+	n, err := mpopNumKeys(args)
+	if err != nil {
+		return nil, false, 0, err
+	}
+	keys = args[2 : 2+n]
+	switch side := args[2+n]; {
+	case isArg(side, first):
+		isFirst = true
+	case isArg(side, second):
+	default:
+		return nil, false, 0, ErrSyntax
+	}
+	count = -1
+	for j := 3 + n; j < len(args); j++ {
+		if count != -1 || !isArg(args[j], "count") || j+1 >= len(args) {
+			return nil, false, 0, ErrSyntax
+		}
+		j++
+		if count, err = parseInt(args[j]); err != nil || count < 1 {
+			return nil, false, 0, Error("ERR count should be greater than 0")
+		}
+	}
+	if count == -1 {
+		count = 1
+	}
+	return keys, isFirst, count, nil
+}
+
+// mpop runs LMPOP or ZMPOP: pop pops from key (isFirst and count as
+// mpopArgs gives them) and replies [key, popped] when key exists; the
+// first key that does is popped from, else the reply is a null array.
+func mpop(c *Ctx, first, second string, pop func(key []byte, isFirst bool, count int64) (bool, error)) error {
+	keys, isFirst, count, err := mpopArgs(c.Args, first, second)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if ok, err := pop(key, isFirst, count); err != nil || ok {
+			return err
+		}
+	}
+	c.R.NullArray()
+	return nil
+}
+
+// cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: it
+// pops from the first list of the keys and replies [key, [item ...]], or
+// a null array.
+func cmdLMPop(c *Ctx) error {
+	return mpop(c, "left", "right", func(key []byte, left bool, count int64) (bool, error) {
+		l, ok, err := getList(c, key)
+		if err != nil || !ok {
+			return false, err
+		}
+		c.R.Array(2)
+		c.R.Bulk(key)
+		return true, l.popReply(c, left, uint64(count))
+	})
 }
 
 func cmdLLen(c *Ctx) error {

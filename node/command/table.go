@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
 )
 
 // Flags describe a command, for dispatch and COMMAND INFO.
@@ -75,6 +76,11 @@ type Spec struct {
 	// command must read with point lookups only, never scans, since only
 	// point lookups see the batch's pending writes.
 	Batchable func(args [][]byte) bool
+	// Elsewhere, when set, reports whether the command writes another
+	// table than table too (COPY ... DB n): it must not run in a unit's
+	// batch, which holds slots of one table (MULTI ... EXEC commits the
+	// unit so far, runs it on its own, then holds the rest's slots).
+	Elsewhere func(args [][]byte, table storage.TableID) bool
 	// Cluster is how the cluster routes the command (router.Keyed, the
 	// zero value, for a command of one slot's keys).
 	Cluster router.Class

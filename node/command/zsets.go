@@ -37,9 +37,25 @@ func registerZSets(t *Table) {
 		Spec{Name: "zremrangebylex", Arity: 4, Flags: Write, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdZRemRange(rangeLex)},
 		Spec{Name: "zpopmin", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdZPop(false)},
 		Spec{Name: "zpopmax", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdZPop(true)},
-		Spec{Name: "zunionstore", Arity: -4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Keys: zstoreKeys("zunionstore"), Handler: cmdZStore(opUnion)},
-		Spec{Name: "zinterstore", Arity: -4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Keys: zstoreKeys("zinterstore"), Handler: cmdZStore(opInter)},
-		Spec{Name: "zdiffstore", Arity: -4, Flags: rw, FirstKey: 1, LastKey: 1, Step: 1, Keys: zstoreKeys("zdiffstore"), Handler: cmdZStore(opDiff)},
+		Spec{Name: "zmpop", Arity: -4, Flags: Write, Keys: mpopKeys, Handler: cmdZMPop},
+		Spec{Name: "zrangestore", Arity: -5, Flags: rw, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdZRangeStore},
+	)
+	for _, o := range []zop{
+		{name: "zunionstore", op: opUnion, store: true},
+		{name: "zinterstore", op: opInter, store: true},
+		{name: "zdiffstore", op: opDiff, store: true},
+		{name: "zunion", op: opUnion},
+		{name: "zinter", op: opInter},
+		{name: "zdiff", op: opDiff},
+		{name: "zintercard", op: opInter, card: true},
+	} {
+		s := Spec{Name: o.name, Arity: -3, Flags: ro, Keys: o.keys, Handler: cmdZSetOp(o)}
+		if o.store {
+			s.Arity, s.Flags, s.FirstKey, s.LastKey, s.Step = -4, rw, 1, 1, 1
+		}
+		t.Register(s)
+	}
+	t.Register(
 		Spec{Name: "zrandmember", Arity: -2, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdZRandMember},
 		Spec{Name: "zscan", Arity: -3, Flags: ro, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdZScan},
 	)
@@ -391,6 +407,12 @@ func replyItems(c *Ctx, items []zitem, withScores bool) {
 		replyFlatItems(c, items)
 		return
 	}
+	replyPairs(c, items)
+}
+
+// replyPairs sends items as an array of [member, score] arrays in both
+// protocols (ZMPOP; ZRANGE WITHSCORES in RESP3).
+func replyPairs(c *Ctx, items []zitem) {
 	c.R.Array(len(items))
 	for _, it := range items {
 		c.R.Array(2)
@@ -745,77 +767,100 @@ const (
 	dirReverse
 )
 
+// zrangeQuery is a parsed ZRANGE-family request.
+type zrangeQuery struct {
+	kind          rangeKind
+	reverse       bool
+	withScores    bool
+	offset, limit int64
+	start, end    int64
+	sr            scoreRange
+	lr            lexRange
+}
+
+// parseZRange parses <min> <max> and the options of zrangeGenericCommand,
+// for the source key at args[at]: ZRANGESTORE (store) takes no
+// WITHSCORES.
+func parseZRange(args [][]byte, at int, store bool, kind rangeKind, dir rangeDir) (q zrangeQuery, err error) {
+	q.limit = -1
+	for j := at + 3; j < len(args); j++ {
+		left := len(args) - j - 1
+		a := args[j]
+		switch {
+		case !store && isArg(a, "withscores"):
+			q.withScores = true
+		case isArg(a, "limit") && left >= 2:
+			if q.offset, err = parseInt(args[j+1]); err != nil {
+				return q, err
+			}
+			if q.limit, err = parseInt(args[j+2]); err != nil {
+				return q, err
+			}
+			j += 2
+		case dir == dirAuto && isArg(a, "rev"):
+			dir = dirReverse
+		case kind == rangeAuto && isArg(a, "bylex"):
+			kind = rangeLex
+		case kind == rangeAuto && isArg(a, "byscore"):
+			kind = rangeScore
+		default:
+			return q, ErrSyntax
+		}
+	}
+	if kind == rangeAuto {
+		kind = rangeRank
+	}
+	q.kind, q.reverse = kind, dir == dirReverse
+	if q.limit != -1 && kind == rangeRank {
+		return q, Error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+	}
+	if q.withScores && kind == rangeLex {
+		return q, Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+	}
+	minArg, maxArg := args[at+1], args[at+2]
+	if q.reverse && kind != rangeRank {
+		minArg, maxArg = maxArg, minArg
+	}
+	switch kind {
+	case rangeRank:
+		if q.start, err = parseInt(minArg); err != nil {
+			return q, err
+		}
+		q.end, err = parseInt(maxArg)
+	case rangeScore:
+		q.sr, err = parseScoreRange(minArg, maxArg)
+	case rangeLex:
+		q.lr, err = parseLexRange(minArg, maxArg)
+	}
+	return q, err
+}
+
+// items returns the members of z the query selects, with their scores.
+func (q *zrangeQuery) items(z *zset) ([]zitem, error) {
+	switch q.kind {
+	case rangeScore:
+		if q.offset > 0 && uint64(q.offset) >= z.m.Count {
+			return nil, nil
+		}
+		return z.collect(q.offset, q.limit, func(fn func(float64, []byte) bool) error {
+			return z.walkScore(q.sr, q.reverse, fn)
+		})
+	case rangeLex:
+		return z.collect(q.offset, q.limit, func(fn func(float64, []byte) bool) error {
+			return z.walkLex(q.lr, q.reverse, fn)
+		})
+	}
+	return z.rankRange(q.start, q.end, q.reverse)
+}
+
 // cmdZRange is Redis's zrangeGenericCommand for the reply variants.
 func cmdZRange(fixedKind rangeKind, fixedDir rangeDir) Handler {
 	return func(c *Ctx) error {
-		kind, dir := fixedKind, fixedDir
-		args := c.Args
-		withScores := false
-		offset, limit := int64(0), int64(-1)
-		for j := 4; j < len(args); j++ {
-			left := len(args) - j - 1
-			a := args[j]
-			switch {
-			case isArg(a, "withscores"):
-				withScores = true
-			case isArg(a, "limit") && left >= 2:
-				var err error
-				if offset, err = parseInt(args[j+1]); err != nil {
-					return err
-				}
-				if limit, err = parseInt(args[j+2]); err != nil {
-					return err
-				}
-				j += 2
-			case dir == dirAuto && isArg(a, "rev"):
-				dir = dirReverse
-			case kind == rangeAuto && isArg(a, "bylex"):
-				kind = rangeLex
-			case kind == rangeAuto && isArg(a, "byscore"):
-				kind = rangeScore
-			default:
-				return ErrSyntax
-			}
+		q, err := parseZRange(c.Args, 1, false, fixedKind, fixedDir)
+		if err != nil {
+			return err
 		}
-		if dir == dirAuto {
-			dir = dirForward
-		}
-		if kind == rangeAuto {
-			kind = rangeRank
-		}
-		if limit != -1 && kind == rangeRank {
-			return Error("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
-		}
-		if withScores && kind == rangeLex {
-			return Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-		}
-		reverse := dir == dirReverse
-		minArg, maxArg := args[2], args[3]
-		if reverse && kind != rangeRank {
-			minArg, maxArg = maxArg, minArg
-		}
-		var start, end int64
-		var sr scoreRange
-		var lr lexRange
-		var err error
-		switch kind {
-		case rangeRank:
-			if start, err = parseInt(minArg); err != nil {
-				return err
-			}
-			if end, err = parseInt(maxArg); err != nil {
-				return err
-			}
-		case rangeScore:
-			if sr, err = parseScoreRange(minArg, maxArg); err != nil {
-				return err
-			}
-		case rangeLex:
-			if lr, err = parseLexRange(minArg, maxArg); err != nil {
-				return err
-			}
-		}
-		z, ok, err := getZSet(c, args[1])
+		z, ok, err := getZSet(c, c.Args[1])
 		if err != nil {
 			return err
 		}
@@ -823,28 +868,33 @@ func cmdZRange(fixedKind rangeKind, fixedDir rangeDir) Handler {
 			c.R.Array(0)
 			return nil
 		}
-		var items []zitem
-		switch kind {
-		case rangeRank:
-			items, err = z.rankRange(start, end, reverse)
-		case rangeScore:
-			if offset > 0 && uint64(offset) >= z.m.Count {
-				break
-			}
-			items, err = z.collect(offset, limit, func(fn func(float64, []byte) bool) error {
-				return z.walkScore(sr, reverse, fn)
-			})
-		case rangeLex:
-			items, err = z.collect(offset, limit, func(fn func(float64, []byte) bool) error {
-				return z.walkLex(lr, reverse, fn)
-			})
-		}
+		items, err := q.items(z)
 		if err != nil {
 			return err
 		}
-		replyItems(c, items, withScores)
+		replyItems(c, items, q.withScores)
 		return nil
 	}
+}
+
+// cmdZRangeStore is ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV]
+// [LIMIT offset count]: a missing source empties dst.
+func cmdZRangeStore(c *Ctx) error {
+	q, err := parseZRange(c.Args, 2, true, rangeAuto, dirAuto)
+	if err != nil {
+		return err
+	}
+	z, ok, err := getZSet(c, c.Args[2])
+	if err != nil {
+		return err
+	}
+	var items []zitem
+	if ok {
+		if items, err = q.items(z); err != nil {
+			return err
+		}
+	}
+	return zstore(c, c.Args[1], items)
 }
 
 // rankRange returns the members at ranks [start, end] (Redis indexes).
@@ -956,13 +1006,8 @@ func cmdZPop(max bool) Handler {
 			c.R.Array(0)
 			return nil
 		}
-		items, err := z.collect(0, count, func(fn func(float64, []byte) bool) error {
-			return z.walkAll(max, fn)
-		})
+		items, err := z.pop(count, max)
 		if err != nil {
-			return err
-		}
-		if err := z.removeAll(items); err != nil {
 			return err
 		}
 		if len(c.Args) == 3 {
@@ -974,7 +1019,39 @@ func cmdZPop(max bool) Handler {
 	}
 }
 
-// ---- ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE
+// pop removes and returns the count (> 0) lowest members, or highest when
+// max.
+func (z *zset) pop(count int64, max bool) ([]zitem, error) {
+	items, err := z.collect(0, count, func(fn func(float64, []byte) bool) error {
+		return z.walkAll(max, fn)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return items, z.removeAll(items)
+}
+
+// cmdZMPop is ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: it pops
+// from the first sorted set of the keys and replies [key, [[member,
+// score] ...]] in both protocols, or a null array.
+func cmdZMPop(c *Ctx) error {
+	return mpop(c, "min", "max", func(key []byte, min bool, count int64) (bool, error) {
+		z, ok, err := getZSet(c, key)
+		if err != nil || !ok {
+			return false, err
+		}
+		items, err := z.pop(count, !min)
+		if err != nil {
+			return false, err
+		}
+		c.R.Array(2)
+		c.R.Bulk(key)
+		replyPairs(c, items)
+		return true, nil
+	})
+}
+
+// ---- ZUNION / ZINTER / ZDIFF / ZINTERCARD and their STORE forms
 
 const (
 	opUnion = iota
@@ -982,35 +1059,56 @@ const (
 	opDiff
 )
 
-// zstoreKeys returns the Keys func of a numkeys store command: the
-// destination and the input keys, with Redis's errors for a bad numkeys.
-func zstoreKeys(name string) func(args [][]byte) ([][]byte, error) {
-	return func(args [][]byte) ([][]byte, error) {
-		n, err := zstoreNumKeys(args, name)
-		if err != nil {
-			return nil, err
-		}
-		keys := make([][]byte, 0, n+1)
-		keys = append(keys, args[1])
-		return append(keys, args[3:3+n]...), nil
-	}
+// zop is one command of the ZUNION family: which operation, whether it
+// stores into a destination (argument 1, numkeys then at 2) or replies,
+// and for ZINTERCARD only the cardinality.
+type zop struct {
+	name  string
+	op    int
+	store bool
+	card  bool
 }
 
-func zstoreNumKeys(args [][]byte, name string) (int, error) {
-	n, err := parseInt(args[2])
+// numKeysAt is the position of the numkeys argument.
+func (o zop) numKeysAt() int {
+	if o.store {
+		return 2
+	}
+	return 1
+}
+
+// keys is the command's Keys func: the destination, if any, and the input
+// keys, with Redis's errors for a bad numkeys.
+func (o zop) keys(args [][]byte) ([][]byte, error) {
+	n, err := o.numKeys(args)
+	if err != nil {
+		return nil, err
+	}
+	at := o.numKeysAt()
+	keys := make([][]byte, 0, n+1)
+	if o.store {
+		keys = append(keys, args[1])
+	}
+	return append(keys, args[at+1:at+1+n]...), nil
+}
+
+// numKeys parses numkeys as zunionInterDiffGenericCommand.
+func (o zop) numKeys(args [][]byte) (int, error) {
+	at := o.numKeysAt()
+	n, err := parseInt(args[at])
 	if err != nil {
 		return 0, err
 	}
 	if n < 1 {
-		return 0, Error("ERR at least 1 input key is needed for '" + name + "' command")
+		return 0, Error("ERR at least 1 input key is needed for '" + o.name + "' command")
 	}
-	if n > int64(len(args)-3) {
+	if n > int64(len(args)-at-1) {
 		return 0, ErrSyntax
 	}
 	return int(n), nil
 }
 
-// zsrc is one input of a store command: a sorted set, a set (scores 1) or
+// zsrc is one input of a set operation: a sorted set, a set (scores 1) or
 // a missing key (empty).
 type zsrc struct {
 	txn    *storage.Txn
@@ -1020,6 +1118,24 @@ type zsrc struct {
 	weight float64
 }
 
+// zsources opens the inputs keys as Redis does: a key that is neither a
+// sorted set nor a set is ErrWrongType.
+func zsources(c *Ctx, keys [][]byte) ([]zsrc, error) {
+	srcs := make([]zsrc, len(keys))
+	for i, key := range keys {
+		txn := c.Txn(key)
+		m, ok, err := txn.Meta(key)
+		if err != nil {
+			return nil, err
+		}
+		if ok && m.Type != storage.TypeZSet && m.Type != storage.TypeSet {
+			return nil, ErrWrongType
+		}
+		srcs[i] = zsrc{txn: txn, key: key, m: m, exists: ok, weight: 1}
+	}
+	return srcs, nil
+}
+
 func (s *zsrc) length() uint64 {
 	if !s.exists {
 		return 0
@@ -1027,7 +1143,8 @@ func (s *zsrc) length() uint64 {
 	return s.m.Count
 }
 
-func (s *zsrc) each(fn func(member []byte, score float64)) error {
+// each calls fn for the members and scores until it returns false.
+func (s *zsrc) each(fn func(member []byte, score float64) bool) error {
 	if !s.exists {
 		return nil
 	}
@@ -1039,8 +1156,7 @@ func (s *zsrc) each(fn func(member []byte, score float64)) error {
 			}
 			score = storage.DecodeScore(value)
 		}
-		fn(member, score)
-		return true
+		return fn(member, score)
 	})
 }
 
@@ -1085,33 +1201,139 @@ func aggregate(target *float64, v float64, agg int) {
 	}
 }
 
-func cmdZStore(op int) Handler {
+// weighted is a member's score times its input's weight, NaN (0 * inf)
+// counting as 0.
+func weighted(score, weight float64) float64 {
+	v := score * weight
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
+
+// zunion returns the union of srcs with aggregated weighted scores.
+func zunion(srcs []zsrc, agg int) (map[string]float64, error) {
+	result := map[string]float64{}
+	for i := range srcs {
+		s := &srcs[i]
+		err := s.each(func(member []byte, score float64) bool {
+			v := weighted(score, s.weight)
+			if cur, ok := result[string(member)]; ok {
+				aggregate(&cur, v, agg)
+				result[string(member)] = cur
+			} else {
+				result[string(member)] = v
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return result, nil
+}
+
+// zinter calls emit for the members of every input, with their aggregated
+// weighted scores, until it returns false. srcs are sorted by size.
+func zinter(srcs []zsrc, agg int, emit func(member []byte, score float64) bool) error {
+	if srcs[0].length() == 0 {
+		return nil
+	}
+	var ierr error
+	err := srcs[0].each(func(member []byte, score float64) bool {
+		v := weighted(score, srcs[0].weight)
+		for j := 1; j < len(srcs); j++ {
+			if bytes.Equal(srcs[j].key, srcs[0].key) {
+				aggregate(&v, score*srcs[j].weight, agg)
+				continue
+			}
+			other, ok, err := srcs[j].find(member)
+			if err != nil {
+				ierr = err
+				return false
+			}
+			if !ok {
+				return true
+			}
+			aggregate(&v, other*srcs[j].weight, agg)
+		}
+		return emit(member, v)
+	})
+	if err != nil {
+		return err
+	}
+	return ierr
+}
+
+// zdiff calls emit for the members of the first input in none of the
+// others, with their (unweighted) scores.
+func zdiff(srcs []zsrc, emit func(member []byte, score float64) bool) error {
+	if srcs[0].length() == 0 {
+		return nil
+	}
+	// A set minus itself is empty.
+	if slices.ContainsFunc(srcs[1:], func(s zsrc) bool { return bytes.Equal(s.key, srcs[0].key) }) {
+		return nil
+	}
+	var ierr error
+	err := srcs[0].each(func(member []byte, score float64) bool {
+		for j := 1; j < len(srcs); j++ {
+			_, ok, err := srcs[j].find(member)
+			if err != nil {
+				ierr = err
+				return false
+			}
+			if ok {
+				return true
+			}
+		}
+		return emit(member, score)
+	})
+	if err != nil {
+		return err
+	}
+	return ierr
+}
+
+// sortedItems returns a result's members in sorted set order: by score,
+// then member bytes.
+func sortedItems(result map[string]float64) []zitem {
+	items := make([]zitem, 0, len(result))
+	for member, score := range result {
+		items = append(items, zitem{[]byte(member), score})
+	}
+	slices.SortFunc(items, func(a, b zitem) int {
+		switch {
+		case a.score < b.score:
+			return -1
+		case a.score > b.score:
+			return 1
+		}
+		return bytes.Compare(a.member, b.member)
+	})
+	return items
+}
+
+// cmdZSetOp is Redis's zunionInterDiffGenericCommand.
+func cmdZSetOp(o zop) Handler {
 	return func(c *Ctx) error {
-		name := [...]string{"zunionstore", "zinterstore", "zdiffstore"}[op]
-		n, err := zstoreNumKeys(c.Args, name)
+		n, err := o.numKeys(c.Args)
 		if err != nil {
 			return err
 		}
-		dst := c.Args[1]
-		srcs := make([]zsrc, n)
-		for i := range srcs {
-			key := c.Args[3+i]
-			txn := c.Txn(key)
-			m, ok, err := txn.Meta(key)
-			if err != nil {
-				return err
-			}
-			if ok && m.Type != storage.TypeZSet && m.Type != storage.TypeSet {
-				return ErrWrongType
-			}
-			srcs[i] = zsrc{txn: txn, key: key, m: m, exists: ok, weight: 1}
+		first := o.numKeysAt() + 1
+		srcs, err := zsources(c, c.Args[first:first+n])
+		if err != nil {
+			return err
 		}
 		agg := aggSum
-		for j := 3 + n; j < len(c.Args); {
+		withScores := false
+		var limit int64 // ZINTERCARD: 0 is no limit
+		for j := first + n; j < len(c.Args); {
 			remaining := len(c.Args) - j
 			a := c.Args[j]
 			switch {
-			case op != opDiff && remaining >= n+1 && isArg(a, "weights"):
+			case o.op != opDiff && !o.card && remaining >= n+1 && isArg(a, "weights"):
 				j++
 				for i := range srcs {
 					w, err := parseScore(c.Args[j])
@@ -1121,7 +1343,7 @@ func cmdZStore(op int) Handler {
 					srcs[i].weight = w
 					j++
 				}
-			case op != opDiff && remaining >= 2 && isArg(a, "aggregate"):
+			case o.op != opDiff && !o.card && remaining >= 2 && isArg(a, "aggregate"):
 				switch v := c.Args[j+1]; {
 				case isArg(v, "sum"):
 					agg = aggSum
@@ -1133,126 +1355,89 @@ func cmdZStore(op int) Handler {
 					return ErrSyntax
 				}
 				j += 2
+			case !o.store && !o.card && isArg(a, "withscores"):
+				withScores = true
+				j++
+			case o.card && remaining >= 2 && isArg(a, "limit"):
+				l, err := parseInt(c.Args[j+1])
+				if err != nil || l < 0 {
+					return Error("ERR LIMIT can't be negative")
+				}
+				limit = l
+				j += 2
 			default:
 				return ErrSyntax
 			}
 		}
-		if op != opDiff {
+		if o.op != opDiff {
 			sort.SliceStable(srcs, func(i, j int) bool { return srcs[i].length() < srcs[j].length() })
 		}
-		result := map[string]float64{}
-		var ierr error
-		switch op {
-		case opUnion:
-			for i := range srcs {
-				s := &srcs[i]
-				err := s.each(func(member []byte, score float64) {
-					v := s.weight * score
-					if math.IsNaN(v) {
-						v = 0
-					}
-					if cur, ok := result[string(member)]; ok {
-						aggregate(&cur, v, agg)
-						result[string(member)] = cur
-					} else {
-						result[string(member)] = v
-					}
-				})
-				if err != nil {
-					return err
-				}
-			}
-		case opInter:
-			if srcs[0].length() == 0 {
-				break
-			}
-			err := srcs[0].each(func(member []byte, score float64) {
-				if ierr != nil {
-					return
-				}
-				v := srcs[0].weight * score
-				if math.IsNaN(v) {
-					v = 0
-				}
-				for j := 1; j < len(srcs); j++ {
-					if bytes.Equal(srcs[j].key, srcs[0].key) {
-						aggregate(&v, score*srcs[j].weight, agg)
-						continue
-					}
-					other, ok, err := srcs[j].find(member)
-					if err != nil {
-						ierr = err
-						return
-					}
-					if !ok {
-						return
-					}
-					aggregate(&v, other*srcs[j].weight, agg)
-				}
-				result[string(member)] = v
+		if o.card {
+			var card int64
+			err := zinter(srcs, agg, func([]byte, float64) bool {
+				card++
+				return limit == 0 || card < limit
 			})
 			if err != nil {
 				return err
 			}
-		case opDiff:
-			if srcs[0].length() == 0 {
-				break
-			}
-			// A set minus itself is empty.
-			if slices.ContainsFunc(srcs[1:], func(s zsrc) bool { return bytes.Equal(s.key, srcs[0].key) }) {
-				break
-			}
-			err := srcs[0].each(func(member []byte, score float64) {
-				if ierr != nil {
-					return
-				}
-				for j := 1; j < len(srcs); j++ {
-					_, ok, err := srcs[j].find(member)
-					if err != nil {
-						ierr = err
-						return
-					}
-					if ok {
-						return
-					}
-				}
-				result[string(member)] = score
-			})
-			if err != nil {
-				return err
-			}
-		}
-		if ierr != nil {
-			return ierr
-		}
-		dt := c.Txn(dst)
-		if len(result) == 0 {
-			if err := dt.DeleteKey(dst); err != nil {
-				return err
-			}
-			c.R.Int(0)
+			c.R.Int(card)
 			return nil
 		}
-		v, err := dt.NewVersion()
+		result := map[string]float64{}
+		keep := func(member []byte, score float64) bool {
+			result[string(member)] = score
+			return true
+		}
+		switch o.op {
+		case opUnion:
+			result, err = zunion(srcs, agg)
+		case opInter:
+			err = zinter(srcs, agg, keep)
+		case opDiff:
+			err = zdiff(srcs, keep)
+		}
 		if err != nil {
 			return err
 		}
-		for member, score := range result {
-			mb := []byte(member)
-			if err := dt.PutMember(dst, v, mb, storage.EncodeScore(nil, score)); err != nil {
-				return err
-			}
-			if err := dt.PutScore(dst, v, score, mb); err != nil {
-				return err
-			}
+		items := sortedItems(result)
+		if o.store {
+			return zstore(c, c.Args[1], items)
 		}
-		m := storage.Meta{Type: storage.TypeZSet, Version: v, Count: uint64(len(result))}
-		if err := dt.PutMeta(dst, &m); err != nil {
-			return err
-		}
-		c.R.Int(int64(len(result)))
+		replyItems(c, items, withScores)
 		return nil
 	}
+}
+
+// zstore replaces dst with the sorted set of items (distinct members), or
+// deletes it when there are none, and replies with the count.
+func zstore(c *Ctx, dst []byte, items []zitem) error {
+	dt := c.Txn(dst)
+	if len(items) == 0 {
+		if err := dt.DeleteKey(dst); err != nil {
+			return err
+		}
+		c.R.Int(0)
+		return nil
+	}
+	v, err := dt.NewVersion()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := dt.PutMember(dst, v, it.member, storage.EncodeScore(nil, it.score)); err != nil {
+			return err
+		}
+		if err := dt.PutScore(dst, v, it.score, it.member); err != nil {
+			return err
+		}
+	}
+	m := storage.Meta{Type: storage.TypeZSet, Version: v, Count: uint64(len(items))}
+	if err := dt.PutMeta(dst, &m); err != nil {
+		return err
+	}
+	c.R.Int(int64(len(items)))
+	return nil
 }
 
 // ---- ZRANDMEMBER / ZSCAN
