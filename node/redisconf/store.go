@@ -16,10 +16,10 @@ type Hook struct {
 	// Get returns the value CONFIG GET shows. Nil: the value the Store remembers.
 	Get func() string
 	// Set applies a value CONFIG SET accepted, normalized as CONFIG GET shows it (a number in
-	// decimal, yes or no, ...). It is not called when the value is the current one. Its error,
-	// if any, refuses the value: its text is the reason in the "CONFIG SET failed" reply, and
-	// the other parameters of the same CONFIG SET are left (or put back) as they were. Nil:
-	// the value is only remembered.
+	// decimal, yes or no, ...), the current value included. Its error, if any, refuses the
+	// value: its text is the reason in the "CONFIG SET failed" reply, and the other parameters
+	// of the same CONFIG SET are left as they were (a hooked one already applied is given the
+	// value its Get showed before). Nil: the value is only remembered.
 	Set func(v string) error
 }
 
@@ -200,9 +200,6 @@ func (s *Store) Set(pairs ...Pair) error {
 			continue
 		}
 		old := s.value(it.p)
-		if norm[i] == old {
-			continue
-		}
 		if err := h.Set(norm[i]); err != nil {
 			for j := len(done) - 1; j >= 0; j-- {
 				_ = done[j].set(done[j].old) // best effort, as Redis's restore

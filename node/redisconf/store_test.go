@@ -404,8 +404,8 @@ func TestHooks(t *testing.T) {
 	if err := s.Set(Pair{"timeout", "5"}, Pair{"maxclients", "200"}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(calls, []string{"maxclients=200"}) || real["maxclients"] != "200" {
-		t.Errorf("calls %v, real %v: want only maxclients applied", calls, real)
+	if !slices.Equal(calls, []string{"timeout=5", "maxclients=200"}) || real["maxclients"] != "200" {
+		t.Errorf("calls %v, real %v: want both applied in order", calls, real)
 	}
 	calls = nil
 	err := s.Set(Pair{"timeout", "6"}, Pair{"maxmemory", "1mb"}, Pair{"maxclients", "13"})
