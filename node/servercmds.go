@@ -411,8 +411,11 @@ func (n *Node) cmdConfig(c *command.Ctx) error {
 			c.R.BulkString(p.Value)
 		}
 	case "set":
-		if len(c.Args) < 4 || len(c.Args)%2 != 0 {
+		if len(c.Args) < 4 {
 			return command.WrongArgs("config|set")
+		}
+		if len(c.Args)%2 != 0 {
+			return command.ErrSyntax // a name without a value, as Redis answers it
 		}
 		pairs := make([]redisconf.Pair, 0, len(c.Args)/2-1)
 		for i := 2; i < len(c.Args); i += 2 {
