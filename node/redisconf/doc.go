@@ -20,4 +20,7 @@
 // reported only.
 package redisconf
 
-//go:generate go run ./internal/gentable -in /work/cfggen/redis70.json -out table.go
+// To regenerate table.go, probe a redis-server 7.0 first (it is not kept in the repository):
+//
+//	python3 internal/gentable/probe.py > redis70.json
+//go:generate go run ./internal/gentable -in redis70.json -out table.go
