@@ -23,6 +23,7 @@ import (
 	"github.com/pika-node/pika-node/router"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -51,6 +52,8 @@ type Node struct {
 	maxClients      atomic.Int64
 	timeout         atomic.Int64 // ns
 	shutdownTimeout atomic.Int64 // ns
+	// conf is what CONFIG GET/SET see (configparams.go)
+	conf *redisconf.Store
 	// fdReserve is the file descriptors kept for everything but client
 	// connections (fdlimit.go); fdMu serialises changes of maxclients
 	// and the open file limit.
@@ -155,6 +158,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.maxClients.Store(maxClients)
 	n.timeout.Store(int64(cfg.Timeout))
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
+	n.conf = n.newConfigStore()
 	n.registerServerCommands()
 	n.registerTxCommands()
 	n.stats = newCommandStats(n.tbl)

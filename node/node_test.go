@@ -239,10 +239,11 @@ func TestServerCommands(t *testing.T) {
 		t.Fatalf("CONFIG GET maxclients = %q", v)
 	}
 	// More clients than any open file limit can take (Linux caps it at
-	// fs.nr_open, at most 2^31): refused as Redis refuses it, unchanged.
-	err = c.Do(ctx, "CONFIG", "SET", "maxclients", strconv.Itoa(1<<40)).Err()
+	// fs.nr_open, at most 2^31), yet within the bounds of the parameter
+	// (1..2^32-1): refused as Redis refuses it, unchanged.
+	err = c.Do(ctx, "CONFIG", "SET", "maxclients", "4294967295").Err()
 	if err == nil || !strings.HasPrefix(err.Error(), "ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with ") {
-		t.Fatalf("CONFIG SET maxclients 2^40: %v", err)
+		t.Fatalf("CONFIG SET maxclients 2^32-1: %v", err)
 	}
 	if v := c.ConfigGet(ctx, "maxclients").Val()["maxclients"]; v != "5" {
 		t.Fatalf("CONFIG GET maxclients after a refused CONFIG SET = %q", v)

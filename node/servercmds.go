@@ -10,6 +10,7 @@ import (
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -390,109 +391,66 @@ func cmdTime(c *command.Ctx) error {
 	return nil
 }
 
-// configParam is one parameter CONFIG GET/SET knows.
-type configParam struct {
-	name string
-	get  func(n *Node) string
-	set  func(n *Node, v string) error // nil: read-only
-}
-
-func (n *Node) configParams() []configParam {
-	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
-	return []configParam{
-		{"appendonly", func(*Node) string { return "no" }, nil},
-		{"bind", func(n *Node) string { return n.cfg.Bind }, nil},
-		{"client-query-buffer-limit", func(n *Node) string { return i64(n.cfg.MaxQueryBytes) }, nil},
-		{"databases", func(*Node) string { return "1" }, nil},
-		{"dir", func(n *Node) string { return n.cfg.Data }, nil},
-		{"maxclients", func(n *Node) string { return i64(n.maxClients.Load()) }, func(n *Node, v string) error {
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || x < 1 {
-				return fmt.Errorf("argument must be a positive integer")
-			}
-			return n.setMaxClients(x)
-		}},
-		{"maxmemory", func(*Node) string { return "0" }, nil},
-		{"port", func(n *Node) string { return i64(int64(n.cfg.Port)) }, nil},
-		{"proto-max-bulk-len", func(n *Node) string { return i64(n.cfg.MaxBulkBytes) }, nil},
-		// Passwords belong to tables (pikactl table create --password)
-		// and only their hashes are kept: nothing to show or set here.
-		{"requirepass", func(*Node) string { return "" }, nil},
-		{"save", func(*Node) string { return "" }, nil},
-		// Whole seconds as in Redis (rounded up: a positive timeout never
-		// shows as 0).
-		{"shutdown-timeout", func(n *Node) string {
-			return i64(int64((time.Duration(n.shutdownTimeout.Load()) + time.Second - 1) / time.Second))
-		}, func(n *Node, v string) error {
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || x < 1 || x > 1<<31 {
-				return fmt.Errorf("argument must be a positive integer (seconds)")
-			}
-			n.shutdownTimeout.Store(int64(time.Duration(x) * time.Second))
-			return nil
-		}},
-		{"timeout", func(n *Node) string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) }, func(n *Node, v string) error {
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || x < 0 || x > 1<<31 {
-				return fmt.Errorf("argument couldn't be parsed into an integer")
-			}
-			n.timeout.Store(int64(time.Duration(x) * time.Second))
-			return nil
-		}},
-	}
-}
-
+// cmdConfig is CONFIG: GET and SET see every parameter of redis.conf (n.conf, see
+// newConfigStore).
 func (n *Node) cmdConfig(c *command.Ctx) error {
 	sub := strings.ToLower(string(c.Args[1]))
-	params := n.configParams()
 	switch sub {
 	case "get":
 		if len(c.Args) < 3 {
 			return command.WrongArgs("config|get")
 		}
-		var pairs []string
-		seen := map[string]bool{}
-		for _, pat := range c.Args[2:] {
-			for _, p := range params {
-				if !seen[p.name] && command.GlobMatch([]byte(strings.ToLower(string(pat))), []byte(p.name)) {
-					seen[p.name] = true
-					pairs = append(pairs, p.name, p.get(n))
-				}
-			}
+		patterns := make([]string, 0, len(c.Args)-2)
+		for _, a := range c.Args[2:] {
+			patterns = append(patterns, string(a))
 		}
-		c.R.Array(len(pairs))
-		for _, s := range pairs {
-			c.R.BulkString(s)
+		pairs := n.conf.Get(patterns...)
+		c.R.Map(len(pairs))
+		for _, p := range pairs {
+			c.R.BulkString(p.Name)
+			c.R.BulkString(p.Value)
 		}
 	case "set":
-		if len(c.Args) < 4 || len(c.Args)%2 != 0 {
+		if len(c.Args) < 4 {
 			return command.WrongArgs("config|set")
 		}
+		if len(c.Args)%2 != 0 {
+			return command.ErrSyntax // a name without a value, as Redis answers it
+		}
+		pairs := make([]redisconf.Pair, 0, len(c.Args)/2-1)
 		for i := 2; i < len(c.Args); i += 2 {
-			name := strings.ToLower(string(c.Args[i]))
-			var found *configParam
-			for j := range params {
-				if params[j].name == name {
-					found = &params[j]
-				}
-			}
-			if found == nil {
-				return command.Error("ERR Unknown option or number of arguments for CONFIG SET - '" + string(c.Args[i]) + "'")
-			}
-			if found.set == nil {
-				return command.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - can't set immutable config")
-			}
-			if err := found.set(n, string(c.Args[i+1])); err != nil {
-				return command.Error("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + err.Error())
-			}
+			pairs = append(pairs, redisconf.Pair{Name: string(c.Args[i]), Value: string(c.Args[i+1])})
+		}
+		if err := n.conf.Set(pairs...); err != nil {
+			return err // its text is Redis's reply
 		}
 		c.R.OK()
-	case "resetstat":
+	case "resetstat", "rewrite", "help":
 		if len(c.Args) != 2 {
-			return command.WrongArgs("config|resetstat")
+			return command.WrongArgs("config|" + sub)
 		}
-		n.stats.reset()
-		c.R.OK()
+		switch sub {
+		case "resetstat":
+			n.stats.reset()
+			c.R.OK()
+		case "rewrite":
+			// As redis-server started without a config file: pika-node's settings are its
+			// flags (or its config file), which CONFIG SET does not change.
+			return command.Error("ERR The server is running without a config file")
+		case "help":
+			lines := []string{
+				"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+				"GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+				"SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+				"RESETSTAT", "    Reset statistics reported by the INFO command.",
+				"REWRITE", "    Rewrite the configuration file.",
+				"HELP", "    Prints this help.",
+			}
+			c.R.Array(len(lines))
+			for _, l := range lines {
+				c.R.Simple(l)
+			}
+		}
 	default:
 		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try CONFIG HELP.")
 	}

@@ -1,0 +1,106 @@
+package node
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/pika-node/pika-node/node/redisconf"
+)
+
+// newConfigStore returns the parameters CONFIG GET and CONFIG SET see: every one of
+// redis.conf (redisconf), accepted, remembered and reported as redis-server 7.0 does. The
+// hooks below are the ones that mean something in pika-node:
+//
+//   - maxclients, timeout and shutdown-timeout take effect at once;
+//   - bind, port, dir, client-query-buffer-limit and proto-max-bulk-len show the node's
+//     settings (its flags) and cannot change while it runs (dir is protected, as in Redis);
+//   - requirepass is always "": passwords belong to tables;
+//   - tls-port, tls-cluster and tls-replication cannot be turned on: pika-node has no TLS,
+//     and Redis refuses them alike when it cannot set TLS up;
+//   - databases shows 1 and save "" (nothing is ever saved to an RDB file).
+//
+// Every other parameter (appendonly, maxmemory, hash-max-listpack-entries, ...) has no effect.
+func (n *Node) newConfigStore() *redisconf.Store {
+	s := redisconf.NewStore()
+	// The table has every name used here: an error is a programming error.
+	must := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+	}
+	num := func(v string) int64 {
+		x, _ := strconv.ParseInt(v, 10, 64) // Store passes a validated decimal
+		return x
+	}
+	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
+
+	must(s.Hook("maxclients", redisconf.Hook{
+		Get: func() string { return i64(n.maxClients.Load()) },
+		Set: func(v string) error { return n.setMaxClients(num(v)) },
+	}))
+	must(s.Hook("timeout", redisconf.Hook{
+		Get: func() string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) },
+		Set: func(v string) error {
+			n.timeout.Store(int64(time.Duration(num(v)) * time.Second))
+			return nil
+		},
+	}))
+	must(s.Hook("shutdown-timeout", redisconf.Hook{
+		// Whole seconds as in Redis, rounded up: a positive timeout never shows as 0.
+		Get: func() string {
+			return i64(int64((time.Duration(n.shutdownTimeout.Load()) + time.Second - 1) / time.Second))
+		},
+		Set: func(v string) error {
+			// Redis takes 0 (no waiting for replicas); here it would give up on closing storage
+			// at once.
+			if num(v) < 1 {
+				return refusal("pika-node needs a positive shutdown-timeout (seconds)")
+			}
+			n.shutdownTimeout.Store(int64(time.Duration(num(v)) * time.Second))
+			return nil
+		},
+	}))
+
+	// The node's settings: CONFIG SET takes the current value only.
+	fixed := func(name, flag string, get func() string) {
+		must(s.Hook(name, redisconf.Hook{Get: get, Set: func(v string) error {
+			if v == get() {
+				return nil
+			}
+			return refusal("pika-node can't change " + name + " while running: restart it with --" + flag)
+		}}))
+	}
+	fixed("bind", "bind", func() string { return n.cfg.Bind })
+	fixed("port", "port", func() string { return i64(int64(n.cfg.Port)) })
+	fixed("client-query-buffer-limit", "client-query-buffer-limit", func() string { return i64(n.cfg.MaxQueryBytes) })
+	fixed("proto-max-bulk-len", "proto-max-bulk-len", func() string { return i64(n.cfg.MaxBulkBytes) })
+	must(s.Hook("dir", redisconf.Hook{Get: func() string { return n.cfg.Data }}))
+	// Passwords belong to tables (pikactl table create --password) and only their hashes are
+	// kept: nothing to show or set here.
+	must(s.Hook("requirepass", redisconf.Hook{
+		Get: func() string { return "" },
+		Set: func(v string) error {
+			if v == "" {
+				return nil
+			}
+			return refusal("pika-node keeps passwords per table (pikactl table create --password)")
+		},
+	}))
+	for name, off := range map[string]string{"tls-port": "0", "tls-cluster": "no", "tls-replication": "no"} {
+		must(s.Hook(name, redisconf.Hook{Set: func(v string) error {
+			if v == off {
+				return nil
+			}
+			n.log.Warn("CONFIG SET refused: pika-node does not serve TLS", "parameter", name, "value", v)
+			return refusal("Unable to update TLS configuration. Check server logs.") // Redis's words
+		}}))
+	}
+	must(s.SetInitial("databases", "1"))
+	must(s.SetInitial("save", ""))
+	return s
+}
+
+// refusal is a hook's reason for refusing a CONFIG SET value, worded for the reply.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
