@@ -119,7 +119,11 @@ func RunBatched(spec *Spec, c *Ctx, b *storage.Batch) error {
 func RunInUnit(spec *Spec, c *Ctx, b *storage.Batch) {
 	c.batch, c.unit = b, true
 	defer func() { c.batch, c.unit = nil, false }()
-	_ = execute(spec, c)
+	if err := execute(spec, c); err != nil {
+		// A slot the unit did not hold, and another client does: never
+		// waited for (the unit holds locks), answered instead.
+		c.R.Error("ERR the command touches a slot its transaction did not lock: " + err.Error())
+	}
 }
 
 // Run executes spec on c after the arity check: a write command under its
