@@ -11,8 +11,10 @@ import (
 // Txn (from Update.Txn) also records an Effect, which Engine.Update commits
 // atomically after the command finishes. A Txn is used by one goroutine.
 //
-// Point reads of a write Txn see the Txn's own earlier writes (meta and
-// members). Scans do not: they see the slot as it was committed.
+// Reads of a write Txn see the Txn's own earlier writes and its batch's
+// (base): point reads through the overlays, scans by merging the pending
+// ops in their range over RocksDB (pending.go; a scan with none in its
+// range costs one pass over the ops).
 type Txn struct {
 	e     *Engine
 	table TableID
@@ -278,12 +280,17 @@ func (t *Txn) iterate(cf CF, lower, upper []byte, reverse bool, fn func(k, v []b
 	if upper != nil {
 		ro.SetIterateUpperBound(upper)
 	}
+	pending := t.pendingIn(cf, lower, upper)
 	it := t.e.db.NewIteratorCF(ro, t.e.cfs[cf])
 	defer it.Close()
 	if reverse {
 		it.SeekToLast()
 	} else {
 		it.SeekToFirst()
+	}
+	if pending != nil {
+		pending.merge(it, lower, upper, reverse, fn)
+		return it.Err()
 	}
 	for ; it.Valid(); step(it, reverse) {
 		k, v := it.Key(), it.Value()

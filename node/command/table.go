@@ -73,8 +73,9 @@ type Spec struct {
 	Keys func(args [][]byte) ([][]byte, error)
 	// Batchable, when set and true for the arguments, lets the command's
 	// writes join its connection's pipeline batch (storage.Batch): the
-	// command must read with point lookups only, never scans, since only
-	// point lookups see the batch's pending writes.
+	// command must read with point lookups only, never scans (scans see
+	// the batch's pending writes too, but merge them over RocksDB at a
+	// cost a pipeline of point writes should not pay).
 	Batchable func(args [][]byte) bool
 	// Elsewhere, when set, reports whether the command writes another
 	// table than table too (COPY ... DB n): it must not run in a unit's
