@@ -422,21 +422,21 @@ func TestHostilePeers(t *testing.T) {
 	}
 	epoch := fmt.Sprint(st.Slots[1][mine].Epoch)
 	km := key(mine)
-	if got := do("FWD", "1", "1", fmt.Sprint(mine), epoch, "SET", km, "v"); got != "+OK\r\n" {
+	if got := do("FWD", "1", "2", "1", fmt.Sprint(mine), epoch, "SET", km, "v"); got != "+OK\r\n" {
 		t.Fatalf("FWD at the right epoch: %q", got)
 	}
 	for name, args := range map[string][]string{
-		"stale epoch":       {"FWD", "1", "1", fmt.Sprint(mine), "0", "SET", km, "w"},
-		"newer epoch":       {"FWD", "1", "1", fmt.Sprint(mine), "9", "SET", km, "w"},
-		"not the leader":    {"FWD", "1", "1", fmt.Sprint(theirs), fmt.Sprint(st.Slots[1][theirs].Epoch), "SET", key(theirs), "w"},
-		"key outside slots": {"FWD", "1", "1", fmt.Sprint(mine), epoch, "SET", key(theirs), "w"},
-		"unknown table":     {"FWD", "7", "1", "0", "1", "GET", "a"},
+		"stale epoch":       {"FWD", "1", "2", "1", fmt.Sprint(mine), "0", "SET", km, "w"},
+		"newer epoch":       {"FWD", "1", "2", "1", fmt.Sprint(mine), "9", "SET", km, "w"},
+		"not the leader":    {"FWD", "1", "2", "1", fmt.Sprint(theirs), fmt.Sprint(st.Slots[1][theirs].Epoch), "SET", key(theirs), "w"},
+		"key outside slots": {"FWD", "1", "2", "1", fmt.Sprint(mine), epoch, "SET", key(theirs), "w"},
+		"unknown table":     {"FWD", "7", "2", "1", "0", "1", "GET", "a"},
 	} {
 		if got := do(args...); !strings.HasPrefix(got, "-PIKAREFUSE") {
 			t.Errorf("%s: %q, want -PIKAREFUSE", name, got)
 		}
 	}
-	if got := do("FWD", "1", "1", fmt.Sprint(mine), epoch, "GET", km); got != "$1\r\nv\r\n" {
+	if got := do("FWD", "1", "2", "1", fmt.Sprint(mine), epoch, "GET", km); got != "$1\r\nv\r\n" {
 		t.Fatalf("the refused writes ran: GET = %q", got)
 	}
 }
