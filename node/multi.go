@@ -145,9 +145,9 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 		return command.Error("ERR WATCH inside MULTI is not allowed")
 	}
 	snap := n.proxy.Routing()
-	tb, ok := snap.Table(c.Table)
+	tb, ok := snap.Table(cl.table)
 	if !ok {
-		return command.Error(router.DroppedTable(c.Table))
+		return command.Error(router.DroppedTable(cl.table))
 	}
 	if tx.watch.Watching() && tx.watchTable != tb.ID {
 		return command.Error("ERR WATCH of keys of another database than the keys already watched is not supported")
