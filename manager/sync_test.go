@@ -119,8 +119,10 @@ func TestCatchUpTables(t *testing.T) {
 	reads := b.catchUpReads()
 	const callers = 50
 	errs := make(chan error, callers)
+	start := make(chan struct{})
 	for range callers {
 		go func() {
+			<-start
 			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
 			err := b.CatchUpTables(cctx)
@@ -130,14 +132,18 @@ func TestCatchUpTables(t *testing.T) {
 			errs <- err
 		}()
 	}
+	close(start) // all at once, so that most arrive while one read is in flight
 	time.Sleep(300 * time.Millisecond)
 	select {
 	case err := <-errs:
 		t.Fatalf("a catch-up returned while the watch was held: %v", err)
 	default:
 	}
-	if n := b.catchUpReads() - reads; n < 1 || n > 2 {
-		t.Fatalf("%d concurrent catch-ups made %d etcd reads, want 1 or 2", callers, n)
+	// Callers arriving while a read is in flight share the next one: a
+	// few reads for all of them (a loaded machine spreads the goroutines'
+	// starts over several reads: CI saw 6), not one each.
+	if n := b.catchUpReads() - reads; n < 1 || n > callers/5 {
+		t.Fatalf("%d concurrent catch-ups made %d etcd reads, want 1 to %d", callers, n, callers/5)
 	}
 	b.gate.release()
 	for range callers {
