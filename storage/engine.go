@@ -350,6 +350,9 @@ func (u *Update) Txn(s SlotID) *Txn {
 		panic(fmt.Sprintf("storage: slot %d written but not locked", s))
 	}
 	t := &Txn{e: u.e, table: u.table, slot: s, nowMS: u.nowMS, write: true, base: u.batch.txn(s)}
+	if t.base != nil {
+		t.image = t.base.image
+	}
 	u.txns = append(u.txns, t)
 	return t
 }
@@ -378,6 +381,10 @@ type Batch struct {
 	// local commit); committer is the one of the batch's table.
 	commits   func(TableID) Committer
 	committer Committer
+	// images are the slots of the batch's table read from copies of
+	// another node's data (UseImage, image.go): never locked, admitted
+	// or committed here.
+	images []*SlotImage
 }
 
 // ErrBatchBusy means Update would have to wait for a lock while the batch
@@ -393,9 +400,10 @@ func (e *Engine) NewBatch(commits func(TableID) Committer) *Batch {
 // Len is the number of commands waiting in the batch.
 func (b *Batch) Len() int { return b.cmds }
 
-// Idle reports whether the batch holds no lock and no effect (a command
-// that failed after locking its slots leaves the locks held until Commit).
-func (b *Batch) Idle() bool { return len(b.held) == 0 && len(b.txns) == 0 }
+// Idle reports whether the batch holds no lock, no effect and no image (a
+// command that failed after locking its slots leaves the locks held until
+// Commit).
+func (b *Batch) Idle() bool { return len(b.held) == 0 && len(b.txns) == 0 && len(b.images) == 0 }
 
 // Ops is the number of pending operations.
 func (b *Batch) Ops() int {
@@ -415,22 +423,24 @@ func (b *Batch) txn(s SlotID) *Txn {
 			return t
 		}
 	}
-	t := &Txn{e: b.e, table: b.table, slot: s, write: true}
+	t := &Txn{e: b.e, table: b.table, slot: s, write: true, image: b.imageOf(s)}
 	b.txns = append(b.txns, t)
 	return t
 }
 
 // Update evaluates one write command into the batch: like Engine.Update,
 // but the effects wait for Commit. If fn fails, its writes are dropped and
-// the batch keeps the earlier commands' writes.
+// the batch keeps the earlier commands' writes. Image slots (UseImage)
+// among slots are neither locked nor admitted.
 func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error {
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	if len(b.held) > 0 && t != b.table {
+	if (len(b.held) > 0 || len(b.images) > 0) && t != b.table {
 		return ErrBatchBusy
 	}
-	need := b.e.stripesOf(t, slots)
+	local := b.localSlots(slots)
+	need := b.e.stripesOf(t, local)
 	if len(b.held) == 0 {
 		for _, i := range need {
 			b.e.stripes[i].Lock()
@@ -461,8 +471,10 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	if b.committer != nil {
-		if err := b.committer.Admit(t, slots); err != nil {
+	// Image slots are not admitted: another node leads them (a command
+	// of image slots alone is not admitted at all).
+	if b.committer != nil && (len(local) > 0 || len(local) == len(slots)) {
+		if err := b.committer.Admit(t, local); err != nil {
 			return err
 		}
 	}
@@ -480,15 +492,17 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 // Hold locks the slots of table t for the batch, waiting for them (in
 // stripe order, so with no risk of deadlock), and admits them: the
 // commands of a unit over those slots (a MULTI ... EXEC block) then run on
-// the batch without waiting or failing busy. The batch must hold nothing;
+// the batch without waiting or failing busy. The batch must hold nothing
+// (but images, UseImage: their slots are neither locked nor admitted);
 // after an error it may hold the locks: Release it.
 func (b *Batch) Hold(t TableID, slots []SlotID) error {
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	if len(b.held) > 0 || len(b.txns) > 0 {
+	if len(b.held) > 0 || len(b.txns) > 0 || (len(b.images) > 0 && t != b.table) {
 		return ErrBatchBusy
 	}
+	slots = b.localSlots(slots) // image slots are neither locked nor admitted
 	need := b.e.stripesOf(t, slots)
 	for _, i := range need {
 		b.e.stripes[i].Lock()
@@ -520,7 +534,15 @@ func (b *Batch) holds(stripe int) bool {
 // batch's Committer, or else in one local RocksDB write (the slot log
 // appended for logged slots). After an error nothing of the batch was
 // written.
+//
+// Image slots (UseImage) are not this node's to commit: Commit refuses a
+// batch where one has an effect (ErrImageCommit, and releases it); image
+// slots that were only read are left out. The coordinator takes such a
+// batch's Effects and then Releases it.
 func (b *Batch) Commit() error {
+	if err := b.dropImages(); err != nil {
+		return err
+	}
 	if b.committer != nil {
 		return b.committer.Commit(b)
 	}
@@ -532,6 +554,9 @@ func (b *Batch) Commit() error {
 // of a Committer that only admits.
 func (b *Batch) CommitLocal() error {
 	defer b.release()
+	if err := b.dropImages(); err != nil {
+		return err
+	}
 	if len(b.txns) == 0 {
 		return nil
 	}
@@ -542,13 +567,14 @@ func (b *Batch) CommitLocal() error {
 }
 
 // Release unlocks and empties the batch without writing anything (a
-// Committer calls it once the effects are committed its own way).
+// Committer calls it once the effects are committed its own way), and
+// forgets its images.
 func (b *Batch) Release() { b.release() }
 
 // release unlocks and empties the batch without writing.
 func (b *Batch) release() {
 	b.e.unlock(b.held)
-	b.held, b.txns, b.cmds = nil, nil, 0
+	b.held, b.txns, b.cmds, b.images = nil, nil, 0, nil
 }
 
 // Table is the table of the batch's pending writes.
@@ -564,7 +590,8 @@ type SlotEffect struct {
 	Effect []byte
 }
 
-// Effects returns the batch's pending effects, one per slot written.
+// Effects returns the batch's pending effects, one per slot written,
+// image slots included (each is what its leader applies: DecodeEffect).
 func (b *Batch) Effects() []SlotEffect {
 	out := make([]SlotEffect, 0, len(b.txns))
 	for _, t := range b.txns {

@@ -139,9 +139,43 @@ func (v *pendingView) covering(k []byte, reverse bool) *pendingRange {
 	return best
 }
 
+// storedIter walks the stored keys of one range of one column family:
+// RocksDB's iterator (rocksIter) or a slot image's entries (imageIter,
+// image.go). Key and Value are valid until the iterator moves.
+type storedIter interface {
+	Valid() bool
+	Key() []byte
+	Value() []byte
+	Next()
+	Prev()
+	Seek(k []byte)
+	SeekForPrev(k []byte)
+}
+
+// rocksIter is a RocksDB iterator as a storedIter. It is one pointer, so
+// passing it as the interface allocates nothing.
+type rocksIter struct{ it *grocksdb.Iterator }
+
+func (r rocksIter) Valid() bool          { return r.it.Valid() }
+func (r rocksIter) Key() []byte          { return r.it.Key().Data() }
+func (r rocksIter) Value() []byte        { return r.it.Value().Data() }
+func (r rocksIter) Next()                { r.it.Next() }
+func (r rocksIter) Prev()                { r.it.Prev() }
+func (r rocksIter) Seek(k []byte)        { r.it.Seek(k) }
+func (r rocksIter) SeekForPrev(k []byte) { r.it.SeekForPrev(k) }
+
+// stepStored moves it one key in the scan's direction.
+func stepStored(it storedIter, reverse bool) {
+	if reverse {
+		it.Prev()
+	} else {
+		it.Next()
+	}
+}
+
 // skip moves it past range r in the scan's direction, within the bounds
 // [lower, upper); it reports whether it is still on a stored key.
-func skip(it *grocksdb.Iterator, r *pendingRange, lower, upper []byte, reverse bool) bool {
+func skip(it storedIter, r *pendingRange, lower, upper []byte, reverse bool) bool {
 	if !reverse {
 		if upper != nil && bytes.Compare(r.end, upper) >= 0 {
 			return false
@@ -153,17 +187,17 @@ func skip(it *grocksdb.Iterator, r *pendingRange, lower, upper []byte, reverse b
 		return false
 	}
 	it.SeekForPrev(r.start)
-	if it.Valid() && bytes.Equal(it.Key().Data(), r.start) {
+	if it.Valid() && bytes.Equal(it.Key(), r.start) {
 		it.Prev()
 	}
 	return it.Valid()
 }
 
 // merge calls fn for the keys in [lower, upper) of the stored keys under
-// it (positioned on the scan's first) and the pending ops of v, in the
+// it (positioned on the scan's first; RocksDB's or an image's) and the pending ops of v, in the
 // scan's order, the pending state winning: a put shows with its value, a
 // delete or range delete hides the stored key. fn returns false to stop.
-func (v *pendingView) merge(it *grocksdb.Iterator, lower, upper []byte, reverse bool, fn func(k, val []byte) bool) {
+func (v *pendingView) merge(it storedIter, lower, upper []byte, reverse bool, fn func(k, val []byte) bool) {
 	i, di := 0, 1
 	if reverse {
 		i, di = len(v.points)-1, -1
@@ -172,7 +206,7 @@ func (v *pendingView) merge(it *grocksdb.Iterator, lower, upper []byte, reverse 
 	for {
 		var sk []byte
 		if stored {
-			sk = it.Key().Data()
+			sk = it.Key()
 			if r := v.covering(sk, reverse); r != nil {
 				stored = skip(it, r, lower, upper, reverse)
 				continue
@@ -194,15 +228,15 @@ func (v *pendingView) merge(it *grocksdb.Iterator, lower, upper []byte, reverse 
 			return
 		}
 		if c < 0 {
-			if !fn(sk, it.Value().Data()) {
+			if !fn(sk, it.Value()) {
 				return
 			}
-			step(it, reverse)
+			stepStored(it, reverse)
 			stored = it.Valid()
 			continue
 		}
 		if c == 0 { // the pending op replaces or hides the stored key
-			step(it, reverse)
+			stepStored(it, reverse)
 			stored = it.Valid()
 		}
 		p := &v.points[i]

@@ -15,6 +15,10 @@ import (
 // (base): point reads through the overlays, scans by merging the pending
 // ops in their range over RocksDB (pending.go; a scan with none in its
 // range costs one pass over the ops).
+//
+// A write Txn of an image slot (Batch.UseImage) reads the slot's image
+// wherever another reads RocksDB; reading, or writing members of, a key
+// the image does not cover fails with ErrNotInImage.
 type Txn struct {
 	e     *Engine
 	table TableID
@@ -34,6 +38,10 @@ type Txn struct {
 	// replicated, when set, is the leader's log entry this write
 	// applies: it is logged with the leader's index and epoch.
 	replicated *LogEntry
+	// image, when set, stands in for storage: the Txn is a coordinator's,
+	// evaluating over a copy of another node's keys of the slot
+	// (Batch.UseImage), and reads nothing of this node's RocksDB.
+	image *SlotImage
 }
 
 // absorb appends a finished command's writes to the batch's Txn.
@@ -73,6 +81,12 @@ func (t *Txn) rawMeta(key []byte) ([]byte, bool, error) {
 	var err error
 	if pending, found := t.base.pendingMeta(mk); found {
 		v, ok = pending, pending != nil
+	} else if t.image != nil {
+		// Only here: a key in the overlays was read or written before,
+		// which checked it is covered.
+		if v, ok, err = t.image.meta(key, mk); err != nil {
+			return nil, false, err
+		}
 	} else if v, ok, err = t.e.getMeta(t.table, t.slot, mk, t.write); err != nil {
 		return nil, false, err
 	}
@@ -177,6 +191,9 @@ func (t *Txn) Member(key []byte, version uint64, member []byte) ([]byte, bool, e
 			return v, v != nil, nil
 		}
 	}
+	if t.image != nil {
+		return t.image.member(key, k)
+	}
 	return t.e.get(CFData, k)
 }
 
@@ -184,6 +201,9 @@ func (t *Txn) Member(key []byte, version uint64, member []byte) ([]byte, bool, e
 func (t *Txn) PutMember(key []byte, version uint64, member, value []byte) error {
 	if !t.write {
 		return ErrReadOnly
+	}
+	if t.image != nil && !t.image.Covers(key) {
+		return t.image.notIn(key)
 	}
 	k := memberKey(t, key, version, member)
 	if value == nil {
@@ -198,6 +218,9 @@ func (t *Txn) PutMember(key []byte, version uint64, member, value []byte) error 
 func (t *Txn) DeleteMember(key []byte, version uint64, member []byte) error {
 	if !t.write {
 		return ErrReadOnly
+	}
+	if t.image != nil && !t.image.Covers(key) {
+		return t.image.notIn(key)
 	}
 	k := memberKey(t, key, version, member)
 	t.setMemberOverlay(k, nil)
@@ -222,6 +245,9 @@ func (t *Txn) PutScore(key []byte, version uint64, score float64, member []byte)
 	if !t.write {
 		return ErrReadOnly
 	}
+	if t.image != nil && !t.image.Covers(key) {
+		return t.image.notIn(key)
+	}
 	k := EncodeScore(memberPrefix(t.table, t.slot, key, version), score)
 	k = append(k, member...)
 	t.eff.Ops = append(t.eff.Ops, Op{Kind: OpPut, CF: CFScore, Key: k, Value: []byte{}})
@@ -232,6 +258,9 @@ func (t *Txn) PutScore(key []byte, version uint64, score float64, member []byte)
 func (t *Txn) DeleteScore(key []byte, version uint64, score float64, member []byte) error {
 	if !t.write {
 		return ErrReadOnly
+	}
+	if t.image != nil && !t.image.Covers(key) {
+		return t.image.notIn(key)
 	}
 	k := EncodeScore(memberPrefix(t.table, t.slot, key, version), score)
 	k = append(k, member...)
@@ -271,6 +300,9 @@ func (t *Txn) scan(cf CF, p, from []byte, reverse bool, fn func(k, v []byte) boo
 }
 
 func (t *Txn) iterate(cf CF, lower, upper []byte, reverse bool, fn func(k, v []byte) bool) error {
+	if t.image != nil {
+		return t.iterateImage(cf, lower, upper, reverse, fn)
+	}
 	if t.e.closed.Load() {
 		return ErrClosed
 	}
@@ -289,7 +321,7 @@ func (t *Txn) iterate(cf CF, lower, upper []byte, reverse bool, fn func(k, v []b
 		it.SeekToFirst()
 	}
 	if pending != nil {
-		pending.merge(it, lower, upper, reverse, fn)
+		pending.merge(rocksIter{it}, lower, upper, reverse, fn)
 		return it.Err()
 	}
 	for ; it.Valid(); step(it, reverse) {
