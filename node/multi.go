@@ -16,10 +16,11 @@ import (
 // EXEC runs the queued commands as one unit: their slots are held (locked)
 // by one storage.Batch for the whole block, so no other client sees part of
 // it, every command sees the writes of the ones before it, and their writes
-// are committed together (one RocksDB write). That needs one node to lead
-// every slot of the block, in an async table, or one raft slot; a block over
-// slots of several nodes answers CROSSSLOT until the multi-slot protocol is
-// built (docs/transactions.md).
+// are committed together (one RocksDB write), when one node leads every
+// slot of the block (in an async table, or one raft slot). A block over
+// slots of several nodes of an async table runs as a unit across them
+// (units.go); over several raft groups it answers CROSSSLOT until the
+// protocol is built for raft tables (docs/transactions.md).
 
 // transaction is a connection's MULTI state and its WATCH.
 type transaction struct {
@@ -288,6 +289,15 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		}
 		leader, msg, wait := unitPlace(snap, tb, slots)
 		switch {
+		case msg == router.ErrCrossSlot && forwardable(cmds) && acrossNodes(snap, tb, slots):
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds)
+			if !retry {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return command.Error("CLUSTERDOWN the slots of the transaction stayed busy; retry")
+			}
+			continue
 		case msg != "":
 			return command.Error(msg)
 		case wait:

@@ -26,6 +26,7 @@ import (
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/unit"
 )
 
 // Version is the pika-node release, set at build time with
@@ -73,6 +74,10 @@ type Node struct {
 
 	// the cluster: this node's id, its view of the metadata, etcd
 	id meta.NodeID
+	// units is this node's part in units over several nodes; coord runs
+	// its clients' (units.go).
+	units *unit.Participant
+	coord *unit.Coordinator
 	// proxy holds the routing and carries out routing decisions (the
 	// node's side is route.go).
 	proxy   *router.Proxy
@@ -150,6 +155,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.follower = replication.NewFollower(n.id, eng, n.proxy.Routing, log.With("component", "replication"))
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
+	n.newUnits()
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
 	if err != nil {
 		eng.Close()
@@ -212,6 +218,13 @@ func (n *Node) Run(ctx context.Context) error {
 	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.proxy.Routing)
 	n.startRaft()
 	n.peerMux = n.newPeerMux() // its handlers include raft mode's
+	if err := n.units.Recover(); err != nil {
+		ln.Close()
+		hln.Close()
+		pln.Close()
+		n.eng.Close()
+		return fmt.Errorf("units prepared before the restart: %w", err)
+	}
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),

@@ -138,6 +138,7 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParseRaftTransfer, replying(n.raft.HandleTransfer))
 	peer.Handle(m, peer.ParseRaftSnapBegin, replying(n.raft.HandleSnapBegin))
 	peer.Handle(m, peer.ParseRaftSnapData, replying(n.raft.HandleSnapData))
+	n.registerUnitRequests(m)
 	return m
 }
 

@@ -31,6 +31,12 @@
 //	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>    +OK                                  RaftSnapBegin
 //	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
 //	                                                      +OK                                  RaftSnapData
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n}
+//	                                                      [image...] (storage.SlotImage)       UnitLock
+//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n}
+//	                                                      +OK                                  UnitPrepare
+//	UDECIDE <unit> commit|abort                           +commit | +abort (the recorded one)  UnitDecide
+//	UAPPLY | UABORT | URELEASE | UFORGET <unit>           +OK                                  UnitApply ...
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -41,7 +47,9 @@
 // way, as one unit over its slots. REPLICATE and SYNC* are async replication's log
 // shipping and full sync (package replication, docs/replication.md);
 // RAFT* carry raft mode's messages, leadership transfers and snapshots
-// (replication/multiraft). Entries, chunks and batches are opaque here:
+// (replication/multiraft). The U* requests carry units over slots of
+// several nodes (package unit, docs/transactions.md). Entries, chunks,
+// images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //
 // # Errors
@@ -51,6 +59,8 @@
 //	                       not a follower at that epoch). Nothing ran: the asker waits for newer
 //	                       routing, decides again and retries, for at most 5 s (router.Proxy.Reroute),
 //	                       then answers CLUSTERDOWN.
+//	-PIKABUSY <reason>     BusyError: a ULOCK found a slot locked; the peer holds nothing, the
+//	                       coordinator backs off and tries the unit again.
 //	-REPLGAP <last>        GapError: REPLICATE entries do not follow the follower's last; the
 //	                       leader resends from last+1.
 //	-ERR ...               RequestError (unknown or malformed request), or the handler's error.
@@ -65,8 +75,10 @@
 // replies up to the node's max query size), ClassRaft and
 // ClassRaftSnapshot (raft messages and snapshots, on connections of their
 // own so that they never queue behind forwards waiting for them),
-// ClassBulk (full syncs). Each Pool keeps 2 connections per peer, dialled
-// lazily, each with up to 16384 requests in flight; a request's key (its
+// ClassBulk (full syncs), ClassUnit (the U* requests: a forward waiting
+// for a slot a unit holds never stands before the request that ends the
+// unit). Each Pool keeps 2 connections per peer, dialled lazily, each
+// with up to 16384 requests in flight; a request's key (its
 // slot) picks the connection, so one slot's requests run on the peer in
 // the order sent. Requests are appended to one buffer per connection and
 // written together; one goroutine per connection reads replies and

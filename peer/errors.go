@@ -16,7 +16,20 @@ import (
 const (
 	refusedWord = "PIKAREFUSE"
 	gapWord     = "REPLGAP"
+	busyWord    = "PIKABUSY"
 )
+
+// BusyError answers a ULOCK whose slots another unit or command holds:
+// the peer holds nothing, and the asker backs off and tries again. Wire:
+// "-PIKABUSY <reason>".
+type BusyError struct {
+	Reason string
+}
+
+func (e *BusyError) Error() string { return "busy: " + e.Reason }
+
+// Reply is the error reply's text, "PIKABUSY <reason>".
+func (e *BusyError) Reply() string { return busyWord + " " + e.Reason }
 
 // RefusedError is a request the peer did not run because its routing
 // differs from the asker's: it does not lead the slot at that epoch, the
@@ -84,6 +97,8 @@ func ReplyErr(raw []byte) error {
 	switch string(word) {
 	case refusedWord:
 		return &RefusedError{Reason: string(rest)}
+	case busyWord:
+		return &BusyError{Reason: string(rest)}
 	case gapWord:
 		if v, err := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64); err == nil {
 			return &GapError{Last: keyspace.LogIndex(v)}

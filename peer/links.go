@@ -23,6 +23,12 @@ const (
 	// a follower writing a large copy holds up neither the log nor the
 	// clients' forwards. The key picks the connection (the slot).
 	ClassBulk
+	// ClassUnit carries the requests of units over several nodes (ULOCK,
+	// UPREPARE, UDECIDE, UAPPLY, ...), on connections of their own: a
+	// forwarded command waiting for a slot a unit holds must never stand
+	// between the unit and the request that ends it. The key picks the
+	// connection.
+	ClassUnit
 )
 
 // LinksConfig tunes Links.
@@ -36,11 +42,12 @@ type LinksConfig struct {
 
 // Links are a node's connections to its peers, one Pool per group of
 // classes: the forward pool; the raft pool (ClassRaft on its first
-// connection to a peer, ClassRaftSnapshot on its second); the bulk pool.
+// connection to a peer, ClassRaftSnapshot on its second); the bulk pool;
+// the unit pool.
 // Replies of the raft and bulk pools are bounded by 1 MiB (their requests
 // are answered +OK or a position). Safe for concurrent use.
 type Links struct {
-	fwd, raft, bulk *Pool
+	fwd, raft, bulk, unit *Pool
 }
 
 // NewLinks returns links with no connections yet.
@@ -49,6 +56,7 @@ func NewLinks(cfg LinksConfig) *Links {
 		fwd:  NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
 		raft: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
 		bulk: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
+		unit: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
 	}
 }
 
@@ -62,6 +70,8 @@ func (l *Links) Do(addr string, class Class, key uint32, req Request) *Future {
 		return l.raft.Do(addr, 1, req.Args())
 	case ClassBulk:
 		return l.bulk.Do(addr, key, req.Args())
+	case ClassUnit:
+		return l.unit.Do(addr, key, req.Args())
 	}
 	return l.fwd.Do(addr, key, req.Args())
 }
@@ -71,6 +81,7 @@ func (l *Links) SetSecret(s string) {
 	l.fwd.SetSecret(s)
 	l.raft.SetSecret(s)
 	l.bulk.SetSecret(s)
+	l.unit.SetSecret(s)
 }
 
 // Close closes every connection; their requests fail.
@@ -78,4 +89,5 @@ func (l *Links) Close() {
 	l.fwd.Close()
 	l.raft.Close()
 	l.bulk.Close()
+	l.unit.Close()
 }

@@ -125,3 +125,29 @@ func keysIn(tb *Table, cmd Command, slots []SlotID) string {
 	}
 	return ""
 }
+
+// AdmitUnitLock checks a ULOCK: this node leads every slot named at the
+// asker's epoch, each key is in the slot it is named with, and the table
+// is an async one (a raft table's units over several groups are not
+// built). It returns the refusal's error reply, or "".
+func (p *Proxy) AdmitUnitLock(req peer.UnitLock) (string, *Behind) {
+	named := make([]peer.SlotEpoch, len(req.Slots))
+	for i, s := range req.Slots {
+		named[i] = s.SlotEpoch
+	}
+	tb, _, reply, behind := p.admitSlots(req.Table, named)
+	if reply != "" {
+		return reply, behind
+	}
+	if tb.Mode != meta.ModeAsync {
+		return "ERR units over several raft groups are not supported yet", nil
+	}
+	for _, s := range req.Slots {
+		for _, k := range s.Keys {
+			if SlotOf(k, tb.Slots) != s.Slot {
+				return peer.Refuse(fmt.Sprintf("a key of slot %d named with slot %d", SlotOf(k, tb.Slots), s.Slot)), nil
+			}
+		}
+	}
+	return "", nil
+}

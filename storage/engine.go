@@ -78,7 +78,11 @@ type Engine struct {
 	filters []*staleMemberFilter
 
 	stripes [lockStripes]sync.Mutex
-	mcache  metaCache
+	// gates are set on the stripes of a prepared unit's part: reads wait
+	// (units.go).
+	gates    [lockStripes]atomic.Pointer[gateWait]
+	decideMu sync.Mutex // Decide's read-then-write of a unit's outcome
+	mcache   metaCache
 	// watches are the keys clients WATCH, marked by every write applied.
 	watches watchSet
 
@@ -626,6 +630,12 @@ var ErrRaftSlot = errors.New("storage: a raft slot's writes are committed by its
 // WAL. The caller holds the
 // stripes of every slot in txns, so no other commit touches them meanwhile.
 func (e *Engine) commit(txns []*Txn, done chan error) error {
+	return e.commitWith(txns, nil, done)
+}
+
+// commitWith is commit with sys, ops on the system CF written in the same
+// RocksDB write (not logged).
+func (e *Engine) commitWith(txns []*Txn, sys []Op, done chan error) error {
 	for _, t := range txns {
 		if e.isRaft(t.table, t.slot) {
 			return ErrRaftSlot
@@ -638,16 +648,17 @@ func (e *Engine) commit(txns []*Txn, done chan error) error {
 			break
 		}
 	}
-	if empty {
+	if empty && len(sys) == 0 {
 		return nil
 	}
-	e.commitCh <- &commitReq{txns: txns, done: done}
+	e.commitCh <- &commitReq{txns: txns, sys: sys, done: done}
 	return <-done
 }
 
 // commitReq is one caller's effects waiting for the committer.
 type commitReq struct {
 	txns []*Txn
+	sys  []Op // system CF ops of the same write (a unit's part record)
 	done chan error
 }
 
@@ -757,6 +768,8 @@ func (e *Engine) commitLoop() {
 					wb.PutCF(e.cfs[CFLog], logKey(u.t, u.s, u.index), entry)
 				}
 			}
+			sys := Effect{Ops: req.sys}
+			sys.addTo(wb, &e.cfs)
 		}
 		err := e.db.Write(e.wo, wb)
 		if err != nil {
@@ -861,7 +874,11 @@ type View struct {
 }
 
 // Txn returns a read-only Txn on slot s.
-func (v *View) Txn(s SlotID) *Txn { return &Txn{e: v.e, table: v.table, slot: s, nowMS: v.nowMS} }
+// It waits while the slot is held by a prepared unit (SlotHold.Gate).
+func (v *View) Txn(s SlotID) *Txn {
+	v.e.awaitGate(v.table, s)
+	return &Txn{e: v.e, table: v.table, slot: s, nowMS: v.nowMS}
+}
 
 // NowMS is the view's clock.
 func (v *View) NowMS() int64 { return v.nowMS }

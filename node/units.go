@@ -1,0 +1,244 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/unit"
+)
+
+// Units whose slots several nodes lead (async tables): this node takes
+// part in them (unit.Participant, behind the U* peer requests) and
+// coordinates its clients' (unit.Coordinator). docs/transactions.md.
+
+// newUnits builds the participant and the coordinator.
+func (n *Node) newUnits() {
+	n.units = unit.NewParticipant(unit.ParticipantConfig{
+		Engine: n.eng,
+		Admit:  n.admitUnitLock,
+		Ready: n.waitReady,
+		Leads: func(t storage.TableID, s storage.SlotID) bool {
+			tb, ok := n.proxy.Routing().Table(t)
+			return ok && tb.Route(s).Leader == n.id
+		},
+		Home: func(node string) unit.Site {
+			site, ok := n.site(n.proxy.Routing(), meta.NodeID(node), 0)
+			if !ok {
+				return nil
+			}
+			return site
+		},
+		Logger: n.log.With("component", "units"),
+	})
+	n.coord = unit.NewCoordinator(string(n.id), n.log.With("component", "units"))
+}
+
+// site is the unit.Site of node: this node's participant, or the peer.
+func (n *Node) site(snap *router.Snapshot, node meta.NodeID, key uint32) (unit.Site, bool) {
+	if node == n.id {
+		return n.units, true
+	}
+	info, ok := snap.Node(node)
+	if !ok {
+		return nil, false
+	}
+	return unit.Remote{Links: n.links, Addr: info.Peer, Key: key}, true
+}
+
+// admitUnitLock checks a ULOCK under the unit's hold of its slots: the
+// routing (as FWD's), then the table's Committer (no handover fences the
+// slots).
+func (n *Node) admitUnitLock(req peer.UnitLock) error {
+	if reply, _ := n.proxy.AdmitUnitLock(req); reply != "" {
+		return peer.ReplyErr([]byte("-" + reply + "\r\n"))
+	}
+	slots := make([]storage.SlotID, len(req.Slots))
+	for i, s := range req.Slots {
+		slots[i] = s.Slot
+	}
+	if err := n.async.Admit(req.Table, slots); err != nil {
+		return &peer.RefusedError{Reason: err.Error()}
+	}
+	return nil
+}
+
+// registerUnitRequests adds the U* requests to the peer request table.
+func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
+	ctx := context.Background()
+	answer := func(c *command.Ctx, err error) {
+		if err != nil {
+			c.R.Error(peer.ErrorReply(err))
+			return
+		}
+		c.R.OK()
+	}
+	peer.Handle(m, peer.ParseUnitLock, committed(func(c *command.Ctx, req peer.UnitLock) {
+		images, err := n.units.Lock(ctx, req)
+		if err != nil {
+			c.R.Error(peer.ErrorReply(err))
+			return
+		}
+		c.R.Array(len(images))
+		for _, im := range images {
+			c.R.Bulk(im.Encode(nil))
+		}
+	}))
+	peer.Handle(m, peer.ParseUnitPrepare, committed(func(c *command.Ctx, req peer.UnitPrepare) {
+		answer(c, n.units.Prepare(ctx, req))
+	}))
+	peer.Handle(m, peer.ParseUnitDecide, committed(func(c *command.Ctx, req peer.UnitDecide) {
+		o, err := n.units.Decide(ctx, req.Unit, req.Outcome)
+		if err != nil {
+			c.R.Error(peer.ErrorReply(err))
+			return
+		}
+		c.R.Simple(string(o))
+	}))
+	peer.Handle(m, peer.ParseUnitApply, committed(func(c *command.Ctx, req peer.UnitApply) {
+		answer(c, n.units.Apply(ctx, req.Unit))
+	}))
+	peer.Handle(m, peer.ParseUnitAbort, committed(func(c *command.Ctx, req peer.UnitAbort) {
+		answer(c, n.units.Abort(ctx, req.Unit))
+	}))
+	peer.Handle(m, peer.ParseUnitRelease, committed(func(c *command.Ctx, req peer.UnitRelease) {
+		answer(c, n.units.Release(ctx, req.Unit))
+	}))
+	peer.Handle(m, peer.ParseUnitForget, committed(func(c *command.Ctx, req peer.UnitForget) {
+		answer(c, n.units.Forget(ctx, req.Unit))
+	}))
+}
+
+// acrossNodes reports whether a unit over slots of tb, which unitPlace
+// refused, can run as a unit over several nodes: an async table whose
+// slots all have a live leader, with no handover in progress.
+func acrossNodes(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) bool {
+	if tb.Mode != meta.ModeAsync {
+		return false
+	}
+	for _, s := range slots {
+		if router.LeaderDown(snap, tb, s) != "" || tb.Route(s).Handover {
+			return false
+		}
+	}
+	return true
+}
+
+// unitShares groups the keys of a block's commands (and the slots of
+// its watched keys) by the node leading their slot.
+func (n *Node) unitShares(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) ([]unit.Share, bool) {
+	keys := map[storage.SlotID][][]byte{}
+	for _, q := range cmds {
+		if q.spec.Cluster != router.Keyed && q.spec.Cluster != router.FanOut {
+			continue
+		}
+		ks, err := q.spec.KeysOf(q.args)
+		if err != nil {
+			continue
+		}
+		for _, k := range ks {
+			s := router.SlotOf(k, tb.Slots)
+			if !slices.ContainsFunc(keys[s], func(x []byte) bool { return string(x) == string(k) }) {
+				keys[s] = append(keys[s], k)
+			}
+		}
+	}
+	var shares []unit.Share
+	for _, s := range slots {
+		r := tb.Route(s)
+		i := slices.IndexFunc(shares, func(sh unit.Share) bool { return sh.Node == string(r.Leader) })
+		if i < 0 {
+			site, ok := n.site(snap, r.Leader, uint32(s))
+			if !ok {
+				return nil, false
+			}
+			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site})
+			i = len(shares) - 1
+		}
+		shares[i].Slots = append(shares[i].Slots, peer.UnitSlot{SlotEpoch: peer.SlotEpoch{Slot: s, Epoch: r.Epoch}, Keys: keys[s]})
+	}
+	return shares, true
+}
+
+// runUnitAcross runs a block over slots of several nodes: the
+// coordinator locks them and copies the keys, the block runs here over
+// the copies (its replies written to c), and its writes are committed on
+// each node in two phases. retry says nothing ran and the caller should
+// route again (after the pause it waited).
+func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) (retry bool, err error) {
+	shares, ok := n.unitShares(snap, tb, slots, cmds)
+	if !ok {
+		return true, nil
+	}
+	start := c.R.Len()
+	watched := false
+	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
+		c.R.B = c.R.B[:start]
+		if cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
+			watched = true
+			return nil, nil
+		}
+		b := n.eng.NewBatch(nil)
+		defer b.Release()
+		for _, im := range images {
+			if err := b.UseImage(im); err != nil {
+				return nil, err
+			}
+		}
+		c.R.Array(len(cmds))
+		reroute := c.Reroute
+		c.Reroute = false
+		defer func() { c.Reroute = reroute }()
+		for _, q := range cmds {
+			began := time.Now()
+			mark := c.R.Len()
+			c.Args = q.args
+			if q.spec.Cluster == router.Server {
+				command.Run(q.spec, c)
+			} else {
+				command.RunInUnit(q.spec, c, b)
+			}
+			n.account(q.spec, began, c, mark)
+		}
+		return b.Effects(), nil
+	}
+	err = n.coord.Run(context.Background(), tb.ID, shares, eval)
+	var refused *peer.RefusedError
+	var aborted *unit.AbortedError
+	switch {
+	case err == nil && watched:
+		c.R.B = c.R.B[:start]
+		c.R.NullArray()
+		return false, nil
+	case err == nil:
+		return false, nil
+	case errors.Is(err, unit.ErrBusy), errors.As(err, &aborted):
+		// Nothing ran: try again after a random pause, so that units
+		// that found each other's slots locked do not meet again.
+		c.R.B = c.R.B[:start]
+		time.Sleep(time.Duration(1+rand.IntN(10)) * time.Millisecond)
+		return true, nil
+	case errors.As(err, &refused):
+		c.R.B = c.R.B[:start]
+		n.proxy.AwaitNewer(snap.Revision, 100*time.Millisecond)
+		return true, nil
+	}
+	c.R.B = c.R.B[:start]
+	var unknown *unit.UnknownOutcomeError
+	if errors.As(err, &unknown) {
+		return false, command.Error("ERR " + unknown.Error())
+	}
+	if _, known := command.ErrorReply(err); known {
+		return false, err
+	}
+	// A participant did not answer (down, partitioned): nothing of the
+	// unit was decided, so nothing of it applies.
+	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer: " + err.Error())
+}

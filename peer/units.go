@@ -1,0 +1,252 @@
+package peer
+
+import (
+	"strconv"
+
+	"github.com/pika-node/pika-node/storage/keyspace"
+)
+
+// The requests of a unit over slots of several nodes (docs/transactions.md):
+// the coordinator locks each participant's slots and reads the unit's keys
+// (ULOCK), evaluates the unit itself, records each participant's part
+// (UPREPARE), the decision at the unit's home node (UDECIDE), then has the
+// parts applied (UAPPLY) or dropped (UABORT); URELEASE ends a part that
+// only read, or one never prepared. Every request names the unit by its
+// id, which the coordinator makes unique (its node id, its start time, a
+// counter).
+
+// UnitSlot is one slot of a ULOCK: where the asker routed it, and the
+// unit's keys in it.
+type UnitSlot struct {
+	SlotEpoch
+	Keys [][]byte
+}
+
+// UnitLock locks slots for a unit and reads its keys:
+//
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n}
+//
+// The peer takes the slots' locks only if they are free (else *BusyError,
+// holding nothing), checks that it leads every slot at that epoch (else
+// *RefusedError), and answers an array of n images (storage.SlotImage's
+// encoding), one per slot in the order named. The slots stay locked until
+// UAPPLY, UABORT or URELEASE, or until the lock's lease runs out with no
+// UPREPARE.
+type UnitLock struct {
+	Table keyspace.TableID
+	Unit  string
+	Slots []UnitSlot
+}
+
+func (UnitLock) Name() string { return "ULOCK" }
+
+func (r UnitLock) Args() [][]byte {
+	out := [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), u64(uint64(len(r.Slots)))}
+	for _, s := range r.Slots {
+		out = append(out, u64(uint64(s.Slot)), u64(uint64(s.Epoch)), u64(uint64(len(s.Keys))))
+		out = append(out, s.Keys...)
+	}
+	return out
+}
+
+// ParseUnitLock reads a ULOCK. The keys alias args.
+func ParseUnitLock(args [][]byte) (UnitLock, error) {
+	bad := malformed("ULOCK")
+	if len(args) < 4 {
+		return UnitLock{}, bad
+	}
+	t, ok := parseU32(args[1])
+	n, ok2 := parseU32(args[3])
+	if !ok || !ok2 || len(args[2]) == 0 || uint64(n) > uint64(len(args)) {
+		return UnitLock{}, bad
+	}
+	r := UnitLock{Table: keyspace.TableID(t), Unit: string(args[2]), Slots: make([]UnitSlot, 0, n)}
+	rest := args[4:]
+	for range n {
+		if len(rest) < 3 {
+			return UnitLock{}, bad
+		}
+		s, ok1 := parseU32(rest[0])
+		e, ok2 := parseU64(rest[1])
+		k, ok3 := parseU32(rest[2])
+		if !ok1 || !ok2 || !ok3 || uint64(k) > uint64(len(rest)-3) {
+			return UnitLock{}, bad
+		}
+		r.Slots = append(r.Slots, UnitSlot{
+			SlotEpoch: SlotEpoch{Slot: keyspace.SlotID(s), Epoch: keyspace.Epoch(e)},
+			Keys:      rest[3 : 3+k],
+		})
+		rest = rest[3+k:]
+	}
+	if len(rest) != 0 {
+		return UnitLock{}, bad
+	}
+	return r, nil
+}
+
+// UnitPart is one slot's share of a unit's writes: its encoded
+// storage.Effect.
+type UnitPart struct {
+	Slot   keyspace.SlotID
+	Effect []byte
+}
+
+// UnitPrepare records a unit's part on the peer, durably, not applied:
+//
+//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n}    +OK
+//
+// home is the node that will hold the unit's decision, which the peer
+// asks (UDECIDE ... abort) if neither UAPPLY nor UABORT comes in time.
+// The slots must be locked by the unit (its ULOCK), else an error.
+type UnitPrepare struct {
+	Table keyspace.TableID
+	Unit  string
+	Home  string
+	Parts []UnitPart
+}
+
+func (UnitPrepare) Name() string { return "UPREPARE" }
+
+func (r UnitPrepare) Args() [][]byte {
+	out := [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), []byte(r.Home), u64(uint64(len(r.Parts)))}
+	for _, p := range r.Parts {
+		out = append(out, u64(uint64(p.Slot)), p.Effect)
+	}
+	return out
+}
+
+// ParseUnitPrepare reads a UPREPARE. The effects alias args.
+func ParseUnitPrepare(args [][]byte) (UnitPrepare, error) {
+	bad := malformed("UPREPARE")
+	if len(args) < 5 {
+		return UnitPrepare{}, bad
+	}
+	t, ok := parseU32(args[1])
+	n, ok2 := parseU32(args[4])
+	if !ok || !ok2 || len(args[2]) == 0 || len(args[3]) == 0 || uint64(len(args)-5) != 2*uint64(n) {
+		return UnitPrepare{}, bad
+	}
+	r := UnitPrepare{Table: keyspace.TableID(t), Unit: string(args[2]), Home: string(args[3]), Parts: make([]UnitPart, n)}
+	for i := range r.Parts {
+		s, ok := parseU32(args[5+2*i])
+		if !ok {
+			return UnitPrepare{}, bad
+		}
+		r.Parts[i] = UnitPart{Slot: keyspace.SlotID(s), Effect: args[6+2*i]}
+	}
+	return r, nil
+}
+
+// Outcome is a unit's decision on the wire.
+type Outcome string
+
+// The outcomes UDECIDE records and answers.
+const (
+	OutcomeCommit Outcome = "commit"
+	OutcomeAbort  Outcome = "abort"
+)
+
+// UnitDecide records a unit's outcome on its home node, unless one is
+// recorded already, and answers the recorded one as a simple string:
+//
+//	UDECIDE <unit> commit|abort    +commit | +abort
+//
+// The coordinator sends commit (the unit's commit point is its record); a
+// participant that waited too long for the coordinator sends abort, which
+// makes a later commit fail.
+type UnitDecide struct {
+	Unit    string
+	Outcome Outcome
+}
+
+func (UnitDecide) Name() string { return "UDECIDE" }
+
+func (r UnitDecide) Args() [][]byte {
+	return [][]byte{[]byte(r.Name()), []byte(r.Unit), []byte(r.Outcome)}
+}
+
+// ParseUnitDecide reads a UDECIDE.
+func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
+	if len(args) != 3 || len(args[1]) == 0 {
+		return UnitDecide{}, malformed("UDECIDE")
+	}
+	o := Outcome(args[2])
+	if o != OutcomeCommit && o != OutcomeAbort {
+		return UnitDecide{}, malformed("UDECIDE")
+	}
+	return UnitDecide{Unit: string(args[1]), Outcome: o}, nil
+}
+
+// The requests that end a unit's part on the peer, each with the unit's
+// id only:
+//
+//	UAPPLY <unit>     the prepared part is applied (the unit committed)
+//	UABORT <unit>     the prepared part is dropped
+//	URELEASE <unit>   a part never prepared (it only read, or the unit
+//	                  gave up before UPREPARE) is unlocked
+//	UFORGET <unit>    the home node forgets the unit's decision (every
+//	                  part is resolved)
+//
+// Each answers +OK, also for a unit the peer does not know (already
+// ended): they may be sent again.
+type (
+	UnitApply   struct{ Unit string }
+	UnitAbort   struct{ Unit string }
+	UnitRelease struct{ Unit string }
+	UnitForget  struct{ Unit string }
+)
+
+func (UnitApply) Name() string   { return "UAPPLY" }
+func (UnitAbort) Name() string   { return "UABORT" }
+func (UnitRelease) Name() string { return "URELEASE" }
+func (UnitForget) Name() string  { return "UFORGET" }
+
+func (r UnitApply) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitAbort) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitRelease) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitForget) Args() [][]byte  { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+
+// parseUnitID reads the one argument of the requests above.
+func parseUnitID(name string, args [][]byte) (string, error) {
+	if len(args) != 2 || len(args[1]) == 0 {
+		return "", malformed(name)
+	}
+	return string(args[1]), nil
+}
+
+// ParseUnitApply, ParseUnitAbort, ParseUnitRelease and ParseUnitForget
+// read those requests.
+func ParseUnitApply(args [][]byte) (UnitApply, error) {
+	u, err := parseUnitID("UAPPLY", args)
+	return UnitApply{Unit: u}, err
+}
+
+func ParseUnitAbort(args [][]byte) (UnitAbort, error) {
+	u, err := parseUnitID("UABORT", args)
+	return UnitAbort{Unit: u}, err
+}
+
+func ParseUnitRelease(args [][]byte) (UnitRelease, error) {
+	u, err := parseUnitID("URELEASE", args)
+	return UnitRelease{Unit: u}, err
+}
+
+func ParseUnitForget(args [][]byte) (UnitForget, error) {
+	u, err := parseUnitID("UFORGET", args)
+	return UnitForget{Unit: u}, err
+}
+
+// ParseOutcome reads UDECIDE's answer.
+func ParseOutcome(raw []byte) (Outcome, error) {
+	if err := ReplyErr(raw); err != nil {
+		return "", err
+	}
+	if len(raw) < 3 || raw[0] != '+' {
+		return "", &ReplyError{Msg: "UDECIDE answered " + strconv.Quote(string(raw))}
+	}
+	o := Outcome(raw[1 : len(raw)-2])
+	if o != OutcomeCommit && o != OutcomeAbort {
+		return "", &ReplyError{Msg: "UDECIDE answered " + strconv.Quote(string(raw))}
+	}
+	return o, nil
+}

@@ -1,0 +1,280 @@
+package unit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// Coordinator runs units over slots of several nodes for the clients of
+// this node.
+type Coordinator struct {
+	self  string
+	start int64
+	seq   atomic.Uint64
+	log   *slog.Logger
+	// Timeout bounds each request of a unit.
+	Timeout time.Duration
+}
+
+// NewCoordinator returns the coordinator of node self.
+func NewCoordinator(self string, logger *slog.Logger) *Coordinator {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Coordinator{self: self, start: time.Now().UnixNano(), log: logger, Timeout: 3 * time.Second}
+}
+
+// Share is one participant of a unit: its node, the Site reaching it, and
+// the unit's slots there with their keys.
+type Share struct {
+	Node  string
+	Site  Site
+	Slots []peer.UnitSlot
+}
+
+// Evaluate runs the unit over the images of its slots (every share's, by
+// slot) and returns the effects it wrote, by slot (empty ones left out or
+// nil). It runs once, between the locks and the commit.
+type Evaluate func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error)
+
+// ErrBusy is a unit that found a slot locked: nothing ran; the caller
+// tries again after a pause.
+var ErrBusy = errors.New("unit: a slot is busy")
+
+// UnknownOutcomeError is a unit whose decision was sent but not answered:
+// it may have committed (its parts resolve through the home).
+type UnknownOutcomeError struct{ Err error }
+
+func (e *UnknownOutcomeError) Error() string {
+	return "the transaction's outcome is unknown (its decision was not answered): " + e.Err.Error()
+}
+
+// AbortedError is a unit that prepared its parts and was aborted: nothing
+// of it applied.
+type AbortedError struct{ Reason string }
+
+func (e *AbortedError) Error() string { return "the transaction was aborted: " + e.Reason }
+
+// Run runs one unit: ULOCK at every share (all at once), eval over the
+// images, then, when it wrote, UPREPARE of every written share, UDECIDE
+// commit at the home (the share of the lowest written slot) and UAPPLY;
+// shares that only read are released after the decision. It returns nil
+// once the unit committed (or only read); a *peer.RefusedError or ErrBusy
+// when nothing ran and the caller may route again and retry; eval's error
+// (nothing applied); *AbortedError; *UnknownOutcomeError.
+func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []Share, eval Evaluate) error {
+	unit := c.self + "." + strconv.FormatInt(c.start, 36) + "." + strconv.FormatUint(c.seq.Add(1), 36)
+	images := map[storage.SlotID]*storage.SlotImage{}
+	locked := make([]bool, len(shares))
+	var mu sync.Mutex
+	var firstErr error
+	c.each(shares, func(i int, sh Share) {
+		lctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+		ims, err := sh.Site.Lock(lctx, peer.UnitLock{Table: table, Unit: unit, Slots: sh.Slots})
+		if err == nil && len(ims) != len(sh.Slots) {
+			err = fmt.Errorf("ULOCK from %s answered %d images for %d slots", sh.Node, len(ims), len(sh.Slots))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			// A lock that timed out may hold: release it too.
+			locked[i] = !isBusyOrRefused(err)
+			if firstErr == nil || isBusyOrRefused(firstErr) && !isBusyOrRefused(err) {
+				firstErr = err
+			}
+			return
+		}
+		locked[i] = true
+		for j, s := range sh.Slots {
+			images[s.Slot] = ims[j]
+		}
+	})
+	release := func(which []bool) {
+		c.each(shares, func(i int, sh Share) {
+			if which[i] {
+				c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
+			}
+		})
+	}
+	if firstErr != nil {
+		release(locked)
+		var be *peer.BusyError
+		if errors.As(firstErr, &be) {
+			return ErrBusy
+		}
+		return firstErr
+	}
+	effects, err := eval(images)
+	if err != nil {
+		release(locked)
+		return err
+	}
+	// The parts: each share's written slots.
+	parts := make([][]peer.UnitPart, len(shares))
+	home, homeSlot := -1, storage.SlotID(0)
+	for _, se := range effects {
+		if se.Effect == nil {
+			continue
+		}
+		i := shareOf(shares, se.Slot)
+		if i < 0 {
+			release(locked)
+			return fmt.Errorf("unit: the unit wrote slot %d, which it did not lock", se.Slot)
+		}
+		parts[i] = append(parts[i], peer.UnitPart{Slot: se.Slot, Effect: se.Effect})
+		if home < 0 || se.Slot < homeSlot {
+			home, homeSlot = i, se.Slot
+		}
+	}
+	if home < 0 { // it only read: nothing to commit
+		release(locked)
+		return nil
+	}
+	prepared := make([]bool, len(shares))
+	firstErr = nil
+	c.each(shares, func(i int, sh Share) {
+		if parts[i] == nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+		err := sh.Site.Prepare(pctx, peer.UnitPrepare{Table: table, Unit: unit, Home: shares[home].Node, Parts: parts[i]})
+		mu.Lock()
+		defer mu.Unlock()
+		prepared[i] = true // on an error too: it may have been recorded
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("prepare on %s: %w", sh.Node, err)
+		}
+	})
+	outcome := peer.OutcomeAbort
+	if firstErr == nil {
+		outcome, err = c.decide(ctx, shares[home], unit)
+		if err != nil {
+			// Not answered: it may be recorded either way. The parts
+			// resolve through the home; the read-only shares are free.
+			c.releaseReadOnly(ctx, shares, parts, unit)
+			return &UnknownOutcomeError{Err: err}
+		}
+	} else {
+		// Record the abort at the home first, so a part that prepared
+		// and does not hear from us resolves to it.
+		if o, err := c.decideAbort(ctx, shares[home], unit); err == nil && o == peer.OutcomeCommit {
+			return errors.New("unit: a home recorded commit for a unit its coordinator aborted") // cannot happen
+		}
+	}
+	var unapplied atomic.Bool
+	c.each(shares, func(i int, sh Share) {
+		switch {
+		case parts[i] == nil:
+			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
+		case outcome == peer.OutcomeCommit:
+			if !c.send(ctx, sh, "UAPPLY", func(ctx context.Context) error { return sh.Site.Apply(ctx, unit) }) {
+				unapplied.Store(true)
+			}
+		case prepared[i]:
+			c.send(ctx, sh, "UABORT", func(ctx context.Context) error { return sh.Site.Abort(ctx, unit) })
+		}
+	})
+	if outcome != peer.OutcomeCommit {
+		if firstErr == nil {
+			firstErr = errors.New("a participant gave up waiting")
+		}
+		return &AbortedError{Reason: firstErr.Error()}
+	}
+	// The home forgets the decision only once every part applied: a part
+	// that missed its UAPPLY asks the home for it later, and a home that
+	// knows nothing of a unit answers abort.
+	if !unapplied.Load() {
+		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, unit) })
+	}
+	return nil
+}
+
+func (c *Coordinator) releaseReadOnly(ctx context.Context, shares []Share, parts [][]peer.UnitPart, unit string) {
+	c.each(shares, func(i int, sh Share) {
+		if parts[i] == nil {
+			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
+		}
+	})
+}
+
+// decide records commit at the home, trying again while it does not
+// answer, within a few timeouts (the same unit: idempotent).
+func (c *Coordinator) decide(ctx context.Context, home Share, unit string) (peer.Outcome, error) {
+	var err error
+	for range 3 {
+		dctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		var o peer.Outcome
+		o, err = home.Site.Decide(dctx, unit, peer.OutcomeCommit)
+		cancel()
+		if err == nil {
+			return o, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return "", err
+}
+
+func (c *Coordinator) decideAbort(ctx context.Context, home Share, unit string) (peer.Outcome, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	return home.Site.Decide(dctx, unit, peer.OutcomeAbort)
+}
+
+// send sends an ending request; a failure is logged (the participant
+// ends the part itself: a lease, or its resolution through the home).
+// It reports whether the participant took it.
+func (c *Coordinator) send(ctx context.Context, sh Share, what string, do func(context.Context) error) bool {
+	sctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	if err := do(sctx); err != nil {
+		c.log.Warn("unit: a participant did not take "+what, "node", sh.Node, "err", err)
+		return false
+	}
+	return true
+}
+
+// each runs fn for every share at once and waits for them all.
+func (c *Coordinator) each(shares []Share, fn func(i int, sh Share)) {
+	if len(shares) == 1 {
+		fn(0, shares[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for i, sh := range shares {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, sh)
+		}()
+	}
+	wg.Wait()
+}
+
+func shareOf(shares []Share, s storage.SlotID) int {
+	for i, sh := range shares {
+		if slices.ContainsFunc(sh.Slots, func(us peer.UnitSlot) bool { return us.Slot == s }) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isBusyOrRefused(err error) bool {
+	var be *peer.BusyError
+	var re *peer.RefusedError
+	return errors.As(err, &be) || errors.As(err, &re)
+}

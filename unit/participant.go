@@ -1,0 +1,380 @@
+package unit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// Site is one participant of a unit as the coordinator sees it: this
+// node's Participant, or a peer reached by requests (Remote).
+type Site interface {
+	Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error)
+	Prepare(ctx context.Context, req peer.UnitPrepare) error
+	Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error)
+	Apply(ctx context.Context, unit string) error
+	Abort(ctx context.Context, unit string) error
+	Release(ctx context.Context, unit string) error
+	Forget(ctx context.Context, unit string) error
+}
+
+// ParticipantConfig is what a Participant needs of its node.
+type ParticipantConfig struct {
+	Engine *storage.Engine
+	// Admit checks, under the unit's hold of the slots, that this node
+	// leads every slot named at the asker's epoch and may write it: nil,
+	// or a *peer.RefusedError to answer.
+	Admit func(req peer.UnitLock) error
+	// Leads reports whether this node leads slot s of table t now (a
+	// part restored at startup is applied only where it still does).
+	Leads func(t storage.TableID, s storage.SlotID) bool
+	// Home returns the Site of a unit's home node, which holds its
+	// decision (nil when the node is unknown now).
+	Home func(node string) Site
+	// Ready returns once the node has the cluster's routing (Leads and
+	// Home answer): resolvers wait for it.
+	Ready func(ctx context.Context) error
+	// LockLease is how long a unit's slots stay locked with no UPREPARE;
+	// ResolveAfter how long a prepared part waits for UAPPLY or UABORT
+	// before it asks the home for the outcome.
+	LockLease    time.Duration
+	ResolveAfter time.Duration
+	Logger       *slog.Logger
+}
+
+// Participant is this node's side of the units it takes part in.
+type Participant struct {
+	cfg ParticipantConfig
+
+	mu     sync.Mutex
+	parts  map[string]*part
+	closed bool
+	ctx    context.Context
+	stop   context.CancelFunc
+	wg     sync.WaitGroup // resolvers
+}
+
+// part is a unit's hold here: locked, then maybe prepared.
+type part struct {
+	unit     string
+	hold     *storage.SlotHold
+	prepared *storage.PreparedPart
+	timer    *time.Timer // the lease, then the wait before resolving
+}
+
+// ErrUnknownUnit answers UPREPARE for a unit that holds nothing here (its
+// lease ran out, or it never locked).
+var ErrUnknownUnit = errors.New("unit: the unit holds no slot here")
+
+// NewParticipant returns a Participant; Close ends it.
+func NewParticipant(cfg ParticipantConfig) *Participant {
+	if cfg.LockLease == 0 {
+		cfg.LockLease = 5 * time.Second
+	}
+	if cfg.ResolveAfter == 0 {
+		cfg.ResolveAfter = 3 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Participant{cfg: cfg, parts: map[string]*part{}, ctx: ctx, stop: stop}
+}
+
+// Lock takes a unit's slots here, if free, and copies its keys.
+func (p *Participant) Lock(_ context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
+	slots := make([]storage.SlotID, len(req.Slots))
+	keys := make([][][]byte, len(req.Slots))
+	for i, s := range req.Slots {
+		slots[i], keys[i] = s.Slot, s.Keys
+	}
+	p.mu.Lock()
+	_, dup := p.parts[req.Unit]
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, storage.ErrClosed
+	}
+	if dup {
+		return nil, fmt.Errorf("unit %s already holds slots here", req.Unit)
+	}
+	h, err := p.cfg.Engine.TryHold(req.Table, slots)
+	if errors.Is(err, storage.ErrBusy) {
+		return nil, &peer.BusyError{Reason: "a slot of the unit is locked"}
+	} else if err != nil {
+		return nil, err
+	}
+	if err := p.cfg.Admit(req); err != nil {
+		h.Release()
+		return nil, err
+	}
+	images, err := h.Export(slots, keys)
+	if err != nil {
+		h.Release()
+		return nil, err
+	}
+	pt := &part{unit: req.Unit, hold: h}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		h.Release()
+		return nil, storage.ErrClosed
+	}
+	p.parts[req.Unit] = pt
+	pt.timer = time.AfterFunc(p.cfg.LockLease, func() { p.leaseOut(pt) })
+	return images, nil
+}
+
+// leaseOut releases a part never prepared whose coordinator went silent.
+func (p *Participant) leaseOut(pt *part) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.parts[pt.unit] != pt || pt.prepared != nil {
+		return
+	}
+	delete(p.parts, pt.unit)
+	pt.hold.Release()
+	p.cfg.Logger.Warn("unit: lock lease ran out, slots released", "unit", pt.unit)
+}
+
+// Prepare records the unit's part here (durably; reads of its slots wait
+// from now until it is applied or dropped).
+func (p *Participant) Prepare(_ context.Context, req peer.UnitPrepare) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt := p.parts[req.Unit]
+	if pt == nil {
+		return ErrUnknownUnit
+	}
+	if pt.prepared != nil {
+		return nil // sent again
+	}
+	rec := storage.PreparedPart{Unit: req.Unit, Home: req.Home, Table: pt.hold.Table()}
+	for _, part := range req.Parts {
+		if !holds(pt.hold, part.Slot) {
+			return fmt.Errorf("unit %s: slot %d is not locked by the unit", req.Unit, part.Slot)
+		}
+		rec.Slots = append(rec.Slots, part.Slot)
+		rec.Effects = append(rec.Effects, part.Effect)
+	}
+	if err := pt.hold.Prepare(rec); err != nil {
+		return err
+	}
+	pt.prepared = &rec
+	pt.timer.Stop()
+	pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
+	return nil
+}
+
+func holds(h *storage.SlotHold, s storage.SlotID) bool {
+	for _, x := range h.Slots() {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Decide records a unit's outcome here, its home, unless one is recorded:
+// the recorded one is the answer.
+func (p *Participant) Decide(_ context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
+	d := storage.Aborted
+	if o == peer.OutcomeCommit {
+		d = storage.Committed
+	}
+	got, err := p.cfg.Engine.Decide(unit, d)
+	if err != nil {
+		return "", err
+	}
+	if got == storage.Committed {
+		return peer.OutcomeCommit, nil
+	}
+	return peer.OutcomeAbort, nil
+}
+
+// Forget drops a unit's decision once every part is resolved.
+func (p *Participant) Forget(_ context.Context, unit string) error {
+	return p.cfg.Engine.ForgetDecision(unit)
+}
+
+// Apply applies the unit's prepared part (or releases a part that only
+// read). A unit unknown here has ended already.
+func (p *Participant) Apply(_ context.Context, unit string) error {
+	return p.end(unit, true)
+}
+
+// Abort drops the unit's part.
+func (p *Participant) Abort(_ context.Context, unit string) error {
+	return p.end(unit, false)
+}
+
+// Release ends a part that was never prepared; a prepared part is not
+// touched (only its outcome ends it).
+func (p *Participant) Release(_ context.Context, unit string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt := p.parts[unit]
+	if pt == nil || pt.prepared != nil {
+		return nil
+	}
+	delete(p.parts, unit)
+	pt.timer.Stop()
+	pt.hold.Release()
+	return nil
+}
+
+func (p *Participant) end(unit string, commit bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt := p.parts[unit]
+	if pt == nil {
+		return nil
+	}
+	if err := p.finish(pt, commit); err != nil {
+		return err
+	}
+	delete(p.parts, unit)
+	pt.timer.Stop()
+	return nil
+}
+
+// finish applies or drops pt's part and ends its hold; p.mu is held.
+func (p *Participant) finish(pt *part, commit bool) error {
+	switch {
+	case pt.prepared == nil:
+		pt.hold.Release()
+		return nil
+	case commit:
+		return pt.hold.ApplyHold(*pt.prepared)
+	default:
+		return pt.hold.DropPrepared(pt.unit)
+	}
+}
+
+// startResolve asks the home of a prepared part whose coordinator went
+// silent for the outcome, until it answers, and ends the part with it.
+func (p *Participant) startResolve(pt *part) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.parts[pt.unit] != pt {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.resolve(pt)
+	}()
+}
+
+func (p *Participant) resolve(pt *part) {
+	if p.cfg.Ready != nil && p.cfg.Ready(p.ctx) != nil {
+		return // closing
+	}
+	backoff := 100 * time.Millisecond
+	began := time.Now()
+	for {
+		o, err := p.askHome(pt)
+		if err == nil && o == peer.OutcomeCommit && !p.leadsAll(pt) {
+			// Right after a restart the routing may not name this node
+			// the slots' leader yet (a slot of one replica has no leader
+			// while its node is down): a committed part waits for it. A
+			// slot another node took over meanwhile (an async failover)
+			// cannot get the part any more (docs/transactions.md).
+			if time.Since(began) < leadWait {
+				err = errors.New("this node does not lead the part's slots (yet)")
+			} else {
+				p.cfg.Logger.Error("unit: a committed part on slots this node no longer leads: dropped", "unit", pt.unit)
+				o = peer.OutcomeAbort
+			}
+		}
+		if err == nil {
+			commit := o == peer.OutcomeCommit
+			p.mu.Lock()
+			if p.parts[pt.unit] == pt {
+				if err = p.finish(pt, commit); err == nil {
+					delete(p.parts, pt.unit)
+				}
+			}
+			p.mu.Unlock()
+			if err == nil {
+				p.cfg.Logger.Info("unit: resolved a part through its home", "unit", pt.unit, "outcome", o)
+				return
+			}
+		}
+		p.cfg.Logger.Warn("unit: cannot resolve a prepared part yet", "unit", pt.unit, "home", pt.prepared.Home, "err", err)
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// leadWait bounds how long a committed part waits for this node to lead
+// its slots again.
+const leadWait = 5 * time.Minute
+
+func (p *Participant) leadsAll(pt *part) bool {
+	if p.cfg.Leads == nil {
+		return true
+	}
+	for _, s := range pt.prepared.Slots {
+		if !p.cfg.Leads(pt.prepared.Table, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Participant) askHome(pt *part) (peer.Outcome, error) {
+	home := p.cfg.Home(pt.prepared.Home)
+	if home == nil {
+		return "", fmt.Errorf("home node %s unknown", pt.prepared.Home)
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
+	defer cancel()
+	return home.Decide(ctx, pt.unit, peer.OutcomeAbort)
+}
+
+// Recover holds again the parts this node had prepared when it stopped
+// and resolves them through their homes. Call it before serving.
+func (p *Participant) Recover() error {
+	recs, err := p.cfg.Engine.ListPrepared()
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		rec := recs[i]
+		h := p.cfg.Engine.Hold(rec.Table, rec.Slots)
+		h.Gate()
+		pt := &part{unit: rec.Unit, hold: h, prepared: &rec}
+		p.mu.Lock()
+		p.parts[rec.Unit] = pt
+		pt.timer = time.AfterFunc(0, func() { p.startResolve(pt) })
+		p.mu.Unlock()
+		p.cfg.Logger.Info("unit: a prepared part found at startup", "unit", rec.Unit, "home", rec.Home)
+	}
+	return nil
+}
+
+// Close stops the resolvers and releases every hold (a prepared part
+// stays recorded: the next start resolves it).
+func (p *Participant) Close() {
+	p.mu.Lock()
+	p.closed = true
+	for u, pt := range p.parts {
+		pt.timer.Stop()
+		pt.hold.Release()
+		delete(p.parts, u)
+	}
+	p.mu.Unlock()
+	p.stop()
+	p.wg.Wait()
+}

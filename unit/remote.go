@@ -1,0 +1,91 @@
+package unit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// Remote is a Site on another node, reached by the unit requests on the
+// links' unit class.
+type Remote struct {
+	Links *peer.Links
+	Addr  string // the node's peer address
+	// Key picks the connection (the unit's first slot, say).
+	Key uint32
+}
+
+// maxWait bounds a request when its context has no deadline.
+const maxWait = 10 * time.Second
+
+func (r Remote) do(ctx context.Context, req peer.Request) ([]byte, error) {
+	wait := maxWait
+	if d, ok := ctx.Deadline(); ok {
+		wait = time.Until(d)
+	}
+	raw, err := r.Links.Do(r.Addr, peer.ClassUnit, r.Key, req).Wait(ctx, wait)
+	if err != nil {
+		return nil, err
+	}
+	if err := peer.ReplyErr(raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+func (r Remote) ok(ctx context.Context, req peer.Request) error {
+	_, err := r.do(ctx, req)
+	return err
+}
+
+// Lock sends ULOCK and decodes the images.
+func (r Remote) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
+	raw, err := r.do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	elems, err := peer.Elems(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*storage.SlotImage, len(elems))
+	for i, e := range elems {
+		b, err := peer.Bulk(e)
+		if err != nil {
+			return nil, err
+		}
+		if out[i], err = storage.DecodeSlotImage(b); err != nil {
+			return nil, fmt.Errorf("ULOCK from %s: %w", r.Addr, err)
+		}
+	}
+	return out, nil
+}
+
+func (r Remote) Prepare(ctx context.Context, req peer.UnitPrepare) error { return r.ok(ctx, req) }
+
+func (r Remote) Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
+	raw, err := r.do(ctx, peer.UnitDecide{Unit: unit, Outcome: o})
+	if err != nil {
+		return "", err
+	}
+	return peer.ParseOutcome(raw)
+}
+
+func (r Remote) Apply(ctx context.Context, unit string) error {
+	return r.ok(ctx, peer.UnitApply{Unit: unit})
+}
+
+func (r Remote) Abort(ctx context.Context, unit string) error {
+	return r.ok(ctx, peer.UnitAbort{Unit: unit})
+}
+
+func (r Remote) Release(ctx context.Context, unit string) error {
+	return r.ok(ctx, peer.UnitRelease{Unit: unit})
+}
+
+func (r Remote) Forget(ctx context.Context, unit string) error {
+	return r.ok(ctx, peer.UnitForget{Unit: unit})
+}
