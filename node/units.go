@@ -24,7 +24,7 @@ func (n *Node) newUnits() {
 	n.units = unit.NewParticipant(unit.ParticipantConfig{
 		Engine: n.eng,
 		Admit:  n.admitUnitLock,
-		Ready: n.waitReady,
+		Ready:  n.waitReady,
 		Leads: func(t storage.TableID, s storage.SlotID) bool {
 			tb, ok := n.proxy.Routing().Table(t)
 			return ok && tb.Route(s).Leader == n.id
