@@ -290,7 +290,7 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		leader, msg, wait := unitPlace(snap, tb, slots)
 		switch {
 		case msg == router.ErrCrossSlot && forwardable(cmds) && acrossNodes(snap, tb, slots):
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds)
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, false)
 			if !retry {
 				return err
 			}

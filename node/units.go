@@ -172,7 +172,10 @@ func (n *Node) unitShares(snap *router.Snapshot, tb *router.Table, slots []stora
 // the copies (its replies written to c), and its writes are committed on
 // each node in two phases. retry says nothing ran and the caller should
 // route again (after the pause it waited).
-func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) (retry bool, err error) {
+//
+// single: cmds is one command outside MULTI (router.Across), answered
+// with its own reply, not EXEC's array, and no WATCH applies.
+func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand, single bool) (retry bool, err error) {
 	shares, ok := n.unitShares(snap, tb, slots, cmds)
 	if !ok {
 		return true, nil
@@ -181,7 +184,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	watched := false
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
 		c.R.B = c.R.B[:start]
-		if cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
+		if !single && cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
 			watched = true
 			return nil, nil
 		}
@@ -192,7 +195,9 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 				return nil, err
 			}
 		}
-		c.R.Array(len(cmds))
+		if !single {
+			c.R.Array(len(cmds))
+		}
 		reroute := c.Reroute
 		c.Reroute = false
 		defer func() { c.Reroute = reroute }()
@@ -205,7 +210,9 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 			} else {
 				command.RunInUnit(q.spec, c, b)
 			}
-			n.account(q.spec, began, c, mark)
+			if !single { // a single command is counted by exec
+				n.account(q.spec, began, c, mark)
+			}
 		}
 		return b.Effects(), nil
 	}
@@ -241,4 +248,46 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	// A participant did not answer (down, partitioned): nothing of the
 	// unit was decided, so nothing of it applies.
 	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer: " + err.Error())
+}
+
+// runCommandAcross runs one command whose keys' slots several nodes lead
+// (router.Across) as a unit across them, routing it again while its
+// slots are busy or moving, for at most unitRouteWait.
+func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) error {
+	cmds := []queuedCommand{{spec: spec, args: c.Args}}
+	deadline := time.Now().Add(unitRouteWait)
+	for {
+		snap := n.proxy.Routing()
+		tb, ok := snap.Table(cl.table)
+		if !ok {
+			return command.Error(router.DroppedTable(cl.table))
+		}
+		slots := unitSlots(tb, cmds)
+		if msg := unitDown(snap, tb, slots); msg != "" {
+			return command.Error(msg)
+		}
+		if acrossNodes(snap, tb, slots) {
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, true)
+			if !retry {
+				return err
+			}
+		} else {
+			// A slot is being handed over (or the table changed mode).
+			n.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
+		}
+		if time.Now().After(deadline) {
+			return command.Error("CLUSTERDOWN the slots of the command stayed busy; retry")
+		}
+	}
+}
+
+// unitDown is the error of a unit one of whose slots has no live leader,
+// or "".
+func unitDown(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) string {
+	for _, s := range slots {
+		if msg := router.LeaderDown(snap, tb, s); msg != "" {
+			return msg
+		}
+	}
+	return ""
 }

@@ -12,13 +12,16 @@ type Class uint8
 
 const (
 	// Keyed commands run where their keys' slot is led; keys over
-	// several slots run as one unit on the node that leads them all in
-	// an async table, and are refused (CROSSSLOT) otherwise. A keyed
+	// several slots of an async table run as one unit, on the node that
+	// leads them all or across their leaders (Across); over several
+	// raft groups they are refused (CROSSSLOT). A keyed
 	// command without keys (a malformed key count) runs where it
 	// arrived, whose handler answers the error.
 	Keyed Class = iota
 	// FanOut commands (MGET, MSET, DEL, ...) may name keys of several
-	// slots: they are split per leader and the parts' replies merged.
+	// slots: in an async table they run as one unit like Keyed ones; in
+	// a raft table they are split per leader and the parts' replies
+	// merged (not atomic across raft groups).
 	FanOut
 	// TableWide commands (DBSIZE, KEYS, SCAN, ...) have no keys and are
 	// about the whole table: they run on every node that leads some of
@@ -48,6 +51,9 @@ const (
 	// a leader the routing does not name yet): wait for newer routing,
 	// then decide again.
 	Wait
+	// Across: run it as one unit over slots several nodes lead (an async
+	// table), coordinated from here (package unit).
+	Across
 )
 
 func (k Kind) String() string {
@@ -64,6 +70,8 @@ func (k Kind) String() string {
 		return "refuse"
 	case Wait:
 		return "wait"
+	case Across:
+		return "across"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -191,10 +199,10 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 		return Decision{Kind: Local}
 	case same:
 		return slotDecision(snap, tb, first, raft)
-	case cmd.Class != FanOut:
-		return unitDecision(snap, tb, cmd)
 	case tb.AllLocal():
 		return Decision{Kind: Local}
+	case cmd.Class != FanOut || tb.Mode == meta.ModeAsync:
+		return unitDecision(snap, tb, cmd)
 	}
 	for _, k := range cmd.Keys {
 		if tb.Route(SlotOf(k, tb.Slots)).Handover {
@@ -204,32 +212,35 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 	return Decision{Kind: Split}
 }
 
-// unitDecision routes a Keyed command over several slots of an async
-// table that one node leads: it runs there as one unit under all their
-// locks (here, or forwarded naming them all). A unit over slots of several
-// nodes, or over several raft groups, needs the multi-slot protocol
-// (docs/transactions.md), which is not built yet: it is refused with
-// CROSSSLOT.
+// unitDecision routes a command over several slots of an async table (a
+// Keyed one, or a FanOut one): as one unit, on the node that leads them
+// all (here, or forwarded naming them all) under all their locks, or
+// Across when several nodes lead them. A unit over several raft groups
+// needs the multi-slot protocol for raft tables (docs/transactions.md),
+// which is not built yet: it is refused with CROSSSLOT.
 func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
 	if tb.Mode == meta.ModeRaft {
 		return Decision{Kind: Refuse, Err: ErrCrossSlot}
 	}
 	first := SlotOf(cmd.Keys[0], tb.Slots)
 	leader := tb.Route(first).Leader
+	across := false
 	for _, k := range cmd.Keys {
-		r := tb.Route(SlotOf(k, tb.Slots))
+		s := SlotOf(k, tb.Slots)
+		r := tb.Route(s)
 		if r.Handover {
 			return Decision{Kind: Wait}
 		}
-		if r.Leader != leader {
-			return Decision{Kind: Refuse, Err: ErrCrossSlot}
+		if err := LeaderDown(snap, tb, s); err != "" {
+			return Decision{Kind: Refuse, Err: err}
 		}
+		across = across || r.Leader != leader
 	}
-	if leader == snap.Self {
+	switch {
+	case across:
+		return Decision{Kind: Across}
+	case leader == snap.Self:
 		return Decision{Kind: Local}
-	}
-	if err := LeaderDown(snap, tb, first); err != "" {
-		return Decision{Kind: Refuse, Err: err}
 	}
 	return Decision{Kind: Remote, Slot: first, Leader: leader, Unit: true}
 }

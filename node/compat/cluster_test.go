@@ -390,9 +390,9 @@ func clusterScripts(t *testing.T, pipelined bool) {
 	}
 }
 
-// TestClusterCrossSlot runs TestCrossSlot's cases through node2 and through haproxy: a line
-// whose keys' slots have several leaders is refused (CROSSSLOT) until the multi-slot protocol
-// is built, every other one runs as on redis-server.
+// TestClusterCrossSlot runs TestCrossSlot's cases through node2 and through haproxy: every
+// line runs as on redis-server, those whose keys' slots several nodes lead as units across
+// them.
 func TestClusterCrossSlot(t *testing.T) {
 	needCluster(t)
 	leaders, err := clusterLeaders(clusterNodes[0])
