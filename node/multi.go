@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/unit"
 )
 
 // MULTI, EXEC, DISCARD, WATCH and UNWATCH, as redis-server 7.0 has them.
@@ -33,6 +35,12 @@ type transaction struct {
 	// EXEC holds their slots while it checks them.
 	watchTable storage.TableID
 	watchSlots []storage.SlotID
+	// remote are the watched keys' slots other nodes lead, by node: their
+	// WATCH is registered there under token (UWATCH), and EXEC then runs
+	// as a unit across nodes whose ULOCKs check it.
+	remote map[meta.NodeID][]storage.SlotID
+	token  string
+	tokens uint64 // tokens made so far (each WATCH ... EXEC gets its own)
 }
 
 // queuedCommand is a command MULTI queued, with its arguments copied.
@@ -132,8 +140,25 @@ func (n *Node) endTransaction(cl *client) {
 		return
 	}
 	tx.open, tx.failed, tx.queued, tx.bytes = false, false, nil, 0
+	n.unwatch(tx)
+}
+
+// unwatch forgets the connection's WATCH, here and on the nodes it was
+// registered with (not awaited: a registration not forgotten ends with
+// its lease).
+func (n *Node) unwatch(tx *transaction) {
 	n.eng.Unwatch(&tx.watch)
 	tx.watchSlots = tx.watchSlots[:0]
+	if len(tx.remote) > 0 {
+		snap := n.proxy.Routing()
+		for node := range tx.remote {
+			if info, ok := snap.Node(node); ok {
+				n.links.Do(info.Peer, peer.ClassUnit, 0, peer.UnitUnwatch{Token: tx.token})
+			}
+		}
+		tx.remote = nil
+	}
+	tx.token = ""
 }
 
 func (n *Node) cmdWatch(c *command.Ctx) error {
@@ -153,15 +178,61 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 	if tx.watch.Watching() && tx.watchTable != tb.ID {
 		return command.Error("ERR WATCH of keys of another database than the keys already watched is not supported")
 	}
+	if tx.watchTable != tb.ID && len(tx.remote) > 0 {
+		return command.Error("ERR WATCH of keys of another database than the keys already watched is not supported")
+	}
+	// Keys other nodes lead are watched there (an async table's).
+	var remote []unit.Share
 	for _, key := range c.Args[1:] {
 		s := router.SlotOf(key, tb.Slots)
-		if tb.Route(s).Leader != snap.Self {
-			return command.Error("CROSSSLOT WATCH of a key led by another node is not supported yet")
+		r := tb.Route(s)
+		if r.Leader == snap.Self {
+			continue
+		}
+		if tb.Mode != meta.ModeAsync {
+			return command.Error("CROSSSLOT WATCH of a key another node leads is not supported in raft tables yet")
+		}
+		if msg := router.LeaderDown(snap, tb, s); msg != "" {
+			return command.Error(msg)
+		}
+		i := slices.IndexFunc(remote, func(sh unit.Share) bool { return sh.Node == string(r.Leader) })
+		if i < 0 {
+			site, ok := n.site(snap, r.Leader, uint32(s))
+			if !ok {
+				return command.Error("CLUSTERDOWN the leader of a watched key is down")
+			}
+			remote = append(remote, unit.Share{Node: string(r.Leader), Site: site})
+			i = len(remote) - 1
+		}
+		remote[i].Slots = append(remote[i].Slots, peer.UnitSlot{SlotEpoch: peer.SlotEpoch{Slot: s, Epoch: r.Epoch}, Keys: [][]byte{key}})
+	}
+	if len(remote) > 0 && tx.token == "" {
+		tx.tokens++
+		tx.token = fmt.Sprintf("%s.%d.%d", n.id, cl.id, tx.tokens)
+	}
+	for _, sh := range remote {
+		ctx, cancel := context.WithTimeout(context.Background(), unitRouteWait)
+		err := sh.Site.Watch(ctx, peer.UnitWatch{Table: tb.ID, Token: tx.token, Slots: sh.Slots})
+		cancel()
+		if err != nil {
+			return command.Error("CLUSTERDOWN WATCH on " + sh.Node + ": " + err.Error())
+		}
+		if tx.remote == nil {
+			tx.remote = map[meta.NodeID][]storage.SlotID{}
+		}
+		node := meta.NodeID(sh.Node)
+		for _, us := range sh.Slots {
+			if !slices.Contains(tx.remote[node], us.Slot) {
+				tx.remote[node] = append(tx.remote[node], us.Slot)
+			}
 		}
 	}
 	tx.watchTable = tb.ID
 	for _, key := range c.Args[1:] {
 		s := router.SlotOf(key, tb.Slots)
+		if tb.Route(s).Leader != snap.Self {
+			continue
+		}
 		if err := n.eng.Watch(&tx.watch, tb.ID, s, key); err != nil {
 			return err
 		}
@@ -175,8 +246,7 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 
 func (n *Node) cmdUnwatch(c *command.Ctx) error {
 	if cl := connOf(c); cl.tx != nil {
-		n.eng.Unwatch(&cl.tx.watch)
-		cl.tx.watchSlots = cl.tx.watchSlots[:0]
+		n.unwatch(cl.tx)
 	}
 	c.R.OK()
 	return nil
@@ -273,6 +343,30 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 			return command.Error(router.DroppedTable(cl.table))
 		}
 		slots := unitSlots(tb, cmds)
+		remoteWatch := len(cl.tx.remote) > 0
+		if tx := cl.tx; remoteWatch {
+			if tx.watchTable != tb.ID {
+				// SELECT since the WATCH: the watched keys are not the
+				// block's table's; Redis runs the block.
+				remoteWatch = false
+			}
+			for node, ss := range tx.remote {
+				for _, s := range ss {
+					if !remoteWatch {
+						break
+					}
+					if r := tb.Route(s); r.Leader != node || r.Handover {
+						// The watched key's leader changed since the
+						// WATCH: the watch cannot be honoured.
+						c.R.NullArray()
+						return nil
+					}
+					if !slices.Contains(slots, s) {
+						slots = append(slots, s)
+					}
+				}
+			}
+		}
 		if tx := cl.tx; tx.watch.Watching() && tx.watchTable == tb.ID {
 			for _, s := range tx.watchSlots {
 				if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
@@ -289,8 +383,12 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		}
 		leader, msg, wait := unitPlace(snap, tb, slots)
 		switch {
-		case msg == router.ErrCrossSlot && forwardable(cmds) && acrossNodes(snap, tb, slots):
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, false)
+		case !forwardable(cmds) && tb.Mode == meta.ModeAsync && !tb.AllLocal():
+			// SELECT or table-wide commands split the block (runUnitHere
+			// does the same on one node).
+			return n.runBlockAcross(cl, c, cmds)
+		case (msg == router.ErrCrossSlot || (remoteWatch && msg == "" && !wait)) && forwardable(cmds) && acrossNodes(snap, tb, slots):
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true})
 			if !retry {
 				return err
 			}

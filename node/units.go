@@ -24,7 +24,13 @@ func (n *Node) newUnits() {
 	n.units = unit.NewParticipant(unit.ParticipantConfig{
 		Engine: n.eng,
 		Admit:  n.admitUnitLock,
-		Ready:  n.waitReady,
+		AdmitWatch: func(req peer.UnitWatch) error {
+			if reply, _ := n.proxy.AdmitUnitLock(peer.UnitLock{Table: req.Table, Unit: req.Token, Slots: req.Slots}); reply != "" {
+				return peer.ReplyErr([]byte("-" + reply + "\r\n"))
+			}
+			return nil
+		},
+		Ready: n.waitReady,
 		Leads: func(t storage.TableID, s storage.SlotID) bool {
 			tb, ok := n.proxy.Routing().Table(t)
 			return ok && tb.Route(s).Leader == n.id
@@ -114,6 +120,12 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 	peer.Handle(m, peer.ParseUnitForget, committed(func(c *command.Ctx, req peer.UnitForget) {
 		answer(c, n.units.Forget(ctx, req.Unit))
 	}))
+	peer.Handle(m, peer.ParseUnitWatch, committed(func(c *command.Ctx, req peer.UnitWatch) {
+		answer(c, n.units.Watch(ctx, req))
+	}))
+	peer.Handle(m, peer.ParseUnitUnwatch, committed(func(c *command.Ctx, req peer.UnitUnwatch) {
+		answer(c, n.units.Unwatch(ctx, req.Token))
+	}))
 }
 
 // acrossNodes reports whether a unit over slots of tb, which unitPlace
@@ -133,7 +145,7 @@ func acrossNodes(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID
 
 // unitShares groups the keys of a block's commands (and the slots of
 // its watched keys) by the node leading their slot.
-func (n *Node) unitShares(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) ([]unit.Share, bool) {
+func (n *Node) unitShares(cl *client, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) ([]unit.Share, bool) {
 	keys := map[storage.SlotID][][]byte{}
 	for _, q := range cmds {
 		if q.spec.Cluster != router.Keyed && q.spec.Cluster != router.FanOut {
@@ -159,7 +171,11 @@ func (n *Node) unitShares(snap *router.Snapshot, tb *router.Table, slots []stora
 			if !ok {
 				return nil, false
 			}
-			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site})
+			var token string
+			if cl != nil && cl.tx != nil && len(cl.tx.remote[r.Leader]) > 0 {
+				token = cl.tx.token
+			}
+			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site, Watch: token})
 			i = len(shares) - 1
 		}
 		shares[i].Slots = append(shares[i].Slots, peer.UnitSlot{SlotEpoch: peer.SlotEpoch{Slot: s, Epoch: r.Epoch}, Keys: keys[s]})
@@ -167,16 +183,30 @@ func (n *Node) unitShares(snap *router.Snapshot, tb *router.Table, slots []stora
 	return shares, true
 }
 
+// acrossMode is how runUnitAcross answers and what it checks.
+type acrossMode struct {
+	// array: the replies go in EXEC's array (else they are appended
+	// bare: one command outside MULTI, or a segment of a block).
+	array bool
+	// watch: the connection's WATCH is checked under the unit's locks.
+	watch bool
+}
+
+// errWatched is a segment of a block whose WATCH check found a change.
+var errWatched = errors.New("a watched key changed")
+
 // runUnitAcross runs a block over slots of several nodes: the
 // coordinator locks them and copies the keys, the block runs here over
 // the copies (its replies written to c), and its writes are committed on
 // each node in two phases. retry says nothing ran and the caller should
-// route again (after the pause it waited).
-//
-// single: cmds is one command outside MULTI (router.Across), answered
-// with its own reply, not EXEC's array, and no WATCH applies.
-func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand, single bool) (retry bool, err error) {
-	shares, ok := n.unitShares(snap, tb, slots, cmds)
+// route again (after the pause it waited). A WATCH that found a change
+// answers nil with the array mode, errWatched without.
+func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand, mode acrossMode) (retry bool, err error) {
+	var wcl *client // whose WATCH the unit checks
+	if mode.watch {
+		wcl = cl
+	}
+	shares, ok := n.unitShares(wcl, snap, tb, slots, cmds)
 	if !ok {
 		return true, nil
 	}
@@ -184,7 +214,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	watched := false
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
 		c.R.B = c.R.B[:start]
-		if !single && cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
+		if wcl != nil && wcl.tx.watch.Changed(n.eng.NowMS()) {
 			watched = true
 			return nil, nil
 		}
@@ -195,12 +225,13 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 				return nil, err
 			}
 		}
-		if !single {
+		if mode.array {
 			c.R.Array(len(cmds))
 		}
 		reroute := c.Reroute
 		c.Reroute = false
 		defer func() { c.Reroute = reroute }()
+		c.Table, c.Slots = tb.ID, tb.Slots
 		for _, q := range cmds {
 			began := time.Now()
 			mark := c.R.Len()
@@ -210,7 +241,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 			} else {
 				command.RunInUnit(q.spec, c, b)
 			}
-			if !single { // a single command is counted by exec
+			if cl.tx != nil && cl.tx.open { // EXEC's; a command alone is counted by exec
 				n.account(q.spec, began, c, mark)
 			}
 		}
@@ -220,8 +251,11 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	var refused *peer.RefusedError
 	var aborted *unit.AbortedError
 	switch {
-	case err == nil && watched:
+	case (err == nil && watched) || errors.Is(err, unit.ErrWatched):
 		c.R.B = c.R.B[:start]
+		if !mode.array {
+			return false, errWatched
+		}
 		c.R.NullArray()
 		return false, nil
 	case err == nil:
@@ -250,6 +284,114 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer: " + err.Error())
 }
 
+// splitsUnit reports whether a queued command ends a block's unit: SELECT
+// (the rest is of another table), a command over the whole table, or one
+// that writes another table (COPY ... DB n).
+func splitsUnit(q queuedCommand, table storage.TableID) bool {
+	return q.spec.Name == "select" || q.spec.Cluster == router.TableWide ||
+		(q.spec.Elsewhere != nil && q.spec.Elsewhere(q.args, table))
+}
+
+// runBlockAcross runs an EXEC's block that holds commands which split it
+// (splitsUnit) in a table whose slots several nodes lead: each run of data
+// commands between them is a unit of its own (across the nodes it names,
+// or on this node), as runUnitHere does on one node; the first one,
+// possibly empty, also holds the watched keys' slots and checks the WATCH.
+func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) error {
+	start := c.R.Len()
+	c.R.Array(len(cmds))
+	first := true
+	for i := 0; i < len(cmds) || first; {
+		j := i
+		for j < len(cmds) && !splitsUnit(cmds[j], cl.table) {
+			j++
+		}
+		if j > i || first {
+			err := n.runSegmentAcross(cl, c, cmds[i:j], first)
+			if errors.Is(err, errWatched) {
+				c.R.B = c.R.B[:start]
+				c.R.NullArray()
+				return nil
+			}
+			if err != nil {
+				return n.unitFailed(c, start, err)
+			}
+			first = false
+		}
+		if j == len(cmds) {
+			break
+		}
+		q := cmds[j]
+		began := time.Now()
+		mark := c.R.Len()
+		c.Args = q.args
+		switch {
+		case q.spec.Name == "select":
+			command.Run(q.spec, c)
+		case q.spec.Cluster == router.TableWide:
+			n.runTableWide(cl, c, q)
+		default: // a write of another table: routed as outside MULTI
+			snap := n.proxy.Routing()
+			if tb, ok := snap.Table(cl.table); ok {
+				c.Table, c.Slots = tb.ID, tb.Slots
+			}
+			c.R.Raw(n.proxy.Reroute(cl.run, cl.table, q.args))
+		}
+		n.account(q.spec, began, c, mark)
+		i = j + 1
+	}
+	return nil
+}
+
+// runSegmentAcross runs a run of a block's data commands as one unit on
+// the connection's current table, answering their replies bare; watch:
+// it also holds the watched keys' slots and checks the WATCH (errWatched).
+func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool) error {
+	deadline := time.Now().Add(unitRouteWait)
+	for {
+		snap := n.proxy.Routing()
+		tb, ok := snap.Table(cl.table)
+		if !ok {
+			return command.Error(router.DroppedTable(cl.table))
+		}
+		slots := unitSlots(tb, cmds)
+		if tx := cl.tx; watch && tx.watchTable == tb.ID {
+			for _, s := range tx.watchSlots {
+				if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
+					return errWatched // moved since the WATCH: not honoured
+				}
+				if !slices.Contains(slots, s) {
+					slots = append(slots, s)
+				}
+			}
+			for node, ss := range tx.remote {
+				for _, s := range ss {
+					if r := tb.Route(s); r.Leader != node || r.Handover {
+						return errWatched
+					}
+					if !slices.Contains(slots, s) {
+						slots = append(slots, s)
+					}
+				}
+			}
+		}
+		if msg := unitDown(snap, tb, slots); msg != "" {
+			return command.Error(msg)
+		}
+		if acrossNodes(snap, tb, slots) {
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch})
+			if !retry {
+				return err
+			}
+		} else {
+			n.proxy.AwaitNewer(snap.Revision, time.Until(deadline)) // a handover
+		}
+		if time.Now().After(deadline) {
+			return command.Error("CLUSTERDOWN the slots of the transaction stayed busy; retry")
+		}
+	}
+}
+
 // runCommandAcross runs one command whose keys' slots several nodes lead
 // (router.Across) as a unit across them, routing it again while its
 // slots are busy or moving, for at most unitRouteWait.
@@ -267,7 +409,7 @@ func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) 
 			return command.Error(msg)
 		}
 		if acrossNodes(snap, tb, slots) {
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, true)
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{})
 			if !retry {
 				return err
 			}

@@ -17,7 +17,20 @@ const (
 	refusedWord = "PIKAREFUSE"
 	gapWord     = "REPLGAP"
 	busyWord    = "PIKABUSY"
+	watchedWord = "PIKAWATCHED"
 )
+
+// WatchedError answers a ULOCK whose WATCH token names a key that changed
+// since the WATCH (or a registration the peer no longer holds): the peer
+// holds nothing, and EXEC answers nil. Wire: "-PIKAWATCHED <reason>".
+type WatchedError struct {
+	Reason string
+}
+
+func (e *WatchedError) Error() string { return "a watched key changed: " + e.Reason }
+
+// Reply is the error reply's text, "PIKAWATCHED <reason>".
+func (e *WatchedError) Reply() string { return watchedWord + " " + e.Reason }
 
 // BusyError answers a ULOCK whose slots another unit or command holds:
 // the peer holds nothing, and the asker backs off and tries again. Wire:
@@ -99,6 +112,8 @@ func ReplyErr(raw []byte) error {
 		return &RefusedError{Reason: string(rest)}
 	case busyWord:
 		return &BusyError{Reason: string(rest)}
+	case watchedWord:
+		return &WatchedError{Reason: string(rest)}
 	case gapWord:
 		if v, err := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64); err == nil {
 			return &GapError{Last: keyspace.LogIndex(v)}

@@ -24,7 +24,7 @@ type UnitSlot struct {
 
 // UnitLock locks slots for a unit and reads its keys:
 //
-//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n}
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
 //
 // The peer takes the slots' locks only if they are free (else *BusyError,
 // holding nothing), checks that it leads every slot at that epoch (else
@@ -36,6 +36,10 @@ type UnitLock struct {
 	Table keyspace.TableID
 	Unit  string
 	Slots []UnitSlot
+	// Watch, when set, is the token of the client's WATCH registered
+	// here (UWATCH): the lock is refused with *WatchedError when a
+	// watched key changed.
+	Watch string
 }
 
 func (UnitLock) Name() string { return "ULOCK" }
@@ -45,6 +49,9 @@ func (r UnitLock) Args() [][]byte {
 	for _, s := range r.Slots {
 		out = append(out, u64(uint64(s.Slot)), u64(uint64(s.Epoch)), u64(uint64(len(s.Keys))))
 		out = append(out, s.Keys...)
+	}
+	if r.Watch != "" {
+		out = append(out, []byte("WATCH"), []byte(r.Watch))
 	}
 	return out
 }
@@ -77,6 +84,9 @@ func ParseUnitLock(args [][]byte) (UnitLock, error) {
 			Keys:      rest[3 : 3+k],
 		})
 		rest = rest[3+k:]
+	}
+	if len(rest) == 2 && string(rest[0]) == "WATCH" && len(rest[1]) > 0 {
+		r.Watch, rest = string(rest[1]), nil
 	}
 	if len(rest) != 0 {
 		return UnitLock{}, bad
@@ -249,4 +259,49 @@ func ParseOutcome(raw []byte) (Outcome, error) {
 		return "", &ReplyError{Msg: "UDECIDE answered " + strconv.Quote(string(raw))}
 	}
 	return o, nil
+}
+
+// UnitWatch registers a client's WATCH of keys the peer leads, for a
+// later EXEC that names the same token in its ULOCK:
+//
+//	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}    +OK
+//
+// The peer marks the registration changed on any write, expiry or flush
+// of a key, and forgets it after UUNWATCH <token> or its lease; a ULOCK
+// naming a token the peer does not hold, or holds changed, or registered
+// at another epoch of a slot, is answered *WatchedError.
+type UnitWatch struct {
+	Table keyspace.TableID
+	Token string
+	Slots []UnitSlot
+}
+
+func (UnitWatch) Name() string { return "UWATCH" }
+
+func (r UnitWatch) Args() [][]byte {
+	args := UnitLock{Table: r.Table, Unit: r.Token, Slots: r.Slots}.Args()
+	args[0] = []byte(r.Name())
+	return args
+}
+
+// ParseUnitWatch reads a UWATCH. The keys alias args.
+func ParseUnitWatch(args [][]byte) (UnitWatch, error) {
+	l, err := ParseUnitLock(args)
+	if err != nil {
+		return UnitWatch{}, malformed("UWATCH")
+	}
+	return UnitWatch{Table: l.Table, Token: l.Unit, Slots: l.Slots}, nil
+}
+
+// UnitUnwatch forgets a WATCH registration: UUNWATCH <token> -> +OK.
+type UnitUnwatch struct{ Token string }
+
+func (UnitUnwatch) Name() string { return "UUNWATCH" }
+
+func (r UnitUnwatch) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Token)} }
+
+// ParseUnitUnwatch reads a UUNWATCH.
+func ParseUnitUnwatch(args [][]byte) (UnitUnwatch, error) {
+	u, err := parseUnitID("UUNWATCH", args)
+	return UnitUnwatch{Token: u}, err
 }

@@ -40,7 +40,14 @@ type Share struct {
 	Node  string
 	Site  Site
 	Slots []peer.UnitSlot
+	// Watch is the token of the client's WATCH registered on the node
+	// (UWATCH), "" when none is.
+	Watch string
 }
+
+// ErrWatched is a unit a watched key of which changed since the WATCH:
+// nothing ran (EXEC answers nil).
+var ErrWatched = errors.New("unit: a watched key changed")
 
 // Evaluate runs the unit over the images of its slots (every share's, by
 // slot) and returns the effects it wrote, by slot (empty ones left out or
@@ -81,7 +88,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	c.each(shares, func(i int, sh Share) {
 		lctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
-		ims, err := sh.Site.Lock(lctx, peer.UnitLock{Table: table, Unit: unit, Slots: sh.Slots})
+		ims, err := sh.Site.Lock(lctx, peer.UnitLock{Table: table, Unit: unit, Slots: sh.Slots, Watch: sh.Watch})
 		if err == nil && len(ims) != len(sh.Slots) {
 			err = fmt.Errorf("ULOCK from %s answered %d images for %d slots", sh.Node, len(ims), len(sh.Slots))
 		}
@@ -110,8 +117,12 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	if firstErr != nil {
 		release(locked)
 		var be *peer.BusyError
-		if errors.As(firstErr, &be) {
+		var we *peer.WatchedError
+		switch {
+		case errors.As(firstErr, &be):
 			return ErrBusy
+		case errors.As(firstErr, &we):
+			return ErrWatched
 		}
 		return firstErr
 	}
@@ -273,8 +284,11 @@ func shareOf(shares []Share, s storage.SlotID) int {
 	return -1
 }
 
+// isBusyOrRefused reports whether a ULOCK's error says the peer holds
+// nothing (busy, refused, a watched key changed).
 func isBusyOrRefused(err error) bool {
 	var be *peer.BusyError
 	var re *peer.RefusedError
-	return errors.As(err, &be) || errors.As(err, &re)
+	var we *peer.WatchedError
+	return errors.As(err, &be) || errors.As(err, &re) || errors.As(err, &we)
 }

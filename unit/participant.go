@@ -10,6 +10,7 @@ import (
 
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/storage"
+	"github.com/pika-node/pika-node/storage/keyspace"
 )
 
 // Site is one participant of a unit as the coordinator sees it: this
@@ -22,6 +23,8 @@ type Site interface {
 	Abort(ctx context.Context, unit string) error
 	Release(ctx context.Context, unit string) error
 	Forget(ctx context.Context, unit string) error
+	Watch(ctx context.Context, req peer.UnitWatch) error
+	Unwatch(ctx context.Context, token string) error
 }
 
 // ParticipantConfig is what a Participant needs of its node.
@@ -37,6 +40,13 @@ type ParticipantConfig struct {
 	// Home returns the Site of a unit's home node, which holds its
 	// decision (nil when the node is unknown now).
 	Home func(node string) Site
+	// AdmitWatch checks a UWATCH: this node leads every slot named at
+	// the asker's epoch (nil), else a *peer.RefusedError.
+	AdmitWatch func(req peer.UnitWatch) error
+	// WatchLease is how long a WATCH registered here lives with no new
+	// UWATCH of its token (a coordinator that died leaves it); an EXEC
+	// after that finds it gone and answers nil, as after a change.
+	WatchLease time.Duration
 	// Ready returns once the node has the cluster's routing (Leads and
 	// Home answer): resolvers wait for it.
 	Ready func(ctx context.Context) error
@@ -52,9 +62,10 @@ type ParticipantConfig struct {
 type Participant struct {
 	cfg ParticipantConfig
 
-	mu     sync.Mutex
-	parts  map[string]*part
-	closed bool
+	mu      sync.Mutex
+	parts   map[string]*part
+	watches map[string]*watchReg
+	closed  bool
 	ctx    context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup // resolvers
@@ -80,11 +91,101 @@ func NewParticipant(cfg ParticipantConfig) *Participant {
 	if cfg.ResolveAfter == 0 {
 		cfg.ResolveAfter = 3 * time.Second
 	}
+	if cfg.WatchLease == 0 {
+		cfg.WatchLease = 10 * time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Participant{cfg: cfg, parts: map[string]*part{}, ctx: ctx, stop: stop}
+	return &Participant{cfg: cfg, parts: map[string]*part{}, watches: map[string]*watchReg{}, ctx: ctx, stop: stop}
+}
+
+// watchReg is a client's WATCH of keys this node leads, registered by the
+// node the client is connected to.
+type watchReg struct {
+	token  string
+	table  storage.TableID
+	epochs map[storage.SlotID]keyspace.Epoch
+	w      storage.Watch
+	// stale: a slot was registered again at another epoch (its leader
+	// changed in between): a change may have been missed.
+	stale bool
+	timer *time.Timer
+}
+
+// Watch registers (or extends) a client's WATCH of keys this node leads.
+func (p *Participant) Watch(_ context.Context, req peer.UnitWatch) error {
+	if err := p.cfg.AdmitWatch(req); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return storage.ErrClosed
+	}
+	reg := p.watches[req.Token]
+	if reg == nil {
+		reg = &watchReg{token: req.Token, table: req.Table, epochs: map[storage.SlotID]keyspace.Epoch{}}
+		p.watches[req.Token] = reg
+		reg.timer = time.AfterFunc(p.cfg.WatchLease, func() { p.unwatch(reg) })
+	} else {
+		reg.timer.Reset(p.cfg.WatchLease)
+	}
+	if reg.table != req.Table {
+		reg.stale = true
+	}
+	for _, s := range req.Slots {
+		if e, ok := reg.epochs[s.Slot]; ok && e != s.Epoch {
+			reg.stale = true
+		}
+		reg.epochs[s.Slot] = s.Epoch
+		for _, k := range s.Keys {
+			if err := p.cfg.Engine.Watch(&reg.w, req.Table, s.Slot, k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Unwatch forgets a WATCH registration (EXEC, DISCARD, UNWATCH or the
+// client gone).
+func (p *Participant) Unwatch(_ context.Context, token string) error {
+	p.mu.Lock()
+	reg := p.watches[token]
+	p.mu.Unlock()
+	if reg != nil {
+		p.unwatch(reg)
+	}
+	return nil
+}
+
+func (p *Participant) unwatch(reg *watchReg) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.watches[reg.token] != reg {
+		return
+	}
+	delete(p.watches, reg.token)
+	reg.timer.Stop()
+	p.cfg.Engine.Unwatch(&reg.w)
+}
+
+// watchChanged reports whether the WATCH token of a ULOCK saw a change of
+// its keys in the slots locked (or is not held here); the unit's slots
+// are held. p.mu is held.
+func (p *Participant) watchChanged(req peer.UnitLock) bool {
+	reg := p.watches[req.Watch]
+	if reg == nil || reg.stale || reg.table != req.Table || reg.w.Changed(p.cfg.Engine.NowMS()) {
+		return true
+	}
+	for _, s := range req.Slots {
+		if e, ok := reg.epochs[s.Slot]; ok && e != s.Epoch {
+			return true // its leader changed since the WATCH
+		}
+	}
+	return false
 }
 
 // Lock takes a unit's slots here, if free, and copies its keys.
@@ -125,6 +226,10 @@ func (p *Participant) Lock(_ context.Context, req peer.UnitLock) ([]*storage.Slo
 	if p.closed {
 		h.Release()
 		return nil, storage.ErrClosed
+	}
+	if req.Watch != "" && p.watchChanged(req) {
+		h.Release()
+		return nil, &peer.WatchedError{Reason: "a watched key changed"}
 	}
 	p.parts[req.Unit] = pt
 	pt.timer = time.AfterFunc(p.cfg.LockLease, func() { p.leaseOut(pt) })
@@ -373,6 +478,11 @@ func (p *Participant) Close() {
 		pt.timer.Stop()
 		pt.hold.Release()
 		delete(p.parts, u)
+	}
+	for t, reg := range p.watches {
+		reg.timer.Stop()
+		p.cfg.Engine.Unwatch(&reg.w)
+		delete(p.watches, t)
 	}
 	p.mu.Unlock()
 	p.stop()

@@ -89,3 +89,9 @@ func (r Remote) Release(ctx context.Context, unit string) error {
 func (r Remote) Forget(ctx context.Context, unit string) error {
 	return r.ok(ctx, peer.UnitForget{Unit: unit})
 }
+
+func (r Remote) Watch(ctx context.Context, req peer.UnitWatch) error { return r.ok(ctx, req) }
+
+func (r Remote) Unwatch(ctx context.Context, token string) error {
+	return r.ok(ctx, peer.UnitUnwatch{Token: token})
+}

@@ -137,9 +137,16 @@ func TestRoutingAcrossNodes(t *testing.T) {
 	if n, err := c.Unlink(ctx, "m3", "m4").Result(); err != nil || n != 2 {
 		t.Fatalf("unlink: %d %v", n, err)
 	}
-	// Commands that need their keys together: CROSSSLOT unless hash tags.
-	if err := c.Rename(ctx, "k1", "k2").Err(); err == nil || err.Error() != "CROSSSLOT Keys in request don't hash to the same slot" {
+	// Commands that need their keys together run as one unit, across
+	// nodes too (k1 and k2 are led by different nodes here).
+	if err := c.Rename(ctx, "k1", "k2").Err(); err != nil {
 		t.Fatalf("rename across slots: %v", err)
+	}
+	if n, err := clients[2].Exists(ctx, "k1").Result(); err != nil || n != 0 {
+		t.Fatalf("k1 after RENAME k1 k2: exists %d %v", n, err)
+	}
+	if err := clients[1].Rename(ctx, "k2", "k1").Err(); err != nil {
+		t.Fatalf("rename back across slots: %v", err)
 	}
 	if err := c.Set(ctx, "{u}a", "1", 0).Err(); err != nil {
 		t.Fatal(err)

@@ -27,11 +27,11 @@
 //	COMPAT_TARGET=redis  compare redis-server against a second redis-server (checks the scripts)
 //	COMPAT_DUMP=1        log every command with both replies
 //
-// Keys and slots: pika-node refuses a multi-key command whose keys are in different slots with
-// -CROSSSLOT, except MGET, MSET, DEL, UNLINK, EXISTS and TOUCH, which fan out; redis-server has no
-// such rule. So in a script the keys of every other multi-key command share a hash tag
-// (RENAME {r}a {r}b), and the lines around it use the same names. TestScriptKeysShareSlot
-// (script_slots_test.go) checks every script for it; TestCrossSlot checks pika-node's side.
+// Keys and slots: a multi-key command whose keys are in different slots runs as one unit, on
+// one node or across the nodes leading them (async tables), as on redis-server; scripts use
+// both hash-tagged keys (RENAME {r}a {r}b: the single-slot path) and untagged ones.
+// TestScriptKeysSpanSlots (script_slots_test.go) checks that both stay covered; TestCrossSlot
+// runs every multi-key command over keys in different slots.
 //
 // Script format (one command per line, redis-cli quoting: "double" with \n \r \t \xHH escapes,
 // 'single' with \' only; lines starting with # are comments). A line starting with ! is a
