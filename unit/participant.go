@@ -66,9 +66,9 @@ type Participant struct {
 	parts   map[string]*part
 	watches map[string]*watchReg
 	closed  bool
-	ctx    context.Context
-	stop   context.CancelFunc
-	wg     sync.WaitGroup // resolvers
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup // resolvers
 }
 
 // part is a unit's hold here: locked, then maybe prepared.
