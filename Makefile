@@ -10,7 +10,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 # Seconds each fuzz target runs in `make test` (and CI).
 FUZZTIME ?= 20s
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft bench-move chaos clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft bench-move bench-txn chaos clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCommands$$' -fuzztime $(FUZZTIME) ./node/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzGlob$$' -fuzztime $(FUZZTIME) ./node/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./peer/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSlotImage$$' -fuzztime $(FUZZTIME) ./storage/
 
 test: deps vet test-unit fuzz
 
@@ -66,6 +67,9 @@ bench-raft: build
 
 bench-move: build
 	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-move.sh
+
+bench-txn: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-txn.sh
 
 clean:
 	rm -rf bin

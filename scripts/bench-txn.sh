@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Multi-key units against redis-server, one pika-node and a 3-node cluster (through HAProxy), in
+# one run: MSET of 10 keys and MULTI with 4 SETs and EXEC (go-redis TxPipelined, as applications
+# send it), with each unit's keys in one slot (a hash tag) or spread over random slots (on one
+# node: several slots it leads; on 3 nodes: slots of every node, the units across nodes of
+# docs/transactions.md). Load: bench/txnbench. Writes bench/results-txn.md and a section at the
+# end of bench/results.md, and prints the table.
+#
+# Usage: scripts/bench-txn.sh        (make bench-txn builds first)
+# Environment:
+#   BENCH_SECONDS  seconds per run (default 10)
+#   BENCH_C        concurrent clients (default 32)
+#   BENCH_NODES    nodes of the cluster (default 3)
+#   PIKA_NODE_BIN, PIKACTL_BIN, BENCH_OUT (default bench/results.md),
+#   BENCH_TXN_OUT  the full report (default bench/results-txn.md), KEEP_TMP=1,
+#   and scripts/cluster.sh's CLUSTER_* variables.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+secs=${BENCH_SECONDS:-10}
+clients=${BENCH_C:-32}
+nodes=${BENCH_NODES:-3}
+out=${BENCH_OUT:-$root/bench/results.md}
+out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn.md}
+for tool in redis-server redis-cli haproxy curl; do
+  command -v "$tool" >/dev/null || { echo "bench-txn: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pika-bench-txn.XXXXXX")
+prog=bench-txn
+# shellcheck source=scripts/cluster.sh
+. "$root/scripts/cluster.sh"
+trap cl_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+(cd "$root" && GOTOOLCHAIN=local go build -o "$tmp/txnbench" ./bench/txnbench)
+
+cl_take
+redis_port=$CL_P
+mkdir -p "$tmp/redis"
+cl_spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/redis" --save "" \
+  --appendonly yes --appendfsync everysec --daemonize no
+cl_wait redis "$CL_PID" cl_ping "$redis_port"
+
+cl_cluster single 1
+single_port=${CL_PORTS[0]}
+table_id=$CL_TABLE_ID
+cl_cluster multi "$nodes"
+multi_ports=("${CL_PORTS[@]}")
+[ "$table_id" = "$CL_TABLE_ID" ] || cl_die "the table's id differs between the clusters"
+cl_haproxy haproxy "${multi_ports[@]}"
+lb_port=$CL_LB_PORT
+
+results=$tmp/results.csv # server,op,keys,ops,p50,p99,failed
+: >"$results"
+for op in mset10 multi4; do
+  for keys in tag spread; do
+    for server in redis single multi; do
+      case $server in
+        redis) port=$redis_port ;;
+        single) port=$single_port ;;
+        multi) port=$lb_port ;;
+      esac
+      cl_check
+      echo "bench-txn: $server $op $keys" >&2
+      line=$("$tmp/txnbench" -addr "127.0.0.1:$port" -db "$table_id" -op "$op" -keys "$keys" \
+        -clients "$clients" -for "${secs}s" 2>"$tmp/err-$server-$op-$keys") ||
+        { cat "$tmp/err-$server-$op-$keys" >&2; exit 1; }
+      read -r ops p50 p99 failed <<<"$line"
+      echo "$server,$op,$keys,$ops,$p50,$p99,$failed" >>"$results"
+    done
+  done
+done
+cl_check
+
+table=$(awk -F, -v nodes="$nodes" '
+  { key = $2 SUBSEP $3; if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+    ops[$1, key] = $4; p99[$1, key] = $6; failed[$1, key] = $7 }
+  function ratio(a, b) { return (a + 0 == 0) ? "n/a" : sprintf("%.2f", b / a) }
+  END {
+    print "| unit | keys | redis ops/s | 1 node ops/s | " nodes " nodes ops/s | 1 node / redis | " nodes " nodes / redis | redis p99 ms | 1 node p99 ms | " nodes " nodes p99 ms | failed (1 node, " nodes " nodes) |"
+    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for (i = 1; i <= nk; i++) {
+      k = order[i]; split(k, kp, SUBSEP)
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s |\n",
+        (kp[1] == "mset10" ? "MSET of 10 keys" : "MULTI, 4 SETs, EXEC"),
+        (kp[2] == "tag" ? "one slot (hash tag)" : "random slots"),
+        ops["redis", k], ops["single", k], ops["multi", k],
+        ratio(ops["redis", k], ops["single", k]), ratio(ops["redis", k], ops["multi", k]),
+        p99["redis", k], p99["single", k], p99["multi", k], failed["single", k], failed["multi", k]
+    }
+  }' "$results")
+
+echo
+echo "$table"
+date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+commit=$("$cl_pika_bin" --version 2>/dev/null | awk '{ print $NF }')
+[ -n "$commit" ] || commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+{
+  echo "# Multi-key units (MSET, MULTI/EXEC): pika-node vs redis-server"
+  echo
+  echo "Written by \`make bench-txn\` (scripts/bench-txn.sh); rewritten on each run."
+  echo
+  echo "- Date: $date; host \`$(uname -n)\`, CPU ${cpu:-unknown}, nproc $(nproc); pika-node $commit"
+  echo "- Load: bench/txnbench (go-redis), $clients clients, ${secs} s per run, 100 000 keys; clients,"
+  echo "  servers, etcd and HAProxy on the same machine. redis-server with AOF (everysec). \"1 node\": one"
+  echo "  pika-node (table \`$cl_table\`, $cl_slots slots, 1 replica); \"$nodes nodes\": a cluster of $nodes with the"
+  echo "  table's slots spread over them, clients through HAProxy (TCP round robin)."
+  echo "- \"random slots\" on $nodes nodes: nearly every unit spans nodes and runs as a unit across them"
+  echo "  (lock and copy, evaluate, prepare, decide, apply: docs/transactions.md)."
+  echo
+  echo "$table"
+} >"$out_txn"
+{
+  echo
+  echo "## Multi-key units (make bench-txn), $date"
+  echo
+  echo "Full report: [results-txn.md](results-txn.md)."
+  echo
+  echo "$table"
+} >>"$out"
+echo "bench-txn: wrote $out_txn and a section of $out" >&2
