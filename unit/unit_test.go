@@ -1,0 +1,330 @@
+package unit
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pika-node/pika-node/internal/testproc"
+	"github.com/pika-node/pika-node/peer"
+	"github.com/pika-node/pika-node/storage"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// node is one participant of the tests: a real engine and its Participant,
+// reached by direct calls (the Site interface), no network.
+type node struct {
+	name string
+	dir  string
+	eng  *storage.Engine
+	p    *Participant
+}
+
+// cluster is the test's nodes by name, the Home lookup of their
+// participants.
+type cluster map[string]*node
+
+func openEngine(t *testing.T, dir string) *storage.Engine {
+	t.Helper()
+	e, err := storage.Open(storage.Options{Dir: dir, BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EnsureTable(storage.DefaultTable, 16); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (c cluster) start(t *testing.T, name, dir string, resolveAfter time.Duration) *node {
+	t.Helper()
+	n := &node{name: name, dir: dir, eng: openEngine(t, dir)}
+	n.p = NewParticipant(ParticipantConfig{
+		Engine:     n.eng,
+		Admit:      func(peer.UnitLock) error { return nil },
+		AdmitWatch: func(peer.UnitWatch) error { return nil },
+		Home: func(home string) Site {
+			if h := c[home]; h != nil {
+				return h.p
+			}
+			return nil
+		},
+		LockLease:    100 * time.Millisecond,
+		ResolveAfter: resolveAfter,
+	})
+	c[name] = n
+	return n
+}
+
+func (n *node) stop() {
+	n.p.Close()
+	n.eng.Close()
+}
+
+// get reads a string key of slot s through a read Txn (which waits while
+// a prepared part holds the slot).
+func (n *node) get(t *testing.T, s storage.SlotID, key string) (string, bool) {
+	t.Helper()
+	m, ok, err := n.eng.View(storage.DefaultTable).Txn(s).Meta([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(m.Value), ok
+}
+
+// setEval is an Evaluate that sets each key to its value in its slot, on
+// a batch of coordinator engine e over the images.
+func setEval(e *storage.Engine, sets map[storage.SlotID][2]string) Evaluate {
+	return func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
+		b := e.NewBatch(nil)
+		defer b.Release()
+		var slots []storage.SlotID
+		for _, im := range images {
+			if err := b.UseImage(im); err != nil {
+				return nil, err
+			}
+			slots = append(slots, im.Slot())
+		}
+		err := b.Update(storage.DefaultTable, slots, func(u *storage.Update) error {
+			for s, kv := range sets {
+				if err := u.Txn(s).PutMeta([]byte(kv[0]), &storage.Meta{Type: storage.TypeString, Value: []byte(kv[1])}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return b.Effects(), nil
+	}
+}
+
+func lockReq(unit string, s storage.SlotID, key string) peer.UnitLock {
+	return peer.UnitLock{Table: storage.DefaultTable, Unit: unit,
+		Slots: []peer.UnitSlot{{SlotEpoch: peer.SlotEpoch{Slot: s}, Keys: [][]byte{[]byte(key)}}}}
+}
+
+func effectOf(t *testing.T, e *storage.Engine, im *storage.SlotImage, key, val string) []byte {
+	t.Helper()
+	effs, err := setEval(e, map[storage.SlotID][2]string{im.Slot(): {key, val}})(map[storage.SlotID]*storage.SlotImage{im.Slot(): im})
+	if err != nil || len(effs) != 1 || effs[0].Effect == nil {
+		t.Fatalf("effect: %v %v", effs, err)
+	}
+	return effs[0].Effect
+}
+
+// A unit over two nodes commits on both: each key written, nothing left
+// recorded, both slots free again.
+func TestRunCommitsOnEveryNode(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), time.Minute)
+	defer b.stop()
+	co := NewCoordinator("a", nil)
+	shares := []Share{
+		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
+	}
+	err := co.Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := a.get(t, 1, "x"); !ok || v != "1" {
+		t.Fatalf("a: x = %q %v", v, ok)
+	}
+	if v, ok := b.get(t, 2, "y"); !ok || v != "2" {
+		t.Fatalf("b: y = %q %v", v, ok)
+	}
+	for _, n := range []*node{a, b} {
+		if recs, err := n.eng.ListPrepared(); err != nil || len(recs) != 0 {
+			t.Fatalf("%s keeps part records %v %v", n.name, recs, err)
+		}
+		h, err := n.eng.TryHold(storage.DefaultTable, []storage.SlotID{1, 2})
+		if err != nil {
+			t.Fatalf("%s: slots still held: %v", n.name, err)
+		}
+		h.Release()
+	}
+}
+
+// A second unit over a slot a first one holds finds it busy, holding
+// nothing; an unprepared hold ends with its lease.
+func TestBusyAndLease(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	if _, err := a.p.Lock(context.Background(), lockReq("u1", 3, "k")); err != nil {
+		t.Fatal(err)
+	}
+	var busy *peer.BusyError
+	if _, err := a.p.Lock(context.Background(), lockReq("u2", 3, "k")); !errors.As(err, &busy) {
+		t.Fatalf("second lock: %v, want busy", err)
+	}
+	testproc.WaitFor(t, "the unprepared lock's lease to end", 5*time.Second, func() bool {
+		_, err := a.p.Lock(context.Background(), lockReq("u3", 3, "k"))
+		return err == nil
+	})
+	if err := a.p.Release(context.Background(), "u3"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A coordinator that prepared both parts and went silent before its
+// decision: each part asks the home, which records abort; nothing is
+// applied, the slots are free, and a late commit gets abort.
+func TestSilentCoordinatorAborts(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), 50*time.Millisecond)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), 50*time.Millisecond)
+	defer b.stop()
+	ctx := context.Background()
+	prepare(t, a, "u", 1, "x", "a")
+	prepare(t, b, "u", 2, "y", "a")
+	// Reads of a prepared part's slot wait for it; it ends aborted.
+	if _, ok := b.get(t, 2, "y"); ok {
+		t.Fatal("an aborted part was applied")
+	}
+	if _, ok := a.get(t, 1, "x"); ok {
+		t.Fatal("an aborted part was applied")
+	}
+	if o, err := a.p.Decide(ctx, "u", peer.OutcomeCommit); err != nil || o != peer.OutcomeAbort {
+		t.Fatalf("late commit: %v %v, want abort", o, err)
+	}
+	waitFree(t, a, 1)
+	waitFree(t, b, 2)
+}
+
+// prepare locks slot s of n for unit u and prepares key=u's part there,
+// with home as the unit's home.
+func prepare(t *testing.T, n *node, u string, s storage.SlotID, key, home string) {
+	t.Helper()
+	ctx := context.Background()
+	ims, err := n.p.Lock(ctx, lockReq(u, s, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff := effectOf(t, n.eng, ims[0], key, u)
+	if err := n.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: u, Home: home,
+		Parts: []peer.UnitPart{{Slot: s, Effect: eff}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFree(t *testing.T, n *node, s storage.SlotID) {
+	t.Helper()
+	testproc.WaitFor(t, n.name+"'s slot to be free", 5*time.Second, func() bool {
+		h, err := n.eng.TryHold(storage.DefaultTable, []storage.SlotID{s})
+		if err != nil {
+			return false
+		}
+		h.Release()
+		return true
+	})
+}
+
+// failingApply is a Site whose UAPPLY is lost (the participant never gets
+// it), as when the coordinator's connection to it breaks.
+type failingApply struct{ Site }
+
+func (failingApply) Apply(context.Context, string) error { return errors.New("connection reset") }
+
+// A unit committed at its home whose UAPPLY to one participant was lost:
+// the home keeps the decision (no UFORGET), and the participant resolves
+// its part to commit through it.
+func TestLostApplyResolvesToCommit(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), 50*time.Millisecond)
+	defer b.stop()
+	co := NewCoordinator("a", nil)
+	shares := []Share{
+		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: failingApply{b.p}, Slots: lockReq("", 2, "y").Slots},
+	}
+	err := co.Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b's read waits for its part, which resolves through a (the home).
+	if v, ok := b.get(t, 2, "y"); !ok || v != "2" {
+		t.Fatalf("b: y = %q %v after its part resolved, want the committed 2", v, ok)
+	}
+	if v, ok := a.get(t, 1, "x"); !ok || v != "1" {
+		t.Fatalf("a: x = %q %v", v, ok)
+	}
+}
+
+// A node that stops with a prepared part (its process killed: the
+// record stays) holds it again at its restart and resolves it through
+// the home: committed there, applied here.
+func TestRestartResolvesPreparedPart(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	bdir := t.TempDir()
+	b := c.start(t, "b", bdir, time.Minute)
+	prepare(t, b, "u", 2, "y", "a")
+	if o, err := a.p.Decide(context.Background(), "u", peer.OutcomeCommit); err != nil || o != peer.OutcomeCommit {
+		t.Fatalf("decide: %v %v", o, err)
+	}
+	b.stop() // the part's record stays on disk, unapplied
+	b = c.start(t, "b", bdir, 50*time.Millisecond)
+	defer b.stop()
+	if err := b.p.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := b.get(t, 2, "y"); !ok || v != "u" {
+		t.Fatalf("after the restart y = %q %v, want the committed part", v, ok)
+	}
+	if recs, _ := b.eng.ListPrepared(); len(recs) != 0 {
+		t.Fatalf("the resolved part's record stayed: %v", recs)
+	}
+}
+
+// A WATCH registered on a participant makes a later ULOCK naming its
+// token fail once a watched key changed.
+func TestWatchToken(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	ctx := context.Background()
+	w := peer.UnitWatch{Table: storage.DefaultTable, Token: "w1", Slots: lockReq("", 4, "k").Slots}
+	if err := a.p.Watch(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	req := lockReq("u1", 4, "k")
+	req.Watch = "w1"
+	if _, err := a.p.Lock(ctx, req); err != nil {
+		t.Fatalf("lock with an unchanged watch: %v", err)
+	}
+	if err := a.p.Release(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	err := a.eng.Update(storage.DefaultTable, []storage.SlotID{4}, func(u *storage.Update) error {
+		return u.Txn(4).PutMeta([]byte("k"), &storage.Meta{Type: storage.TypeString, Value: []byte("v")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Unit = "u2"
+	var we *peer.WatchedError
+	if _, err := a.p.Lock(ctx, req); !errors.As(err, &we) {
+		t.Fatalf("lock after a watched key changed: %v, want WatchedError", err)
+	}
+	// Nothing held: the slot is free.
+	waitFree(t, a, 4)
+	if err := a.p.Unwatch(ctx, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	req.Unit = "u3"
+	if _, err := a.p.Lock(ctx, req); !errors.As(err, &we) {
+		t.Fatalf("lock naming a forgotten watch: %v, want WatchedError", err)
+	}
+}
