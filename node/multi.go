@@ -336,7 +336,7 @@ const unitRouteWait = 5 * time.Second
 // every slot of the block, else on the one node that does.
 func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 	deadline := time.Now().Add(unitRouteWait)
-	for {
+	for attempt := 0; ; attempt++ {
 		snap := n.proxy.Routing()
 		tb, ok := snap.Table(cl.table)
 		if !ok {
@@ -388,7 +388,7 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 			// does the same on one node).
 			return n.runBlockAcross(cl, c, cmds)
 		case (msg == router.ErrCrossSlot || (remoteWatch && msg == "" && !wait)) && forwardable(cmds) && acrossNodes(snap, tb, slots):
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true})
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true, attempt: attempt})
 			if !retry {
 				return err
 			}

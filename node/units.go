@@ -190,6 +190,17 @@ type acrossMode struct {
 	array bool
 	// watch: the connection's WATCH is checked under the unit's locks.
 	watch bool
+	// attempt counts the tries of this unit so far (the pause after a
+	// busy slot grows with it).
+	attempt int
+}
+
+// busyPause is how long a unit that found a slot busy waits before its
+// next try: random (so that two units that met do not meet again), up to
+// 0.5 ms doubled per try, at most 20 ms.
+func busyPause(attempt int) time.Duration {
+	ceiling := min(500*time.Microsecond<<min(attempt, 6), 20*time.Millisecond)
+	return time.Duration(rand.Int64N(int64(ceiling))) + 50*time.Microsecond
 }
 
 // errWatched is a segment of a block whose WATCH check found a change.
@@ -264,7 +275,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 		// Nothing ran: try again after a random pause, so that units
 		// that found each other's slots locked do not meet again.
 		c.R.B = c.R.B[:start]
-		time.Sleep(time.Duration(1+rand.IntN(10)) * time.Millisecond)
+		time.Sleep(busyPause(mode.attempt))
 		return true, nil
 	case errors.As(err, &refused):
 		c.R.B = c.R.B[:start]
@@ -348,7 +359,7 @@ func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) 
 // it also holds the watched keys' slots and checks the WATCH (errWatched).
 func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool) error {
 	deadline := time.Now().Add(unitRouteWait)
-	for {
+	for attempt := 0; ; attempt++ {
 		snap := n.proxy.Routing()
 		tb, ok := snap.Table(cl.table)
 		if !ok {
@@ -379,7 +390,7 @@ func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand
 			return command.Error(msg)
 		}
 		if acrossNodes(snap, tb, slots) {
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch})
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch, attempt: attempt})
 			if !retry {
 				return err
 			}
@@ -398,7 +409,7 @@ func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand
 func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) error {
 	cmds := []queuedCommand{{spec: spec, args: c.Args}}
 	deadline := time.Now().Add(unitRouteWait)
-	for {
+	for attempt := 0; ; attempt++ {
 		snap := n.proxy.Routing()
 		tb, ok := snap.Table(cl.table)
 		if !ok {
@@ -409,7 +420,7 @@ func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) 
 			return command.Error(msg)
 		}
 		if acrossNodes(snap, tb, slots) {
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{})
+			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{attempt: attempt})
 			if !retry {
 				return err
 			}

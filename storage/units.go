@@ -217,8 +217,8 @@ func decodePart(b []byte) (PreparedPart, error) {
 	return p, nil
 }
 
-// Prepare records the unit's part on the held slots durably (synced) and
-// gates reads of them: after a crash, ListPrepared returns it. The
+// Prepare records the unit's part on the held slots durably (putRecord)
+// and gates reads of them: after a crash, ListPrepared returns it. The
 // effects are not applied.
 func (h *SlotHold) Prepare(p PreparedPart) error {
 	if h.e.closed.Load() {
@@ -232,7 +232,7 @@ func (h *SlotHold) Prepare(p PreparedPart) error {
 			return err
 		}
 	}
-	if err := h.e.putSynced(partKey(p.Unit), p.encode()); err != nil {
+	if err := h.e.putRecord(partKey(p.Unit), p.encode()); err != nil {
 		return fmt.Errorf("storage: prepare unit %s: %w", p.Unit, err)
 	}
 	h.Gate()
@@ -246,7 +246,7 @@ func (h *SlotHold) DropPrepared(unit string) error {
 	if h.e.closed.Load() {
 		return ErrClosed
 	}
-	return h.e.deleteSynced(partKey(unit))
+	return h.e.deleteRecord(partKey(unit))
 }
 
 // ApplyHold applies a prepared part's effects on the held slots, logged as
@@ -326,7 +326,8 @@ func (d Decision) String() string {
 
 // Decide records the outcome of a unit whose home is this node, unless
 // one is recorded already: it returns the recorded outcome (so a late
-// commit after a participant's abort gets Aborted). Synced.
+// commit after a participant's abort gets Aborted). Durable as a write
+// (putRecord).
 func (e *Engine) Decide(unit string, d Decision) (Decision, error) {
 	if e.closed.Load() {
 		return Undecided, ErrClosed
@@ -344,7 +345,7 @@ func (e *Engine) Decide(unit string, d Decision) (Decision, error) {
 	if d == Undecided {
 		return Undecided, nil
 	}
-	if err := e.putSynced(key, []byte{byte(d)}); err != nil {
+	if err := e.putRecord(key, []byte{byte(d)}); err != nil {
 		return Undecided, fmt.Errorf("storage: decide unit %s: %w", unit, err)
 	}
 	return d, nil
@@ -359,16 +360,14 @@ func (e *Engine) ForgetDecision(unit string) error {
 	return e.db.DeleteCF(e.wo, e.cfs[CFSystem], []byte(decisionKeyPrefix+unit))
 }
 
-func (e *Engine) putSynced(key, val []byte) error {
-	wo := grocksdb.NewDefaultWriteOptions()
-	defer wo.Destroy()
-	wo.SetSync(true)
-	return e.db.PutCF(wo, e.cfs[CFSystem], key, val)
+// putRecord and deleteRecord write a unit's record with the engine's
+// write options: in the WAL before they return (a killed process keeps
+// it), synced to disk when the node syncs every write (--sync-wal), as
+// for the data itself.
+func (e *Engine) putRecord(key, val []byte) error {
+	return e.db.PutCF(e.wo, e.cfs[CFSystem], key, val)
 }
 
-func (e *Engine) deleteSynced(key []byte) error {
-	wo := grocksdb.NewDefaultWriteOptions()
-	defer wo.Destroy()
-	wo.SetSync(true)
-	return e.db.DeleteCF(wo, e.cfs[CFSystem], key)
+func (e *Engine) deleteRecord(key []byte) error {
+	return e.db.DeleteCF(e.wo, e.cfs[CFSystem], key)
 }

@@ -24,7 +24,14 @@ type Coordinator struct {
 	log   *slog.Logger
 	// Timeout bounds each request of a unit.
 	Timeout time.Duration
+	// ending counts the committed units whose parts are still being
+	// applied (after Run returned); Close waits for them.
+	ending sync.WaitGroup
 }
+
+// Close waits until every committed unit's parts were sent their UAPPLY
+// (and the home its UFORGET).
+func (c *Coordinator) Close() { c.ending.Wait() }
 
 // NewCoordinator returns the coordinator of node self.
 func NewCoordinator(self string, logger *slog.Logger) *Coordinator {
@@ -184,32 +191,48 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 			return errors.New("unit: a home recorded commit for a unit its coordinator aborted") // cannot happen
 		}
 	}
-	var unapplied atomic.Bool
-	c.each(shares, func(i int, sh Share) {
-		switch {
-		case parts[i] == nil:
-			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
-		case outcome == peer.OutcomeCommit:
-			if !c.send(ctx, sh, "UAPPLY", func(ctx context.Context) error { return sh.Site.Apply(ctx, unit) }) {
-				unapplied.Store(true)
-			}
-		case prepared[i]:
-			c.send(ctx, sh, "UABORT", func(ctx context.Context) error { return sh.Site.Abort(ctx, unit) })
-		}
-	})
 	if outcome != peer.OutcomeCommit {
+		c.each(shares, func(i int, sh Share) {
+			switch {
+			case parts[i] == nil:
+				c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
+			case prepared[i]:
+				c.send(ctx, sh, "UABORT", func(ctx context.Context) error { return sh.Site.Abort(ctx, unit) })
+			}
+		})
 		if firstErr == nil {
 			firstErr = errors.New("a participant gave up waiting")
 		}
 		return &AbortedError{Reason: firstErr.Error()}
 	}
-	// The home forgets the decision only once every part applied: a part
-	// that missed its UAPPLY asks the home for it later, and a home that
-	// knows nothing of a unit answers abort.
+	// Committed: the client may have its reply now. Until a part is
+	// applied its slots stay held and reads of them wait (the gate), so
+	// nobody sees the unit half applied; the parts are applied off the
+	// caller's path.
+	c.ending.Add(1)
+	go func() {
+		defer c.ending.Done()
+		c.finish(context.WithoutCancel(ctx), shares, parts, home, unit)
+	}()
+	return nil
+}
+
+// finish sends a committed unit's UAPPLYs (UREALEASE to the shares that
+// only read), then UFORGET to the home once every part applied: a part
+// that missed its UAPPLY asks the home for the outcome later, and a home
+// that knows nothing of a unit answers abort.
+func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer.UnitPart, home int, unit string) {
+	var unapplied atomic.Bool
+	c.each(shares, func(i int, sh Share) {
+		if parts[i] == nil {
+			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
+		} else if !c.send(ctx, sh, "UAPPLY", func(ctx context.Context) error { return sh.Site.Apply(ctx, unit) }) {
+			unapplied.Store(true)
+		}
+	})
 	if !unapplied.Load() {
 		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, unit) })
 	}
-	return nil
 }
 
 func (c *Coordinator) releaseReadOnly(ctx context.Context, shares []Share, parts [][]peer.UnitPart, unit string) {
