@@ -84,7 +84,6 @@ func (n *Node) stop(g *errgroup.Group) error {
 	go func() {
 		err := g.Wait()
 		n.parts.wait("clients")
-		n.coord.Close() // committed units' parts still being applied
 		done := n.parts.start("peer links")
 		n.links.Close()
 		done()

@@ -134,15 +134,12 @@ func TestRunCommitsOnEveryNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Reads right after the commit wait for the parts (applied after
-	// Run returned), never see them half applied.
 	if v, ok := a.get(t, 1, "x"); !ok || v != "1" {
 		t.Fatalf("a: x = %q %v", v, ok)
 	}
 	if v, ok := b.get(t, 2, "y"); !ok || v != "2" {
 		t.Fatalf("b: y = %q %v", v, ok)
 	}
-	co.Close() // every part applied, the decision forgotten
 	for _, n := range []*node{a, b} {
 		if recs, err := n.eng.ListPrepared(); err != nil || len(recs) != 0 {
 			t.Fatalf("%s keeps part records %v %v", n.name, recs, err)
@@ -255,7 +252,6 @@ func TestLostApplyResolvesToCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer co.Close()
 	// b's read waits for its part, which resolves through a (the home).
 	if v, ok := b.get(t, 2, "y"); !ok || v != "2" {
 		t.Fatalf("b: y = %q %v after its part resolved, want the committed 2", v, ok)
