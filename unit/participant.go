@@ -71,13 +71,21 @@ type Participant struct {
 	wg      sync.WaitGroup // resolvers
 }
 
-// part is a unit's hold here: locked, then maybe prepared.
+// part is a unit's hold here: locked, then maybe prepared. Its fields
+// change under Participant.mu; busy marks an operation on it in progress
+// outside the lock (a record written, the part applied or dropped), so
+// that writes of different units' parts run in parallel.
 type part struct {
 	unit     string
 	hold     *storage.SlotHold
 	prepared *storage.PreparedPart
 	timer    *time.Timer // the lease, then the wait before resolving
+	busy     bool
 }
+
+// errPartBusy answers a request for a part another operation is ending
+// (its resolver, say): the asker may send it again.
+var errPartBusy = errors.New("unit: the part is being ended by another request")
 
 // ErrUnknownUnit answers UPREPARE for a unit that holds nothing here (its
 // lease ran out, or it never locked).
@@ -240,7 +248,7 @@ func (p *Participant) Lock(_ context.Context, req peer.UnitLock) ([]*storage.Slo
 func (p *Participant) leaseOut(pt *part) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.parts[pt.unit] != pt || pt.prepared != nil {
+	if p.parts[pt.unit] != pt || pt.prepared != nil || pt.busy {
 		return
 	}
 	delete(p.parts, pt.unit)
@@ -252,23 +260,35 @@ func (p *Participant) leaseOut(pt *part) {
 // from now until it is applied or dropped).
 func (p *Participant) Prepare(_ context.Context, req peer.UnitPrepare) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	pt := p.parts[req.Unit]
-	if pt == nil {
+	switch {
+	case pt == nil:
+		p.mu.Unlock()
 		return ErrUnknownUnit
-	}
-	if pt.prepared != nil {
+	case pt.busy:
+		p.mu.Unlock()
+		return errPartBusy
+	case pt.prepared != nil:
+		p.mu.Unlock()
 		return nil // sent again
 	}
 	rec := storage.PreparedPart{Unit: req.Unit, Home: req.Home, Table: pt.hold.Table()}
 	for _, part := range req.Parts {
 		if !holds(pt.hold, part.Slot) {
+			p.mu.Unlock()
 			return fmt.Errorf("unit %s: slot %d is not locked by the unit", req.Unit, part.Slot)
 		}
 		rec.Slots = append(rec.Slots, part.Slot)
 		rec.Effects = append(rec.Effects, part.Effect)
 	}
-	if err := pt.hold.Prepare(rec); err != nil {
+	pt.busy = true // its lease does not end it meanwhile
+	p.mu.Unlock()
+	err := pt.hold.Prepare(rec)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt.busy = false
+	if err != nil {
+		pt.timer.Reset(p.cfg.LockLease)
 		return err
 	}
 	pt.prepared = &rec
@@ -325,7 +345,7 @@ func (p *Participant) Release(_ context.Context, unit string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt := p.parts[unit]
-	if pt == nil || pt.prepared != nil {
+	if pt == nil || pt.prepared != nil || pt.busy {
 		return nil
 	}
 	delete(p.parts, unit)
@@ -336,20 +356,52 @@ func (p *Participant) Release(_ context.Context, unit string) error {
 
 func (p *Participant) end(unit string, commit bool) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	pt := p.parts[unit]
 	if pt == nil {
+		p.mu.Unlock()
 		return nil
 	}
-	if err := p.finish(pt, commit); err != nil {
-		return err
+	if pt.busy {
+		p.mu.Unlock()
+		return errPartBusy
 	}
-	delete(p.parts, unit)
-	pt.timer.Stop()
-	return nil
+	p.claim(pt)
+	p.mu.Unlock()
+	return p.finishClaimed(pt, commit)
 }
 
-// finish applies or drops pt's part and ends its hold; p.mu is held.
+// claim takes pt out of the table for one operation that ends it; p.mu
+// is held.
+func (p *Participant) claim(pt *part) {
+	delete(p.parts, pt.unit)
+	pt.timer.Stop()
+	pt.busy = true
+}
+
+// finishClaimed ends a claimed part: applies or drops it (finish). After
+// an error the part is back in the table, prepared parts with their
+// resolution scheduled again.
+func (p *Participant) finishClaimed(pt *part, commit bool) error {
+	err := p.finish(pt, commit)
+	if err == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt.busy = false
+	if p.closed {
+		return err
+	}
+	p.parts[pt.unit] = pt
+	if pt.prepared != nil {
+		pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
+	} else {
+		pt.timer = time.AfterFunc(p.cfg.LockLease, func() { p.leaseOut(pt) })
+	}
+	return err
+}
+
+// finish applies or drops pt's part and ends its hold.
 func (p *Participant) finish(pt *part, commit bool) error {
 	switch {
 	case pt.prepared == nil:
@@ -367,7 +419,7 @@ func (p *Participant) finish(pt *part, commit bool) error {
 func (p *Participant) startResolve(pt *part) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.parts[pt.unit] != pt {
+	if p.closed || p.parts[pt.unit] != pt || pt.busy {
 		return
 	}
 	p.wg.Add(1)
@@ -399,18 +451,20 @@ func (p *Participant) resolve(pt *part) {
 			}
 		}
 		if err == nil {
-			commit := o == peer.OutcomeCommit
 			p.mu.Lock()
-			if p.parts[pt.unit] == pt {
-				if err = p.finish(pt, commit); err == nil {
-					delete(p.parts, pt.unit)
-				}
+			if p.parts[pt.unit] != pt || pt.busy {
+				p.mu.Unlock()
+				return // another request ends it
 			}
+			p.claim(pt)
 			p.mu.Unlock()
-			if err == nil {
-				p.cfg.Logger.Info("unit: resolved a part through its home", "unit", pt.unit, "outcome", o)
+			if err = p.finishClaimed(pt, o == peer.OutcomeCommit); err != nil {
+				// Back in the table with its resolution scheduled again.
+				p.cfg.Logger.Warn("unit: a resolved part could not be ended", "unit", pt.unit, "outcome", o, "err", err)
 				return
 			}
+			p.cfg.Logger.Info("unit: resolved a part through its home", "unit", pt.unit, "outcome", o)
+			return
 		}
 		p.cfg.Logger.Warn("unit: cannot resolve a prepared part yet", "unit", pt.unit, "home", pt.prepared.Home, "err", err)
 		select {
@@ -476,7 +530,9 @@ func (p *Participant) Close() {
 	p.closed = true
 	for u, pt := range p.parts {
 		pt.timer.Stop()
-		pt.hold.Release()
+		if !pt.busy { // a busy one ends with its operation
+			pt.hold.Release()
+		}
 		delete(p.parts, u)
 	}
 	for t, reg := range p.watches {

@@ -163,4 +163,25 @@ func (p *Proc) DumpLog(t testing.TB, lines int) {
 	if tail := p.Tail(lines); tail != "" {
 		t.Log("\n" + tail)
 	}
+	p.KeepLog(t)
+}
+
+// KeepLog copies the whole log of a failed test's process out of the
+// test's temporary directory, which the test removes, to
+// $TMPDIR/pika-failed-logs/<test>/<name>.log, and says where: a rare
+// failure (make chaos) is then read whole, not from the tail alone.
+func (p *Proc) KeepLog(t testing.TB) {
+	t.Helper()
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil || len(b) == 0 {
+		return
+	}
+	dir := filepath.Join(os.TempDir(), "pika-failed-logs", strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	path := filepath.Join(dir, p.Name+".log")
+	if err := os.WriteFile(path, b, 0o644); err == nil {
+		t.Logf("the whole log of %s: %s", p.Name, path)
+	}
 }
