@@ -98,7 +98,12 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 		}
 	}))
 	peer.Handle(m, peer.ParseUnitPrepare, committed(func(c *command.Ctx, req peer.UnitPrepare) {
-		answer(c, n.units.Prepare(ctx, req))
+		o, err := n.units.Prepare(ctx, req)
+		if err != nil || !req.Decide {
+			answer(c, err)
+			return
+		}
+		c.R.Simple(string(o))
 	}))
 	peer.Handle(m, peer.ParseUnitDecide, committed(func(c *command.Ctx, req peer.UnitDecide) {
 		o, err := n.units.Decide(ctx, req.Unit, req.Outcome)

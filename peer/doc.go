@@ -33,8 +33,8 @@
 //	                                                      +OK                                  RaftSnapData
 //	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n}
 //	                                                      [image...] (storage.SlotImage)       UnitLock
-//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n}
-//	                                                      +OK                                  UnitPrepare
+//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n} [DECIDE]
+//	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
 //	UDECIDE <unit> commit|abort                           +commit | +abort (the recorded one)  UnitDecide
 //	UAPPLY | UABORT | URELEASE | UFORGET <unit>           +OK                                  UnitApply ...
 //

@@ -103,16 +103,22 @@ type UnitPart struct {
 
 // UnitPrepare records a unit's part on the peer, durably, not applied:
 //
-//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n}    +OK
+//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n} [DECIDE]
+//	    +OK, or with DECIDE: +commit | +abort
 //
 // home is the node that will hold the unit's decision, which the peer
 // asks (UDECIDE ... abort) if neither UAPPLY nor UABORT comes in time.
-// The slots must be locked by the unit (its ULOCK), else an error.
+// The slots must be locked by the unit (its ULOCK), else an error. With
+// DECIDE the peer is the home, every other part is prepared, and it
+// records its part and the commit in one write, unless an outcome is
+// recorded already (a participant that gave up: abort, its part not
+// recorded); it answers the recorded outcome, as UDECIDE does.
 type UnitPrepare struct {
-	Table keyspace.TableID
-	Unit  string
-	Home  string
-	Parts []UnitPart
+	Table  keyspace.TableID
+	Unit   string
+	Home   string
+	Parts  []UnitPart
+	Decide bool
 }
 
 func (UnitPrepare) Name() string { return "UPREPARE" }
@@ -121,6 +127,9 @@ func (r UnitPrepare) Args() [][]byte {
 	out := [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), []byte(r.Home), u64(uint64(len(r.Parts)))}
 	for _, p := range r.Parts {
 		out = append(out, u64(uint64(p.Slot)), p.Effect)
+	}
+	if r.Decide {
+		out = append(out, []byte("DECIDE"))
 	}
 	return out
 }
@@ -133,10 +142,14 @@ func ParseUnitPrepare(args [][]byte) (UnitPrepare, error) {
 	}
 	t, ok := parseU32(args[1])
 	n, ok2 := parseU32(args[4])
+	decide := len(args) > 5 && string(args[len(args)-1]) == "DECIDE" && uint64(len(args)-6) == 2*uint64(n)
+	if decide {
+		args = args[:len(args)-1]
+	}
 	if !ok || !ok2 || len(args[2]) == 0 || len(args[3]) == 0 || uint64(len(args)-5) != 2*uint64(n) {
 		return UnitPrepare{}, bad
 	}
-	r := UnitPrepare{Table: keyspace.TableID(t), Unit: string(args[2]), Home: string(args[3]), Parts: make([]UnitPart, n)}
+	r := UnitPrepare{Table: keyspace.TableID(t), Unit: string(args[2]), Home: string(args[3]), Parts: make([]UnitPart, n), Decide: decide}
 	for i := range r.Parts {
 		s, ok := parseU32(args[5+2*i])
 		if !ok {

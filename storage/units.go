@@ -239,6 +239,44 @@ func (h *SlotHold) Prepare(p PreparedPart) error {
 	return nil
 }
 
+// PrepareAndCommit is Prepare and Decide(commit) of a unit whose home is
+// this node, in one write, unless an outcome of the unit is recorded
+// already: then nothing is written (the part stays unprepared) and that
+// outcome is returned (Aborted: a participant gave up on the unit).
+func (h *SlotHold) PrepareAndCommit(p PreparedPart) (Decision, error) {
+	if h.e.closed.Load() {
+		return Undecided, ErrClosed
+	}
+	if len(p.Slots) != len(p.Effects) {
+		return Undecided, fmt.Errorf("storage: prepare: %d slots, %d effects", len(p.Slots), len(p.Effects))
+	}
+	for _, eff := range p.Effects {
+		if _, err := DecodeEffect(eff); err != nil {
+			return Undecided, err
+		}
+	}
+	e := h.e
+	e.decideMu.Lock()
+	defer e.decideMu.Unlock()
+	key := []byte(decisionKeyPrefix + p.Unit)
+	v, ok, err := e.get(CFSystem, key)
+	if err != nil {
+		return Undecided, err
+	}
+	if ok && len(v) > 0 {
+		return Decision(v[0]), nil
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	wb.PutCF(e.cfs[CFSystem], partKey(p.Unit), p.encode())
+	wb.PutCF(e.cfs[CFSystem], key, []byte{byte(Committed)})
+	if err := e.db.Write(e.wo, wb); err != nil {
+		return Undecided, fmt.Errorf("storage: prepare and commit unit %s: %w", p.Unit, err)
+	}
+	h.Gate()
+	return Committed, nil
+}
+
 // DropPrepared deletes a unit's part record (an aborted unit) and ends
 // the hold.
 func (h *SlotHold) DropPrepared(unit string) error {

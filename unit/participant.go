@@ -17,7 +17,8 @@ import (
 // node's Participant, or a peer reached by requests (Remote).
 type Site interface {
 	Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error)
-	Prepare(ctx context.Context, req peer.UnitPrepare) error
+	// Prepare answers the recorded outcome when req.Decide, "" otherwise.
+	Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error)
 	Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error)
 	Apply(ctx context.Context, unit string) error
 	Abort(ctx context.Context, unit string) error
@@ -258,43 +259,64 @@ func (p *Participant) leaseOut(pt *part) {
 
 // Prepare records the unit's part here (durably; reads of its slots wait
 // from now until it is applied or dropped).
-func (p *Participant) Prepare(_ context.Context, req peer.UnitPrepare) error {
+func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error) {
 	p.mu.Lock()
 	pt := p.parts[req.Unit]
 	switch {
 	case pt == nil:
 		p.mu.Unlock()
-		return ErrUnknownUnit
+		return "", ErrUnknownUnit
 	case pt.busy:
 		p.mu.Unlock()
-		return errPartBusy
+		return "", errPartBusy
 	case pt.prepared != nil:
 		p.mu.Unlock()
-		return nil // sent again
+		if req.Decide { // sent again: the outcome recorded then
+			return p.Decide(ctx, req.Unit, "")
+		}
+		return "", nil
 	}
 	rec := storage.PreparedPart{Unit: req.Unit, Home: req.Home, Table: pt.hold.Table()}
 	for _, part := range req.Parts {
 		if !holds(pt.hold, part.Slot) {
 			p.mu.Unlock()
-			return fmt.Errorf("unit %s: slot %d is not locked by the unit", req.Unit, part.Slot)
+			return "", fmt.Errorf("unit %s: slot %d is not locked by the unit", req.Unit, part.Slot)
 		}
 		rec.Slots = append(rec.Slots, part.Slot)
 		rec.Effects = append(rec.Effects, part.Effect)
 	}
 	pt.busy = true // its lease does not end it meanwhile
 	p.mu.Unlock()
-	err := pt.hold.Prepare(rec)
+	var err error
+	outcome := peer.Outcome("")
+	if req.Decide {
+		var d storage.Decision
+		if d, err = pt.hold.PrepareAndCommit(rec); err == nil {
+			outcome = outcomeOf(d)
+		}
+	} else {
+		err = pt.hold.Prepare(rec)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt.busy = false
-	if err != nil {
+	if err != nil || outcome == peer.OutcomeAbort {
+		// Not prepared (an abort recorded first: the coordinator drops
+		// the unit's parts, this one with them).
 		pt.timer.Reset(p.cfg.LockLease)
-		return err
+		return outcome, err
 	}
 	pt.prepared = &rec
 	pt.timer.Stop()
 	pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
-	return nil
+	return outcome, nil
+}
+
+func outcomeOf(d storage.Decision) peer.Outcome {
+	if d == storage.Committed {
+		return peer.OutcomeCommit
+	}
+	return peer.OutcomeAbort
 }
 
 func holds(h *storage.SlotHold, s storage.SlotID) bool {
@@ -308,19 +330,21 @@ func holds(h *storage.SlotHold, s storage.SlotID) bool {
 
 // Decide records a unit's outcome here, its home, unless one is recorded:
 // the recorded one is the answer.
+// An empty o records nothing: the answer is what is recorded (abort when
+// nothing is).
 func (p *Participant) Decide(_ context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
-	d := storage.Aborted
-	if o == peer.OutcomeCommit {
+	d := storage.Undecided
+	switch o {
+	case peer.OutcomeCommit:
 		d = storage.Committed
+	case peer.OutcomeAbort:
+		d = storage.Aborted
 	}
 	got, err := p.cfg.Engine.Decide(unit, d)
 	if err != nil {
 		return "", err
 	}
-	if got == storage.Committed {
-		return peer.OutcomeCommit, nil
-	}
-	return peer.OutcomeAbort, nil
+	return outcomeOf(got), nil
 }
 
 // Forget drops a unit's decision once every part is resolved.

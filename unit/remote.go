@@ -64,7 +64,13 @@ func (r Remote) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotIma
 	return out, nil
 }
 
-func (r Remote) Prepare(ctx context.Context, req peer.UnitPrepare) error { return r.ok(ctx, req) }
+func (r Remote) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error) {
+	raw, err := r.do(ctx, req)
+	if err != nil || !req.Decide {
+		return "", err
+	}
+	return peer.ParseOutcome(raw)
+}
 
 func (r Remote) Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
 	raw, err := r.do(ctx, peer.UnitDecide{Unit: unit, Outcome: o})

@@ -210,7 +210,7 @@ func prepare(t *testing.T, n *node, u string, s storage.SlotID, key, home string
 		t.Fatal(err)
 	}
 	eff := effectOf(t, n.eng, ims[0], key, u)
-	if err := n.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: u, Home: home,
+	if _, err := n.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: u, Home: home,
 		Parts: []peer.UnitPart{{Slot: s, Effect: eff}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -326,5 +326,41 @@ func TestWatchToken(t *testing.T) {
 	req.Unit = "u3"
 	if _, err := a.p.Lock(ctx, req); !errors.As(err, &we) {
 		t.Fatalf("lock naming a forgotten watch: %v, want WatchedError", err)
+	}
+}
+
+// The home's prepare carries the commit, unless a participant that gave
+// up on the coordinator recorded abort first: then the home answers
+// abort and records nothing of its part.
+func TestHomePrepareAfterAbort(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), 50*time.Millisecond)
+	defer b.stop()
+	ctx := context.Background()
+	ims, err := a.p.Lock(ctx, lockReq("u", 1, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare(t, b, "u", 2, "y", "a")
+	// b resolves through a: abort, and drops its part.
+	if _, ok := b.get(t, 2, "y"); ok {
+		t.Fatal("b applied an aborted part")
+	}
+	o, err := a.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: "u", Home: "a", Decide: true,
+		Parts: []peer.UnitPart{{Slot: 1, Effect: effectOf(t, a.eng, ims[0], "x", "u")}}})
+	if err != nil || o != peer.OutcomeAbort {
+		t.Fatalf("the home's prepare after an abort: %v %v, want abort", o, err)
+	}
+	if recs, _ := a.eng.ListPrepared(); len(recs) != 0 {
+		t.Fatalf("the home recorded its part of an aborted unit: %v", recs)
+	}
+	if err := a.p.Abort(ctx, "u"); err != nil {
+		t.Fatal(err)
+	}
+	waitFree(t, a, 1)
+	if _, ok := a.get(t, 1, "x"); ok {
+		t.Fatal("the home applied an aborted part")
 	}
 }
