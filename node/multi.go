@@ -290,6 +290,40 @@ func unitSlots(tb *router.Table, cmds []queuedCommand) []storage.SlotID {
 	return slots
 }
 
+// watchedSlots adds to slots, those of a unit of table tb, the slots of
+// the connection's watched keys of tb (here and on other nodes), which the
+// unit holds while EXEC checks them; honoured is false when a watched
+// key's slot changed leader since the WATCH: its writes may not have been
+// seen, so EXEC must answer nil. Watched keys of another table (SELECT
+// since the WATCH) are not the unit's: Redis runs the block.
+func watchedSlots(snap *router.Snapshot, tb *router.Table, tx *transaction, slots []storage.SlotID) (_ []storage.SlotID, honoured bool) {
+	if tx.watchTable != tb.ID {
+		return slots, true
+	}
+	add := func(s storage.SlotID, leader meta.NodeID) bool {
+		if r := tb.Route(s); r.Leader != leader || r.Handover {
+			return false
+		}
+		if !slices.Contains(slots, s) {
+			slots = append(slots, s)
+		}
+		return true
+	}
+	for _, s := range tx.watchSlots {
+		if !add(s, snap.Self) {
+			return nil, false
+		}
+	}
+	for node, ss := range tx.remote {
+		for _, s := range ss {
+			if !add(s, node) {
+				return nil, false
+			}
+		}
+	}
+	return slots, true
+}
+
 // unitPlace is where a unit over slots of tb runs: the node leading every
 // one of them (a raft table's unit must be of one slot, one raft group),
 // else msg says why it cannot run now; wait: a slot is being handed over.
@@ -342,45 +376,12 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		if !ok {
 			return command.Error(router.DroppedTable(cl.table))
 		}
-		slots := unitSlots(tb, cmds)
-		remoteWatch := len(cl.tx.remote) > 0
-		if tx := cl.tx; remoteWatch {
-			if tx.watchTable != tb.ID {
-				// SELECT since the WATCH: the watched keys are not the
-				// block's table's; Redis runs the block.
-				remoteWatch = false
-			}
-			for node, ss := range tx.remote {
-				for _, s := range ss {
-					if !remoteWatch {
-						break
-					}
-					if r := tb.Route(s); r.Leader != node || r.Handover {
-						// The watched key's leader changed since the
-						// WATCH: the watch cannot be honoured.
-						c.R.NullArray()
-						return nil
-					}
-					if !slices.Contains(slots, s) {
-						slots = append(slots, s)
-					}
-				}
-			}
+		slots, honoured := watchedSlots(snap, tb, cl.tx, unitSlots(tb, cmds))
+		if !honoured {
+			c.R.NullArray()
+			return nil
 		}
-		if tx := cl.tx; tx.watch.Watching() && tx.watchTable == tb.ID {
-			for _, s := range tx.watchSlots {
-				if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
-					// A watched key's slot moved away since the WATCH:
-					// its writes there are not seen here, so the watch
-					// cannot be honoured and the block must not run.
-					c.R.NullArray()
-					return nil
-				}
-				if !slices.Contains(slots, s) {
-					slots = append(slots, s)
-				}
-			}
-		}
+		remoteWatch := len(cl.tx.remote) > 0 && cl.tx.watchTable == tb.ID
 		leader, msg, wait := unitPlace(snap, tb, slots)
 		switch {
 		case !forwardable(cmds) && tb.Mode == meta.ModeAsync && !tb.AllLocal():

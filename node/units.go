@@ -280,6 +280,9 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 		// Nothing ran: try again after a random pause, so that units
 		// that found each other's slots locked do not meet again.
 		c.R.B = c.R.B[:start]
+		// No event tells this node when a slot on another node is free
+		// again (the participant answered busy and holds nothing): a
+		// randomised pause, as a backoff.
 		time.Sleep(busyPause(mode.attempt))
 		return true, nil
 	case errors.As(err, &refused):
@@ -363,6 +366,19 @@ func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) 
 // the connection's current table, answering their replies bare; watch:
 // it also holds the watched keys' slots and checks the WATCH (errWatched).
 func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool) error {
+	return n.runAcross(cl, c, cmds, watch, "transaction")
+}
+
+// runCommandAcross runs one command whose keys' slots several nodes lead
+// (router.Across) as a unit across them.
+func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) error {
+	return n.runAcross(cl, c, []queuedCommand{{spec: spec, args: c.Args}}, false, "command")
+}
+
+// runAcross runs cmds as one unit across the nodes leading their slots,
+// routing it again while its slots are busy or moving, for at most
+// unitRouteWait; what names it in the error after that.
+func (n *Node) runAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool, what string) error {
 	deadline := time.Now().Add(unitRouteWait)
 	for attempt := 0; ; attempt++ {
 		snap := n.proxy.Routing()
@@ -371,24 +387,10 @@ func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand
 			return command.Error(router.DroppedTable(cl.table))
 		}
 		slots := unitSlots(tb, cmds)
-		if tx := cl.tx; watch && tx.watchTable == tb.ID {
-			for _, s := range tx.watchSlots {
-				if r := tb.Route(s); r.Leader != snap.Self || r.Handover {
-					return errWatched // moved since the WATCH: not honoured
-				}
-				if !slices.Contains(slots, s) {
-					slots = append(slots, s)
-				}
-			}
-			for node, ss := range tx.remote {
-				for _, s := range ss {
-					if r := tb.Route(s); r.Leader != node || r.Handover {
-						return errWatched
-					}
-					if !slices.Contains(slots, s) {
-						slots = append(slots, s)
-					}
-				}
+		if watch {
+			var honoured bool
+			if slots, honoured = watchedSlots(snap, tb, cl.tx, slots); !honoured {
+				return errWatched
 			}
 		}
 		if msg := unitDown(snap, tb, slots); msg != "" {
@@ -400,41 +402,11 @@ func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand
 				return err
 			}
 		} else {
-			n.proxy.AwaitNewer(snap.Revision, time.Until(deadline)) // a handover
-		}
-		if time.Now().After(deadline) {
-			return command.Error("CLUSTERDOWN the slots of the transaction stayed busy; retry")
-		}
-	}
-}
-
-// runCommandAcross runs one command whose keys' slots several nodes lead
-// (router.Across) as a unit across them, routing it again while its
-// slots are busy or moving, for at most unitRouteWait.
-func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) error {
-	cmds := []queuedCommand{{spec: spec, args: c.Args}}
-	deadline := time.Now().Add(unitRouteWait)
-	for attempt := 0; ; attempt++ {
-		snap := n.proxy.Routing()
-		tb, ok := snap.Table(cl.table)
-		if !ok {
-			return command.Error(router.DroppedTable(cl.table))
-		}
-		slots := unitSlots(tb, cmds)
-		if msg := unitDown(snap, tb, slots); msg != "" {
-			return command.Error(msg)
-		}
-		if acrossNodes(snap, tb, slots) {
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{attempt: attempt})
-			if !retry {
-				return err
-			}
-		} else {
 			// A slot is being handed over (or the table changed mode).
 			n.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
 		}
 		if time.Now().After(deadline) {
-			return command.Error("CLUSTERDOWN the slots of the command stayed busy; retry")
+			return command.Error("CLUSTERDOWN the slots of the " + what + " stayed busy; retry")
 		}
 	}
 }
