@@ -175,6 +175,20 @@ func (p *PreparedPart) encode() []byte {
 	return b
 }
 
+// check refuses a part whose slots and effects do not pair up or whose
+// effects do not decode.
+func (p *PreparedPart) check() error {
+	if len(p.Slots) != len(p.Effects) {
+		return fmt.Errorf("storage: prepare: %d slots, %d effects", len(p.Slots), len(p.Effects))
+	}
+	for _, eff := range p.Effects {
+		if _, err := DecodeEffect(eff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ErrCorruptPart reports a part record this package could not have
 // written.
 var ErrCorruptPart = errors.New("storage: corrupt unit part record")
@@ -224,13 +238,8 @@ func (h *SlotHold) Prepare(p PreparedPart) error {
 	if h.e.closed.Load() {
 		return ErrClosed
 	}
-	if len(p.Slots) != len(p.Effects) {
-		return fmt.Errorf("storage: prepare: %d slots, %d effects", len(p.Slots), len(p.Effects))
-	}
-	for _, eff := range p.Effects {
-		if _, err := DecodeEffect(eff); err != nil {
-			return err
-		}
+	if err := p.check(); err != nil {
+		return err
 	}
 	if err := h.e.putRecord(partKey(p.Unit), p.encode()); err != nil {
 		return fmt.Errorf("storage: prepare unit %s: %w", p.Unit, err)
@@ -247,24 +256,15 @@ func (h *SlotHold) PrepareAndCommit(p PreparedPart) (Decision, error) {
 	if h.e.closed.Load() {
 		return Undecided, ErrClosed
 	}
-	if len(p.Slots) != len(p.Effects) {
-		return Undecided, fmt.Errorf("storage: prepare: %d slots, %d effects", len(p.Slots), len(p.Effects))
-	}
-	for _, eff := range p.Effects {
-		if _, err := DecodeEffect(eff); err != nil {
-			return Undecided, err
-		}
+	if err := p.check(); err != nil {
+		return Undecided, err
 	}
 	e := h.e
 	e.decideMu.Lock()
 	defer e.decideMu.Unlock()
-	key := []byte(decisionKeyPrefix + p.Unit)
-	v, ok, err := e.get(CFSystem, key)
-	if err != nil {
-		return Undecided, err
-	}
-	if ok && len(v) > 0 {
-		return Decision(v[0]), nil
+	key := decisionKey(p.Unit)
+	if d, err := e.recordedDecision(key); err != nil || d != Undecided {
+		return d, err
 	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
@@ -372,13 +372,9 @@ func (e *Engine) Decide(unit string, d Decision) (Decision, error) {
 	}
 	e.decideMu.Lock()
 	defer e.decideMu.Unlock()
-	key := []byte(decisionKeyPrefix + unit)
-	v, ok, err := e.get(CFSystem, key)
-	if err != nil {
-		return Undecided, err
-	}
-	if ok && len(v) > 0 {
-		return Decision(v[0]), nil
+	key := decisionKey(unit)
+	if got, err := e.recordedDecision(key); err != nil || got != Undecided {
+		return got, err
 	}
 	if d == Undecided {
 		return Undecided, nil
@@ -389,13 +385,25 @@ func (e *Engine) Decide(unit string, d Decision) (Decision, error) {
 	return d, nil
 }
 
+func decisionKey(unit string) []byte { return []byte(decisionKeyPrefix + unit) }
+
+// recordedDecision reads the outcome recorded under key (Undecided when
+// none is); decideMu is held.
+func (e *Engine) recordedDecision(key []byte) (Decision, error) {
+	v, ok, err := e.get(CFSystem, key)
+	if err != nil || !ok || len(v) == 0 {
+		return Undecided, err
+	}
+	return Decision(v[0]), nil
+}
+
 // ForgetDecision deletes a unit's recorded outcome once every part of it
 // is resolved.
 func (e *Engine) ForgetDecision(unit string) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	return e.db.DeleteCF(e.wo, e.cfs[CFSystem], []byte(decisionKeyPrefix+unit))
+	return e.db.DeleteCF(e.wo, e.cfs[CFSystem], decisionKey(unit))
 }
 
 // putRecord and deleteRecord write a unit's record with the engine's
