@@ -31,12 +31,15 @@
 //	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>    +OK                                  RaftSnapBegin
 //	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
 //	                                                      +OK                                  RaftSnapData
-//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n}
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
 //	                                                      [image...] (storage.SlotImage)       UnitLock
 //	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n} [DECIDE]
 //	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
 //	UDECIDE <unit> commit|abort                           +commit | +abort (the recorded one)  UnitDecide
 //	UAPPLY | UABORT | URELEASE | UFORGET <unit>           +OK                                  UnitApply ...
+//	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}
+//	                                                      +OK                                  UnitWatch
+//	UUNWATCH <token>                                      +OK                                  UnitUnwatch
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -59,6 +62,8 @@
 //	                       not a follower at that epoch). Nothing ran: the asker waits for newer
 //	                       routing, decides again and retries, for at most 5 s (router.Proxy.Reroute),
 //	                       then answers CLUSTERDOWN.
+//	-PIKAWATCHED <reason>  WatchedError: a ULOCK's WATCH token saw a change (or is not held);
+//	                       the peer holds nothing, EXEC answers nil.
 //	-PIKABUSY <reason>     BusyError: a ULOCK found a slot locked; the peer holds nothing, the
 //	                       coordinator backs off and tries the unit again.
 //	-REPLGAP <last>        GapError: REPLICATE entries do not follow the follower's last; the

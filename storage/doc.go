@@ -1,7 +1,9 @@
 // Package storage owns the node's one RocksDB: its column families, the key
 // encoding of every table and slot, the per-slot write serialization that
 // turns a command's effect into one atomic RocksDB batch, and the background
-// reclamation of expired keys and stale collection members.
+// reclamation of expired keys and stale collection members; for units over
+// several nodes, copies of keys a coordinator evaluates on (slot images,
+// image.go) and a participant's held slots and records (units.go).
 //
 // It knows the physical layout of the five Redis types but not their
 // commands: package node/command builds Redis semantics on top of Txn.
