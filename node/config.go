@@ -51,6 +51,10 @@ type Config struct {
 	// MoveStepPause makes the manager wait this long before each step of a
 	// slot move (tests use it to kill nodes at a chosen step). Default 0.
 	MoveStepPause time.Duration `mapstructure:"move-step-pause"`
+	// UnitStepPause makes every multi-slot unit this node coordinates
+	// across nodes wait this long before each step after its locks
+	// (tests use it to kill nodes at a chosen step). Default 0.
+	UnitStepPause time.Duration `mapstructure:"unit-step-pause"`
 	// AdvertisePeer, when set, is the host:port other nodes dial for this
 	// node's peer port instead of Advertise:PeerPort (a NAT, or a proxy).
 	AdvertisePeer string `mapstructure:"advertise-peer"`

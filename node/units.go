@@ -45,6 +45,7 @@ func (n *Node) newUnits() {
 		Logger: n.log.With("component", "units"),
 	})
 	n.coord = unit.NewCoordinator(string(n.id), n.log.With("component", "units"))
+	n.coord.StepPause = n.cfg.UnitStepPause
 }
 
 // site is the unit.Site of node: this node's participant, or the peer.

@@ -24,6 +24,33 @@ type Coordinator struct {
 	log   *slog.Logger
 	// Timeout bounds each request of a unit.
 	Timeout time.Duration
+	// StepPause, for tests, makes every unit wait this long before each
+	// of its steps after the locks (prepare, decide, apply, forget),
+	// having logged the step: a test kills a node while a unit is at the
+	// step it chose (TestUnitFaults). 0 in production.
+	StepPause time.Duration
+}
+
+// The steps StepPause stops before, as logged ("step").
+const (
+	StepPrepare = "prepare" // the slots are locked and the unit evaluated; no part prepared
+	StepDecide  = "decide"  // every part but the home's is prepared; no decision
+	StepApply   = "apply"   // the home recorded the commit; no part applied
+	StepForget  = "forget"  // every part is applied; the home still has the decision
+)
+
+// pauseBefore waits StepPause before a step of a unit (see StepPause).
+func (c *Coordinator) pauseBefore(ctx context.Context, unit, step string) {
+	if c.StepPause <= 0 {
+		return
+	}
+	c.log.Info("unit: pausing before a step", "unit", unit, "step", step)
+	t := time.NewTimer(c.StepPause)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // NewCoordinator returns the coordinator of node self.
@@ -153,6 +180,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		release(locked)
 		return nil
 	}
+	c.pauseBefore(ctx, unit, StepPrepare)
 	// Every written part but the home's is prepared at once; then the
 	// home prepares its part and records the commit in one write: the
 	// commit point (one round trip less than a separate UDECIDE).
@@ -174,13 +202,22 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	})
 	outcome := peer.OutcomeAbort
 	if firstErr == nil {
+		c.pauseBefore(ctx, unit, StepDecide)
 		outcome, err = c.prepareHome(ctx, table, shares[home], unit, parts[home])
 		prepared[home] = true
 		if err != nil {
-			// Not answered: it may be recorded either way. The parts
-			// resolve through the home; the read-only shares are free.
-			c.releaseReadOnly(ctx, shares, parts, unit)
-			return &UnknownOutcomeError{Err: err}
+			// Not answered, or refused (a home that restarted meanwhile
+			// holds nothing of the unit): the commit may be recorded or
+			// not. Ask the home to record the abort: it answers the
+			// outcome recorded first.
+			o, derr := c.decideAbort(ctx, shares[home], unit)
+			if derr != nil {
+				// The parts resolve through the home; the read-only
+				// shares are free.
+				c.releaseReadOnly(ctx, shares, parts, unit)
+				return &UnknownOutcomeError{Err: fmt.Errorf("%w (and the abort: %w)", err, derr)}
+			}
+			outcome, firstErr = o, fmt.Errorf("the home's prepare: %w", err)
 		}
 	} else {
 		// Record the abort at the home first, so a part that prepared
@@ -191,12 +228,14 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	}
 	if outcome != peer.OutcomeCommit {
 		c.each(shares, func(i int, sh Share) {
-			switch {
-			case parts[i] == nil:
-				c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
-			case prepared[i]:
+			if prepared[i] {
 				c.send(ctx, sh, "UABORT", func(ctx context.Context) error { return sh.Site.Abort(ctx, unit) })
+				return
 			}
+			// Only read, or never asked to prepare (the home, when
+			// another part's prepare failed): its hold ends now, not
+			// at its lease (a retry of the unit would find it busy).
+			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
 		})
 		if firstErr == nil {
 			firstErr = errors.New("a participant gave up waiting")
@@ -208,11 +247,12 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	// also through reads that do not wait for a held slot (DBSIZE's
 	// counts). (Applied after the reply, a DEL across nodes followed by
 	// DBSIZE counted the deleted keys: the compat suite caught it.)
+	c.pauseBefore(ctx, unit, StepApply)
 	c.finish(ctx, shares, parts, home, unit)
 	return nil
 }
 
-// finish sends a committed unit's UAPPLYs (UREALEASE to the shares that
+// finish sends a committed unit's UAPPLYs (URELEASE to the shares that
 // only read), then UFORGET to the home once every part applied: a part
 // that missed its UAPPLY asks the home for the outcome later, and a home
 // that knows nothing of a unit answers abort.
@@ -226,6 +266,7 @@ func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer
 		}
 	})
 	if !unapplied.Load() {
+		c.pauseBefore(ctx, unit, StepForget)
 		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, unit) })
 	}
 }

@@ -364,3 +364,97 @@ func TestHomePrepareAfterAbort(t *testing.T) {
 		t.Fatal("the home applied an aborted part")
 	}
 }
+
+// lostPrepare is a Site whose UPREPARE answers an error: lost before it
+// reaches the participant, or (reached) its answer lost after.
+type lostPrepare struct {
+	Site
+	reached bool
+}
+
+func (l lostPrepare) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error) {
+	if l.reached {
+		if _, err := l.Site.Prepare(ctx, req); err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("connection reset")
+}
+
+// twoNodes starts nodes a and b whose unprepared holds outlive the test
+// (a hold found free right after Run was released by it, not its lease).
+func twoNodes(t *testing.T) (a, b *node) {
+	c := cluster{}
+	a = c.start(t, "a", t.TempDir(), time.Minute)
+	b = c.start(t, "b", t.TempDir(), time.Minute)
+	a.p.cfg.LockLease, b.p.cfg.LockLease = time.Minute, time.Minute
+	return a, b
+}
+
+func free(t *testing.T, n *node, s storage.SlotID) {
+	t.Helper()
+	h, err := n.eng.TryHold(storage.DefaultTable, []storage.SlotID{s})
+	if err != nil {
+		t.Fatalf("%s: slot %d still held after the unit: %v", n.name, s, err)
+	}
+	h.Release()
+}
+
+// A participant's prepare that fails aborts the unit, and every hold ends
+// with it: the home's (never asked to prepare) too, not at its lease, so
+// that the unit run again finds its slots free.
+func TestFailedPrepareReleasesEveryHold(t *testing.T) {
+	a, b := twoNodes(t)
+	defer a.stop()
+	defer b.stop()
+	shares := []Share{
+		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: lostPrepare{Site: b.p}, Slots: lockReq("", 2, "y").Slots},
+	}
+	err := NewCoordinator("a", nil).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	var aborted *AbortedError
+	if !errors.As(err, &aborted) {
+		t.Fatalf("Run: %v, want aborted", err)
+	}
+	free(t, a, 1)
+	free(t, b, 2)
+	if _, ok := a.get(t, 1, "x"); ok {
+		t.Fatal("an aborted unit's part was applied")
+	}
+}
+
+// The home's prepare (with the commit) answers an error: the coordinator
+// asks the home to record the abort, which answers what was recorded
+// first. Lost before the home: aborted (the unit may run again), nothing
+// applied; its answer lost after the home recorded the commit: committed
+// and applied, not "outcome unknown".
+func TestHomePrepareLost(t *testing.T) {
+	for _, reached := range []bool{false, true} {
+		t.Run(map[bool]string{false: "lost before", true: "answer lost"}[reached], func(t *testing.T) { testHomePrepareLost(t, reached) })
+	}
+}
+
+func testHomePrepareLost(t *testing.T, reached bool) {
+	a, b := twoNodes(t)
+	defer a.stop()
+	defer b.stop()
+	shares := []Share{
+		{Node: "a", Site: lostPrepare{Site: a.p, reached: reached}, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
+	}
+	err := NewCoordinator("a", nil).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	var aborted *AbortedError
+	switch {
+	case !reached && !errors.As(err, &aborted):
+		t.Fatalf("home's prepare lost: Run: %v, want aborted", err)
+	case reached && err != nil:
+		t.Fatalf("home's answer lost after its commit: Run: %v, want committed", err)
+	}
+	xa, _ := a.get(t, 1, "x")
+	yb, _ := b.get(t, 2, "y")
+	if want := map[bool]string{false: "", true: "1"}[reached]; xa != want || (yb == "") != (want == "") {
+		t.Fatalf("reached %v: x = %q, y = %q", reached, xa, yb)
+	}
+	free(t, a, 1)
+	free(t, b, 2)
+}

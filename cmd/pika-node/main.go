@@ -125,6 +125,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("advertise", def.Advertise, "host other nodes and pikactl reach this node at (default: bind address, or the first non-loopback IPv4)")
 	f.Duration("replica-down-timeout", def.ReplicaDownTimeout, "how long a node may be dead before its slot replicas are re-created on other nodes")
 	f.Duration("move-step-pause", def.MoveStepPause, "testing: wait this long before each step of a slot move (to inject faults at a step)")
+	f.Duration("unit-step-pause", def.UnitStepPause, "testing: wait this long before each step of a unit across nodes (to inject faults at a step)")
 	f.String("advertise-peer", def.AdvertisePeer, "host:port other nodes dial for this node's peer port (default: advertise host and peer port)")
 	f.Duration("lease-ttl", def.LeaseTTL, "how long the node's registration and manager role outlive it (whole seconds)")
 	f.String("labels", def.Labels, "key=value,... labels registered with the node")

@@ -1,0 +1,185 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pika-node/pika-node/internal/testproc"
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/unit"
+)
+
+// TestUnitFaults kills a node of a unit across nodes while the unit is at
+// each of its steps, and checks that it ends whole. The unit is an MSET
+// of two keys whose slots two nodes lead (the home, which leads the
+// lower slot and records the decision, and the other participant), sent
+// through the third node (the coordinator), in an async table of one
+// replica. The nodes run with --unit-step-pause: the coordinator logs each
+// step after the locks (prepare, decide, apply, forget) and waits, the
+// test sees the line and kills the victim with kill -9 then, and restarts
+// it. Afterwards, once MSET has answered and both slots take writes again
+// (no slot is left locked), the two keys hold both new values or both old
+// ones: both new when MSET answered OK or the commit was recorded before
+// the kill (steps apply and forget). `make test` walks each step with one
+// victim (rotating); PIKA_UNIT_FAULTS=all (make chaos) walks every pair.
+// Units over several raft groups are not built (they answer CROSSSLOT),
+// so only async tables are walked.
+func TestUnitFaults(t *testing.T) {
+	needSetup(t)
+	_, nodes := startNodes(t, "unitfault", 3, "--unit-step-pause", "1s")
+	tb := createTable(t, nodes, "uf", 8, 1)
+	ctx := context.Background()
+	slots, err := api.NewClient(nodes[0].HTTPAddr()).Slots(ctx, tb.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderOf := map[uint32]string{}
+	for _, sl := range slots {
+		leaderOf[uint32(sl.Slot)] = string(sl.Leader)
+	}
+	// The node ids by index (node names are n1.., ids are what the
+	// routing names).
+	idOf := make([]string, len(nodes))
+	for id, nd := range nodesByID(t, nodes) {
+		for i := range nodes {
+			if nodes[i].Name == nd.Name {
+				idOf[i] = string(id)
+			}
+		}
+	}
+	client := func(i int) *redis.Client {
+		return redisClient(t, nodes[i], &redis.Options{DB: int(tb.ID), MaxRetries: -1, ReadTimeout: 30 * time.Second})
+	}
+
+	type fault struct{ step, victim string }
+	steps := []string{unit.StepPrepare, unit.StepDecide, unit.StepApply, unit.StepForget}
+	victims := []string{"coordinator", "home", "participant"}
+	var faults []fault
+	for i, s := range steps {
+		if os.Getenv("PIKA_UNIT_FAULTS") == "all" {
+			for _, v := range victims {
+				faults = append(faults, fault{s, v})
+			}
+		} else {
+			faults = append(faults, fault{s, victims[i%len(victims)]})
+		}
+	}
+
+	for round, f := range faults {
+		// Roles: the coordinator rotates; the home leads the lower of two
+		// slots the other two nodes lead.
+		co := round % len(nodes)
+		tagA, tagB, home, other := unitFaultTags(t, tb, leaderOf, idOf, co, round)
+		a, b := "{"+tagA+"}v", "{"+tagB+"}v"
+		victim := map[string]int{"coordinator": co, "home": home, "participant": other}[f.victim]
+		t.Logf("round %d: MSET %s %s through %s (home %s, participant %s); kill the %s (%s) before step %s",
+			round, a, b, nodes[co].Name, nodes[home].Name, nodes[other].Name, f.victim, nodes[victim].Name, f.step)
+
+		oldV, newV := fmt.Sprintf("old%d", round), fmt.Sprintf("new%d", round)
+		setup := client(co)
+		if err := setup.Set(ctx, a, oldV, 0).Err(); err != nil {
+			t.Fatalf("round %d: SET %s: %v", round, a, err)
+		}
+		if err := setup.Set(ctx, b, oldV, 0).Err(); err != nil {
+			t.Fatalf("round %d: SET %s: %v", round, b, err)
+		}
+		setup.Close()
+
+		marker := "step=" + f.step
+		before := strings.Count(nodes[co].Log(), marker)
+		c := client(co)
+		answered := make(chan error, 1)
+		go func() { answered <- c.MSet(ctx, a, newV, b, newV).Err() }()
+		testproc.WaitFor(t, fmt.Sprintf("round %d: the unit at step %s", round, f.step), 30*time.Second, func() bool {
+			return strings.Count(nodes[co].Log(), marker) > before
+		})
+		nodes[victim].Kill()
+		restarted := testproc.StartNode(t, nodes[victim].Spec)
+		restarted.WaitHealthy(t)
+		nodes[victim] = restarted
+
+		var reply error
+		select {
+		case reply = <-answered:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("round %d: MSET did not answer within 60 s", round)
+		}
+		c.Close()
+		t.Logf("round %d: MSET answered %v", round, reply)
+
+		// Both slots take writes again: no hold is left (a held slot's
+		// writes wait; the client times out and tries again).
+		probe := redisClient(t, nodes[co], &redis.Options{DB: int(tb.ID), MaxRetries: -1, ReadTimeout: 2 * time.Second})
+		for _, tag := range []string{tagA, tagB} {
+			k := "{" + tag + "}probe"
+			testproc.WaitFor(t, fmt.Sprintf("round %d: slot of %s to take writes", round, k), 60*time.Second, func() bool {
+				return probe.Set(ctx, k, round, 0).Err() == nil
+			})
+		}
+		va, errA := probe.Get(ctx, a).Result()
+		vb, errB := probe.Get(ctx, b).Result()
+		probe.Close()
+		if errA != nil || errB != nil {
+			t.Fatalf("round %d: GET %s, %s: %v, %v", round, a, b, errA, errB)
+		}
+		committed := reply == nil || f.step == unit.StepApply || f.step == unit.StepForget
+		switch {
+		case va != vb:
+			t.Fatalf("round %d: half a unit: %s = %q, %s = %q", round, a, va, b, vb)
+		case va != oldV && va != newV:
+			t.Fatalf("round %d: %s = %q, want %q or %q", round, a, va, oldV, newV)
+		case committed && va != newV:
+			t.Fatalf("round %d: the unit committed (MSET answered %v, killed before %s) but %s = %q", round, reply, f.step, a, va)
+		}
+		t.Logf("round %d: the keys hold %q", round, va)
+	}
+}
+
+// unitFaultTags picks two hash tags whose slots (of tb) the two nodes
+// other than co lead, the first's the lower slot, different in each
+// round; it returns them with the index of the node leading the first
+// (the unit's home) and of the one leading the second.
+func unitFaultTags(t *testing.T, tb api.Table, leaderOf map[uint32]string, idOf []string, co, round int) (tagA, tagB string, home, other int) {
+	t.Helper()
+	index := map[string]int{}
+	for i, id := range idOf {
+		index[id] = i
+	}
+	// The lowest slot led by a node other than co, then a higher slot led
+	// by the remaining node.
+	home, other = -1, -1
+	sa := uint32(0)
+	for s := uint32(0); s < tb.Slots && other < 0; s++ {
+		i, ok := index[leaderOf[s]]
+		switch {
+		case !ok || i == co:
+		case home < 0:
+			home, sa = i, s
+		case i != home:
+			other = i
+			tagA = unitFaultTag(tb, sa, round)
+			tagB = unitFaultTag(tb, s, round)
+		}
+	}
+	if other < 0 {
+		t.Fatalf("no two slots led by the two nodes other than node %d: %v", co+1, leaderOf)
+	}
+	return tagA, tagB, home, other
+}
+
+// unitFaultTag is a hash tag whose keys hash to slot s, new in each round.
+func unitFaultTag(tb api.Table, s uint32, round int) string {
+	for i := 0; ; i++ {
+		tag := fmt.Sprintf("r%d-%d", round, i)
+		if uint32(router.SlotOf([]byte("{"+tag+"}"), tb.Slots)) == s {
+			return tag
+		}
+	}
+}
