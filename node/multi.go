@@ -20,9 +20,8 @@ import (
 // it, every command sees the writes of the ones before it, and their writes
 // are committed together (one RocksDB write), when one node leads every
 // slot of the block (in an async table, or one raft slot). A block over
-// slots of several nodes of an async table runs as a unit across them
-// (units.go); over several raft groups it answers CROSSSLOT until the
-// protocol is built for raft tables (docs/transactions.md).
+// slots of several nodes of an async table, or over several raft groups,
+// runs as a unit across them (units.go, docs/transactions.md).
 
 // transaction is a connection's MULTI state and its WATCH.
 type transaction struct {
@@ -189,9 +188,6 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 		if r.Leader == snap.Self {
 			continue
 		}
-		if tb.Mode != meta.ModeAsync {
-			return command.Error("CROSSSLOT WATCH of a key another node leads is not supported in raft tables yet")
-		}
 		if msg := router.LeaderDown(snap, tb, s); msg != "" {
 			return command.Error(msg)
 		}
@@ -325,8 +321,9 @@ func watchedSlots(snap *router.Snapshot, tb *router.Table, tx *transaction, slot
 }
 
 // unitPlace is where a unit over slots of tb runs: the node leading every
-// one of them (a raft table's unit must be of one slot, one raft group),
-// else msg says why it cannot run now; wait: a slot is being handed over.
+// one of them (a raft table's unit of one slot, one raft group), else msg
+// says why it cannot run there (ErrCrossSlot: it runs as a unit across
+// nodes, or raft groups); wait: a slot is being handed over.
 func unitPlace(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) (leader meta.NodeID, msg string, wait bool) {
 	if tb.Mode == meta.ModeRaft && len(slots) > 1 {
 		return "", router.ErrCrossSlot, false
@@ -384,7 +381,7 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		remoteWatch := len(cl.tx.remote) > 0 && cl.tx.watchTable == tb.ID
 		leader, msg, wait := unitPlace(snap, tb, slots)
 		switch {
-		case !forwardable(cmds) && tb.Mode == meta.ModeAsync && !tb.AllLocal():
+		case !forwardable(cmds) && (tb.Mode == meta.ModeAsync && !tb.AllLocal() || tb.Mode == meta.ModeRaft && msg == router.ErrCrossSlot):
 			// SELECT or table-wide commands split the block (runUnitHere
 			// does the same on one node).
 			return n.runBlockAcross(cl, c, cmds)

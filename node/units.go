@@ -15,9 +15,10 @@ import (
 	"github.com/pika-node/pika-node/unit"
 )
 
-// Units whose slots several nodes lead (async tables): this node takes
-// part in them (unit.Participant, behind the U* peer requests) and
-// coordinates its clients' (unit.Coordinator). docs/transactions.md.
+// Units whose slots several nodes lead (async tables), or several raft
+// groups (raft tables, even on one node): this node takes part in them
+// (unit.Participant, behind the U* peer requests) and coordinates its
+// clients' (unit.Coordinator). docs/transactions.md.
 
 // newUnits builds the participant and the coordinator.
 func (n *Node) newUnits() {
@@ -42,10 +43,36 @@ func (n *Node) newUnits() {
 			}
 			return site
 		},
-		Logger: n.log.With("component", "units"),
+		Raft:     raftUnits{n},
+		HomeSlot: n.raftSlotSite,
+		Logger:   n.log.With("component", "units"),
 	})
 	n.coord = unit.NewCoordinator(string(n.id), n.log.With("component", "units"))
 	n.coord.StepPause = n.cfg.UnitStepPause
+	n.coord.HomeSlot = n.raftSlotSite
+}
+
+// raftSlotSite returns the unit.Site of the node leading slot s of raft
+// table t now (a raft unit's home slot), nil for an async table's slot or
+// when no leader is known.
+func (n *Node) raftSlotSite(t storage.TableID, s storage.SlotID) unit.Site {
+	snap := n.proxy.Routing()
+	tb, ok := snap.Table(t)
+	if !ok || tb.Mode != meta.ModeRaft || int(s) >= int(tb.Slots) {
+		return nil
+	}
+	leader := tb.Route(s).Leader
+	if n.raft != nil {
+		// The group here may know its leader before the routing does.
+		if l := n.raft.RaftLeader(t, s); l.Known {
+			leader = l.Node
+		}
+	}
+	site, ok := n.site(snap, leader, uint32(s))
+	if !ok {
+		return nil
+	}
+	return site
 }
 
 // site is the unit.Site of node: this node's participant, or the peer.
@@ -71,10 +98,47 @@ func (n *Node) admitUnitLock(req peer.UnitLock) error {
 	for i, s := range req.Slots {
 		slots[i] = s.Slot
 	}
-	if err := n.async.Admit(req.Table, slots); err != nil {
+	if err := n.commits(req.Table).Admit(req.Table, slots); err != nil {
 		return &peer.RefusedError{Reason: err.Error()}
 	}
 	return nil
+}
+
+// raftUnits is unit.RaftGroups over this node's raft mode, which starts
+// in Run, before the participant serves or resolves anything.
+type raftUnits struct{ n *Node }
+
+// errNoRaft answers for a raft slot before raft mode started.
+var errNoRaft = errors.New("raft mode is not running yet")
+
+func (r raftUnits) IsRaft(t storage.TableID) bool {
+	tb, ok := r.n.proxy.Routing().Table(t)
+	return ok && tb.Mode == meta.ModeRaft && r.n.raft != nil
+}
+
+func (r raftUnits) Leads(t storage.TableID, s storage.SlotID) bool {
+	return r.n.raft != nil && r.n.raft.Leads(t, s)
+}
+
+func (r raftUnits) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
+	if r.n.raft == nil {
+		return 0, errNoRaft
+	}
+	return r.n.raft.WritableTerm(t, s)
+}
+
+func (r raftUnits) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID) error {
+	if r.n.raft == nil {
+		return errNoRaft
+	}
+	return r.n.raft.ReadBarrier(ctx, t, s)
+}
+
+func (r raftUnits) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
+	if r.n.raft == nil {
+		return errNoRaft
+	}
+	return r.n.raft.Propose(ctx, t, s, effect, term)
 }
 
 // registerUnitRequests adds the U* requests to the peer request table.
@@ -107,7 +171,7 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 		c.R.Simple(string(o))
 	}))
 	peer.Handle(m, peer.ParseUnitDecide, committed(func(c *command.Ctx, req peer.UnitDecide) {
-		o, err := n.units.Decide(ctx, req.Unit, req.Outcome)
+		o, err := n.units.Decide(ctx, req)
 		if err != nil {
 			c.R.Error(peer.ErrorReply(err))
 			return
@@ -124,7 +188,7 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 		answer(c, n.units.Release(ctx, req.Unit))
 	}))
 	peer.Handle(m, peer.ParseUnitForget, committed(func(c *command.Ctx, req peer.UnitForget) {
-		answer(c, n.units.Forget(ctx, req.Unit))
+		answer(c, n.units.Forget(ctx, req))
 	}))
 	peer.Handle(m, peer.ParseUnitWatch, committed(func(c *command.Ctx, req peer.UnitWatch) {
 		answer(c, n.units.Watch(ctx, req))
@@ -135,12 +199,9 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 }
 
 // acrossNodes reports whether a unit over slots of tb, which unitPlace
-// refused, can run as a unit over several nodes: an async table whose
-// slots all have a live leader, with no handover in progress.
+// refused, can run as a unit over several nodes (or several raft groups):
+// its slots all have a live leader, with no handover in progress.
 func acrossNodes(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) bool {
-	if tb.Mode != meta.ModeAsync {
-		return false
-	}
 	for _, s := range slots {
 		if router.LeaderDown(snap, tb, s) != "" || tb.Route(s).Handover {
 			return false

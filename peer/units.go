@@ -103,28 +103,32 @@ type UnitPart struct {
 
 // UnitPrepare records a unit's part on the peer, durably, not applied:
 //
-//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n} [DECIDE]
+//	UPREPARE <table> <unit> <home> <home slot> <n> (<slot> <effect>){n} [DECIDE]
 //	    +OK, or with DECIDE: +commit | +abort
 //
 // home is the node that will hold the unit's decision, which the peer
-// asks (UDECIDE ... abort) if neither UAPPLY nor UABORT comes in time.
+// asks (UDECIDE ... abort) if neither UAPPLY nor UABORT comes in time;
+// home slot is the unit's lowest written slot, whose leader that node is
+// (in a raft table the decision is a record of that slot's group, asked
+// of whoever leads it then).
 // The slots must be locked by the unit (its ULOCK), else an error. With
 // DECIDE the peer is the home, every other part is prepared, and it
 // records its part and the commit in one write, unless an outcome is
 // recorded already (a participant that gave up: abort, its part not
 // recorded); it answers the recorded outcome, as UDECIDE does.
 type UnitPrepare struct {
-	Table  keyspace.TableID
-	Unit   string
-	Home   string
-	Parts  []UnitPart
-	Decide bool
+	Table    keyspace.TableID
+	Unit     string
+	Home     string
+	HomeSlot keyspace.SlotID
+	Parts    []UnitPart
+	Decide   bool
 }
 
 func (UnitPrepare) Name() string { return "UPREPARE" }
 
 func (r UnitPrepare) Args() [][]byte {
-	out := [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), []byte(r.Home), u64(uint64(len(r.Parts)))}
+	out := [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), []byte(r.Home), u64(uint64(r.HomeSlot)), u64(uint64(len(r.Parts)))}
 	for _, p := range r.Parts {
 		out = append(out, u64(uint64(p.Slot)), p.Effect)
 	}
@@ -137,25 +141,26 @@ func (r UnitPrepare) Args() [][]byte {
 // ParseUnitPrepare reads a UPREPARE. The effects alias args.
 func ParseUnitPrepare(args [][]byte) (UnitPrepare, error) {
 	bad := malformed("UPREPARE")
-	if len(args) < 5 {
+	if len(args) < 6 {
 		return UnitPrepare{}, bad
 	}
 	t, ok := parseU32(args[1])
-	n, ok2 := parseU32(args[4])
-	decide := len(args) > 5 && string(args[len(args)-1]) == "DECIDE" && uint64(len(args)-6) == 2*uint64(n)
+	hs, ok1 := parseU32(args[4])
+	n, ok2 := parseU32(args[5])
+	decide := len(args) > 6 && string(args[len(args)-1]) == "DECIDE" && uint64(len(args)-7) == 2*uint64(n)
 	if decide {
 		args = args[:len(args)-1]
 	}
-	if !ok || !ok2 || len(args[2]) == 0 || len(args[3]) == 0 || uint64(len(args)-5) != 2*uint64(n) {
+	if !ok || !ok1 || !ok2 || len(args[2]) == 0 || len(args[3]) == 0 || uint64(len(args)-6) != 2*uint64(n) {
 		return UnitPrepare{}, bad
 	}
-	r := UnitPrepare{Table: keyspace.TableID(t), Unit: string(args[2]), Home: string(args[3]), Parts: make([]UnitPart, n), Decide: decide}
+	r := UnitPrepare{Table: keyspace.TableID(t), Unit: string(args[2]), Home: string(args[3]), HomeSlot: keyspace.SlotID(hs), Parts: make([]UnitPart, n), Decide: decide}
 	for i := range r.Parts {
-		s, ok := parseU32(args[5+2*i])
+		s, ok := parseU32(args[6+2*i])
 		if !ok {
 			return UnitPrepare{}, bad
 		}
-		r.Parts[i] = UnitPart{Slot: keyspace.SlotID(s), Effect: args[6+2*i]}
+		r.Parts[i] = UnitPart{Slot: keyspace.SlotID(s), Effect: args[7+2*i]}
 	}
 	return r, nil
 }
@@ -172,32 +177,38 @@ const (
 // UnitDecide records a unit's outcome on its home node, unless one is
 // recorded already, and answers the recorded one as a simple string:
 //
-//	UDECIDE <unit> commit|abort    +commit | +abort
+//	UDECIDE <unit> commit|abort <table> <home slot>    +commit | +abort
 //
 // The coordinator sends commit (the unit's commit point is its record); a
 // participant that waited too long for the coordinator sends abort, which
-// makes a later commit fail.
+// makes a later commit fail. The table and home slot say where a raft
+// table's decision is recorded (the home slot's group); an async table's
+// is the node's.
 type UnitDecide struct {
-	Unit    string
-	Outcome Outcome
+	Unit     string
+	Outcome  Outcome
+	Table    keyspace.TableID
+	HomeSlot keyspace.SlotID
 }
 
 func (UnitDecide) Name() string { return "UDECIDE" }
 
 func (r UnitDecide) Args() [][]byte {
-	return [][]byte{[]byte(r.Name()), []byte(r.Unit), []byte(r.Outcome)}
+	return [][]byte{[]byte(r.Name()), []byte(r.Unit), []byte(r.Outcome), u64(uint64(r.Table)), u64(uint64(r.HomeSlot))}
 }
 
 // ParseUnitDecide reads a UDECIDE.
 func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
-	if len(args) != 3 || len(args[1]) == 0 {
+	if len(args) != 5 || len(args[1]) == 0 {
 		return UnitDecide{}, malformed("UDECIDE")
 	}
 	o := Outcome(args[2])
-	if o != OutcomeCommit && o != OutcomeAbort {
+	t, ok := parseU32(args[3])
+	s, ok2 := parseU32(args[4])
+	if o != OutcomeCommit && o != OutcomeAbort || !ok || !ok2 {
 		return UnitDecide{}, malformed("UDECIDE")
 	}
-	return UnitDecide{Unit: string(args[1]), Outcome: o}, nil
+	return UnitDecide{Unit: string(args[1]), Outcome: o, Table: keyspace.TableID(t), HomeSlot: keyspace.SlotID(s)}, nil
 }
 
 // The requests that end a unit's part on the peer, each with the unit's
@@ -207,7 +218,8 @@ func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
 //	UABORT <unit>     the prepared part is dropped
 //	URELEASE <unit>   a part never prepared (it only read, or the unit
 //	                  gave up before UPREPARE) is unlocked
-//	UFORGET <unit>    the home node forgets the unit's decision (every
+//	UFORGET <unit> <table> <home slot>
+//	                  the home node forgets the unit's decision (every
 //	                  part is resolved)
 //
 // Each answers +OK, also for a unit the peer does not know (already
@@ -216,7 +228,11 @@ type (
 	UnitApply   struct{ Unit string }
 	UnitAbort   struct{ Unit string }
 	UnitRelease struct{ Unit string }
-	UnitForget  struct{ Unit string }
+	UnitForget  struct {
+		Unit     string
+		Table    keyspace.TableID
+		HomeSlot keyspace.SlotID
+	}
 )
 
 func (UnitApply) Name() string   { return "UAPPLY" }
@@ -227,7 +243,9 @@ func (UnitForget) Name() string  { return "UFORGET" }
 func (r UnitApply) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitAbort) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitRelease) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
-func (r UnitForget) Args() [][]byte  { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitForget) Args() [][]byte {
+	return [][]byte{[]byte(r.Name()), []byte(r.Unit), u64(uint64(r.Table)), u64(uint64(r.HomeSlot))}
+}
 
 // parseUnitID reads the one argument of the requests above.
 func parseUnitID(name string, args [][]byte) (string, error) {
@@ -239,6 +257,9 @@ func parseUnitID(name string, args [][]byte) (string, error) {
 
 // ParseUnitApply, ParseUnitAbort, ParseUnitRelease and ParseUnitForget
 // read those requests.
+//
+// A part on raft slots is found by its unit among the parts the slots'
+// records hold, on whichever node leads them now.
 func ParseUnitApply(args [][]byte) (UnitApply, error) {
 	u, err := parseUnitID("UAPPLY", args)
 	return UnitApply{Unit: u}, err
@@ -255,8 +276,15 @@ func ParseUnitRelease(args [][]byte) (UnitRelease, error) {
 }
 
 func ParseUnitForget(args [][]byte) (UnitForget, error) {
-	u, err := parseUnitID("UFORGET", args)
-	return UnitForget{Unit: u}, err
+	if len(args) != 4 || len(args[1]) == 0 {
+		return UnitForget{}, malformed("UFORGET")
+	}
+	t, ok := parseU32(args[2])
+	s, ok2 := parseU32(args[3])
+	if !ok || !ok2 {
+		return UnitForget{}, malformed("UFORGET")
+	}
+	return UnitForget{Unit: string(args[1]), Table: keyspace.TableID(t), HomeSlot: keyspace.SlotID(s)}, nil
 }
 
 // ParseOutcome reads UDECIDE's answer.

@@ -233,6 +233,24 @@ func (r *Raft) ReadBarrier(ctx context.Context, t storage.TableID, s storage.Slo
 	return r.host.ReadBarrier(ctx, t, s)
 }
 
+// WritableTerm waits until this node leads slot s's group and has
+// applied its log, and returns the group's term then (a unit's part is
+// prepared only in that term: Propose).
+func (r *Raft) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
+	return r.host.WritableTerm(t, s)
+}
+
+// Propose proposes an encoded storage.Effect to slot s's group (in term
+// only, unless 0) and returns once this node applied it, or why not.
+func (r *Raft) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
+	select {
+	case err := <-r.host.ReplicateAt(t, s, effect, term):
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // send ships a batch to a peer (peer.Raft); the returned function waits
 // for its +OK.
 func (r *Raft) send(to multiraft.PeerID, batch []byte) func() error {

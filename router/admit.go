@@ -127,9 +127,8 @@ func keysIn(tb *Table, cmd Command, slots []SlotID) string {
 }
 
 // AdmitUnitLock checks a ULOCK: this node leads every slot named at the
-// asker's epoch, each key is in the slot it is named with, and the table
-// is an async one (a raft table's units over several groups are not
-// built). It returns the refusal's error reply, or "".
+// asker's epoch (a raft slot: its group here knows no other leader), and
+// each key is in the slot it is named with. It returns the refusal's error reply, or "".
 func (p *Proxy) AdmitUnitLock(req peer.UnitLock) (string, *Behind) {
 	named := make([]peer.SlotEpoch, len(req.Slots))
 	for i, s := range req.Slots {
@@ -138,9 +137,6 @@ func (p *Proxy) AdmitUnitLock(req peer.UnitLock) (string, *Behind) {
 	tb, _, reply, behind := p.admitSlots(req.Table, named)
 	if reply != "" {
 		return reply, behind
-	}
-	if tb.Mode != meta.ModeAsync {
-		return "ERR units over several raft groups are not supported yet", nil
 	}
 	for _, s := range req.Slots {
 		for _, k := range s.Keys {

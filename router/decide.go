@@ -14,14 +14,13 @@ const (
 	// Keyed commands run where their keys' slot is led; keys over
 	// several slots of an async table run as one unit, on the node that
 	// leads them all or across their leaders (Across); over several
-	// raft groups they are refused (CROSSSLOT). A keyed
+	// raft groups (each slot of a raft table is one) always Across, even
+	// when one node leads them all. A keyed
 	// command without keys (a malformed key count) runs where it
 	// arrived, whose handler answers the error.
 	Keyed Class = iota
 	// FanOut commands (MGET, MSET, DEL, ...) may name keys of several
-	// slots: in an async table they run as one unit like Keyed ones; in
-	// a raft table they are split per leader and the parts' replies
-	// merged (not atomic across raft groups).
+	// slots: they run as one unit like Keyed ones.
 	FanOut
 	// TableWide commands (DBSIZE, KEYS, SCAN, ...) have no keys and are
 	// about the whole table: they run on every node that leads some of
@@ -199,29 +198,19 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 		return Decision{Kind: Local}
 	case same:
 		return slotDecision(snap, tb, first, raft)
-	case tb.AllLocal():
+	case tb.AllLocal() && tb.Mode == meta.ModeAsync:
 		return Decision{Kind: Local}
-	case cmd.Class != FanOut || tb.Mode == meta.ModeAsync:
-		return unitDecision(snap, tb, cmd)
 	}
-	for _, k := range cmd.Keys {
-		if tb.Route(SlotOf(k, tb.Slots)).Handover {
-			return Decision{Kind: Wait}
-		}
-	}
-	return Decision{Kind: Split}
+	return unitDecision(snap, tb, cmd)
 }
 
-// unitDecision routes a command over several slots of an async table (a
-// Keyed one, or a FanOut one): as one unit, on the node that leads them
+// unitDecision routes a command over several slots (a Keyed one, or a
+// FanOut one) as one unit: in an async table on the node that leads them
 // all (here, or forwarded naming them all) under all their locks, or
-// Across when several nodes lead them. A unit over several raft groups
-// needs the multi-slot protocol for raft tables (docs/transactions.md),
-// which is not built yet: it is refused with CROSSSLOT.
+// Across when several nodes lead them; in a raft table Across always:
+// each slot is its own raft group, and only the protocol of units makes
+// writes of several groups one (docs/transactions.md).
 func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
-	if tb.Mode == meta.ModeRaft {
-		return Decision{Kind: Refuse, Err: ErrCrossSlot}
-	}
 	first := SlotOf(cmd.Keys[0], tb.Slots)
 	leader := tb.Route(first).Leader
 	across := false
@@ -237,7 +226,7 @@ func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
 		across = across || r.Leader != leader
 	}
 	switch {
-	case across:
+	case across || tb.Mode == meta.ModeRaft:
 		return Decision{Kind: Across}
 	case leader == snap.Self:
 		return Decision{Kind: Local}

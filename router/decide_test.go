@@ -82,7 +82,6 @@ func TestDecide(t *testing.T) {
 		1: {Known: true, Self: true, Node: "a"},
 		2: {Known: true, Node: "b"},
 	}
-	crossSlot := Decision{Kind: Refuse, Err: ErrCrossSlot}
 	for _, c := range []struct {
 		name  string
 		table *Table
@@ -103,16 +102,16 @@ func TestDecide(t *testing.T) {
 		{"keys of one slot (a hash tag)", table("async"), Command{Keys: [][]byte{[]byte("{" + string(k(1)) + "}a"), []byte("{" + string(k(1)) + "}b")}}, nil,
 			Decision{Kind: Remote, Slot: 1, Leader: "b"}},
 		{"keys of two slots, keyed", table("async"), Command{Keys: keys(0, 1)}, nil, Decision{Kind: Across}},
-		{"keys of two slots, keyed, both led by b", table("raft"), Command{Keys: keys(1, 3)}, nil, crossSlot},
+		{"keys of two raft slots, one in a handover", table("raft"), Command{Keys: keys(1, 3)}, nil, Decision{Kind: Wait}},
 		{"keys of two slots, keyed, all here", table("mine"), Command{Keys: keys(0, 1)}, nil, Decision{Kind: Local}},
 		{"keys of two slots, keyed, both led here", table("nolead"), Command{Keys: keys(1, 2)}, nil, Decision{Kind: Local}},
 		{"keys of two slots, keyed, one without a leader", table("nolead"), Command{Keys: keys(0, 1)}, nil,
 			Decision{Kind: Refuse, Err: "CLUSTERDOWN slot 0 of table nolead has no leader"}},
 		{"keys of two slots, keyed, one in a handover", table("async"), Command{Keys: keys(0, 3)}, nil, Decision{Kind: Wait}},
-		{"keys of two raft slots, keyed", table("raft"), Command{Keys: keys(0, 1)}, nil, crossSlot},
+		{"keys of two raft slots, keyed", table("raft"), Command{Keys: keys(0, 1)}, nil, Decision{Kind: Across}},
 		{"keys of two slots, fan-out", table("async"), Command{Class: FanOut, Keys: keys(0, 1)}, nil, Decision{Kind: Across}},
 		{"keys of two slots, fan-out, one node", table("nolead"), Command{Class: FanOut, Keys: keys(1, 2)}, nil, Decision{Kind: Local}},
-		{"keys of two raft slots, fan-out", table("raft"), Command{Class: FanOut, Keys: keys(0, 1)}, nil, Decision{Kind: Split}},
+		{"keys of two raft slots, fan-out", table("raft"), Command{Class: FanOut, Keys: keys(0, 1)}, nil, Decision{Kind: Across}},
 		{"fan-out, all here", table("mine"), Command{Class: FanOut, Keys: keys(0, 1, 2)}, nil, Decision{Kind: Local}},
 		{"fan-out over a handover", table("async"), Command{Class: FanOut, Keys: keys(0, 3)}, nil, Decision{Kind: Wait}},
 		{"fan-out over a dead leader", table("async"), Command{Class: FanOut, Keys: keys(0, 2)}, nil,

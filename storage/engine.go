@@ -78,9 +78,11 @@ type Engine struct {
 	filters []*staleMemberFilter
 
 	stripes [lockStripes]sync.Mutex
-	// gates are set on the stripes of a prepared unit's part: reads wait
-	// (units.go).
-	gates    [lockStripes]atomic.Pointer[gateWait]
+	// gates are raised on the stripes of a prepared unit's part: reads
+	// wait (units.go, raftunits.go).
+	gates stripeGates
+	// raftParts are the units' parts pending on raft slots here.
+	raftParts raftParts
 	decideMu sync.Mutex // Decide's read-then-write of a unit's outcome
 	mcache   metaCache
 	// watches are the keys clients WATCH, marked by every write applied.
@@ -475,6 +477,11 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
+	// A raft slot pending on a unit is written once the unit is resolved
+	// (raftunits.go).
+	if err := b.e.awaitRaftParts(t, local); err != nil {
+		return err
+	}
 	// Image slots are not admitted: another node leads them (a command
 	// of image slots alone is not admitted at all).
 	if b.committer != nil && (len(local) > 0 || len(local) == len(slots)) {
@@ -518,6 +525,9 @@ func (b *Batch) Hold(t TableID, slots []SlotID) error {
 	}
 	if b.e.closed.Load() {
 		return ErrClosed
+	}
+	if err := b.e.awaitRaftParts(t, slots); err != nil {
+		return err
 	}
 	if b.committer != nil && len(slots) > 0 {
 		return b.committer.Admit(t, slots)
@@ -935,6 +945,9 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 			return err
 		}
 		if err := e.loadRaftPosition(t, SlotID(s), &c[s]); err != nil {
+			return err
+		}
+		if err := e.loadRaftParts(t, SlotID(s)); err != nil {
 			return err
 		}
 	}

@@ -192,6 +192,7 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	updates := make([]countUpdate, 0, len(groups))
+	records := unitRecordApply{e: e}
 	// What the write changes, for the watches (kept only when some key is
 	// watched): the effects applied and the slots a snapshot replaced.
 	watching := e.watches.n.Load() > 0
@@ -239,6 +240,11 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 			if err != nil {
 				return fmt.Errorf("storage: raft entry of table %d slot %d: %w", g.Table, g.Slot, err)
 			}
+			if apply, err := records.filter(g.Table, g.Slot, &eff); err != nil {
+				return fmt.Errorf("storage: raft entry of table %d slot %d: %w", g.Table, g.Slot, err)
+			} else if !apply {
+				continue // it ends a part that is not recorded (ended already)
+			}
 			for _, op := range eff.Ops {
 				if len(op.Key) < prefixLen || binary.BigEndian.Uint32(op.Key) != uint32(g.Table) || binary.BigEndian.Uint32(op.Key[4:]) != uint32(g.Slot) {
 					if op.CF != CFSystem {
@@ -278,6 +284,15 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	}
 	for _, r := range landed {
 		e.touchSlot(r.t, r.s)
+	}
+	records.noted()
+	for i := range groups {
+		if g := &groups[i]; g.FromStaging {
+			// The snapshot's part records replace the slot's.
+			if err := e.loadRaftParts(g.Table, g.Slot); err != nil {
+				return err
+			}
+		}
 	}
 	for _, u := range updates {
 		u.c.keys.Store(u.n[0])

@@ -120,6 +120,7 @@ func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 	}
 	e.mcache.clearAll()
 	e.touchSlot(t, s)
+	e.forgetRaftParts(t, s, false)
 	c.keys.Store(0)
 	c.expires.Store(0)
 	c.logFirst.Store(0)
@@ -237,7 +238,11 @@ func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool, com
 			start := SlotPrefix(t, s)
 			end := prefixEnd(start)
 			for _, cf := range []CF{CFMeta, CFData, CFScore} {
-				txn.eff.Ops = append(txn.eff.Ops, Op{Kind: OpDeleteRange, CF: cf, Key: start, Value: end})
+				e := end
+				if cf == CFData { // a raft slot's unit records stay (raftunits.go)
+					e = unitRecordPrefix(t, s)
+				}
+				txn.eff.Ops = append(txn.eff.Ops, Op{Kind: OpDeleteRange, CF: cf, Key: start, Value: e})
 			}
 			txn.eff.KeyDelta -= c.keys.Load()
 			txn.eff.ExpireDelta -= c.expires.Load()

@@ -55,6 +55,10 @@ func (e *Engine) TryHold(t TableID, slots []SlotID) (*SlotHold, error) {
 			return nil, ErrBusy
 		}
 	}
+	if e.raftPending(t, slots) { // a raft slot's prepared part (raftunits.go)
+		e.unlock(need)
+		return nil, ErrBusy
+	}
 	return &SlotHold{e: e, table: t, slots: append([]SlotID(nil), slots...), stripes: need}, nil
 }
 
@@ -82,9 +86,6 @@ func (h *SlotHold) Export(slots []SlotID, keys [][][]byte) ([]*SlotImage, error)
 	return out, nil
 }
 
-// gateWait is a gate's channel, closed when the hold ends.
-type gateWait chan struct{}
-
 // Gate makes single-slot reads of the held slots wait until the hold
 // ends: called once the unit's part here is prepared, before PREPARE is
 // answered.
@@ -95,9 +96,8 @@ func (h *SlotHold) Gate() {
 		return
 	}
 	h.gated = true
-	g := make(gateWait)
 	for _, s := range h.stripes {
-		h.e.gates[s].Store(&g)
+		h.e.gates.raise(s)
 	}
 }
 
@@ -115,28 +115,15 @@ func (h *SlotHold) releaseLocked() {
 	}
 	h.done = true
 	if h.gated {
-		var g *gateWait
 		for _, s := range h.stripes {
-			g = h.e.gates[s].Swap(nil)
-		}
-		if g != nil {
-			close(*g)
+			h.e.gates.lower(s)
 		}
 	}
 	h.e.unlock(h.stripes)
 }
 
 // awaitGate waits while slot s of table t is held by a prepared unit.
-func (e *Engine) awaitGate(t TableID, s SlotID) {
-	st := e.stripeOf(t, s)
-	for {
-		g := e.gates[st].Load()
-		if g == nil {
-			return
-		}
-		<-*g
-	}
-}
+func (e *Engine) awaitGate(t TableID, s SlotID) { e.gates.wait(e.stripeOf(t, s)) }
 
 // ---- records ----
 

@@ -29,6 +29,11 @@ type Coordinator struct {
 	// having logged the step: a test kills a node while a unit is at the
 	// step it chose (TestUnitFaults). 0 in production.
 	StepPause time.Duration
+	// HomeSlot, when set, returns the Site of the node that leads slot s
+	// of table t now if t is a raft table (nil otherwise): a raft unit's
+	// decision is its home slot's, whoever leads it, so an abort the
+	// home node refused (it lost the slot) is asked of the new leader.
+	HomeSlot func(t storage.TableID, s storage.SlotID) Site
 }
 
 // The steps StepPause stops before, as logged ("step").
@@ -192,7 +197,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		}
 		pctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
-		_, err := sh.Site.Prepare(pctx, peer.UnitPrepare{Table: table, Unit: unit, Home: shares[home].Node, Parts: parts[i]})
+		_, err := sh.Site.Prepare(pctx, peer.UnitPrepare{Table: table, Unit: unit, Home: shares[home].Node, HomeSlot: homeSlot, Parts: parts[i]})
 		mu.Lock()
 		defer mu.Unlock()
 		prepared[i] = true // on an error too: it may have been recorded
@@ -203,14 +208,14 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	outcome := peer.OutcomeAbort
 	if firstErr == nil {
 		c.pauseBefore(ctx, unit, StepDecide)
-		outcome, err = c.prepareHome(ctx, table, shares[home], unit, parts[home])
+		outcome, err = c.prepareHome(ctx, table, shares[home], homeSlot, unit, parts[home])
 		prepared[home] = true
 		if err != nil {
 			// Not answered, or refused (a home that restarted meanwhile
 			// holds nothing of the unit): the commit may be recorded or
 			// not. Ask the home to record the abort: it answers the
 			// outcome recorded first.
-			o, derr := c.decideAbort(ctx, shares[home], unit)
+			o, derr := c.decideAbort(ctx, table, shares[home], homeSlot, unit)
 			if derr != nil {
 				// The parts resolve through the home; the read-only
 				// shares are free.
@@ -222,7 +227,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	} else {
 		// Record the abort at the home first, so a part that prepared
 		// and does not hear from us resolves to it.
-		if o, err := c.decideAbort(ctx, shares[home], unit); err == nil && o == peer.OutcomeCommit {
+		if o, err := c.decideAbort(ctx, table, shares[home], homeSlot, unit); err == nil && o == peer.OutcomeCommit {
 			return errors.New("unit: a home recorded commit for a unit its coordinator aborted") // cannot happen
 		}
 	}
@@ -248,7 +253,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	// counts). (Applied after the reply, a DEL across nodes followed by
 	// DBSIZE counted the deleted keys: the compat suite caught it.)
 	c.pauseBefore(ctx, unit, StepApply)
-	c.finish(ctx, shares, parts, home, unit)
+	c.finish(ctx, shares, parts, home, peer.UnitForget{Unit: unit, Table: table, HomeSlot: homeSlot})
 	return nil
 }
 
@@ -256,7 +261,8 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 // only read), then UFORGET to the home once every part applied: a part
 // that missed its UAPPLY asks the home for the outcome later, and a home
 // that knows nothing of a unit answers abort.
-func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer.UnitPart, home int, unit string) {
+func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer.UnitPart, home int, forget peer.UnitForget) {
+	unit := forget.Unit
 	var unapplied atomic.Bool
 	c.each(shares, func(i int, sh Share) {
 		if parts[i] == nil {
@@ -267,7 +273,7 @@ func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer
 	})
 	if !unapplied.Load() {
 		c.pauseBefore(ctx, unit, StepForget)
-		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, unit) })
+		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, forget) })
 	}
 }
 
@@ -282,8 +288,8 @@ func (c *Coordinator) releaseReadOnly(ctx context.Context, shares []Share, parts
 // prepareHome prepares the home's part with the commit (UPREPARE ...
 // DECIDE), trying again while it does not answer, within a few timeouts
 // (the same unit: a prepared part answers the recorded outcome).
-func (c *Coordinator) prepareHome(ctx context.Context, table storage.TableID, home Share, unit string, part []peer.UnitPart) (peer.Outcome, error) {
-	req := peer.UnitPrepare{Table: table, Unit: unit, Home: home.Node, Parts: part, Decide: true}
+func (c *Coordinator) prepareHome(ctx context.Context, table storage.TableID, home Share, homeSlot storage.SlotID, unit string, part []peer.UnitPart) (peer.Outcome, error) {
+	req := peer.UnitPrepare{Table: table, Unit: unit, Home: home.Node, HomeSlot: homeSlot, Parts: part, Decide: true}
 	var err error
 	for range 3 {
 		dctx, cancel := context.WithTimeout(ctx, c.Timeout)
@@ -300,10 +306,34 @@ func (c *Coordinator) prepareHome(ctx context.Context, table storage.TableID, ho
 	return "", err
 }
 
-func (c *Coordinator) decideAbort(ctx context.Context, home Share, unit string) (peer.Outcome, error) {
+func (c *Coordinator) decideAbort(ctx context.Context, table storage.TableID, home Share, homeSlot storage.SlotID, unit string) (peer.Outcome, error) {
+	req := peer.UnitDecide{Unit: unit, Outcome: peer.OutcomeAbort, Table: table, HomeSlot: homeSlot}
+	o, err := c.decideAt(ctx, home.Site, req)
+	if err == nil || c.HomeSlot == nil {
+		return o, err
+	}
+	// A raft home slot: ask whoever leads it now, until one answers or a
+	// few timeouts pass (an election takes a second or two; no event
+	// here says when a remote group has elected).
+	deadline := time.Now().Add(2 * c.Timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if site := c.HomeSlot(table, homeSlot); site != nil {
+			if o, err = c.decideAt(ctx, site, req); err == nil {
+				return o, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return "", err
+}
+
+func (c *Coordinator) decideAt(ctx context.Context, site Site, req peer.UnitDecide) (peer.Outcome, error) {
 	dctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	return home.Site.Decide(dctx, unit, peer.OutcomeAbort)
+	return site.Decide(dctx, req)
 }
 
 // send sends an ending request; a failure is logged (the participant

@@ -19,11 +19,11 @@ type Site interface {
 	Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error)
 	// Prepare answers the recorded outcome when req.Decide, "" otherwise.
 	Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error)
-	Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error)
+	Decide(ctx context.Context, req peer.UnitDecide) (peer.Outcome, error)
 	Apply(ctx context.Context, unit string) error
 	Abort(ctx context.Context, unit string) error
 	Release(ctx context.Context, unit string) error
-	Forget(ctx context.Context, unit string) error
+	Forget(ctx context.Context, req peer.UnitForget) error
 	Watch(ctx context.Context, req peer.UnitWatch) error
 	Unwatch(ctx context.Context, token string) error
 }
@@ -41,6 +41,13 @@ type ParticipantConfig struct {
 	// Home returns the Site of a unit's home node, which holds its
 	// decision (nil when the node is unknown now).
 	Home func(node string) Site
+	// Raft is this node's raft groups, for units over raft slots (nil:
+	// the node serves no raft table).
+	Raft RaftGroups
+	// HomeSlot returns the Site of the node that leads slot s of table t
+	// now, where a raft part's unit has its decision (nil when none is
+	// known).
+	HomeSlot func(t storage.TableID, s storage.SlotID) Site
 	// AdmitWatch checks a UWATCH: this node leads every slot named at
 	// the asker's epoch (nil), else a *peer.RefusedError.
 	AdmitWatch func(req peer.UnitWatch) error
@@ -63,13 +70,16 @@ type ParticipantConfig struct {
 type Participant struct {
 	cfg ParticipantConfig
 
-	mu      sync.Mutex
-	parts   map[string]*part
-	watches map[string]*watchReg
-	closed  bool
-	ctx     context.Context
-	stop    context.CancelFunc
-	wg      sync.WaitGroup // resolvers
+	mu    sync.Mutex
+	parts map[string]*part
+	// decideMu orders the check and the record of raft decisions made
+	// here (raft.go).
+	decideMu sync.Mutex
+	watches  map[string]*watchReg
+	closed   bool
+	ctx      context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup // resolvers
 }
 
 // part is a unit's hold here: locked, then maybe prepared. Its fields
@@ -82,6 +92,12 @@ type part struct {
 	prepared *storage.PreparedPart
 	timer    *time.Timer // the lease, then the wait before resolving
 	busy     bool
+	// raft: the slots are raft slots (raft.go); terms are the terms in
+	// which this node led each one's group when it locked it, homeSlot
+	// is where the unit's decision is recorded once prepared.
+	raft     bool
+	terms    map[storage.SlotID]uint64
+	homeSlot storage.SlotID
 }
 
 // errPartBusy answers a request for a part another operation is ending
@@ -198,7 +214,7 @@ func (p *Participant) watchChanged(req peer.UnitLock) bool {
 }
 
 // Lock takes a unit's slots here, if free, and copies its keys.
-func (p *Participant) Lock(_ context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
+func (p *Participant) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
 	slots := make([]storage.SlotID, len(req.Slots))
 	keys := make([][][]byte, len(req.Slots))
 	for i, s := range req.Slots {
@@ -224,12 +240,18 @@ func (p *Participant) Lock(_ context.Context, req peer.UnitLock) ([]*storage.Slo
 		h.Release()
 		return nil, err
 	}
+	pt := &part{unit: req.Unit, hold: h}
+	if p.isRaft(req.Table) {
+		if err := p.lockRaft(ctx, pt, slots); err != nil {
+			h.Release()
+			return nil, err
+		}
+	}
 	images, err := h.Export(slots, keys)
 	if err != nil {
 		h.Release()
 		return nil, err
 	}
-	pt := &part{unit: req.Unit, hold: h}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -272,7 +294,7 @@ func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.O
 	case pt.prepared != nil:
 		p.mu.Unlock()
 		if req.Decide { // sent again: the outcome recorded then
-			return p.Decide(ctx, req.Unit, "")
+			return p.Decide(ctx, peer.UnitDecide{Unit: req.Unit, Table: req.Table, HomeSlot: req.HomeSlot})
 		}
 		return "", nil
 	}
@@ -289,7 +311,10 @@ func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.O
 	p.mu.Unlock()
 	var err error
 	outcome := peer.Outcome("")
-	if req.Decide {
+	if pt.raft {
+		pt.homeSlot = req.HomeSlot
+		outcome, err = p.prepareRaft(ctx, pt, req)
+	} else if req.Decide {
 		var d storage.Decision
 		if d, err = pt.hold.PrepareAndCommit(rec); err == nil {
 			outcome = outcomeOf(d)
@@ -300,6 +325,14 @@ func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.O
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt.busy = false
+	if pt.raft && (err != nil || outcome == peer.OutcomeAbort) {
+		// Some of its slots' entries may be recorded: it is prepared
+		// (partly), and UABORT or its resolution ends what is.
+		pt.prepared = &rec
+		pt.timer.Stop()
+		pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
+		return outcome, err
+	}
 	if err != nil || outcome == peer.OutcomeAbort {
 		// Not prepared (an abort recorded first: the coordinator drops
 		// the unit's parts, this one with them).
@@ -332,15 +365,18 @@ func holds(h *storage.SlotHold, s storage.SlotID) bool {
 // the recorded one is the answer.
 // An empty o records nothing: the answer is what is recorded (abort when
 // nothing is).
-func (p *Participant) Decide(_ context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
+func (p *Participant) Decide(ctx context.Context, req peer.UnitDecide) (peer.Outcome, error) {
 	d := storage.Undecided
-	switch o {
+	switch req.Outcome {
 	case peer.OutcomeCommit:
 		d = storage.Committed
 	case peer.OutcomeAbort:
 		d = storage.Aborted
 	}
-	got, err := p.cfg.Engine.Decide(unit, d)
+	if p.isRaft(req.Table) {
+		return p.decideRaft(ctx, req.Table, req.HomeSlot, req.Unit, d)
+	}
+	got, err := p.cfg.Engine.Decide(req.Unit, d)
 	if err != nil {
 		return "", err
 	}
@@ -348,8 +384,11 @@ func (p *Participant) Decide(_ context.Context, unit string, o peer.Outcome) (pe
 }
 
 // Forget drops a unit's decision once every part is resolved.
-func (p *Participant) Forget(_ context.Context, unit string) error {
-	return p.cfg.Engine.ForgetDecision(unit)
+func (p *Participant) Forget(ctx context.Context, req peer.UnitForget) error {
+	if p.isRaft(req.Table) {
+		return p.cfg.Raft.Propose(ctx, req.Table, req.HomeSlot, storage.RaftForgetEffect(req.Table, req.HomeSlot, req.Unit), 0)
+	}
+	return p.cfg.Engine.ForgetDecision(req.Unit)
 }
 
 // Apply applies the unit's prepared part (or releases a part that only
@@ -383,7 +422,9 @@ func (p *Participant) end(unit string, commit bool) error {
 	pt := p.parts[unit]
 	if pt == nil {
 		p.mu.Unlock()
-		return nil
+		// A raft part this node did not prepare (it leads the slot
+		// since) is ended from its record.
+		return p.endRaftRecords(unit, commit)
 	}
 	if pt.busy {
 		p.mu.Unlock()
@@ -410,6 +451,12 @@ func (p *Participant) finishClaimed(pt *part, commit bool) error {
 	if err == nil {
 		return nil
 	}
+	if pt.raft && !p.leadsAny(pt) {
+		// Its slots are led elsewhere now: their leaders end what is
+		// recorded (resolveRaftParts); this node's hold ends.
+		pt.hold.Release()
+		return err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt.busy = false
@@ -431,6 +478,8 @@ func (p *Participant) finish(pt *part, commit bool) error {
 	case pt.prepared == nil:
 		pt.hold.Release()
 		return nil
+	case pt.raft:
+		return p.finishRaft(pt, commit)
 	case commit:
 		return pt.hold.ApplyHold(*pt.prepared)
 	default:
@@ -461,7 +510,7 @@ func (p *Participant) resolve(pt *part) {
 	began := time.Now()
 	for {
 		o, err := p.askHome(pt)
-		if err == nil && o == peer.OutcomeCommit && !p.leadsAll(pt) {
+		if err == nil && o == peer.OutcomeCommit && !pt.raft && !p.leadsAll(pt) {
 			// Right after a restart the routing may not name this node
 			// the slots' leader yet (a slot of one replica has no leader
 			// while its node is down): a committed part waits for it. A
@@ -517,18 +566,30 @@ func (p *Participant) leadsAll(pt *part) bool {
 }
 
 func (p *Participant) askHome(pt *part) (peer.Outcome, error) {
+	if pt.raft {
+		return p.askHomeSlot(pt.prepared.Table, pt.homeSlot, pt.unit)
+	}
 	home := p.cfg.Home(pt.prepared.Home)
 	if home == nil {
 		return "", fmt.Errorf("home node %s unknown", pt.prepared.Home)
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
 	defer cancel()
-	return home.Decide(ctx, pt.unit, peer.OutcomeAbort)
+	return home.Decide(ctx, peer.UnitDecide{Unit: pt.unit, Outcome: peer.OutcomeAbort, Table: pt.prepared.Table})
 }
 
 // Recover holds again the parts this node had prepared when it stopped
-// and resolves them through their homes. Call it before serving.
+// (async tables) and resolves them through their homes, and starts the
+// resolver of the parts pending on raft slots this node leads (now or
+// later: resolveRaftParts). Call it once, before serving.
 func (p *Participant) Recover() error {
+	if p.cfg.Raft != nil {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.resolveRaftParts()
+		}()
+	}
 	recs, err := p.cfg.Engine.ListPrepared()
 	if err != nil {
 		return err

@@ -72,8 +72,8 @@ func (r Remote) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome
 	return peer.ParseOutcome(raw)
 }
 
-func (r Remote) Decide(ctx context.Context, unit string, o peer.Outcome) (peer.Outcome, error) {
-	raw, err := r.do(ctx, peer.UnitDecide{Unit: unit, Outcome: o})
+func (r Remote) Decide(ctx context.Context, req peer.UnitDecide) (peer.Outcome, error) {
+	raw, err := r.do(ctx, req)
 	if err != nil {
 		return "", err
 	}
@@ -92,9 +92,7 @@ func (r Remote) Release(ctx context.Context, unit string) error {
 	return r.ok(ctx, peer.UnitRelease{Unit: unit})
 }
 
-func (r Remote) Forget(ctx context.Context, unit string) error {
-	return r.ok(ctx, peer.UnitForget{Unit: unit})
-}
+func (r Remote) Forget(ctx context.Context, req peer.UnitForget) error { return r.ok(ctx, req) }
 
 func (r Remote) Watch(ctx context.Context, req peer.UnitWatch) error { return r.ok(ctx, req) }
 

@@ -193,7 +193,7 @@ func TestSilentCoordinatorAborts(t *testing.T) {
 	if _, ok := a.get(t, 1, "x"); ok {
 		t.Fatal("an aborted part was applied")
 	}
-	if o, err := a.p.Decide(ctx, "u", peer.OutcomeCommit); err != nil || o != peer.OutcomeAbort {
+	if o, err := a.p.Decide(ctx, peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit}); err != nil || o != peer.OutcomeAbort {
 		t.Fatalf("late commit: %v %v, want abort", o, err)
 	}
 	waitFree(t, a, 1)
@@ -271,7 +271,7 @@ func TestRestartResolvesPreparedPart(t *testing.T) {
 	bdir := t.TempDir()
 	b := c.start(t, "b", bdir, time.Minute)
 	prepare(t, b, "u", 2, "y", "a")
-	if o, err := a.p.Decide(context.Background(), "u", peer.OutcomeCommit); err != nil || o != peer.OutcomeCommit {
+	if o, err := a.p.Decide(context.Background(), peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit}); err != nil || o != peer.OutcomeCommit {
 		t.Fatalf("decide: %v %v", o, err)
 	}
 	b.stop() // the part's record stays on disk, unapplied

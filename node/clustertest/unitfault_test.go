@@ -12,6 +12,7 @@ import (
 
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/unit"
 )
@@ -29,20 +30,33 @@ import (
 // ones: both new when MSET answered OK or the commit was recorded before
 // the kill (steps apply and forget). `make test` walks each step with one
 // victim (rotating); PIKA_UNIT_FAULTS=all (make chaos) walks every pair.
-// Units over several raft groups are not built (they answer CROSSSLOT),
-// so only async tables are walked.
+// Both table modes: async of one replica (the killed node's slots wait
+// for its restart) and raft of three (the killed node's groups elect
+// other leaders, which end the parts it led from their records).
 func TestUnitFaults(t *testing.T) {
-	needSetup(t)
-	_, nodes := startNodes(t, "unitfault", 3, "--unit-step-pause", "1s")
-	tb := createTable(t, nodes, "uf", 8, 1)
-	ctx := context.Background()
-	slots, err := api.NewClient(nodes[0].HTTPAddr()).Slots(ctx, tb.Name)
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range []string{"async", "raft"} {
+		t.Run(mode, func(t *testing.T) { testUnitFaults(t, mode) })
 	}
-	leaderOf := map[uint32]string{}
-	for _, sl := range slots {
-		leaderOf[uint32(sl.Slot)] = string(sl.Leader)
+}
+
+func testUnitFaults(t *testing.T, mode string) {
+	needSetup(t)
+	_, nodes := startNodes(t, "unitfault"+mode, 3, "--unit-step-pause", "1s")
+	replicas := map[string]int{"async": 1, "raft": 3}[mode]
+	tb := createModeTable(t, nodes, "uf", mode, 8, replicas)
+	ctx := context.Background()
+	// leaders are the slots' leaders now (a raft table's change when a
+	// node is killed).
+	leaders := func() map[uint32]string {
+		slots, err := api.NewClient(nodes[0].HTTPAddr()).Slots(ctx, tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaderOf := map[uint32]string{}
+		for _, sl := range slots {
+			leaderOf[uint32(sl.Slot)] = string(sl.Leader)
+		}
+		return leaderOf
 	}
 	// The node ids by index (node names are n1.., ids are what the
 	// routing names).
@@ -73,10 +87,25 @@ func TestUnitFaults(t *testing.T) {
 	}
 
 	for round, f := range faults {
-		// Roles: the coordinator rotates; the home leads the lower of two
-		// slots the other two nodes lead.
-		co := round % len(nodes)
-		tagA, tagB, home, other := unitFaultTags(t, tb, leaderOf, idOf, co, round)
+		// Roles: the coordinator rotates (among the nodes whose two
+		// others lead slots: a raft table's killed node leads none for a
+		// while); the home leads the lower of two slots the other two
+		// nodes lead.
+		if mode == "raft" {
+			spreadRaftLeaders(t, nodes, tb, idOf, leaders)
+		}
+		leaderOf := leaders()
+		co, tagA, tagB, home, other := -1, "", "", -1, -1
+		for i := range nodes {
+			c := (round + i) % len(nodes)
+			if tagA, tagB, home, other = unitFaultTags(tb, leaderOf, idOf, c, round); other >= 0 {
+				co = c
+				break
+			}
+		}
+		if co < 0 {
+			t.Fatalf("round %d: no two nodes lead slots: %v", round, leaderOf)
+		}
 		a, b := "{"+tagA+"}v", "{"+tagB+"}v"
 		victim := map[string]int{"coordinator": co, "home": home, "participant": other}[f.victim]
 		t.Logf("round %d: MSET %s %s through %s (home %s, participant %s); kill the %s (%s) before step %s",
@@ -145,9 +174,9 @@ func TestUnitFaults(t *testing.T) {
 // unitFaultTags picks two hash tags whose slots (of tb) the two nodes
 // other than co lead, the first's the lower slot, different in each
 // round; it returns them with the index of the node leading the first
-// (the unit's home) and of the one leading the second.
-func unitFaultTags(t *testing.T, tb api.Table, leaderOf map[uint32]string, idOf []string, co, round int) (tagA, tagB string, home, other int) {
-	t.Helper()
+// (the unit's home) and of the one leading the second (-1 when the two
+// do not both lead slots).
+func unitFaultTags(tb api.Table, leaderOf map[uint32]string, idOf []string, co, round int) (tagA, tagB string, home, other int) {
 	index := map[string]int{}
 	for i, id := range idOf {
 		index[id] = i
@@ -168,9 +197,6 @@ func unitFaultTags(t *testing.T, tb api.Table, leaderOf map[uint32]string, idOf 
 			tagB = unitFaultTag(tb, s, round)
 		}
 	}
-	if other < 0 {
-		t.Fatalf("no two slots led by the two nodes other than node %d: %v", co+1, leaderOf)
-	}
 	return tagA, tagB, home, other
 }
 
@@ -181,5 +207,33 @@ func unitFaultTag(tb api.Table, s uint32, round int) string {
 		if uint32(router.SlotOf([]byte("{"+tag+"}"), tb.Slots)) == s {
 			return tag
 		}
+	}
+}
+
+// spreadRaftLeaders hands a slot's leadership to each node that leads none
+// of tb's slots (a killed node's groups elected other leaders), from the
+// node that leads the most, and waits until the routing says so.
+func spreadRaftLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf []string, leaders func() map[uint32]string) {
+	t.Helper()
+	cli := api.NewClient(nodes[0].HTTPAddr())
+	for _, id := range idOf {
+		led := map[string][]uint32{}
+		for s, l := range leaders() {
+			led[l] = append(led[l], s)
+		}
+		if len(led[id]) > 0 {
+			continue
+		}
+		most := ""
+		for l, ss := range led {
+			if most == "" || len(ss) > len(led[most]) {
+				most = l
+			}
+		}
+		s := led[most][0]
+		if _, err := cli.Failover(context.Background(), tb.Name, meta.SlotID(s), meta.NodeID(id)); err != nil {
+			t.Fatalf("failover of slot %d to %s: %v", s, id, err)
+		}
+		testproc.WaitFor(t, fmt.Sprintf("slot %d led by %s", s, id), 30*time.Second, func() bool { return leaders()[s] == id })
 	}
 }

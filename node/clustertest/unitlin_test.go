@@ -101,9 +101,20 @@ func unitNotApplied(err error) bool {
 // killed with kill -9 and restarted: every read sees every transfer whole
 // or not at all, in an order consistent with real time, and each
 // transfer's replies are the counters' values at that point.
+//
+// In an async table of one replica (units across nodes) and in a raft
+// table of three (units across raft groups; the victim's groups elect
+// other leaders, and the parts it led are ended by them).
 func TestUnitsLinearizable(t *testing.T) {
-	_, nodes := startNodes(t, "unitlin", 3)
-	tb := createTable(t, nodes, "ul", 16, 1)
+	for _, mode := range []string{"async", "raft"} {
+		t.Run(mode, func(t *testing.T) { testUnitsLinearizable(t, mode) })
+	}
+}
+
+func testUnitsLinearizable(t *testing.T, mode string) {
+	_, nodes := startNodes(t, "unitlin"+mode, 3)
+	replicas := map[string]int{"async": 1, "raft": 3}[mode]
+	tb := createModeTable(t, nodes, "ul", mode, 16, replicas)
 	ctx := context.Background()
 	keys := unitSpreadKeys(t, nodes, tb)
 	t.Logf("counters %v", keys)

@@ -132,7 +132,7 @@ func startCluster(dir string) (err error) {
 	}
 
 	// db1..db<extraDBs>, created through node1 as on the single node; every node must serve them.
-	if err := createTables(clusterNodes[0]); err != nil {
+	if err := createTables(clusterNodes[0], 3); err != nil {
 		return fmt.Errorf("%w\n%s", err, clusterNodes[0].Tail(40))
 	}
 	for _, s := range clusterNodes[1:] {

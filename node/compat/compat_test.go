@@ -34,6 +34,10 @@ var (
 // startServers gives pika-node the tables db1..db<extraDBs>, whose ids are 1..extraDBs.
 const extraDBs = 3
 
+// raftDB is the one of them that is a raft table (the others are async): its multi-slot
+// commands are units across raft groups (one per slot), on one node too.
+const raftDB = 3
+
 // extraTableSlots is the slot count of those tables (db0 has storage.DefaultSlots). Keys of a
 // multi-key command must share a slot in both (see script_slots_test.go).
 const extraTableSlots = 16
@@ -121,13 +125,13 @@ func startServers(tmp string) error {
 	if err != nil {
 		return err
 	}
-	return createTables(pikaSrv)
+	return createTables(pikaSrv, 1)
 }
 
 // createTables gives pika-node the tables db1..db<extraDBs> through its HTTP API (on its
-// port + 20000). A cluster allocates table ids in creation order from 1, so SELECT n picks
-// db<n> as it picks database n on redis-server.
-func createTables(s *server) error {
+// port + 20000), db<raftDB> in raft mode with raftReplicas replicas. A cluster allocates table
+// ids in creation order from 1, so SELECT n picks db<n> as it picks database n on redis-server.
+func createTables(s *server, raftReplicas int) error {
 	host, p, err := net.SplitHostPort(s.addr)
 	if err != nil {
 		return err
@@ -141,7 +145,11 @@ func createTables(s *server) error {
 	defer cancel()
 	for i := 1; i <= extraDBs; i++ {
 		name := "db" + strconv.Itoa(i)
-		tb, err := ac.CreateTable(ctx, api.CreateTable{Name: name, Slots: extraTableSlots, Replicas: 1, Mode: meta.ModeAsync})
+		req := api.CreateTable{Name: name, Slots: extraTableSlots, Replicas: 1, Mode: meta.ModeAsync}
+		if i == raftDB {
+			req.Replicas, req.Mode = raftReplicas, meta.ModeRaft
+		}
+		tb, err := ac.CreateTable(ctx, req)
 		if err != nil {
 			return fmt.Errorf("%s: create table %s: %w", s.Name, name, err)
 		}

@@ -3,7 +3,7 @@
 // that is not byte-identical (errors included), plus protocol-level hostile-input tests.
 //
 // Scripts in testdata/*.txt run against servers without a password, on which databases 0..3
-// exist (pika-node gets the tables db1..db3 at startup); scripts in testdata/auth/*.txt run
+// exist (pika-node gets the tables db1..db3 at startup, db3 in raft mode); scripts in testdata/auth/*.txt run
 // against a second pair started with --requirepass s3cret (pika-node: the password of table db0).
 // Every script starts on new connections (database 0, unauthenticated) after the databases it
 // may use have been emptied.

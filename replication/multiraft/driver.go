@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -124,6 +125,10 @@ func (d *driver) handle(ev *event) {
 	case evPropose:
 		g, w := d.ledGroup(ev)
 		if g == nil {
+			return
+		}
+		if w.term != 0 && w.term != g.term {
+			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: fmt.Sprintf("the group moved from term %d to %d", w.term, g.term)}
 			return
 		}
 		if err := g.rn.Propose(w.data); err != nil {

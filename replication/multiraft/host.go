@@ -191,6 +191,9 @@ type waiter struct {
 	// leader (0 before): a proposal still waiting when the log applied
 	// past its index without it was overwritten (never committed).
 	entry uint64
+	// term, when not 0, is the only term a proposal may be appended in
+	// (ReplicateAt).
+	term uint64
 }
 
 // New returns a Host; Run drives it.
@@ -486,6 +489,22 @@ func (h *Host) Commit(b *storage.Batch) error {
 	return first
 }
 
+// WritableTerm is Writable, and the term in which this node leads the
+// group and has applied its whole log: the term read before and after
+// Writable is the same, so the two are of one round.
+func (h *Host) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
+	g := GroupID{t, s}
+	for {
+		before := h.GroupStatus(g).Term
+		if err := h.Writable(t, s); err != nil {
+			return 0, err
+		}
+		if after := h.GroupStatus(g).Term; after == before {
+			return after, nil
+		}
+	}
+}
+
 // Writable waits (at most the proposal timeout) until this node leads g
 // and has applied its whole log, woken by the group's rounds.
 func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
@@ -524,7 +543,16 @@ func (h *Host) Writable(t storage.TableID, s storage.SlotID) error {
 // delivers nil once this node applied it (storage's ApplyRaft), or the
 // error.
 func (h *Host) Replicate(t storage.TableID, s storage.SlotID, effect []byte) <-chan error {
-	w := &waiter{id: h.nextID.Add(1), done: make(chan error, 1), deadline: time.Now().Add(h.cfg.ProposalTimeout)}
+	return h.ReplicateAt(t, s, effect, 0)
+}
+
+// ReplicateAt is Replicate of an entry that must be appended in term
+// (unless 0): when the group has moved to another term, it fails unapplied.
+// A unit's part, evaluated over a copy read while this node led the slot
+// in term, is appended only if no other leader could have written the
+// slot since (another leader means another term).
+func (h *Host) ReplicateAt(t storage.TableID, s storage.SlotID, effect []byte, term uint64) <-chan error {
+	w := &waiter{id: h.nextID.Add(1), done: make(chan error, 1), deadline: time.Now().Add(h.cfg.ProposalTimeout), term: term}
 	w.data = binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(effect)), w.id)
 	w.data = append(w.data, effect...)
 	h.push(event{kind: evPropose, group: GroupID{t, s}, prop: w})
