@@ -83,8 +83,8 @@ type Engine struct {
 	gates stripeGates
 	// raftParts are the units' parts pending on raft slots here.
 	raftParts raftParts
-	decideMu sync.Mutex // Decide's read-then-write of a unit's outcome
-	mcache   metaCache
+	decideMu  sync.Mutex // Decide's read-then-write of a unit's outcome
+	mcache    metaCache
 	// watches are the keys clients WATCH, marked by every write applied.
 	watches watchSet
 
