@@ -270,7 +270,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		// rewrites them): commit before any other reply is appended.
 		pb.Commit()
 	}
-	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Split || r.Kind == router.Everywhere || r.Kind == router.Across || r.Unit) {
+	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Everywhere || r.Kind == router.Across || r.Unit) {
 		// Forwards routed with an older snapshot are placed (and retried
 		// if refused) before anything routed with this one runs. A
 		// fan-out, table-wide or multi-slot command waits for parts that
@@ -314,8 +314,6 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
-	case r.Kind == router.Split:
-		n.proxy.Split(cl.run, c.R, snap, tb, cmd, c.Args)
 	case r.Kind == router.Across:
 		if err := n.runCommandAcross(cl, c, spec); err != nil {
 			msg, _ := command.ErrorReply(err)

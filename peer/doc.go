@@ -33,10 +33,11 @@
 //	                                                      +OK                                  RaftSnapData
 //	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
 //	                                                      [image...] (storage.SlotImage)       UnitLock
-//	UPREPARE <table> <unit> <home> <n> (<slot> <effect>){n} [DECIDE]
+//	UPREPARE <table> <unit> <home> <home slot> <n> (<slot> <effect>){n} [DECIDE]
 //	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
-//	UDECIDE <unit> commit|abort                           +commit | +abort (the recorded one)  UnitDecide
-//	UAPPLY | UABORT | URELEASE | UFORGET <unit>           +OK                                  UnitApply ...
+//	UDECIDE <unit> commit|abort <table> <home slot>       +commit | +abort (the recorded one)  UnitDecide
+//	UAPPLY | UABORT | URELEASE <unit>                     +OK                                  UnitApply ...
+//	UFORGET <unit> <table> <home slot>                    +OK                                  UnitForget
 //	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}
 //	                                                      +OK                                  UnitWatch
 //	UUNWATCH <token>                                      +OK                                  UnitUnwatch

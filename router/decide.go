@@ -39,8 +39,6 @@ const (
 	Local Kind = iota
 	// Remote: forward it to Decision.Leader, which leads Decision.Slot.
 	Remote
-	// Split: split it per leader of its keys' slots (a FanOut command).
-	Split
 	// Everywhere: run it on every node leading some of the table's
 	// slots (a TableWide command).
 	Everywhere
@@ -61,8 +59,6 @@ func (k Kind) String() string {
 		return "local"
 	case Remote:
 		return "remote"
-	case Split:
-		return "split"
 	case Everywhere:
 		return "everywhere"
 	case Refuse:
@@ -111,19 +107,17 @@ type RaftView interface {
 	RaftLeader(t meta.TableID, s SlotID) RaftLeader
 }
 
-// Merge is how the replies of a FanOut or TableWide command's parts
-// become the client's reply; it is a field of the command's spec
-// (command.Spec.Merge).
+// Merge is how the replies of a TableWide command's parts (one per node
+// leading some of the table's slots) become the client's reply; it is a
+// field of the command's spec (command.Spec.Merge).
 type Merge uint8
 
 const (
 	// MergeNone: the command is not split.
 	MergeNone Merge = iota
-	// MergeOK: +OK once every part said OK (MSET, FLUSHDB).
+	// MergeOK: +OK once every part said OK (FLUSHDB).
 	MergeOK
-	// MergeValues: the parts' arrays, back in the order of the keys (MGET).
-	MergeValues
-	// MergeSum: the parts' integers summed (DEL, EXISTS, DBSIZE).
+	// MergeSum: the parts' integers summed (DBSIZE).
 	MergeSum
 	// MergeConcat: the parts' arrays, one after the other (KEYS).
 	MergeConcat
@@ -144,11 +138,8 @@ type Command struct {
 	BadKeys bool
 	// Name is the command's, for errors.
 	Name string
-	// Merge and Step are a FanOut or TableWide command's: how its parts'
-	// replies merge, and how many arguments each key has (MSET: 2, the
-	// key and its value).
+	// Merge is a TableWide command's: how its parts' replies merge.
 	Merge Merge
-	Step  int
 }
 
 // Decide routes cmd, a command of table tb (nil: the connection's table

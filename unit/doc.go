@@ -1,5 +1,6 @@
-// Package unit owns multi-slot units whose slots several nodes lead
-// (docs/transactions.md): both ends of their protocol. The Participant
+// Package unit owns multi-slot units whose slots several nodes lead, or
+// that span several raft groups (docs/transactions.md): both ends of their
+// protocol. The Participant
 // holds this node's slots of a unit between ULOCK and UAPPLY / UABORT /
 // URELEASE, records prepared parts durably, keeps the decisions of the
 // units whose home this node is, and resolves a part whose coordinator went
@@ -9,8 +10,11 @@
 // participant's slots and reads their keys, has the caller evaluate the
 // unit over those copies, then commits the parts with two phases
 // (UPREPARE of every written part but the home's, the home's UPREPARE ...
-// DECIDE recording the commit, UAPPLY).
+// DECIDE recording the commit, UAPPLY). In raft tables (raft.go) the
+// parts and the decision are entries of the slots' groups, so a slot's new
+// leader finds them and ends them (resolveRaftParts).
 //
-// Units whose slots one node leads do not come here: they run on that node
-// under its slot locks (node/multi.go).
+// Units whose slots one node leads in an async table (or one raft slot)
+// do not come here: they run on that node under its slot locks
+// (node/multi.go).
 package unit

@@ -12,10 +12,10 @@ import (
 
 func registerKeys(t *Table) {
 	t.Register(
-		Spec{Name: "del", Arity: -2, Flags: Write, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdDel},
-		Spec{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdDel},
-		Spec{Name: "exists", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdExists},
-		Spec{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Merge: router.MergeSum, Handler: cmdExists},
+		Spec{Name: "del", Arity: -2, Flags: Write, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdDel},
+		Spec{Name: "unlink", Arity: -2, Flags: Write | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdDel},
+		Spec{Name: "exists", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdExists},
+		Spec{Name: "touch", Arity: -2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.FanOut, Handler: cmdExists},
 		Spec{Name: "type", Arity: 2, Flags: ReadOnly | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdType},
 		Spec{Name: "expire", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdExpire(1000, false, "expire")},
 		Spec{Name: "pexpire", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: 1, Step: 1, Handler: cmdExpire(1, false, "pexpire")},
