@@ -231,9 +231,12 @@ func spreadRaftLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf 
 			}
 		}
 		s := led[most][0]
-		if _, err := cli.Failover(context.Background(), tb.Name, meta.SlotID(s), meta.NodeID(id)); err != nil {
-			t.Fatalf("failover of slot %d to %s: %v", s, id, err)
-		}
+		// Asked of a node that was the manager moments ago, the API
+		// answers 503 (the role moved): ask again.
+		testproc.WaitFor(t, fmt.Sprintf("failover of slot %d to %s accepted", s, id), 30*time.Second, func() bool {
+			_, err := cli.Failover(context.Background(), tb.Name, meta.SlotID(s), meta.NodeID(id))
+			return err == nil
+		})
 		testproc.WaitFor(t, fmt.Sprintf("slot %d led by %s", s, id), 30*time.Second, func() bool { return leaders()[s] == id })
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
 	"github.com/redis/go-redis/v9"
 )
@@ -101,10 +103,14 @@ func unitNotApplied(err error) bool {
 // killed with kill -9 and restarted: every read sees every transfer whole
 // or not at all, in an order consistent with real time, and each
 // transfer's replies are the counters' values at that point.
+// Then, still under load, the slots of two counters are moved to nodes
+// that did not hold them (the slot moves of pikactl), one after the
+// other: units keep being whole through the moves' copies and
+// hand-overs.
 //
 // In an async table of one replica (units across nodes) and in a raft
 // table of three (units across raft groups; the victim's groups elect
-// other leaders, and the parts it led are ended by them).
+// other leaders, and the parts it led are ended by them), on 4 nodes.
 func TestUnitsLinearizable(t *testing.T) {
 	for _, mode := range []string{"async", "raft"} {
 		t.Run(mode, func(t *testing.T) { testUnitsLinearizable(t, mode) })
@@ -112,7 +118,7 @@ func TestUnitsLinearizable(t *testing.T) {
 }
 
 func testUnitsLinearizable(t *testing.T, mode string) {
-	_, nodes := startNodes(t, "unitlin"+mode, 3)
+	_, nodes := startNodes(t, "unitlin"+mode, 4)
 	replicas := map[string]int{"async": 1, "raft": 3}[mode]
 	tb := createModeTable(t, nodes, "ul", mode, 16, replicas)
 	ctx := context.Background()
@@ -257,14 +263,18 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	time.Sleep(time.Second)
 	restarted := testproc.StartNode(t, victim.Spec)
 	restarted.WaitHealthy(t)
+	live := slices.Clone(nodes) // the clients' goroutines read nodes
+	live[2] = restarted
 	time.Sleep(2 * time.Second) // load after the restart
+	moved := unitMoveCounters(t, live, tb, keys[:2], replicas)
+	time.Sleep(time.Second) // load after the moves
 	close(stop)
 	wg.Wait()
 	end := now()
 	for _, i := range unknown {
 		ops[i].Return = end
 	}
-	t.Logf("%d transfers, %d reads, %d transfers refused before their decision, %d with no reply", transfers, reads, notApplied, len(unknown))
+	t.Logf("%d transfers, %d reads, %d transfers refused before their decision, %d with no reply; moved %s", transfers, reads, notApplied, len(unknown), moved)
 	if transfers == 0 || reads == 0 {
 		t.Fatal("the load did not run")
 	}
@@ -280,7 +290,7 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 		t.Log("porcupine timed out: the result is unknown (not a violation)")
 	}
 	// Every counter readable through every node, adding up.
-	for i, nd := range []*testproc.Node{nodes[0], nodes[1], restarted} {
+	for i, nd := range live {
 		c := redisClient(t, nd, &redis.Options{DB: int(tb.ID)})
 		got, err := c.MGet(ctx, keys...).Result()
 		c.Close()
@@ -311,19 +321,58 @@ func unitSpreadKeys(t *testing.T, nodes []*testproc.Node, tb api.Table) []string
 	for _, sl := range slots {
 		leaderOf[uint32(sl.Slot)] = string(sl.Leader)
 	}
+	leaders := map[string]bool{}
+	for _, l := range leaderOf {
+		leaders[l] = true
+	}
 	var keys []string
 	used := map[string]int{}
 	for i := 0; len(keys) < unitCounters && i < 10000; i++ {
 		k := "c" + strconv.Itoa(i)
 		l := leaderOf[uint32(router.SlotOf([]byte(k), tb.Slots))]
-		// Round robin over the leaders: at most ceil(counters/nodes) each.
-		if used[l] < (unitCounters+len(nodes)-1)/len(nodes) {
+		// Round robin over the leaders: at most ceil(counters/leaders)
+		// each (a raft table's leaders may not be on every node).
+		if used[l] < (unitCounters+len(leaders)-1)/len(leaders) {
 			used[l]++
 			keys = append(keys, k)
 		}
 	}
-	if len(keys) < unitCounters || len(used) < len(nodes) {
-		t.Fatal(errors.New("could not spread the counters over every node"))
+	if len(keys) < unitCounters || len(used) < min(3, len(nodes)) {
+		t.Fatal(errors.New("could not spread the counters over the nodes"))
 	}
 	return keys
+}
+
+// unitMoveCounters moves the slot of each key (of tb) to a node that does
+// not hold it, one move after the other, each awaited until done; it
+// says what it moved.
+func unitMoveCounters(t *testing.T, nodes []*testproc.Node, tb api.Table, keys []string, replicas int) string {
+	t.Helper()
+	cli := liveAPI(t, nodes, -1)
+	ids := nodesByID(t, nodes)
+	var done []string
+	for _, k := range keys {
+		testproc.WaitFor(t, "the table's slots settled", 60*time.Second, func() bool {
+			_, ok := slotsSettled(t, cli, tb.Name, replicas)
+			return ok
+		})
+		s := meta.SlotID(router.SlotOf([]byte(k), tb.Slots))
+		sl, err := cli.Slot(context.Background(), tb.Name, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to meta.NodeID
+		for id := range ids {
+			if !slices.Contains(sl.Replicas, id) {
+				to = id
+				break
+			}
+		}
+		if to == "" {
+			t.Fatalf("slot %d of %s is on every node", s, tb.Name)
+		}
+		moveAndWait(t, cli, tb.Name, s, sl.Leader, to)
+		done = append(done, fmt.Sprintf("slot %d (%s) %s -> %s", s, k, sl.Leader, to))
+	}
+	return strings.Join(done, ", ")
 }
