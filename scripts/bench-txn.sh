@@ -11,8 +11,11 @@
 #   BENCH_SECONDS  seconds per run (default 10)
 #   BENCH_C        concurrent clients (default 32)
 #   BENCH_NODES    nodes of the cluster (default 3)
+#   BENCH_TXN_MODE the table's mode: async (default), or raft (1 replica on one node, 3 on the
+#                  cluster; every unit over several slots runs across their raft groups)
 #   PIKA_NODE_BIN, PIKACTL_BIN, BENCH_OUT (default bench/results.md),
-#   BENCH_TXN_OUT  the full report (default bench/results-txn.md), KEEP_TMP=1,
+#   BENCH_TXN_OUT  the full report (default bench/results-txn.md; raft: results-txn-raft.md),
+#                  KEEP_TMP=1,
 #   and scripts/cluster.sh's CLUSTER_* variables.
 set -euo pipefail
 
@@ -21,7 +24,12 @@ secs=${BENCH_SECONDS:-10}
 clients=${BENCH_C:-32}
 nodes=${BENCH_NODES:-3}
 out=${BENCH_OUT:-$root/bench/results.md}
-out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn.md}
+mode=${BENCH_TXN_MODE:-async}
+case $mode in
+  async) out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn.md} ;;
+  raft) out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn-raft.md} ;;
+  *) echo "bench-txn: BENCH_TXN_MODE must be async or raft" >&2; exit 2 ;;
+esac
 for tool in redis-server redis-cli haproxy curl; do
   command -v "$tool" >/dev/null || { echo "bench-txn: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
 done
@@ -42,9 +50,12 @@ cl_spawn redis redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp/re
   --appendonly yes --appendfsync everysec --daemonize no
 cl_wait redis "$CL_PID" cl_ping "$redis_port"
 
+cl_mode=$mode
+cl_replicas=1
 cl_cluster single 1
 single_port=${CL_PORTS[0]}
 table_id=$CL_TABLE_ID
+[ "$mode" = raft ] && cl_replicas=$((nodes < 3 ? nodes : 3))
 cl_cluster multi "$nodes"
 multi_ports=("${CL_PORTS[@]}")
 [ "$table_id" = "$CL_TABLE_ID" ] || cl_die "the table's id differs between the clusters"
@@ -98,25 +109,31 @@ commit=$("$cl_pika_bin" --version 2>/dev/null | awk '{ print $NF }')
 [ -n "$commit" ] || commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 {
-  echo "# Multi-key units (MSET, MULTI/EXEC): pika-node vs redis-server"
+  echo "# Multi-key units (MSET, MULTI/EXEC), $mode tables: pika-node vs redis-server"
   echo
   echo "Written by \`make bench-txn\` (scripts/bench-txn.sh); rewritten on each run."
   echo
   echo "- Date: $date; host \`$(uname -n)\`, CPU ${cpu:-unknown}, nproc $(nproc); pika-node $commit"
   echo "- Load: bench/txnbench (go-redis), $clients clients, ${secs} s per run, 100 000 keys; clients,"
   echo "  servers, etcd and HAProxy on the same machine. redis-server with AOF (everysec). \"1 node\": one"
-  echo "  pika-node (table \`$cl_table\`, $cl_slots slots, 1 replica); \"$nodes nodes\": a cluster of $nodes with the"
-  echo "  table's slots spread over them, clients through HAProxy (TCP round robin)."
-  echo "- \"random slots\" on $nodes nodes: nearly every unit spans nodes and runs as a unit across them"
-  echo "  (lock and copy, evaluate, prepare, decide, apply: docs/transactions.md)."
+  echo "  pika-node (table \`$cl_table\`, $mode, $cl_slots slots, 1 replica); \"$nodes nodes\": a cluster of $nodes with the"
+  echo "  table's slots spread over them ($cl_replicas replica(s)), clients through HAProxy (TCP round robin)."
+  if [ "$mode" = raft ]; then
+    echo "- \"random slots\": every unit spans raft groups (one per slot) and runs as a unit across them,"
+    echo "  on one node too (lock and copy with ReadIndex, evaluate, prepare, decide, apply: each a raft"
+    echo "  entry of the slots' groups; docs/transactions.md, \"Raft tables\")."
+  else
+    echo "- \"random slots\" on $nodes nodes: nearly every unit spans nodes and runs as a unit across them"
+    echo "  (lock and copy, evaluate, prepare, decide, apply: docs/transactions.md)."
+  fi
   echo
   echo "$table"
 } >"$out_txn"
 {
   echo
-  echo "## Multi-key units (make bench-txn), $date"
+  echo "## Multi-key units, $mode tables (make bench-txn), $date"
   echo
-  echo "Full report: [results-txn.md](results-txn.md)."
+  echo "Full report: [$(basename "$out_txn")]($(basename "$out_txn"))."
   echo
   echo "$table"
 } >>"$out"

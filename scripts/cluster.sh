@@ -27,6 +27,7 @@
 #   CLUSTER_TABLE    table created over all nodes (default bench)
 #   CLUSTER_SLOTS    its slot count (default 1024)
 #   CLUSTER_REPLICAS its replica count (default 1)
+#   CLUSTER_MODE     its mode, async or raft (default async)
 #   CLUSTER_NODE_ARGS extra pika-node flags, e.g. "--block-cache-mb 64 --log-level warn"
 #   CLUSTER_TIMEOUT  seconds to wait for etcd, a node or HAProxy to serve (default 60)
 #   CLUSTER_HAPROXY_CHECK  1: HAProxy TCP-checks the nodes every second and skips dead ones
@@ -47,6 +48,7 @@ cl_name=${CLUSTER_NAME:-bench}
 cl_table=${CLUSTER_TABLE:-bench}
 cl_slots=${CLUSTER_SLOTS:-1024}
 cl_replicas=${CLUSTER_REPLICAS:-1}
+cl_mode=${CLUSTER_MODE:-async}
 cl_timeout=${CLUSTER_TIMEOUT:-60}
 read -r -a cl_node_args <<<"${CLUSTER_NODE_ARGS:-}"
 
@@ -224,7 +226,7 @@ cl_cluster() {
   CL_HTTP=127.0.0.1:$((CL_PORTS[0] + 20000))
   cl_wait "$name: $n nodes alive in 'pikactl node list'" "${CL_NODE_PIDS[0]}" cl_nodes_alive "$CL_HTTP" "$n"
 
-  if ! out=$(cl_pikactl "$CL_HTTP" table create "$cl_table" --slots "$cl_slots" --replicas "$cl_replicas" 2>&1); then
+  if ! out=$(cl_pikactl "$CL_HTTP" table create "$cl_table" --slots "$cl_slots" --replicas "$cl_replicas" --mode "$cl_mode" 2>&1); then
     cl_die "$name: pikactl table create $cl_table failed: $out"
   fi
   out=$(cl_pikactl "$CL_HTTP" --json table show "$cl_table" 2>&1) || cl_die "$name: pikactl table show $cl_table failed: $out"
