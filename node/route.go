@@ -66,7 +66,7 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 	return tmp.B, c.Rerouted
 }
 
-// RunPart runs a split or table-wide command's part here.
+// RunPart runs a table-wide command's part here.
 func (r runner) RunPart(tb *router.Table, args [][]byte, owned bool) []byte {
 	n := r.n
 	tmp := resp.Reply{Resp3: r.Resp3()}

@@ -113,7 +113,7 @@ type RaftView interface {
 type Merge uint8
 
 const (
-	// MergeNone: the command is not split.
+	// MergeNone: the command does not run in parts.
 	MergeNone Merge = iota
 	// MergeOK: +OK once every part said OK (FLUSHDB).
 	MergeOK

@@ -15,9 +15,9 @@ import (
 // Proxy is one node's embedded proxy: it holds the routing the node
 // publishes, and carries out what Decide decides. A slot this node leads
 // runs here (through the connection's Runner); another node's slot is
-// forwarded to it over the peer links and its reply relayed in order; a
-// command over several leaders' slots is split and the replies merged; a
-// table-wide command runs on every leader of the table; a command refused
+// forwarded to it over the peer links and its reply relayed in order (a
+// command over several leaders' slots is a unit the node runs across them:
+// Across); a table-wide command runs on every leader of the table; a command refused
 // because the routing changed is routed again.
 type Proxy struct {
 	cfg  ProxyConfig
@@ -52,7 +52,7 @@ type Runner interface {
 	// reply; moved reports that nothing ran because a raft slot's leader
 	// moved meanwhile (the proxy routes it again).
 	Run(tb *Table, args [][]byte) (reply []byte, moved bool)
-	// RunPart runs a split or table-wide command's part here and returns
+	// RunPart runs a table-wide command's part here and returns
 	// its reply; owned limits it to the slots of tb this node leads.
 	RunPart(tb *Table, args [][]byte, owned bool) []byte
 	// Resp3 reports the connection's protocol (HELLO 3): a forward asks
