@@ -576,9 +576,12 @@ func runLinearizability(t *testing.T, cluster string, n, defRounds, maxDown int,
 			DialTimeout: time.Second, DialerRetries: 1, PoolSize: 2}
 	}
 	clients := make([]*redis.Client, linClients)
+	var via []string
 	for i := range clients {
 		clients[i] = redisClient(t, lc.nodes[i%n], opts()) // any node serves any key
+		via = append(via, fmt.Sprintf("client %d: %s", i, lc.nodes[i%n].Name))
 	}
+	t.Logf("the clients' nodes (a failure names the client of each operation): %s", strings.Join(via, ", "))
 	readers := make([]*redis.Client, n) // the test's own probes, one per node
 	for i := range readers {
 		readers[i] = redisClient(t, lc.nodes[i], opts())
@@ -931,8 +934,8 @@ type linFailure struct{ key, text string }
 
 func linFailures(ops []porcupine.Operation, info porcupine.LinearizationInfo) []linFailure {
 	desc := func(op porcupine.Operation) string {
-		return fmt.Sprintf("%s [%.1f, %.1f]", linModel.DescribeOperation(op.Input, op.Output),
-			float64(op.Call)/1e6, float64(op.Return)/1e6)
+		return fmt.Sprintf("%s [%.1f, %.1f] by client %d", linModel.DescribeOperation(op.Input, op.Output),
+			float64(op.Call)/1e6, float64(op.Return)/1e6, op.ClientId%linClients)
 	}
 	parts := linPartition(ops)
 	partials := info.PartialLinearizations()

@@ -586,6 +586,9 @@ func (d *driver) finish(pr *pendingRound) {
 	isLeader := g.state == raft.StateLeader
 	if isLeader && !wasLeader {
 		g.leaderFrom = g.lastIndex()
+		// Leadership changes are rare, and the trace a linearizability
+		// failure is read against (make chaos keeps the logs).
+		h.cfg.Log.Info("raft: this node leads the group", "group", g.id.String(), "term", g.term, "applied", g.applied, "last", g.leaderFrom)
 		if h.cfg.OnLeader != nil {
 			h.cfg.OnLeader(g.id, g.term)
 		}
@@ -597,6 +600,7 @@ func (d *driver) finish(pr *pendingRound) {
 		// entry the new leader overwrote fails them below.
 		g.confPending = 0
 		g.failReads(&NotLeaderError{Group: g.id, Leader: g.lead, Reason: "lost leadership"})
+		h.cfg.Log.Info("raft: this node no longer leads the group", "group", g.id.String(), "term", g.term, "leader", g.lead, "applied", g.applied)
 	}
 	for _, rs := range rd.ReadStates {
 		if len(rs.RequestCtx) != 8 {
