@@ -2,7 +2,6 @@ package storage
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -56,9 +55,22 @@ func parseUnitRecord(key []byte) (kind byte, unit string, ok bool) {
 	return key[prefixLen+4], string(key[prefixLen+5:]), true
 }
 
-// ErrUnitPending is a write of a raft slot that waited too long for the
-// unit pending on it to be resolved.
-var ErrUnitPending = errors.New("storage: the slot waits for the outcome of a multi-slot transaction")
+// UnitPendingError is a write of a raft slot that waited too long for
+// the unit pending on it to be resolved: nothing of it ran.
+type UnitPendingError struct {
+	Table TableID
+	Slot  SlotID
+}
+
+func (e *UnitPendingError) Error() string {
+	return fmt.Sprintf("storage: slot %d of table %d waits for the outcome of a multi-slot transaction", e.Slot, e.Table)
+}
+
+// RedisError is the client's reply: TRYAGAIN, as Redis Cluster answers
+// a command a slot cannot take now.
+func (e *UnitPendingError) RedisError() string {
+	return fmt.Sprintf("TRYAGAIN slot %d waits for the outcome of a multi-slot transaction; retry", e.Slot)
+}
 
 // RaftPart is a unit's part recorded on a raft slot of this node (as a
 // leader or a follower of the slot).
@@ -211,7 +223,7 @@ const unitPendingWait = 10 * time.Second
 
 // awaitRaftParts waits, holding the slots' stripe locks, until no part is
 // pending on slots of t (ended by raft entries, which take no lock), for
-// at most unitPendingWait.
+// at most unitPendingWait (then a *UnitPendingError).
 func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 	if e.raftParts.n.Load() == 0 {
 		return nil
@@ -237,7 +249,12 @@ func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 		select {
 		case <-wait:
 		case <-timeout:
-			return ErrUnitPending
+			for _, s := range slots {
+				if e.raftPending(t, []SlotID{s}) {
+					return &UnitPendingError{Table: t, Slot: s}
+				}
+			}
+			return nil
 		}
 	}
 	return nil
