@@ -105,8 +105,9 @@ func unitNotApplied(err error) bool {
 // transfer's replies are the counters' values at that point.
 // Then, still under load, the slots of two counters are moved to nodes
 // that did not hold them (the slot moves of pikactl), one after the
-// other: units keep being whole through the moves' copies and
-// hand-overs.
+// other, and a node is cut off from its peers for 2 s (its peer port,
+// through a fault proxy): units keep being whole through the moves'
+// copies and hand-overs and through the partition.
 //
 // In an async table of one replica (units across nodes) and in a raft
 // table of three (units across raft groups; the victim's groups elect
@@ -118,7 +119,8 @@ func TestUnitsLinearizable(t *testing.T) {
 }
 
 func testUnitsLinearizable(t *testing.T, mode string) {
-	_, nodes := startNodes(t, "unitlin"+mode, 4)
+	lc := startLinCluster(t, "unitlin"+mode, 4) // peer links through fault proxies
+	nodes := lc.nodes
 	replicas := map[string]int{"async": 1, "raft": 3}[mode]
 	tb := createModeTable(t, nodes, "ul", mode, 16, replicas)
 	ctx := context.Background()
@@ -268,6 +270,13 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	time.Sleep(2 * time.Second) // load after the restart
 	moved := unitMoveCounters(t, live, tb, keys[:2], replicas)
 	time.Sleep(time.Second) // load after the moves
+	// A partition: node 2 receives nothing on its peer port for 2 s (its
+	// units' participants elsewhere, and the units other nodes ask of it,
+	// fail or give up and resolve), then heals.
+	lc.proxies[1].cut()
+	time.Sleep(2 * time.Second)
+	lc.proxies[1].heal()
+	time.Sleep(2 * time.Second) // load after the partition
 	close(stop)
 	wg.Wait()
 	end := now()
