@@ -932,6 +932,8 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 		return nil
 	}
 	c := make([]slotCounts, slots)
+	parts := e.db.NewIteratorCF(e.ro, e.cfs[CFData]) // the slots' raft part records
+	defer parts.Close()
 	for s := range c {
 		v, ok, err := e.get(CFSystem, countKey(t, SlotID(s)))
 		if err != nil {
@@ -947,7 +949,7 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 		if err := e.loadRaftPosition(t, SlotID(s), &c[s]); err != nil {
 			return err
 		}
-		if err := e.loadRaftParts(t, SlotID(s)); err != nil {
+		if err := e.loadRaftPartsWith(parts, t, SlotID(s)); err != nil {
 			return err
 		}
 	}

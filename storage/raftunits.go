@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,16 +126,21 @@ func (e *Engine) notePart(p RaftPart, present bool) {
 // forgetRaftParts drops the pending parts of slot s of table t (every
 // slot's when all), whose records were deleted with the slot's data.
 func (e *Engine) forgetRaftParts(t TableID, s SlotID, all bool) {
+	e.dropRaftParts(func(k raftPartKey) bool { return k.t == t && (all || k.s == s) })
+}
+
+// dropRaftParts notes as no longer recorded the pending parts gone says.
+func (e *Engine) dropRaftParts(gone func(raftPartKey) bool) {
 	rp := &e.raftParts
 	rp.mu.Lock()
-	var gone []RaftPart
+	var drop []RaftPart
 	for k, p := range rp.parts {
-		if k.t == t && (all || k.s == s) {
-			gone = append(gone, p)
+		if gone(k) {
+			drop = append(drop, p)
 		}
 	}
 	rp.mu.Unlock()
-	for _, p := range gone {
+	for _, p := range drop {
 		e.notePart(p, false)
 	}
 }
@@ -141,39 +148,33 @@ func (e *Engine) forgetRaftParts(t TableID, s SlotID, all bool) {
 // loadRaftParts notes the part records slot s of table t has, dropping
 // the pending parts noted for it that it has not (a snapshot landed).
 func (e *Engine) loadRaftParts(t TableID, s SlotID) error {
-	found, err := e.scanRaftParts(t, s)
+	it := e.db.NewIteratorCF(e.ro, e.cfs[CFData])
+	defer it.Close()
+	return e.loadRaftPartsWith(it, t, s)
+}
+
+// loadRaftPartsWith is loadRaftParts reading with it, an iterator over the
+// data CF (EnsureTable uses one for every slot of a table).
+func (e *Engine) loadRaftPartsWith(it *grocksdb.Iterator, t TableID, s SlotID) error {
+	found, err := scanRaftParts(it, t, s)
 	if err != nil {
 		return err
 	}
-	rp := &e.raftParts
-	rp.mu.Lock()
-	var gone []RaftPart
-	for k, p := range rp.parts {
-		if k.t == t && k.s == s {
-			if _, ok := found[k.unit]; !ok {
-				gone = append(gone, p)
-			}
-		}
-	}
-	rp.mu.Unlock()
-	for _, p := range gone {
-		e.notePart(p, false)
-	}
+	e.dropRaftParts(func(k raftPartKey) bool {
+		_, ok := found[k.unit]
+		return k.t == t && k.s == s && !ok
+	})
 	for _, p := range found {
 		e.notePart(p, true)
 	}
 	return nil
 }
 
-func (e *Engine) scanRaftParts(t TableID, s SlotID) (map[string]RaftPart, error) {
+// scanRaftParts reads the part records of slot s of table t with it.
+func scanRaftParts(it *grocksdb.Iterator, t TableID, s SlotID) (map[string]RaftPart, error) {
 	lower := append(unitRecordPrefix(t, s), recordPart)
-	ro := grocksdb.NewDefaultReadOptions()
-	defer ro.Destroy()
-	ro.SetIterateUpperBound(prefixEnd(lower))
-	it := e.db.NewIteratorCF(ro, e.cfs[CFData])
-	defer it.Close()
 	found := map[string]RaftPart{}
-	for it.Seek(lower); it.Valid(); it.Next() {
+	for it.Seek(lower); it.Valid() && bytes.HasPrefix(it.Key().Data(), lower); it.Next() {
 		_, unit, ok := parseUnitRecord(it.Key().Data())
 		v := it.Value().Data()
 		if !ok || len(v) < 4 {
@@ -198,22 +199,24 @@ func (e *Engine) RaftParts() []RaftPart {
 
 // raftPending reports whether a part is pending on one of slots of t.
 func (e *Engine) raftPending(t TableID, slots []SlotID) bool {
+	_, ok := e.pendingSlot(t, slots)
+	return ok
+}
+
+// pendingSlot returns one of slots of t on which a part is pending.
+func (e *Engine) pendingSlot(t TableID, slots []SlotID) (SlotID, bool) {
 	rp := &e.raftParts
 	if rp.n.Load() == 0 {
-		return false
+		return 0, false
 	}
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	for k := range rp.parts {
-		if k.t == t {
-			for _, s := range slots {
-				if k.s == s {
-					return true
-				}
-			}
+		if k.t == t && slices.Contains(slots, k.s) {
+			return k.s, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 // unitPendingWait bounds how long a write waits for a unit pending on its
@@ -229,35 +232,30 @@ func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 		return nil
 	}
 	var timeout <-chan time.Time
-	for e.raftPending(t, slots) {
+	for {
+		s, pending := e.pendingSlot(t, slots)
+		if !pending {
+			return nil
+		}
 		if timeout == nil {
 			tm := time.NewTimer(unitPendingWait)
 			defer tm.Stop()
 			timeout = tm.C
 		}
-		// Wait for a gate of the slots to open (or the limit).
-		var wait gateWait
-		for _, s := range slots {
-			if g := e.gates.ch[e.stripeOf(t, s)].Load(); g != nil {
-				wait = *g
-				break
-			}
-		}
-		if wait == nil {
+		// Its part raised its stripe's gate; wait for the gate to open
+		// (or the limit).
+		g := e.gates.ch[e.stripeOf(t, s)].Load()
+		if g == nil {
 			continue // ended meanwhile
 		}
 		select {
-		case <-wait:
+		case <-*g:
 		case <-timeout:
-			for _, s := range slots {
-				if e.raftPending(t, []SlotID{s}) {
-					return &UnitPendingError{Table: t, Slot: s}
-				}
+			if _, still := e.pendingSlot(t, []SlotID{s}); still {
+				return &UnitPendingError{Table: t, Slot: s}
 			}
-			return nil
 		}
 	}
-	return nil
 }
 
 // ---- the entries ----
@@ -266,9 +264,14 @@ func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 // unit's part on raft slot s: the record of the part (its home slot and
 // its effect, not applied).
 func RaftPartEffect(t TableID, s SlotID, unit string, home SlotID, effect []byte) []byte {
-	v := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(effect)), uint32(home))
-	eff := Effect{Ops: []Op{{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordPart, unit), Value: append(v, effect...)}}}
+	eff := Effect{Ops: []Op{partRecordOp(t, s, unit, home, effect)}}
 	return eff.Encode(nil)
+}
+
+// partRecordOp writes the record of unit's part on slot s of t.
+func partRecordOp(t TableID, s SlotID, unit string, home SlotID, effect []byte) Op {
+	v := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(effect)), uint32(home))
+	return Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordPart, unit), Value: append(v, effect...)}
 }
 
 // RaftDecisionEffect is the raft entry that records unit's outcome d in
@@ -277,8 +280,7 @@ func RaftPartEffect(t TableID, s SlotID, unit string, home SlotID, effect []byte
 func RaftDecisionEffect(t TableID, s SlotID, unit string, d Decision, part []byte) []byte {
 	var eff Effect
 	if part != nil {
-		v := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(part)), uint32(s))
-		eff.Ops = append(eff.Ops, Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordPart, unit), Value: append(v, part...)})
+		eff.Ops = append(eff.Ops, partRecordOp(t, s, unit, s, part))
 	}
 	eff.Ops = append(eff.Ops, Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordDecision, unit), Value: []byte{byte(d)}})
 	return eff.Encode(nil)
@@ -376,11 +378,15 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 			}
 		}
 	}
-	kept := eff.Ops[:0:0]
-	for _, op := range eff.Ops {
+	// kept is eff.Ops without the decisions that are not written: nil
+	// until one is dropped (every ordinary write drops none).
+	var kept []Op
+	for i, op := range eff.Ops {
 		kind, unit, ok := parseUnitRecord(op.Key)
 		if op.CF != CFData || !ok || op.Kind == OpDeleteRange {
-			kept = append(kept, op)
+			if kept != nil {
+				kept = append(kept, op)
+			}
 			continue
 		}
 		had, err := a.exists(op.Key)
@@ -388,6 +394,9 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 			return false, err
 		}
 		if kind == recordDecision && op.Kind == OpPut && had {
+			if kept == nil {
+				kept = append(make([]Op, 0, len(eff.Ops)-1), eff.Ops[:i]...)
+			}
 			continue // the first outcome stays
 		}
 		a.set(op.Key, op.Kind == OpPut)
@@ -398,9 +407,13 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 			}
 			a.changes = append(a.changes, partChange{p, op.Kind == OpPut})
 		}
-		kept = append(kept, op)
+		if kept != nil {
+			kept = append(kept, op)
+		}
 	}
-	eff.Ops = kept
+	if kept != nil {
+		eff.Ops = kept
+	}
 	return true, nil
 }
 
