@@ -59,7 +59,7 @@ func (p *Participant) lockRaft(ctx context.Context, pt *part, slots []storage.Sl
 	pt.raft = true
 	pt.terms = make(map[storage.SlotID]uint64, len(slots))
 	var mu sync.Mutex
-	return eachSlot(slots, func(s storage.SlotID) error {
+	return eachGroup(slots, func(s storage.SlotID) error {
 		term, err := p.cfg.Raft.WritableTerm(pt.hold.Table(), s)
 		if err != nil {
 			return &peer.RefusedError{Reason: err.Error()}
@@ -92,7 +92,7 @@ func (p *Participant) prepareRaft(ctx context.Context, pt *part, req peer.UnitPr
 	if req.Decide && home == nil {
 		return "", fmt.Errorf("unit %s: the home slot %d has no part here", req.Unit, req.HomeSlot)
 	}
-	err := eachPart(others, func(part peer.UnitPart) error {
+	err := eachGroup(others, func(part peer.UnitPart) error {
 		entry := storage.RaftPartEffect(t, part.Slot, req.Unit, req.HomeSlot, part.Effect)
 		return p.cfg.Raft.Propose(ctx, t, part.Slot, entry, pt.terms[part.Slot])
 	})
@@ -139,7 +139,7 @@ func (p *Participant) decideRaft(ctx context.Context, t storage.TableID, s stora
 // effect applied on commit, dropped on abort), then the hold's locks.
 func (p *Participant) finishRaft(pt *part, commit bool) error {
 	t := pt.prepared.Table
-	err := eachSlot(pt.prepared.Slots, func(s storage.SlotID) error { return p.endRaftPart(t, s, pt.unit, commit) })
+	err := eachGroup(pt.prepared.Slots, func(s storage.SlotID) error { return p.endRaftPart(t, s, pt.unit, commit) })
 	if err != nil {
 		return err
 	}
@@ -250,36 +250,21 @@ func (p *Participant) resolveRaftParts() {
 	}
 }
 
-// eachSlot runs fn for every slot at once (each is its own raft group)
-// and returns the errors joined.
-func eachSlot(slots []storage.SlotID, fn func(storage.SlotID) error) error {
-	if len(slots) == 1 {
-		return fn(slots[0])
+// eachGroup runs fn for every item (a slot, or a part of one slot) at
+// once, each being its own raft group's, and returns the errors joined.
+func eachGroup[T any](items []T, fn func(T) error) error {
+	if len(items) == 1 {
+		return fn(items[0])
 	}
-	errs := make([]error, len(slots))
+	errs := make([]error, len(items))
 	var wg sync.WaitGroup
-	for i, s := range slots {
+	for i, it := range items {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = fn(s)
+			errs[i] = fn(it)
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-func eachPart(parts []peer.UnitPart, fn func(peer.UnitPart) error) error {
-	slots := make([]storage.SlotID, len(parts))
-	for i, part := range parts {
-		slots[i] = part.Slot
-	}
-	return eachSlot(slots, func(s storage.SlotID) error {
-		for _, part := range parts {
-			if part.Slot == s {
-				return fn(part)
-			}
-		}
-		return nil
-	})
 }
