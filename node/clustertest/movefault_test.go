@@ -32,27 +32,31 @@ func TestSlotMoveFaults(t *testing.T) {
 	}
 }
 
-type moveFault struct {
-	step   meta.MoveStep
-	victim string // manager, source, target
+// stepFault is one case of a fault walk: the victim killed at the step.
+type stepFault[S any] struct {
+	step   S
+	victim string
 }
 
-func moveFaults() []moveFault {
-	steps := []meta.MoveStep{meta.MoveAdd, meta.MoveCatchUp, meta.MoveHandover, meta.MoveRemove}
-	victims := []string{"manager", "source", "target"}
-	var out []moveFault
-	if os.Getenv("PIKA_MOVE_FAULTS") == "all" {
-		for _, s := range steps {
-			for _, v := range victims {
-				out = append(out, moveFault{s, v})
-			}
-		}
-		return out
-	}
+// faultWalk lists a fault walk's cases: every (step, victim) pair when
+// all (make chaos), else each step once, the victims in turn.
+func faultWalk[S any](steps []S, victims []string, all bool) []stepFault[S] {
+	var out []stepFault[S]
 	for i, s := range steps {
-		out = append(out, moveFault{s, victims[i%len(victims)]})
+		if !all {
+			out = append(out, stepFault[S]{s, victims[i%len(victims)]})
+			continue
+		}
+		for _, v := range victims {
+			out = append(out, stepFault[S]{s, v})
+		}
 	}
 	return out
+}
+
+func moveFaults() []stepFault[meta.MoveStep] {
+	steps := []meta.MoveStep{meta.MoveAdd, meta.MoveCatchUp, meta.MoveHandover, meta.MoveRemove}
+	return faultWalk(steps, []string{"manager", "source", "target"}, os.Getenv("PIKA_MOVE_FAULTS") == "all")
 }
 
 func testSlotMoveFaults(t *testing.T, mode string) {

@@ -72,19 +72,8 @@ func testUnitFaults(t *testing.T, mode string) {
 		return redisClient(t, nodes[i], &redis.Options{DB: int(tb.ID), MaxRetries: -1, ReadTimeout: 30 * time.Second})
 	}
 
-	type fault struct{ step, victim string }
-	steps := []string{unit.StepPrepare, unit.StepDecide, unit.StepApply, unit.StepForget}
-	victims := []string{"coordinator", "home", "participant"}
-	var faults []fault
-	for i, s := range steps {
-		if os.Getenv("PIKA_UNIT_FAULTS") == "all" {
-			for _, v := range victims {
-				faults = append(faults, fault{s, v})
-			}
-		} else {
-			faults = append(faults, fault{s, victims[i%len(victims)]})
-		}
-	}
+	faults := faultWalk([]string{unit.StepPrepare, unit.StepDecide, unit.StepApply, unit.StepForget},
+		[]string{"coordinator", "home", "participant"}, os.Getenv("PIKA_UNIT_FAULTS") == "all")
 
 	for round, f := range faults {
 		// Roles: the coordinator rotates (among the nodes whose two
