@@ -362,7 +362,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	}
 	// A participant did not answer (down, partitioned): nothing of the
 	// unit was decided, so nothing of it applies.
-	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer: " + err.Error())
+	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer before its decision (nothing ran): " + err.Error())
 }
 
 // splitsUnit reports whether a queued command ends a block's unit: SELECT

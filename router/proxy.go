@@ -182,11 +182,13 @@ func (p *Proxy) ForwardUnit(snap *Snapshot, tb *Table, leader meta.NodeID, slots
 	return raw, ok && refused(raw)
 }
 
-// wait waits for a forwarded reply; a failure becomes CLUSTERDOWN.
+// wait waits for a forwarded reply; a failure becomes CLUSTERDOWN, which
+// says the command may have run (it was sent: the leader may have applied
+// it and died, or been cut off, before its reply).
 func (p *Proxy) wait(f *peer.Future, leader meta.NodeID) ([]byte, bool) {
 	raw, err := f.Wait(context.Background(), p.cfg.ForwardTimeout)
 	if err != nil {
-		return []byte(fmt.Sprintf("-CLUSTERDOWN the leader %s did not answer: %v\r\n", leader, err)), false
+		return []byte(fmt.Sprintf("-CLUSTERDOWN the leader %s did not answer (the command may have run): %v\r\n", leader, err)), false
 	}
 	return raw, true
 }
