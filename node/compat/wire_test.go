@@ -187,6 +187,11 @@ func stream(t *testing.T, addr, prefix string, chunk []byte, total int64) (sent 
 		return 0, true, <-replyc
 	}
 	for sent < total {
+		// The deadline is per chunk: a write that waits 30 s is a stall
+		// (the server stopped reading without closing). One deadline for
+		// the whole stream timed out a slow but flowing stream (986 MB in
+		// 30 s under -race on a loaded CI machine).
+		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		n, err := c.Write(chunk)
 		sent += int64(n)
 		if err != nil {
