@@ -98,7 +98,7 @@ func (n *Node) admitUnitLock(req peer.UnitLock) error {
 	for i, s := range req.Slots {
 		slots[i] = s.Slot
 	}
-	if err := n.commits(req.Table).Admit(req.Table, slots); err != nil {
+	if _, err := n.commits(req.Table).Admit(req.Table, slots); err != nil {
 		return &peer.RefusedError{Reason: err.Error()}
 	}
 	return nil
@@ -127,11 +127,11 @@ func (r raftUnits) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, er
 	return r.n.raft.WritableTerm(t, s)
 }
 
-func (r raftUnits) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID) error {
+func (r raftUnits) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error {
 	if r.n.raft == nil {
 		return errNoRaft
 	}
-	return r.n.raft.ReadBarrier(ctx, t, s)
+	return r.n.raft.ReadBarrierAt(ctx, t, s, term)
 }
 
 func (r raftUnits) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {

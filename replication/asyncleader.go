@@ -23,18 +23,19 @@ type AsyncLeader struct {
 	Routing func() *router.Snapshot
 }
 
-// Admit refuses a write of slots this node does not lead now.
-func (a *AsyncLeader) Admit(t storage.TableID, slots []storage.SlotID) error {
+// Admit refuses a write of slots this node does not lead now. It has no
+// terms (a handover fences a slot instead).
+func (a *AsyncLeader) Admit(t storage.TableID, slots []storage.SlotID) ([]uint64, error) {
 	tb, ok := a.Routing().Table(t)
 	if !ok {
-		return &NotLeaderError{Table: t, Reason: "the table is not served here"}
+		return nil, &NotLeaderError{Table: t, Reason: "the table is not served here"}
 	}
 	for _, s := range slots {
 		if r := tb.Route(s); r.Leader != a.Self || r.Handover {
-			return &NotLeaderError{Table: t, Slot: s, Reason: "its leadership moved"}
+			return nil, &NotLeaderError{Table: t, Slot: s, Reason: "its leadership moved"}
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // Commit writes the batch and its slot log entries here.

@@ -233,6 +233,12 @@ func (r *Raft) ReadBarrier(ctx context.Context, t storage.TableID, s storage.Slo
 	return r.host.ReadBarrier(ctx, t, s)
 }
 
+// ReadBarrierAt is ReadBarrier confirmed in term (unless 0): it fails
+// when the group has moved to another term.
+func (r *Raft) ReadBarrierAt(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error {
+	return r.host.ReadBarrierAt(ctx, t, s, term)
+}
+
 // WritableTerm waits until this node leads slot s's group and has
 // applied its log, and returns the group's term then (a unit's part is
 // prepared only in that term: Propose).

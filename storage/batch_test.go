@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -151,19 +152,34 @@ type recordingCommitter struct {
 	admitted [][]SlotID
 	effects  []SlotEffect
 	refuse   error
+	// term is the term Admit answers for every slot (0: none); terms
+	// what Commit found for each effect (Batch.AdmittedTerm).
+	term  uint64
+	terms []uint64
 }
 
-func (r *recordingCommitter) Admit(_ TableID, slots []SlotID) error {
+func (r *recordingCommitter) Admit(_ TableID, slots []SlotID) ([]uint64, error) {
 	if r.refuse != nil {
-		return r.refuse
+		return nil, r.refuse
 	}
 	r.admitted = append(r.admitted, slots)
-	return nil
+	if r.term == 0 {
+		return nil, nil
+	}
+	terms := make([]uint64, len(slots))
+	for i := range terms {
+		terms[i] = r.term
+	}
+	return terms, nil
 }
 
 func (r *recordingCommitter) Commit(b *Batch) error {
 	defer b.Release()
 	r.effects = append(r.effects, b.Effects()...)
+	r.terms = r.terms[:0]
+	for _, se := range b.Effects() {
+		r.terms = append(r.terms, b.AdmittedTerm(se.Slot))
+	}
 	return nil
 }
 
@@ -207,6 +223,30 @@ func TestCommitterReplacesTheLocalCommit(t *testing.T) {
 	if err := e.Update(DefaultTable, []SlotID{6}, func(u *Update) error { putString(t, u, 6, "k", "local"); return nil }); err != nil {
 		t.Fatal(err)
 	}
+	// Commit finds the term of each slot's first admission: slot 5 was
+	// admitted in term 7, then again in 9 (a leader that lost the slot
+	// and led it again in between: its raft commit must fail), slot 6 in 9.
+	b = e.NewBatch(commits)
+	for _, step := range []struct {
+		slot SlotID
+		term uint64
+	}{{5, 7}, {5, 9}, {6, 9}} {
+		rc.term = step.term
+		if err := b.Update(DefaultTable, []SlotID{step.slot}, func(u *Update) error { putString(t, u, step.slot, "k", "v"); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rc.terms, []uint64{7, 9}) {
+		t.Fatalf("admitted terms at commit %v, want [7 9]", rc.terms)
+	}
+	// Release forgets them: a new batch starts with none.
+	if b.AdmittedTerm(5) != 0 {
+		t.Fatalf("a released batch still has slot 5's term %d", b.AdmittedTerm(5))
+	}
+	rc.term = 0
 	// A refusal stops the command before it runs.
 	rc.refuse = errors.New("not the leader")
 	ran := false

@@ -391,6 +391,13 @@ type Batch struct {
 	// another node's data (UseImage, image.go): never locked, admitted
 	// or committed here.
 	images []*SlotImage
+	// admitted is the term of each slot's first admission (AdmittedTerm).
+	admitted []admission
+}
+
+type admission struct {
+	slot SlotID
+	term uint64
 }
 
 // ErrBatchBusy means Update would have to wait for a lock while the batch
@@ -485,9 +492,11 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	// Image slots are not admitted: another node leads them (a command
 	// of image slots alone is not admitted at all).
 	if b.committer != nil && (len(local) > 0 || len(local) == len(slots)) {
-		if err := b.committer.Admit(t, local); err != nil {
+		terms, err := b.committer.Admit(t, local)
+		if err != nil {
 			return err
 		}
+		b.noteAdmitted(local, terms)
 	}
 	u := Update{e: b.e, batch: b, table: t, slots: slots, nowMS: b.e.NowMS()}
 	if err := fn(&u); err != nil {
@@ -530,9 +539,41 @@ func (b *Batch) Hold(t TableID, slots []SlotID) error {
 		return err
 	}
 	if b.committer != nil && len(slots) > 0 {
-		return b.committer.Admit(t, slots)
+		terms, err := b.committer.Admit(t, slots)
+		if err != nil {
+			return err
+		}
+		b.noteAdmitted(slots, terms)
 	}
 	return nil
+}
+
+// noteAdmitted keeps the term in which the committer first admitted each
+// slot for the batch (AdmittedTerm); terms is nil when it has none.
+func (b *Batch) noteAdmitted(slots []SlotID, terms []uint64) {
+	if terms == nil {
+		return
+	}
+	for i, s := range slots {
+		if b.AdmittedTerm(s) == 0 {
+			b.admitted = append(b.admitted, admission{slot: s, term: terms[i]})
+		}
+	}
+}
+
+// AdmittedTerm is the term in which the batch's Committer first admitted
+// slot s (0: none, or a committer without terms). A raft commit proposes
+// the slot's effect, and confirms its reads, in that term only: what was
+// evaluated while this node led the slot in one term must not be
+// committed, nor answered, after it lost and regained the lead (another
+// leader may have written the slot in between).
+func (b *Batch) AdmittedTerm(s SlotID) uint64 {
+	for _, a := range b.admitted {
+		if a.slot == s {
+			return a.term
+		}
+	}
+	return 0
 }
 
 func (b *Batch) holds(stripe int) bool {
@@ -588,7 +629,7 @@ func (b *Batch) Release() { b.release() }
 // release unlocks and empties the batch without writing.
 func (b *Batch) release() {
 	b.e.unlock(b.held)
-	b.held, b.txns, b.cmds, b.images = nil, nil, 0, nil
+	b.held, b.txns, b.cmds, b.images, b.admitted = nil, nil, 0, nil, b.admitted[:0]
 }
 
 // Table is the table of the batch's pending writes.
@@ -624,8 +665,10 @@ func (b *Batch) Effects() []SlotEffect {
 type Committer interface {
 	// Admit runs under the slots' locks before a command is evaluated:
 	// nil once this node may evaluate a write of them (it leads them and
-	// has applied every earlier write, so the evaluation sees it).
-	Admit(t TableID, slots []SlotID) error
+	// has applied every earlier write, so the evaluation sees it). It
+	// returns the term in which it admitted each slot, or nil when the
+	// committer has no terms; Commit finds them in Batch.AdmittedTerm.
+	Admit(t TableID, slots []SlotID) (terms []uint64, err error)
 	// Commit makes b's effects durable and releases b (b.Release), or
 	// returns why not (nothing of b applied).
 	Commit(b *Batch) error

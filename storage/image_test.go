@@ -626,9 +626,9 @@ func TestImageBatchMatchesStorage(t *testing.T) {
 // committerLog records what a batch admits.
 type committerLog struct{ admitted [][]SlotID }
 
-func (c *committerLog) Admit(_ TableID, slots []SlotID) error {
+func (c *committerLog) Admit(_ TableID, slots []SlotID) ([]uint64, error) {
 	c.admitted = append(c.admitted, slices.Clone(slots))
-	return nil
+	return nil, nil
 }
 
 func (c *committerLog) Commit(b *Batch) error { return b.CommitLocal() }

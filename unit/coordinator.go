@@ -182,7 +182,13 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		}
 	}
 	if home < 0 { // it only read: nothing to commit
-		release(locked)
+		// Its reads are of one instant (when the last lock was taken)
+		// if every share held its slots until then: each confirms it
+		// as it releases them (a raft slot's leader still leads it in
+		// the term it locked it in, a lease that did not run out).
+		if err := c.releaseConfirmed(ctx, shares, unit); err != nil {
+			return &peer.RefusedError{Reason: "a read of the unit could not be confirmed: " + err.Error()}
+		}
 		return nil
 	}
 	c.pauseBefore(ctx, unit, StepPrepare)
@@ -275,6 +281,20 @@ func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer
 		c.pauseBefore(ctx, unit, StepForget)
 		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, forget) })
 	}
+}
+
+// releaseConfirmed releases every share of a unit that only read, and
+// returns the first error of a share that did not confirm its hold.
+func (c *Coordinator) releaseConfirmed(ctx context.Context, shares []Share, unit string) error {
+	errs := make([]error, len(shares))
+	c.each(shares, func(i int, sh Share) {
+		rctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+		if errs[i] = sh.Site.Release(rctx, unit); errs[i] != nil {
+			errs[i] = fmt.Errorf("%s: %w", sh.Node, errs[i])
+		}
+	})
+	return errors.Join(errs...)
 }
 
 func (c *Coordinator) releaseReadOnly(ctx context.Context, shares []Share, parts [][]peer.UnitPart, unit string) {

@@ -403,17 +403,29 @@ func (p *Participant) Abort(_ context.Context, unit string) error {
 }
 
 // Release ends a part that was never prepared; a prepared part is not
-// touched (only its outcome ends it).
-func (p *Participant) Release(_ context.Context, unit string) error {
+// touched (only its outcome ends it). The error says whether the part's
+// reads held until now: ErrUnknownUnit when its hold had already ended
+// (its lease ran out), and for raft slots a *peer.RefusedError when this
+// node no longer leads one in the term it locked it in (another leader
+// may have written it meanwhile, confirmRaftReads). A unit that only
+// read answers its client once every share confirmed.
+func (p *Participant) Release(ctx context.Context, unit string) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	pt := p.parts[unit]
-	if pt == nil || pt.prepared != nil || pt.busy {
+	switch {
+	case pt == nil:
+		p.mu.Unlock()
+		return ErrUnknownUnit
+	case pt.prepared != nil || pt.busy:
+		p.mu.Unlock()
 		return nil
 	}
-	delete(p.parts, unit)
-	pt.timer.Stop()
-	pt.hold.Release()
+	p.claim(pt)
+	p.mu.Unlock()
+	defer pt.hold.Release()
+	if pt.raft {
+		return p.confirmRaftReads(ctx, pt)
+	}
 	return nil
 }
 

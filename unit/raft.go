@@ -40,8 +40,9 @@ type RaftGroups interface {
 	// applied its log, and returns its term then.
 	WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error)
 	// ReadBarrier returns once a read of slot s started now is
-	// linearizable here.
-	ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID) error
+	// linearizable here, confirmed in term (unless 0): it fails once the
+	// group has moved to another term.
+	ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error
 	// Propose proposes an encoded storage.Effect to slot s's group,
 	// appended only in term (unless 0), and returns once this node
 	// applied it.
@@ -64,12 +65,29 @@ func (p *Participant) lockRaft(ctx context.Context, pt *part, slots []storage.Sl
 		if err != nil {
 			return &peer.RefusedError{Reason: err.Error()}
 		}
-		if err := p.cfg.Raft.ReadBarrier(ctx, pt.hold.Table(), s); err != nil {
+		if err := p.cfg.Raft.ReadBarrier(ctx, pt.hold.Table(), s, term); err != nil {
 			return &peer.RefusedError{Reason: err.Error()}
 		}
 		mu.Lock()
 		pt.terms[s] = term
 		mu.Unlock()
+		return nil
+	})
+}
+
+// confirmRaftReads returns once a quorum of each slot's group confirmed
+// that this node still leads it in the term it locked it in: then no
+// other leader wrote the slot since the copy the coordinator read, and
+// the copy is still the slot's state (its hold kept local writes out).
+func (p *Participant) confirmRaftReads(ctx context.Context, pt *part) error {
+	slots := make([]storage.SlotID, 0, len(pt.terms))
+	for s := range pt.terms {
+		slots = append(slots, s)
+	}
+	return eachGroup(slots, func(s storage.SlotID) error {
+		if err := p.cfg.Raft.ReadBarrier(ctx, pt.hold.Table(), s, pt.terms[s]); err != nil {
+			return &peer.RefusedError{Reason: err.Error()}
+		}
 		return nil
 	})
 }

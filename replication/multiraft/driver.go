@@ -141,6 +141,10 @@ func (d *driver) handle(ev *event) {
 		if g == nil {
 			return
 		}
+		if w.term != 0 && w.term != g.term {
+			w.done <- &NotLeaderError{Group: ev.group, Leader: g.lead, Reason: fmt.Sprintf("the group moved from term %d to %d", w.term, g.term)}
+			return
+		}
 		g.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, w.id))
 		g.reads[w.id] = w
 	case evTransfer:

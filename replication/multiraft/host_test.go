@@ -630,3 +630,75 @@ func TestDeposedLeaderAnswersNoEmptyWrite(t *testing.T) {
 	}
 	t.Logf("the cut leader refused: %v", err)
 }
+
+// A batch evaluated while its node led the slot in one term is not
+// committed, nor are its reads answered, after the node lost the lead and
+// won it back: another leader wrote the slot in between. (Confirmed in the
+// new term, the read answered "old" after "new" was acknowledged: the stale
+// read the linearizability checks caught with a stalled node.)
+func TestBatchOfAnEarlierTermFails(t *testing.T) {
+	c := newCluster(t, 3, 1)
+	l := c.leaderOf(0)
+	f := c.followerOf(l)
+	if err := set(l, 0, "k", "old"); err != nil {
+		t.Fatal(err)
+	}
+	commits := func(storage.TableID) storage.Committer { return l.host }
+	for _, write := range []bool{false, true} {
+		b := l.eng.NewBatch(commits)
+		err := b.Update(table, []storage.SlotID{0}, func(u *storage.Update) error {
+			if write {
+				return u.Txn(0).PutMeta([]byte("k"), &storage.Meta{Type: storage.TypeString, Value: []byte("stale")})
+			}
+			m, ok, err := u.Txn(0).Meta([]byte("k"))
+			if err == nil && (!ok || string(m.Value) == "new") {
+				t.Errorf("the read before the bounce saw %q, %v", m.Value, ok)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admitted := b.AdmittedTerm(0)
+		if admitted == 0 {
+			t.Fatal("the raft committer noted no term")
+		}
+		// The lead goes to f, which writes, and comes back to l.
+		moveLead(t, l.host, f, 0)
+		if err := set(f, 0, "k", "new"); err != nil {
+			t.Fatal(err)
+		}
+		moveLead(t, f.host, l, admitted)
+		var nl *multiraft.NotLeaderError
+		if err := b.Commit(); !errors.As(err, &nl) {
+			t.Fatalf("write %v: a batch admitted in term %d committed in term %d: %v, want NotLeaderError",
+				write, admitted, l.host.GroupStatus(multiraft.GroupID{Table: table, Slot: 0}).Term, err)
+		}
+		if v, _ := get(l.eng, 0, "k"); v != "new" {
+			t.Fatalf("k = %q after the refused batch, want new", v)
+		}
+		if err := set(l, 0, "k", "old"); err != nil { // for the next round
+			t.Fatal(err)
+		}
+	}
+}
+
+// moveLead transfers the lead of slot 0 from host to m and waits until m
+// leads it, writable, in a term after term.
+func moveLead(t *testing.T, from *multiraft.Host, m *member, term uint64) {
+	t.Helper()
+	g := multiraft.GroupID{Table: table, Slot: 0}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st := m.host.GroupStatus(g); st.Leader == m.id && st.Term > term {
+			if w, err := m.host.WritableTerm(table, 0); err == nil && w > term {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %d did not take the lead of slot 0", m.id)
+		}
+		from.TransferLeader(g, m.id)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
