@@ -187,6 +187,9 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 	peer.Handle(m, peer.ParseUnitRelease, committed(func(c *command.Ctx, req peer.UnitRelease) {
 		answer(c, n.units.Release(ctx, req.Unit))
 	}))
+	peer.Handle(m, peer.ParseUnitConfirm, committed(func(c *command.Ctx, req peer.UnitConfirm) {
+		answer(c, n.units.Confirm(ctx, req.Unit))
+	}))
 	peer.Handle(m, peer.ParseUnitForget, committed(func(c *command.Ctx, req peer.UnitForget) {
 		answer(c, n.units.Forget(ctx, req))
 	}))

@@ -218,16 +218,23 @@ func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
 //	UABORT <unit>     the prepared part is dropped
 //	URELEASE <unit>   a part never prepared (it only read, or the unit
 //	                  gave up before UPREPARE) is unlocked
+//	UCONFIRM <unit>   a part that only read, in a unit that writes
+//	                  elsewhere, still holds its slots as it locked them
+//	                  (raft: led in the lock's term): sent before the
+//	                  unit's decision
 //	UFORGET <unit> <table> <home slot>
 //	                  the home node forgets the unit's decision (every
 //	                  part is resolved)
 //
-// Each answers +OK, also for a unit the peer does not know (already
-// ended): they may be sent again.
+// UAPPLY, UABORT and UFORGET answer +OK, also for a unit the peer does not
+// know (already ended): they may be sent again. URELEASE and UCONFIRM
+// answer an error when the part's hold did not last (its lease ran out,
+// a raft slot's lead moved on): the unit's reads are not of one instant.
 type (
 	UnitApply   struct{ Unit string }
 	UnitAbort   struct{ Unit string }
 	UnitRelease struct{ Unit string }
+	UnitConfirm struct{ Unit string }
 	UnitForget  struct {
 		Unit     string
 		Table    keyspace.TableID
@@ -238,11 +245,13 @@ type (
 func (UnitApply) Name() string   { return "UAPPLY" }
 func (UnitAbort) Name() string   { return "UABORT" }
 func (UnitRelease) Name() string { return "URELEASE" }
+func (UnitConfirm) Name() string { return "UCONFIRM" }
 func (UnitForget) Name() string  { return "UFORGET" }
 
 func (r UnitApply) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitAbort) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitRelease) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitConfirm) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitForget) Args() [][]byte {
 	return [][]byte{[]byte(r.Name()), []byte(r.Unit), u64(uint64(r.Table)), u64(uint64(r.HomeSlot))}
 }
@@ -255,8 +264,8 @@ func parseUnitID(name string, args [][]byte) (string, error) {
 	return string(args[1]), nil
 }
 
-// ParseUnitApply, ParseUnitAbort, ParseUnitRelease and ParseUnitForget
-// read those requests.
+// ParseUnitApply, ParseUnitAbort, ParseUnitRelease, ParseUnitConfirm and
+// ParseUnitForget read those requests.
 //
 // A part on raft slots is found by its unit among the parts the slots'
 // records hold, on whichever node leads them now.
@@ -273,6 +282,11 @@ func ParseUnitAbort(args [][]byte) (UnitAbort, error) {
 func ParseUnitRelease(args [][]byte) (UnitRelease, error) {
 	u, err := parseUnitID("URELEASE", args)
 	return UnitRelease{Unit: u}, err
+}
+
+func ParseUnitConfirm(args [][]byte) (UnitConfirm, error) {
+	u, err := parseUnitID("UCONFIRM", args)
+	return UnitConfirm{Unit: u}, err
 }
 
 func ParseUnitForget(args [][]byte) (UnitForget, error) {

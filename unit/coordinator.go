@@ -106,9 +106,11 @@ func (e *AbortedError) Error() string { return "the transaction was aborted: " +
 
 // Run runs one unit: ULOCK at every share (all at once), eval over the
 // images, then, when it wrote, UPREPARE of every written share but the
-// home (the share of the lowest written slot), UPREPARE ... DECIDE of the
-// home's part (it records the commit), and UAPPLY;
-// shares that only read are released after the decision. It returns nil
+// home (the share of the lowest written slot) and UCONFIRM of the shares
+// that only read, UPREPARE ... DECIDE of the home's part (it records the
+// commit), and UAPPLY; shares that only read are released after the
+// decision. A unit that only read answers once every share confirmed at
+// its URELEASE. It returns nil
 // once the unit committed (or only read); a *peer.RefusedError or ErrBusy
 // when nothing ran and the caller may route again and retry; eval's error
 // (nothing applied); *AbortedError; *UnknownOutcomeError.
@@ -192,17 +194,29 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		return nil
 	}
 	c.pauseBefore(ctx, unit, StepPrepare)
-	// Every written part but the home's is prepared at once; then the
+	// Every written part but the home's is prepared at once, and every
+	// share that only read confirms that its hold lasted (its reads are
+	// of the instant the last lock was taken, before this); then the
 	// home prepares its part and records the commit in one write: the
 	// commit point (one round trip less than a separate UDECIDE).
 	prepared := make([]bool, len(shares))
 	firstErr = nil
 	c.each(shares, func(i int, sh Share) {
-		if parts[i] == nil || i == home {
+		if i == home {
 			return
 		}
 		pctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
+		if parts[i] == nil {
+			if err := sh.Site.Confirm(pctx, unit); err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("the reads on %s: %w", sh.Node, err)
+				}
+			}
+			return
+		}
 		_, err := sh.Site.Prepare(pctx, peer.UnitPrepare{Table: table, Unit: unit, Home: shares[home].Node, HomeSlot: homeSlot, Parts: parts[i]})
 		mu.Lock()
 		defer mu.Unlock()

@@ -23,6 +23,9 @@ type Site interface {
 	Apply(ctx context.Context, unit string) error
 	Abort(ctx context.Context, unit string) error
 	Release(ctx context.Context, unit string) error
+	// Confirm checks, before the unit's decision, that a part that only
+	// read still holds its slots as it locked them.
+	Confirm(ctx context.Context, unit string) error
 	Forget(ctx context.Context, req peer.UnitForget) error
 	Watch(ctx context.Context, req peer.UnitWatch) error
 	Unwatch(ctx context.Context, token string) error
@@ -423,6 +426,32 @@ func (p *Participant) Release(ctx context.Context, unit string) error {
 	p.claim(pt)
 	p.mu.Unlock()
 	defer pt.hold.Release()
+	if pt.raft {
+		return p.confirmRaftReads(ctx, pt)
+	}
+	return nil
+}
+
+// Confirm answers whether a part that only read, in a unit that writes
+// elsewhere, still holds its slots as it locked them: ErrUnknownUnit
+// when its hold ended (its lease ran out), a *peer.RefusedError when this
+// node no longer leads one of its raft slots in the lock's term. Its hold
+// stays until URELEASE.
+func (p *Participant) Confirm(ctx context.Context, unit string) error {
+	p.mu.Lock()
+	pt := p.parts[unit]
+	switch {
+	case pt == nil:
+		p.mu.Unlock()
+		return ErrUnknownUnit
+	case pt.prepared != nil || pt.busy:
+		p.mu.Unlock()
+		return fmt.Errorf("unit %s: the part here is not one that only read", unit)
+	}
+	// Its lease must not end it while the quorum confirms: the
+	// coordinator is alive, so the lease starts again.
+	pt.timer.Reset(p.cfg.LockLease)
+	p.mu.Unlock()
 	if pt.raft {
 		return p.confirmRaftReads(ctx, pt)
 	}

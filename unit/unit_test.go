@@ -458,3 +458,52 @@ func testHomePrepareLost(t *testing.T, reached bool) {
 	free(t, a, 1)
 	free(t, b, 2)
 }
+
+// The reads of a unit are of one instant only if every share that only
+// read still held its slots when the last lock was taken: a share whose
+// hold ended before (its lease ran out while the coordinator evaluated)
+// makes a unit that writes elsewhere abort before its decision (UCONFIRM),
+// and a unit that only read run again (URELEASE answers it).
+func TestReadsConfirmedBeforeTheDecision(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), time.Minute)
+	defer b.stop()
+	a.p.cfg.LockLease = time.Minute // the written share holds; b's read lapses
+	co := NewCoordinator("a", nil)
+	shares := []Share{
+		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
+	}
+	lapse := func() {
+		testproc.WaitFor(t, "b's hold to end with its lease", 5*time.Second, func() bool {
+			b.p.mu.Lock()
+			defer b.p.mu.Unlock()
+			return len(b.p.parts) == 0
+		})
+	}
+	write := setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}})
+	err := co.Run(context.Background(), storage.DefaultTable, shares, func(ims map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
+		lapse()
+		return write(ims)
+	})
+	var aborted *AbortedError
+	if !errors.As(err, &aborted) {
+		t.Fatalf("a unit whose read share lapsed: %v, want AbortedError", err)
+	}
+	if _, ok := a.get(t, 1, "x"); ok {
+		t.Fatal("a unit whose reads did not hold committed")
+	}
+	waitFree(t, a, 1)
+
+	err = co.Run(context.Background(), storage.DefaultTable, shares, func(map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
+		lapse()
+		return nil, nil
+	})
+	var refused *peer.RefusedError
+	if !errors.As(err, &refused) {
+		t.Fatalf("a unit that only read, a share of which lapsed: %v, want RefusedError", err)
+	}
+	waitFree(t, a, 1)
+}
