@@ -323,9 +323,10 @@ func watchedSlots(snap *router.Snapshot, tb *router.Table, tx *transaction, slot
 // unitPlace is where a unit over slots of tb runs: the node leading every
 // one of them (a raft table's unit of one slot, one raft group), else msg
 // says why it cannot run there (ErrCrossSlot: it runs as a unit across
-// nodes, or raft groups); wait: a slot is being handed over.
-func unitPlace(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) (leader meta.NodeID, msg string, wait bool) {
-	if tb.Mode == meta.ModeRaft && len(slots) > 1 {
+// nodes, or raft groups, or, when it writes, slots with followers);
+// wait: a slot is being handed over.
+func unitPlace(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, writes bool) (leader meta.NodeID, msg string, wait bool) {
+	if len(slots) > 1 && (tb.Mode == meta.ModeRaft || writes && followed(tb, slots)) {
 		return "", router.ErrCrossSlot, false
 	}
 	leader = snap.Self
@@ -344,6 +345,28 @@ func unitPlace(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID) 
 		}
 	}
 	return leader, "", false
+}
+
+// followed reports whether a slot of tb among slots has followers (an
+// async slot's log ships on its own: a unit that writes several such
+// slots needs the protocol's records to stay whole across a failover).
+func followed(tb *router.Table, slots []storage.SlotID) bool {
+	for _, s := range slots {
+		if len(tb.Route(s).Replicas) > 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// writes reports whether a command of cmds may write.
+func writes(cmds []queuedCommand) bool {
+	for _, q := range cmds {
+		if q.spec.Flags&command.Write != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // forwardable reports whether a block may run on another node: its
@@ -379,9 +402,9 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 			return nil
 		}
 		remoteWatch := len(cl.tx.remote) > 0 && cl.tx.watchTable == tb.ID
-		leader, msg, wait := unitPlace(snap, tb, slots)
+		leader, msg, wait := unitPlace(snap, tb, slots, writes(cmds))
 		switch {
-		case !forwardable(cmds) && (tb.Mode == meta.ModeAsync && !tb.AllLocal() || tb.Mode == meta.ModeRaft && msg == router.ErrCrossSlot):
+		case !forwardable(cmds) && (tb.Mode == meta.ModeAsync && !tb.AllLocal() || msg == router.ErrCrossSlot):
 			// SELECT or table-wide commands split the block (runUnitHere
 			// does the same on one node).
 			return n.runBlockAcross(cl, c, cmds)
@@ -530,7 +553,9 @@ func (n *Node) holdRest(cl *client, rest []queuedCommand) (*storage.Batch, stora
 		return b, cl.table, router.DroppedTable(cl.table)
 	}
 	slots := unitSlots(tb, rest)
-	if leader, msg, wait := unitPlace(snap, tb, slots); msg != "" || wait || leader != snap.Self {
+	// (A later segment of a block split by SELECT runs under this node's
+	// locks even over slots with followers: docs/transactions.md.)
+	if leader, msg, wait := unitPlace(snap, tb, slots, false); msg != "" || wait || leader != snap.Self {
 		if msg == "" {
 			msg = router.ErrCrossSlot
 		}

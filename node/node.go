@@ -218,13 +218,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.proxy.Routing)
 	n.startRaft()
 	n.peerMux = n.newPeerMux() // its handlers include raft mode's
-	if err := n.units.Recover(); err != nil {
-		ln.Close()
-		hln.Close()
-		pln.Close()
-		n.eng.Close()
-		return fmt.Errorf("units prepared before the restart: %w", err)
-	}
+	n.units.Recover()          // resolves the parts pending here, once the routing is in
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),

@@ -28,7 +28,7 @@ func (n *Node) newProxy() *router.Proxy {
 // routedCommand is what routing needs of a command: its class and keys,
 // and for one that may be split, how.
 func routedCommand(spec *command.Spec, args [][]byte) router.Command {
-	cmd := router.Command{Class: spec.Cluster, Name: spec.Name, Merge: spec.Merge}
+	cmd := router.Command{Class: spec.Cluster, Name: spec.Name, Merge: spec.Merge, Writes: spec.Flags&command.Write != 0}
 	if cmd.Class == router.Server {
 		return cmd
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -15,10 +16,11 @@ import (
 	"github.com/pika-node/pika-node/unit"
 )
 
-// Units whose slots several nodes lead (async tables), or several raft
-// groups (raft tables, even on one node): this node takes part in them
-// (unit.Participant, behind the U* peer requests) and coordinates its
-// clients' (unit.Coordinator). docs/transactions.md.
+// Units whose slots several nodes lead, or whose writes span slots with
+// followers (async tables) or several raft groups (raft tables), even on
+// one node: this node takes part in them (unit.Participant, behind the U*
+// peer requests) and coordinates its clients' (unit.Coordinator).
+// docs/transactions.md.
 
 // newUnits builds the participant and the coordinator.
 func (n *Node) newUnits() {
@@ -31,38 +33,26 @@ func (n *Node) newUnits() {
 			}
 			return nil
 		},
-		Ready: n.waitReady,
-		Leads: func(t storage.TableID, s storage.SlotID) bool {
-			tb, ok := n.proxy.Routing().Table(t)
-			return ok && tb.Route(s).Leader == n.id
-		},
-		Home: func(node string) unit.Site {
-			site, ok := n.site(n.proxy.Routing(), meta.NodeID(node), 0)
-			if !ok {
-				return nil
-			}
-			return site
-		},
-		Raft:     raftUnits{n},
-		HomeSlot: n.raftSlotSite,
+		Ready:    n.waitReady,
+		Slots:    unitRecords{n},
+		HomeSlot: n.slotSite,
 		Logger:   n.log.With("component", "units"),
 	})
 	n.coord = unit.NewCoordinator(string(n.id), n.log.With("component", "units"))
 	n.coord.StepPause = n.cfg.UnitStepPause
-	n.coord.HomeSlot = n.raftSlotSite
+	n.coord.HomeSlot = n.slotSite
 }
 
-// raftSlotSite returns the unit.Site of the node leading slot s of raft
-// table t now (a raft unit's home slot), nil for an async table's slot or
-// when no leader is known.
-func (n *Node) raftSlotSite(t storage.TableID, s storage.SlotID) unit.Site {
+// slotSite returns the unit.Site of the node leading slot s of table t
+// now (a unit's home slot), nil when no leader is known.
+func (n *Node) slotSite(t storage.TableID, s storage.SlotID) unit.Site {
 	snap := n.proxy.Routing()
 	tb, ok := snap.Table(t)
-	if !ok || tb.Mode != meta.ModeRaft || int(s) >= int(tb.Slots) {
+	if !ok || int(s) >= int(tb.Slots) {
 		return nil
 	}
 	leader := tb.Route(s).Leader
-	if n.raft != nil {
+	if tb.Mode == meta.ModeRaft && n.raft != nil {
 		// The group here may know its leader before the routing does.
 		if l := n.raft.RaftLeader(t, s); l.Known {
 			leader = l.Node
@@ -104,41 +94,78 @@ func (n *Node) admitUnitLock(req peer.UnitLock) error {
 	return nil
 }
 
-// raftUnits is unit.RaftGroups over this node's raft mode, which starts
-// in Run, before the participant serves or resolves anything.
-type raftUnits struct{ n *Node }
+// unitRecords is unit.Slots over this node's tables: a raft table's unit
+// records are entries of its slots' raft groups (raft mode starts in Run,
+// before the participant serves or resolves anything); an async table's
+// are logged writes of the slot's leader (storage.WriteUnitRecord), made
+// durable by the acknowledgement of every live follower.
+type unitRecords struct{ n *Node }
 
 // errNoRaft answers for a raft slot before raft mode started.
 var errNoRaft = errors.New("raft mode is not running yet")
 
-func (r raftUnits) IsRaft(t storage.TableID) bool {
-	tb, ok := r.n.proxy.Routing().Table(t)
-	return ok && tb.Mode == meta.ModeRaft && r.n.raft != nil
+// unitAckWait bounds the wait for an async slot's followers to
+// acknowledge a unit's record: a follower that does not answer makes the
+// unit fail before its decision (docs/transactions.md, "Durability").
+const unitAckWait = 3 * time.Second
+
+func (u unitRecords) raftTable(t storage.TableID) bool {
+	tb, ok := u.n.proxy.Routing().Table(t)
+	return ok && tb.Mode == meta.ModeRaft
 }
 
-func (r raftUnits) Leads(t storage.TableID, s storage.SlotID) bool {
-	return r.n.raft != nil && r.n.raft.Leads(t, s)
+func (u unitRecords) Leads(t storage.TableID, s storage.SlotID) bool {
+	if u.raftTable(t) {
+		return u.n.raft != nil && u.n.raft.Leads(t, s)
+	}
+	tb, ok := u.n.proxy.Routing().Table(t)
+	return ok && int(s) < int(tb.Slots) && tb.Route(s).Leader == u.n.id
 }
 
-func (r raftUnits) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
-	if r.n.raft == nil {
+func (u unitRecords) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
+	switch {
+	case u.raftTable(t) && u.n.raft == nil:
 		return 0, errNoRaft
+	case u.raftTable(t):
+		return u.n.raft.WritableTerm(t, s)
+	case !u.Leads(t, s):
+		return 0, fmt.Errorf("this node does not lead slot %d", s)
 	}
-	return r.n.raft.WritableTerm(t, s)
+	return 0, nil
 }
 
-func (r raftUnits) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error {
-	if r.n.raft == nil {
+func (u unitRecords) ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error {
+	if !u.raftTable(t) {
+		return nil // the hold keeps the slot's writes out
+	}
+	if u.n.raft == nil {
 		return errNoRaft
 	}
-	return r.n.raft.ReadBarrierAt(ctx, t, s, term)
+	return u.n.raft.ReadBarrierAt(ctx, t, s, term)
 }
 
-func (r raftUnits) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
-	if r.n.raft == nil {
-		return errNoRaft
+func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
+	if u.raftTable(t) {
+		if u.n.raft == nil {
+			return errNoRaft
+		}
+		return u.n.raft.Propose(ctx, t, s, effect, term)
 	}
-	return r.n.raft.Propose(ctx, t, s, effect, term)
+	index, err := u.n.eng.WriteUnitRecord(t, s, effect)
+	if err != nil || index == 0 {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, unitAckWait)
+	defer cancel()
+	return u.n.shipper.AwaitAcked(ctx, t, s, index)
+}
+
+func (u unitRecords) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {
+	if u.raftTable(t) {
+		return u.Propose(ctx, t, s, effect, 0)
+	}
+	_, err := u.n.eng.WriteUnitRecord(t, s, effect)
+	return err
 }
 
 // registerUnitRequests adds the U* requests to the peer request table.

@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -70,6 +71,13 @@ type Shipper struct {
 	stats     atomic.Pointer[Stats]
 	bytesSent atomic.Int64
 	entries   atomic.Int64
+
+	// acked is, per follower and slot, the last index the follower
+	// acknowledged (AwaitAcked); ackMoved is closed and replaced each
+	// time a round moves it.
+	ackMu    sync.Mutex
+	acked    map[target]storage.LogIndex
+	ackMoved chan struct{}
 }
 
 // Stats is what the shipper saw in its last round.
@@ -130,7 +138,88 @@ func NewShipper(cfg Config, store ShipperStore, links *peer.Links, snap func() *
 		cfg.Log = slog.Default()
 	}
 	return &Shipper{cfg: cfg, eng: store, links: links, snap: snap, next: map[target]storage.LogIndex{},
-		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64)}
+		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64),
+		acked: map[target]storage.LogIndex{}, ackMoved: make(chan struct{})}
+}
+
+// ErrNotLeader is AwaitAcked for a slot this node does not lead (any
+// more): its followers take nothing more from it.
+var ErrNotLeader = errors.New("replication: this node does not lead the slot")
+
+// AwaitAcked returns once every live follower of slot s of table t (the
+// replicas the routing lists whose node is registered) acknowledged the
+// slot's log up to index: then a failover, which promotes one of them,
+// keeps the entry. A follower that does not answer or needs a full sync
+// keeps it waiting until ctx ends (its error is returned).
+func (s *Shipper) AwaitAcked(ctx context.Context, t storage.TableID, slot storage.SlotID, index storage.LogIndex) error {
+	for {
+		s.ackMu.Lock()
+		moved := s.ackMoved
+		behind, err := s.unacked(t, slot, index)
+		s.ackMu.Unlock()
+		if err != nil || behind == "" {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("replication: follower %s did not acknowledge entry %d of slot %d: %w", behind, index, slot, ctx.Err())
+		case <-moved:
+		}
+	}
+}
+
+// unacked returns a live follower of the slot that has not acknowledged
+// index ("" when none); ackMu is held.
+func (s *Shipper) unacked(t storage.TableID, slot storage.SlotID, index storage.LogIndex) (meta.NodeID, error) {
+	snap := s.snap()
+	if snap == nil {
+		return "", ErrNotLeader
+	}
+	tb, ok := snap.Table(t)
+	if !ok || int(slot) >= int(tb.Slots) {
+		return "", ErrNotLeader
+	}
+	r := tb.Route(slot)
+	if r.Leader != s.cfg.Self {
+		return "", ErrNotLeader
+	}
+	for _, f := range r.Replicas {
+		if f == s.cfg.Self {
+			continue
+		}
+		if _, live := snap.Node(f); !live {
+			continue
+		}
+		if s.acked[target{f, t, slot}] < index {
+			return f, nil
+		}
+	}
+	return "", nil
+}
+
+// publishAcked records the followers' positions after a round (next - 1
+// per follower whose position is known) and wakes AwaitAcked.
+func (s *Shipper) publishAcked() {
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	moved := false
+	for to, next := range s.next {
+		if next > 0 && s.acked[to] != next-1 {
+			s.acked[to] = next - 1
+			moved = true
+		}
+	}
+	for to := range s.acked {
+		// Forgotten, or its position unknown (it did not answer, or
+		// will be synced again): not counted until it answers.
+		if s.next[to] == 0 {
+			delete(s.acked, to)
+		}
+	}
+	if moved {
+		close(s.ackMoved)
+		s.ackMoved = make(chan struct{})
+	}
 }
 
 // Run ships until ctx is done; it returns once the full syncs it started
@@ -332,6 +421,7 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) (more bool) 
 		}
 	}
 	s.publishStats(snap)
+	s.publishAcked()
 	for _, x := range out {
 		if n := s.next[x.to]; n != 0 && n != x.from {
 			return true

@@ -140,6 +140,8 @@ type Command struct {
 	Name string
 	// Merge is a TableWide command's: how its parts' replies merge.
 	Merge Merge
+	// Writes: the command may write.
+	Writes bool
 }
 
 // Decide routes cmd, a command of table tb (nil: the connection's table
@@ -200,7 +202,10 @@ func decideByRouting(snap *Snapshot, tb *Table, cmd Command, raft RaftView) Deci
 // all (here, or forwarded naming them all) under all their locks, or
 // Across when several nodes lead them; in a raft table Across always:
 // each slot is its own raft group, and only the protocol of units makes
-// writes of several groups one (docs/transactions.md).
+// writes of several groups one (docs/transactions.md). A write in an
+// async table whose slots have followers is Across too: each slot's log
+// ships on its own, and only the protocol's records keep a failover from
+// promoting followers that got part of it.
 func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
 	first := SlotOf(cmd.Keys[0], tb.Slots)
 	leader := tb.Route(first).Leader
@@ -214,7 +219,7 @@ func unitDecision(snap *Snapshot, tb *Table, cmd Command) Decision {
 		if err := LeaderDown(snap, tb, s); err != "" {
 			return Decision{Kind: Refuse, Err: err}
 		}
-		across = across || r.Leader != leader
+		across = across || r.Leader != leader || (cmd.Writes && len(r.Replicas) > 1)
 	}
 	switch {
 	case across || tb.Mode == meta.ModeRaft:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -78,13 +79,16 @@ type Engine struct {
 	filters []*staleMemberFilter
 
 	stripes [lockStripes]sync.Mutex
-	// gates are raised on the stripes of a prepared unit's part: reads
-	// wait (units.go, raftunits.go).
+	// gates are raised on the stripes of a unit's pending part: reads
+	// wait (unitrecords.go).
 	gates stripeGates
-	// raftParts are the units' parts pending on raft slots here.
-	raftParts raftParts
-	decideMu  sync.Mutex // Decide's read-then-write of a unit's outcome
-	mcache    metaCache
+	// pendingParts are the units' parts pending on slots here.
+	pendingParts pendingParts
+	// records is held (read) by a unit record's write, which holds no
+	// stripe (WriteUnitRecord), and taken by Close before the committer
+	// stops.
+	records sync.RWMutex
+	mcache  metaCache
 	// watches are the keys clients WATCH, marked by every write applied.
 	watches watchSet
 
@@ -221,7 +225,8 @@ func (e *Engine) Close() error {
 	for i := range e.stripes {
 		e.stripes[i].Lock()
 	}
-	close(e.commitCh) // no commit is in flight: every stripe is held
+	e.records.Lock()
+	close(e.commitCh) // no commit is in flight: every stripe is held, and records
 	<-e.commitDone
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
@@ -486,7 +491,7 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	}
 	// A raft slot pending on a unit is written once the unit is resolved
 	// (raftunits.go).
-	if err := b.e.awaitRaftParts(t, local); err != nil {
+	if err := b.e.awaitParts(t, local); err != nil {
 		return err
 	}
 	// Image slots are not admitted: another node leads them (a command
@@ -535,7 +540,7 @@ func (b *Batch) Hold(t TableID, slots []SlotID) error {
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	if err := b.e.awaitRaftParts(t, slots); err != nil {
+	if err := b.e.awaitParts(t, slots); err != nil {
 		return err
 	}
 	if b.committer != nil && len(slots) > 0 {
@@ -711,8 +716,34 @@ func (e *Engine) commitWith(txns []*Txn, sys []Op, done chan error) error {
 // commitReq is one caller's effects waiting for the committer.
 type commitReq struct {
 	txns []*Txn
-	sys  []Op // system CF ops of the same write (a unit's part record)
-	done chan error
+	sys  []Op // system CF ops of the same write
+	// records: the txns are unit records written without their slots'
+	// stripe locks (WriteUnitRecord); the committer applies the records'
+	// rules to them and never writes one in the same group as another
+	// request of its slot.
+	records bool
+	done    chan error
+}
+
+// slotUpdate is one slot's counts and log entry in the batch.
+type slotUpdate struct {
+	c      *slotCounts
+	t      TableID
+	s      SlotID
+	n      [2]int64
+	count  bool // the counts changed
+	logged bool
+	index  LogIndex
+	epoch  Epoch
+	ms     int64
+
+	// replicated: the entry is a leader's, applied here as its
+	// follower (ApplyLogEntry), not this node's own write.
+	replicated bool
+	// txn is the write; dropped: the records' rules dropped it
+	// (filterRecords): it is not written.
+	txn     *Txn
+	dropped bool
 }
 
 // maxCommitGroup bounds how many requests one RocksDB write carries.
@@ -725,32 +756,29 @@ const maxCommitGroup = 512
 // 2-core machine that meant fifty threads and p99 latencies of milliseconds.
 // Here waiting writers are parked goroutines and one thread does the write.
 // The requests' slots are disjoint (each holds its slots' stripes), so their
-// order inside the batch does not matter.
+// order inside the batch does not matter; a unit record's write, which
+// holds no stripe (WriteUnitRecord), goes in a group where no other request
+// has its slot.
 func (e *Engine) commitLoop() {
 	defer close(e.commitDone)
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
-	// slotUpdate is one slot's counts and log entry in the batch.
-	type slotUpdate struct {
-		c      *slotCounts
-		t      TableID
-		s      SlotID
-		n      [2]int64
-		count  bool // the counts changed
-		logged bool
-		index  LogIndex
-		epoch  Epoch
-		ms     int64
-
-		// replicated: the entry is a leader's, applied here as its
-		// follower (ApplyLogEntry), not this node's own write.
-		replicated bool
-	}
-	var group []*commitReq
+	var group, carry []*commitReq
 	var updates []slotUpdate
 	var entry []byte
-	for first := range e.commitCh {
-		group = append(group[:0], first)
+	for {
+		// A unit record's request meeting another of its slot in a
+		// group is carried to the next one, which starts with them.
+		group = append(group[:0], carry...)
+		carry = carry[:0]
+		carriedOver := len(group)
+		if len(group) == 0 {
+			first, ok := <-e.commitCh
+			if !ok {
+				return
+			}
+			group = append(group, first)
+		}
 	drain:
 		for len(group) < maxCommitGroup {
 			select {
@@ -763,11 +791,40 @@ func (e *Engine) commitLoop() {
 				break drain
 			}
 		}
+		// The requests carried over first, then those holding their
+		// slots' locks (disjoint), then the new record requests. Once a
+		// record request is in the group, each request is checked against
+		// the slots already in it.
+		hasRecords := false
+		for _, r := range group {
+			hasRecords = hasRecords || r.records
+		}
+		if hasRecords {
+			slices.SortStableFunc(group[carriedOver:], func(a, b *commitReq) int {
+				switch {
+				case a.records == b.records:
+					return 0
+				case b.records:
+					return -1
+				}
+				return 1
+			})
+		}
 		wb.Clear()
 		updates = updates[:0]
+		records := unitRecordApply{e: e}
 		nowMS := e.opts.Now()
 		var failed map[*commitReq]error
+		var carried map[*commitReq]bool
 		for _, req := range group {
+			if hasRecords && slotInGroup(req, updates) {
+				carry = append(carry, req)
+				if carried == nil {
+					carried = map[*commitReq]bool{}
+				}
+				carried[req] = true
+				continue
+			}
 			// Look up every slot first, so a request for an unloaded
 			// table (a bug elsewhere) fails alone, before any of it is
 			// in the batch; the rest of the group is written.
@@ -782,7 +839,7 @@ func (e *Engine) commitLoop() {
 					reqErr = err
 					break
 				}
-				u := slotUpdate{c: c, t: t.table, s: t.slot,
+				u := slotUpdate{c: c, t: t.table, s: t.slot, txn: t,
 					n:      [2]int64{c.keys.Load() + t.eff.KeyDelta, c.expires.Load() + t.eff.ExpireDelta},
 					count:  t.eff.KeyDelta != 0 || t.eff.ExpireDelta != 0,
 					logged: c.logged.Load(),
@@ -804,6 +861,16 @@ func (e *Engine) commitLoop() {
 				failed[req] = fmt.Errorf("storage: commit: %w", reqErr)
 				continue
 			}
+			if req.records {
+				if ferr := filterRecords(&records, req, updates[mark:]); ferr != nil {
+					updates = updates[:mark]
+					if failed == nil {
+						failed = map[*commitReq]error{}
+					}
+					failed[req] = fmt.Errorf("storage: commit: %w", ferr)
+					continue
+				}
+			}
 			i := mark
 			for _, t := range req.txns {
 				if t.eff.Empty() {
@@ -811,6 +878,12 @@ func (e *Engine) commitLoop() {
 				}
 				u := updates[i]
 				i++
+				if u.dropped {
+					continue
+				}
+				if !req.records {
+					records.track(u.t, u.s, &t.eff)
+				}
 				if u.count {
 					wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
 				}
@@ -830,6 +903,9 @@ func (e *Engine) commitLoop() {
 		} else {
 			wrote := false
 			for _, u := range updates {
+				if u.dropped {
+					continue
+				}
 				u.c.keys.Store(u.n[0])
 				u.c.expires.Store(u.n[1])
 				if u.logged {
@@ -837,13 +913,14 @@ func (e *Engine) commitLoop() {
 					u.c.logEpoch.Store(uint64(u.epoch))
 					u.c.logFirst.CompareAndSwap(0, uint64(u.index))
 					wrote = wrote || !u.replicated
+					u.txn.logIndex = u.index
 				}
 			}
 			if wrote { // after the bounds moved: the woken reader sees them
 				e.notifyLogWritten()
 			}
 			for _, req := range group {
-				if failed[req] != nil {
+				if failed[req] != nil || carried[req] {
 					continue
 				}
 				for _, t := range req.txns {
@@ -851,11 +928,17 @@ func (e *Engine) commitLoop() {
 					e.touchEffect(&t.eff)
 				}
 			}
+			// After the caches: a read the part's gate held sees the
+			// part's end applied.
+			records.noted()
 		}
 		if cap(entry) > 1<<20 {
 			entry = nil // do not keep a huge effect's buffer
 		}
 		for _, req := range group {
+			if carried[req] {
+				continue
+			}
 			if ferr := failed[req]; ferr != nil {
 				req.done <- ferr
 			} else {
@@ -863,6 +946,41 @@ func (e *Engine) commitLoop() {
 			}
 		}
 	}
+}
+
+// slotInGroup reports whether a slot of req is among the group's updates
+// so far.
+func slotInGroup(req *commitReq, updates []slotUpdate) bool {
+	for _, t := range req.txns {
+		for _, u := range updates {
+			if u.t == t.table && u.s == t.slot {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// filterRecords applies the rules of unit records to a record request's
+// effects (ups are their updates, in order): an end of a part not
+// recorded is dropped (the update marked), a decision is not written
+// over a recorded one.
+func filterRecords(a *unitRecordApply, req *commitReq, ups []slotUpdate) error {
+	i := 0
+	for _, t := range req.txns {
+		if t.eff.Empty() {
+			continue
+		}
+		keep, err := a.filter(t.table, t.slot, &t.eff)
+		if err != nil {
+			return err
+		}
+		if !keep {
+			ups[i].dropped = true
+		}
+		i++
+	}
+	return nil
 }
 
 // cacheEffect brings the meta cache of slot up to date with a committed
@@ -992,7 +1110,7 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 		if err := e.loadRaftPosition(t, SlotID(s), &c[s]); err != nil {
 			return err
 		}
-		if err := e.loadRaftPartsWith(parts, t, SlotID(s)); err != nil {
+		if err := e.loadPartsWith(parts, t, SlotID(s)); err != nil {
 			return err
 		}
 	}

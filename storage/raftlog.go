@@ -289,7 +289,7 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	for i := range groups {
 		if g := &groups[i]; g.FromStaging {
 			// The snapshot's part records replace the slot's.
-			if err := e.loadRaftParts(g.Table, g.Slot); err != nil {
+			if err := e.loadParts(g.Table, g.Slot); err != nil {
 				return err
 			}
 		}

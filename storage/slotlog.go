@@ -75,12 +75,22 @@ func (e *Engine) ApplyLogEntry(t TableID, s SlotID, en LogEntry) error {
 		}
 	}
 	eff.Ops = ops
-	return e.Update(t, []SlotID{s}, func(u *Update) error {
-		txn := u.Txn(s)
-		txn.eff = eff
-		txn.replicated = &en
-		return nil
-	})
+	// Under the slot's lock, but without waiting for a unit's part
+	// pending on the slot (Batch.Update would): the entry may be the
+	// part's end.
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	stripes := e.stripesOf(t, []SlotID{s})
+	for _, i := range stripes {
+		e.stripes[i].Lock()
+	}
+	defer e.unlock(stripes)
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	txn := &Txn{e: e, table: t, slot: s, write: true, eff: eff, replicated: &en}
+	return e.commit([]*Txn{txn}, make(chan error, 1))
 }
 
 // EncodeLogEntry is an entry's wire form: index | epoch | unix ms | effect.

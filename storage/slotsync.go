@@ -120,7 +120,7 @@ func (e *Engine) ResetSlot(t TableID, s SlotID) error {
 	}
 	e.mcache.clearAll()
 	e.touchSlot(t, s)
-	e.forgetRaftParts(t, s, false)
+	e.forgetParts(t, s, false)
 	c.keys.Store(0)
 	c.expires.Store(0)
 	c.logFirst.Store(0)
@@ -155,7 +155,8 @@ func (e *Engine) FinishSlotLoad(t TableID, s SlotID, index LogIndex, epoch Epoch
 		c.logLast.Store(uint64(index))
 		c.logEpoch.Store(uint64(epoch))
 	}
-	return nil
+	// The copy carries the units' parts pending on the slot.
+	return e.loadParts(t, s)
 }
 
 // SlotSum is a checksum of a slot's live data at one log position.

@@ -96,7 +96,7 @@ func (e *Engine) DropTable(t TableID) error {
 	e.countsMu.Lock()
 	delete(e.counts, t)
 	e.countsMu.Unlock()
-	e.forgetRaftParts(t, 0, true)
+	e.forgetParts(t, 0, true)
 	return nil
 }
 

@@ -38,6 +38,9 @@ type Txn struct {
 	// replicated, when set, is the leader's log entry this write
 	// applies: it is logged with the leader's index and epoch.
 	replicated *LogEntry
+	// logIndex is the index of the slot's log entry the committer wrote
+	// for it (0 when the slot keeps no log).
+	logIndex LogIndex
 	// image, when set, stands in for storage: the Txn is a coordinator's,
 	// evaluating over a copy of another node's keys of the slot
 	// (Batch.UseImage), and reads nothing of this node's RocksDB.

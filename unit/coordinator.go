@@ -30,9 +30,9 @@ type Coordinator struct {
 	// step it chose (TestUnitFaults). 0 in production.
 	StepPause time.Duration
 	// HomeSlot, when set, returns the Site of the node that leads slot s
-	// of table t now if t is a raft table (nil otherwise): a raft unit's
-	// decision is its home slot's, whoever leads it, so an abort the
-	// home node refused (it lost the slot) is asked of the new leader.
+	// of table t now (nil when none is known): a unit's decision is its
+	// home slot's, whoever leads it, so an abort the home node refused
+	// (it lost the slot) is asked of the new leader.
 	HomeSlot func(t storage.TableID, s storage.SlotID) Site
 }
 
@@ -346,9 +346,9 @@ func (c *Coordinator) decideAbort(ctx context.Context, table storage.TableID, ho
 	if err == nil || c.HomeSlot == nil {
 		return o, err
 	}
-	// A raft home slot: ask whoever leads it now, until one answers or a
-	// few timeouts pass (an election takes a second or two; no event
-	// here says when a remote group has elected).
+	// Ask whoever leads the home slot now, until one answers or a few
+	// timeouts pass (a raft election takes a second or two; no event here
+	// says when a remote group has elected).
 	deadline := time.Now().Add(2 * c.Timeout)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		if site := c.HomeSlot(table, homeSlot); site != nil {

@@ -38,17 +38,11 @@ type ParticipantConfig struct {
 	// leads every slot named at the asker's epoch and may write it: nil,
 	// or a *peer.RefusedError to answer.
 	Admit func(req peer.UnitLock) error
-	// Leads reports whether this node leads slot s of table t now (a
-	// part restored at startup is applied only where it still does).
-	Leads func(t storage.TableID, s storage.SlotID) bool
-	// Home returns the Site of a unit's home node, which holds its
-	// decision (nil when the node is unknown now).
-	Home func(node string) Site
-	// Raft is this node's raft groups, for units over raft slots (nil:
-	// the node serves no raft table).
-	Raft RaftGroups
+	// Slots writes the units' records in the slots of this node's
+	// tables, each as its table's mode makes them durable (records.go).
+	Slots Slots
 	// HomeSlot returns the Site of the node that leads slot s of table t
-	// now, where a raft part's unit has its decision (nil when none is
+	// now, where a part's unit has its decision (nil when none is
 	// known).
 	HomeSlot func(t storage.TableID, s storage.SlotID) Site
 	// AdmitWatch checks a UWATCH: this node leads every slot named at
@@ -75,8 +69,8 @@ type Participant struct {
 
 	mu    sync.Mutex
 	parts map[string]*part
-	// decideMu orders the check and the record of raft decisions made
-	// here (raft.go).
+	// decideMu orders the check and the record of decisions made here
+	// (records.go).
 	decideMu sync.Mutex
 	watches  map[string]*watchReg
 	closed   bool
@@ -92,15 +86,20 @@ type Participant struct {
 type part struct {
 	unit     string
 	hold     *storage.SlotHold
-	prepared *storage.PreparedPart
+	prepared *preparedPart
 	timer    *time.Timer // the lease, then the wait before resolving
 	busy     bool
-	// raft: the slots are raft slots (raft.go); terms are the terms in
-	// which this node led each one's group when it locked it, homeSlot
-	// is where the unit's decision is recorded once prepared.
-	raft     bool
+	// terms are the terms in which this node led each slot when it
+	// locked it (raft slots; 0 for an async table's), homeSlot is where
+	// the unit's decision is recorded once prepared.
 	terms    map[storage.SlotID]uint64
 	homeSlot storage.SlotID
+}
+
+// preparedPart is what a part prepared here wrote: its slots' records.
+type preparedPart struct {
+	table storage.TableID
+	slots []storage.SlotID
 }
 
 // errPartBusy answers a request for a part another operation is ending
@@ -244,11 +243,9 @@ func (p *Participant) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.S
 		return nil, err
 	}
 	pt := &part{unit: req.Unit, hold: h}
-	if p.isRaft(req.Table) {
-		if err := p.lockRaft(ctx, pt, slots); err != nil {
-			h.Release()
-			return nil, err
-		}
+	if err := p.lockSlots(ctx, pt, slots); err != nil {
+		h.Release()
+		return nil, err
 	}
 	images, err := h.Export(slots, keys)
 	if err != nil {
@@ -301,51 +298,27 @@ func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.O
 		}
 		return "", nil
 	}
-	rec := storage.PreparedPart{Unit: req.Unit, Home: req.Home, Table: pt.hold.Table()}
+	rec := preparedPart{table: pt.hold.Table()}
 	for _, part := range req.Parts {
 		if !holds(pt.hold, part.Slot) {
 			p.mu.Unlock()
 			return "", fmt.Errorf("unit %s: slot %d is not locked by the unit", req.Unit, part.Slot)
 		}
-		rec.Slots = append(rec.Slots, part.Slot)
-		rec.Effects = append(rec.Effects, part.Effect)
+		rec.slots = append(rec.slots, part.Slot)
 	}
 	pt.busy = true // its lease does not end it meanwhile
+	pt.homeSlot = req.HomeSlot
 	p.mu.Unlock()
-	var err error
-	outcome := peer.Outcome("")
-	if pt.raft {
-		pt.homeSlot = req.HomeSlot
-		outcome, err = p.prepareRaft(ctx, pt, req)
-	} else if req.Decide {
-		var d storage.Decision
-		if d, err = pt.hold.PrepareAndCommit(rec); err == nil {
-			outcome = outcomeOf(d)
-		}
-	} else {
-		err = pt.hold.Prepare(rec)
-	}
+	outcome, err := p.prepareRecords(ctx, pt, req)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt.busy = false
-	if pt.raft && (err != nil || outcome == peer.OutcomeAbort) {
-		// Some of its slots' entries may be recorded: it is prepared
-		// (partly), and UABORT or its resolution ends what is.
-		pt.prepared = &rec
-		pt.timer.Stop()
-		pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
-		return outcome, err
-	}
-	if err != nil || outcome == peer.OutcomeAbort {
-		// Not prepared (an abort recorded first: the coordinator drops
-		// the unit's parts, this one with them).
-		pt.timer.Reset(p.cfg.LockLease)
-		return outcome, err
-	}
+	// Even after an error some of its slots' records may be written: it
+	// is prepared (partly), and UABORT or its resolution ends what is.
 	pt.prepared = &rec
 	pt.timer.Stop()
 	pt.timer = time.AfterFunc(p.cfg.ResolveAfter, func() { p.startResolve(pt) })
-	return outcome, nil
+	return outcome, err
 }
 
 func outcomeOf(d storage.Decision) peer.Outcome {
@@ -376,22 +349,12 @@ func (p *Participant) Decide(ctx context.Context, req peer.UnitDecide) (peer.Out
 	case peer.OutcomeAbort:
 		d = storage.Aborted
 	}
-	if p.isRaft(req.Table) {
-		return p.decideRaft(ctx, req.Table, req.HomeSlot, req.Unit, d)
-	}
-	got, err := p.cfg.Engine.Decide(req.Unit, d)
-	if err != nil {
-		return "", err
-	}
-	return outcomeOf(got), nil
+	return p.decide(ctx, req.Table, req.HomeSlot, req.Unit, d)
 }
 
 // Forget drops a unit's decision once every part is resolved.
 func (p *Participant) Forget(ctx context.Context, req peer.UnitForget) error {
-	if p.isRaft(req.Table) {
-		return p.cfg.Raft.Propose(ctx, req.Table, req.HomeSlot, storage.RaftForgetEffect(req.Table, req.HomeSlot, req.Unit), 0)
-	}
-	return p.cfg.Engine.ForgetDecision(req.Unit)
+	return p.cfg.Slots.End(ctx, req.Table, req.HomeSlot, storage.ForgetEffect(req.Table, req.HomeSlot, req.Unit))
 }
 
 // Apply applies the unit's prepared part (or releases a part that only
@@ -410,7 +373,7 @@ func (p *Participant) Abort(_ context.Context, unit string) error {
 // reads held until now: ErrUnknownUnit when its hold had already ended
 // (its lease ran out), and for raft slots a *peer.RefusedError when this
 // node no longer leads one in the term it locked it in (another leader
-// may have written it meanwhile, confirmRaftReads). A unit that only
+// may have written it meanwhile, confirmReads). A unit that only
 // read answers its client once every share confirmed.
 func (p *Participant) Release(ctx context.Context, unit string) error {
 	p.mu.Lock()
@@ -426,10 +389,7 @@ func (p *Participant) Release(ctx context.Context, unit string) error {
 	p.claim(pt)
 	p.mu.Unlock()
 	defer pt.hold.Release()
-	if pt.raft {
-		return p.confirmRaftReads(ctx, pt)
-	}
-	return nil
+	return p.confirmReads(ctx, pt)
 }
 
 // Confirm answers whether a part that only read, in a unit that writes
@@ -452,10 +412,7 @@ func (p *Participant) Confirm(ctx context.Context, unit string) error {
 	// coordinator is alive, so the lease starts again.
 	pt.timer.Reset(p.cfg.LockLease)
 	p.mu.Unlock()
-	if pt.raft {
-		return p.confirmRaftReads(ctx, pt)
-	}
-	return nil
+	return p.confirmReads(ctx, pt)
 }
 
 func (p *Participant) end(unit string, commit bool) error {
@@ -463,9 +420,9 @@ func (p *Participant) end(unit string, commit bool) error {
 	pt := p.parts[unit]
 	if pt == nil {
 		p.mu.Unlock()
-		// A raft part this node did not prepare (it leads the slot
-		// since) is ended from its record.
-		return p.endRaftRecords(unit, commit)
+		// A part this node did not prepare (it leads the slot since)
+		// is ended from its record.
+		return p.endRecords(unit, commit)
 	}
 	if pt.busy {
 		p.mu.Unlock()
@@ -492,9 +449,9 @@ func (p *Participant) finishClaimed(pt *part, commit bool) error {
 	if err == nil {
 		return nil
 	}
-	if pt.raft && !p.leadsAny(pt) {
+	if !p.leadsAny(pt) {
 		// Its slots are led elsewhere now: their leaders end what is
-		// recorded (resolveRaftParts); this node's hold ends.
+		// recorded (resolveParts); this node's hold ends.
 		pt.hold.Release()
 		return err
 	}
@@ -515,17 +472,11 @@ func (p *Participant) finishClaimed(pt *part, commit bool) error {
 
 // finish applies or drops pt's part and ends its hold.
 func (p *Participant) finish(pt *part, commit bool) error {
-	switch {
-	case pt.prepared == nil:
+	if pt.prepared == nil {
 		pt.hold.Release()
 		return nil
-	case pt.raft:
-		return p.finishRaft(pt, commit)
-	case commit:
-		return pt.hold.ApplyHold(*pt.prepared)
-	default:
-		return pt.hold.DropPrepared(pt.unit)
 	}
+	return p.finishRecords(pt, commit)
 }
 
 // startResolve asks the home of a prepared part whose coordinator went
@@ -548,22 +499,8 @@ func (p *Participant) resolve(pt *part) {
 		return // closing
 	}
 	backoff := 100 * time.Millisecond
-	began := time.Now()
 	for {
-		o, err := p.askHome(pt)
-		if err == nil && o == peer.OutcomeCommit && !pt.raft && !p.leadsAll(pt) {
-			// Right after a restart the routing may not name this node
-			// the slots' leader yet (a slot of one replica has no leader
-			// while its node is down): a committed part waits for it. A
-			// slot another node took over meanwhile (an async failover)
-			// cannot get the part any more (docs/transactions.md).
-			if time.Since(began) < leadWait {
-				err = errors.New("this node does not lead the part's slots (yet)")
-			} else {
-				p.cfg.Logger.Error("unit: a committed part on slots this node no longer leads: dropped", "unit", pt.unit)
-				o = peer.OutcomeAbort
-			}
-		}
+		o, err := p.askHomeSlot(pt.prepared.table, pt.homeSlot, pt.unit)
 		if err == nil {
 			p.mu.Lock()
 			if p.parts[pt.unit] != pt || pt.busy {
@@ -580,7 +517,7 @@ func (p *Participant) resolve(pt *part) {
 			p.cfg.Logger.Info("unit: resolved a part through its home", "unit", pt.unit, "outcome", o)
 			return
 		}
-		p.cfg.Logger.Warn("unit: cannot resolve a prepared part yet", "unit", pt.unit, "home", pt.prepared.Home, "err", err)
+		p.cfg.Logger.Warn("unit: cannot resolve a prepared part yet", "unit", pt.unit, "home slot", pt.homeSlot, "err", err)
 		select {
 		case <-p.ctx.Done():
 			return
@@ -590,63 +527,15 @@ func (p *Participant) resolve(pt *part) {
 	}
 }
 
-// leadWait bounds how long a committed part waits for this node to lead
-// its slots again.
-const leadWait = 5 * time.Minute
-
-func (p *Participant) leadsAll(pt *part) bool {
-	if p.cfg.Leads == nil {
-		return true
-	}
-	for _, s := range pt.prepared.Slots {
-		if !p.cfg.Leads(pt.prepared.Table, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func (p *Participant) askHome(pt *part) (peer.Outcome, error) {
-	if pt.raft {
-		return p.askHomeSlot(pt.prepared.Table, pt.homeSlot, pt.unit)
-	}
-	home := p.cfg.Home(pt.prepared.Home)
-	if home == nil {
-		return "", fmt.Errorf("home node %s unknown", pt.prepared.Home)
-	}
-	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Second)
-	defer cancel()
-	return home.Decide(ctx, peer.UnitDecide{Unit: pt.unit, Outcome: peer.OutcomeAbort, Table: pt.prepared.Table})
-}
-
-// Recover holds again the parts this node had prepared when it stopped
-// (async tables) and resolves them through their homes, and starts the
-// resolver of the parts pending on raft slots this node leads (now or
-// later: resolveRaftParts). Call it once, before serving.
-func (p *Participant) Recover() error {
-	if p.cfg.Raft != nil {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.resolveRaftParts()
-		}()
-	}
-	recs, err := p.cfg.Engine.ListPrepared()
-	if err != nil {
-		return err
-	}
-	for i := range recs {
-		rec := recs[i]
-		h := p.cfg.Engine.Hold(rec.Table, rec.Slots)
-		h.Gate()
-		pt := &part{unit: rec.Unit, hold: h, prepared: &rec}
-		p.mu.Lock()
-		p.parts[rec.Unit] = pt
-		pt.timer = time.AfterFunc(0, func() { p.startResolve(pt) })
-		p.mu.Unlock()
-		p.cfg.Logger.Info("unit: a prepared part found at startup", "unit", rec.Unit, "home", rec.Home)
-	}
-	return nil
+// Recover starts the resolver of the parts pending on slots this node
+// leads (now or later: resolveParts), the parts it prepared before it
+// stopped among them. Call it once, before serving.
+func (p *Participant) Recover() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.resolveParts()
+	}()
 }
 
 // Close stops the resolvers and releases every hold (a prepared part

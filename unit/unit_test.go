@@ -23,9 +23,33 @@ type node struct {
 	p    *Participant
 }
 
-// cluster is the test's nodes by name, the Home lookup of their
+// cluster is the test's nodes by name, the home slot lookup of their
 // participants.
 type cluster map[string]*node
+
+// leaderOf is which test node leads each slot the tests use.
+var leaderOf = map[storage.SlotID]string{1: "a", 2: "b", 3: "a", 4: "a"}
+
+// testSlots writes unit records as an async leader without followers
+// does: on its engine, durable at once.
+type testSlots struct{ n *node }
+
+func (ts testSlots) Leads(_ storage.TableID, s storage.SlotID) bool { return leaderOf[s] == ts.n.name }
+
+func (testSlots) WritableTerm(storage.TableID, storage.SlotID) (uint64, error) { return 0, nil }
+
+func (testSlots) ReadBarrier(context.Context, storage.TableID, storage.SlotID, uint64) error {
+	return nil
+}
+
+func (ts testSlots) Propose(_ context.Context, t storage.TableID, s storage.SlotID, effect []byte, _ uint64) error {
+	_, err := ts.n.eng.WriteUnitRecord(t, s, effect)
+	return err
+}
+
+func (ts testSlots) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {
+	return ts.Propose(ctx, t, s, effect, 0)
+}
 
 func openEngine(t *testing.T, dir string) *storage.Engine {
 	t.Helper()
@@ -46,8 +70,9 @@ func (c cluster) start(t *testing.T, name, dir string, resolveAfter time.Duratio
 		Engine:     n.eng,
 		Admit:      func(peer.UnitLock) error { return nil },
 		AdmitWatch: func(peer.UnitWatch) error { return nil },
-		Home: func(home string) Site {
-			if h := c[home]; h != nil {
+		Slots:      testSlots{n},
+		HomeSlot: func(_ storage.TableID, s storage.SlotID) Site {
+			if h := c[leaderOf[s]]; h != nil {
 				return h.p
 			}
 			return nil
@@ -141,8 +166,8 @@ func TestRunCommitsOnEveryNode(t *testing.T) {
 		t.Fatalf("b: y = %q %v", v, ok)
 	}
 	for _, n := range []*node{a, b} {
-		if recs, err := n.eng.ListPrepared(); err != nil || len(recs) != 0 {
-			t.Fatalf("%s keeps part records %v %v", n.name, recs, err)
+		if recs := n.eng.PendingParts(); len(recs) != 0 {
+			t.Fatalf("%s keeps part records %v", n.name, recs)
 		}
 		h, err := n.eng.TryHold(storage.DefaultTable, []storage.SlotID{1, 2})
 		if err != nil {
@@ -184,8 +209,8 @@ func TestSilentCoordinatorAborts(t *testing.T) {
 	b := c.start(t, "b", t.TempDir(), 50*time.Millisecond)
 	defer b.stop()
 	ctx := context.Background()
-	prepare(t, a, "u", 1, "x", "a")
-	prepare(t, b, "u", 2, "y", "a")
+	prepare(t, a, "u", 1, "x", 1)
+	prepare(t, b, "u", 2, "y", 1)
 	// Reads of a prepared part's slot wait for it; it ends aborted.
 	if _, ok := b.get(t, 2, "y"); ok {
 		t.Fatal("an aborted part was applied")
@@ -193,7 +218,7 @@ func TestSilentCoordinatorAborts(t *testing.T) {
 	if _, ok := a.get(t, 1, "x"); ok {
 		t.Fatal("an aborted part was applied")
 	}
-	if o, err := a.p.Decide(ctx, peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit}); err != nil || o != peer.OutcomeAbort {
+	if o, err := a.p.Decide(ctx, peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit, Table: storage.DefaultTable, HomeSlot: 1}); err != nil || o != peer.OutcomeAbort {
 		t.Fatalf("late commit: %v %v, want abort", o, err)
 	}
 	waitFree(t, a, 1)
@@ -201,8 +226,8 @@ func TestSilentCoordinatorAborts(t *testing.T) {
 }
 
 // prepare locks slot s of n for unit u and prepares key=u's part there,
-// with home as the unit's home.
-func prepare(t *testing.T, n *node, u string, s storage.SlotID, key, home string) {
+// with home as the unit's home slot.
+func prepare(t *testing.T, n *node, u string, s storage.SlotID, key string, home storage.SlotID) {
 	t.Helper()
 	ctx := context.Background()
 	ims, err := n.p.Lock(ctx, lockReq(u, s, key))
@@ -210,7 +235,7 @@ func prepare(t *testing.T, n *node, u string, s storage.SlotID, key, home string
 		t.Fatal(err)
 	}
 	eff := effectOf(t, n.eng, ims[0], key, u)
-	if _, err := n.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: u, Home: home,
+	if _, err := n.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: u, Home: leaderOf[home], HomeSlot: home,
 		Parts: []peer.UnitPart{{Slot: s, Effect: eff}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,28 +287,26 @@ func TestLostApplyResolvesToCommit(t *testing.T) {
 }
 
 // A node that stops with a prepared part (its process killed: the
-// record stays) holds it again at its restart and resolves it through
-// the home: committed there, applied here.
+// record stays) finds it pending at its restart and resolves it through
+// the home slot: committed there, applied here.
 func TestRestartResolvesPreparedPart(t *testing.T) {
 	c := cluster{}
 	a := c.start(t, "a", t.TempDir(), time.Minute)
 	defer a.stop()
 	bdir := t.TempDir()
 	b := c.start(t, "b", bdir, time.Minute)
-	prepare(t, b, "u", 2, "y", "a")
-	if o, err := a.p.Decide(context.Background(), peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit}); err != nil || o != peer.OutcomeCommit {
+	prepare(t, b, "u", 2, "y", 1)
+	if o, err := a.p.Decide(context.Background(), peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit, Table: storage.DefaultTable, HomeSlot: 1}); err != nil || o != peer.OutcomeCommit {
 		t.Fatalf("decide: %v %v", o, err)
 	}
 	b.stop() // the part's record stays on disk, unapplied
 	b = c.start(t, "b", bdir, 50*time.Millisecond)
 	defer b.stop()
-	if err := b.p.Recover(); err != nil {
-		t.Fatal(err)
-	}
+	b.p.Recover()
 	if v, ok := b.get(t, 2, "y"); !ok || v != "u" {
 		t.Fatalf("after the restart y = %q %v, want the committed part", v, ok)
 	}
-	if recs, _ := b.eng.ListPrepared(); len(recs) != 0 {
+	if recs := b.eng.PendingParts(); len(recs) != 0 {
 		t.Fatalf("the resolved part's record stayed: %v", recs)
 	}
 }
@@ -343,17 +366,17 @@ func TestHomePrepareAfterAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prepare(t, b, "u", 2, "y", "a")
+	prepare(t, b, "u", 2, "y", 1)
 	// b resolves through a: abort, and drops its part.
 	if _, ok := b.get(t, 2, "y"); ok {
 		t.Fatal("b applied an aborted part")
 	}
-	o, err := a.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: "u", Home: "a", Decide: true,
+	o, err := a.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: "u", Home: "a", HomeSlot: 1, Decide: true,
 		Parts: []peer.UnitPart{{Slot: 1, Effect: effectOf(t, a.eng, ims[0], "x", "u")}}})
 	if err != nil || o != peer.OutcomeAbort {
 		t.Fatalf("the home's prepare after an abort: %v %v, want abort", o, err)
 	}
-	if recs, _ := a.eng.ListPrepared(); len(recs) != 0 {
+	if recs := a.eng.PendingParts(); len(recs) != 0 {
 		t.Fatalf("the home recorded its part of an aborted unit: %v", recs)
 	}
 	if err := a.p.Abort(ctx, "u"); err != nil {

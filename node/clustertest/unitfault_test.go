@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +31,14 @@ import (
 // ones: both new when MSET answered OK or the commit was recorded before
 // the kill (steps apply and forget). `make test` walks each step with one
 // victim (rotating); PIKA_UNIT_FAULTS=all (make chaos) walks every pair.
-// Both table modes: async of one replica (the killed node's slots wait
-// for its restart) and raft of three (the killed node's groups elect
-// other leaders, which end the parts it led from their records).
+// Table modes: async of one replica (the killed node's slots wait for its
+// restart), async of two ("async-followers": the killed node's slots fail
+// over to their followers before it restarts; the parts and the decision
+// it recorded were acknowledged by them, so the new leaders end the unit
+// whole) and raft of three (the killed node's groups elect other leaders,
+// which end the parts it led from their records).
 func TestUnitFaults(t *testing.T) {
-	for _, mode := range []string{"async", "raft"} {
+	for _, mode := range []string{"async", "async-followers", "raft"} {
 		t.Run(mode, func(t *testing.T) { testUnitFaults(t, mode) })
 	}
 }
@@ -42,13 +46,21 @@ func TestUnitFaults(t *testing.T) {
 func testUnitFaults(t *testing.T, mode string) {
 	needSetup(t)
 	_, nodes := startNodes(t, "unitfault"+mode, 3, "--unit-step-pause", "1s")
-	replicas := map[string]int{"async": 1, "raft": 3}[mode]
-	tb := createModeTable(t, nodes, "uf", mode, 8, replicas)
+	replicas := map[string]int{"async": 1, "async-followers": 2, "raft": 3}[mode]
+	tableMode := strings.TrimSuffix(mode, "-followers")
+	tb := createModeTable(t, nodes, "uf", tableMode, 8, replicas)
 	ctx := context.Background()
 	// leaders are the slots' leaders now (a raft table's change when a
 	// node is killed).
 	leaders := func() map[uint32]string {
-		slots, err := api.NewClient(nodes[0].HTTPAddr()).Slots(ctx, tb.Name)
+		// Asked of any node that answers (one may be killed).
+		var slots []api.Slot
+		var err error
+		for _, nd := range nodes {
+			if slots, err = api.NewClient(nd.HTTPAddr()).Slots(ctx, tb.Name); err == nil {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,8 +92,8 @@ func testUnitFaults(t *testing.T, mode string) {
 		// others lead slots: a raft table's killed node leads none for a
 		// while); the home leads the lower of two slots the other two
 		// nodes lead.
-		if mode == "raft" {
-			spreadRaftLeaders(t, nodes, tb, idOf, leaders)
+		if mode != "async" {
+			spreadLeaders(t, nodes, tb, idOf, leaders)
 		}
 		leaderOf := leaders()
 		co, tagA, tagB, home, other := -1, "", "", -1, -1
@@ -119,6 +131,18 @@ func testUnitFaults(t *testing.T, mode string) {
 			return strings.Count(nodes[co].Log(), marker) > before
 		})
 		nodes[victim].Kill()
+		if mode == "async-followers" {
+			// Its slots fail over to their followers first (its lease
+			// runs out): the unit's records must be there.
+			testproc.WaitFor(t, fmt.Sprintf("round %d: failover of %s's slots", round, nodes[victim].Name), 60*time.Second, func() bool {
+				for _, l := range leaders() {
+					if l == idOf[victim] {
+						return false
+					}
+				}
+				return true
+			})
+		}
 		restarted := testproc.StartNode(t, nodes[victim].Spec)
 		restarted.WaitHealthy(t)
 		nodes[victim] = restarted
@@ -199,16 +223,23 @@ func unitFaultTag(tb api.Table, s uint32, round int) string {
 	}
 }
 
-// spreadRaftLeaders hands a slot's leadership to each node that leads none
-// of tb's slots (a killed node's groups elected other leaders), from the
-// node that leads the most, and waits until the routing says so.
-func spreadRaftLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf []string, leaders func() map[uint32]string) {
+// spreadLeaders hands a slot's leadership to each node that leads none of
+// tb's slots (a killed node's slots failed over, or its groups elected
+// other leaders), from the node that leads the most, of a slot the node
+// holds a replica of, and waits until the routing says so.
+func spreadLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf []string, leaders func() map[uint32]string) {
 	t.Helper()
 	cli := api.NewClient(nodes[0].HTTPAddr())
 	for _, id := range idOf {
+		slots, err := cli.Slots(context.Background(), tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		led := map[string][]uint32{}
-		for s, l := range leaders() {
-			led[l] = append(led[l], s)
+		for _, sl := range slots {
+			if slices.Contains(sl.Replicas, meta.NodeID(id)) {
+				led[string(sl.Leader)] = append(led[string(sl.Leader)], uint32(sl.Slot))
+			}
 		}
 		if len(led[id]) > 0 {
 			continue
@@ -218,6 +249,9 @@ func spreadRaftLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf 
 			if most == "" || len(ss) > len(led[most]) {
 				most = l
 			}
+		}
+		if most == "" {
+			t.Fatalf("%s holds no replica of %s's slots", id, tb.Name)
 		}
 		s := led[most][0]
 		// Asked of a node that was the manager moments ago, the API

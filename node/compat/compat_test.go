@@ -38,6 +38,11 @@ const extraDBs = 3
 // commands are units across raft groups (one per slot), on one node too.
 const raftDB = 3
 
+// followedDB is an async table with two replicas in a cluster (one on a single node): its
+// slots have followers there, so its multi-slot writes are units across its slots' records
+// even where one node leads them all (docs/transactions.md, "Durability").
+const followedDB = 2
+
 // extraTableSlots is the slot count of those tables (db0 has storage.DefaultSlots). Keys of a
 // multi-key command must share a slot in both (see script_slots_test.go).
 const extraTableSlots = 16
@@ -129,7 +134,8 @@ func startServers(tmp string) error {
 }
 
 // createTables gives pika-node the tables db1..db<extraDBs> through its HTTP API (on its
-// port + 20000), db<raftDB> in raft mode with raftReplicas replicas. A cluster allocates table
+// port + 20000), db<raftDB> in raft mode with raftReplicas replicas, db<followedDB> async with
+// two replicas when raftReplicas allows. A cluster allocates table
 // ids in creation order from 1, so SELECT n picks db<n> as it picks database n on redis-server.
 func createTables(s *server, raftReplicas int) error {
 	host, p, err := net.SplitHostPort(s.addr)
@@ -146,8 +152,11 @@ func createTables(s *server, raftReplicas int) error {
 	for i := 1; i <= extraDBs; i++ {
 		name := "db" + strconv.Itoa(i)
 		req := api.CreateTable{Name: name, Slots: extraTableSlots, Replicas: 1, Mode: meta.ModeAsync}
-		if i == raftDB {
+		switch i {
+		case raftDB:
 			req.Replicas, req.Mode = raftReplicas, meta.ModeRaft
+		case followedDB:
+			req.Replicas = min(raftReplicas, 2)
 		}
 		tb, err := ac.CreateTable(ctx, req)
 		if err != nil {

@@ -17,19 +17,20 @@ import (
 
 // A multi-key command over keys of several slots runs on pika-node as one unit, on the node
 // that leads every slot it names (always on a single node) or across the nodes that lead them
-// (an async table), or across the raft groups of its slots (a raft table, db<raftDB>, on one
-// node too: docs/transactions.md), exactly as on redis-server. So these tests are purely
+// (an async table), or across the records of its slots (a raft table, db<raftDB>, on one node
+// too; an async table whose slots have followers, db<followedDB> in a cluster, when it writes:
+// docs/transactions.md), exactly as on redis-server. So these tests are purely
 // differential, on one node and through a cluster; through a cluster they also check that some
 // lines do have keys whose slots several nodes lead.
 
-// crossSlotDBs are the databases the tests run in, with their slot counts: db0 and one of the
+// crossSlotDBs are the databases the tests run in, with their slot counts: db0 and each of the
 // tables createTables makes. TestCrossSlotCases checks that the scripts below have, for every
 // multi-key command, a line whose keys are in different slots of both; k and r are the keys
 // that share a slot of 16 but not of 1024.
 var crossSlotDBs = []struct {
 	db    int
 	slots uint32
-}{{0, storage.DefaultSlots}, {1, extraTableSlots}, {raftDB, extraTableSlots}}
+}{{0, storage.DefaultSlots}, {1, extraTableSlots}, {followedDB, extraTableSlots}, {raftDB, extraTableSlots}}
 
 // crossSlotKeys are the key names of crossSlotScript; hashTagged gives them all one hash tag.
 var crossSlotKeys = []string{"s1", "s2", "l1", "l2", "set1", "set2", "z1", "z2", "d", "n1", "n2", "nokey", "k", "r"}

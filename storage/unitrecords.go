@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -12,25 +13,53 @@ import (
 	"github.com/linxGnu/grocksdb"
 )
 
-// Units over raft slots (docs/transactions.md, "Raft tables"). A unit's
-// part on a raft slot, and its decision in its home slot, are records of
-// the slot's own state, written by the slot's raft group like any effect:
-// every replica has them, a new leader finds them, a raft snapshot (and so
-// a slot move) carries them. They live in the data CF under the slot's
-// prefix, behind a key length no user key has (keys.go):
+// A multi-slot unit's records (docs/transactions.md). A unit's part on a
+// slot, and its decision in its home slot, are records of the slot's own
+// state, written like any effect: by the slot's raft group in a raft
+// table, as a logged write of the slot's leader in an async table
+// (WriteUnitRecord), which ships it to the slot's followers. So every
+// replica has them, a new leader finds them, and a raft snapshot or a full
+// sync (and so a slot move) carries them. They live in the data CF under
+// the slot's prefix, behind a key length no user key has (keys.go):
 //
 //	prefix | 0xFFFFFFFF | 'P' | unit  -> home slot u32 | the part's effect
 //	prefix | 0xFFFFFFFF | 'D' | unit  -> outcome byte
 //
 // A slot with a part record is pending on its unit: on every replica its
-// reads wait (the stripe's gate) and its writes wait (Batch.Update, Hold)
-// or find it busy (TryHold), from the apply of the part's entry until the
-// apply of the entry that ends it (RaftEndEffect), which applies the
-// part's effect (commit) or drops it (abort) and deletes the record in one
-// write. An end entry is applied only while its part is recorded, so a
-// part ended twice (its coordinator's UAPPLY and a resolver on a new
-// leader) is ended once; a decision entry records an outcome only if none
-// is recorded (the first one wins on every replica).
+// reads wait (the stripe's gate) and its writes wait (Batch.Update) or
+// find it busy (TryHold), from the write of the part's record until the
+// write that ends it (EndEffect), which applies the part's effect (commit)
+// or drops it (abort) and deletes the record in one write. An end is
+// applied only while its part is recorded, so a part ended twice (its
+// coordinator's UAPPLY and a resolver on a new leader) is ended once; a
+// decision records an outcome only if none is recorded (the first one
+// wins on every replica). Raft applies these rules in ApplyRaft, an async
+// leader in its committer (WriteUnitRecord); a follower applies what its
+// leader logged.
+
+// Decision is a unit's outcome as its home slot records it.
+type Decision byte
+
+// The outcomes. Stored: never renumber.
+const (
+	Undecided Decision = iota
+	Committed
+	Aborted
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Committed:
+		return "commit"
+	case Aborted:
+		return "abort"
+	}
+	return "undecided"
+}
+
+// ErrCorruptPart reports a part record this package could not have
+// written.
+var ErrCorruptPart = errors.New("storage: corrupt unit part record")
 
 const unitRecordLen = 0xFFFFFFFF
 
@@ -57,7 +86,7 @@ func parseUnitRecord(key []byte) (kind byte, unit string, ok bool) {
 	return key[prefixLen+4], string(key[prefixLen+5:]), true
 }
 
-// UnitPendingError is a write of a raft slot that waited too long for
+// UnitPendingError is a write of a slot that waited too long for
 // the unit pending on it to be resolved: nothing of it ran.
 type UnitPendingError struct {
 	Table TableID
@@ -74,9 +103,9 @@ func (e *UnitPendingError) RedisError() string {
 	return fmt.Sprintf("TRYAGAIN slot %d waits for the outcome of a multi-slot transaction; retry", e.Slot)
 }
 
-// RaftPart is a unit's part recorded on a raft slot of this node (as a
+// PendingPart is a unit's part recorded on a slot of this node (as a
 // leader or a follower of the slot).
-type RaftPart struct {
+type PendingPart struct {
 	Table TableID
 	Slot  SlotID
 	Unit  string
@@ -86,29 +115,30 @@ type RaftPart struct {
 	Since time.Time
 }
 
-type raftPartKey struct {
+type partKey struct {
 	t    TableID
 	s    SlotID
 	unit string
 }
 
-// raftParts is the engine's set of pending raft parts (kept with the
-// records: applied entries, loaded tables, landed snapshots).
-type raftParts struct {
+// pendingParts is the engine's set of pending parts (kept with the
+// records: written and applied entries, loaded tables, landed snapshots
+// and full syncs).
+type pendingParts struct {
 	mu    sync.Mutex
-	parts map[raftPartKey]RaftPart
+	parts map[partKey]PendingPart
 	n     atomic.Int64
 }
 
 // notePart records that a part is (present) or is no longer recorded on
 // its slot, and raises or lowers the slot's gate with it.
-func (e *Engine) notePart(p RaftPart, present bool) {
-	k := raftPartKey{p.Table, p.Slot, p.Unit}
-	rp := &e.raftParts
+func (e *Engine) notePart(p PendingPart, present bool) {
+	k := partKey{p.Table, p.Slot, p.Unit}
+	rp := &e.pendingParts
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	if rp.parts == nil {
-		rp.parts = map[raftPartKey]RaftPart{}
+		rp.parts = map[partKey]PendingPart{}
 	}
 	_, had := rp.parts[k]
 	switch {
@@ -123,17 +153,17 @@ func (e *Engine) notePart(p RaftPart, present bool) {
 	}
 }
 
-// forgetRaftParts drops the pending parts of slot s of table t (every
+// forgetParts drops the pending parts of slot s of table t (every
 // slot's when all), whose records were deleted with the slot's data.
-func (e *Engine) forgetRaftParts(t TableID, s SlotID, all bool) {
-	e.dropRaftParts(func(k raftPartKey) bool { return k.t == t && (all || k.s == s) })
+func (e *Engine) forgetParts(t TableID, s SlotID, all bool) {
+	e.dropParts(func(k partKey) bool { return k.t == t && (all || k.s == s) })
 }
 
-// dropRaftParts notes as no longer recorded the pending parts gone says.
-func (e *Engine) dropRaftParts(gone func(raftPartKey) bool) {
-	rp := &e.raftParts
+// dropParts notes as no longer recorded the pending parts gone says.
+func (e *Engine) dropParts(gone func(partKey) bool) {
+	rp := &e.pendingParts
 	rp.mu.Lock()
-	var drop []RaftPart
+	var drop []PendingPart
 	for k, p := range rp.parts {
 		if gone(k) {
 			drop = append(drop, p)
@@ -145,22 +175,22 @@ func (e *Engine) dropRaftParts(gone func(raftPartKey) bool) {
 	}
 }
 
-// loadRaftParts notes the part records slot s of table t has, dropping
+// loadParts notes the part records slot s of table t has, dropping
 // the pending parts noted for it that it has not (a snapshot landed).
-func (e *Engine) loadRaftParts(t TableID, s SlotID) error {
+func (e *Engine) loadParts(t TableID, s SlotID) error {
 	it := e.db.NewIteratorCF(e.ro, e.cfs[CFData])
 	defer it.Close()
-	return e.loadRaftPartsWith(it, t, s)
+	return e.loadPartsWith(it, t, s)
 }
 
-// loadRaftPartsWith is loadRaftParts reading with it, an iterator over the
+// loadPartsWith is loadParts reading with it, an iterator over the
 // data CF (EnsureTable uses one for every slot of a table).
-func (e *Engine) loadRaftPartsWith(it *grocksdb.Iterator, t TableID, s SlotID) error {
-	found, err := scanRaftParts(it, t, s)
+func (e *Engine) loadPartsWith(it *grocksdb.Iterator, t TableID, s SlotID) error {
+	found, err := scanParts(it, t, s)
 	if err != nil {
 		return err
 	}
-	e.dropRaftParts(func(k raftPartKey) bool {
+	e.dropParts(func(k partKey) bool {
 		_, ok := found[k.unit]
 		return k.t == t && k.s == s && !ok
 	})
@@ -170,42 +200,42 @@ func (e *Engine) loadRaftPartsWith(it *grocksdb.Iterator, t TableID, s SlotID) e
 	return nil
 }
 
-// scanRaftParts reads the part records of slot s of table t with it.
-func scanRaftParts(it *grocksdb.Iterator, t TableID, s SlotID) (map[string]RaftPart, error) {
+// scanParts reads the part records of slot s of table t with it.
+func scanParts(it *grocksdb.Iterator, t TableID, s SlotID) (map[string]PendingPart, error) {
 	lower := append(unitRecordPrefix(t, s), recordPart)
-	found := map[string]RaftPart{}
+	found := map[string]PendingPart{}
 	for it.Seek(lower); it.Valid() && bytes.HasPrefix(it.Key().Data(), lower); it.Next() {
 		_, unit, ok := parseUnitRecord(it.Key().Data())
 		v := it.Value().Data()
 		if !ok || len(v) < 4 {
 			return nil, fmt.Errorf("%w: table %d slot %d", ErrCorruptPart, t, s)
 		}
-		found[unit] = RaftPart{Table: t, Slot: s, Unit: unit, Home: SlotID(binary.BigEndian.Uint32(v)), Since: time.Now()}
+		found[unit] = PendingPart{Table: t, Slot: s, Unit: unit, Home: SlotID(binary.BigEndian.Uint32(v)), Since: time.Now()}
 	}
 	return found, it.Err()
 }
 
-// RaftParts returns the parts pending on this node's raft slots.
-func (e *Engine) RaftParts() []RaftPart {
-	rp := &e.raftParts
+// PendingParts returns the parts pending on this node's slots.
+func (e *Engine) PendingParts() []PendingPart {
+	rp := &e.pendingParts
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
-	out := make([]RaftPart, 0, len(rp.parts))
+	out := make([]PendingPart, 0, len(rp.parts))
 	for _, p := range rp.parts {
 		out = append(out, p)
 	}
 	return out
 }
 
-// raftPending reports whether a part is pending on one of slots of t.
-func (e *Engine) raftPending(t TableID, slots []SlotID) bool {
+// partPending reports whether a part is pending on one of slots of t.
+func (e *Engine) partPending(t TableID, slots []SlotID) bool {
 	_, ok := e.pendingSlot(t, slots)
 	return ok
 }
 
 // pendingSlot returns one of slots of t on which a part is pending.
 func (e *Engine) pendingSlot(t TableID, slots []SlotID) (SlotID, bool) {
-	rp := &e.raftParts
+	rp := &e.pendingParts
 	if rp.n.Load() == 0 {
 		return 0, false
 	}
@@ -219,16 +249,16 @@ func (e *Engine) pendingSlot(t TableID, slots []SlotID) (SlotID, bool) {
 	return 0, false
 }
 
-// unitPendingWait bounds how long a write waits for a unit pending on its
-// raft slot (a resolver ends it within seconds while the unit's home slot
+// partPendingWait bounds how long a write waits for a unit pending on its
+// slot (a resolver ends it within seconds while the unit's home slot
 // has a leader).
-const unitPendingWait = 10 * time.Second
+const partPendingWait = 10 * time.Second
 
-// awaitRaftParts waits, holding the slots' stripe locks, until no part is
-// pending on slots of t (ended by raft entries, which take no lock), for
-// at most unitPendingWait (then a *UnitPendingError).
-func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
-	if e.raftParts.n.Load() == 0 {
+// awaitParts waits, holding the slots' stripe locks, until no part is
+// pending on slots of t (ended by record writes, which take no lock), for
+// at most partPendingWait (then a *UnitPendingError).
+func (e *Engine) awaitParts(t TableID, slots []SlotID) error {
+	if e.pendingParts.n.Load() == 0 {
 		return nil
 	}
 	var timeout <-chan time.Time
@@ -238,7 +268,7 @@ func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 			return nil
 		}
 		if timeout == nil {
-			tm := time.NewTimer(unitPendingWait)
+			tm := time.NewTimer(partPendingWait)
 			defer tm.Stop()
 			timeout = tm.C
 		}
@@ -260,10 +290,10 @@ func (e *Engine) awaitRaftParts(t TableID, slots []SlotID) error {
 
 // ---- the entries ----
 
-// RaftPartEffect is the raft entry (an encoded Effect) that prepares a
-// unit's part on raft slot s: the record of the part (its home slot and
+// PartEffect is the entry (an encoded Effect) that prepares a
+// unit's part on slot s: the record of the part (its home slot and
 // its effect, not applied).
-func RaftPartEffect(t TableID, s SlotID, unit string, home SlotID, effect []byte) []byte {
+func PartEffect(t TableID, s SlotID, unit string, home SlotID, effect []byte) []byte {
 	eff := Effect{Ops: []Op{partRecordOp(t, s, unit, home, effect)}}
 	return eff.Encode(nil)
 }
@@ -274,10 +304,10 @@ func partRecordOp(t TableID, s SlotID, unit string, home SlotID, effect []byte) 
 	return Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordPart, unit), Value: append(v, effect...)}
 }
 
-// RaftDecisionEffect is the raft entry that records unit's outcome d in
+// DecisionEffect is the entry that records unit's outcome d in
 // its home slot s (ignored where one is recorded), after the home's own
 // part when part is not nil (prepare and commit in one entry).
-func RaftDecisionEffect(t TableID, s SlotID, unit string, d Decision, part []byte) []byte {
+func DecisionEffect(t TableID, s SlotID, unit string, d Decision, part []byte) []byte {
 	var eff Effect
 	if part != nil {
 		eff.Ops = append(eff.Ops, partRecordOp(t, s, unit, s, part))
@@ -286,18 +316,18 @@ func RaftDecisionEffect(t TableID, s SlotID, unit string, d Decision, part []byt
 	return eff.Encode(nil)
 }
 
-// RaftForgetEffect is the raft entry that deletes unit's decision from its
+// ForgetEffect is the entry that deletes unit's decision from its
 // home slot s, once every part is ended.
-func RaftForgetEffect(t TableID, s SlotID, unit string) []byte {
+func ForgetEffect(t TableID, s SlotID, unit string) []byte {
 	eff := Effect{Ops: []Op{{Kind: OpDelete, CF: CFData, Key: unitRecordKey(t, s, recordDecision, unit)}}}
 	return eff.Encode(nil)
 }
 
-// RaftEndEffect returns the raft entry that ends unit's part on slot s:
+// EndEffect returns the entry that ends unit's part on slot s:
 // the part's effect (commit) and the deletion of its record, applied only
 // while the record exists. recorded is false (and the entry nil) when no
 // part of unit is recorded on the slot here.
-func (e *Engine) RaftEndEffect(t TableID, s SlotID, unit string, commit bool) (entry []byte, recorded bool, err error) {
+func (e *Engine) EndEffect(t TableID, s SlotID, unit string, commit bool) (entry []byte, recorded bool, err error) {
 	key := unitRecordKey(t, s, recordPart, unit)
 	v, ok, err := e.get(CFData, key)
 	if err != nil || !ok {
@@ -318,9 +348,9 @@ func (e *Engine) RaftEndEffect(t TableID, s SlotID, unit string, commit bool) (e
 	return end.Encode(nil), true, nil
 }
 
-// RaftDecision returns the outcome of unit recorded in its home slot s
+// RecordedDecision returns the outcome of unit recorded in its home slot s
 // here (Undecided when none is).
-func (e *Engine) RaftDecision(t TableID, s SlotID, unit string) (Decision, error) {
+func (e *Engine) RecordedDecision(t TableID, s SlotID, unit string) (Decision, error) {
 	if e.closed.Load() {
 		return Undecided, ErrClosed
 	}
@@ -331,9 +361,10 @@ func (e *Engine) RaftDecision(t TableID, s SlotID, unit string) (Decision, error
 	return Decision(v[0]), nil
 }
 
-// ---- applying them (ApplyRaft) ----
+// ---- applying them (ApplyRaft, WriteUnitRecord) ----
 
-// unitRecordApply tracks the unit records of one ApplyRaft write: their
+// unitRecordApply tracks the unit records of one write (ApplyRaft's, the
+// committer's): their
 // state as the write leaves them (records written earlier in the write
 // are not readable yet), and the parts it records or ends.
 type unitRecordApply struct {
@@ -343,7 +374,7 @@ type unitRecordApply struct {
 }
 
 type partChange struct {
-	part    RaftPart
+	part    PendingPart
 	present bool
 }
 
@@ -401,7 +432,7 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 		}
 		a.set(op.Key, op.Kind == OpPut)
 		if kind == recordPart {
-			p := RaftPart{Table: t, Slot: s, Unit: unit, Since: time.Now()}
+			p := PendingPart{Table: t, Slot: s, Unit: unit, Since: time.Now()}
 			if op.Kind == OpPut && len(op.Value) >= 4 {
 				p.Home = SlotID(binary.BigEndian.Uint32(op.Value))
 			}
@@ -417,6 +448,68 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 	return true, nil
 }
 
+// track notes the part records an effect written as it is (an ordinary
+// write, a follower's copy of its leader's entry) puts or deletes.
+func (a *unitRecordApply) track(t TableID, s SlotID, eff *Effect) {
+	for _, op := range eff.Ops {
+		if op.CF != CFData || op.Kind == OpDeleteRange {
+			continue
+		}
+		kind, unit, ok := parseUnitRecord(op.Key)
+		if !ok || kind != recordPart {
+			continue
+		}
+		a.set(op.Key, op.Kind == OpPut)
+		p := PendingPart{Table: t, Slot: s, Unit: unit, Since: time.Now()}
+		if op.Kind == OpPut && len(op.Value) >= 4 {
+			p.Home = SlotID(binary.BigEndian.Uint32(op.Value))
+		}
+		a.changes = append(a.changes, partChange{p, op.Kind == OpPut})
+	}
+}
+
+// WriteUnitRecord writes entry (PartEffect, DecisionEffect, EndEffect,
+// ForgetEffect) on slot s of t, an async table's slot this node leads,
+// with the rules of unit records (an end of a part not recorded, or a
+// decision over a recorded one, is not written), logged as any write of
+// the slot, so its followers get it. It takes no stripe lock: the slot
+// may be held by the unit (its hold) or pending on it (writers wait for
+// the end this writes); the committer keeps it apart from other writes
+// of the slot. It returns the entry's log index (0 when the slot keeps no
+// log).
+func (e *Engine) WriteUnitRecord(t TableID, s SlotID, entry []byte) (LogIndex, error) {
+	eff, err := DecodeEffect(entry)
+	if err != nil {
+		return 0, err
+	}
+	e.records.RLock()
+	defer e.records.RUnlock()
+	if e.closed.Load() {
+		return 0, ErrClosed
+	}
+	if e.isRaft(t, s) {
+		return 0, ErrRaftSlot
+	}
+	ops := make([]Op, len(eff.Ops))
+	copy(ops, eff.Ops)
+	for i := range ops { // the meta cache keeps meta values: no aliasing
+		if ops[i].CF == CFMeta && ops[i].Value != nil {
+			ops[i].Value = bytes.Clone(ops[i].Value)
+		}
+	}
+	eff.Ops = ops
+	txn := &Txn{e: e, table: t, slot: s, write: true, eff: eff}
+	if txn.eff.Empty() {
+		return 0, nil
+	}
+	done := make(chan error, 1)
+	e.commitCh <- &commitReq{txns: []*Txn{txn}, records: true, done: done}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return txn.logIndex, nil
+}
+
 // noted applies the parts' changes to the engine's pending set, once the
 // write is done.
 func (a *unitRecordApply) noted() {
@@ -428,7 +521,7 @@ func (a *unitRecordApply) noted() {
 // ---- gates ----
 
 // stripeGates make reads of a stripe's slots wait while a unit's part is
-// prepared on one of them: raised by a SlotHold's Gate or a raft part's
+// prepared on one of them: raised by a part's
 // record, lowered when it ends; reads wait until the last one ends.
 type stripeGates struct {
 	mu sync.Mutex

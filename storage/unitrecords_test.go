@@ -1,0 +1,225 @@
+package storage
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// recordWriter writes one unit record entry of slot s: as a raft group's
+// apply does, or as an async leader does (WriteUnitRecord).
+type recordWriter func(t *testing.T, e *Engine, s SlotID, entry []byte)
+
+var recordWriters = map[string]recordWriter{
+	"raft": func(t *testing.T, e *Engine, s SlotID, entry []byte) {
+		t.Helper()
+		if err := e.ApplyRaft([]RaftGroupWrite{{Table: DefaultTable, Slot: s, Effects: [][]byte{entry}}}); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"async": func(t *testing.T, e *Engine, s SlotID, entry []byte) {
+		t.Helper()
+		if _, err := e.WriteUnitRecord(DefaultTable, s, entry); err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
+// A unit's part, as a raft group applies its entries or an async leader
+// writes them: once
+// recorded, the slot is pending (reads wait, holds find it busy, the part
+// is listed, and after a restart too); the decision in the home slot is
+// the first one recorded; the end entry applies the part's effect and
+// ends the pending state, and applied again (a second UAPPLY, a
+// resolver) changes nothing; FLUSHDB's deletion leaves the records.
+func TestPartRecords(t *testing.T) {
+	for name, w := range recordWriters {
+		t.Run(name, func(t *testing.T) { testPartRecords(t, w) })
+	}
+}
+
+func testPartRecords(t *testing.T, applyEntry recordWriter) {
+	now := int64(1000)
+	dir := t.TempDir()
+	e := openTest(t, dir, &now)
+	const home, slot SlotID = 0, 1
+	eff := Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: metaKey(DefaultTable, slot, []byte("k")),
+		Value: (&Meta{Type: TypeString, Value: []byte("v")}).encode()}}, KeyDelta: 1}
+	applyEntry(t, e, slot, PartEffect(DefaultTable, slot, "u", home, eff.Encode(nil)))
+
+	if ps := e.PendingParts(); len(ps) != 1 || ps[0].Slot != slot || ps[0].Unit != "u" || ps[0].Home != home {
+		t.Fatalf("PendingParts = %+v", ps)
+	}
+	if _, err := e.TryHold(DefaultTable, []SlotID{slot}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("hold of a pending slot: %v, want ErrBusy", err)
+	}
+	read := make(chan string)
+	go func(e *Engine) {
+		v, _ := getString(t, e.View(DefaultTable).Txn(slot), "k")
+		read <- v
+	}(e)
+	select {
+	case v := <-read:
+		t.Fatalf("a read of a pending slot did not wait (read %q)", v)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	// The decision: the first outcome stays.
+	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Committed, nil))
+	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Aborted, nil))
+	if d, err := e.RecordedDecision(DefaultTable, home, "u"); err != nil || d != Committed {
+		t.Fatalf("decision = %v %v, want commit", d, err)
+	}
+
+	// FLUSHDB of the home slot (it has a key) keeps the decision.
+	applyEntry(t, e, home, (&Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: metaKey(DefaultTable, home, []byte("h")),
+		Value: (&Meta{Type: TypeString, Value: []byte("x")}).encode()}}, KeyDelta: 1}).Encode(nil))
+	if err := e.FlushSlots(DefaultTable, 16, func(s SlotID) bool { return s == home }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.RecordedDecision(DefaultTable, home, "u"); err != nil || d != Committed {
+		t.Fatalf("decision after FLUSHDB = %v %v, want commit", d, err)
+	}
+
+	end, recorded, err := e.EndEffect(DefaultTable, slot, "u", true)
+	if err != nil || !recorded {
+		t.Fatalf("EndEffect: %v %v", recorded, err)
+	}
+	applyEntry(t, e, slot, end)
+	if v := <-read; v != "v" {
+		t.Fatalf("the waiting read found k = %q, want the part's v", v)
+	}
+	if ps := e.PendingParts(); len(ps) != 0 {
+		t.Fatalf("PendingParts after the end = %+v", ps)
+	}
+	h, err := e.TryHold(DefaultTable, []SlotID{slot})
+	if err != nil {
+		t.Fatalf("hold after the end: %v", err)
+	}
+	h.Release()
+	keys, _ := e.SlotCounts(DefaultTable, slot)
+	applyEntry(t, e, slot, end) // ended again: nothing
+	if again, _ := e.SlotCounts(DefaultTable, slot); again != keys || keys != 1 {
+		t.Fatalf("the slot counts %d keys, then %d after the end entry applied again; want 1", keys, again)
+	}
+	if _, recorded, _ := e.EndEffect(DefaultTable, slot, "u", true); recorded {
+		t.Fatal("the part is still recorded")
+	}
+	applyEntry(t, e, home, ForgetEffect(DefaultTable, home, "u"))
+	if d, err := e.RecordedDecision(DefaultTable, home, "u"); err != nil || d != Undecided {
+		t.Fatalf("decision after forget = %v %v", d, err)
+	}
+
+	// A restart finds a pending part.
+	applyEntry(t, e, 2, PartEffect(DefaultTable, 2, "u2", home, eff.Encode(nil)))
+	e.Close()
+	e = openTest(t, dir, &now)
+	defer e.Close()
+	if ps := e.PendingParts(); len(ps) != 1 || ps[0].Unit != "u2" || ps[0].Slot != 2 {
+		t.Fatalf("PendingParts after a restart = %+v", ps)
+	}
+	if _, err := e.TryHold(DefaultTable, []SlotID{2}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("hold of a pending slot after a restart: %v, want ErrBusy", err)
+	}
+	abort, _, err := e.EndEffect(DefaultTable, 2, "u2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyEntry(t, e, 2, abort)
+	if _, ok := getString(t, e.View(DefaultTable).Txn(2), "k"); ok || len(e.PendingParts()) != 0 {
+		t.Fatal("an aborted part was applied, or is still pending")
+	}
+}
+
+// A write of a slot with a pending part waits for the part's end.
+func TestPartWriteWaits(t *testing.T) {
+	for name, w := range recordWriters {
+		t.Run(name, func(t *testing.T) { testPartWriteWaits(t, w) })
+	}
+}
+
+func testPartWriteWaits(t *testing.T, applyEntry recordWriter) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	const slot SlotID = 5
+	applyEntry(t, e, slot, PartEffect(DefaultTable, slot, "u", slot, (&Effect{}).Encode(nil)))
+	wrote := make(chan error)
+	go func() {
+		b := e.NewBatch(nil)
+		defer b.Release()
+		wrote <- b.Update(DefaultTable, []SlotID{slot}, func(*Update) error { return nil })
+	}()
+	select {
+	case err := <-wrote:
+		t.Fatalf("a write of a pending slot did not wait: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	end, _, err := e.EndEffect(DefaultTable, slot, "u", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyEntry(t, e, slot, end)
+	if err := <-wrote; err != nil {
+		t.Fatalf("the write after the part ended: %v", err)
+	}
+}
+
+// An async leader's records reach its follower in the slot's log: the
+// follower has the part pending (its new leader, after a failover, finds
+// it), applies the end (which must not wait for the part it ends) and
+// drops it; an end written twice is logged once.
+func TestPartRecordsShipped(t *testing.T) {
+	now := int64(1000)
+	leader := openTest(t, t.TempDir(), &now)
+	defer leader.Close()
+	follower := openTest(t, t.TempDir(), &now)
+	defer follower.Close()
+	const home, slot SlotID = 0, 3
+	for _, e := range []*Engine{leader, follower} {
+		e.SetSlotRole(DefaultTable, slot, SlotRole{Logged: true})
+	}
+	ship := func() {
+		t.Helper()
+		_, last, _ := follower.LogBounds(DefaultTable, slot)
+		entries, err := leader.ReadLog(DefaultTable, slot, last+1, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if err := follower.ApplyLogEntry(DefaultTable, slot, en); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eff := Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: metaKey(DefaultTable, slot, []byte("k")),
+		Value: (&Meta{Type: TypeString, Value: []byte("v")}).encode()}}, KeyDelta: 1}
+	idx, err := leader.WriteUnitRecord(DefaultTable, slot, PartEffect(DefaultTable, slot, "u", home, eff.Encode(nil)))
+	if err != nil || idx == 0 {
+		t.Fatalf("the part's record: index %d, %v; want a log entry", idx, err)
+	}
+	ship()
+	if ps := follower.PendingParts(); len(ps) != 1 || ps[0].Unit != "u" || ps[0].Home != home {
+		t.Fatalf("the follower's pending parts = %+v", ps)
+	}
+	end, recorded, err := leader.EndEffect(DefaultTable, slot, "u", true)
+	if err != nil || !recorded {
+		t.Fatalf("EndEffect: %v %v", recorded, err)
+	}
+	if idx, err = leader.WriteUnitRecord(DefaultTable, slot, end); err != nil || idx == 0 {
+		t.Fatalf("the end: index %d, %v", idx, err)
+	}
+	if again, err := leader.WriteUnitRecord(DefaultTable, slot, end); err != nil || again != 0 {
+		t.Fatalf("the end written again: index %d, %v; want it dropped", again, err)
+	}
+	ship()
+	if ps := follower.PendingParts(); len(ps) != 0 {
+		t.Fatalf("the follower's pending parts after the end = %+v", ps)
+	}
+	if v, ok := getString(t, follower.View(DefaultTable).Txn(slot), "k"); !ok || v != "v" {
+		t.Fatalf("the follower's k = %q %v, want the part's v", v, ok)
+	}
+	if keys, _ := follower.SlotCounts(DefaultTable, slot); keys != 1 {
+		t.Fatalf("the follower counts %d keys, want 1", keys)
+	}
+}
