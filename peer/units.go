@@ -9,7 +9,7 @@ import (
 // The requests of a unit over slots of several nodes (docs/transactions.md):
 // the coordinator locks each participant's slots and reads the unit's keys
 // (ULOCK), evaluates the unit itself, records each participant's part
-// (UPREPARE), the decision at the unit's home node (UDECIDE), then has the
+// (UPREPARE), the decision in the unit's home slot (UDECIDE), then has the
 // parts applied (UAPPLY) or dropped (UABORT); URELEASE ends a part that
 // only read, or one never prepared. Every request names the unit by its
 // id, which the coordinator makes unique (its node id, its start time, a
@@ -106,11 +106,10 @@ type UnitPart struct {
 //	UPREPARE <table> <unit> <home> <home slot> <n> (<slot> <effect>){n} [DECIDE]
 //	    +OK, or with DECIDE: +commit | +abort
 //
-// home is the node that will hold the unit's decision, which the peer
-// asks (UDECIDE ... abort) if neither UAPPLY nor UABORT comes in time;
-// home slot is the unit's lowest written slot, whose leader that node is
-// (in a raft table the decision is a record of that slot's group, asked
-// of whoever leads it then).
+// home slot is the unit's lowest written slot, whose record holds the
+// unit's decision: the peer asks whoever leads it then (UDECIDE ... abort)
+// if neither UAPPLY nor UABORT comes in time; home is the node that led
+// it when the unit locked it (for logs).
 // The slots must be locked by the unit (its ULOCK), else an error. With
 // DECIDE the peer is the home, every other part is prepared, and it
 // records its part and the commit in one write, unless an outcome is
@@ -174,16 +173,15 @@ const (
 	OutcomeAbort  Outcome = "abort"
 )
 
-// UnitDecide records a unit's outcome on its home node, unless one is
+// UnitDecide records a unit's outcome in its home slot, unless one is
 // recorded already, and answers the recorded one as a simple string:
 //
 //	UDECIDE <unit> commit|abort <table> <home slot>    +commit | +abort
 //
 // The coordinator sends commit (the unit's commit point is its record); a
 // participant that waited too long for the coordinator sends abort, which
-// makes a later commit fail. The table and home slot say where a raft
-// table's decision is recorded (the home slot's group); an async table's
-// is the node's.
+// makes a later commit fail. The table and home slot say where the
+// decision is recorded (a record of the home slot, which the peer leads).
 type UnitDecide struct {
 	Unit     string
 	Outcome  Outcome
@@ -223,7 +221,7 @@ func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
 //	                  (raft: led in the lock's term): sent before the
 //	                  unit's decision
 //	UFORGET <unit> <table> <home slot>
-//	                  the home node forgets the unit's decision (every
+//	                  the home slot forgets the unit's decision (every
 //	                  part is resolved)
 //
 // UAPPLY, UABORT and UFORGET answer +OK, also for a unit the peer does not
