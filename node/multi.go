@@ -403,8 +403,17 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		}
 		remoteWatch := len(cl.tx.remote) > 0 && cl.tx.watchTable == tb.ID
 		leader, msg, wait := unitPlace(snap, tb, slots, writes(cmds))
+		if (msg == router.ErrCrossSlot || remoteWatch && msg == "" && !wait) && forwardable(cmds) && !acrossNodes(snap, tb, slots) {
+			// A unit across nodes (or raft groups, or followed slots) one
+			// of whose slots is being handed over or has no leader: wait
+			// for the routing, as for a unit one node leads.
+			if down := unitDown(snap, tb, slots); down != "" {
+				return command.Error(down)
+			}
+			msg, wait = "", true
+		}
 		switch {
-		case !forwardable(cmds) && (tb.Mode == meta.ModeAsync && !tb.AllLocal() || msg == router.ErrCrossSlot):
+		case !forwardable(cmds) && (!tb.AllLocal() || msg == router.ErrCrossSlot):
 			// SELECT or table-wide commands split the block (runUnitHere
 			// does the same on one node).
 			return n.runBlockAcross(cl, c, cmds)

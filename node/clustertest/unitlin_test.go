@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -121,20 +122,35 @@ func unitNotApplied(err error) bool {
 // through a fault proxy): units keep being whole through the moves'
 // copies and hand-overs and through the partition.
 //
-// In an async table of one replica (units across nodes) and in a raft
-// table of three (units across raft groups; the victim's groups elect
-// other leaders, and the parts it led are ended by them), on 4 nodes.
+// In an async table of one replica (units across nodes), an async table
+// of two ("async-followers": the victim's slots fail over to their
+// followers before it restarts; every transfer is a unit whose records
+// the followers acknowledged before its decision, so none acknowledged
+// is lost) and a raft table of three (units across raft groups; the
+// victim's groups elect other leaders, and the parts it led are ended by
+// them), on 4 nodes. PIKA_UNIT_LIN_ROUNDS runs each mode that many times
+// on fresh clusters (make chaos: 2).
 func TestUnitsLinearizable(t *testing.T) {
-	for _, mode := range []string{"async", "raft"} {
-		t.Run(mode, func(t *testing.T) { testUnitsLinearizable(t, mode) })
+	rounds := 1
+	if n, err := strconv.Atoi(os.Getenv("PIKA_UNIT_LIN_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	for _, mode := range []string{"async", "async-followers", "raft"} {
+		for r := range rounds {
+			name := mode
+			if rounds > 1 {
+				name = fmt.Sprintf("%s/round%d", mode, r)
+			}
+			t.Run(name, func(t *testing.T) { testUnitsLinearizable(t, mode) })
+		}
 	}
 }
 
 func testUnitsLinearizable(t *testing.T, mode string) {
-	lc := startLinCluster(t, "unitlin"+mode, 4) // peer links through fault proxies
+	lc := startLinCluster(t, "unitlin"+strings.ReplaceAll(mode, "-", ""), 4) // peer links through fault proxies
 	nodes := lc.nodes
-	replicas := map[string]int{"async": 1, "raft": 3}[mode]
-	tb := createModeTable(t, nodes, "ul", mode, 16, replicas)
+	replicas := map[string]int{"async": 1, "async-followers": 2, "raft": 3}[mode]
+	tb := createModeTable(t, nodes, "ul", strings.TrimSuffix(mode, "-followers"), 16, replicas)
 	ctx := context.Background()
 	keys := unitSpreadKeys(t, nodes, tb)
 	t.Logf("counters %v", keys)
@@ -166,6 +182,7 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var transfers, reads, notApplied int
+	var crossSlot []string // replies no client of one redis-server gets
 	var unknownErrs []string // the first few errors of transfers left pending
 	writer := func(node int, seed uint64) {
 		defer wg.Done()
@@ -200,6 +217,9 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 			case unitNotApplied(err):
 				notApplied++
 			default:
+				if strings.Contains(err.Error(), "CROSSSLOT") {
+					crossSlot = append(crossSlot, err.Error())
+				}
 				unknown = append(unknown, len(ops))
 				ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: unitOutput{unknown: true}})
 				if len(unknownErrs) < 10 {
@@ -277,8 +297,16 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	// clients' units, is killed in the middle of the load and restarted.
 	time.Sleep(1500 * time.Millisecond)
 	victim := nodes[2]
+	h, _, err := victim.Health()
+	if err != nil {
+		t.Fatal(err)
+	}
 	victim.Kill()
-	time.Sleep(time.Second)
+	if mode == "async-followers" {
+		awaitFailover(t, nodes[0], tb, victim.Name, meta.NodeID(h.Node))
+	} else {
+		time.Sleep(time.Second)
+	}
 	restarted := testproc.StartNode(t, victim.Spec)
 	restarted.WaitHealthy(t)
 	live := slices.Clone(nodes) // the clients' goroutines read nodes
@@ -305,6 +333,9 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	}
 	if transfers == 0 || reads == 0 {
 		t.Fatal("the load did not run")
+	}
+	if len(crossSlot) > 0 {
+		t.Errorf("%d transfers answered CROSSSLOT: %s", len(crossSlot), crossSlot[0])
 	}
 	res, info := porcupine.CheckOperationsVerbose(unitModel, ops, 90*time.Second)
 	switch res {
@@ -403,4 +434,23 @@ func unitMoveCounters(t *testing.T, nodes []*testproc.Node, tb api.Table, keys [
 		done = append(done, fmt.Sprintf("slot %d (%s) %s -> %s", s, k, sl.Leader, to))
 	}
 	return strings.Join(done, ", ")
+}
+
+// awaitFailover waits until no slot of tb is led by the killed node id
+// (named name), asking node ask.
+func awaitFailover(t *testing.T, ask *testproc.Node, tb api.Table, name string, id meta.NodeID) {
+	t.Helper()
+	cli := api.NewClient(ask.HTTPAddr())
+	testproc.WaitFor(t, "failover of "+name+"'s slots", 60*time.Second, func() bool {
+		slots, err := cli.Slots(context.Background(), tb.Name)
+		if err != nil {
+			return false
+		}
+		for _, sl := range slots {
+			if sl.Leader == id {
+				return false
+			}
+		}
+		return true
+	})
 }
