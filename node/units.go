@@ -160,6 +160,19 @@ func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.S
 	return u.n.shipper.AwaitAcked(ctx, t, s, index)
 }
 
+func (u unitRecords) Durable(ctx context.Context, t storage.TableID, s storage.SlotID) error {
+	if u.raftTable(t) {
+		return nil // applied here: committed
+	}
+	_, last, _ := u.n.eng.LogBounds(t, s)
+	if last == 0 {
+		return nil // no log: no followers
+	}
+	ctx, cancel := context.WithTimeout(ctx, unitAckWait)
+	defer cancel()
+	return u.n.shipper.AwaitAcked(ctx, t, s, last)
+}
+
 func (u unitRecords) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {
 	if u.raftTable(t) {
 		return u.Propose(ctx, t, s, effect, 0)

@@ -69,9 +69,6 @@ type Participant struct {
 
 	mu    sync.Mutex
 	parts map[string]*part
-	// decideMu orders the check and the record of decisions made here
-	// (records.go).
-	decideMu sync.Mutex
 	watches  map[string]*watchReg
 	closed   bool
 	ctx      context.Context

@@ -26,10 +26,14 @@ import (
 // slot when it locked it and copied its keys: another leader in between
 // (it may have written the slot) means another term, and the prepare
 // fails (the unit runs again). Decisions are made by the home slot's
-// leader, checked and written under decideMu; a new raft leader decides
-// only once it has applied its log (so it has every decision committed
-// before it), and a decision records an outcome only where none is (the
-// first wins on every replica).
+// leader; a new raft leader decides only once it has applied its log (so
+// it has every decision committed before it), and a decision records an
+// outcome only where none is (the first wins on every replica: the rule
+// is applied where the record is written, ApplyRaft or the committer),
+// so two decisions of one unit made at once need no lock here: each reads
+// back the outcome recorded first. (A lock held across the write would
+// serialize every unit's decision behind one quorum or acknowledgement
+// round trip.)
 
 // Slots is how a Participant writes unit records in this node's slots:
 // raft groups, or async slots and their followers.
@@ -53,6 +57,11 @@ type Slots interface {
 	// End writes a part's end or a decision's deletion, which need not
 	// wait for followers (a lost one is written again by the resolution).
 	End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error
+	// Durable returns once what this node wrote of slot s so far is as
+	// durable as Propose makes it (async: acknowledged by every live
+	// follower; raft: at once, applied entries are committed): a decision
+	// found recorded is answered only then.
+	Durable(ctx context.Context, t storage.TableID, s storage.SlotID) error
 }
 
 // lockSlots notes the terms in which this node leads the part's slots and
@@ -118,9 +127,10 @@ func (p *Participant) prepareRecords(ctx context.Context, pt *part, req peer.Uni
 	if err != nil || home == nil {
 		return "", err
 	}
-	p.decideMu.Lock()
-	defer p.decideMu.Unlock()
 	if d, err := p.cfg.Engine.RecordedDecision(t, home.Slot, req.Unit); err != nil || d != storage.Undecided {
+		if err == nil {
+			err = p.cfg.Slots.Durable(ctx, t, home.Slot)
+		}
 		return outcomeOf(d), err
 	}
 	entry := storage.DecisionEffect(t, home.Slot, req.Unit, storage.Committed, home.Effect)
@@ -141,10 +151,11 @@ func (p *Participant) decide(ctx context.Context, t storage.TableID, s storage.S
 	if err != nil {
 		return "", &peer.RefusedError{Reason: err.Error()}
 	}
-	p.decideMu.Lock()
-	defer p.decideMu.Unlock()
 	got, err := p.cfg.Engine.RecordedDecision(t, s, unit)
 	if err != nil || got != storage.Undecided || d == storage.Undecided {
+		if err == nil {
+			err = p.cfg.Slots.Durable(ctx, t, s)
+		}
 		return outcomeOf(got), err
 	}
 	if err := p.cfg.Slots.Propose(ctx, t, s, storage.DecisionEffect(t, s, unit, d, nil), term); err != nil {

@@ -51,6 +51,8 @@ func (ts testSlots) End(ctx context.Context, t storage.TableID, s storage.SlotID
 	return ts.Propose(ctx, t, s, effect, 0)
 }
 
+func (testSlots) Durable(context.Context, storage.TableID, storage.SlotID) error { return nil }
+
 func openEngine(t *testing.T, dir string) *storage.Engine {
 	t.Helper()
 	e, err := storage.Open(storage.Options{Dir: dir, BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20})
