@@ -73,10 +73,12 @@ type Shipper struct {
 	entries   atomic.Int64
 
 	// acked is, per follower and slot, the last index the follower
-	// acknowledged (AwaitAcked); ackMoved is closed and replaced each
-	// time a round moves it.
+	// acknowledged (AwaitAcked); copying holds the followers that need
+	// or get a full sync; ackMoved is closed and replaced each time a
+	// round moves them.
 	ackMu    sync.Mutex
 	acked    map[target]storage.LogIndex
+	copying  map[target]bool
 	ackMoved chan struct{}
 }
 
@@ -139,7 +141,7 @@ func NewShipper(cfg Config, store ShipperStore, links *peer.Links, snap func() *
 	}
 	return &Shipper{cfg: cfg, eng: store, links: links, snap: snap, next: map[target]storage.LogIndex{},
 		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64),
-		acked: map[target]storage.LogIndex{}, ackMoved: make(chan struct{})}
+		acked: map[target]storage.LogIndex{}, copying: map[target]bool{}, ackMoved: make(chan struct{})}
 }
 
 // ErrNotLeader is AwaitAcked for a slot this node does not lead (any
@@ -148,9 +150,12 @@ var ErrNotLeader = errors.New("replication: this node does not lead the slot")
 
 // AwaitAcked returns once every live follower of slot s of table t (the
 // replicas the routing lists whose node is registered) acknowledged the
-// slot's log up to index: then a failover, which promotes one of them,
-// keeps the entry. A follower that does not answer or needs a full sync
-// keeps it waiting until ctx ends (its error is returned).
+// slot's log up to index: then a failover, which promotes the most
+// up-to-date of them, keeps the entry. A follower that does not answer
+// keeps it waiting until ctx ends (its error is returned); one that
+// needs or gets a full sync (a replica being added, one that fell behind
+// the retained log) is not waited for: it lacks more than this entry
+// until its copy lands, which takes the slot's lock a unit may hold.
 func (s *Shipper) AwaitAcked(ctx context.Context, t storage.TableID, slot storage.SlotID, index storage.LogIndex) error {
 	for {
 		s.ackMu.Lock()
@@ -190,7 +195,7 @@ func (s *Shipper) unacked(t storage.TableID, slot storage.SlotID, index storage.
 		if _, live := snap.Node(f); !live {
 			continue
 		}
-		if s.acked[target{f, t, slot}] < index {
+		if to := (target{f, t, slot}); !s.copying[to] && s.acked[to] < index {
 			return f, nil
 		}
 	}
@@ -214,6 +219,24 @@ func (s *Shipper) publishAcked() {
 		// will be synced again): not counted until it answers.
 		if s.next[to] == 0 {
 			delete(s.acked, to)
+		}
+	}
+	for to := range s.copying {
+		if !s.behind[to] && !s.syncing[to] {
+			delete(s.copying, to)
+			moved = true
+		}
+	}
+	for to := range s.behind {
+		if !s.copying[to] {
+			s.copying[to] = true
+			moved = true
+		}
+	}
+	for to := range s.syncing {
+		if !s.copying[to] {
+			s.copying[to] = true
+			moved = true
 		}
 	}
 	if moved {
