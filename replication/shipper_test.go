@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -231,4 +232,82 @@ func serveFollower(t *testing.T, f *Follower, answered func()) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// AwaitAcked waits for every live follower in the log's stream: until its
+// acknowledgement reaches the index, or ctx ends (an unknown position,
+// one that did not answer, counts as not there yet); a follower being
+// copied (a full sync) and one whose node is not alive are not waited
+// for; a slot this node does not lead is refused.
+func TestAwaitAcked(t *testing.T) {
+	st := &meta.State{
+		Alive:  map[meta.NodeID]meta.NodeInfo{"L": {ID: "L"}, "F": {ID: "F"}, "G": {ID: "G"}},
+		Tables: map[string]meta.TableInfo{"t": {ID: 1, Name: "t", Slots: 2, Replicas: 3, Mode: meta.ModeAsync}},
+		Slots: map[meta.TableID]map[meta.SlotID]meta.SlotInfo{1: {
+			0: {Epoch: 1, Leader: "L", Replicas: []meta.NodeID{"L", "F", "G"}},
+			1: {Epoch: 1, Leader: "F", Replicas: []meta.NodeID{"F", "L"}},
+		}},
+	}
+	snap := router.NewSnapshot(st, "L")
+	s := NewShipper(Config{Self: "L"}, nil, nil, func() *router.Snapshot { return snap })
+	f, g := target{"F", 1, 0}, target{"G", 1, 0}
+	await := func(index storage.LogIndex) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		return s.AwaitAcked(ctx, 1, 0, index)
+	}
+	// Positions unknown: not acknowledged.
+	if err := await(5); err == nil {
+		t.Fatal("acknowledged with no follower's position known")
+	}
+	s.next[f], s.next[g] = 6, 4 // F has 5, G has 3
+	s.publishAcked()
+	if err := await(5); err == nil {
+		t.Fatal("acknowledged while G has entry 3 only")
+	}
+	if err := await(3); err != nil {
+		t.Fatalf("entry 3, which both have: %v", err)
+	}
+	// G catches up while one waits: the wait ends with the round.
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waited <- s.AwaitAcked(ctx, 1, 0, 5)
+	}()
+	s.next[g] = 6
+	s.publishAcked()
+	if err := <-waited; err != nil {
+		t.Fatalf("after G acknowledged 5: %v", err)
+	}
+	// G needs a full sync (behind the retained log): not waited for.
+	s.behind[g] = true
+	s.publishAcked()
+	if err := await(6); err == nil {
+		t.Fatal("acknowledged 6, which F has not")
+	}
+	s.next[f] = 7
+	s.publishAcked()
+	if err := await(6); err != nil {
+		t.Fatalf("entry 6 with F up to date and G being copied: %v", err)
+	}
+	// G copied, back in the stream at 5: waited for again.
+	delete(s.behind, g)
+	s.next[g] = 6
+	s.publishAcked()
+	if err := await(6); err == nil {
+		t.Fatal("acknowledged 6 with G at 5 after its copy")
+	}
+	// G.s node not alive: not waited for.
+	delete(st.Alive, "G")
+	snap = router.NewSnapshot(st, "L")
+	if err := await(6); err != nil {
+		t.Fatalf("with G's node gone: %v", err)
+	}
+	// Slot 1 is F's.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.AwaitAcked(ctx, 1, 1, 1); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a slot another node leads: %v, want ErrNotLeader", err)
+	}
 }
