@@ -298,7 +298,7 @@ func TestAwaitAcked(t *testing.T) {
 	if err := await(6); err == nil {
 		t.Fatal("acknowledged 6 with G at 5 after its copy")
 	}
-	// G.s node not alive: not waited for.
+	// G's node not alive: not waited for.
 	delete(st.Alive, "G")
 	snap = router.NewSnapshot(st, "L")
 	if err := await(6); err != nil {

@@ -67,13 +67,13 @@ type ParticipantConfig struct {
 type Participant struct {
 	cfg ParticipantConfig
 
-	mu    sync.Mutex
-	parts map[string]*part
-	watches  map[string]*watchReg
-	closed   bool
-	ctx      context.Context
-	stop     context.CancelFunc
-	wg       sync.WaitGroup // resolvers
+	mu      sync.Mutex
+	parts   map[string]*part
+	watches map[string]*watchReg
+	closed  bool
+	ctx     context.Context
+	stop    context.CancelFunc
+	wg      sync.WaitGroup // resolvers
 }
 
 // part is a unit's hold here: locked, then maybe prepared. Its fields

@@ -182,7 +182,7 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var transfers, reads, notApplied int
-	var crossSlot []string // replies no client of one redis-server gets
+	var crossSlot []string   // replies no client of one redis-server gets
 	var unknownErrs []string // the first few errors of transfers left pending
 	writer := func(node int, seed uint64) {
 		defer wg.Done()
