@@ -228,6 +228,7 @@ func (e *Engine) Close() error {
 	e.records.Lock()
 	close(e.commitCh) // no commit is in flight: every stripe is held, and records
 	<-e.commitDone
+	e.records.Unlock() // a record's writer that comes later finds the engine closed
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
 	for _, h := range e.cfs {

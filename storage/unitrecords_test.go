@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -221,5 +222,71 @@ func TestPartRecordsShipped(t *testing.T) {
 	}
 	if keys, _ := follower.SlotCounts(DefaultTable, slot); keys != 1 {
 		t.Fatalf("the follower counts %d keys, want 1", keys)
+	}
+}
+
+// Unit records written without the slot's lock (WriteUnitRecord) and
+// ordinary writes of the same logged slot, at once: the committer never
+// gives two writes of one slot the same log index (a record meeting
+// another write of its slot in a group waits for the next group), so the
+// log has every write once, gap-free, and the counts add up.
+func TestUnitRecordsBesideWrites(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	const slot SlotID = 6
+	e.SetSlotRole(DefaultTable, slot, SlotRole{Logged: true})
+	const writers, records, each = 4, 4, 50
+	errs := make(chan error, writers+records)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				key := []byte("k" + strconv.Itoa(w) + "-" + strconv.Itoa(i))
+				err := e.Update(DefaultTable, []SlotID{slot}, func(u *Update) error {
+					return u.Txn(slot).PutMeta(key, &Meta{Type: TypeString, Value: []byte("v")})
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for r := range records {
+		go func() {
+			for i := range each {
+				unit := "u" + strconv.Itoa(r) + "-" + strconv.Itoa(i)
+				if _, err := e.WriteUnitRecord(DefaultTable, slot, DecisionEffect(DefaultTable, slot, unit, Committed, nil)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers + records {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, last, _ := e.LogBounds(DefaultTable, slot)
+	if want := LogIndex((writers + records) * each); first != 1 || last != want {
+		t.Fatalf("the slot's log is [%d, %d], want [1, %d]", first, last, want)
+	}
+	entries, err := e.ReadLog(DefaultTable, slot, 1, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, en := range entries {
+		if en.Index != LogIndex(i+1) {
+			t.Fatalf("entry %d has index %d", i+1, en.Index)
+		}
+	}
+	if len(entries) != (writers+records)*each {
+		t.Fatalf("%d entries in the log, want %d", len(entries), (writers+records)*each)
+	}
+	if keys, _ := e.SlotCounts(DefaultTable, slot); keys != writers*each {
+		t.Fatalf("the slot counts %d keys, want %d", keys, writers*each)
 	}
 }
