@@ -920,14 +920,15 @@ func (e *Engine) commitLoop() {
 			if wrote { // after the bounds moved: the woken reader sees them
 				e.notifyLogWritten()
 			}
-			for _, req := range group {
-				if failed[req] != nil || carried[req] {
+			// The writes written: neither a failed or carried request's
+			// nor one the records' rules dropped (an end of a part ended
+			// already must not put the part's values back in the cache).
+			for _, u := range updates {
+				if u.dropped {
 					continue
 				}
-				for _, t := range req.txns {
-					e.cacheEffect(t.table, t.slot, &t.eff)
-					e.touchEffect(&t.eff)
-				}
+				e.cacheEffect(u.t, u.s, &u.txn.eff)
+				e.touchEffect(&u.txn.eff)
 			}
 			// After the caches: a read the part's gate held sees the
 			// part's end applied.

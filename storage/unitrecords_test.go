@@ -290,3 +290,52 @@ func TestUnitRecordsBesideWrites(t *testing.T) {
 		t.Fatalf("the slot counts %d keys, want %d", keys, writers*each)
 	}
 }
+
+// An end written again after the part ended and the key was written
+// since (a resolver and the part's UAPPLY both ending it) changes
+// nothing: not the data, not the meta cache a GET reads, not the WATCH
+// registry.
+func TestPartEndedTwiceAfterAWrite(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	const slot SlotID = 4
+	k := metaKey(DefaultTable, slot, []byte("k"))
+	eff := Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: k, Value: (&Meta{Type: TypeString, Value: []byte("part")}).encode()}}, KeyDelta: 1}
+	if _, err := e.WriteUnitRecord(DefaultTable, slot, PartEffect(DefaultTable, slot, "u", slot, eff.Encode(nil))); err != nil {
+		t.Fatal(err)
+	}
+	end, _, err := e.EndEffect(DefaultTable, slot, "u", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WriteUnitRecord(DefaultTable, slot, end); err != nil {
+		t.Fatal(err)
+	}
+	err = e.Update(DefaultTable, []SlotID{slot}, func(u *Update) error {
+		return u.Txn(slot).PutMeta([]byte("k"), &Meta{Type: TypeString, Value: []byte("later")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := getString(t, e.View(DefaultTable).Txn(slot), "k"); v != "later" { // now in the cache
+		t.Fatalf("k = %q, want later", v)
+	}
+	var w Watch
+	if err := e.Watch(&w, DefaultTable, slot, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WriteUnitRecord(DefaultTable, slot, end); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := getString(t, e.View(DefaultTable).Txn(slot), "k"); v != "later" {
+		t.Fatalf("after the end was written again k = %q, want later", v)
+	}
+	if keys, _ := e.SlotCounts(DefaultTable, slot); keys != 1 {
+		t.Fatalf("the slot counts %d keys, want 1", keys)
+	}
+	if w.Changed(now) {
+		t.Fatal("an end that wrote nothing marked a WATCH")
+	}
+	e.Unwatch(&w)
+}
