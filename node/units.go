@@ -155,6 +155,12 @@ func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.S
 	if err != nil || index == 0 {
 		return err
 	}
+	return u.awaitAcked(ctx, t, s, index)
+}
+
+// awaitAcked waits, at most unitAckWait, until the live followers of
+// async slot s acknowledged its log up to index.
+func (u unitRecords) awaitAcked(ctx context.Context, t storage.TableID, s storage.SlotID, index storage.LogIndex) error {
 	ctx, cancel := context.WithTimeout(ctx, unitAckWait)
 	defer cancel()
 	return u.n.shipper.AwaitAcked(ctx, t, s, index)
@@ -168,9 +174,7 @@ func (u unitRecords) Durable(ctx context.Context, t storage.TableID, s storage.S
 	if last == 0 {
 		return nil // no log: no followers
 	}
-	ctx, cancel := context.WithTimeout(ctx, unitAckWait)
-	defer cancel()
-	return u.n.shipper.AwaitAcked(ctx, t, s, last)
+	return u.awaitAcked(ctx, t, s, last)
 }
 
 func (u unitRecords) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {

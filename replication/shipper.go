@@ -227,16 +227,12 @@ func (s *Shipper) publishAcked() {
 			moved = true
 		}
 	}
-	for to := range s.behind {
-		if !s.copying[to] {
-			s.copying[to] = true
-			moved = true
-		}
-	}
-	for to := range s.syncing {
-		if !s.copying[to] {
-			s.copying[to] = true
-			moved = true
+	for _, set := range []map[target]bool{s.behind, s.syncing} {
+		for to := range set {
+			if !s.copying[to] {
+				s.copying[to] = true
+				moved = true
+			}
 		}
 	}
 	if moved {

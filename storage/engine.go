@@ -490,8 +490,8 @@ func (b *Batch) Update(t TableID, slots []SlotID, fn func(*Update) error) error 
 	if b.e.closed.Load() {
 		return ErrClosed
 	}
-	// A raft slot pending on a unit is written once the unit is resolved
-	// (raftunits.go).
+	// A slot pending on a unit is written once the unit is resolved
+	// (unitrecords.go).
 	if err := b.e.awaitParts(t, local); err != nil {
 		return err
 	}
@@ -1047,7 +1047,7 @@ type View struct {
 }
 
 // Txn returns a read-only Txn on slot s.
-// It waits while the slot is held by a prepared unit (SlotHold.Gate).
+// It waits while a unit's part is pending on the slot (unitrecords.go).
 func (v *View) Txn(s SlotID) *Txn {
 	v.e.awaitGate(v.table, s)
 	return &Txn{e: v.e, table: v.table, slot: s, nowMS: v.nowMS}
@@ -1095,7 +1095,7 @@ func (e *Engine) EnsureTable(t TableID, slots uint32) error {
 		return nil
 	}
 	c := make([]slotCounts, slots)
-	parts := e.db.NewIteratorCF(e.ro, e.cfs[CFData]) // the slots' raft part records
+	parts := e.db.NewIteratorCF(e.ro, e.cfs[CFData]) // the slots' unit part records
 	defer parts.Close()
 	for s := range c {
 		v, ok, err := e.get(CFSystem, countKey(t, SlotID(s)))

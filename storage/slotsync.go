@@ -240,7 +240,7 @@ func (e *Engine) FlushSlots(t TableID, slots uint32, owns func(SlotID) bool, com
 			end := prefixEnd(start)
 			for _, cf := range []CF{CFMeta, CFData, CFScore} {
 				e := end
-				if cf == CFData { // a raft slot's unit records stay (raftunits.go)
+				if cf == CFData { // a slot's unit records stay (unitrecords.go)
 					e = unitRecordPrefix(t, s)
 				}
 				txn.eff.Ops = append(txn.eff.Ops, Op{Kind: OpDeleteRange, CF: cf, Key: start, Value: e})
