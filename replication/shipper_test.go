@@ -111,6 +111,13 @@ func TestShipperWokenByCommit(t *testing.T) {
 	if err := follower.ApplyLogEntry(1, 0, log[0]); err != nil {
 		t.Fatal(err)
 	}
+	// Take the wake "a" left pending: otherwise the shipper's first idle
+	// wait returns at once, before the test's write, and waits idle again
+	// (for a token the test no longer takes) with "b" unshipped.
+	select {
+	case <-leader.LogWritten():
+	default:
+	}
 
 	// The follower's peer port: each REPLICATE's answer is followed by
 	// the follower's last index on applied.
