@@ -179,7 +179,9 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 		return
 	}
 	if c.OwnsSlot == nil && spec.Batchable != nil && spec.Batchable(c.Args) {
-		pb.Run(spec, c, false) // a refusal needs no arguments
+		// A raft table's command keeps its arguments: their keys say
+		// which slots' outcome answers it (a refusal needs none).
+		pb.Run(spec, c, n.raftTable(c.Table))
 		return
 	}
 	pb.Commit()

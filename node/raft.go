@@ -38,6 +38,12 @@ func (n *Node) commits(t storage.TableID) storage.Committer {
 	return n.async
 }
 
+// raftTable reports whether table t is a raft table.
+func (n *Node) raftTable(t storage.TableID) bool {
+	tb, ok := n.proxy.Routing().Table(t)
+	return ok && tb.Mode == meta.ModeRaft
+}
+
 // transferRaftLeader asks node (the leader of slot s of table t) to hand
 // the group's leadership to another replica (manager.Config.TransferLeader;
 // the manager is configured before raft mode starts).

@@ -676,8 +676,72 @@ type Committer interface {
 	// committer has no terms; Commit finds them in Batch.AdmittedTerm.
 	Admit(t TableID, slots []SlotID) (terms []uint64, err error)
 	// Commit makes b's effects durable and releases b (b.Release), or
-	// returns why not (nothing of b applied).
+	// returns why not: nothing of b applied, or, when its slots commit
+	// each on its own, a *CommitError naming the slots that failed (the
+	// others' effects are committed).
 	Commit(b *Batch) error
+}
+
+// CommitError is a Committer's failure to commit some slots of a batch
+// whose slots commit each on its own (a raft table: a group per slot), so
+// the other slots' effects are committed. A pipeline's batch holds many
+// commands: each is answered by the outcome of its own slots (For), and
+// one whose slots committed is never run again — a SET answered "moved"
+// after its entry committed was run again on the new leader, over an
+// APPEND acknowledged in between, which it then erased.
+type CommitError struct {
+	// Failed are the slots that failed, with why, in the batch's order.
+	Failed []SlotError
+	// Effects is the number of the batch's slots that had an effect.
+	Effects int
+}
+
+// SlotError is one slot's failure in a CommitError.
+type SlotError struct {
+	Slot SlotID
+	// Effect: the slot had an effect (else its reads were confirmed).
+	Effect bool
+	Err    error
+}
+
+func (e *CommitError) Error() string {
+	return fmt.Sprintf("storage: %d of a batch's slots failed to commit: slot %d: %v", len(e.Failed), e.Failed[0].Slot, e.Failed[0].Err)
+}
+
+// RedisError is the first failure's reply, when it knows one.
+func (e *CommitError) RedisError() string {
+	var re interface{ RedisError() string }
+	if errors.As(e.Failed[0].Err, &re) {
+		return re.RedisError()
+	}
+	return "ERR " + e.Failed[0].Err.Error()
+}
+
+// Unapplied reports whether nothing of the batch was applied, nor ever
+// will be: every slot with an effect failed, each failure unapplied.
+func (e *CommitError) Unapplied() bool {
+	effects := 0
+	for _, f := range e.Failed {
+		var u interface{ Unapplied() bool }
+		if !errors.As(f.Err, &u) || !u.Unapplied() {
+			return false
+		}
+		if f.Effect {
+			effects++
+		}
+	}
+	return effects == e.Effects
+}
+
+// For is the outcome of a command of the batch over slots: nil when each
+// of them committed (or was confirmed), else the first one's failure.
+func (e *CommitError) For(slots []SlotID) error {
+	for _, f := range e.Failed {
+		if slices.Contains(slots, f.Slot) {
+			return f.Err
+		}
+	}
+	return nil
 }
 
 // ErrRaftSlot is a local commit of a raft slot: only its raft group

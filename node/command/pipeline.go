@@ -1,6 +1,9 @@
 package command
 
 import (
+	"errors"
+	"slices"
+
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
@@ -10,7 +13,9 @@ import (
 // connection's pipeline (a client's, or a peer link's forwards) into one
 // storage.Batch: one RocksDB write for all of them. Their replies are
 // buffered but not sent before commit; if the commit fails, each of them
-// is answered with the error instead. The connection's goroutine owns it.
+// is answered with the error instead — or, in a raft table, where each
+// slot commits on its own, each by its own slots' outcome: a command whose
+// slots committed keeps its reply. The connection's goroutine owns it.
 type Pipeline struct {
 	b       *storage.Batch
 	out     *resp.Reply
@@ -20,12 +25,22 @@ type Pipeline struct {
 	// node's query budget once the batch no longer refers to them.
 	release func()
 	// args are copies of the batched commands' arguments (raft tables
-	// only: the reader's buffer moves on), and reroute answers one of
-	// them again when the commit had no effect because a raft slot's
-	// leader moved (Unapplied), or returns nil to let the error
-	// stand.
+	// only: the reader's buffer moves on; their keys tell which slots'
+	// outcome answers them), and reroute answers one of them again when
+	// the commit had no effect on its slots because a raft slot's
+	// leader moved (Unapplied), or returns nil to let the error stand.
 	args    [][][]byte
 	reroute func(args [][]byte) []byte
+	// batched are the batched commands, in order: where each one's
+	// reply ends (after mark) and, in a batch whose slots commit each on
+	// its own, the slots of its keys (a commit may fail for some).
+	batched []batched
+}
+
+type batched struct {
+	end   int
+	spec  *Spec
+	slots uint32 // the table's slot count
 }
 
 // maxBatchCommands bounds how long a batch holds its slots' locks.
@@ -38,8 +53,9 @@ func (pb *Pipeline) Full() bool { return pb.replies >= maxBatchCommands }
 // (their arguments are still referred to).
 func (pb *Pipeline) Holding() bool { return pb.replies > 0 }
 
-// Run executes a batchable command in the batch; keep copies its
-// arguments, to run it again if the commit finds its slot led elsewhere.
+// Run executes a batchable command in the batch; keep (a raft table's
+// command) copies its arguments, to answer it by its own slots' outcome
+// and run it again if the commit finds its slot led elsewhere.
 func (pb *Pipeline) Run(spec *Spec, c *Ctx, keep bool) {
 	if pb.replies == 0 {
 		pb.mark = pb.out.Len()
@@ -62,7 +78,21 @@ func (pb *Pipeline) Run(spec *Spec, c *Ctx, keep bool) {
 		args = router.CopyArgs(c.Args)
 	}
 	pb.args = append(pb.args, args)
+	pb.batched = append(pb.batched, batched{end: pb.out.Len() - pb.mark, spec: spec, slots: c.Slots})
 	pb.replies++
+}
+
+// keySlots returns the slots of a batched command's keys (nil when its
+// arguments were not kept).
+func (cmd batched) keySlots(args [][]byte) []storage.SlotID {
+	keys, _ := cmd.spec.KeysOf(args)
+	slots := make([]storage.SlotID, 0, len(keys))
+	for _, k := range keys {
+		if s := router.SlotOf(k, cmd.slots); !slices.Contains(slots, s) {
+			slots = append(slots, s)
+		}
+	}
+	return slots
 }
 
 // Commit writes the batch; if that fails, each batched command is
@@ -72,22 +102,52 @@ func (pb *Pipeline) Commit() {
 		return
 	}
 	if err := pb.b.Commit(); err != nil {
-		pb.out.B = pb.out.B[:pb.mark]
-		msg, _ := ErrorReply(err)
-		unapplied := IsUnapplied(err)
-		for _, args := range pb.args {
-			if unapplied {
-				if r := pb.reroute(args); r != nil {
-					pb.out.B = append(pb.out.B, r...)
-					continue
-				}
-			}
-			pb.out.Error(msg)
-		}
+		pb.answerFailed(err)
 	}
 	pb.replies = 0
 	pb.args = pb.args[:0]
+	pb.batched = pb.batched[:0]
 	pb.release()
+}
+
+// answerFailed answers the batched commands after the commit failed with
+// err: each by its own slots' outcome when err says which slots failed
+// (storage.CommitError) — a command whose slots committed keeps its reply
+// — else all of them by err.
+func (pb *Pipeline) answerFailed(err error) {
+	var partial *storage.CommitError
+	if !errors.As(err, &partial) {
+		partial = nil
+	}
+	replies := slices.Clone(pb.out.B[pb.mark:]) // a reroute's reply may be longer than the one it replaces
+	pb.out.B = pb.out.B[:pb.mark]
+	start := 0
+	for i, cmd := range pb.batched {
+		cerr := err
+		if partial != nil && pb.args[i] != nil {
+			cerr = partial.For(cmd.keySlots(pb.args[i]))
+		}
+		switch {
+		case cerr == nil:
+			pb.out.B = append(pb.out.B, replies[start:cmd.end]...)
+		case IsUnapplied(cerr) && pb.rerouted(pb.args[i]):
+		default:
+			msg, _ := ErrorReply(cerr)
+			pb.out.Error(msg)
+		}
+		start = cmd.end
+	}
+}
+
+// rerouted answers a batched command again through reroute, and reports
+// whether reroute took it.
+func (pb *Pipeline) rerouted(args [][]byte) bool {
+	r := pb.reroute(args)
+	if r == nil {
+		return false
+	}
+	pb.out.B = append(pb.out.B, r...)
+	return true
 }
 
 // NewPipeline returns the pipeline batch of a connection whose replies go

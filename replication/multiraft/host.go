@@ -474,31 +474,46 @@ func (h *Host) Admit(t storage.TableID, slots []storage.SlotID) ([]uint64, error
 // writes another leader had acknowledged in between (a stale read the
 // linearizability checks caught about once in 150 rounds, with a node
 // stalled).
+//
+// Each slot commits through its own group, so a batch of several slots
+// may fail in part: the error is then a *storage.CommitError naming the
+// slots that failed; the others' effects are committed.
 func (h *Host) Commit(b *storage.Batch) error {
 	defer b.Release()
 	t := b.Table()
 	effects := b.Effects()
-	waits := make([]<-chan error, 0, len(effects))
-	var reads []storage.SlotID
+	type pending struct {
+		slot storage.SlotID
+		wait <-chan error
+	}
+	waits := make([]pending, 0, len(effects))
+	var failed []storage.SlotError
 	for _, se := range effects {
 		if se.Effect == nil {
-			reads = append(reads, se.Slot)
 			continue
 		}
-		waits = append(waits, h.ReplicateAt(t, se.Slot, se.Effect, b.AdmittedTerm(se.Slot)))
+		waits = append(waits, pending{se.Slot, h.ReplicateAt(t, se.Slot, se.Effect, b.AdmittedTerm(se.Slot))})
 	}
-	var first error
-	for _, s := range reads {
-		if err := h.ReadBarrierAt(context.Background(), t, s, b.AdmittedTerm(s)); err != nil && first == nil {
-			first = err
+	for _, se := range effects {
+		if se.Effect != nil {
+			continue
+		}
+		if err := h.ReadBarrierAt(context.Background(), t, se.Slot, b.AdmittedTerm(se.Slot)); err != nil {
+			failed = append(failed, storage.SlotError{Slot: se.Slot, Err: err})
 		}
 	}
 	for _, w := range waits {
-		if err := <-w; err != nil && first == nil {
-			first = err
+		if err := <-w.wait; err != nil {
+			failed = append(failed, storage.SlotError{Slot: w.slot, Effect: true, Err: err})
 		}
 	}
-	return first
+	switch {
+	case len(failed) == 0:
+		return nil
+	case len(effects) == 1:
+		return failed[0].Err
+	}
+	return &storage.CommitError{Failed: failed, Effects: len(waits)}
 }
 
 // WritableTerm is Writable, and the term in which this node leads the
