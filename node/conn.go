@@ -13,6 +13,7 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -39,8 +40,8 @@ type client struct {
 	// resp3: HELLO 3 chose RESP3 (the connection's replies and its
 	// forwards' replies are encoded in it).
 	resp3 atomic.Bool
-	// tx is the connection's MULTI block and WATCH, once it used them.
-	tx   *transaction
+	// tx is the connection's MULTI block and WATCH (package txn).
+	tx   txn.Transaction
 	quit bool
 }
 
@@ -112,8 +113,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	defer n.unregisterClient(cl)
-	defer n.endTransaction(cl) // its watches leave the registry
-	cl.run = runner{n, cl}     // one interface value for the connection's life
+	defer n.txns.End(cl)   // its watches leave the registry
+	cl.run = runner{n, cl} // one interface value for the connection's life
 
 	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
@@ -238,12 +239,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
-	if cl.tx != nil && cl.tx.open && (spec == nil || !runsInMulti(spec)) {
+	if cl.tx.Open() && (spec == nil || !txn.RunsInMulti(spec)) {
 		pb.Commit() // a batch's replies stay contiguous
-		n.queue(cl, c, spec, tb, open)
+		n.txns.Queue(cl, c, spec, tb, open)
 		return
 	}
-	if cl.tx != nil && cl.tx.open && spec.Name == "exec" && cl.pending.Len() > 0 {
+	if cl.tx.Open() && spec.Name == "exec" && cl.pending.Len() > 0 {
 		// The block sees every earlier command's effect.
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
@@ -315,7 +316,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
 	case r.Kind == router.Across:
-		if err := n.runCommandAcross(cl, c, spec); err != nil {
+		if err := n.txns.RunCommandAcross(cl, c, spec); err != nil {
 			msg, _ := command.ErrorReply(err)
 			c.R.Error(msg)
 		}

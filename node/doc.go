@@ -1,11 +1,12 @@
 // Package node wires a pika-node together: it owns the client listener and
 // connections, the connection and server commands (PING, AUTH, SELECT,
-// CLIENT, INFO, CONFIG, ...), a connection's MULTI block and WATCH and the
-// running of a unit (multi.go: here, or on the one node leading its slots
-// through the peer request UNIT; units.go: across the nodes, or the raft
-// groups, leading them, through package unit), and the lifecycle of the storage engine and
+// CLIENT, INFO, CONFIG, ...), and the lifecycle of the storage engine and
 // its background work, the peer port, and the node's side of the proxy
 // (router.Runner) and of the commit policy (which Committer a table's
-// writes use). Data commands live in node/command, the proxy in router,
-// replication's both ends in replication.
+// writes use). A connection's MULTI block and WATCH, and the running of a
+// unit (here, on the one node leading its slots through the peer request
+// UNIT, or across the nodes, or the raft groups, leading them, through
+// package unit), live in node/txn, which the node wires (txns.go). Data
+// commands live in node/command, the proxy in router, replication's both
+// ends in replication.
 package node

@@ -25,8 +25,8 @@ import (
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/storage"
-	"github.com/pika-node/pika-node/unit"
 )
 
 // Version is the pika-node release, set at build time with
@@ -74,10 +74,9 @@ type Node struct {
 
 	// the cluster: this node's id, its view of the metadata, etcd
 	id meta.NodeID
-	// units is this node's part in units over several nodes; coord runs
-	// its clients' (units.go).
-	units *unit.Participant
-	coord *unit.Coordinator
+	// txns runs the connections' MULTI blocks and multi-slot commands,
+	// and takes part in other nodes' units (package txn).
+	txns *txn.Txns
 	// proxy holds the routing and carries out routing decisions (the
 	// node's side is route.go).
 	proxy   *router.Proxy
@@ -155,7 +154,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.follower = replication.NewFollower(n.id, eng, n.proxy.Routing, log.With("component", "replication"))
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
-	n.newUnits()
+	n.txns = n.newTxns()
 	maxClients, err := n.fitMaxClients(cfg.MaxClients)
 	if err != nil {
 		eng.Close()
@@ -166,7 +165,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()
-	n.registerTxCommands()
+	n.txns.Register()
 	n.stats = newCommandStats(n.tbl)
 	n.metrics = newMetrics(n)
 	return n, nil
@@ -218,7 +217,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.shipper = replication.NewShipper(replication.Config{Self: n.id, Log: n.log.With("component", "replication")}, n.eng, n.links, n.proxy.Routing)
 	n.startRaft()
 	n.peerMux = n.newPeerMux() // its handlers include raft mode's
-	n.units.Recover()          // resolves the parts pending here, once the routing is in
+	n.txns.Recover()           // resolves the parts pending here, once the routing is in
 	n.listener = ln
 	close(n.listenReady)
 	n.log.Info("pika-node starting", "node", n.id, "addr", ln.Addr().String(), "http", hln.Addr().String(),

@@ -10,17 +10,18 @@ import (
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
-	"github.com/pika-node/pika-node/storage"
 )
 
 // The peer port (port+10000) serves other nodes only: the requests of
 // package peer's protocol, after PEERAUTH with the cluster secret,
 // dispatched by the request table (newPeerMux) to the handlers here, of
-// replication.Follower (REPLICATE, SYNC*) and of replication.Raft (RAFT*). Anything else is refused, logged, and the connection
-// closed. Run accepts its connections (acceptLoop) and serves each with
-// servePeer.
+// node/txn (UNIT, U*), of replication.Follower (REPLICATE, SYNC*) and of
+// replication.Raft (RAFT*). Anything else is refused, logged, and the
+// connection closed. Run accepts its connections (acceptLoop) and serves
+// each with servePeer.
 
 // peerAuthTimeout bounds how long an unauthenticated peer connection may
 // stay open.
@@ -125,7 +126,6 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 		pc.c.R.Error(reply)
 	})
 	peer.Handle(m, peer.ParseForward, n.execForwarded)
-	peer.Handle(m, peer.ParseUnit, committed(n.execUnit))
 	peer.Handle(m, peer.ParseCounts, committed(n.peerCounts))
 	peer.Handle(m, peer.ParsePositions, replying(n.slots.HandlePositions))
 	peer.Handle(m, peer.ParseChecksum, replying(n.slots.HandleChecksum))
@@ -138,7 +138,10 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParseRaftTransfer, replying(n.raft.HandleTransfer))
 	peer.Handle(m, peer.ParseRaftSnapBegin, replying(n.raft.HandleSnapBegin))
 	peer.Handle(m, peer.ParseRaftSnapData, replying(n.raft.HandleSnapData))
-	n.registerUnitRequests(m)
+	txn.RegisterPeer(m, n.txns, func(pc peerCall) *command.Ctx { // UNIT and the U* requests
+		pc.pb.Commit()
+		return pc.c
+	})
 	return m
 }
 
@@ -198,39 +201,6 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 	if c.Rerouted {
 		c.Rerouted = false
 		c.R.Error(refuseMoved)
-	}
-}
-
-// execUnit answers a UNIT: a MULTI block's data commands, run here as one
-// unit over the slots named, which this node must lead (as for FWD).
-func (n *Node) execUnit(c *command.Ctx, req peer.Unit) {
-	c.R.Resp3 = req.Resp3 // the asker's client's protocol; reset after the request
-	tb, reply, behind := n.proxy.AdmitUnit(req)
-	if behind != nil {
-		n.catchUp(behind, n.peerCatchUpWait())
-		tb, reply, _ = n.proxy.AdmitUnit(req)
-	}
-	if reply != "" {
-		c.R.Error(reply)
-		return
-	}
-	cmds := make([]queuedCommand, len(req.Commands))
-	for i, args := range req.Commands {
-		spec := n.tbl.Lookup(args[0])
-		if spec == nil || !spec.ArityOK(len(args)) {
-			c.R.Error("ERR malformed UNIT: " + string(args[0]))
-			return
-		}
-		cmds[i] = queuedCommand{spec: spec, args: args}
-	}
-	slots := make([]storage.SlotID, len(req.Slots))
-	for i, se := range req.Slots {
-		slots[i] = se.Slot
-	}
-	c.Table, c.Slots = tb.ID, tb.Slots
-	if err := n.runUnitHere(nil, c, tb, slots, cmds); err != nil {
-		msg, _ := command.ErrorReply(err)
-		c.R.Error(msg)
 	}
 }
 

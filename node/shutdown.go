@@ -88,7 +88,7 @@ func (n *Node) stop(g *errgroup.Group) error {
 		n.links.Close()
 		done()
 		n.parts.wait("peers")
-		n.units.Close() // a prepared part stays recorded for the next start
+		n.txns.Close() // a prepared part stays recorded for the next start
 		done = n.parts.start("storage (closing)")
 		n.eng.Close()
 		engineClosed.Store(true)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -49,4 +50,16 @@ func (s *commandStats) total() int64 {
 		n += st.calls.Load()
 	}
 	return n
+}
+
+// account counts one command's call, time and failure in its stats.
+func (n *Node) account(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
+	st := n.stats.of(spec)
+	took := time.Since(began)
+	st.calls.Add(1)
+	st.usec.Add(took.Microseconds())
+	st.latency.Observe(took.Seconds())
+	if c.R.Len() > mark && c.R.B[mark] == '-' {
+		st.failed.Add(1)
+	}
 }

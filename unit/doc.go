@@ -17,5 +17,5 @@
 //
 // Units whose slots one node leads in an async table without followers
 // (or one raft slot) do not come here: they run on that node under its
-// slot locks (node/multi.go).
+// slot locks (node/txn/multi.go).
 package unit

@@ -92,7 +92,7 @@ var unitModel = porcupine.Model{
 // unitRefusal is an answer pika-node gives only before a unit's decision
 // (nothing of it ran): a slot's leader down or unknown, slots busy or
 // moving until the deadline, a participant that did not answer its lock
-// (runUnitAcross), a leadership change that refused the unit. The checker
+// (node/txn's runUnitAcross), a leadership change that refused the unit. The checker
 // holds it to that: such transfers are left out of the history as not
 // applied. Any other error (a forwarded unit whose leader did not answer
 // after it was sent, an unknown outcome) may have run: its operation is

@@ -1,9 +1,10 @@
-package node
+package txn
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -23,42 +24,42 @@ import (
 // docs/transactions.md.
 
 // newUnits builds the participant and the coordinator.
-func (n *Node) newUnits() {
-	n.units = unit.NewParticipant(unit.ParticipantConfig{
-		Engine: n.eng,
-		Admit:  n.admitUnitLock,
+func (t *Txns) newUnits(logger *slog.Logger, ready func(context.Context) error, stepPause time.Duration) {
+	t.units = unit.NewParticipant(unit.ParticipantConfig{
+		Engine: t.eng,
+		Admit:  t.admitUnitLock,
 		AdmitWatch: func(req peer.UnitWatch) error {
-			if reply, _ := n.proxy.AdmitUnitLock(peer.UnitLock{Table: req.Table, Unit: req.Token, Slots: req.Slots}); reply != "" {
+			if reply, _ := t.proxy.AdmitUnitLock(peer.UnitLock{Table: req.Table, Unit: req.Token, Slots: req.Slots}); reply != "" {
 				return peer.ReplyErr([]byte("-" + reply + "\r\n"))
 			}
 			return nil
 		},
-		Ready:    n.waitReady,
-		Slots:    unitRecords{n},
-		HomeSlot: n.slotSite,
-		Logger:   n.log.With("component", "units"),
+		Ready:    ready,
+		Slots:    unitRecords{t},
+		HomeSlot: t.slotSite,
+		Logger:   logger,
 	})
-	n.coord = unit.NewCoordinator(string(n.id), n.log.With("component", "units"))
-	n.coord.StepPause = n.cfg.UnitStepPause
-	n.coord.HomeSlot = n.slotSite
+	t.coord = unit.NewCoordinator(string(t.self), logger)
+	t.coord.StepPause = stepPause
+	t.coord.HomeSlot = t.slotSite
 }
 
-// slotSite returns the unit.Site of the node leading slot s of table t
+// slotSite returns the unit.Site of the node leading slot s of table
 // now (a unit's home slot), nil when no leader is known.
-func (n *Node) slotSite(t storage.TableID, s storage.SlotID) unit.Site {
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(t)
+func (t *Txns) slotSite(table storage.TableID, s storage.SlotID) unit.Site {
+	snap := t.proxy.Routing()
+	tb, ok := snap.Table(table)
 	if !ok || int(s) >= int(tb.Slots) {
 		return nil
 	}
 	leader := tb.Route(s).Leader
-	if tb.Mode == meta.ModeRaft && n.raft != nil {
+	if raft := t.raft(); tb.Mode == meta.ModeRaft && raft != nil {
 		// The group here may know its leader before the routing does.
-		if l := n.raft.RaftLeader(t, s); l.Known {
+		if l := raft.RaftLeader(table, s); l.Known {
 			leader = l.Node
 		}
 	}
-	site, ok := n.site(snap, leader, uint32(s))
+	site, ok := t.site(snap, leader, uint32(s))
 	if !ok {
 		return nil
 	}
@@ -66,40 +67,41 @@ func (n *Node) slotSite(t storage.TableID, s storage.SlotID) unit.Site {
 }
 
 // site is the unit.Site of node: this node's participant, or the peer.
-func (n *Node) site(snap *router.Snapshot, node meta.NodeID, key uint32) (unit.Site, bool) {
-	if node == n.id {
-		return n.units, true
+func (t *Txns) site(snap *router.Snapshot, node meta.NodeID, key uint32) (unit.Site, bool) {
+	if node == t.self {
+		return t.units, true
 	}
 	info, ok := snap.Node(node)
 	if !ok {
 		return nil, false
 	}
-	return unit.Remote{Links: n.links, Addr: info.Peer, Key: key}, true
+	return unit.Remote{Links: t.links, Addr: info.Peer, Key: key}, true
 }
 
 // admitUnitLock checks a ULOCK under the unit's hold of its slots: the
 // routing (as FWD's), then the table's Committer (no handover fences the
 // slots).
-func (n *Node) admitUnitLock(req peer.UnitLock) error {
-	if reply, _ := n.proxy.AdmitUnitLock(req); reply != "" {
+func (t *Txns) admitUnitLock(req peer.UnitLock) error {
+	if reply, _ := t.proxy.AdmitUnitLock(req); reply != "" {
 		return peer.ReplyErr([]byte("-" + reply + "\r\n"))
 	}
 	slots := make([]storage.SlotID, len(req.Slots))
 	for i, s := range req.Slots {
 		slots[i] = s.Slot
 	}
-	if _, err := n.commits(req.Table).Admit(req.Table, slots); err != nil {
+	if _, err := t.commits(req.Table).Admit(req.Table, slots); err != nil {
 		return &peer.RefusedError{Reason: err.Error()}
 	}
 	return nil
 }
 
 // unitRecords is unit.Slots over this node's tables: a raft table's unit
-// records are entries of its slots' raft groups (raft mode starts in Run,
-// before the participant serves or resolves anything); an async table's
-// are logged writes of the slot's leader (storage.WriteUnitRecord), made
-// durable by the acknowledgement of every live follower.
-type unitRecords struct{ n *Node }
+// records are entries of its slots' raft groups (raft mode starts in the
+// node's Run, before the participant serves or resolves anything); an
+// async table's are logged writes of the slot's leader
+// (storage.WriteUnitRecord), made durable by the acknowledgement of every
+// live follower.
+type unitRecords struct{ t *Txns }
 
 // errNoRaft answers for a raft slot before raft mode started.
 var errNoRaft = errors.New("raft mode is not running yet")
@@ -110,24 +112,25 @@ var errNoRaft = errors.New("raft mode is not running yet")
 const unitAckWait = 3 * time.Second
 
 func (u unitRecords) raftTable(t storage.TableID) bool {
-	tb, ok := u.n.proxy.Routing().Table(t)
+	tb, ok := u.t.proxy.Routing().Table(t)
 	return ok && tb.Mode == meta.ModeRaft
 }
 
 func (u unitRecords) Leads(t storage.TableID, s storage.SlotID) bool {
 	if u.raftTable(t) {
-		return u.n.raft != nil && u.n.raft.Leads(t, s)
+		raft := u.t.raft()
+		return raft != nil && raft.Leads(t, s)
 	}
-	tb, ok := u.n.proxy.Routing().Table(t)
-	return ok && int(s) < int(tb.Slots) && tb.Route(s).Leader == u.n.id
+	tb, ok := u.t.proxy.Routing().Table(t)
+	return ok && int(s) < int(tb.Slots) && tb.Route(s).Leader == u.t.self
 }
 
 func (u unitRecords) WritableTerm(t storage.TableID, s storage.SlotID) (uint64, error) {
-	switch {
-	case u.raftTable(t) && u.n.raft == nil:
+	switch raft := u.t.raft(); {
+	case u.raftTable(t) && raft == nil:
 		return 0, errNoRaft
 	case u.raftTable(t):
-		return u.n.raft.WritableTerm(t, s)
+		return raft.WritableTerm(t, s)
 	case !u.Leads(t, s):
 		return 0, fmt.Errorf("this node does not lead slot %d", s)
 	}
@@ -138,20 +141,22 @@ func (u unitRecords) ReadBarrier(ctx context.Context, t storage.TableID, s stora
 	if !u.raftTable(t) {
 		return nil // the hold keeps the slot's writes out
 	}
-	if u.n.raft == nil {
+	raft := u.t.raft()
+	if raft == nil {
 		return errNoRaft
 	}
-	return u.n.raft.ReadBarrierAt(ctx, t, s, term)
+	return raft.ReadBarrierAt(ctx, t, s, term)
 }
 
 func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
 	if u.raftTable(t) {
-		if u.n.raft == nil {
+		raft := u.t.raft()
+		if raft == nil {
 			return errNoRaft
 		}
-		return u.n.raft.Propose(ctx, t, s, effect, term)
+		return raft.Propose(ctx, t, s, effect, term)
 	}
-	index, err := u.n.eng.WriteUnitRecord(t, s, effect)
+	index, err := u.t.eng.WriteUnitRecord(t, s, effect)
 	if err != nil || index == 0 {
 		return err
 	}
@@ -163,14 +168,14 @@ func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.S
 func (u unitRecords) awaitAcked(ctx context.Context, t storage.TableID, s storage.SlotID, index storage.LogIndex) error {
 	ctx, cancel := context.WithTimeout(ctx, unitAckWait)
 	defer cancel()
-	return u.n.shipper.AwaitAcked(ctx, t, s, index)
+	return u.t.shipper().AwaitAcked(ctx, t, s, index)
 }
 
 func (u unitRecords) Durable(ctx context.Context, t storage.TableID, s storage.SlotID) error {
 	if u.raftTable(t) {
 		return nil // applied here: committed
 	}
-	_, last, _ := u.n.eng.LogBounds(t, s)
+	_, last, _ := u.t.eng.LogBounds(t, s)
 	if last == 0 {
 		return nil // no log: no followers
 	}
@@ -181,12 +186,17 @@ func (u unitRecords) End(ctx context.Context, t storage.TableID, s storage.SlotI
 	if u.raftTable(t) {
 		return u.Propose(ctx, t, s, effect, 0)
 	}
-	_, err := u.n.eng.WriteUnitRecord(t, s, effect)
+	_, err := u.t.eng.WriteUnitRecord(t, s, effect)
 	return err
 }
 
-// registerUnitRequests adds the U* requests to the peer request table.
-func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
+// RegisterPeer adds the unit peer requests to the peer port's request
+// table m: UNIT (a block one node leads, run here) and the U* requests,
+// answered by t's participant. None of them joins the link's pipeline
+// batch: ctxOf commits what the batch holds, so that its replies stay
+// contiguous, and returns the request's command context (its reply
+// buffer).
+func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 	ctx := context.Background()
 	answer := func(c *command.Ctx, err error) {
 		if err != nil {
@@ -195,8 +205,9 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 		}
 		c.R.OK()
 	}
-	peer.Handle(m, peer.ParseUnitLock, committed(func(c *command.Ctx, req peer.UnitLock) {
-		images, err := n.units.Lock(ctx, req)
+	peer.Handle(m, peer.ParseUnit, committed(ctxOf, t.execUnit))
+	peer.Handle(m, peer.ParseUnitLock, committed(ctxOf, func(c *command.Ctx, req peer.UnitLock) {
+		images, err := t.units.Lock(ctx, req)
 		if err != nil {
 			c.R.Error(peer.ErrorReply(err))
 			return
@@ -206,43 +217,49 @@ func (n *Node) registerUnitRequests(m *peer.Mux[peerCall]) {
 			c.R.Bulk(im.Encode(nil))
 		}
 	}))
-	peer.Handle(m, peer.ParseUnitPrepare, committed(func(c *command.Ctx, req peer.UnitPrepare) {
-		o, err := n.units.Prepare(ctx, req)
+	peer.Handle(m, peer.ParseUnitPrepare, committed(ctxOf, func(c *command.Ctx, req peer.UnitPrepare) {
+		o, err := t.units.Prepare(ctx, req)
 		if err != nil || !req.Decide {
 			answer(c, err)
 			return
 		}
 		c.R.Simple(string(o))
 	}))
-	peer.Handle(m, peer.ParseUnitDecide, committed(func(c *command.Ctx, req peer.UnitDecide) {
-		o, err := n.units.Decide(ctx, req)
+	peer.Handle(m, peer.ParseUnitDecide, committed(ctxOf, func(c *command.Ctx, req peer.UnitDecide) {
+		o, err := t.units.Decide(ctx, req)
 		if err != nil {
 			c.R.Error(peer.ErrorReply(err))
 			return
 		}
 		c.R.Simple(string(o))
 	}))
-	peer.Handle(m, peer.ParseUnitApply, committed(func(c *command.Ctx, req peer.UnitApply) {
-		answer(c, n.units.Apply(ctx, req.Unit))
+	peer.Handle(m, peer.ParseUnitApply, committed(ctxOf, func(c *command.Ctx, req peer.UnitApply) {
+		answer(c, t.units.Apply(ctx, req.Unit))
 	}))
-	peer.Handle(m, peer.ParseUnitAbort, committed(func(c *command.Ctx, req peer.UnitAbort) {
-		answer(c, n.units.Abort(ctx, req.Unit))
+	peer.Handle(m, peer.ParseUnitAbort, committed(ctxOf, func(c *command.Ctx, req peer.UnitAbort) {
+		answer(c, t.units.Abort(ctx, req.Unit))
 	}))
-	peer.Handle(m, peer.ParseUnitRelease, committed(func(c *command.Ctx, req peer.UnitRelease) {
-		answer(c, n.units.Release(ctx, req.Unit))
+	peer.Handle(m, peer.ParseUnitRelease, committed(ctxOf, func(c *command.Ctx, req peer.UnitRelease) {
+		answer(c, t.units.Release(ctx, req.Unit))
 	}))
-	peer.Handle(m, peer.ParseUnitConfirm, committed(func(c *command.Ctx, req peer.UnitConfirm) {
-		answer(c, n.units.Confirm(ctx, req.Unit))
+	peer.Handle(m, peer.ParseUnitConfirm, committed(ctxOf, func(c *command.Ctx, req peer.UnitConfirm) {
+		answer(c, t.units.Confirm(ctx, req.Unit))
 	}))
-	peer.Handle(m, peer.ParseUnitForget, committed(func(c *command.Ctx, req peer.UnitForget) {
-		answer(c, n.units.Forget(ctx, req))
+	peer.Handle(m, peer.ParseUnitForget, committed(ctxOf, func(c *command.Ctx, req peer.UnitForget) {
+		answer(c, t.units.Forget(ctx, req))
 	}))
-	peer.Handle(m, peer.ParseUnitWatch, committed(func(c *command.Ctx, req peer.UnitWatch) {
-		answer(c, n.units.Watch(ctx, req))
+	peer.Handle(m, peer.ParseUnitWatch, committed(ctxOf, func(c *command.Ctx, req peer.UnitWatch) {
+		answer(c, t.units.Watch(ctx, req))
 	}))
-	peer.Handle(m, peer.ParseUnitUnwatch, committed(func(c *command.Ctx, req peer.UnitUnwatch) {
-		answer(c, n.units.Unwatch(ctx, req.Token))
+	peer.Handle(m, peer.ParseUnitUnwatch, committed(ctxOf, func(c *command.Ctx, req peer.UnitUnwatch) {
+		answer(c, t.units.Unwatch(ctx, req.Token))
 	}))
+}
+
+// committed adapts the handler of a U* request to the peer port's
+// request table: ctxOf readies the call (RegisterPeer).
+func committed[C, R any](ctxOf func(C) *command.Ctx, h func(*command.Ctx, R)) func(C, R) {
+	return func(pc C, req R) { h(ctxOf(pc), req) }
 }
 
 // acrossNodes reports whether a unit over slots of tb, which unitPlace
@@ -259,7 +276,7 @@ func acrossNodes(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID
 
 // unitShares groups the keys of a block's commands (and the slots of
 // its watched keys) by the node leading their slot.
-func (n *Node) unitShares(cl *client, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) ([]unit.Share, bool) {
+func (t *Txns) unitShares(cl Conn, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) ([]unit.Share, bool) {
 	keys := map[storage.SlotID][][]byte{}
 	for _, q := range cmds {
 		if q.spec.Cluster != router.Keyed && q.spec.Cluster != router.FanOut {
@@ -281,13 +298,13 @@ func (n *Node) unitShares(cl *client, snap *router.Snapshot, tb *router.Table, s
 		r := tb.Route(s)
 		i := slices.IndexFunc(shares, func(sh unit.Share) bool { return sh.Node == string(r.Leader) })
 		if i < 0 {
-			site, ok := n.site(snap, r.Leader, uint32(s))
+			site, ok := t.site(snap, r.Leader, uint32(s))
 			if !ok {
 				return nil, false
 			}
 			var token string
-			if cl != nil && cl.tx != nil && len(cl.tx.remote[r.Leader]) > 0 {
-				token = cl.tx.token
+			if cl != nil && len(cl.Transaction().remote[r.Leader]) > 0 {
+				token = cl.Transaction().token
 			}
 			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site, Watch: token})
 			i = len(shares) - 1
@@ -326,12 +343,12 @@ var errWatched = errors.New("a watched key changed")
 // each node in two phases. retry says nothing ran and the caller should
 // route again (after the pause it waited). A WATCH that found a change
 // answers nil with the array mode, errWatched without.
-func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand, mode acrossMode) (retry bool, err error) {
-	var wcl *client // whose WATCH the unit checks
+func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand, mode acrossMode) (retry bool, err error) {
+	var wcl Conn // whose WATCH the unit checks
 	if mode.watch {
 		wcl = cl
 	}
-	shares, ok := n.unitShares(wcl, snap, tb, slots, cmds)
+	shares, ok := t.unitShares(wcl, snap, tb, slots, cmds)
 	if !ok {
 		return true, nil
 	}
@@ -339,11 +356,11 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 	watched := false
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
 		c.R.B = c.R.B[:start]
-		if wcl != nil && wcl.tx.watch.Changed(n.eng.NowMS()) {
+		if wcl != nil && wcl.Transaction().watch.Changed(t.eng.NowMS()) {
 			watched = true
 			return nil, nil
 		}
-		b := n.eng.NewBatch(nil)
+		b := t.eng.NewBatch(nil)
 		defer b.Release()
 		for _, im := range images {
 			if err := b.UseImage(im); err != nil {
@@ -366,13 +383,13 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 			} else {
 				command.RunInUnit(q.spec, c, b)
 			}
-			if cl.tx != nil && cl.tx.open { // EXEC's; a command alone is counted by exec
-				n.account(q.spec, began, c, mark)
+			if cl.Transaction().open { // EXEC's; a command alone is counted by the node's exec
+				t.account(q.spec, began, c, mark)
 			}
 		}
 		return b.Effects(), nil
 	}
-	err = n.coord.Run(context.Background(), tb.ID, shares, eval)
+	err = t.coord.Run(context.Background(), tb.ID, shares, eval)
 	var refused *peer.RefusedError
 	var aborted *unit.AbortedError
 	switch {
@@ -396,7 +413,7 @@ func (n *Node) runUnitAcross(cl *client, c *command.Ctx, snap *router.Snapshot, 
 		return true, nil
 	case errors.As(err, &refused):
 		c.R.B = c.R.B[:start]
-		n.proxy.AwaitNewer(snap.Revision, 100*time.Millisecond)
+		t.proxy.AwaitNewer(snap.Revision, 100*time.Millisecond)
 		return true, nil
 	}
 	c.R.B = c.R.B[:start]
@@ -425,24 +442,24 @@ func splitsUnit(q queuedCommand, table storage.TableID) bool {
 // commands between them is a unit of its own (across the nodes it names,
 // or on this node), as runUnitHere does on one node; the first one,
 // possibly empty, also holds the watched keys' slots and checks the WATCH.
-func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) error {
+func (t *Txns) runBlockAcross(cl Conn, c *command.Ctx, cmds []queuedCommand) error {
 	start := c.R.Len()
 	c.R.Array(len(cmds))
 	first := true
 	for i := 0; i < len(cmds) || first; {
 		j := i
-		for j < len(cmds) && !splitsUnit(cmds[j], cl.table) {
+		for j < len(cmds) && !splitsUnit(cmds[j], cl.Table()) {
 			j++
 		}
 		if j > i || first {
-			err := n.runSegmentAcross(cl, c, cmds[i:j], first)
+			err := t.runSegmentAcross(cl, c, cmds[i:j], first)
 			if errors.Is(err, errWatched) {
 				c.R.B = c.R.B[:start]
 				c.R.NullArray()
 				return nil
 			}
 			if err != nil {
-				return n.unitFailed(c, start, err)
+				return unitFailed(c, start, err)
 			}
 			first = false
 		}
@@ -457,15 +474,15 @@ func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) 
 		case q.spec.Name == "select":
 			command.Run(q.spec, c)
 		case q.spec.Cluster == router.TableWide:
-			n.runTableWide(cl, c, q)
+			t.runTableWide(cl, c, q)
 		default: // a write of another table: routed as outside MULTI
-			snap := n.proxy.Routing()
-			if tb, ok := snap.Table(cl.table); ok {
+			snap := t.proxy.Routing()
+			if tb, ok := snap.Table(cl.Table()); ok {
 				c.Table, c.Slots = tb.ID, tb.Slots
 			}
-			c.R.Raw(n.proxy.Reroute(cl.run, cl.table, q.args))
+			c.R.Raw(t.proxy.Reroute(cl.Runner(), cl.Table(), q.args))
 		}
-		n.account(q.spec, began, c, mark)
+		t.account(q.spec, began, c, mark)
 		i = j + 1
 	}
 	return nil
@@ -474,31 +491,32 @@ func (n *Node) runBlockAcross(cl *client, c *command.Ctx, cmds []queuedCommand) 
 // runSegmentAcross runs a run of a block's data commands as one unit on
 // the connection's current table, answering their replies bare; watch:
 // it also holds the watched keys' slots and checks the WATCH (errWatched).
-func (n *Node) runSegmentAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool) error {
-	return n.runAcross(cl, c, cmds, watch, "transaction")
+func (t *Txns) runSegmentAcross(cl Conn, c *command.Ctx, cmds []queuedCommand, watch bool) error {
+	return t.runAcross(cl, c, cmds, watch, "transaction")
 }
 
-// runCommandAcross runs one command whose keys' slots several nodes lead
-// (router.Across) as a unit across them.
-func (n *Node) runCommandAcross(cl *client, c *command.Ctx, spec *command.Spec) error {
-	return n.runAcross(cl, c, []queuedCommand{{spec: spec, args: c.Args}}, false, "command")
+// RunCommandAcross runs one command, sent on connection cl outside MULTI,
+// whose keys' slots several nodes lead (router.Across) as a unit across
+// them: its reply is written to c, or the error that answers it returned.
+func (t *Txns) RunCommandAcross(cl Conn, c *command.Ctx, spec *command.Spec) error {
+	return t.runAcross(cl, c, []queuedCommand{{spec: spec, args: c.Args}}, false, "command")
 }
 
 // runAcross runs cmds as one unit across the nodes leading their slots,
 // routing it again while its slots are busy or moving, for at most
 // unitRouteWait; what names it in the error after that.
-func (n *Node) runAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch bool, what string) error {
+func (t *Txns) runAcross(cl Conn, c *command.Ctx, cmds []queuedCommand, watch bool, what string) error {
 	deadline := time.Now().Add(unitRouteWait)
 	for attempt := 0; ; attempt++ {
-		snap := n.proxy.Routing()
-		tb, ok := snap.Table(cl.table)
+		snap := t.proxy.Routing()
+		tb, ok := snap.Table(cl.Table())
 		if !ok {
-			return command.Error(router.DroppedTable(cl.table))
+			return command.Error(router.DroppedTable(cl.Table()))
 		}
 		slots := unitSlots(tb, cmds)
 		if watch {
 			var honoured bool
-			if slots, honoured = watchedSlots(snap, tb, cl.tx, slots); !honoured {
+			if slots, honoured = watchedSlots(snap, tb, cl.Transaction(), slots); !honoured {
 				return errWatched
 			}
 		}
@@ -506,13 +524,13 @@ func (n *Node) runAcross(cl *client, c *command.Ctx, cmds []queuedCommand, watch
 			return command.Error(msg)
 		}
 		if acrossNodes(snap, tb, slots) {
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch, attempt: attempt})
+			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch, attempt: attempt})
 			if !retry {
 				return err
 			}
 		} else {
 			// A slot is being handed over (or the table changed mode).
-			n.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
+			t.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
 		}
 		if time.Now().After(deadline) {
 			return command.Error("CLUSTERDOWN the slots of the " + what + " stayed busy; retry")

@@ -1,4 +1,4 @@
-package node
+package txn
 
 import (
 	"context"
@@ -23,8 +23,9 @@ import (
 // slots of several nodes of an async table, or over several raft groups,
 // runs as a unit across them (units.go, docs/transactions.md).
 
-// transaction is a connection's MULTI state and its WATCH.
-type transaction struct {
+// Transaction is a connection's MULTI state and its WATCH; its zero value
+// is a connection that has neither.
+type Transaction struct {
 	open   bool // between MULTI and EXEC or DISCARD
 	failed bool // a command was refused while queued: EXEC aborts
 	queued []queuedCommand
@@ -42,6 +43,11 @@ type transaction struct {
 	tokens uint64 // tokens made so far (each WATCH ... EXEC gets its own)
 }
 
+// Open reports whether the connection is between MULTI and EXEC or
+// DISCARD: its commands are queued (Queue), but for those RunsInMulti
+// names.
+func (tx *Transaction) Open() bool { return tx.open }
+
 // queuedCommand is a command MULTI queued, with its arguments copied.
 type queuedCommand struct {
 	spec *command.Spec
@@ -51,21 +57,23 @@ type queuedCommand struct {
 // errExecAbort is EXEC's reply after a command was refused while queued.
 const errExecAbort command.Error = "EXECABORT Transaction discarded because of previous errors."
 
-// registerTxCommands adds MULTI, EXEC, DISCARD, WATCH and UNWATCH.
-func (n *Node) registerTxCommands() {
+// Register adds MULTI, EXEC, DISCARD, WATCH and UNWATCH to the node's
+// command table (Services.Commands). Their handlers find the connection
+// in command.Ctx.Conn, which must be a Conn.
+func (t *Txns) Register() {
 	flags := command.Loading | command.Stale | command.Fast
-	n.tbl.Register(
-		command.Spec{Name: "multi", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdMulti},
-		command.Spec{Name: "exec", Arity: 1, Flags: command.Loading | command.Stale, Cluster: router.Server, Handler: n.cmdExec},
-		command.Spec{Name: "discard", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdDiscard},
-		command.Spec{Name: "watch", Arity: -2, Flags: flags, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.Server, Handler: n.cmdWatch},
-		command.Spec{Name: "unwatch", Arity: 1, Flags: flags, Cluster: router.Server, Handler: n.cmdUnwatch},
+	t.cmds.Register(
+		command.Spec{Name: "multi", Arity: 1, Flags: flags, Cluster: router.Server, Handler: t.cmdMulti},
+		command.Spec{Name: "exec", Arity: 1, Flags: command.Loading | command.Stale, Cluster: router.Server, Handler: t.cmdExec},
+		command.Spec{Name: "discard", Arity: 1, Flags: flags, Cluster: router.Server, Handler: t.cmdDiscard},
+		command.Spec{Name: "watch", Arity: -2, Flags: flags, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.Server, Handler: t.cmdWatch},
+		command.Spec{Name: "unwatch", Arity: 1, Flags: flags, Cluster: router.Server, Handler: t.cmdUnwatch},
 	)
 }
 
-// runsInMulti reports whether spec runs at once inside MULTI instead of
+// RunsInMulti reports whether spec runs at once inside MULTI instead of
 // being queued (Redis's list).
-func runsInMulti(spec *command.Spec) bool {
+func RunsInMulti(spec *command.Spec) bool {
 	switch spec.Name {
 	case "exec", "discard", "multi", "watch", "quit", "reset":
 		return true
@@ -73,25 +81,26 @@ func runsInMulti(spec *command.Spec) bool {
 	return false
 }
 
-// queue answers a command sent inside MULTI: the errors Redis finds before
-// it would run a command (which make EXEC abort), else +QUEUED.
-func (n *Node) queue(cl *client, c *command.Ctx, spec *command.Spec, tb *router.Table, open bool) {
-	tx := cl.tx
+// Queue answers a command sent inside MULTI on connection cl (spec nil:
+// not a command; tb nil: the connection's table is dropped; open: the
+// connection may use tb): the errors Redis finds before it would run a
+// command (which make EXEC abort), else +QUEUED.
+func (t *Txns) Queue(cl Conn, c *command.Ctx, spec *command.Spec, tb *router.Table, open bool) {
+	tx := cl.Transaction()
 	fail := func(msg string) {
 		tx.failed = true
 		c.R.Error(msg)
 	}
 	switch {
 	case spec == nil:
-		n.stats.unknown.Add(1)
-		fail(unknownCommand(c.Args))
+		fail(t.unknown(c.Args))
 	case !spec.ArityOK(len(c.Args)):
 		fail(string(command.WrongArgs(spec.Name)))
 	case !open && spec.Flags&command.NoAuth == 0:
 		fail("NOAUTH Authentication required.")
 	case tb == nil && spec.Cluster != router.Server:
-		fail(router.DroppedTable(cl.table))
-	case tx.bytes+argBytes(c.Args) > int(n.cfg.MaxQueryBytes):
+		fail(router.DroppedTable(cl.Table()))
+	case tx.bytes+argBytes(c.Args) > int(t.maxQueryBytes):
 		// Bounded as one query is: the block is held until EXEC.
 		fail("ERR the queued commands exceed client-query-buffer-limit")
 	default:
@@ -109,50 +118,44 @@ func argBytes(args [][]byte) int {
 	return n
 }
 
-func (n *Node) cmdMulti(c *command.Ctx) error {
-	cl := connOf(c)
-	if cl.tx == nil {
-		cl.tx = &transaction{}
-	}
-	if cl.tx.open {
+func (t *Txns) cmdMulti(c *command.Ctx) error {
+	tx := connOf(c).Transaction()
+	if tx.open {
 		return command.Error("ERR MULTI calls can not be nested")
 	}
-	cl.tx.open = true
+	tx.open = true
 	c.R.OK()
 	return nil
 }
 
-func (n *Node) cmdDiscard(c *command.Ctx) error {
+func (t *Txns) cmdDiscard(c *command.Ctx) error {
 	cl := connOf(c)
-	if cl.tx == nil || !cl.tx.open {
+	if !cl.Transaction().open {
 		return command.Error("ERR DISCARD without MULTI")
 	}
-	n.endTransaction(cl)
+	t.endTransaction(cl)
 	c.R.OK()
 	return nil
 }
 
 // endTransaction forgets the connection's MULTI block and its WATCH.
-func (n *Node) endTransaction(cl *client) {
-	tx := cl.tx
-	if tx == nil {
-		return
-	}
+func (t *Txns) endTransaction(cl Conn) {
+	tx := cl.Transaction()
 	tx.open, tx.failed, tx.queued, tx.bytes = false, false, nil, 0
-	n.unwatch(tx)
+	t.unwatch(tx)
 }
 
 // unwatch forgets the connection's WATCH, here and on the nodes it was
 // registered with (not awaited: a registration not forgotten ends with
 // its lease).
-func (n *Node) unwatch(tx *transaction) {
-	n.eng.Unwatch(&tx.watch)
+func (t *Txns) unwatch(tx *Transaction) {
+	t.eng.Unwatch(&tx.watch)
 	tx.watchSlots = tx.watchSlots[:0]
 	if len(tx.remote) > 0 {
-		snap := n.proxy.Routing()
+		snap := t.proxy.Routing()
 		for node := range tx.remote {
 			if info, ok := snap.Node(node); ok {
-				n.links.Do(info.Peer, peer.ClassUnit, 0, peer.UnitUnwatch{Token: tx.token})
+				t.links.Do(info.Peer, peer.ClassUnit, 0, peer.UnitUnwatch{Token: tx.token})
 			}
 		}
 		tx.remote = nil
@@ -160,19 +163,16 @@ func (n *Node) unwatch(tx *transaction) {
 	tx.token = ""
 }
 
-func (n *Node) cmdWatch(c *command.Ctx) error {
+func (t *Txns) cmdWatch(c *command.Ctx) error {
 	cl := connOf(c)
-	if cl.tx == nil {
-		cl.tx = &transaction{}
-	}
-	tx := cl.tx
+	tx := cl.Transaction()
 	if tx.open {
 		return command.Error("ERR WATCH inside MULTI is not allowed")
 	}
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(cl.table)
+	snap := t.proxy.Routing()
+	tb, ok := snap.Table(cl.Table())
 	if !ok {
-		return command.Error(router.DroppedTable(cl.table))
+		return command.Error(router.DroppedTable(cl.Table()))
 	}
 	if tx.watch.Watching() && tx.watchTable != tb.ID {
 		return command.Error("ERR WATCH of keys of another database than the keys already watched is not supported")
@@ -193,7 +193,7 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 		}
 		i := slices.IndexFunc(remote, func(sh unit.Share) bool { return sh.Node == string(r.Leader) })
 		if i < 0 {
-			site, ok := n.site(snap, r.Leader, uint32(s))
+			site, ok := t.site(snap, r.Leader, uint32(s))
 			if !ok {
 				return command.Error("CLUSTERDOWN the leader of a watched key is down")
 			}
@@ -204,7 +204,7 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 	}
 	if len(remote) > 0 && tx.token == "" {
 		tx.tokens++
-		tx.token = fmt.Sprintf("%s.%d.%d", n.id, cl.id, tx.tokens)
+		tx.token = fmt.Sprintf("%s.%d.%d", t.self, cl.ID(), tx.tokens)
 	}
 	for _, sh := range remote {
 		ctx, cancel := context.WithTimeout(context.Background(), unitRouteWait)
@@ -229,7 +229,7 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 		if tb.Route(s).Leader != snap.Self {
 			continue
 		}
-		if err := n.eng.Watch(&tx.watch, tb.ID, s, key); err != nil {
+		if err := t.eng.Watch(&tx.watch, tb.ID, s, key); err != nil {
 			return err
 		}
 		if !slices.Contains(tx.watchSlots, s) {
@@ -240,26 +240,24 @@ func (n *Node) cmdWatch(c *command.Ctx) error {
 	return nil
 }
 
-func (n *Node) cmdUnwatch(c *command.Ctx) error {
-	if cl := connOf(c); cl.tx != nil {
-		n.unwatch(cl.tx)
-	}
+func (t *Txns) cmdUnwatch(c *command.Ctx) error {
+	t.unwatch(connOf(c).Transaction())
 	c.R.OK()
 	return nil
 }
 
-func (n *Node) cmdExec(c *command.Ctx) error {
+func (t *Txns) cmdExec(c *command.Ctx) error {
 	cl := connOf(c)
-	tx := cl.tx
-	if tx == nil || !tx.open {
+	tx := cl.Transaction()
+	if !tx.open {
 		return command.Error("ERR EXEC without MULTI")
 	}
 	queued, failed := tx.queued, tx.failed
-	defer n.endTransaction(cl)
+	defer t.endTransaction(cl)
 	if failed {
 		return errExecAbort
 	}
-	return n.runUnit(cl, c, queued)
+	return t.runUnit(cl, c, queued)
 }
 
 // unitSlots is the slots of table tb that cmds name, up to the first that
@@ -292,7 +290,7 @@ func unitSlots(tb *router.Table, cmds []queuedCommand) []storage.SlotID {
 // key's slot changed leader since the WATCH: its writes may not have been
 // seen, so EXEC must answer nil. Watched keys of another table (SELECT
 // since the WATCH) are not the unit's: Redis runs the block.
-func watchedSlots(snap *router.Snapshot, tb *router.Table, tx *transaction, slots []storage.SlotID) (_ []storage.SlotID, honoured bool) {
+func watchedSlots(snap *router.Snapshot, tb *router.Table, tx *Transaction, slots []storage.SlotID) (_ []storage.SlotID, honoured bool) {
 	if tx.watchTable != tb.ID {
 		return slots, true
 	}
@@ -388,20 +386,21 @@ const unitRouteWait = 5 * time.Second
 // runUnit runs an EXEC's queued commands as one unit and answers their
 // replies (or nil when a watched key changed): here when this node leads
 // every slot of the block, else on the one node that does.
-func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
+func (t *Txns) runUnit(cl Conn, c *command.Ctx, cmds []queuedCommand) error {
 	deadline := time.Now().Add(unitRouteWait)
+	tx := cl.Transaction()
 	for attempt := 0; ; attempt++ {
-		snap := n.proxy.Routing()
-		tb, ok := snap.Table(cl.table)
+		snap := t.proxy.Routing()
+		tb, ok := snap.Table(cl.Table())
 		if !ok {
-			return command.Error(router.DroppedTable(cl.table))
+			return command.Error(router.DroppedTable(cl.Table()))
 		}
-		slots, honoured := watchedSlots(snap, tb, cl.tx, unitSlots(tb, cmds))
+		slots, honoured := watchedSlots(snap, tb, tx, unitSlots(tb, cmds))
 		if !honoured {
 			c.R.NullArray()
 			return nil
 		}
-		remoteWatch := len(cl.tx.remote) > 0 && cl.tx.watchTable == tb.ID
+		remoteWatch := len(tx.remote) > 0 && tx.watchTable == tb.ID
 		leader, msg, wait := unitPlace(snap, tb, slots, writes(cmds))
 		if (msg == router.ErrCrossSlot || remoteWatch && msg == "" && !wait) && forwardable(cmds) && !acrossNodes(snap, tb, slots) {
 			// A unit across nodes (or raft groups, or followed slots) one
@@ -416,9 +415,9 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 		case !forwardable(cmds) && (!tb.AllLocal() || msg == router.ErrCrossSlot):
 			// SELECT or table-wide commands split the block (runUnitHere
 			// does the same on one node).
-			return n.runBlockAcross(cl, c, cmds)
+			return t.runBlockAcross(cl, c, cmds)
 		case (msg == router.ErrCrossSlot || (remoteWatch && msg == "" && !wait)) && forwardable(cmds) && acrossNodes(snap, tb, slots):
-			retry, err := n.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true, attempt: attempt})
+			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true, attempt: attempt})
 			if !retry {
 				return err
 			}
@@ -430,7 +429,7 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 			return command.Error(msg)
 		case wait:
 		case leader == snap.Self:
-			return n.runUnitHere(cl, c, tb, slots, cmds)
+			return t.runUnitHere(cl, c, tb, slots, cmds)
 		case !forwardable(cmds):
 			return command.Error(router.ErrCrossSlot)
 		default:
@@ -440,22 +439,22 @@ func (n *Node) runUnit(cl *client, c *command.Ctx, cmds []queuedCommand) error {
 					data = append(data, q.args)
 				}
 			}
-			raw, moved := n.proxy.ForwardUnit(snap, tb, leader, slots, data, c.R.Resp3)
+			raw, moved := t.proxy.ForwardUnit(snap, tb, leader, slots, data, c.R.Resp3)
 			if !moved {
-				return n.placeUnitReply(c, cmds, raw)
+				return placeUnitReply(c, cmds, raw)
 			}
 		}
 		if time.Now().After(deadline) {
 			return command.Error("CLUSTERDOWN the slots of the transaction are moving; retry")
 		}
-		n.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
+		t.proxy.AwaitNewer(snap.Revision, time.Until(deadline))
 	}
 }
 
 // placeUnitReply answers EXEC with a unit's reply from the node that ran
 // it: its replies to the data commands, with this node's to the
 // connection's own commands (PING, ECHO, ...) in their places.
-func (n *Node) placeUnitReply(c *command.Ctx, cmds []queuedCommand, raw []byte) error {
+func placeUnitReply(c *command.Ctx, cmds []queuedCommand, raw []byte) error {
 	if peer.IsError(raw) {
 		c.R.Raw(raw)
 		return nil
@@ -480,16 +479,49 @@ func (n *Node) placeUnitReply(c *command.Ctx, cmds []queuedCommand, raw []byte) 
 	return nil
 }
 
+// execUnit answers a UNIT: a MULTI block's data commands, run here as one
+// unit over the slots named, which this node must lead (as for FWD).
+func (t *Txns) execUnit(c *command.Ctx, req peer.Unit) {
+	c.R.Resp3 = req.Resp3 // the asker's client's protocol; reset after the request (by the peer server)
+	tb, reply, behind := t.proxy.AdmitUnit(req)
+	if behind != nil {
+		t.catchUp(behind)
+		tb, reply, _ = t.proxy.AdmitUnit(req)
+	}
+	if reply != "" {
+		c.R.Error(reply)
+		return
+	}
+	cmds := make([]queuedCommand, len(req.Commands))
+	for i, args := range req.Commands {
+		spec := t.cmds.Lookup(args[0])
+		if spec == nil || !spec.ArityOK(len(args)) {
+			c.R.Error("ERR malformed UNIT: " + string(args[0]))
+			return
+		}
+		cmds[i] = queuedCommand{spec: spec, args: args}
+	}
+	slots := make([]storage.SlotID, len(req.Slots))
+	for i, se := range req.Slots {
+		slots[i] = se.Slot
+	}
+	c.Table, c.Slots = tb.ID, tb.Slots
+	if err := t.runUnitHere(nil, c, tb, slots, cmds); err != nil {
+		msg, _ := command.ErrorReply(err)
+		c.R.Error(msg)
+	}
+}
+
 // runUnitHere runs a unit over slots of tb, which this node leads, for
 // connection cl (nil: the data commands of a block another node forwarded,
 // UNIT).
-func (n *Node) runUnitHere(cl *client, c *command.Ctx, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) error {
-	b := n.eng.NewBatch(n.commits)
+func (t *Txns) runUnitHere(cl Conn, c *command.Ctx, tb *router.Table, slots []storage.SlotID, cmds []queuedCommand) error {
+	b := t.eng.NewBatch(t.commits)
 	if err := b.Hold(tb.ID, slots); err != nil {
 		b.Release()
 		return err
 	}
-	if cl != nil && cl.tx.watch.Changed(n.eng.NowMS()) {
+	if cl != nil && cl.Transaction().watch.Changed(t.eng.NowMS()) {
 		b.Release()
 		c.R.NullArray()
 		return nil
@@ -507,20 +539,20 @@ func (n *Node) runUnitHere(cl *client, c *command.Ctx, tb *router.Table, slots [
 		switch {
 		case q.spec.Cluster == router.Server:
 			command.Run(q.spec, c)
-			if cl.table != table {
+			if cl.Table() != table {
 				// SELECT: the rest of the block is a unit of the new
 				// table. What ran so far is committed first.
 				if err := b.Commit(); err != nil {
-					return n.unitFailed(c, start, err)
+					return unitFailed(c, start, err)
 				}
 				var msg string
-				b, table, msg = n.holdRest(cl, cmds[i+1:])
+				b, table, msg = t.holdRest(cl, cmds[i+1:])
 				if msg != "" {
-					return n.unitFailed(c, start, command.Error(msg))
+					return unitFailed(c, start, command.Error(msg))
 				}
 				c.Table = table
-				if t, ok := n.proxy.Routing().Table(table); ok {
-					c.Slots = t.Slots
+				if next, ok := t.proxy.Routing().Table(table); ok {
+					c.Slots = next.Slots
 				}
 			}
 		case q.spec.Cluster == router.TableWide || (q.spec.Elsewhere != nil && q.spec.Elsewhere(q.args, table)):
@@ -529,37 +561,37 @@ func (n *Node) runUnitHere(cl *client, c *command.Ctx, tb *router.Table, slots [
 			// the unit so far is committed first, so that they see it,
 			// they run on their own, and the rest holds its slots again.
 			if err := b.Commit(); err != nil {
-				return n.unitFailed(c, start, err)
+				return unitFailed(c, start, err)
 			}
 			if q.spec.Cluster == router.TableWide {
-				n.runTableWide(cl, c, q)
+				t.runTableWide(cl, c, q)
 			} else {
 				command.Run(q.spec, c)
 			}
 			var msg string
-			b, table, msg = n.holdRest(cl, cmds[i+1:])
+			b, table, msg = t.holdRest(cl, cmds[i+1:])
 			if msg != "" {
-				return n.unitFailed(c, start, command.Error(msg))
+				return unitFailed(c, start, command.Error(msg))
 			}
 		default:
 			command.RunInUnit(q.spec, c, b)
 		}
-		n.account(q.spec, began, c, mark)
+		t.account(q.spec, began, c, mark)
 	}
 	if err := b.Commit(); err != nil {
-		return n.unitFailed(c, start, err)
+		return unitFailed(c, start, err)
 	}
 	return nil
 }
 
 // holdRest holds the slots of the rest of a unit on the connection's
 // current table, or says why it cannot.
-func (n *Node) holdRest(cl *client, rest []queuedCommand) (*storage.Batch, storage.TableID, string) {
-	b := n.eng.NewBatch(n.commits)
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(cl.table)
+func (t *Txns) holdRest(cl Conn, rest []queuedCommand) (*storage.Batch, storage.TableID, string) {
+	b := t.eng.NewBatch(t.commits)
+	snap := t.proxy.Routing()
+	tb, ok := snap.Table(cl.Table())
 	if !ok {
-		return b, cl.table, router.DroppedTable(cl.table)
+		return b, cl.Table(), router.DroppedTable(cl.Table())
 	}
 	slots := unitSlots(tb, rest)
 	// (A later segment of a block split by SELECT runs under this node's
@@ -580,17 +612,17 @@ func (n *Node) holdRest(cl *client, rest []queuedCommand) (*storage.Batch, stora
 
 // runTableWide runs a table-wide command inside EXEC: here when this node
 // leads the whole table, else on every node as outside a transaction.
-func (n *Node) runTableWide(cl *client, c *command.Ctx, q queuedCommand) {
-	snap := n.proxy.Routing()
-	tb, ok := snap.Table(cl.table)
+func (t *Txns) runTableWide(cl Conn, c *command.Ctx, q queuedCommand) {
+	snap := t.proxy.Routing()
+	tb, ok := snap.Table(cl.Table())
 	if !ok {
-		c.R.Error(router.DroppedTable(cl.table))
+		c.R.Error(router.DroppedTable(cl.Table()))
 		return
 	}
-	cmd := routedCommand(q.spec, q.args)
-	switch d := n.proxy.Decide(snap, tb, cmd); d.Kind {
+	cmd := t.classify(q.spec, q.args)
+	switch d := t.proxy.Decide(snap, tb, cmd); d.Kind {
 	case router.Everywhere:
-		n.proxy.Everywhere(cl.run, c.R, snap, tb, cmd, q.args)
+		t.proxy.Everywhere(cl.Runner(), c.R, snap, tb, cmd, q.args)
 	case router.Refuse:
 		c.R.Error(d.Err)
 	default:
@@ -600,19 +632,7 @@ func (n *Node) runTableWide(cl *client, c *command.Ctx, q queuedCommand) {
 
 // unitFailed answers a unit whose commit failed: nothing of it (since the
 // last commit) was written, so its replies give way to the error.
-func (n *Node) unitFailed(c *command.Ctx, start int, err error) error {
+func unitFailed(c *command.Ctx, start int, err error) error {
 	c.R.B = c.R.B[:start]
 	return err
-}
-
-// account counts one command's call, time and failure in its stats.
-func (n *Node) account(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
-	st := n.stats.of(spec)
-	took := time.Since(began)
-	st.calls.Add(1)
-	st.usec.Add(took.Microseconds())
-	st.latency.Observe(took.Seconds())
-	if c.R.Len() > mark && c.R.B[mark] == '-' {
-		st.failed.Add(1)
-	}
 }

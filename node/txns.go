@@ -1,0 +1,51 @@
+package node
+
+import (
+	"github.com/pika-node/pika-node/node/txn"
+	"github.com/pika-node/pika-node/replication"
+	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
+)
+
+// The node's side of package txn: what its MULTI blocks and multi-slot
+// units use of the node, and the client connection as a txn.Conn.
+
+// newTxns builds the node's transactions and its unit participant and
+// coordinator; raft mode and the shipper, which Run makes, are read when
+// used.
+func (n *Node) newTxns() *txn.Txns {
+	return txn.New(txn.Services{
+		Self:          n.id,
+		Engine:        n.eng,
+		Commits:       n.commits,
+		Proxy:         n.proxy,
+		Links:         n.links,
+		Raft:          func() *replication.Raft { return n.raft },
+		Shipper:       func() *replication.Shipper { return n.shipper },
+		Commands:      n.tbl,
+		Logger:        n.log,
+		MaxQueryBytes: n.cfg.MaxQueryBytes,
+		UnitStepPause: n.cfg.UnitStepPause,
+		CatchUp:       func(b *router.Behind) { n.catchUp(b, n.peerCatchUpWait()) },
+		Ready:         n.waitReady,
+		Account:       n.account,
+		UnknownCommand: func(args [][]byte) string {
+			n.stats.unknown.Add(1)
+			return unknownCommand(args)
+		},
+		Classify: routedCommand,
+	})
+}
+
+// Transaction is the connection's MULTI block and WATCH (txn.Conn).
+func (cl *client) Transaction() *txn.Transaction { return &cl.tx }
+
+// Table is the connection's current table (txn.Conn).
+func (cl *client) Table() storage.TableID { return cl.table }
+
+// Runner runs the proxy's parts of the connection's commands here
+// (txn.Conn).
+func (cl *client) Runner() router.Runner { return cl.run }
+
+// ID is the connection's id (txn.Conn).
+func (cl *client) ID() uint64 { return cl.id }
