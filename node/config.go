@@ -94,7 +94,7 @@ type Config struct {
 	// MaxClients bounds concurrent client connections. Default 10000. As
 	// in Redis, the node raises its open file limit to what they need at
 	// start, and lowers maxclients (with a warning) if it cannot
-	// (fdlimit.go).
+	// (package listen).
 	MaxClients int `mapstructure:"maxclients"`
 	// Timeout closes connections idle this long; 0 never. Default 0.
 	Timeout time.Duration `mapstructure:"timeout"`

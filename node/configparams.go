@@ -36,7 +36,7 @@ func (n *Node) newConfigStore() *redisconf.Store {
 
 	must(s.Hook("maxclients", redisconf.Hook{
 		Get: func() string { return i64(n.maxClients.Load()) },
-		Set: func(v string) error { return n.setMaxClients(num(v)) },
+		Set: func(v string) error { return n.maxClients.Set(num(v)) },
 	}))
 	must(s.Hook("timeout", redisconf.Hook{
 		Get: func() string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) },

@@ -1,5 +1,6 @@
 // Package node wires a pika-node together: it owns the client listener and
-// connections, the connection and server commands (PING, AUTH, SELECT,
+// connections (accepted, and maxclients fitted to the open file limit, by
+// node/listen), the connection and server commands (PING, AUTH, SELECT,
 // CLIENT, INFO, CONFIG, ...), and the lifecycle of the storage engine and
 // its background work, the peer port, and the node's side of the proxy
 // (router.Runner) and of the commit policy (which Committer a table's

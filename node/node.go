@@ -23,6 +23,7 @@ import (
 	"github.com/pika-node/pika-node/router"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/listen"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/node/txn"
@@ -49,17 +50,13 @@ type Node struct {
 	outputs *resp.Budget // shared by every connection's reply queue
 	started time.Time
 
-	// live configuration that CONFIG SET may change
-	maxClients      atomic.Int64
+	// live configuration that CONFIG SET may change; maxClients is
+	// fitted to the open file limit (package listen)
+	maxClients      *listen.MaxClients
 	timeout         atomic.Int64 // ns
 	shutdownTimeout atomic.Int64 // ns
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
-	// fdReserve is the file descriptors kept for everything but client
-	// connections (fdlimit.go); fdMu serialises changes of maxclients
-	// and the open file limit.
-	fdReserve int64
-	fdMu      sync.Mutex
 
 	clientsMu   sync.Mutex
 	clients     map[uint64]*client
@@ -146,7 +143,6 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		id:          id,
 		ready:       make(chan struct{}),
 		parts:       newParts(),
-		fdReserve:   fdReserve + int64(eng.SSTFiles()),
 	}
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
@@ -155,12 +151,11 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	n.txns = n.newTxns()
-	maxClients, err := n.fitMaxClients(cfg.MaxClients)
+	n.maxClients, err = listen.NewMaxClients(cfg.MaxClients, eng.SSTFiles(), log)
 	if err != nil {
 		eng.Close()
 		return nil, err
 	}
-	n.maxClients.Store(maxClients)
 	n.timeout.Store(int64(cfg.Timeout))
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.conf = n.newConfigStore()
@@ -248,7 +243,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	run("http server", func() error {
 		// (net/http's Serve backs off and retries when Accept fails
-		// for want of file descriptors, as acceptLoop does.)
+		// for want of file descriptors, as listen.Loop does.)
 		if err := hsrv.Serve(hln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)
 		}
@@ -257,7 +252,7 @@ func (n *Node) Run(ctx context.Context) error {
 	run("raft", func() error { return n.raft.Run(gctx) })
 	run("cluster membership", func() error { return n.member.Run(gctx) })
 	run("peer listener", func() error {
-		return n.acceptLoop(gctx, pln, "peers", func(c net.Conn) { n.servePeer(gctx, c) })
+		return n.accept(gctx, pln, "peers", func(c net.Conn) { n.servePeer(gctx, c) })
 	})
 	if n.etcd != nil {
 		run("embedded etcd watch", func() error {
@@ -286,10 +281,18 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		}
 		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.proxy.Routing().Tables()))
-		return n.acceptLoop(gctx, ln, "clients", func(c net.Conn) { n.serveConn(gctx, c) })
+		return n.accept(gctx, ln, "clients", func(c net.Conn) { n.serveConn(gctx, c) })
 	})
 	<-gctx.Done()
 	return n.stop(g)
+}
+
+// accept accepts the connections of ln until ctx is done, backing off
+// while Accept fails (listen.Loop), and serves each on a goroutine
+// counted in n.parts as part ("clients", "peers": Run waits for them,
+// and names them if they do not stop in time).
+func (n *Node) accept(ctx context.Context, ln net.Listener, part string, serve func(net.Conn)) error {
+	return listen.Loop{Name: part, Log: n.log, Track: n.parts.start, Serve: serve}.Run(ctx, ln)
 }
 
 func (n *Node) etcdDescription() string {

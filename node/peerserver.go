@@ -20,7 +20,7 @@ import (
 // dispatched by the request table (newPeerMux) to the handlers here, of
 // node/txn (UNIT, U*), of replication.Follower (REPLICATE, SYNC*) and of
 // replication.Raft (RAFT*). Anything else is refused, logged, and the
-// connection closed. Run accepts its connections (acceptLoop) and serves
+// connection closed. Run accepts its connections (Node.accept, listen.Loop) and serves
 // each with servePeer.
 
 // peerAuthTimeout bounds how long an unauthenticated peer connection may

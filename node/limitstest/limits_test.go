@@ -146,7 +146,7 @@ const (
 // CONFIG SET maxclients the limit cannot take, and survives connections
 // past its file descriptors (here on the peer port, which maxclients does
 // not bound): it waits for descriptors and accepts again, on both ports.
-// Before acceptLoop, the first failed Accept (EMFILE) stopped the node.
+// Before listen.Loop, the first failed Accept (EMFILE) stopped the node.
 func TestConnectionFloodPastFDLimit(t *testing.T) {
 	n := start(t, "node", startOpts{nofile: lowLimit})
 	n.WaitServing(t, 60*time.Second)

@@ -1,4 +1,4 @@
-package node
+package listen
 
 import (
 	"context"
@@ -47,18 +47,24 @@ func (l *failingListener) Close() error {
 
 func (l *failingListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
-// Accept failing for want of file descriptors does not end acceptLoop: it
+// Accept failing for want of file descriptors does not end Loop.Run: it
 // retries and serves the next connection. Closed under a live context it
 // reports it; with the context done it returns nil.
-func TestAcceptLoopSurvivesEMFILE(t *testing.T) {
-	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), parts: newParts()}
+func TestLoopSurvivesEMFILE(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var serving sync.WaitGroup
+	track := func(string) func() {
+		serving.Add(1)
+		return serving.Done
+	}
 	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
 	ln := &failingListener{fails: 5, err: emfile, conns: make(chan net.Conn, 1), closed: make(chan struct{})}
 	served := make(chan net.Conn, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- n.acceptLoop(ctx, ln, "clients", func(c net.Conn) { served <- c }) }()
+	clients := Loop{Name: "clients", Log: log, Track: track, Serve: func(c net.Conn) { served <- c }}
+	go func() { done <- clients.Run(ctx, ln) }()
 
 	a, b := net.Pipe()
 	defer a.Close()
@@ -70,22 +76,23 @@ func TestAcceptLoopSurvivesEMFILE(t *testing.T) {
 			t.Fatal("served another connection")
 		}
 	case err := <-done:
-		t.Fatalf("acceptLoop returned after EMFILE: %v", err)
+		t.Fatalf("Run returned after EMFILE: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the connection after the failures was not served")
 	}
-	n.parts.wait("clients")
+	serving.Wait()
 
 	ln.Close() // not by the node: nothing would ever accept again
 	if err := <-done; !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("acceptLoop on a closed listener: %v, want net.ErrClosed", err)
+		t.Fatalf("Run on a closed listener: %v, want net.ErrClosed", err)
 	}
 
 	// Failing when the context ends: returns nil.
 	ln = &failingListener{fails: 1 << 30, err: emfile, closed: make(chan struct{})}
-	go func() { done <- n.acceptLoop(ctx, ln, "peers", func(net.Conn) {}) }()
+	peers := Loop{Name: "peers", Log: log, Track: track, Serve: func(net.Conn) {}}
+	go func() { done <- peers.Run(ctx, ln) }()
 	cancel()
 	if err := <-done; err != nil {
-		t.Fatalf("acceptLoop after its context ended: %v", err)
+		t.Fatalf("Run after its context ended: %v", err)
 	}
 }

@@ -1,7 +1,10 @@
-package node
+package listen
 
 import (
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -44,49 +47,73 @@ import (
 // maxclients (the usual hard limit, 524288 or more, is).
 const fdReserve = 256
 
-// fitMaxClients returns the maxclients the open file limit allows for the
-// maxclients configured, raising the limit if it must and can, and logging
-// when it cannot, as Redis does at start.
-func (n *Node) fitMaxClients(configured int) (int64, error) {
-	need := uint64(configured) + uint64(n.fdReserve)
+// MaxClients is the node's maxclients, fitted to the open file limit.
+type MaxClients struct {
+	log *slog.Logger
+	// reserve is the file descriptors kept for everything but client
+	// connections: fdReserve and the SST files counted at start.
+	reserve int64
+	// mu serialises changes of maxclients and the open file limit.
+	mu sync.Mutex
+	v  atomic.Int64
+}
+
+// NewMaxClients returns the maxclients the open file limit allows for the
+// maxclients configured, raising the limit if it must and can, and
+// logging when it cannot, as Redis does at start. sstFiles are the SST
+// files storage holds open (storage.Engine.SSTFiles).
+func NewMaxClients(configured, sstFiles int, log *slog.Logger) (*MaxClients, error) {
+	m := &MaxClients{log: log, reserve: fdReserve + int64(sstFiles)}
+	v, err := m.fit(configured)
+	if err != nil {
+		return nil, err
+	}
+	m.v.Store(v)
+	return m, nil
+}
+
+func (m *MaxClients) fit(configured int) (int64, error) {
+	need := uint64(configured) + uint64(m.reserve)
 	limit, was, err := raiseFDLimit(need)
 	if limit >= need {
 		if limit > was {
-			n.log.Info(fmt.Sprintf("Increased maximum number of open files to %d (it was originally set to %d).", limit, was))
+			m.log.Info(fmt.Sprintf("Increased maximum number of open files to %d (it was originally set to %d).", limit, was))
 		}
 		return int64(configured), nil
 	}
-	allowed := int64(limit) - n.fdReserve
+	allowed := int64(limit) - m.reserve
 	if allowed < 1 {
 		return 0, fmt.Errorf("the open file limit (ulimit -n) of %d is not enough to start: %d file descriptors are reserved "+
 			"for storage (%d SST files), etcd and the peer links, leaving none for clients, and it could not be raised (%v); "+
-			"maxclients %d needs a limit of %d", limit, n.fdReserve, n.fdReserve-fdReserve, err, configured, need)
+			"maxclients %d needs a limit of %d", limit, m.reserve, m.reserve-fdReserve, err, configured, need)
 	}
-	n.log.Warn(fmt.Sprintf("You requested maxclients of %d requiring at least %d max file descriptors. "+
+	m.log.Warn(fmt.Sprintf("You requested maxclients of %d requiring at least %d max file descriptors. "+
 		"Server can't set maximum open files to %d because of OS error: %v. "+
 		"Current maximum open files is %d. maxclients has been reduced to %d to compensate for low ulimit. "+
 		"If you need higher maxclients increase 'ulimit -n'.", configured, need, need, err, limit, allowed),
-		"reserved_fds", n.fdReserve)
+		"reserved_fds", m.reserve)
 	return allowed, nil
 }
+
+// Load is maxclients now.
+func (m *MaxClients) Load() int64 { return m.v.Load() }
 
 // errOSClients is Redis's reply (its capital letter included) to a CONFIG
 // SET maxclients the open file limit cannot take.
 const errOSClients = "The operating system is not able to handle the specified number of clients"
 
-// setMaxClients is CONFIG SET maxclients: more clients than now first
-// raise the open file limit, and fail if it cannot be raised enough, as
-// in Redis.
-func (n *Node) setMaxClients(v int64) error {
-	n.fdMu.Lock()
-	defer n.fdMu.Unlock()
-	if v > n.maxClients.Load() {
-		need := uint64(v) + uint64(n.fdReserve)
+// Set is CONFIG SET maxclients: more clients than now first raise the
+// open file limit, and fail if it cannot be raised enough, as in Redis.
+func (m *MaxClients) Set(v int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v > m.v.Load() {
+		need := uint64(v) + uint64(m.reserve)
 		if limit, _, _ := raiseFDLimit(need); limit < need {
-			return fmt.Errorf("%s, try with %d", errOSClients, int64(limit)-n.fdReserve)
+			return fmt.Errorf("%s, try with %d", errOSClients, int64(limit)-m.reserve)
 		}
 	}
-	n.maxClients.Store(v)
+	m.v.Store(v)
 	return nil
 }
 
