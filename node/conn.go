@@ -72,6 +72,13 @@ func (n *Node) registerClient(c net.Conn) (*client, error) {
 	return cl, nil
 }
 
+// connectedClients is the number of client connections open.
+func (n *Node) connectedClients() int {
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	return len(n.clients)
+}
+
 func (n *Node) unregisterClient(cl *client) {
 	n.clientsMu.Lock()
 	delete(n.clients, cl.id)
@@ -282,26 +289,26 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	if spec == nil {
 		c.R.Error(unknownCommand(c.Args))
-		n.stats.unknown.Add(1)
+		n.stats.Unknown.Add(1)
 		return
 	}
 	name := spec.Name
 	cl.lastCmd.Store(&name)
 	if !spec.ArityOK(len(c.Args)) {
 		c.R.Error(string(command.WrongArgs(spec.Name)))
-		n.stats.of(spec).failed.Add(1)
+		n.stats.Of(spec).Failed.Add(1)
 		return
 	}
 	if !open && spec.Flags&command.NoAuth == 0 {
 		c.R.Error("NOAUTH Authentication required.")
-		n.stats.of(spec).rejected.Add(1)
+		n.stats.Of(spec).Rejected.Add(1)
 		return
 	}
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if spec.Cluster != router.Server {
 		c.R.Error(router.DroppedTable(cl.table))
-		n.stats.of(spec).rejected.Add(1)
+		n.stats.Of(spec).Rejected.Add(1)
 		return
 	}
 	start := time.Now()
@@ -338,7 +345,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 			c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 		}
 	}
-	n.account(spec, start, c, mark)
+	n.stats.Account(spec, start, c, mark)
 }
 
 // unknownCommand words the error as Redis 7 does, quoting up to 128 bytes

@@ -7,7 +7,8 @@
 // writes use). A connection's MULTI block and WATCH, and the running of a
 // unit (here, on the one node leading its slots through the peer request
 // UNIT, or across the nodes, or the raft groups, leading them, through
-// package unit), live in node/txn, which the node wires (txns.go). Data
-// commands live in node/command, the proxy in router, replication's both
-// ends in replication.
+// package unit), live in node/txn, which the node wires (txns.go). The
+// counts kept per command and the Prometheus metrics live in node/stats.
+// Data commands live in node/command, the proxy in router, replication's
+// both ends in replication.
 package node

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
@@ -68,7 +66,7 @@ func (n *Node) httpServer() *http.Server {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(h)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", n.metrics.Handler())
 	mux.Handle("/api/", n.member.Handler())
 	return &http.Server{
 		Handler:           mux,

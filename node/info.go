@@ -81,10 +81,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("uptime_in_days", int64(up.Hours()/24))
 		kv("executable", os.Args[0])
 	case "clients":
-		n.clientsMu.Lock()
-		connected := len(n.clients)
-		n.clientsMu.Unlock()
-		kv("connected_clients", connected)
+		kv("connected_clients", n.connectedClients())
 		kv("maxclients", n.maxClients.Load())
 		kv("blocked_clients", 0)
 		kv("query_buffers_held", n.queries.Used())
@@ -109,14 +106,14 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("disk_bytes", n.eng.ApproximateDiskBytes())
 	case "stats":
 		kv("total_connections_received", n.connsTotal.Load())
-		kv("total_commands_processed", n.stats.total())
+		kv("total_commands_processed", n.stats.Total())
 		kv("total_net_input_bytes", n.netIn.Load())
 		kv("total_net_output_bytes", n.netOut.Load())
 		kv("rejected_connections", n.rejected.Load())
 		kv("expired_keys", 0)
 		kv("keyspace_hits", 0)
 		kv("keyspace_misses", 0)
-		kv("unknown_commands", n.stats.unknown.Load())
+		kv("unknown_commands", n.stats.Unknown.Load())
 	case "replication":
 		// Redis's fields, for clients that read them; then ours: roles
 		// are per slot here.
@@ -144,18 +141,18 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		}
 	case "commandstats":
 		for _, spec := range n.tbl.All() {
-			st := n.stats.of(spec)
-			calls := st.calls.Load()
-			if calls == 0 && st.failed.Load() == 0 && st.rejected.Load() == 0 {
+			st := n.stats.Of(spec)
+			calls := st.Calls.Load()
+			if calls == 0 && st.Failed.Load() == 0 && st.Rejected.Load() == 0 {
 				continue
 			}
-			usec := st.usec.Load()
+			usec := st.Usec.Load()
 			per := 0.0
 			if calls > 0 {
 				per = float64(usec) / float64(calls)
 			}
 			fmt.Fprintf(b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
-				spec.Name, calls, usec, per, st.rejected.Load(), st.failed.Load())
+				spec.Name, calls, usec, per, st.Rejected.Load(), st.Failed.Load())
 		}
 	case "keyspace":
 		snap := n.proxy.Routing()

@@ -26,6 +26,7 @@ import (
 	"github.com/pika-node/pika-node/node/listen"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/stats"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -45,7 +46,7 @@ type Node struct {
 	eng     *storage.Engine
 	tbl     *command.Table
 	cursors *command.Cursors
-	stats   *commandStats
+	stats   *stats.Commands
 	queries *resp.Budget // shared by every connection's reader
 	outputs *resp.Budget // shared by every connection's reply queue
 	started time.Time
@@ -86,7 +87,7 @@ type Node struct {
 	roles     *replication.SlotRoles
 	ready     chan struct{} // closed at the first snapshot with a table
 	readyOnce sync.Once
-	metrics   *metrics
+	metrics   *stats.Metrics
 	// links are the connections to the other nodes' peer ports, and
 	// peerMux the peer port's request table (peerserver.go), built by
 	// Run once raft mode exists.
@@ -161,8 +162,19 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()
 	n.txns.Register()
-	n.stats = newCommandStats(n.tbl)
-	n.metrics = newMetrics(n)
+	n.stats = stats.NewCommands(n.tbl)
+	n.metrics = stats.NewMetrics(stats.Source{
+		Self:        n.id,
+		Commands:    n.stats,
+		Clients:     n.connectedClients,
+		Connections: &n.connsTotal,
+		NetIn:       &n.netIn,
+		NetOut:      &n.netOut,
+		Engine:      n.eng,
+		Routing:     n.proxy.Routing,
+		Shipper:     func() *replication.Shipper { return n.shipper },
+		Member:      func() *manager.Member { return n.member },
+	})
 	return n, nil
 }
 

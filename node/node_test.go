@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -227,6 +228,24 @@ func TestServerCommands(t *testing.T) {
 	}
 	if cs := c.Info(ctx, "commandstats").Val(); !strings.Contains(cs, "cmdstat_set:calls=3") {
 		t.Fatalf("INFO commandstats = %q", cs)
+	}
+	// The same counts, and the keys, on /metrics (HTTP port: port+20000).
+	host, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	resp, err := http.Get("http://" + net.JoinHostPort(host, strconv.Itoa(port+20000)) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`pika_commands_total{cmd="set"} 3`, `pika_command_duration_seconds_count{cmd="set"} 3`,
+		`pika_keys{table="db0",table_id="0"} 3`, `pika_keys_with_ttl{table="db0",table_id="0"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
 	}
 	n, err := c.Do(ctx, "COMMAND", "COUNT").Int()
 	if err != nil || n < 130 {

@@ -431,7 +431,7 @@ func (n *Node) cmdConfig(c *command.Ctx) error {
 		}
 		switch sub {
 		case "resetstat":
-			n.stats.reset()
+			n.stats.Reset()
 			c.R.OK()
 		case "rewrite":
 			// As redis-server started without a config file: pika-node's settings are its

@@ -1,6 +1,9 @@
 package node
 
 import (
+	"time"
+
+	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
@@ -28,9 +31,12 @@ func (n *Node) newTxns() *txn.Txns {
 		UnitStepPause: n.cfg.UnitStepPause,
 		CatchUp:       func(b *router.Behind) { n.catchUp(b, n.peerCatchUpWait()) },
 		Ready:         n.waitReady,
-		Account:       n.account,
+		// n.stats is made once every command is registered, these too.
+		Account: func(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
+			n.stats.Account(spec, began, c, mark)
+		},
 		UnknownCommand: func(args [][]byte) string {
-			n.stats.unknown.Add(1)
+			n.stats.Unknown.Add(1)
 			return unknownCommand(args)
 		},
 		Classify: routedCommand,

@@ -1,39 +1,63 @@
-package node
+package stats
 
 import (
+	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pika-node/pika-node/manager"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/replication"
+	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 )
 
-// metrics is the node's Prometheus registry. Counters that the node keeps
+// Metrics is the node's Prometheus registry. Counters that the node keeps
 // anyway (command calls, connections, key counts) are read when scraped
-// by the collector below; only latencies are observed on the command path.
-type metrics struct {
-	reg     *prometheus.Registry
-	latency *prometheus.HistogramVec
+// by the collector below; only latencies are observed on the command path
+// (Commands.Account).
+type Metrics struct {
+	reg *prometheus.Registry
 }
 
-func newMetrics(n *Node) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "pika_command_duration_seconds",
-			Help: "Time to execute a command on this node (without network and queueing).",
-			// 10µs .. ~5s
-			Buckets: prometheus.ExponentialBuckets(10e-6, 4, 10),
-		}, []string{"cmd"}),
-	}
-	for _, spec := range n.tbl.All() {
-		n.stats.of(spec).latency = m.latency.WithLabelValues(spec.Name)
-	}
-	m.reg.MustRegister(m.latency, &nodeCollector{n: n},
+// Source is what the collector reads of the node when scraped.
+type Source struct {
+	// Self is this node's id (the slots it leads or holds a replica of).
+	Self meta.NodeID
+	// Commands are the node's command counts (their latency histogram is
+	// registered here).
+	Commands *Commands
+	// Clients is the number of client connections open.
+	Clients func() int
+	// Connections counts the client connections accepted; NetIn and
+	// NetOut the bytes read from and written to clients.
+	Connections, NetIn, NetOut *atomic.Int64
+	// Engine is the node's storage: keys, slot logs, RocksDB properties.
+	Engine *storage.Engine
+	// Routing is the routing snapshot served (nil before the first).
+	Routing func() *router.Snapshot
+	// Shipper and Member are the node's shipper of async slots' logs and
+	// its member of the control plane, nil until the node's Run makes
+	// them.
+	Shipper func() *replication.Shipper
+	Member  func() *manager.Member
+}
+
+// NewMetrics registers the collector over src, the command latencies and
+// the Go runtime's and the process's collectors.
+func NewMetrics(src Source) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(src.Commands.latency, &collector{src: src},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// Handler serves the metrics (GET /metrics).
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
 
 var (
 	descCalls     = prometheus.NewDesc("pika_commands_total", "Commands executed.", []string{"cmd"}, nil)
@@ -71,9 +95,10 @@ var rocksProperties = []string{
 	"rocksdb.estimate-live-data-size",
 }
 
-type nodeCollector struct{ n *Node }
+// collector reads the node's counters and gauges from its Source.
+type collector struct{ src Source }
 
-func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
 		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descLag, descShipped, descFullSyncs, descEtcd,
 		descManager, descRevision, descRocks, descSST} {
@@ -81,52 +106,50 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	n := c.n
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	src := c.src
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, spec := range n.tbl.All() {
-		st := n.stats.of(spec)
-		if calls := st.calls.Load(); calls > 0 || st.failed.Load() > 0 || st.rejected.Load() > 0 {
+	for _, spec := range src.Commands.specs {
+		st := src.Commands.Of(spec)
+		if calls := st.Calls.Load(); calls > 0 || st.Failed.Load() > 0 || st.Rejected.Load() > 0 {
 			counter(descCalls, calls, spec.Name)
-			counter(descFailed, st.failed.Load(), spec.Name)
-			counter(descRejected, st.rejected.Load(), spec.Name)
+			counter(descFailed, st.Failed.Load(), spec.Name)
+			counter(descRejected, st.Rejected.Load(), spec.Name)
 		}
 	}
-	counter(descUnknown, n.stats.unknown.Load())
-	n.clientsMu.Lock()
-	clients := len(n.clients)
-	n.clientsMu.Unlock()
-	gauge(descClients, float64(clients))
-	counter(descConns, n.connsTotal.Load())
-	counter(descNetIn, n.netIn.Load())
-	counter(descNetOut, n.netOut.Load())
-	if snap := n.proxy.Routing(); snap != nil {
+	counter(descUnknown, src.Commands.Unknown.Load())
+	gauge(descClients, float64(src.Clients()))
+	counter(descConns, src.Connections.Load())
+	counter(descNetIn, src.NetIn.Load())
+	counter(descNetOut, src.NetOut.Load())
+	eng := src.Engine
+	if snap := src.Routing(); snap != nil {
 		for _, t := range snap.Tables() {
 			id := strconv.FormatUint(uint64(t.ID), 10)
-			keys, expires := n.eng.Counts(t.ID)
+			keys, expires := eng.Counts(t.ID)
 			gauge(descKeys, float64(keys), t.Name, id)
 			gauge(descExpires, float64(expires), t.Name, id)
 			gauge(descSlots, float64(t.Slots), t.Name, id)
 			led, held := 0, 0
 			for s := range t.Slots {
 				r := t.Route(storage.SlotID(s))
-				if r.Leader == n.id {
+				if r.Leader == src.Self {
 					led++
 				}
 				for _, rep := range r.Replicas {
-					if rep == n.id {
+					if rep == src.Self {
 						held++
 					}
 				}
 			}
 			var entries uint64
 			for s := range t.Slots {
-				if first, last, _ := n.eng.LogBounds(t.ID, storage.SlotID(s)); first > 0 {
+				if first, last, _ := eng.LogBounds(t.ID, storage.SlotID(s)); first > 0 {
 					entries += uint64(last - first + 1)
 				}
 			}
@@ -136,8 +159,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descRevision, float64(snap.Revision))
 	}
-	if n.shipper != nil {
-		if st := n.shipper.Stats(); st != nil {
+	if sh := src.Shipper(); sh != nil {
+		if st := sh.Stats(); st != nil {
 			for id, f := range st.Followers {
 				gauge(descLag, float64(f.MaxLag), string(id))
 			}
@@ -145,12 +168,21 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descFullSyncs, float64(st.FullSyncs))
 		}
 	}
-	gauge(descEtcd, float64(boolInt(n.member != nil && n.member.Connected())))
-	gauge(descManager, float64(boolInt(n.member != nil && n.member.IsManager())))
+	member := src.Member()
+	gauge(descEtcd, one(member != nil && member.Connected()))
+	gauge(descManager, one(member != nil && member.IsManager()))
 	for _, p := range rocksProperties {
-		if v, err := strconv.ParseFloat(n.eng.Stats(p), 64); err == nil {
+		if v, err := strconv.ParseFloat(eng.Stats(p), 64); err == nil {
 			gauge(descRocks, v, p)
 		}
 	}
-	gauge(descSST, float64(n.eng.ApproximateDiskBytes()))
+	gauge(descSST, float64(eng.ApproximateDiskBytes()))
+}
+
+// one is a boolean gauge's value: 1 for true, 0 for false.
+func one(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
