@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net"
 	"strconv"
@@ -16,16 +15,12 @@ import (
 )
 
 // The peer port (port+10000) serves other nodes only: the requests of
-// package peer's protocol, after PEERAUTH with the cluster secret,
-// dispatched by the request table (newPeerMux) to the handlers here, of
+// package peer's protocol, after PEERAUTH with the cluster secret
+// (peer.Authenticate), dispatched by the request table (newPeerMux) to the handlers here, of
 // node/txn (UNIT, U*), of replication.Follower (REPLICATE, SYNC*) and of
 // replication.Raft (RAFT*). Anything else is refused, logged, and the
-// connection closed. Run accepts its connections (Node.accept, listen.Loop) and serves
-// each with servePeer.
-
-// peerAuthTimeout bounds how long an unauthenticated peer connection may
-// stay open.
-const peerAuthTimeout = 5 * time.Second
+// connection closed. Run accepts its connections (Node.accept, with a
+// listen.Loop) and serves each with servePeer.
 
 func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	defer c.Close()
@@ -39,7 +34,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		c.SetWriteDeadline(time.Now().Add(time.Second))
 		c.Write([]byte("-ERR " + msg + "\r\n"))
 	}
-	c.SetReadDeadline(time.Now().Add(peerAuthTimeout))
+	c.SetReadDeadline(time.Now().Add(peer.AuthTimeout))
 	args, err := rd.ReadCommand()
 	if err != nil {
 		var pe *resp.ProtocolError
@@ -50,19 +45,14 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		}
 		return
 	}
-	auth, err := peer.ParseAuth(args)
+	var secret string
+	snap := n.proxy.Routing()
+	if snap != nil {
+		secret = snap.Secret
+	}
+	auth, err := peer.Authenticate(args, secret, snap == nil)
 	if err != nil {
 		reject(err.Error())
-		return
-	}
-	snap := n.proxy.Routing()
-	if snap == nil { // starting: no metadata, no secret to check against yet
-		reject("this node is starting; retry")
-		return
-	}
-	secret := snap.Secret
-	if secret == "" || subtle.ConstantTimeCompare([]byte(auth.Secret), []byte(secret)) != 1 {
-		reject("invalid cluster secret")
 		return
 	}
 	peerID := auth.Node

@@ -2,8 +2,10 @@
 // (one type each, encoded by Args and read back by ParseX), its typed
 // error replies, the client that sends them (pooled, pipelined,
 // authenticated connections; futures; RESP reply reading and splitting)
-// and the server's request table (Mux). The handlers stay with what they
-// act on, in package node.
+// and the server's side: the check of a connection's PEERAUTH
+// (Authenticate) and the request table (Mux). The handlers stay with what
+// they act on (packages node, node/txn, replication), and the node serves
+// the port.
 //
 // # Wire
 //
