@@ -15,6 +15,7 @@ import (
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/config"
 )
 
 // Tables, SELECT and per-table passwords, end to end: tables are created
@@ -315,7 +316,7 @@ func TestTablePasswords(t *testing.T) {
 // With --requirepass only db0 is closed: SELECT works before AUTH and
 // a table without password can be used without it.
 func TestRequirePassClosesOnlyDB0(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.RequirePass = "s3cret" })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.RequirePass = "s3cret" })
 	ac := tableAPI(t, addr)
 	createTable(t, ac, "free", "")
 	cn := stickyConn(t, addr)
@@ -388,7 +389,7 @@ func TestDroppedTable(t *testing.T) {
 // or the HTTP API.
 func TestPasswordsNotExposed(t *testing.T) {
 	const pw0, pw1 = "db0-secret-Xq7", "tbl-secret-Zr9"
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.RequirePass = pw0 })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.RequirePass = pw0 })
 	ac := tableAPI(t, addr)
 	createTable(t, ac, "sec", pw1)
 	ctx := context.Background()

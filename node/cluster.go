@@ -63,14 +63,14 @@ func etcdEndpoints(s string) []string {
 func (n *Node) startControlPlane() error {
 	eps := etcdEndpoints(n.cfg.Etcd)
 	if len(eps) == 0 {
-		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.etcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
+		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.EtcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
 		if err != nil {
 			return fmt.Errorf("%w (is another etcd or pika-node using %s / %s? join it with --etcd, or move this one with --etcd-listen and --etcd-peer-listen)",
 				err, n.cfg.EtcdListen, n.cfg.EtcdPeerListen)
 		}
 		n.etcd = srv
 		eps = []string{srv.Endpoint()}
-		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.etcdDir())
+		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.EtcdDir())
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   eps,
@@ -85,13 +85,13 @@ func (n *Node) startControlPlane() error {
 		return fmt.Errorf("etcd client for %v: %w", eps, err)
 	}
 	n.etcdCli = cli
-	labels, _ := parseLabels(n.cfg.Labels) // validated in Config.Validate
-	host := n.cfg.advertiseHost()
+	labels := n.cfg.LabelMap()
+	host := n.cfg.AdvertiseHost()
 	self := meta.NodeInfo{
 		ID:        n.id,
 		RESP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.Port)),
-		Peer:      cmp.Or(n.cfg.AdvertisePeer, net.JoinHostPort(host, strconv.Itoa(n.cfg.peerPort()))),
-		HTTP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.httpPort())),
+		Peer:      cmp.Or(n.cfg.AdvertisePeer, net.JoinHostPort(host, strconv.Itoa(n.cfg.PeerListenPort()))),
+		HTTP:      net.JoinHostPort(host, strconv.Itoa(n.cfg.HTTPListenPort())),
 		Version:   Version,
 		Labels:    labels,
 		StartedAt: n.started.UTC(),

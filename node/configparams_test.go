@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pika-node/pika-node/node/config"
 )
 
 // CONFIG SET of a hooked parameter changes the node; other parameters are remembered; the
 // node's fixed settings are refused unless unchanged; CONFIG GET is a map (RESP3 after HELLO 3).
 func TestConfigParams(t *testing.T) {
-	n, addr, _ := startNodeN(t, t.TempDir(), func(c *Config) { c.ShutdownTimeout = 4 * time.Second })
+	n, addr, _ := startNodeN(t, t.TempDir(), func(c *config.Config) { c.ShutdownTimeout = 4 * time.Second })
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/config"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
@@ -41,7 +42,7 @@ const redisVersion = "7.0.15"
 
 // Node is one pika-node process: listener, connections, storage.
 type Node struct {
-	cfg     Config
+	cfg     config.Config
 	log     *slog.Logger
 	eng     *storage.Engine
 	tbl     *command.Table
@@ -112,12 +113,12 @@ type Node struct {
 }
 
 // New opens the node's storage. Run serves it.
-func New(cfg Config, log *slog.Logger) (*Node, error) {
+func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	eng, err := storage.Open(storage.Options{
-		Dir:              cfg.dbDir(),
+		Dir:              cfg.DBDir(),
 		BlockCacheBytes:  uint64(cfg.BlockCacheMB) << 20,
 		WriteBufferBytes: uint64(cfg.WriteBufferMB) << 20,
 		SyncWAL:          cfg.SyncWAL,
@@ -199,14 +200,14 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	haddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.httpPort()))
+	haddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.HTTPListenPort()))
 	hln, err := net.Listen("tcp", haddr)
 	if err != nil {
 		ln.Close()
 		n.eng.Close()
 		return fmt.Errorf("listen %s (HTTP): %w", haddr, err)
 	}
-	paddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.peerPort()))
+	paddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.PeerListenPort()))
 	pln, err := net.Listen("tcp", paddr)
 	if err != nil {
 		ln.Close()

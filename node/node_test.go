@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pika-node/pika-node/internal/testproc"
+	"github.com/pika-node/pika-node/node/config"
 	"go.uber.org/goleak"
 )
 
@@ -52,16 +53,16 @@ func TestMain(m *testing.M) {
 
 // startNode runs a node on a free loopback port until the test ends.
 // It returns the address and a function that stops it (idempotent).
-func startNode(t *testing.T, dir string, mutate func(*Config)) (string, func()) {
+func startNode(t *testing.T, dir string, mutate func(*config.Config)) (string, func()) {
 	t.Helper()
 	_, addr, stop := startNodeN(t, dir, mutate)
 	return addr, stop
 }
 
 // startNodeN is startNode that also returns the Node.
-func startNodeN(t *testing.T, dir string, mutate func(*Config)) (*Node, string, func()) {
+func startNodeN(t *testing.T, dir string, mutate func(*config.Config)) (*Node, string, func()) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Bind = "127.0.0.1"
 	cfg.Data = dir
 	cfg.Port = freePort(t)
@@ -184,7 +185,7 @@ func TestConcurrentPipelinedIncrements(t *testing.T) {
 }
 
 func TestRequirePass(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.RequirePass = "s3cret" })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.RequirePass = "s3cret" })
 	ctx := context.Background()
 	anon := newClient(t, addr, nil)
 	if err := anon.Get(ctx, "k").Err(); err == nil || err.Error() != "NOAUTH Authentication required." {
@@ -283,7 +284,7 @@ func TestServerCommands(t *testing.T) {
 
 // Connections beyond maxclients get Redis's error; the rest keep working.
 func TestMaxClients(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.MaxClients = 2 })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.MaxClients = 2 })
 	var conns []net.Conn
 	for i := 0; i < 2; i++ {
 		nc, err := net.Dial("tcp", addr)
@@ -322,7 +323,7 @@ func mustExchange(t *testing.T, nc net.Conn, send, want string) {
 // A client that never reads its replies is cut off after the write
 // timeout, and the node keeps serving others.
 func TestNonReadingClientIsCutOff(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.ClientWriteTimeout = 300 * time.Millisecond })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.ClientWriteTimeout = 300 * time.Millisecond })
 	ctx := context.Background()
 	c := newClient(t, addr, nil)
 	if err := c.Set(ctx, "big", strings.Repeat("x", 1<<20), 0).Err(); err != nil {
@@ -383,7 +384,7 @@ func TestRestartKeepsData(t *testing.T) {
 // An idle client is closed after the configured timeout; CONFIG SET
 // timeout 0 turns that off for connections already open.
 func TestIdleTimeout(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.Timeout = 200 * time.Millisecond })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.Timeout = 200 * time.Millisecond })
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -408,7 +409,7 @@ func TestIdleTimeout(t *testing.T) {
 // Large commands in flight on many connections share one budget: a client
 // that would pass it is disconnected, and a finished one gives its share back.
 func TestQueryBudgetIsNodeWide(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) {
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) {
 		c.MaxBulkBytes = 1 << 20
 		c.MaxQueryBytes = 2 << 20
 		c.QueryBudgetBytes = 2 << 20
@@ -474,7 +475,7 @@ func TestQueryBudgetIsNodeWide(t *testing.T) {
 // far beyond both sockets' buffers: a node that stopped reading while its
 // replies were stuck would leave both sides waiting.
 func TestPipelineWrittenBeforeReading(t *testing.T) {
-	addr, _ := startNode(t, t.TempDir(), func(c *Config) { c.ClientWriteTimeout = 5 * time.Second })
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.ClientWriteTimeout = 5 * time.Second })
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

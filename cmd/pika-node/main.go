@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/pika-node/pika-node/node"
+	"github.com/pika-node/pika-node/node/config"
 )
 
 func main() {
@@ -70,7 +71,7 @@ func newRootCmd() *cobra.Command {
 // newStartCmd builds `pika-node start`, binding its flags and the PIKA_*
 // environment into v.
 func newStartCmd(v *viper.Viper) *cobra.Command {
-	def := node.DefaultConfig()
+	def := config.Default()
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "start",
@@ -161,9 +162,9 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	return cmd
 }
 
-// loadConfig merges file, environment and flags into a node.Config.
-func loadConfig(v *viper.Viper, file string) (node.Config, error) {
-	cfg := node.DefaultConfig()
+// loadConfig merges file, environment and flags into a config.Config.
+func loadConfig(v *viper.Viper, file string) (config.Config, error) {
+	cfg := config.Default()
 	if file != "" {
 		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {

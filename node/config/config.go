@@ -1,4 +1,4 @@
-package node
+package config
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 
 // Config is everything `pika-node start` can be told, from flags, the
 // environment (PIKA_*) or a config file; cmd/pika-node binds all three onto
-// this struct. Each field's default is in DefaultConfig.
+// this struct. Each field's default is in Default.
 type Config struct {
 	// Port is the RESP port for clients. Default 9221.
 	Port int `mapstructure:"port"`
@@ -142,8 +142,8 @@ type Config struct {
 	LogLevel string `mapstructure:"log-level"`
 }
 
-// DefaultConfig returns the defaults.
-func DefaultConfig() Config {
+// Default returns the defaults.
+func Default() Config {
 	return Config{
 		Port:                9221,
 		Bind:                "0.0.0.0",
@@ -250,18 +250,22 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) dbDir() string { return filepath.Join(c.Data, "db") }
+// DBDir is where RocksDB lives.
+func (c *Config) DBDir() string { return filepath.Join(c.Data, "db") }
 
-func (c *Config) etcdDir() string { return filepath.Join(c.Data, "etcd") }
+// EtcdDir is the embedded etcd's data directory.
+func (c *Config) EtcdDir() string { return filepath.Join(c.Data, "etcd") }
 
-func (c *Config) peerPort() int {
+// PeerListenPort is PeerPort, or Port+10000 when it is 0.
+func (c *Config) PeerListenPort() int {
 	if c.PeerPort != 0 {
 		return c.PeerPort
 	}
 	return c.Port + 10000
 }
 
-func (c *Config) httpPort() int {
+// HTTPListenPort is HTTPPort, or Port+20000 when it is 0.
+func (c *Config) HTTPListenPort() int {
 	if c.HTTPPort != 0 {
 		return c.HTTPPort
 	}
@@ -269,6 +273,12 @@ func (c *Config) httpPort() int {
 }
 
 var clusterName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// LabelMap is Labels as a map; Validate has checked that they parse.
+func (c *Config) LabelMap() map[string]string {
+	m, _ := parseLabels(c.Labels)
+	return m
+}
 
 // parseLabels reads "k=v,k=v".
 func parseLabels(s string) (map[string]string, error) {
@@ -286,8 +296,8 @@ func parseLabels(s string) (map[string]string, error) {
 	return m, nil
 }
 
-// advertiseHost is the host others reach this node at.
-func (c *Config) advertiseHost() string {
+// AdvertiseHost is the host others reach this node at.
+func (c *Config) AdvertiseHost() string {
 	if c.Advertise != "" {
 		return c.Advertise
 	}
