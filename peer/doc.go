@@ -35,6 +35,8 @@
 //	                                                      +OK                                  RaftSnapData
 //	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
 //	                                                      [image...] (storage.SlotImage)       UnitLock
+//	UREAD <table> <unit> <slot> <cf> <lower> <upper> <reverse 0|1> <limit>
+//	                                                      [:more, (key value)...]              UnitRead
 //	UPREPARE <table> <unit> <home> <home slot> <n> (<slot> <effect>){n} [DECIDE]
 //	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
 //	UDECIDE <unit> commit|abort <table> <home slot>       +commit | +abort (the recorded one)  UnitDecide

@@ -56,6 +56,7 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"UFORGET":       box(ParseUnitForget),
 	"UWATCH":        box(ParseUnitWatch),
 	"UUNWATCH":      box(ParseUnitUnwatch),
+	"UREAD":         box(ParseUnitRead),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -110,6 +111,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{UnitForget{Unit: "u", Table: 2, HomeSlot: 3}, "UFORGET u 2 3"},
 		{UnitWatch{Table: 1, Token: "t", Slots: []UnitSlot{{SlotEpoch{3, 7}, words("k")}}}, "UWATCH 1 t 1 3 7 1 k"},
 		{UnitUnwatch{Token: "t"}, "UUNWATCH t"},
+		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
+		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 2, Lower: []byte("lo"), Upper: []byte("up"), Limit: 1}, "UREAD 1 u 3 2 lo up 0 1"},
 	} {
 		args := tc.req.Args()
 		if got := join(args); got != tc.wire {
@@ -150,6 +153,9 @@ func TestRequestMalformed(t *testing.T) {
 		{"ULOCK 1 u 1 3 7 0 extra", "ERR malformed ULOCK"},
 		{"ULOCK 1 u 1 3 7 0 WATCH", "ERR malformed ULOCK"},
 		{"ULOCK x u 0", "ERR malformed ULOCK"},
+		{"UREAD 1 u 3 1 lo up 2 5", "ERR malformed UREAD"},
+		{"UREAD 1 u 3 1 lo up 0", "ERR malformed UREAD"},
+		{"UREAD 1 u 3 1 lo up 0 -1", "ERR malformed UREAD"},
 		{"UPREPARE 1 u h 1 3", "ERR malformed UPREPARE"},
 		{"UPREPARE 1 u h 1 3 e DECIDE x", "ERR malformed UPREPARE"},
 		{"UPREPARE 1 u h 1 x e", "ERR malformed UPREPARE"},

@@ -358,3 +358,52 @@ func ParseUnitUnwatch(args [][]byte) (UnitUnwatch, error) {
 	u, err := parseUnitID("UUNWATCH", args)
 	return UnitUnwatch{Token: u}, err
 }
+
+// UnitRead reads, for the unit's coordinator, members of a collection
+// that the ULOCK's image left out (too many to copy), from a slot the
+// unit holds locked:
+//
+//	UREAD <table> <unit> <slot> <cf> <lower> <upper> <reverse 0|1> <limit>
+//	    *<1+2n>: :<more 0|1>, then (<key> <value>){n}
+//
+// It answers the entries of column family cf (storage.CF: data or score)
+// in [lower, upper), at most limit, ascending (reverse: descending), and
+// whether the range holds more past them.
+type UnitRead struct {
+	Table        keyspace.TableID
+	Unit         string
+	Slot         keyspace.SlotID
+	CF           uint32
+	Lower, Upper []byte
+	Reverse      bool
+	Limit        uint32
+}
+
+func (UnitRead) Name() string { return "UREAD" }
+
+func (r UnitRead) Args() [][]byte {
+	rev := []byte("0")
+	if r.Reverse {
+		rev = []byte("1")
+	}
+	return [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), []byte(r.Unit), u64(uint64(r.Slot)), u64(uint64(r.CF)),
+		r.Lower, r.Upper, rev, u64(uint64(r.Limit))}
+}
+
+// ParseUnitRead reads a UREAD. The bounds alias args.
+func ParseUnitRead(args [][]byte) (UnitRead, error) {
+	bad := malformed("UREAD")
+	if len(args) != 9 || len(args[2]) == 0 {
+		return UnitRead{}, bad
+	}
+	t, ok := parseU32(args[1])
+	s, ok1 := parseU32(args[3])
+	cf, ok2 := parseU32(args[4])
+	limit, ok3 := parseU32(args[8])
+	rev := string(args[7])
+	if !ok || !ok1 || !ok2 || !ok3 || (rev != "0" && rev != "1") {
+		return UnitRead{}, bad
+	}
+	return UnitRead{Table: keyspace.TableID(t), Unit: string(args[2]), Slot: keyspace.SlotID(s), CF: cf,
+		Lower: args[5], Upper: args[6], Reverse: rev == "1", Limit: limit}, nil
+}

@@ -36,6 +36,10 @@ type Options struct {
 	// Now returns the current unix time in milliseconds. The default is the
 	// system clock; tests inject their own.
 	Now func() int64
+	// ExportMembersMax is the most members ExportKeys copies with a
+	// collection's meta (imagemembers.go). The default is
+	// ExportMembersMax; negative copies none (tests).
+	ExportMembersMax int
 }
 
 func (o *Options) ensureDefaults() {
@@ -47,6 +51,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.MetaCacheBytes == 0 {
 		o.MetaCacheBytes = 16 << 20
+	}
+	if o.ExportMembersMax == 0 {
+		o.ExportMembersMax = ExportMembersMax
 	}
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }

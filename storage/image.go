@@ -28,7 +28,8 @@ import (
 // members of the key's exported version, and under any other one there is
 // no stored member to read (a version the batch made with NewVersion has
 // only its pending writes, a stale one is invisible to commands anyway).
-// ScanKeys, which reads the whole slot, is never covered.
+// ScanKeys, which reads the whole slot, is never covered. The members of a
+// large collection are left out and read on demand (imagemembers.go).
 
 // ErrNotInImage is a read, through a slot image, of a key the image does
 // not cover (Batch.UseImage).
@@ -54,6 +55,10 @@ type SlotImage struct {
 	// cfs holds the entries of the meta, data and score CFs (full
 	// encoded keys), each ascending and unique.
 	cfs [CFScore + 1][]imageEntry
+	// lazy are the covered collections whose members were left out
+	// (ascending), read through src.
+	lazy [][]byte
+	src  MemberSource
 }
 
 type imageEntry struct{ key, val []byte }
@@ -103,6 +108,9 @@ func (im *SlotImage) member(key, k []byte) ([]byte, bool, error) {
 	if !im.Covers(key) {
 		return nil, false, im.notIn(key)
 	}
+	if im.lazyKey(key) {
+		return im.fetchMember(k)
+	}
 	v, ok := im.find(CFData, k)
 	if !ok {
 		return nil, false, nil
@@ -151,21 +159,31 @@ func (t *Txn) iterateImage(cf CF, lower, upper []byte, reverse bool, fn func(k, 
 			return fmt.Errorf("%w: table %d slot %d: a scan of %s keys %q..%q", ErrNotInImage, im.table, im.slot, cfNames[cf], lower, upper)
 		}
 		return im.notIn(key)
+	} else if im.lazyKey(key) {
+		it := newPagedIter(im, cf, lower, upper, reverse)
+		t.mergeStored(it, cf, lower, upper, reverse, fn)
+		return it.err
 	}
 	it := im.iter(cf, lower, upper)
 	if reverse {
 		it.i = len(it.ents) - 1
 	}
+	t.mergeStored(it, cf, lower, upper, reverse, fn)
+	return nil
+}
+
+// mergeStored calls fn for the entries of it (positioned on the scan's
+// first) merged with the txn's pending ops in the range.
+func (t *Txn) mergeStored(it storedIter, cf CF, lower, upper []byte, reverse bool, fn func(k, v []byte) bool) {
 	if pending := t.pendingIn(cf, lower, upper); pending != nil {
 		pending.merge(it, lower, upper, reverse, fn)
-		return nil
+		return
 	}
 	for ; it.Valid(); stepStored(it, reverse) {
 		if !fn(it.Key(), it.Value()) {
 			break
 		}
 	}
-	return nil
 }
 
 // imageIter walks the image's entries of one CF in a range, like a
@@ -206,8 +224,9 @@ func (it *imageIter) SeekForPrev(k []byte) {
 }
 
 // ExportKeys copies keys of slot s of table t (duplicates are fine) into
-// an image: their meta values and their collections' members, from one
-// RocksDB snapshot. The caller holds the slot's lock (a participant of a
+// an image: their meta values and the members of their collections of at
+// most Options.ExportMembersMax members (larger ones are read on demand:
+// imagemembers.go), from one RocksDB snapshot. The caller holds the slot's lock (a participant of a
 // unit, from when it exports until it applies the unit's effect), so the
 // image stays what the slot holds.
 func (e *Engine) ExportKeys(t TableID, s SlotID, keys [][]byte) (*SlotImage, error) {
@@ -244,7 +263,11 @@ func (e *Engine) ExportKeys(t TableID, s SlotID, keys [][]byte) (*SlotImage, err
 			return nil, fmt.Errorf("storage: export table %d slot %d key %q: %w", t, s, k, err)
 		}
 		im.cfs[CFMeta] = append(im.cfs[CFMeta], imageEntry{mk, val})
-		if m.Type != TypeString {
+		switch {
+		case m.Type == TypeString:
+		case e.opts.ExportMembersMax < 0 || m.Count > uint64(e.opts.ExportMembersMax):
+			im.lazy = append(im.lazy, k)
+		default:
 			members = append(members, memberPrefix(t, s, k, m.Version))
 		}
 	}
@@ -281,15 +304,26 @@ func (e *Engine) exportRange(ro *grocksdb.ReadOptions, cf CF, p []byte, out *[]i
 	return nil
 }
 
-// imageFormat is the first byte of an encoded image.
-const imageFormat = 1
+// The first byte of an encoded image: format 1, or 2 when it left out
+// the members of some collections (a format 1 image is what nodes of an
+// earlier version read).
+const (
+	imageFormat     = 1
+	imageFormatLazy = 2
+)
 
 // Encode appends im's wire form to dst: format byte 1, table u32 BE, slot
 // u32 BE, uvarint count + covered keys (each uvarint len + bytes), then
 // for the meta, data and score CFs in turn uvarint count + entries (each
-// uvarint len + key, uvarint len + value), every list ascending.
+// uvarint len + key, uvarint len + value), every list ascending; format 2
+// (members left out) then has uvarint count + the indexes among the
+// covered keys (uvarint each, ascending) of the collections left out.
 func (im *SlotImage) Encode(dst []byte) []byte {
-	dst = append(dst, imageFormat)
+	format := byte(imageFormat)
+	if len(im.lazy) > 0 {
+		format = imageFormatLazy
+	}
+	dst = append(dst, format)
 	dst = appendPrefix(dst, im.table, im.slot)
 	dst = binary.AppendUvarint(dst, uint64(len(im.keys)))
 	for _, k := range im.keys {
@@ -305,6 +339,13 @@ func (im *SlotImage) Encode(dst []byte) []byte {
 			dst = append(dst, en.val...)
 		}
 	}
+	if len(im.lazy) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(im.lazy)))
+		for _, k := range im.lazy {
+			i, _ := slices.BinarySearchFunc(im.keys, k, bytes.Compare)
+			dst = binary.AppendUvarint(dst, uint64(i))
+		}
+	}
 	return dst
 }
 
@@ -317,9 +358,10 @@ func (im *SlotImage) Encode(dst []byte) []byte {
 // it asked for. The image aliases b, which must stay unchanged while the
 // image is used.
 func DecodeSlotImage(b []byte) (*SlotImage, error) {
-	if len(b) < 1+prefixLen || b[0] != imageFormat {
+	if len(b) < 1+prefixLen || (b[0] != imageFormat && b[0] != imageFormatLazy) {
 		return nil, ErrCorruptImage
 	}
+	format := b[0]
 	im := &SlotImage{
 		table: TableID(binary.BigEndian.Uint32(b[1:])),
 		slot:  SlotID(binary.BigEndian.Uint32(b[5:])),
@@ -359,6 +401,20 @@ func DecodeSlotImage(b []byte) (*SlotImage, error) {
 			ents = append(ents, en)
 		}
 		im.cfs[cf] = ents
+	}
+	if format == imageFormatLazy {
+		if n, b, ok = readCount(b, 1); !ok || n == 0 {
+			return nil, ErrCorruptImage
+		}
+		last := -1
+		for range n {
+			i, l := binary.Uvarint(b)
+			if l <= 0 || i >= uint64(len(im.keys)) || int(i) <= last {
+				return nil, ErrCorruptImage
+			}
+			b, last = b[l:], int(i)
+			im.lazy = append(im.lazy, im.keys[i])
+		}
 	}
 	if len(b) != 0 {
 		return nil, ErrCorruptImage
@@ -403,6 +459,11 @@ func (im *SlotImage) check() error {
 		}
 		colls[i] = coll{m.Version, m.Type != TypeString}
 	}
+	for _, k := range im.lazy {
+		if i, _ := slices.BinarySearchFunc(im.keys, k, bytes.Compare); !colls[i].has {
+			return ErrCorruptImage // members left out of a key that has none
+		}
+	}
 	for _, cf := range []CF{CFData, CFScore} {
 		for _, en := range im.cfs[cf] {
 			key, ok := im.memberOwner(en.key)
@@ -410,7 +471,7 @@ func (im *SlotImage) check() error {
 				return ErrCorruptImage
 			}
 			i, ok := slices.BinarySearchFunc(im.keys, key, bytes.Compare)
-			if !ok || !colls[i].has {
+			if !ok || !colls[i].has || im.lazyKey(key) {
 				return ErrCorruptImage
 			}
 			rest := en.key[prefixLen+4+len(key):]

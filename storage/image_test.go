@@ -466,7 +466,27 @@ func applyEffects(t *testing.T, b *Batch, effects []SlotEffect) {
 // failing) give the same results
 // and byte-identical Effects. The image's slot is not committable; its
 // effects applied by the participant make it equal to the direct run.
+//
+// With members left out (lazy: the source exports metas alone), the batch
+// reads them from the source engine a page of at most two at a time.
 func TestImageBatchMatchesStorage(t *testing.T) {
+	t.Run("copied", func(t *testing.T) { testImageBatchMatchesStorage(t, false) })
+	t.Run("left out", func(t *testing.T) { testImageBatchMatchesStorage(t, true) })
+}
+
+// pagedSource is a MemberSource over an engine's slot, in pages of two.
+type pagedSource struct {
+	e     *Engine
+	s     SlotID
+	reads int
+}
+
+func (p *pagedSource) Members(cf CF, lower, upper []byte, reverse bool, limit int) ([][]byte, [][]byte, bool, error) {
+	p.reads++
+	return p.e.readMembers(DefaultTable, p.s, cf, lower, upper, reverse, min(limit, 2))
+}
+
+func testImageBatchMatchesStorage(t *testing.T, lazy bool) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	now := int64(50_000)
@@ -475,6 +495,9 @@ func TestImageBatchMatchesStorage(t *testing.T) {
 	defer direct.Close()
 	source := openTest(t, t.TempDir(), &now)
 	defer source.Close()
+	if lazy {
+		source.opts.ExportMembersMax = -1
+	}
 	coord := openTest(t, t.TempDir(), &now)
 	defer coord.Close()
 	keys := buildImageData(t, direct, seed, s, 24, now)
@@ -493,6 +516,11 @@ func TestImageBatchMatchesStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	src := &pagedSource{e: source, s: s}
+	if im.LeftOut() != lazy {
+		t.Fatalf("members left out: %v, want %v", im.LeftOut(), lazy)
+	}
+	im.SetSource(src)
 
 	r := rand.New(rand.NewPCG(seed, 0x3e9))
 	type command struct {
@@ -551,6 +579,10 @@ func TestImageBatchMatchesStorage(t *testing.T) {
 	if len(gotEff) != 1 || gotEff[0].Effect == nil {
 		t.Fatalf("the commands wrote nothing (effects %v): a weak test", gotEff)
 	}
+	if (src.reads > 0) != lazy {
+		t.Fatalf("%d reads of left-out members, lazy %v", src.reads, lazy)
+	}
+	t.Logf("%d reads of left-out members", src.reads)
 
 	// Keys the image does not cover are never read as absent.
 	for _, k := range []string{"k20", "k16", "absent2"} {
@@ -959,5 +991,119 @@ func TestImageIterMatchesRocksDB(t *testing.T) {
 		}
 		rit.it.Close()
 		ro.Destroy()
+	}
+}
+
+// Every read of a collection whose members an image left out (a list, a
+// hash and a zset of 7, read in pages of two) answers what the slot
+// holds: point reads, whole and partial scans both ways, score ranges.
+func TestImageLeftOutMembers(t *testing.T) {
+	now := int64(1000)
+	const s SlotID = 3
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	e.opts.ExportMembersMax = 3
+	coord := openTest(t, t.TempDir(), &now)
+	defer coord.Close()
+	members := []string{"a", "b", "c", "d", "e", "f", "g"}
+	err := e.Update(DefaultTable, []SlotID{s}, func(u *Update) error {
+		txn := u.Txn(s)
+		for i, name := range []string{"hash", "zset"} {
+			ver := uint64(10 + i)
+			for j, m := range members {
+				if err := txn.PutMember([]byte(name), ver, []byte(m), []byte("v"+m)); err != nil {
+					return err
+				}
+				if err := txn.PutScore([]byte(name), ver, float64(j%3), []byte(m)); err != nil {
+					return err
+				}
+			}
+			if err := txn.PutMeta([]byte(name), &Meta{Type: []Type{TypeHash, TypeZSet}[i], Version: ver, Count: uint64(len(members))}); err != nil {
+				return err
+			}
+		}
+		return txn.PutMeta([]byte("small"), &Meta{Type: TypeSet, Version: 20, Count: 1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, exported := exportHeld(t, e, s, "hash", "zset", "small", "none")
+	defer part.Release()
+	im, err := DecodeSlotImage(exported.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.lazy) != 2 {
+		t.Fatalf("left out %q, want hash and zset", im.lazy)
+	}
+	src := &pagedSource{e: e, s: s}
+	im.SetSource(src)
+	b := coord.NewBatch(nil)
+	defer b.Release()
+	if err := b.UseImage(im); err != nil {
+		t.Fatal(err)
+	}
+	read := func(txn *Txn) []string {
+		var out []string
+		for i, name := range []string{"hash", "zset"} {
+			key, ver := []byte(name), uint64(10+i)
+			for _, m := range []string{"a", "d", "g", "x"} {
+				v, ok, err := txn.Member(key, ver, []byte(m))
+				out = append(out, fmt.Sprintf("%s member %s: %q %v %v", name, m, v, ok, err))
+			}
+			for _, from := range []string{"", "c", "cc", "g", "z"} {
+				for _, rev := range []bool{false, true} {
+					var got []string
+					var f []byte
+					if from != "" {
+						f = []byte(from)
+					}
+					err := txn.ScanMembers(key, ver, f, rev, func(m, v []byte) bool { got = append(got, string(m)+"="+string(v)); return true })
+					out = append(out, fmt.Sprintf("%s scan from %q reverse %v: %v %v", name, from, rev, got, err))
+					got = nil
+					err = txn.ScanMembers(key, ver, f, rev, func(m, v []byte) bool { got = append(got, string(m)); return len(got) < 3 })
+					out = append(out, fmt.Sprintf("%s scan 3 from %q reverse %v: %v %v", name, from, rev, got, err))
+				}
+			}
+			for _, rev := range []bool{false, true} {
+				var got []string
+				err := txn.ScanScores(key, ver, 0, 1, rev, func(sc float64, m []byte) bool { got = append(got, fmt.Sprint(sc, string(m))); return true })
+				out = append(out, fmt.Sprintf("%s scores reverse %v: %v %v", name, rev, got, err))
+			}
+		}
+		return out
+	}
+	var want, got []string
+	want = read(e.View(DefaultTable).Txn(s))
+	err = b.Update(DefaultTable, []SlotID{s}, func(u *Update) error {
+		got = read(u.Txn(s))
+		// Pending writes merge with the pages read.
+		txn := u.Txn(s)
+		if err := txn.PutMember([]byte("hash"), 10, []byte("cc"), []byte("new")); err != nil {
+			return err
+		}
+		if err := txn.DeleteMember([]byte("hash"), 10, []byte("e")); err != nil {
+			return err
+		}
+		var all []string
+		err := txn.ScanMembers([]byte("hash"), 10, nil, true, func(m, _ []byte) bool { all = append(all, string(m)); return true })
+		if w := []string{"g", "f", "d", "cc", "c", "b", "a"}; err != nil || !slices.Equal(all, w) {
+			t.Errorf("reverse scan over pending writes: %v %v, want %v", all, err, w)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("image   %s\nstorage %s", got[i], want[i])
+			}
+		}
+		t.Fatal("reads through the image differ from the slot's")
+	}
+	if src.reads < 20 {
+		t.Fatalf("%d reads of left-out members: the image copied them", src.reads)
 	}
 }

@@ -117,6 +117,7 @@ func (e *AbortedError) Error() string { return "the transaction was aborted: " +
 func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []Share, eval Evaluate) error {
 	unit := c.self + "." + strconv.FormatInt(c.start, 36) + "." + strconv.FormatUint(c.seq.Add(1), 36)
 	images := map[storage.SlotID]*storage.SlotImage{}
+	var readers []*memberReader // of the images that left members out
 	locked := make([]bool, len(shares))
 	var mu sync.Mutex
 	var firstErr error
@@ -140,6 +141,11 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		locked[i] = true
 		for j, s := range sh.Slots {
 			images[s.Slot] = ims[j]
+			if ims[j].LeftOut() {
+				src := &memberReader{ctx: ctx, timeout: c.Timeout, site: sh.Site, table: table, unit: unit, slot: s.Slot}
+				ims[j].SetSource(src)
+				readers = append(readers, src)
+			}
 		}
 	})
 	release := func(which []bool) {
@@ -165,6 +171,14 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	if err != nil {
 		release(locked)
 		return err
+	}
+	for _, r := range readers {
+		if r.err != nil {
+			// A command read an error instead of members: what it
+			// answered is not the unit's; it runs again.
+			release(locked)
+			return &peer.RefusedError{Reason: "reading the members of a collection of the unit: " + r.err.Error()}
+		}
 	}
 	// The parts: each share's written slots.
 	parts := make([][]peer.UnitPart, len(shares))
@@ -416,4 +430,31 @@ func isBusyOrRefused(err error) bool {
 	var re *peer.RefusedError
 	var we *peer.WatchedError
 	return errors.As(err, &be) || errors.As(err, &re) || errors.As(err, &we)
+}
+
+// memberReader is the storage.MemberSource of an image that left
+// members out: UREAD (or a call) to the share that holds the slot. It
+// keeps the first error, which fails the unit's evaluation.
+type memberReader struct {
+	ctx     context.Context
+	timeout time.Duration
+	site    Site
+	table   storage.TableID
+	unit    string
+	slot    storage.SlotID
+	err     error
+}
+
+func (r *memberReader) Members(cf storage.CF, lower, upper []byte, reverse bool, limit int) ([][]byte, [][]byte, bool, error) {
+	if r.err != nil {
+		return nil, nil, false, r.err
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	defer cancel()
+	keys, vals, more, err := r.site.Read(ctx, peer.UnitRead{Table: r.table, Unit: r.unit, Slot: r.slot, CF: uint32(cf),
+		Lower: lower, Upper: upper, Reverse: reverse, Limit: uint32(min(limit, 1<<20))})
+	if err != nil {
+		r.err = err
+	}
+	return keys, vals, more, err
 }

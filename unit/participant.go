@@ -17,6 +17,9 @@ import (
 // node's Participant, or a peer reached by requests (Remote).
 type Site interface {
 	Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error)
+	// Read reads members Lock's images left out, from a slot the unit
+	// holds (storage.MemberSource).
+	Read(ctx context.Context, req peer.UnitRead) (keys, vals [][]byte, more bool, err error)
 	// Prepare answers the recorded outcome when req.Decide, "" otherwise.
 	Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error)
 	Decide(ctx context.Context, req peer.UnitDecide) (peer.Outcome, error)
@@ -262,6 +265,23 @@ func (p *Participant) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.S
 	p.parts[req.Unit] = pt
 	pt.timer = time.AfterFunc(p.cfg.LockLease, func() { p.leaseOut(pt) })
 	return images, nil
+}
+
+// Read answers a read of members the unit's images left out, from its
+// hold of the slot: an error when the unit holds nothing here (its lease
+// ran out: a *peer.RefusedError, the unit runs again) or is prepared.
+func (p *Participant) Read(_ context.Context, req peer.UnitRead) ([][]byte, [][]byte, bool, error) {
+	p.mu.Lock()
+	pt := p.parts[req.Unit]
+	var h *storage.SlotHold
+	if pt != nil && pt.prepared == nil && pt.hold.Table() == req.Table {
+		h = pt.hold
+	}
+	p.mu.Unlock()
+	if h == nil {
+		return nil, nil, false, &peer.RefusedError{Reason: "the unit holds no slot here to read"}
+	}
+	return h.ReadMembers(req.Slot, storage.CF(req.CF), req.Lower, req.Upper, req.Reverse, int(req.Limit))
 }
 
 // leaseOut releases a part never prepared whose coordinator went silent.

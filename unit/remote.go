@@ -64,6 +64,33 @@ func (r Remote) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotIma
 	return out, nil
 }
 
+// Read sends UREAD and decodes its page.
+func (r Remote) Read(ctx context.Context, req peer.UnitRead) (keys, vals [][]byte, more bool, err error) {
+	raw, err := r.do(ctx, req)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	elems, err := peer.Elems(raw)
+	if err != nil || len(elems)%2 != 1 {
+		return nil, nil, false, fmt.Errorf("UREAD from %s: a malformed answer (%v)", r.Addr, err)
+	}
+	m, err := peer.Int(elems[0])
+	if err != nil || (m != 0 && m != 1) {
+		return nil, nil, false, fmt.Errorf("UREAD from %s: a malformed answer (%v)", r.Addr, err)
+	}
+	n := len(elems) / 2
+	keys, vals = make([][]byte, n), make([][]byte, n)
+	for i := range n {
+		if keys[i], err = peer.Bulk(elems[1+2*i]); err == nil {
+			vals[i], err = peer.Bulk(elems[2+2*i])
+		}
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("UREAD from %s: %w", r.Addr, err)
+		}
+	}
+	return keys, vals, m == 1, nil
+}
+
 func (r Remote) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error) {
 	raw, err := r.do(ctx, req)
 	if err != nil || !req.Decide {

@@ -217,6 +217,23 @@ func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 			c.R.Bulk(im.Encode(nil))
 		}
 	}))
+	peer.Handle(m, peer.ParseUnitRead, committed(ctxOf, func(c *command.Ctx, req peer.UnitRead) {
+		keys, vals, more, err := t.units.Read(ctx, req)
+		if err != nil {
+			c.R.Error(peer.ErrorReply(err))
+			return
+		}
+		c.R.Array(1 + 2*len(keys))
+		if more {
+			c.R.Int(1)
+		} else {
+			c.R.Int(0)
+		}
+		for i := range keys {
+			c.R.Bulk(keys[i])
+			c.R.Bulk(vals[i])
+		}
+	}))
 	peer.Handle(m, peer.ParseUnitPrepare, committed(ctxOf, func(c *command.Ctx, req peer.UnitPrepare) {
 		o, err := t.units.Prepare(ctx, req)
 		if err != nil || !req.Decide {
