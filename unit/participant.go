@@ -466,7 +466,8 @@ func (p *Participant) finishClaimed(pt *part, commit bool) error {
 	if err == nil {
 		return nil
 	}
-	if !p.leadsAny(pt) {
+	var elsewhere *ledElsewhereError
+	if errors.As(err, &elsewhere) || !p.leadsAny(pt) {
 		// Its slots are led elsewhere now: their leaders end what is
 		// recorded (resolveParts); this node's hold ends.
 		pt.hold.Release()

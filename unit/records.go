@@ -166,16 +166,50 @@ func (p *Participant) decide(ctx context.Context, t storage.TableID, s storage.S
 }
 
 // finishRecords ends a prepared part: each slot's end entry (its effect
-// applied on commit, dropped on abort), then the hold's locks.
+// applied on commit, dropped on abort), then the hold's locks. A slot
+// another node leads now (a raft slot's lead moved on) is that leader's
+// to end, from its record (resolveParts there): once every slot led here
+// is ended the hold ends too, and the error, a *ledElsewhereError, tells
+// the asker the part is not ended everywhere (a coordinator keeps the
+// unit's decision for that leader to find).
 func (p *Participant) finishRecords(pt *part, commit bool) error {
 	t := pt.prepared.table
-	err := eachGroup(pt.prepared.slots, func(s storage.SlotID) error { return p.endPart(t, s, pt.unit, commit) })
-	if err != nil {
-		return err
+	slots := pt.prepared.slots
+	errs := make([]error, len(slots))
+	idx := make([]int, len(slots))
+	for i := range idx {
+		idx[i] = i
+	}
+	_ = eachGroup(idx, func(i int) error {
+		errs[i] = p.endPart(t, slots[i], pt.unit, commit)
+		return errs[i]
+	})
+	elsewhere := false
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if p.cfg.Slots.Leads(t, slots[i]) {
+			return errors.Join(errs...) // retried: this node must end it
+		}
+		elsewhere = true
 	}
 	pt.hold.Release()
+	if elsewhere {
+		return &ledElsewhereError{errors.Join(errs...)}
+	}
 	return nil
 }
+
+// ledElsewhereError is a part ended on the slots this node leads whose
+// other slots another node leads now: their leader ends them.
+type ledElsewhereError struct{ err error }
+
+func (e *ledElsewhereError) Error() string {
+	return "the part is ended on the slots this node leads; another node leads the rest: " + e.err.Error()
+}
+
+func (e *ledElsewhereError) Unwrap() error { return e.err }
 
 // leadsAny reports whether this node leads one of a part's slots.
 func (p *Participant) leadsAny(pt *part) bool {

@@ -532,3 +532,52 @@ func TestReadsConfirmedBeforeTheDecision(t *testing.T) {
 	}
 	waitFree(t, a, 1)
 }
+
+// A prepared part over two slots of a node, one of which moved to another
+// leader before the part ended (a raft slot's lead transferred): the
+// apply ends the part on the slot still led here, answers an error for
+// the other (its new leader ends it from its record; the coordinator must
+// keep the decision), and releases the hold, so that the slot left here is
+// free again, not held until the other slot comes back.
+func TestApplyAfterASlotMovedAway(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	ctx := context.Background()
+	req := peer.UnitLock{Table: storage.DefaultTable, Unit: "u", Slots: []peer.UnitSlot{
+		{SlotEpoch: peer.SlotEpoch{Slot: 3}, Keys: [][]byte{[]byte("x")}},
+		{SlotEpoch: peer.SlotEpoch{Slot: 4}, Keys: [][]byte{[]byte("y")}},
+	}}
+	ims, err := a.p.Lock(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	effs, err := setEval(a.eng, map[storage.SlotID][2]string{3: {"x", "1"}, 4: {"y", "2"}})(map[storage.SlotID]*storage.SlotImage{3: ims[0], 4: ims[1]})
+	if err != nil || len(effs) != 2 {
+		t.Fatalf("effects %v %v", effs, err)
+	}
+	var parts []peer.UnitPart
+	for _, e := range effs {
+		parts = append(parts, peer.UnitPart{Slot: e.Slot, Effect: e.Effect})
+	}
+	if _, err := a.p.Prepare(ctx, peer.UnitPrepare{Table: storage.DefaultTable, Unit: "u", Home: "a", HomeSlot: 1, Parts: parts}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := a.p.Decide(ctx, peer.UnitDecide{Unit: "u", Outcome: peer.OutcomeCommit, Table: storage.DefaultTable, HomeSlot: 1}); err != nil || o != peer.OutcomeCommit {
+		t.Fatalf("decide: %v %v", o, err)
+	}
+	leaderOf[4] = "b"
+	defer func() { leaderOf[4] = "a" }()
+	var refused *peer.RefusedError
+	if err := a.p.Apply(ctx, "u"); !errors.As(err, &refused) {
+		t.Fatalf("UAPPLY with slot 4 led elsewhere: %v, want refused", err)
+	}
+	free(t, a, 3)
+	if v, ok := a.get(t, 3, "x"); !ok || v != "1" {
+		t.Fatalf("x = %q %v, want the committed 1", v, ok)
+	}
+	recs := a.eng.PendingParts()
+	if len(recs) != 1 || recs[0].Slot != 4 {
+		t.Fatalf("records left %v, want slot 4's alone (its new leader's to end)", recs)
+	}
+}
