@@ -1,7 +1,10 @@
 // Command txnbench measures multi-key units through one address: MSET of
 // 10 keys, or MULTI with 4 SETs and EXEC (go-redis's TxPipelined, as an
 // application sends it), with the keys of each unit in one slot (a hash
-// tag) or spread over random slots, from many clients at once for a while.
+// tag) or spread over random slots, from many clients at once for a while;
+// or a job queue's push (-op queue: MULTI, SADD queues <q>, LPUSH
+// queue:<q> <job>, EXEC, as Sidekiq sends it) onto -queues queues filled
+// with -queue-len jobs first.
 // It prints one line: operations per second, p50 and p99 latency in ms,
 // and the number of failed operations. make bench-txn (scripts/bench-txn.sh)
 // runs it against redis-server, one pika-node and a 3-node cluster.
@@ -31,10 +34,12 @@ func main() {
 	space := flag.Int("space", 100000, "distinct keys (and tags)")
 	clients := flag.Int("clients", 32, "concurrent clients")
 	dur := flag.Duration("for", 10*time.Second, "how long to run")
+	queues := flag.Int("queues", 8, "queue: how many queues")
+	queueLen := flag.Int("queue-len", 20000, "queue: jobs in each queue before the run")
 	flag.Parse()
-	per := map[string]int{"mset10": 10, "multi4": 4}[*op]
-	if per == 0 || (*keys != "spread" && *keys != "tag") {
-		fmt.Fprintln(os.Stderr, "txnbench: -op mset10|multi4, -keys spread|tag")
+	per := map[string]int{"mset10": 10, "multi4": 4, "queue": 2}[*op]
+	if per == 0 || (*keys != "spread" && *keys != "tag") || *queues < 1 || *queueLen < 0 {
+		fmt.Fprintln(os.Stderr, "txnbench: -op mset10|multi4|queue, -keys spread|tag, -queues >= 1, -queue-len >= 0")
 		os.Exit(2)
 	}
 	c := redis.NewClient(&redis.Options{Addr: *addr, DB: *db, PoolSize: *clients, MaxRetries: -1,
@@ -44,6 +49,12 @@ func main() {
 	if err := c.Ping(ctx).Err(); err != nil {
 		fmt.Fprintln(os.Stderr, "txnbench:", err)
 		os.Exit(1)
+	}
+	if *op == "queue" {
+		if err := fillQueues(ctx, c, *queues, *queueLen); err != nil {
+			fmt.Fprintln(os.Stderr, "txnbench: filling the queues:", err)
+			os.Exit(1)
+		}
 	}
 	start := time.Now()
 	var mu sync.Mutex
@@ -70,13 +81,21 @@ func main() {
 				}
 				t0 := time.Now()
 				var err error
-				if *op == "mset10" {
+				switch *op {
+				case "queue":
+					q := "q" + strconv.Itoa(rand.IntN(*queues))
+					_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+						p.SAdd(ctx, "queues", q)
+						p.LPush(ctx, "queue:"+q, `{"class":"Job","args":[1]}`)
+						return nil
+					})
+				case "mset10":
 					args := make([]any, 0, 2*per)
 					for _, n := range names {
 						args = append(args, n, "v")
 					}
 					err = c.MSet(ctx, args...).Err()
-				} else {
+				default:
 					_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 						for _, n := range names {
 							p.Set(ctx, n, "v", 0)
@@ -115,4 +134,25 @@ func main() {
 	if firstErr != nil {
 		fmt.Fprintln(os.Stderr, "first error:", firstErr)
 	}
+}
+
+// fillQueues pushes jobs onto queue:q0 ... queue:q<n-1> until each holds
+// length of them.
+func fillQueues(ctx context.Context, c *redis.Client, n, length int) error {
+	job := make([]any, 1000)
+	for i := range job {
+		job[i] = `{"class":"Job","args":[0]}`
+	}
+	for q := range n {
+		key := "queue:q" + strconv.Itoa(q)
+		if err := c.Del(ctx, key).Err(); err != nil {
+			return err
+		}
+		for have := 0; have < length; have += len(job) {
+			if err := c.RPush(ctx, key, job[:min(len(job), length-have)]...).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
