@@ -4,8 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-
-	"github.com/linxGnu/grocksdb"
+	"slices"
 )
 
 // Members left out of an image. A collection of more than
@@ -192,11 +191,7 @@ func (p *pagedIter) SeekForPrev(k []byte) {
 // hold must hold, at most limit (and a page's bytes), in order. lower and
 // upper come from another node: both must lie in the slot.
 func (h *SlotHold) ReadMembers(s SlotID, cf CF, lower, upper []byte, reverse bool, limit int) (keys, vals [][]byte, more bool, err error) {
-	held := false
-	for _, x := range h.slots {
-		held = held || x == s
-	}
-	if !held {
+	if !slices.Contains(h.slots, s) {
 		return nil, nil, false, fmt.Errorf("storage: read of slot %d, which the hold does not hold", s)
 	}
 	return h.e.readMembers(h.table, s, cf, lower, upper, reverse, limit)
@@ -210,31 +205,19 @@ func (e *Engine) readMembers(t TableID, s SlotID, cf CF, lower, upper []byte, re
 		return nil, nil, false, fmt.Errorf("storage: a member read outside table %d slot %d", t, s)
 	}
 	limit = min(limit, readMembersPage)
-	if e.closed.Load() {
-		return nil, nil, false, ErrClosed
-	}
-	ro := grocksdb.NewDefaultReadOptions()
-	defer ro.Destroy()
-	ro.SetIterateLowerBound(lower)
-	ro.SetIterateUpperBound(upper)
-	it := e.db.NewIteratorCF(ro, e.cfs[cf])
-	defer it.Close()
-	if reverse {
-		it.SeekToLast()
-	} else {
-		it.SeekToFirst()
-	}
 	size := 0
-	for ; it.Valid(); step(it, reverse) {
+	// A view's Txn has no pending writes: its iterate is RocksDB's.
+	err = e.View(t).Txn(s).iterate(cf, lower, upper, reverse, func(k, v []byte) bool {
 		if len(keys) == limit || size >= readMembersBytes {
-			return keys, vals, true, nil
+			more = true
+			return false
 		}
-		k, v := append([]byte(nil), it.Key().Data()...), append([]byte(nil), it.Value().Data()...)
-		keys, vals = append(keys, k), append(vals, v)
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
 		size += len(k) + len(v)
-	}
-	if err := it.Err(); err != nil {
+		return true
+	})
+	if err != nil {
 		return nil, nil, false, fmt.Errorf("storage: read members: %w", err)
 	}
-	return keys, vals, false, nil
+	return keys, vals, more, nil
 }

@@ -8,7 +8,8 @@
 // registrations other nodes make of keys it leads (UWATCH), which a ULOCK
 // naming their token checks. The Coordinator runs a unit: locks every
 // participant's slots and reads their keys, has the caller evaluate the
-// unit over those copies, then commits the parts with two phases
+// unit over those copies (a large collection's members read from its
+// participant as the evaluation needs them, UREAD), then commits the parts with two phases
 // (UPREPARE of every written part but the home's, the home's UPREPARE ...
 // DECIDE recording the commit, UAPPLY). The parts and the decision are
 // records of their slots (records.go): entries of the slots' raft groups,

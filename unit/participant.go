@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -345,14 +346,7 @@ func outcomeOf(d storage.Decision) peer.Outcome {
 	return peer.OutcomeAbort
 }
 
-func holds(h *storage.SlotHold, s storage.SlotID) bool {
-	for _, x := range h.Slots() {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func holds(h *storage.SlotHold, s storage.SlotID) bool { return slices.Contains(h.Slots(), s) }
 
 // Decide records a unit's outcome here, its home, unless one is recorded:
 // the recorded one is the answer.
