@@ -84,6 +84,7 @@ func (n *Node) stop(g *errgroup.Group) error {
 	go func() {
 		err := g.Wait()
 		n.parts.wait("clients")
+		n.txns.Drain() // the decisions the coordinator still has to forget
 		done := n.parts.start("peer links")
 		n.links.Close()
 		done()

@@ -41,7 +41,7 @@
 //	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
 //	UDECIDE <unit> commit|abort <table> <home slot>       +commit | +abort (the recorded one)  UnitDecide
 //	UAPPLY | UABORT | URELEASE | UCONFIRM <unit>          +OK                                  UnitApply ...
-//	UFORGET <unit> <table> <home slot>                    +OK                                  UnitForget
+//	UFORGET <table> (<unit> <home slot>)...              +OK                                  UnitForget
 //	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}
 //	                                                      +OK                                  UnitWatch
 //	UUNWATCH <token>                                      +OK                                  UnitUnwatch

@@ -108,7 +108,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{UnitAbort{Unit: "u"}, "UABORT u"},
 		{UnitRelease{Unit: "u"}, "URELEASE u"},
 		{UnitConfirm{Unit: "u"}, "UCONFIRM u"},
-		{UnitForget{Unit: "u", Table: 2, HomeSlot: 3}, "UFORGET u 2 3"},
+		{UnitForget{Table: 2, Units: []DecidedUnit{{Unit: "u", HomeSlot: 3}, {Unit: "v", HomeSlot: 9}}}, "UFORGET 2 u 3 v 9"},
 		{UnitWatch{Table: 1, Token: "t", Slots: []UnitSlot{{SlotEpoch{3, 7}, words("k")}}}, "UWATCH 1 t 1 3 7 1 k"},
 		{UnitUnwatch{Token: "t"}, "UUNWATCH t"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},

@@ -112,9 +112,11 @@ type UnitPart struct {
 // it when the unit locked it (for logs).
 // The slots must be locked by the unit (its ULOCK), else an error. With
 // DECIDE the peer is the home, every other part is prepared, and it
-// records its part and the commit in one write, unless an outcome is
-// recorded already (a participant that gave up: abort, its part not
-// recorded); it answers the recorded outcome, as UDECIDE does.
+// records its parts of the other slots, then applies the home slot's part
+// and records the commit in one write, unless an outcome is recorded
+// already (a participant that gave up: abort, the home slot's part not
+// applied); it answers the recorded outcome, as UDECIDE does. A part that
+// was the home slot alone has then ended (no UAPPLY follows).
 type UnitPrepare struct {
 	Table    keyspace.TableID
 	Unit     string
@@ -220,9 +222,9 @@ func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
 //	                  elsewhere, still holds its slots as it locked them
 //	                  (raft: led in the lock's term): sent before the
 //	                  unit's decision
-//	UFORGET <unit> <table> <home slot>
-//	                  the home slot forgets the unit's decision (every
-//	                  part is resolved)
+//	UFORGET <table> (<unit> <home slot>)...
+//	                  the home slots forget the units' decisions (every
+//	                  part of each is resolved)
 //
 // UAPPLY, UABORT and UFORGET answer +OK, also for a unit the peer does not
 // know (already ended): they may be sent again. URELEASE and UCONFIRM
@@ -233,12 +235,20 @@ type (
 	UnitAbort   struct{ Unit string }
 	UnitRelease struct{ Unit string }
 	UnitConfirm struct{ Unit string }
-	UnitForget  struct {
-		Unit     string
-		Table    keyspace.TableID
-		HomeSlot keyspace.SlotID
+	// UnitForget drops the decisions of committed units of one table
+	// whose parts are all applied, several at once (a coordinator sends
+	// them after its clients' replies, batched).
+	UnitForget struct {
+		Table keyspace.TableID
+		Units []DecidedUnit
 	}
 )
+
+// DecidedUnit is a unit and the home slot that records its decision.
+type DecidedUnit struct {
+	Unit     string
+	HomeSlot keyspace.SlotID
+}
 
 func (UnitApply) Name() string   { return "UAPPLY" }
 func (UnitAbort) Name() string   { return "UABORT" }
@@ -251,7 +261,12 @@ func (r UnitAbort) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(
 func (r UnitRelease) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitConfirm) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitForget) Args() [][]byte {
-	return [][]byte{[]byte(r.Name()), []byte(r.Unit), u64(uint64(r.Table)), u64(uint64(r.HomeSlot))}
+	args := make([][]byte, 0, 2+2*len(r.Units))
+	args = append(args, []byte(r.Name()), u64(uint64(r.Table)))
+	for _, u := range r.Units {
+		args = append(args, []byte(u.Unit), u64(uint64(u.HomeSlot)))
+	}
+	return args
 }
 
 // parseUnitID reads the one argument of the requests above.
@@ -288,15 +303,22 @@ func ParseUnitConfirm(args [][]byte) (UnitConfirm, error) {
 }
 
 func ParseUnitForget(args [][]byte) (UnitForget, error) {
-	if len(args) != 4 || len(args[1]) == 0 {
+	if len(args) < 4 || len(args)%2 != 0 {
 		return UnitForget{}, malformed("UFORGET")
 	}
-	t, ok := parseU32(args[2])
-	s, ok2 := parseU32(args[3])
-	if !ok || !ok2 {
+	t, ok := parseU32(args[1])
+	if !ok {
 		return UnitForget{}, malformed("UFORGET")
 	}
-	return UnitForget{Unit: string(args[1]), Table: keyspace.TableID(t), HomeSlot: keyspace.SlotID(s)}, nil
+	r := UnitForget{Table: keyspace.TableID(t), Units: make([]DecidedUnit, 0, (len(args)-2)/2)}
+	for i := 2; i < len(args); i += 2 {
+		s, ok := parseU32(args[i+1])
+		if !ok || len(args[i]) == 0 {
+			return UnitForget{}, malformed("UFORGET")
+		}
+		r.Units = append(r.Units, DecidedUnit{Unit: string(args[i]), HomeSlot: keyspace.SlotID(s)})
+	}
+	return r, nil
 }
 
 // ParseOutcome reads UDECIDE's answer.

@@ -304,22 +304,39 @@ func partRecordOp(t TableID, s SlotID, unit string, home SlotID, effect []byte) 
 	return Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordPart, unit), Value: append(v, effect...)}
 }
 
-// DecisionEffect is the entry that records unit's outcome d in
-// its home slot s (ignored where one is recorded), after the home's own
-// part when part is not nil (prepare and commit in one entry).
-func DecisionEffect(t TableID, s SlotID, unit string, d Decision, part []byte) []byte {
-	var eff Effect
-	if part != nil {
-		eff.Ops = append(eff.Ops, partRecordOp(t, s, unit, s, part))
-	}
-	eff.Ops = append(eff.Ops, Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordDecision, unit), Value: []byte{byte(d)}})
+// DecisionEffect is the entry that records unit's outcome d in its
+// home slot s; it is dropped where an outcome is recorded (the first one
+// stays).
+func DecisionEffect(t TableID, s SlotID, unit string, d Decision) []byte {
+	eff := Effect{Ops: []Op{decisionOp(t, s, unit, d)}}
 	return eff.Encode(nil)
 }
 
-// ForgetEffect is the entry that deletes unit's decision from its
-// home slot s, once every part is ended.
-func ForgetEffect(t TableID, s SlotID, unit string) []byte {
-	eff := Effect{Ops: []Op{{Kind: OpDelete, CF: CFData, Key: unitRecordKey(t, s, recordDecision, unit)}}}
+// CommitEffect is the entry that applies a unit's part on its home slot
+// s (part, an encoded Effect of the slot) and records the commit, in one
+// write: the unit commits and its home part is written at one point, and
+// the home slot is never pending on it. It is dropped whole where an
+// outcome is recorded (a unit aborted first leaves its part unapplied).
+func CommitEffect(t TableID, s SlotID, unit string, part []byte) ([]byte, error) {
+	eff, err := DecodeEffect(part)
+	if err != nil {
+		return nil, err
+	}
+	eff.Ops = append(eff.Ops, decisionOp(t, s, unit, Committed))
+	return eff.Encode(nil), nil
+}
+
+func decisionOp(t TableID, s SlotID, unit string, d Decision) Op {
+	return Op{Kind: OpPut, CF: CFData, Key: unitRecordKey(t, s, recordDecision, unit), Value: []byte{byte(d)}}
+}
+
+// ForgetEffect is the entry that deletes the decisions of units from
+// their home slot s, once every part of each is ended.
+func ForgetEffect(t TableID, s SlotID, units ...string) []byte {
+	eff := Effect{Ops: make([]Op, len(units))}
+	for i, u := range units {
+		eff.Ops[i] = Op{Kind: OpDelete, CF: CFData, Key: unitRecordKey(t, s, recordDecision, u)}
+	}
 	return eff.Encode(nil)
 }
 
@@ -395,9 +412,10 @@ func (a *unitRecordApply) set(key []byte, p bool) {
 
 // filter applies the rules of unit records to one effect of slot s of t:
 // an effect that begins with the deletion of a part record (it ends the
-// part) is dropped whole when the part is not recorded; a decision is not
-// written over a recorded one. It reports whether to apply eff (whose
-// ops it may shorten) and notes the parts it records or ends.
+// part) is dropped whole when the part is not recorded; one that ends
+// with a decision (DecisionEffect, CommitEffect) is
+// dropped whole when an outcome is recorded. It reports whether to apply
+// eff and notes the parts it records or ends.
 func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error) {
 	if len(eff.Ops) == 0 {
 		return true, nil
@@ -409,57 +427,33 @@ func (a *unitRecordApply) filter(t TableID, s SlotID, eff *Effect) (bool, error)
 			}
 		}
 	}
-	// kept is eff.Ops without the decisions that are not written: nil
-	// until one is dropped (every ordinary write drops none).
-	var kept []Op
-	for i, op := range eff.Ops {
-		kind, unit, ok := parseUnitRecord(op.Key)
-		if op.CF != CFData || !ok || op.Kind == OpDeleteRange {
-			if kept != nil {
-				kept = append(kept, op)
+	if last := eff.Ops[len(eff.Ops)-1]; last.Kind == OpPut && last.CF == CFData {
+		if kind, _, ok := parseUnitRecord(last.Key); ok && kind == recordDecision {
+			if had, err := a.exists(last.Key); err != nil || had {
+				return false, err // the first outcome stays
 			}
-			continue
-		}
-		had, err := a.exists(op.Key)
-		if err != nil {
-			return false, err
-		}
-		if kind == recordDecision && op.Kind == OpPut && had {
-			if kept == nil {
-				kept = append(make([]Op, 0, len(eff.Ops)-1), eff.Ops[:i]...)
-			}
-			continue // the first outcome stays
-		}
-		a.set(op.Key, op.Kind == OpPut)
-		if kind == recordPart {
-			p := PendingPart{Table: t, Slot: s, Unit: unit, Since: time.Now()}
-			if op.Kind == OpPut && len(op.Value) >= 4 {
-				p.Home = SlotID(binary.BigEndian.Uint32(op.Value))
-			}
-			a.changes = append(a.changes, partChange{p, op.Kind == OpPut})
-		}
-		if kept != nil {
-			kept = append(kept, op)
 		}
 	}
-	if kept != nil {
-		eff.Ops = kept
-	}
+	a.track(t, s, eff)
 	return true, nil
 }
 
-// track notes the part records an effect written as it is (an ordinary
-// write, a follower's copy of its leader's entry) puts or deletes.
+// track notes the unit records an effect puts or deletes (one the rules
+// let through, an ordinary write, a follower's copy of its leader's
+// entry), and the parts among them.
 func (a *unitRecordApply) track(t TableID, s SlotID, eff *Effect) {
 	for _, op := range eff.Ops {
 		if op.CF != CFData || op.Kind == OpDeleteRange {
 			continue
 		}
 		kind, unit, ok := parseUnitRecord(op.Key)
-		if !ok || kind != recordPart {
+		if !ok {
 			continue
 		}
 		a.set(op.Key, op.Kind == OpPut)
+		if kind != recordPart {
+			continue
+		}
 		p := PendingPart{Table: t, Slot: s, Unit: unit, Since: time.Now()}
 		if op.Kind == OpPut && len(op.Value) >= 4 {
 			p.Home = SlotID(binary.BigEndian.Uint32(op.Value))
@@ -468,46 +462,76 @@ func (a *unitRecordApply) track(t TableID, s SlotID, eff *Effect) {
 	}
 }
 
-// WriteUnitRecord writes entry (PartEffect, DecisionEffect, EndEffect,
-// ForgetEffect) on slot s of t, an async table's slot this node leads,
-// with the rules of unit records (an end of a part not recorded, or a
-// decision over a recorded one, is not written), logged as any write of
-// the slot, so its followers get it. It takes no stripe lock: the slot
-// may be held by the unit (its hold) or pending on it (writers wait for
-// the end this writes); the committer keeps it apart from other writes
-// of the slot. It returns the entry's log index (0 when the slot keeps no
-// log).
+// SlotEntry is an encoded Effect of unit records (PartEffect,
+// DecisionEffect, EndEffect, ForgetEffect) for one slot.
+type SlotEntry struct {
+	Slot  SlotID
+	Entry []byte
+}
+
+// WriteUnitRecord writes one slot's entry (WriteUnitRecords).
 func (e *Engine) WriteUnitRecord(t TableID, s SlotID, entry []byte) (LogIndex, error) {
-	eff, err := DecodeEffect(entry)
+	idx, err := e.WriteUnitRecords(t, []SlotEntry{{Slot: s, Entry: entry}})
 	if err != nil {
 		return 0, err
+	}
+	return idx[0], nil
+}
+
+// WriteUnitRecords writes entries, each on its slot of t (an async
+// table's slots this node leads, no two the same), in one write, with the
+// rules of unit records (an end of a part not recorded, or a decision
+// where an outcome is recorded, is not written), each logged as any write
+// of its slot, so its followers get it. It takes no stripe lock: each
+// slot may be held by the unit (its hold) or pending on it (writers wait
+// for the end this writes); the committer keeps it apart from other
+// writes of the slots. It returns each entry's log index (0 when its slot
+// keeps no log or the entry was not written).
+func (e *Engine) WriteUnitRecords(t TableID, entries []SlotEntry) ([]LogIndex, error) {
+	txns := make([]*Txn, 0, len(entries))
+	for i, en := range entries {
+		for _, other := range entries[:i] {
+			if other.Slot == en.Slot {
+				return nil, fmt.Errorf("storage: two unit record entries of slot %d in one write", en.Slot)
+			}
+		}
+		eff, err := DecodeEffect(en.Entry)
+		if err != nil {
+			return nil, err
+		}
+		ops := make([]Op, len(eff.Ops))
+		copy(ops, eff.Ops)
+		for i := range ops { // the meta cache keeps meta values: no aliasing
+			if ops[i].CF == CFMeta && ops[i].Value != nil {
+				ops[i].Value = bytes.Clone(ops[i].Value)
+			}
+		}
+		eff.Ops = ops
+		txns = append(txns, &Txn{e: e, table: t, slot: en.Slot, write: true, eff: eff})
 	}
 	e.records.RLock()
 	defer e.records.RUnlock()
 	if e.closed.Load() {
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
-	if e.isRaft(t, s) {
-		return 0, ErrRaftSlot
-	}
-	ops := make([]Op, len(eff.Ops))
-	copy(ops, eff.Ops)
-	for i := range ops { // the meta cache keeps meta values: no aliasing
-		if ops[i].CF == CFMeta && ops[i].Value != nil {
-			ops[i].Value = bytes.Clone(ops[i].Value)
+	for _, en := range entries {
+		if e.isRaft(t, en.Slot) {
+			return nil, ErrRaftSlot
 		}
 	}
-	eff.Ops = ops
-	txn := &Txn{e: e, table: t, slot: s, write: true, eff: eff}
-	if txn.eff.Empty() {
-		return 0, nil
+	idx := make([]LogIndex, len(entries))
+	if !slices.ContainsFunc(txns, func(x *Txn) bool { return !x.eff.Empty() }) {
+		return idx, nil
 	}
 	done := make(chan error, 1)
-	e.commitCh <- &commitReq{txns: []*Txn{txn}, records: true, done: done}
+	e.commitCh <- &commitReq{txns: txns, records: true, done: done}
 	if err := <-done; err != nil {
-		return 0, err
+		return nil, err
 	}
-	return txn.logIndex, nil
+	for i, x := range txns {
+		idx[i] = x.logIndex
+	}
+	return idx, nil
 }
 
 // noted applies the parts' changes to the engine's pending set, once the

@@ -66,10 +66,47 @@ func testPartRecords(t *testing.T, applyEntry recordWriter) {
 	}
 
 	// The decision: the first outcome stays.
-	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Committed, nil))
-	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Aborted, nil))
+	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Committed))
+	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u", Aborted))
 	if d, err := e.RecordedDecision(DefaultTable, home, "u"); err != nil || d != Committed {
 		t.Fatalf("decision = %v %v, want commit", d, err)
+	}
+
+	// The home's part applied with the commit: written with its decision,
+	// never pending; dropped whole where an outcome is recorded.
+	homeEff := Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: metaKey(DefaultTable, home, []byte("hk")),
+		Value: (&Meta{Type: TypeString, Value: []byte("hv")}).encode()}}, KeyDelta: 1}
+	commit, err := CommitEffect(DefaultTable, home, "u3", homeEff.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyEntry(t, e, home, DecisionEffect(DefaultTable, home, "u3", Aborted))
+	applyEntry(t, e, home, commit)
+	if keys, _ := e.SlotCounts(DefaultTable, home); keys != 0 {
+		t.Fatalf("a commit after a recorded abort applied the home's part: the slot counts %d keys", keys)
+	}
+	if d, err := e.RecordedDecision(DefaultTable, home, "u3"); err != nil || d != Aborted {
+		t.Fatalf("decision of u3 = %v %v, want abort", d, err)
+	}
+	commit, err = CommitEffect(DefaultTable, home, "u4", homeEff.Encode(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyEntry(t, e, home, commit)
+	if v, ok := getString(t, e.View(DefaultTable).Txn(home), "hk"); !ok || v != "hv" {
+		t.Fatalf("the home's part applied with the commit: hk = %q %v, want hv", v, ok)
+	}
+	if d, err := e.RecordedDecision(DefaultTable, home, "u4"); err != nil || d != Committed {
+		t.Fatalf("decision of u4 = %v %v, want commit", d, err)
+	}
+	if keys, _ := e.SlotCounts(DefaultTable, home); keys != 1 {
+		t.Fatalf("the home slot counts %d keys, want 1", keys)
+	}
+	applyEntry(t, e, home, ForgetEffect(DefaultTable, home, "u3", "u4"))
+	for _, u := range []string{"u3", "u4"} {
+		if d, err := e.RecordedDecision(DefaultTable, home, u); err != nil || d != Undecided {
+			t.Fatalf("decision of %s after forget = %v %v", u, d, err)
+		}
 	}
 
 	// FLUSHDB of the home slot (it has a key) keeps the decision.
@@ -257,7 +294,7 @@ func TestUnitRecordsBesideWrites(t *testing.T) {
 		go func() {
 			for i := range each {
 				unit := "u" + strconv.Itoa(r) + "-" + strconv.Itoa(i)
-				if _, err := e.WriteUnitRecord(DefaultTable, slot, DecisionEffect(DefaultTable, slot, unit, Committed, nil)); err != nil {
+				if _, err := e.WriteUnitRecord(DefaultTable, slot, DecisionEffect(DefaultTable, slot, unit, Committed)); err != nil {
 					errs <- err
 					return
 				}

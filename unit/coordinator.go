@@ -34,13 +34,15 @@ type Coordinator struct {
 	// home slot's, whoever leads it, so an abort the home node refused
 	// (it lost the slot) is asked of the new leader.
 	HomeSlot func(t storage.TableID, s storage.SlotID) Site
+
+	forgets *forgetter
 }
 
 // The steps StepPause stops before, as logged ("step").
 const (
 	StepPrepare = "prepare" // the slots are locked and the unit evaluated; no part prepared
 	StepDecide  = "decide"  // every part but the home's is prepared; no decision
-	StepApply   = "apply"   // the home recorded the commit; no part applied
+	StepApply   = "apply"   // the home recorded the commit (its slot's part applied with it); no other part applied
 	StepForget  = "forget"  // every part is applied; the home still has the decision
 )
 
@@ -58,13 +60,20 @@ func (c *Coordinator) pauseBefore(ctx context.Context, unit, step string) {
 	}
 }
 
-// NewCoordinator returns the coordinator of node self.
+// NewCoordinator returns the coordinator of node self; Close stops it.
 func NewCoordinator(self string, logger *slog.Logger) *Coordinator {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Coordinator{self: self, start: time.Now().UnixNano(), log: logger, Timeout: 3 * time.Second}
+	const timeout = 3 * time.Second
+	return &Coordinator{self: self, start: time.Now().UnixNano(), log: logger, Timeout: timeout,
+		forgets: newForgetter(logger, timeout)}
 }
+
+// Close sends the UFORGETs still queued and stops: call it once no unit
+// runs (a unit that ends later leaves its decision recorded at its
+// home).
+func (c *Coordinator) Close() { c.forgets.close() }
 
 // Share is one participant of a unit: its node, the Site reaching it, and
 // the unit's slots there with their keys.
@@ -287,27 +296,32 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	// counts). (Applied after the reply, a DEL across nodes followed by
 	// DBSIZE counted the deleted keys: the compat suite caught it.)
 	c.pauseBefore(ctx, unit, StepApply)
-	c.finish(ctx, shares, parts, home, peer.UnitForget{Unit: unit, Table: table, HomeSlot: homeSlot})
+	c.finish(ctx, table, shares, parts, home, homeSlot, unit)
 	return nil
 }
 
 // finish sends a committed unit's UAPPLYs (URELEASE to the shares that
-// only read), then UFORGET to the home once every part applied: a part
-// that missed its UAPPLY asks the home for the outcome later, and a home
-// that knows nothing of a unit answers abort.
-func (c *Coordinator) finish(ctx context.Context, shares []Share, parts [][]peer.UnitPart, home int, forget peer.UnitForget) {
-	unit := forget.Unit
+// only read; none to the home when its part was the home slot alone,
+// applied with the commit), then queues UFORGET to the home once every
+// part applied (sent after the reply, batched: forgetter): a part that
+// missed its UAPPLY asks the home for the outcome later, and a home that
+// knows nothing of a unit answers abort.
+func (c *Coordinator) finish(ctx context.Context, table storage.TableID, shares []Share, parts [][]peer.UnitPart, home int, homeSlot storage.SlotID, unit string) {
 	var unapplied atomic.Bool
 	c.each(shares, func(i int, sh Share) {
-		if parts[i] == nil {
+		switch {
+		case parts[i] == nil:
 			c.send(ctx, sh, "URELEASE", func(ctx context.Context) error { return sh.Site.Release(ctx, unit) })
-		} else if !c.send(ctx, sh, "UAPPLY", func(ctx context.Context) error { return sh.Site.Apply(ctx, unit) }) {
+		case i == home && len(parts[i]) == 1:
+			// The home slot's part, applied with the commit: the home
+			// released its hold then.
+		case !c.send(ctx, sh, "UAPPLY", func(ctx context.Context) error { return sh.Site.Apply(ctx, unit) }):
 			unapplied.Store(true)
 		}
 	})
 	if !unapplied.Load() {
 		c.pauseBefore(ctx, unit, StepForget)
-		c.send(ctx, shares[home], "UFORGET", func(ctx context.Context) error { return shares[home].Site.Forget(ctx, forget) })
+		c.forgets.add(shares[home], table, homeSlot, unit)
 	}
 }
 

@@ -298,7 +298,9 @@ func (p *Participant) leaseOut(pt *part) {
 }
 
 // Prepare records the unit's part here (durably; reads of its slots wait
-// from now until it is applied or dropped).
+// from now until it is applied or dropped). With req.Decide the home
+// slot's part is applied with the commit instead (prepareRecords); a part
+// that was the home slot alone is then over, its hold released.
 func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.Outcome, error) {
 	p.mu.Lock()
 	pt := p.parts[req.Unit]
@@ -327,10 +329,23 @@ func (p *Participant) Prepare(ctx context.Context, req peer.UnitPrepare) (peer.O
 	pt.busy = true // its lease does not end it meanwhile
 	pt.homeSlot = req.HomeSlot
 	p.mu.Unlock()
-	outcome, err := p.prepareRecords(ctx, pt, req)
+	outcome, applied, err := p.prepareRecords(ctx, pt, req)
+	if applied {
+		// The home's part was applied with the commit: nothing of it is
+		// left to end.
+		rec.slots = slices.DeleteFunc(rec.slots, func(s storage.SlotID) bool { return s == req.HomeSlot })
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pt.busy = false
+	if applied && len(rec.slots) == 0 {
+		// The part was the home slot alone: it ended here, and the
+		// coordinator sends it no UAPPLY (Coordinator.finish).
+		delete(p.parts, pt.unit)
+		pt.timer.Stop()
+		pt.hold.Release()
+		return outcome, err
+	}
 	// Even after an error some of its slots' records may be written: it
 	// is prepared (partly), and UABORT or its resolution ends what is.
 	pt.prepared = &rec
@@ -363,9 +378,29 @@ func (p *Participant) Decide(ctx context.Context, req peer.UnitDecide) (peer.Out
 	return p.decide(ctx, req.Table, req.HomeSlot, req.Unit, d)
 }
 
-// Forget drops a unit's decision once every part is resolved.
+// Forget drops units' decisions once every part of each is resolved: one
+// entry per home slot.
 func (p *Participant) Forget(ctx context.Context, req peer.UnitForget) error {
-	return p.cfg.Slots.End(ctx, req.Table, req.HomeSlot, storage.ForgetEffect(req.Table, req.HomeSlot, req.Unit))
+	bySlot := map[storage.SlotID][]string{}
+	var order []storage.SlotID
+	for _, u := range req.Units {
+		if bySlot[u.HomeSlot] == nil {
+			order = append(order, u.HomeSlot)
+		}
+		bySlot[u.HomeSlot] = append(bySlot[u.HomeSlot], u.Unit)
+	}
+	recs := make([]Record, 0, len(order))
+	for _, s := range order {
+		// A home slot led elsewhere now keeps its decisions there (as
+		// after a lost UFORGET: a few bytes each, never read again).
+		if p.cfg.Slots.Leads(req.Table, s) {
+			recs = append(recs, Record{Slot: s, Entry: storage.ForgetEffect(req.Table, s, bySlot[s]...)})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	return p.cfg.Slots.End(ctx, req.Table, recs)
 }
 
 // Apply applies the unit's prepared part (or releases a part that only

@@ -49,19 +49,29 @@ type Slots interface {
 	// raft group has moved to another term. Nothing to do in an async
 	// table (the hold keeps writes out).
 	ReadBarrier(ctx context.Context, t storage.TableID, s storage.SlotID, term uint64) error
-	// Propose writes an encoded storage.Effect of unit records on slot s,
-	// durably: raft: appended only in term (unless 0) and applied here;
-	// async: written and acknowledged by every live follower of the slot
-	// (so a failover keeps it).
-	Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error
-	// End writes a part's end or a decision's deletion, which need not
-	// wait for followers (a lost one is written again by the resolution).
-	End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error
+	// Propose writes records (encoded storage.Effects of unit records),
+	// each on its slot, durably: raft: each appended to its slot's group
+	// only in its Term (unless 0) and applied here; async: written in one
+	// write and acknowledged by every live follower of each slot (so a
+	// failover keeps them). An error may leave some written.
+	Propose(ctx context.Context, t storage.TableID, recs []Record) error
+	// End writes parts' ends or decisions' deletions, which need not
+	// wait for followers (a lost one is written again by the
+	// resolution).
+	End(ctx context.Context, t storage.TableID, recs []Record) error
 	// Durable returns once what this node wrote of slot s so far is as
 	// durable as Propose makes it (async: acknowledged by every live
 	// follower; raft: at once, applied entries are committed): a decision
 	// found recorded is answered only then.
 	Durable(ctx context.Context, t storage.TableID, s storage.SlotID) error
+}
+
+// Record is one slot's entry of a write of unit records (Slots), and the
+// raft term it may be appended in (0: any).
+type Record struct {
+	Slot  storage.SlotID
+	Entry []byte
+	Term  uint64
 }
 
 // lockSlots notes the terms in which this node leads the part's slots and
@@ -104,43 +114,51 @@ func (p *Participant) confirmReads(ctx context.Context, pt *part) error {
 
 // prepareRecords records the part on each of its slots, in the terms
 // noted at the lock; with req.Decide (this node leads the home slot) the
-// home slot's entry also records the commit, unless an outcome is
-// recorded: then the home's part is not, and that outcome is answered.
-func (p *Participant) prepareRecords(ctx context.Context, pt *part, req peer.UnitPrepare) (peer.Outcome, error) {
+// home's part is then applied with the commit recorded, in one entry of
+// the home slot (storage.CommitEffect), unless an outcome is recorded:
+// then it is not, and that outcome is answered. applied says whether the
+// home's part was applied.
+func (p *Participant) prepareRecords(ctx context.Context, pt *part, req peer.UnitPrepare) (o peer.Outcome, applied bool, err error) {
 	t := pt.hold.Table()
 	var home *peer.UnitPart
-	var others []peer.UnitPart
+	var others []Record
 	for i, part := range req.Parts {
 		if req.Decide && part.Slot == req.HomeSlot {
 			home = &req.Parts[i]
-		} else {
-			others = append(others, part)
+			continue
 		}
+		others = append(others, Record{Slot: part.Slot, Term: pt.terms[part.Slot],
+			Entry: storage.PartEffect(t, part.Slot, req.Unit, req.HomeSlot, part.Effect)})
 	}
 	if req.Decide && home == nil {
-		return "", fmt.Errorf("unit %s: the home slot %d has no part here", req.Unit, req.HomeSlot)
+		return "", false, fmt.Errorf("unit %s: the home slot %d has no part here", req.Unit, req.HomeSlot)
 	}
-	err := eachGroup(others, func(part peer.UnitPart) error {
-		entry := storage.PartEffect(t, part.Slot, req.Unit, req.HomeSlot, part.Effect)
-		return p.cfg.Slots.Propose(ctx, t, part.Slot, entry, pt.terms[part.Slot])
-	})
-	if err != nil || home == nil {
-		return "", err
+	if len(others) > 0 {
+		if err := p.cfg.Slots.Propose(ctx, t, others); err != nil {
+			return "", false, err
+		}
+	}
+	if home == nil {
+		return "", false, nil
 	}
 	if d, err := p.cfg.Engine.RecordedDecision(t, home.Slot, req.Unit); err != nil || d != storage.Undecided {
 		if err == nil {
 			err = p.cfg.Slots.Durable(ctx, t, home.Slot)
 		}
-		return outcomeOf(d), err
+		return outcomeOf(d), false, err
 	}
-	entry := storage.DecisionEffect(t, home.Slot, req.Unit, storage.Committed, home.Effect)
-	if err := p.cfg.Slots.Propose(ctx, t, home.Slot, entry, pt.terms[home.Slot]); err != nil {
-		return "", err
+	entry, err := storage.CommitEffect(t, home.Slot, req.Unit, home.Effect)
+	if err != nil {
+		return "", false, err
 	}
-	// What the group recorded (the first outcome): commit, unless an
-	// abort was recorded in between by another leader of the slot.
+	if err := p.cfg.Slots.Propose(ctx, t, []Record{{Slot: home.Slot, Entry: entry, Term: pt.terms[home.Slot]}}); err != nil {
+		return "", false, err
+	}
+	// What the slot recorded (the first outcome): commit, with the home's
+	// part applied, unless an abort was recorded in between (by another
+	// leader of the slot, or a resolver), which dropped the entry whole.
 	d, err := p.cfg.Engine.RecordedDecision(t, home.Slot, req.Unit)
-	return outcomeOf(d), err
+	return outcomeOf(d), err == nil && d == storage.Committed, err
 }
 
 // decide records a unit's outcome d in its home slot s of table t,
@@ -158,7 +176,7 @@ func (p *Participant) decide(ctx context.Context, t storage.TableID, s storage.S
 		}
 		return outcomeOf(got), err
 	}
-	if err := p.cfg.Slots.Propose(ctx, t, s, storage.DecisionEffect(t, s, unit, d, nil), term); err != nil {
+	if err := p.cfg.Slots.Propose(ctx, t, []Record{{Slot: s, Entry: storage.DecisionEffect(t, s, unit, d), Term: term}}); err != nil {
 		return "", err
 	}
 	got, err = p.cfg.Engine.RecordedDecision(t, s, unit)
@@ -174,29 +192,48 @@ func (p *Participant) decide(ctx context.Context, t storage.TableID, s storage.S
 // unit's decision for that leader to find).
 func (p *Participant) finishRecords(pt *part, commit bool) error {
 	t := pt.prepared.table
-	slots := pt.prepared.slots
-	errs := make([]error, len(slots))
-	idx := make([]int, len(slots))
-	for i := range idx {
-		idx[i] = i
+	var ends []Record
+	var ledHere, elsewhere []error
+	for _, s := range pt.prepared.slots {
+		entry, recorded, err := p.cfg.Engine.EndEffect(t, s, pt.unit, commit)
+		switch {
+		case err != nil:
+			ledHere = append(ledHere, err)
+		case !recorded: // ended already
+		case !p.cfg.Slots.Leads(t, s):
+			// Recorded here and not ended: only the slot's leader can;
+			// the asker must not take it for ended (a committed unit's
+			// decision is forgotten only once every part is applied).
+			elsewhere = append(elsewhere, &peer.RefusedError{Reason: fmt.Sprintf("slot %d: not its leader", s)})
+		default:
+			ends = append(ends, Record{Slot: s, Entry: entry})
+		}
 	}
-	_ = eachGroup(idx, func(i int) error {
-		errs[i] = p.endPart(t, slots[i], pt.unit, commit)
-		return errs[i]
-	})
-	elsewhere := false
-	for i, err := range errs {
-		if err == nil {
-			continue
+	if len(ends) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), proposeWait)
+		err := p.cfg.Slots.End(ctx, t, ends)
+		cancel()
+		if err != nil {
+			// Which slots failed is not told: a slot still led here is
+			// ended again (a no-op where it was), one led elsewhere now
+			// is its leader's.
+			for _, r := range ends {
+				if p.cfg.Slots.Leads(t, r.Slot) {
+					ledHere = append(ledHere, fmt.Errorf("slot %d: %w", r.Slot, err))
+				} else {
+					elsewhere = append(elsewhere, fmt.Errorf("slot %d: %w", r.Slot, err))
+				}
+			}
 		}
-		if p.cfg.Slots.Leads(t, slots[i]) {
-			return errors.Join(errs...) // retried: this node must end it
-		}
-		elsewhere = true
+	}
+	if len(ledHere) > 0 {
+		// Retried: this node must end them (a slot whose lead moved on
+		// meanwhile is found so by the retry).
+		return errors.Join(append(ledHere, elsewhere...)...)
 	}
 	pt.hold.Release()
-	if elsewhere {
-		return &ledElsewhereError{errors.Join(errs...)}
+	if len(elsewhere) > 0 {
+		return &ledElsewhereError{errors.Join(elsewhere...)}
 	}
 	return nil
 }
@@ -236,7 +273,7 @@ func (p *Participant) endPart(t storage.TableID, s storage.SlotID, unit string, 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), proposeWait)
 	defer cancel()
-	return p.cfg.Slots.End(ctx, t, s, entry)
+	return p.cfg.Slots.End(ctx, t, []Record{{Slot: s, Entry: entry}})
 }
 
 // proposeWait bounds a proposal the participant makes on its own.

@@ -3,6 +3,7 @@ package unit
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -42,13 +43,17 @@ func (testSlots) ReadBarrier(context.Context, storage.TableID, storage.SlotID, u
 	return nil
 }
 
-func (ts testSlots) Propose(_ context.Context, t storage.TableID, s storage.SlotID, effect []byte, _ uint64) error {
-	_, err := ts.n.eng.WriteUnitRecord(t, s, effect)
+func (ts testSlots) Propose(_ context.Context, t storage.TableID, recs []Record) error {
+	entries := make([]storage.SlotEntry, len(recs))
+	for i, r := range recs {
+		entries[i] = storage.SlotEntry{Slot: r.Slot, Entry: r.Entry}
+	}
+	_, err := ts.n.eng.WriteUnitRecords(t, entries)
 	return err
 }
 
-func (ts testSlots) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {
-	return ts.Propose(ctx, t, s, effect, 0)
+func (ts testSlots) End(ctx context.Context, t storage.TableID, recs []Record) error {
+	return ts.Propose(ctx, t, recs)
 }
 
 func (testSlots) Durable(context.Context, storage.TableID, storage.SlotID) error { return nil }
@@ -152,7 +157,7 @@ func TestRunCommitsOnEveryNode(t *testing.T) {
 	defer a.stop()
 	b := c.start(t, "b", t.TempDir(), time.Minute)
 	defer b.stop()
-	co := NewCoordinator("a", nil)
+	co := newTestCoordinator(t)
 	shares := []Share{
 		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
 		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
@@ -176,6 +181,14 @@ func TestRunCommitsOnEveryNode(t *testing.T) {
 			t.Fatalf("%s: slots still held: %v", n.name, err)
 		}
 		h.Release()
+	}
+	// The home (slot 1 on a: its part was applied with the commit, no
+	// UAPPLY) forgets the decision once the coordinator sent its queued
+	// UFORGETs.
+	unit := "a." + strconv.FormatInt(co.start, 36) + ".1"
+	co.Close()
+	if d, err := a.eng.RecordedDecision(storage.DefaultTable, 1, unit); err != nil || d != storage.Undecided {
+		t.Fatalf("the home still records %v for %s (%v)", d, unit, err)
 	}
 }
 
@@ -270,7 +283,7 @@ func TestLostApplyResolvesToCommit(t *testing.T) {
 	defer a.stop()
 	b := c.start(t, "b", t.TempDir(), 50*time.Millisecond)
 	defer b.stop()
-	co := NewCoordinator("a", nil)
+	co := newTestCoordinator(t)
 	shares := []Share{
 		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
 		{Node: "b", Site: failingApply{b.p}, Slots: lockReq("", 2, "y").Slots},
@@ -436,7 +449,7 @@ func TestFailedPrepareReleasesEveryHold(t *testing.T) {
 		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
 		{Node: "b", Site: lostPrepare{Site: b.p}, Slots: lockReq("", 2, "y").Slots},
 	}
-	err := NewCoordinator("a", nil).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	err := newTestCoordinator(t).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
 	var aborted *AbortedError
 	if !errors.As(err, &aborted) {
 		t.Fatalf("Run: %v, want aborted", err)
@@ -467,7 +480,7 @@ func testHomePrepareLost(t *testing.T, reached bool) {
 		{Node: "a", Site: lostPrepare{Site: a.p, reached: reached}, Slots: lockReq("", 1, "x").Slots},
 		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
 	}
-	err := NewCoordinator("a", nil).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
+	err := newTestCoordinator(t).Run(context.Background(), storage.DefaultTable, shares, setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}}))
 	var aborted *AbortedError
 	switch {
 	case !reached && !errors.As(err, &aborted):
@@ -496,7 +509,7 @@ func TestReadsConfirmedBeforeTheDecision(t *testing.T) {
 	b := c.start(t, "b", t.TempDir(), time.Minute)
 	defer b.stop()
 	a.p.cfg.LockLease = time.Minute // the written share holds; b's read lapses
-	co := NewCoordinator("a", nil)
+	co := newTestCoordinator(t)
 	shares := []Share{
 		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
 		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
@@ -580,4 +593,12 @@ func TestApplyAfterASlotMovedAway(t *testing.T) {
 	if len(recs) != 1 || recs[0].Slot != 4 {
 		t.Fatalf("records left %v, want slot 4's alone (its new leader's to end)", recs)
 	}
+}
+
+// newTestCoordinator is node a's coordinator, closed when the test ends
+// (before the nodes it was given, which were started first).
+func newTestCoordinator(t *testing.T) *Coordinator {
+	co := NewCoordinator("a", nil)
+	t.Cleanup(co.Close)
+	return co
 }

@@ -137,6 +137,11 @@ func (t *Txns) Recover() { t.units.Recover() }
 // serves it any more. A prepared part stays recorded for the next start.
 func (t *Txns) Close() { t.units.Close() }
 
+// Drain sends what the coordinator still owes its finished units (their
+// queued UFORGETs) and stops it (unit.Coordinator.Close): call it once
+// no client runs a unit, before the peer links close.
+func (t *Txns) Drain() { t.coord.Close() }
+
 // End forgets the connection's MULTI block and its WATCH (its watches
 // leave the registry): the connection closes.
 func (t *Txns) End(cl Conn) { t.endTransaction(cl) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -148,19 +149,54 @@ func (u unitRecords) ReadBarrier(ctx context.Context, t storage.TableID, s stora
 	return raft.ReadBarrierAt(ctx, t, s, term)
 }
 
-func (u unitRecords) Propose(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte, term uint64) error {
+func (u unitRecords) Propose(ctx context.Context, t storage.TableID, recs []unit.Record) error {
 	if u.raftTable(t) {
 		raft := u.t.raft()
 		if raft == nil {
 			return errNoRaft
 		}
-		return raft.Propose(ctx, t, s, effect, term)
+		return eachRecord(recs, func(r unit.Record) error { return raft.Propose(ctx, t, r.Slot, r.Entry, r.Term) })
 	}
-	index, err := u.t.eng.WriteUnitRecord(t, s, effect)
-	if err != nil || index == 0 {
+	indexes, err := u.t.eng.WriteUnitRecords(t, slotEntries(recs))
+	if err != nil {
 		return err
 	}
-	return u.awaitAcked(ctx, t, s, index)
+	for i, index := range indexes {
+		if index == 0 {
+			continue
+		}
+		if err := u.awaitAcked(ctx, t, recs[i].Slot, index); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachRecord proposes each record to its slot's raft group at once and
+// joins the errors.
+func eachRecord(recs []unit.Record, propose func(unit.Record) error) error {
+	if len(recs) == 1 {
+		return propose(recs[0])
+	}
+	errs := make([]error, len(recs))
+	var wg sync.WaitGroup
+	for i, r := range recs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = propose(r)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func slotEntries(recs []unit.Record) []storage.SlotEntry {
+	out := make([]storage.SlotEntry, len(recs))
+	for i, r := range recs {
+		out[i] = storage.SlotEntry{Slot: r.Slot, Entry: r.Entry}
+	}
+	return out
 }
 
 // awaitAcked waits, at most unitAckWait, until the live followers of
@@ -182,11 +218,11 @@ func (u unitRecords) Durable(ctx context.Context, t storage.TableID, s storage.S
 	return u.awaitAcked(ctx, t, s, last)
 }
 
-func (u unitRecords) End(ctx context.Context, t storage.TableID, s storage.SlotID, effect []byte) error {
+func (u unitRecords) End(ctx context.Context, t storage.TableID, recs []unit.Record) error {
 	if u.raftTable(t) {
-		return u.Propose(ctx, t, s, effect, 0)
+		return u.Propose(ctx, t, recs)
 	}
-	_, err := u.t.eng.WriteUnitRecord(t, s, effect)
+	_, err := u.t.eng.WriteUnitRecords(t, slotEntries(recs))
 	return err
 }
 
