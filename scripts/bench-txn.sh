@@ -54,31 +54,44 @@ cl_mode=$mode
 cl_replicas=1
 cl_cluster single 1
 single_port=${CL_PORTS[0]}
+single_pids=("${CL_NODE_PIDS[@]}")
 table_id=$CL_TABLE_ID
 [ "$mode" = raft ] && cl_replicas=$((nodes < 3 ? nodes : 3))
 cl_cluster multi "$nodes"
 multi_ports=("${CL_PORTS[@]}")
+multi_pids=("${CL_NODE_PIDS[@]}")
 [ "$table_id" = "$CL_TABLE_ID" ] || cl_die "the table's id differs between the clusters"
 cl_haproxy haproxy "${multi_ports[@]}"
 lb_port=$CL_LB_PORT
 
-results=$tmp/results.csv # server,op,keys,ops,p50,p99,failed
+results=$tmp/results.csv # server,op,keys,ops,p50,p99,failed,cpu
+# cpu_ticks PID...: the CPU time (user + system, clock ticks) the processes used so far.
+cpu_ticks() {
+  local t=0 p
+  for p in "$@"; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
 : >"$results"
 for op in mset10 multi4; do
   for keys in tag spread; do
     for server in redis single multi; do
       case $server in
-        redis) port=$redis_port ;;
-        single) port=$single_port ;;
-        multi) port=$lb_port ;;
+        redis) port=$redis_port pids=() ;;
+        single) port=$single_port pids=("${single_pids[@]}") ;;
+        multi) port=$lb_port pids=("${multi_pids[@]}") ;;
       esac
+      ticks0=$(cpu_ticks "${pids[@]}")
       cl_check
       echo "bench-txn: $server $op $keys" >&2
       line=$("$tmp/txnbench" -addr "127.0.0.1:$port" -db "$table_id" -op "$op" -keys "$keys" \
         -clients "$clients" -for "${secs}s" 2>"$tmp/err-$server-$op-$keys") ||
         { cat "$tmp/err-$server-$op-$keys" >&2; exit 1; }
       read -r ops p50 p99 failed <<<"$line"
-      echo "$server,$op,$keys,$ops,$p50,$p99,$failed" >>"$results"
+      # The pika-node processes' CPU per unit, in ms (every node of the cluster together).
+      cpu=$(awk -v t=$(($(cpu_ticks "${pids[@]}") - ticks0)) -v hz="$hz" -v ops="$ops" -v secs="$secs" \
+        'BEGIN { printf "%.2f", (ops > 0) ? t / hz * 1000 / (ops * secs) : 0 }')
+      echo "$server,$op,$keys,$ops,$p50,$p99,$failed,$cpu" >>"$results"
     done
   done
 done
@@ -86,19 +99,20 @@ cl_check
 
 table=$(awk -F, -v nodes="$nodes" '
   { key = $2 SUBSEP $3; if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
-    ops[$1, key] = $4; p99[$1, key] = $6; failed[$1, key] = $7 }
+    ops[$1, key] = $4; p99[$1, key] = $6; failed[$1, key] = $7; cpu[$1, key] = $8 }
   function ratio(a, b) { return (a + 0 == 0) ? "n/a" : sprintf("%.2f", b / a) }
   END {
-    print "| unit | keys | redis ops/s | 1 node ops/s | " nodes " nodes ops/s | 1 node / redis | " nodes " nodes / redis | redis p99 ms | 1 node p99 ms | " nodes " nodes p99 ms | failed (1 node, " nodes " nodes) |"
-    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    print "| unit | keys | redis ops/s | 1 node ops/s | " nodes " nodes ops/s | 1 node / redis | " nodes " nodes / redis | redis p99 ms | 1 node p99 ms | " nodes " nodes p99 ms | CPU ms per unit (1 node, " nodes " nodes) | failed (1 node, " nodes " nodes) |"
+    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
     for (i = 1; i <= nk; i++) {
       k = order[i]; split(k, kp, SUBSEP)
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s |\n",
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %s, %s |\n",
         (kp[1] == "mset10" ? "MSET of 10 keys" : "MULTI, 4 SETs, EXEC"),
         (kp[2] == "tag" ? "one slot (hash tag)" : "random slots"),
         ops["redis", k], ops["single", k], ops["multi", k],
         ratio(ops["redis", k], ops["single", k]), ratio(ops["redis", k], ops["multi", k]),
-        p99["redis", k], p99["single", k], p99["multi", k], failed["single", k], failed["multi", k]
+        p99["redis", k], p99["single", k], p99["multi", k], cpu["single", k], cpu["multi", k],
+        failed["single", k], failed["multi", k]
     }
   }' "$results")
 
@@ -118,6 +132,8 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null ||
   echo "  servers, etcd and HAProxy on the same machine. redis-server with AOF (everysec). \"1 node\": one"
   echo "  pika-node (table \`$cl_table\`, $mode, $cl_slots slots, 1 replica); \"$nodes nodes\": a cluster of $nodes with the"
   echo "  table's slots spread over them ($cl_replicas replica(s)), clients through HAProxy (TCP round robin)."
+  echo "- CPU ms per unit: the user + system time of the pika-node processes (every node of the"
+  echo "  cluster together; /proc/PID/stat) during the run, divided by the units done."
   if [ "$mode" = raft ]; then
     echo "- \"random slots\": every unit spans raft groups (one per slot) and runs as a unit across them,"
     echo "  on one node too (lock and copy with ReadIndex, evaluate, prepare, decide, apply: each a raft"
