@@ -155,7 +155,7 @@ func (t *Txns) unwatch(tx *Transaction) {
 		snap := t.proxy.Routing()
 		for node := range tx.remote {
 			if info, ok := snap.Node(node); ok {
-				t.links.Do(info.Peer, peer.ClassUnit, 0, peer.UnitUnwatch{Token: tx.token})
+				t.links.Do(info.Peer, peer.ClassUnit, 0, peer.UnitUnwatch{Token: tx.token}).Flush()
 			}
 		}
 		tx.remote = nil
