@@ -11,7 +11,9 @@
 // unit over those copies (a large collection's members read from its
 // participant as the evaluation needs them, UREAD), then commits the parts with two phases
 // (UPREPARE of every written part but the home's, the home's UPREPARE ...
-// DECIDE recording the commit, UAPPLY). The parts and the decision are
+// DECIDE applying the home slot's part and recording the commit in one
+// write, UAPPLY), and deletes the decision after the reply (UFORGET,
+// batched per home: forget.go). The parts and the decision are
 // records of their slots (records.go): entries of the slots' raft groups,
 // or logged writes of async slots acknowledged by their followers, so a
 // slot's new leader finds them and ends them (resolveParts).
