@@ -33,7 +33,7 @@
 //	RAFTSNAPBEGIN <table> <slot> <from> <index> <term>    +OK                                  RaftSnapBegin
 //	RAFTSNAPDATA  <table> <slot> <from> <index> <term> <last 0|1> <chunk>
 //	                                                      +OK                                  RaftSnapData
-//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>] [WAIT]
 //	                                                      [image...] (storage.SlotImage)       UnitLock
 //	UREAD <table> <unit> <slot> <cf> <lower> <upper> <reverse 0|1> <limit>
 //	                                                      [:more, (key value)...]              UnitRead
@@ -87,7 +87,10 @@
 // own so that they never queue behind forwards waiting for them),
 // ClassBulk (full syncs), ClassUnit (the U* requests: a forward waiting
 // for a slot a unit holds never stands before the request that ends the
-// unit). Each Pool keeps 2 connections per peer, dialled lazily, each
+// unit) and ClassUnitWait (ULOCKs that wait for busy slots, each on a
+// connection of its own for its round trip, so that a wait never stands
+// before another request: an Exclusive pool, 4 idle connections a peer
+// kept). The other pools keep 2 connections per peer, dialled lazily, each
 // with up to 16384 requests in flight; a request's key (its
 // slot) picks the connection, so one slot's requests run on the peer in
 // the order sent. Requests are appended to one buffer per connection and

@@ -29,6 +29,13 @@ const (
 	// between the unit and the request that ends it. The key picks the
 	// connection.
 	ClassUnit
+	// ClassUnitWait carries the ULOCKs that wait for busy slots (the
+	// try of a unit after one that found a slot busy), each on a
+	// connection of its own for its round trip (an Exclusive pool): the
+	// peer answers a connection's requests in order, and a ULOCK waiting
+	// there must hold up neither another unit's wait nor the UAPPLY that
+	// frees what it waits for. The key is not used.
+	ClassUnitWait
 )
 
 // LinksConfig tunes Links.
@@ -43,11 +50,11 @@ type LinksConfig struct {
 // Links are a node's connections to its peers, one Pool per group of
 // classes: the forward pool; the raft pool (ClassRaft on its first
 // connection to a peer, ClassRaftSnapshot on its second); the bulk pool;
-// the unit pool.
+// the unit pool; the unit-wait pool (a connection a request, 4 kept idle).
 // Replies of the raft and bulk pools are bounded by 1 MiB (their requests
 // are answered +OK or a position). Safe for concurrent use.
 type Links struct {
-	fwd, raft, bulk, unit *Pool
+	fwd, raft, bulk, unit, unitWait *Pool
 }
 
 // NewLinks returns links with no connections yet.
@@ -57,6 +64,9 @@ func NewLinks(cfg LinksConfig) *Links {
 		raft: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
 		bulk: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
 		unit: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
+		// A connection a request: the waits of different units on one
+		// peer never queue behind each other.
+		unitWait: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply, ConnsPerPeer: 4, Exclusive: true}),
 	}
 }
 
@@ -72,6 +82,8 @@ func (l *Links) Do(addr string, class Class, key uint32, req Request) *Future {
 		return l.bulk.Do(addr, key, req.Args())
 	case ClassUnit:
 		return l.unit.Do(addr, key, req.Args())
+	case ClassUnitWait:
+		return l.unitWait.Do(addr, key, req.Args())
 	}
 	return l.fwd.Do(addr, key, req.Args())
 }
@@ -82,6 +94,7 @@ func (l *Links) SetSecret(s string) {
 	l.raft.SetSecret(s)
 	l.bulk.SetSecret(s)
 	l.unit.SetSecret(s)
+	l.unitWait.SetSecret(s)
 }
 
 // Close closes every connection; their requests fail.
@@ -90,4 +103,5 @@ func (l *Links) Close() {
 	l.raft.Close()
 	l.bulk.Close()
 	l.unit.Close()
+	l.unitWait.Close()
 }

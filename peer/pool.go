@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,13 @@ type Config struct {
 	MaxInFlight int
 	// MaxReply bounds one reply's size. Default 1 GiB.
 	MaxReply int64
+	// Exclusive gives each request a connection of its own for its round
+	// trip (lanes are not used): requests the peer may hold for a while
+	// (a ULOCK waiting for busy slots) never queue behind each other, as
+	// they would on a shared connection, where the peer answers in
+	// order. Up to ConnsPerPeer idle connections are kept; more are
+	// dialled as needed and closed after their request.
+	Exclusive bool
 }
 
 // ErrTooBusy is a request refused because too many are in flight.
@@ -68,13 +76,14 @@ func (p *Pool) SetSecret(s string) { p.secret.Store(&s) }
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
-	peers := p.peers
+	var conns []*conn
+	for _, pr := range p.peers {
+		conns = append(conns, pr.conns...) // giveBack changes pr.conns under p.mu
+	}
 	p.peers = map[string]*peerConns{}
 	p.mu.Unlock()
-	for _, pr := range peers {
-		for _, c := range pr.conns {
-			c.close(errors.New("peer: pool closed"))
-		}
+	for _, c := range conns {
+		c.close(errors.New("peer: pool closed"))
 	}
 	// Each conn is closed for good: no link dials after this, and every
 	// reader's connection is closed, so each returns.
@@ -95,11 +104,24 @@ func (p *Pool) Do(addr string, lane uint32, args [][]byte) *Future {
 	}
 	pr, ok := p.peers[addr]
 	if !ok {
-		pr = &peerConns{conns: make([]*conn, p.cfg.ConnsPerPeer)}
-		for i := range pr.conns {
-			pr.conns[i] = &conn{pool: p, addr: addr}
+		pr = &peerConns{}
+		if !p.cfg.Exclusive {
+			pr.conns = make([]*conn, p.cfg.ConnsPerPeer)
+			for i := range pr.conns {
+				pr.conns[i] = &conn{pool: p, addr: addr}
+			}
 		}
 		p.peers[addr] = pr
+	}
+	if p.cfg.Exclusive {
+		c := pr.take(p, addr)
+		p.mu.Unlock()
+		c.send(args, f)
+		go func() {
+			<-f.done
+			p.giveBack(pr, c, f.err == nil)
+		}()
+		return f
 	}
 	p.mu.Unlock()
 	c := pr.conns[int(lane)%len(pr.conns)]
@@ -109,6 +131,37 @@ func (p *Pool) Do(addr string, lane uint32, args [][]byte) *Future {
 
 type peerConns struct {
 	conns []*conn
+	// idle are the connections of an Exclusive pool free for a request.
+	idle []*conn
+}
+
+// take returns an idle connection of an Exclusive pool, or a new one;
+// p.mu is held.
+func (pr *peerConns) take(p *Pool, addr string) *conn {
+	if n := len(pr.idle); n > 0 {
+		c := pr.idle[n-1]
+		pr.idle = pr.idle[:n-1]
+		return c
+	}
+	c := &conn{pool: p, addr: addr}
+	pr.conns = append(pr.conns, c)
+	return c
+}
+
+// giveBack makes c idle again after its request (closing it when it
+// failed, when enough are idle, or when the pool closed).
+func (p *Pool) giveBack(pr *peerConns, c *conn, ok bool) {
+	p.mu.Lock()
+	if ok && !p.closed && len(pr.idle) < p.cfg.ConnsPerPeer {
+		pr.idle = append(pr.idle, c)
+		p.mu.Unlock()
+		return
+	}
+	if i := slices.Index(pr.conns, c); i >= 0 {
+		pr.conns = slices.Delete(pr.conns, i, i+1)
+	}
+	p.mu.Unlock()
+	c.close(errors.New("peer: connection no longer needed"))
 }
 
 // conn is one connection slot to a peer; its link is replaced when broken.

@@ -214,3 +214,67 @@ func TestLinksClasses(t *testing.T) {
 		t.Errorf("reply bounds: %d %d %d", l.fwd.cfg.MaxReply, l.raft.cfg.MaxReply, l.bulk.cfg.MaxReply)
 	}
 }
+
+// An Exclusive pool gives each request a connection of its own: a reply
+// the peer holds back does not hold up the replies of requests sent
+// after it (a peer answers one connection's requests in order).
+func TestPoolExclusive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var conns sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); conns.Wait() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer conns.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := readReply(br, 1<<20)
+					if err != nil {
+						return
+					}
+					el, _ := Elems(req)
+					name, _ := Bulk(el[0])
+					switch string(name) {
+					case "PEERAUTH":
+						c.Write([]byte("+OK\r\n"))
+					case "SLOW":
+						<-release
+						c.Write([]byte("+slow\r\n"))
+					default:
+						c.Write([]byte("+fast\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	for _, exclusive := range []bool{true, false} {
+		p := NewPool(Config{Self: "me", ConnsPerPeer: 1, Exclusive: exclusive})
+		addr := ln.Addr().String()
+		slow := p.Do(addr, 0, [][]byte{[]byte("SLOW")})
+		slow.Flush()
+		fast, err := p.Do(addr, 0, [][]byte{[]byte("FAST")}).Wait(context.Background(), 300*time.Millisecond)
+		switch {
+		case exclusive && (err != nil || string(fast) != "+fast\r\n"):
+			t.Fatalf("exclusive: a request behind a held one: %q, %v", fast, err)
+		case !exclusive && err == nil:
+			t.Fatalf("shared connection: a request overtook a held one (%q): the test does not test", fast)
+		}
+		release <- struct{}{}
+		if exclusive {
+			if raw, err := slow.Wait(context.Background(), 5*time.Second); err != nil || string(raw) != "+slow\r\n" {
+				t.Fatalf("the held request: %q, %v", raw, err)
+			}
+		}
+		p.Close()
+	}
+}

@@ -24,10 +24,11 @@ type UnitSlot struct {
 
 // UnitLock locks slots for a unit and reads its keys:
 //
-//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>]
+//	ULOCK <table> <unit> <n> (<slot> <epoch> <k> <key>{k}){n} [WATCH <token>] [WAIT]
 //
 // The peer takes the slots' locks only if they are free (else *BusyError,
-// holding nothing), checks that it leads every slot at that epoch (else
+// holding nothing; with WAIT it waits for them, in stripe order, for a
+// bounded time before that answer), checks that it leads every slot at that epoch (else
 // *RefusedError), and answers an array of n images (storage.SlotImage's
 // encoding), one per slot in the order named. The slots stay locked until
 // UAPPLY, UABORT or URELEASE, or until the lock's lease runs out with no
@@ -40,6 +41,11 @@ type UnitLock struct {
 	// here (UWATCH): the lock is refused with *WatchedError when a
 	// watched key changed.
 	Watch string
+	// Wait: the peer waits for slots another holds, for a bounded time,
+	// then answers busy (the try of a unit after one that found a slot
+	// busy here waits here first, holding nothing elsewhere). Sent on
+	// ClassUnitWait.
+	Wait bool
 }
 
 func (UnitLock) Name() string { return "ULOCK" }
@@ -52,6 +58,9 @@ func (r UnitLock) Args() [][]byte {
 	}
 	if r.Watch != "" {
 		out = append(out, []byte("WATCH"), []byte(r.Watch))
+	}
+	if r.Wait {
+		out = append(out, []byte("WAIT"))
 	}
 	return out
 }
@@ -85,8 +94,11 @@ func ParseUnitLock(args [][]byte) (UnitLock, error) {
 		})
 		rest = rest[3+k:]
 	}
-	if len(rest) == 2 && string(rest[0]) == "WATCH" && len(rest[1]) > 0 {
-		r.Watch, rest = string(rest[1]), nil
+	if len(rest) >= 2 && string(rest[0]) == "WATCH" && len(rest[1]) > 0 {
+		r.Watch, rest = string(rest[1]), rest[2:]
+	}
+	if len(rest) == 1 && string(rest[0]) == "WAIT" {
+		r.Wait, rest = true, nil
 	}
 	if len(rest) != 0 {
 		return UnitLock{}, bad

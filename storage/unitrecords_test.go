@@ -376,3 +376,68 @@ func TestPartEndedTwiceAfterAWrite(t *testing.T) {
 	}
 	e.Unwatch(&w)
 }
+
+// HoldWithin waits for a held slot and takes it once released; past its
+// bound it holds nothing and says busy; it also waits for a part pending
+// on the slot until the part's end.
+func TestHoldWithin(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	const slot SlotID = 5
+	first, err := e.TryHold(DefaultTable, []SlotID{slot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.HoldWithin(DefaultTable, []SlotID{slot, 6}, 20*time.Millisecond); !errors.Is(err, ErrBusy) {
+		t.Fatalf("HoldWithin of a held slot past its bound: %v, want ErrBusy", err)
+	}
+	if h, err := e.TryHold(DefaultTable, []SlotID{6}); err != nil {
+		t.Fatalf("HoldWithin that gave up still holds slot 6: %v", err)
+	} else {
+		h.Release()
+	}
+	// waiting starts a HoldWithin of slot that must still wait 50 ms on.
+	waiting := func(what string) <-chan error {
+		got := make(chan error, 1)
+		go func() {
+			h, err := e.HoldWithin(DefaultTable, []SlotID{slot}, 10*time.Second)
+			if err == nil {
+				h.Release()
+			}
+			got <- err
+		}()
+		select {
+		case err := <-got:
+			t.Fatalf("HoldWithin returned %v while %s", err, what)
+		case <-time.After(50 * time.Millisecond):
+		}
+		return got
+	}
+	got := waiting("the slot was held")
+	first.Release()
+	if err := <-got; err != nil {
+		t.Fatalf("HoldWithin after the release: %v", err)
+	}
+
+	// A pending part: HoldWithin waits for its end.
+	eff := Effect{Ops: []Op{{Kind: OpPut, CF: CFMeta, Key: metaKey(DefaultTable, slot, []byte("k")),
+		Value: (&Meta{Type: TypeString, Value: []byte("v")}).encode()}}, KeyDelta: 1}
+	if _, err := e.WriteUnitRecord(DefaultTable, slot, PartEffect(DefaultTable, slot, "u", slot, eff.Encode(nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.HoldWithin(DefaultTable, []SlotID{slot}, 20*time.Millisecond); !errors.Is(err, ErrBusy) {
+		t.Fatalf("HoldWithin of a pending slot past its bound: %v, want ErrBusy", err)
+	}
+	got = waiting("a part was pending")
+	end, _, err := e.EndEffect(DefaultTable, slot, "u", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WriteUnitRecord(DefaultTable, slot, end); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("HoldWithin after the part's end: %v", err)
+	}
+}

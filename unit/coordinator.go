@@ -96,8 +96,17 @@ var ErrWatched = errors.New("unit: a watched key changed")
 type Evaluate func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error)
 
 // ErrBusy is a unit that found a slot locked: nothing ran; the caller
-// tries again after a pause.
+// tries again after a pause. Run returns it as a *BusyError.
 var ErrBusy = errors.New("unit: a slot is busy")
+
+// BusyError is ErrBusy with the node whose slot was busy (the next try
+// waits there first: RunWaitingOn).
+type BusyError struct{ Node string }
+
+func (e *BusyError) Error() string { return "unit: a slot is busy on node " + e.Node }
+
+// Is makes a BusyError ErrBusy.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 // UnknownOutcomeError is a unit whose decision was sent but not answered:
 // it may have committed (its parts resolve through the home).
@@ -124,16 +133,33 @@ func (e *AbortedError) Error() string { return "the transaction was aborted: " +
 // when nothing ran and the caller may route again and retry; eval's error
 // (nothing applied); *AbortedError; *UnknownOutcomeError.
 func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []Share, eval Evaluate) error {
+	return c.run(ctx, table, shares, eval, "")
+}
+
+// RunWaitingOn is Run for a unit whose last try found a slot busy on node
+// waitOn: that share is locked first, waiting for its slots (ULOCK ...
+// WAIT) while the unit holds nothing else, and the others then as Run
+// does, without waiting. A unit never waits while it holds a lock on
+// another node, so units cannot wait for each other in a cycle; those
+// that meet at a busy slot queue there instead of retrying after random
+// pauses (docs/transactions.md, "Locking").
+func (c *Coordinator) RunWaitingOn(ctx context.Context, table storage.TableID, shares []Share, eval Evaluate, waitOn string) error {
+	return c.run(ctx, table, shares, eval, waitOn)
+}
+
+func (c *Coordinator) run(ctx context.Context, table storage.TableID, shares []Share, eval Evaluate, waitOn string) error {
 	unit := c.self + "." + strconv.FormatInt(c.start, 36) + "." + strconv.FormatUint(c.seq.Add(1), 36)
 	images := map[storage.SlotID]*storage.SlotImage{}
 	var readers []*memberReader // of the images that left members out
 	locked := make([]bool, len(shares))
 	var mu sync.Mutex
 	var firstErr error
-	c.each(shares, func(i int, sh Share) {
+	busyAt := "" // the first share that answered busy
+	first := slices.IndexFunc(shares, func(sh Share) bool { return sh.Node == waitOn })
+	lock := func(i int, sh Share) {
 		lctx, cancel := context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
-		ims, err := sh.Site.Lock(lctx, peer.UnitLock{Table: table, Unit: unit, Slots: sh.Slots, Watch: sh.Watch})
+		ims, err := sh.Site.Lock(lctx, peer.UnitLock{Table: table, Unit: unit, Slots: sh.Slots, Watch: sh.Watch, Wait: i == first})
 		if err == nil && len(ims) != len(sh.Slots) {
 			err = fmt.Errorf("ULOCK from %s answered %d images for %d slots", sh.Node, len(ims), len(sh.Slots))
 		}
@@ -144,6 +170,10 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 			locked[i] = !isBusyOrRefused(err)
 			if firstErr == nil || isBusyOrRefused(firstErr) && !isBusyOrRefused(err) {
 				firstErr = err
+			}
+			var be *peer.BusyError
+			if busyAt == "" && errors.As(err, &be) {
+				busyAt = sh.Node
 			}
 			return
 		}
@@ -156,7 +186,22 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 				readers = append(readers, src)
 			}
 		}
-	})
+	}
+	if first >= 0 && len(shares) > 1 {
+		// Waiting while it holds nothing; the rest only once it holds
+		// this share.
+		if lock(first, shares[first]); firstErr == nil {
+			rest := slices.Delete(slices.Clone(shares), first, first+1)
+			c.each(rest, func(j int, sh Share) {
+				if j >= first {
+					j++
+				}
+				lock(j, sh)
+			})
+		}
+	} else {
+		c.each(shares, lock)
+	}
 	release := func(which []bool) {
 		c.each(shares, func(i int, sh Share) {
 			if which[i] {
@@ -170,7 +215,7 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 		var we *peer.WatchedError
 		switch {
 		case errors.As(firstErr, &be):
-			return ErrBusy
+			return &BusyError{Node: busyAt}
 		case errors.As(firstErr, &we):
 			return ErrWatched
 		}

@@ -59,6 +59,11 @@ type ParticipantConfig struct {
 	// Ready returns once the node has the cluster's routing (Leads and
 	// Home answer): resolvers wait for it.
 	Ready func(ctx context.Context) error
+	// LockWait bounds how long a ULOCK with WAIT (a unit's try after one
+	// that found a slot busy here) waits for its slots before it answers
+	// busy: a coordinator that died while holding them frees them only
+	// at its lease. Default 1s.
+	LockWait time.Duration
 	// LockLease is how long a unit's slots stay locked with no UPREPARE;
 	// ResolveAfter how long a prepared part waits for UAPPLY or UABORT
 	// before it asks the home for the outcome.
@@ -115,6 +120,9 @@ var ErrUnknownUnit = errors.New("unit: the unit holds no slot here")
 func NewParticipant(cfg ParticipantConfig) *Participant {
 	if cfg.LockLease == 0 {
 		cfg.LockLease = 5 * time.Second
+	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = time.Second
 	}
 	if cfg.ResolveAfter == 0 {
 		cfg.ResolveAfter = 3 * time.Second
@@ -216,7 +224,8 @@ func (p *Participant) watchChanged(req peer.UnitLock) bool {
 	return false
 }
 
-// Lock takes a unit's slots here, if free, and copies its keys.
+// Lock takes a unit's slots here, if free (with req.Wait: once free,
+// within LockWait), and copies its keys.
 func (p *Participant) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
 	slots := make([]storage.SlotID, len(req.Slots))
 	keys := make([][][]byte, len(req.Slots))
@@ -233,7 +242,13 @@ func (p *Participant) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.S
 	if dup {
 		return nil, fmt.Errorf("unit %s already holds slots here", req.Unit)
 	}
-	h, err := p.cfg.Engine.TryHold(req.Table, slots)
+	var h *storage.SlotHold
+	var err error
+	if req.Wait {
+		h, err = p.cfg.Engine.HoldWithin(req.Table, slots, p.cfg.LockWait)
+	} else {
+		h, err = p.cfg.Engine.TryHold(req.Table, slots)
+	}
 	if errors.Is(err, storage.ErrBusy) {
 		return nil, &peer.BusyError{Reason: "a slot of the unit is locked"}
 	} else if err != nil {

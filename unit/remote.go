@@ -22,11 +22,15 @@ type Remote struct {
 const maxWait = 10 * time.Second
 
 func (r Remote) do(ctx context.Context, req peer.Request) ([]byte, error) {
+	return r.doOn(ctx, peer.ClassUnit, req)
+}
+
+func (r Remote) doOn(ctx context.Context, class peer.Class, req peer.Request) ([]byte, error) {
 	wait := maxWait
 	if d, ok := ctx.Deadline(); ok {
 		wait = time.Until(d)
 	}
-	raw, err := r.Links.Do(r.Addr, peer.ClassUnit, r.Key, req).Wait(ctx, wait)
+	raw, err := r.Links.Do(r.Addr, class, r.Key, req).Wait(ctx, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -41,9 +45,14 @@ func (r Remote) ok(ctx context.Context, req peer.Request) error {
 	return err
 }
 
-// Lock sends ULOCK and decodes the images.
+// Lock sends ULOCK (one that waits on the connections of its own class)
+// and decodes the images.
 func (r Remote) Lock(ctx context.Context, req peer.UnitLock) ([]*storage.SlotImage, error) {
-	raw, err := r.do(ctx, req)
+	class := peer.ClassUnit
+	if req.Wait {
+		class = peer.ClassUnitWait
+	}
+	raw, err := r.doOn(ctx, class, req)
 	if err != nil {
 		return nil, err
 	}

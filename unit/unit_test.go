@@ -602,3 +602,82 @@ func newTestCoordinator(t *testing.T) *Coordinator {
 	t.Cleanup(co.Close)
 	return co
 }
+
+// A unit that found a slot busy says where; its next try can wait there
+// (RunWaitingOn), holding nothing else, and commits once the slot is
+// free. Units that wait on either participant of the same two, and retry
+// where they found a slot busy, all commit.
+func TestRunWaitingOn(t *testing.T) {
+	c := cluster{}
+	a := c.start(t, "a", t.TempDir(), time.Minute)
+	defer a.stop()
+	b := c.start(t, "b", t.TempDir(), time.Minute)
+	defer b.stop()
+	for _, n := range []*node{a, b} {
+		n.p.cfg.LockWait, n.p.cfg.LockLease = 10*time.Second, time.Minute
+	}
+	co := newTestCoordinator(t)
+	ctx := context.Background()
+	if _, err := b.p.Lock(ctx, lockReq("blocker", 2, "y")); err != nil {
+		t.Fatal(err)
+	}
+	shares := []Share{
+		{Node: "a", Site: a.p, Slots: lockReq("", 1, "x").Slots},
+		{Node: "b", Site: b.p, Slots: lockReq("", 2, "y").Slots},
+	}
+	eval := setEval(a.eng, map[storage.SlotID][2]string{1: {"x", "1"}, 2: {"y", "2"}})
+	var busy *BusyError
+	if err := co.Run(ctx, storage.DefaultTable, shares, eval); !errors.As(err, &busy) || busy.Node != "b" || !errors.Is(err, ErrBusy) {
+		t.Fatalf("a unit over a held slot of b: %v, want busy on b", err)
+	}
+	waitFree(t, a, 1) // the try released a's slot
+	done := make(chan error, 1)
+	go func() { done <- co.RunWaitingOn(ctx, storage.DefaultTable, shares, eval, "b") }()
+	select {
+	case err := <-done:
+		t.Fatalf("the unit waiting on b returned %v while its slot was held", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	// It waits holding nothing: a's slot is free meanwhile.
+	if h, err := a.eng.TryHold(storage.DefaultTable, []storage.SlotID{1}); err != nil {
+		t.Fatalf("a unit waiting on b holds a's slot: %v", err)
+	} else {
+		h.Release()
+	}
+	if err := b.p.Release(ctx, "blocker"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the unit after the release: %v", err)
+	}
+	if v, ok := b.get(t, 2, "y"); !ok || v != "2" {
+		t.Fatalf("b: y = %q %v", v, ok)
+	}
+
+	errs := make(chan error, 2)
+	for _, waitOn := range []string{"a", "b"} {
+		go func() {
+			for range 30 {
+				at := waitOn
+				for {
+					var busy *BusyError
+					err := co.RunWaitingOn(ctx, storage.DefaultTable, shares, eval, at)
+					if !errors.As(err, &busy) {
+						if err != nil {
+							errs <- err
+							return
+						}
+						break
+					}
+					at = busy.Node
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a unit: %v", err)
+		}
+	}
+}

@@ -389,6 +389,7 @@ const unitRouteWait = 5 * time.Second
 func (t *Txns) runUnit(cl Conn, c *command.Ctx, cmds []queuedCommand) error {
 	deadline := time.Now().Add(unitRouteWait)
 	tx := cl.Transaction()
+	var busyAt string // where the last try found a slot busy
 	for attempt := 0; ; attempt++ {
 		snap := t.proxy.Routing()
 		tb, ok := snap.Table(cl.Table())
@@ -417,7 +418,7 @@ func (t *Txns) runUnit(cl Conn, c *command.Ctx, cmds []queuedCommand) error {
 			// does the same on one node).
 			return t.runBlockAcross(cl, c, cmds)
 		case (msg == router.ErrCrossSlot || (remoteWatch && msg == "" && !wait)) && forwardable(cmds) && acrossNodes(snap, tb, slots):
-			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true, attempt: attempt})
+			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{array: true, watch: true, attempt: attempt, busyAt: &busyAt})
 			if !retry {
 				return err
 			}

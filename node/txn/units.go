@@ -377,6 +377,10 @@ type acrossMode struct {
 	// attempt counts the tries of this unit so far (the pause after a
 	// busy slot grows with it).
 	attempt int
+	// busyAt, kept by the caller across tries, is the node where the
+	// last try found a slot busy ("" when none did): the next try waits
+	// for its slots there first (unit.Coordinator.RunWaitingOn).
+	busyAt *string
 }
 
 // busyPause is how long a unit that found a slot busy waits before its
@@ -442,9 +446,14 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		}
 		return b.Effects(), nil
 	}
-	err = t.coord.Run(context.Background(), tb.ID, shares, eval)
+	var waitOn string
+	if mode.busyAt != nil {
+		waitOn = *mode.busyAt
+	}
+	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, waitOn)
 	var refused *peer.RefusedError
 	var aborted *unit.AbortedError
+	var busy *unit.BusyError
 	switch {
 	case (err == nil && watched) || errors.Is(err, unit.ErrWatched):
 		c.R.B = c.R.B[:start]
@@ -455,13 +464,18 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		return false, nil
 	case err == nil:
 		return false, nil
-	case errors.Is(err, unit.ErrBusy), errors.As(err, &aborted):
-		// Nothing ran: try again after a random pause, so that units
-		// that found each other's slots locked do not meet again.
+	case errors.As(err, &busy):
+		// Nothing ran: the next try waits for the busy slots first,
+		// holding nothing else.
 		c.R.B = c.R.B[:start]
-		// No event tells this node when a slot on another node is free
-		// again (the participant answered busy and holds nothing): a
-		// randomised pause, as a backoff.
+		if mode.busyAt != nil {
+			*mode.busyAt = busy.Node
+		}
+		return true, nil
+	case errors.As(err, &aborted):
+		// Nothing ran: try again after a random pause, so that units
+		// that met do not meet again.
+		c.R.B = c.R.B[:start]
 		time.Sleep(busyPause(mode.attempt))
 		return true, nil
 	case errors.As(err, &refused):
@@ -560,6 +574,7 @@ func (t *Txns) RunCommandAcross(cl Conn, c *command.Ctx, spec *command.Spec) err
 // unitRouteWait; what names it in the error after that.
 func (t *Txns) runAcross(cl Conn, c *command.Ctx, cmds []queuedCommand, watch bool, what string) error {
 	deadline := time.Now().Add(unitRouteWait)
+	var busyAt string
 	for attempt := 0; ; attempt++ {
 		snap := t.proxy.Routing()
 		tb, ok := snap.Table(cl.Table())
@@ -577,7 +592,7 @@ func (t *Txns) runAcross(cl Conn, c *command.Ctx, cmds []queuedCommand, watch bo
 			return command.Error(msg)
 		}
 		if acrossNodes(snap, tb, slots) {
-			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch, attempt: attempt})
+			retry, err := t.runUnitAcross(cl, c, snap, tb, slots, cmds, acrossMode{watch: watch, attempt: attempt, busyAt: &busyAt})
 			if !retry {
 				return err
 			}
