@@ -3,9 +3,11 @@
 // turns a command's effect into one atomic RocksDB batch, and the background
 // reclamation of expired keys and stale collection members; for units over
 // several nodes, copies of keys a coordinator evaluates on (slot images,
-// image.go; a large collection's members read on demand, imagemembers.go), a participant's held slots (units.go), and the units' records
-// in their slots, written as raft entries or as an async leader's logged
-// writes, with the slots they keep pending (unitrecords.go).
+// image.go; a large collection's members read on demand, imagemembers.go),
+// a participant's held slots, taken at once or waiting a bounded time
+// (units.go), and the units' records in their slots, written as raft
+// entries or as an async leader's logged writes, with the slots they keep
+// pending (unitrecords.go).
 //
 // It knows the physical layout of the five Redis types but not their
 // commands: package node/command builds Redis semantics on top of Txn.

@@ -258,6 +258,11 @@ const partPendingWait = 10 * time.Second
 // pending on slots of t (ended by record writes, which take no lock), for
 // at most partPendingWait (then a *UnitPendingError).
 func (e *Engine) awaitParts(t TableID, slots []SlotID) error {
+	return e.awaitPartsFor(t, slots, partPendingWait)
+}
+
+// awaitPartsFor is awaitParts waiting at most wait.
+func (e *Engine) awaitPartsFor(t TableID, slots []SlotID, wait time.Duration) error {
 	if e.pendingParts.n.Load() == 0 {
 		return nil
 	}
@@ -268,7 +273,7 @@ func (e *Engine) awaitParts(t TableID, slots []SlotID) error {
 			return nil
 		}
 		if timeout == nil {
-			tm := time.NewTimer(partPendingWait)
+			tm := time.NewTimer(wait)
 			defer tm.Stop()
 			timeout = tm.C
 		}
@@ -281,9 +286,11 @@ func (e *Engine) awaitParts(t TableID, slots []SlotID) error {
 		select {
 		case <-*g:
 		case <-timeout:
-			if _, still := e.pendingSlot(t, []SlotID{s}); still {
+			// The bound is for all of them (the timer fires once).
+			if s, still := e.pendingSlot(t, slots); still {
 				return &UnitPendingError{Table: t, Slot: s}
 			}
+			return nil
 		}
 	}
 }

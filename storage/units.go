@@ -78,24 +78,11 @@ func (e *Engine) HoldWithin(t TableID, slots []SlotID, wait time.Duration) (*Slo
 			return nil, ErrBusy
 		}
 	}
-	for e.partPending(t, slots) {
-		// A part's end is a record write that takes no stripe: wait for
-		// its stripe's gate while holding them all.
-		s, pending := e.pendingSlot(t, slots)
-		g := e.gates.ch[e.stripeOf(t, s)].Load()
-		if !pending || g == nil {
-			continue
-		}
-		tm := time.NewTimer(time.Until(deadline))
-		select {
-		case <-*g:
-			tm.Stop()
-		case <-tm.C:
-			if e.partPending(t, slots) {
-				e.unlock(need)
-				return nil, ErrBusy
-			}
-		}
+	// A part's end is a record write that takes no stripe: wait for it
+	// while holding them all.
+	if e.awaitPartsFor(t, slots, time.Until(deadline)) != nil { // a *UnitPendingError
+		e.unlock(need)
+		return nil, ErrBusy
 	}
 	if e.closed.Load() {
 		e.unlock(need)

@@ -191,12 +191,10 @@ func (c *Coordinator) run(ctx context.Context, table storage.TableID, shares []S
 		// Waiting while it holds nothing; the rest only once it holds
 		// this share.
 		if lock(first, shares[first]); firstErr == nil {
-			rest := slices.Delete(slices.Clone(shares), first, first+1)
-			c.each(rest, func(j int, sh Share) {
-				if j >= first {
-					j++
+			c.each(shares, func(i int, sh Share) {
+				if i != first {
+					lock(i, sh)
 				}
-				lock(j, sh)
 			})
 		}
 	} else {

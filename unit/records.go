@@ -195,18 +195,15 @@ func (p *Participant) finishRecords(pt *part, commit bool) error {
 	var ends []Record
 	var ledHere, elsewhere []error
 	for _, s := range pt.prepared.slots {
-		entry, recorded, err := p.cfg.Engine.EndEffect(t, s, pt.unit, commit)
+		rec, recorded, err := p.endRecord(t, s, pt.unit, commit)
+		var refused *peer.RefusedError
 		switch {
+		case errors.As(err, &refused):
+			elsewhere = append(elsewhere, err)
 		case err != nil:
 			ledHere = append(ledHere, err)
-		case !recorded: // ended already
-		case !p.cfg.Slots.Leads(t, s):
-			// Recorded here and not ended: only the slot's leader can;
-			// the asker must not take it for ended (a committed unit's
-			// decision is forgotten only once every part is applied).
-			elsewhere = append(elsewhere, &peer.RefusedError{Reason: fmt.Sprintf("slot %d: not its leader", s)})
-		default:
-			ends = append(ends, Record{Slot: s, Entry: entry})
+		case recorded:
+			ends = append(ends, rec)
 		}
 	}
 	if len(ends) > 0 {
@@ -258,22 +255,32 @@ func (p *Participant) leadsAny(pt *part) bool {
 	return false
 }
 
-// endPart writes the entry that ends unit's part on slot s (a no-op
-// when it is not recorded here: ended already).
-func (p *Participant) endPart(t storage.TableID, s storage.SlotID, unit string, commit bool) error {
+// endRecord returns the record that ends unit's part on slot s;
+// recorded is false when the part is not recorded here (ended already).
+func (p *Participant) endRecord(t storage.TableID, s storage.SlotID, unit string, commit bool) (rec Record, recorded bool, err error) {
 	entry, recorded, err := p.cfg.Engine.EndEffect(t, s, unit, commit)
 	if err != nil || !recorded {
-		return err
+		return Record{}, false, err
 	}
 	if !p.cfg.Slots.Leads(t, s) {
 		// Recorded here and not ended: only the slot's leader can; the
 		// asker must not take it for ended (a committed unit's decision
 		// is forgotten only once every part is applied).
-		return &peer.RefusedError{Reason: fmt.Sprintf("slot %d: not its leader", s)}
+		return Record{}, false, &peer.RefusedError{Reason: fmt.Sprintf("slot %d: not its leader", s)}
+	}
+	return Record{Slot: s, Entry: entry}, true, nil
+}
+
+// endPart writes the entry that ends unit's part on slot s (a no-op
+// when it is not recorded here: ended already).
+func (p *Participant) endPart(t storage.TableID, s storage.SlotID, unit string, commit bool) error {
+	rec, recorded, err := p.endRecord(t, s, unit, commit)
+	if err != nil || !recorded {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), proposeWait)
 	defer cancel()
-	return p.cfg.Slots.End(ctx, t, []Record{{Slot: s, Entry: entry}})
+	return p.cfg.Slots.End(ctx, t, []Record{rec})
 }
 
 // proposeWait bounds a proposal the participant makes on its own.

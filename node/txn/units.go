@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -16,6 +15,7 @@ import (
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
 	"github.com/pika-node/pika-node/unit"
+	"golang.org/x/sync/errgroup"
 )
 
 // Units whose slots several nodes lead, or whose writes span slots with
@@ -155,7 +155,12 @@ func (u unitRecords) Propose(ctx context.Context, t storage.TableID, recs []unit
 		if raft == nil {
 			return errNoRaft
 		}
-		return eachRecord(recs, func(r unit.Record) error { return raft.Propose(ctx, t, r.Slot, r.Entry, r.Term) })
+		// Each record to its slot's group, at once.
+		var g errgroup.Group
+		for _, r := range recs {
+			g.Go(func() error { return raft.Propose(ctx, t, r.Slot, r.Entry, r.Term) })
+		}
+		return g.Wait()
 	}
 	indexes, err := u.t.eng.WriteUnitRecords(t, slotEntries(recs))
 	if err != nil {
@@ -170,25 +175,6 @@ func (u unitRecords) Propose(ctx context.Context, t storage.TableID, recs []unit
 		}
 	}
 	return nil
-}
-
-// eachRecord proposes each record to its slot's raft group at once and
-// joins the errors.
-func eachRecord(recs []unit.Record, propose func(unit.Record) error) error {
-	if len(recs) == 1 {
-		return propose(recs[0])
-	}
-	errs := make([]error, len(recs))
-	var wg sync.WaitGroup
-	for i, r := range recs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = propose(r)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 func slotEntries(recs []unit.Record) []storage.SlotEntry {
@@ -377,9 +363,9 @@ type acrossMode struct {
 	// attempt counts the tries of this unit so far (the pause after a
 	// busy slot grows with it).
 	attempt int
-	// busyAt, kept by the caller across tries, is the node where the
-	// last try found a slot busy ("" when none did): the next try waits
-	// for its slots there first (unit.Coordinator.RunWaitingOn).
+	// busyAt, kept by the caller across tries (never nil), is the node
+	// where the last try found a slot busy ("" when none did): the next
+	// try waits for its slots there first (unit.Coordinator.RunWaitingOn).
 	busyAt *string
 }
 
@@ -446,11 +432,7 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		}
 		return b.Effects(), nil
 	}
-	var waitOn string
-	if mode.busyAt != nil {
-		waitOn = *mode.busyAt
-	}
-	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, waitOn)
+	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, *mode.busyAt)
 	var refused *peer.RefusedError
 	var aborted *unit.AbortedError
 	var busy *unit.BusyError
@@ -468,9 +450,7 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		// Nothing ran: the next try waits for the busy slots first,
 		// holding nothing else.
 		c.R.B = c.R.B[:start]
-		if mode.busyAt != nil {
-			*mode.busyAt = busy.Node
-		}
+		*mode.busyAt = busy.Node
 		return true, nil
 	case errors.As(err, &aborted):
 		// Nothing ran: try again after a random pause, so that units
