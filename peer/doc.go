@@ -45,6 +45,8 @@
 //	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}
 //	                                                      +OK                                  UnitWatch
 //	UUNWATCH <token>                                      +OK                                  UnitUnwatch
+//	USCRIPT <sha>                                         $body | $-1                          ScriptFetch
+//	USCRIPTFLUSH                                          +OK                                  ScriptFlush
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -56,7 +58,8 @@
 // shipping and full sync (package replication, docs/replication.md);
 // RAFT* carry raft mode's messages, leadership transfers and snapshots
 // (replication/multiraft). The U* requests carry units over slots of
-// several nodes (package unit, docs/transactions.md). Entries, chunks,
+// several nodes (package unit, docs/transactions.md). USCRIPT and
+// USCRIPTFLUSH keep the nodes' script caches one (docs/scripting.md). Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //

@@ -57,6 +57,8 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"UWATCH":        box(ParseUnitWatch),
 	"UUNWATCH":      box(ParseUnitUnwatch),
 	"UREAD":         box(ParseUnitRead),
+	"USCRIPT":       box(ParseScriptFetch),
+	"USCRIPTFLUSH":  box(ParseScriptFlush),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -113,6 +115,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{UnitForget{Table: 2, Units: []DecidedUnit{{Unit: "u", HomeSlot: 3}, {Unit: "v", HomeSlot: 9}}}, "UFORGET 2 u 3 v 9"},
 		{UnitWatch{Table: 1, Token: "t", Slots: []UnitSlot{{SlotEpoch{3, 7}, words("k")}}}, "UWATCH 1 t 1 3 7 1 k"},
 		{UnitUnwatch{Token: "t"}, "UUNWATCH t"},
+		{ScriptFetch{SHA: "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"}, "USCRIPT e0e1f9fabfc9d4800c877a703b823ac0578ff8db"},
+		{ScriptFlush{}, "USCRIPTFLUSH"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 2, Lower: []byte("lo"), Upper: []byte("up"), Limit: 1}, "UREAD 1 u 3 2 lo up 0 1"},
 	} {

@@ -155,7 +155,6 @@ func (s *Snapshot) Tables() []*Table {
 	return out
 }
 
-// Node returns a live node's registration.
 // Nodes returns the live nodes, in no particular order.
 func (s *Snapshot) Nodes() []meta.NodeInfo { return slices.Collect(maps.Values(s.nodes)) }
 

@@ -515,6 +515,13 @@ func (b *Batch) UseImage(im *SlotImage) error {
 	return nil
 }
 
+// Covers reports whether the batch reads key of slot s: from its own
+// storage, or from an image of s that covers key.
+func (b *Batch) Covers(s SlotID, key []byte) bool {
+	im := b.imageOf(s)
+	return im == nil || im.Covers(key)
+}
+
 // imageOf returns the image slot s is read from, or nil.
 func (b *Batch) imageOf(s SlotID) *SlotImage {
 	for _, im := range b.images {

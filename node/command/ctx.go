@@ -101,6 +101,16 @@ func (c *Ctx) NowMS() int64 {
 	return c.view.NowMS()
 }
 
+// UnitBatch returns the batch of the unit the command runs in
+// (RunInUnit: a MULTI ... EXEC block), or nil outside one: an OwnLocks
+// command runs its own commands through it.
+func (c *Ctx) UnitBatch() *storage.Batch {
+	if !c.unit {
+		return nil
+	}
+	return c.batch
+}
+
 // RunBatched is Run for a command whose Spec.Batchable holds: its writes
 // join b and are committed with b.Commit. It returns storage.ErrBatchBusy,
 // with no reply appended, when b must be committed before the command can
@@ -200,6 +210,9 @@ func run(spec *Spec, c *Ctx) (err error) {
 			err = fmt.Errorf("internal error in '%s'", spec.Name)
 		}
 	}()
+	if spec.Flags&OwnLocks != 0 {
+		return spec.Handler(c)
+	}
 	read := spec.Flags&Write == 0
 	if read && !c.unit && oneKey(spec) {
 		return spec.Handler(c)

@@ -30,6 +30,10 @@ const (
 	Stale
 	// DenyOOM commands may grow memory.
 	DenyOOM
+	// OwnLocks commands (scripts) hold their slots themselves, for as
+	// long as they run: Run calls their handler without taking any
+	// lock. Not shown by COMMAND INFO.
+	OwnLocks
 )
 
 var flagNames = []struct {

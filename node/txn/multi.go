@@ -57,8 +57,8 @@ type queuedCommand struct {
 // errExecAbort is EXEC's reply after a command was refused while queued.
 const errExecAbort command.Error = "EXECABORT Transaction discarded because of previous errors."
 
-// Register adds MULTI, EXEC, DISCARD, WATCH and UNWATCH to the node's
-// command table (Services.Commands). Their handlers find the connection
+// Register adds MULTI, EXEC, DISCARD, WATCH and UNWATCH, and the
+// scripting commands (scripts.go), to the node's command table (Services.Commands). Their handlers find the connection
 // in command.Ctx.Conn, which must be a Conn.
 func (t *Txns) Register() {
 	flags := command.Loading | command.Stale | command.Fast
@@ -69,6 +69,7 @@ func (t *Txns) Register() {
 		command.Spec{Name: "watch", Arity: -2, Flags: flags, FirstKey: 1, LastKey: -1, Step: 1, Cluster: router.Server, Handler: t.cmdWatch},
 		command.Spec{Name: "unwatch", Arity: 1, Flags: flags, Cluster: router.Server, Handler: t.cmdUnwatch},
 	)
+	t.registerScripts()
 }
 
 // RunsInMulti reports whether spec runs at once inside MULTI instead of

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/script"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
@@ -99,6 +100,11 @@ type Txns struct {
 	catchUp       func(b *router.Behind)
 	classify      func(spec *command.Spec, args [][]byte) router.Command
 
+	logger *slog.Logger
+	// runner runs the scripts, cached by SHA1 in scripts (scripts.go).
+	runner  *script.Runner
+	scripts *script.Cache
+
 	// units is this node's part in units over several nodes; coord runs
 	// its clients' (units.go).
 	units *unit.Participant
@@ -122,6 +128,9 @@ func New(s Services) *Txns {
 		unknown:       s.UnknownCommand,
 		catchUp:       s.CatchUp,
 		classify:      s.Classify,
+		logger:        s.Logger,
+		runner:        script.NewRunner(),
+		scripts:       script.NewCache(scriptCacheBytes),
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
 	return t

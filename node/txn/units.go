@@ -213,8 +213,9 @@ func (u unitRecords) End(ctx context.Context, t storage.TableID, recs []unit.Rec
 }
 
 // RegisterPeer adds the unit peer requests to the peer port's request
-// table m: UNIT (a block one node leads, run here) and the U* requests,
-// answered by t's participant. None of them joins the link's pipeline
+// table m: UNIT (a block one node leads, run here), the U* requests,
+// answered by t's participant, and USCRIPT and USCRIPTFLUSH, by the
+// script cache. None of them joins the link's pipeline
 // batch: ctxOf commits what the batch holds, so that its replies stay
 // contiguous, and returns the request's command context (its reply
 // buffer).
@@ -292,6 +293,11 @@ func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 	}))
 	peer.Handle(m, peer.ParseUnitUnwatch, committed(ctxOf, func(c *command.Ctx, req peer.UnitUnwatch) {
 		answer(c, t.units.Unwatch(ctx, req.Token))
+	}))
+	peer.Handle(m, peer.ParseScriptFetch, committed(ctxOf, t.serveScriptFetch))
+	peer.Handle(m, peer.ParseScriptFlush, committed(ctxOf, func(c *command.Ctx, _ peer.ScriptFlush) {
+		t.scripts.Flush()
+		c.R.OK()
 	}))
 }
 
@@ -546,6 +552,10 @@ func (t *Txns) runSegmentAcross(cl Conn, c *command.Ctx, cmds []queuedCommand, w
 // whose keys' slots several nodes lead (router.Across) as a unit across
 // them: its reply is written to c, or the error that answers it returned.
 func (t *Txns) RunCommandAcross(cl Conn, c *command.Ctx, spec *command.Spec) error {
+	if spec.Flags&command.OwnLocks != 0 {
+		command.Run(spec, c) // a script routes its unit itself
+		return nil
+	}
 	return t.runAcross(cl, c, []queuedCommand{{spec: spec, args: c.Args}}, false, "command")
 }
 
