@@ -143,6 +143,7 @@ func (n *Node) applyState(st *meta.State) {
 	if n.raft != nil {
 		n.raft.Apply(snap)
 	}
+	n.txns.SetFunctions(st.Functions, st.Revision)
 	prev := n.proxy.Publish(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))

@@ -39,7 +39,8 @@ func (n *Node) newTxns() *txn.Txns {
 			n.stats.Unknown.Add(1)
 			return unknownCommand(args)
 		},
-		Classify: routedCommand,
+		Classify:  routedCommand,
+		Functions: functionStore{n},
 	})
 }
 

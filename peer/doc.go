@@ -47,6 +47,7 @@
 //	UUNWATCH <token>                                      +OK                                  UnitUnwatch
 //	USCRIPT <sha>                                         $body | $-1                          ScriptFetch
 //	USCRIPTFLUSH                                          +OK                                  ScriptFlush
+//	UFUNCTIONS <revision>                                 +OK                                  FunctionsAt
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -59,7 +60,8 @@
 // RAFT* carry raft mode's messages, leadership transfers and snapshots
 // (replication/multiraft). The U* requests carry units over slots of
 // several nodes (package unit, docs/transactions.md). USCRIPT and
-// USCRIPTFLUSH keep the nodes' script caches one (docs/scripting.md). Entries, chunks,
+// USCRIPTFLUSH keep the nodes' script caches one, UFUNCTIONS their
+// FUNCTION libraries (docs/scripting.md). Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //

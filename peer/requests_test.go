@@ -59,6 +59,7 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"UREAD":         box(ParseUnitRead),
 	"USCRIPT":       box(ParseScriptFetch),
 	"USCRIPTFLUSH":  box(ParseScriptFlush),
+	"UFUNCTIONS":    box(ParseFunctionsAt),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -117,6 +118,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{UnitUnwatch{Token: "t"}, "UUNWATCH t"},
 		{ScriptFetch{SHA: "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"}, "USCRIPT e0e1f9fabfc9d4800c877a703b823ac0578ff8db"},
 		{ScriptFlush{}, "USCRIPTFLUSH"},
+		{FunctionsAt{Revision: 42}, "UFUNCTIONS 42"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 2, Lower: []byte("lo"), Upper: []byte("up"), Limit: 1}, "UREAD 1 u 3 2 lo up 0 1"},
 	} {

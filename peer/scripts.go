@@ -1,8 +1,11 @@
 package peer
 
+import "strconv"
+
 // The requests of the cluster's one script cache (docs/scripting.md, "The
 // script cache"): a node asks its peers for a script it lacks, and SCRIPT
-// FLUSH empties every node's cache.
+// FLUSH empties every node's cache; and of the FUNCTION libraries, which
+// every node has once a change of them is answered.
 
 // ScriptFetch asks a peer for the body of a cached script:
 //
@@ -34,4 +37,30 @@ func ParseScriptFlush(args [][]byte) (ScriptFlush, error) {
 		return ScriptFlush{}, malformed("USCRIPTFLUSH")
 	}
 	return ScriptFlush{}, nil
+}
+
+// FunctionsAt asks a peer to have the cluster's FUNCTION libraries as of
+// the store's revision rev at least (reading them from the store if its
+// own are older) before it answers, so that an FCALL it runs after a
+// FUNCTION LOAD answered sees the library:
+//
+//	UFUNCTIONS <rev> -> +OK
+type FunctionsAt struct{ Revision int64 }
+
+func (FunctionsAt) Name() string { return "UFUNCTIONS" }
+
+func (r FunctionsAt) Args() [][]byte {
+	return [][]byte{[]byte(r.Name()), strconv.AppendInt(nil, r.Revision, 10)}
+}
+
+// ParseFunctionsAt reads a UFUNCTIONS.
+func ParseFunctionsAt(args [][]byte) (FunctionsAt, error) {
+	if len(args) != 2 {
+		return FunctionsAt{}, malformed("UFUNCTIONS")
+	}
+	rev, err := strconv.ParseInt(string(args[1]), 10, 64)
+	if err != nil || rev < 0 {
+		return FunctionsAt{}, malformed("UFUNCTIONS")
+	}
+	return FunctionsAt{Revision: rev}, nil
 }

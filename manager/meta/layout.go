@@ -16,6 +16,7 @@ import (
 //	/pika/<cluster>/jobs/<id>              Job
 //	/pika/<cluster>/ids/table              the next table id (decimal)
 //	/pika/<cluster>/secret                 the cluster secret: nodes authenticate to each other's peer port with it
+//	/pika/<cluster>/functions              the FUNCTION libraries, all of them: Functions (JSON)
 //
 // members/ is ours, beyond DESIGN.md: nodes/ vanishes with a dead node's
 // lease, and status must still name a dead node that holds replicas.
@@ -69,6 +70,11 @@ func (l Layout) TableIDCounter() string { return l.Root() + "ids/table" }
 
 // Secret holds the cluster secret, created by the first manager.
 func (l Layout) Secret() string { return l.Root() + "secret" }
+
+// Functions holds the cluster's FUNCTION libraries, all in one record,
+// so that a change of several (FUNCTION RESTORE, a library that takes a
+// function name another one had) is one compare-and-swap.
+func (l Layout) Functions() string { return l.Root() + "functions" }
 
 // parseSlotKey splits the part of a slot key after Slots().
 func parseSlotKey(rest string) (TableID, SlotID, error) {

@@ -33,6 +33,8 @@ type State struct {
 	NextTableID TableID
 	// Secret is the cluster secret for the peer port ("" until created).
 	Secret string
+	// Functions are the FUNCTION libraries' codes by library name.
+	Functions Functions
 	// candidates of the manager election: key -> create revision and value.
 	candidates map[string]candidate
 	// Problems lists records that could not be decoded.
@@ -67,6 +69,7 @@ func (s *State) Clone() *State {
 		Jobs:        maps.Clone(s.Jobs),
 		NextTableID: s.NextTableID,
 		Secret:      s.Secret,
+		Functions:   maps.Clone(s.Functions),
 		candidates:  maps.Clone(s.candidates),
 		Problems:    slices.Clone(s.Problems),
 	}
@@ -218,6 +221,13 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 		s.Jobs[j.ID] = j
 	case key == l.Secret():
 		s.Secret = string(kv.Value)
+	case key == l.Functions():
+		var f Functions
+		if err := json.Unmarshal(kv.Value, &f); err != nil {
+			s.problem(key, err)
+			return
+		}
+		s.Functions = f
 	case key == l.TableIDCounter():
 		v, err := strconv.ParseUint(string(kv.Value), 10, 32)
 		if err != nil {
@@ -255,6 +265,8 @@ func (s *State) delete(l Layout, key string) {
 		s.NextTableID = 0
 	case key == l.Secret():
 		s.Secret = ""
+	case key == l.Functions():
+		s.Functions = nil
 	}
 }
 

@@ -207,3 +207,7 @@ func ValidateTable(name string, slots uint32, replicas int, mode Mode) error {
 	}
 	return fmt.Errorf("invalid table: %s", msg)
 }
+
+// Functions are the cluster's FUNCTION libraries: each library's code
+// (which names it, `#!lua name=<name>`) by its name.
+type Functions map[string]string

@@ -3,6 +3,7 @@ package script
 import (
 	"context"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +46,7 @@ type Env struct {
 // Runner runs scripts on a pool of sandboxed Lua states. Safe for
 // concurrent use: each run has a state of its own.
 type Runner struct {
-	libs []Library
+	libs []Opener
 	pool sync.Pool
 	// rand is math.random's generator: one sequence for every script the
 	// runner runs, as a redis-server has one (it is not reseeded per
@@ -54,13 +55,14 @@ type Runner struct {
 	rand   lrand48
 }
 
-// Library opens a library in a new state: it sets its global (cjson,
-// cmsgpack, bit, struct), which the state then makes read-only.
-type Library func(L *lua.LState)
+// Opener opens one of the Lua libraries Redis loads in a new state: it
+// sets its global (cjson, cmsgpack, bit, struct), which the state then
+// makes read-only.
+type Opener func(L *lua.LState)
 
 // NewRunner returns a Runner whose states have Lua's libraries, the redis
 // table and libs. No state is made before a run needs one.
-func NewRunner(libs ...Library) *Runner {
+func NewRunner(libs ...Opener) *Runner {
 	r := &Runner{libs: libs}
 	r.rand.seed(0)
 	return r
@@ -81,6 +83,21 @@ type state struct {
 	run *run
 	// runner owns math.random's generator.
 	runner *Runner
+	// redisLib is the redis table behind its read-only proxy.
+	redisLib *lua.LTable
+	// libs are the libraries loaded in this state, with their
+	// functions' closures (RunFunction).
+	libs map[string]*loadedLibrary
+	// registering collects what redis.register_function registers while
+	// a library of registeringLib loads (nil otherwise).
+	registering    *[]registered
+	registeringLib *Library
+}
+
+// loadedLibrary is a library as loaded in one state.
+type loadedLibrary struct {
+	lib       *Library
+	callbacks map[string]*lua.LFunction
 }
 
 // run is one run's state.
@@ -116,6 +133,67 @@ func (r *Runner) Run(s *Script, env *Env, out *resp.Reply) error {
 }
 
 func (st *state) runScript(s *Script, env *Env, out *resp.Reply) error {
+	return st.execute(env, out, func(L *lua.LState) (*lua.LFunction, []lua.LValue, error) {
+		st.globals.RawSetString("KEYS", stringArray(L, env.Keys))
+		st.globals.RawSetString("ARGV", stringArray(L, env.Args))
+		fn := st.fns[s.SHA]
+		if fn == nil {
+			if len(st.fns) >= maxFns {
+				clear(st.fns)
+			}
+			fn = L.NewFunctionFromProto(s.proto)
+			fn.Env = st.env
+			st.fns[s.SHA] = fn
+		}
+		return fn, nil, nil
+	})
+}
+
+// RunFunction runs fn (FCALL) under env and appends its reply to out, as
+// Run does a script: its callback gets KEYS and ARGV as its arguments.
+func (r *Runner) RunFunction(fn *Function, env *Env, out *resp.Reply) error {
+	st, _ := r.pool.Get().(*state)
+	if st == nil {
+		st = newState(r)
+	}
+	err := st.runFunction(fn, env, out)
+	if err != nil {
+		st.L.Close()
+		return err
+	}
+	r.pool.Put(st)
+	return nil
+}
+
+func (st *state) runFunction(f *Function, env *Env, out *resp.Reply) error {
+	return st.execute(env, out, func(L *lua.LState) (*lua.LFunction, []lua.LValue, error) {
+		st.globals.RawSetString("KEYS", lua.LNil) // a function's are its arguments
+		st.globals.RawSetString("ARGV", lua.LNil)
+		loaded := st.libs[f.Library.Name]
+		if loaded == nil || loaded.lib != f.Library {
+			// The library as this state has it: loaded here once (its
+			// local state is this state's own).
+			regs, err := st.loadLibrary(f.Library)
+			if err != nil {
+				return nil, nil, err
+			}
+			loaded = &loadedLibrary{lib: f.Library, callbacks: map[string]*lua.LFunction{}}
+			for _, r := range regs {
+				loaded.callbacks[r.fn.Name] = r.callback
+			}
+			st.libs[f.Library.Name] = loaded
+		}
+		cb := loaded.callbacks[f.Name]
+		if cb == nil {
+			return nil, nil, Error("ERR Function not found")
+		}
+		return cb, []lua.LValue{stringArray(L, env.Keys), stringArray(L, env.Args)}, nil
+	})
+}
+
+// execute runs the function prepare returns, with its arguments, as one
+// run under env, and appends its reply to out (see Run).
+func (st *state) execute(env *Env, out *resp.Reply, prepare func(L *lua.LState) (*lua.LFunction, []lua.LValue, error)) error {
 	L := st.L
 	parent := env.Ctx
 	if parent == nil {
@@ -129,19 +207,20 @@ func (st *state) runScript(s *Script, env *Env, out *resp.Reply) error {
 	L.SetContext(ctx)
 	defer L.RemoveContext()
 
-	st.globals.RawSetString("KEYS", stringArray(L, env.Keys))
-	st.globals.RawSetString("ARGV", stringArray(L, env.Args))
-	fn := st.fns[s.SHA]
-	if fn == nil {
-		if len(st.fns) >= maxFns {
-			clear(st.fns)
+	fn, args, err := prepare(L)
+	if err != nil {
+		var se Error
+		if errors.As(err, &se) {
+			out.Error(string(se))
+			return nil
 		}
-		fn = L.NewFunctionFromProto(s.proto)
-		fn.Env = st.env
-		st.fns[s.SHA] = fn
+		return err
 	}
 	L.Push(fn)
-	callErr := L.PCall(0, 1, st.handler)
+	for _, a := range args {
+		L.Push(a)
+	}
+	callErr := L.PCall(len(args), 1, st.handler)
 	if rn.stop == nil && ctx.Err() != nil {
 		rn.stop = context.Cause(parent)
 		if rn.stop == nil {
@@ -211,7 +290,7 @@ func newState(r *Runner) *state {
 		RegistrySize:    1024,
 		RegistryMaxSize: 1 << 20,
 	})
-	st := &state{L: L, fns: map[string]*lua.LFunction{}, runner: r}
+	st := &state{L: L, fns: map[string]*lua.LFunction{}, runner: r, libs: map[string]*loadedLibrary{}}
 	for _, lib := range []struct {
 		name string
 		open lua.LGFunction
@@ -242,7 +321,8 @@ func newState(r *Runner) *state {
 		return 1
 	}))
 	st.addCompat(g)
-	g.RawSetString("redis", st.redisTable())
+	st.redisLib = st.redisTable()
+	g.RawSetString("redis", st.redisLib)
 	st.globals = g
 	st.handler = L.NewFunction(st.errorHandler)
 
@@ -293,6 +373,7 @@ func (st *state) addCompat(g *lua.LTable) {
 		if m.RawGetString("mod") == lua.LNil {
 			m.RawSetString("mod", m.RawGetString("fmod"))
 		}
+		m.RawSetString("huge", lua.LNumber(math.Inf(1))) // gopher-lua's is the largest finite number
 		m.RawSetString("random", L.NewFunction(st.mathRandom))
 		m.RawSetString("randomseed", L.NewFunction(st.mathRandomSeed))
 	}
@@ -412,6 +493,7 @@ func (st *state) redisTable() *lua.LTable {
 		"breakpoint":         func(L *lua.LState) int { L.Push(lua.LFalse); return 1 },
 		"debug":              func(L *lua.LState) int { return 0 },
 		"acl_check_cmd":      st.aclCheckCmd,
+		"register_function":  st.registerFunction,
 	}
 	for name, fn := range fns {
 		t.RawSetString(name, L.NewFunction(fn))

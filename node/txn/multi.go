@@ -70,6 +70,7 @@ func (t *Txns) Register() {
 		command.Spec{Name: "unwatch", Arity: 1, Flags: flags, Cluster: router.Server, Handler: t.cmdUnwatch},
 	)
 	t.registerScripts()
+	t.registerFunctions()
 }
 
 // RunsInMulti reports whether spec runs at once inside MULTI instead of

@@ -117,8 +117,12 @@ func (t *Txns) cmdEval(c *command.Ctx, bySHA, readOnly bool) error {
 	if err != nil {
 		return err
 	}
+	if readOnly && s.Shebang && !s.ReadOnly() {
+		return errROWrites
+	}
 	run := scriptRun{
 		script:   s,
+		name:     s.SHA,
 		keys:     router.CopyArgs(c.Args[3 : 3+n]),
 		args:     router.CopyArgs(c.Args[3+n:]),
 		readOnly: readOnly || s.ReadOnly(),
@@ -203,10 +207,14 @@ func (t *Txns) fetchScript(sha string) *script.Script {
 	return nil
 }
 
-// scriptRun is one EVAL: its script, KEYS and ARGV, and what its runs
-// found.
+// scriptRun is one EVAL or FCALL: its script or function, KEYS and ARGV,
+// and what its runs found.
 type scriptRun struct {
-	script   *script.Script
+	script *script.Script
+	fn     *script.Function
+	// name is what its errors call it: the script's SHA1, the function's
+	// name.
+	name     string
 	keys     [][]byte
 	args     [][]byte
 	readOnly bool
@@ -438,11 +446,14 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 		return tmp.B, nil
 	}
 	env := script.Env{
-		Name: run.script.SHA,
+		Name: run.name,
 		Keys: run.keys,
 		Args: run.args,
 		Call: call,
 		Log:  t.scriptLog,
+	}
+	if run.fn != nil {
+		return t.runner.RunFunction(run.fn, &env, c.R)
 	}
 	return t.runner.Run(run.script, &env, c.R)
 }
@@ -543,7 +554,11 @@ func truncateArg(b []byte) string {
 
 // flushPeers sends USCRIPTFLUSH to every other live node and waits for
 // their answers (bounded): SCRIPT FLUSH empties the cluster's cache.
-func (t *Txns) flushPeers() {
+func (t *Txns) flushPeers() { t.broadcast(peer.ScriptFlush{}) }
+
+// broadcast sends req to every other live node at once and waits for
+// their answers, at most scriptFetchWait.
+func (t *Txns) broadcast(req peer.Request) {
 	snap := t.proxy.Routing()
 	if snap == nil {
 		return
@@ -553,7 +568,7 @@ func (t *Txns) flushPeers() {
 		if info.ID == t.self {
 			continue
 		}
-		f := t.links.Do(info.Peer, peer.ClassUnit, 0, peer.ScriptFlush{})
+		f := t.links.Do(info.Peer, peer.ClassUnit, 0, req)
 		f.Flush()
 		futures = append(futures, f)
 	}

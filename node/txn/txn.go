@@ -62,6 +62,9 @@ type Services struct {
 	UnknownCommand func(args [][]byte) string
 	// Classify is what routing needs of a command: its class and keys.
 	Classify func(spec *command.Spec, args [][]byte) router.Command
+	// Functions keeps the cluster's FUNCTION libraries (nil: FUNCTION
+	// commands that change them fail).
+	Functions FunctionStore
 }
 
 // Conn is what the transactions need of a client connection (package
@@ -104,6 +107,10 @@ type Txns struct {
 	// runner runs the scripts, cached by SHA1 in scripts (scripts.go).
 	runner  *script.Runner
 	scripts *script.Cache
+	// functions are the FUNCTION libraries compiled here, from funcStore
+	// (functions.go).
+	functions functionRegistry
+	funcStore FunctionStore
 
 	// units is this node's part in units over several nodes; coord runs
 	// its clients' (units.go).
@@ -131,6 +138,7 @@ func New(s Services) *Txns {
 		logger:        s.Logger,
 		runner:        script.NewRunner(),
 		scripts:       script.NewCache(scriptCacheBytes),
+		funcStore:     s.Functions,
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
 	return t

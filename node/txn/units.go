@@ -214,8 +214,8 @@ func (u unitRecords) End(ctx context.Context, t storage.TableID, recs []unit.Rec
 
 // RegisterPeer adds the unit peer requests to the peer port's request
 // table m: UNIT (a block one node leads, run here), the U* requests,
-// answered by t's participant, and USCRIPT and USCRIPTFLUSH, by the
-// script cache. None of them joins the link's pipeline
+// answered by t's participant, USCRIPT and USCRIPTFLUSH, by the script
+// cache, and UFUNCTIONS, by the FUNCTION libraries. None of them joins the link's pipeline
 // batch: ctxOf commits what the batch holds, so that its replies stay
 // contiguous, and returns the request's command context (its reply
 // buffer).
@@ -299,6 +299,7 @@ func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 		t.scripts.Flush()
 		c.R.OK()
 	}))
+	peer.Handle(m, peer.ParseFunctionsAt, committed(ctxOf, t.serveFunctionsAt))
 }
 
 // committed adapts the handler of a U* request to the peer port's
