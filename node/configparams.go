@@ -11,7 +11,9 @@ import (
 // redis.conf (redisconf), accepted, remembered and reported as redis-server 7.0 does. The
 // hooks below are the ones that mean something in pika-node:
 //
-//   - maxclients, timeout and shutdown-timeout take effect at once;
+//   - maxclients, timeout, shutdown-timeout and busy-reply-threshold (alias
+//     lua-time-limit: when other clients get -BUSY on a running script's slots)
+//     take effect at once;
 //   - bind, port, dir, client-query-buffer-limit and proto-max-bulk-len show the node's
 //     settings (its flags) and cannot change while it runs (dir is protected, as in Redis);
 //   - requirepass is always "": passwords belong to tables;
@@ -37,6 +39,13 @@ func (n *Node) newConfigStore() *redisconf.Store {
 	must(s.Hook("maxclients", redisconf.Hook{
 		Get: func() string { return i64(n.maxClients.Load()) },
 		Set: func(v string) error { return n.maxClients.Set(num(v)) },
+	}))
+	must(s.Hook("busy-reply-threshold", redisconf.Hook{
+		Get: func() string { return i64(int64(n.txns.BusyThreshold() / time.Millisecond)) },
+		Set: func(v string) error {
+			n.txns.SetBusyThreshold(time.Duration(num(v)) * time.Millisecond)
+			return nil
+		},
 	}))
 	must(s.Hook("timeout", redisconf.Hook{
 		Get: func() string { return i64(int64(time.Duration(n.timeout.Load()) / time.Second)) },

@@ -311,6 +311,14 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		n.stats.Of(spec).Rejected.Add(1)
 		return
 	}
+	if routable && len(cmd.Keys) > 0 {
+		if msg := n.txns.Busy(tb.ID, tb.Slots, cmd.Keys); msg != "" {
+			pb.Commit()
+			c.R.Error(msg)
+			n.stats.Of(spec).Rejected.Add(1)
+			return
+		}
+	}
 	start := time.Now()
 	mark := c.R.Len()
 	switch {

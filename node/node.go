@@ -175,6 +175,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Routing:     n.proxy.Routing,
 		Shipper:     func() *replication.Shipper { return n.shipper },
 		Member:      func() *manager.Member { return n.member },
+		Scripts:     n.txns.ScriptCounts,
 	})
 	return n, nil
 }

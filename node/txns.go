@@ -29,6 +29,7 @@ func (n *Node) newTxns() *txn.Txns {
 		Logger:        n.log,
 		MaxQueryBytes: n.cfg.MaxQueryBytes,
 		UnitStepPause: n.cfg.UnitStepPause,
+		ScriptMemory:  n.cfg.ScriptMemoryLimit,
 		CatchUp:       func(b *router.Behind) { n.catchUp(b, n.peerCatchUpWait()) },
 		Ready:         n.waitReady,
 		// n.stats is made once every command is registered, these too.

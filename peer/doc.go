@@ -48,6 +48,7 @@
 //	USCRIPT <sha>                                         $body | $-1                          ScriptFetch
 //	USCRIPTFLUSH                                          +OK                                  ScriptFlush
 //	UFUNCTIONS <revision>                                 +OK                                  FunctionsAt
+//	USCRIPTKILL eval|function                             +OK | -NOTBUSY | -UNKILLABLE | -BUSY ScriptKill
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -61,7 +62,8 @@
 // (replication/multiraft). The U* requests carry units over slots of
 // several nodes (package unit, docs/transactions.md). USCRIPT and
 // USCRIPTFLUSH keep the nodes' script caches one, UFUNCTIONS their
-// FUNCTION libraries (docs/scripting.md). Entries, chunks,
+// FUNCTION libraries, and USCRIPTKILL reaches a script wherever it runs
+// (docs/scripting.md). Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //

@@ -60,6 +60,7 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"USCRIPT":       box(ParseScriptFetch),
 	"USCRIPTFLUSH":  box(ParseScriptFlush),
 	"UFUNCTIONS":    box(ParseFunctionsAt),
+	"USCRIPTKILL":   box(ParseScriptKill),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -119,6 +120,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{ScriptFetch{SHA: "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"}, "USCRIPT e0e1f9fabfc9d4800c877a703b823ac0578ff8db"},
 		{ScriptFlush{}, "USCRIPTFLUSH"},
 		{FunctionsAt{Revision: 42}, "UFUNCTIONS 42"},
+		{ScriptKill{Eval: true}, "USCRIPTKILL eval"},
+		{ScriptKill{}, "USCRIPTKILL function"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 2, Lower: []byte("lo"), Upper: []byte("up"), Limit: 1}, "UREAD 1 u 3 2 lo up 0 1"},
 	} {

@@ -64,3 +64,27 @@ func ParseFunctionsAt(args [][]byte) (FunctionsAt, error) {
 	}
 	return FunctionsAt{Revision: rev}, nil
 }
+
+// ScriptKill asks a peer to stop the script (Eval) or function it runs,
+// as SCRIPT KILL or FUNCTION KILL would there:
+//
+//	USCRIPTKILL eval|function -> +OK | -NOTBUSY ... | -UNKILLABLE ... | -BUSY ...
+type ScriptKill struct{ Eval bool }
+
+func (ScriptKill) Name() string { return "USCRIPTKILL" }
+
+func (r ScriptKill) Args() [][]byte {
+	kind := "function"
+	if r.Eval {
+		kind = "eval"
+	}
+	return [][]byte{[]byte(r.Name()), []byte(kind)}
+}
+
+// ParseScriptKill reads a USCRIPTKILL.
+func ParseScriptKill(args [][]byte) (ScriptKill, error) {
+	if len(args) != 2 || string(args[1]) != "eval" && string(args[1]) != "function" {
+		return ScriptKill{}, malformed("USCRIPTKILL")
+	}
+	return ScriptKill{Eval: string(args[1]) == "eval"}, nil
+}

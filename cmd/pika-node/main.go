@@ -143,6 +143,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Duration("client-write-timeout", def.ClientWriteTimeout, "disconnect clients that do not read their replies for this long")
 	f.Duration("shutdown-timeout", def.ShutdownTimeout, "after SIGTERM, exit after this long even if a command or connection has not stopped")
 	f.Int64("client-query-buffer-limit", def.MaxQueryBytes, "largest command a client may send, in bytes")
+	f.Int64("script-memory-limit", def.ScriptMemoryLimit, "how much the heap may grow while a Lua script runs before the script is stopped, in bytes")
 	f.Int64("proto-max-bulk-len", def.MaxBulkBytes, "largest argument, in bytes")
 	f.Int64("query-buffer-total", def.QueryBudgetBytes, "bytes all clients together may hold in commands being read")
 	f.Int("client-output-buffer-limit", def.MaxOutputBytes, "bytes of replies queued for a client that does not read them before it is disconnected")

@@ -13,7 +13,12 @@
 //   - Debian's etcd as a process (Etcd: StartEtcd, SpawnEtcd), and an
 //     embedded etcd in this process (StartEmbeddedEtcd, EmbeddedEtcdArgs);
 //   - waiting for a condition: WaitFor in a test, Poll outside one (in a
-//     TestMain), which gives up early when a process has exited.
+//     TestMain), which gives up early when a process has exited;
+//   - a throw-away redis-server with a RESP2 connection (Redis:
+//     StartRedis, Do, Eval), and the comparison of Lua scripts run on it
+//     with the same scripts run by gopher-lua (CompareLua, RunLua,
+//     LuaReply, LuaDumpPrelude), for the tests of the Lua libraries of
+//     node/script.
 //
 // Start, StartNode and StartEtcd tie the process to a test: it is killed
 // at the test's cleanup, and the last lines of its log are logged when the

@@ -7,7 +7,8 @@ import (
 )
 
 // pythonClientScript drives redis-py (Debian's python3-redis) in its default configuration: a
-// pipeline is a MULTI ... EXEC block, replies are parsed into Python values. It prints "ok" or
+// pipeline is a MULTI ... EXEC block, replies are parsed into Python values, scripts are
+// registered and called by SHA1. It prints "ok" or
 // fails with the assertion. Its keys share the hash tag {py} so that a block is one slot's
 // unit, which runs through any node of a cluster; watch=1 adds an optimistic transaction
 // (WATCH, GET, MULTI, SET, EXEC, as redis-py's transaction helper runs it) over keys this node
@@ -46,6 +47,23 @@ if watch:
         except redis.WatchError:
             pass
     assert r.get("{py}a") == b"changed"
+# Scripts as redis-py runs them: EVALSHA first, EVAL (SCRIPT LOAD in a pipeline) when the
+# server answers NOSCRIPT; keys untagged, so through a cluster on several nodes.
+r.delete("pyA", "pyB")
+incr_both = r.register_script("redis.call('incrby', KEYS[1], ARGV[1]); return redis.call('incrby', KEYS[2], ARGV[1])")
+assert incr_both(keys=["pyA", "pyB"], args=[5]) == 5
+r.script_flush()
+assert incr_both(keys=["pyA", "pyB"], args=[1]) == 6
+p = r.pipeline()
+incr_both(keys=["pyA", "pyB"], args=[1], client=p)
+p.get("pyA")
+assert p.execute() == [7, b"7"]
+assert r.mget("pyA", "pyB") == [b"7", b"7"]
+release = r.register_script("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end")
+r.set("pylock", "me")
+assert release(keys=["pylock"], args=["other"]) == 0
+assert release(keys=["pylock"], args=["me"]) == 1
+assert r.exists("pylock") == 0
 print("ok")
 `
 

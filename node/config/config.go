@@ -116,6 +116,10 @@ type Config struct {
 	// OutputBudgetBytes bounds the replies queued for all clients
 	// together. Default 512 MiB.
 	OutputBudgetBytes int64 `mapstructure:"output-buffer-total"`
+	// ScriptMemoryLimit is how much the node's heap may grow while a Lua
+	// script runs before the script is stopped ("not enough memory").
+	// Default 512 MiB.
+	ScriptMemoryLimit int64 `mapstructure:"script-memory-limit"`
 	// MaxQueryBytes is the largest command a client may send (Redis's
 	// client-query-buffer-limit). Default 1 GiB.
 	MaxQueryBytes int64 `mapstructure:"client-query-buffer-limit"`
@@ -164,6 +168,7 @@ func Default() Config {
 		ClientWriteTimeout:  30 * time.Second,
 		ShutdownTimeout:     10 * time.Second,
 		MaxQueryBytes:       1 << 30,
+		ScriptMemoryLimit:   512 << 20,
 		MaxOutputBytes:      128 << 20,
 		OutputBudgetBytes:   512 << 20,
 		QueryBudgetBytes:    2 << 30,
@@ -235,6 +240,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueryBudgetBytes < c.MaxQueryBytes {
 		errs = append(errs, fmt.Errorf("query-buffer-total %d: must be at least client-query-buffer-limit", c.QueryBudgetBytes))
+	}
+	if c.ScriptMemoryLimit < 1<<20 {
+		errs = append(errs, fmt.Errorf("script-memory-limit %d: must be at least 1MiB", c.ScriptMemoryLimit))
 	}
 	if c.ExpireSweepInterval <= 0 || c.ExpireSweepKeys <= 0 {
 		errs = append(errs, errors.New("expire-sweep-interval and expire-sweep-keys must be positive"))

@@ -43,6 +43,14 @@ type Env struct {
 	Ctx context.Context
 }
 
+// Interrupt is the cause of Env.Ctx that stops a script as an error it
+// raised where it was (SCRIPT KILL, the memory bound): Run then answers
+// "ERR <Reason> script: <name>, on @<source>:<line>." instead of
+// returning a stop.
+type Interrupt struct{ Reason string }
+
+func (i *Interrupt) Error() string { return i.Reason }
+
 // Runner runs scripts on a pool of sandboxed Lua states. Safe for
 // concurrent use: each run has a state of its own.
 type Runner struct {
@@ -221,10 +229,21 @@ func (st *state) execute(env *Env, out *resp.Reply, prepare func(L *lua.LState) 
 		L.Push(a)
 	}
 	callErr := L.PCall(len(args), 1, st.handler)
+	var interrupt *Interrupt
 	if rn.stop == nil && ctx.Err() != nil {
 		rn.stop = context.Cause(parent)
 		if rn.stop == nil {
 			rn.stop = ctx.Err()
+		}
+		if errors.As(rn.stop, &interrupt) && callErr != nil {
+			// Stopped as if it raised the error where it was.
+			rn.stop = nil
+			var apiErr *lua.ApiError
+			if errors.As(callErr, &apiErr) {
+				if t, ok := apiErr.Object.(*lua.LTable); ok {
+					t.RawSetString("err", lua.LString("ERR "+interrupt.Reason))
+				}
+			}
 		}
 	}
 	if rn.stop != nil {

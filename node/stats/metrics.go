@@ -45,6 +45,8 @@ type Source struct {
 	// them.
 	Shipper func() *replication.Shipper
 	Member  func() *manager.Member
+	// Scripts reads the scripting counts.
+	Scripts func() Scripts
 }
 
 // NewMetrics registers the collector over src, the command latencies and
@@ -101,7 +103,8 @@ type collector struct{ src Source }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
 		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descLag, descShipped, descFullSyncs, descEtcd,
-		descManager, descRevision, descRocks, descSST} {
+		descManager, descRevision, descRocks, descSST, descScriptsCached, descScriptsBytes, descLibraries, descFunctions,
+		descScriptRunning, descScriptRuns, descScriptReruns, descScriptKilled, descScriptFetched} {
 		ch <- d
 	}
 }
@@ -123,6 +126,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counter(descUnknown, src.Commands.Unknown.Load())
+	if src.Scripts != nil {
+		collectScripts(ch, src.Scripts())
+	}
 	gauge(descClients, float64(src.Clients()))
 	counter(descConns, src.Connections.Load())
 	counter(descNetIn, src.NetIn.Load())
@@ -185,4 +191,52 @@ func one(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Scripts is what the node's scripting keeps count of (INFO memory's
+// script lines and the pika_script* metrics).
+type Scripts struct {
+	// CachedScripts and CacheBytes are the script cache's scripts and
+	// their bodies' bytes; Libraries, Functions and LibraryBytes the
+	// FUNCTION libraries'.
+	CachedScripts, CacheBytes          int
+	Libraries, Functions, LibraryBytes int
+	// Running is the number of scripts running now.
+	Running int
+	// Runs counts the scripts and functions run; Reruns the runs
+	// abandoned for a key the unit did not hold (the unit ran again);
+	// Killed the runs SCRIPT KILL, FUNCTION KILL or the memory bound
+	// stopped; Fetched the scripts EVALSHA got from a peer's cache.
+	Runs, Reruns, Killed, Fetched int64
+}
+
+var (
+	descScriptsCached = prometheus.NewDesc("pika_scripts_cached", "Scripts in this node's script cache.", nil, nil)
+	descScriptsBytes  = prometheus.NewDesc("pika_scripts_cached_bytes", "Bytes of the scripts in this node's script cache.", nil, nil)
+	descLibraries     = prometheus.NewDesc("pika_function_libraries", "FUNCTION libraries of the cluster, as this node has them.", nil, nil)
+	descFunctions     = prometheus.NewDesc("pika_functions", "Functions the FUNCTION libraries register.", nil, nil)
+	descScriptRunning = prometheus.NewDesc("pika_scripts_running", "Scripts and functions running on this node now.", nil, nil)
+	descScriptRuns    = prometheus.NewDesc("pika_script_runs_total", "Scripts and functions run by this node's clients.", nil, nil)
+	descScriptReruns  = prometheus.NewDesc("pika_script_reruns_total", "Script runs abandoned for a key their unit did not hold (the unit then ran again with it).", nil, nil)
+	descScriptKilled  = prometheus.NewDesc("pika_scripts_killed_total", "Script runs stopped by SCRIPT KILL, FUNCTION KILL or the memory bound.", nil, nil)
+	descScriptFetched = prometheus.NewDesc("pika_scripts_fetched_total", "Scripts EVALSHA found in another node's cache.", nil, nil)
+)
+
+// collectScripts exports s.
+func collectScripts(ch chan<- prometheus.Metric, s Scripts) {
+	gauge := func(d *prometheus.Desc, v int) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v))
+	}
+	counter := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	gauge(descScriptsCached, s.CachedScripts)
+	gauge(descScriptsBytes, s.CacheBytes)
+	gauge(descLibraries, s.Libraries)
+	gauge(descFunctions, s.Functions)
+	gauge(descScriptRunning, s.Running)
+	counter(descScriptRuns, s.Runs)
+	counter(descScriptReruns, s.Reruns)
+	counter(descScriptKilled, s.Killed)
+	counter(descScriptFetched, s.Fetched)
 }

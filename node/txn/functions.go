@@ -12,6 +12,7 @@ import (
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/rdb"
 	"github.com/pika-node/pika-node/node/script"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
@@ -266,6 +267,7 @@ func (t *Txns) cmdFcall(c *command.Ctx, readOnly bool) error {
 	if readOnly && !f.ReadOnly() {
 		return errROWrites
 	}
+	t.counts.runs.Add(1)
 	run := scriptRun{
 		fn:       f,
 		name:     f.Name,
@@ -362,7 +364,7 @@ func (t *Txns) cmdFunction(c *command.Ctx) error {
 		if len(args) != 0 {
 			return wrongArgs
 		}
-		return command.Error("NOTBUSY No scripts in execution right now.")
+		return t.killEverywhere(c, false)
 	case "dump", "restore":
 		return t.functionDumpRestore(c, sub, args)
 	case "help":
@@ -483,9 +485,76 @@ var functionHelp = []string{
 	"    Prints this help.",
 }
 
-// functionDumpRestore is FUNCTION DUMP and FUNCTION RESTORE (not yet:
-// they need Redis's payload format).
+// functionDumpRestore is FUNCTION DUMP and FUNCTION RESTORE, in
+// redis-server 7.0's payload format (package rdb): payloads move both
+// ways between it and pika-node.
 func (t *Txns) functionDumpRestore(c *command.Ctx, sub string, args [][]byte) error {
-	_ = args
-	return errors.New("FUNCTION " + strings.ToUpper(sub) + " is not built yet")
+	if sub == "dump" {
+		if len(args) != 0 {
+			return command.Error("ERR wrong number of arguments for 'function|dump' command")
+		}
+		libs := t.libraries()
+		codes := make([]string, len(libs))
+		for i, l := range libs {
+			codes[i] = l.Code
+		}
+		c.R.Bulk(rdb.EncodeFunctions(codes))
+		return nil
+	}
+	if len(args) == 0 {
+		return command.Error("ERR wrong number of arguments for 'function|restore' command")
+	}
+	if len(args) > 2 {
+		return command.Error("ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.")
+	}
+	policy := "append"
+	if len(args) == 2 {
+		policy = strings.ToLower(string(args[1]))
+		if policy != "flush" && policy != "append" && policy != "replace" {
+			return command.Error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+		}
+	}
+	codes, decodeErr := rdb.DecodeFunctions(args[0])
+	// Redis compiles each library as it reads it: one that does not
+	// compile answers before a fault further on.
+	var restored []*script.Library
+	for _, code := range codes {
+		lib, err := t.runner.CompileLibrary([]byte(code))
+		if err != nil {
+			return scriptError(err)
+		}
+		if slices.ContainsFunc(restored, func(l *script.Library) bool { return l.Name == lib.Name }) {
+			return command.Error("ERR Library " + lib.Name + " already exists")
+		}
+		restored = append(restored, lib)
+	}
+	var re rdb.Error
+	if errors.As(decodeErr, &re) {
+		return command.Error(re)
+	} else if decodeErr != nil {
+		return decodeErr
+	}
+	if err := t.changeFunctions(func(cur meta.Functions) (meta.Functions, error) {
+		next := meta.Functions{}
+		if policy != "flush" {
+			next = maps.Clone(cur)
+		}
+		for _, lib := range restored {
+			if _, ok := next[lib.Name]; ok && policy == "append" {
+				return nil, command.Error("ERR Library " + lib.Name + " already exists")
+			}
+			delete(next, lib.Name)
+		}
+		for _, lib := range restored {
+			var err error
+			if next, err = t.withLibrary(next, lib, false); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
+	}); err != nil {
+		return err
+	}
+	c.R.OK()
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pika-node/pika-node/node/command"
@@ -120,6 +121,7 @@ func (t *Txns) cmdEval(c *command.Ctx, bySHA, readOnly bool) error {
 	if readOnly && s.Shebang && !s.ReadOnly() {
 		return errROWrites
 	}
+	t.counts.runs.Add(1)
 	run := scriptRun{
 		script:   s,
 		name:     s.SHA,
@@ -202,6 +204,7 @@ func (t *Txns) fetchScript(sha string) *script.Script {
 			continue
 		}
 		t.scripts.Put(s)
+		t.counts.fetched.Add(1)
 		return s
 	}
 	return nil
@@ -221,8 +224,8 @@ type scriptRun struct {
 	// unit are the keys the unit holds, by slot: KEYS, then those that
 	// stopped a run (errScriptGrows).
 	unit map[storage.SlotID][][]byte
-	// wrote: the run called a write command.
-	wrote bool
+	// wrote: the run called a write command (read by SCRIPT KILL).
+	wrote atomic.Bool
 }
 
 // addKey adds key (of slot s) to the unit's keys; it reports whether the
@@ -294,6 +297,7 @@ func (t *Txns) runScript(c *command.Ctx, run *scriptRun) error {
 		if !errors.Is(err, errScriptGrows) {
 			return err
 		}
+		t.counts.reruns.Add(1)
 		runs++
 		if runs >= maxScriptRuns || len(run.unit) > maxScriptSlots {
 			return command.Error("ERR the script touched keys it did not declare too many times")
@@ -440,17 +444,20 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 			}
 		}
 		if spec.Flags&command.Write != 0 {
-			run.wrote = true
+			run.wrote.Store(true)
 		}
 		command.RunInUnit(spec, &cc, b)
 		return tmp.B, nil
 	}
+	ctx, end := t.startRun(run, c.Table, slots)
+	defer end()
 	env := script.Env{
 		Name: run.name,
 		Keys: run.keys,
 		Args: run.args,
 		Call: call,
 		Log:  t.scriptLog,
+		Ctx:  ctx,
 	}
 	if run.fn != nil {
 		return t.runner.RunFunction(run.fn, &env, c.R)
@@ -513,7 +520,7 @@ func (t *Txns) cmdScript(c *command.Ctx) error {
 		if len(c.Args) != 2 {
 			return wrongArgs
 		}
-		return command.Error("NOTBUSY No scripts in execution right now.")
+		return t.killEverywhere(c, true)
 	case "help":
 		if len(c.Args) != 2 {
 			return wrongArgs
@@ -557,11 +564,12 @@ func truncateArg(b []byte) string {
 func (t *Txns) flushPeers() { t.broadcast(peer.ScriptFlush{}) }
 
 // broadcast sends req to every other live node at once and waits for
-// their answers, at most scriptFetchWait.
-func (t *Txns) broadcast(req peer.Request) {
+// their answers, at most scriptFetchWait: their replies, nil for a node
+// that did not answer.
+func (t *Txns) broadcast(req peer.Request) [][]byte {
 	snap := t.proxy.Routing()
 	if snap == nil {
-		return
+		return nil
 	}
 	var futures []*peer.Future
 	for _, info := range snap.Nodes() {
@@ -574,9 +582,11 @@ func (t *Txns) broadcast(req peer.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), scriptFetchWait)
 	defer cancel()
-	for _, f := range futures {
-		_, _ = f.Wait(ctx, scriptFetchWait)
+	replies := make([][]byte, len(futures))
+	for i, f := range futures {
+		replies[i], _ = f.Wait(ctx, scriptFetchWait)
 	}
+	return replies
 }
 
 // serveScriptFetch answers USCRIPT: the body of a script cached here.

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -8,6 +9,10 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/script"
+	"github.com/pika-node/pika-node/node/script/bitop"
+	"github.com/pika-node/pika-node/node/script/cjson"
+	"github.com/pika-node/pika-node/node/script/cmsgpack"
+	"github.com/pika-node/pika-node/node/script/structlib"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
@@ -62,6 +67,9 @@ type Services struct {
 	UnknownCommand func(args [][]byte) string
 	// Classify is what routing needs of a command: its class and keys.
 	Classify func(spec *command.Spec, args [][]byte) router.Command
+	// ScriptMemory is how much the heap may grow while a script runs
+	// before it is stopped (0: scriptMemoryLimit).
+	ScriptMemory int64
 	// Functions keeps the cluster's FUNCTION libraries (nil: FUNCTION
 	// commands that change them fail).
 	Functions FunctionStore
@@ -111,6 +119,10 @@ type Txns struct {
 	// (functions.go).
 	functions functionRegistry
 	funcStore FunctionStore
+	// running are the scripts running here (running.go); counts what
+	// ScriptCounts reports.
+	running runningScripts
+	counts  scriptCounters
 
 	// units is this node's part in units over several nodes; coord runs
 	// its clients' (units.go).
@@ -136,11 +148,13 @@ func New(s Services) *Txns {
 		catchUp:       s.CatchUp,
 		classify:      s.Classify,
 		logger:        s.Logger,
-		runner:        script.NewRunner(),
+		runner:        script.NewRunner(cjson.Open, cmsgpack.Open, bitop.Open, structlib.Open),
 		scripts:       script.NewCache(scriptCacheBytes),
 		funcStore:     s.Functions,
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
+	t.running.threshold.Store(int64(defaultBusyThreshold))
+	t.running.memory = cmp.Or(uint64(max(s.ScriptMemory, 0)), scriptMemoryLimit)
 	return t
 }
 

@@ -215,7 +215,8 @@ func (u unitRecords) End(ctx context.Context, t storage.TableID, recs []unit.Rec
 // RegisterPeer adds the unit peer requests to the peer port's request
 // table m: UNIT (a block one node leads, run here), the U* requests,
 // answered by t's participant, USCRIPT and USCRIPTFLUSH, by the script
-// cache, and UFUNCTIONS, by the FUNCTION libraries. None of them joins the link's pipeline
+// cache, UFUNCTIONS, by the FUNCTION libraries, and USCRIPTKILL, by the
+// scripts running here. None of them joins the link's pipeline
 // batch: ctxOf commits what the batch holds, so that its replies stay
 // contiguous, and returns the request's command context (its reply
 // buffer).
@@ -300,6 +301,7 @@ func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 		c.R.OK()
 	}))
 	peer.Handle(m, peer.ParseFunctionsAt, committed(ctxOf, t.serveFunctionsAt))
+	peer.Handle(m, peer.ParseScriptKill, committed(ctxOf, t.serveScriptKill))
 }
 
 // committed adapts the handler of a U* request to the peer port's
