@@ -40,7 +40,7 @@
 //	UPREPARE <table> <unit> <home> <home slot> <n> (<slot> <effect>){n} [DECIDE]
 //	                                                      +OK (DECIDE: +commit | +abort)       UnitPrepare
 //	UDECIDE <unit> commit|abort <table> <home slot>       +commit | +abort (the recorded one)  UnitDecide
-//	UAPPLY | UABORT | URELEASE | UCONFIRM <unit>          +OK                                  UnitApply ...
+//	UAPPLY | UABORT | URELEASE | UCONFIRM | URENEW <unit> +OK                                  UnitApply ...
 //	UFORGET <table> (<unit> <home slot>)...              +OK                                  UnitForget
 //	UWATCH <table> <token> <n> (<slot> <epoch> <k> <key>{k}){n}
 //	                                                      +OK                                  UnitWatch

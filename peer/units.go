@@ -242,11 +242,15 @@ func ParseUnitDecide(args [][]byte) (UnitDecide, error) {
 // know (already ended): they may be sent again. URELEASE and UCONFIRM
 // answer an error when the part's hold did not last (its lease ran out,
 // a raft slot's lead moved on): the unit's reads are not of one instant.
+// URENEW answers an error when the part is gone (its lease ran out).
 type (
 	UnitApply   struct{ Unit string }
 	UnitAbort   struct{ Unit string }
 	UnitRelease struct{ Unit string }
 	UnitConfirm struct{ Unit string }
+	// UnitRenew starts the lease of a part not yet prepared again: its
+	// coordinator is alive, evaluating a unit that runs long (a script).
+	UnitRenew struct{ Unit string }
 	// UnitForget drops the decisions of committed units of one table
 	// whose parts are all applied, several at once (a coordinator sends
 	// them after its clients' replies, batched).
@@ -266,12 +270,14 @@ func (UnitApply) Name() string   { return "UAPPLY" }
 func (UnitAbort) Name() string   { return "UABORT" }
 func (UnitRelease) Name() string { return "URELEASE" }
 func (UnitConfirm) Name() string { return "UCONFIRM" }
+func (UnitRenew) Name() string   { return "URENEW" }
 func (UnitForget) Name() string  { return "UFORGET" }
 
 func (r UnitApply) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitAbort) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitRelease) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitConfirm) Args() [][]byte { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
+func (r UnitRenew) Args() [][]byte   { return [][]byte{[]byte(r.Name()), []byte(r.Unit)} }
 func (r UnitForget) Args() [][]byte {
 	args := make([][]byte, 0, 2+2*len(r.Units))
 	args = append(args, []byte(r.Name()), u64(uint64(r.Table)))
@@ -289,8 +295,8 @@ func parseUnitID(name string, args [][]byte) (string, error) {
 	return string(args[1]), nil
 }
 
-// ParseUnitApply, ParseUnitAbort, ParseUnitRelease, ParseUnitConfirm and
-// ParseUnitForget read those requests.
+// ParseUnitApply, ParseUnitAbort, ParseUnitRelease, ParseUnitConfirm,
+// ParseUnitRenew and ParseUnitForget read those requests.
 //
 // A part on raft slots is found by its unit among the parts the slots'
 // records hold, on whichever node leads them now.
@@ -312,6 +318,11 @@ func ParseUnitRelease(args [][]byte) (UnitRelease, error) {
 func ParseUnitConfirm(args [][]byte) (UnitConfirm, error) {
 	u, err := parseUnitID("UCONFIRM", args)
 	return UnitConfirm{Unit: u}, err
+}
+
+func ParseUnitRenew(args [][]byte) (UnitRenew, error) {
+	u, err := parseUnitID("URENEW", args)
+	return UnitRenew{Unit: u}, err
 }
 
 func ParseUnitForget(args [][]byte) (UnitForget, error) {

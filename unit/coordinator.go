@@ -136,6 +136,39 @@ func (c *Coordinator) Run(ctx context.Context, table storage.TableID, shares []S
 	return c.run(ctx, table, shares, eval, "")
 }
 
+// renewEvery is how often a unit whose evaluation runs long (a script)
+// renews its parts' leases (the participants' LockLease, 5 s by
+// default, would end them).
+const renewEvery = time.Second
+
+// renewWhile renews the leases of the unit's parts at every share every
+// renewEvery until the returned stop is called; it awaits its goroutine.
+// A unit evaluated in less than renewEvery sends nothing.
+func (c *Coordinator) renewWhile(ctx context.Context, shares []Share, unit string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(renewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				c.each(shares, func(_ int, sh Share) {
+					c.send(ctx, sh, "URENEW", func(ctx context.Context) error { return sh.Site.Renew(ctx, unit) })
+				})
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // RunWaitingOn is Run for a unit whose last try found a slot busy on node
 // waitOn: that share is locked first, waiting for its slots (ULOCK ...
 // WAIT) while the unit holds nothing else, and the others then as Run
@@ -219,7 +252,9 @@ func (c *Coordinator) run(ctx context.Context, table storage.TableID, shares []S
 		}
 		return firstErr
 	}
+	stopRenewing := c.renewWhile(ctx, shares, unit)
 	effects, err := eval(images)
+	stopRenewing()
 	if err != nil {
 		release(locked)
 		return err

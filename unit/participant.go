@@ -30,6 +30,8 @@ type Site interface {
 	// Confirm checks, before the unit's decision, that a part that only
 	// read still holds its slots as it locked them.
 	Confirm(ctx context.Context, unit string) error
+	// Renew starts the lease of a part not yet prepared again.
+	Renew(ctx context.Context, unit string) error
 	Forget(ctx context.Context, req peer.UnitForget) error
 	Watch(ctx context.Context, req peer.UnitWatch) error
 	Unwatch(ctx context.Context, token string) error
@@ -474,6 +476,22 @@ func (p *Participant) Confirm(ctx context.Context, unit string) error {
 	pt.timer.Reset(p.cfg.LockLease)
 	p.mu.Unlock()
 	return p.confirmReads(ctx, pt)
+}
+
+// Renew starts the lease of the unit's part here again (URENEW): its
+// coordinator is alive and still evaluating. ErrUnknownUnit when the
+// part is gone; a part already prepared has no lease to renew.
+func (p *Participant) Renew(_ context.Context, unit string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pt := p.parts[unit]
+	if pt == nil {
+		return ErrUnknownUnit
+	}
+	if pt.prepared == nil && !pt.busy {
+		pt.timer.Reset(p.cfg.LockLease)
+	}
+	return nil
 }
 
 func (p *Participant) end(unit string, commit bool) error {

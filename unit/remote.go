@@ -132,6 +132,10 @@ func (r Remote) Confirm(ctx context.Context, unit string) error {
 	return r.ok(ctx, peer.UnitConfirm{Unit: unit})
 }
 
+func (r Remote) Renew(ctx context.Context, unit string) error {
+	return r.ok(ctx, peer.UnitRenew{Unit: unit})
+}
+
 func (r Remote) Forget(ctx context.Context, req peer.UnitForget) error { return r.ok(ctx, req) }
 
 func (r Remote) Watch(ctx context.Context, req peer.UnitWatch) error { return r.ok(ctx, req) }

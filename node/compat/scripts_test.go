@@ -263,3 +263,37 @@ func TestFunctionDumpRestore(t *testing.T) {
 		move(t, redisSrv.addr, clusterProxy.addr)
 	})
 }
+
+// TestClusterLongScript runs, through one node, a script over keys of all three nodes that
+// runs longer than the participants' lock lease (5 s): its coordinator renews the lease
+// (URENEW) while the script runs, so its writes commit, all of them.
+func TestClusterLongScript(t *testing.T) {
+	needServers(t)
+	if pikaBin == "" {
+		t.Skip("COMPAT_TARGET=redis: no cluster")
+	}
+	needCluster(t)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: clusterNodes[0].addr, ReadTimeout: time.Minute})
+	defer c.Close()
+	var keys []string
+	for i := range 12 {
+		keys = append(keys, "long:"+string(rune('a'+i)))
+	}
+	body := `for i, k in ipairs(KEYS) do redis.call('set', k, ARGV[1]) end
+local t0 = tonumber(redis.call('time')[1])
+while tonumber(redis.call('time')[1]) < t0 + 7 do end
+return #KEYS`
+	if n, err := c.Eval(ctx, body, keys, "v1").Int(); err != nil || n != len(keys) {
+		t.Fatalf("a script of 7 s over keys of every node: %d, %v", n, err)
+	}
+	got, err := c.MGet(ctx, keys...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != "v1" {
+			t.Fatalf("%s = %v after the script", keys[i], v)
+		}
+	}
+}

@@ -286,6 +286,9 @@ func RegisterPeer[C any](m *peer.Mux[C], t *Txns, ctxOf func(C) *command.Ctx) {
 	peer.Handle(m, peer.ParseUnitConfirm, committed(ctxOf, func(c *command.Ctx, req peer.UnitConfirm) {
 		answer(c, t.units.Confirm(ctx, req.Unit))
 	}))
+	peer.Handle(m, peer.ParseUnitRenew, committed(ctxOf, func(c *command.Ctx, req peer.UnitRenew) {
+		answer(c, t.units.Renew(ctx, req.Unit))
+	}))
 	peer.Handle(m, peer.ParseUnitForget, committed(ctxOf, func(c *command.Ctx, req peer.UnitForget) {
 		answer(c, t.units.Forget(ctx, req))
 	}))
