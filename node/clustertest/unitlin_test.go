@@ -23,54 +23,102 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ---- the model: a few counters, changed by transfers, read all at once --
+// ---- the model: a few counters, changed by transfers, read all at once;
+// and a lock with a fencing counter, taken and released by scripts ------
 
 const (
 	unitCounters = 4
 	unitStart    = 1000
 )
 
-type unitState [unitCounters]int64
-
-// unitInput is a transfer of n from counter a to counter b (MULTI DECRBY
-// a n INCRBY b n EXEC) or a read of every counter (read: MULTI GET ...
-// EXEC, or MGET).
-type unitInput struct {
-	read bool
-	a, b int
-	n    int64
+// unitState is the counters, the lock's owner (0: free) and its fencing
+// counter (how many times it was taken).
+type unitState struct {
+	counters [unitCounters]int64
+	owner    int
+	fence    int64
 }
 
-// unitOutput is a read's values or a transfer's two replies (the counters'
-// new values). unknown: a transfer whose reply never came, which may or
-// may not have taken effect; its Return is the end of the history.
+// unitOp is what an operation does.
+type unitOp uint8
+
+const (
+	// opTransfer moves n from counter a to counter b: MULTI DECRBY a n
+	// INCRBY b n EXEC.
+	opTransfer unitOp = iota
+	// opRead reads every counter at once: MULTI GET ... EXEC, MGET, or a
+	// read-only script (EVAL_RO).
+	opRead
+	// opLimited is a transfer by a script (EVALSHA) that refuses to take
+	// counter a below zero: it then changes nothing.
+	opLimited
+	// opAcquire takes the lock for owner (a script: SET NX of the lock,
+	// INCR of the fencing counter, keys of two slots) when it is free,
+	// answering the new fencing value, else 0.
+	opAcquire
+	// opRelease frees the lock if owner holds it (compare-and-delete),
+	// answering 1, else 0.
+	opRelease
+)
+
+type unitInput struct {
+	op    unitOp
+	a, b  int
+	n     int64
+	owner int
+}
+
+// unitOutput is a read's values, a transfer's two replies (the counters'
+// new values; limited: the script refused), or a lock script's reply.
+// unknown: an operation whose reply never came, which may or may not have
+// taken effect; its Return is the end of the history.
 type unitOutput struct {
-	vals    unitState
+	vals    [unitCounters]int64
 	va, vb  int64
+	limited bool
+	result  int64
 	unknown bool
 }
 
 var unitModel = porcupine.Model{
 	Init: func() any {
 		var s unitState
-		for i := range s {
-			s[i] = unitStart
+		for i := range s.counters {
+			s.counters[i] = unitStart
 		}
 		return s
 	},
 	Step: func(state, input, output any) (bool, any) {
 		st, in, out := state.(unitState), input.(unitInput), output.(unitOutput)
-		if in.read {
-			return out.vals == st, st
-		}
 		next := st
-		next[in.a] -= in.n
-		next[in.b] += in.n
-		return out.unknown || (out.va == next[in.a] && out.vb == next[in.b]), next
+		switch in.op {
+		case opRead:
+			return out.vals == st.counters, st
+		case opLimited:
+			if st.counters[in.a] < in.n {
+				return out.unknown || out.limited, st
+			}
+		case opAcquire:
+			if st.owner != 0 {
+				return out.unknown || out.result == 0, st
+			}
+			next.owner, next.fence = in.owner, st.fence+1
+			return out.unknown || out.result == next.fence, next
+		case opRelease:
+			if st.owner != in.owner {
+				return out.unknown || out.result == 0, st
+			}
+			next.owner = 0
+			return out.unknown || out.result == 1, next
+		}
+		next.counters[in.a] -= in.n
+		next.counters[in.b] += in.n
+		return out.unknown || (!out.limited && out.va == next.counters[in.a] && out.vb == next.counters[in.b]), next
 	},
 	Hash: func(state any) uint64 {
+		st := state.(unitState)
 		h := fnv.New64a()
-		for _, v := range state.(unitState) {
+		for _, v := range append(st.counters[:], int64(st.owner), st.fence) {
 			h.Write(strconv.AppendInt(nil, v, 10))
 			h.Write([]byte{','})
 		}
@@ -78,16 +126,58 @@ var unitModel = porcupine.Model{
 	},
 	DescribeOperation: func(input, output any) string {
 		in, out := input.(unitInput), output.(unitOutput)
-		if in.read {
-			return fmt.Sprintf("read → %v", out.vals)
-		}
+		res := fmt.Sprint(out.result)
 		if out.unknown {
-			return fmt.Sprintf("transfer(c%d→c%d, %d) → ?", in.a, in.b, in.n)
+			res = "?"
 		}
-		return fmt.Sprintf("transfer(c%d→c%d, %d) → %d, %d", in.a, in.b, in.n, out.va, out.vb)
+		switch in.op {
+		case opRead:
+			return fmt.Sprintf("read → %v", out.vals)
+		case opAcquire:
+			return fmt.Sprintf("acquire(%d) → %s", in.owner, res)
+		case opRelease:
+			return fmt.Sprintf("release(%d) → %s", in.owner, res)
+		}
+		name := "transfer"
+		if in.op == opLimited {
+			name = "script-transfer"
+		}
+		switch {
+		case out.unknown:
+			return fmt.Sprintf("%s(c%d→c%d, %d) → ?", name, in.a, in.b, in.n)
+		case out.limited:
+			return fmt.Sprintf("%s(c%d→c%d, %d) → limited", name, in.a, in.b, in.n)
+		}
+		return fmt.Sprintf("%s(c%d→c%d, %d) → %d, %d", name, in.a, in.b, in.n, out.va, out.vb)
 	},
-	DescribeState: func(state any) string { return fmt.Sprint(state.(unitState)) },
+	DescribeState: func(state any) string {
+		st := state.(unitState)
+		return fmt.Sprintf("%v lock=%d fence=%d", st.counters, st.owner, st.fence)
+	},
 }
+
+// The scripts of the test: a transfer that refuses to go below zero, a
+// read of every counter, and a lock with a fencing counter.
+var (
+	limitedTransfer = redis.NewScript(`
+local a = tonumber(redis.call('get', KEYS[1]))
+local b = tonumber(redis.call('get', KEYS[2]))
+local n = tonumber(ARGV[1])
+if a < n then return {'limited'} end
+redis.call('set', KEYS[1], a - n)
+redis.call('set', KEYS[2], b + n)
+return {a - n, b + n}`)
+	readCounters = redis.NewScript(`
+local r = {}
+for i, k in ipairs(KEYS) do r[i] = tonumber(redis.call('get', k)) end
+return r`)
+	acquireLock = redis.NewScript(`
+if redis.call('set', KEYS[1], ARGV[1], 'NX') then return redis.call('incr', KEYS[2]) end
+return 0`)
+	releaseLock = redis.NewScript(`
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`)
+)
 
 // unitRefusal is an answer pika-node gives only before a unit's decision
 // (nothing of it ran): a slot's leader down or unknown, slots busy or
@@ -99,8 +189,8 @@ var unitModel = porcupine.Model{
 // left pending to the end of the history.
 var unitRefusal = regexp.MustCompile(`^CLUSTERDOWN (` +
 	`slot \d+ of table \S+ (has no leader|is not served: its leader \S+ is down)` +
-	`|the slots of the (transaction|command) (stayed busy|are moving); retry` +
-	`|a node of the transaction did not answer before its decision \(nothing ran\): .*` +
+	`|the slots of the (transaction|command|script) (stayed busy|are moving); retry` +
+	`|a node of the (transaction|script's unit) did not answer before its decision \(nothing ran\): .*` +
 	`|(the|a) slot's leadership is changing; retry` +
 	`|a slot's leadership handover did not finish in time; retry)$`)
 
@@ -111,8 +201,12 @@ func unitNotApplied(err error) bool {
 
 // TestUnitsLinearizable checks with porcupine that transfers between
 // counters whose slots three nodes lead (units across nodes, an async
-// table of one replica) and reads of all counters at once (MULTI/GET/EXEC
-// and MGET), through every node, are linearizable, while a node is
+// table of one replica: MULTI/DECRBY/INCRBY/EXEC, and a script that
+// refuses to take a counter below zero), reads of all counters at once
+// (MULTI/GET/EXEC, MGET and a read-only script), and a lock taken and
+// released by scripts (SET NX of the lock and INCR of its fencing
+// counter, keys of two slots; compare-and-delete), through every node,
+// are linearizable, while a node is
 // killed with kill -9 and restarted: every read sees every transfer whole
 // or not at all, in an order consistent with real time, and each
 // transfer's replies are the counters' values at that point.
@@ -181,14 +275,51 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 	now := func() int64 { return time.Since(start).Nanoseconds() }
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var transfers, reads, notApplied int
-	var crossSlot []string   // replies no client of one redis-server gets
-	var unknownErrs []string // the first few errors of transfers left pending
-	writer := func(node int, seed uint64) {
+	var transfers, reads, notApplied int // transfers: every operation that writes
+	var done [opRelease + 1]int          // operations answered, by kind
+	var limited int                      // script transfers that met the limit
+	var crossSlot []string               // replies no client of one redis-server gets
+	var unknownErrs []string             // the first few errors of operations left pending
+	// record adds an operation that ended with err (nil: out is its
+	// reply) and says whether the client may go on with the same id.
+	record := func(id int, in unitInput, call, ret int64, out unitOutput, err error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Return: ret, Output: out})
+			done[in.op]++
+			if out.limited {
+				limited++
+			}
+			if in.op == opRead {
+				reads++
+			} else {
+				transfers++
+			}
+			return true
+		case in.op == opRead:
+			return false // a read that failed changed nothing
+		case unitNotApplied(err):
+			notApplied++
+			return true
+		}
+		if strings.Contains(err.Error(), "CROSSSLOT") {
+			crossSlot = append(crossSlot, err.Error())
+		}
+		unknown = append(unknown, len(ops))
+		ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: unitOutput{unknown: true}})
+		if len(unknownErrs) < 10 {
+			unknownErrs = append(unknownErrs, err.Error())
+		}
+		return false // its operation may still be pending
+	}
+	// loop runs op until the test stops, as one client (a new id after
+	// an operation that may still be pending).
+	loop := func(node int, op func(c *redis.Client, id int) (ok bool, failed bool)) {
 		defer wg.Done()
 		c := clientOn(node)
 		defer c.Close()
-		rng := rand.New(rand.NewPCG(seed, 1))
 		id := newID()
 		for {
 			select {
@@ -196,70 +327,73 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 				return
 			default:
 			}
-			in := unitInput{a: rng.IntN(unitCounters), b: rng.IntN(unitCounters), n: int64(1 + rng.IntN(9))}
-			if in.a == in.b {
-				continue
+			ok, failed := op(c, id)
+			if !ok {
+				id = newID()
 			}
-			var dec, inc *redis.IntCmd
-			call := now()
-			_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				dec = p.DecrBy(ctx, keys[in.a], in.n)
-				inc = p.IncrBy(ctx, keys[in.b], in.n)
-				return nil
-			})
-			ret := now()
-			mu.Lock()
-			switch {
-			case err == nil:
-				ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Return: ret,
-					Output: unitOutput{va: dec.Val(), vb: inc.Val()}})
-				transfers++
-			case unitNotApplied(err):
-				notApplied++
-			default:
-				if strings.Contains(err.Error(), "CROSSSLOT") {
-					crossSlot = append(crossSlot, err.Error())
-				}
-				unknown = append(unknown, len(ops))
-				ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: unitOutput{unknown: true}})
-				if len(unknownErrs) < 10 {
-					unknownErrs = append(unknownErrs, err.Error())
-				}
-			}
-			mu.Unlock()
-			if err != nil {
-				if !unitNotApplied(err) {
-					id = newID() // its operation may still be pending
-				}
+			if failed {
 				time.Sleep(50 * time.Millisecond) // a node is down: do not pile up
 			}
 		}
 	}
-	reader := func(node int, mget bool) {
-		defer wg.Done()
-		c := clientOn(node)
-		defer c.Close()
-		id := newID()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	// writer transfers by MULTI ... EXEC, or (script) by the limited
+	// transfer script, larger amounts, which sometimes meet the limit.
+	writer := func(node int, seed uint64, script bool) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		loop(node, func(c *redis.Client, id int) (bool, bool) {
+			in := unitInput{a: rng.IntN(unitCounters), b: rng.IntN(unitCounters), n: int64(1 + rng.IntN(9))}
+			if in.a == in.b {
+				return true, false
 			}
-			var vals unitState
+			var out unitOutput
+			var err error
+			call := now()
+			if script {
+				in.op, in.n = opLimited, int64(1+rng.IntN(300))
+				var res []any
+				if res, err = limitedTransfer.Run(ctx, c, []string{keys[in.a], keys[in.b]}, in.n).Slice(); err == nil {
+					if len(res) == 1 {
+						out.limited = true
+					} else {
+						out.va, out.vb = res[0].(int64), res[1].(int64)
+					}
+				}
+			} else {
+				var dec, inc *redis.IntCmd
+				_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					dec = p.DecrBy(ctx, keys[in.a], in.n)
+					inc = p.IncrBy(ctx, keys[in.b], in.n)
+					return nil
+				})
+				out.va, out.vb = dec.Val(), inc.Val()
+			}
+			return record(id, in, call, now(), out, err), err != nil
+		})
+	}
+	// reader reads every counter by MULTI ... EXEC, MGET or a read-only
+	// script.
+	reader := func(node int, how string) {
+		loop(node, func(c *redis.Client, id int) (bool, bool) {
+			var out unitOutput
 			call := now()
 			var err error
-			if mget {
+			switch how {
+			case "mget":
 				var got []any
 				if got, err = c.MGet(ctx, keys...).Result(); err == nil {
 					for i, v := range got {
 						s, _ := v.(string)
-						if vals[i], err = strconv.ParseInt(s, 10, 64); err != nil {
+						if out.vals[i], err = strconv.ParseInt(s, 10, 64); err != nil {
 							break
 						}
 					}
 				}
-			} else {
+			case "script":
+				var got []int64
+				if got, err = readCounters.RunRO(ctx, c, keys).Int64Slice(); err == nil {
+					copy(out.vals[:], got)
+				}
+			default:
 				var gets []*redis.StringCmd
 				_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 					gets = gets[:0]
@@ -269,29 +403,50 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 					return nil
 				})
 				for i := 0; err == nil && i < len(gets); i++ {
-					vals[i], err = gets[i].Int64()
+					out.vals[i], err = gets[i].Int64()
 				}
 			}
-			ret := now()
-			if err != nil {
-				id = newID()
-				time.Sleep(50 * time.Millisecond)
-				continue
+			return record(id, unitInput{op: opRead}, call, now(), out, err), err != nil
+		})
+	}
+	// locker takes the lock and releases it, by scripts over the lock and
+	// its fencing counter (keys of two slots); after a take whose reply
+	// never came it releases too (it may hold the lock).
+	locker := func(node int, owner int) {
+		lockKeys := []string{"ul-lock", "ul-fence"}
+		held := false
+		loop(node, func(c *redis.Client, id int) (bool, bool) {
+			in := unitInput{op: opAcquire, owner: owner}
+			if held {
+				in.op = opRelease
 			}
-			mu.Lock()
-			ops = append(ops, porcupine.Operation{ClientId: id, Input: unitInput{read: true}, Call: call, Return: ret,
-				Output: unitOutput{vals: vals}})
-			reads++
-			mu.Unlock()
-		}
+			var out unitOutput
+			var err error
+			call := now()
+			if in.op == opAcquire {
+				out.result, err = acquireLock.Run(ctx, c, lockKeys, owner).Int64()
+			} else {
+				out.result, err = releaseLock.Run(ctx, c, lockKeys[:1], owner).Int64()
+			}
+			ok := record(id, in, call, now(), out, err)
+			if in.op == opAcquire {
+				held = err == nil && out.result > 0 || !ok // a take with no known outcome may hold it
+			} else {
+				held = err != nil // not done, or perhaps not: release again
+			}
+			return ok, err != nil
+		})
 	}
 	for i := range 4 {
 		wg.Add(1)
-		go writer(i%len(nodes), uint64(i)+uint64(start.UnixNano()))
+		go writer(i%len(nodes), uint64(i)+uint64(start.UnixNano()), i%2 == 1)
 	}
-	wg.Add(2)
-	go reader(1, false)
-	go reader(2, true)
+	wg.Add(5)
+	go reader(1, "multi")
+	go reader(2, "mget")
+	go reader(3, "script")
+	go locker(0, 1)
+	go locker(3, 2)
 
 	// The fault: the node leading some counters, and coordinating some
 	// clients' units, is killed in the middle of the load and restarted.
@@ -328,6 +483,11 @@ func testUnitsLinearizable(t *testing.T, mode string) {
 		ops[i].Return = end
 	}
 	t.Logf("%d transfers, %d reads, %d transfers refused before their decision, %d with no reply; moved %s", transfers, reads, notApplied, len(unknown), moved)
+	t.Logf("answered: %d transfers by MULTI, %d by script (%d limited), %d reads, %d lock takes, %d releases",
+		done[opTransfer], done[opLimited], limited, done[opRead], done[opAcquire], done[opRelease])
+	if done[opLimited] == 0 || done[opAcquire] == 0 || done[opRelease] == 0 {
+		t.Fatal("the scripts did not run")
+	}
 	for _, e := range unknownErrs {
 		t.Logf("a transfer with no known outcome: %s", e)
 	}
