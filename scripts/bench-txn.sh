@@ -4,7 +4,8 @@
 # send it), with each unit's keys in one slot (a hash tag) or spread over random slots (on one
 # node: several slots it leads; on 3 nodes: slots of every node, the units across nodes of
 # docs/transactions.md). Load: bench/txnbench. Writes bench/results-txn.md and a section at the
-# end of bench/results.md, and prints the table.
+# end of bench/results.md, and prints the table. With BENCH_TXN_OPS=script2 (make bench-script)
+# it measures EVALSHA of a 2-key script (GET, INCR, SET) instead, into bench/results-script.md.
 #
 # Usage: scripts/bench-txn.sh        (make bench-txn builds first)
 # Environment:
@@ -13,6 +14,7 @@
 #   BENCH_NODES    nodes of the cluster (default 3)
 #   BENCH_TXN_MODE the table's mode: async (default), or raft (1 replica on one node, 3 on the
 #                  cluster; every unit over several slots runs across their raft groups)
+#   BENCH_TXN_OPS  the units measured (default "mset10 multi4"; "script2": make bench-script)
 #   PIKA_NODE_BIN, PIKACTL_BIN, BENCH_OUT (default bench/results.md),
 #   BENCH_TXN_OUT  the full report (default bench/results-txn.md; raft: results-txn-raft.md),
 #                  KEEP_TMP=1,
@@ -25,11 +27,14 @@ clients=${BENCH_C:-32}
 nodes=${BENCH_NODES:-3}
 out=${BENCH_OUT:-$root/bench/results.md}
 mode=${BENCH_TXN_MODE:-async}
+txn_ops=${BENCH_TXN_OPS:-mset10 multi4}
 case $mode in
   async) out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn.md} ;;
   raft) out_txn=${BENCH_TXN_OUT:-$root/bench/results-txn-raft.md} ;;
   *) echo "bench-txn: BENCH_TXN_MODE must be async or raft" >&2; exit 2 ;;
 esac
+what="Multi-key units (MSET, MULTI/EXEC)"
+[ "$txn_ops" = script2 ] && what="Scripts (EVALSHA of a 2-key script)"
 for tool in redis-server redis-cli haproxy curl; do
   command -v "$tool" >/dev/null || { echo "bench-txn: $tool not found (scripts/install-deps.sh)" >&2; exit 1; }
 done
@@ -73,7 +78,7 @@ cpu_ticks() {
 }
 hz=$(getconf CLK_TCK)
 : >"$results"
-for op in mset10 multi4; do
+for op in $txn_ops; do
   for keys in tag spread; do
     for server in redis single multi; do
       case $server in
@@ -107,7 +112,7 @@ table=$(awk -F, -v nodes="$nodes" '
     for (i = 1; i <= nk; i++) {
       k = order[i]; split(k, kp, SUBSEP)
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s | %s, %s |\n",
-        (kp[1] == "mset10" ? "MSET of 10 keys" : "MULTI, 4 SETs, EXEC"),
+        (kp[1] == "mset10" ? "MSET of 10 keys" : kp[1] == "script2" ? "EVALSHA, 2 keys (GET, INCR, SET)" : "MULTI, 4 SETs, EXEC"),
         (kp[2] == "tag" ? "one slot (hash tag)" : "random slots"),
         ops["redis", k], ops["single", k], ops["multi", k],
         ratio(ops["redis", k], ops["single", k]), ratio(ops["redis", k], ops["multi", k]),
@@ -123,9 +128,9 @@ commit=$("$cl_pika_bin" --version 2>/dev/null | awk '{ print $NF }')
 [ -n "$commit" ] || commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 {
-  echo "# Multi-key units (MSET, MULTI/EXEC), $mode tables: pika-node vs redis-server"
+  echo "# $what, $mode tables: pika-node vs redis-server"
   echo
-  echo "Written by \`make bench-txn\` (scripts/bench-txn.sh); rewritten on each run."
+  echo "Written by \`make bench-txn\` or \`make bench-script\` (scripts/bench-txn.sh); rewritten on each run."
   echo
   echo "- Date: $date; host \`$(uname -n)\`, CPU ${cpu:-unknown}, nproc $(nproc); pika-node $commit"
   echo "- Load: bench/txnbench (go-redis), $clients clients, ${secs} s per run, 100 000 keys; clients,"
@@ -147,7 +152,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null ||
 } >"$out_txn"
 {
   echo
-  echo "## Multi-key units, $mode tables (make bench-txn), $date"
+  echo "## $what, $mode tables (scripts/bench-txn.sh), $date"
   echo
   echo "Full report: [$(basename "$out_txn")]($(basename "$out_txn"))."
   echo

@@ -4,7 +4,8 @@
 // tag) or spread over random slots, from many clients at once for a while;
 // or a job queue's push (-op queue: MULTI, SADD queues <q>, LPUSH
 // queue:<q> <job>, EXEC, as Sidekiq sends it) onto -queues queues filled
-// with -queue-len jobs first.
+// with -queue-len jobs first; or a script of 2 keys called by its SHA1
+// (-op script2: GET, INCR, SET; go-redis's Script, EVALSHA).
 // It prints one line: operations per second, p50 and p99 latency in ms,
 // and the number of failed operations. make bench-txn (scripts/bench-txn.sh)
 // runs it against redis-server, one pika-node and a 3-node cluster.
@@ -29,7 +30,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9221", "address to send through")
 	db := flag.Int("db", 0, "database (table id)")
-	op := flag.String("op", "mset10", "mset10: MSET of 10 keys; multi4: MULTI, 4 SETs, EXEC")
+	op := flag.String("op", "mset10", "mset10: MSET of 10 keys; multi4: MULTI, 4 SETs, EXEC; queue; script2: EVALSHA of a 2-key script")
 	keys := flag.String("keys", "spread", "spread: each key in a random slot; tag: a unit's keys share a hash tag")
 	space := flag.Int("space", 100000, "distinct keys (and tags)")
 	clients := flag.Int("clients", 32, "concurrent clients")
@@ -37,9 +38,9 @@ func main() {
 	queues := flag.Int("queues", 8, "queue: how many queues")
 	queueLen := flag.Int("queue-len", 20000, "queue: jobs in each queue before the run")
 	flag.Parse()
-	per := map[string]int{"mset10": 10, "multi4": 4, "queue": 2}[*op]
+	per := map[string]int{"mset10": 10, "multi4": 4, "queue": 2, "script2": 2}[*op]
 	if per == 0 || (*keys != "spread" && *keys != "tag") || *queues < 1 || *queueLen < 0 {
-		fmt.Fprintln(os.Stderr, "txnbench: -op mset10|multi4|queue, -keys spread|tag, -queues >= 1, -queue-len >= 0")
+		fmt.Fprintln(os.Stderr, "txnbench: -op mset10|multi4|queue|script2, -keys spread|tag, -queues >= 1, -queue-len >= 0")
 		os.Exit(2)
 	}
 	c := redis.NewClient(&redis.Options{Addr: *addr, DB: *db, PoolSize: *clients, MaxRetries: -1,
@@ -89,6 +90,13 @@ func main() {
 						p.LPush(ctx, "queue:"+q, `{"class":"Job","args":[1]}`)
 						return nil
 					})
+				case "script2":
+					// The counted key's name is apart from the written one's.
+					names[1] = "c" + names[1]
+					err = script2.Run(ctx, c, names, "v").Err()
+					if err == redis.Nil {
+						err = nil
+					}
 				case "mset10":
 					args := make([]any, 0, 2*per)
 					for _, n := range names {
@@ -135,6 +143,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "first error:", firstErr)
 	}
 }
+
+// script2 is the script of -op script2: it reads one key, counts in the
+// other and writes the first.
+var script2 = redis.NewScript(`local v = redis.call('get', KEYS[1])
+redis.call('incr', KEYS[2])
+redis.call('set', KEYS[1], ARGV[1])
+return v`)
 
 // fillQueues pushes jobs onto queue:q0 ... queue:q<n-1> until each holds
 // length of them.
