@@ -333,10 +333,7 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			"LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
 		}
-		c.R.Array(len(lines))
-		for _, l := range lines {
-			c.R.Simple(l)
-		}
+		c.R.SimpleArray(lines)
 	default:
 		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try CLIENT HELP.")
 	}
@@ -446,10 +443,7 @@ func (n *Node) cmdConfig(c *command.Ctx) error {
 				"REWRITE", "    Rewrite the configuration file.",
 				"HELP", "    Prints this help.",
 			}
-			c.R.Array(len(lines))
-			for _, l := range lines {
-				c.R.Simple(l)
-			}
+			c.R.SimpleArray(lines)
 		}
 	default:
 		return command.Error("ERR unknown subcommand '" + string(c.Args[1]) + "'. Try CONFIG HELP.")

@@ -174,5 +174,13 @@ func (r *Reply) header(kind byte, n int) {
 	r.B = append(r.B, '\r', '\n')
 }
 
+// SimpleArray appends an array of simple strings (the HELP replies).
+func (r *Reply) SimpleArray(lines []string) {
+	r.Array(len(lines))
+	for _, l := range lines {
+		r.Simple(l)
+	}
+}
+
 // Raw appends already-encoded bytes.
 func (r *Reply) Raw(b []byte) { r.B = append(r.B, b...) }

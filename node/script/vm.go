@@ -125,12 +125,16 @@ const maxFns = 1024
 // An error is a stop (Env.Call's error, or Env.Ctx's cause): nothing was
 // appended. A script's own errors are replies, not errors.
 func (r *Runner) Run(s *Script, env *Env, out *resp.Reply) error {
+	return r.withState(func(st *state) error { return st.runScript(s, env, out) })
+}
+
+// withState runs fn on a state of the pool, or a new one.
+func (r *Runner) withState(fn func(st *state) error) error {
 	st, _ := r.pool.Get().(*state)
 	if st == nil {
 		st = newState(r)
 	}
-	err := st.runScript(s, env, out)
-	if err != nil {
+	if err := fn(st); err != nil {
 		// A stopped run unwound through whatever the script was doing:
 		// the state is not reused.
 		st.L.Close()
@@ -160,17 +164,7 @@ func (st *state) runScript(s *Script, env *Env, out *resp.Reply) error {
 // RunFunction runs fn (FCALL) under env and appends its reply to out, as
 // Run does a script: its callback gets KEYS and ARGV as its arguments.
 func (r *Runner) RunFunction(fn *Function, env *Env, out *resp.Reply) error {
-	st, _ := r.pool.Get().(*state)
-	if st == nil {
-		st = newState(r)
-	}
-	err := st.runFunction(fn, env, out)
-	if err != nil {
-		st.L.Close()
-		return err
-	}
-	r.pool.Put(st)
-	return nil
+	return r.withState(func(st *state) error { return st.runFunction(fn, env, out) })
 }
 
 func (st *state) runFunction(f *Function, env *Env, out *resp.Reply) error {

@@ -267,18 +267,7 @@ func (t *Txns) cmdFcall(c *command.Ctx, readOnly bool) error {
 	if readOnly && !f.ReadOnly() {
 		return errROWrites
 	}
-	t.counts.runs.Add(1)
-	run := scriptRun{
-		fn:       f,
-		name:     f.Name,
-		keys:     router.CopyArgs(c.Args[3 : 3+n]),
-		args:     router.CopyArgs(c.Args[3+n:]),
-		readOnly: readOnly || f.ReadOnly(),
-	}
-	if b := c.UnitBatch(); b != nil {
-		return t.runScriptIn(c, b, &run, nil)
-	}
-	return t.runScript(c, &run)
+	return t.start(c, &scriptRun{fn: f, name: f.Name, readOnly: readOnly || f.ReadOnly()}, n)
 }
 
 // cmdFunction is FUNCTION LOAD / DELETE / FLUSH / LIST / DUMP / RESTORE /
@@ -371,10 +360,7 @@ func (t *Txns) cmdFunction(c *command.Ctx) error {
 		if len(args) != 0 {
 			return wrongArgs
 		}
-		c.R.Array(len(functionHelp))
-		for _, h := range functionHelp {
-			c.R.Simple(h)
-		}
+		c.R.SimpleArray(functionHelp)
 	default:
 		return command.Error("ERR unknown subcommand '" + truncateArg(c.Args[1]) + "'. Try FUNCTION HELP.")
 	}

@@ -98,8 +98,7 @@ func (t *Txns) startRun(run *scriptRun, table storage.TableID, slots []storage.S
 			}
 		})
 	}
-	var check func()
-	check = func() {
+	check := func() {
 		if heapBytes() > rs.heap0+r.memory {
 			t.counts.killed.Add(1)
 			cancel(&script.Interrupt{Reason: "not enough memory"})

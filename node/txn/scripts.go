@@ -121,20 +121,21 @@ func (t *Txns) cmdEval(c *command.Ctx, bySHA, readOnly bool) error {
 	if readOnly && s.Shebang && !s.ReadOnly() {
 		return errROWrites
 	}
+	return t.start(c, &scriptRun{script: s, name: s.SHA, readOnly: readOnly || s.ReadOnly()}, n)
+}
+
+// start runs a script or function call whose first n arguments after
+// numkeys are its KEYS, the rest its ARGV.
+func (t *Txns) start(c *command.Ctx, run *scriptRun, n int) error {
 	t.counts.runs.Add(1)
-	run := scriptRun{
-		script:   s,
-		name:     s.SHA,
-		keys:     router.CopyArgs(c.Args[3 : 3+n]),
-		args:     router.CopyArgs(c.Args[3+n:]),
-		readOnly: readOnly || s.ReadOnly(),
-	}
+	run.keys = router.CopyArgs(c.Args[3 : 3+n])
+	run.args = router.CopyArgs(c.Args[3+n:])
 	if b := c.UnitBatch(); b != nil {
 		// Inside MULTI ... EXEC: the block's unit holds the declared
 		// keys' slots; the script's commands join its batch.
-		return t.runScriptIn(c, b, &run, nil)
+		return t.runScriptIn(c, b, run, nil)
 	}
-	return t.runScript(c, &run)
+	return t.runScript(c, run)
 }
 
 // findScript returns the script EVAL sends (compiled and cached here) or
@@ -175,22 +176,9 @@ func scriptError(err error) error {
 // fetchScript asks every peer for the script sha at once and caches the
 // first body that compiles to it; nil when none has it.
 func (t *Txns) fetchScript(sha string) *script.Script {
-	snap := t.proxy.Routing()
-	if snap == nil {
-		return nil
-	}
-	var futures []*peer.Future
-	for _, info := range snap.Nodes() {
-		if info.ID == t.self {
-			continue
-		}
-		f := t.links.Do(info.Peer, peer.ClassUnit, 0, peer.ScriptFetch{SHA: sha})
-		f.Flush()
-		futures = append(futures, f)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), scriptFetchWait)
 	defer cancel()
-	for _, f := range futures {
+	for _, f := range t.askPeers(peer.ScriptFetch{SHA: sha}) {
 		raw, err := f.Wait(ctx, scriptFetchWait)
 		if err != nil || peer.IsError(raw) {
 			continue
@@ -331,19 +319,9 @@ func (t *Txns) runScriptHere(c *command.Ctx, tb *router.Table, slots []storage.S
 // across them (runUnitAcross has the same shape for a MULTI block):
 // retry says nothing ran and the caller should route again.
 func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, run *scriptRun, attempt int, busyAt *string) (retry bool, err error) {
-	var shares []unit.Share
-	for _, s := range slots {
-		r := tb.Route(s)
-		i := slices.IndexFunc(shares, func(sh unit.Share) bool { return sh.Node == string(r.Leader) })
-		if i < 0 {
-			site, ok := t.site(snap, r.Leader, uint32(s))
-			if !ok {
-				return true, nil
-			}
-			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site})
-			i = len(shares) - 1
-		}
-		shares[i].Slots = append(shares[i].Slots, peer.UnitSlot{SlotEpoch: peer.SlotEpoch{Slot: s, Epoch: r.Epoch}, Keys: run.unit[s]})
+	shares, ok := t.sharesOf(snap, tb, slots, run.unit, nil)
+	if !ok {
+		return true, nil
 	}
 	start := c.R.Len()
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
@@ -542,10 +520,7 @@ func (t *Txns) cmdScript(c *command.Ctx) error {
 			"HELP",
 			"    Prints this help.",
 		}
-		c.R.Array(len(help))
-		for _, h := range help {
-			c.R.Simple(h)
-		}
+		c.R.SimpleArray(help)
 	default:
 		return command.Error(fmt.Sprintf("ERR unknown subcommand '%s'. Try SCRIPT HELP.", truncateArg(c.Args[1])))
 	}
@@ -563,10 +538,9 @@ func truncateArg(b []byte) string {
 // their answers (bounded): SCRIPT FLUSH empties the cluster's cache.
 func (t *Txns) flushPeers() { t.broadcast(peer.ScriptFlush{}) }
 
-// broadcast sends req to every other live node at once and waits for
-// their answers, at most scriptFetchWait: their replies, nil for a node
-// that did not answer.
-func (t *Txns) broadcast(req peer.Request) [][]byte {
+// askPeers sends req to every other live node at once and returns their
+// future replies.
+func (t *Txns) askPeers(req peer.Request) []*peer.Future {
 	snap := t.proxy.Routing()
 	if snap == nil {
 		return nil
@@ -580,6 +554,14 @@ func (t *Txns) broadcast(req peer.Request) [][]byte {
 		f.Flush()
 		futures = append(futures, f)
 	}
+	return futures
+}
+
+// broadcast sends req to every other live node at once and waits for
+// their answers, at most scriptFetchWait: their replies, nil for a node
+// that did not answer.
+func (t *Txns) broadcast(req peer.Request) [][]byte {
+	futures := t.askPeers(req)
 	ctx, cancel := context.WithTimeout(context.Background(), scriptFetchWait)
 	defer cancel()
 	replies := make([][]byte, len(futures))

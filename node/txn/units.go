@@ -344,6 +344,18 @@ func (t *Txns) unitShares(cl Conn, snap *router.Snapshot, tb *router.Table, slot
 			}
 		}
 	}
+	return t.sharesOf(snap, tb, slots, keys, func(leader meta.NodeID) string {
+		if cl != nil && len(cl.Transaction().remote[leader]) > 0 {
+			return cl.Transaction().token
+		}
+		return ""
+	})
+}
+
+// sharesOf groups slots of tb, with the keys of each (keys), by the node
+// leading them; watch names the WATCH token a node's share checks (nil:
+// none). ok is false when a leader is not a live node.
+func (t *Txns) sharesOf(snap *router.Snapshot, tb *router.Table, slots []storage.SlotID, keys map[storage.SlotID][][]byte, watch func(meta.NodeID) string) (_ []unit.Share, ok bool) {
 	var shares []unit.Share
 	for _, s := range slots {
 		r := tb.Route(s)
@@ -353,11 +365,11 @@ func (t *Txns) unitShares(cl Conn, snap *router.Snapshot, tb *router.Table, slot
 			if !ok {
 				return nil, false
 			}
-			var token string
-			if cl != nil && len(cl.Transaction().remote[r.Leader]) > 0 {
-				token = cl.Transaction().token
+			sh := unit.Share{Node: string(r.Leader), Site: site}
+			if watch != nil {
+				sh.Watch = watch(r.Leader)
 			}
-			shares = append(shares, unit.Share{Node: string(r.Leader), Site: site, Watch: token})
+			shares = append(shares, sh)
 			i = len(shares) - 1
 		}
 		shares[i].Slots = append(shares[i].Slots, peer.UnitSlot{SlotEpoch: peer.SlotEpoch{Slot: s, Epoch: r.Epoch}, Keys: keys[s]})
