@@ -43,6 +43,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzGlob$$' -fuzztime $(call fuzzcount,120000) ./node/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(call fuzzcount,800000) ./peer/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSlotImage$$' -fuzztime $(call fuzzcount,450000) ./storage/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFunctions$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
+	$(GO) test -run '^$$' -fuzz '^FuzzLZF$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
 
 test: deps vet test-unit fuzz
 

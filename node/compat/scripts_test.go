@@ -170,9 +170,15 @@ func TestScriptMemoryBound(t *testing.T) {
 	for _, body := range []string{
 		"local t = {} while true do t[#t + 1] = string.rep('x', 1000000) end",
 		"local s = 'x' while true do s = s .. s end",
+		"return string.rep('x', 2^40)", // one allocation no heap holds: refused before it is made
+		"return ('ab'):rep(2^33)",      // the same through the strings' metatable
+		"return string.format('%99999999999d', 1)",
 	} {
 		err := c.Eval(ctx, body, nil).Err()
 		want := "ERR not enough memory script: " + redis.NewScript(body).Hash() + ", on @user_script:1."
+		if strings.Contains(body, "format") {
+			want = "ERR user_script:1: invalid format (width or precision too long) script: " + redis.NewScript(body).Hash() + ", on @user_script:1."
+		}
 		if err == nil || err.Error() != want {
 			t.Fatalf("%s: %v, want %q", body, err, want)
 		}

@@ -120,3 +120,67 @@ func luaMessage(msg string) string {
 	}
 	return msg
 }
+
+// maxResult bounds one string a library function makes (proto-max-bulk-len's
+// default): past it the script gets Lua's "not enough memory".
+const maxResult = 512 << 20
+
+// strRep is string.rep, refusing a result longer than maxResult.
+func strRep(L *lua.LState) int {
+	s := L.CheckString(1)
+	n := L.CheckInt(2)
+	if n <= 0 || s == "" {
+		L.Push(lua.LString(""))
+		return 1
+	}
+	if n > maxResult/len(s) {
+		L.Error(lua.LString("not enough memory"), 0)
+	}
+	L.Push(lua.LString(strings.Repeat(s, n)))
+	return 1
+}
+
+// checkFormat raises Lua 5.1's errors for a string.format format whose
+// conversions it would refuse: at most 5 flags, 2 digits of width and of
+// precision, and a known conversion (so that no width makes a huge
+// string).
+func checkFormat(L *lua.LState, f string) {
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		i++
+		if i < len(f) && f[i] == '%' {
+			continue
+		}
+		start := i
+		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
+			i++
+		}
+		if i-start > 5 {
+			L.RaiseError("invalid format (repeated flags)")
+		}
+		digits := func() {
+			n := 0
+			for i < len(f) && '0' <= f[i] && f[i] <= '9' {
+				i++
+				n++
+			}
+			if n > 2 {
+				L.RaiseError("invalid format (width or precision too long)")
+			}
+		}
+		digits()
+		if i < len(f) && f[i] == '.' {
+			i++
+			digits()
+		}
+		if i >= len(f) || strings.IndexByte("cdiouxXeEfgGqs", f[i]) < 0 {
+			c := "%"
+			if i < len(f) {
+				c = "%" + string(f[i])
+			}
+			L.RaiseError("invalid option '%s' to 'format'", c)
+		}
+	}
+}

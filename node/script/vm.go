@@ -345,6 +345,13 @@ func newState(r *Runner) *state {
 			g.RawSetString(name, readOnly(L, lib))
 		}
 	}
+	// Strings' methods too, and their metatable, which getmetatable('')
+	// returns: read-only, so that no script changes what the next one
+	// finds.
+	if mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable); ok {
+		mt.RawSetString("__index", g.RawGetString("string"))
+		mt.RawSetString("__metatable", readOnly(L, mt))
+	}
 	// The environment: reads fall through to globals, whose own misses
 	// are errors; writes are errors.
 	missing := L.NewTable()
@@ -380,6 +387,16 @@ func (st *state) addCompat(g *lua.LTable) {
 	if str, ok := g.RawGetString("string").(*lua.LTable); ok {
 		if str.RawGetString("gfind") == lua.LNil {
 			str.RawSetString("gfind", str.RawGetString("gmatch"))
+		}
+		// Results a script could ask for at once that no heap holds:
+		// refused before they are made (a Go allocation that fails ends
+		// the process, the memory bound could not stop it).
+		str.RawSetString("rep", L.NewFunction(strRep))
+		if format, ok := str.RawGetString("format").(*lua.LFunction); ok {
+			str.RawSetString("format", L.NewFunction(func(L *lua.LState) int {
+				checkFormat(L, L.CheckString(1))
+				return format.GFunction(L)
+			}))
 		}
 	}
 	if m, ok := g.RawGetString("math").(*lua.LTable); ok {
