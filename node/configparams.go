@@ -41,9 +41,9 @@ func (n *Node) newConfigStore() *redisconf.Store {
 		Set: func(v string) error { return n.maxClients.Set(num(v)) },
 	}))
 	must(s.Hook("busy-reply-threshold", redisconf.Hook{
-		Get: func() string { return i64(int64(n.txns.BusyThreshold() / time.Millisecond)) },
+		Get: func() string { return i64(n.txns.BusyThreshold()) },
 		Set: func(v string) error {
-			n.txns.SetBusyThreshold(time.Duration(num(v)) * time.Millisecond)
+			n.txns.SetBusyThreshold(num(v))
 			return nil
 		},
 	}))

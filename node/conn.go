@@ -278,12 +278,15 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		// rewrites them): commit before any other reply is appended.
 		pb.Commit()
 	}
-	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Everywhere || r.Kind == router.Across || r.Unit) {
+	if cl.pending.Len() > 0 && (cl.pending.Revision() != snap.Revision || r.Kind == router.Everywhere || r.Kind == router.Across || r.Unit || awaitsForwards(spec)) {
 		// Forwards routed with an older snapshot are placed (and retried
 		// if refused) before anything routed with this one runs. A
 		// fan-out, table-wide or multi-slot command waits for parts that
 		// may travel on other peer connections than earlier forwards:
-		// those are placed first, so that it sees their writes.
+		// those are placed first, so that it sees their writes; so do a
+		// script (it may touch any key) and a server command that is not
+		// a fast one (FUNCTION LOAD must not overtake an FCALL sent
+		// before it).
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 	}
@@ -324,9 +327,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	switch {
 	case batched:
 		pb.Run(spec, c, tb.Mode == meta.ModeRaft)
-	case r.Kind == router.Remote && r.Unit:
+	case r.Kind == router.Remote && (r.Unit || spec.Flags&command.OwnLocks != 0):
 		// Its reply is awaited now: later commands may travel on the
-		// peer connections of its other slots, and must not overtake it.
+		// peer connections of its other slots (a script's: of any key it
+		// touches), and must not overtake it.
 		c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
@@ -354,6 +358,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		}
 	}
 	n.stats.Account(spec, start, c, mark)
+}
+
+// awaitsForwards reports whether spec's commands run only after the
+// connection's forwards in flight are answered (see exec).
+func awaitsForwards(spec *command.Spec) bool {
+	return spec != nil && (spec.Flags&command.OwnLocks != 0 || spec.Cluster == router.Server && spec.Flags&command.Fast == 0)
 }
 
 // unknownCommand words the error as Redis 7 does, quoting up to 128 bytes

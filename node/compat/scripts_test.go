@@ -236,13 +236,11 @@ func TestFunctionDumpRestore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := dst.FunctionFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
 		if err := dst.FunctionRestore(ctx, payload).Err(); err != nil {
-			if err := dst.FunctionFlush(ctx).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if err := dst.FunctionRestore(ctx, payload).Err(); err != nil {
-				t.Fatalf("FUNCTION RESTORE: %v", err)
-			}
+			t.Fatalf("FUNCTION RESTORE: %v", err)
 		}
 		// (Which library a server names first follows its own order.)
 		if err := dst.Do(ctx, "FUNCTION", "RESTORE", payload, "APPEND").Err(); err == nil ||

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"math"
 	"runtime/metrics"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ type runningScripts struct {
 	// busy counts the runs past the threshold: commands check their
 	// slots only while it is not zero.
 	busy atomic.Int32
-	// threshold is busy-reply-threshold (CONFIG SET).
+	// threshold is busy-reply-threshold in milliseconds (CONFIG SET).
 	threshold atomic.Int64
 	// memory is the heap growth a run may cause.
 	memory uint64
@@ -70,11 +71,12 @@ type runningScript struct {
 	heap0   uint64
 }
 
-// SetBusyThreshold sets busy-reply-threshold.
-func (t *Txns) SetBusyThreshold(d time.Duration) { t.running.threshold.Store(int64(d)) }
+// SetBusyThreshold sets busy-reply-threshold, in milliseconds as CONFIG
+// SET gives it.
+func (t *Txns) SetBusyThreshold(ms int64) { t.running.threshold.Store(ms) }
 
-// BusyThreshold is busy-reply-threshold.
-func (t *Txns) BusyThreshold() time.Duration { return time.Duration(t.running.threshold.Load()) }
+// BusyThreshold is busy-reply-threshold in milliseconds, as set.
+func (t *Txns) BusyThreshold() int64 { return t.running.threshold.Load() }
 
 // startRun registers a run holding slots of table here; the context it
 // returns is cancelled by KILL and by the memory bound. end unregisters.
@@ -88,8 +90,8 @@ func (t *Txns) startRun(run *scriptRun, table storage.TableID, slots []storage.S
 	}
 	r.runs[rs] = struct{}{}
 	r.mu.Unlock()
-	if th := time.Duration(r.threshold.Load()); th > 0 {
-		rs.timer = time.AfterFunc(th, func() {
+	if ms := r.threshold.Load(); ms > 0 && ms < math.MaxInt64/int64(time.Millisecond) {
+		rs.timer = time.AfterFunc(time.Duration(ms)*time.Millisecond, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if _, ok := r.runs[rs]; ok && !rs.busy {

@@ -153,7 +153,7 @@ func New(s Services) *Txns {
 		funcStore:     s.Functions,
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
-	t.running.threshold.Store(int64(defaultBusyThreshold))
+	t.running.threshold.Store(defaultBusyThreshold.Milliseconds())
 	t.running.memory = cmp.Or(uint64(max(s.ScriptMemory, 0)), scriptMemoryLimit)
 	return t
 }
