@@ -51,6 +51,9 @@ type Node struct {
 	queries *resp.Budget // shared by every connection's reader
 	outputs *resp.Budget // shared by every connection's reply queue
 	started time.Time
+	// requestStop ends Run as its context's end would (SHUTDOWN); set
+	// by Run before any client connects.
+	requestStop context.CancelFunc
 
 	// live configuration that CONFIG SET may change; maxClients is
 	// fitted to the open file limit (package listen)
@@ -195,6 +198,8 @@ func (n *Node) ID() meta.NodeID { return n.id }
 // ports first, joins the cluster (starting the embedded etcd without
 // --etcd), and accepts clients once it has the cluster's tables.
 func (n *Node) Run(ctx context.Context) error {
+	ctx, n.requestStop = context.WithCancel(ctx)
+	defer n.requestStop()
 	addr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -245,6 +250,7 @@ func (n *Node) Run(ctx context.Context) error {
 		<-gctx.Done()
 		ln.Close()
 		pln.Close()
+		n.txns.StopScripts() // a script that loops forever holds its connection
 		n.closeAllClients()
 		// etcd's election, cancelled, resigns with the client's own
 		// context: with etcd unreachable that never returns until the

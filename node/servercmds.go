@@ -30,6 +30,7 @@ func (n *Node) registerServerCommands() {
 		{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
 		{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
 		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
+		{Name: "shutdown", Arity: -1, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdShutdown},
 	}
 	for i := range specs {
 		specs[i].Cluster = router.Server
@@ -48,6 +49,31 @@ func (n *Node) cmdPing(c *command.Ctx) error {
 	default:
 		return command.WrongArgs("ping")
 	}
+	return nil
+}
+
+// cmdShutdown stops this node as its signal would: every write is in
+// RocksDB already, so SAVE and NOSAVE alike (and NOW, FORCE) stop it at
+// once, and a script running here, which Redis's SHUTDOWN NOSAVE is the
+// way out of, is stopped first. As in Redis, the client gets no reply:
+// its connection closes.
+func (n *Node) cmdShutdown(c *command.Ctx) error {
+	seen := map[string]bool{}
+	for _, a := range c.Args[1:] {
+		opt := strings.ToLower(string(a))
+		switch {
+		case opt == "abort" && len(c.Args) == 2:
+			return command.Error("ERR No shutdown in progress.")
+		case opt != "save" && opt != "nosave" && opt != "now" && opt != "force", seen[opt],
+			opt == "save" && seen["nosave"], opt == "nosave" && seen["save"]:
+			return command.ErrSyntax
+		}
+		seen[opt] = true
+	}
+	n.log.Warn("SHUTDOWN: the node stops", "client", connOf(c).id)
+	n.txns.StopScripts()
+	connOf(c).quit = true
+	n.requestStop()
 	return nil
 }
 

@@ -2,7 +2,9 @@ package clustertest
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/redis/go-redis/v9"
@@ -56,5 +58,49 @@ func TestScriptsAcrossRestarts(t *testing.T) {
 	}
 	if n, err := sc.Run(ctx, c2, []string{"counter"}, 1).Int(); err != nil || n != 6 {
 		t.Fatalf("go-redis's Script.Run after NOSCRIPT: %d, %v", n, err)
+	}
+}
+
+// TestShutdownStopsAScript runs, on one node, a script that wrote and
+// then never ends: SCRIPT KILL answers UNKILLABLE, and SHUTDOWN NOSAVE,
+// Redis's way out, stops the script and the node (the node exits well
+// within its shutdown timeout), which then restarts and serves.
+func TestShutdownStopsAScript(t *testing.T) {
+	needSetup(t)
+	_, nodes := startNodes(t, "shutdown", 1)
+	ctx := context.Background()
+	c := redisClient(t, nodes[0], nil)
+	if err := c.ConfigSet(ctx, "busy-reply-threshold", "100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	spinner := redisClient(t, nodes[0], &redis.Options{ReadTimeout: time.Minute})
+	done := make(chan error, 1)
+	go func() {
+		done <- spinner.Eval(ctx, "redis.call('set', KEYS[1], 'x') while true do end", []string{"spin"}).Err()
+	}()
+	testproc.WaitFor(t, "BUSY on the script's key", 20*time.Second, func() bool {
+		err := c.Get(ctx, "spin").Err()
+		return err != nil && strings.HasPrefix(err.Error(), "BUSY")
+	})
+	if err := c.ScriptKill(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "UNKILLABLE") {
+		t.Fatalf("SCRIPT KILL of a script that wrote: %v", err)
+	}
+	// (go-redis answers nil for the connection closed, as redis-server
+	// closes it.)
+	if err := c.Shutdown(ctx).Err(); err != nil && strings.HasPrefix(err.Error(), "ERR") {
+		t.Fatalf("SHUTDOWN answered %v, want its connection closed", err)
+	}
+	select {
+	case <-nodes[0].Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the node did not exit after SHUTDOWN")
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the script's client got a reply after SHUTDOWN")
+	}
+	n := testproc.StartNode(t, nodes[0].Spec)
+	n.WaitHealthy(t)
+	if err := redisClient(t, n, nil).Ping(ctx).Err(); err != nil {
+		t.Fatalf("after the restart: %v", err)
 	}
 }

@@ -191,6 +191,20 @@ func (t *Txns) kill(eval bool) string {
 	return reply
 }
 
+// StopScripts stops every script running here, whether it wrote or not,
+// as if it raised an error where it was ("the node is shutting down"):
+// SHUTDOWN, and a stop of the node, do not wait for a script that would
+// never end (what a stopped script wrote before is committed with its
+// error, as for any script error).
+func (t *Txns) StopScripts() {
+	r := &t.running
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for rs := range r.runs {
+		rs.cancel(&script.Interrupt{Reason: "the node is shutting down"})
+	}
+}
+
 // killEverywhere is SCRIPT KILL and FUNCTION KILL: the script may run on
 // any node (its client's), so every node is asked. One killed answers
 // OK; else the first refusal other than NOTBUSY, else NOTBUSY.
