@@ -17,7 +17,6 @@ import (
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
-	"github.com/pika-node/pika-node/unit"
 )
 
 // Scripts (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT) as units
@@ -339,34 +338,15 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 		return b.Effects(), nil
 	}
 	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, *busyAt)
-	if err != nil {
-		c.R.B = c.R.B[:start]
-	}
-	var refused *peer.RefusedError
-	var aborted *unit.AbortedError
-	var busy *unit.BusyError
-	var unknown *unit.UnknownOutcomeError
 	switch {
 	case err == nil:
 		return false, nil
 	case errors.Is(err, errScriptGrows):
-		return false, err
-	case errors.As(err, &busy):
-		*busyAt = busy.Node
-		return true, nil
-	case errors.As(err, &aborted):
-		time.Sleep(busyPause(attempt))
-		return true, nil
-	case errors.As(err, &refused):
-		t.proxy.AwaitNewer(snap.Revision, 100*time.Millisecond)
-		return true, nil
-	case errors.As(err, &unknown):
-		return false, command.Error("ERR " + unknown.Error())
-	}
-	if _, known := command.ErrorReply(err); known {
+		c.R.B = c.R.B[:start]
 		return false, err
 	}
-	return false, command.Error("CLUSTERDOWN a node of the script's unit did not answer before its decision (nothing ran): " + err.Error())
+	c.R.B = c.R.B[:start]
+	return t.afterUnit(err, snap, attempt, busyAt, "the script's unit")
 }
 
 // runScriptIn runs a script over batch b, whose slots the unit holds, and

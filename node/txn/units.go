@@ -457,9 +457,6 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		return b.Effects(), nil
 	}
 	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, *mode.busyAt)
-	var refused *peer.RefusedError
-	var aborted *unit.AbortedError
-	var busy *unit.BusyError
 	switch {
 	case (err == nil && watched) || errors.Is(err, unit.ErrWatched):
 		c.R.B = c.R.B[:start]
@@ -470,26 +467,35 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 		return false, nil
 	case err == nil:
 		return false, nil
+	}
+	c.R.B = c.R.B[:start]
+	return t.afterUnit(err, snap, mode.attempt, mode.busyAt, "the transaction")
+}
+
+// afterUnit answers a unit across nodes that did not commit (err, not
+// nil), which what names in its error: retry says nothing ran and the
+// caller should route again, after the pause this waited (a random one
+// after an abort, so that units that met do not meet again: no event
+// says when they will not) or the routing it awaited; busyAt, kept by
+// the caller across tries, names the node where a slot was busy.
+func (t *Txns) afterUnit(err error, snap *router.Snapshot, attempt int, busyAt *string, what string) (retry bool, _ error) {
+	var refused *peer.RefusedError
+	var aborted *unit.AbortedError
+	var busy *unit.BusyError
+	var unknown *unit.UnknownOutcomeError
+	switch {
 	case errors.As(err, &busy):
 		// Nothing ran: the next try waits for the busy slots first,
 		// holding nothing else.
-		c.R.B = c.R.B[:start]
-		*mode.busyAt = busy.Node
+		*busyAt = busy.Node
 		return true, nil
 	case errors.As(err, &aborted):
-		// Nothing ran: try again after a random pause, so that units
-		// that met do not meet again.
-		c.R.B = c.R.B[:start]
-		time.Sleep(busyPause(mode.attempt))
+		time.Sleep(busyPause(attempt))
 		return true, nil
 	case errors.As(err, &refused):
-		c.R.B = c.R.B[:start]
 		t.proxy.AwaitNewer(snap.Revision, 100*time.Millisecond)
 		return true, nil
-	}
-	c.R.B = c.R.B[:start]
-	var unknown *unit.UnknownOutcomeError
-	if errors.As(err, &unknown) {
+	case errors.As(err, &unknown):
 		return false, command.Error("ERR " + unknown.Error())
 	}
 	if _, known := command.ErrorReply(err); known {
@@ -497,7 +503,7 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 	}
 	// A participant did not answer (down, partitioned): nothing of the
 	// unit was decided, so nothing of it applies.
-	return false, command.Error("CLUSTERDOWN a node of the transaction did not answer before its decision (nothing ran): " + err.Error())
+	return false, command.Error("CLUSTERDOWN a node of " + what + " did not answer before its decision (nothing ran): " + err.Error())
 }
 
 // splitsUnit reports whether a queued command ends a block's unit: SELECT
