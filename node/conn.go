@@ -12,6 +12,7 @@ import (
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/pubsub"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/router"
@@ -41,7 +42,12 @@ type client struct {
 	// forwards' replies are encoded in it).
 	resp3 atomic.Bool
 	// tx is the connection's MULTI block and WATCH (package txn).
-	tx   txn.Transaction
+	tx txn.Transaction
+	// w writes the connection's replies, and pub/sub messages to it;
+	// sub is its side of pub/sub, made at its first SUBSCRIBE.
+	w    *resp.Writer
+	// (Atomic: CLIENT LIST reads it from other connections.)
+	sub atomic.Pointer[pubsub.Sub]
 	quit bool
 }
 
@@ -136,6 +142,12 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer pb.Commit()
 	w := resp.NewWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.Stop() // before c.Close: lets queued replies go out
+	cl.w = w
+	defer func() {
+		if s := cl.sub.Load(); s != nil {
+			n.pubsub.Drop(s) // before the writer stops: no message after
+		}
+	}()
 	flush := func() bool {
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, &out)
@@ -143,6 +155,9 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			return true
 		}
 		queued, err := w.Send(out.B)
+		if s := cl.sub.Load(); s != nil {
+			s.Release() // messages held back behind a confirmation sent now
+		}
 		if queued || cap(out.B) > 1<<20 {
 			out.B = nil // the writer owns it now, or it is too big to keep
 		} else {
@@ -246,6 +261,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
 	open := tableOpen(cl, tb)
+	if spec != nil && spec.ArityOK(len(c.Args)) && cl.subscribedResp2() && !allowedSubscribed(spec.Name) {
+		pb.Commit()
+		c.R.Error("ERR Can't execute '" + spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		n.stats.Of(spec).Rejected.Add(1)
+		return
+	}
 	if cl.tx.Open() && (spec == nil || !txn.RunsInMulti(spec)) {
 		pb.Commit() // a batch's replies stay contiguous
 		n.txns.Queue(cl, c, spec, tb, open)

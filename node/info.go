@@ -122,6 +122,10 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("keyspace_hits", 0)
 		kv("keyspace_misses", 0)
 		kv("unknown_commands", n.stats.Unknown.Load())
+		channels, patterns, shard := n.pubsub.Counts()
+		kv("pubsub_channels", channels)
+		kv("pubsub_patterns", patterns)
+		kv("pubsubshard_channels", shard)
 	case "replication":
 		// Redis's fields, for clients that read them; then ours: roles
 		// are per slot here.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/listen"
+	"github.com/pika-node/pika-node/node/pubsub"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/node/stats"
@@ -110,6 +111,11 @@ type Node struct {
 	// slots, and other nodes' (their positions, checksums and sizes).
 	slots *replication.SlotQueries
 
+	// pubsub holds the clients' subscriptions, pubsubCluster carries
+	// messages and interest between the nodes (package pubsub).
+	pubsub        *pubsub.Hub
+	pubsubCluster *pubsub.Cluster
+
 	// follower applies what the leaders of the slots this node follows
 	// ship (REPLICATE, full syncs).
 	follower *replication.Follower
@@ -156,6 +162,11 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	n.txns = n.newTxns()
+	n.pubsub = pubsub.NewHub()
+	n.pubsubCluster = pubsub.NewCluster(n.pubsub, pubsub.ClusterConfig{
+		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,
+		Peers: n.livePeers, Log: log.With("component", "pubsub"),
+	})
 	n.maxClients, err = listen.NewMaxClients(cfg.MaxClients, eng.SSTFiles(), log)
 	if err != nil {
 		eng.Close()
@@ -165,6 +176,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()
+	n.registerPubsubCommands()
 	n.txns.Register()
 	n.stats = stats.NewCommands(n.tbl)
 	n.metrics = stats.NewMetrics(stats.Source{
@@ -290,6 +302,10 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	run("slot log trim", func() error {
 		n.eng.TrimLogs(gctx, n.cfg.SlotLogTrimInterval, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
+		return nil
+	})
+	run("pub/sub", func() error {
+		n.pubsubCluster.Run(gctx)
 		return nil
 	})
 	run("replication", func() error {

@@ -128,6 +128,10 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParseRaftTransfer, replying(n.raft.HandleTransfer))
 	peer.Handle(m, peer.ParseRaftSnapBegin, replying(n.raft.HandleSnapBegin))
 	peer.Handle(m, peer.ParseRaftSnapData, replying(n.raft.HandleSnapData))
+	peer.Handle(m, peer.ParsePubsubPublish, replying(n.pubsubCluster.HandlePublish))
+	peer.Handle(m, peer.ParsePubsubInterest, replying(n.pubsubCluster.HandleInterest))
+	peer.Handle(m, peer.ParsePubsubState, replying(n.pubsubCluster.HandleState))
+	peer.Handle(m, peer.ParsePubsubQuery, replying(n.pubsubCluster.HandleQuery))
 	txn.RegisterPeer(m, n.txns, func(pc peerCall) *command.Ctx { // UNIT and the U* requests
 		pc.pb.Commit()
 		return pc.c

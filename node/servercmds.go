@@ -41,6 +41,20 @@ func (n *Node) registerServerCommands() {
 func connOf(c *command.Ctx) *client { return c.Conn.(*client) }
 
 func (n *Node) cmdPing(c *command.Ctx) error {
+	if cl, ok := c.Conn.(*client); ok && cl.subscribedResp2() {
+		// Redis answers a subscribed RESP2 client in a message's shape.
+		if len(c.Args) > 2 {
+			return command.WrongArgs("ping")
+		}
+		c.R.Array(2)
+		c.R.BulkString("pong")
+		if len(c.Args) == 2 {
+			c.R.Bulk(c.Args[1])
+		} else {
+			c.R.BulkString("")
+		}
+		return nil
+	}
 	switch len(c.Args) {
 	case 1:
 		c.R.Simple("PONG")
@@ -402,8 +416,16 @@ func (n *Node) clientLine(cl *client) string {
 	if cl.resp3.Load() {
 		proto = 3
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=%d sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
-		cl.id, cl.addr, cl.laddr, name, age, idle, cl.table, cmd, proto)
+	flags := "N"
+	var subs, psubs, ssubs int
+	if s := cl.sub.Load(); s != nil {
+		subs, psubs, ssubs = s.Counts()
+		if subs+psubs+ssubs > 0 {
+			flags = "P"
+		}
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.table, subs, psubs, ssubs, cmd, proto)
 }
 
 func cmdTime(c *command.Ctx) error {

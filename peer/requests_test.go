@@ -62,6 +62,10 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"USCRIPTFLUSH":  box(ParseScriptFlush),
 	"UFUNCTIONS":    box(ParseFunctionsAt),
 	"USCRIPTKILL":   box(ParseScriptKill),
+	"PSPUB":         box(ParsePubsubPublish),
+	"PSINTEREST":    box(ParsePubsubInterest),
+	"PSSTATE":       box(ParsePubsubState),
+	"PSQUERY":       box(ParsePubsubQuery),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -124,6 +128,13 @@ func TestRequestRoundTrip(t *testing.T) {
 		{FunctionsAt{Revision: 42}, "UFUNCTIONS 42"},
 		{ScriptKill{Eval: true}, "USCRIPTKILL eval"},
 		{ScriptKill{}, "USCRIPTKILL function"},
+		{PubsubPublish{Table: 2, Kind: PubsubChannel, Channel: []byte("news"), Message: []byte("hi there")}, "PSPUB 2 c news hi there"},
+		{PubsubPublish{Table: 0, Kind: PubsubShard, Channel: []byte("s"), Message: []byte("m")}, "PSPUB 0 s s m"},
+		{PubsubInterest{Origin: "n1", Incarnation: 7, Seq: 3, Added: true, Table: 1, Kind: PubsubPattern, Names: words("a* b?")}, "PSINTEREST n1 7 3 + 1 p a* b?"},
+		{PubsubInterest{Origin: "n1", Incarnation: 7, Seq: 4, Table: 1, Kind: PubsubChannel, Names: words("x")}, "PSINTEREST n1 7 4 - 1 c x"},
+		{PubsubState{Incarnation: 9, Seq: 12}, "PSSTATE 9 12"},
+		{PubsubQuery{Table: 3, Query: QueryNumSub, Kind: PubsubShard, Params: words("a b")}, "PSQUERY 3 numsub s a b"},
+		{PubsubQuery{Table: 3, Query: QueryPatterns, Kind: PubsubChannel, Params: [][]byte{}}, "PSQUERY 3 patterns c"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 2, Lower: []byte("lo"), Upper: []byte("up"), Limit: 1}, "UREAD 1 u 3 2 lo up 0 1"},
 	} {
@@ -181,6 +192,12 @@ func TestRequestMalformed(t *testing.T) {
 		{"UFORGET 2 u", "ERR malformed UFORGET"},
 		{"UFORGET 2 u 3 v", "ERR malformed UFORGET"},
 		{"UFORGET x u 3", "ERR malformed UFORGET"},
+		{"PSPUB 1 p ch m", "ERR malformed PSPUB"},
+		{"PSPUB 1 c ch", "ERR malformed PSPUB"},
+		{"PSINTEREST n 1 1 * 1 c x", "ERR malformed PSINTEREST"},
+		{"PSINTEREST n 1 1 + 1 c", "ERR malformed PSINTEREST"},
+		{"PSSTATE 1", "ERR malformed PSSTATE"},
+		{"PSQUERY 1 other c", "ERR malformed PSQUERY"},
 		{"COUNTS", "PIKAREFUSE no table COUNTS"},
 		{"COUNTS x", "PIKAREFUSE no table x"},
 		{"COUNTS 1 2", "PIKAREFUSE no table 2"},

@@ -53,8 +53,19 @@ func clusterTargets() []*server {
 }
 
 // clusterPair is the pair that compares redis-server with the cluster reached through target.
+// A script's other connections go to the other nodes, starting after target's.
 func clusterPair(target *server) pair {
-	return pair{redis: redisSrv, pika: target, dbs: extraDBs, behind: clusterProcs()}
+	others := make([]*server, 0, len(clusterNodes))
+	for i, s := range clusterNodes {
+		if s == target {
+			others = append(append(others, clusterNodes[i+1:]...), clusterNodes[:i+1]...)
+			break
+		}
+	}
+	if len(others) == 0 { // through haproxy: any node
+		others = clusterNodes
+	}
+	return pair{redis: redisSrv, pika: target, dbs: extraDBs, behind: clusterProcs(), others: others}
 }
 
 // needCluster fails the test (never skips it, except with COMPAT_TARGET=redis, where there is no

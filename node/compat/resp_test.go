@@ -190,6 +190,24 @@ func (c *Conn) DoPipeline(cmds [][]string) ([]Reply, error) {
 	return out, nil
 }
 
+// Send writes one command without reading its reply (a blocking command,
+// a SUBSCRIBE whose confirmations are read one by one with Read).
+func (c *Conn) Send(args ...string) error {
+	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(EncodeCommand(args...))
+	return err
+}
+
+// Read reads the next reply or push, waiting the connection's timeout.
+func (c *Conn) Read() (Reply, error) {
+	if err := c.nc.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		return Reply{}, err
+	}
+	return c.ReadReply()
+}
+
 // ReadReply reads one reply (the deadline must already be set).
 func (c *Conn) ReadReply() (Reply, error) { return readReply(c.r, 0) }
 

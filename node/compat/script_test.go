@@ -26,6 +26,18 @@ type step struct {
 	ttl       bool
 	ttlTol    int64    // 0: default for the command
 	in        []string // non-nil: allowed values
+	// conn names the connection the step runs on ("" the script's
+	// first; others are opened on first use, through another node of a
+	// cluster): "@name CMD..." runs CMD there, "@name> CMD..." only sends
+	// it, "@name<" reads the next reply or push there.
+	conn     string
+	sendOnly bool
+	readOnly bool
+}
+
+// alone reports whether the step cannot join a pipeline.
+func (st step) alone() bool {
+	return st.sleep > 0 || st.scan || st.conn != "" || st.sendOnly || st.readOnly
 }
 
 // splitArgs splits a line the way redis-cli (sdssplitargs) does.
@@ -184,9 +196,31 @@ func parseScriptText(name, text string) ([]step, error) {
 			}
 			continue
 		}
-		args, err := splitArgs(line)
+		rest := line
+		if strings.HasPrefix(line, "@") {
+			word, after, _ := strings.Cut(line[1:], " ")
+			switch {
+			case strings.HasSuffix(word, "<"):
+				pending.readOnly = true
+				word = strings.TrimSuffix(word, "<")
+			case strings.HasSuffix(word, ">"):
+				pending.sendOnly = true
+				word = strings.TrimSuffix(word, ">")
+			}
+			if word == "" || pending.readOnly && strings.TrimSpace(after) != "" {
+				return nil, fmt.Errorf("%s:%d: bad connection prefix %q", name, lineNo, line)
+			}
+			if word != "main" {
+				pending.conn = word
+			}
+			rest = after
+		}
+		args, err := splitArgs(rest)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %v", name, lineNo, err)
+		}
+		if len(args) == 0 && !pending.readOnly {
+			return nil, fmt.Errorf("%s:%d: no command", name, lineNo)
 		}
 		pending.line, pending.text, pending.args = lineNo, line, args
 		steps = append(steps, pending)
@@ -203,27 +237,98 @@ type side struct {
 	srv   *server
 	resp3 bool // the connection starts with HELLO 3
 	c     *Conn
+	// others are where the script's other connections go, in the order
+	// they are first used (round robin); extra holds them by name.
+	others []*server
+	extra  map[string]*Conn
+}
+
+// connFor returns the connection named name ("" the main one), dialled on
+// first use.
+func (s *side) connFor(name string) (*Conn, error) {
+	if name == "" {
+		if s.c == nil {
+			if err := s.dial(); err != nil {
+				return nil, err
+			}
+		}
+		return s.c, nil
+	}
+	if c := s.extra[name]; c != nil {
+		return c, nil
+	}
+	srv := s.srv
+	if len(s.others) > 0 {
+		srv = s.others[len(s.extra)%len(s.others)]
+	}
+	c, err := dialAs(srv.addr, s.resp3)
+	if err != nil {
+		return nil, err
+	}
+	if s.extra == nil {
+		s.extra = map[string]*Conn{}
+	}
+	s.extra[name] = c
+	return c, nil
+}
+
+// step runs a step on its connection: sends the command and reads the
+// reply, only sends it, or only reads.
+func (s *side) step(st step) (Reply, error) {
+	c, err := s.connFor(st.conn)
+	if err != nil {
+		return Reply{}, err
+	}
+	var r Reply
+	switch {
+	case st.sendOnly:
+		err = c.Send(st.args...)
+		r = Reply{Kind: '+', Str: "(sent)"}
+	case st.readOnly:
+		r, err = c.Read()
+	default:
+		r, err = c.Do(st.args...)
+	}
+	if err != nil {
+		// The connection is in an unknown state: drop it.
+		c.Close()
+		if st.conn == "" {
+			s.c = nil
+		} else {
+			delete(s.extra, st.conn)
+		}
+	}
+	return r, err
 }
 
 // dial opens the side's connection (after the last one broke): a new client, on database 0,
 // in RESP3 if the side speaks it.
 func (s *side) dial() error {
-	c, err := Dial(s.srv.addr, 5*time.Second)
+	c, err := dialAs(s.srv.addr, s.resp3)
 	if err != nil {
 		return err
 	}
-	if s.resp3 {
+	s.c = c
+	return nil
+}
+
+// dialAs opens a connection to addr, in RESP3 if resp3.
+func dialAs(addr string, resp3 bool) (*Conn, error) {
+	c, err := Dial(addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if resp3 {
 		r, err := c.Do("HELLO", "3")
 		if err == nil && r.Kind != '%' {
 			err = fmt.Errorf("HELLO 3 answered %s", clip(r.String()))
 		}
 		if err != nil {
 			c.Close()
-			return err
+			return nil, err
 		}
 	}
-	s.c = c
-	return nil
+	return c, nil
 }
 
 func (s *side) do(args ...string) (Reply, error) {
@@ -260,6 +365,9 @@ func (s *side) close() {
 	if s.c != nil {
 		s.c.Close()
 	}
+	for _, c := range s.extra {
+		c.Close()
+	}
 }
 
 // pair is the two servers a script runs against.
@@ -270,6 +378,7 @@ type pair struct {
 	leaders     slotLeaders // a cluster's slot leaders (nil: a single node leads every slot)
 	dbs         int         // reset empties databases 0..dbs
 	behind      []*server   // processes pika's side also depends on (a cluster's nodes, etcd, haproxy)
+	others      []*server   // where pika's side opens a script's other connections (nil: pika)
 	// allow, if set, accepts a mismatch that is a known, allowed difference of pika's side,
 	// returning why ("" if not allowed); runSteps logs every use.
 	allow func(st step, redis, pika Reply) string
@@ -335,7 +444,7 @@ func runScript(t *testing.T, path string, pipelined bool, p pair) {
 
 // runSteps is runScript for steps already parsed; name labels its messages.
 func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
-	sides := []*side{{srv: p.redis, resp3: p.resp3}, {srv: p.pika, resp3: p.resp3}}
+	sides := []*side{{srv: p.redis, resp3: p.resp3}, {srv: p.pika, resp3: p.resp3, others: p.others}}
 	for _, s := range sides {
 		defer s.close()
 		if err := p.reset(s.srv); err != nil {
@@ -374,10 +483,10 @@ func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 			time.Sleep(st.sleep)
 			continue
 		}
-		if pipelined && !st.scan {
+		if pipelined && !st.alone() {
 			j := i
 			var cmds [][]string
-			for ; j < len(steps) && steps[j].sleep == 0 && !steps[j].scan; j++ {
+			for ; j < len(steps) && !steps[j].alone(); j++ {
 				cmds = append(cmds, steps[j].args)
 			}
 			var reps [2][]Reply
@@ -413,7 +522,7 @@ func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 			if st.scan {
 				reps[i], errs[i] = scanAll(s, st.args)
 			} else {
-				reps[i], errs[i] = s.do(st.args...)
+				reps[i], errs[i] = s.step(st)
 			}
 			if errs[i] != nil {
 				got[i] = fmt.Sprintf("<connection error: %v>", errs[i])

@@ -113,6 +113,10 @@ type Config struct {
 	// client is disconnected. Default 128 MiB: with the garbage a queue
 	// makes, a queue of this size costs about three times as much RSS.
 	MaxOutputBytes int `mapstructure:"client-output-buffer-limit"`
+	// PubsubOutputBytes is that bound for a client that subscribes to
+	// pub/sub channels (Redis's client-output-buffer-limit pubsub hard
+	// limit): a subscriber that does not read its messages is cut off.
+	PubsubOutputBytes int `mapstructure:"client-output-buffer-limit-pubsub"`
 	// OutputBudgetBytes bounds the replies queued for all clients
 	// together. Default 512 MiB.
 	OutputBudgetBytes int64 `mapstructure:"output-buffer-total"`
@@ -170,6 +174,7 @@ func Default() Config {
 		MaxQueryBytes:       1 << 30,
 		ScriptMemoryLimit:   512 << 20,
 		MaxOutputBytes:      128 << 20,
+		PubsubOutputBytes:   32 << 20,
 		OutputBudgetBytes:   512 << 20,
 		QueryBudgetBytes:    2 << 30,
 		MaxBulkBytes:        512 << 20,
@@ -234,6 +239,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxQueryBytes < c.MaxBulkBytes {
 		errs = append(errs, fmt.Errorf("client-query-buffer-limit %d: must be at least proto-max-bulk-len", c.MaxQueryBytes))
+	}
+	if c.PubsubOutputBytes <= 0 || c.OutputBudgetBytes < int64(c.PubsubOutputBytes) {
+		errs = append(errs, fmt.Errorf("client-output-buffer-limit-pubsub %d, output-buffer-total %d: must be positive, the total at least the limit", c.PubsubOutputBytes, c.OutputBudgetBytes))
 	}
 	if c.MaxOutputBytes <= 0 || c.OutputBudgetBytes < int64(c.MaxOutputBytes) {
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit %d, output-buffer-total %d: must be positive, the total at least the limit", c.MaxOutputBytes, c.OutputBudgetBytes))

@@ -52,6 +52,14 @@ func NewWriter(c net.Conn, timeout time.Duration, maxPending int, budget *Budget
 	return w
 }
 
+// SetMaxPending changes the bound of the queue (a client entering or
+// leaving pub/sub mode changes its output limit, as in Redis).
+func (w *Writer) SetMaxPending(n int) {
+	w.mu.Lock()
+	w.maxPending = n
+	w.mu.Unlock()
+}
+
 // Send writes b or queues what is left of it. It keeps no reference to b
 // after it returns unless it queued it (then b belongs to the writer). It
 // fails once the connection is broken or over its limits; the caller then
