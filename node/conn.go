@@ -45,9 +45,9 @@ type client struct {
 	tx txn.Transaction
 	// w writes the connection's replies, and pub/sub messages to it;
 	// sub is its side of pub/sub, made at its first SUBSCRIBE.
-	w    *resp.Writer
+	w *resp.Writer
 	// (Atomic: CLIENT LIST reads it from other connections.)
-	sub atomic.Pointer[pubsub.Sub]
+	sub  atomic.Pointer[pubsub.Sub]
 	quit bool
 }
 
