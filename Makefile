@@ -17,7 +17,7 @@ LDFLAGS := -X github.com/pika-node/pika-node/node.Version=$(VERSION)
 FUZZSCALE ?= 1
 fuzzcount = $(shell echo $$(( $(1) * $(FUZZSCALE) )))x
 
-.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft bench-move bench-txn bench-script chaos clean
+.PHONY: deps build run test test-unit fuzz vet bench bench-capacity bench-cluster bench-replication bench-raft bench-move bench-txn bench-script bench-pubsub chaos clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -84,6 +84,9 @@ bench-txn: build
 
 bench-script: build
 	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl BENCH_TXN_OPS=script2 BENCH_TXN_OUT=bench/results-script.md bash scripts/bench-txn.sh
+
+bench-pubsub: build
+	PIKA_NODE_BIN=$(BIN) PIKACTL_BIN=bin/pikactl bash scripts/bench-pubsub.sh
 
 clean:
 	rm -rf bin

@@ -49,6 +49,12 @@
 //	USCRIPTFLUSH                                          +OK                                  ScriptFlush
 //	UFUNCTIONS <revision>                                 +OK                                  FunctionsAt
 //	USCRIPTKILL eval|function                             +OK | -NOTBUSY | -UNKILLABLE | -BUSY ScriptKill
+//	PSPUB <table> c|s <channel> <message>                 :receivers                           PubsubPublish
+//	PSINTEREST <origin> <incarnation> <seq> +|- <table> c|p|s <name>...
+//	                                                      +OK                                  PubsubInterest
+//	PSSTATE <incarnation> <seq>                           +same | [incarnation, seq, (table kind name)...]
+//	                                                                                           PubsubState
+//	PSQUERY <table> channels|numsub|patterns c|s <arg>... [...]                                PubsubQuery
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -63,7 +69,10 @@
 // several nodes (package unit, docs/transactions.md). USCRIPT and
 // USCRIPTFLUSH keep the nodes' script caches one, UFUNCTIONS their
 // FUNCTION libraries, and USCRIPTKILL reaches a script wherever it runs
-// (docs/scripting.md). Entries, chunks,
+// (docs/scripting.md). The PS* requests carry pub/sub: messages to the
+// nodes with subscribers for them, each node's interest, PUBSUB's
+// questions (docs/pubsub.md); they travel on ClassUnit's connections, lane
+// 0, so that one node's requests arrive in the order sent. Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //
