@@ -44,9 +44,12 @@ type client struct {
 	// tx is the connection's MULTI block and WATCH (package txn).
 	tx txn.Transaction
 	// w writes the connection's replies, and pub/sub messages to it;
-	// sub is its side of pub/sub, made at its first SUBSCRIBE.
-	w *resp.Writer
-	// (Atomic: CLIENT LIST reads it from other connections.)
+	// out holds the replies not yet sent (the connection's goroutine
+	// only).
+	w   *resp.Writer
+	out *resp.Reply
+	// sub is its side of pub/sub, made at its first SUBSCRIBE (atomic:
+	// CLIENT LIST reads it from other connections).
 	sub  atomic.Pointer[pubsub.Sub]
 	quit bool
 }
@@ -142,7 +145,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer pb.Commit()
 	w := resp.NewWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.Stop() // before c.Close: lets queued replies go out
-	cl.w = w
+	cl.w, cl.out = w, &out
 	defer func() {
 		if s := cl.sub.Load(); s != nil {
 			n.pubsub.Drop(s) // before the writer stops: no message after

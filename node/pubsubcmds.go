@@ -91,8 +91,12 @@ func (n *Node) unsubscribeCmd(k peer.PubsubKind) command.Handler {
 
 func (n *Node) publishCmd(k peer.PubsubKind) command.Handler {
 	return func(c *command.Ctx) error {
+		// A message to the publishing client itself goes after the
+		// replies before it: into them, when the command's reply is the
+		// connection's (not a script's redis.call, which would take it
+		// for its reply; it is sent at once then, as Redis does).
 		var self *pubsub.Sub
-		if cl, ok := c.Conn.(*client); ok {
+		if cl, ok := c.Conn.(*client); ok && c.R == cl.out {
 			self = cl.sub.Load()
 		}
 		c.R.Int(int64(n.pubsubCluster.Publish(c.Table, k, c.Args[1], c.Args[2], self, c.R)))

@@ -313,16 +313,13 @@ func (c *Cluster) pullLoop(ctx context.Context) {
 func (c *Cluster) pullAll() {
 	peers := c.cfg.Peers()
 	live := make(map[string]bool, len(peers))
-	futures := make([]*peer.Future, len(peers))
+	reqs := make([]peer.PubsubState, len(peers))
 	c.mu.Lock()
 	for i, p := range peers {
 		live[p.ID] = true
-		req := peer.PubsubState{}
 		if rm := c.remotes[p.ID]; rm != nil && rm.known {
-			req = peer.PubsubState{Incarnation: rm.inc, Seq: rm.seq}
+			reqs[i] = peer.PubsubState{Incarnation: rm.inc, Seq: rm.seq}
 		}
-		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, req)
-		futures[i].Flush()
 	}
 	for id := range c.remotes {
 		if !live[id] {
@@ -330,6 +327,11 @@ func (c *Cluster) pullAll() {
 		}
 	}
 	c.mu.Unlock()
+	futures := make([]*peer.Future, len(peers))
+	for i, p := range peers {
+		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, reqs[i])
+		futures[i].Flush()
+	}
 	replies := waitAll(futures)
 	for i, raw := range replies {
 		if raw == nil || bytes.HasPrefix(raw, []byte("+")) {
@@ -380,18 +382,21 @@ func (c *Cluster) install(id string, raw []byte) error {
 // cluster. The other nodes are asked at once and waited for (peerWait at
 // most): a publisher's messages reach each node in the order published.
 func (c *Cluster) Publish(t storage.TableID, k peer.PubsubKind, channel, payload []byte, self *Sub, selfOut *resp.Reply) int {
-	var futures []*peer.Future
+	var to []string
+	peers := c.cfg.Peers()
 	c.mu.RLock()
-	for _, p := range c.cfg.Peers() {
-		rm := c.remotes[p.ID]
-		if rm != nil && !rm.wants(t, k, channel) {
-			continue
+	for _, p := range peers {
+		if rm := c.remotes[p.ID]; rm == nil || rm.wants(t, k, channel) {
+			to = append(to, p.Addr)
 		}
-		f := c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, peer.PubsubPublish{Table: t, Kind: k, Channel: channel, Message: payload})
-		f.Flush()
-		futures = append(futures, f)
 	}
 	c.mu.RUnlock()
+	// Sent outside the lock: a send may have to dial.
+	futures := make([]*peer.Future, len(to))
+	for i, addr := range to {
+		futures[i] = c.cfg.Links.Do(addr, peer.ClassUnit, 0, peer.PubsubPublish{Table: t, Kind: k, Channel: channel, Message: payload})
+		futures[i].Flush()
+	}
 	n := c.hub.PublishHere(t, k, channel, payload, self, selfOut)
 	for _, raw := range waitAll(futures) {
 		if v, err := peer.Int(raw); err == nil {
