@@ -16,12 +16,12 @@ import (
 func (n *Node) registerPubsubCommands() {
 	flags := command.Loading | command.Stale
 	specs := []command.Spec{
-		{Name: "subscribe", Arity: -2, Flags: flags, Handler: n.subscribeCmd(peer.PubsubChannel)},
-		{Name: "psubscribe", Arity: -2, Flags: flags, Handler: n.subscribeCmd(peer.PubsubPattern)},
-		{Name: "ssubscribe", Arity: -2, Flags: flags, Handler: n.subscribeCmd(peer.PubsubShard)},
-		{Name: "unsubscribe", Arity: -1, Flags: flags, Handler: n.unsubscribeCmd(peer.PubsubChannel)},
-		{Name: "punsubscribe", Arity: -1, Flags: flags, Handler: n.unsubscribeCmd(peer.PubsubPattern)},
-		{Name: "sunsubscribe", Arity: -1, Flags: flags, Handler: n.unsubscribeCmd(peer.PubsubShard)},
+		{Name: "subscribe", Arity: -2, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubChannel, true)},
+		{Name: "psubscribe", Arity: -2, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubPattern, true)},
+		{Name: "ssubscribe", Arity: -2, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubShard, true)},
+		{Name: "unsubscribe", Arity: -1, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubChannel, false)},
+		{Name: "punsubscribe", Arity: -1, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubPattern, false)},
+		{Name: "sunsubscribe", Arity: -1, Flags: flags, Handler: n.subscriptionCmd(peer.PubsubShard, false)},
 		{Name: "publish", Arity: 3, Flags: flags | command.Fast, Handler: n.publishCmd(peer.PubsubChannel)},
 		{Name: "spublish", Arity: 3, Flags: flags | command.Fast, Handler: n.publishCmd(peer.PubsubShard)},
 		{Name: "pubsub", Arity: -2, Flags: flags, Handler: n.cmdPubsub},
@@ -71,19 +71,16 @@ func (n *Node) pubsubLimits(cl *client) {
 	}
 }
 
-func (n *Node) subscribeCmd(k peer.PubsubKind) command.Handler {
-	return func(c *command.Ctx) error {
-		cl := connOf(c)
-		n.pubsub.Subscribe(n.subOf(cl), cl.table, k, c.Args[1:], c.R)
-		n.pubsubLimits(cl)
-		return nil
+// subscriptionCmd is (P|S)SUBSCRIBE (subscribe) or (P|S)UNSUBSCRIBE of
+// kind k.
+func (n *Node) subscriptionCmd(k peer.PubsubKind, subscribe bool) command.Handler {
+	change := n.pubsub.Unsubscribe
+	if subscribe {
+		change = n.pubsub.Subscribe
 	}
-}
-
-func (n *Node) unsubscribeCmd(k peer.PubsubKind) command.Handler {
 	return func(c *command.Ctx) error {
 		cl := connOf(c)
-		n.pubsub.Unsubscribe(n.subOf(cl), cl.table, k, c.Args[1:], c.R)
+		change(n.subOf(cl), cl.table, k, c.Args[1:], c.R)
 		n.pubsubLimits(cl)
 		return nil
 	}
