@@ -50,8 +50,12 @@ type client struct {
 	out *resp.Reply
 	// sub is its side of pub/sub, made at its first SUBSCRIBE (atomic:
 	// CLIENT LIST reads it from other connections).
-	sub  atomic.Pointer[pubsub.Sub]
-	quit bool
+	sub atomic.Pointer[pubsub.Sub]
+	// in is the connection's input; flush sends the replies so far
+	// (a blocking command's wait does, before it waits).
+	in    *connReader
+	flush func() bool
+	quit  bool
 }
 
 // errMaxClients refuses a connection over maxclients.
@@ -132,7 +136,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer n.txns.End(cl)   // its watches leave the registry
 	cl.run = runner{n, cl} // one interface value for the connection's life
 
-	rd := resp.NewReader(countingReader{c, &n.netIn}, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
+	cl.in = &connReader{c: c, n: &n.netIn}
+	rd := resp.NewReader(cl.in, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
 	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl)}
@@ -171,6 +176,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		}
 		return err == nil
 	}
+	cl.flush = flush
+
 	idleDeadline := false
 	for ctx.Err() == nil {
 		if t := time.Duration(n.timeout.Load()); t > 0 && rd.Buffered() == 0 {
@@ -348,13 +355,25 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
+	n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
+	if spec.Timeout != nil && nothingFor(c.R.B[mark:]) {
+		// A blocking command found nothing: the client waits.
+		c.R.B = c.R.B[:mark]
+		n.block(cl, c, spec, cmd)
+	}
+	n.stats.Account(spec, start, c, mark)
+}
+
+// dispatch runs a command routed r (exec).
+func (n *Node) dispatch(cl *client, c *command.Ctx, spec *command.Spec, snap *router.Snapshot, tb *router.Table, r router.Decision, cmd router.Command, batched bool, pb *command.Pipeline) {
 	switch {
 	case batched:
 		pb.Run(spec, c, tb.Mode == meta.ModeRaft)
-	case r.Kind == router.Remote && (r.Unit || spec.Flags&command.OwnLocks != 0):
+	case r.Kind == router.Remote && (r.Unit || spec.Flags&command.OwnLocks != 0 || spec.Timeout != nil):
 		// Its reply is awaited now: later commands may travel on the
 		// peer connections of its other slots (a script's: of any key it
-		// touches), and must not overtake it.
+		// touches), and must not overtake it; a blocking command's
+		// reply says whether the client waits.
 		c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 	case r.Kind == router.Remote:
 		n.proxy.Forward(&cl.pending, c.R, snap, tb, r, c.Args)
@@ -381,13 +400,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 			c.R.Raw(n.proxy.Reroute(cl.run, tb.ID, c.Args))
 		}
 	}
-	n.stats.Account(spec, start, c, mark)
 }
 
 // awaitsForwards reports whether spec's commands run only after the
 // connection's forwards in flight are answered (see exec).
 func awaitsForwards(spec *command.Spec) bool {
-	return spec != nil && (spec.Flags&command.OwnLocks != 0 || spec.Cluster == router.Server && spec.Flags&command.Fast == 0)
+	return spec != nil && (spec.Flags&command.OwnLocks != 0 || spec.Timeout != nil || spec.Cluster == router.Server && spec.Flags&command.Fast == 0)
 }
 
 // unknownCommand words the error as Redis 7 does, quoting up to 128 bytes
@@ -421,15 +439,4 @@ func truncate(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	m, err := c.r.Read(p)
-	c.n.Add(int64(m))
-	return m, err
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pika-node/pika-node/replication"
 	"github.com/pika-node/pika-node/router"
 
+	"github.com/pika-node/pika-node/node/blocking"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/listen"
 	"github.com/pika-node/pika-node/node/pubsub"
@@ -115,6 +116,9 @@ type Node struct {
 	// messages and interest between the nodes (package pubsub).
 	pubsub        *pubsub.Hub
 	pubsubCluster *pubsub.Cluster
+	// blocked holds the clients waiting in blocking commands here and
+	// the registrations of other nodes' (package blocking).
+	blocked *blocking.Registry
 
 	// follower applies what the leaders of the slots this node follows
 	// ship (REPLICATE, full syncs).
@@ -162,6 +166,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	n.txns = n.newTxns()
+	n.blocked = blocking.New(blocking.Config{Self: n.id, Engine: eng, Links: n.links, Routing: n.proxy.Routing, Log: log.With("component", "blocking")})
 	n.pubsub = pubsub.NewHub()
 	n.pubsubCluster = pubsub.NewCluster(n.pubsub, pubsub.ClusterConfig{
 		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,
@@ -302,6 +307,10 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	run("slot log trim", func() error {
 		n.eng.TrimLogs(gctx, n.cfg.SlotLogTrimInterval, storage.LogRetention{MaxBytes: uint64(n.cfg.SlotLogMaxBytes), MaxAge: n.cfg.SlotLogMaxAge})
+		return nil
+	})
+	run("blocked clients", func() error {
+		n.blocked.Run(gctx)
 		return nil
 	})
 	run("pub/sub", func() error {

@@ -132,6 +132,8 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParsePubsubInterest, replying(n.pubsubCluster.HandleInterest))
 	peer.Handle(m, peer.ParsePubsubState, replying(n.pubsubCluster.HandleState))
 	peer.Handle(m, peer.ParsePubsubQuery, replying(n.pubsubCluster.HandleQuery))
+	peer.Handle(m, peer.ParseBlockWait, replying(n.blocked.HandleWait))
+	peer.Handle(m, peer.ParseBlockReady, replying(n.blocked.HandleReady))
 	txn.RegisterPeer(m, n.txns, func(pc peerCall) *command.Ctx { // UNIT and the U* requests
 		pc.pb.Commit()
 		return pc.c

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/blocking"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/router"
@@ -330,6 +331,7 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		c.R.Verbatim(n.clientLine(cl))
 	case "list":
 		var ids []uint64
+		byType, pubsubOnly := false, false
 		if len(c.Args) > 2 {
 			switch {
 			case len(c.Args) == 4 && strings.EqualFold(string(c.Args[2]), "type"):
@@ -337,10 +339,12 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 				if t != "normal" && t != "master" && t != "replica" && t != "pubsub" {
 					return command.Error("ERR Unknown client type '" + string(c.Args[3]) + "'")
 				}
-				if t != "normal" {
+				if t == "master" || t == "replica" {
 					c.R.BulkString("")
 					return nil
 				}
+				pubsubOnly = t == "pubsub"
+				byType = true
 			case strings.EqualFold(string(c.Args[2]), "id"):
 				for _, a := range c.Args[3:] {
 					id, err := strconv.ParseUint(string(a), 10, 64)
@@ -355,9 +359,41 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		}
 		var b strings.Builder
 		for _, other := range n.clientsSnapshot(ids) {
+			if byType {
+				s := other.sub.Load()
+				if subscribed := s != nil && s.Subscribed(); subscribed != pubsubOnly {
+					continue
+				}
+			}
 			b.WriteString(n.clientLine(other))
 		}
 		c.R.Verbatim(b.String())
+	case "unblock":
+		if len(c.Args) < 3 {
+			return wrong()
+		}
+		if len(c.Args) > 4 {
+			return command.Error("ERR unknown subcommand or wrong number of arguments for '" + string(c.Args[1]) + "'. Try CLIENT HELP.")
+		}
+		id, err := strconv.ParseInt(string(c.Args[2]), 10, 64)
+		if err != nil {
+			return command.Error("ERR value is not an integer or out of range")
+		}
+		how := blocking.UnblockTimeout
+		if len(c.Args) == 4 {
+			switch strings.ToLower(string(c.Args[3])) {
+			case "timeout":
+			case "error":
+				how = blocking.UnblockError
+			default:
+				return command.Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			}
+		}
+		if id > 0 && n.blocked.Unblock(uint64(id), how) {
+			c.R.Int(1)
+		} else {
+			c.R.Int(0)
+		}
 	case "setinfo":
 		// go-redis and redis-py send their library name; accept and ignore.
 		if len(c.Args) != 4 {
@@ -372,6 +408,7 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			"INFO", "    Return information about the current client connection.",
 			"LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 		}
 		c.R.SimpleArray(lines)
 	default:
@@ -423,6 +460,9 @@ func (n *Node) clientLine(cl *client) string {
 		if subs+psubs+ssubs > 0 {
 			flags = "P"
 		}
+	}
+	if n.blocked.IsBlocked(cl.id) {
+		flags = "b"
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
 		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.table, subs, psubs, ssubs, cmd, proto)

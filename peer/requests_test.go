@@ -66,6 +66,8 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"PSINTEREST":    box(ParsePubsubInterest),
 	"PSSTATE":       box(ParsePubsubState),
 	"PSQUERY":       box(ParsePubsubQuery),
+	"BWAIT":         box(ParseBlockWait),
+	"BREADY":        box(ParseBlockReady),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -133,6 +135,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{PubsubInterest{Origin: "n1", Incarnation: 7, Seq: 3, Added: true, Table: 1, Kind: PubsubPattern, Names: words("a* b?")}, "PSINTEREST n1 7 3 + 1 p a* b?"},
 		{PubsubInterest{Origin: "n1", Incarnation: 7, Seq: 4, Table: 1, Kind: PubsubChannel, Names: words("x")}, "PSINTEREST n1 7 4 - 1 c x"},
 		{PubsubState{Incarnation: 9, Seq: 12}, "PSSTATE 9 12"},
+		{BlockWait{Table: 2, Origin: "n1", Keys: []WaitKey{{Slot: 3, Key: []byte("q1")}, {Slot: 9, Key: []byte("q2")}}}, "BWAIT 2 n1 2 3 q1 9 q2"},
+		{BlockReady{Table: 2, Keys: words("q1 q2")}, "BREADY 2 q1 q2"},
 		{PubsubQuery{Table: 3, Query: QueryNumSub, Kind: PubsubShard, Params: words("a b")}, "PSQUERY 3 numsub s a b"},
 		{PubsubQuery{Table: 3, Query: QueryPatterns, Kind: PubsubChannel, Params: [][]byte{}}, "PSQUERY 3 patterns c"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
@@ -197,6 +201,9 @@ func TestRequestMalformed(t *testing.T) {
 		{"PSINTEREST n 1 1 * 1 c x", "ERR malformed PSINTEREST"},
 		{"PSINTEREST n 1 1 + 1 c", "ERR malformed PSINTEREST"},
 		{"PSSTATE 1", "ERR malformed PSSTATE"},
+		{"BWAIT 1 n 2 3 k", "ERR malformed BWAIT"},
+		{"BWAIT 1 n 1 x k", "ERR malformed BWAIT"},
+		{"BREADY 1", "ERR malformed BREADY"},
 		{"PSQUERY 1 other c", "ERR malformed PSQUERY"},
 		{"COUNTS", "PIKAREFUSE no table COUNTS"},
 		{"COUNTS x", "PIKAREFUSE no table x"},

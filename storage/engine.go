@@ -98,6 +98,8 @@ type Engine struct {
 	mcache  metaCache
 	// watches are the keys clients WATCH, marked by every write applied.
 	watches watchSet
+	// wants are the keys clients wait on (wanted.go).
+	wants wantSet
 
 	versions versionAllocator
 

@@ -126,8 +126,10 @@ func (w *Watch) Changed(nowMS int64) bool {
 // slot moved away from this node).
 func (w *Watch) Invalidate() { w.changed.Store(true) }
 
-// touchEffect marks the watches of every key eff writes.
+// touchEffect marks the watches of every key eff writes, and signals
+// the wanted keys it puts.
 func (e *Engine) touchEffect(eff *Effect) {
+	e.signalWanted(eff)
 	if e.watches.n.Load() == 0 {
 		return
 	}
@@ -183,6 +185,7 @@ func (e *Engine) touchRangeLocked(start, end []byte, cf CF) {
 // touchSlot marks the watches of every key of slot s of table t: its data
 // was replaced wholesale (a snapshot or a full sync landed).
 func (e *Engine) touchSlot(t TableID, s SlotID) {
+	e.signalWantedSlot(t, s)
 	if e.watches.n.Load() == 0 {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
@@ -92,6 +93,10 @@ type Spec struct {
 	// Merge is how a FanOut or TableWide command's parts' replies
 	// become one (router.Merge).
 	Merge router.Merge
+	// Timeout, set for the blocking commands (BLPOP, BZPOPMIN, ...),
+	// reads how long a client may wait; their Handler never waits (it
+	// answers a null when there is nothing), the client's connection does.
+	Timeout func(args [][]byte) (time.Duration, error)
 	// Handler runs the command.
 	Handler Handler
 }
@@ -146,6 +151,7 @@ func NewTable() *Table {
 	registerLists(t)
 	registerSets(t)
 	registerZSets(t)
+	registerBlocking(t)
 	registerIntrospection(t)
 	markBatchable(t)
 	return t

@@ -33,11 +33,15 @@ type step struct {
 	conn     string
 	sendOnly bool
 	readOnly bool
+	// waitBlocked, with "!blocked N", waits until the server (each
+	// side's) has blocked clients (INFO's blocked_clients), 5 s at most.
+	waitBlocked bool
+	blocked     int
 }
 
 // alone reports whether the step cannot join a pipeline.
 func (st step) alone() bool {
-	return st.sleep > 0 || st.scan || st.conn != "" || st.sendOnly || st.readOnly
+	return st.sleep > 0 || st.waitBlocked || st.scan || st.conn != "" || st.sendOnly || st.readOnly
 }
 
 // splitArgs splits a line the way redis-cli (sdssplitargs) does.
@@ -191,6 +195,12 @@ func parseScriptText(name, text string) ([]step, error) {
 					return nil, fmt.Errorf("%s:%d: bad sleep %q", name, lineNo, words[1])
 				}
 				steps = append(steps, step{line: lineNo, text: line, sleep: time.Duration(ms) * time.Millisecond})
+			case "blocked":
+				n, err := strconv.Atoi(words[len(words)-1])
+				if len(words) != 2 || err != nil || n < 0 {
+					return nil, fmt.Errorf("%s:%d: !blocked N", name, lineNo)
+				}
+				steps = append(steps, step{line: lineNo, text: line, waitBlocked: true, blocked: n})
 			default:
 				return nil, fmt.Errorf("%s:%d: unknown directive %q", name, lineNo, words[0])
 			}
@@ -483,6 +493,14 @@ func runSteps(t *testing.T, name string, steps []step, pipelined bool, p pair) {
 			time.Sleep(st.sleep)
 			continue
 		}
+		if st.waitBlocked {
+			for _, s := range sides {
+				if err := awaitBlocked(s.srv, st.blocked); err != nil {
+					t.Fatalf("%s:%d: %s: %v", name, st.line, s.srv.Name, err)
+				}
+			}
+			continue
+		}
 		if pipelined && !st.alone() {
 			j := i
 			var cmds [][]string
@@ -726,4 +744,25 @@ func TestSplitArgs(t *testing.T) {
 			t.Errorf("splitArgs(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
+}
+
+// awaitBlocked waits until srv reports n blocked clients (5 s at most).
+func awaitBlocked(srv *server, n int) error {
+	c, err := Dial(srv.addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	want := "blocked_clients:" + strconv.Itoa(n) + "\r\n"
+	var last string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		r, err := c.Do("INFO", "clients")
+		if err != nil {
+			return err
+		}
+		if last = r.Str; strings.Contains(last, want) {
+			return nil
+		}
+	}
+	return fmt.Errorf("not %d blocked clients in 5 s: %q", n, last)
 }
