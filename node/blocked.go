@@ -1,14 +1,20 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/pika-node/pika-node/node/blocking"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/router"
+	"github.com/pika-node/pika-node/storage"
 )
 
 // A client in a blocking command (BLPOP, BZPOPMIN, BLMOVE, ...) waits on
@@ -29,12 +35,56 @@ func nothingFor(reply []byte) bool {
 	return false
 }
 
-// block makes cl wait for the blocking command in c, whose try found
-// nothing, and appends its reply.
+// transient reports whether reply is an error that says nothing ran
+// and trying again later may work: the slots were busy with other units,
+// a node did not answer before a unit's decision, a leader is down, the
+// leader could not be reached (its connection did not open: nothing was
+// sent). A waiting client does not get it: it keeps waiting, and tries
+// again soon.
+func transient(reply []byte) bool {
+	s := string(reply)
+	switch {
+	case !strings.HasPrefix(s, "-CLUSTERDOWN "):
+		return false
+	case strings.Contains(s, " stayed busy; retry"), strings.Contains(s, "(nothing ran)"), strings.Contains(s, " is not served: its leader "),
+		strings.Contains(s, "(the command may have run): connect to peer "):
+		return true
+	}
+	return false
+}
+
+// retryPause is how long a waiter pauses before it tries again after a
+// transient error: random, so that waiters that met do not meet again.
+func retryPause() time.Duration { return time.Duration(10+rand.IntN(90)) * time.Millisecond }
+
+// waitedKeys are the keys a blocking command waits on: BLMOVE and
+// BRPOPLPUSH wait on their source only.
+func waitedKeys(spec *command.Spec, keys [][]byte) [][]byte {
+	if (spec.Name == "blmove" || spec.Name == "brpoplpush") && len(keys) > 0 {
+		return keys[:1]
+	}
+	return keys
+}
+
+// block runs the blocking command in c: when nothing is there it makes
+// cl wait, trying again at each wake-up, and appends the reply.
 func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) {
 	timeout, err := spec.Timeout(c.Args)
-	if err != nil { // the try answered the error already; not reached
-		c.R.Error(err.Error())
+	if err != nil {
+		msg, _ := command.ErrorReply(err)
+		c.R.Error(msg)
+		return
+	}
+	keys := waitedKeys(spec, cmd.Keys)
+	var soon <-chan time.Time
+	try := func() bool {
+		answered, again := n.tryBlocked(cl, c, spec, keys)
+		if again {
+			soon = time.After(retryPause())
+		}
+		return answered
+	}
+	if try() {
 		return
 	}
 	tb, ok := n.proxy.Routing().Table(cl.table)
@@ -42,11 +92,11 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 		c.R.Error(router.DroppedTable(cl.table))
 		return
 	}
-	w := n.blocked.Register(cl.id, tb, cmd.Keys)
+	w := n.blocked.Register(cl.id, tb, keys)
 	defer n.blocked.Done(w)
-	// Once registered, a write is signalled: try again, as one may have
+	// Once registered, a write is signalled: look again, as one may have
 	// come since the first try.
-	if n.tryBlocked(cl, c, spec, cmd) {
+	if try() {
 		return
 	}
 	var deadline <-chan time.Time
@@ -64,7 +114,12 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 	for {
 		select {
 		case <-w.Wake():
-			if n.tryBlocked(cl, c, spec, cmd) {
+			if try() {
+				return
+			}
+		case <-soon:
+			soon = nil
+			if try() {
 				return
 			}
 		case <-deadline:
@@ -84,32 +139,103 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 	}
 }
 
-// tryBlocked runs the blocking command once more, routed with the current
-// routing, and reports whether it answered (took something, or failed);
-// when it found nothing its reply is dropped.
-func (n *Node) tryBlocked(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) bool {
+// tryBlocked runs the blocking command once, routed with the current
+// routing, and reports whether it answered (took something, or failed for
+// good); when it found nothing its reply is dropped, and again says it met
+// a transient error. It first looks which of keys exist, in order, one by
+// one (a key of another node is asked there), and runs the command over
+// the first that exists only: a command of one slot, never a unit over
+// the slots of all the keys (under many waiters those units, each holding
+// every queue's slot, would take turns on them all). The price, in
+// docs/blocking.md: a push to an earlier key that lands between the look
+// at it and the pop of a later one is passed over, where Redis would have
+// taken it; every element is still taken once. A waiter woken for nothing
+// costs no run.
+func (n *Node) tryBlocked(cl *client, c *command.Ctx, spec *command.Spec, keys [][]byte) (answered, again bool) {
+	first := n.firstPresent(cl, keys)
+	if first < 0 {
+		return false, false
+	}
+	args := c.Args
+	c.Args = onlyKey(spec, args, first)
+	defer func() { c.Args = args }()
 	mark := c.R.Len()
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.table)
 	if tb == nil {
 		c.R.Error(router.DroppedTable(cl.table))
-		return true
+		return true, false
 	}
+	cmd := routedCommand(spec, c.Args)
 	r := n.proxy.Decide(snap, tb, cmd)
 	if r.Kind == router.Wait {
 		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
 		if tb == nil {
 			c.R.Error(router.DroppedTable(cl.table))
-			return true
+			return true, false
 		}
 	}
 	c.Table, c.Slots = tb.ID, tb.Slots
 	n.dispatch(cl, c, spec, snap, tb, r, cmd, false, nil)
-	if nothingFor(c.R.B[mark:]) {
+	reply := c.R.B[mark:]
+	if nothing, again := nothingFor(reply), transient(reply); nothing || again {
 		c.R.B = c.R.B[:mark]
-		return false
+		return false, again
 	}
-	return true
+	if len(reply) > 0 && reply[0] != '-' {
+		// It took something: answered only once the take survives its
+		// leader (an async slot's followers have it). Otherwise the take
+		// may be undone by a failover and the element taken again: the
+		// client gets nothing now and keeps waiting (the element is
+		// lost only if the take did survive: at most once).
+		if err := n.blocked.Durable(tb, cmd.Keys); err != nil {
+			n.log.Warn("a blocking pop's slot did not sync with its followers; the client keeps waiting", "err", err)
+			c.R.B = c.R.B[:mark]
+			return false, true
+		}
+	}
+	return true, false
+}
+
+// slotSynced returns once the followers of slot s of table t, which this
+// node leads, acknowledged its log as of now (blocking.Config.Synced).
+func (n *Node) slotSynced(ctx context.Context, t storage.TableID, s storage.SlotID) error {
+	tb, ok := n.proxy.Routing().Table(t)
+	if !ok || int(s) >= int(tb.Slots) || tb.Route(s).Leader != n.id {
+		return &peer.RefusedError{Reason: "not the slot's leader"}
+	}
+	_, last, _ := n.eng.LogBounds(t, s)
+	if last == 0 {
+		return nil // no log: no followers
+	}
+	return n.shipper.AwaitAcked(ctx, t, s, last)
+}
+
+// onlyKey returns a blocking command's arguments with its i-th key only
+// (BLMOVE and BRPOPLPUSH, of one source, as they are).
+func onlyKey(spec *command.Spec, args [][]byte, i int) [][]byte {
+	switch spec.Name {
+	case "blmove", "brpoplpush":
+		return args
+	case "blmpop", "bzmpop": // timeout numkeys key... rest
+		total, _ := strconv.Atoi(string(args[2]))
+		out := [][]byte{args[0], args[1], []byte("1"), args[3+i]}
+		return append(out, args[3+total:]...)
+	}
+	return [][]byte{args[0], args[1+i], args[len(args)-1]} // name key timeout
+}
+
+// firstPresent returns the position of the first of keys that exists, -1
+// if none does, asking each key's leader in turn (not at one instant: a
+// key written after it was looked at wakes the waiter, which is
+// registered by then, or was looked at in the first try).
+func (n *Node) firstPresent(cl *client, keys [][]byte) int {
+	for i, k := range keys {
+		if string(n.proxy.Reroute(cl.run, cl.table, [][]byte{[]byte("EXISTS"), k})) != ":0\r\n" {
+			return i
+		}
+	}
+	return -1
 }
 
 // watchConn reads cl's connection while its goroutine waits, keeping what

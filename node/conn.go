@@ -355,11 +355,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
-	if spec.Timeout != nil && nothingFor(c.R.B[mark:]) {
-		// A blocking command found nothing: the client waits.
-		c.R.B = c.R.B[:mark]
-		n.block(cl, c, spec, cmd)
+	if spec.Timeout != nil {
+		n.block(cl, c, spec, cmd) // a blocking command: it may wait
+	} else {
+		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
 	}
 	n.stats.Account(spec, start, c, mark)
 }

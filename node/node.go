@@ -166,7 +166,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
 	n.txns = n.newTxns()
-	n.blocked = blocking.New(blocking.Config{Self: n.id, Engine: eng, Links: n.links, Routing: n.proxy.Routing, Log: log.With("component", "blocking")})
+	n.blocked = blocking.New(blocking.Config{Self: n.id, Engine: eng, Links: n.links, Routing: n.proxy.Routing, Synced: n.slotSynced, Log: log.With("component", "blocking")})
 	n.pubsub = pubsub.NewHub()
 	n.pubsubCluster = pubsub.NewCluster(n.pubsub, pubsub.ClusterConfig{
 		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,

@@ -80,3 +80,31 @@ func ParseBlockReady(args [][]byte) (BlockReady, error) {
 	}
 	return BlockReady{Table: keyspace.TableID(t), Keys: args[2:]}, nil
 }
+
+// BlockSynced asks the leader of an async slot to answer once the slot's
+// followers acknowledged its log as of now: a blocking pop answered after
+// it survives the leader's loss (docs/blocking.md):
+//
+//	BSYNCED <table> <slot> -> +OK | -error
+type BlockSynced struct {
+	Table keyspace.TableID
+	Slot  keyspace.SlotID
+}
+
+func (BlockSynced) Name() string { return "BSYNCED" }
+
+func (r BlockSynced) Args() [][]byte {
+	return [][]byte{[]byte(r.Name()), u64(uint64(r.Table)), u64(uint64(r.Slot))}
+}
+
+// ParseBlockSynced reads a BSYNCED.
+func ParseBlockSynced(args [][]byte) (BlockSynced, error) {
+	if len(args) != 3 {
+		return BlockSynced{}, malformed("BSYNCED")
+	}
+	t, s, ok := parseTableSlot(args[1], args[2])
+	if !ok {
+		return BlockSynced{}, malformed("BSYNCED")
+	}
+	return BlockSynced{Table: t, Slot: s}, nil
+}

@@ -57,6 +57,7 @@
 //	PSQUERY <table> channels|numsub|patterns c|s <arg>... [...]                                PubsubQuery
 //	BWAIT <table> <origin> <n> (<slot> <key>){n}           [position...]                        BlockWait
 //	BREADY <table> <key>...                               +OK                                  BlockReady
+//	BSYNCED <table> <slot>                                +OK                                  BlockSynced
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -73,8 +74,9 @@
 // FUNCTION libraries, and USCRIPTKILL reaches a script wherever it runs
 // (docs/scripting.md). The PS* requests carry pub/sub: messages to the
 // nodes with subscribers for them, each node's interest, PUBSUB's
-// questions (docs/pubsub.md); BWAIT and BREADY the waits of blocked clients
-// on keys other nodes lead (docs/blocking.md). They travel on ClassUnit's connections, lane
+// questions (docs/pubsub.md); BWAIT, BREADY and BSYNCED the waits of blocked
+// clients on keys other nodes lead and their pops' durability
+// (docs/blocking.md). They travel on ClassUnit's connections, lane
 // 0, so that one node's requests arrive in the order sent. Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.

@@ -68,6 +68,7 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"PSQUERY":       box(ParsePubsubQuery),
 	"BWAIT":         box(ParseBlockWait),
 	"BREADY":        box(ParseBlockReady),
+	"BSYNCED":       box(ParseBlockSynced),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -137,6 +138,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{PubsubState{Incarnation: 9, Seq: 12}, "PSSTATE 9 12"},
 		{BlockWait{Table: 2, Origin: "n1", Keys: []WaitKey{{Slot: 3, Key: []byte("q1")}, {Slot: 9, Key: []byte("q2")}}}, "BWAIT 2 n1 2 3 q1 9 q2"},
 		{BlockReady{Table: 2, Keys: words("q1 q2")}, "BREADY 2 q1 q2"},
+		{BlockSynced{Table: 2, Slot: 7}, "BSYNCED 2 7"},
 		{PubsubQuery{Table: 3, Query: QueryNumSub, Kind: PubsubShard, Params: words("a b")}, "PSQUERY 3 numsub s a b"},
 		{PubsubQuery{Table: 3, Query: QueryPatterns, Kind: PubsubChannel, Params: [][]byte{}}, "PSQUERY 3 patterns c"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},

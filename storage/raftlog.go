@@ -193,9 +193,10 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	defer wb.Destroy()
 	updates := make([]countUpdate, 0, len(groups))
 	records := unitRecordApply{e: e}
-	// What the write changes, for the watches (kept only when some key is
-	// watched): the effects applied and the slots a snapshot replaced.
-	watching := e.watches.n.Load() > 0
+	// What the write changes, for the watches and the wanted keys (kept
+	// only when some key is watched or wanted): the effects applied and
+	// the slots a snapshot replaced.
+	watching := e.watches.n.Load() > 0 || e.wants.n.Load() > 0
 	var applied []Effect
 	var landed []struct {
 		t TableID

@@ -2,6 +2,7 @@ package blocking
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -27,7 +28,12 @@ type Config struct {
 	Links  *peer.Links
 	// Routing is the node's current routing.
 	Routing func() *router.Snapshot
-	Log     *slog.Logger
+	// Synced returns once the followers of slot s of async table t
+	// acknowledged its log as of the call (at once without followers),
+	// or fails (this node does not lead the slot, a follower did not
+	// answer in time).
+	Synced func(ctx context.Context, t storage.TableID, s storage.SlotID) error
+	Log    *slog.Logger
 }
 
 // renewInterval is how often a node renews its waiters' registrations
@@ -413,4 +419,60 @@ func (r *Registry) sendNotes() {
 			}
 		}
 	}
+}
+
+// syncWait bounds how long a pop waits for its slot's followers.
+const syncWait = 2 * time.Second
+
+// Durable returns once the writes so far of the slots of keys in table
+// tb survive the loss of their leaders: at once in a raft table (a write
+// answered is committed) and for a slot without followers; otherwise once
+// the slot's followers acknowledged them (asking the slot's leader,
+// BSYNCED). A blocking pop answered after it is never undone by a
+// failover: its element cannot be taken again.
+func (r *Registry) Durable(tb *router.Table, keys [][]byte) error {
+	if tb.Mode == meta.ModeRaft || tb.Replicated() == 0 {
+		return nil
+	}
+	snap := r.cfg.Routing()
+	ctx, cancel := context.WithTimeout(context.Background(), syncWait)
+	defer cancel()
+	done := map[storage.SlotID]bool{}
+	for _, k := range keys {
+		s := router.SlotOf(k, tb.Slots)
+		route := tb.Route(s)
+		if done[s] || len(route.Replicas) < 2 {
+			continue
+		}
+		done[s] = true
+		if route.Leader == r.cfg.Self {
+			if err := r.cfg.Synced(ctx, tb.ID, s); err != nil {
+				return err
+			}
+			continue
+		}
+		info, ok := snap.Node(route.Leader)
+		if !ok {
+			return fmt.Errorf("blocking: the leader %s of slot %d is down", route.Leader, s)
+		}
+		raw, err := r.cfg.Links.Do(info.Peer, peer.ClassUnit, 0, peer.BlockSynced{Table: tb.ID, Slot: s}).Wait(ctx, syncWait)
+		if err == nil {
+			err = peer.ReplyErr(raw)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HandleSynced answers BSYNCED.
+func (r *Registry) HandleSynced(out *resp.Reply, req peer.BlockSynced) {
+	ctx, cancel := context.WithTimeout(context.Background(), syncWait)
+	defer cancel()
+	if err := r.cfg.Synced(ctx, req.Table, req.Slot); err != nil {
+		out.Error(peer.ErrorReply(err))
+		return
+	}
+	out.OK()
 }

@@ -19,11 +19,11 @@ func registerBlocking(t *Table) {
 		Spec{Name: "blpop", Arity: -3, Flags: Write, FirstKey: 1, LastKey: -2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBPop(true)},
 		Spec{Name: "brpop", Arity: -3, Flags: Write, FirstKey: 1, LastKey: -2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBPop(false)},
 		Spec{Name: "brpoplpush", Arity: 4, Flags: Write | DenyOOM, FirstKey: 1, LastKey: 2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBRPopLPush},
-		Spec{Name: "blmove", Arity: 6, Flags: Write | DenyOOM, FirstKey: 1, LastKey: 2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBLMove},
-		Spec{Name: "blmpop", Arity: -5, Flags: Write, Keys: shiftedKeys(mpopKeys), Timeout: firstArgTimeout, Handler: shifted(cmdLMPop)},
+		Spec{Name: "blmove", Arity: 6, Flags: Write | DenyOOM, FirstKey: 1, LastKey: 2, Step: 1, Timeout: blmoveTimeout, Handler: cmdBLMove},
+		Spec{Name: "blmpop", Arity: -5, Flags: Write, Keys: shiftedKeys(mpopKeys), Timeout: mpopTimeout("left", "right"), Handler: shifted(cmdLMPop)},
 		Spec{Name: "bzpopmin", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: -2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBZPop(false)},
 		Spec{Name: "bzpopmax", Arity: -3, Flags: Write | Fast, FirstKey: 1, LastKey: -2, Step: 1, Timeout: lastArgTimeout, Handler: cmdBZPop(true)},
-		Spec{Name: "bzmpop", Arity: -5, Flags: Write, Keys: shiftedKeys(mpopKeys), Timeout: firstArgTimeout, Handler: shifted(cmdZMPop)},
+		Spec{Name: "bzmpop", Arity: -5, Flags: Write, Keys: shiftedKeys(mpopKeys), Timeout: mpopTimeout("min", "max"), Handler: shifted(cmdZMPop)},
 	)
 }
 
@@ -55,6 +55,31 @@ func ParseTimeout(b []byte) (time.Duration, error) {
 func lastArgTimeout(args [][]byte) (time.Duration, error) { return ParseTimeout(args[len(args)-1]) }
 
 func firstArgTimeout(args [][]byte) (time.Duration, error) { return ParseTimeout(args[1]) }
+
+// mpopTimeout is BLMPOP's and BZMPOP's Timeout: the timeout, then the
+// rest checked as LMPOP and ZMPOP check it.
+func mpopTimeout(first, second string) func([][]byte) (time.Duration, error) {
+	return func(args [][]byte) (time.Duration, error) {
+		d, err := firstArgTimeout(args)
+		if err != nil {
+			return 0, err
+		}
+		if _, _, _, err := mpopArgs(args[1:], first, second); err != nil {
+			return 0, err
+		}
+		return d, nil
+	}
+}
+
+// blmoveTimeout is BLMOVE's Timeout: its sides, then the timeout.
+func blmoveTimeout(args [][]byte) (time.Duration, error) {
+	for _, side := range args[3:5] {
+		if !isArg(side, "left") && !isArg(side, "right") {
+			return 0, ErrSyntax
+		}
+	}
+	return lastArgTimeout(args)
+}
 
 // shifted runs h over the arguments after the timeout (BLMPOP as LMPOP,
 // BZMPOP as ZMPOP), once the timeout parsed.
@@ -114,7 +139,7 @@ func cmdBRPopLPush(c *Ctx) error {
 }
 
 func cmdBLMove(c *Ctx) error {
-	if _, err := lastArgTimeout(c.Args); err != nil {
+	if _, err := blmoveTimeout(c.Args); err != nil {
 		return err
 	}
 	return cmdLMove(c)

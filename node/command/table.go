@@ -94,8 +94,9 @@ type Spec struct {
 	// become one (router.Merge).
 	Merge router.Merge
 	// Timeout, set for the blocking commands (BLPOP, BZPOPMIN, ...),
-	// reads how long a client may wait; their Handler never waits (it
-	// answers a null when there is nothing), the client's connection does.
+	// checks the arguments and reads how long a client may wait; their
+	// Handler never waits (it answers a null when there is nothing), the
+	// client's connection does.
 	Timeout func(args [][]byte) (time.Duration, error)
 	// Handler runs the command.
 	Handler Handler
