@@ -385,9 +385,10 @@ func (r *Registry) expire(now time.Time) {
 	}
 }
 
-// sendNotes sends the queued BREADYs (without waiting for answers: a lost
-// one is made up by the waiter's next renewal... only if the registration
-// lapsed; see docs/blocking.md).
+// sendNotes sends the queued BREADYs without waiting for their answers.
+// One that does not arrive (its node unreachable for the moment) is not
+// sent again: that node's waiters hear of the key at its next write
+// (docs/blocking.md, "Where it differs").
 func (r *Registry) sendNotes() {
 	for {
 		r.notifyMu.Lock()
@@ -421,8 +422,9 @@ func (r *Registry) sendNotes() {
 	}
 }
 
-// syncWait bounds how long a pop waits for its slot's followers.
-const syncWait = 2 * time.Second
+// syncWait bounds how long a pop waits for its slot's followers (a
+// follower that died stops counting once its lease lapses).
+const syncWait = 10 * time.Second
 
 // Durable returns once the writes so far of the slots of keys in table
 // tb survive the loss of their leaders: at once in a raft table (a write

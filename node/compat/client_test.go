@@ -64,11 +64,38 @@ r.set("pylock", "me")
 assert release(keys=["pylock"], args=["other"]) == 0
 assert release(keys=["pylock"], args=["me"]) == 1
 assert r.exists("pylock") == 0
+# Pub/sub as redis-py runs it (its own connection, which through a load balancer may land on
+# another node than the publisher's).
+ps = r.pubsub()
+ps.subscribe("pychan")
+m = ps.get_message(timeout=5)
+assert m and m["type"] == "subscribe" and m["channel"] == b"pychan", m
+assert r.publish("pychan", "hello") == 1
+m = ps.get_message(timeout=5)
+assert m and m["type"] == "message" and m["data"] == b"hello", m
+ps.psubscribe("pych*")
+m = ps.get_message(timeout=5)
+assert m and m["type"] == "psubscribe", m
+assert r.publish("pychan", "again") == 2
+got = sorted((m["type"], m["data"]) for m in [ps.get_message(timeout=5), ps.get_message(timeout=5)])
+assert got == [("message", b"again"), ("pmessage", b"again")], got
+ps.close()
+# A blocking pop over untagged keys (through a cluster, on several nodes), served by a push
+# from another connection, whether it waits first or not.
+import threading
+r.delete("pyq1", "pyq2")
+res = []
+worker = threading.Thread(target=lambda: res.append(redis.Redis(host=host, port=port, socket_timeout=10).brpop(["pyq1", "pyq2"], timeout=5)))
+worker.start()
+r.rpush("pyq2", "job")
+worker.join()
+assert res == [(b"pyq2", b"job")], res
+assert r.brpop(["pyq1", "pyq2"], timeout=0.05) is None
 print("ok")
 `
 
-// TestPythonClient runs redis-py's default pipelines (MULTI ... EXEC) and an optimistic
-// transaction against redis-server (which checks the script), one pika-node, and, without the
+// TestPythonClient runs redis-py's default pipelines (MULTI ... EXEC), an optimistic
+// transaction, scripts, pub/sub and a blocking pop against redis-server (which checks the script), one pika-node, and, without the
 // WATCH part, every cluster node and haproxy.
 func TestPythonClient(t *testing.T) {
 	needServers(t)
