@@ -9,6 +9,10 @@
 // UNIT, or across the nodes, or the raft groups, leading them, through
 // package unit), live in node/txn, which the node wires (txns.go). The
 // counts kept per command and the Prometheus metrics live in node/stats.
+// A client waiting in a blocking command waits on its connection's
+// goroutine (blocked.go), with its keys registered in node/blocking; the
+// pub/sub commands (pubsubcmds.go) keep a connection's subscriptions in
+// node/pubsub.
 // Data commands live in node/command, the proxy in router, replication's
 // both ends in replication.
 package node
