@@ -106,28 +106,23 @@ func cmdBPop(left bool) Handler {
 		if _, err := lastArgTimeout(c.Args); err != nil {
 			return err
 		}
-		for _, key := range c.Args[1 : len(c.Args)-1] {
+		return popFirst(c, c.Args[1:len(c.Args)-1], func(key []byte) (bool, error) {
 			l, ok, err := getList(c, key)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
+			if err != nil || !ok {
+				return false, err
 			}
 			v, err := l.pop(left)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if err := l.store(); err != nil {
-				return err
+				return false, err
 			}
 			c.R.Array(2)
 			c.R.Bulk(key)
 			c.R.Bulk(v)
-			return nil
-		}
-		c.R.NullArray()
-		return nil
+			return true, nil
+		})
 	}
 }
 
@@ -152,28 +147,20 @@ func cmdBZPop(max bool) Handler {
 		if _, err := lastArgTimeout(c.Args); err != nil {
 			return err
 		}
-		for _, key := range c.Args[1 : len(c.Args)-1] {
+		return popFirst(c, c.Args[1:len(c.Args)-1], func(key []byte) (bool, error) {
 			z, ok, err := getZSet(c, key)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
+			if err != nil || !ok {
+				return false, err
 			}
 			items, err := z.pop(1, max)
-			if err != nil {
-				return err
-			}
-			if len(items) == 0 {
-				continue
+			if err != nil || len(items) == 0 {
+				return false, err
 			}
 			c.R.Array(3)
 			c.R.Bulk(key)
 			c.R.Bulk(items[0].member)
 			replyScore(c, items[0].score)
-			return nil
-		}
-		c.R.NullArray()
-		return nil
+			return true, nil
+		})
 	}
 }

@@ -392,8 +392,15 @@ func mpop(c *Ctx, first, second string, pop func(key []byte, isFirst bool, count
 	if err != nil {
 		return err
 	}
+	return popFirst(c, keys, func(key []byte) (bool, error) { return pop(key, isFirst, count) })
+}
+
+// popFirst pops from the first of keys that pop finds something in (it
+// replies and answers true), or replies a null array: the shape of LMPOP,
+// ZMPOP, BLPOP and BZPOPMIN.
+func popFirst(c *Ctx, keys [][]byte, pop func(key []byte) (bool, error)) error {
 	for _, key := range keys {
-		if ok, err := pop(key, isFirst, count); err != nil || ok {
+		if ok, err := pop(key); err != nil || ok {
 			return err
 		}
 	}
