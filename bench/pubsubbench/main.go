@@ -38,7 +38,17 @@ func main() {
 }
 
 func run(pubAddr string, subAddrs []string, db, subs, size int, dur time.Duration) error {
-	var received atomic.Int64
+	// received counts the messages the subscribers read; once the
+	// publisher is done, target is what they should read in all, and
+	// arrived is closed when they have.
+	var received, target atomic.Int64
+	arrived := make(chan struct{})
+	var arrivedOnce sync.Once
+	check := func(n int64) {
+		if t := target.Load(); t > 0 && n >= t {
+			arrivedOnce.Do(func() { close(arrived) })
+		}
+	}
 	var wg sync.WaitGroup
 	conns := make([]net.Conn, 0, subs)
 	defer func() {
@@ -65,7 +75,7 @@ func run(pubAddr string, subAddrs []string, db, subs, size int, dur time.Duratio
 		go func() {
 			defer wg.Done()
 			for skipFrame(r) == nil {
-				received.Add(1)
+				check(received.Add(1))
 			}
 		}()
 	}
@@ -86,10 +96,15 @@ func run(pubAddr string, subAddrs []string, db, subs, size int, dur time.Duratio
 		sent++
 	}
 	elapsed := time.Since(start)
-	// Let the last messages arrive.
+	// Let the last messages arrive (10 s at most).
 	want := sent * int64(subs)
-	for deadline := time.Now().Add(10 * time.Second); received.Load() < want && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	if want > 0 {
+		target.Store(want)
+		check(received.Load())
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	got := received.Load()
 	fmt.Printf("%.0f %.0f %d\n", float64(sent)/elapsed.Seconds(), float64(got)/elapsed.Seconds(), want-got)
