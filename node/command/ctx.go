@@ -63,6 +63,9 @@ type Ctx struct {
 	// authenticated to, a slot this node does not lead). Nil: no other
 	// table is within reach (CROSSSLOT).
 	OtherTable func(t storage.TableID, key []byte) (slots uint32, err error)
+	// Events collects the keyspace events of the commands (Notify), for
+	// the owner to publish once they are committed. Nil: none kept.
+	Events *Events
 
 	update *storage.Update
 	view   *storage.View
@@ -146,13 +149,14 @@ func Run(spec *Spec, c *Ctx) { _ = execute(spec, c) } // no batch: never busy
 // execute runs spec and appends its reply or error reply, except for
 // storage.ErrBatchBusy, which it returns with nothing appended.
 func execute(spec *Spec, c *Ctx) error {
-	mark := len(c.R.B)
+	mark, events := len(c.R.B), c.Events.Len()
 	err := run(spec, c)
 	c.update, c.view, c.then = nil, nil, nil
 	if err == nil {
 		return nil
 	}
 	c.R.B = c.R.B[:mark]
+	c.Events.Truncate(events) // a command that failed did nothing
 	if errors.Is(err, storage.ErrBatchBusy) {
 		return err
 	}

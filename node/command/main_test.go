@@ -2,6 +2,7 @@ package command
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pika-node/pika-node/node/resp"
@@ -16,11 +17,17 @@ type testNode struct {
 	tbl     *Table
 	cursors *Cursors
 	nowMS   int64
+	// events collects every keyspace event of the commands (all classes
+	// on, K and E): expectEvents reads them.
+	events *Events
 }
 
 func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	n := &testNode{t: t, tbl: NewTable(), cursors: NewCursors(100, 1<<20), nowMS: 1_700_000_000_000}
+	var classes atomic.Uint32
+	classes.Store(uint32(ParseEventClasses("KEA")))
+	n.events = NewEvents(&classes)
 	eng, err := storage.Open(storage.Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20, Now: func() int64 { return n.nowMS }})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func (n *testNode) do(args ...string) string {
 	if !spec.ArityOK(len(bargs)) {
 		return "-" + string(WrongArgs(spec.Name)) + "\r\n"
 	}
-	Run(spec, &Ctx{Args: bargs, R: &r, Engine: n.eng, Table: storage.DefaultTable, Slots: storage.DefaultSlots, Cursors: n.cursors})
+	Run(spec, &Ctx{Args: bargs, R: &r, Engine: n.eng, Table: storage.DefaultTable, Slots: storage.DefaultSlots, Cursors: n.cursors, Events: n.events})
 	return string(r.B)
 }
 
@@ -60,6 +67,22 @@ func (n *testNode) expect(want string, args ...string) {
 	got := n.do(args...)
 	if short := shorten(got); short != want {
 		n.t.Errorf("%s: got %q, want %q", strings.Join(args, " "), short, want)
+	}
+}
+
+// expectEvents runs a command and compares the keyspace events it
+// recorded, written "event key" and separated by ", " in the order
+// recorded ("" for none); a generic event's class is not shown.
+func (n *testNode) expectEvents(want string, args ...string) {
+	n.t.Helper()
+	n.events.Take()
+	n.do(args...)
+	var got []string
+	for _, ev := range n.events.Take() {
+		got = append(got, ev.Name+" "+string(ev.Key))
+	}
+	if g := strings.Join(got, ", "); g != want {
+		n.t.Errorf("%s: events %q, want %q", strings.Join(args, " "), g, want)
 	}
 }
 

@@ -20,6 +20,10 @@ type Pipeline struct {
 	b       *storage.Batch
 	out     *resp.Reply
 	mark    int // where the batched commands' replies start in out
+	// events is the connection's keyspace events (Ctx.Events) and
+	// evMark where the batched commands' start in it.
+	events  *Events
+	evMark  int
 	replies int // replies since mark
 	// release gives the batched commands' argument bytes back to the
 	// node's query budget once the batch no longer refers to them.
@@ -39,6 +43,7 @@ type Pipeline struct {
 
 type batched struct {
 	end   int
+	evEnd int // where its keyspace events end (after evMark)
 	spec  *Spec
 	slots uint32 // the table's slot count
 }
@@ -58,13 +63,13 @@ func (pb *Pipeline) Holding() bool { return pb.replies > 0 }
 // and run it again if the commit finds its slot led elsewhere.
 func (pb *Pipeline) Run(spec *Spec, c *Ctx, keep bool) {
 	if pb.replies == 0 {
-		pb.mark = pb.out.Len()
+		pb.mark, pb.events, pb.evMark = pb.out.Len(), c.Events, c.Events.Len()
 	}
 	if err := RunBatched(spec, c, pb.b); err != nil {
 		// Busy: commit what we hold, then run with an empty batch,
 		// which may wait for locks safely.
 		pb.Commit()
-		pb.mark = pb.out.Len()
+		pb.mark, pb.events, pb.evMark = pb.out.Len(), c.Events, c.Events.Len()
 		_ = RunBatched(spec, c, pb.b)
 	}
 	if c.Rerouted { // its slot is led elsewhere: after the batch, again
@@ -78,7 +83,7 @@ func (pb *Pipeline) Run(spec *Spec, c *Ctx, keep bool) {
 		args = router.CopyArgs(c.Args)
 	}
 	pb.args = append(pb.args, args)
-	pb.batched = append(pb.batched, batched{end: pb.out.Len() - pb.mark, spec: spec, slots: c.Slots})
+	pb.batched = append(pb.batched, batched{end: pb.out.Len() - pb.mark, evEnd: c.Events.Len() - pb.evMark, spec: spec, slots: c.Slots})
 	pb.replies++
 }
 
@@ -121,12 +126,18 @@ func (pb *Pipeline) answerFailed(err error) {
 	}
 	replies := slices.Clone(pb.out.B[pb.mark:]) // a reroute's reply may be longer than the one it replaces
 	pb.out.B = pb.out.B[:pb.mark]
-	start := 0
+	start, evStart := 0, 0
+	var kept [][2]int // the keyspace events of the commands that committed
+	defer func() { pb.events.keep(pb.evMark, kept) }()
 	for i, cmd := range pb.batched {
 		cerr := err
 		if partial != nil && pb.args[i] != nil {
 			cerr = partial.For(cmd.keySlots(pb.args[i]))
 		}
+		if cerr == nil {
+			kept = append(kept, [2]int{evStart, cmd.evEnd})
+		}
+		evStart = cmd.evEnd
 		switch {
 		case cerr == nil:
 			pb.out.B = append(pb.out.B, replies[start:cmd.end]...)
