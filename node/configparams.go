@@ -14,6 +14,8 @@ import (
 //   - maxclients, timeout, shutdown-timeout and busy-reply-threshold (alias
 //     lua-time-limit: when other clients get -BUSY on a running script's slots)
 //     take effect at once;
+//   - notify-keyspace-events is the whole cluster's: CONFIG SET writes it to etcd
+//     and every node applies it (notify.go);
 //   - bind, port, dir, client-query-buffer-limit and proto-max-bulk-len show the node's
 //     settings (its flags) and cannot change while it runs (dir is protected, as in Redis);
 //   - requirepass is always "": passwords belong to tables;
@@ -69,6 +71,8 @@ func (n *Node) newConfigStore() *redisconf.Store {
 			return nil
 		},
 	}))
+
+	must(s.Hook(notifyParam, redisconf.Hook{Get: n.notifyShown, Set: n.setClusterNotify}))
 
 	// The node's settings: CONFIG SET takes the current value only.
 	fixed := func(name, flag string, get func() string) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,11 +52,16 @@ type client struct {
 	// sub is its side of pub/sub, made at its first SUBSCRIBE (atomic:
 	// CLIENT LIST reads it from other connections).
 	sub atomic.Pointer[pubsub.Sub]
+	// events are its commands' keyspace events until published (flush).
+	events *command.Events
 	// in is the connection's input; flush sends the replies so far
 	// (a blocking command's wait does, before it waits).
 	in    *connReader
 	flush func() bool
 	quit  bool
+	// killed is closed by CLIENT KILL (kill), once.
+	killed   chan struct{}
+	killOnce sync.Once
 }
 
 // errMaxClients refuses a connection over maxclients.
@@ -71,6 +77,7 @@ func (n *Node) registerClient(c net.Conn) (*client, error) {
 		addr:    c.RemoteAddr().String(),
 		laddr:   c.LocalAddr().String(),
 		created: time.Now(),
+		killed:  make(chan struct{}),
 	}
 	cl.lastUsed.Store(time.Now().UnixNano())
 	n.clientsMu.Lock()
@@ -140,7 +147,9 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	rd := resp.NewReader(cl.in, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
 	defer rd.Release()
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl)}
+	cl.events = command.NewEvents(&n.notifyClasses)
+	defer n.publishEvents(cl.events) // after the last commit (deferred below)
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error
@@ -159,6 +168,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	flush := func() bool {
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, &out)
+		n.publishEvents(cl.events) // before the replies of their commands
 		if out.Len() == 0 {
 			return true
 		}
@@ -275,6 +285,10 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		pb.Commit()
 		c.R.Error("ERR Can't execute '" + spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		n.stats.Of(spec).Rejected.Add(1)
+		return
+	}
+	if spec != nil && spec.ArityOK(len(c.Args)) && !n.awaitPause(cl, spec) {
+		cl.quit = true // killed while paused
 		return
 	}
 	if cl.tx.Open() && (spec == nil || !txn.RunsInMulti(spec)) {

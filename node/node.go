@@ -64,6 +64,12 @@ type Node struct {
 	shutdownTimeout atomic.Int64 // ns
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
+	// notifyClasses is notify-keyspace-events (command.EventClass),
+	// notifyValue as CONFIG GET shows it (notify.go).
+	notifyClasses atomic.Uint32
+	notifyValue   atomic.Pointer[string]
+	// pause is CLIENT PAUSE (pause.go).
+	pause *clientPause
 
 	clientsMu   sync.Mutex
 	clients     map[uint64]*client
@@ -158,6 +164,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		id:          id,
 		ready:       make(chan struct{}),
 		parts:       newParts(),
+		pause:       newClientPause(),
 	}
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
@@ -172,6 +179,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,
 		Peers: n.livePeers, Log: log.With("component", "pubsub"),
 	})
+	eng.SetExpiredHook(n.keyExpired)
 	n.maxClients, err = listen.NewMaxClients(cfg.MaxClients, eng.SSTFiles(), log)
 	if err != nil {
 		eng.Close()

@@ -61,7 +61,11 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	rd.Release()
 
 	var out resp.Reply
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(nil)}
+	// The keyspace events of the commands run here for other nodes'
+	// clients are published here, before their replies go back.
+	events := command.NewEvents(&n.notifyClasses)
+	defer n.publishEvents(events) // after the last commit (deferred below)
+	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(nil), Events: events}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") })
@@ -70,6 +74,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		args, err := rd.ReadCommand()
 		if err != nil {
 			pb.Commit()
+			n.publishEvents(events)
 			var pe *resp.ProtocolError
 			if errors.As(err, &pe) {
 				n.log.Warn("peer port: protocol error", "peer", peerID, "remote", remote, "err", pe.Msg)
@@ -90,6 +95,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		}
 		if rd.Buffered() == 0 || out.Len() >= flushThreshold {
 			pb.Commit()
+			n.publishEvents(events)
 			c.SetWriteDeadline(time.Now().Add(n.cfg.ClientWriteTimeout))
 			if _, err := c.Write(out.B); err != nil {
 				return

@@ -394,6 +394,34 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		} else {
 			c.R.Int(0)
 		}
+	case "kill":
+		if len(c.Args) < 3 {
+			return wrong()
+		}
+		return n.clientKillCmd(c)
+	case "pause":
+		if len(c.Args) != 3 && len(c.Args) != 4 {
+			return wrong()
+		}
+		return n.clientPauseCmd(c)
+	case "unpause":
+		if len(c.Args) != 2 {
+			return wrong()
+		}
+		n.pause.unpause()
+		c.R.OK()
+	case "no-evict", "no-touch":
+		// Accepted: pika-node evicts no client, and keeps no LRU/LFU
+		// clock for a read to touch.
+		if len(c.Args) != 3 {
+			return wrong()
+		}
+		switch strings.ToLower(string(c.Args[2])) {
+		case "on", "off":
+			c.R.OK()
+		default:
+			return command.ErrSyntax
+		}
 	case "setinfo":
 		// go-redis and redis-py send their library name; accept and ignore.
 		if len(c.Args) != 4 {
@@ -406,9 +434,21 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			"GETNAME", "    Return the name of the current connection.",
 			"ID", "    Return the ID of the current connection.",
 			"INFO", "    Return information about the current client connection.",
+			"KILL <ip:port>", "    Kill connection made from <ip:port>.",
+			"KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are:",
+			"    * ADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made from the specified address",
+			"    * LADDR (<ip:port>|<unixsocket>:0)", "      Kill connections made to specified local address",
+			"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Kill connections by type.",
+			"    * USER <username>", "      Kill connections authenticated by <username>.",
+			"    * SKIPME (YES|NO)", "      Skip killing current connection (default: yes).",
+			"    * ID <client-id>", "      Kill connections by client id.",
 			"LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+			"NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+			"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
+			"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
 			"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
+			"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 		}
 		c.R.SimpleArray(lines)
 	default:

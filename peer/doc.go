@@ -74,10 +74,11 @@
 // FUNCTION libraries, and USCRIPTKILL reaches a script wherever it runs
 // (docs/scripting.md). The PS* requests carry pub/sub: messages to the
 // nodes with subscribers for them, each node's interest, PUBSUB's
-// questions (docs/pubsub.md); BWAIT, BREADY and BSYNCED the waits of blocked
+// questions (docs/pubsub.md), on ClassPubsub's connections, lane 0, so
+// that one node's requests arrive in the order sent, beside anything that
+// waits; BWAIT, BREADY and BSYNCED the waits of blocked
 // clients on keys other nodes lead and their pops' durability
-// (docs/blocking.md). They travel on ClassUnit's connections, lane
-// 0, so that one node's requests arrive in the order sent. Entries, chunks,
+// (docs/blocking.md), on ClassUnit's connections, lane 0. Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //
@@ -111,7 +112,8 @@
 // unit) and ClassUnitWait (ULOCKs that wait for busy slots, each on a
 // connection of its own for its round trip, so that a wait never stands
 // before another request: an Exclusive pool, 4 idle connections a peer
-// kept). The other pools keep 2 connections per peer, dialled lazily, each
+// kept) and ClassPubsub (pub/sub, answered without waiting: a node waits
+// for its messages' delivery from anywhere). The other pools keep 2 connections per peer, dialled lazily, each
 // with up to 16384 requests in flight; a request's key (its
 // slot) picks the connection, so one slot's requests run on the peer in
 // the order sent. Requests are appended to one buffer per connection and

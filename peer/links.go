@@ -36,6 +36,14 @@ const (
 	// there must hold up neither another unit's wait nor the UAPPLY that
 	// frees what it waits for. The key is not used.
 	ClassUnitWait
+	// ClassPubsub carries pub/sub (PSPUB, PSINTEREST, PSSTATE, PSQUERY),
+	// on connections of its own whose requests are answered without
+	// waiting for anything: a node may wait for its messages' delivery
+	// from any goroutine, a peer link's included (keyspace events of a
+	// forwarded command or a unit's part), and never behind a request that
+	// waits. The key picks the connection (0: one node's messages arrive
+	// in the order sent).
+	ClassPubsub
 )
 
 // LinksConfig tunes Links.
@@ -50,11 +58,12 @@ type LinksConfig struct {
 // Links are a node's connections to its peers, one Pool per group of
 // classes: the forward pool; the raft pool (ClassRaft on its first
 // connection to a peer, ClassRaftSnapshot on its second); the bulk pool;
-// the unit pool; the unit-wait pool (a connection a request, 4 kept idle).
+// the unit pool; the unit-wait pool (a connection a request, 4 kept idle);
+// the pub/sub pool.
 // Replies of the raft and bulk pools are bounded by 1 MiB (their requests
 // are answered +OK or a position). Safe for concurrent use.
 type Links struct {
-	fwd, raft, bulk, unit, unitWait *Pool
+	fwd, raft, bulk, unit, unitWait, pubsub *Pool
 }
 
 // NewLinks returns links with no connections yet.
@@ -67,6 +76,7 @@ func NewLinks(cfg LinksConfig) *Links {
 		// A connection a request: the waits of different units on one
 		// peer never queue behind each other.
 		unitWait: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply, ConnsPerPeer: 4, Exclusive: true}),
+		pubsub:   NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
 	}
 }
 
@@ -84,6 +94,8 @@ func (l *Links) Do(addr string, class Class, key uint32, req Request) *Future {
 		return l.unit.Do(addr, key, req.Args())
 	case ClassUnitWait:
 		return l.unitWait.Do(addr, key, req.Args())
+	case ClassPubsub:
+		return l.pubsub.Do(addr, key, req.Args())
 	}
 	return l.fwd.Do(addr, key, req.Args())
 }
@@ -95,6 +107,7 @@ func (l *Links) SetSecret(s string) {
 	l.bulk.SetSecret(s)
 	l.unit.SetSecret(s)
 	l.unitWait.SetSecret(s)
+	l.pubsub.SetSecret(s)
 }
 
 // Close closes every connection; their requests fail.
@@ -104,4 +117,5 @@ func (l *Links) Close() {
 	l.bulk.Close()
 	l.unit.Close()
 	l.unitWait.Close()
+	l.pubsub.Close()
 }

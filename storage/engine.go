@@ -111,6 +111,8 @@ type Engine struct {
 	// logWritten holds one pending wake for the shipper (LogWritten).
 	logWritten chan struct{}
 	expired    chan expiredKey // keys reads found expired, for SweepExpired
+	// expiredHook is told of each key the sweep deleted (SetExpiredHook).
+	expiredHook atomic.Pointer[func(TableID, []byte)]
 
 	closed atomic.Bool
 }

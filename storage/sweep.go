@@ -36,6 +36,12 @@ func (e *Engine) SweepExpired(ctx context.Context, interval time.Duration, batch
 	}
 }
 
+// SetExpiredHook sets the function told of each key the sweep deleted
+// because its TTL passed, after the deletion committed: the table and the
+// user key (keyspace notifications' "expired"). Only a slot's leader
+// sweeps: a follower's copy is deleted by its leader's log, untold.
+func (e *Engine) SetExpiredHook(hook func(t TableID, key []byte)) { e.expiredHook.Store(&hook) }
+
 // expiredKey is a key a reader found expired.
 type expiredKey struct {
 	t   TableID
@@ -72,6 +78,11 @@ func (e *Engine) deleteIfExpired(k expiredKey, commits func(TableID) Committer) 
 		}
 		return nil
 	})
+	if deleted && err == nil {
+		if hook := e.expiredHook.Load(); hook != nil {
+			(*hook)(k.t, k.key)
+		}
+	}
 	return deleted, err
 }
 

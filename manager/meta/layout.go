@@ -76,6 +76,14 @@ func (l Layout) Secret() string { return l.Root() + "secret" }
 // function name another one had) is one compare-and-swap.
 func (l Layout) Functions() string { return l.Root() + "functions" }
 
+// Config is the prefix of the cluster-wide CONFIG parameters (those
+// CONFIG SET sets for every node: notify-keyspace-events), one record a
+// parameter, its value the parameter's.
+func (l Layout) Config() string { return l.Root() + "config/" }
+
+// ConfigParam is parameter name's record.
+func (l Layout) ConfigParam(name string) string { return l.Config() + name }
+
 // parseSlotKey splits the part of a slot key after Slots().
 func parseSlotKey(rest string) (TableID, SlotID, error) {
 	ts, ss, ok := strings.Cut(rest, "/")

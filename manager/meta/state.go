@@ -35,6 +35,8 @@ type State struct {
 	Secret string
 	// Functions are the FUNCTION libraries' codes by library name.
 	Functions Functions
+	// Config holds the cluster-wide CONFIG parameters set (name -> value).
+	Config map[string]string
 	// candidates of the manager election: key -> create revision and value.
 	candidates map[string]candidate
 	// Problems lists records that could not be decoded.
@@ -54,6 +56,7 @@ func NewState() *State {
 		Tables:     map[string]TableInfo{},
 		Slots:      map[TableID]map[SlotID]SlotInfo{},
 		Jobs:       map[string]Job{},
+		Config:     map[string]string{},
 		candidates: map[string]candidate{},
 	}
 }
@@ -70,6 +73,7 @@ func (s *State) Clone() *State {
 		NextTableID: s.NextTableID,
 		Secret:      s.Secret,
 		Functions:   maps.Clone(s.Functions),
+		Config:      maps.Clone(s.Config),
 		candidates:  maps.Clone(s.candidates),
 		Problems:    slices.Clone(s.Problems),
 	}
@@ -228,6 +232,8 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 			return
 		}
 		s.Functions = f
+	case strings.HasPrefix(key, l.Config()):
+		s.Config[strings.TrimPrefix(key, l.Config())] = string(kv.Value)
 	case key == l.TableIDCounter():
 		v, err := strconv.ParseUint(string(kv.Value), 10, 32)
 		if err != nil {
@@ -267,6 +273,8 @@ func (s *State) delete(l Layout, key string) {
 		s.Secret = ""
 	case key == l.Functions():
 		s.Functions = nil
+	case strings.HasPrefix(key, l.Config()):
+		delete(s.Config, strings.TrimPrefix(key, l.Config()))
 	}
 }
 

@@ -118,6 +118,7 @@ func cmdBPop(left bool) Handler {
 			if err := l.store(); err != nil {
 				return false, err
 			}
+			l.notifyPopped(c, left)
 			c.R.Array(2)
 			c.R.Bulk(key)
 			c.R.Bulk(v)

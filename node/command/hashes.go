@@ -25,7 +25,7 @@ func registerHashes(t *Table) {
 		spec("hsetnx", 4, rw|Fast, cmdHSetNX),
 		spec("hget", 3, ReadOnly|Fast, cmdHGet),
 		spec("hmget", -3, ReadOnly|Fast, cmdHMGet),
-		spec("hdel", -3, Write|Fast, cmdRemoveMembers(storage.TypeHash)),
+		spec("hdel", -3, Write|Fast, cmdRemoveMembers(storage.TypeHash, EventHash, "hdel")),
 		spec("hlen", 2, ReadOnly|Fast, cmdCard(storage.TypeHash)),
 		spec("hstrlen", 3, ReadOnly|Fast, cmdHStrlen),
 		spec("hexists", 3, ReadOnly|Fast, cmdHExists),
@@ -69,6 +69,7 @@ func cmdHSet(name string, replyOK bool) Handler {
 				return err
 			}
 		}
+		c.Notify(EventHash, "hset", key) // even when no value changed
 		if replyOK {
 			c.R.OK()
 		} else {
@@ -100,6 +101,7 @@ func cmdHSetNX(c *Ctx) error {
 	if err := txn.PutMeta(key, &m); err != nil {
 		return err
 	}
+	c.Notify(EventHash, "hset", key)
 	c.R.Int(1)
 	return nil
 }
@@ -301,6 +303,7 @@ func cmdHIncrBy(c *Ctx) error {
 	if err := hashPut(txn, key, &m, field, []byte(strconv.FormatInt(cur, 10)), exists); err != nil {
 		return err
 	}
+	c.Notify(EventHash, "hincrby", key)
 	c.R.Int(cur)
 	return nil
 }
@@ -349,6 +352,7 @@ func cmdHIncrByFloat(c *Ctx) error {
 	if err := hashPut(txn, key, &m, field, []byte(s), exists); err != nil {
 		return err
 	}
+	c.Notify(EventHash, "hincrbyfloat", key)
 	c.R.BulkString(s)
 	return nil
 }

@@ -46,12 +46,13 @@ func cmdDel(c *Ctx) error {
 		if err != nil {
 			return err
 		}
-		if ok {
-			n++
-		}
 		// An expired key still physically present goes too.
 		if err := txn.DeleteKey(key); err != nil {
 			return err
+		}
+		if ok {
+			n++
+			c.Notify(EventGeneric, "del", key)
 		}
 	}
 	c.R.Int(n)
@@ -146,6 +147,7 @@ func cmdExpire(unit int64, absolute bool, name string) Handler {
 			if err := txn.DeleteKey(key); err != nil {
 				return err
 			}
+			c.Notify(EventGeneric, "del", key)
 			c.R.Int(1)
 			return nil
 		}
@@ -153,6 +155,7 @@ func cmdExpire(unit int64, absolute bool, name string) Handler {
 		if err := txn.PutMeta(key, &m); err != nil {
 			return err
 		}
+		c.Notify(EventGeneric, "expire", key)
 		c.R.Int(1)
 		return nil
 	}
@@ -199,6 +202,7 @@ func cmdPersist(c *Ctx) error {
 	if err := txn.PutMeta(key, &m); err != nil {
 		return err
 	}
+	c.Notify(EventGeneric, "persist", key)
 	c.R.Int(1)
 	return nil
 }
@@ -239,6 +243,8 @@ func cmdRename(nx bool) Handler {
 		if err := st.DeleteKey(src); err != nil {
 			return err
 		}
+		c.Notify(EventGeneric, "rename_from", src)
+		c.Notify(EventGeneric, "rename_to", dst)
 		if nx {
 			c.R.Int(1)
 		} else {
@@ -392,7 +398,7 @@ func cmdCopy(c *Ctx) error {
 		return nil
 	}
 	if table == c.Table {
-		return copyDumped(c, c.Txn(dst), dst, replace, func() (*dumped, error) { return dumpKey(st, src, m) })
+		return copyDumped(c, c.Table, c.Txn(dst), dst, replace, func() (*dumped, error) { return dumpKey(st, src, m) })
 	}
 	if c.batch != nil {
 		// A unit holds its own table's slots (Spec.Elsewhere keeps COPY
@@ -406,7 +412,7 @@ func cmdCopy(c *Ctx) error {
 	slot := router.SlotOf(dst, slots)
 	c.then = func() error {
 		err := c.Engine.UpdateWith(c.Commits, table, []storage.SlotID{slot}, func(u *storage.Update) error {
-			return copyDumped(c, u.Txn(slot), dst, replace, func() (*dumped, error) { return d, nil })
+			return copyDumped(c, table, u.Txn(slot), dst, replace, func() (*dumped, error) { return d, nil })
 		})
 		if IsUnapplied(err) {
 			// Not routed again: the source's routing cannot help.
@@ -418,9 +424,10 @@ func cmdCopy(c *Ctx) error {
 	return nil
 }
 
-// copyDumped writes the value dump reads under dst in txn, unless dst
-// exists and replace is not set, and replies 1 when it did, else 0.
-func copyDumped(c *Ctx, txn *storage.Txn, dst []byte, replace bool, dump func() (*dumped, error)) error {
+// copyDumped writes the value dump reads under dst in txn (of table t),
+// unless dst exists and replace is not set, and replies 1 when it did,
+// else 0.
+func copyDumped(c *Ctx, t storage.TableID, txn *storage.Txn, dst []byte, replace bool, dump func() (*dumped, error)) error {
 	_, exists, err := txn.Meta(dst)
 	if err != nil {
 		return err
@@ -436,6 +443,7 @@ func copyDumped(c *Ctx, txn *storage.Txn, dst []byte, replace bool, dump func() 
 	if err := d.restore(txn, dst); err != nil {
 		return err
 	}
+	c.NotifyIn(t, EventGeneric, "copy_to", dst)
 	c.R.Int(1)
 	return nil
 }

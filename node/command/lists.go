@@ -137,6 +137,30 @@ func (l *list) scan(from uint64, reverse bool, fn func(pos uint64, v []byte) boo
 // store writes the meta, or deletes the key when the list became empty.
 func (l *list) store() error { return storeCollection(l.txn, l.key, &l.m) }
 
+// pushEvent and popEvent name a push or a pop at the head (left) or tail.
+func pushEvent(left bool) string {
+	if left {
+		return "lpush"
+	}
+	return "rpush"
+}
+
+func popEvent(left bool) string {
+	if left {
+		return "lpop"
+	}
+	return "rpop"
+}
+
+// notifyPopped emits the events of items popped from l (Redis's
+// listElementsRemoved): the pop, then "del" when the list became empty.
+func (l *list) notifyPopped(c *Ctx, left bool) {
+	c.Notify(EventList, popEvent(left), l.key)
+	if l.m.Count == 0 {
+		c.Notify(EventGeneric, "del", l.key)
+	}
+}
+
 // removePositions removes the items at the sorted positions rm, moving the
 // items of the shorter side to close the gaps.
 func (l *list) removePositions(rm []uint64) error {
@@ -237,6 +261,7 @@ func cmdPush(left, onlyExisting bool) Handler {
 		if err := l.store(); err != nil {
 			return err
 		}
+		c.Notify(EventList, pushEvent(left), key)
 		c.R.Int(int64(l.m.Count))
 		return nil
 	}
@@ -276,6 +301,7 @@ func cmdPop(left bool, name string) Handler {
 			if err := l.store(); err != nil {
 				return err
 			}
+			l.notifyPopped(c, left)
 			c.R.Bulk(v)
 			return nil
 		}
@@ -284,7 +310,8 @@ func cmdPop(left bool, name string) Handler {
 }
 
 // popReply pops up to count items from the head (left) or the tail and
-// replies with them as an array, in the order popped.
+// replies with them as an array, in the order popped; popping none (count
+// 0) emits no event.
 func (l *list) popReply(c *Ctx, left bool, count uint64) error {
 	n := min(count, l.m.Count)
 	c.R.Array(int(n))
@@ -310,24 +337,28 @@ func (l *list) popReply(c *Ctx, left bool, count uint64) error {
 	}
 	if n == l.m.Count {
 		l.m.Count = 0
-		return l.store()
-	}
-	for i := uint64(0); i < n; i++ {
-		pos := i
-		if !left {
-			pos = l.m.Count - 1 - i
-		}
-		if err := l.del(pos); err != nil {
-			return err
-		}
-	}
-	if left {
-		l.m.Head += n
 	} else {
-		l.m.Tail -= n
+		for i := uint64(0); i < n; i++ {
+			pos := i
+			if !left {
+				pos = l.m.Count - 1 - i
+			}
+			if err := l.del(pos); err != nil {
+				return err
+			}
+		}
+		if left {
+			l.m.Head += n
+		} else {
+			l.m.Tail -= n
+		}
+		l.m.Count -= n
 	}
-	l.m.Count -= n
-	return l.store()
+	if err := l.store(); err != nil {
+		return err
+	}
+	l.notifyPopped(c, left)
+	return nil
 }
 
 // mpopNumKeys parses the numkeys of LMPOP and ZMPOP as Redis does; the
@@ -546,6 +577,7 @@ func cmdLSet(c *Ctx) error {
 	if err := l.set(uint64(idx), c.Args[3]); err != nil {
 		return err
 	}
+	c.Notify(EventList, "lset", l.key)
 	c.R.OK()
 	return nil
 }
@@ -596,6 +628,10 @@ func cmdLRem(c *Ctx) error {
 	if err := l.store(); err != nil {
 		return err
 	}
+	c.Notify(EventList, "lrem", l.key)
+	if l.m.Count == 0 {
+		c.Notify(EventGeneric, "del", l.key)
+	}
 	c.R.Int(int64(len(rm)))
 	return nil
 }
@@ -624,6 +660,8 @@ func cmdLTrim(c *Ctx) error {
 		if err := l.store(); err != nil {
 			return err
 		}
+		c.Notify(EventList, "ltrim", l.key)
+		c.Notify(EventGeneric, "del", l.key)
 		c.R.OK()
 		return nil
 	}
@@ -646,6 +684,7 @@ func cmdLTrim(c *Ctx) error {
 			return err
 		}
 	}
+	c.Notify(EventList, "ltrim", l.key) // even when nothing was trimmed
 	c.R.OK()
 	return nil
 }
@@ -718,6 +757,7 @@ func cmdLInsert(c *Ctx) error {
 	if err := l.store(); err != nil {
 		return err
 	}
+	c.Notify(EventList, "linsert", l.key)
 	c.R.Int(int64(l.m.Count))
 	return nil
 }
@@ -879,6 +919,9 @@ func lmove(c *Ctx, src, dst []byte, fromLeft, toLeft bool) error {
 	if err := dl.store(); err != nil {
 		return err
 	}
+	// As Redis: the push on dst, then the pop on src (and its "del").
+	c.Notify(EventList, pushEvent(toLeft), dst)
+	sl.notifyPopped(c, fromLeft)
 	c.R.Bulk(v)
 	return nil
 }

@@ -48,8 +48,10 @@ func storeCollection(txn *storage.Txn, key []byte, m *storage.Meta) error {
 }
 
 // cmdRemoveMembers serves HDEL and SREM: remove members of a hash or set
-// (fields, for a hash) and reply how many existed.
-func cmdRemoveMembers(typ storage.Type) Handler {
+// (fields, for a hash) and reply how many existed. The keyspace event is
+// event (of class) when something was removed, then "del" when that
+// emptied the key.
+func cmdRemoveMembers(typ storage.Type, class EventClass, event string) Handler {
 	return func(c *Ctx) error {
 		key := c.Args[1]
 		txn := c.Txn(key)
@@ -79,6 +81,10 @@ func cmdRemoveMembers(typ storage.Type) Handler {
 			m.Count -= uint64(removed)
 			if err := storeCollection(txn, key, &m); err != nil {
 				return err
+			}
+			c.Notify(class, event, key)
+			if m.Count == 0 {
+				c.Notify(EventGeneric, "del", key)
 			}
 		}
 		c.R.Int(removed)

@@ -17,9 +17,9 @@ import (
 // slot commits on its own, each by its own slots' outcome: a command whose
 // slots committed keeps its reply. The connection's goroutine owns it.
 type Pipeline struct {
-	b       *storage.Batch
-	out     *resp.Reply
-	mark    int // where the batched commands' replies start in out
+	b    *storage.Batch
+	out  *resp.Reply
+	mark int // where the batched commands' replies start in out
 	// events is the connection's keyspace events (Ctx.Events) and
 	// evMark where the batched commands' start in it.
 	events  *Events

@@ -17,7 +17,7 @@ func registerSets(t *Table) {
 	rw := Write | DenyOOM
 	t.Register(
 		spec("sadd", -3, rw|Fast, 1, 1, cmdSAdd),
-		spec("srem", -3, Write|Fast, 1, 1, cmdRemoveMembers(storage.TypeSet)),
+		spec("srem", -3, Write|Fast, 1, 1, cmdRemoveMembers(storage.TypeSet, EventSet, "srem")),
 		spec("scard", 2, ReadOnly|Fast, 1, 1, cmdCard(storage.TypeSet)),
 		spec("sismember", 3, ReadOnly|Fast, 1, 1, cmdSIsMember),
 		spec("smismember", -3, ReadOnly|Fast, 1, 1, cmdSMIsMember),
@@ -62,6 +62,7 @@ func cmdSAdd(c *Ctx) error {
 		if err := txn.PutMeta(key, &m); err != nil {
 			return err
 		}
+		c.Notify(EventSet, "sadd", key)
 	}
 	c.R.Int(added)
 	return nil
@@ -164,6 +165,10 @@ func cmdSPop(c *Ctx) error {
 		if err := setRemove(txn, key, &m, es); err != nil {
 			return err
 		}
+		c.Notify(EventSet, "spop", key)
+		if m.Count == 0 {
+			c.Notify(EventGeneric, "del", key)
+		}
 		c.R.Bulk(es[0].member)
 		return nil
 	}
@@ -176,7 +181,12 @@ func cmdSPop(c *Ctx) error {
 		if err := hsStreamAll(c, txn, key, m, shapeSet, true, false); err != nil {
 			return err
 		}
-		return txn.DeleteKey(key)
+		if err := txn.DeleteKey(key); err != nil {
+			return err
+		}
+		c.Notify(EventSet, "spop", key)
+		c.Notify(EventGeneric, "del", key)
+		return nil
 	}
 	es, err := hsRandomDistinct(txn, key, m, count, false)
 	if err != nil {
@@ -185,6 +195,7 @@ func cmdSPop(c *Ctx) error {
 	if err := setRemove(txn, key, &m, es); err != nil {
 		return err
 	}
+	c.Notify(EventSet, "spop", key) // count < size: the set stays
 	c.R.Set(len(es))
 	for _, e := range es {
 		c.R.Bulk(e.member)
@@ -235,6 +246,10 @@ func cmdSMove(c *Ctx) error {
 	if err := setRemove(st, src, &sm, []hsEntry{{member: member}}); err != nil {
 		return err
 	}
+	c.Notify(EventSet, "srem", src)
+	if sm.Count == 0 {
+		c.Notify(EventGeneric, "del", src)
+	}
 	if !dok {
 		if dm, err = lookupOrCreate(dt, dst, storage.TypeSet); err != nil {
 			return err
@@ -252,6 +267,7 @@ func cmdSMove(c *Ctx) error {
 		if err := dt.PutMeta(dst, &dm); err != nil {
 			return err
 		}
+		c.Notify(EventSet, "sadd", dst)
 	}
 	c.R.Int(1)
 	return nil
@@ -425,13 +441,18 @@ func cmdSInterStore(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	return setStore(c, c.Args[1], out)
+	return setStore(c, c.Args[1], out, "sinterstore")
 }
 
 // setStore replaces dst with a set of members (all distinct), or deletes
-// it when there are none, and replies with the set's size.
-func setStore(c *Ctx, dst []byte, members [][]byte) error {
+// it when there are none, and replies with the set's size. It emits event
+// on dst, or "del" when it deleted a key that existed.
+func setStore(c *Ctx, dst []byte, members [][]byte, event string) error {
 	txn := c.Txn(dst)
+	_, existed, err := txn.Meta(dst)
+	if err != nil {
+		return err
+	}
 	if err := txn.DeleteKey(dst); err != nil {
 		return err
 	}
@@ -448,6 +469,9 @@ func setStore(c *Ctx, dst []byte, members [][]byte) error {
 		if err := txn.PutMeta(dst, &storage.Meta{Type: storage.TypeSet, Version: v, Count: uint64(len(members))}); err != nil {
 			return err
 		}
+		c.Notify(EventSet, event, dst)
+	} else if existed {
+		c.Notify(EventGeneric, "del", dst)
 	}
 	c.R.Int(int64(len(members)))
 	return nil
@@ -530,7 +554,11 @@ func cmdSUnionDiff(diff, store bool) Handler {
 			return err
 		}
 		if store {
-			return setStore(c, c.Args[1], out)
+			event := "sunionstore"
+			if diff {
+				event = "sdiffstore"
+			}
+			return setStore(c, c.Args[1], out, event)
 		}
 		setReplyMembers(c, out)
 		return nil

@@ -185,6 +185,10 @@ func cmdSet(c *Ctx) error {
 	if err := putString(c, key, val, expire); err != nil {
 		return err
 	}
+	c.Notify(EventString, "set", key)
+	if o.expireKind != "" {
+		c.Notify(EventGeneric, "expire", key)
+	}
 	if o.get {
 		replyOld()
 	} else {
@@ -206,6 +210,7 @@ func cmdSetNX(c *Ctx) error {
 	if err := putString(c, key, c.Args[2], 0); err != nil {
 		return err
 	}
+	c.Notify(EventString, "set", key)
 	c.R.Int(1)
 	return nil
 }
@@ -219,6 +224,8 @@ func cmdSetEX(unit int64, name string) Handler {
 		if err := putString(c, c.Args[1], c.Args[3], exp); err != nil {
 			return err
 		}
+		c.Notify(EventString, "set", c.Args[1])
+		c.Notify(EventGeneric, "expire", c.Args[1])
 		c.R.OK()
 		return nil
 	}
@@ -233,6 +240,7 @@ func cmdGetSet(c *Ctx) error {
 	if err := putString(c, key, c.Args[2], 0); err != nil {
 		return err
 	}
+	c.Notify(EventString, "set", key)
 	if ok {
 		c.R.Bulk(old.Value)
 	} else {
@@ -254,6 +262,7 @@ func cmdGetDel(c *Ctx) error {
 	if err := c.Txn(key).DeleteKey(key); err != nil {
 		return err
 	}
+	c.Notify(EventGeneric, "del", key)
 	c.R.Bulk(old.Value)
 	return nil
 }
@@ -277,16 +286,20 @@ func cmdGetEx(c *Ctx) error {
 		c.R.Null()
 		return nil
 	}
+	event := ""
 	switch {
 	case set && expire <= c.NowMS():
-		err = c.Txn(key).DeleteKey(key)
+		event, err = "del", c.Txn(key).DeleteKey(key)
 	case set:
-		err = putString(c, key, m.Value, expire)
+		event, err = "expire", putString(c, key, m.Value, expire)
 	case persist && m.ExpireMS != 0:
-		err = putString(c, key, m.Value, 0)
+		event, err = "persist", putString(c, key, m.Value, 0)
 	}
 	if err != nil {
 		return err
+	}
+	if event != "" {
+		c.Notify(EventGeneric, event, key)
 	}
 	c.R.Bulk(m.Value)
 	return nil
@@ -332,6 +345,7 @@ func cmdMSet(nx bool) Handler {
 			if err := putString(c, c.Args[i], c.Args[i+1], 0); err != nil {
 				return err
 			}
+			c.Notify(EventString, "set", c.Args[i])
 		}
 		if nx {
 			c.R.Int(1)
@@ -377,6 +391,7 @@ func cmdIncr(sign int64, withArg bool) Handler {
 		if err := putString(c, key, val, m.ExpireMS); err != nil {
 			return err
 		}
+		c.Notify(EventString, "incrby", key)
 		c.R.Int(cur)
 		return nil
 	}
@@ -406,6 +421,7 @@ func cmdIncrByFloat(c *Ctx) error {
 	if err := putString(c, key, []byte(s), m.ExpireMS); err != nil {
 		return err
 	}
+	c.Notify(EventString, "incrbyfloat", key)
 	c.R.BulkString(s)
 	return nil
 }
@@ -426,6 +442,7 @@ func cmdAppend(c *Ctx) error {
 	if err := putString(c, key, val, m.ExpireMS); err != nil {
 		return err
 	}
+	c.Notify(EventString, "append", key)
 	c.R.Int(int64(len(val)))
 	return nil
 }
@@ -506,6 +523,7 @@ func cmdSetRange(c *Ctx) error {
 	if err := putString(c, key, buf, m.ExpireMS); err != nil {
 		return err
 	}
+	c.Notify(EventString, "setrange", key)
 	c.R.Int(n)
 	return nil
 }
@@ -558,6 +576,11 @@ func cmdSetBit(c *Ctx) error {
 	}
 	if err := putString(c, key, buf, m.ExpireMS); err != nil {
 		return err
+	}
+	// As Redis: an event only when the key was created, grew or the bit
+	// changed.
+	if !ok || n > int64(len(m.Value)) || (old == 1) != (bit == "1") {
+		c.Notify(EventString, "setbit", key)
 	}
 	c.R.Int(int64(old))
 	return nil

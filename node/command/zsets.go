@@ -254,6 +254,7 @@ func (r lexRange) empty() bool {
 
 // zset is one sorted set key being read or changed by a command.
 type zset struct {
+	c   *Ctx // the command, for its keyspace events
 	txn *storage.Txn
 	key []byte
 	m   storage.Meta
@@ -271,7 +272,7 @@ func getZSet(c *Ctx, key []byte) (*zset, bool, error) {
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	return &zset{txn: txn, key: key, m: m}, true, nil
+	return &zset{c: c, txn: txn, key: key, m: m}, true, nil
 }
 
 // score reads member's score; it sees the command's own writes.
@@ -323,6 +324,15 @@ func (z *zset) removeAll(items []zitem) error {
 }
 
 func (z *zset) store() error { return storeCollection(z.txn, z.key, &z.m) }
+
+// notifyRemoved records the event of a removal from the set, then "del"
+// when it emptied the set.
+func (z *zset) notifyRemoved(event string) {
+	z.c.Notify(EventZset, event, z.key)
+	if z.m.Count == 0 {
+		z.c.Notify(EventGeneric, "del", z.key)
+	}
+}
 
 // walk calls fn in (score, member) order (descending when reverse) for
 // the members scored in [lo, hi]. It reads committed data. member is valid
@@ -542,7 +552,7 @@ opts:
 				return err
 			}
 		}
-		z := &zset{txn: txn, key: key, m: m}
+		z := &zset{c: c, txn: txn, key: key, m: m}
 		for j, s := range scores {
 			a, u, nop, ns, err := z.add(c.Args[idx+2*j+1], s, flags)
 			if err != nil {
@@ -562,6 +572,11 @@ opts:
 		if added+updated > 0 {
 			if err := z.store(); err != nil {
 				return err
+			}
+			if incr {
+				c.Notify(EventZset, "zincr", key)
+			} else {
+				c.Notify(EventZset, "zadd", key)
 			}
 		}
 	}
@@ -609,6 +624,7 @@ func cmdZRem(c *Ctx) error {
 		if err := z.removeAll(items); err != nil {
 			return err
 		}
+		z.notifyRemoved("zrem")
 	}
 	c.R.Int(int64(len(items)))
 	return nil
@@ -894,7 +910,7 @@ func cmdZRangeStore(c *Ctx) error {
 			return err
 		}
 	}
-	return zstore(c, c.Args[1], items)
+	return zstore(c, c.Args[1], items, "zrangestore")
 }
 
 // rankRange returns the members at ranks [start, end] (Redis indexes).
@@ -929,6 +945,15 @@ func (z *zset) collect(offset, limit int64, walk func(fn func(float64, []byte) b
 // ---- ZREMRANGEBY* / ZPOPMIN / ZPOPMAX
 
 func cmdZRemRange(kind rangeKind) Handler {
+	// Redis's event names (its documentation says "zrembyrank" and so on,
+	// but the server sends these).
+	event := "zremrangebyrank"
+	switch kind {
+	case rangeScore:
+		event = "zremrangebyscore"
+	case rangeLex:
+		event = "zremrangebylex"
+	}
 	return func(c *Ctx) error {
 		var start, end int64
 		var sr scoreRange
@@ -979,6 +1004,7 @@ func cmdZRemRange(kind rangeKind) Handler {
 			if err := z.removeAll(items); err != nil {
 				return err
 			}
+			z.notifyRemoved(event)
 		}
 		c.R.Int(int64(len(items)))
 		return nil
@@ -1028,7 +1054,17 @@ func (z *zset) pop(count int64, max bool) ([]zitem, error) {
 	if err != nil {
 		return nil, err
 	}
-	return items, z.removeAll(items)
+	if err := z.removeAll(items); err != nil {
+		return nil, err
+	}
+	if len(items) > 0 {
+		event := "zpopmin"
+		if max {
+			event = "zpopmax"
+		}
+		z.notifyRemoved(event)
+	}
+	return items, nil
 }
 
 // cmdZMPop is ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: it pops
@@ -1402,7 +1438,7 @@ func cmdZSetOp(o zop) Handler {
 		}
 		items := sortedItems(result)
 		if o.store {
-			return zstore(c, c.Args[1], items)
+			return zstore(c, c.Args[1], items, o.name)
 		}
 		replyItems(c, items, withScores)
 		return nil
@@ -1410,12 +1446,20 @@ func cmdZSetOp(o zop) Handler {
 }
 
 // zstore replaces dst with the sorted set of items (distinct members), or
-// deletes it when there are none, and replies with the count.
-func zstore(c *Ctx, dst []byte, items []zitem) error {
+// deletes it when there are none, and replies with the count. event is
+// the keyspace event of a stored result ("del" if dst existed when none).
+func zstore(c *Ctx, dst []byte, items []zitem, event string) error {
 	dt := c.Txn(dst)
 	if len(items) == 0 {
+		_, existed, err := dt.Meta(dst)
+		if err != nil {
+			return err
+		}
 		if err := dt.DeleteKey(dst); err != nil {
 			return err
+		}
+		if existed {
+			c.Notify(EventGeneric, "del", dst)
 		}
 		c.R.Int(0)
 		return nil
@@ -1436,6 +1480,7 @@ func zstore(c *Ctx, dst []byte, items []zitem) error {
 	if err := dt.PutMeta(dst, &m); err != nil {
 		return err
 	}
+	c.Notify(EventZset, event, dst)
 	c.R.Int(int64(len(items)))
 	return nil
 }

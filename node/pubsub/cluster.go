@@ -167,7 +167,7 @@ func (c *Cluster) announce() {
 		var futures []*peer.Future
 		for _, p := range c.cfg.Peers() {
 			for _, ch := range batch {
-				futures = append(futures, c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, ch.req))
+				futures = append(futures, c.cfg.Links.Do(p.Addr, peer.ClassPubsub, 0, ch.req))
 			}
 			if len(futures) > 0 {
 				futures[len(futures)-1].Flush()
@@ -329,7 +329,7 @@ func (c *Cluster) pullAll() {
 	c.mu.Unlock()
 	futures := make([]*peer.Future, len(peers))
 	for i, p := range peers {
-		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, reqs[i])
+		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassPubsub, 0, reqs[i])
 		futures[i].Flush()
 	}
 	replies := waitAll(futures)
@@ -394,7 +394,7 @@ func (c *Cluster) Publish(t storage.TableID, k peer.PubsubKind, channel, payload
 	// Sent outside the lock: a send may have to dial.
 	futures := make([]*peer.Future, len(to))
 	for i, addr := range to {
-		futures[i] = c.cfg.Links.Do(addr, peer.ClassUnit, 0, peer.PubsubPublish{Table: t, Kind: k, Channel: channel, Message: payload})
+		futures[i] = c.cfg.Links.Do(addr, peer.ClassPubsub, 0, peer.PubsubPublish{Table: t, Kind: k, Channel: channel, Message: payload})
 		futures[i].Flush()
 	}
 	n := c.hub.PublishHere(t, k, channel, payload, self, selfOut)
@@ -404,6 +404,40 @@ func (c *Cluster) Publish(t storage.TableID, k peer.PubsubKind, channel, payload
 		}
 	}
 	return n
+}
+
+// Message is one message of PublishAll.
+type Message struct {
+	Table   storage.TableID
+	Kind    peer.PubsubKind
+	Channel []byte
+	Payload []byte
+}
+
+// PublishAll delivers msgs, in order, as Publish does each, and waits for
+// the other nodes once for all of them (peerWait at most); the receivers
+// are not counted. It serves the keyspace events: published by the node
+// that ran the command, before the command's reply goes out.
+func (c *Cluster) PublishAll(msgs []Message) {
+	peers := c.cfg.Peers()
+	var futures []*peer.Future
+	for _, m := range msgs {
+		var to []string
+		c.mu.RLock()
+		for _, p := range peers {
+			if rm := c.remotes[p.ID]; rm == nil || rm.wants(m.Table, m.Kind, m.Channel) {
+				to = append(to, p.Addr)
+			}
+		}
+		c.mu.RUnlock()
+		for _, addr := range to {
+			f := c.cfg.Links.Do(addr, peer.ClassPubsub, 0, peer.PubsubPublish{Table: m.Table, Kind: m.Kind, Channel: m.Channel, Message: m.Payload})
+			f.Flush()
+			futures = append(futures, f)
+		}
+		c.hub.PublishHere(m.Table, m.Kind, m.Channel, m.Payload, nil, nil)
+	}
+	waitAll(futures)
 }
 
 // HandlePublish answers PSPUB: the message delivered to this node's
@@ -417,7 +451,7 @@ func (c *Cluster) HandlePublish(r *resp.Reply, req peer.PubsubPublish) {
 func (c *Cluster) Ask(q peer.PubsubQuery) [][]byte {
 	var futures []*peer.Future
 	for _, p := range c.cfg.Peers() {
-		f := c.cfg.Links.Do(p.Addr, peer.ClassUnit, 0, q)
+		f := c.cfg.Links.Do(p.Addr, peer.ClassPubsub, 0, q)
 		f.Flush()
 		futures = append(futures, f)
 	}

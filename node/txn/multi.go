@@ -48,6 +48,16 @@ type Transaction struct {
 // names.
 func (tx *Transaction) Open() bool { return tx.open }
 
+// AnyQueued reports whether a command queued in the block satisfies f.
+func (tx *Transaction) AnyQueued(f func(*command.Spec) bool) bool {
+	for _, q := range tx.queued {
+		if f(q.spec) {
+			return true
+		}
+	}
+	return false
+}
+
 // queuedCommand is a command MULTI queued, with its arguments copied.
 type queuedCommand struct {
 	spec *command.Spec
@@ -530,7 +540,7 @@ func (t *Txns) runUnitHere(cl Conn, c *command.Ctx, tb *router.Table, slots []st
 		return nil
 	}
 	table := tb.ID
-	start := c.R.Len()
+	start := markOf(c)
 	c.R.Array(len(cmds))
 	reroute := c.Reroute
 	c.Reroute = false // a command of the unit is answered, never run again elsewhere
@@ -548,6 +558,7 @@ func (t *Txns) runUnitHere(cl Conn, c *command.Ctx, tb *router.Table, slots []st
 				if err := b.Commit(); err != nil {
 					return unitFailed(c, start, err)
 				}
+				start.events = c.Events.Len() // committed: its events stand
 				var msg string
 				b, table, msg = t.holdRest(cl, cmds[i+1:])
 				if msg != "" {
@@ -566,6 +577,7 @@ func (t *Txns) runUnitHere(cl Conn, c *command.Ctx, tb *router.Table, slots []st
 			if err := b.Commit(); err != nil {
 				return unitFailed(c, start, err)
 			}
+			start.events = c.Events.Len() // committed: its events stand
 			if q.spec.Cluster == router.TableWide {
 				t.runTableWide(cl, c, q)
 			} else {
@@ -635,7 +647,19 @@ func (t *Txns) runTableWide(cl Conn, c *command.Ctx, q queuedCommand) {
 
 // unitFailed answers a unit whose commit failed: nothing of it (since the
 // last commit) was written, so its replies give way to the error.
-func unitFailed(c *command.Ctx, start int, err error) error {
-	c.R.B = c.R.B[:start]
+func unitFailed(c *command.Ctx, start replyMark, err error) error {
+	start.undo(c)
 	return err
+}
+
+// replyMark is where a unit's replies and keyspace events start in its
+// command context: a unit that did not commit, or is evaluated again,
+// takes both back.
+type replyMark struct{ reply, events int }
+
+func markOf(c *command.Ctx) replyMark { return replyMark{c.R.Len(), c.Events.Len()} }
+
+func (m replyMark) undo(c *command.Ctx) {
+	c.R.B = c.R.B[:m.reply]
+	c.Events.Truncate(m.events)
 }

@@ -301,14 +301,14 @@ func (t *Txns) runScriptHere(c *command.Ctx, tb *router.Table, slots []storage.S
 		b.Release()
 		return err
 	}
-	start := c.R.Len()
+	start := markOf(c)
 	if err := t.runScriptIn(c, b, run, slots); err != nil {
 		b.Release()
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		return err
 	}
 	if err := b.Commit(); err != nil {
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		return err
 	}
 	return nil
@@ -322,9 +322,9 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 	if !ok {
 		return true, nil
 	}
-	start := c.R.Len()
+	start := markOf(c)
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		b := t.eng.NewBatch(nil)
 		defer b.Release()
 		for _, im := range images {
@@ -342,10 +342,10 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 	case err == nil:
 		return false, nil
 	case errors.Is(err, errScriptGrows):
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		return false, err
 	}
-	c.R.B = c.R.B[:start]
+	start.undo(c)
 	return t.afterUnit(err, snap, attempt, busyAt, "the script's unit")
 }
 
@@ -355,7 +355,7 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 // naming a key of any other slot, or (on an image) a key the image does
 // not cover, stops the run with errScriptGrows after adding the key.
 func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slots []storage.SlotID) error {
-	cc := command.Ctx{Engine: t.eng, Table: c.Table, Slots: c.Slots, Cursors: c.Cursors, Conn: c.Conn, Commits: c.Commits}
+	cc := command.Ctx{Engine: t.eng, Table: c.Table, Slots: c.Slots, Cursors: c.Cursors, Conn: c.Conn, Commits: c.Commits, Events: c.Events}
 	var tmp resp.Reply
 	cc.R = &tmp
 	call := func(args [][]byte, resp3 bool) ([]byte, error) {

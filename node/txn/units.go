@@ -419,10 +419,10 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 	if !ok {
 		return true, nil
 	}
-	start := c.R.Len()
+	start := markOf(c)
 	watched := false
 	eval := func(images map[storage.SlotID]*storage.SlotImage) ([]storage.SlotEffect, error) {
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		if wcl != nil && wcl.Transaction().watch.Changed(t.eng.NowMS()) {
 			watched = true
 			return nil, nil
@@ -459,7 +459,7 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 	err = t.coord.RunWaitingOn(context.Background(), tb.ID, shares, eval, *mode.busyAt)
 	switch {
 	case (err == nil && watched) || errors.Is(err, unit.ErrWatched):
-		c.R.B = c.R.B[:start]
+		start.undo(c)
 		if !mode.array {
 			return false, errWatched
 		}
@@ -468,7 +468,7 @@ func (t *Txns) runUnitAcross(cl Conn, c *command.Ctx, snap *router.Snapshot, tb 
 	case err == nil:
 		return false, nil
 	}
-	c.R.B = c.R.B[:start]
+	start.undo(c)
 	return t.afterUnit(err, snap, mode.attempt, mode.busyAt, "the transaction")
 }
 
@@ -520,7 +520,7 @@ func splitsUnit(q queuedCommand, table storage.TableID) bool {
 // or on this node), as runUnitHere does on one node; the first one,
 // possibly empty, also holds the watched keys' slots and checks the WATCH.
 func (t *Txns) runBlockAcross(cl Conn, c *command.Ctx, cmds []queuedCommand) error {
-	start := c.R.Len()
+	start := markOf(c)
 	c.R.Array(len(cmds))
 	first := true
 	for i := 0; i < len(cmds) || first; {
@@ -531,7 +531,7 @@ func (t *Txns) runBlockAcross(cl Conn, c *command.Ctx, cmds []queuedCommand) err
 		if j > i || first {
 			err := t.runSegmentAcross(cl, c, cmds[i:j], first)
 			if errors.Is(err, errWatched) {
-				c.R.B = c.R.B[:start]
+				start.undo(c)
 				c.R.NullArray()
 				return nil
 			}
