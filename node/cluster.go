@@ -144,7 +144,7 @@ func (n *Node) applyState(st *meta.State) {
 		n.raft.Apply(snap)
 	}
 	n.txns.SetFunctions(st.Functions, st.Revision)
-	n.applyClusterConfig(st.Config)
+	n.applyClusterConfig(st)
 	prev := n.proxy.Publish(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))

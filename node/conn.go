@@ -59,6 +59,8 @@ type client struct {
 	in    *connReader
 	flush func() bool
 	quit  bool
+	// paused: CLIENT PAUSE holds its command (awaitPause).
+	paused atomic.Bool
 	// killed is closed by CLIENT KILL (kill), once.
 	killed   chan struct{}
 	killOnce sync.Once

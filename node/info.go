@@ -83,7 +83,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 	case "clients":
 		kv("connected_clients", n.connectedClients())
 		kv("maxclients", n.maxClients.Load())
-		kv("blocked_clients", n.blocked.Blocked())
+		kv("blocked_clients", int64(n.blocked.Blocked())+n.pausedClients.Load())
 		kv("query_buffers_held", n.queries.Used())
 		kv("reply_queues_held", n.outputs.Used())
 	case "memory":

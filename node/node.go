@@ -68,8 +68,12 @@ type Node struct {
 	// notifyValue as CONFIG GET shows it (notify.go).
 	notifyClasses atomic.Uint32
 	notifyValue   atomic.Pointer[string]
-	// pause is CLIENT PAUSE (pause.go).
-	pause *clientPause
+	notifyMu      sync.Mutex
+	notifyRev     int64 // the etcd revision of the value applied
+	// pause is CLIENT PAUSE (pause.go), pausedClients the clients it
+	// holds.
+	pause         *clientPause
+	pausedClients atomic.Int64
 
 	clientsMu   sync.Mutex
 	clients     map[uint64]*client

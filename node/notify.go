@@ -7,6 +7,7 @@ import (
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/pubsub"
+	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/peer"
 	"github.com/pika-node/pika-node/storage"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -22,8 +23,9 @@ import (
 // of the slot's leader.
 //
 // notify-keyspace-events is cluster-wide: CONFIG SET writes it to etcd
-// (meta.Layout.ConfigParam) and applies it here at once; the other nodes
-// apply it from their metadata watch.
+// (meta.Layout.ConfigParam), applies it here and on every live node
+// (CFGSET) before it answers; a node that missed that, or starts later,
+// applies it from its metadata watch.
 
 // notifyParam is the one cluster-wide parameter.
 const notifyParam = "notify-keyspace-events"
@@ -32,8 +34,15 @@ const notifyParam = "notify-keyspace-events"
 const configWriteTimeout = 5 * time.Second
 
 // setNotify applies a notify-keyspace-events value (canonical, as the
-// configuration shows it) on this node.
-func (n *Node) setNotify(v string) {
+// configuration shows it) on this node, written to etcd at revision rev:
+// a value older than the one applied (a watch behind a CFGSET) is not.
+func (n *Node) setNotify(v string, rev int64) {
+	n.notifyMu.Lock()
+	defer n.notifyMu.Unlock()
+	if rev < n.notifyRev {
+		return
+	}
+	n.notifyRev = rev
 	n.notifyValue.Store(&v)
 	n.notifyClasses.Store(uint32(command.ParseEventClasses(v)))
 }
@@ -49,6 +58,7 @@ func (n *Node) notifyShown() string {
 // setClusterNotify is CONFIG SET notify-keyspace-events: written for every
 // node, then applied here.
 func (n *Node) setClusterNotify(v string) error {
+	var rev int64
 	if cli := n.etcdCli; cli != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), configWriteTimeout)
 		defer cancel()
@@ -57,20 +67,36 @@ func (n *Node) setClusterNotify(v string) error {
 		if v == "" {
 			op = clientv3.OpDelete(key)
 		}
-		if _, err := cli.Do(ctx, op); err != nil {
+		resp, err := cli.Do(ctx, op)
+		if err != nil {
 			return refusal("the cluster's configuration could not be written: " + err.Error())
 		}
+		if p := resp.Put(); p != nil {
+			rev = p.Header.Revision
+		} else if d := resp.Del(); d != nil {
+			rev = d.Header.Revision
+		}
 	}
-	n.setNotify(v)
+	n.setNotify(v, rev)
+	n.tellAll(peer.ConfigSet{Param: notifyParam, Value: v, Revision: rev})
 	return nil
+}
+
+// handleConfigSet applies another node's CONFIG SET of a cluster-wide
+// parameter (CFGSET).
+func (n *Node) handleConfigSet(r *resp.Reply, req peer.ConfigSet) {
+	if req.Param != notifyParam {
+		r.Error(peer.Refuse("no cluster-wide parameter " + req.Param))
+		return
+	}
+	n.setNotify(req.Value, req.Revision)
+	r.OK()
 }
 
 // applyClusterConfig applies the cluster-wide parameters of a metadata
 // State (applyState).
-func (n *Node) applyClusterConfig(cfg map[string]string) {
-	if v := cfg[notifyParam]; v != n.notifyShown() {
-		n.setNotify(v)
-	}
+func (n *Node) applyClusterConfig(st *meta.State) {
+	n.setNotify(st.Config[notifyParam], st.Revision)
 }
 
 // publishEvents publishes the keyspace events evs kept, whose commands'

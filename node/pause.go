@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -8,11 +9,14 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/peer"
 )
 
-// CLIENT KILL, PAUSE and UNPAUSE. Both act on this node's connections
+// CLIENT KILL, PAUSE and UNPAUSE. KILL acts on this node's connections
 // (CLIENT LIST shows them): a client connected through another node is
-// neither listed, killed nor paused here (docs/commands.md).
+// neither listed nor killed here. PAUSE and UNPAUSE act on every live
+// node (CPAUSE): the whole cluster's clients are paused when it answers.
 
 // pauseMode is what CLIENT PAUSE holds up; a stronger mode wins.
 type pauseMode uint8
@@ -104,12 +108,22 @@ func mayReplicate(cl *client, spec *command.Spec) bool {
 
 // awaitPause holds the connection's command while CLIENT PAUSE holds it
 // up: the replies so far are sent first; the wait ends when the pause
-// does, or the connection is killed or closed (false).
+// does, or the connection is killed (false). A held client counts as
+// blocked, as in Redis (INFO blocked_clients, CLIENT LIST flag b).
 func (n *Node) awaitPause(cl *client, spec *command.Spec) bool {
-	for {
+	for counted := false; ; {
 		held, until, changed := n.pause.holds(mayReplicate(cl, spec))
 		if !held {
 			return true
+		}
+		if !counted {
+			counted = true
+			cl.paused.Store(true)
+			n.pausedClients.Add(1)
+			defer func() {
+				cl.paused.Store(false)
+				n.pausedClients.Add(-1)
+			}()
 		}
 		if !cl.flush() {
 			return false
@@ -145,10 +159,58 @@ func (n *Node) clientPauseCmd(c *command.Ctx) error {
 	if ms < 0 {
 		return command.Error("ERR timeout is negative")
 	}
-	n.pause.pause(time.Now().Add(time.Duration(ms)*time.Millisecond), mode)
+	until := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	n.pause.pause(until, mode)
+	wire := peer.PauseAll
+	if mode == pauseWrite {
+		wire = peer.PauseWrite
+	}
+	n.tellAll(peer.ClientPause{UntilMS: uint64(until.UnixMilli()), Mode: wire})
 	c.R.OK()
 	return nil
 }
+
+// clientUnpauseCmd is CLIENT UNPAUSE, on every node.
+func (n *Node) clientUnpauseCmd(c *command.Ctx) {
+	n.pause.unpause()
+	n.tellAll(peer.ClientPause{Mode: peer.PauseOff})
+	c.R.OK()
+}
+
+// handleClientPause applies another node's CLIENT PAUSE or UNPAUSE (CPAUSE).
+func (n *Node) handleClientPause(r *resp.Reply, req peer.ClientPause) {
+	switch req.Mode {
+	case peer.PauseOff:
+		n.pause.unpause()
+	case peer.PauseWrite:
+		n.pause.pause(time.UnixMilli(int64(req.UntilMS)), pauseWrite)
+	default:
+		n.pause.pause(time.UnixMilli(int64(req.UntilMS)), pauseAll)
+	}
+	r.OK()
+}
+
+// tellAll sends req to every other live node and waits for their answers
+// (settingWait at most: a node that does not answer in time applies a
+// CONFIG value from etcd, and misses a pause).
+func (n *Node) tellAll(req peer.Request) {
+	var futures []*peer.Future
+	for _, p := range n.livePeers() {
+		f := n.links.Do(p.Addr, peer.ClassPubsub, 0, req)
+		f.Flush()
+		futures = append(futures, f)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), settingWait)
+	defer cancel()
+	for _, f := range futures {
+		if _, err := f.Wait(ctx, settingWait); err != nil {
+			n.log.Warn("a node did not take a cluster-wide setting", "request", req.Name(), "err", err)
+		}
+	}
+}
+
+// settingWait bounds tellAll.
+const settingWait = 2 * time.Second
 
 // clientKillCmd is CLIENT KILL addr, or CLIENT KILL with filters (ID,
 // TYPE, USER, ADDR, LADDR, SKIPME): the matching connections of this node

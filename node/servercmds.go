@@ -400,16 +400,18 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 		}
 		return n.clientKillCmd(c)
 	case "pause":
-		if len(c.Args) != 3 && len(c.Args) != 4 {
+		if len(c.Args) < 3 {
 			return wrong()
+		}
+		if len(c.Args) > 4 {
+			return command.Error("ERR unknown subcommand or wrong number of arguments for '" + string(c.Args[1]) + "'. Try CLIENT HELP.")
 		}
 		return n.clientPauseCmd(c)
 	case "unpause":
 		if len(c.Args) != 2 {
 			return wrong()
 		}
-		n.pause.unpause()
-		c.R.OK()
+		n.clientUnpauseCmd(c)
 	case "no-evict", "no-touch":
 		// Accepted: pika-node evicts no client, and keeps no LRU/LFU
 		// clock for a read to touch.
@@ -501,7 +503,7 @@ func (n *Node) clientLine(cl *client) string {
 			flags = "P"
 		}
 	}
-	if n.blocked.IsBlocked(cl.id) {
+	if n.blocked.IsBlocked(cl.id) || cl.paused.Load() {
 		flags = "b"
 	}
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",

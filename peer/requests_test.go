@@ -69,6 +69,8 @@ var parsers = map[string]func([][]byte) (Request, error){
 	"BWAIT":         box(ParseBlockWait),
 	"BREADY":        box(ParseBlockReady),
 	"BSYNCED":       box(ParseBlockSynced),
+	"CFGSET":        box(ParseConfigSet),
+	"CPAUSE":        box(ParseClientPause),
 }
 
 func box[R Request](parse func([][]byte) (R, error)) func([][]byte) (Request, error) {
@@ -139,6 +141,9 @@ func TestRequestRoundTrip(t *testing.T) {
 		{BlockWait{Table: 2, Origin: "n1", Keys: []WaitKey{{Slot: 3, Key: []byte("q1")}, {Slot: 9, Key: []byte("q2")}}}, "BWAIT 2 n1 2 3 q1 9 q2"},
 		{BlockReady{Table: 2, Keys: words("q1 q2")}, "BREADY 2 q1 q2"},
 		{BlockSynced{Table: 2, Slot: 7}, "BSYNCED 2 7"},
+		{ConfigSet{Param: "notify-keyspace-events", Value: "KEA", Revision: 12}, "CFGSET notify-keyspace-events KEA 12"},
+		{ClientPause{UntilMS: 1700000000000, Mode: PauseWrite}, "CPAUSE 1700000000000 w"},
+		{ClientPause{Mode: PauseOff}, "CPAUSE 0 o"},
 		{PubsubQuery{Table: 3, Query: QueryNumSub, Kind: PubsubShard, Params: words("a b")}, "PSQUERY 3 numsub s a b"},
 		{PubsubQuery{Table: 3, Query: QueryPatterns, Kind: PubsubChannel, Params: [][]byte{}}, "PSQUERY 3 patterns c"},
 		{UnitRead{Table: 1, Unit: "u", Slot: 3, CF: 1, Lower: []byte("lo"), Upper: []byte("up"), Reverse: true, Limit: 512}, "UREAD 1 u 3 1 lo up 1 512"},
