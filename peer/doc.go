@@ -58,6 +58,8 @@
 //	BWAIT <table> <origin> <n> (<slot> <key>){n}           [position...]                        BlockWait
 //	BREADY <table> <key>...                               +OK                                  BlockReady
 //	BSYNCED <table> <slot>                                +OK                                  BlockSynced
+//	CFGSET <name> <value> <etcd revision>                 +OK                                  ConfigSet
+//	CPAUSE <until unix ms> o|w|a                          +OK                                  ClientPause
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -73,12 +75,14 @@
 // USCRIPTFLUSH keep the nodes' script caches one, UFUNCTIONS their
 // FUNCTION libraries, and USCRIPTKILL reaches a script wherever it runs
 // (docs/scripting.md). The PS* requests carry pub/sub: messages to the
-// nodes with subscribers for them, each node's interest, PUBSUB's
-// questions (docs/pubsub.md), on ClassPubsub's connections, lane 0, so
-// that one node's requests arrive in the order sent, beside anything that
-// waits; BWAIT, BREADY and BSYNCED the waits of blocked
-// clients on keys other nodes lead and their pops' durability
-// (docs/blocking.md), on ClassUnit's connections, lane 0. Entries, chunks,
+// nodes with subscribers for them (keyspace events too), each node's
+// interest, PUBSUB's questions (docs/pubsub.md); CFGSET and CPAUSE a
+// cluster-wide CONFIG value and CLIENT PAUSE/UNPAUSE. They travel on
+// ClassPubsub's connections, lane 0, so that one node's requests arrive
+// in the order sent, beside anything that waits. BWAIT, BREADY and
+// BSYNCED carry the waits of blocked clients on keys other nodes lead and
+// their pops' durability (docs/blocking.md), on ClassUnit's connections,
+// lane 0. Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //
@@ -109,11 +113,12 @@
 // own so that they never queue behind forwards waiting for them),
 // ClassBulk (full syncs), ClassUnit (the U* requests: a forward waiting
 // for a slot a unit holds never stands before the request that ends the
-// unit) and ClassUnitWait (ULOCKs that wait for busy slots, each on a
+// unit), ClassUnitWait (ULOCKs that wait for busy slots, each on a
 // connection of its own for its round trip, so that a wait never stands
 // before another request: an Exclusive pool, 4 idle connections a peer
-// kept) and ClassPubsub (pub/sub, answered without waiting: a node waits
-// for its messages' delivery from anywhere). The other pools keep 2 connections per peer, dialled lazily, each
+// kept) and ClassPubsub (pub/sub and node-wide settings, answered without
+// waiting: a node waits for its messages' delivery from anywhere). The
+// other pools keep 2 connections per peer, dialled lazily, each
 // with up to 16384 requests in flight; a request's key (its
 // slot) picks the connection, so one slot's requests run on the peer in
 // the order sent. Requests are appended to one buffer per connection and
