@@ -65,9 +65,9 @@ func (n *Node) subOf(cl *client) *pubsub.Sub {
 // pubsubLimits sets cl's output limit by whether it subscribes.
 func (n *Node) pubsubLimits(cl *client) {
 	if s := cl.sub.Load(); s != nil && s.Subscribed() {
-		cl.w.SetMaxPending(n.cfg.PubsubOutputBytes)
+		cl.w.SetLimits(n.cfg.PubsubOutputBytes, n.cfg.PubsubOutputSoftBytes, n.cfg.PubsubOutputSoftTime)
 	} else {
-		cl.w.SetMaxPending(n.cfg.MaxOutputBytes)
+		cl.w.SetLimits(n.cfg.MaxOutputBytes, 0, 0)
 	}
 }
 

@@ -41,3 +41,38 @@ func TestWantedKeys(t *testing.T) {
 		t.Fatalf("ready keys %q, want [q q] (two writes while wanted)", got)
 	}
 }
+
+// The expired hook hears of each key the sweep deleted on a slot this
+// node leads, after the deletion; a follower's slot is not swept.
+func TestExpiredHook(t *testing.T) {
+	now := int64(1000)
+	e := openTest(t, t.TempDir(), &now)
+	defer e.Close()
+	var got []string
+	e.SetExpiredHook(func(tb TableID, key []byte) {
+		if _, ok, err := e.View(tb).Txn(1).Meta(key); err != nil || ok {
+			t.Errorf("hook for %q ran before its deletion (present %v, err %v)", key, ok, err)
+		}
+		got = append(got, string(key))
+	})
+	for _, k := range []struct {
+		slot SlotID
+		key  string
+		exp  int64
+	}{{1, "gone", 1500}, {1, "kept", 0}, {1, "later", 2500}, {2, "followed", 1500}} {
+		err := e.Update(DefaultTable, []SlotID{k.slot}, func(u *Update) error {
+			return u.Txn(k.slot).PutMeta([]byte(k.key), &Meta{Type: TypeString, ExpireMS: k.exp, Value: []byte("v")})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.SetSlotRole(DefaultTable, 2, SlotRole{Follower: true})
+	now = 2000
+	if _, deleted, err := e.sweepOnce(nil, 100, nil); err != nil || deleted != 1 {
+		t.Fatalf("sweep deleted %d, err %v", deleted, err)
+	}
+	if !slices.Equal(got, []string{"gone"}) {
+		t.Fatalf("expired keys %q, want [gone]", got)
+	}
+}

@@ -148,6 +148,8 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Int64("query-buffer-total", def.QueryBudgetBytes, "bytes all clients together may hold in commands being read")
 	f.Int("client-output-buffer-limit", def.MaxOutputBytes, "bytes of replies queued for a client that does not read them before it is disconnected")
 	f.Int("client-output-buffer-limit-pubsub", def.PubsubOutputBytes, "bytes of messages queued for a pub/sub subscriber that does not read them before it is disconnected")
+	f.Int("client-output-buffer-limit-pubsub-soft", def.PubsubOutputSoftBytes, "a subscriber whose queued messages stay past these bytes for client-output-buffer-limit-pubsub-soft-time is disconnected (0: no soft limit)")
+	f.Duration("client-output-buffer-limit-pubsub-soft-time", def.PubsubOutputSoftTime, "how long a subscriber's queue may stay past client-output-buffer-limit-pubsub-soft")
 	f.Int64("output-buffer-total", def.OutputBudgetBytes, "bytes of replies queued for all clients together")
 	f.Duration("expire-sweep-interval", def.ExpireSweepInterval, "how often expired keys are swept")
 	f.Int("expire-sweep-keys", def.ExpireSweepKeys, "keys examined per expiry sweep step")

@@ -117,6 +117,12 @@ type Config struct {
 	// pub/sub channels (Redis's client-output-buffer-limit pubsub hard
 	// limit): a subscriber that does not read its messages is cut off.
 	PubsubOutputBytes int `mapstructure:"client-output-buffer-limit-pubsub"`
+	// PubsubOutputSoftBytes and PubsubOutputSoftTime are Redis's soft
+	// limit of the pub/sub class: a subscriber whose queue stays past
+	// the soft bytes for longer than the time is cut off too. Default
+	// 8 MiB for 60 s, as Redis's; 0 bytes: no soft limit.
+	PubsubOutputSoftBytes int           `mapstructure:"client-output-buffer-limit-pubsub-soft"`
+	PubsubOutputSoftTime  time.Duration `mapstructure:"client-output-buffer-limit-pubsub-soft-time"`
 	// OutputBudgetBytes bounds the replies queued for all clients
 	// together. Default 512 MiB.
 	OutputBudgetBytes int64 `mapstructure:"output-buffer-total"`
@@ -153,34 +159,36 @@ type Config struct {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Port:                9221,
-		Bind:                "0.0.0.0",
-		Data:                "./pika-data",
-		Cluster:             "pika",
-		EtcdListen:          "127.0.0.1:2379",
-		EtcdPeerListen:      "127.0.0.1:2380",
-		LeaseTTL:            3 * time.Second,
-		ForwardTimeout:      5 * time.Second,
-		BootstrapExpect:     1,
-		ReplicaDownTimeout:  30 * time.Minute,
-		SlotLogMaxBytes:     8 << 20,
-		SlotLogMaxAge:       time.Hour,
-		SlotLogTrimInterval: 10 * time.Second,
-		BlockCacheMB:        192,
-		WriteBufferMB:       32,
-		MaxClients:          10000,
-		ClientWriteTimeout:  30 * time.Second,
-		ShutdownTimeout:     10 * time.Second,
-		MaxQueryBytes:       1 << 30,
-		ScriptMemoryLimit:   512 << 20,
-		MaxOutputBytes:      128 << 20,
-		PubsubOutputBytes:   32 << 20,
-		OutputBudgetBytes:   512 << 20,
-		QueryBudgetBytes:    2 << 30,
-		MaxBulkBytes:        512 << 20,
-		ExpireSweepInterval: 100 * time.Millisecond,
-		ExpireSweepKeys:     2000,
-		LogLevel:            "info",
+		Port:                  9221,
+		Bind:                  "0.0.0.0",
+		Data:                  "./pika-data",
+		Cluster:               "pika",
+		EtcdListen:            "127.0.0.1:2379",
+		EtcdPeerListen:        "127.0.0.1:2380",
+		LeaseTTL:              3 * time.Second,
+		ForwardTimeout:        5 * time.Second,
+		BootstrapExpect:       1,
+		ReplicaDownTimeout:    30 * time.Minute,
+		SlotLogMaxBytes:       8 << 20,
+		SlotLogMaxAge:         time.Hour,
+		SlotLogTrimInterval:   10 * time.Second,
+		BlockCacheMB:          192,
+		WriteBufferMB:         32,
+		MaxClients:            10000,
+		ClientWriteTimeout:    30 * time.Second,
+		ShutdownTimeout:       10 * time.Second,
+		MaxQueryBytes:         1 << 30,
+		ScriptMemoryLimit:     512 << 20,
+		MaxOutputBytes:        128 << 20,
+		PubsubOutputBytes:     32 << 20,
+		PubsubOutputSoftBytes: 8 << 20,
+		PubsubOutputSoftTime:  60 * time.Second,
+		OutputBudgetBytes:     512 << 20,
+		QueryBudgetBytes:      2 << 30,
+		MaxBulkBytes:          512 << 20,
+		ExpireSweepInterval:   100 * time.Millisecond,
+		ExpireSweepKeys:       2000,
+		LogLevel:              "info",
 	}
 }
 
@@ -242,6 +250,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PubsubOutputBytes <= 0 || c.OutputBudgetBytes < int64(c.PubsubOutputBytes) {
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit-pubsub %d, output-buffer-total %d: must be positive, the total at least the limit", c.PubsubOutputBytes, c.OutputBudgetBytes))
+	}
+	if c.PubsubOutputSoftBytes < 0 || c.PubsubOutputSoftTime < 0 {
+		errs = append(errs, fmt.Errorf("client-output-buffer-limit-pubsub-soft %d, -soft-time %v: must not be negative", c.PubsubOutputSoftBytes, c.PubsubOutputSoftTime))
 	}
 	if c.MaxOutputBytes <= 0 || c.OutputBudgetBytes < int64(c.MaxOutputBytes) {
 		errs = append(errs, fmt.Errorf("client-output-buffer-limit %d, output-buffer-total %d: must be positive, the total at least the limit", c.MaxOutputBytes, c.OutputBudgetBytes))

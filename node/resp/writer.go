@@ -16,21 +16,29 @@ import (
 // inline only while the socket takes it at once (a 1 ms deadline); what it
 // does not take is queued for a writer goroutine, and later replies queue
 // behind it. The queue is bounded per client (maxPending, Redis's
-// client-output-buffer-limit) and, with the other connections, by the
-// node's output budget: a client that lets either fill is disconnected.
+// client-output-buffer-limit hard limit; soft, its soft limit, which the
+// queue may pass for softFor at most) and, with the other connections,
+// by the node's output budget: a client that lets any fill is
+// disconnected.
 type Writer struct {
 	conn       net.Conn
 	timeout    time.Duration // for queued writes: how long a stuck client may stay
 	maxPending int
+	soft       int
+	softFor    time.Duration
 	budget     *Budget
 	netOut     *atomic.Int64
+	now        func() time.Time // the clock of the soft limit
 
 	mu      sync.Mutex
 	cond    sync.Cond
 	queue   [][]byte
 	pending int // bytes in queue, all taken from budget
 	err     error
-	started bool
+	// overSince is when the queue went past the soft limit (zero: it is
+	// not past it).
+	overSince time.Time
+	started   bool
 	stopped bool
 	done    chan struct{}
 }
@@ -47,17 +55,37 @@ const inlineWriteWait = time.Millisecond
 // take timeout, the queue holds at most maxPending bytes, all taken from
 // budget; netOut counts the bytes written.
 func NewWriter(c net.Conn, timeout time.Duration, maxPending int, budget *Budget, netOut *atomic.Int64) *Writer {
-	w := &Writer{conn: c, timeout: timeout, maxPending: maxPending, budget: budget, netOut: netOut, done: make(chan struct{})}
+	w := &Writer{conn: c, timeout: timeout, maxPending: maxPending, budget: budget, netOut: netOut, now: time.Now, done: make(chan struct{})}
 	w.cond.L = &w.mu
 	return w
 }
 
-// SetMaxPending changes the bound of the queue (a client entering or
-// leaving pub/sub mode changes its output limit, as in Redis).
-func (w *Writer) SetMaxPending(n int) {
+// SetLimits changes the bounds of the queue (a client entering or leaving
+// pub/sub mode changes its output limits, as in Redis): at most hard
+// bytes, and more than soft (0: no soft limit) for softFor at most.
+func (w *Writer) SetLimits(hard, soft int, softFor time.Duration) {
 	w.mu.Lock()
-	w.maxPending = n
+	w.maxPending, w.soft, w.softFor = hard, soft, softFor
+	if soft == 0 || w.pending <= soft {
+		w.overSince = time.Time{}
+	}
 	w.mu.Unlock()
+}
+
+// overSoftLocked reports whether a queue of pending bytes has been past
+// the soft limit longer than softFor, noting when it went past it (as
+// Redis checks it: when output is added).
+func (w *Writer) overSoftLocked(pending int) bool {
+	if w.soft == 0 || pending <= w.soft {
+		w.overSince = time.Time{}
+		return false
+	}
+	now := w.now()
+	if w.overSince.IsZero() {
+		w.overSince = now
+		return false
+	}
+	return now.Sub(w.overSince) > w.softFor
 }
 
 // Send writes b or queues what is left of it. It keeps no reference to b
@@ -84,7 +112,7 @@ func (w *Writer) Send(b []byte) (queued bool, err error) {
 		}
 		b = b[n:]
 	}
-	if w.pending+len(b) > w.maxPending || !w.budget.Take(int64(len(b))) {
+	if w.pending+len(b) > w.maxPending || w.overSoftLocked(w.pending+len(b)) || !w.budget.Take(int64(len(b))) {
 		// Cut the client off now: closing fails the writer's current
 		// write, and it drops the queue instead of draining it.
 		w.err = ErrOutputLimit
@@ -124,6 +152,9 @@ func (w *Writer) run() {
 		w.queue = w.queue[1:]
 		w.pending -= len(b)
 		w.budget.Give(int64(len(b)))
+		if w.pending <= w.soft {
+			w.overSince = time.Time{}
+		}
 		if err != nil {
 			w.err = err
 			w.conn.Close() // wakes the reader, which ends the connection
