@@ -91,11 +91,27 @@ r.rpush("pyq2", "job")
 worker.join()
 assert res == [(b"pyq2", b"job")], res
 assert r.brpop(["pyq1", "pyq2"], timeout=0.05) is None
+# Keyspace events as a session store listens for them: a key's expiry and a write, seen on
+# the subscriber's own connection whichever node the key's slot is on.
+assert r.config_set("notify-keyspace-events", "Eg$x")
+ps = r.pubsub()
+ps.psubscribe("__keyevent@0__:*")
+m = ps.get_message(timeout=5)
+assert m and m["type"] == "psubscribe", m
+r.set("pysession", "x", px=50)
+m = ps.get_message(timeout=5)
+assert m and m["channel"] == b"__keyevent@0__:set" and m["data"] == b"pysession", m
+m = ps.get_message(timeout=5)
+assert m and m["channel"] == b"__keyevent@0__:expire" and m["data"] == b"pysession", m
+m = ps.get_message(timeout=5)
+assert m and m["channel"] == b"__keyevent@0__:expired" and m["data"] == b"pysession", m
+ps.close()
+assert r.config_set("notify-keyspace-events", "")
 print("ok")
 `
 
 // TestPythonClient runs redis-py's default pipelines (MULTI ... EXEC), an optimistic
-// transaction, scripts, pub/sub and a blocking pop against redis-server (which checks the script), one pika-node, and, without the
+// transaction, scripts, pub/sub, a blocking pop and keyspace events against redis-server (which checks the script), one pika-node, and, without the
 // WATCH part, every cluster node and haproxy.
 func TestPythonClient(t *testing.T) {
 	needServers(t)
