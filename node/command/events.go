@@ -90,6 +90,9 @@ type Events struct {
 	on   *atomic.Uint32 // the node's notify-keyspace-events (EventClass)
 	mu   sync.Mutex
 	list []Event
+	// n is len(list), read without the lock: the commands' marks (Len)
+	// and an empty Take cost an atomic load when nothing is kept.
+	n atomic.Int64
 }
 
 // NewEvents returns a collector that keeps the events whose class is on
@@ -116,6 +119,7 @@ func (e *Events) add(ev Event) {
 	ev.Key = append([]byte(nil), ev.Key...) // the command's arguments are reused
 	e.mu.Lock()
 	e.list = append(e.list, ev)
+	e.n.Store(int64(len(e.list)))
 	e.mu.Unlock()
 }
 
@@ -124,20 +128,19 @@ func (e *Events) Len() int {
 	if e == nil {
 		return 0
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.list)
+	return int(e.n.Load())
 }
 
 // Truncate drops the events kept after the first n.
 func (e *Events) Truncate(n int) {
-	if e == nil {
+	if e == nil || int64(n) >= e.n.Load() {
 		return
 	}
 	e.mu.Lock()
 	if n < len(e.list) {
 		clear(e.list[n:])
 		e.list = e.list[:n]
+		e.n.Store(int64(n))
 	}
 	e.mu.Unlock()
 }
@@ -151,6 +154,9 @@ func (e *Events) keep(from int, ranges [][2]int) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if from > len(e.list) {
+		return // taken since (never, while a batch waits for its commit)
+	}
 	out := e.list[:from]
 	tail := append([]Event(nil), e.list[from:]...)
 	for _, r := range ranges {
@@ -158,20 +164,19 @@ func (e *Events) keep(from int, ranges [][2]int) {
 	}
 	clear(e.list[len(out):])
 	e.list = out
+	e.n.Store(int64(len(out)))
 }
 
 // Take returns the events kept and forgets them.
 func (e *Events) Take() []Event {
-	if e == nil {
+	if e == nil || e.n.Load() == 0 {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.list) == 0 {
-		return nil
-	}
 	l := e.list
 	e.list = nil
+	e.n.Store(0)
 	return l
 }
 
