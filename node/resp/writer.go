@@ -39,8 +39,8 @@ type Writer struct {
 	// not past it).
 	overSince time.Time
 	started   bool
-	stopped bool
-	done    chan struct{}
+	stopped   bool
+	done      chan struct{}
 }
 
 // ErrOutputLimit: the client let its replies pile up past its limit or
