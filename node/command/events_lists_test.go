@@ -13,13 +13,7 @@ type eventCase struct {
 func runEventCases(t *testing.T, cases []eventCase) {
 	t.Helper()
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			n := newTestNode(t)
-			for _, s := range tc.setup {
-				n.do(s...)
-			}
-			n.expectEvents(tc.want, tc.cmd...)
-		})
+		checkEvents(t, tc.name, tc.setup, 0, tc.cmd, tc.want)
 	}
 }
 

@@ -22,14 +22,7 @@ type strEventCase struct {
 func strEventRun(t *testing.T, cases []strEventCase) {
 	t.Helper()
 	for _, tc := range cases {
-		t.Run(strings.Join(tc.cmd, " "), func(t *testing.T) {
-			n := newTestNode(t)
-			for _, s := range tc.setup {
-				n.do(s...)
-			}
-			n.nowMS += tc.advanceMS
-			n.expectEvents(tc.want, tc.cmd...)
-		})
+		checkEvents(t, strings.Join(tc.cmd, " "), tc.setup, tc.advanceMS, tc.cmd, tc.want)
 	}
 }
 

@@ -29,6 +29,21 @@ func TestEventsFailedCommandLeavesNone(t *testing.T) {
 	n.expectEvents("", "LPUSH", "s", "a") // WRONGTYPE
 }
 
+// checkEvents runs setup on a new node, moves its clock by advanceMS, then
+// checks the events of cmd (a subtest named name): the event tests'
+// runner.
+func checkEvents(t *testing.T, name string, setup [][]string, advanceMS int64, cmd []string, want string) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		n := newTestNode(t)
+		for _, s := range setup {
+			n.do(s...)
+		}
+		n.nowMS += advanceMS
+		n.expectEvents(want, cmd...)
+	})
+}
+
 // A batch whose commit failed for some commands keeps the others'
 // events (Pipeline.answerFailed); Truncate and Take keep Len in step.
 func TestEventsKeepAndTruncate(t *testing.T) {

@@ -17,13 +17,11 @@ type hzEventCase struct {
 func runHZEventCases(t *testing.T, cases []hzEventCase) {
 	t.Helper()
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			n := newTestNode(t)
-			for _, s := range tc.setup {
-				n.do(strings.Fields(s)...)
-			}
-			n.expectEvents(tc.want, strings.Fields(tc.cmd)...)
-		})
+		var setup [][]string
+		for _, s := range tc.setup {
+			setup = append(setup, strings.Fields(s))
+		}
+		checkEvents(t, tc.name, setup, 0, strings.Fields(tc.cmd), tc.want)
 	}
 }
 
