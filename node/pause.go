@@ -111,6 +111,9 @@ func mayReplicate(cl *client, spec *command.Spec) bool {
 // does, or the connection is killed (false). A held client counts as
 // blocked, as in Redis (INFO blocked_clients, CLIENT LIST flag b).
 func (n *Node) awaitPause(cl *client, spec *command.Spec) bool {
+	if !n.pause.on.Load() {
+		return true // the commands' path: one atomic load
+	}
 	for counted := false; ; {
 		held, until, changed := n.pause.holds(mayReplicate(cl, spec))
 		if !held {
