@@ -146,7 +146,11 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	cl.run = runner{n, cl} // one interface value for the connection's life
 
 	cl.in = &connReader{c: c, n: &n.netIn}
-	rd := resp.NewReader(cl.in, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
+	rd := resp.NewReader(cl.in, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries,
+		Unauthenticated: func() bool {
+			tb, _ := n.proxy.Routing().Table(cl.table)
+			return !tableOpen(cl, tb)
+		}})
 	defer rd.Release()
 	var out resp.Reply
 	cl.events = command.NewEvents(&n.notifyClasses)

@@ -109,7 +109,11 @@ type Node struct {
 	// Run once raft mode exists.
 	links   *peer.Links
 	peerMux *peer.Mux[peerCall]
-	shipper *replication.Shipper
+	// peerUnauthed counts the peer port's connections before PEERAUTH,
+	// peerRejects rate-limits the log of its refusals (peerrejects.go).
+	peerUnauthed atomic.Int64
+	peerRejects  peerRejects
+	shipper      *replication.Shipper
 	// parts counts Run's goroutines, client and peer connections
 	// included, by what they are (shutdown.go).
 	parts *parts

@@ -27,10 +27,24 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	remote := c.RemoteAddr().String()
-	rd := resp.NewReader(c, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries})
+	// Until PEERAUTH passes, a connection is one of a bounded number, and
+	// its first command is small (resp.Limits.Unauthenticated).
+	if n.peerUnauthed.Add(1) > maxUnauthedPeers {
+		n.peerUnauthed.Add(-1)
+		n.peerRejects.log(n.log, remote, "too many connections waiting for PEERAUTH")
+		return
+	}
+	authed := false
+	defer func() {
+		if !authed {
+			n.peerUnauthed.Add(-1)
+		}
+	}()
+	rd := resp.NewReader(c, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries,
+		Unauthenticated: func() bool { return !authed }})
 	defer rd.Release()
 	reject := func(msg string) {
-		n.log.Warn("peer port: rejected a connection", "remote", remote, "reason", msg)
+		n.peerRejects.log(n.log, remote, msg)
 		c.SetWriteDeadline(time.Now().Add(time.Second))
 		c.Write([]byte("-ERR " + msg + "\r\n"))
 	}
@@ -41,7 +55,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		if errors.As(err, &pe) {
 			reject("protocol error before PEERAUTH: " + pe.Msg)
 		} else {
-			n.log.Warn("peer port: connection closed before PEERAUTH", "remote", remote, "err", err)
+			n.peerRejects.log(n.log, remote, "connection closed before PEERAUTH: "+err.Error())
 		}
 		return
 	}
@@ -56,6 +70,8 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 		return
 	}
 	peerID := auth.Node
+	authed = true
+	n.peerUnauthed.Add(-1)
 	c.SetReadDeadline(time.Time{})
 	c.Write([]byte("+OK\r\n"))
 	rd.Release()

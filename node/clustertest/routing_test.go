@@ -355,14 +355,51 @@ func TestHostilePeers(t *testing.T) {
 		"*3\r\n$8\r\nPEERAUTH\r\n$3\r\nbad\r\n$1\r\nx\r\n": "-ERR invalid cluster secret",
 		"*2\r\n$3\r\nFWD\r\n$1\r\n1\r\n":                   "-ERR PEERAUTH",
 		"*99999999999\r\n":                                 "-ERR",
+		// Before PEERAUTH a command is small (10 arguments of 16 KB at most).
+		"*11\r\n":                                 "-ERR protocol error before PEERAUTH: unauthenticated multibulk length",
+		"*3\r\n$8\r\nPEERAUTH\r\n$16385\r\n": "-ERR protocol error before PEERAUTH: unauthenticated bulk length",
 	} {
 		if got := try(payload); !strings.HasPrefix(got, want) {
 			t.Errorf("peer sent %q: got %q, want %q...", payload, got, want)
 		}
 	}
+	// At most 256 connections wait for PEERAUTH: one more is closed at
+	// once, without a reply (once the node has started serving all 256:
+	// tried until then, within their 5 s to authenticate); once they are
+	// gone, connections are served.
+	var idle []net.Conn
+	for range 256 {
+		conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, conn)
+	}
+	for deadline := time.Now().Add(4 * time.Second); ; {
+		got := try("*1\r\n$4\r\nPING\r\n")
+		if got == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with 256 connections waiting for PEERAUTH, one more got %q, want it closed without a reply", got)
+		}
+	}
+	for _, conn := range idle {
+		conn.Close()
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got := try("*1\r\n$4\r\nPING\r\n")
+		if strings.HasPrefix(got, "-ERR PEERAUTH") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the waiting connections closed, a connection got %q, want -ERR PEERAUTH...", got)
+		}
+	}
+	// Every refusal above came from one address: logged once (a minute).
 	log, _ := os.ReadFile(nd.LogPath)
-	if !strings.Contains(string(log), "peer port: rejected") {
-		t.Error("rejections are not logged")
+	if n := strings.Count(string(log), "peer port: rejected"); n != 1 {
+		t.Errorf("the refusals of one source were logged %d times, want once a minute", n)
 	}
 	c := redisClient(t, nd, &redis.Options{DB: 1})
 	if err := c.Set(context.Background(), "still", "up", 0).Err(); err != nil {

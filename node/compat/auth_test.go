@@ -131,3 +131,50 @@ func TestAuthHello(t *testing.T) {
 		}
 	}
 }
+
+// Before AUTH a command may have at most 10 arguments of 16 KB each (Redis 7): past either,
+// the reply is Redis's protocol error and the connection is closed, so a client without the
+// password cannot make the node hold more than a few hundred KB. Within them, or after AUTH,
+// the command runs (or answers NOAUTH).
+func TestAuthUnauthenticatedBounds(t *testing.T) {
+	p := authPair(t)
+	eleven := []string{"DEL", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	big := strings.Repeat("x", 16385)
+	for _, s := range []*server{p.redis, p.pika} {
+		t.Run(s.Name, func(t *testing.T) {
+			for _, tc := range []struct {
+				cmd  []string
+				want string
+			}{
+				{eleven, "-ERR Protocol error: unauthenticated multibulk length"},
+				{[]string{"GET", big}, "-ERR Protocol error: unauthenticated bulk length"},
+			} {
+				c, err := Dial(s.addr, 5*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := c.Do(tc.cmd...)
+				if err != nil || r.String() != tc.want {
+					t.Errorf("%s ... (%d args): %s, %v; want %s", tc.cmd[0], len(tc.cmd), r, err, tc.want)
+				}
+				if r, err := c.Do("PING"); err == nil {
+					t.Errorf("after the protocol error the connection still answers: %s", r)
+				}
+				c.Close()
+			}
+			got := exchangeAll(t, s,
+				eleven[:10],
+				[]string{"GET", big[:16384]},
+				[]string{"AUTH", authPassword},
+				eleven,
+				[]string{"GET", big},
+			)
+			want := []string{"-NOAUTH Authentication required.", "-NOAUTH Authentication required.", "+OK", ":0", "(nil)"}
+			for i, r := range got {
+				if r.String() != want[i] {
+					t.Errorf("reply %d: %s, want %s", i, r, want[i])
+				}
+			}
+		})
+	}
+}

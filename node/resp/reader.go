@@ -22,7 +22,19 @@ type Limits struct {
 	// so ten clients sending 1 GB each cannot take 10 GB. A client that
 	// would pass it is disconnected like one passing MaxQuery.
 	Budget *Budget
+	// Unauthenticated, when set, says whether the connection has yet to
+	// authenticate: until it has, a command may have at most
+	// unauthArgs arguments of unauthBulk bytes each (Redis 7's bounds,
+	// so that a client without the password cannot make the node hold
+	// much). Called only for a command past either bound.
+	Unauthenticated func() bool
 }
+
+// The bounds of a command before AUTH, Redis 7's.
+const (
+	unauthArgs = 10
+	unauthBulk = 16384
+)
 
 // Budget is a byte allowance shared by many Readers. Safe for concurrent use.
 type Budget struct {
@@ -70,6 +82,8 @@ var (
 	errBigMbulkCount  = &ProtocolError{"too big mbulk count string"}
 	errBigBulkCount   = &ProtocolError{"too big bulk count string"}
 	errUnbalancedQuot = &ProtocolError{"unbalanced quotes in request"}
+	errUnauthMbulk    = &ProtocolError{"unauthenticated multibulk length"}
+	errUnauthBulk     = &ProtocolError{"unauthenticated bulk length"}
 )
 
 // inlineMax is Redis's PROTO_INLINE_MAX_SIZE: the longest line (inline
@@ -197,6 +211,9 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 	if !ok || count > math.MaxInt32 {
 		return nil, errMultibulkLen
 	}
+	if count > unauthArgs && r.unauthenticated() {
+		return nil, errUnauthMbulk
+	}
 	if _, err := r.br.Discard(1); err != nil { // '\n' (Redis skips it unchecked)
 		return nil, err
 	}
@@ -221,6 +238,9 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 		if !ok || n < 0 || n > r.limits.MaxBulk {
 			return nil, errBulkLen
 		}
+		if n > unauthBulk && r.unauthenticated() {
+			return nil, errUnauthBulk
+		}
 		if _, err := r.br.Discard(1); err != nil {
 			return nil, err
 		}
@@ -237,6 +257,10 @@ func (r *Reader) readMultibulk() ([][]byte, error) {
 		}
 	}
 	return args, nil
+}
+
+func (r *Reader) unauthenticated() bool {
+	return r.limits.Unauthenticated != nil && r.limits.Unauthenticated()
 }
 
 // readBulk reads n bytes, allocating only as data arrives: a client that

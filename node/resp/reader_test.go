@@ -239,3 +239,38 @@ func TestBudgetIsShared(t *testing.T) {
 		t.Fatalf("budget used %d after Release", used)
 	}
 }
+
+// Until the connection authenticates, a command has at most 10 arguments
+// of 16 KB each; the check follows the state from command to command.
+func TestUnauthenticatedBounds(t *testing.T) {
+	authed := false
+	limits := Limits{Unauthenticated: func() bool { return !authed }}
+	cmd := func(args ...string) string { return string(encodeCommand(stringsToBytes(args))) }
+	ten := cmd("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+	eleven := cmd("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k")
+	bulk := func(n int) string { return cmd("GET", strings.Repeat("x", n)) }
+	for _, tc := range []struct {
+		in   string
+		want error
+	}{
+		{ten + bulk(16384), nil},
+		{eleven, errUnauthMbulk},
+		{bulk(16385), errUnauthBulk},
+	} {
+		if _, err := readAll(t, tc.in, limits); err != tc.want {
+			t.Errorf("%.40q: %v, want %v", tc.in, err, tc.want)
+		}
+	}
+	authed = true
+	if cmds, err := readAll(t, eleven+bulk(1<<20), limits); err != nil || len(cmds) != 2 {
+		t.Errorf("authenticated: %d commands, %v", len(cmds), err)
+	}
+}
+
+func stringsToBytes(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
