@@ -356,7 +356,7 @@ func TestHostilePeers(t *testing.T) {
 		"*2\r\n$3\r\nFWD\r\n$1\r\n1\r\n":                   "-ERR PEERAUTH",
 		"*99999999999\r\n":                                 "-ERR",
 		// Before PEERAUTH a command is small (10 arguments of 16 KB at most).
-		"*11\r\n":                                 "-ERR protocol error before PEERAUTH: unauthenticated multibulk length",
+		"*11\r\n":                            "-ERR protocol error before PEERAUTH: unauthenticated multibulk length",
 		"*3\r\n$8\r\nPEERAUTH\r\n$16385\r\n": "-ERR protocol error before PEERAUTH: unauthenticated bulk length",
 	} {
 		if got := try(payload); !strings.HasPrefix(got, want) {
