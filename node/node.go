@@ -144,11 +144,16 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	walRecovery := storage.WALRecoverTornTail
+	if cfg.WALPointInTime() {
+		walRecovery = storage.WALRecoverPointInTime
+	}
 	eng, err := storage.Open(storage.Options{
 		Dir:              cfg.DBDir(),
 		BlockCacheBytes:  uint64(cfg.BlockCacheMB) << 20,
 		WriteBufferBytes: uint64(cfg.WriteBufferMB) << 20,
 		SyncWAL:          cfg.SyncWAL,
+		WALRecovery:      walRecovery,
 	})
 	if err != nil {
 		return nil, err

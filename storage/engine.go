@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +41,43 @@ type Options struct {
 	// collection's meta (imagemembers.go). The default is
 	// ExportMembersMax; negative copies none (tests).
 	ExportMembersMax int
+	// WALRecovery says what Open does with a damaged WAL. The default,
+	// WALRecoverTornTail, replays it whole, forgiving only a last record
+	// cut short (what a crash during a write leaves), and refuses to
+	// open on damage anywhere else (WALCorruptionError).
+	WALRecovery WALRecovery
 }
+
+// WALRecovery is what Open does with a damaged write-ahead log.
+type WALRecovery int
+
+const (
+	// WALRecoverTornTail forgives a torn last record only.
+	WALRecoverTornTail WALRecovery = iota
+	// WALRecoverPointInTime replays the WAL up to its first damage and
+	// drops the rest: the writes after it are lost, knowingly (like
+	// Redis's aof-load-truncated, but anywhere in the log).
+	WALRecoverPointInTime
+)
+
+// WALCorruptionError is Open's refusal of a WAL damaged before its end.
+type WALCorruptionError struct {
+	Dir string
+	Err error // RocksDB's report
+}
+
+func (e *WALCorruptionError) Error() string {
+	logs, _ := filepath.Glob(filepath.Join(e.Dir, "*.log"))
+	for i, l := range logs {
+		logs[i] = filepath.Base(l)
+	}
+	return fmt.Sprintf("storage: the write-ahead log in %s (%s) is damaged before its end (%v); "+
+		"refusing to start, which would silently drop every write after the damage. "+
+		"Restore the directory from a replica or a backup, or start with --wal-recovery point-in-time "+
+		"to keep what comes before the damage and lose the rest", e.Dir, strings.Join(logs, ", "), e.Err)
+}
+
+func (e *WALCorruptionError) Unwrap() error { return e.Err }
 
 func (o *Options) ensureDefaults() {
 	if o.BlockCacheBytes == 0 {
@@ -177,6 +214,12 @@ func Open(opts Options) (*Engine, error) {
 	}
 	e.dbOpts.Destroy()
 	e.dbOpts = fast
+	switch opts.WALRecovery {
+	case WALRecoverPointInTime:
+		e.dbOpts.SetWALRecoveryMode(grocksdb.PointInTimeRecovery)
+	default:
+		e.dbOpts.SetWALRecoveryMode(grocksdb.TolerateCorruptedTailRecordsRecovery)
+	}
 
 	names := []string{"default"}
 	cfOpts := []*grocksdb.Options{newCFOpts(false)}
@@ -195,6 +238,9 @@ func Open(opts Options) (*Engine, error) {
 	db, handles, err := grocksdb.OpenDbColumnFamilies(e.dbOpts, filepath.Clean(opts.Dir), names, cfOpts)
 	if err != nil {
 		e.destroyOptions()
+		if opts.WALRecovery == WALRecoverTornTail && strings.HasPrefix(err.Error(), "Corruption:") {
+			return nil, &WALCorruptionError{Dir: opts.Dir, Err: err}
+		}
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
 	e.db = db

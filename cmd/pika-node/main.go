@@ -138,6 +138,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Int("block-cache-mb", def.BlockCacheMB, "RocksDB block cache in MiB")
 	f.Int("write-buffer-mb", def.WriteBufferMB, "RocksDB memtable size per column family in MiB")
 	f.Bool("sync-wal", def.SyncWAL, "fsync the WAL before every reply (survive power loss, slower)")
+	f.String("wal-recovery", def.WALRecovery, "a WAL damaged before its end: torn-tail refuses to start, point-in-time starts without the writes after the damage")
 	f.Int("maxclients", def.MaxClients, "maximum client connections")
 	f.Duration("timeout", def.Timeout, "close client connections idle this long (0: never)")
 	f.Duration("client-write-timeout", def.ClientWriteTimeout, "disconnect clients that do not read their replies for this long")

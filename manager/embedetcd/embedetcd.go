@@ -3,10 +3,12 @@ package embedetcd
 import (
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Config says where the embedded etcd keeps its data and listens.
@@ -48,8 +50,11 @@ func Start(cfg Config) (*Server, error) {
 	// Metadata changes rarely; keep an hour of history for watchers.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "1h"
-	// etcd logs a great deal at info; our node logs what matters.
-	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// etcd logs a great deal at info; our node logs what matters. Its
+	// errors (and what it says before it panics or exits on a data
+	// directory it cannot open) go to stderr: silenced, a damaged
+	// directory stopped the node without a word.
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(errorLogger())
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.Dir, err)
@@ -79,3 +84,11 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 
 // Close stops the member.
 func (s *Server) Close() { s.etcd.Close() }
+
+// errorLogger logs etcd's errors, and worse, to stderr.
+func errorLogger() *zap.Logger {
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.ErrorLevel)
+	return zap.New(core).With(zap.String("component", "embedded etcd"))
+}

@@ -91,6 +91,11 @@ type Config struct {
 	// Default false: a reply is sent after the write is in the WAL, which
 	// survives a process crash but not a power loss.
 	SyncWAL bool `mapstructure:"sync-wal"`
+	// WALRecovery is what start-up does with a damaged RocksDB WAL:
+	// "torn-tail" (default) forgives only a last record cut short and
+	// refuses to start on damage anywhere else; "point-in-time" starts
+	// with what comes before the damage, losing the rest (storage.WALRecovery).
+	WALRecovery string `mapstructure:"wal-recovery"`
 	// MaxClients bounds concurrent client connections. Default 10000. As
 	// in Redis, the node raises its open file limit to what they need at
 	// start, and lowers maxclients (with a warning) if it cannot
@@ -180,6 +185,7 @@ func Default() Config {
 		MaxQueryBytes:         1 << 30,
 		ScriptMemoryLimit:     512 << 20,
 		MaxOutputBytes:        128 << 20,
+		WALRecovery:           "torn-tail",
 		PubsubOutputBytes:     32 << 20,
 		PubsubOutputSoftBytes: 8 << 20,
 		PubsubOutputSoftTime:  60 * time.Second,
@@ -195,6 +201,9 @@ func Default() Config {
 // Validate reports every invalid field in one error.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.WALRecovery != "torn-tail" && c.WALRecovery != "point-in-time" {
+		errs = append(errs, fmt.Errorf("wal-recovery %q: must be torn-tail or point-in-time", c.WALRecovery))
+	}
 	if c.Port <= 0 || c.Port > 65535-20000 {
 		errs = append(errs, fmt.Errorf("port %d: must be in 1..%d (peer and HTTP ports are port+10000 and port+20000)", c.Port, 65535-20000))
 	}
@@ -341,3 +350,6 @@ func (c *Config) AdvertiseHost() string {
 	}
 	return "127.0.0.1"
 }
+
+// WALPointInTime reports whether WALRecovery is "point-in-time".
+func (c *Config) WALPointInTime() bool { return c.WALRecovery == "point-in-time" }
