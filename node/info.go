@@ -110,7 +110,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("loading", 0)
 		kv("rdb_changes_since_last_save", 0)
 		kv("aof_enabled", 0)
-		kv("rocksdb_wal_sync", boolInt(n.cfg.SyncWAL))
+		kv("rocksdb_wal_sync", boolInt(n.cfg.FsyncAlways()))
 		kv("disk_bytes", n.eng.ApproximateDiskBytes())
 	case "stats":
 		kv("total_connections_received", n.connsTotal.Load())

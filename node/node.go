@@ -144,6 +144,13 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	fsync := storage.FsyncEverySec
+	switch {
+	case cfg.FsyncAlways():
+		fsync = storage.FsyncAlways
+	case cfg.AppendFsync == "no":
+		fsync = storage.FsyncNo
+	}
 	walRecovery := storage.WALRecoverTornTail
 	if cfg.WALPointInTime() {
 		walRecovery = storage.WALRecoverPointInTime
@@ -152,7 +159,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Dir:              cfg.DBDir(),
 		BlockCacheBytes:  uint64(cfg.BlockCacheMB) << 20,
 		WriteBufferBytes: uint64(cfg.WriteBufferMB) << 20,
-		SyncWAL:          cfg.SyncWAL,
+		Fsync:            fsync,
 		WALRecovery:      walRecovery,
 	})
 	if err != nil {

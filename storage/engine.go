@@ -25,12 +25,11 @@ type Options struct {
 	BlockCacheBytes uint64
 	// WriteBufferBytes is each column family's memtable size. The default is 32 MB.
 	WriteBufferBytes uint64
-	// SyncWAL fsyncs the WAL on every write group. The default (false) makes
-	// a write durable against a process crash (kill -9) as soon as it is
-	// acknowledged, since the WAL is written before the reply; against power
-	// loss RocksDB's OS buffers may still be lost, like Redis's
-	// appendfsync=everysec.
-	SyncWAL bool
+	// Fsync is when the WAL reaches the disk (Redis's appendfsync). Every
+	// acknowledged write is in the WAL, so a process crash (kill -9) loses
+	// none under any policy; the policy says what a power loss may lose.
+	// The default, FsyncEverySec, syncs it once a second.
+	Fsync FsyncPolicy
 	// MetaCacheBytes bounds the in-memory cache of meta values (see
 	// metaCache). The default is 16 MB; negative disables it.
 	MetaCacheBytes int64
@@ -47,6 +46,24 @@ type Options struct {
 	// open on damage anywhere else (WALCorruptionError).
 	WALRecovery WALRecovery
 }
+
+// FsyncPolicy is when the WAL is synced to the disk.
+type FsyncPolicy int
+
+const (
+	// FsyncEverySec syncs the WAL once a second (a power loss loses at
+	// most the last second); raft rounds are synced before they are
+	// acknowledged.
+	FsyncEverySec FsyncPolicy = iota
+	// FsyncAlways syncs every write before it is acknowledged.
+	FsyncAlways
+	// FsyncNo leaves syncing to the OS, raft rounds included (a power
+	// loss may lose what a raft group acknowledged).
+	FsyncNo
+)
+
+// syncInterval is how often FsyncEverySec syncs the WAL.
+const syncInterval = time.Second
 
 // WALRecovery is what Open does with a damaged write-ahead log.
 type WALRecovery int
@@ -110,13 +127,19 @@ const lockStripes = 4096
 
 // Engine is the node's one RocksDB. It is safe for concurrent use.
 type Engine struct {
-	opts  Options
-	db    *grocksdb.DB
-	cfs   [numCFs]*grocksdb.ColumnFamilyHandle
-	dflt  *grocksdb.ColumnFamilyHandle
-	ro    *grocksdb.ReadOptions
-	wo    *grocksdb.WriteOptions
-	cache *grocksdb.Cache
+	opts Options
+	db   *grocksdb.DB
+	cfs  [numCFs]*grocksdb.ColumnFamilyHandle
+	dflt *grocksdb.ColumnFamilyHandle
+	ro   *grocksdb.ReadOptions
+	wo   *grocksdb.WriteOptions
+	// woRaft writes a raft round: synced unless the policy is FsyncNo (a
+	// raft group acknowledges and votes on what it persisted).
+	woRaft *grocksdb.WriteOptions
+	// syncStop ends the once-a-second WAL sync (FsyncEverySec), which
+	// closes syncDone.
+	syncStop, syncDone chan struct{}
+	cache              *grocksdb.Cache
 	// opts to destroy on Close.
 	dbOpts  *grocksdb.Options
 	cfOpts  []*grocksdb.Options
@@ -248,7 +271,15 @@ func Open(opts Options) (*Engine, error) {
 	copy(e.cfs[:], handles[1:])
 	e.ro = grocksdb.NewDefaultReadOptions()
 	e.wo = grocksdb.NewDefaultWriteOptions()
-	e.wo.SetSync(opts.SyncWAL)
+	e.wo.SetSync(opts.Fsync == FsyncAlways)
+	e.woRaft = grocksdb.NewDefaultWriteOptions()
+	e.woRaft.SetSync(opts.Fsync != FsyncNo)
+	e.syncStop, e.syncDone = make(chan struct{}), make(chan struct{})
+	if opts.Fsync == FsyncEverySec {
+		go e.syncLoop()
+	} else {
+		close(e.syncDone)
+	}
 	_ = os.RemoveAll(e.loadDir()) // slot loads a crash interrupted
 	for _, f := range e.filters {
 		f.engine.Store(e)
@@ -261,6 +292,23 @@ func Open(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// syncLoop syncs the WAL once a second until Close (FsyncEverySec). A
+// sync of a WAL with nothing new is cheap; one that fails is logged by
+// RocksDB and tried again a second later.
+func (e *Engine) syncLoop() {
+	defer close(e.syncDone)
+	t := time.NewTicker(syncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.syncStop:
+			return
+		case <-t.C:
+			_ = e.db.FlushWAL(true)
+		}
+	}
 }
 
 func (e *Engine) destroyOptions() {
@@ -286,6 +334,8 @@ func (e *Engine) Close() error {
 	close(e.commitCh) // no commit is in flight: every stripe is held, and records
 	<-e.commitDone
 	e.records.Unlock() // a record's writer that comes later finds the engine closed
+	close(e.syncStop)
+	<-e.syncDone
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
 	for _, h := range e.cfs {
@@ -298,6 +348,7 @@ func (e *Engine) Close() error {
 	e.db.CancelAllBackgroundWork(true)
 	e.ro.Destroy()
 	e.wo.Destroy()
+	e.woRaft.Destroy()
 	for _, h := range e.cfs {
 		h.Destroy()
 	}

@@ -277,7 +277,7 @@ func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 		}
 		updates = append(updates, u)
 	}
-	if err := e.db.Write(e.wo, wb); err != nil {
+	if err := e.db.Write(e.woRaft, wb); err != nil {
 		return fmt.Errorf("storage: raft write: %w", err)
 	}
 	for i := range applied {

@@ -91,7 +91,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 				runtime.GOMAXPROCS(4 * runtime.NumCPU())
 			}
 			log.Info("configuration", "port", cfg.Port, "bind", cfg.Bind, "data", cfg.Data,
-				"block_cache_mb", cfg.BlockCacheMB, "sync_wal", cfg.SyncWAL, "gomaxprocs", runtime.GOMAXPROCS(0),
+				"block_cache_mb", cfg.BlockCacheMB, "appendfsync", cfg.AppendFsync, "sync_wal", cfg.SyncWAL, "gomaxprocs", runtime.GOMAXPROCS(0),
 				"config_file", configFile)
 			if addr := os.Getenv("PIKA_PPROF_ADDR"); addr != "" {
 				// Debug only: CPU and heap profiles for performance work.
@@ -137,7 +137,8 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Duration("forward-timeout", def.ForwardTimeout, "how long to wait for another node's reply to a forwarded command before answering CLUSTERDOWN")
 	f.Int("block-cache-mb", def.BlockCacheMB, "RocksDB block cache in MiB")
 	f.Int("write-buffer-mb", def.WriteBufferMB, "RocksDB memtable size per column family in MiB")
-	f.Bool("sync-wal", def.SyncWAL, "fsync the WAL before every reply (survive power loss, slower)")
+	f.String("appendfsync", def.AppendFsync, "when the WAL reaches the disk: everysec (once a second; raft rounds before they are acknowledged), always (every write before its reply), no (left to the OS)")
+	f.Bool("sync-wal", def.SyncWAL, "the same as --appendfsync always")
 	f.String("wal-recovery", def.WALRecovery, "a WAL damaged before its end: torn-tail refuses to start, point-in-time starts without the writes after the damage")
 	f.Int("maxclients", def.MaxClients, "maximum client connections")
 	f.Duration("timeout", def.Timeout, "close client connections idle this long (0: never)")

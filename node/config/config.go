@@ -87,9 +87,14 @@ type Config struct {
 	BlockCacheMB int `mapstructure:"block-cache-mb"`
 	// WriteBufferMB is each column family's memtable. Default 32.
 	WriteBufferMB int `mapstructure:"write-buffer-mb"`
-	// SyncWAL fsyncs the WAL before every reply (power-loss durability).
-	// Default false: a reply is sent after the write is in the WAL, which
-	// survives a process crash but not a power loss.
+	// AppendFsync is when the WAL reaches the disk, as Redis's
+	// appendfsync: "everysec" (default: synced once a second; raft rounds
+	// synced before they are acknowledged), "always" (every write before
+	// its reply), "no" (left to the OS, raft rounds included). A reply is
+	// always sent after its write is in the WAL: a process crash loses
+	// nothing acknowledged under any policy.
+	AppendFsync string `mapstructure:"appendfsync"`
+	// SyncWAL is the older spelling of AppendFsync "always".
 	SyncWAL bool `mapstructure:"sync-wal"`
 	// WALRecovery is what start-up does with a damaged RocksDB WAL:
 	// "torn-tail" (default) forgives only a last record cut short and
@@ -186,6 +191,7 @@ func Default() Config {
 		ScriptMemoryLimit:     512 << 20,
 		MaxOutputBytes:        128 << 20,
 		WALRecovery:           "torn-tail",
+		AppendFsync:           "everysec",
 		PubsubOutputBytes:     32 << 20,
 		PubsubOutputSoftBytes: 8 << 20,
 		PubsubOutputSoftTime:  60 * time.Second,
@@ -201,6 +207,9 @@ func Default() Config {
 // Validate reports every invalid field in one error.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.AppendFsync != "everysec" && c.AppendFsync != "always" && c.AppendFsync != "no" {
+		errs = append(errs, fmt.Errorf("appendfsync %q: must be always, everysec or no", c.AppendFsync))
+	}
 	if c.WALRecovery != "torn-tail" && c.WALRecovery != "point-in-time" {
 		errs = append(errs, fmt.Errorf("wal-recovery %q: must be torn-tail or point-in-time", c.WALRecovery))
 	}
@@ -350,6 +359,10 @@ func (c *Config) AdvertiseHost() string {
 	}
 	return "127.0.0.1"
 }
+
+// FsyncAlways reports whether every write is synced before its reply
+// (appendfsync always, or sync-wal).
+func (c *Config) FsyncAlways() bool { return c.SyncWAL || c.AppendFsync == "always" }
 
 // WALPointInTime reports whether WALRecovery is "point-in-time".
 func (c *Config) WALPointInTime() bool { return c.WALRecovery == "point-in-time" }
