@@ -14,6 +14,7 @@ import (
 //   - maxclients, timeout, shutdown-timeout and busy-reply-threshold (alias
 //     lua-time-limit: when other clients get -BUSY on a running script's slots)
 //     take effect at once;
+//   - protected-mode (--protected-mode) takes effect at once, on this node;
 //   - notify-keyspace-events is the whole cluster's: CONFIG SET writes it to etcd
 //     and every node applies it (notify.go);
 //   - bind, port, dir, client-query-buffer-limit and proto-max-bulk-len show the node's
@@ -73,6 +74,13 @@ func (n *Node) newConfigStore() *redisconf.Store {
 	}))
 
 	must(s.Hook(notifyParam, redisconf.Hook{Get: n.notifyShown, Set: n.setClusterNotify}))
+	must(s.Hook("protected-mode", redisconf.Hook{
+		Get: func() string { return yesNo(n.protectedMode.Load()) },
+		Set: func(v string) error {
+			n.protectedMode.Store(v == "yes")
+			return nil
+		},
+	}))
 
 	// The node's settings: CONFIG SET takes the current value only.
 	fixed := func(name, flag string, get func() string) {

@@ -132,6 +132,12 @@ const maxPendingForwards = 1024
 func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	n.connsTotal.Add(1)
+	if n.protectedRefusal(c.RemoteAddr()) {
+		n.rejected.Add(1)
+		c.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(c, protectedModeDenied)
+		return
+	}
 	cl, err := n.registerClient(c)
 	if err == errMaxClients {
 		n.rejected.Add(1)

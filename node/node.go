@@ -62,6 +62,7 @@ type Node struct {
 	maxClients      *listen.MaxClients
 	timeout         atomic.Int64 // ns
 	shutdownTimeout atomic.Int64 // ns
+	protectedMode   atomic.Bool
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
 	// notifyClasses is notify-keyspace-events (command.EventClass),
@@ -206,6 +207,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.timeout.Store(int64(cfg.Timeout))
+	n.protectedMode.Store(cfg.ProtectedMode)
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()

@@ -50,10 +50,10 @@ func Start(cfg Config) (*Server, error) {
 	// Metadata changes rarely; keep an hour of history for watchers.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "1h"
-	// etcd logs a great deal at info; our node logs what matters. Its
-	// errors (and what it says before it panics or exits on a data
-	// directory it cannot open) go to stderr: silenced, a damaged
-	// directory stopped the node without a word.
+	// etcd logs a great deal at info, and errors at every shutdown; our
+	// node logs what matters. What it says before it panics or exits (a
+	// data directory it cannot open: the file and why) goes to stderr:
+	// silenced, a damaged directory stopped the node with a bare panic.
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(errorLogger())
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
@@ -85,10 +85,10 @@ func (s *Server) Err() <-chan error { return s.etcd.Err() }
 // Close stops the member.
 func (s *Server) Close() { s.etcd.Close() }
 
-// errorLogger logs etcd's errors, and worse, to stderr.
+// errorLogger logs what etcd says as it panics or exits, to stderr.
 func errorLogger() *zap.Logger {
 	enc := zap.NewProductionEncoderConfig()
 	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.ErrorLevel)
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(os.Stderr), zapcore.DPanicLevel)
 	return zap.New(core).With(zap.String("component", "embedded etcd"))
 }

@@ -94,6 +94,10 @@ type Config struct {
 	// always sent after its write is in the WAL: a process crash loses
 	// nothing acknowledged under any policy.
 	AppendFsync string `mapstructure:"appendfsync"`
+	// ProtectedMode refuses clients from other hosts than this one while
+	// the default table (db0) has no password, as Redis's protected-mode
+	// does for a default user without one. Default true.
+	ProtectedMode bool `mapstructure:"protected-mode"`
 	// SyncWAL is the older spelling of AppendFsync "always".
 	SyncWAL bool `mapstructure:"sync-wal"`
 	// WALRecovery is what start-up does with a damaged RocksDB WAL:
@@ -192,6 +196,7 @@ func Default() Config {
 		MaxOutputBytes:        128 << 20,
 		WALRecovery:           "torn-tail",
 		AppendFsync:           "everysec",
+		ProtectedMode:         true,
 		PubsubOutputBytes:     32 << 20,
 		PubsubOutputSoftBytes: 8 << 20,
 		PubsubOutputSoftTime:  60 * time.Second,
