@@ -450,3 +450,28 @@ func TestPasswordsNotExposed(t *testing.T) {
 		}
 	}
 }
+
+// Failed AUTHs are counted (INFO acl_access_denied_auth) and, past 20 in a
+// burst from one address other than loopback, refused without trying the
+// password, the right one too.
+func TestAuthFailuresLimited(t *testing.T) {
+	ip := hostIP(t)
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.RequirePass = "s3cret"; c.Bind = "0.0.0.0" })
+	_, port, _ := net.SplitHostPort(addr)
+	admin := stickyConn(t, addr) // on loopback: not limited
+	cn := stickyConn(t, net.JoinHostPort(ip, port))
+	const wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
+	for range authBurst {
+		wantReply(t, cn, wrongPass, "AUTH", "guess")
+	}
+	wantReply(t, cn, errAuthThrottled, "AUTH", "guess")
+	wantReply(t, cn, errAuthThrottled, "AUTH", "s3cret")
+	wantReply(t, admin, "OK", "AUTH", "s3cret")
+	info, err := admin.Do(context.Background(), "INFO", "stats").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "acl_access_denied_auth:" + strconv.Itoa(authBurst+2) + "\r\n"; !strings.Contains(info, want) {
+		t.Fatalf("INFO stats lacks %q", want)
+	}
+}

@@ -118,6 +118,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("total_net_input_bytes", n.netIn.Load())
 		kv("total_net_output_bytes", n.netOut.Load())
 		kv("rejected_connections", n.rejected.Load())
+		kv("acl_access_denied_auth", n.authFailures.Load())
 		kv("expired_keys", 0)
 		kv("keyspace_hits", 0)
 		kv("keyspace_misses", 0)

@@ -63,6 +63,10 @@ type Node struct {
 	timeout         atomic.Int64 // ns
 	shutdownTimeout atomic.Int64 // ns
 	protectedMode   atomic.Bool
+	// authLimit bounds failed AUTHs per source address, authFailures
+	// counts them (authlimit.go).
+	authLimit    *authLimiter
+	authFailures atomic.Int64
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
 	// notifyClasses is notify-keyspace-events (command.EventClass),
@@ -186,6 +190,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		ready:       make(chan struct{}),
 		parts:       newParts(),
 		pause:       newClientPause(),
+		authLimit:   newAuthLimiter(),
 	}
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
@@ -215,17 +220,18 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.txns.Register()
 	n.stats = stats.NewCommands(n.tbl)
 	n.metrics = stats.NewMetrics(stats.Source{
-		Self:        n.id,
-		Commands:    n.stats,
-		Clients:     n.connectedClients,
-		Connections: &n.connsTotal,
-		NetIn:       &n.netIn,
-		NetOut:      &n.netOut,
-		Engine:      n.eng,
-		Routing:     n.proxy.Routing,
-		Shipper:     func() *replication.Shipper { return n.shipper },
-		Member:      func() *manager.Member { return n.member },
-		Scripts:     n.txns.ScriptCounts,
+		Self:         n.id,
+		Commands:     n.stats,
+		Clients:      n.connectedClients,
+		Connections:  &n.connsTotal,
+		AuthFailures: &n.authFailures,
+		NetIn:        &n.netIn,
+		NetOut:       &n.netOut,
+		Engine:       n.eng,
+		Routing:      n.proxy.Routing,
+		Shipper:      func() *replication.Shipper { return n.shipper },
+		Member:       func() *manager.Member { return n.member },
+		Scripts:      n.txns.ScriptCounts,
 	})
 	return n, nil
 }

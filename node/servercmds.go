@@ -160,13 +160,31 @@ func grant(cl *client, tb *router.Table) {
 // no table (WRONGPASS), as an unknown user is for Redis. A refusal that a
 // table unknown to this node could explain (no such table name; no table
 // whose password matched) is decided again after catching up with etcd.
+//
+// Failures are counted (INFO acl_access_denied_auth, pika_auth_failures_total)
+// and limited per source address (authLimiter): past the limit AUTH is
+// refused without trying the password.
 func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
+	host := hostOf(cl.addr)
+	if !n.authLimit.allowed(host) {
+		n.authFailures.Add(1)
+		return command.Error(errAuthThrottled)
+	}
 	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg)
 	if err != nil && unknown {
 		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg)
 	}
+	if err != nil {
+		if msg, _ := command.ErrorReply(err); msg == errWrongPass {
+			n.authFailures.Add(1)
+			n.authLimit.failed(host)
+		}
+	}
 	return err
 }
+
+// errAuthThrottled refuses AUTH from an address past its failures.
+const errAuthThrottled = "ERR too many failed AUTH attempts from this address; try again in a few seconds"
 
 // authenticateIn is authenticate on snapshot snap; unknown says that a
 // refusal may be for want of a table snap does not have.

@@ -36,6 +36,9 @@ type Source struct {
 	// Connections counts the client connections accepted; NetIn and
 	// NetOut the bytes read from and written to clients.
 	Connections, NetIn, NetOut *atomic.Int64
+	// AuthFailures counts the failed AUTHs (wrong passwords, and those
+	// refused past the per-address limit).
+	AuthFailures *atomic.Int64
 	// Engine is the node's storage: keys, slot logs, RocksDB properties.
 	Engine *storage.Engine
 	// Routing is the routing snapshot served (nil before the first).
@@ -70,6 +73,7 @@ var (
 	descConns     = prometheus.NewDesc("pika_connections_received_total", "Client connections accepted.", nil, nil)
 	descNetIn     = prometheus.NewDesc("pika_net_input_bytes_total", "Bytes read from clients.", nil, nil)
 	descNetOut    = prometheus.NewDesc("pika_net_output_bytes_total", "Bytes written to clients.", nil, nil)
+	descAuthFail  = prometheus.NewDesc("pika_auth_failures_total", "Failed AUTH attempts (wrong passwords, and those refused past the per-address limit).", nil, nil)
 	descKeys      = prometheus.NewDesc("pika_keys", "Keys stored on this node, per table.", []string{"table", "table_id"}, nil)
 	descExpires   = prometheus.NewDesc("pika_keys_with_ttl", "Keys with a TTL stored on this node, per table.", []string{"table", "table_id"}, nil)
 	descSlots     = prometheus.NewDesc("pika_table_slots", "Slots of each table.", []string{"table", "table_id"}, nil)
@@ -101,7 +105,7 @@ var rocksProperties = []string{
 type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns,
+	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns, descAuthFail,
 		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descLag, descShipped, descFullSyncs, descEtcd,
 		descManager, descRevision, descRocks, descSST, descScriptsCached, descScriptsBytes, descLibraries, descFunctions,
 		descScriptRunning, descScriptRuns, descScriptReruns, descScriptKilled, descScriptFetched} {
@@ -133,6 +137,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descConns, src.Connections.Load())
 	counter(descNetIn, src.NetIn.Load())
 	counter(descNetOut, src.NetOut.Load())
+	if src.AuthFailures != nil {
+		counter(descAuthFail, src.AuthFailures.Load())
+	}
 	eng := src.Engine
 	if snap := src.Routing(); snap != nil {
 		for _, t := range snap.Tables() {
