@@ -158,7 +158,9 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			return !tableOpen(cl, tb)
 		}})
 	defer rd.Release()
-	var out resp.Reply
+	// A reply past the client's output limit is not built whole: the
+	// client is cut off at the next flush (resp.Reply.Max).
+	out := resp.Reply{Max: n.cfg.MaxOutputBytes}
 	cl.events = command.NewEvents(&n.notifyClasses)
 	defer n.publishEvents(cl.events) // after the last commit (deferred below)
 	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
@@ -181,6 +183,10 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, &out)
 		n.publishEvents(cl.events) // before the replies of their commands
+		if out.Over {
+			n.log.Warn("closing client over its output buffer limit (a reply too large to build)", "client", cl.addr, "limit", out.Max)
+			return false
+		}
 		if out.Len() == 0 {
 			return true
 		}

@@ -628,3 +628,31 @@ func TestGoRedisTransactions(t *testing.T) {
 		t.Fatalf("ta = %q, want the other client's value", v)
 	}
 }
+
+// A reply larger than the client's output limit cuts the client off
+// (its connection closes) without the node building it whole; other
+// clients are served.
+func TestReplyOverOutputLimit(t *testing.T) {
+	addr, _ := startNode(t, t.TempDir(), func(c *config.Config) { c.MaxOutputBytes = 1 << 20 })
+	ctx := context.Background()
+	c := newClient(t, addr, &redis.Options{MaxRetries: -1})
+	val := strings.Repeat("v", 1024)
+	for i := 0; i < 3000; i += 500 {
+		args := make([]any, 500)
+		for j := range args {
+			args[j] = val
+		}
+		if err := c.RPush(ctx, "big", args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := c.LRange(ctx, "big", 0, 99).Result(); err != nil || len(n) != 100 {
+		t.Fatalf("a small LRANGE: %d elements, %v", len(n), err)
+	}
+	if _, err := c.LRange(ctx, "big", 0, -1).Result(); err == nil {
+		t.Fatal("LRANGE of 3 MB answered a client whose output limit is 1 MB")
+	}
+	if v, err := newClient(t, addr, nil).LLen(ctx, "big").Result(); err != nil || v != 3000 {
+		t.Fatalf("another client after the cut: %d %v", v, err)
+	}
+}

@@ -209,6 +209,18 @@ func (n *Node) execForwarded(pc peerCall, req peer.Forward) {
 		return
 	}
 	pb.Commit()
+	// The reply stops growing past the client output limit (a part of
+	// KEYS over millions of keys): an error instead of the reply built
+	// whole. Only here: every other request's reply is sent whole.
+	mark := c.R.Len()
+	c.R.Max = mark + n.cfg.MaxOutputBytes
+	defer func() {
+		if c.R.Over {
+			c.R.B, c.R.Over = c.R.B[:mark], false
+			c.R.Error("ERR the reply is larger than the client output buffer limit")
+		}
+		c.R.Max = 0
+	}()
 	if tb, ok := n.proxy.Routing().Table(c.Table); ok {
 		if msg, moved := n.linearizable(tb, spec, c.Args); moved {
 			c.R.Error(refuseMoved)

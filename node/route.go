@@ -60,21 +60,30 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 	if msg != "" {
 		return []byte("-" + msg + "\r\n"), false
 	}
-	tmp := resp.Reply{Resp3: r.Resp3()}
+	tmp := resp.Reply{Resp3: r.Resp3(), Max: n.cfg.MaxOutputBytes}
 	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(r.cl), Events: r.cl.events}
 	command.Run(spec, &c)
+	if tmp.Over {
+		r.cl.out.Over = true // cut off at its next flush, as RunPart
+	}
 	return tmp.B, c.Rerouted
 }
 
 // RunPart runs a table-wide command's part here.
 func (r runner) RunPart(tb *router.Table, args [][]byte, owned bool) []byte {
 	n := r.n
-	tmp := resp.Reply{Resp3: r.Resp3()}
+	tmp := resp.Reply{Resp3: r.Resp3(), Max: n.cfg.MaxOutputBytes}
 	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Commits: n.commits, Events: r.cl.events}
 	if owned {
 		c.OwnsSlot = ownedBy(tb, n.id)
 	}
 	command.Run(n.tbl.Lookup(args[0]), &c)
+	if tmp.Over {
+		// Past the client's output limit (KEYS over millions of keys):
+		// the client is cut off at its next flush (its goroutine runs
+		// this part).
+		r.cl.out.Over = true
+	}
 	return tmp.B
 }
 

@@ -15,6 +15,23 @@ type Reply struct {
 	B []byte
 	// Resp3 is the client's protocol: HELLO 3 sets it.
 	Resp3 bool
+	// Max, when set, bounds B: once it holds more than Max bytes, the
+	// elements appended after (bulks, integers, headers, raw replies) are
+	// dropped and Over is set; the client is then cut off, as it would be
+	// once the reply passed its output limit, but the node never built
+	// the whole reply (KEYS over millions of keys, SMEMBERS of a huge
+	// set).
+	Max  int
+	Over bool
+}
+
+// full reports whether B is past Max, noting it.
+func (r *Reply) full() bool {
+	if r.Max > 0 && len(r.B) > r.Max {
+		r.Over = true
+		return true
+	}
+	return false
 }
 
 // Reset empties the buffer, keeping its memory.
@@ -49,6 +66,9 @@ func (r *Reply) Error(msg string) {
 
 // Int appends :n.
 func (r *Reply) Int(n int64) {
+	if r.full() {
+		return
+	}
 	r.B = append(r.B, ':')
 	r.B = strconv.AppendInt(r.B, n, 10)
 	r.B = append(r.B, '\r', '\n')
@@ -56,6 +76,9 @@ func (r *Reply) Int(n int64) {
 
 // Bulk appends $len b.
 func (r *Reply) Bulk(b []byte) {
+	if r.full() {
+		return
+	}
 	r.B = append(r.B, '$')
 	r.B = strconv.AppendInt(r.B, int64(len(b)), 10)
 	r.B = append(r.B, '\r', '\n')
@@ -65,6 +88,9 @@ func (r *Reply) Bulk(b []byte) {
 
 // BulkString appends s as a bulk string.
 func (r *Reply) BulkString(s string) {
+	if r.full() {
+		return
+	}
 	r.B = append(r.B, '$')
 	r.B = strconv.AppendInt(r.B, int64(len(s)), 10)
 	r.B = append(r.B, '\r', '\n')
@@ -169,6 +195,9 @@ func (r *Reply) Verbatim(text string) {
 }
 
 func (r *Reply) header(kind byte, n int) {
+	if r.full() {
+		return
+	}
 	r.B = append(r.B, kind)
 	r.B = strconv.AppendInt(r.B, int64(n), 10)
 	r.B = append(r.B, '\r', '\n')
@@ -183,4 +212,9 @@ func (r *Reply) SimpleArray(lines []string) {
 }
 
 // Raw appends already-encoded bytes.
-func (r *Reply) Raw(b []byte) { r.B = append(r.B, b...) }
+func (r *Reply) Raw(b []byte) {
+	if r.full() {
+		return
+	}
+	r.B = append(r.B, b...)
+}

@@ -61,3 +61,24 @@ func TestWriterSoftLimit(t *testing.T) {
 		t.Fatalf("past the soft limit for 61 s: %v, want ErrOutputLimit", err)
 	}
 }
+
+// A Reply with Max stops growing once past it (the client is cut off
+// rather than sent a reply the node built whole).
+func TestReplyMax(t *testing.T) {
+	r := Reply{Max: 1000}
+	elem := make([]byte, 100)
+	r.Array(100000)
+	for range 100000 {
+		r.Bulk(elem)
+	}
+	if !r.Over || r.Len() > 1000+len(elem)+16 {
+		t.Fatalf("Over %v, %d bytes; want Over and about Max bytes", r.Over, r.Len())
+	}
+	u := Reply{}
+	for range 100 {
+		u.Bulk(elem)
+	}
+	if u.Over || u.Len() < 100*len(elem) {
+		t.Fatalf("without Max: Over %v, %d bytes", u.Over, u.Len())
+	}
+}
