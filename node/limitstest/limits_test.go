@@ -144,8 +144,9 @@ const (
 // A node under a low open file limit fits maxclients to it (with Redis's
 // warning), refuses the clients past it with Redis's error, refuses a
 // CONFIG SET maxclients the limit cannot take, and survives connections
-// past its file descriptors (here on the peer port, which maxclients does
-// not bound): it waits for descriptors and accepts again, on both ports.
+// past its file descriptors (maxclients clients held, and the peer port,
+// which maxclients does not bound): it waits for descriptors and accepts
+// again, on both ports.
 // Before listen.Loop, the first failed Accept (EMFILE) stopped the node.
 func TestConnectionFloodPastFDLimit(t *testing.T) {
 	n := start(t, "node", startOpts{nofile: lowLimit})
@@ -218,11 +219,26 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	}
 	n.WaitServing(t, 60*time.Second) // (the closed connections unregister as the node reads their EOF)
 
-	// Past the file descriptors: peer connections wait for PEERAUTH, and
-	// maxclients does not count them.
+	// Past the file descriptors: maxclients clients held, and peer
+	// connections waiting for PEERAUTH (maxclients does not count them;
+	// at most 256 wait, the node closes the others at once, but each
+	// needs a descriptor to be accepted).
+	held := make([]net.Conn, 0, maxClients)
+	for range maxClients {
+		nc, err := net.DialTimeout("tcp", n.Addr(), 2*time.Second)
+		if err != nil {
+			t.Fatalf("dial client %d: %v", len(held), err)
+		}
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(nc, "PING\r\n")
+		if line, err := bufio.NewReader(nc).ReadString('\n'); line != "+PONG\r\n" {
+			t.Fatalf("held client %d: %q %v", len(held), line, err)
+		}
+		held = append(held, nc)
+	}
 	peers := make([]net.Conn, 0, flood)
 	defer func() {
-		for _, p := range peers {
+		for _, p := range append(peers, held...) {
 			p.Close()
 		}
 	}()
@@ -245,10 +261,10 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	if _, err := io.WriteString(late, "PING\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range peers {
+	for _, p := range append(peers, held...) {
 		p.Close()
 	}
-	peers = nil
+	peers, held = nil, nil
 	// ... and is served once descriptors are free again.
 	late.SetReadDeadline(time.Now().Add(15 * time.Second))
 	if line, err := bufio.NewReader(late).ReadString('\n'); line != "+PONG\r\n" {
