@@ -219,12 +219,14 @@ func TestConnectionFloodPastFDLimit(t *testing.T) {
 	}
 	n.WaitServing(t, 60*time.Second) // (the closed connections unregister as the node reads their EOF)
 
-	// Past the file descriptors: maxclients clients held, and peer
-	// connections waiting for PEERAUTH (maxclients does not count them;
-	// at most 256 wait, the node closes the others at once, but each
-	// needs a descriptor to be accepted).
+	// Past the file descriptors: all but one of maxclients clients held
+	// (the one left is for the late client below, which may connect
+	// before the node has read the held ones' EOF), and peer connections
+	// waiting for PEERAUTH (maxclients does not count them; at most 256
+	// wait, the node closes the others at once, but each needs a
+	// descriptor to be accepted).
 	held := make([]net.Conn, 0, maxClients)
-	for range maxClients {
+	for range maxClients - 1 {
 		nc, err := net.DialTimeout("tcp", n.Addr(), 2*time.Second)
 		if err != nil {
 			t.Fatalf("dial client %d: %v", len(held), err)
