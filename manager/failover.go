@@ -114,7 +114,10 @@ func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) 
 		positions[a] = got
 	}
 	lay := l.m.cfg.Layout
-	var ops []clientv3.Op
+	// The records go out per dead leader, each write only while that
+	// leader's nodes/ key is still absent: a leader that registered again
+	// meanwhile keeps its slots (docs/replication.md, "Lease fence").
+	ops := map[meta.NodeID][]clientv3.Op{}
 	promoted := map[meta.NodeID]int{}
 	slices.SortFunc(orphans, func(a, b orphan) int { return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.slot, b.slot)) })
 	for _, o := range orphans {
@@ -135,19 +138,33 @@ func (l *leadership) failOver(ctx context.Context, st *meta.State) (int, error) 
 		si := o.info
 		si.Leader = best
 		si.Epoch++
-		ops = append(ops, clientv3.OpPut(lay.Slot(o.table, o.slot), jsonString(si)))
+		ops[o.info.Leader] = append(ops[o.info.Leader], clientv3.OpPut(lay.Slot(o.table, o.slot), jsonString(si)))
 		promoted[best]++
 	}
 	if len(ops) == 0 {
 		return 0, nil
 	}
 	start := time.Now()
-	if err := l.putChunks(ctx, ops); err != nil {
-		return 0, fmt.Errorf("write promoted slots: %w", err)
+	written := 0
+	for dead, dops := range ops {
+		absent := clientv3.Compare(clientv3.CreateRevision(lay.Node(dead)), "=", 0)
+		for len(dops) > 0 {
+			n := min(len(dops), opsPerTxn)
+			ok, err := l.txn(ctx, []clientv3.Cmp{absent}, dops[:n]...)
+			if err != nil {
+				return written, fmt.Errorf("write promoted slots: %w", err)
+			}
+			if !ok {
+				l.m.log.Info("failover: the leader registered again; its slots stay", "node", dead, "slots", len(dops))
+				break
+			}
+			written += n
+			dops = dops[n:]
+		}
 	}
-	l.m.log.Info("failover: promoted followers", "slots", len(ops), "orphaned", len(orphans),
+	l.m.log.Info("failover: promoted followers", "slots", written, "orphaned", len(orphans),
 		"new_leaders", fmt.Sprint(promoted), "nodes_asked", len(slices.Collect(maps.Keys(asks))), "write_took", time.Since(start))
-	return len(ops), nil
+	return written, nil
 }
 
 // replaceDeadReplicas puts the copy of every slot held by a node dead for

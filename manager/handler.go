@@ -82,6 +82,10 @@ func (m *Member) Handler() http.Handler {
 		return m.Drain(ctx, meta.NodeID(r.PathValue("id")))
 	}, func(*http.Request) func(*meta.State) bool { return func(*meta.State) bool { return true } }))
 	mux.HandleFunc("POST "+api.PathRaftLeaders, func(w http.ResponseWriter, r *http.Request) {
+		if err := cmp.Or(m.authorize(r, true), requireJSON(r)); err != nil {
+			writeError(w, err)
+			return
+		}
 		var reports []api.RaftLeader
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&reports); err != nil {
 			writeError(w, errf(http.StatusBadRequest, "raft leaders: %v", err))
@@ -152,6 +156,15 @@ func (m *Member) Handler() http.Handler {
 	}, func(r *http.Request) func(*meta.State) bool {
 		name := r.PathValue("name")
 		return func(st *meta.State) bool { _, ok := st.Tables[name]; return !ok }
+	}))
+	mux.HandleFunc("POST "+api.PathAdminToken, m.write(func(ctx context.Context, _ *http.Request) (any, error) {
+		return m.rotateAdminToken(ctx)
+	}, func(*http.Request) func(*meta.State) bool {
+		var old string
+		if st := m.State(); st != nil {
+			old = st.AdminTokenHash
+		}
+		return func(st *meta.State) bool { return st.AdminTokenHash != old }
 	}))
 	mux.HandleFunc("DELETE "+api.PathNodes+"/{id}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		id := meta.NodeID(r.PathValue("id"))
@@ -284,14 +297,26 @@ func (m *Member) read(fn func(*meta.State, *http.Request) (any, error)) http.Han
 const tableHeader = "X-Pika-Table"
 
 // write runs fn on the manager (here, or forwarded) and then waits, up to
-// a few seconds, until this node's own metadata shows the change (seen),
-// so that a read through the same node right after sees it.
+// a few seconds, until this node's own metadata shows the change (seen,
+// asked before the write), so that a read through the same node right
+// after sees it. Every write needs the admin token, and a body must be
+// JSON.
 func (m *Member) write(fn func(context.Context, *http.Request) (any, error), seen func(*http.Request) func(*meta.State) bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := m.authorize(r, false); err != nil {
+			writeError(w, err)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
 			writeError(w, errf(http.StatusBadRequest, "read request body: %v", err))
 			return
+		}
+		if len(body) > 0 {
+			if err := requireJSON(r); err != nil {
+				writeError(w, err)
+				return
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
@@ -301,10 +326,11 @@ func (m *Member) write(fn func(context.Context, *http.Request) (any, error), see
 		if json.Unmarshal(body, &peek) == nil {
 			r.Header.Set(tableHeader, peek.Name)
 		}
+		done := seen(r)
 		wait := func() {
 			ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 			defer cancel()
-			_, _ = m.WaitState(ctx, seen(r))
+			_, _ = m.WaitState(ctx, done)
 		}
 		if !m.IsManager() {
 			m.forward(w, r, wait)

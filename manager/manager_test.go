@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,6 +99,7 @@ func startMemberExpecting(t *testing.T, l meta.Layout, id string, ttl time.Durat
 		LeaseTTL:        ttl,
 		Bootstrap:       db0,
 		BootstrapExpect: expect,
+		AdminTokenFile:  adminTokenFile(t),
 		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, cli, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -459,4 +461,17 @@ func TestBootstrapExpect(t *testing.T) {
 	if leads["a"] != 8 || leads["b"] != 8 {
 		t.Fatalf("db0 leaders %v, want 8 each", leads)
 	}
+}
+
+// testAdminToken is the admin token of the test members' clusters.
+const testAdminToken = "manager-test-admin-token"
+
+// adminTokenFile writes testAdminToken to a file for Config.AdminTokenFile.
+func adminTokenFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(f, []byte(testAdminToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -28,6 +28,12 @@ type Config struct {
 	Bootstrap meta.TableInfo
 	// BootstrapPassword is db0's password, "" for none.
 	BootstrapPassword string
+	// DataDir is the node's data directory: the manager that creates the
+	// cluster's admin token writes it there (AdminTokenFileName).
+	DataDir string
+	// AdminTokenFile, when set, holds the token to make the cluster's
+	// admin token at its creation, instead of a random one.
+	AdminTokenFile string
 	// BootstrapExpect is how many nodes must be alive before the
 	// bootstrap table is created (its slots are spread over them).
 	BootstrapExpect int
@@ -104,7 +110,10 @@ type Member struct {
 	stateMu   sync.Mutex
 	onState   func(*meta.State)
 	connected atomic.Bool // the node's lease is alive
-	lastErr   atomic.Pointer[string]
+	// fence is what the node knows of its lease (lease.go); nil while it
+	// has none.
+	fence   atomic.Pointer[leaseFence]
+	lastErr atomic.Pointer[string]
 
 	// lead is the manager role while this node holds it, else nil.
 	lead atomic.Pointer[leadership]
@@ -215,10 +224,15 @@ func (m *Member) Run(ctx context.Context) error {
 // session runs one lease's life: register, campaign, lead; it returns
 // when the lease is lost or ctx is done.
 func (m *Member) session(ctx context.Context) error {
-	ttl := int(m.cfg.LeaseTTL.Round(time.Second) / time.Second)
-	sess, err := concurrency.NewSession(m.cli, concurrency.WithTTL(max(ttl, 1)), concurrency.WithContext(ctx))
+	ttl := max(int64(m.cfg.LeaseTTL.Round(time.Second)/time.Second), 1)
+	granted := time.Now()
+	grant, err := m.cli.Grant(ctx, ttl)
 	if err != nil {
 		return fmt.Errorf("create lease: %w", err)
+	}
+	sess, err := concurrency.NewSession(m.cli, concurrency.WithLease(grant.ID), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("create lease session: %w", err)
 	}
 	defer func() {
 		// Revoke on a clean stop so the role moves at once; after a lost
@@ -230,9 +244,12 @@ func (m *Member) session(ctx context.Context) error {
 		}
 		sess.Orphan()
 	}()
-	if err := m.register(ctx, sess.Lease()); err != nil {
+	rev, err := m.register(ctx, sess.Lease())
+	if err != nil {
 		return err
 	}
+	m.fence.Store(&leaseFence{validUntil: granted.Add(time.Duration(ttl) * time.Second), minRevision: rev})
+	defer m.fence.Store(nil)
 	m.connected.Store(true)
 	m.lastErr.Store(nil)
 	m.log.Info("registered in the cluster", "node", m.cfg.Self.ID, "cluster", m.cfg.Layout.Cluster, "lease_ttl", m.cfg.LeaseTTL)
@@ -240,6 +257,12 @@ func (m *Member) session(ctx context.Context) error {
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var renewing sync.WaitGroup
+	defer func() {
+		cancel()
+		renewing.Wait()
+	}()
+	m.renewLease(sctx, &renewing, sess.Lease(), time.Duration(ttl)*time.Second)
 	go func() {
 		select {
 		case <-sess.Done():
@@ -280,19 +303,20 @@ func (m *Member) session(ctx context.Context) error {
 	return nil
 }
 
-// register writes the node's live key under the lease and its member record.
-func (m *Member) register(ctx context.Context, lease clientv3.LeaseID) error {
+// register writes the node's live key under the lease and its member
+// record; it returns the revision of that write.
+func (m *Member) register(ctx context.Context, lease clientv3.LeaseID) (int64, error) {
 	b, err := json.Marshal(m.cfg.Self)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	l := m.cfg.Layout
-	_, err = m.cli.Txn(ctx).Then(
+	resp, err := m.cli.Txn(ctx).Then(
 		clientv3.OpPut(l.Node(m.cfg.Self.ID), string(b), clientv3.WithLease(lease)),
 		clientv3.OpPut(l.Member(m.cfg.Self.ID), string(b)),
 	).Commit()
 	if err != nil {
-		return fmt.Errorf("register node %s: %w", m.cfg.Self.ID, err)
+		return 0, fmt.Errorf("register node %s: %w", m.cfg.Self.ID, err)
 	}
-	return nil
+	return resp.Header.Revision, nil
 }

@@ -138,6 +138,9 @@ func (l *leadership) takeOver(ctx context.Context) error {
 			return fmt.Errorf("create the cluster secret: %w", err)
 		}
 	}
+	if err := l.ensureAdminToken(ctx, st); err != nil {
+		return err
+	}
 	if st.NextTableID == 0 && len(st.Tables) == 0 && len(jobs) == 0 {
 		if want := l.m.cfg.BootstrapExpect; len(st.Alive) < want {
 			l.m.log.Info("waiting for nodes before creating the bootstrap table", "alive", len(st.Alive), "expect", want)

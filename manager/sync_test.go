@@ -69,6 +69,7 @@ func startHTTPMember(t *testing.T, l meta.Layout, id string, applyWait time.Dura
 		Bootstrap:       db0,
 		BootstrapExpect: 1,
 		ApplyWait:       applyWait,
+		AdminTokenFile:  adminTokenFile(t),
 		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, cli, g.pass)
 	srv.Config.Handler = m.Handler()
@@ -84,7 +85,7 @@ func startHTTPMember(t *testing.T, l meta.Layout, id string, applyWait time.Dura
 		tm.stop()
 		srv.Close()
 	})
-	return &httpMember{testMember: tm, gate: g, api: api.NewClient(srv.Listener.Addr().String())}
+	return &httpMember{testMember: tm, gate: g, api: api.NewClient(srv.Listener.Addr().String()).WithToken(testAdminToken)}
 }
 
 func hasTable(st *meta.State, name string) bool {

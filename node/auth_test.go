@@ -48,7 +48,7 @@ func tableAPI(t *testing.T, addr string) *api.Client {
 		}
 		return err
 	})
-	return api.NewClient(net.JoinHostPort(host, strconv.Itoa(port+20000)))
+	return api.NewClient(net.JoinHostPort(host, strconv.Itoa(port+20000))).WithToken(testproc.AdminToken)
 }
 
 func createTable(t *testing.T, ac *api.Client, name, password string) api.Table {

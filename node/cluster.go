@@ -103,6 +103,8 @@ func (n *Node) startControlPlane() error {
 		Bootstrap:          bootstrapTable,
 		BootstrapPassword:  n.cfg.RequirePass,
 		BootstrapExpect:    n.cfg.BootstrapExpect,
+		DataDir:            n.cfg.Data,
+		AdminTokenFile:     n.cfg.AdminTokenFile,
 		Positions:          n.slots.Positions,
 		Checksum:           n.slots.Checksum,
 		TransferLeader:     n.transferRaftLeader,

@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -55,6 +56,17 @@ func (n *Node) health() Health {
 
 // httpServer serves /healthz, /metrics and the manager's API.
 func (n *Node) httpServer() *http.Server {
+	mux := n.probeMux()
+	mux.Handle("/api/", n.member.Handler())
+	return newHTTPServer(mux)
+}
+
+// metricsServer serves /healthz and /metrics alone (--metrics-bind).
+func (n *Node) metricsServer() *http.Server { return newHTTPServer(n.probeMux()) }
+
+// probeMux serves what stays open to anyone who reaches the port: the
+// health probe and the metrics.
+func (n *Node) probeMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		h := n.health()
@@ -67,12 +79,22 @@ func (n *Node) httpServer() *http.Server {
 		_ = enc.Encode(h)
 	})
 	mux.Handle("GET /metrics", n.metrics.Handler())
-	mux.Handle("/api/", n.member.Handler())
+	return mux
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// closeListener closes ln if there is one.
+func closeListener(ln net.Listener) {
+	if ln != nil {
+		ln.Close()
 	}
 }

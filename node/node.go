@@ -149,6 +149,11 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.AdminTokenFile != "" {
+		if _, err := manager.ReadAdminTokenFile(cfg.AdminTokenFile); err != nil {
+			return nil, fmt.Errorf("admin-token-file: %w", err)
+		}
+	}
 	fsync := storage.FsyncEverySec
 	switch {
 	case cfg.FsyncAlways():
@@ -194,7 +199,9 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
 	n.proxy = n.newProxy()
-	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing}
+	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing,
+		// n.member exists before the node serves (startControlPlane).
+		LeaseHeld: func(rev int64) bool { return n.member.LeaseHeld(rev) }}
 	n.follower = replication.NewFollower(n.id, eng, n.proxy.Routing, log.With("component", "replication"))
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
@@ -259,24 +266,35 @@ func (n *Node) Run(ctx context.Context) error {
 		n.eng.Close()
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	haddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.HTTPListenPort()))
+	haddr := n.cfg.HTTPListenAddr()
 	hln, err := net.Listen("tcp", haddr)
 	if err != nil {
 		ln.Close()
 		n.eng.Close()
 		return fmt.Errorf("listen %s (HTTP): %w", haddr, err)
 	}
+	var mln net.Listener
+	if n.cfg.MetricsBind != "" {
+		if mln, err = net.Listen("tcp", n.cfg.MetricsBind); err != nil {
+			ln.Close()
+			hln.Close()
+			n.eng.Close()
+			return fmt.Errorf("listen %s (metrics): %w", n.cfg.MetricsBind, err)
+		}
+	}
 	paddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.PeerListenPort()))
 	pln, err := net.Listen("tcp", paddr)
 	if err != nil {
 		ln.Close()
 		hln.Close()
+		closeListener(mln)
 		n.eng.Close()
 		return fmt.Errorf("listen %s (peer port): %w", paddr, err)
 	}
 	if err := n.startControlPlane(); err != nil {
 		ln.Close()
 		hln.Close()
+		closeListener(mln)
 		pln.Close()
 		n.eng.Close()
 		return err
@@ -299,6 +317,7 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	hsrv := n.httpServer()
+	msrv := n.metricsServer()
 	run("shutdown", func() error {
 		<-gctx.Done()
 		ln.Close()
@@ -312,8 +331,17 @@ func (n *Node) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hsrv.Shutdown(sctx)
+		_ = msrv.Shutdown(sctx)
 		return nil
 	})
+	if mln != nil {
+		run("metrics server", func() error {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics http: %w", err)
+			}
+			return nil
+		})
+	}
 	run("http server", func() error {
 		// (net/http's Serve backs off and retries when Accept fails
 		// for want of file descriptors, as listen.Loop does.)

@@ -18,24 +18,58 @@ import (
 // handed over at, acknowledged and then lost (TestSlotMoves saw it). A
 // refused write had no effect: it is routed again (the new leader runs
 // it).
+//
+// It also refuses a write of a slot another replica could take over
+// while LeaseHeld says the node's etcd lease may have expired, or that
+// its routing has not caught up with its registration since it came
+// back (docs/replication.md, "Lease fence").
 type AsyncLeader struct {
 	Self    meta.NodeID
 	Routing func() *router.Snapshot
+	// LeaseHeld reports whether the node's lease lives for sure and the
+	// routing revision given has reached its registration
+	// (manager.Member.LeaseHeld). Nil: no fence.
+	LeaseHeld func(rev int64) bool
 }
 
 // Admit refuses a write of slots this node does not lead now. It has no
 // terms (a handover fences a slot instead).
 func (a *AsyncLeader) Admit(t storage.TableID, slots []storage.SlotID) ([]uint64, error) {
-	tb, ok := a.Routing().Table(t)
+	snap := a.Routing()
+	tb, ok := snap.Table(t)
 	if !ok {
 		return nil, &NotLeaderError{Table: t, Reason: "the table is not served here"}
 	}
+	fenced := a.LeaseHeld != nil && !a.LeaseHeld(snap.Revision)
 	for _, s := range slots {
-		if r := tb.Route(s); r.Leader != a.Self || r.Handover {
+		r := tb.Route(s)
+		if r.Leader != a.Self || r.Handover {
 			return nil, &NotLeaderError{Table: t, Slot: s, Reason: "its leadership moved"}
+		}
+		if fenced && len(r.Replicas) > 1 {
+			return nil, &LeaseLostError{Table: t, Slot: s}
 		}
 	}
 	return nil, nil
+}
+
+// LeaseLostError refuses a write of a slot whose leadership this node
+// cannot vouch for: it cannot reach etcd (its lease may have expired and
+// another replica been promoted), or it is back and its routing has not
+// caught up yet. Nothing was applied; routing it again would find this
+// node again, so the client gets the error and retries.
+type LeaseLostError struct {
+	Table storage.TableID
+	Slot  storage.SlotID
+}
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("table %d slot %d: this node's etcd lease is not known to live", e.Table, e.Slot)
+}
+
+// RedisError is the client's reply.
+func (e *LeaseLostError) RedisError() string {
+	return fmt.Sprintf("CLUSTERDOWN this node cannot reach etcd: it may no longer lead slot %d of table %d; retry", e.Slot, e.Table)
 }
 
 // Commit writes the batch and its slot log entries here.

@@ -189,11 +189,12 @@ cl_node() {
 }
 cl_node_healthy() { curl -s --max-time 2 "http://127.0.0.1:$1/healthz" | grep -q '"status": *"ok"'; }
 
-# cl_pikactl HTTPADDR ARGS...: pikactl against a node's HTTP address.
+# cl_pikactl HTTPADDR ARGS...: pikactl against a node's HTTP address, with the admin token
+# the cluster's first manager wrote (CL_TOKEN_FILE, once cl_cluster found it).
 cl_pikactl() {
   local http=$1
   shift
-  "$cl_pikactl_bin" --server "$http" --timeout 30s "$@"
+  "$cl_pikactl_bin" --server "$http" --timeout 30s ${CL_TOKEN_FILE:+--token-file "$CL_TOKEN_FILE"} "$@"
 }
 
 # cl_alive_nodes HTTPADDR: how many nodes the cluster sees alive.
@@ -216,8 +217,14 @@ cl_cluster() {
     CL_PORTS+=("$CL_PORT")
     CL_NODE_PIDS+=("$CL_PID")
     # The first node bootstraps db0 and wins the manager role; start the others once it serves.
+    # It wrote the cluster's admin token to its data directory: pikactl's writes need it
+    # (exported as PIKA_ADMIN_TOKEN for the tools that call the API, movebench).
     if [ "$i" = 1 ]; then
       cl_wait "$name-node1 /healthz" "$CL_PID" cl_node_healthy $((CL_PORT + 20000))
+      CL_TOKEN_FILE=$tmp/$name-node1/admin.token
+      cl_wait "$name-node1 admin token" "$CL_PID" test -s "$CL_TOKEN_FILE"
+      PIKA_ADMIN_TOKEN=$(head -n 1 "$CL_TOKEN_FILE")
+      export PIKA_ADMIN_TOKEN
     fi
   done
   for i in "${!CL_PORTS[@]}"; do
@@ -346,7 +353,7 @@ cl_main() {
     echo "  node$((i + 1)):    RESP 127.0.0.1:${CL_PORTS[$i]}  peer :$((CL_PORTS[i] + 10000))  HTTP 127.0.0.1:$((CL_PORTS[i] + 20000))  pid ${CL_NODE_PIDS[$i]}"
   done
   echo "  HAProxy:  127.0.0.1:$CL_LB_PORT      redis-cli -p $CL_LB_PORT -n $CL_TABLE_ID"
-  echo "  pikactl:  $cl_pikactl_bin --server $CL_HTTP status"
+  echo "  pikactl:  $cl_pikactl_bin --server $CL_HTTP --token-file $CL_TOKEN_FILE status"
   echo "  logs and data: $tmp"
   echo "Ctrl-C stops everything."
   while :; do

@@ -131,7 +131,7 @@ func fill(ctx context.Context, c *redis.Client, tag string, mb int) error {
 
 func run(o opts) error {
 	ctx := context.Background()
-	cli := api.NewClient(o.http)
+	cli := api.NewClient(o.http).WithToken(os.Getenv("PIKA_ADMIN_TOKEN"))
 	tb, err := cli.Table(ctx, o.table)
 	if err != nil {
 		return err

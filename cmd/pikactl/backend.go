@@ -40,6 +40,7 @@ type backend interface {
 	CancelJob(ctx context.Context, id string) (meta.Job, error)
 	Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (api.Plan, error)
 	Evacuate(ctx context.Context, node meta.NodeID) (api.Plan, error)
+	RotateAdminToken(ctx context.Context) (api.AdminToken, error)
 	Close() error
 }
 
@@ -106,13 +107,22 @@ func serverAddr(s string) (string, error) {
 	return addr, nil
 }
 
-// open connects to the target. warn receives notes for the operator that
-// are not errors.
-func (t target) open(cluster string, warn io.Writer) (backend, error) {
+// open connects to the target; token is the admin token the writes send
+// ("" for none). warn receives notes for the operator that are not errors.
+func (t target) open(cluster, token string, warn io.Writer) (backend, error) {
 	if t.etcd == nil {
-		return httpBackend{api.NewClient(t.server)}, nil
+		c := api.NewClient(t.server)
+		if token != "" {
+			c = c.WithToken(token)
+		}
+		return httpBackend{c}, nil
 	}
-	return openEtcd(t.etcd, cluster, warn)
+	b, err := openEtcd(t.etcd, cluster, warn)
+	if err != nil {
+		return nil, err
+	}
+	b.token = token
+	return b, nil
 }
 
 // httpBackend calls a node's API.
@@ -128,6 +138,7 @@ type etcdBackend struct {
 	endpoints string
 	cluster   string
 	layout    meta.Layout
+	token     string // the admin token writes send, "" for none
 	warn      io.Writer
 	warned    bool
 	// badJobs are the job records already warned about as undecodable
@@ -266,7 +277,19 @@ func (b *etcdBackend) manager(ctx context.Context) (*api.Client, error) {
 	if !ok || info.HTTP == "" {
 		return nil, fmt.Errorf("%w: manager %s registered no HTTP address", errNoManager, id)
 	}
-	return api.NewClient(info.HTTP), nil
+	c := api.NewClient(info.HTTP)
+	if b.token != "" {
+		c = c.WithToken(b.token)
+	}
+	return c, nil
+}
+
+func (b *etcdBackend) RotateAdminToken(ctx context.Context) (api.AdminToken, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.AdminToken{}, err
+	}
+	return c.RotateAdminToken(ctx)
 }
 
 func (b *etcdBackend) RemoveNode(ctx context.Context, id meta.NodeID, force bool) error {

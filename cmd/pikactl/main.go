@@ -165,6 +165,9 @@ type options struct {
 	cluster string
 	json    bool
 	timeout time.Duration
+	// token is --token, else PIKA_ADMIN_TOKEN; tokenFile is --token-file,
+	// read when neither gives a token (adminToken).
+	token, tokenFile string
 	// envServer and envEtcd are PIKACTL_SERVER and PIKACTL_ETCD: when only
 	// the environment names a target, both set is ambiguous.
 	envServer, envEtcd string
@@ -190,6 +193,11 @@ Where it connects:
   The two are exclusive. The environment supplies defaults: PIKACTL_SERVER,
   PIKACTL_ETCD, PIKACTL_CLUSTER; a flag on the command line wins over them.
 
+Every change (create, drop, move, failover, remove, token rotate) needs the
+cluster's admin token: --token, else PIKA_ADMIN_TOKEN, else the file named by
+--token-file. The node that bootstrapped the cluster wrote it to
+<data>/admin.token (its log names the file). Reads need none.
+
 Output is human-readable; --json prints the API's values as indented JSON for
 scripts. Errors go to stderr as "pikactl: <message>".
 
@@ -206,7 +214,7 @@ Exit status:
 const rootExample = `  pikactl status
   pikactl --server 10.0.0.5:29221 table list
   pikactl --etcd 10.0.0.1:2379,10.0.0.2:2379 --cluster prod status
-  pikactl table create users --slots 1024 --replicas 3 --mode raft
+  pikactl --token-file /var/lib/pika/admin.token table create users --slots 1024 --replicas 3 --mode raft
   pikactl --json slot show users 17
   pikactl slot move users 17 --to n4
   pikactl rebalance --dry-run
@@ -246,10 +254,14 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.StringVar(&a.opts.cluster, "cluster", cmp.Or(getenv("PIKACTL_CLUSTER"), defaultCluster),
 		"the cluster's name in etcd; only with --etcd (env PIKACTL_CLUSTER)")
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
+	pf.StringVar(&a.opts.token, "token", getenv("PIKA_ADMIN_TOKEN"),
+		"the cluster's admin token, which every change needs (env PIKA_ADMIN_TOKEN)")
+	pf.StringVar(&a.opts.tokenFile, "token-file", "",
+		"read the admin token from this file when --token and PIKA_ADMIN_TOKEN give none (the first manager wrote it to <data>/admin.token)")
 	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long (on each request, for the commands that follow jobs)")
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd(),
-		a.jobCmd(), a.rebalanceCmd())
+		a.jobCmd(), a.rebalanceCmd(), a.tokenCmd())
 	return root
 }
 
@@ -318,7 +330,11 @@ func (a *app) callLong(cmd *cobra.Command, fn func(ctx context.Context, b backen
 	if t.etcd == nil && cmd.Flags().Changed("cluster") {
 		fmt.Fprintf(a.s.err, "pikactl: warning: --cluster is ignored with --server (the node knows its cluster)\n")
 	}
-	b, err := t.open(a.opts.cluster, a.s.err)
+	token, err := a.adminToken()
+	if err != nil {
+		return err
+	}
+	b, err := t.open(a.opts.cluster, token, a.s.err)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -28,10 +29,19 @@ type NodeSpec struct {
 	Data  string   // --data; "": Dir/Name
 	Log   string   // "": Dir/Name.log
 	Flags []string // further flags (--bind, --etcd, ...)
+	// OwnAdminToken leaves the admin token to the cluster: without it the
+	// node gets --admin-token-file with AdminToken, so that tests call
+	// the API with a token they know.
+	OwnAdminToken bool
 	// Command makes the process (e.g. under a shell that sets a limit);
 	// nil: exec.Command.
 	Command func(bin string, args ...string) *exec.Cmd
 }
+
+// AdminToken is the cluster admin token of the nodes SpawnNode starts
+// (unless NodeSpec.OwnAdminToken): what pikactl and api.Client need for
+// the API's writes (PIKA_ADMIN_TOKEN, WithToken).
+const AdminToken = "testproc-admin-token-0123456789"
 
 // Node is a pika-node process.
 type Node struct {
@@ -58,6 +68,16 @@ func SpawnNode(spec NodeSpec) (*Node, error) {
 		spec.Log = filepath.Join(spec.Dir, spec.Name+".log")
 	}
 	args := append([]string{"start", "--port", strconv.Itoa(spec.Port), "--data", spec.Data}, spec.Flags...)
+	if !spec.OwnAdminToken {
+		file := filepath.Join(filepath.Dir(spec.Data), "test-admin.token")
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, []byte(AdminToken+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		args = append(args, "--admin-token-file", file)
+	}
 	command := spec.Command
 	if command == nil {
 		command = exec.Command

@@ -18,12 +18,30 @@ import (
 type Client struct {
 	base string
 	hc   *http.Client
+	// auth is the Authorization header of every request, "" for none.
+	auth string
 }
 
 // NewClient returns a client of the node whose HTTP address is addr
 // (host:port). Calls are bounded by their context only.
 func NewClient(addr string) *Client {
 	return &Client{base: "http://" + addr, hc: &http.Client{}}
+}
+
+// WithToken returns a client like c that sends the admin token, which
+// every write of the API needs.
+func (c *Client) WithToken(token string) *Client {
+	d := *c
+	d.auth = AuthAdmin + " " + token
+	return &d
+}
+
+// WithPeerSecret returns a client like c that authenticates as a node of
+// the cluster whose secret is secret (meta.PeerHTTPCredential).
+func (c *Client) WithPeerSecret(secret string) *Client {
+	d := *c
+	d.auth = AuthPeer + " " + meta.PeerHTTPCredential(secret)
+	return &d
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
@@ -41,6 +59,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -203,4 +224,11 @@ func (c *Client) Rebalance(ctx context.Context, table string, exclude []meta.Nod
 func (c *Client) Evacuate(ctx context.Context, node meta.NodeID) (Plan, error) {
 	var p Plan
 	return p, c.do(ctx, http.MethodGet, PathRebalance+"?evacuate=true&exclude="+url.QueryEscape(string(node)), nil, &p)
+}
+
+// RotateAdminToken replaces the cluster's admin token and returns the
+// new one; the old one stops working.
+func (c *Client) RotateAdminToken(ctx context.Context) (AdminToken, error) {
+	var t AdminToken
+	return t, c.do(ctx, http.MethodPost, PathAdminToken, nil, &t)
 }

@@ -27,7 +27,24 @@ const (
 	// or after D with Applied.Applied false. The manager asks every live
 	// node before it answers a table create or drop.
 	PathApplied = "/api/v1/internal/applied"
+	// PathAdminToken takes a POST (no body) that replaces the admin token
+	// and answers AdminToken, the new one in clear: pikactl token rotate.
+	PathAdminToken = "/api/v1/admin/token"
 )
+
+// Credentials of the API's writes, in the Authorization header: an
+// operator's admin token, or a node's credential derived from the
+// cluster secret (meta.PeerHTTPCredential) for what nodes send each
+// other (raft leadership reports).
+const (
+	AuthAdmin = "Bearer"
+	AuthPeer  = "Pika-Peer"
+)
+
+// AdminToken is the answer of PathAdminToken.
+type AdminToken struct {
+	Token string `json:"token"`
+}
 
 // Applied is the answer of PathApplied.
 type Applied struct {
@@ -245,8 +262,9 @@ type ErrorBody struct {
 }
 
 // Error is a non-2xx answer as Client returns it. Code is the HTTP status:
-// 400 invalid request, 404 no such table/node/slot, 409 conflict (exists,
-// node alive, ...), 503 no manager or etcd unreachable.
+// 400 invalid request, 401 no or a wrong admin token, 404 no such
+// table/node/slot, 409 conflict (exists, node alive, ...), 415 a body
+// that is not application/json, 503 no manager or etcd unreachable.
 type Error struct {
 	Code    int
 	Message string

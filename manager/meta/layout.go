@@ -16,6 +16,7 @@ import (
 //	/pika/<cluster>/jobs/<id>              Job
 //	/pika/<cluster>/ids/table              the next table id (decimal)
 //	/pika/<cluster>/secret                 the cluster secret: nodes authenticate to each other's peer port with it
+//	/pika/<cluster>/admin-token            the admin token's salted hash: the HTTP API's writes need the token
 //	/pika/<cluster>/functions              the FUNCTION libraries, all of them: Functions (JSON)
 //
 // members/ is ours, beyond DESIGN.md: nodes/ vanishes with a dead node's
@@ -70,6 +71,10 @@ func (l Layout) TableIDCounter() string { return l.Root() + "ids/table" }
 
 // Secret holds the cluster secret, created by the first manager.
 func (l Layout) Secret() string { return l.Root() + "secret" }
+
+// AdminToken holds the salted hash of the cluster's admin token (see
+// HashPassword), created by the first manager.
+func (l Layout) AdminToken() string { return l.Root() + "admin-token" }
 
 // Functions holds the cluster's FUNCTION libraries, all in one record,
 // so that a change of several (FUNCTION RESTORE, a library that takes a

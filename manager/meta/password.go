@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -40,4 +41,23 @@ func CheckPassword(hash, pw string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(digest(salt, pw)), []byte(parts[2])) == 1
+}
+
+// PeerHTTPCredential is what a node sends, as api.AuthPeer, to another
+// node's HTTP API for the requests nodes make of each other: an HMAC of
+// a fixed label under the cluster secret, so that the secret itself never
+// travels over HTTP.
+func PeerHTTPCredential(secret string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("pika-node http peer"))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// CheckPeerHTTPCredential reports whether cred is PeerHTTPCredential of
+// secret (never for an empty secret), in constant time.
+func CheckPeerHTTPCredential(secret, cred string) bool {
+	if secret == "" {
+		return false
+	}
+	return hmac.Equal([]byte(PeerHTTPCredential(secret)), []byte(cred))
 }

@@ -33,6 +33,8 @@ type State struct {
 	NextTableID TableID
 	// Secret is the cluster secret for the peer port ("" until created).
 	Secret string
+	// AdminTokenHash is the admin token's HashPassword ("" until created).
+	AdminTokenHash string
 	// Functions are the FUNCTION libraries' codes by library name.
 	Functions Functions
 	// Config holds the cluster-wide CONFIG parameters set (name -> value).
@@ -64,18 +66,19 @@ func NewState() *State {
 // Clone returns a copy that shares no map with s (records are values).
 func (s *State) Clone() *State {
 	c := &State{
-		Revision:    s.Revision,
-		Alive:       maps.Clone(s.Alive),
-		Members:     maps.Clone(s.Members),
-		Tables:      maps.Clone(s.Tables),
-		Slots:       make(map[TableID]map[SlotID]SlotInfo, len(s.Slots)),
-		Jobs:        maps.Clone(s.Jobs),
-		NextTableID: s.NextTableID,
-		Secret:      s.Secret,
-		Functions:   maps.Clone(s.Functions),
-		Config:      maps.Clone(s.Config),
-		candidates:  maps.Clone(s.candidates),
-		Problems:    slices.Clone(s.Problems),
+		Revision:       s.Revision,
+		Alive:          maps.Clone(s.Alive),
+		Members:        maps.Clone(s.Members),
+		Tables:         maps.Clone(s.Tables),
+		Slots:          make(map[TableID]map[SlotID]SlotInfo, len(s.Slots)),
+		Jobs:           maps.Clone(s.Jobs),
+		NextTableID:    s.NextTableID,
+		Secret:         s.Secret,
+		AdminTokenHash: s.AdminTokenHash,
+		Functions:      maps.Clone(s.Functions),
+		Config:         maps.Clone(s.Config),
+		candidates:     maps.Clone(s.candidates),
+		Problems:       slices.Clone(s.Problems),
 	}
 	for t, m := range s.Slots {
 		c.Slots[t] = maps.Clone(m)
@@ -225,6 +228,8 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 		s.Jobs[j.ID] = j
 	case key == l.Secret():
 		s.Secret = string(kv.Value)
+	case key == l.AdminToken():
+		s.AdminTokenHash = string(kv.Value)
 	case key == l.Functions():
 		var f Functions
 		if err := json.Unmarshal(kv.Value, &f); err != nil {
@@ -271,6 +276,8 @@ func (s *State) delete(l Layout, key string) {
 		s.NextTableID = 0
 	case key == l.Secret():
 		s.Secret = ""
+	case key == l.AdminToken():
+		s.AdminTokenHash = ""
 	case key == l.Functions():
 		s.Functions = nil
 	case strings.HasPrefix(key, l.Config()):

@@ -3,6 +3,8 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +251,54 @@ func TestClusterWithExternalEtcd(t *testing.T) {
 	}
 	if _, _, code := pikactl(t, append(srv(others[0]), "table", "show", "orders")...); code != 1 {
 		t.Fatalf("show dropped table: exit %d, want 1", code)
+	}
+
+	// Changes need the admin token, through a node and through --etcd;
+	// none or a wrong one is refused (exit 1), reads need none. A drop
+	// of a table that does not exist tells them apart without a change:
+	// "no table" means the token passed.
+	noToken := []string{"PIKA_ADMIN_TOKEN="}
+	dropNone := []string{"table", "drop", "none", "--yes"}
+	viaEtcd := []string{"--etcd", etcd.Endpoint(), "--cluster", "prod"}
+	for _, args := range [][]string{append(srv(others[0]), dropNone...), append(viaEtcd, dropNone...)} {
+		if _, errs, code := pikactlWith(t, noToken, args...); code != 1 || !strings.Contains(errs, "needs the cluster's admin token") {
+			t.Fatalf("pikactl %v without a token: exit %d, %s", args, code, errs)
+		}
+		if _, errs, code := pikactlWith(t, []string{"PIKA_ADMIN_TOKEN=not-the-admin-token"}, args...); code != 1 || !strings.Contains(errs, "wrong admin token") {
+			t.Fatalf("pikactl %v with a wrong token: exit %d, %s", args, code, errs)
+		}
+		if _, errs, code := pikactl(t, args...); code != 1 || !strings.Contains(errs, "no table") {
+			t.Fatalf("pikactl %v with the token: exit %d, %s", args, code, errs)
+		}
+	}
+	if _, errs, code := pikactlWith(t, noToken, append(srv(others[1]), "table", "list")...); code != 0 {
+		t.Fatalf("table list without a token: exit %d, %s", code, errs)
+	}
+	// token rotate through --token-file rewrites the file; the old token
+	// stops working on every live node, the new one works.
+	tokenFile := filepath.Join(dir, "ops.token")
+	if err := os.WriteFile(tokenFile, []byte(testproc.AdminToken+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := pikactlWith(t, noToken, append(srv(others[1]), "--token-file", tokenFile, "token", "rotate")...)
+	rotated := strings.TrimSpace(out)
+	if code != 0 || len(rotated) != 64 {
+		t.Fatalf("token rotate: exit %d, %q %s", code, out, errs)
+	}
+	if b, err := os.ReadFile(tokenFile); err != nil || strings.TrimSpace(string(b)) != rotated {
+		t.Fatalf("token file after the rotation: %q, %v; want the new token", b, err)
+	}
+	if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode: %v %v, want 0600", fi.Mode(), err)
+	}
+	for _, n := range others {
+		testproc.WaitFor(t, n.Name+" to refuse the old token", 10*time.Second, func() bool {
+			_, errs, _ := pikactl(t, append(srv(n), dropNone...)...)
+			return strings.Contains(errs, "wrong admin token")
+		})
+		if _, errs, code := pikactlWith(t, []string{"PIKA_ADMIN_TOKEN=" + rotated}, append(srv(n), dropNone...)...); code != 1 || !strings.Contains(errs, "no table") {
+			t.Fatalf("%s with the new token: exit %d, %s", n.Name, code, errs)
+		}
 	}
 }
 

@@ -302,7 +302,7 @@ func (lc *linCluster) keyLeaders(t *testing.T, keys []string) map[int]bool {
 // that does not hold it, and returns the jobs.
 func (lc *linCluster) moveAway(t *testing.T, via, node int, keys []string) []string {
 	t.Helper()
-	cli := api.NewClient(lc.nodes[via].HTTPAddr())
+	cli := api.NewClient(lc.nodes[via].HTTPAddr()).WithToken(testproc.AdminToken)
 	from := meta.NodeID(lc.ids[node])
 	var jobs []string
 	seen := map[meta.SlotID]bool{}
@@ -724,7 +724,7 @@ func linRound(t *testing.T, lc *linCluster, clients, readers []*redis.Client, ro
 			nd.WaitHealthy(t)
 			lc.nodes[f.node] = nd
 		case "move":
-			cli := api.NewClient(lc.nodes[via].HTTPAddr())
+			cli := api.NewClient(lc.nodes[via].HTTPAddr()).WithToken(testproc.AdminToken)
 			for _, id := range f.jobs {
 				if j := waitJob(t, cli, id, 60*time.Second); j.Move.Step != meta.MoveDone {
 					t.Fatalf("round %d: move %s ended %s: %s", round, id, j.Move.Step, j.Move.Error)

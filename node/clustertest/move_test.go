@@ -172,7 +172,7 @@ func liveAPI(t *testing.T, nodes []*testproc.Node, not int) *api.Client {
 	t.Helper()
 	for i, nd := range nodes {
 		if i != not && !nd.Exited() {
-			return api.NewClient(nd.HTTPAddr())
+			return api.NewClient(nd.HTTPAddr()).WithToken(testproc.AdminToken)
 		}
 	}
 	t.Fatal("no live node")
@@ -236,7 +236,7 @@ func slotsSettled(t *testing.T, cli *api.Client, table string, want int) ([]api.
 // equal on its replicas.
 func checkTableEqual(t *testing.T, via *testproc.Node, table string, replicas int) {
 	t.Helper()
-	cli := api.NewClient(via.HTTPAddr())
+	cli := api.NewClient(via.HTTPAddr()).WithToken(testproc.AdminToken)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		checks, err := cli.Check(context.Background(), table, nil)
@@ -320,7 +320,7 @@ func testSlotMoves(t *testing.T, mode string) {
 	n4 := startNode(t, nodes[0].Spec.Dir, "n4", "--etcd", etcd.Endpoint(), "--cluster", "mv"+mode, "--lease-ttl", leaseTTL)
 	n4.WaitHealthy(t)
 	nodes = append(nodes, n4)
-	cli := api.NewClient(nodes[0].HTTPAddr())
+	cli := api.NewClient(nodes[0].HTTPAddr()).WithToken(testproc.AdminToken)
 	testproc.WaitFor(t, "4 nodes alive", 20*time.Second, func() bool {
 		st, err := cli.Status(ctx)
 		return err == nil && len(st.Nodes) == 4

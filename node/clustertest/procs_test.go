@@ -80,13 +80,21 @@ func metrics(t *testing.T, n *testproc.Node) string {
 	return string(b)
 }
 
-// pikactl runs the real binary and returns its stdout, stderr and exit code.
+// pikactl runs the real binary, with the test clusters' admin token, and
+// returns its stdout, stderr and exit code.
 func pikactl(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return pikactlWith(t, []string{"PIKA_ADMIN_TOKEN=" + testproc.AdminToken}, args...)
+}
+
+// pikactlWith is pikactl with env added to the environment instead of the
+// admin token.
+func pikactlWith(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, pikactlBin, args...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -229,7 +229,7 @@ func unitFaultTag(tb api.Table, s uint32, round int) string {
 // holds a replica of, and waits until the routing says so.
 func spreadLeaders(t *testing.T, nodes []*testproc.Node, tb api.Table, idOf []string, leaders func() map[uint32]string) {
 	t.Helper()
-	cli := api.NewClient(nodes[0].HTTPAddr())
+	cli := api.NewClient(nodes[0].HTTPAddr()).WithToken(testproc.AdminToken)
 	for _, id := range idOf {
 		slots, err := cli.Slots(context.Background(), tb.Name)
 		if err != nil {

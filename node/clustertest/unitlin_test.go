@@ -600,7 +600,7 @@ func unitMoveCounters(t *testing.T, nodes []*testproc.Node, tb api.Table, keys [
 // (named name), asking node ask.
 func awaitFailover(t *testing.T, ask *testproc.Node, tb api.Table, name string, id meta.NodeID) {
 	t.Helper()
-	cli := api.NewClient(ask.HTTPAddr())
+	cli := api.NewClient(ask.HTTPAddr()).WithToken(testproc.AdminToken)
 	testproc.WaitFor(t, "failover of "+name+"'s slots", 60*time.Second, func() bool {
 		slots, err := cli.Slots(context.Background(), tb.Name)
 		if err != nil {

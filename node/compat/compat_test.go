@@ -146,7 +146,7 @@ func createTables(s *server, raftReplicas int) error {
 	if err != nil {
 		return err
 	}
-	ac := api.NewClient(net.JoinHostPort(host, strconv.Itoa(port+20000)))
+	ac := api.NewClient(net.JoinHostPort(host, strconv.Itoa(port+20000))).WithToken(testproc.AdminToken)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i := 1; i <= extraDBs; i++ {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,6 +42,15 @@ type Config struct {
 	// HTTPPort serves /healthz, /metrics and the manager's API (pikactl).
 	// 0 (the default) means Port+20000.
 	HTTPPort int `mapstructure:"http-port"`
+	// HTTPBind is the address the HTTP port listens on. Default: Bind.
+	HTTPBind string `mapstructure:"http-bind"`
+	// MetricsBind, when set, is a host:port that serves /healthz and
+	// /metrics alone (a scraper's network), besides the HTTP port.
+	MetricsBind string `mapstructure:"metrics-bind"`
+	// AdminTokenFile names a file whose first line becomes the cluster's
+	// admin token when this node creates it (the first manager), instead
+	// of a random one written to Data/admin.token. Default none.
+	AdminTokenFile string `mapstructure:"admin-token-file"`
 	// Advertise is the host other nodes and pikactl use to reach this node.
 	// Default: Bind when it is a specific address, else this machine's
 	// first non-loopback IPv4 address (127.0.0.1 if it has none).
@@ -235,6 +245,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
 		}
 	}
+	if c.MetricsBind != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsBind); err != nil {
+			errs = append(errs, fmt.Errorf("metrics-bind %q: want host:port", c.MetricsBind))
+		}
+	}
 	if c.SlotLogMaxBytes <= 0 || c.SlotLogMaxAge <= 0 || c.SlotLogTrimInterval <= 0 {
 		errs = append(errs, fmt.Errorf("slot-log-max-bytes %d, slot-log-max-age %s, slot-log-trim-interval %s: must be positive", c.SlotLogMaxBytes, c.SlotLogMaxAge, c.SlotLogTrimInterval))
 	}
@@ -305,6 +320,15 @@ func (c *Config) DBDir() string { return filepath.Join(c.Data, "db") }
 
 // EtcdDir is the embedded etcd's data directory.
 func (c *Config) EtcdDir() string { return filepath.Join(c.Data, "etcd") }
+
+// HTTPListenAddr is the HTTP port's listening address.
+func (c *Config) HTTPListenAddr() string {
+	host := c.HTTPBind
+	if host == "" {
+		host = c.Bind
+	}
+	return net.JoinHostPort(host, strconv.Itoa(c.HTTPListenPort()))
+}
 
 // PeerListenPort is PeerPort, or Port+10000 when it is 0.
 func (c *Config) PeerListenPort() int {
