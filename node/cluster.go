@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pika-node/pika-node/manager"
 	"github.com/pika-node/pika-node/manager/embedetcd"
+	"github.com/pika-node/pika-node/manager/etcdconn"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
@@ -47,21 +47,10 @@ func loadNodeID(eng *storage.Engine) (meta.NodeID, error) {
 	return meta.NodeID(id), nil
 }
 
-// etcdEndpoints splits --etcd, accepting http:// prefixes.
-func etcdEndpoints(s string) []string {
-	var eps []string
-	for _, e := range strings.Split(s, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			eps = append(eps, e)
-		}
-	}
-	return eps
-}
-
 // startControlPlane starts the embedded etcd when no --etcd is given,
 // connects to etcd and builds the node's member of the control plane.
 func (n *Node) startControlPlane() error {
-	eps := etcdEndpoints(n.cfg.Etcd)
+	eps := etcdconn.Split(n.cfg.Etcd)
 	if len(eps) == 0 {
 		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.EtcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
 		if err != nil {
@@ -72,14 +61,22 @@ func (n *Node) startControlPlane() error {
 		eps = []string{srv.Endpoint()}
 		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.EtcdDir())
 	}
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   eps,
+	ecfg := clientv3.Config{
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
 		// Keepalives find a dead etcd connection in seconds, not minutes.
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 3 * time.Second,
-	})
+	}
+	opts := etcdconn.Options{Endpoints: eps}
+	if n.etcd == nil { // the embedded etcd is plain and open, on its own address
+		opts.CertFile, opts.KeyFile, opts.CAFile, opts.User = n.cfg.EtcdCert, n.cfg.EtcdKey, n.cfg.EtcdCA, n.cfg.EtcdUser
+	}
+	if err := opts.Apply(&ecfg); err != nil {
+		n.stopEtcd()
+		return err
+	}
+	cli, err := clientv3.New(ecfg)
 	if err != nil {
 		n.stopEtcd()
 		return fmt.Errorf("etcd client for %v: %w", eps, err)

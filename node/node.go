@@ -30,6 +30,7 @@ import (
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/node/stats"
+	"github.com/pika-node/pika-node/node/tlsconf"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -46,6 +47,8 @@ const redisVersion = "7.0.15"
 type Node struct {
 	cfg     config.Config
 	log     *slog.Logger
+	// tls serves the TLS port's configuration; nil without --tls-port.
+	tls     *tlsconf.Server
 	eng     *storage.Engine
 	tbl     *command.Table
 	cursors *command.Cursors
@@ -154,6 +157,13 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 			return nil, fmt.Errorf("admin-token-file: %w", err)
 		}
 	}
+	var tlsServer *tlsconf.Server
+	if cfg.TLSPort != 0 {
+		var err error
+		if tlsServer, err = tlsconf.NewServer(cfg.TLSFiles()); err != nil {
+			return nil, err
+		}
+	}
 	fsync := storage.FsyncEverySec
 	switch {
 	case cfg.FsyncAlways():
@@ -191,6 +201,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		started:     time.Now(),
 		clients:     map[uint64]*client{},
 		listenReady: make(chan struct{}),
+		tls:         tlsServer,
 		id:          id,
 		ready:       make(chan struct{}),
 		parts:       newParts(),
@@ -282,12 +293,24 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("listen %s (metrics): %w", n.cfg.MetricsBind, err)
 		}
 	}
+	var tln net.Listener
+	if n.tls != nil {
+		taddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.TLSPort))
+		if tln, err = net.Listen("tcp", taddr); err != nil {
+			ln.Close()
+			hln.Close()
+			closeListener(mln)
+			n.eng.Close()
+			return fmt.Errorf("listen %s (TLS port): %w", taddr, err)
+		}
+	}
 	paddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.PeerListenPort()))
 	pln, err := net.Listen("tcp", paddr)
 	if err != nil {
 		ln.Close()
 		hln.Close()
 		closeListener(mln)
+		closeListener(tln)
 		n.eng.Close()
 		return fmt.Errorf("listen %s (peer port): %w", paddr, err)
 	}
@@ -295,6 +318,7 @@ func (n *Node) Run(ctx context.Context) error {
 		ln.Close()
 		hln.Close()
 		closeListener(mln)
+		closeListener(tln)
 		pln.Close()
 		n.eng.Close()
 		return err
@@ -321,6 +345,7 @@ func (n *Node) Run(ctx context.Context) error {
 	run("shutdown", func() error {
 		<-gctx.Done()
 		ln.Close()
+		closeListener(tln)
 		pln.Close()
 		n.txns.StopScripts() // a script that loops forever holds its connection
 		n.closeAllClients()
@@ -392,6 +417,15 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Info("pika-node serving", "addr", ln.Addr().String(), "tables", len(n.proxy.Routing().Tables()))
 		return n.accept(gctx, ln, "clients", func(c net.Conn) { n.serveConn(gctx, c) })
 	})
+	if tln != nil {
+		run("TLS client listener", func() error {
+			if err := n.waitReady(gctx); err != nil {
+				return nil
+			}
+			n.log.Info("pika-node serving TLS", "addr", tln.Addr().String(), "auth_clients", n.cfg.TLSAuthClients)
+			return n.accept(gctx, tln, "clients", func(c net.Conn) { n.serveTLS(gctx, c) })
+		})
+	}
 	<-gctx.Done()
 	return n.stop(g)
 }

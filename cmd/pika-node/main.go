@@ -106,6 +106,27 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 			// Run stops within --shutdown-timeout; a second SIGTERM or
 			// Ctrl-C kills the process at once (Go's default action).
 			context.AfterFunc(ctx, stop)
+			// SIGHUP reloads the TLS certificate files, as a renewal
+			// needs (Redis reloads them with CONFIG SET).
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reloads := make(chan struct{})
+			hctx, stopReloads := context.WithCancel(ctx)
+			go func() {
+				defer close(reloads)
+				for {
+					select {
+					case <-hctx.Done():
+						return
+					case <-hup:
+						if err := n.ReloadTLS(); err != nil {
+							log.Error("SIGHUP: TLS files not reloaded; the previous ones stay in use", "err", err)
+						}
+					}
+				}
+			}()
+			defer func() { stopReloads(); <-reloads }() // Run may return before ctx is done
 			// An error after shutdown began (shutdown-timeout passed)
 			// makes the exit status 1.
 			return n.Run(ctx)
@@ -118,11 +139,20 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("data", def.Data, "data directory")
 	f.String("requirepass", def.RequirePass, "password of table db0 when this node creates it (cluster bootstrap)")
 	f.String("etcd", def.Etcd, "etcd endpoints host:port,... holding the cluster metadata (empty: run an embedded etcd under --data)")
+	f.String("etcd-cert", def.EtcdCert, "client certificate for --etcd (PEM; etcd's --client-cert-auth)")
+	f.String("etcd-key", def.EtcdKey, "the key of --etcd-cert (PEM)")
+	f.String("etcd-ca", def.EtcdCA, "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")
+	f.String("etcd-user", def.EtcdUser, "name:password for --etcd's authentication (prefer the environment: PIKA_ETCD_USER)")
 	f.String("cluster", def.Cluster, "cluster name: metadata lives under /pika/<cluster>/ in etcd")
 	f.String("etcd-listen", def.EtcdListen, "embedded etcd's client address (without --etcd)")
 	f.String("etcd-peer-listen", def.EtcdPeerListen, "embedded etcd's peer address (without --etcd)")
 	f.Int("peer-port", def.PeerPort, "port for other nodes (0: port+10000)")
 	f.Int("http-port", def.HTTPPort, "port for /healthz, /metrics and pikactl (0: port+20000)")
+	f.Int("tls-port", def.TLSPort, "serve clients over TLS on this port too (0: no TLS); SIGHUP reloads the certificate files")
+	f.String("tls-cert-file", def.TLSCertFile, "the TLS port's certificate (PEM)")
+	f.String("tls-key-file", def.TLSKeyFile, "the TLS port's private key (PEM)")
+	f.String("tls-ca-cert-file", def.TLSCACertFile, "CA certificates (PEM) that sign the clients' certificates")
+	f.String("tls-auth-clients", def.TLSAuthClients, "yes: clients must show a certificate the CA signed; optional: if they show one; no")
 	f.String("http-bind", def.HTTPBind, "address the HTTP port listens on (default: --bind)")
 	f.String("metrics-bind", def.MetricsBind, "host:port serving only /healthz and /metrics, besides the HTTP port (default: none)")
 	f.String("admin-token-file", def.AdminTokenFile, "a file whose first line becomes the cluster's admin token when this node creates it (default: a random one, written to <data>/admin.token)")

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/etcdconn"
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
@@ -72,12 +73,7 @@ func resolveTarget(o options, serverSet, etcdSet bool) (target, error) {
 		useEtcd = o.envEtcd != ""
 	}
 	if useEtcd {
-		var eps []string
-		for ep := range strings.SplitSeq(o.etcd, ",") {
-			if ep = strings.TrimSpace(ep); ep != "" {
-				eps = append(eps, ep)
-			}
-		}
+		eps := etcdconn.Split(o.etcd)
 		if len(eps) == 0 {
 			return target{}, &usageError{msg: "--etcd: no endpoints given"}
 		}
@@ -109,7 +105,7 @@ func serverAddr(s string) (string, error) {
 
 // open connects to the target; token is the admin token the writes send
 // ("" for none). warn receives notes for the operator that are not errors.
-func (t target) open(cluster, token string, warn io.Writer) (backend, error) {
+func (t target) open(cluster, token string, etcdAuth etcdconn.Options, warn io.Writer) (backend, error) {
 	if t.etcd == nil {
 		c := api.NewClient(t.server)
 		if token != "" {
@@ -117,7 +113,8 @@ func (t target) open(cluster, token string, warn io.Writer) (backend, error) {
 		}
 		return httpBackend{c}, nil
 	}
-	b, err := openEtcd(t.etcd, cluster, warn)
+	etcdAuth.Endpoints = t.etcd
+	b, err := openEtcd(etcdAuth, cluster, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -146,14 +143,18 @@ type etcdBackend struct {
 	badJobs map[string]bool
 }
 
-func openEtcd(endpoints []string, cluster string, warn io.Writer) (*etcdBackend, error) {
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   endpoints,
+func openEtcd(o etcdconn.Options, cluster string, warn io.Writer) (*etcdBackend, error) {
+	cfg := clientv3.Config{
 		DialTimeout: 5 * time.Second,
 		// The client's own log (retries, balancer) would interleave with
 		// our output; its errors reach us as return values.
 		Logger: zap.NewNop(),
-	})
+	}
+	if err := o.Apply(&cfg); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	endpoints := o.Endpoints
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}

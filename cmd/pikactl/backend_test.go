@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/manager/embedetcd"
+	"github.com/pika-node/pika-node/manager/etcdconn"
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
@@ -71,7 +72,7 @@ func TestEtcdJobs(t *testing.T) {
 	defer srv.Close()
 
 	var warn bytes.Buffer
-	be, err := openEtcd([]string{srv.Endpoint()}, "c", &warn)
+	be, err := openEtcd(etcdconn.Options{Endpoints: []string{srv.Endpoint()}}, "c", &warn)
 	if err != nil {
 		t.Fatal(err)
 	}

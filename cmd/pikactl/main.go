@@ -38,6 +38,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/manager/etcdconn"
 	"github.com/pika-node/pika-node/manager/meta"
 )
 
@@ -168,6 +169,9 @@ type options struct {
 	// token is --token, else PIKA_ADMIN_TOKEN; tokenFile is --token-file,
 	// read when neither gives a token (adminToken).
 	token, tokenFile string
+	// etcdAuth is --etcd-cert, --etcd-key, --etcd-ca and --etcd-user
+	// (env PIKACTL_ETCD_USER), for --etcd.
+	etcdAuth etcdconn.Options
 	// envServer and envEtcd are PIKACTL_SERVER and PIKACTL_ETCD: when only
 	// the environment names a target, both set is ambiguous.
 	envServer, envEtcd string
@@ -253,6 +257,10 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 		"read the metadata from these etcd endpoints, comma-separated, instead of --server (env PIKACTL_ETCD)")
 	pf.StringVar(&a.opts.cluster, "cluster", cmp.Or(getenv("PIKACTL_CLUSTER"), defaultCluster),
 		"the cluster's name in etcd; only with --etcd (env PIKACTL_CLUSTER)")
+	pf.StringVar(&a.opts.etcdAuth.CertFile, "etcd-cert", "", "client certificate for --etcd (PEM)")
+	pf.StringVar(&a.opts.etcdAuth.KeyFile, "etcd-key", "", "the key of --etcd-cert (PEM)")
+	pf.StringVar(&a.opts.etcdAuth.CAFile, "etcd-ca", "", "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")
+	pf.StringVar(&a.opts.etcdAuth.User, "etcd-user", getenv("PIKACTL_ETCD_USER"), "name:password for --etcd's authentication (env PIKACTL_ETCD_USER)")
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
 	pf.StringVar(&a.opts.token, "token", getenv("PIKA_ADMIN_TOKEN"),
 		"the cluster's admin token, which every change needs (env PIKA_ADMIN_TOKEN)")
@@ -334,7 +342,7 @@ func (a *app) callLong(cmd *cobra.Command, fn func(ctx context.Context, b backen
 	if err != nil {
 		return err
 	}
-	b, err := t.open(a.opts.cluster, token, a.s.err)
+	b, err := t.open(a.opts.cluster, token, a.opts.etcdAuth, a.s.err)
 	if err != nil {
 		return err
 	}

@@ -243,7 +243,8 @@ func TestHelp(t *testing.T) {
 	}
 	r := runCLI(t, env(), "", false, "--help")
 	for _, want := range []string{"rebalance", "job", "slot move", "Exit status", "0  success", "1  the cluster refused", "2  usage error", "3  the cluster is unreachable",
-		"PIKACTL_SERVER", "PIKACTL_ETCD", "PIKACTL_CLUSTER", "--server", "--etcd", "--cluster", "--json", "--timeout"} {
+		"PIKACTL_SERVER", "PIKACTL_ETCD", "PIKACTL_CLUSTER", "--server", "--etcd", "--cluster", "--json", "--timeout",
+		"--token", "PIKA_ADMIN_TOKEN", "--token-file", "--etcd-ca", "--etcd-user", "token rotate"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("root --help lacks %q", want)
 		}

@@ -26,8 +26,13 @@ func (a *app) tokenCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "token",
 		Short: "Manage the cluster's admin token",
-		Args:  unknownVerb,
-		RunE:  showHelp,
+		Long: `Every change through pikactl needs the cluster's admin token: --token, else
+PIKA_ADMIN_TOKEN, else the first line of --token-file. The node that
+bootstrapped the cluster wrote it to <data>/admin.token.`,
+		Example:                    "  pikactl --token-file /var/lib/pika/admin.token token rotate",
+		Args:                       unknownVerb,
+		RunE:                       showHelp,
+		SuggestionsMinimumDistance: 2,
 	}
 	c.AddCommand(&cobra.Command{
 		Use:   "rotate",

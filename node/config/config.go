@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pika-node/pika-node/node/tlsconf"
 )
 
 // Config is everything `pika-node start` can be told, from flags, the
@@ -29,6 +31,14 @@ type Config struct {
 	// cluster's metadata. Empty (the default) runs an embedded single-member
 	// etcd under Data/etcd, listening on EtcdListen and EtcdPeerListen.
 	Etcd string `mapstructure:"etcd"`
+	// EtcdCert and EtcdKey are a client certificate for etcd, EtcdCA the
+	// CA that signed etcd's (any of them: TLS); EtcdUser is
+	// "name:password" for etcd's authentication (better given as
+	// PIKA_ETCD_USER than on the command line). For --etcd only.
+	EtcdCert string `mapstructure:"etcd-cert"`
+	EtcdKey  string `mapstructure:"etcd-key"`
+	EtcdCA   string `mapstructure:"etcd-ca"`
+	EtcdUser string `mapstructure:"etcd-user"`
 	// Cluster names the cluster: its metadata lives under /pika/<Cluster>/.
 	// Default "pika".
 	Cluster string `mapstructure:"cluster"`
@@ -42,6 +52,15 @@ type Config struct {
 	// HTTPPort serves /healthz, /metrics and the manager's API (pikactl).
 	// 0 (the default) means Port+20000.
 	HTTPPort int `mapstructure:"http-port"`
+	// TLSPort, when not 0, serves clients over TLS on this port too
+	// (redis.conf's tls-port), with TLSCertFile and TLSKeyFile; clients
+	// show a certificate TLSCACertFile signed unless TLSAuthClients is
+	// "no" ("optional": if they have one). SIGHUP reloads the files.
+	TLSPort        int    `mapstructure:"tls-port"`
+	TLSCertFile    string `mapstructure:"tls-cert-file"`
+	TLSKeyFile     string `mapstructure:"tls-key-file"`
+	TLSCACertFile  string `mapstructure:"tls-ca-cert-file"`
+	TLSAuthClients string `mapstructure:"tls-auth-clients"`
 	// HTTPBind is the address the HTTP port listens on. Default: Bind.
 	HTTPBind string `mapstructure:"http-bind"`
 	// MetricsBind, when set, is a host:port that serves /healthz and
@@ -207,6 +226,7 @@ func Default() Config {
 		WALRecovery:           "torn-tail",
 		AppendFsync:           "everysec",
 		ProtectedMode:         true,
+		TLSAuthClients:        "yes",
 		PubsubOutputBytes:     32 << 20,
 		PubsubOutputSoftBytes: 8 << 20,
 		PubsubOutputSoftTime:  60 * time.Second,
@@ -243,6 +263,14 @@ func (c *Config) Validate() error {
 	}{{"peer-port", c.PeerPort}, {"http-port", c.HTTPPort}} {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("%s %d: must be in 0..65535 (0: derived from port)", p.name, p.v))
+		}
+	}
+	if c.TLSPort < 0 || c.TLSPort > 65535 {
+		errs = append(errs, fmt.Errorf("tls-port %d: must be in 0..65535 (0: no TLS)", c.TLSPort))
+	}
+	if c.TLSPort != 0 {
+		if err := c.TLSFiles().Check(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.MetricsBind != "" {
@@ -320,6 +348,11 @@ func (c *Config) DBDir() string { return filepath.Join(c.Data, "db") }
 
 // EtcdDir is the embedded etcd's data directory.
 func (c *Config) EtcdDir() string { return filepath.Join(c.Data, "etcd") }
+
+// TLSFiles are the tls-* files.
+func (c *Config) TLSFiles() tlsconf.Files {
+	return tlsconf.Files{Cert: c.TLSCertFile, Key: c.TLSKeyFile, CA: c.TLSCACertFile, AuthClients: tlsconf.ClientAuth(c.TLSAuthClients)}
+}
 
 // HTTPListenAddr is the HTTP port's listening address.
 func (c *Config) HTTPListenAddr() string {
