@@ -45,8 +45,8 @@ const redisVersion = "7.0.15"
 
 // Node is one pika-node process: listener, connections, storage.
 type Node struct {
-	cfg     config.Config
-	log     *slog.Logger
+	cfg config.Config
+	log *slog.Logger
 	// tls serves the TLS port's configuration; nil without --tls-port.
 	tls     *tlsconf.Server
 	eng     *storage.Engine
