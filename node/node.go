@@ -158,9 +158,13 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		}
 	}
 	var tlsServer *tlsconf.Server
-	if cfg.TLSPort != 0 {
+	if cfg.TLSPort != 0 || cfg.TLSCluster {
+		files := cfg.TLSFiles()
+		if cfg.TLSPort == 0 {
+			files.AuthClients = tlsconf.ClientAuthYes // checked for tls-cluster
+		}
 		var err error
-		if tlsServer, err = tlsconf.NewServer(cfg.TLSFiles()); err != nil {
+		if tlsServer, err = tlsconf.NewServer(files); err != nil {
 			return nil, err
 		}
 	}
@@ -208,7 +212,11 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		pause:       newClientPause(),
 		authLimit:   newAuthLimiter(),
 	}
-	n.links = peer.NewLinks(peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes})
+	lc := peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes}
+	if cfg.TLSCluster {
+		lc.TLS = tlsServer.ClientConfig()
+	}
+	n.links = peer.NewLinks(lc)
 	n.proxy = n.newProxy()
 	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing,
 		// n.member exists before the node serves (startControlPlane).
@@ -378,7 +386,14 @@ func (n *Node) Run(ctx context.Context) error {
 	run("raft", func() error { return n.raft.Run(gctx) })
 	run("cluster membership", func() error { return n.member.Run(gctx) })
 	run("peer listener", func() error {
-		return n.accept(gctx, pln, "peers", func(c net.Conn) { n.servePeer(gctx, c) })
+		return n.accept(gctx, pln, "peers", func(c net.Conn) {
+			if n.cfg.TLSCluster {
+				if c = n.handshake(gctx, c, n.tls.ServerConfig(tlsconf.ClientAuthYes)); c == nil {
+					return
+				}
+			}
+			n.servePeer(gctx, c)
+		})
 	})
 	if n.etcd != nil {
 		run("embedded etcd watch", func() error {

@@ -16,24 +16,32 @@ const tlsHandshakeTimeout = 10 * time.Second
 // (the client's certificate checked as tls-auth-clients says), then the
 // same RESP service as the plain port.
 func (n *Node) serveTLS(ctx context.Context, c net.Conn) {
-	tc := tls.Server(c, n.tls.Config())
+	if tc := n.handshake(ctx, c, n.tls.Config()); tc != nil {
+		n.serveConn(ctx, tc)
+	}
+}
+
+// handshake runs a TLS server handshake on c, within
+// tlsHandshakeTimeout; on a failure it closes c and returns nil.
+func (n *Node) handshake(ctx context.Context, c net.Conn, cfg *tls.Config) net.Conn {
+	tc := tls.Server(c, cfg)
 	hctx, cancel := context.WithTimeout(ctx, tlsHandshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {
-		n.log.Debug("TLS handshake failed", "client", c.RemoteAddr().String(), "err", err)
+		n.log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		tc.Close()
-		return
+		return nil
 	}
-	n.serveConn(ctx, tc)
+	return tc
 }
 
-// ReloadTLS reads the TLS port's certificate, key and CA files again
-// (SIGHUP): new connections get them, established ones keep theirs. On an
-// error the files in use stay.
+// ReloadTLS reads the TLS certificate, key and CA files again (SIGHUP):
+// new connections, the TLS port's and the peer port's both ways, get
+// them; established ones keep theirs. On an error the files in use stay.
 func (n *Node) ReloadTLS() error {
 	if n.tls == nil {
-		return errors.New("no TLS port (--tls-port)")
+		return errors.New("no TLS (--tls-port, --tls-cluster)")
 	}
 	if err := n.tls.Reload(); err != nil {
 		return err

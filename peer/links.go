@@ -1,5 +1,7 @@
 package peer
 
+import "crypto/tls"
+
 // Class is a kind of peer traffic. Each class travels on connections
 // chosen for it, so that one kind never waits behind another it may
 // itself be waited on by.
@@ -53,6 +55,9 @@ type LinksConfig struct {
 	// MaxForwardReply bounds one reply of ClassForward (a client's
 	// command's reply). Default 1 GiB.
 	MaxForwardReply int64
+	// TLS, when set, is what every connection dials the peers' ports
+	// with (mutual TLS, --tls-cluster).
+	TLS *tls.Config
 }
 
 // Links are a node's connections to its peers, one Pool per group of
@@ -68,15 +73,16 @@ type Links struct {
 
 // NewLinks returns links with no connections yet.
 func NewLinks(cfg LinksConfig) *Links {
+	c := func(pc Config) Config { pc.Self, pc.TLS = cfg.Self, cfg.TLS; return pc }
 	return &Links{
-		fwd:  NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
-		raft: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
-		bulk: NewPool(Config{Self: cfg.Self, MaxReply: 1 << 20}),
-		unit: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
+		fwd:  NewPool(c(Config{MaxReply: cfg.MaxForwardReply})),
+		raft: NewPool(c(Config{MaxReply: 1 << 20})),
+		bulk: NewPool(c(Config{MaxReply: 1 << 20})),
+		unit: NewPool(c(Config{MaxReply: cfg.MaxForwardReply})),
 		// A connection a request: the waits of different units on one
 		// peer never queue behind each other.
-		unitWait: NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply, ConnsPerPeer: 4, Exclusive: true}),
-		pubsub:   NewPool(Config{Self: cfg.Self, MaxReply: cfg.MaxForwardReply}),
+		unitWait: NewPool(c(Config{MaxReply: cfg.MaxForwardReply, ConnsPerPeer: 4, Exclusive: true})),
+		pubsub:   NewPool(c(Config{MaxReply: cfg.MaxForwardReply})),
 	}
 }
 

@@ -3,6 +3,7 @@ package peer
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,9 @@ import (
 type Config struct {
 	// Self is this node's id, sent with PEERAUTH (for the peer's logs).
 	Self string
+	// TLS, when set, wraps every connection (its handshake within
+	// DialTimeout too).
+	TLS *tls.Config
 	// DialTimeout bounds connecting to a peer. Default 1s.
 	DialTimeout time.Duration
 	// ConnsPerPeer is how many connections carry the requests to one peer.
@@ -302,6 +306,17 @@ func (c *conn) dial() (*link, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	if c.pool.cfg.TLS != nil {
+		tc := tls.Client(nc, c.pool.cfg.TLS)
+		ctx, cancel := context.WithTimeout(context.Background(), c.pool.cfg.DialTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS to peer %s: %w", c.addr, err)
+		}
+		nc = tc
 	}
 	l := &link{
 		nc:     nc,

@@ -1,13 +1,23 @@
 package clustertest
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
+	"net"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/pika-node/pika-node/internal/testproc"
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/peer"
 )
 
 // TestTLSReloadOnSIGHUP: the process reloads its TLS files on SIGHUP, as
@@ -57,5 +67,93 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	plain.WaitHealthy(t)
 	if err := plain.Running(); err != nil {
 		t.Fatalf("SIGHUP without a TLS port: %v", err)
+	}
+}
+
+// TestPeerTLS (issue 17, item 3; item 2's "the secret alone is not
+// enough"): with --tls-cluster the nodes reach each other over mutual
+// TLS: forwarding and replication work, and a client that knows the
+// cluster secret but has no certificate the CA signed gets nothing from
+// a peer port, nor does a plain connection.
+func TestPeerTLS(t *testing.T) {
+	needSetup(t)
+	files, err := testproc.WriteTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, nodes := startNodes(t, "ptls", 3, "--tls-cluster", "--tls-cert-file", files.ServerCert,
+		"--tls-key-file", files.ServerKey, "--tls-ca-cert-file", files.CA)
+	tb := createTable(t, nodes, "rep", 16, 3)
+	ctx := context.Background()
+	const keys = 200
+	w := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})
+	for i := range keys {
+		if err := w.Set(ctx, fmt.Sprint("k", i), fmt.Sprint(i), 0).Err(); err != nil {
+			t.Fatalf("SET through n1 (forwarded over TLS for other leaders' slots): %v", err)
+		}
+	}
+	for _, nd := range nodes[1:] {
+		r := redisClient(t, nd, &redis.Options{DB: int(tb.ID)})
+		for i := range keys {
+			if v, err := r.Get(ctx, fmt.Sprint("k", i)).Result(); err != nil || v != fmt.Sprint(i) {
+				t.Fatalf("%s: GET k%d = %q, %v", nd.Name, i, v, err)
+			}
+		}
+	}
+	testproc.WaitFor(t, "every replica to hold every key (replication over TLS)", 30*time.Second, func() bool {
+		for _, nd := range nodes {
+			if storedKeys(t, nd) < keys {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The cluster secret, as a reader of etcd has it.
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.Endpoint()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx, meta.Layout{Cluster: "ptls"}.Secret())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("read the secret: %v", err)
+	}
+	auth := peer.AppendRequest(nil, peer.Auth{Secret: string(resp.Kvs[0].Value), Node: "intruder"}.Args()...)
+	exchange := func(c net.Conn) (string, error) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(auth); err != nil {
+			return "", err
+		}
+		buf := make([]byte, 256)
+		n, err := c.Read(buf)
+		return string(buf[:n]), err
+	}
+	plain, err := net.Dial("tcp", nodes[1].PeerAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if got, err := exchange(plain); err == nil {
+		t.Fatalf("PEERAUTH with the secret over plain TCP answered %q", got)
+	}
+	noCert, _ := files.ClientConfig(false)
+	tc, err := tls.Dial("tcp", nodes[1].PeerAddr(), noCert)
+	if err == nil {
+		defer tc.Close()
+		if got, err := exchange(tc); err == nil {
+			t.Fatalf("PEERAUTH with the secret over TLS without a client certificate answered %q", got)
+		}
+	}
+	// With a certificate the CA signed, the same PEERAUTH passes (the
+	// refusals above were the TLS layer's).
+	withCert, _ := files.ClientConfig(true)
+	ok, err := tls.Dial("tcp", nodes[1].PeerAddr(), withCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ok.Close()
+	if got, err := exchange(ok); err != nil || !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("PEERAUTH over mutual TLS: %q, %v", got, err)
 	}
 }

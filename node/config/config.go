@@ -61,6 +61,11 @@ type Config struct {
 	TLSKeyFile     string `mapstructure:"tls-key-file"`
 	TLSCACertFile  string `mapstructure:"tls-ca-cert-file"`
 	TLSAuthClients string `mapstructure:"tls-auth-clients"`
+	// TLSCluster puts the peer port under mutual TLS (redis.conf's
+	// tls-cluster and tls-replication): nodes show TLSCertFile to each
+	// other and accept a peer whose certificate TLSCACertFile signed.
+	// Every node of a cluster must have the same setting.
+	TLSCluster bool `mapstructure:"tls-cluster"`
 	// HTTPBind is the address the HTTP port listens on. Default: Bind.
 	HTTPBind string `mapstructure:"http-bind"`
 	// MetricsBind, when set, is a host:port that serves /healthz and
@@ -271,6 +276,13 @@ func (c *Config) Validate() error {
 	if c.TLSPort != 0 {
 		if err := c.TLSFiles().Check(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if c.TLSCluster {
+		f := c.TLSFiles()
+		f.AuthClients = tlsconf.ClientAuthYes // the peers always show theirs
+		if err := f.Check(); err != nil {
+			errs = append(errs, fmt.Errorf("tls-cluster: %w", err))
 		}
 	}
 	if c.MetricsBind != "" {

@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -44,10 +45,17 @@ func (f Files) Check() error {
 	return nil
 }
 
-// Server serves the TLS configuration of the files, reloaded by Reload.
+// Server holds the loaded files, reloaded by Reload, and makes the
+// tls.Configs of the ports that serve TLS and of the peer links' dials.
 type Server struct {
 	files Files
-	cur   atomic.Pointer[tls.Config]
+	cur   atomic.Pointer[material]
+}
+
+// material is what the files held when last loaded.
+type material struct {
+	cert tls.Certificate
+	cas  *x509.CertPool // nil without a CA file
 }
 
 // NewServer loads the files once; they must be valid.
@@ -62,61 +70,89 @@ func NewServer(f Files) (*Server, error) {
 	return s, nil
 }
 
-// Reload reads the files again; on an error the previous configuration
-// stays in use. Connections already made keep theirs.
+// Reload reads the files again; on an error the previous ones stay in
+// use. Connections already made keep theirs.
 func (s *Server) Reload() error {
-	cfg, err := load(s.files)
+	m, err := load(s.files)
 	if err != nil {
 		return err
 	}
-	s.cur.Store(cfg)
+	s.cur.Store(m)
 	return nil
 }
 
-// Config is the tls.Config to listen with: each handshake takes the
-// configuration loaded last.
-func (s *Server) Config() *tls.Config {
+// Config is the client TLS port's tls.Config, clients checked as
+// tls-auth-clients says: each handshake takes the files loaded last.
+func (s *Server) Config() *tls.Config { return s.ServerConfig(s.files.AuthClients) }
+
+// ServerConfig is a listening tls.Config that checks client certificates
+// as auth says.
+func (s *Server) ServerConfig(auth ClientAuth) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return s.cur.Load(), nil
+			m := s.cur.Load()
+			cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{m.cert}, ClientCAs: m.cas}
+			switch auth {
+			case ClientAuthYes:
+				cfg.ClientAuth = tls.RequireAndVerifyClientCert
+			case ClientAuthOptional:
+				cfg.ClientAuth = tls.VerifyClientCertIfGiven
+			default:
+				cfg.ClientAuth = tls.NoClientCert
+			}
+			return cfg, nil
+		},
+	}
+}
+
+// ClientConfig is the tls.Config a node dials another's peer port with:
+// it shows its own certificate and accepts a peer whose certificate the
+// CA signed, whatever name it was dialled by (nodes dial addresses that
+// certificates seldom name; being signed by the cluster's CA is the
+// identity, as between Redis Cluster's nodes).
+func (s *Server) ClientConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c := s.cur.Load().cert
+			return &c, nil
+		},
+		InsecureSkipVerify: true, // the chain is verified below, the name is not
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the peer showed no certificate")
+			}
+			opts := x509.VerifyOptions{Roots: s.cur.Load().cas, Intermediates: x509.NewCertPool()}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
+			return err
 		},
 	}
 }
 
 // Certificate is the leaf certificate in use (for logs and tests).
 func (s *Server) Certificate() *x509.Certificate {
-	c := s.cur.Load()
-	if c == nil || len(c.Certificates) == 0 {
-		return nil
-	}
-	return c.Certificates[0].Leaf
+	return s.cur.Load().cert.Leaf
 }
 
-func load(f Files) (*tls.Config, error) {
+func load(f Files) (*material, error) {
 	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {
 		return nil, fmt.Errorf("tls-cert-file %s, tls-key-file %s: %w", f.Cert, f.Key, err)
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	switch f.AuthClients {
-	case ClientAuthYes:
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	case ClientAuthOptional:
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-	default:
-		cfg.ClientAuth = tls.NoClientCert
-	}
+	m := &material{cert: cert}
 	if f.CA != "" {
 		pem, err := os.ReadFile(f.CA)
 		if err != nil {
 			return nil, fmt.Errorf("tls-ca-cert-file: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		m.cas = x509.NewCertPool()
+		if !m.cas.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("tls-ca-cert-file %s: no PEM certificate in it", f.CA)
 		}
-		cfg.ClientCAs = pool
 	}
-	return cfg, nil
+	return m, nil
 }
