@@ -365,7 +365,13 @@ func (m *Member) forward(w http.ResponseWriter, r *http.Request, wait func()) {
 		return
 	}
 	target := &url.URL{Scheme: "http", Host: info.HTTP}
+	var transport http.RoundTripper
+	if m.cfg.HTTPTLS != nil {
+		target.Scheme = "https"
+		transport = &http.Transport{TLSClientConfig: m.cfg.HTTPTLS}
+	}
 	proxy := &httputil.ReverseProxy{
+		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(forwardedHeader, string(m.cfg.Self.ID))
@@ -419,4 +425,9 @@ func (m *Member) replicaPositions(ctx context.Context, st *meta.State, t meta.Ta
 		}
 	}
 	return out
+}
+
+// apiClient is a client of another node's HTTP API.
+func (m *Member) apiClient(addr string) *api.Client {
+	return api.NewClient(addr).WithTLS(m.cfg.HTTPTLS)
 }

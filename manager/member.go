@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type Config struct {
 	Bootstrap meta.TableInfo
 	// BootstrapPassword is db0's password, "" for none.
 	BootstrapPassword string
+	// HTTPTLS, when set, is how this node calls the other nodes' HTTP
+	// ports (all HTTPS: --http-tls is cluster-wide). Nil: plain HTTP.
+	HTTPTLS *tls.Config
 	// DataDir is the node's data directory: the manager that creates the
 	// cluster's admin token writes it there (AdminTokenFileName).
 	DataDir string

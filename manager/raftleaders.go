@@ -35,7 +35,7 @@ func (m *Member) FollowRaftLeaders(ctx context.Context, reports []api.RaftLeader
 	if !ok || info.HTTP == "" {
 		return errf(503, "no manager is elected right now")
 	}
-	return api.NewClient(info.HTTP).WithPeerSecret(st.Secret).ReportRaftLeaders(ctx, reports)
+	return m.apiClient(info.HTTP).WithPeerSecret(st.Secret).ReportRaftLeaders(ctx, reports)
 }
 
 // followRaftLeaders does not take the operations lock: a raft switchover

@@ -162,7 +162,7 @@ func (m *Member) waitApplied(ctx context.Context, rev int64) []meta.NodeID {
 				cancel()
 			} else {
 				var a api.Applied
-				a, err = api.NewClient(info.HTTP).Applied(ctx, rev, wait)
+				a, err = m.apiClient(info.HTTP).Applied(ctx, rev, wait)
 				if err == nil && !a.Applied {
 					err = fmt.Errorf("at revision %d after %s", a.Revision, wait)
 				}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -101,6 +102,7 @@ func (n *Node) startControlPlane() error {
 		BootstrapPassword:  n.cfg.RequirePass,
 		BootstrapExpect:    n.cfg.BootstrapExpect,
 		DataDir:            n.cfg.Data,
+		HTTPTLS:            n.httpClientTLS(),
 		AdminTokenFile:     n.cfg.AdminTokenFile,
 		Positions:          n.slots.Positions,
 		Checksum:           n.slots.Checksum,
@@ -197,4 +199,13 @@ func (n *Node) waitReady(ctx context.Context) error {
 			n.log.Warn("waiting for the cluster metadata before serving clients", "etcd", n.cfg.Etcd, "cluster", n.cfg.Cluster, "last_error", msg)
 		}
 	}
+}
+
+// httpClientTLS is how this node calls the others' HTTP ports: nil for
+// plain HTTP.
+func (n *Node) httpClientTLS() *tls.Config {
+	if !n.cfg.HTTPTLS {
+		return nil
+	}
+	return n.tls.ClientConfig()
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -158,7 +159,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		}
 	}
 	var tlsServer *tlsconf.Server
-	if cfg.TLSPort != 0 || cfg.TLSCluster {
+	if cfg.TLSPort != 0 || cfg.TLSCluster || cfg.HTTPTLS {
 		files := cfg.TLSFiles()
 		if cfg.TLSPort == 0 {
 			files.AuthClients = tlsconf.ClientAuthYes // checked for tls-cluster
@@ -291,6 +292,10 @@ func (n *Node) Run(ctx context.Context) error {
 		ln.Close()
 		n.eng.Close()
 		return fmt.Errorf("listen %s (HTTP): %w", haddr, err)
+	}
+	if n.cfg.HTTPTLS {
+		// The admin token authenticates; clients show no certificate.
+		hln = tls.NewListener(hln, n.tls.ServerConfig(tlsconf.ClientAuthNo))
 	}
 	var mln net.Listener
 	if n.cfg.MetricsBind != "" {

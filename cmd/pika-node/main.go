@@ -154,6 +154,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("tls-ca-cert-file", def.TLSCACertFile, "CA certificates (PEM) that sign the clients' certificates")
 	f.String("tls-auth-clients", def.TLSAuthClients, "yes: clients must show a certificate the CA signed; optional: if they show one; no")
 	f.Bool("tls-cluster", def.TLSCluster, "mutual TLS on the peer port, with the tls-* files (every node of the cluster alike)")
+	f.Bool("http-tls", def.HTTPTLS, "serve the HTTP port over TLS with the tls-* files, and call the other nodes' over TLS (every node alike)")
 	f.String("http-bind", def.HTTPBind, "address the HTTP port listens on (default: --bind)")
 	f.String("metrics-bind", def.MetricsBind, "host:port serving only /healthz and /metrics, besides the HTTP port (default: none)")
 	f.String("admin-token-file", def.AdminTokenFile, "a file whose first line becomes the cluster's admin token when this node creates it (default: a random one, written to <data>/admin.token)")

@@ -3,10 +3,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +52,7 @@ type backend interface {
 // endpoints.
 type target struct {
 	server string
+	https  bool // --server https://...
 	etcd   []string
 }
 
@@ -82,32 +86,46 @@ func resolveTarget(o options, serverSet, etcdSet bool) (target, error) {
 		}
 		return target{etcd: eps}, nil
 	}
-	addr, err := serverAddr(o.server)
+	addr, https, err := serverAddr(o.server)
 	if err != nil {
 		return target{}, &usageError{msg: err.Error()}
 	}
-	return target{server: addr}, nil
+	return target{server: addr, https: https}, nil
 }
 
 // serverAddr checks a --server value: host:port, optionally written as
-// http://host:port.
-func serverAddr(s string) (string, error) {
-	addr := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "http://"), "/")
+// http://host:port, or https://host:port for a node whose HTTP port
+// serves TLS (--http-tls).
+func serverAddr(s string) (addr string, https bool, err error) {
+	addr = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(addr, "https://"); ok {
+		addr, https = rest, true
+	}
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/")
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil || strings.ContainsAny(addr, "/?#") {
-		return "", fmt.Errorf("--server %q: want host:port", s)
+		return "", false, fmt.Errorf("--server %q: want host:port", s)
 	}
 	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
-		return "", fmt.Errorf("--server %q: bad port", s)
+		return "", false, fmt.Errorf("--server %q: bad port", s)
 	}
-	return addr, nil
+	return addr, https, nil
 }
 
 // open connects to the target; token is the admin token the writes send
 // ("" for none). warn receives notes for the operator that are not errors.
-func (t target) open(cluster, token string, etcdAuth etcdconn.Options, warn io.Writer) (backend, error) {
+//
+// httpsCfg is the TLS of the nodes' HTTP ports: used with an https://
+// --server, and for the manager's port with --etcd when set (--cacert).
+func (t target) open(cluster, token string, httpsCfg *tls.Config, etcdAuth etcdconn.Options, warn io.Writer) (backend, error) {
 	if t.etcd == nil {
 		c := api.NewClient(t.server)
+		if t.https {
+			if httpsCfg == nil {
+				httpsCfg = &tls.Config{MinVersion: tls.VersionTLS12} // the system's roots
+			}
+			c = c.WithTLS(httpsCfg)
+		}
 		if token != "" {
 			c = c.WithToken(token)
 		}
@@ -118,8 +136,25 @@ func (t target) open(cluster, token string, etcdAuth etcdconn.Options, warn io.W
 	if err != nil {
 		return nil, err
 	}
-	b.token = token
+	b.token, b.https = token, httpsCfg
 	return b, nil
+}
+
+// httpsConfig is the TLS of the nodes' HTTP ports that --cacert names,
+// nil without it.
+func (a *app) httpsConfig() (*tls.Config, error) {
+	if a.opts.cacert == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(a.opts.cacert)
+	if err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("--cacert: %v", err)}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &usageError{msg: fmt.Sprintf("--cacert %s: no PEM certificate in it", a.opts.cacert)}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }
 
 // httpBackend calls a node's API.
@@ -135,7 +170,8 @@ type etcdBackend struct {
 	endpoints string
 	cluster   string
 	layout    meta.Layout
-	token     string // the admin token writes send, "" for none
+	token     string      // the admin token writes send, "" for none
+	https     *tls.Config // the manager's HTTP port's TLS, nil for plain HTTP
 	warn      io.Writer
 	warned    bool
 	// badJobs are the job records already warned about as undecodable
@@ -278,7 +314,7 @@ func (b *etcdBackend) manager(ctx context.Context) (*api.Client, error) {
 	if !ok || info.HTTP == "" {
 		return nil, fmt.Errorf("%w: manager %s registered no HTTP address", errNoManager, id)
 	}
-	c := api.NewClient(info.HTTP)
+	c := api.NewClient(info.HTTP).WithTLS(b.https)
 	if b.token != "" {
 		c = c.WithToken(b.token)
 	}

@@ -172,6 +172,9 @@ type options struct {
 	// etcdAuth is --etcd-cert, --etcd-key, --etcd-ca and --etcd-user
 	// (env PIKACTL_ETCD_USER), for --etcd.
 	etcdAuth etcdconn.Options
+	// cacert is --cacert (env PIKACTL_CACERT): the CA of the nodes' HTTPS
+	// ports (--http-tls).
+	cacert string
 	// envServer and envEtcd are PIKACTL_SERVER and PIKACTL_ETCD: when only
 	// the environment names a target, both set is ambiguous.
 	envServer, envEtcd string
@@ -261,6 +264,7 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.StringVar(&a.opts.etcdAuth.KeyFile, "etcd-key", "", "the key of --etcd-cert (PEM)")
 	pf.StringVar(&a.opts.etcdAuth.CAFile, "etcd-ca", "", "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")
 	pf.StringVar(&a.opts.etcdAuth.User, "etcd-user", getenv("PIKACTL_ETCD_USER"), "name:password for --etcd's authentication (env PIKACTL_ETCD_USER)")
+	pf.StringVar(&a.opts.cacert, "cacert", getenv("PIKACTL_CACERT"), "CA (PEM) of the nodes' HTTPS ports: with --server https://..., and with --etcd for the manager's port (env PIKACTL_CACERT)")
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
 	pf.StringVar(&a.opts.token, "token", getenv("PIKA_ADMIN_TOKEN"),
 		"the cluster's admin token, which every change needs (env PIKA_ADMIN_TOKEN)")
@@ -342,7 +346,11 @@ func (a *app) callLong(cmd *cobra.Command, fn func(ctx context.Context, b backen
 	if err != nil {
 		return err
 	}
-	b, err := t.open(a.opts.cluster, token, a.opts.etcdAuth, a.s.err)
+	httpsCfg, err := a.httpsConfig()
+	if err != nil {
+		return err
+	}
+	b, err := t.open(a.opts.cluster, token, httpsCfg, a.opts.etcdAuth, a.s.err)
 	if err != nil {
 		return err
 	}

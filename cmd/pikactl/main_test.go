@@ -159,6 +159,7 @@ func TestResolveTarget(t *testing.T) {
 		o                   options
 		serverSet, etcdSet  bool
 		wantServer, wantErr string
+		wantHTTPS           bool
 		wantEtcd            []string
 	}{
 		{name: "default", o: base, wantServer: defaultServer},
@@ -170,7 +171,8 @@ func TestResolveTarget(t *testing.T) {
 		{name: "server flag over etcd env", o: with(func(o *options) { o.etcd, o.envEtcd = "a:2379", "a:2379" }), serverSet: true, wantServer: defaultServer},
 		{name: "both flags", o: with(func(o *options) { o.etcd = "a:2379" }), serverSet: true, etcdSet: true, wantErr: "exclusive"},
 		{name: "empty cluster", o: with(func(o *options) { o.etcd, o.cluster = "a:2379", "" }), etcdSet: true, wantErr: "--cluster"},
-		{name: "https", o: with(func(o *options) { o.server = "https://h:1" }), serverSet: true, wantErr: "host:port"},
+		{name: "https", o: with(func(o *options) { o.server = "https://h:1/" }), serverSet: true, wantServer: "h:1", wantHTTPS: true},
+		{name: "https path", o: with(func(o *options) { o.server = "https://h:1/api" }), serverSet: true, wantErr: "host:port"},
 		{name: "path", o: with(func(o *options) { o.server = "h:1/api" }), serverSet: true, wantErr: "host:port"},
 		{name: "negative timeout", o: with(func(o *options) { o.timeout = -time.Second }), wantErr: "--timeout"},
 	} {
@@ -186,7 +188,7 @@ func TestResolveTarget(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		if got.server != tc.wantServer || strings.Join(got.etcd, " ") != strings.Join(tc.wantEtcd, " ") {
+		if got.server != tc.wantServer || got.https != tc.wantHTTPS || strings.Join(got.etcd, " ") != strings.Join(tc.wantEtcd, " ") {
 			t.Errorf("%s: target %+v, want server %q etcd %q", tc.name, got, tc.wantServer, tc.wantEtcd)
 		}
 	}

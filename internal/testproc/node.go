@@ -2,6 +2,7 @@ package testproc
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ type NodeSpec struct {
 	Data  string   // --data; "": Dir/Name
 	Log   string   // "": Dir/Name.log
 	Flags []string // further flags (--bind, --etcd, ...)
+	// HTTPS, when set, is how Health reaches a node whose HTTP port
+	// serves TLS (--http-tls).
+	HTTPS *tls.Config
 	// OwnAdminToken leaves the admin token to the cluster: without it the
 	// node gets --admin-token-file with AdminToken, so that tests call
 	// the API with a token they know.
@@ -130,7 +134,12 @@ type Health struct {
 func (n *Node) Health() (Health, int, error) {
 	var h Health
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + n.HTTPAddr() + "/healthz")
+	scheme := "http://"
+	if n.Spec.HTTPS != nil {
+		c.Transport = &http.Transport{TLSClientConfig: n.Spec.HTTPS}
+		scheme = "https://"
+	}
+	resp, err := c.Get(scheme + n.HTTPAddr() + "/healthz")
 	if err != nil {
 		return h, 0, err
 	}

@@ -3,12 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
@@ -26,6 +28,18 @@ type Client struct {
 // (host:port). Calls are bounded by their context only.
 func NewClient(addr string) *Client {
 	return &Client{base: "http://" + addr, hc: &http.Client{}}
+}
+
+// WithTLS returns a client like c that speaks HTTPS with cfg (nil: plain
+// HTTP, as NewClient's).
+func (c *Client) WithTLS(cfg *tls.Config) *Client {
+	if cfg == nil {
+		return c
+	}
+	d := *c
+	d.base = "https://" + strings.TrimPrefix(c.base, "http://")
+	d.hc = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}
+	return &d
 }
 
 // WithToken returns a client like c that sends the admin token, which

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/pika-node/pika-node/internal/testproc"
+	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/peer"
 )
@@ -155,5 +156,52 @@ func TestPeerTLS(t *testing.T) {
 	defer ok.Close()
 	if got, err := exchange(ok); err != nil || !strings.HasPrefix(got, "+OK") {
 		t.Fatalf("PEERAUTH over mutual TLS: %q, %v", got, err)
+	}
+}
+
+// TestHTTPTLS: with --http-tls the HTTP port serves HTTPS: pikactl reaches
+// it with --server https://... and --cacert (and through --etcd), the
+// nodes call each other's over TLS (a write forwarded to the manager, the
+// manager asking each node whether it applied a table), plain HTTP gets
+// nothing.
+func TestHTTPTLS(t *testing.T) {
+	needSetup(t)
+	dir := t.TempDir()
+	files, err := testproc.WriteTLSFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	https, err := files.ClientConfig(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd := testproc.StartEtcd(t, dir, testproc.Port(t), testproc.Port(t))
+	flags := []string{"--bind", "127.0.0.1", "--etcd", etcd.Endpoint(), "--cluster", "htls", "--lease-ttl", leaseTTL,
+		"--http-tls", "--tls-cert-file", files.ServerCert, "--tls-key-file", files.ServerKey, "--tls-ca-cert-file", files.CA}
+	var nodes []*testproc.Node
+	for _, name := range []string{"n1", "n2"} {
+		nd := testproc.StartNode(t, testproc.NodeSpec{Bin: pikaBin, Name: name, Dir: dir, Port: testproc.Port(t, 10000, 20000), Flags: flags, HTTPS: https})
+		nd.WaitHealthy(t)
+		nodes = append(nodes, nd)
+	}
+	via := "https://" + nodes[1].HTTPAddr()
+	testproc.WaitFor(t, "2 nodes alive", 20*time.Second, func() bool {
+		var st api.Status
+		pikactlJSON(t, &st, "--server", via, "--cacert", files.CA, "status")
+		return len(st.Nodes) == 2 && st.Nodes[0].Alive && st.Nodes[1].Alive
+	})
+	var tb api.Table
+	pikactlJSON(t, &tb, "--server", via, "--cacert", files.CA, "table", "create", "t", "--slots", "8", "--replicas", "2")
+	if len(tb.Lagging) != 0 {
+		t.Fatalf("create through n2: nodes %v did not confirm the table (the manager asks them over HTTPS)", tb.Lagging)
+	}
+	if _, errs, code := pikactl(t, "--server", nodes[1].HTTPAddr(), "--timeout", "5s", "status"); code == 0 || !strings.Contains(errs, "HTTPS server") {
+		t.Fatalf("plain HTTP to an HTTPS port: exit %d, %s", code, errs)
+	}
+	if _, errs, code := pikactl(t, "--server", via, "--timeout", "5s", "status"); code != 3 || !strings.Contains(errs, "certificate") {
+		t.Fatalf("HTTPS without the CA: exit %d, %s", code, errs)
+	}
+	if out, errs, code := pikactl(t, "--etcd", etcd.Endpoint(), "--cluster", "htls", "--cacert", files.CA, "table", "drop", "t", "--yes"); code != 0 {
+		t.Fatalf("drop through --etcd and the manager's HTTPS port: exit %d, %s%s", code, out, errs)
 	}
 }

@@ -66,6 +66,11 @@ type Config struct {
 	// other and accept a peer whose certificate TLSCACertFile signed.
 	// Every node of a cluster must have the same setting.
 	TLSCluster bool `mapstructure:"tls-cluster"`
+	// HTTPTLS serves the HTTP port over TLS with TLSCertFile, and makes
+	// this node call the others' HTTP ports over TLS, checked against
+	// TLSCACertFile: every node of a cluster alike. MetricsBind stays
+	// plain.
+	HTTPTLS bool `mapstructure:"http-tls"`
 	// HTTPBind is the address the HTTP port listens on. Default: Bind.
 	HTTPBind string `mapstructure:"http-bind"`
 	// MetricsBind, when set, is a host:port that serves /healthz and
@@ -278,11 +283,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.TLSCluster {
+	for _, on := range []struct {
+		name string
+		set  bool
+	}{{"tls-cluster", c.TLSCluster}, {"http-tls", c.HTTPTLS}} {
 		f := c.TLSFiles()
-		f.AuthClients = tlsconf.ClientAuthYes // the peers always show theirs
-		if err := f.Check(); err != nil {
-			errs = append(errs, fmt.Errorf("tls-cluster: %w", err))
+		f.AuthClients = tlsconf.ClientAuthYes // a CA is needed to check the other nodes
+		if err := f.Check(); on.set && err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", on.name, err))
 		}
 	}
 	if c.MetricsBind != "" {
