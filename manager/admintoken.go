@@ -22,7 +22,7 @@ import (
 // drop, a move, a failover, a node removal, the token's own rotation).
 // The first manager creates it: from Config.AdminTokenFile when the
 // operator gave one, else 32 random bytes, written in clear only to
-// Config.DataDir/admin.token (mode 0600) before its salted hash is
+// Config.DataDir/admin.token (mode 0600) before its salted hash (meta.HashToken) is
 // stored in etcd. Reads (status, tables, slots, jobs) stay open: they
 // reveal no secret (a table shows whether it has a password, never the
 // password or its hash).
@@ -111,7 +111,7 @@ func (l *leadership) ensureAdminToken(ctx context.Context, st *meta.State) error
 	}
 	key := cfg.Layout.AdminToken()
 	ok, err := l.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)},
-		clientv3.OpPut(key, meta.HashPassword(tok)))
+		clientv3.OpPut(key, meta.HashToken(tok)))
 	if err != nil || !ok {
 		if file != "" {
 			_ = os.Remove(file)
@@ -137,7 +137,7 @@ func (m *Member) rotateAdminToken(ctx context.Context) (api.AdminToken, error) {
 		return api.AdminToken{}, err
 	}
 	tok := newAdminToken()
-	if _, err := l.txn(ctx, nil, clientv3.OpPut(m.cfg.Layout.AdminToken(), meta.HashPassword(tok))); err != nil {
+	if _, err := l.txn(ctx, nil, clientv3.OpPut(m.cfg.Layout.AdminToken(), meta.HashToken(tok))); err != nil {
 		return api.AdminToken{}, err
 	}
 	m.log.Info("admin token rotated")

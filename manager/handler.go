@@ -144,6 +144,24 @@ func (m *Member) Handler() http.Handler {
 		name := r.Header.Get(tableHeader)
 		return func(st *meta.State) bool { x, ok := st.Tables[name]; return ok && st.Complete(x) }
 	}))
+	mux.HandleFunc("PUT "+api.PathTables+"/{name}/password", m.write(func(ctx context.Context, r *http.Request) (any, error) {
+		var req api.SetPassword
+		if err := decodeBody(r, &req); err != nil {
+			return nil, err
+		}
+		t, err := m.setTablePassword(ctx, r.PathValue("name"), req.Password)
+		if err != nil {
+			return nil, err
+		}
+		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}, nil
+	}, func(r *http.Request) func(*meta.State) bool {
+		name := r.PathValue("name")
+		var old string
+		if st := m.State(); st != nil {
+			old = st.Tables[name].PasswordHash
+		}
+		return func(st *meta.State) bool { return st.Tables[name].PasswordHash != old }
+	}))
 	mux.HandleFunc("DELETE "+api.PathTables+"/{name}", m.write(func(ctx context.Context, r *http.Request) (any, error) {
 		name := r.PathValue("name")
 		rev, err := m.dropTableAt(ctx, name)

@@ -32,6 +32,9 @@ type Config struct {
 	// HTTPTLS, when set, is how this node calls the other nodes' HTTP
 	// ports (all HTTPS: --http-tls is cluster-wide). Nil: plain HTTP.
 	HTTPTLS *tls.Config
+	// PasswordHashCost is bcrypt's cost for the table passwords this
+	// node hashes as the manager (meta.HashPasswordCost). 0: 10.
+	PasswordHashCost int
 	// DataDir is the node's data directory: the manager that creates the
 	// cluster's admin token writes it there (AdminTokenFileName).
 	DataDir string
@@ -323,4 +326,12 @@ func (m *Member) register(ctx context.Context, lease clientv3.LeaseID) (int64, e
 		return 0, fmt.Errorf("register node %s: %w", m.cfg.Self.ID, err)
 	}
 	return resp.Header.Revision, nil
+}
+
+// passwordCost is Config.PasswordHashCost, 10 when unset.
+func (m *Member) passwordCost() int {
+	if m.cfg.PasswordHashCost == 0 {
+		return 10
+	}
+	return m.cfg.PasswordHashCost
 }

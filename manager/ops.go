@@ -211,7 +211,7 @@ func (l *leadership) createTable(ctx context.Context, req api.CreateTable, boots
 	}
 	t := meta.TableInfo{ID: id, Name: req.Name, Slots: req.Slots, Replicas: req.Replicas, Mode: req.Mode, CreatedAt: time.Now().UTC()}
 	if req.Password != "" {
-		t.PasswordHash = meta.HashPassword(req.Password)
+		t.PasswordHash = meta.HashPasswordCost(req.Password, l.m.passwordCost())
 	}
 	nodes := st.PlaceableNodes()
 	if len(nodes) == 0 {
@@ -272,6 +272,39 @@ func (l *leadership) finishCreate(ctx context.Context, j meta.Job) (int64, error
 
 // dropTable drops a table and returns the etcd revision at which its
 // records were all gone.
+// setTablePassword replaces a table's password record ("" removes the
+// password). Connections that opened the table with the old one must
+// AUTH again: a node's grant is for a record (node/conn.go, tableOpen).
+func (l *leadership) setTablePassword(ctx context.Context, name, password string) (meta.TableInfo, error) {
+	lay := l.m.cfg.Layout
+	g, err := l.m.cli.Get(ctx, lay.Table(name))
+	if err != nil {
+		return meta.TableInfo{}, unavailable(err)
+	}
+	if len(g.Kvs) == 0 {
+		return meta.TableInfo{}, errf(http.StatusNotFound, "no table %q", name)
+	}
+	var t meta.TableInfo
+	if err := json.Unmarshal(g.Kvs[0].Value, &t); err != nil {
+		return meta.TableInfo{}, errf(http.StatusInternalServerError, "table %q: bad record: %v", name, err)
+	}
+	t.PasswordHash = ""
+	if password != "" {
+		t.PasswordHash = meta.HashPasswordCost(password, l.m.passwordCost())
+	}
+	ok, err := l.txn(ctx,
+		[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(lay.Table(name)), "=", g.Kvs[0].ModRevision)},
+		clientv3.OpPut(lay.Table(name), jsonString(t)))
+	if err != nil {
+		return meta.TableInfo{}, err
+	}
+	if !ok {
+		return meta.TableInfo{}, errf(http.StatusConflict, "table %q changed meanwhile; retry", name)
+	}
+	l.m.log.Info("table password changed", "table", name, "has_password", password != "")
+	return t, nil
+}
+
 func (l *leadership) dropTable(ctx context.Context, name string) (int64, error) {
 	if name == l.m.cfg.Bootstrap.Name {
 		return 0, errf(http.StatusBadRequest, "table %s is the default table and cannot be dropped (FLUSHDB empties it)", name)
@@ -404,6 +437,11 @@ func (m *Member) createTableAt(ctx context.Context, req api.CreateTable) (meta.T
 		return t, err
 	})
 	return t, rev, err
+}
+
+// setTablePassword is leadership.setTablePassword on the manager.
+func (m *Member) setTablePassword(ctx context.Context, name, password string) (meta.TableInfo, error) {
+	return asManager(m, func(l *leadership) (meta.TableInfo, error) { return l.setTablePassword(ctx, name, password) })
 }
 
 // DropTable drops a table; only the manager may.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
@@ -461,17 +462,96 @@ func TestAuthFailuresLimited(t *testing.T) {
 	admin := stickyConn(t, addr) // on loopback: not limited
 	cn := stickyConn(t, net.JoinHostPort(ip, port))
 	const wrongPass = "WRONGPASS invalid username-password pair or user is disabled."
-	for range authBurst {
-		wantReply(t, cn, wrongPass, "AUTH", "guess")
+	// Guesses of a table name that does not exist fail without bcrypt
+	// (~65 ms a password, seconds under -race, slower than the limiter's
+	// refill of 10 a second), so they outrun the refill; a wrong password
+	// of db0 counts the same.
+	wantReply(t, cn, wrongPass, "AUTH", "guess")
+	failed := 1
+	for {
+		err := cn.Do(context.Background(), "AUTH", "nosuchtable", "guess").Err()
+		if err != nil && err.Error() == errAuthThrottled {
+			break
+		}
+		if err == nil || err.Error() != wrongPass {
+			t.Fatalf("AUTH nosuchtable guess: %v", err)
+		}
+		if failed++; failed > 10*authBurst {
+			t.Fatalf("%d failed AUTHs and none refused by the limiter", failed)
+		}
 	}
-	wantReply(t, cn, errAuthThrottled, "AUTH", "guess")
+	if failed < authBurst {
+		t.Fatalf("refused after %d failures, before the burst of %d", failed, authBurst)
+	}
 	wantReply(t, cn, errAuthThrottled, "AUTH", "s3cret")
 	wantReply(t, admin, "OK", "AUTH", "s3cret")
 	info, err := admin.Do(context.Background(), "INFO", "stats").Text()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "acl_access_denied_auth:" + strconv.Itoa(authBurst+2) + "\r\n"; !strings.Contains(info, want) {
+	if want := "acl_access_denied_auth:" + strconv.Itoa(failed+2) + "\r\n"; !strings.Contains(info, want) {
 		t.Fatalf("INFO stats lacks %q", want)
 	}
+}
+
+// pikactl table set-password: a table's password changes (or goes);
+// connections that opened the table with the old one must AUTH again (a
+// leaked password stops working everywhere at once); the record in etcd
+// is a bcrypt hash, never the password.
+func TestSetTablePassword(t *testing.T) {
+	dir := t.TempDir()
+	n, addr, _ := startNodeN(t, dir, nil)
+	ac := tableAPI(t, addr)
+	ctx := context.Background()
+	tb := createTable(t, ac, "sp", "old-pass")
+	in := stickyConn(t, addr)
+	wantReply(t, in, "OK", "AUTH", "sp", "old-pass")
+	wantReply(t, in, "OK", "SELECT", "sp")
+	wantReply(t, in, "OK", "SET", "k", "v")
+
+	if _, err := api.NewClient(httpAddrOf(t, addr)).SetTablePassword(ctx, "sp", "x"); !isHTTP(err, http.StatusUnauthorized) {
+		t.Fatalf("set-password without the admin token: %v", err)
+	}
+	got, err := ac.SetTablePassword(ctx, "sp", "new-pass")
+	if err != nil || !got.HasPassword || got.ID != tb.ID {
+		t.Fatalf("set-password: %+v, %v", got, err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdEndpoint}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	rec, err := cli.Get(ctx, meta.Layout{Cluster: n.cfg.Cluster}.Table("sp"))
+	if err != nil || len(rec.Kvs) != 1 || !strings.Contains(string(rec.Kvs[0].Value), `bcrypt:$2a$`) || strings.Contains(string(rec.Kvs[0].Value), "new-pass") {
+		t.Fatalf("table record: %v %s", err, rec.Kvs)
+	}
+	wantReply(t, in, "NOAUTH Authentication required.", "GET", "k")
+	wantReply(t, in, "OK", "AUTH", "sp", "new-pass")
+	wantReply(t, in, "v", "GET", "k")
+	fresh := stickyConn(t, addr)
+	wantReply(t, fresh, "WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "sp", "old-pass")
+	wantReply(t, fresh, "OK", "AUTH", "sp", "new-pass")
+	wantReply(t, fresh, "OK", "SELECT", "sp")
+	wantReply(t, fresh, "v", "GET", "k")
+
+	if got, err := ac.SetTablePassword(ctx, "sp", ""); err != nil || got.HasPassword {
+		t.Fatalf("remove the password: %+v, %v", got, err)
+	}
+	open := stickyConn(t, addr)
+	wantReply(t, open, "OK", "SELECT", "sp")
+	wantReply(t, open, "v", "GET", "k")
+	if _, err := ac.SetTablePassword(ctx, "nope", "x"); !isHTTP(err, http.StatusNotFound) {
+		t.Fatalf("set-password of no table: %v", err)
+	}
+}
+
+// httpAddrOf is the HTTP address of the node serving RESP on addr.
+func httpAddrOf(t *testing.T, addr string) string {
+	t.Helper()
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := strconv.Atoi(p)
+	return net.JoinHostPort(host, strconv.Itoa(port+20000))
 }

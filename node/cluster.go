@@ -102,6 +102,7 @@ func (n *Node) startControlPlane() error {
 		BootstrapPassword:  n.cfg.RequirePass,
 		BootstrapExpect:    n.cfg.BootstrapExpect,
 		DataDir:            n.cfg.Data,
+		PasswordHashCost:   n.cfg.PasswordHashCost,
 		HTTPTLS:            n.httpClientTLS(),
 		AdminTokenFile:     n.cfg.AdminTokenFile,
 		Positions:          n.slots.Positions,

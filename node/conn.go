@@ -170,6 +170,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		}
 		return n.proxy.Reroute(cl.run, cl.table, args)
 	})
+	pb.OnFailedCommit(func(spec *command.Spec) { n.stats.Of(spec).Failed.Add(1) })
 	defer pb.Commit()
 	w := resp.NewWriter(c, n.cfg.ClientWriteTimeout, n.cfg.MaxOutputBytes, n.outputs, &n.netOut)
 	defer w.Stop() // before c.Close: lets queued replies go out

@@ -49,14 +49,16 @@ type Node struct {
 	cfg config.Config
 	log *slog.Logger
 	// tls serves the TLS port's configuration; nil without --tls-port.
-	tls     *tlsconf.Server
-	eng     *storage.Engine
-	tbl     *command.Table
-	cursors *command.Cursors
-	stats   *stats.Commands
-	queries *resp.Budget // shared by every connection's reader
-	outputs *resp.Budget // shared by every connection's reply queue
-	started time.Time
+	tls *tlsconf.Server
+	// passwords remembers the table passwords AUTH verified.
+	passwords *passwordCache
+	eng       *storage.Engine
+	tbl       *command.Table
+	cursors   *command.Cursors
+	stats     *stats.Commands
+	queries   *resp.Budget // shared by every connection's reader
+	outputs   *resp.Budget // shared by every connection's reply queue
+	started   time.Time
 	// requestStop ends Run as its context's end would (SHUTDOWN); set
 	// by Run before any client connects.
 	requestStop context.CancelFunc
@@ -207,6 +209,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		clients:     map[uint64]*client{},
 		listenReady: make(chan struct{}),
 		tls:         tlsServer,
+		passwords:   newPasswordCache(),
 		id:          id,
 		ready:       make(chan struct{}),
 		parts:       newParts(),

@@ -72,6 +72,7 @@ func startNodeN(t *testing.T, dir string, mutate func(*config.Config)) (*Node, s
 	cfg.Cluster = fmt.Sprintf("t%x", h.Sum64())
 	cfg.BlockCacheMB = 8
 	cfg.WriteBufferMB = 4
+	cfg.PasswordHashCost = 4 // bcrypt's default cost takes 0.75 s under -race
 	cfg.AdminTokenFile = dir + ".admin-token"
 	if err := os.WriteFile(cfg.AdminTokenFile, []byte(testproc.AdminToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/node/blocking"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/redisconf"
@@ -170,9 +169,9 @@ func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
 		n.authFailures.Add(1)
 		return command.Error(errAuthThrottled)
 	}
-	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg)
+	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg, n.passwords.check)
 	if err != nil && unknown {
-		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg)
+		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg, n.passwords.check)
 	}
 	if err != nil {
 		if msg, _ := command.ErrorReply(err); msg == errWrongPass {
@@ -188,7 +187,7 @@ const errAuthThrottled = "ERR too many failed AUTH attempts from this address; t
 
 // authenticateIn is authenticate on snapshot snap; unknown says that a
 // refusal may be for want of a table snap does not have.
-func authenticateIn(snap *router.Snapshot, cl *client, user, pass string, oneArg bool) (unknown bool, err error) {
+func authenticateIn(snap *router.Snapshot, cl *client, user, pass string, oneArg bool, check func(hash, pw string) bool) (unknown bool, err error) {
 	if oneArg || user == "default" {
 		matched, anyPassword := false, false
 		for _, tb := range snap.Tables() {
@@ -196,7 +195,7 @@ func authenticateIn(snap *router.Snapshot, cl *client, user, pass string, oneArg
 				continue
 			}
 			anyPassword = true
-			if meta.CheckPassword(tb.PasswordHash, pass) {
+			if check(tb.PasswordHash, pass) {
 				grant(cl, tb)
 				matched = true
 			}
@@ -213,7 +212,7 @@ func authenticateIn(snap *router.Snapshot, cl *client, user, pass string, oneArg
 	if !ok {
 		return true, command.Error(errWrongPass)
 	}
-	if tb.HasPassword() && !meta.CheckPassword(tb.PasswordHash, pass) {
+	if tb.HasPassword() && !check(tb.PasswordHash, pass) {
 		return false, command.Error(errWrongPass)
 	}
 	grant(cl, tb)

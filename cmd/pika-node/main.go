@@ -139,6 +139,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("data", def.Data, "data directory")
 	f.String("requirepass", def.RequirePass, "password of table db0 when this node creates it (cluster bootstrap)")
 	f.String("etcd", def.Etcd, "etcd endpoints host:port,... holding the cluster metadata (empty: run an embedded etcd under --data)")
+	f.Int("password-hash-cost", def.PasswordHashCost, "bcrypt cost of the table passwords this node hashes as the manager (4..31; each step doubles the time)")
 	f.String("etcd-cert", def.EtcdCert, "client certificate for --etcd (PEM; etcd's --client-cert-auth)")
 	f.String("etcd-key", def.EtcdKey, "the key of --etcd-cert (PEM)")
 	f.String("etcd-ca", def.EtcdCA, "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")

@@ -45,6 +45,7 @@ type backend interface {
 	Rebalance(ctx context.Context, table string, exclude []meta.NodeID) (api.Plan, error)
 	Evacuate(ctx context.Context, node meta.NodeID) (api.Plan, error)
 	RotateAdminToken(ctx context.Context) (api.AdminToken, error)
+	SetTablePassword(ctx context.Context, table, password string) (api.Table, error)
 	Close() error
 }
 
@@ -319,6 +320,14 @@ func (b *etcdBackend) manager(ctx context.Context) (*api.Client, error) {
 		c = c.WithToken(b.token)
 	}
 	return c, nil
+}
+
+func (b *etcdBackend) SetTablePassword(ctx context.Context, table, password string) (api.Table, error) {
+	c, err := b.manager(ctx)
+	if err != nil {
+		return api.Table{}, err
+	}
+	return c.SetTablePassword(ctx, table, password)
 }
 
 func (b *etcdBackend) RotateAdminToken(ctx context.Context) (api.AdminToken, error) {

@@ -183,8 +183,9 @@ type options struct {
 // app is one command tree's state. Each newRootCmd makes its own, so a
 // test can build and run as many trees as it likes.
 type app struct {
-	opts options
-	s    streams
+	opts   options
+	s      streams
+	getenv func(string) string
 }
 
 const rootLong = `pikactl operates a pika-node cluster: it shows the cluster's status, nodes,
@@ -230,7 +231,7 @@ const rootExample = `  pikactl status
 // newRootCmd builds the command tree, writing to s and reading its
 // environment through getenv.
 func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
-	a := &app{s: s}
+	a := &app{s: s, getenv: getenv}
 	a.opts.envServer = getenv("PIKACTL_SERVER")
 	a.opts.envEtcd = getenv("PIKACTL_ETCD")
 	root := &cobra.Command{

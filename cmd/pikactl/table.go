@@ -15,18 +15,19 @@ import (
 func (a *app) tableCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "table",
-		Short: "Create, list, show and drop tables",
+		Short: "Create, list, show and drop tables, and change their passwords",
 		Long: `Manage tables. A table is a keyspace (a Redis database: SELECT by name or
 id) split into a fixed number of slots, each replicated on several nodes.`,
 		Example: `  pikactl table create users --slots 1024 --replicas 3
   pikactl table list
   pikactl table show users
-  pikactl table drop users --yes`,
+  pikactl table drop users --yes
+  PIKACTL_TABLE_PASSWORD=n3w pikactl table set-password users`,
 		Args:                       unknownVerb,
 		RunE:                       showHelp,
 		SuggestionsMinimumDistance: 2,
 	}
-	cmd.AddCommand(a.tableCreateCmd(), a.tableListCmd(), a.tableShowCmd(), a.tableDropCmd())
+	cmd.AddCommand(a.tableCreateCmd(), a.tableListCmd(), a.tableShowCmd(), a.tableDropCmd(), a.tableSetPasswordCmd())
 	return cmd
 }
 
@@ -79,6 +80,51 @@ A --password is visible to other users of this machine in the process list.`,
 	f.IntVar(&req.Replicas, "replicas", req.Replicas, fmt.Sprintf("replicas of each slot, 1..%d", meta.MaxReplicas))
 	f.StringVar(&mode, "mode", mode, "replication mode: async or raft")
 	f.StringVar(&req.Password, "password", "", "password clients must AUTH with to use the table (default none)")
+	return cmd
+}
+
+func (a *app) tableSetPasswordCmd() *cobra.Command {
+	var password string
+	var none bool
+	cmd := &cobra.Command{
+		Use:   "set-password NAME",
+		Short: "Change or remove a table's password",
+		Long: `Replace the password clients AUTH with to use table NAME, or remove it
+with --none. Connections that opened the table with the old password must
+AUTH again (they get NOAUTH), so a leaked password stops working at once,
+everywhere. The password comes
+from --password or PIKACTL_TABLE_PASSWORD (which keeps it out of the
+process list).`,
+		Example: `  pikactl table set-password cache --none
+  PIKACTL_TABLE_PASSWORD=n3w pikactl table set-password users`,
+		Args: positional(1, 1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case none && password != "":
+				return usagef(cmd, "--none and a password are exclusive")
+			case !none && password == "":
+				return usagef(cmd, "give the new password (--password or PIKACTL_TABLE_PASSWORD), or --none to remove it")
+			}
+			return a.call(cmd, func(ctx context.Context, b backend) error {
+				t, err := b.SetTablePassword(ctx, args[0], password)
+				if err != nil {
+					return err
+				}
+				if a.opts.json {
+					return writeJSON(a.s.out, t)
+				}
+				state := "changed"
+				if !t.HasPassword {
+					state = "removed"
+				}
+				_, err = fmt.Fprintf(a.s.out, "table %s: password %s\n", t.Name, state)
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&password, "password", a.getenv("PIKACTL_TABLE_PASSWORD"), "the new password (env PIKACTL_TABLE_PASSWORD)")
+	f.BoolVar(&none, "none", false, "remove the password: the table opens to anyone")
 	return cmd
 }
 

@@ -246,3 +246,10 @@ func (c *Client) RotateAdminToken(ctx context.Context) (AdminToken, error) {
 	var t AdminToken
 	return t, c.do(ctx, http.MethodPost, PathAdminToken, nil, &t)
 }
+
+// SetTablePassword replaces a table's password ("" removes it) and
+// returns the table.
+func (c *Client) SetTablePassword(ctx context.Context, table, password string) (Table, error) {
+	var t Table
+	return t, c.do(ctx, http.MethodPut, PathTables+"/"+url.PathEscape(table)+"/password", SetPassword{Password: password}, &t)
+}

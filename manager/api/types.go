@@ -10,7 +10,7 @@ import (
 const (
 	PathStatus = "/api/v1/status"
 	PathNodes  = "/api/v1/nodes"  // GET; DELETE /api/v1/nodes/{id}?force=true
-	PathTables = "/api/v1/tables" // GET, POST; GET, DELETE /api/v1/tables/{name}; GET /api/v1/tables/{name}/slots[/{n}]
+	PathTables = "/api/v1/tables" // GET, POST; GET, DELETE /api/v1/tables/{name}; GET /api/v1/tables/{name}/slots[/{n}]; PUT /api/v1/tables/{name}/password
 	// PathRaftLeaders takes POSTed []RaftLeader: nodes report the raft
 	// groups they lead, and the manager's routing follows.
 	PathRaftLeaders = "/api/v1/raft/leaders"
@@ -254,6 +254,12 @@ type CreateTable struct {
 	Replicas int       `json:"replicas"`
 	Mode     meta.Mode `json:"mode"`
 	Password string    `json:"password,omitempty"`
+}
+
+// SetPassword is the body of PUT /api/v1/tables/{name}/password: the
+// table's new password, "" for none.
+type SetPassword struct {
+	Password string `json:"password"`
 }
 
 // ErrorBody is the body of every non-2xx answer.

@@ -73,7 +73,7 @@ func (l Layout) TableIDCounter() string { return l.Root() + "ids/table" }
 func (l Layout) Secret() string { return l.Root() + "secret" }
 
 // AdminToken holds the salted hash of the cluster's admin token (see
-// HashPassword), created by the first manager.
+// HashToken), created by the first manager.
 func (l Layout) AdminToken() string { return l.Root() + "admin-token" }
 
 // Functions holds the cluster's FUNCTION libraries, all in one record,

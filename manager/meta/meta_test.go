@@ -9,14 +9,22 @@ import (
 )
 
 func TestPassword(t *testing.T) {
-	h := HashPassword("s3cret")
-	if strings.Contains(h, "s3cret") || !CheckPassword(h, "s3cret") || CheckPassword(h, "s3cret ") || CheckPassword(h, "") {
-		t.Fatalf("hash %q", h)
+	long := strings.Repeat("p", 100) // past bcrypt's 72 bytes: the prehash keeps all of it
+	for _, hash := range []func(string) string{HashPassword, HashToken} {
+		for _, pw := range []string{"s3cret", long} {
+			h := hash(pw)
+			if strings.Contains(h, pw) || !CheckPassword(h, pw) || CheckPassword(h, pw+" ") || CheckPassword(h, "") || CheckPassword(h, pw[:len(pw)-1]) {
+				t.Fatalf("hash %q of %q", h, pw)
+			}
+			if hash(pw) == h {
+				t.Fatal("two hashes of one password are equal: no salt")
+			}
+		}
 	}
-	if HashPassword("s3cret") == h {
-		t.Fatal("two hashes of one password are equal: no salt")
+	if h := HashPassword("s3cret"); !strings.HasPrefix(h, "bcrypt:$2a$10$") {
+		t.Fatalf("HashPassword %q: want bcrypt, cost 10", h)
 	}
-	for _, bad := range []string{"", "sha256:zz:00", "md5:00:00", "sha256:00"} {
+	for _, bad := range []string{"", "sha256:zz:00", "md5:00:00", "sha256:00", "bcrypt:", "bcrypt:$2a$10$short"} {
 		if CheckPassword(bad, "") {
 			t.Fatalf("malformed hash %q accepted", bad)
 		}

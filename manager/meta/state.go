@@ -33,7 +33,7 @@ type State struct {
 	NextTableID TableID
 	// Secret is the cluster secret for the peer port ("" until created).
 	Secret string
-	// AdminTokenHash is the admin token's HashPassword ("" until created).
+	// AdminTokenHash is the admin token's HashToken ("" until created).
 	AdminTokenHash string
 	// Functions are the FUNCTION libraries' codes by library name.
 	Functions Functions

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,7 +160,18 @@ func TestLeaseFence(t *testing.T) {
 	if fenced == 0 {
 		t.Errorf("no write was refused by the fence")
 	}
+	refused := fenced
 	mu.Unlock()
+	// Every refused SET counts as failed.
+	var failedSets int
+	for _, line := range strings.Split(metrics(t, victim), "\n") {
+		if v, ok := strings.CutPrefix(line, `pika_commands_failed_total{cmd="set"} `); ok {
+			failedSets, _ = strconv.Atoi(v)
+		}
+	}
+	if failedSets < refused {
+		t.Errorf("pika_commands_failed_total{cmd=\"set\"} = %d, want at least the %d SETs the fence refused", failedSets, refused)
+	}
 
 	// Back: the victim follows the new leaders; every acknowledged write
 	// is there, through each node.

@@ -39,6 +39,9 @@ type Pipeline struct {
 	// reply ends (after mark) and, in a batch whose slots commit each on
 	// its own, the slots of its keys (a commit may fail for some).
 	batched []batched
+	// failed, when set, is told of each command a failed commit turned
+	// into an error (its statistics count it as failed).
+	failed func(*Spec)
 }
 
 type batched struct {
@@ -145,10 +148,17 @@ func (pb *Pipeline) answerFailed(err error) {
 		default:
 			msg, _ := ErrorReply(cerr)
 			pb.out.Error(msg)
+			if pb.failed != nil && (start == cmd.end || replies[start] != '-') {
+				pb.failed(cmd.spec) // it was counted as a success when it ran
+			}
 		}
 		start = cmd.end
 	}
 }
+
+// OnFailedCommit sets fn to be told of each batched command a failed
+// commit answered with an error instead of the reply it had.
+func (pb *Pipeline) OnFailedCommit(fn func(*Spec)) { pb.failed = fn }
 
 // rerouted answers a batched command again through reroute, and reports
 // whether reroute took it.

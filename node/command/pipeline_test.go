@@ -66,6 +66,8 @@ func TestPipelineCommitFailedInPart(t *testing.T) {
 				rerouted = append(rerouted, string(args[1]))
 				return []byte("+REROUTED\r\n")
 			})
+		var failed []string
+		pb.OnFailedCommit(func(s *Spec) { failed = append(failed, s.Name) })
 		for _, cmd := range [][]string{{"set", good, "v"}, {"incr", bad}, {"incr", other}, {"get", good}} {
 			args := make([][]byte, len(cmd))
 			for i, a := range cmd {
@@ -87,6 +89,15 @@ func TestPipelineCommitFailedInPart(t *testing.T) {
 		}
 		if got := shorten(string(out.B)); got != want || (keep && fmt.Sprint(rerouted) != fmt.Sprint([]string{bad})) || (!keep && rerouted != nil) {
 			t.Errorf("keep %v: replies %q, rerouted %v; want %q, rerouted only %q when kept", keep, got, rerouted, want, bad)
+		}
+		// The commands the failed commit answered with its error are
+		// told of, to be counted as failed (they ran as successes).
+		wantFailed := "[]"
+		if !keep {
+			wantFailed = "[set incr incr]"
+		}
+		if fmt.Sprint(failed) != wantFailed {
+			t.Errorf("keep %v: failed commits reported %v, want %s", keep, failed, wantFailed)
 		}
 	}
 }
