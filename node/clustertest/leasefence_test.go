@@ -37,17 +37,7 @@ func TestLeaseFence(t *testing.T) {
 	n2.WaitHealthy(t)
 	victim.WaitHealthy(t)
 	nodes := []*testproc.Node{n1, n2, victim}
-	testproc.WaitFor(t, "3 nodes alive", 20*time.Second, func() bool {
-		var st api.Status
-		pikactlJSON(t, &st, "--server", n1.HTTPAddr(), "status")
-		alive := 0
-		for _, x := range st.Nodes {
-			if x.Alive {
-				alive++
-			}
-		}
-		return alive == 3
-	})
+	waitAlive(t, n1, 3)
 	tb := createTable(t, nodes, "lf", 16, 2)
 	victimID := func() string { h, _, _ := victim.Health(); return h.Node }()
 

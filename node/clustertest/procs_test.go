@@ -135,9 +135,16 @@ func startNodes(t *testing.T, name string, n int, extra ...string) (*testproc.Et
 		nd.WaitHealthy(t)
 		nodes = append(nodes, nd)
 	}
+	waitAlive(t, nodes[0], n)
+	return etcd, nodes
+}
+
+// waitAlive waits until the cluster, as via sees it, has n nodes alive.
+func waitAlive(t *testing.T, via *testproc.Node, n int) {
+	t.Helper()
 	testproc.WaitFor(t, fmt.Sprintf("%d nodes alive", n), 20*time.Second, func() bool {
 		var st api.Status
-		pikactlJSON(t, &st, "--server", nodes[0].HTTPAddr(), "status")
+		pikactlJSON(t, &st, "--server", via.HTTPAddr(), "status")
 		alive := 0
 		for _, x := range st.Nodes {
 			if x.Alive {
@@ -146,7 +153,6 @@ func startNodes(t *testing.T, name string, n int, extra ...string) (*testproc.Et
 		}
 		return alive == n
 	})
-	return etcd, nodes
 }
 
 // createTable creates a table through pikactl and waits until every node
