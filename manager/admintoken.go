@@ -22,8 +22,8 @@ import (
 // drop, a move, a failover, a node removal, the token's own rotation).
 // The first manager creates it: from Config.AdminTokenFile when the
 // operator gave one, else 32 random bytes, written in clear only to
-// Config.DataDir/admin.token (mode 0600) before its salted hash (meta.HashToken) is
-// stored in etcd. Reads (status, tables, slots, jobs) stay open: they
+// Config.DataDir/admin.token (mode 0600) before its salted hash
+// (meta.HashToken) is stored in etcd. Reads (status, tables, slots, jobs) stay open: they
 // reveal no secret (a table shows whether it has a password, never the
 // password or its hash).
 //
@@ -86,8 +86,8 @@ func WriteAdminTokenFile(path, tok string) error {
 
 // ensureAdminToken creates the cluster's admin token if it has none. A
 // generated token reaches its file before etcd has its hash, so that no
-// crash leaves a cluster whose token nobody knows; the file is removed
-// again if another manager created the token first.
+// crash or lost answer leaves a cluster whose token nobody knows; the file
+// is removed again only if another manager's token is the cluster's.
 func (l *leadership) ensureAdminToken(ctx context.Context, st *meta.State) error {
 	if st.AdminTokenHash != "" {
 		return nil
@@ -112,12 +112,14 @@ func (l *leadership) ensureAdminToken(ctx context.Context, st *meta.State) error
 	key := cfg.Layout.AdminToken()
 	ok, err := l.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)},
 		clientv3.OpPut(key, meta.HashToken(tok)))
-	if err != nil || !ok {
+	if err != nil {
+		// The put may have committed all the same: the file stays (a next
+		// attempt finds the hash, or writes a new token over it).
+		return fmt.Errorf("create the admin token: %w", err)
+	}
+	if !ok { // another manager's token is the cluster's
 		if file != "" {
 			_ = os.Remove(file)
-		}
-		if err != nil {
-			return fmt.Errorf("create the admin token: %w", err)
 		}
 		return nil
 	}

@@ -48,7 +48,8 @@ const redisVersion = "7.0.15"
 type Node struct {
 	cfg config.Config
 	log *slog.Logger
-	// tls serves the TLS port's configuration; nil without --tls-port.
+	// tls holds the TLS files (the TLS port, --tls-cluster, --http-tls);
+	// nil when none of them is on.
 	tls *tlsconf.Server
 	// passwords remembers the table passwords AUTH verified.
 	passwords *passwordCache
@@ -164,7 +165,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if cfg.TLSPort != 0 || cfg.TLSCluster || cfg.HTTPTLS {
 		files := cfg.TLSFiles()
 		if cfg.TLSPort == 0 {
-			files.AuthClients = tlsconf.ClientAuthYes // checked for tls-cluster
+			files.AuthClients = tlsconf.ClientAuthYes // the CA checks the other nodes
 		}
 		var err error
 		if tlsServer, err = tlsconf.NewServer(files); err != nil {
@@ -310,7 +311,7 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	var tln net.Listener
-	if n.tls != nil {
+	if n.cfg.TLSPort != 0 {
 		taddr := net.JoinHostPort(n.cfg.Bind, strconv.Itoa(n.cfg.TLSPort))
 		if tln, err = net.Listen("tcp", taddr); err != nil {
 			ln.Close()

@@ -166,8 +166,8 @@ type options struct {
 	cluster string
 	json    bool
 	timeout time.Duration
-	// token is --token, else PIKA_ADMIN_TOKEN; tokenFile is --token-file,
-	// read when neither gives a token (adminToken).
+	// token is --token; PIKA_ADMIN_TOKEN, else the file tokenFile
+	// (--token-file) names, when it is empty (adminToken).
 	token, tokenFile string
 	// etcdAuth is --etcd-cert, --etcd-key, --etcd-ca and --etcd-user
 	// (env PIKACTL_ETCD_USER), for --etcd.
@@ -264,10 +264,12 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.StringVar(&a.opts.etcdAuth.CertFile, "etcd-cert", "", "client certificate for --etcd (PEM)")
 	pf.StringVar(&a.opts.etcdAuth.KeyFile, "etcd-key", "", "the key of --etcd-cert (PEM)")
 	pf.StringVar(&a.opts.etcdAuth.CAFile, "etcd-ca", "", "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")
-	pf.StringVar(&a.opts.etcdAuth.User, "etcd-user", getenv("PIKACTL_ETCD_USER"), "name:password for --etcd's authentication (env PIKACTL_ETCD_USER)")
+	// Secrets are read from the environment when used, not as flag
+	// defaults: --help prints the defaults.
+	pf.StringVar(&a.opts.etcdAuth.User, "etcd-user", "", "name:password for --etcd's authentication (env PIKACTL_ETCD_USER)")
 	pf.StringVar(&a.opts.cacert, "cacert", getenv("PIKACTL_CACERT"), "CA (PEM) of the nodes' HTTPS ports: with --server https://..., and with --etcd for the manager's port (env PIKACTL_CACERT)")
 	pf.BoolVar(&a.opts.json, "json", false, "print JSON instead of tables")
-	pf.StringVar(&a.opts.token, "token", getenv("PIKA_ADMIN_TOKEN"),
+	pf.StringVar(&a.opts.token, "token", "",
 		"the cluster's admin token, which every change needs (env PIKA_ADMIN_TOKEN)")
 	pf.StringVar(&a.opts.tokenFile, "token-file", "",
 		"read the admin token from this file when --token and PIKA_ADMIN_TOKEN give none (the first manager wrote it to <data>/admin.token)")
@@ -347,11 +349,15 @@ func (a *app) callLong(cmd *cobra.Command, fn func(ctx context.Context, b backen
 	if err != nil {
 		return err
 	}
+	etcdAuth := a.opts.etcdAuth
+	if etcdAuth.User == "" {
+		etcdAuth.User = a.getenv("PIKACTL_ETCD_USER")
+	}
 	httpsCfg, err := a.httpsConfig()
 	if err != nil {
 		return err
 	}
-	b, err := t.open(a.opts.cluster, token, httpsCfg, a.opts.etcdAuth, a.s.err)
+	b, err := t.open(a.opts.cluster, token, httpsCfg, etcdAuth, a.s.err)
 	if err != nil {
 		return err
 	}

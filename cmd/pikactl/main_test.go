@@ -265,3 +265,17 @@ func TestEnvironmentDefaults(t *testing.T) {
 		t.Errorf("--help does not show the environment's defaults:\n%s", r.out)
 	}
 }
+
+// Secrets from the environment never show in --help (cobra prints flag
+// defaults there).
+func TestHelpHidesSecrets(t *testing.T) {
+	getenv := env("PIKA_ADMIN_TOKEN", "admin-secret-123", "PIKACTL_ETCD_USER", "root:etcd-secret", "PIKACTL_TABLE_PASSWORD", "table-secret")
+	for _, args := range [][]string{{"--help"}, {"table", "set-password", "--help"}, {"token", "rotate", "--help"}} {
+		r := runCLI(t, getenv, "", false, args...)
+		for _, secret := range []string{"admin-secret-123", "etcd-secret", "table-secret"} {
+			if strings.Contains(r.out+r.err, secret) {
+				t.Errorf("pikactl %v shows %q", args, secret)
+			}
+		}
+	}
+}

@@ -99,6 +99,9 @@ process list).`,
   PIKACTL_TABLE_PASSWORD=n3w pikactl table set-password users`,
 		Args: positional(1, 1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if password == "" {
+				password = a.getenv("PIKACTL_TABLE_PASSWORD") // not a flag default: --help prints those
+			}
 			switch {
 			case none && password != "":
 				return usagef(cmd, "--none and a password are exclusive")
@@ -123,7 +126,7 @@ process list).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&password, "password", a.getenv("PIKACTL_TABLE_PASSWORD"), "the new password (env PIKACTL_TABLE_PASSWORD)")
+	f.StringVar(&password, "password", "", "the new password (env PIKACTL_TABLE_PASSWORD)")
 	f.BoolVar(&none, "none", false, "remove the password: the table opens to anyone")
 	return cmd
 }

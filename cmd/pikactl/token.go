@@ -12,8 +12,11 @@ import (
 // adminToken is the admin token the options give: --token (or
 // PIKA_ADMIN_TOKEN), else the first line of --token-file, else "".
 func (a *app) adminToken() (string, error) {
-	if a.opts.token != "" || a.opts.tokenFile == "" {
+	if a.opts.token != "" {
 		return a.opts.token, nil
+	}
+	if tok := a.getenv("PIKA_ADMIN_TOKEN"); tok != "" || a.opts.tokenFile == "" {
+		return tok, nil
 	}
 	tok, err := manager.ReadAdminTokenFile(a.opts.tokenFile)
 	if err != nil {

@@ -190,6 +190,24 @@ func TestLeaseFence(t *testing.T) {
 			t.Fatalf("%s: %d of %d keys lost their last acknowledged value", nd.Name, lost, len(keys))
 		}
 	}
+	// The fence lifts once the victim is back: handed one of its slots
+	// again, it takes writes there.
+	k := keys[0]
+	slot := router.SlotOf([]byte(k), tb.Slots)
+	waitAlive(t, n1, 3)
+	var sw api.Switchover
+	pikactlJSON(t, &sw, "--server", n1.HTTPAddr(), "failover", "lf", fmt.Sprint(slot), "--to", victimID)
+	vc := redisClient(t, victim, &redis.Options{DB: int(tb.ID), MaxRetries: -1})
+	if string(sw.To) != victimID {
+		t.Fatalf("failover of slot %d: %+v, want it led by %s", slot, sw, victimID)
+	}
+	testproc.WaitFor(t, "the victim to take a write of the slot handed back to it", 10*time.Second, func() bool {
+		err := vc.Set(ctx, k, "back", 0).Err()
+		if err != nil && strings.Contains(err.Error(), "cannot reach etcd") {
+			t.Fatalf("the victim, back and leading slot %d, still fences it: %v", slot, err)
+		}
+		return err == nil
+	})
 	t.Logf("MEASURED: lease fence, async, 2 replicas, lease %v: %d keys, 0 acknowledged writes lost; last acknowledgement %v after the cut, promotion after %v, %d writes refused",
 		leaseTTL, len(keys), lateBy.Round(time.Millisecond), promoted.Round(time.Millisecond), fenced)
 }

@@ -85,6 +85,9 @@ func TestPeerTLS(t *testing.T) {
 	etcd, nodes := startNodes(t, "ptls", 3, "--tls-cluster", "--tls-cert-file", files.ServerCert,
 		"--tls-key-file", files.ServerKey, "--tls-ca-cert-file", files.CA)
 	tb := createTable(t, nodes, "rep", 16, 3)
+	if strings.Contains(nodes[0].Log(), "pika-node serving TLS") {
+		t.Fatal("a client TLS port is open without --tls-port")
+	}
 	ctx := context.Background()
 	const keys = 200
 	w := redisClient(t, nodes[0], &redis.Options{DB: int(tb.ID)})

@@ -20,7 +20,7 @@ const (
 	ClientAuthNo       ClientAuth = "no"
 )
 
-// Files names what Load reads.
+// Files names what NewServer and Reload read.
 type Files struct {
 	Cert, Key string // the server's certificate chain and key (PEM)
 	// CA verifies client certificates (PEM); required unless
