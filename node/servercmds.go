@@ -30,6 +30,7 @@ func (n *Node) registerServerCommands() {
 		{Name: "info", Arity: -1, Flags: command.Loading | command.Stale, Handler: n.cmdInfo},
 		{Name: "time", Arity: 1, Flags: command.Fast | command.Loading | command.Stale, Handler: cmdTime},
 		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
+		{Name: "acl", Arity: -2, Handler: n.cmdACL},
 		{Name: "shutdown", Arity: -1, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdShutdown},
 	}
 	for i := range specs {

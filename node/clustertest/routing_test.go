@@ -367,25 +367,32 @@ func TestHostilePeers(t *testing.T) {
 	// once, without a reply (once the node has started serving all 256:
 	// tried until then, within their 5 s to authenticate); once they are
 	// gone, connections are served.
-	var idle []net.Conn
-	for range 256 {
-		conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
-		if err != nil {
-			t.Fatal(err)
+	// The waiting ones must all be served within their 5 s: on a loaded
+	// machine the node may take a while to start them, so a round that
+	// saw no refusal in 4 s starts over with fresh ones (CI saw it once).
+	refused := false
+	var got string
+	for round := 0; round < 3 && !refused; round++ {
+		var idle []net.Conn
+		for range 256 {
+			conn, err := net.DialTimeout("tcp", peerAddr, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idle = append(idle, conn)
 		}
-		idle = append(idle, conn)
+		for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); {
+			if got = try("*1\r\n$4\r\nPING\r\n"); got == "" {
+				refused = true
+				break
+			}
+		}
+		for _, conn := range idle {
+			conn.Close()
+		}
 	}
-	for deadline := time.Now().Add(4 * time.Second); ; {
-		got := try("*1\r\n$4\r\nPING\r\n")
-		if got == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("with 256 connections waiting for PEERAUTH, one more got %q, want it closed without a reply", got)
-		}
-	}
-	for _, conn := range idle {
-		conn.Close()
+	if !refused {
+		t.Fatalf("with 256 connections waiting for PEERAUTH, one more got %q (3 rounds of 4 s), want it closed without a reply", got)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		got := try("*1\r\n$4\r\nPING\r\n")

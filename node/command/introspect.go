@@ -96,7 +96,11 @@ func writeCommandInfo(c *Ctx, s *Spec) {
 	c.R.Int(int64(s.FirstKey))
 	c.R.Int(int64(s.LastKey))
 	c.R.Int(int64(s.Step))
-	c.R.Set(0) // ACL categories
+	cats := CategoriesOf(s.Name).Names()
+	c.R.Set(len(cats))
+	for _, cat := range cats {
+		c.R.Simple(cat)
+	}
 	c.R.Set(0) // tips
 	c.R.Set(0) // key specs
 	c.R.Set(0) // subcommands
