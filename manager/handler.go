@@ -132,7 +132,7 @@ func (m *Member) Handler() http.Handler {
 		// that do not yet), with the table's health (under-replicated?)
 		// as this node's view has it.
 		lagging := m.waitApplied(ctx, rev)
-		out := api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}
+		out := api.TableRecord(t)
 		if st := m.State(); st != nil && st.Revision >= rev {
 			if x, ok := st.Tables[t.Name]; ok && x.ID == t.ID {
 				out = api.TableOf(st, x)
@@ -153,7 +153,7 @@ func (m *Member) Handler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
-		return api.Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}, nil
+		return api.TableRecord(t), nil
 	}, func(r *http.Request) func(*meta.State) bool {
 		name := r.PathValue("name")
 		var old string

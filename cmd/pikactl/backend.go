@@ -4,12 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/pika-node/pika-node/manager/api"
 	"github.com/pika-node/pika-node/manager/etcdconn"
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/tlsconf"
 )
 
 // backend is what the commands need from the cluster. Both
@@ -147,13 +146,9 @@ func (a *app) httpsConfig() (*tls.Config, error) {
 	if a.opts.cacert == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(a.opts.cacert)
+	pool, err := tlsconf.LoadCAs(a.opts.cacert)
 	if err != nil {
 		return nil, &usageError{msg: fmt.Sprintf("--cacert: %v", err)}
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, &usageError{msg: fmt.Sprintf("--cacert %s: no PEM certificate in it", a.opts.cacert)}
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
 }

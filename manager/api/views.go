@@ -82,12 +82,16 @@ func TablesOf(st *meta.State) []Table {
 	return out
 }
 
+// TableRecord is the view of a table's record alone, without the health
+// its slots give it (TableOf).
+func TableRecord(t meta.TableInfo) Table {
+	return Table{ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode, HasPassword: t.HasPassword()}
+}
+
 // TableOf builds one table's view.
 func TableOf(st *meta.State, t meta.TableInfo) Table {
-	v := Table{
-		ID: t.ID, Name: t.Name, Slots: t.Slots, Replicas: t.Replicas, Mode: t.Mode,
-		HasPassword: t.HasPassword(), Health: HealthOK,
-	}
+	v := TableRecord(t)
+	v.Health = HealthOK
 	slots := st.Slots[t.ID]
 	for n := range t.Slots {
 		si, ok := slots[meta.SlotID(n)]

@@ -145,14 +145,22 @@ func load(f Files) (*material, error) {
 	}
 	m := &material{cert: cert}
 	if f.CA != "" {
-		pem, err := os.ReadFile(f.CA)
-		if err != nil {
+		if m.cas, err = LoadCAs(f.CA); err != nil {
 			return nil, fmt.Errorf("tls-ca-cert-file: %w", err)
-		}
-		m.cas = x509.NewCertPool()
-		if !m.cas.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls-ca-cert-file %s: no PEM certificate in it", f.CA)
 		}
 	}
 	return m, nil
+}
+
+// LoadCAs reads the PEM certificates of a CA file into a pool.
+func LoadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }
