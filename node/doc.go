@@ -1,7 +1,9 @@
 // Package node wires a pika-node together: it owns the client listener and
 // connections (accepted, and maxclients fitted to the open file limit, by
-// node/listen), the connection and server commands (PING, AUTH, SELECT,
-// CLIENT, INFO, CONFIG, ...), and the lifecycle of the storage engine and
+// node/listen; the TLS port's after a handshake with node/tlsconf's
+// config), the connection and server commands (PING, AUTH with the
+// verified passwords remembered in passwordcache.go, SELECT, CLIENT,
+// INFO, CONFIG, ACL as for the default user alone, ...), and the lifecycle of the storage engine and
 // its background work, the peer port, and the node's side of the proxy
 // (router.Runner) and of the commit policy (which Committer a table's
 // writes use). A connection's MULTI block and WATCH, and the running of a

@@ -9,10 +9,11 @@
 //
 // # Wire
 //
-// RESP both ways, on the peer port (port + 10000): a request is an array
-// of bulk strings, its name first (any case). A connection opens with
-// PEERAUTH; anything else first, or a wrong secret, is answered with an
-// error, logged, and the connection closed.
+// RESP both ways, on the peer port (port + 10000), inside mutual TLS when
+// the node runs with --tls-cluster (Config.TLS on the dialling side): a
+// request is an array of bulk strings, its name first (any case). A
+// connection opens with PEERAUTH; anything else first, or a wrong secret,
+// is answered with an error, logged, and the connection closed.
 //
 //	PEERAUTH <secret> <node-id>                           +OK                                  Auth
 //	FWD <table> <proto> <n> (<slot> <epoch>){n} <cmd> <args>...

@@ -25,7 +25,9 @@
 // The package also owns how a table's writes commit and what each slot's
 // copy here is for. AsyncLeader is the async tables' storage.Committer: it
 // admits a write only while the routing names this node the slot's leader
-// with no handover, and commits locally. SlotRoles sets each slot's
+// with no handover and, for a slot another replica could take over, while
+// the node's etcd lease is known to live (the lease fence), and commits
+// locally. SlotRoles sets each slot's
 // storage.SlotRole from the routing (logged for followers, followed, its
 // epoch, raft-owned) and deletes the copies of async slots this node no
 // longer holds. SlotQueries answers the manager's questions about a copy

@@ -9,9 +9,13 @@
 //     outside a test; Kill with SIGKILL, Stop with SIGTERM and a deadline,
 //     Exited, Tail and DumpLog of the log's last lines);
 //   - a pika-node process (Node: StartNode, SpawnNode; its RESP, peer and
-//     HTTP addresses; /healthz and WaitHealthy);
-//   - Debian's etcd as a process (Etcd: StartEtcd, SpawnEtcd), and an
-//     embedded etcd in this process (StartEmbeddedEtcd, EmbeddedEtcdArgs);
+//     HTTP addresses; /healthz and WaitHealthy), started with the tests'
+//     admin token (AdminToken) and the lowest bcrypt cost;
+//   - Debian's etcd as a process (Etcd: StartEtcd, SpawnEtcd; over TLS
+//     with client certificates: StartEtcdTLS), and an embedded etcd in
+//     this process (StartEmbeddedEtcd, EmbeddedEtcdArgs);
+//   - a test certificate authority with server and client certificates
+//     (WriteTLSFiles);
 //   - waiting for a condition: WaitFor in a test, Poll outside one (in a
 //     TestMain), which gives up early when a process has exited;
 //   - a throw-away redis-server with a RESP2 connection (Redis:
