@@ -1,0 +1,210 @@
+package acl
+
+import "fmt"
+
+// Fault is why Redis 7.0 refuses a rule (the errno its ACLSetUser sets),
+// and its Error is Redis's text for it (ACLSetUserStringError). A
+// *RuleError wraps one: errors.Is(err, acl.ErrSyntax) tells them apart.
+type Fault int
+
+// The faults, with the errno acl.c uses for each.
+const (
+	ErrSyntax               Fault = iota + 1 // EINVAL: a rule or pattern Redis cannot read
+	ErrUnknownCommand                        // ENOENT: a command or category Redis 7.0 does not have
+	ErrKeyAfterAll                           // EEXIST: a key pattern after allkeys
+	ErrChannelAfterAll                       // EISDIR: a channel pattern after allchannels
+	ErrNoSuchPassword                        // ENODEV: removing a password the user does not have
+	ErrBadHash                               // EBADMSG: "#" or "!" without 64 lowercase hex digits
+	ErrFirstArgOfSubcommand                  // ECHILD: +container|sub|arg
+	ErrUnmatchedParenthesis                  // a "(" selector that no rule closes
+)
+
+func (f Fault) Error() string {
+	switch f {
+	case ErrSyntax:
+		return "Syntax error"
+	case ErrUnknownCommand:
+		return "Unknown command or category name in ACL"
+	case ErrKeyAfterAll:
+		return "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns"
+	case ErrChannelAfterAll:
+		return "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels"
+	case ErrNoSuchPassword:
+		return "The password you are trying to remove from the user does not exist"
+	case ErrBadHash:
+		return "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+	case ErrFirstArgOfSubcommand:
+		return "Allowing first-arg of a subcommand is not supported"
+	case ErrUnmatchedParenthesis:
+		return "Unmatched parenthesis in acl selector"
+	}
+	return "Wrong format"
+}
+
+// RuleError is a rule SetRules refused. Its Error is redis-server 7.0's
+// reply to ACL SETUSER for it, "ERR Error in ACL SETUSER modifier
+// '<rule>': <fault>", or "ERR Unmatched parenthesis in acl selector
+// starting at '<rule>'.".
+type RuleError struct {
+	// Rule is the rule as Redis names it: a selector spread over several
+	// rules is named merged ("(~k* +get)"); for an unmatched parenthesis,
+	// the rule that opened it.
+	Rule  string
+	Fault Fault
+}
+
+func (e *RuleError) Error() string {
+	if e.Fault == ErrUnmatchedParenthesis {
+		return fmt.Sprintf("ERR Unmatched parenthesis in acl selector starting at '%s'.", e.Rule)
+	}
+	return fmt.Sprintf("ERR Error in ACL SETUSER modifier '%s': %s", e.Rule, e.Fault.Error())
+}
+
+func (e *RuleError) Unwrap() error { return e.Fault }
+
+// mergeSelectors joins a selector spread over several rules into one, with
+// single spaces, as Redis's ACLMergeSelectorArguments: a rule that starts
+// with "(" and does not end with ")" opens one, and the next rule that
+// ends with ")" closes it (rules between are taken whole, "(" or not).
+func mergeSelectors(rules []string) ([]string, error) {
+	out := make([]string, 0, len(rules))
+	open := -1
+	var cur string
+	for i, op := range rules {
+		switch {
+		case open >= 0:
+			cur += " " + op
+			if op != "" && op[len(op)-1] == ')' {
+				out = append(out, cur)
+				open = -1
+			}
+		case op != "" && op[0] == '(' && op[len(op)-1] != ')':
+			open, cur = i, op
+		default:
+			out = append(out, op)
+		}
+	}
+	if open >= 0 {
+		return nil, &RuleError{Rule: cstr(rules[open]), Fault: ErrUnmatchedParenthesis}
+	}
+	return out, nil
+}
+
+// splitArgs splits a selector's rules as Redis's sdssplitargs does: on
+// spaces, with "double quotes" (C escapes and \xHH inside) and 'single
+// quotes'. A quote must close and be followed by a space or the end; when
+// not, Redis gets no rules at all, and the selector is empty (it does not
+// fail). The text is read up to a NUL byte, as C reads it.
+func splitArgs(line string) []string {
+	line = cstr(line)
+	var out []string
+	i := 0
+	for {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
+			return out
+		}
+		var cur []byte
+		inq, insq := false, false
+	token:
+		for {
+			var c byte // 0 at the end, as C's terminator
+			if i < len(line) {
+				c = line[i]
+			}
+			next := func(k int) byte {
+				if i+k < len(line) {
+					return line[i+k]
+				}
+				return 0
+			}
+			switch {
+			case inq:
+				switch {
+				case c == '\\' && next(1) == 'x' && isHex(next(2)) && isHex(next(3)):
+					cur = append(cur, unhex(next(2))<<4|unhex(next(3)))
+					i += 3
+				case c == '\\' && next(1) != 0:
+					i++
+					cur = append(cur, unescape(line[i]))
+				case c == '"':
+					if n := next(1); n != 0 && !isSpace(n) {
+						return nil
+					}
+					i++
+					break token
+				case c == 0:
+					return nil
+				default:
+					cur = append(cur, c)
+				}
+			case insq:
+				switch {
+				case c == '\\' && next(1) == '\'':
+					i++
+					cur = append(cur, '\'')
+				case c == '\'':
+					if n := next(1); n != 0 && !isSpace(n) {
+						return nil
+					}
+					i++
+					break token
+				case c == 0:
+					return nil
+				default:
+					cur = append(cur, c)
+				}
+			default:
+				switch c {
+				case ' ', '\n', '\r', '\t', 0:
+					if c != 0 {
+						i++
+					}
+					break token
+				case '"':
+					inq = true
+				case '\'':
+					insq = true
+				default:
+					cur = append(cur, c)
+				}
+			}
+			if c != 0 {
+				i++
+			}
+		}
+		out = append(out, string(cur))
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
+
+func unescape(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'b':
+		return '\b'
+	case 'a':
+		return '\a'
+	}
+	return c
+}
