@@ -3,18 +3,22 @@ package node
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/acl"
 	"github.com/pika-node/pika-node/node/command"
 )
 
-// ACL, as a redis-server 7.0 with no user but the default one answers it
-// (docs/acl.md designs the users; they are not built): every connection
-// is the default user, on, without a password, allowed every command, key
-// and channel. Table passwords are not ACL users. ACL SETUSER is refused
-// until users exist; ACL DELUSER deletes nothing, as Redis for unknown
-// names.
+// ACL as redis-server 7.0 answers it, over the cluster's users
+// (users.go, docs/acl.md): SETUSER and DELUSER change them everywhere
+// before they answer; LOG and WHOAMI are this node's, as Redis's are its
+// server's; SAVE and LOAD answer that no ACL file is used (etcd keeps
+// the users).
 
 const aclNoFile = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."
 
@@ -72,48 +76,37 @@ func (n *Node) cmdACL(c *command.Ctx) error {
 	case "cat":
 		return n.aclCat(c)
 	case "whoami":
-		c.R.BulkString(defaultUser)
+		c.R.BulkString(connOf(c).ident.Load().user)
 	case "users":
-		c.R.Array(1)
-		c.R.BulkString(defaultUser)
+		names := n.users.set().names()
+		c.R.Array(len(names))
+		for _, name := range names {
+			c.R.BulkString(name)
+		}
 	case "list":
-		c.R.Array(1)
-		c.R.BulkString("user default on nopass ~* &* +@all")
+		set := n.users.set()
+		names := set.names()
+		c.R.Array(len(names))
+		for _, name := range names {
+			c.R.BulkString("user " + name + " " + set.byName[name].Describe())
+		}
 	case "getuser":
-		if string(c.Args[2]) != defaultUser {
+		usr, ok := n.users.set().byName[string(c.Args[2])]
+		if !ok {
 			c.R.Null()
 			return nil
 		}
-		c.R.Map(6)
-		c.R.BulkString("flags")
-		c.R.Set(2)
-		c.R.BulkString("on")
-		c.R.BulkString("nopass")
-		c.R.BulkString("passwords")
-		c.R.Array(0)
-		c.R.BulkString("commands")
-		c.R.BulkString("+@all")
-		c.R.BulkString("keys")
-		c.R.BulkString("~*")
-		c.R.BulkString("channels")
-		c.R.BulkString("&*")
-		c.R.BulkString("selectors")
-		c.R.Array(0)
+		getuserReply(c, usr)
 	case "log":
-		return aclLog(c)
+		return n.aclLogCmd(c)
 	case "genpass":
 		return aclGenpass(c)
 	case "save", "load":
 		return command.Error(aclNoFile)
 	case "deluser":
-		for _, name := range c.Args[2:] {
-			if string(name) == defaultUser {
-				return command.Error("ERR The 'default' user cannot be removed")
-			}
-		}
-		c.R.Int(0)
+		return n.aclDeluser(c)
 	case "setuser":
-		return command.Error("ERR ACL users are not supported by pika-node yet: tables have passwords (pikactl table set-password)")
+		return n.aclSetuser(c)
 	case "dryrun":
 		return n.aclDryrun(c)
 	case "help":
@@ -124,6 +117,121 @@ func (n *Node) cmdACL(c *command.Ctx) error {
 	}
 	return nil
 }
+
+// names lists the users' names, sorted (as Redis's rax keeps them).
+func (s *userSet) names() []string {
+	names := slices.Collect(maps.Keys(s.byName))
+	slices.Sort(names)
+	return names
+}
+
+// getuserReply answers ACL GETUSER for usr, as redis-server 7.0 does.
+func getuserReply(c *command.Ctx, usr *acl.User) {
+	c.R.Map(6)
+	c.R.BulkString("flags")
+	flags := usr.Flags()
+	c.R.Set(len(flags))
+	for _, f := range flags {
+		c.R.BulkString(f)
+	}
+	c.R.BulkString("passwords")
+	pws := usr.Passwords()
+	c.R.Array(len(pws))
+	for _, p := range pws {
+		c.R.BulkString(p)
+	}
+	sels := usr.Selectors()
+	root := sels[0]
+	c.R.BulkString("commands")
+	c.R.BulkString(root.Commands)
+	c.R.BulkString("keys")
+	c.R.BulkString(root.Keys)
+	c.R.BulkString("channels")
+	c.R.BulkString(root.Channels)
+	c.R.BulkString("selectors")
+	c.R.Array(len(sels) - 1)
+	for _, sel := range sels[1:] {
+		c.R.Map(3)
+		c.R.BulkString("commands")
+		c.R.BulkString(sel.Commands)
+		c.R.BulkString("keys")
+		c.R.BulkString(sel.Keys)
+		c.R.BulkString("channels")
+		c.R.BulkString(sel.Channels)
+	}
+}
+
+// aclSetuser is ACL SETUSER: the rules apply on top of the user's stored
+// ones (a new user starts as Redis's), all or none.
+func (n *Node) aclSetuser(c *command.Ctx) error {
+	name := string(c.Args[2])
+	if err := acl.CheckName(name); err != nil {
+		return command.Error(err.Error())
+	}
+	if name == adminUser {
+		return command.Error("ERR '" + adminUser + "' is pika-node's built-in administrator (its password is the cluster's admin token) and cannot be changed")
+	}
+	if _, ok := n.proxy.Routing().TableNamed(name); ok && name != defaultUser {
+		return command.Error("ERR '" + name + "' is the name of a table (AUTH " + name + " <password> opens it): an ACL user cannot have it")
+	}
+	rules := make([]string, 0, len(c.Args)-3)
+	for _, a := range c.Args[3:] {
+		rules = append(rules, string(a))
+	}
+	err := n.writeUsers(func(users meta.ACLUsers) (meta.ACLUsers, error) {
+		usr := acl.NewDefaultUser()
+		if rec, ok := users[name]; ok {
+			var err error
+			if usr, err = buildUser(name, rec, n.users.hasher); err != nil {
+				return nil, err
+			}
+		} else if name != defaultUser {
+			usr = acl.NewUser(name)
+		}
+		if err := usr.SetRules(rules, n.users.hasher); err != nil {
+			return nil, command.Error(err.Error())
+		}
+		users[name] = recordOf(usr)
+		return users, nil
+	})
+	if err != nil {
+		return err
+	}
+	c.R.OK()
+	return nil
+}
+
+// aclDeluser is ACL DELUSER: the number of users deleted; their
+// connections, on every node, are closed.
+func (n *Node) aclDeluser(c *command.Ctx) error {
+	for _, name := range c.Args[2:] {
+		if string(name) == defaultUser {
+			return command.Error("ERR The 'default' user cannot be removed")
+		}
+	}
+	deleted := 0
+	err := n.writeUsers(func(users meta.ACLUsers) (meta.ACLUsers, error) {
+		deleted = 0
+		for _, name := range c.Args[2:] {
+			if _, ok := users[string(name)]; ok {
+				delete(users, string(name))
+				deleted++
+			}
+		}
+		if deleted == 0 {
+			return nil, errNothingToDelete
+		}
+		return users, nil
+	})
+	if err != nil && err != errNothingToDelete {
+		return err
+	}
+	c.R.Int(int64(deleted))
+	return nil
+}
+
+// errNothingToDelete ends a DELUSER of no existing user without a write.
+var errNothingToDelete = errors.New("no such user")
 
 // aclCat lists the categories, or the commands and subcommands of one
 // that this node has.
@@ -151,20 +259,24 @@ func (n *Node) aclCat(c *command.Ctx) error {
 	return nil
 }
 
-// aclLog answers ACL LOG: nothing is ever refused by an ACL yet.
-func aclLog(c *command.Ctx) error {
+// aclLogCmd answers ACL LOG [count | RESET].
+func (n *Node) aclLogCmd(c *command.Ctx) error {
+	count := 10
 	switch {
 	case len(c.Args) > 3:
 		return command.Error("ERR unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP.")
 	case len(c.Args) == 3 && strings.EqualFold(string(c.Args[2]), "reset"):
+		n.aclLog.reset()
 		c.R.Simple("OK")
 		return nil
 	case len(c.Args) == 3:
-		if _, err := strconv.ParseInt(string(c.Args[2]), 10, 64); err != nil {
-			return command.Error("ERR value is not an integer or out of range")
+		v, err := parseLogCount(c.Args[2])
+		if err != nil {
+			return err
 		}
+		count = v
 	}
-	c.R.Array(0)
+	n.aclLog.reply(c, count)
 	return nil
 }
 
@@ -193,10 +305,11 @@ func aclGenpass(c *command.Ctx) error {
 	return nil
 }
 
-// aclDryrun answers whether user may run a command: the default user may
-// run every command this node has.
+// aclDryrun answers whether a user may run a command, as its rules say
+// here (a table's password is not asked).
 func (n *Node) aclDryrun(c *command.Ctx) error {
-	if string(c.Args[2]) != defaultUser {
+	usr, ok := n.users.set().byName[string(c.Args[2])]
+	if !ok {
 		return command.Error("ERR User '" + string(c.Args[2]) + "' not found")
 	}
 	spec := n.tbl.Lookup(c.Args[3])
@@ -205,6 +318,14 @@ func (n *Node) aclDryrun(c *command.Ctx) error {
 	}
 	if !spec.ArityOK(len(c.Args) - 3) {
 		return command.WrongArgs(spec.Name)
+	}
+	if err := usr.Check(c.Args[3:]); err != nil {
+		var d *acl.Denied
+		if errors.As(err, &d) {
+			c.R.BulkString(d.DryrunText())
+			return nil
+		}
+		return err
 	}
 	c.R.Simple("OK")
 	return nil

@@ -147,6 +147,14 @@ func (n *Node) applyState(st *meta.State) {
 	}
 	n.txns.SetFunctions(st.Functions, st.Revision)
 	n.applyClusterConfig(st)
+	anyPassword := false
+	for _, t := range snap.Tables() {
+		anyPassword = anyPassword || t.HasPassword()
+	}
+	n.passwordTables.Store(anyPassword)
+	tok := st.AdminTokenHash
+	n.adminTokenHash.Store(&tok)
+	n.applyUsers(st.ACLUsers, st.ACLRevision)
 	prev := n.proxy.Publish(snap)
 	if prev == nil || prev.Revision != snap.Revision {
 		n.log.Debug("routing snapshot", "revision", snap.Revision, "tables", len(snap.Tables()))

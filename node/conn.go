@@ -30,9 +30,18 @@ type client struct {
 	created time.Time
 	name    atomic.Pointer[string]
 	table   storage.TableID
+	// shownTable is table, for other connections' CLIENT LIST.
+	shownTable atomic.Uint32
 	// grants holds the tables AUTH opened, with the password hash it
-	// matched (a table is open while its hash is still that one).
-	grants map[storage.TableID]string
+	// matched (a table is open while its hash is still that one); copied
+	// on write, for CLIENT LIST's tenant view.
+	grants atomic.Pointer[map[storage.TableID]string]
+	// ident is the connection's user (users.go); openedAll says, at
+	// routing revision openedAllRev, whether it opened every table that
+	// has a password (heldAsTenant; its goroutine only).
+	ident        atomic.Pointer[identity]
+	openedAllRev int64
+	openedAll    bool
 	// pending are forwarded commands whose replies are not placed yet,
 	// and run runs the proxy's parts of this connection's commands here.
 	pending  router.Pending
@@ -82,6 +91,8 @@ func (n *Node) registerClient(c net.Conn) (*client, error) {
 		killed:  make(chan struct{}),
 	}
 	cl.lastUsed.Store(time.Now().UnixNano())
+	cl.ident.Store(n.newIdentity())
+	cl.openedAllRev = -1
 	n.clientsMu.Lock()
 	defer n.clientsMu.Unlock()
 	if n.closing {
@@ -253,15 +264,41 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
-// tableOpen reports whether the connection may use table tb: it has no
-// password, or AUTH matched its current one. A table that no longer
+// tableOpen reports whether the connection may use table tb: it is let
+// in (users.go), and tb has no password, or AUTH matched its current one,
+// or the connection's user opens every table. A table that no longer
 // exists (nil) is open: commands that need it fail with errNoTable.
 func tableOpen(cl *client, tb *router.Table) bool {
-	if tb == nil || !tb.HasPassword() {
+	id := cl.ident.Load()
+	if !id.authed {
+		return false
+	}
+	if tb == nil || !tb.HasPassword() || id.allTables {
 		return true
 	}
-	h, ok := cl.grants[tb.ID]
+	g := cl.grants.Load()
+	if g == nil {
+		return false
+	}
+	h, ok := (*g)[tb.ID]
 	return ok && h == tb.PasswordHash
+}
+
+// tableID is the connection's table, read from any goroutine.
+func (cl *client) tableID() storage.TableID { return storage.TableID(cl.shownTable.Load()) }
+
+// setTable selects the connection's table.
+func (cl *client) setTable(t storage.TableID) {
+	cl.table = t
+	cl.shownTable.Store(uint32(t))
+}
+
+// grantsCopy is the tables AUTH opened (not to be changed).
+func (cl *client) grantsCopy() map[storage.TableID]string {
+	if g := cl.grants.Load(); g != nil {
+		return *g
+	}
+	return nil
 }
 
 // otherTable is command.Ctx.OtherTable for cl's commands: a table of the
@@ -312,7 +349,12 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	if cl.tx.Open() && (spec == nil || !txn.RunsInMulti(spec)) {
 		pb.Commit() // a batch's replies stay contiguous
-		n.txns.Queue(cl, c, spec, tb, open)
+		n.txns.Queue(cl, c, spec, tb, func() string {
+			if !open && spec.Flags&command.NoAuth == 0 {
+				return "NOAUTH Authentication required."
+			}
+			return n.aclRefusal(cl, c.Args, "multi")
+		})
 		return
 	}
 	if cl.tx.Open() && spec.Name == "exec" && cl.pending.Len() > 0 {
@@ -366,8 +408,20 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		n.stats.Of(spec).Failed.Add(1)
 		return
 	}
+	msg := ""
 	if !open && spec.Flags&command.NoAuth == 0 {
-		c.R.Error("NOAUTH Authentication required.")
+		msg = "NOAUTH Authentication required."
+	} else {
+		msg = n.aclRefusal(cl, c.Args, "toplevel")
+	}
+	if msg != "" {
+		pb.Commit()
+		if spec.Name == "exec" {
+			// Redis discards the block of a refused EXEC, saying why.
+			n.txns.End(cl)
+			msg = "EXECABORT Transaction discarded because of: " + msg
+		}
+		c.R.Error(msg)
 		n.stats.Of(spec).Rejected.Add(1)
 		return
 	}
@@ -401,6 +455,12 @@ func (n *Node) dispatch(cl *client, c *command.Ctx, spec *command.Spec, snap *ro
 	switch {
 	case batched:
 		pb.Run(spec, c, tb.Mode == meta.ModeRaft)
+	case r.Kind == router.Remote && spec.Flags&command.OwnLocks != 0 && n.aclRestricted(cl):
+		// A script of a connection whose ACL may refuse runs from here
+		// (across the nodes leading its keys), so that each command it
+		// calls is checked against the connection's user: a node that
+		// ran it for a forward would not know the user.
+		command.Run(spec, c)
 	case r.Kind == router.Remote && (r.Unit || spec.Flags&command.OwnLocks != 0 || spec.Timeout != nil):
 		// Its reply is awaited now: later commands may travel on the
 		// peer connections of its other slots (a script's: of any key it

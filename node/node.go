@@ -74,6 +74,14 @@ type Node struct {
 	// counts them (authlimit.go).
 	authLimit    *authLimiter
 	authFailures atomic.Int64
+	// users are the ACL users in force, aclLog the refusals (users.go,
+	// acllog.go); adminTokenHash is the cluster admin token's record
+	// (AUTH pika-admin); passwordTables says some table has a password
+	// (the nopass default user is then held to a tenant's rules).
+	users          *users
+	aclLog         *aclLog
+	adminTokenHash atomic.Pointer[string]
+	passwordTables atomic.Bool
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
 	// notifyClasses is notify-keyspace-events (command.EventClass),
@@ -216,6 +224,8 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		parts:       newParts(),
 		pause:       newClientPause(),
 		authLimit:   newAuthLimiter(),
+		users:       newUsers(cfg.PasswordHashCost),
+		aclLog:      newACLLog(),
 	}
 	lc := peer.LinksConfig{Self: string(n.id), MaxForwardReply: n.cfg.MaxQueryBytes}
 	if cfg.TLSCluster {

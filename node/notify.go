@@ -85,11 +85,18 @@ func (n *Node) setClusterNotify(v string) error {
 // handleConfigSet applies another node's CONFIG SET of a cluster-wide
 // parameter (CFGSET).
 func (n *Node) handleConfigSet(r *resp.Reply, req peer.ConfigSet) {
-	if req.Param != notifyParam {
+	switch req.Param {
+	case notifyParam:
+		n.setNotify(req.Value, req.Revision)
+	case aclUsersParam:
+		if err := n.applyUsersPushed(req.Value, req.Revision); err != nil {
+			r.Error(peer.Refuse("ACL users: " + err.Error()))
+			return
+		}
+	default:
 		r.Error(peer.Refuse("no cluster-wide parameter " + req.Param))
 		return
 	}
-	n.setNotify(req.Value, req.Revision)
 	r.OK()
 }
 

@@ -220,7 +220,7 @@ const settingWait = 2 * time.Second
 // are closed; the caller's own after its reply.
 func (n *Node) clientKillCmd(c *command.Ctx) error {
 	self := connOf(c)
-	var addr, laddr, typ *string
+	var addr, laddr, typ, user *string
 	var id uint64
 	skipme := true
 	args := c.Args[2:]
@@ -253,9 +253,10 @@ func (n *Node) clientKillCmd(c *command.Ctx) error {
 			case "laddr":
 				laddr = &v
 			case "user":
-				if v != "default" {
+				if _, ok := n.users.set().byName[v]; !ok && v != adminUser {
 					return command.Error("ERR No such user '" + v + "'")
 				}
+				user = &v
 			case "skipme":
 				switch strings.ToLower(v) {
 				case "yes":
@@ -271,9 +272,12 @@ func (n *Node) clientKillCmd(c *command.Ctx) error {
 		}
 	}
 	killed := 0
+	tenant := n.tenantView(self)
 	for _, other := range n.clientsSnapshot(nil) {
 		switch {
-		case addr != nil && other.addr != *addr,
+		case tenant && !sameTenant(self, other),
+			user != nil && other.ident.Load().user != *user,
+			addr != nil && other.addr != *addr,
 			laddr != nil && other.laddr != *laddr,
 			id != 0 && other.id != id,
 			typ != nil && *typ != other.kind(),

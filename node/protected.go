@@ -27,13 +27,16 @@ const protectedModeDenied = "-DENIED pika-node is running in protected mode beca
 
 // protectedRefusal reports whether protected mode refuses a client
 // connection from addr: it is on, the client is not on the loopback
-// interface, and the default table has no password (Redis's default user
-// without one).
+// interface, the default user has no password (Redis's check), and the
+// default table has none either.
 func (n *Node) protectedRefusal(addr net.Addr) bool {
 	if !n.protectedMode.Load() {
 		return false
 	}
 	if tcp, ok := addr.(*net.TCPAddr); !ok || tcp.IP.IsLoopback() {
+		return false
+	}
+	if !n.users.set().byName["default"].NoPass() {
 		return false
 	}
 	snap := n.proxy.Routing()

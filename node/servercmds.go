@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 	"strconv"
@@ -121,7 +122,7 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 		if !ok {
 			return command.ErrNotInt
 		}
-		connOf(c).table = tb.ID
+		connOf(c).setTable(tb.ID)
 		c.R.OK()
 		return nil
 	}
@@ -137,7 +138,7 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 			return command.Error("ERR DB index is out of range")
 		}
 	}
-	connOf(c).table = t
+	connOf(c).setTable(t)
 	c.R.OK()
 	return nil
 }
@@ -145,15 +146,21 @@ func (n *Node) cmdSelect(c *command.Ctx) error {
 const errNoPassword = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
 const errWrongPass = "WRONGPASS invalid username-password pair or user is disabled."
 
+// grant opens table tb to cl (copied on write: CLIENT LIST reads it).
 func grant(cl *client, tb *router.Table) {
-	if cl.grants == nil {
-		cl.grants = map[storage.TableID]string{}
+	g := maps.Clone(cl.grantsCopy())
+	if g == nil {
+		g = map[storage.TableID]string{}
 	}
-	cl.grants[tb.ID] = tb.PasswordHash
+	g[tb.ID] = tb.PasswordHash
+	cl.grants.Store(&g)
+	cl.openedAllRev = -1
 }
 
-// authenticate opens tables. With user "" or "default" (AUTH password) it
-// opens every table whose password is pass; with a table name as user
+// authenticate is AUTH and HELLO's AUTH: it makes the connection an ACL
+// user, the administrator or the default user, or opens tables
+// (authenticateAs). Of tables: with user "" or "default" (AUTH password)
+// it opens every table whose password is pass; with a table name as user
 // (AUTH table password, Redis 6's form) that one table. A table without
 // a password opens with any password, as Redis's nopass default user does.
 // user is "" for the one-argument form; an empty name given as a user is
@@ -161,26 +168,86 @@ func grant(cl *client, tb *router.Table) {
 // table unknown to this node could explain (no such table name; no table
 // whose password matched) is decided again after catching up with etcd.
 //
-// Failures are counted (INFO acl_access_denied_auth, pika_auth_failures_total)
-// and limited per source address (authLimiter): past the limit AUTH is
-// refused without trying the password.
+// Failures are counted (INFO acl_access_denied_auth, pika_auth_failures_total),
+// logged in ACL LOG, and limited per source address (authLimiter): past
+// the limit AUTH is refused without trying the password.
 func (n *Node) authenticate(cl *client, user, pass string, oneArg bool) error {
 	host := hostOf(cl.addr)
 	if !n.authLimit.allowed(host) {
 		n.authFailures.Add(1)
 		return command.Error(errAuthThrottled)
 	}
-	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg, n.passwords.check)
-	if err != nil && unknown {
-		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg, n.passwords.check)
-	}
+	err := n.authenticateAs(cl, user, pass, oneArg)
 	if err != nil {
 		if msg, _ := command.ErrorReply(err); msg == errWrongPass {
 			n.authFailures.Add(1)
 			n.authLimit.failed(host)
+			name := user
+			if oneArg {
+				name = "default"
+			}
+			n.aclLog.add("auth", "AUTH", "toplevel", name, n.clientLine(cl))
 		}
 	}
 	return err
+}
+
+// authenticateAs is authenticate once its address may try: the admin
+// user, an ACL user, the default user's passwords, then tables
+// (users.go says what each lets the connection do).
+func (n *Node) authenticateAs(cl *client, user, pass string, oneArg bool) error {
+	name := user
+	if oneArg {
+		name = "default"
+	}
+	set := n.users.set()
+	switch usr, ok := set.byName[name]; {
+	case name == adminUser:
+		h := n.adminTokenHash.Load()
+		if h == nil || *h == "" || !n.passwords.check(*h, pass) {
+			return command.Error(errWrongPass)
+		}
+		cl.ident.Store(&identity{kind: asAdmin, user: adminUser, authed: true, allTables: true})
+		return nil
+	case ok && name != "default":
+		if !usr.Enabled() || !(usr.NoPass() || n.matchesAny(usr.PasswordRecords(), pass)) {
+			return command.Error(errWrongPass)
+		}
+		cl.ident.Store(&identity{kind: asUser, user: name, authed: true, allTables: true})
+		return nil
+	}
+	def := set.byName["default"]
+	if name == "default" && def.Enabled() && !def.NoPass() && n.matchesAny(def.PasswordRecords(), pass) {
+		cl.ident.Store(&identity{kind: asDefault, user: "default", authed: true, allTables: true})
+		return nil
+	}
+	unknown, err := authenticateIn(n.proxy.Routing(), cl, user, pass, oneArg, n.passwords.check)
+	if err != nil && unknown {
+		_, err = authenticateIn(n.caughtUp(catchUpWait), cl, user, pass, oneArg, n.passwords.check)
+	}
+	openDefault := def.Enabled() && def.NoPass()
+	if err != nil {
+		if msg, _ := command.ErrorReply(err); msg == errNoPassword && !openDefault {
+			return command.Error(errWrongPass) // the default user has a password, and this is not it
+		}
+		return err
+	}
+	if openDefault {
+		cl.ident.Store(&identity{kind: asDefault, user: "default", authed: true})
+	} else {
+		cl.ident.Store(&identity{kind: asTenant, user: "default", authed: true})
+	}
+	return nil
+}
+
+// matchesAny reports whether pass is the password of one of records.
+func (n *Node) matchesAny(records []string, pass string) bool {
+	for _, r := range records {
+		if n.passwords.check(r, pass) {
+			return true
+		}
+	}
+	return false
 }
 
 // errAuthThrottled refuses AUTH from an address past its failures.
@@ -376,7 +443,11 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			}
 		}
 		var b strings.Builder
+		tenant := n.tenantView(cl)
 		for _, other := range n.clientsSnapshot(ids) {
+			if tenant && !sameTenant(cl, other) {
+				continue
+			}
 			if byType {
 				s := other.sub.Load()
 				if subscribed := s != nil && s.Subscribed(); subscribed != pubsubOnly {
@@ -524,8 +595,8 @@ func (n *Node) clientLine(cl *client) string {
 	if n.blocked.IsBlocked(cl.id) || cl.paused.Load() {
 		flags = "b"
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=%d\n",
-		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.table, subs, psubs, ssubs, cmd, proto)
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=-1 resp=%d\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.tableID(), subs, psubs, ssubs, cmd, cl.ident.Load().user, proto)
 }
 
 func cmdTime(c *command.Ctx) error {

@@ -42,6 +42,7 @@ func (n *Node) newTxns() *txn.Txns {
 		},
 		Classify:  routedCommand,
 		Functions: functionStore{n},
+		ScriptACL: n.scriptACL,
 	})
 }
 

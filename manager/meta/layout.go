@@ -81,6 +81,10 @@ func (l Layout) AdminToken() string { return l.Root() + "admin-token" }
 // function name another one had) is one compare-and-swap.
 func (l Layout) Functions() string { return l.Root() + "functions" }
 
+// ACLUsers holds the cluster's ACL users, all in one record (see
+// ACLUsers).
+func (l Layout) ACLUsers() string { return l.Root() + "acl/users" }
+
 // Config is the prefix of the cluster-wide CONFIG parameters (those
 // CONFIG SET sets for every node: notify-keyspace-events), one record a
 // parameter, its value the parameter's.

@@ -23,8 +23,12 @@ func HashPassword(pw string) string { return HashPasswordCost(pw, bcrypt.Default
 // HashPasswordCost is HashPassword with bcrypt's cost (4..31; each step
 // doubles the time). Tests lower it: the race detector makes bcrypt ten
 // times slower.
-func HashPasswordCost(pw string, cost int) string {
-	h, err := bcrypt.GenerateFromPassword([]byte(prehash(pw)), cost)
+func HashPasswordCost(pw string, cost int) string { return HashPrehashed(prehash(pw), cost) }
+
+// HashPrehashed is HashPasswordCost of a password given as its SHA-256 in
+// lowercase hex (ACL's "#<hash>" rule names a password that way).
+func HashPrehashed(sha256Hex string, cost int) string {
+	h, err := bcrypt.GenerateFromPassword([]byte(sha256Hex), cost)
 	if err != nil {
 		panic("meta: bcrypt failed: " + err.Error()) // only for inputs past 72 bytes, which prehash rules out, and a cost out of range
 	}
@@ -53,6 +57,13 @@ func digest(salt []byte, pw string) string {
 	h.Write(salt)
 	h.Write([]byte(pw))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckPrehashed reports whether a HashPassword record is of the
+// password whose SHA-256 in hex is sha256Hex.
+func CheckPrehashed(hash, sha256Hex string) bool {
+	b, ok := strings.CutPrefix(hash, "bcrypt:")
+	return ok && bcrypt.CompareHashAndPassword([]byte(b), []byte(sha256Hex)) == nil
 }
 
 // CheckPassword reports whether pw matches a HashPassword or HashToken

@@ -39,6 +39,10 @@ type State struct {
 	Functions Functions
 	// Config holds the cluster-wide CONFIG parameters set (name -> value).
 	Config map[string]string
+	// ACLUsers are the ACL users (nil: no record), written at
+	// ACLRevision.
+	ACLUsers    ACLUsers
+	ACLRevision int64
 	// candidates of the manager election: key -> create revision and value.
 	candidates map[string]candidate
 	// Problems lists records that could not be decoded.
@@ -77,6 +81,8 @@ func (s *State) Clone() *State {
 		AdminTokenHash: s.AdminTokenHash,
 		Functions:      maps.Clone(s.Functions),
 		Config:         maps.Clone(s.Config),
+		ACLUsers:       s.ACLUsers.Clone(),
+		ACLRevision:    s.ACLRevision,
 		candidates:     maps.Clone(s.candidates),
 		Problems:       slices.Clone(s.Problems),
 	}
@@ -162,7 +168,7 @@ func (s *State) Apply(l Layout, rev int64, events []*clientv3.Event) {
 		case mvccpb.PUT:
 			s.put(l, ev.Kv)
 		case mvccpb.DELETE:
-			s.delete(l, string(ev.Kv.Key))
+			s.delete(l, ev.Kv)
 		}
 	}
 	if rev > s.Revision {
@@ -239,6 +245,13 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 		s.Functions = f
 	case strings.HasPrefix(key, l.Config()):
 		s.Config[strings.TrimPrefix(key, l.Config())] = string(kv.Value)
+	case key == l.ACLUsers():
+		var u ACLUsers
+		if err := json.Unmarshal(kv.Value, &u); err != nil {
+			s.problem(key, err)
+			return
+		}
+		s.ACLUsers, s.ACLRevision = u, kv.ModRevision
 	case key == l.TableIDCounter():
 		v, err := strconv.ParseUint(string(kv.Value), 10, 32)
 		if err != nil {
@@ -251,7 +264,8 @@ func (s *State) put(l Layout, kv *mvccpb.KeyValue) {
 	}
 }
 
-func (s *State) delete(l Layout, key string) {
+func (s *State) delete(l Layout, kv *mvccpb.KeyValue) {
+	key := string(kv.Key)
 	switch {
 	case strings.HasPrefix(key, l.Election()):
 		delete(s.candidates, key)
@@ -282,6 +296,8 @@ func (s *State) delete(l Layout, key string) {
 		s.Functions = nil
 	case strings.HasPrefix(key, l.Config()):
 		delete(s.Config, strings.TrimPrefix(key, l.Config()))
+	case key == l.ACLUsers():
+		s.ACLUsers, s.ACLRevision = nil, kv.ModRevision // a deletion's revision
 	}
 }
 

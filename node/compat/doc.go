@@ -44,5 +44,6 @@
 //	!len              compare only array lengths (or, for non-arrays, the reply type); errors exact
 //	!in V1 V2 ...     like !len, and every returned element must be one of V1 V2 ... on both servers
 //	!skip-value       compare only the reply type
+//	!words            compare each string with its space-separated words sorted (ACL GETUSER)
 //	!sleep MS         sleep MS milliseconds (no command follows it necessarily)
 package compat

@@ -23,9 +23,14 @@ type step struct {
 	scan      bool
 	lenOnly   bool
 	skipValue bool
-	ttl       bool
-	ttlTol    int64    // 0: default for the command
-	in        []string // non-nil: allowed values
+	// words: every string in the reply is compared with its
+	// space-separated words sorted (redis-server 7.0 describes an ACL
+	// user's single commands in its command table's hash order, which
+	// differs from one process to the next).
+	words  bool
+	ttl    bool
+	ttlTol int64    // 0: default for the command
+	in     []string // non-nil: allowed values
 	// conn names the connection the step runs on ("" the script's
 	// first; others are opened on first use, through another node of a
 	// cluster): "@name CMD..." runs CMD there, "@name> CMD..." only sends
@@ -176,6 +181,8 @@ func parseScriptText(name, text string) ([]step, error) {
 				pending.lenOnly = true
 			case "skip-value":
 				pending.skipValue = true
+			case "words":
+				pending.words = true
 			case "in":
 				pending.in = append([]string{}, words[1:]...)
 			case "ttl":
@@ -672,8 +679,27 @@ func compare(st step, r, p Reply) (bool, string) {
 		return sortedString(r, 1) == sortedString(p, 1), "compared sorted"
 	case st.sortPairs:
 		return sortedString(r, 2) == sortedString(p, 2), "compared as sorted pairs"
+	case st.words:
+		return sortedWords(r).String() == sortedWords(p).String(), "compared with each string's words sorted"
 	}
 	return r.String() == p.String(), ""
+}
+
+// sortedWords is r with the space-separated words of each string in it
+// sorted.
+func sortedWords(r Reply) Reply {
+	if r.IsAggregate() {
+		out := r
+		out.Elems = make([]Reply, len(r.Elems))
+		for i, e := range r.Elems {
+			out.Elems[i] = sortedWords(e)
+		}
+		return out
+	}
+	w := strings.Fields(r.Str)
+	slices.Sort(w)
+	r.Str = strings.Join(w, " ")
+	return r
 }
 
 // notIn returns the first returned value that is not in allowed, or "".

@@ -36,6 +36,9 @@ type Env struct {
 	// redis.setresp), else RESP2. A non-nil error stops the run: the
 	// script cannot catch it, and Run returns it with no reply.
 	Call func(args [][]byte, resp3 bool) ([]byte, error)
+	// ACLCheck answers redis.acl_check_cmd: whether the command exists,
+	// and whether the script's user may run it (nil: every command may).
+	ACLCheck func(args [][]byte) (known, allowed bool)
 	// Log writes a redis.log line (nil: dropped).
 	Log func(level Level, msg string)
 	// Ctx, when done, stops the run as a Call error would (Run returns
@@ -689,10 +692,31 @@ func (st *state) setRepl(L *lua.LState) int {
 }
 
 func (st *state) aclCheckCmd(L *lua.LState) int {
-	if L.GetTop() < 1 {
+	n := L.GetTop()
+	if n < 1 {
 		L.Error(errorTable(L, "Please specify at least one argument for this redis lib call"), 1)
 	}
-	L.Push(lua.LTrue)
+	args := make([][]byte, n)
+	for i := 1; i <= n; i++ {
+		switch v := L.Get(i).(type) {
+		case lua.LString:
+			args[i-1] = []byte(v)
+		case lua.LNumber:
+			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
+		default:
+			L.Error(errorTable(L, "Lua redis lib command arguments must be strings or integers"), 1)
+		}
+	}
+	check := st.run.env.ACLCheck
+	if check == nil {
+		L.Push(lua.LTrue)
+		return 1
+	}
+	known, allowed := check(args)
+	if !known {
+		L.Error(errorTable(L, "Invalid command passed to redis.acl_check_cmd()"), 1)
+	}
+	L.Push(lua.LBool(allowed))
 	return 1
 }
 

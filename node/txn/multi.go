@@ -94,11 +94,14 @@ func RunsInMulti(spec *command.Spec) bool {
 }
 
 // Queue answers a command sent inside MULTI on connection cl (spec nil:
-// not a command; tb nil: the connection's table is dropped; open: the
-// connection may use tb): the errors Redis finds before it would run a
-// command (which make EXEC abort), else +QUEUED.
-func (t *Txns) Queue(cl Conn, c *command.Ctx, spec *command.Spec, tb *router.Table, open bool) {
+// not a command; tb nil: the connection's table is dropped; refusal: why
+// the connection may not run it, NOAUTH or an ACL's NOPERM, "" if it
+// may; asked once the command's name and arity are found right): the
+// errors Redis finds before it would run a command (which make EXEC
+// abort), else +QUEUED.
+func (t *Txns) Queue(cl Conn, c *command.Ctx, spec *command.Spec, tb *router.Table, refusal func() string) {
 	tx := cl.Transaction()
+	var why string
 	fail := func(msg string) {
 		tx.failed = true
 		c.R.Error(msg)
@@ -108,8 +111,8 @@ func (t *Txns) Queue(cl Conn, c *command.Ctx, spec *command.Spec, tb *router.Tab
 		fail(t.unknown(c.Args))
 	case !spec.ArityOK(len(c.Args)):
 		fail(string(command.WrongArgs(spec.Name)))
-	case !open && spec.Flags&command.NoAuth == 0:
-		fail("NOAUTH Authentication required.")
+	case refused(refusal, &why):
+		fail(why)
 	case tb == nil && spec.Cluster != router.Server:
 		fail(router.DroppedTable(cl.Table()))
 	case tx.bytes+argBytes(c.Args) > int(t.maxQueryBytes):
@@ -120,6 +123,12 @@ func (t *Txns) Queue(cl Conn, c *command.Ctx, spec *command.Spec, tb *router.Tab
 		tx.queued = append(tx.queued, queuedCommand{spec: spec, args: router.CopyArgs(c.Args)})
 		c.R.Simple("QUEUED")
 	}
+}
+
+// refused asks refusal, keeping its answer in why.
+func refused(refusal func() string, why *string) bool {
+	*why = refusal()
+	return *why != ""
 }
 
 func argBytes(args [][]byte) int {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pika-node/pika-node/node/acl"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
 	"github.com/pika-node/pika-node/node/script"
@@ -369,6 +370,12 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 			return []byte(errScriptUnknown), nil
 		case !spec.ArityOK(len(args)):
 			return []byte(errScriptArity), nil
+		case t.scriptACL != nil:
+			if d := t.scriptACL(c.Conn, args, true); d != nil {
+				return []byte("-" + scriptDenied(d) + "\r\n"), nil
+			}
+		}
+		switch {
 		case spec.Flags&command.Write != 0 && run.readOnly:
 			return []byte(errScriptReadOnly), nil
 		}
@@ -410,6 +417,12 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 	ctx, end := t.startRun(run, c.Table, slots)
 	defer end()
 	env := script.Env{
+		ACLCheck: func(args [][]byte) (known, allowed bool) {
+			if t.cmds.Lookup(args[0]) == nil {
+				return false, false
+			}
+			return true, t.scriptACL == nil || t.scriptACL(c.Conn, args, false) == nil
+		},
 		Name: run.name,
 		Keys: run.keys,
 		Args: run.args,
@@ -421,6 +434,18 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 		return t.runner.RunFunction(run.fn, &env, c.R)
 	}
 	return t.runner.Run(run.script, &env, c.R)
+}
+
+// scriptDenied is the error redis.call answers for a command the
+// script's user may not run, as Redis 7.0 words it.
+func scriptDenied(d *acl.Denied) string {
+	switch d.Reason {
+	case acl.ReasonKey:
+		return "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+	case acl.ReasonChannel:
+		return "ERR The user executing the script can't publish to the channel mentioned in the command"
+	}
+	return "ERR The user executing the script can't run this command or subcommand"
 }
 
 // scriptLog writes a redis.log line to the node's log.

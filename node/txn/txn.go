@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/node/acl"
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/script"
 	"github.com/pika-node/pika-node/node/script/bitop"
@@ -59,6 +60,11 @@ type Services struct {
 	// Ready returns once the node has the cluster's routing: the
 	// participant's resolvers wait for it (unit.ParticipantConfig.Ready).
 	Ready func(ctx context.Context) error
+	// ScriptACL checks a command a script calls (redis.call, and
+	// redis.acl_check_cmd) against the ACL of the connection conn running
+	// it (c.Conn: a Conn, or another node's forward): nil when allowed.
+	// A refusal is logged in ACL LOG (context "lua") when log is set.
+	ScriptACL func(conn any, args [][]byte, log bool) *acl.Denied
 	// Account counts one command's call, time and failure (its reply,
 	// from mark on in c.R, is an error) in the node's command stats.
 	Account func(spec *command.Spec, began time.Time, c *command.Ctx, mark int)
@@ -119,6 +125,7 @@ type Txns struct {
 	// (functions.go).
 	functions functionRegistry
 	funcStore FunctionStore
+	scriptACL func(conn any, args [][]byte, log bool) *acl.Denied
 	// running are the scripts running here (running.go); counts what
 	// ScriptCounts reports.
 	running runningScripts
@@ -151,6 +158,7 @@ func New(s Services) *Txns {
 		runner:        script.NewRunner(cjson.Open, cmsgpack.Open, bitop.Open, structlib.Open),
 		scripts:       script.NewCache(scriptCacheBytes),
 		funcStore:     s.Functions,
+		scriptACL:     s.ScriptACL,
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
 	t.running.threshold.Store(defaultBusyThreshold.Milliseconds())
