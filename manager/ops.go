@@ -270,8 +270,6 @@ func (l *leadership) finishCreate(ctx context.Context, j meta.Job) (int64, error
 	return rev, err
 }
 
-// dropTable drops a table and returns the etcd revision at which its
-// records were all gone.
 // setTablePassword replaces a table's password record ("" removes the
 // password). Connections that opened the table with the old one must
 // AUTH again: a node's grant is for a record (node/conn.go, tableOpen).
@@ -305,6 +303,8 @@ func (l *leadership) setTablePassword(ctx context.Context, name, password string
 	return t, nil
 }
 
+// dropTable drops a table and returns the etcd revision at which its
+// records were all gone.
 func (l *leadership) dropTable(ctx context.Context, name string) (int64, error) {
 	if name == l.m.cfg.Bootstrap.Name {
 		return 0, errf(http.StatusBadRequest, "table %s is the default table and cannot be dropped (FLUSHDB empties it)", name)

@@ -15,13 +15,15 @@ import (
 //     lua-time-limit: when other clients get -BUSY on a running script's slots)
 //     take effect at once;
 //   - protected-mode (--protected-mode) takes effect at once, on this node;
-//   - notify-keyspace-events is the whole cluster's: CONFIG SET writes it to etcd
-//     and every node applies it (notify.go);
+//   - notify-keyspace-events, min-replicas-to-write and min-replicas-max-lag are the
+//     whole cluster's: CONFIG SET writes them to etcd and every node applies them
+//     (clusterparams.go);
 //   - bind, port, dir, client-query-buffer-limit and proto-max-bulk-len show the node's
 //     settings (its flags) and cannot change while it runs (dir is protected, as in Redis);
 //   - requirepass is always "": passwords belong to tables;
-//   - tls-port, tls-cluster and tls-replication cannot be turned on: pika-node has no TLS,
-//     and Redis refuses them alike when it cannot set TLS up;
+//   - tls-port, tls-cluster and tls-replication show the node's TLS settings (its flags,
+//     tls-replication is tls-cluster: replication travels on the peer port) and cannot
+//     change while it runs, refused in Redis's words;
 //   - databases shows 1 and save "" (nothing is ever saved to an RDB file).
 //
 // Every other parameter (appendonly, maxmemory, hash-max-listpack-entries, ...) has no effect.
@@ -73,7 +75,7 @@ func (n *Node) newConfigStore() *redisconf.Store {
 		},
 	}))
 
-	must(s.Hook(notifyParam, redisconf.Hook{Get: n.notifyShown, Set: n.setClusterNotify}))
+	must(n.hookClusterParams(s))
 	must(s.Hook("protected-mode", redisconf.Hook{
 		Get: func() string { return yesNo(n.protectedMode.Load()) },
 		Set: func(v string) error {
@@ -107,12 +109,18 @@ func (n *Node) newConfigStore() *redisconf.Store {
 			return refusal("pika-node keeps passwords per table (pikactl table create --password)")
 		},
 	}))
-	for name, off := range map[string]string{"tls-port": "0", "tls-cluster": "no", "tls-replication": "no"} {
-		must(s.Hook(name, redisconf.Hook{Set: func(v string) error {
-			if v == off {
+	// TLS is set up at start (--tls-port, --tls-cluster); CONFIG SET takes the current value
+	// only, and refuses others in Redis's words when it cannot set TLS up.
+	for name, get := range map[string]func() string{
+		"tls-port":        func() string { return i64(int64(n.cfg.TLSPort)) },
+		"tls-cluster":     func() string { return yesNo(n.cfg.TLSCluster) },
+		"tls-replication": func() string { return yesNo(n.cfg.TLSCluster) },
+	} {
+		must(s.Hook(name, redisconf.Hook{Get: get, Set: func(v string) error {
+			if v == get() {
 				return nil
 			}
-			n.log.Warn("CONFIG SET refused: pika-node does not serve TLS", "parameter", name, "value", v)
+			n.log.Warn("CONFIG SET refused: pika-node sets TLS up at start (--tls-port, --tls-cluster)", "parameter", name, "value", v)
 			return refusal("Unable to update TLS configuration. Check server logs.") // Redis's words
 		}}))
 	}

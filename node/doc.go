@@ -3,7 +3,8 @@
 // node/listen; the TLS port's after a handshake with node/tlsconf's
 // config), the connection and server commands (PING, AUTH with the
 // verified passwords remembered in passwordcache.go, SELECT, CLIENT,
-// INFO, CONFIG, ACL as for the default user alone, ...), and the lifecycle of the storage engine and
+// INFO, CONFIG, ACL over the cluster's users, kept in users.go and
+// checked before every command, ...), and the lifecycle of the storage engine and
 // its background work, the peer port, and the node's side of the proxy
 // (router.Runner) and of the commit policy (which Committer a table's
 // writes use). A connection's MULTI block and WATCH, and the running of a

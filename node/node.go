@@ -84,12 +84,13 @@ type Node struct {
 	passwordTables atomic.Bool
 	// conf is what CONFIG GET/SET see (configparams.go)
 	conf *redisconf.Store
-	// notifyClasses is notify-keyspace-events (command.EventClass),
-	// notifyValue as CONFIG GET shows it (notify.go).
-	notifyClasses atomic.Uint32
-	notifyValue   atomic.Pointer[string]
-	notifyMu      sync.Mutex
-	notifyRev     int64 // the etcd revision of the value applied
+	// clusterParams are the cluster-wide CONFIG parameters; what they
+	// set: notifyClasses (notify-keyspace-events, command.EventClass),
+	// minReplicas and minReplicasMaxLag (seconds) (clusterparams.go).
+	clusterParams     map[string]*clusterParam
+	notifyClasses     atomic.Uint32
+	minReplicas       atomic.Int64
+	minReplicasMaxLag atomic.Int64
 	// pause is CLIENT PAUSE (pause.go), pausedClients the clients it
 	// holds.
 	pause         *clientPause
@@ -235,7 +236,16 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.proxy = n.newProxy()
 	n.async = &replication.AsyncLeader{Self: n.id, Routing: n.proxy.Routing,
 		// n.member exists before the node serves (startControlPlane).
-		LeaseHeld: func(rev int64) bool { return n.member.LeaseHeld(rev) }}
+		LeaseHeld: func(rev int64) bool { return n.member.LeaseHeld(rev) },
+		MinReplicas: func() (int, time.Duration) {
+			return int(n.minReplicas.Load()), time.Duration(n.minReplicasMaxLag.Load()) * time.Second
+		},
+		GoodFollowers: func(t storage.TableID, s storage.SlotID, lag time.Duration) int {
+			if n.shipper == nil { // made by Run, before the node serves
+				return 0
+			}
+			return n.shipper.GoodFollowers(t, s, lag)
+		}}
 	n.follower = replication.NewFollower(n.id, eng, n.proxy.Routing, log.With("component", "replication"))
 	n.roles = replication.NewSlotRoles(n.id, eng, log.With("component", "replication"))
 	n.slots = &replication.SlotQueries{Self: n.id, Store: eng, Links: n.links, Routing: n.proxy.Routing}
@@ -255,6 +265,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.timeout.Store(int64(cfg.Timeout))
 	n.protectedMode.Store(cfg.ProtectedMode)
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
+	n.clusterParams = n.newClusterParams()
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()
 	n.registerPubsubCommands()

@@ -158,6 +158,7 @@ func (n *Node) newPeerMux() *peer.Mux[peerCall] {
 	peer.Handle(m, peer.ParseBlockReady, replying(n.blocked.HandleReady))
 	peer.Handle(m, peer.ParseBlockSynced, replying(n.blocked.HandleSynced))
 	peer.Handle(m, peer.ParseConfigSet, replying(n.handleConfigSet))
+	peer.Handle(m, peer.ParseReplicasWait, replying(n.handleReplicasWait))
 	peer.Handle(m, peer.ParseClientPause, replying(n.handleClientPause))
 	txn.RegisterPeer(m, n.txns, func(pc peerCall) *command.Ctx { // UNIT and the U* requests
 		pc.pb.Commit()

@@ -33,6 +33,7 @@ func (n *Node) registerServerCommands() {
 		{Name: "config", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdConfig},
 		{Name: "acl", Arity: -2, Handler: n.cmdACL},
 		{Name: "shutdown", Arity: -1, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdShutdown},
+		{Name: "wait", Arity: 3, Handler: n.cmdWait},
 	}
 	for i := range specs {
 		specs[i].Cluster = router.Server

@@ -61,6 +61,7 @@
 //	BSYNCED <table> <slot>                                +OK                                  BlockSynced
 //	CFGSET <name> <value> <etcd revision>                 +OK                                  ConfigSet
 //	CPAUSE <until unix ms> o|w|a                          +OK                                  ClientPause
+//	REPLWAIT <table> <want> <timeout ms>                  :followers (-1: leads none)          ReplicasWait
 //
 // FWD runs a client's command on the node that leads its slots: n
 // (slot, epoch) pairs, and the peer runs it only if it leads every slot
@@ -83,7 +84,8 @@
 // in the order sent, beside anything that waits. BWAIT, BREADY and
 // BSYNCED carry the waits of blocked clients on keys other nodes lead and
 // their pops' durability (docs/blocking.md), on ClassUnit's connections,
-// lane 0. Entries, chunks,
+// lane 0. REPLWAIT is WAIT's question to the leaders of a table's slots,
+// on ClassUnitWait's (one request a connection). Entries, chunks,
 // images, effects and batches are opaque here:
 // storage.EncodeLogEntry, storage.Effect's encoding, multiraft's batch.
 //

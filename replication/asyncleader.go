@@ -2,6 +2,7 @@ package replication
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
 	"github.com/pika-node/pika-node/router"
@@ -22,7 +23,8 @@ import (
 // It also refuses a write of a slot another replica could take over
 // while LeaseHeld says the node's etcd lease may have expired, or that
 // its routing has not caught up with its registration since it came
-// back (docs/replication.md, "Lease fence").
+// back (docs/replication.md, "Lease fence"), and one of a slot with
+// fewer good followers than min-replicas-to-write asks for.
 type AsyncLeader struct {
 	Self    meta.NodeID
 	Routing func() *router.Snapshot
@@ -30,6 +32,11 @@ type AsyncLeader struct {
 	// routing revision given has reached its registration
 	// (manager.Member.LeaseHeld). Nil: no fence.
 	LeaseHeld func(rev int64) bool
+	// MinReplicas is min-replicas-to-write and min-replicas-max-lag
+	// (n 0: no minimum); GoodFollowers counts a slot's good followers
+	// (Shipper.GoodFollowers). Nil: no minimum.
+	MinReplicas   func() (n int, maxLag time.Duration)
+	GoodFollowers func(t storage.TableID, s storage.SlotID, maxLag time.Duration) int
 }
 
 // Admit refuses a write of slots this node does not lead now. It has no
@@ -41,6 +48,11 @@ func (a *AsyncLeader) Admit(t storage.TableID, slots []storage.SlotID) ([]uint64
 		return nil, &NotLeaderError{Table: t, Reason: "the table is not served here"}
 	}
 	fenced := a.LeaseHeld != nil && !a.LeaseHeld(snap.Revision)
+	var minReplicas int
+	var maxLag time.Duration
+	if a.MinReplicas != nil && a.GoodFollowers != nil {
+		minReplicas, maxLag = a.MinReplicas()
+	}
 	for _, s := range slots {
 		r := tb.Route(s)
 		if r.Leader != a.Self || r.Handover {
@@ -49,9 +61,24 @@ func (a *AsyncLeader) Admit(t storage.TableID, slots []storage.SlotID) ([]uint64
 		if fenced && len(r.Replicas) > 1 {
 			return nil, &LeaseLostError{Table: t, Slot: s}
 		}
+		if minReplicas > 0 && a.GoodFollowers(t, s, maxLag) < minReplicas {
+			return nil, ErrNoReplicas
+		}
 	}
 	return nil, nil
 }
+
+// ErrNoReplicas refuses a write of a slot with fewer good followers than
+// min-replicas-to-write, as Redis refuses one with too few good replicas.
+// Nothing was applied.
+var ErrNoReplicas error = noReplicasError{}
+
+type noReplicasError struct{}
+
+func (noReplicasError) Error() string { return "replication: not enough good followers to write" }
+
+// RedisError is the client's reply, Redis's.
+func (noReplicasError) RedisError() string { return "NOREPLICAS Not enough good replicas to write." }
 
 // LeaseLostError refuses a write of a slot whose leadership this node
 // cannot vouch for: it cannot reach etcd (its lease may have expired and

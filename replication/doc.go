@@ -26,8 +26,10 @@
 // copy here is for. AsyncLeader is the async tables' storage.Committer: it
 // admits a write only while the routing names this node the slot's leader
 // with no handover and, for a slot another replica could take over, while
-// the node's etcd lease is known to live (the lease fence), and commits
-// locally. SlotRoles sets each slot's
+// the node's etcd lease is known to live (the lease fence) and enough of
+// its followers are good (min-replicas-to-write, counted by the Shipper,
+// which also answers WAIT: AwaitReplicas), and commits locally. SlotRoles
+// sets each slot's
 // storage.SlotRole from the routing (logged for followers, followed, its
 // epoch, raft-owned) and deletes the copies of async slots this node no
 // longer holds. SlotQueries answers the manager's questions about a copy

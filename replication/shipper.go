@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,10 @@ type Shipper struct {
 	acked    map[target]storage.LogIndex
 	copying  map[target]bool
 	ackMoved chan struct{}
+	// ackedAt is when each follower last answered (ackMu); answered
+	// collects a round's answers for it (the shipper's goroutine).
+	ackedAt  map[target]time.Time
+	answered map[target]bool
 }
 
 // Stats is what the shipper saw in its last round.
@@ -141,7 +146,8 @@ func NewShipper(cfg Config, store ShipperStore, links *peer.Links, snap func() *
 	}
 	return &Shipper{cfg: cfg, eng: store, links: links, snap: snap, next: map[target]storage.LogIndex{},
 		behind: map[target]bool{}, syncing: map[target]bool{}, synced: make(chan syncResult, 64),
-		acked: map[target]storage.LogIndex{}, copying: map[target]bool{}, ackMoved: make(chan struct{})}
+		acked: map[target]storage.LogIndex{}, copying: map[target]bool{}, ackMoved: make(chan struct{}),
+		ackedAt: map[target]time.Time{}, answered: map[target]bool{}}
 }
 
 // ErrNotLeader is AwaitAcked for a slot this node does not lead (any
@@ -184,22 +190,137 @@ func (s *Shipper) unacked(t storage.TableID, slot storage.SlotID, index storage.
 	if !ok || int(slot) >= int(tb.Slots) {
 		return "", ErrNotLeader
 	}
-	r := tb.Route(slot)
-	if r.Leader != s.cfg.Self {
+	if tb.Route(slot).Leader != s.cfg.Self {
 		return "", ErrNotLeader
 	}
-	for _, f := range r.Replicas {
-		if f == s.cfg.Self {
-			continue
-		}
-		if _, live := snap.Node(f); !live {
-			continue
-		}
-		if to := (target{f, t, slot}); !s.copying[to] && s.acked[to] < index {
-			return f, nil
+	for to := range s.liveFollowers(snap, tb, slot) {
+		if !s.copying[to] && s.acked[to] < index {
+			return to.node, nil
 		}
 	}
 	return "", nil
+}
+
+// liveFollowers yields the followers of a slot of table tb that are alive
+// in snapshot snap.
+func (s *Shipper) liveFollowers(snap *router.Snapshot, tb *router.Table, slot storage.SlotID) iter.Seq[target] {
+	return func(yield func(target) bool) {
+		for _, f := range tb.Route(slot).Replicas {
+			if f == s.cfg.Self {
+				continue
+			}
+			if _, live := snap.Node(f); live && !yield(target{f, tb.ID, slot}) {
+				return
+			}
+		}
+	}
+}
+
+// GoodFollowers counts the followers of slot s of table t (led here)
+// that min-replicas-to-write counts as good, as Redis counts replicas
+// whose last acknowledgement is at most maxLag old: live in the routing,
+// their position known, not being copied, and either holding the slot's
+// whole log or having answered within maxLag. A follower that is up to
+// date is not sent anything, so it stays good while the slot is idle; one
+// cut off is found when a write is shipped to it and it does not answer
+// (Config.Timeout), or by its lease.
+func (s *Shipper) GoodFollowers(t storage.TableID, slot storage.SlotID, maxLag time.Duration) int {
+	snap := s.snap()
+	if snap == nil {
+		return 0
+	}
+	tb, ok := snap.Table(t)
+	if !ok || int(slot) >= int(tb.Slots) {
+		return 0
+	}
+	_, last, _ := s.eng.LogBounds(t, slot)
+	now := time.Now()
+	s.ackMu.Lock()
+	defer s.ackMu.Unlock()
+	good := 0
+	for to := range s.liveFollowers(snap, tb, slot) {
+		acked, known := s.acked[to]
+		switch {
+		case !known || s.copying[to]:
+		case acked >= last, now.Sub(s.ackedAt[to]) <= maxLag:
+			good++
+		}
+	}
+	return good
+}
+
+// AwaitReplicas is WAIT on this node's part of table t: it waits until,
+// for every async slot of t this node leads, at least want followers
+// acknowledged the slot's log as of the call (every write answered
+// before it, whichever client made it), or ctx ends. It returns the
+// smallest number of such followers among those slots, or -1 when this
+// node leads none of t's slots.
+func (s *Shipper) AwaitReplicas(ctx context.Context, t storage.TableID, want int) int {
+	snap := s.snap()
+	if snap == nil {
+		return -1
+	}
+	tb, ok := snap.Table(t)
+	if !ok {
+		return -1
+	}
+	type goal struct {
+		slot  storage.SlotID
+		index storage.LogIndex
+	}
+	var goals []goal
+	for i := range tb.Slots {
+		slot := storage.SlotID(i)
+		if tb.Route(slot).Leader != s.cfg.Self {
+			continue
+		}
+		_, last, _ := s.eng.LogBounds(t, slot)
+		goals = append(goals, goal{slot, last})
+	}
+	if len(goals) == 0 {
+		return -1
+	}
+	for {
+		if snap = s.snap(); snap == nil {
+			return -1
+		}
+		if tb, ok = snap.Table(t); !ok {
+			return -1
+		}
+		s.ackMu.Lock()
+		moved := s.ackMoved
+		least := -1
+		for _, g := range goals {
+			n := s.ackedCount(snap, tb, g.slot, g.index)
+			if least < 0 || n < least {
+				least = n
+			}
+		}
+		s.ackMu.Unlock()
+		if least >= want {
+			return least
+		}
+		select {
+		case <-ctx.Done():
+			return least
+		case <-moved:
+		}
+	}
+}
+
+// ackedCount counts the live followers of a slot of table tb that
+// acknowledged its log up to index; ackMu is held.
+func (s *Shipper) ackedCount(snap *router.Snapshot, tb *router.Table, slot storage.SlotID, index storage.LogIndex) int {
+	if int(slot) >= int(tb.Slots) {
+		return 0
+	}
+	n := 0
+	for to := range s.liveFollowers(snap, tb, slot) {
+		if acked, known := s.acked[to]; known && acked >= index && !s.copying[to] {
+			n++
+		}
+	}
+	return n
 }
 
 // publishAcked records the followers' positions after a round (next - 1
@@ -207,9 +328,14 @@ func (s *Shipper) unacked(t storage.TableID, slot storage.SlotID, index storage.
 func (s *Shipper) publishAcked() {
 	s.ackMu.Lock()
 	defer s.ackMu.Unlock()
+	now := time.Now()
+	for to := range s.answered {
+		s.ackedAt[to] = now
+		delete(s.answered, to)
+	}
 	moved := false
 	for to, next := range s.next {
-		if next > 0 && s.acked[to] != next-1 {
+		if cur, known := s.acked[to]; next > 0 && (!known || cur != next-1) {
 			s.acked[to] = next - 1
 			moved = true
 		}
@@ -219,6 +345,7 @@ func (s *Shipper) publishAcked() {
 		// will be synced again): not counted until it answers.
 		if s.next[to] == 0 {
 			delete(s.acked, to)
+			delete(s.ackedAt, to)
 		}
 	}
 	for to := range s.copying {
@@ -433,8 +560,10 @@ func (s *Shipper) round(ctx context.Context, snap *router.Snapshot) (more bool) 
 			}
 			s.next[x.to] = last + 1
 			delete(s.behind, x.to)
+			s.answered[x.to] = true
 		case errors.As(peer.ReplyErr(raw), &gap):
 			s.next[x.to] = gap.Last + 1
+			s.answered[x.to] = true
 		default: // refused (routing moved) or an error: ask again next round
 			s.next[x.to] = 0
 		}

@@ -42,23 +42,7 @@ func TestLeaseFence(t *testing.T) {
 	victimID := func() string { h, _, _ := victim.Health(); return h.Node }()
 
 	// Keys of the slots the victim leads, 8 of each.
-	var slots []api.Slot
-	pikactlJSON(t, &slots, "--server", n1.HTTPAddr(), "slot", "show", "lf")
-	led := map[router.SlotID]bool{}
-	for _, s := range slots {
-		if string(s.Leader) == victimID {
-			led[router.SlotID(s.Slot)] = true
-		}
-	}
-	if len(led) == 0 {
-		t.Fatal("the victim leads no slot of lf")
-	}
-	var keys []string
-	for i := 0; len(keys) < 8*len(led); i++ {
-		if k := fmt.Sprint("k", i); led[router.SlotOf([]byte(k), tb.Slots)] {
-			keys = append(keys, k)
-		}
-	}
+	keys, led := keysLedBy(t, n1, tb, victimID, "k", 8)
 
 	// Writers straight to the victim, each over its own keys: the last
 	// acknowledged value of every key, and the values whose fate is

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pika-node/pika-node/internal/testproc"
 	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/router"
 )
 
 var (
@@ -167,4 +168,28 @@ func createTable(t *testing.T, nodes []*testproc.Node, name string, slots, repli
 		c.Close()
 	}
 	return tb
+}
+
+// keysLedBy returns perSlot keys (prefix and a number) of each slot of
+// table tb that node leads, as via's routing shows it, and those slots.
+func keysLedBy(t *testing.T, via *testproc.Node, tb api.Table, node, prefix string, perSlot int) ([]string, map[router.SlotID]bool) {
+	t.Helper()
+	var slots []api.Slot
+	pikactlJSON(t, &slots, "--server", via.HTTPAddr(), "slot", "show", tb.Name)
+	led := map[router.SlotID]bool{}
+	for _, s := range slots {
+		if string(s.Leader) == node {
+			led[router.SlotID(s.Slot)] = true
+		}
+	}
+	if len(led) == 0 {
+		t.Fatalf("%s leads no slot of %s", node, tb.Name)
+	}
+	var keys []string
+	for i := 0; len(keys) < perSlot*len(led); i++ {
+		if k := fmt.Sprint(prefix, i); led[router.SlotOf([]byte(k), tb.Slots)] {
+			keys = append(keys, k)
+		}
+	}
+	return keys, led
 }

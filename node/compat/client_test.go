@@ -107,11 +107,31 @@ m = ps.get_message(timeout=5)
 assert m and m["channel"] == b"__keyevent@0__:expired" and m["data"] == b"pysession", m
 ps.close()
 assert r.config_set("notify-keyspace-events", "")
+# An ACL user, as an application logs in with one (username and password on each connection
+# of its pool), made through this server or node: its pipelines, and a refusal.
+r.acl_deluser("pyuser")
+assert r.acl_setuser("pyuser", enabled=True, passwords=["+pypass"], keys=["pyu:*"], categories=["+@all", "-@dangerous"])
+u = redis.Redis(host=host, port=port, username="pyuser", password="pypass", socket_timeout=10)
+assert u.acl_whoami() in ("pyuser", b"pyuser")
+p = u.pipeline()
+p.set("pyu:k", "v").get("pyu:k")
+assert p.execute() == [True, b"v"]
+try:
+    u.get("pyother")
+    raise AssertionError("a key outside the user's patterns was read")
+except redis.ResponseError as e:
+    assert "no permissions to access one of the keys" in str(e), e
+try:
+    u.keys("*")
+    raise AssertionError("KEYS (@dangerous) ran")
+except redis.ResponseError as e:
+    assert "no permissions to run the 'keys' command" in str(e), e
+assert r.acl_deluser("pyuser") == 1
 print("ok")
 `
 
 // TestPythonClient runs redis-py's default pipelines (MULTI ... EXEC), an optimistic
-// transaction, scripts, pub/sub, a blocking pop and keyspace events against redis-server (which checks the script), one pika-node, and, without the
+// transaction, scripts, pub/sub, a blocking pop, keyspace events and an ACL user against redis-server (which checks the script), one pika-node, and, without the
 // WATCH part, every cluster node and haproxy.
 func TestPythonClient(t *testing.T) {
 	needServers(t)

@@ -548,7 +548,6 @@ func (st *state) call(L *lua.LState, raise bool) int {
 	if rn.stop != nil {
 		st.stopped()
 	}
-	n := L.GetTop()
 	fail := func(msg string) int {
 		e := errorTable(L, msg)
 		if raise {
@@ -557,19 +556,9 @@ func (st *state) call(L *lua.LState, raise bool) int {
 		L.Push(e)
 		return 1
 	}
-	if n == 0 {
-		return fail("Please specify at least one argument for this redis lib call")
-	}
-	args := make([][]byte, n)
-	for i := 1; i <= n; i++ {
-		switch v := L.Get(i).(type) {
-		case lua.LString:
-			args[i-1] = []byte(v)
-		case lua.LNumber:
-			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
-		default:
-			return fail("Lua redis lib command arguments must be strings or integers")
-		}
+	args, msg := commandArgs(L)
+	if msg != "" {
+		return fail(msg)
 	}
 	reply, err := rn.env.Call(args, rn.resp3)
 	if err != nil {
@@ -691,10 +680,13 @@ func (st *state) setRepl(L *lua.LState) int {
 	return 0 // replication is by effects: every write is replicated
 }
 
-func (st *state) aclCheckCmd(L *lua.LState) int {
+// commandArgs reads a command line from the Lua stack (redis.call's and
+// acl_check_cmd's arguments), or says what is wrong with it, in Redis's
+// words.
+func commandArgs(L *lua.LState) ([][]byte, string) {
 	n := L.GetTop()
-	if n < 1 {
-		L.Error(errorTable(L, "Please specify at least one argument for this redis lib call"), 1)
+	if n == 0 {
+		return nil, "Please specify at least one argument for this redis lib call"
 	}
 	args := make([][]byte, n)
 	for i := 1; i <= n; i++ {
@@ -704,8 +696,16 @@ func (st *state) aclCheckCmd(L *lua.LState) int {
 		case lua.LNumber:
 			args[i-1] = strconv.AppendFloat(nil, float64(v), 'g', 17, 64)
 		default:
-			L.Error(errorTable(L, "Lua redis lib command arguments must be strings or integers"), 1)
+			return nil, "Lua redis lib command arguments must be strings or integers"
 		}
+	}
+	return args, ""
+}
+
+func (st *state) aclCheckCmd(L *lua.LState) int {
+	args, msg := commandArgs(L)
+	if msg != "" {
+		L.Error(errorTable(L, msg), 1)
 	}
 	check := st.run.env.ACLCheck
 	if check == nil {
