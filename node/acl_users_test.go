@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -69,6 +70,20 @@ func TestACLUsersAcrossNodes(t *testing.T) {
 		}
 	}
 
+	// Taking a channel away closes alice's subscriptions to it, as Redis
+	// 7.0 does; a connection that subscribes to nothing stays.
+	sub := newClient(t, addr2, &redis.Options{Username: "alice", Password: "wonderland"}).Subscribe(ctx, "news")
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatalf("alice subscribes to news: %v", err)
+	}
+	wantReply(t, admin, "OK", "ACL", "SETUSER", "alice", "resetchannels", "&sports")
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := sub.Receive(rctx); !closedConn(err) {
+		t.Fatalf("alice's subscription to news after SETUSER resetchannels: %v, want the connection closed", err)
+	}
+	sub.Close()
+
 	// DELUSER through node 1 closes alice's connections on node 2.
 	held := stickyConn(t, addr2)
 	wantReply(t, held, "OK", "AUTH", "alice", "wonderland")
@@ -96,9 +111,15 @@ func logEntry(e any) map[string]string {
 	return m
 }
 
+// closedConn reports whether err says the server closed the connection
+// (not that a read timed out).
 func closedConn(err error) bool {
-	var ne *net.OpError
-	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	var op *net.OpError
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &op)
 }
 
 // A tenant (a connection let in by a table's password) cannot change the

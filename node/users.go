@@ -176,6 +176,33 @@ func (n *Node) applyUsers(records meta.ACLUsers, rev int64) {
 			n.killUserClients(name)
 		}
 	}
+	n.killRevokedSubscribers(s)
+}
+
+// killRevokedSubscribers closes the connections subscribed to a channel
+// or pattern their user may no longer subscribe to, as Redis 7.0 does
+// after ACL SETUSER.
+func (n *Node) killRevokedSubscribers(s *userSet) {
+	for _, cl := range n.clientsSnapshot(nil) {
+		sub := cl.sub.Load()
+		if sub == nil || !sub.Subscribed() {
+			continue
+		}
+		id := cl.ident.Load()
+		var usr *acl.User
+		switch {
+		case id.kind == asUser:
+			usr = s.byName[id.user]
+		case id.kind == asDefault && !s.open:
+			usr = s.byName["default"]
+		}
+		if usr == nil {
+			continue
+		}
+		if sub.AnySubscription(func(name string, pattern bool) bool { return !usr.AllowsChannel([]byte(name), pattern) }) {
+			cl.kill()
+		}
+	}
 }
 
 // killUserClients closes the connections authenticated as ACL user name.

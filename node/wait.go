@@ -59,7 +59,6 @@ func (n *Node) cmdWait(c *command.Ctx) error {
 		deadline = time.Now().Add(time.Duration(timeout) * time.Millisecond)
 	}
 	got := n.replicasOf(tb.ID, want, 0) // first without waiting, as Redis
-
 	if got >= want || timeout > 0 && !time.Now().Before(deadline) {
 		c.R.Int(got)
 		return nil
@@ -73,23 +72,29 @@ func (n *Node) cmdWait(c *command.Ctx) error {
 	gone, stop := n.watchConn(cl)
 	defer stop()
 	for {
-		select {
-		case <-gone:
-			cl.quit = true
-			return nil
-		case <-cl.killed:
-			cl.quit = true
-			return nil
-		default:
-		}
 		round := waitRound
 		if timeout > 0 {
 			round = min(round, time.Until(deadline))
 		}
+		began := time.Now()
 		got = n.replicasOf(tb.ID, want, round)
 		if got >= want || timeout > 0 && !time.Now().Before(deadline) {
 			c.R.Int(got)
 			return nil
+		}
+		// A round answered early without enough (a leader down counts 0
+		// at once): the rest of it passes before the next.
+		rest := time.NewTimer(max(round-time.Since(began), 0))
+		select {
+		case <-gone:
+			rest.Stop()
+			cl.quit = true
+			return nil
+		case <-cl.killed:
+			rest.Stop()
+			cl.quit = true
+			return nil
+		case <-rest.C:
 		}
 	}
 }

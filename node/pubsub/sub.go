@@ -71,6 +71,19 @@ func (s *Sub) Counts() (channels, patterns, shard int) {
 	return s.counts[0], s.counts[1], s.counts[2]
 }
 
+// AnySubscription reports whether f holds for one of the client's
+// subscriptions: its name, and whether it is a pattern (PSUBSCRIBE).
+func (s *Sub) AnySubscription(f func(name string, pattern bool) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.subs {
+		if f(k.name, k.kind == peer.PubsubPattern) {
+			return true
+		}
+	}
+	return false
+}
+
 // count is the number Redis answers with a (un)subscription of kind:
 // channels and patterns together, or the shard channels.
 func (s *Sub) countLocked(k peer.PubsubKind) int {
