@@ -141,24 +141,24 @@ func getuserReply(c *command.Ctx, usr *acl.User) {
 		c.R.BulkString(p)
 	}
 	sels := usr.Selectors()
-	root := sels[0]
-	c.R.BulkString("commands")
-	c.R.BulkString(root.Commands)
-	c.R.BulkString("keys")
-	c.R.BulkString(root.Keys)
-	c.R.BulkString("channels")
-	c.R.BulkString(root.Channels)
+	selectorFields(c, sels[0])
 	c.R.BulkString("selectors")
 	c.R.Array(len(sels) - 1)
 	for _, sel := range sels[1:] {
 		c.R.Map(3)
-		c.R.BulkString("commands")
-		c.R.BulkString(sel.Commands)
-		c.R.BulkString("keys")
-		c.R.BulkString(sel.Keys)
-		c.R.BulkString("channels")
-		c.R.BulkString(sel.Channels)
+		selectorFields(c, sel)
 	}
+}
+
+// selectorFields appends a selector's commands, keys and channels, as
+// GETUSER shows them (for the root selector, among the user's fields).
+func selectorFields(c *command.Ctx, sel acl.SelectorInfo) {
+	c.R.BulkString("commands")
+	c.R.BulkString(sel.Commands)
+	c.R.BulkString("keys")
+	c.R.BulkString(sel.Keys)
+	c.R.BulkString("channels")
+	c.R.BulkString(sel.Channels)
 }
 
 // aclSetuser is ACL SETUSER: the rules apply on top of the user's stored

@@ -38,18 +38,11 @@ type ACLUsersRecord struct {
 
 // ReadACLUsers reads the users' record.
 func ReadACLUsers(ctx context.Context, kv clientv3.KV, l Layout) (ACLUsersRecord, error) {
-	resp, err := kv.Get(ctx, l.ACLUsers())
-	if err != nil {
-		return ACLUsersRecord{}, err
-	}
 	rec := ACLUsersRecord{Users: ACLUsers{}}
-	if len(resp.Kvs) == 0 {
-		return rec, nil
-	}
-	if err := json.Unmarshal(resp.Kvs[0].Value, &rec.Users); err != nil {
+	var err error
+	if rec.ModRevision, _, err = readRecord(ctx, kv, l.ACLUsers(), &rec.Users); err != nil {
 		return ACLUsersRecord{}, err
 	}
-	rec.ModRevision = resp.Kvs[0].ModRevision
 	return rec, nil
 }
 
@@ -60,7 +53,6 @@ func ReadACLUsers(ctx context.Context, kv clientv3.KV, l Layout) (ACLUsersRecord
 // see, so that a node that reloads the metadata never takes an older
 // set for a newer one.
 func WriteACLUsers(ctx context.Context, kv clientv3.KV, l Layout, u ACLUsers, rev int64) (newRev int64, ok bool, err error) {
-	key := l.ACLUsers()
 	if u == nil {
 		u = ACLUsers{}
 	}
@@ -68,9 +60,5 @@ func WriteACLUsers(ctx context.Context, kv clientv3.KV, l Layout, u ACLUsers, re
 	if err != nil {
 		return 0, false, err
 	}
-	resp, err := kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(clientv3.OpPut(key, string(b))).Commit()
-	if err != nil {
-		return 0, false, err
-	}
-	return resp.Header.Revision, resp.Succeeded, nil
+	return compareAndSwap(ctx, kv, l.ACLUsers(), rev, clientv3.OpPut(l.ACLUsers(), string(b)))
 }

@@ -22,19 +22,28 @@ type FunctionsRecord struct {
 
 // ReadFunctions reads the libraries' record.
 func ReadFunctions(ctx context.Context, kv clientv3.KV, l Layout) (FunctionsRecord, error) {
-	resp, err := kv.Get(ctx, l.Functions())
-	if err != nil {
+	rec := FunctionsRecord{Libraries: Functions{}}
+	var err error
+	if rec.ModRevision, rec.Revision, err = readRecord(ctx, kv, l.Functions(), &rec.Libraries); err != nil {
 		return FunctionsRecord{}, err
 	}
-	rec := FunctionsRecord{Libraries: Functions{}, Revision: resp.Header.Revision}
-	if len(resp.Kvs) == 0 {
-		return rec, nil
-	}
-	if err := json.Unmarshal(resp.Kvs[0].Value, &rec.Libraries); err != nil {
-		return FunctionsRecord{}, err
-	}
-	rec.ModRevision = resp.Kvs[0].ModRevision
 	return rec, nil
+}
+
+// readRecord reads the JSON record at key into v, when there is one: its
+// mod revision (0: none, v untouched), and the store's revision.
+func readRecord(ctx context.Context, kv clientv3.KV, key string, v any) (modRev, rev int64, err error) {
+	resp, err := kv.Get(ctx, key)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, resp.Header.Revision, nil
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, v); err != nil {
+		return 0, 0, err
+	}
+	return resp.Kvs[0].ModRevision, resp.Header.Revision, nil
 }
 
 // WriteFunctions replaces the libraries with f if their record is still
@@ -52,6 +61,13 @@ func WriteFunctions(ctx context.Context, kv clientv3.KV, l Layout, f Functions, 
 		}
 		op = clientv3.OpPut(key, string(b))
 	}
+	return compareAndSwap(ctx, kv, key, rev, op)
+}
+
+// compareAndSwap runs op (a put or delete of key) if key's record is
+// still at mod revision rev (0: absent): the etcd revision of the write,
+// and ok false when the record changed since.
+func compareAndSwap(ctx context.Context, kv clientv3.KV, key string, rev int64, op clientv3.Op) (newRev int64, ok bool, err error) {
 	resp, err := kv.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).Then(op).Commit()
 	if err != nil {
 		return 0, false, err

@@ -186,7 +186,7 @@ func (s *selector) firstArgAllowed(t *table, c *call) bool {
 	}
 	arg := cstr(string(c.args[i]))
 	for _, a := range allowed {
-		if eqFold(arg, cstr(a)) {
+		if command.EqualFoldASCII(arg, cstr(a)) {
 			return true
 		}
 	}

@@ -1,6 +1,10 @@
 package acl
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pika-node/pika-node/node/resp"
+)
 
 // Fault is why Redis 7.0 refuses a rule (the errno its ACLSetUser sets),
 // and its Error is Redis's text for it (ACLSetUserStringError). A
@@ -90,121 +94,20 @@ func mergeSelectors(rules []string) ([]string, error) {
 	return out, nil
 }
 
-// splitArgs splits a selector's rules as Redis's sdssplitargs does: on
-// spaces, with "double quotes" (C escapes and \xHH inside) and 'single
-// quotes'. A quote must close and be followed by a space or the end; when
-// not, Redis gets no rules at all, and the selector is empty (it does not
-// fail). The text is read up to a NUL byte, as C reads it.
+// splitArgs splits a selector's rules as Redis's sdssplitargs does
+// (resp.SplitArgs): on spaces, with "double quotes" (C escapes and \xHH
+// inside) and 'single quotes'. A quote must close and be followed by a
+// space or the end; when not, Redis gets no rules at all, and the
+// selector is empty (it does not fail). The text is read up to a NUL
+// byte, as C reads it.
 func splitArgs(line string) []string {
-	line = cstr(line)
-	var out []string
-	i := 0
-	for {
-		for i < len(line) && isSpace(line[i]) {
-			i++
-		}
-		if i == len(line) {
-			return out
-		}
-		var cur []byte
-		inq, insq := false, false
-	token:
-		for {
-			var c byte // 0 at the end, as C's terminator
-			if i < len(line) {
-				c = line[i]
-			}
-			next := func(k int) byte {
-				if i+k < len(line) {
-					return line[i+k]
-				}
-				return 0
-			}
-			switch {
-			case inq:
-				switch {
-				case c == '\\' && next(1) == 'x' && isHex(next(2)) && isHex(next(3)):
-					cur = append(cur, unhex(next(2))<<4|unhex(next(3)))
-					i += 3
-				case c == '\\' && next(1) != 0:
-					i++
-					cur = append(cur, unescape(line[i]))
-				case c == '"':
-					if n := next(1); n != 0 && !isSpace(n) {
-						return nil
-					}
-					i++
-					break token
-				case c == 0:
-					return nil
-				default:
-					cur = append(cur, c)
-				}
-			case insq:
-				switch {
-				case c == '\\' && next(1) == '\'':
-					i++
-					cur = append(cur, '\'')
-				case c == '\'':
-					if n := next(1); n != 0 && !isSpace(n) {
-						return nil
-					}
-					i++
-					break token
-				case c == 0:
-					return nil
-				default:
-					cur = append(cur, c)
-				}
-			default:
-				switch c {
-				case ' ', '\n', '\r', '\t', 0:
-					if c != 0 {
-						i++
-					}
-					break token
-				case '"':
-					inq = true
-				case '\'':
-					insq = true
-				default:
-					cur = append(cur, c)
-				}
-			}
-			if c != 0 {
-				i++
-			}
-		}
-		out = append(out, string(cur))
+	args, ok := resp.SplitArgs([]byte(cstr(line)))
+	if !ok {
+		return nil
 	}
-}
-
-func isSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = string(a)
 	}
-	return c - '0'
-}
-
-func unescape(c byte) byte {
-	switch c {
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	case 'b':
-		return '\b'
-	case 'a':
-		return '\a'
-	}
-	return c
+	return out
 }

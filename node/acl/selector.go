@@ -110,7 +110,7 @@ func (s *selector) setAll(allow bool) {
 
 func (s *selector) addFirstArg(id int, arg string) {
 	for _, a := range s.firstArgs[id] {
-		if eqFold(cstr(a), cstr(arg)) {
+		if command.EqualFoldASCII(cstr(a), cstr(arg)) {
 			return
 		}
 	}
@@ -120,44 +120,23 @@ func (s *selector) addFirstArg(id int, arg string) {
 	s.firstArgs[id] = append(s.firstArgs[id], arg)
 }
 
-// eqFold is C's strcasecmp(a, b) == 0: ASCII letters only, as Redis
-// compares (strings.EqualFold would also fold "ſ" into "s").
-func eqFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerByte(a[i]) != lowerByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func lowerByte(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
 // apply applies one selector rule (Redis's ACLSetSelector): keys,
 // channels and commands. Rules are case-insensitive where Redis's are.
 func (s *selector) apply(op string) error {
 	t := commands()
 	word := cstr(op) // Redis compares the rule words as C strings
 	switch {
-	case eqFold(word, "allkeys") || word == "~*":
+	case command.EqualFoldASCII(word, "allkeys") || word == "~*":
 		s.allKeys, s.keys = true, nil
-	case eqFold(word, "resetkeys"):
+	case command.EqualFoldASCII(word, "resetkeys"):
 		s.allKeys, s.keys = false, nil
-	case eqFold(word, "allchannels") || word == "&*":
+	case command.EqualFoldASCII(word, "allchannels") || word == "&*":
 		s.allChannels, s.channels = true, nil
-	case eqFold(word, "resetchannels"):
+	case command.EqualFoldASCII(word, "resetchannels"):
 		s.allChannels, s.channels = false, nil
-	case eqFold(word, "allcommands") || eqFold(word, "+@all"):
+	case command.EqualFoldASCII(word, "allcommands") || command.EqualFoldASCII(word, "+@all"):
 		s.setAll(true)
-	case eqFold(word, "nocommands") || eqFold(word, "-@all"):
+	case command.EqualFoldASCII(word, "nocommands") || command.EqualFoldASCII(word, "-@all"):
 		s.setAll(false)
 	case op != "" && (op[0] == '~' || op[0] == '%'):
 		return s.addKeyPattern(op)
@@ -272,7 +251,7 @@ func (s *selector) allowCommand(t *table, name string) error {
 // categoryNamed finds a category as Redis does, ASCII case-insensitively.
 func categoryNamed(name string) (command.Category, bool) {
 	for i, n := range command.CategoryNames() {
-		if eqFold(n, name) {
+		if command.EqualFoldASCII(n, name) {
 			return 1 << i, true
 		}
 	}

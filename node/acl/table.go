@@ -48,18 +48,10 @@ var commands = sync.OnceValue(func() *table {
 // and only in ASCII as Redis does ("CONFIG|get"); -1 when Redis 7.0 does
 // not have it.
 func (t *table) lookup(name string) int {
-	if i, ok := t.index[lowerASCII(name)]; ok {
+	if i, ok := t.index[command.LowerASCII(name)]; ok {
 		return i
 	}
 	return -1
-}
-
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerByte(c)
-	}
-	return string(b)
 }
 
 // bits is a set of command numbers.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+
+	"github.com/pika-node/pika-node/node/command"
 )
 
 // Hasher makes and checks password records. A record is what a User keeps
@@ -156,17 +158,17 @@ func (u *User) apply(op string, h Hasher) error {
 	switch {
 	case op == "":
 		// Redis ignores an empty rule.
-	case eqFold(word, "on"):
+	case command.EqualFoldASCII(word, "on"):
 		u.enabled = true
-	case eqFold(word, "off"):
+	case command.EqualFoldASCII(word, "off"):
 		u.enabled = false
-	case eqFold(word, "skip-sanitize-payload"):
+	case command.EqualFoldASCII(word, "skip-sanitize-payload"):
 		u.sanitize = sanitizeSkip
-	case eqFold(word, "sanitize-payload"):
+	case command.EqualFoldASCII(word, "sanitize-payload"):
 		u.sanitize = sanitizeOn
-	case eqFold(word, "nopass"):
+	case command.EqualFoldASCII(word, "nopass"):
 		u.nopass, u.passwords = true, nil
-	case eqFold(word, "resetpass"):
+	case command.EqualFoldASCII(word, "resetpass"):
 		u.nopass, u.passwords = false, nil
 	case op[0] == '>' || op[0] == '#':
 		pw := op[1:]
@@ -202,9 +204,9 @@ func (u *User) apply(op string, h Hasher) error {
 			}
 		}
 		u.selectors = append(u.selectors, s)
-	case eqFold(word, "clearselectors"):
+	case command.EqualFoldASCII(word, "clearselectors"):
 		u.selectors = nil
-	case eqFold(word, "reset"):
+	case command.EqualFoldASCII(word, "reset"):
 		u.nopass, u.passwords = false, nil
 		u.root.allKeys, u.root.keys = false, nil
 		u.root.allChannels, u.root.channels = false, nil

@@ -231,26 +231,8 @@ func cstr(b []byte) []byte {
 	return b
 }
 
-// strcaseEqual is C's strcasecmp(arg, word) == 0 for an ASCII word.
-func strcaseEqual(arg []byte, word string) bool {
-	a := cstr(arg)
-	if len(a) != len(word) {
-		return false
-	}
-	for i := range a {
-		if asciiLower(a[i]) != asciiLower(word[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func asciiLower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
+// strcaseEqual is C's strcasecmp(arg, word) == 0, arg read as C reads it.
+func strcaseEqual(arg []byte, word string) bool { return EqualFoldASCII(cstr(arg), word) }
 
 // string2ll is Redis's strict integer parse (util.c string2ll): no sign
 // but '-', no leading zero, no spaces, at most 20 characters.
@@ -541,12 +523,12 @@ func RedisCommandName(args [][]byte) (name string, ok bool) {
 	if len(args) == 0 {
 		return "", false
 	}
-	name = lowerASCII(args[0])
+	name = LowerASCII(args[0])
 	if !KnownCommand(name) {
 		return name, false
 	}
 	if len(args) > 1 && isContainer(name) {
-		name += "|" + lowerASCII(args[1])
+		name += "|" + LowerASCII(args[1])
 		return name, KnownCommand(name)
 	}
 	return name, true
@@ -567,11 +549,3 @@ var redisContainers = sync.OnceValue(func() map[string]bool {
 	}
 	return out
 })
-
-func lowerASCII(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		out[i] = asciiLower(c)
-	}
-	return string(out)
-}
