@@ -87,9 +87,9 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 	if try() {
 		return
 	}
-	tb, ok := n.proxy.Routing().Table(cl.table)
+	tb, ok := n.proxy.Routing().Table(cl.tableID())
 	if !ok {
-		c.R.Error(router.DroppedTable(cl.table))
+		c.R.Error(router.DroppedTable(cl.tableID()))
 		return
 	}
 	w := n.blocked.Register(cl.id, tb, keys)
@@ -161,17 +161,17 @@ func (n *Node) tryBlocked(cl *client, c *command.Ctx, spec *command.Spec, keys [
 	defer func() { c.Args = args }()
 	mark := c.R.Len()
 	snap := n.proxy.Routing()
-	tb, _ := snap.Table(cl.table)
+	tb, _ := snap.Table(cl.tableID())
 	if tb == nil {
-		c.R.Error(router.DroppedTable(cl.table))
+		c.R.Error(router.DroppedTable(cl.tableID()))
 		return true, false
 	}
 	cmd := routedCommand(spec, c.Args)
 	r := n.proxy.Decide(snap, tb, cmd)
 	if r.Kind == router.Wait {
-		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
+		snap, tb, r = n.proxy.WaitHandover(snap, cl.tableID(), c.Args)
 		if tb == nil {
-			c.R.Error(router.DroppedTable(cl.table))
+			c.R.Error(router.DroppedTable(cl.tableID()))
 			return true, false
 		}
 	}
@@ -231,7 +231,7 @@ func onlyKey(spec *command.Spec, args [][]byte, i int) [][]byte {
 // registered by then, or was looked at in the first try).
 func (n *Node) firstPresent(cl *client, keys [][]byte) int {
 	for i, k := range keys {
-		if string(n.proxy.Reroute(cl.run, cl.table, [][]byte{[]byte("EXISTS"), k})) != ":0\r\n" {
+		if string(n.proxy.Reroute(cl.run, cl.tableID(), [][]byte{[]byte("EXISTS"), k})) != ":0\r\n" {
 			return i
 		}
 	}

@@ -29,9 +29,9 @@ type client struct {
 	laddr   string
 	created time.Time
 	name    atomic.Pointer[string]
-	table   storage.TableID
-	// shownTable is table, for other connections' CLIENT LIST.
-	shownTable atomic.Uint32
+	// table is the connection's table (SELECT; atomic: CLIENT LIST reads
+	// it from other connections).
+	table atomic.Uint32
 	// grants holds the tables AUTH opened, with the password hash it
 	// matched (a table is open while its hash is still that one); copied
 	// on write, for CLIENT LIST's tenant view.
@@ -165,7 +165,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	cl.in = &connReader{c: c, n: &n.netIn}
 	rd := resp.NewReader(cl.in, resp.Limits{MaxBulk: n.cfg.MaxBulkBytes, MaxQuery: n.cfg.MaxQueryBytes, Budget: n.queries,
 		Unauthenticated: func() bool {
-			tb, _ := n.proxy.Routing().Table(cl.table)
+			tb, _ := n.proxy.Routing().Table(cl.tableID())
 			return !tableOpen(cl, tb)
 		}})
 	defer rd.Release()
@@ -179,7 +179,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		if args == nil {
 			return nil // not kept: the client gets the error
 		}
-		return n.proxy.Reroute(cl.run, cl.table, args)
+		return n.proxy.Reroute(cl.run, cl.tableID(), args)
 	})
 	pb.OnFailedCommit(func(spec *command.Spec) { n.stats.Of(spec).Failed.Add(1) })
 	defer pb.Commit()
@@ -285,13 +285,10 @@ func tableOpen(cl *client, tb *router.Table) bool {
 }
 
 // tableID is the connection's table, read from any goroutine.
-func (cl *client) tableID() storage.TableID { return storage.TableID(cl.shownTable.Load()) }
+func (cl *client) tableID() storage.TableID { return storage.TableID(cl.table.Load()) }
 
 // setTable selects the connection's table.
-func (cl *client) setTable(t storage.TableID) {
-	cl.table = t
-	cl.shownTable.Store(uint32(t))
-}
+func (cl *client) setTable(t storage.TableID) { cl.table.Store(uint32(t)) }
 
 // grantsCopy is the tables AUTH opened (not to be changed).
 func (cl *client) grantsCopy() map[storage.TableID]string {
@@ -335,7 +332,7 @@ func (n *Node) otherTable(cl *client) func(storage.TableID, []byte) (uint32, err
 func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	spec := n.tbl.Lookup(c.Args[0])
 	snap := n.proxy.Routing()
-	tb, _ := snap.Table(cl.table)
+	tb, _ := snap.Table(cl.tableID())
 	open := tableOpen(cl, tb)
 	if spec != nil && spec.ArityOK(len(c.Args)) && cl.subscribedResp2() && !allowedSubscribed(spec.Name) {
 		pb.Commit()
@@ -375,7 +372,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		// held meanwhile: place pending replies first.
 		pb.Commit()
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
-		snap, tb, r = n.proxy.WaitHandover(snap, cl.table, c.Args)
+		snap, tb, r = n.proxy.WaitHandover(snap, cl.tableID(), c.Args)
 		open = tableOpen(cl, tb)
 	}
 	batched := routable && r.Kind == router.Local && spec.Batchable != nil && spec.Batchable(c.Args)
@@ -428,7 +425,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if spec.Cluster != router.Server {
-		c.R.Error(router.DroppedTable(cl.table))
+		c.R.Error(router.DroppedTable(cl.tableID()))
 		n.stats.Of(spec).Rejected.Add(1)
 		return
 	}

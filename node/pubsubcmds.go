@@ -80,7 +80,7 @@ func (n *Node) subscriptionCmd(k peer.PubsubKind, subscribe bool) command.Handle
 	}
 	return func(c *command.Ctx) error {
 		cl := connOf(c)
-		change(n.subOf(cl), cl.table, k, c.Args[1:], c.R)
+		change(n.subOf(cl), cl.tableID(), k, c.Args[1:], c.R)
 		n.pubsubLimits(cl)
 		return nil
 	}

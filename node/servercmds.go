@@ -341,7 +341,7 @@ func (n *Node) cmdHello(c *command.Ctx) error {
 			return command.Error("ERR Syntax error in HELLO option '" + string(args[i]) + "'")
 		}
 	}
-	if tb, _ := n.proxy.Routing().Table(cl.table); !tableOpen(cl, tb) {
+	if tb, _ := n.proxy.Routing().Table(cl.tableID()); !tableOpen(cl, tb) {
 		return command.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	if setName != nil {

@@ -50,7 +50,7 @@ func (n *Node) newTxns() *txn.Txns {
 func (cl *client) Transaction() *txn.Transaction { return &cl.tx }
 
 // Table is the connection's current table (txn.Conn).
-func (cl *client) Table() storage.TableID { return cl.table }
+func (cl *client) Table() storage.TableID { return cl.tableID() }
 
 // Runner runs the proxy's parts of the connection's commands here
 // (txn.Conn).

@@ -171,44 +171,30 @@ func (n *Node) applyUsers(records meta.ACLUsers, rev int64) {
 	})
 	n.users.cur.Store(s)
 	n.users.mu.Unlock()
-	for name := range old.byName {
-		if _, ok := s.byName[name]; !ok {
-			n.killUserClients(name)
-		}
-	}
-	n.killRevokedSubscribers(s)
+	n.killRevokedClients(s)
 }
 
-// killRevokedSubscribers closes the connections subscribed to a channel
-// or pattern their user may no longer subscribe to, as Redis 7.0 does
-// after ACL SETUSER.
-func (n *Node) killRevokedSubscribers(s *userSet) {
+// killRevokedClients closes, as Redis 7.0 does, the connections of users
+// that s no longer has (ACL DELUSER), and those subscribed to a channel
+// or pattern their user may no longer subscribe to (ACL SETUSER).
+func (n *Node) killRevokedClients(s *userSet) {
 	for _, cl := range n.clientsSnapshot(nil) {
-		sub := cl.sub.Load()
-		if sub == nil || !sub.Subscribed() {
-			continue
-		}
 		id := cl.ident.Load()
 		var usr *acl.User
 		switch {
 		case id.kind == asUser:
-			usr = s.byName[id.user]
+			var ok bool
+			if usr, ok = s.byName[id.user]; !ok {
+				cl.kill()
+				continue
+			}
 		case id.kind == asDefault && !s.open:
 			usr = s.byName["default"]
-		}
-		if usr == nil {
+		default:
 			continue
 		}
-		if sub.AnySubscription(func(name string, pattern bool) bool { return !usr.AllowsChannel([]byte(name), pattern) }) {
-			cl.kill()
-		}
-	}
-}
-
-// killUserClients closes the connections authenticated as ACL user name.
-func (n *Node) killUserClients(name string) {
-	for _, cl := range n.clientsSnapshot(nil) {
-		if id := cl.ident.Load(); id.kind == asUser && id.user == name {
+		sub := cl.sub.Load()
+		if sub != nil && sub.AnySubscription(func(name string, pattern bool) bool { return !usr.AllowsChannel([]byte(name), pattern) }) {
 			cl.kill()
 		}
 	}
@@ -241,6 +227,9 @@ func (n *Node) aclDenial(cl *client, args [][]byte, context string) *acl.Denied 
 		return &acl.Denied{Reason: acl.ReasonCommand, Object: name, Command: name}
 	}
 	for _, r := range rules {
+		if r == nil {
+			continue
+		}
 		if err := r.Check(args); err != nil {
 			d := err.(*acl.Denied)
 			if context != "" {
@@ -252,26 +241,27 @@ func (n *Node) aclDenial(cl *client, args [][]byte, context string) *acl.Denied 
 	return nil
 }
 
-// rulesOf is what cl's commands are checked against: every one of the
-// users returned must allow a command (none: anything goes). deleted: the
+// rulesOf is what cl's commands are checked against: every user of rules
+// that is not nil must allow a command (none: anything goes). An array,
+// not a slice: it is asked before every command. deleted: the
 // connection's ACL user is gone.
-func (n *Node) rulesOf(cl *client) (rules []*acl.User, deleted bool) {
+func (n *Node) rulesOf(cl *client) (rules [2]*acl.User, deleted bool) {
 	id := cl.ident.Load()
 	switch id.kind {
 	case asUser:
 		usr, ok := n.users.set().byName[id.user]
 		if !ok {
-			return nil, true
+			return rules, true
 		}
-		return []*acl.User{usr}, false
+		rules[0] = usr
 	case asTenant:
-		return []*acl.User{n.users.tenant}, false
+		rules[0] = n.users.tenant
 	case asDefault:
 		if s := n.users.set(); !s.open {
-			rules = append(rules, s.byName["default"])
+			rules[0] = s.byName["default"]
 		}
 		if n.heldAsTenant(cl, id) {
-			rules = append(rules, n.users.tenant)
+			rules[1] = n.users.tenant
 		}
 	}
 	return rules, false
@@ -280,7 +270,7 @@ func (n *Node) rulesOf(cl *client) (rules []*acl.User, deleted bool) {
 // aclRestricted reports whether some command may be refused to cl.
 func (n *Node) aclRestricted(cl *client) bool {
 	rules, deleted := n.rulesOf(cl)
-	return deleted || len(rules) > 0
+	return deleted || rules[0] != nil || rules[1] != nil
 }
 
 // tenantView reports whether cl sees only its tables' clients (CLIENT

@@ -41,9 +41,9 @@ func (n *Node) cmdWait(c *command.Ctx) error {
 		return command.Error("ERR timeout is negative")
 	}
 	cl := connOf(c)
-	tb, ok := n.proxy.Routing().Table(cl.table)
+	tb, ok := n.proxy.Routing().Table(cl.tableID())
 	if !ok {
-		return command.Error(router.DroppedTable(cl.table))
+		return command.Error(router.DroppedTable(cl.tableID()))
 	}
 	if tb.Mode == meta.ModeRaft {
 		c.R.Int(int64(tb.Replicated() / 2))
