@@ -43,6 +43,7 @@ func (l *leadership) failoverLoop(ctx context.Context) {
 			continue
 		}
 		seen = st.Revision
+		l.relieveFullDisks(ctx, st)
 		if n, err := l.failOver(ctx, st); err != nil {
 			l.m.log.Warn("failover pass", "err", err, "promoted", n)
 			select { // retry soon even without a metadata change
@@ -53,6 +54,45 @@ func (l *leadership) failoverLoop(ctx context.Context) {
 			seen = 0
 		}
 	}
+}
+
+// relieveFullDisks hands the slots led by live nodes whose disk is full
+// (meta.NodeInfo.DiskFull: they refuse clients' writes) to followers that
+// can write, as a drain would. A slot with no such follower stays: its
+// writes are refused until space is freed. Runs on each new state; a
+// slot that could not move is tried again at the next one.
+func (l *leadership) relieveFullDisks(ctx context.Context, st *meta.State) {
+	for id, info := range st.Alive {
+		if !info.DiskFull {
+			continue
+		}
+		for _, t := range st.SortedTables() {
+			for n, si := range st.Slots[t.ID] {
+				if si.Leader != id || !l.canTake(st, si) {
+					continue
+				}
+				l.m.opMu.Lock()
+				res, err := l.switchover(ctx, t.Name, n, "")
+				l.m.opMu.Unlock()
+				if err != nil {
+					l.m.log.Warn("hand over a slot of a full disk", "node", id, "table", t.Name, "slot", n, "err", err)
+					continue
+				}
+				l.m.log.Info("handed over a slot of a full disk", "node", id, "table", t.Name, "slot", n, "to", res.To)
+			}
+		}
+	}
+}
+
+// canTake reports whether a live replica of si other than its leader has
+// room on its disk.
+func (l *leadership) canTake(st *meta.State, si meta.SlotInfo) bool {
+	for _, r := range si.Replicas {
+		if info, alive := st.Alive[r]; alive && r != si.Leader && !info.DiskFull {
+			return true
+		}
+	}
+	return false
 }
 
 // orphan is a slot whose leader is gone.

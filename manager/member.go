@@ -128,6 +128,10 @@ type Member struct {
 	opMu sync.Mutex
 	// catchUp coalesces the etcd reads of CatchUpTables.
 	catchUp catchUp
+	// diskFull is what the node's registration says of its disk
+	// (SetDiskFull); diskChanged wakes the session to write it again.
+	diskFull    atomic.Bool
+	diskChanged chan struct{}
 }
 
 // NewMember returns a member that talks to etcd through cli. onState is
@@ -136,7 +140,7 @@ func NewMember(cfg Config, cli *clientv3.Client, onState func(*meta.State)) *Mem
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 5 * time.Second
 	}
-	m := &Member{cfg: cfg, cli: cli, log: cfg.Log, onState: onState, stateCh: make(chan struct{})}
+	m := &Member{cfg: cfg, cli: cli, log: cfg.Log, onState: onState, stateCh: make(chan struct{}), diskChanged: make(chan struct{}, 1)}
 	return m
 }
 
@@ -270,6 +274,7 @@ func (m *Member) session(ctx context.Context) error {
 		renewing.Wait()
 	}()
 	m.renewLease(sctx, &renewing, sess.Lease(), time.Duration(ttl)*time.Second)
+	renewing.Go(func() { m.publishDisk(sctx, sess.Lease()) })
 	go func() {
 		select {
 		case <-sess.Done():
@@ -310,10 +315,49 @@ func (m *Member) session(ctx context.Context) error {
 	return nil
 }
 
+// SetDiskFull says whether the node's disk is below its reserve: the
+// node's registration says so (written again at once while the lease
+// lives, else at the next registration), and the manager hands the slots
+// the node leads to replicas that can write.
+func (m *Member) SetDiskFull(full bool) {
+	if m.diskFull.Swap(full) != full {
+		select {
+		case m.diskChanged <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// publishDisk writes the registration again on each change of
+// SetDiskFull, until ctx ends (the session's).
+func (m *Member) publishDisk(ctx context.Context, lease clientv3.LeaseID) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.diskChanged:
+		}
+		for {
+			if _, err := m.register(ctx, lease); err == nil || ctx.Err() != nil {
+				break
+			} else {
+				m.log.Warn("publish the disk's state", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
 // register writes the node's live key under the lease and its member
 // record; it returns the revision of that write.
 func (m *Member) register(ctx context.Context, lease clientv3.LeaseID) (int64, error) {
-	b, err := json.Marshal(m.cfg.Self)
+	self := m.cfg.Self
+	self.DiskFull = m.diskFull.Load()
+	b, err := json.Marshal(self)
 	if err != nil {
 		return 0, err
 	}

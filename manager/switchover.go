@@ -42,10 +42,10 @@ func (l *leadership) switchover(ctx context.Context, table string, n meta.SlotID
 	if _, alive := st.Alive[old]; !alive {
 		return res, errf(http.StatusConflict, "slot %d's leader %s is down: failover handles it", n, old)
 	}
-	if to == "" { // the most advanced live follower
+	if to == "" { // the most advanced live follower whose disk has room
 		var best Position
 		for _, r := range si.Replicas {
-			if _, alive := st.Alive[r]; !alive || r == old {
+			if info, alive := st.Alive[r]; !alive || r == old || info.DiskFull {
 				continue
 			}
 			pos, err := l.position(ctx, st, r, t.ID, n)

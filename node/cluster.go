@@ -113,6 +113,7 @@ func (n *Node) startControlPlane() error {
 		MoveStepPause:      n.cfg.MoveStepPause,
 		Log:                n.log.With("component", "manager"),
 	}, cli, n.applyState)
+	n.disk.setMember(n.member, n.eng)
 	return nil
 }
 

@@ -5,7 +5,8 @@
 // verified passwords remembered in passwordcache.go, SELECT, CLIENT,
 // INFO, CONFIG, ACL over the cluster's users, kept in users.go and
 // checked before every command, ...), and the lifecycle of the storage engine and
-// its background work, the peer port, and the node's side of the proxy
+// its background work (its disk running low is logged and told to the
+// manager by disk.go), the peer port, and the node's side of the proxy
 // (router.Runner) and of the commit policy (which Committer a table's
 // writes use). A connection's MULTI block and WATCH, and the running of a
 // unit (here, on the one node leading its slots through the peer request

@@ -8,13 +8,15 @@ import (
 	"time"
 
 	"github.com/pika-node/pika-node/manager/meta"
+	"github.com/pika-node/pika-node/storage"
 )
 
 // Health is the body of /healthz.
 type Health struct {
 	// Status is "ok" (serving, etcd reachable), "degraded" (serving from
-	// the last metadata while etcd is unreachable) or "starting" (no
-	// metadata yet: clients are not served). Only "starting" answers 503.
+	// the last metadata while etcd is unreachable, or refusing writes for
+	// want of disk space) or "starting" (no metadata yet: clients are not
+	// served). Only "starting" answers 503.
 	Status        string      `json:"status"`
 	Node          meta.NodeID `json:"node"`
 	Cluster       string      `json:"cluster"`
@@ -25,6 +27,11 @@ type Health struct {
 	Tables        int         `json:"tables"`
 	Reason        string      `json:"reason,omitempty"`
 	Uptime        string      `json:"uptime"`
+	// Disk is the data directory's disk: "ok", "low" (clients' writes
+	// refused) or "critical" (every write refused); DiskFreeBytes its
+	// free space as last measured (absent with --min-free-disk 0).
+	Disk          string `json:"disk"`
+	DiskFreeBytes int64  `json:"disk_free_bytes,omitempty"`
 }
 
 func (n *Node) health() Health {
@@ -50,6 +57,13 @@ func (n *Node) health() Health {
 			h.Status = "degraded"
 			h.Reason = fmt.Sprintf("etcd unreachable (%s): serving from the metadata of revision %d", n.member.LastError(), snap.Revision)
 		}
+	}
+	d := n.eng.DiskState()
+	h.Disk, h.DiskFreeBytes = d.Level.String(), d.Free
+	if d.Level != storage.DiskOK && h.Status == "ok" {
+		h.Status = "degraded"
+		h.Reason = fmt.Sprintf("disk %s: %d bytes free, under --min-free-disk %d: writes refused since %s",
+			d.Level, d.Free, d.Reserve, d.Since.UTC().Format(time.RFC3339))
 	}
 	return h
 }

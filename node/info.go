@@ -110,8 +110,19 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("loading", 0)
 		kv("rdb_changes_since_last_save", 0)
 		kv("aof_enabled", 0)
+		d := n.eng.DiskState()
+		// Redis's field for writes refused with MISCONF: "err" while the
+		// disk is below --min-free-disk.
+		lastWrite := "ok"
+		if d.Level != storage.DiskOK {
+			lastWrite = "err"
+		}
+		kv("aof_last_write_status", lastWrite)
 		kv("rocksdb_wal_sync", boolInt(n.cfg.FsyncAlways()))
 		kv("disk_bytes", n.eng.ApproximateDiskBytes())
+		kv("pika_disk", d.Level.String())
+		kv("pika_disk_free_bytes", d.Free)
+		kv("pika_min_free_disk", d.Reserve)
 	case "stats":
 		kv("total_connections_received", n.connsTotal.Load())
 		kv("total_commands_processed", n.stats.Total())

@@ -54,12 +54,14 @@ type Node struct {
 	// passwords remembers the table passwords AUTH verified.
 	passwords *passwordCache
 	eng       *storage.Engine
-	tbl       *command.Table
-	cursors   *command.Cursors
-	stats     *stats.Commands
-	queries   *resp.Budget // shared by every connection's reader
-	outputs   *resp.Budget // shared by every connection's reply queue
-	started   time.Time
+	// disk tells the member (and the log) of the engine's disk level.
+	disk    *diskWatch
+	tbl     *command.Table
+	cursors *command.Cursors
+	stats   *stats.Commands
+	queries *resp.Budget // shared by every connection's reader
+	outputs *resp.Budget // shared by every connection's reply queue
+	started time.Time
 	// requestStop ends Run as its context's end would (SHUTDOWN); set
 	// by Run before any client connects.
 	requestStop context.CancelFunc
@@ -192,12 +194,19 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if cfg.WALPointInTime() {
 		walRecovery = storage.WALRecoverPointInTime
 	}
+	disk := &diskWatch{log: log.With("component", "storage")}
+	minFree := cfg.MinFreeDisk
+	if minFree == 0 {
+		minFree = -1 // off
+	}
 	eng, err := storage.Open(storage.Options{
 		Dir:              cfg.DBDir(),
 		BlockCacheBytes:  uint64(cfg.BlockCacheMB) << 20,
 		WriteBufferBytes: uint64(cfg.WriteBufferMB) << 20,
 		Fsync:            fsync,
 		WALRecovery:      walRecovery,
+		MinFreeDisk:      minFree,
+		OnDiskLevel:      disk.changed,
 	})
 	if err != nil {
 		return nil, err
@@ -211,6 +220,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 		cfg:         cfg,
 		log:         log,
 		eng:         eng,
+		disk:        disk,
 		tbl:         command.NewTable(),
 		cursors:     command.NewCursors(100_000, 64<<20),
 		queries:     resp.NewBudget(cfg.QueryBudgetBytes),

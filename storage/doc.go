@@ -7,7 +7,9 @@
 // a participant's held slots, taken at once or waiting a bounded time
 // (units.go), and the units' records in their slots, written as raft
 // entries or as an async leader's logged writes, with the slots they keep
-// pending (unitrecords.go).
+// pending (unitrecords.go); and the free space it keeps on its disk,
+// refusing writes below a reserve before RocksDB meets a full disk
+// (diskguard.go).
 //
 // It knows the physical layout of the five Redis types but not their
 // commands: package node/command builds Redis semantics on top of Txn.

@@ -52,6 +52,15 @@ type Effect struct {
 	ExpireDelta int64
 }
 
+// size is the bytes of the effect's keys and values.
+func (e *Effect) size() int {
+	n := 0
+	for i := range e.Ops {
+		n += len(e.Ops[i].Key) + len(e.Ops[i].Value)
+	}
+	return n
+}
+
 // Empty reports whether applying e would change nothing.
 func (e *Effect) Empty() bool { return len(e.Ops) == 0 && e.KeyDelta == 0 && e.ExpireDelta == 0 }
 

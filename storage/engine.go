@@ -45,6 +45,17 @@ type Options struct {
 	// cut short (what a crash during a write leaves), and refuses to
 	// open on damage anywhere else (WALCorruptionError).
 	WALRecovery WALRecovery
+	// MinFreeDisk is the free space, in bytes, the engine keeps on the
+	// filesystem of Dir: below it the writes clients start are refused,
+	// below half of it every write (diskguard.go). The default is
+	// DefaultMinFreeDisk; negative turns the guard off.
+	MinFreeDisk int64
+	// FreeDiskBytes measures the free space on dir's filesystem. The
+	// default asks the kernel (statfs); tests inject their own.
+	FreeDiskBytes func(dir string) (int64, error)
+	// OnDiskLevel, when set, is told each change of the disk's level,
+	// from the engine's measuring goroutine (it must not block).
+	OnDiskLevel func(DiskState)
 }
 
 // FsyncPolicy is when the WAL is synced to the disk.
@@ -111,6 +122,9 @@ func (o *Options) ensureDefaults() {
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixMilli() }
 	}
+	if o.MinFreeDisk == 0 {
+		o.MinFreeDisk = DefaultMinFreeDisk
+	}
 }
 
 func (o *Options) validate() error {
@@ -165,6 +179,8 @@ type Engine struct {
 	wants wantSet
 
 	versions versionAllocator
+	// disk refuses writes while the disk is (nearly) full.
+	disk diskGuard
 
 	countsMu sync.RWMutex
 	counts   map[TableID][]slotCounts // per slot; written with the data
@@ -272,6 +288,29 @@ func Open(opts Options) (*Engine, error) {
 	e.db = db
 	e.dflt = handles[0]
 	copy(e.cfs[:], handles[1:])
+	if opts.WALRecovery == WALRecoverPointInTime {
+		// The replay kept what came before the damage, in memtables only
+		// (avoid_flush_during_recovery): flush them, so that the damaged
+		// WAL is no longer needed and a crash before the next flush is not
+		// refused again over the loss the operator accepted.
+		fo := grocksdb.NewDefaultFlushOptions()
+		fo.SetWait(true)
+		var err error
+		for _, h := range handles {
+			if err == nil {
+				err = db.FlushCF(h, fo)
+			}
+		}
+		fo.Destroy()
+		if err != nil {
+			for _, h := range handles {
+				h.Destroy()
+			}
+			db.Close()
+			e.destroyOptions()
+			return nil, fmt.Errorf("storage: flush after point-in-time recovery of %s: %w", opts.Dir, err)
+		}
+	}
 	e.ro = grocksdb.NewDefaultReadOptions()
 	e.wo = grocksdb.NewDefaultWriteOptions()
 	e.wo.SetSync(opts.Fsync == FsyncAlways)
@@ -287,6 +326,7 @@ func Open(opts Options) (*Engine, error) {
 	for _, f := range e.filters {
 		f.engine.Store(e)
 	}
+	e.disk.init(opts.Dir, opts.MinFreeDisk, opts.FreeDiskBytes, opts.OnDiskLevel)
 	e.commitCh = make(chan *commitReq, maxCommitGroup)
 	e.commitDone = make(chan struct{})
 	go e.commitLoop()
@@ -339,6 +379,7 @@ func (e *Engine) Close() error {
 	e.records.Unlock() // a record's writer that comes later finds the engine closed
 	close(e.syncStop)
 	<-e.syncDone
+	e.disk.close()
 	fo := grocksdb.NewDefaultFlushOptions()
 	fo.SetWait(true)
 	for _, h := range e.cfs {
@@ -901,6 +942,22 @@ type commitReq struct {
 	done    chan error
 }
 
+// startedHere reports whether req is a write a client started on this
+// node (a command on slots it leads), not one completing work under way:
+// a leader's entry applied as its follower, a unit's record. A disk
+// running low refuses the first kind only (diskguard.go).
+func (req *commitReq) startedHere() bool {
+	if req.records {
+		return false
+	}
+	for _, t := range req.txns {
+		if !t.eff.Empty() && t.replicated == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // slotUpdate is one slot's counts and log entry in the batch.
 type slotUpdate struct {
 	c      *slotCounts
@@ -992,7 +1049,15 @@ func (e *Engine) commitLoop() {
 		nowMS := e.opts.Now()
 		var failed map[*commitReq]error
 		var carried map[*commitReq]bool
+		written := 0
 		for _, req := range group {
+			if derr := e.disk.refuse(req.startedHere()); derr != nil {
+				if failed == nil {
+					failed = map[*commitReq]error{}
+				}
+				failed[req] = derr
+				continue
+			}
 			if hasRecords && slotInGroup(req, updates) {
 				carry = append(carry, req)
 				if carried == nil {
@@ -1064,6 +1129,7 @@ func (e *Engine) commitLoop() {
 					wb.PutCF(e.cfs[CFSystem], countKey(u.t, u.s), encodeCounts(u.n))
 				}
 				t.eff.addTo(wb, &e.cfs)
+				written += t.eff.size()
 				if u.logged {
 					// The slot's log entry goes in the same batch as the data.
 					entry = appendLogEntry(entry[:0], u.epoch, u.ms, &t.eff)
@@ -1073,7 +1139,11 @@ func (e *Engine) commitLoop() {
 			sys := Effect{Ops: req.sys}
 			sys.addTo(wb, &e.cfs)
 		}
-		err := e.db.Write(e.wo, wb)
+		var err error
+		if wb.Count() > 0 { // nothing to write when every request was refused
+			err = e.db.Write(e.wo, wb)
+			e.disk.wrote(written)
+		}
 		if err != nil {
 			err = fmt.Errorf("storage: write: %w", err)
 		} else {

@@ -178,7 +178,10 @@ type RaftGroupWrite struct {
 // ApplyRaft writes the persisted part of many groups' ready states, and
 // applies their committed effects, in one RocksDB write. It does not take
 // slot locks: on the leader the proposing writer holds the slot's lock
-// while the group applies its effect, and followers serve no writes.
+// while the group applies its effect, and followers serve no writes. A
+// disk running low does not refuse it (a failed round stops the node's
+// raft groups): leaders refuse clients' proposals instead
+// (ClientWritesRefused).
 func (e *Engine) ApplyRaft(groups []RaftGroupWrite) error {
 	if e.closed.Load() {
 		return ErrClosed
@@ -331,16 +334,22 @@ func (e *Engine) ClearStaging(t TableID, s SlotID) error {
 // StageSlotChunk writes a snapshot's puts (keys of slot s of table t) into
 // the slot's staging area.
 func (e *Engine) StageSlotChunk(t TableID, s SlotID, ops []Op) error {
+	if err := e.disk.refuse(false); err != nil {
+		return err
+	}
 	prefix := SlotPrefix(t, s)
 	sp := stagingPrefix(t, s)
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
+	n := 0
 	for _, op := range ops {
 		if op.Kind != OpPut || op.CF > CFScore || len(op.Key) < prefixLen || string(op.Key[:prefixLen]) != string(prefix) {
 			return fmt.Errorf("%w: snapshot op outside table %d slot %d", ErrCorruptEffect, t, s)
 		}
 		wb.PutCF(e.cfs[op.CF], append(sp[:len(sp):len(sp)], op.Key[prefixLen:]...), op.Value)
+		n += len(op.Key) + len(op.Value)
 	}
+	defer e.disk.wrote(n)
 	return e.db.Write(e.wo, wb)
 }
 

@@ -29,6 +29,9 @@ func (e *Engine) loadDir() string { return filepath.Join(e.opts.Dir, "slot-loads
 
 // BeginSlotLoad empties slot s (ResetSlot) and starts loading it.
 func (e *Engine) BeginSlotLoad(t TableID, s SlotID) (*SlotLoad, error) {
+	if err := e.disk.refuse(false); err != nil {
+		return nil, err
+	}
 	if err := e.ResetSlot(t, s); err != nil {
 		return nil, err
 	}
@@ -44,8 +47,16 @@ func (e *Engine) BeginSlotLoad(t TableID, s SlotID) (*SlotLoad, error) {
 
 // Add writes puts of the slot (each column family's keys ascending).
 func (l *SlotLoad) Add(ops []Op) error {
+	// A file writer that failed for want of space aborts the process
+	// when written again (diskguard.go): stop before.
+	if err := l.e.disk.refuse(false); err != nil {
+		return err
+	}
 	prefix := SlotPrefix(l.t, l.s)
+	n := 0
+	defer func() { l.e.disk.wrote(n) }()
 	for _, op := range ops {
+		n += len(op.Key) + len(op.Value)
 		if op.Kind != OpPut || op.CF > CFScore || len(op.Key) < prefixLen || string(op.Key[:prefixLen]) != string(prefix) {
 			return fmt.Errorf("%w: full sync op outside table %d slot %d", ErrCorruptEffect, l.t, l.s)
 		}

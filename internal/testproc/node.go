@@ -134,6 +134,7 @@ type Health struct {
 	IsManager     bool   `json:"is_manager"`
 	Tables        int    `json:"tables"`
 	Reason        string `json:"reason"`
+	Disk          string `json:"disk"`
 }
 
 // Health asks /healthz once: its body and HTTP status.

@@ -35,6 +35,14 @@ func StatusOf(cluster string, st *meta.State) Status {
 			s.Problems = append(s.Problems, fmt.Sprintf("table %s: %d of %d slots have fewer than %d replicas (under-replicated)", t.Name, t.UnderReplicated, t.Slots, t.Replicas))
 		}
 	}
+	for _, n := range s.Nodes {
+		if n.Alive && n.DiskFull {
+			if s.Health == HealthOK {
+				s.Health = HealthDegraded
+			}
+			s.Problems = append(s.Problems, fmt.Sprintf("node %s: disk below --min-free-disk: it refuses writes to the slots it leads (leads %d)", n.ID, n.Leads))
+		}
+	}
 	for _, j := range st.Jobs {
 		s.Problems = append(s.Problems, fmt.Sprintf("job %s (%s %s) in flight", j.ID, j.Kind, j.Table.Name))
 	}

@@ -43,6 +43,10 @@ type NodeInfo struct {
 	Version   string            `json:"version"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	StartedAt time.Time         `json:"started_at"`
+	// DiskFull: the node's disk is below its reserve (--min-free-disk)
+	// and it refuses clients' writes; the manager hands the slots it
+	// leads to replicas that can write.
+	DiskFull bool `json:"disk_full,omitempty"`
 }
 
 // TableInfo is a table's record.

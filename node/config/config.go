@@ -148,6 +148,12 @@ type Config struct {
 	// refuses to start on damage anywhere else; "point-in-time" starts
 	// with what comes before the damage, losing the rest (storage.WALRecovery).
 	WALRecovery string `mapstructure:"wal-recovery"`
+	// MinFreeDisk is the free space, in bytes, kept on the filesystem of
+	// the data directory: below it the node refuses clients' writes with
+	// redis-server's MISCONF error (an AOF it cannot write), below half
+	// of it every write, and it takes them again once space is back.
+	// 0 turns the guard off. Default 256 MiB.
+	MinFreeDisk int64 `mapstructure:"min-free-disk"`
 	// MaxClients bounds concurrent client connections. Default 10000. As
 	// in Redis, the node raises its open file limit to what they need at
 	// start, and lowers maxclients (with a warning) if it cannot
@@ -238,6 +244,7 @@ func Default() Config {
 		ScriptMemoryLimit:     512 << 20,
 		MaxOutputBytes:        128 << 20,
 		WALRecovery:           "torn-tail",
+		MinFreeDisk:           256 << 20,
 		AppendFsync:           "everysec",
 		ProtectedMode:         true,
 		TLSAuthClients:        "yes",
@@ -259,6 +266,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.AppendFsync != "everysec" && c.AppendFsync != "always" && c.AppendFsync != "no" {
 		errs = append(errs, fmt.Errorf("appendfsync %q: must be always, everysec or no", c.AppendFsync))
+	}
+	if c.MinFreeDisk < 0 {
+		errs = append(errs, fmt.Errorf("min-free-disk %d: must be 0 (off) or more", c.MinFreeDisk))
 	}
 	if c.WALRecovery != "torn-tail" && c.WALRecovery != "point-in-time" {
 		errs = append(errs, fmt.Errorf("wal-recovery %q: must be torn-tail or point-in-time", c.WALRecovery))

@@ -88,6 +88,8 @@ var (
 	descRevision  = prometheus.NewDesc("pika_metadata_revision", "The etcd revision of the routing snapshot served.", nil, nil)
 	descRocks     = prometheus.NewDesc("pika_rocksdb_property", "RocksDB properties of the meta column family (estimates).", []string{"property"}, nil)
 	descSST       = prometheus.NewDesc("pika_rocksdb_sst_bytes", "Size of the live SST files of every column family.", nil, nil)
+	descDiskFree  = prometheus.NewDesc("pika_disk_free_bytes", "Free space on the data directory's filesystem, as the storage engine last measured it.", nil, nil)
+	descDiskLevel = prometheus.NewDesc("pika_disk_writes_refused", "0: writes taken; 1: below --min-free-disk, clients' writes refused (MISCONF); 2: below half of it, every write refused.", nil, nil)
 )
 
 // rocksProperties are exported as pika_rocksdb_property.
@@ -107,7 +109,7 @@ type collector struct{ src Source }
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descCalls, descFailed, descRejected, descUnknown, descClients, descConns, descAuthFail,
 		descNetIn, descNetOut, descKeys, descExpires, descSlots, descSlotsLed, descSlotsHeld, descLogLen, descLag, descShipped, descFullSyncs, descEtcd,
-		descManager, descRevision, descRocks, descSST, descScriptsCached, descScriptsBytes, descLibraries, descFunctions,
+		descManager, descRevision, descRocks, descSST, descDiskFree, descDiskLevel, descScriptsCached, descScriptsBytes, descLibraries, descFunctions,
 		descScriptRunning, descScriptRuns, descScriptReruns, descScriptKilled, descScriptFetched} {
 		ch <- d
 	}
@@ -190,6 +192,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge(descSST, float64(eng.ApproximateDiskBytes()))
+	if d := eng.DiskState(); d.Reserve > 0 {
+		gauge(descDiskFree, float64(d.Free))
+		gauge(descDiskLevel, float64(d.Level))
+	}
 }
 
 // one is a boolean gauge's value: 1 for true, 0 for false.

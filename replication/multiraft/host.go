@@ -46,6 +46,9 @@ type Store interface {
 	// until ApplyRaft lands it.
 	ClearStaging(t storage.TableID, s storage.SlotID) error
 	StageSlotChunk(t storage.TableID, s storage.SlotID, ops []storage.Op) error
+	// ClientWritesRefused says why a client's write must not be proposed
+	// now (the disk runs low), or nil.
+	ClientWritesRefused() error
 }
 
 // Config configures a Host.
@@ -485,6 +488,14 @@ func (h *Host) Commit(b *storage.Batch) error {
 	type pending struct {
 		slot storage.SlotID
 		wait <-chan error
+	}
+	for _, se := range effects {
+		if se.Effect != nil {
+			if err := h.cfg.Store.ClientWritesRefused(); err != nil {
+				return err // nothing proposed: the batch is unapplied
+			}
+			break
+		}
 	}
 	waits := make([]pending, 0, len(effects))
 	var failed []storage.SlotError
