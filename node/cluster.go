@@ -53,14 +53,19 @@ func loadNodeID(eng *storage.Engine) (meta.NodeID, error) {
 func (n *Node) startControlPlane() error {
 	eps := etcdconn.Split(n.cfg.Etcd)
 	if len(eps) == 0 {
-		srv, err := embedetcd.Start(embedetcd.Config{Dir: n.cfg.EtcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen})
+		ecfg := embedetcd.Config{Dir: n.cfg.EtcdDir(), ClientAddr: n.cfg.EtcdListen, PeerAddr: n.cfg.EtcdPeerListen}
+		if !n.cfg.EmbeddedEtcdOnLoopback() {
+			ecfg.TLS = &embedetcd.TLSFiles{Cert: n.cfg.TLSCertFile, Key: n.cfg.TLSKeyFile, CA: n.cfg.TLSCACertFile}
+		}
+		srv, err := embedetcd.Start(ecfg)
 		if err != nil {
 			return fmt.Errorf("%w (is another etcd or pika-node using %s / %s? join it with --etcd, or move this one with --etcd-listen and --etcd-peer-listen)",
 				err, n.cfg.EtcdListen, n.cfg.EtcdPeerListen)
 		}
 		n.etcd = srv
 		eps = []string{srv.Endpoint()}
-		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.EtcdDir())
+		n.log.Info("embedded etcd serving", "client", n.cfg.EtcdListen, "peer", n.cfg.EtcdPeerListen, "dir", n.cfg.EtcdDir(),
+			"tls", ecfg.TLS != nil)
 	}
 	ecfg := clientv3.Config{
 		DialTimeout: 5 * time.Second,
@@ -70,8 +75,12 @@ func (n *Node) startControlPlane() error {
 		DialKeepAliveTimeout: 3 * time.Second,
 	}
 	opts := etcdconn.Options{Endpoints: eps}
-	if n.etcd == nil { // the embedded etcd is plain and open, on its own address
+	// The embedded etcd on loopback is plain: no credentials.
+	switch {
+	case n.etcd == nil:
 		opts.CertFile, opts.KeyFile, opts.CAFile, opts.User = n.cfg.EtcdCert, n.cfg.EtcdKey, n.cfg.EtcdCA, n.cfg.EtcdUser
+	case !n.cfg.EmbeddedEtcdOnLoopback(): // this node shows its own certificate to its member
+		opts.CertFile, opts.KeyFile, opts.CAFile = n.cfg.TLSCertFile, n.cfg.TLSKeyFile, n.cfg.TLSCACertFile
 	}
 	if err := opts.Apply(&ecfg); err != nil {
 		n.stopEtcd()

@@ -145,7 +145,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.String("etcd-ca", def.EtcdCA, "CA that signed --etcd's certificate (PEM); any of the three turns TLS on")
 	f.String("etcd-user", def.EtcdUser, "name:password for --etcd's authentication (prefer the environment: PIKA_ETCD_USER)")
 	f.String("cluster", def.Cluster, "cluster name: metadata lives under /pika/<cluster>/ in etcd")
-	f.String("etcd-listen", def.EtcdListen, "embedded etcd's client address (without --etcd)")
+	f.String("etcd-listen", def.EtcdListen, "embedded etcd's client address (without --etcd); off loopback it serves TLS with the tls-* files and takes only clients with a certificate their CA signed")
 	f.String("etcd-peer-listen", def.EtcdPeerListen, "embedded etcd's peer address (without --etcd)")
 	f.Int("peer-port", def.PeerPort, "port for other nodes (0: port+10000)")
 	f.Int("http-port", def.HTTPPort, "port for /healthz, /metrics and pikactl (0: port+20000)")

@@ -2,10 +2,12 @@ package embedetcd
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,6 +23,16 @@ type Config struct {
 	PeerAddr string
 	// StartTimeout bounds how long Start waits for the member to be ready.
 	StartTimeout time.Duration
+	// TLS, when set, makes both ports TLS and take only clients (and
+	// peers) that show a certificate its CA signed: what a member
+	// reachable from other hosts requires (it holds the cluster secret).
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of the member's certificate and key, and
+// of the CA that signs its clients' certificates.
+type TLSFiles struct {
+	Cert, Key, CA string
 }
 
 // Server is a running embedded etcd.
@@ -31,11 +43,15 @@ type Server struct {
 
 // Start starts the member and returns once it serves.
 func Start(cfg Config) (*Server, error) {
-	curl, err := url.Parse("http://" + cfg.ClientAddr)
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+	}
+	curl, err := url.Parse(scheme + cfg.ClientAddr)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client address %q: %w", cfg.ClientAddr, err)
 	}
-	purl, err := url.Parse("http://" + cfg.PeerAddr)
+	purl, err := url.Parse(scheme + cfg.PeerAddr)
 	if err != nil {
 		return nil, fmt.Errorf("etcd peer address %q: %w", cfg.PeerAddr, err)
 	}
@@ -47,6 +63,10 @@ func Start(cfg Config) (*Server, error) {
 	ec.ListenPeerUrls = []url.URL{*purl}
 	ec.AdvertisePeerUrls = []url.URL{*purl}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	if f := cfg.TLS; f != nil {
+		info := transport.TLSInfo{CertFile: f.Cert, KeyFile: f.Key, TrustedCAFile: f.CA, ClientCertAuth: true}
+		ec.ClientTLSInfo, ec.PeerTLSInfo = info, info
+	}
 	// Metadata changes rarely; keep an hour of history for watchers.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "1h"
@@ -73,7 +93,21 @@ func Start(cfg Config) (*Server, error) {
 		e.Close()
 		return nil, fmt.Errorf("embedded etcd in %s not ready after %s", cfg.Dir, timeout)
 	}
-	return &Server{etcd: e, endpoint: curl.Host}, nil
+	return &Server{etcd: e, endpoint: dialable(curl.Host)}, nil
+}
+
+// dialable is the address this host dials for a listening address:
+// loopback for an unspecified host (0.0.0.0, ::), which a certificate
+// does not name.
+func dialable(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return hostport
 }
 
 // Endpoint is the client address to dial.

@@ -270,6 +270,11 @@ func (c *Config) Validate() error {
 	if c.MinFreeDisk < 0 {
 		errs = append(errs, fmt.Errorf("min-free-disk %d: must be 0 (off) or more", c.MinFreeDisk))
 	}
+	if c.Etcd == "" && !c.EmbeddedEtcdOnLoopback() && (c.TLSCertFile == "" || c.TLSKeyFile == "" || c.TLSCACertFile == "") {
+		errs = append(errs, fmt.Errorf("etcd-listen %s, etcd-peer-listen %s: an embedded etcd reachable from other hosts holds the cluster secret, "+
+			"so it takes only clients with a certificate: give --tls-cert-file, --tls-key-file and --tls-ca-cert-file "+
+			"(the CA that signs the nodes' and pikactl's certificates), or keep both on 127.0.0.1", c.EtcdListen, c.EtcdPeerListen))
+	}
 	if c.WALRecovery != "torn-tail" && c.WALRecovery != "point-in-time" {
 		errs = append(errs, fmt.Errorf("wal-recovery %q: must be torn-tail or point-in-time", c.WALRecovery))
 	}
@@ -379,6 +384,26 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log-level %q: must be debug, info, warn or error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// EmbeddedEtcdOnLoopback reports whether the embedded etcd's client and
+// peer addresses are both on loopback (else it serves TLS and takes only
+// clients with a certificate the tls-ca-cert-file signed).
+func (c *Config) EmbeddedEtcdOnLoopback() bool {
+	return onLoopback(c.EtcdListen) && onLoopback(c.EtcdPeerListen)
+}
+
+// onLoopback reports whether a host:port listens on loopback only.
+func onLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // DBDir is where RocksDB lives.
