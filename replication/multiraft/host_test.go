@@ -556,6 +556,11 @@ func TestRestartDuringInstall(t *testing.T) {
 	back := c.start(f.id, dir)
 	waitValue(t, back, 0, "k149", "149")
 	waitValue(t, back, 0, "k5", "5")
+	// The count is stored right after the data: wait for it, briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for back.eng.SlotKeyCount(table, 0) != 150 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if got := back.eng.SlotKeyCount(table, 0); got != 150 {
 		t.Errorf("key count %d after the interrupted install, want 150", got)
 	}
