@@ -312,6 +312,16 @@ func (cl *client) kind() string {
 	return "normal"
 }
 
+// wasKilled reports whether kill closed the client.
+func (cl *client) wasKilled() bool {
+	select {
+	case <-cl.killed:
+		return true
+	default:
+		return false
+	}
+}
+
 // kill closes the client's connection from another goroutine (CLIENT
 // KILL): its goroutine's read fails and it ends; a wait ends at once.
 func (cl *client) kill() {

@@ -549,20 +549,26 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 	return nil
 }
 
+// clientsSnapshot returns the clients with the given ids (nil: all), by
+// id, leaving out those CLIENT KILL closed whose goroutine has not ended
+// yet: in Redis a killed client is gone at once, from CLIENT LIST and from
+// the count of a second CLIENT KILL.
 func (n *Node) clientsSnapshot(ids []uint64) []*client {
 	n.clientsMu.Lock()
 	defer n.clientsMu.Unlock()
 	var out []*client
 	if ids != nil {
 		for _, id := range ids {
-			if cl, ok := n.clients[id]; ok {
+			if cl, ok := n.clients[id]; ok && !cl.wasKilled() {
 				out = append(out, cl)
 			}
 		}
 		return out
 	}
 	for _, cl := range n.clients {
-		out = append(out, cl)
+		if !cl.wasKilled() {
+			out = append(out, cl)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
