@@ -17,20 +17,7 @@ func TestDiskGuard(t *testing.T) {
 	const reserve = 4 << 20
 	var free atomic.Int64
 	free.Store(64 << 20)
-	levels := make(chan DiskLevel, 16)
-	now := int64(1000)
-	leader, err := Open(Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20,
-		Now: func() int64 { return now }, MinFreeDisk: reserve,
-		FreeDiskBytes: func(string) (int64, error) { return free.Load(), nil },
-		OnDiskLevel:   func(st DiskState) { levels <- st.Level }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leader.Close()
-	if err := leader.EnsureTable(DefaultTable, 16); err != nil {
-		t.Fatal(err)
-	}
-	leader.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 1})
+	leader, levels := openGuarded(t, reserve, &free)
 
 	set := func(key string) error {
 		return leader.Update(DefaultTable, []SlotID{2}, func(u *Update) error {
@@ -54,7 +41,7 @@ func TestDiskGuard(t *testing.T) {
 
 	free.Store(reserve - 1) // low
 	await(DiskLow)
-	err = set("refused")
+	err := set("refused")
 	var full *DiskFullError
 	if !errors.As(err, &full) || full.Level != DiskLow || full.Reserve != reserve {
 		t.Fatalf("a client's write while low: %v", err)
@@ -73,19 +60,7 @@ func TestDiskGuard(t *testing.T) {
 	// under way) and refuses its own clients' writes.
 	var ffree atomic.Int64
 	ffree.Store(reserve - 1)
-	flevels := make(chan DiskLevel, 16)
-	f2, err := Open(Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20,
-		Now: func() int64 { return now }, MinFreeDisk: reserve,
-		FreeDiskBytes: func(string) (int64, error) { return ffree.Load(), nil },
-		OnDiskLevel:   func(st DiskState) { flevels <- st.Level }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f2.Close()
-	if err := f2.EnsureTable(DefaultTable, 16); err != nil {
-		t.Fatal(err)
-	}
-	f2.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 1})
+	f2, flevels := openGuarded(t, reserve, &ffree)
 	if st := f2.DiskState(); st.Level != DiskLow || <-flevels != DiskLow { // measured and told at Open
 		t.Fatalf("measured at open: %+v", st)
 	}
@@ -125,6 +100,26 @@ func TestDiskGuard(t *testing.T) {
 			t.Errorf("key %s present %v (%v), want %v", key, ok, err, want)
 		}
 	}
+}
+
+// openGuarded opens an engine whose disk guard measures *free, with
+// slot 2 of the default table logged; the channel gets its changes of
+// level.
+func openGuarded(t *testing.T, reserve int64, free *atomic.Int64) (*Engine, chan DiskLevel) {
+	t.Helper()
+	levels := make(chan DiskLevel, 16)
+	e, err := Open(Options{Dir: t.TempDir(), BlockCacheBytes: 8 << 20, WriteBufferBytes: 4 << 20, MinFreeDisk: reserve,
+		FreeDiskBytes: func(string) (int64, error) { return free.Load(), nil },
+		OnDiskLevel:   func(st DiskState) { levels <- st.Level }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.EnsureTable(DefaultTable, 16); err != nil {
+		t.Fatal(err)
+	}
+	e.SetSlotRole(DefaultTable, 2, SlotRole{Logged: true, Epoch: 1})
+	return e, levels
 }
 
 // The bytes written between two measurements count twice against the
