@@ -152,3 +152,24 @@ func TestAtoiAndString2ll(t *testing.T) {
 		}
 	}
 }
+
+// Options compare as Redis's strcasecmp: ASCII letters folded, nothing
+// else (Go's EqualFold folds the Kelvin sign to k and the long s to s),
+// the argument read up to its first NUL.
+func TestIsArgAsStrcasecmp(t *testing.T) {
+	for _, c := range []struct {
+		arg, name string
+		want      bool
+	}{
+		{"WithScores", "withscores", true},
+		{"WITHSCORES\x00x", "withscores", true},
+		{"WITH\u017fCORES", "withscores", false},
+		{"\u212aEEPTTL", "keepttl", false},
+		{"withscore", "withscores", false},
+		{"", "nx", false},
+	} {
+		if got := isArg([]byte(c.arg), c.name); got != c.want {
+			t.Errorf("isArg(%q, %q) = %v, want %v", c.arg, c.name, got, c.want)
+		}
+	}
+}

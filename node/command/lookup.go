@@ -1,8 +1,6 @@
 package command
 
 import (
-	"strings"
-
 	"github.com/pika-node/pika-node/storage"
 )
 
@@ -104,8 +102,9 @@ func cmdCard(typ storage.Type) Handler {
 	}
 }
 
-// isArg reports whether arg equals the option name, ignoring case.
-func isArg(arg []byte, name string) bool { return strings.EqualFold(string(arg), name) }
+// isArg reports whether arg equals the option name as Redis's strcasecmp
+// compares them: ASCII letters only folded, arg read up to its first NUL.
+func isArg(arg []byte, name string) bool { return strcaseEqual(arg, name) }
 
 // wrongArgs is Redis's arity error for command name.
 func wrongArgs(name string) Error {
