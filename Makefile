@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFunctions$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
 	$(GO) test -run '^$$' -fuzz '^FuzzLZF$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
 	$(GO) test -run '^$$' -fuzz '^FuzzScript$$' -fuzztime $(call fuzzcount,150000) ./node/script/
+	$(GO) test -run '^$$' -fuzz '^FuzzHLL$$' -fuzztime $(call fuzzcount,150000) ./node/hll/
 
 test: deps vet test-unit fuzz
 

@@ -152,6 +152,8 @@ func NewTable() *Table {
 	registerLists(t)
 	registerSets(t)
 	registerZSets(t)
+	registerHLL(t)
+	registerGeo(t)
 	registerBlocking(t)
 	registerIntrospection(t)
 	markBatchable(t)
@@ -177,7 +179,8 @@ func markBatchable(t *Table) {
 		"sadd": always, "srem": always,
 		"lpush": always, "rpush": always, "lpushx": always, "rpushx": always,
 		"lpop": noCount, "rpop": noCount, "lset": always,
-		"zadd": always, "zincrby": always, "zrem": always,
+		"zadd": always, "zincrby": always, "zrem": always, "geoadd": always,
+		"pfadd": always,
 	} {
 		s := t.byName[name]
 		if s == nil || s.Flags&Write == 0 {

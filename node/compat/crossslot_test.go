@@ -33,7 +33,7 @@ var crossSlotDBs = []struct {
 }{{0, storage.DefaultSlots}, {1, extraTableSlots}, {followedDB, extraTableSlots}, {raftDB, extraTableSlots}}
 
 // crossSlotKeys are the key names of crossSlotScript; hashTagged gives them all one hash tag.
-var crossSlotKeys = []string{"s1", "s2", "l1", "l2", "set1", "set2", "z1", "z2", "d", "n1", "n2", "nokey", "k", "r"}
+var crossSlotKeys = []string{"s1", "s2", "l1", "l2", "set1", "set2", "z1", "z2", "d", "n1", "n2", "nokey", "k", "r", "h1", "h2", "hd", "g1", "g2"}
 
 // crossSlotScript has a line for every multi-key command of pika-node's command table other
 // than the fan-out ones (TestCrossSlotCases checks it), with keys in different slots, between
@@ -47,6 +47,9 @@ SADD set1 m n o
 SADD set2 n p
 ZADD z1 1 a 2 b
 ZADD z2 5 b 6 c
+PFADD h1 a b c
+PFADD h2 c d
+GEOADD g1 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
 RENAME s1 s2
 RENAMENX s1 s2
 RENAME nokey s2
@@ -84,12 +87,29 @@ ZRANGESTORE d z1 0 -1
 ZRANGESTORE d z2 0 (6 BYSCORE
 ZMPOP 2 z1 z2 MIN
 ZMPOP 2 nokey z2 MAX COUNT 5
+PFCOUNT h1 h2
+PFCOUNT h1 nokey h2
+PFMERGE hd h1 h2
+PFMERGE h1 h2 nokey
+GEORADIUS g1 15 37 200 km STORE d
+GEORADIUS g1 15 37 200 km STOREDIST g2 COUNT 1
+GEORADIUS g1 15 37 200 km STORE nokey WITHDIST
+GEORADIUSBYMEMBER g1 Palermo 200 km STOREDIST d
+GEORADIUSBYMEMBER nokey Palermo 200 km STORE g2
+GEOSEARCHSTORE d g1 FROMLONLAT 15 37 BYRADIUS 200 km
+GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYBOX 400 400 km STOREDIST
+GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYRADIUS 1 m
+GEOSEARCHSTORE d nokey FROMLONLAT 15 37 BYRADIUS 1 km
 # the slot check comes before the type check
 SINTER s1 set2
 ZUNIONSTORE d 2 s1 z2
 RPOPLPUSH set1 l2
 ZUNION 2 s1 z2
 LMPOP 2 s1 l2 LEFT
+PFCOUNT h1 s1
+PFMERGE h2 set1
+GEOSEARCHSTORE g2 s1 FROMLONLAT 15 37 BYRADIUS 1 km
+GEORADIUS s1 15 37 1 km STORE g2
 # errors found before the keys are placed (arity, key count) are redis-server's
 RENAME s1 s2 s3
 SINTERCARD 3 set1 set2
@@ -126,6 +146,12 @@ SMEMBERS set1
 SMEMBERS set2
 ZRANGE z1 0 -1 WITHSCORES
 ZRANGE z2 0 -1 WITHSCORES
+GET h1
+GET h2
+GET hd
+PFCOUNT hd
+ZRANGE g1 0 -1 WITHSCORES
+EXISTS g2
 EXISTS d n1 n2 nokey
 DBSIZE
 # the slot is the table's: k and r share a slot of 16 (db1) but not of 1024 (db0)
