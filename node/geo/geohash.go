@@ -204,40 +204,30 @@ func Hash(score float64) string {
 
 // moveX moves a hash d cells east (d > 0) or west (d < 0), wrapping
 // around.
-func moveX(h *Bits, d int) {
-	if d == 0 {
-		return
-	}
-	x := h.Bits & 0xaaaaaaaaaaaaaaaa
-	y := h.Bits & 0x5555555555555555
-	zz := uint64(0x5555555555555555) >> (64 - 2*uint(h.Step))
-	if d > 0 {
-		x += zz + 1
-	} else {
-		x |= zz
-		x -= zz + 1
-	}
-	x &= 0xaaaaaaaaaaaaaaaa >> (64 - 2*uint(h.Step))
-	h.Bits = x | y
-}
+func moveX(h *Bits, d int) { move(h, d, 0xaaaaaaaaaaaaaaaa) }
 
 // moveY moves a hash d cells north (d > 0) or south (d < 0), wrapping
 // around.
-func moveY(h *Bits, d int) {
+func moveY(h *Bits, d int) { move(h, d, 0x5555555555555555) }
+
+// move moves a hash d cells along the axis whose bits mask selects
+// (longitude: the odd bits, latitude: the even ones), wrapping around:
+// Redis's geohash_move_x and geohash_move_y.
+func move(h *Bits, d int, mask uint64) {
 	if d == 0 {
 		return
 	}
-	x := h.Bits & 0xaaaaaaaaaaaaaaaa
-	y := h.Bits & 0x5555555555555555
-	zz := uint64(0xaaaaaaaaaaaaaaaa) >> (64 - 2*uint(h.Step))
+	shift := 64 - 2*uint(h.Step)
+	axis, other := h.Bits&mask, h.Bits&^mask
+	zz := ^mask >> shift
 	if d > 0 {
-		y += zz + 1
+		axis += zz + 1
 	} else {
-		y |= zz
-		y -= zz + 1
+		axis |= zz
+		axis -= zz + 1
 	}
-	y &= 0x5555555555555555 >> (64 - 2*uint(h.Step))
-	h.Bits = x | y
+	axis &= mask >> shift
+	h.Bits = axis | other
 }
 
 // neighbours are the 8 cells around one, in the order Redis searches them
