@@ -188,7 +188,12 @@ func (g *diskGuard) refuse(clients bool) error {
 	if g.reserve <= 0 {
 		return nil
 	}
-	st := g.state()
+	return g.refuseAt(g.state(), clients)
+}
+
+// refuseAt is refuse at a state already read (the committer reads it once
+// per group, not once per request).
+func (g *diskGuard) refuseAt(st DiskState, clients bool) error {
 	if st.Level == DiskCritical || (st.Level == DiskLow && clients) {
 		return &DiskFullError{Dir: g.dir, Free: max(st.Free, 0), Reserve: g.reserve, Level: st.Level}
 	}

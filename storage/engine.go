@@ -1049,13 +1049,16 @@ func (e *Engine) commitLoop() {
 		var failed map[*commitReq]error
 		var carried map[*commitReq]bool
 		written := 0
+		disk := e.disk.state()
 		for _, req := range group {
-			if derr := e.disk.refuse(req.startedHere()); derr != nil {
-				if failed == nil {
-					failed = map[*commitReq]error{}
+			if disk.Level != DiskOK {
+				if derr := e.disk.refuseAt(disk, req.startedHere()); derr != nil {
+					if failed == nil {
+						failed = map[*commitReq]error{}
+					}
+					failed[req] = derr
+					continue
 				}
-				failed[req] = derr
-				continue
 			}
 			if hasRecords && slotInGroup(req, updates) {
 				carry = append(carry, req)
