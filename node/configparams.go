@@ -14,6 +14,8 @@ import (
 //   - maxclients, timeout, shutdown-timeout and busy-reply-threshold (alias
 //     lua-time-limit: when other clients get -BUSY on a running script's slots)
 //     take effect at once;
+//   - slowlog-log-slower-than, slowlog-max-len and latency-monitor-threshold take
+//     effect at once, on this node (SLOWLOG and LATENCY are the node's own);
 //   - protected-mode (--protected-mode) takes effect at once, on this node;
 //   - notify-keyspace-events, min-replicas-to-write and min-replicas-max-lag are the
 //     whole cluster's: CONFIG SET writes them to etcd and every node applies them
@@ -75,6 +77,27 @@ func (n *Node) newConfigStore() *redisconf.Store {
 		},
 	}))
 
+	must(s.Hook("slowlog-log-slower-than", redisconf.Hook{
+		Get: func() string { return i64(n.slowlog.Threshold()) },
+		Set: func(v string) error {
+			n.slowlog.SetThreshold(num(v))
+			return nil
+		},
+	}))
+	must(s.Hook("slowlog-max-len", redisconf.Hook{
+		Get: func() string { return i64(n.slowlog.MaxLen()) },
+		Set: func(v string) error {
+			n.slowlog.SetMaxLen(num(v))
+			return nil
+		},
+	}))
+	must(s.Hook("latency-monitor-threshold", redisconf.Hook{
+		Get: func() string { return i64(n.latency.Threshold()) },
+		Set: func(v string) error {
+			n.latency.SetThreshold(num(v))
+			return nil
+		},
+	}))
 	must(n.hookClusterParams(s))
 	must(s.Hook("protected-mode", redisconf.Hook{
 		Get: func() string { return yesNo(n.protectedMode.Load()) },

@@ -444,7 +444,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	} else {
 		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
 	}
-	n.stats.Account(spec, start, c, mark)
+	n.account(spec, start, c, mark)
 }
 
 // dispatch runs a command routed r (exec).

@@ -26,10 +26,12 @@ import (
 
 	"github.com/pika-node/pika-node/node/blocking"
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/latency"
 	"github.com/pika-node/pika-node/node/listen"
 	"github.com/pika-node/pika-node/node/pubsub"
 	"github.com/pika-node/pika-node/node/redisconf"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/slowlog"
 	"github.com/pika-node/pika-node/node/stats"
 	"github.com/pika-node/pika-node/node/tlsconf"
 	"github.com/pika-node/pika-node/node/txn"
@@ -59,6 +61,10 @@ type Node struct {
 	tbl     *command.Table
 	cursors *command.Cursors
 	stats   *stats.Commands
+	// slowlog and latency are what SLOWLOG and LATENCY report of this
+	// node (diagcmds.go).
+	slowlog *slowlog.Log
+	latency *latency.Monitor
 	queries *resp.Budget // shared by every connection's reader
 	outputs *resp.Budget // shared by every connection's reply queue
 	started time.Time
@@ -276,8 +282,10 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.protectedMode.Store(cfg.ProtectedMode)
 	n.shutdownTimeout.Store(int64(cfg.ShutdownTimeout))
 	n.clusterParams = n.newClusterParams()
+	n.slowlog, n.latency = slowlog.New(), latency.NewMonitor()
 	n.conf = n.newConfigStore()
 	n.registerServerCommands()
+	n.registerDiagCommands()
 	n.registerPubsubCommands()
 	n.txns.Register()
 	n.stats = stats.NewCommands(n.tbl)

@@ -34,7 +34,7 @@ func (n *Node) newTxns() *txn.Txns {
 		Ready:         n.waitReady,
 		// n.stats is made once every command is registered, these too.
 		Account: func(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
-			n.stats.Account(spec, began, c, mark)
+			n.account(spec, began, c, mark)
 		},
 		UnknownCommand: func(args [][]byte) string {
 			n.stats.Unknown.Add(1)

@@ -106,6 +106,9 @@ func cmdCard(typ storage.Type) Handler {
 // compares them: ASCII letters only folded, arg read up to its first NUL.
 func isArg(arg []byte, name string) bool { return strcaseEqual(arg, name) }
 
+// IsArg is isArg for the packages that parse their own commands' options.
+func IsArg(arg []byte, name string) bool { return strcaseEqual(arg, name) }
+
 // wrongArgs is Redis's arity error for command name.
 func wrongArgs(name string) Error {
 	return Error("ERR wrong number of arguments for '" + name + "' command")

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pika-node/pika-node/node/command"
+	"github.com/pika-node/pika-node/node/latency"
 )
 
 // Command counts one command's calls, for INFO commandstats and
@@ -21,6 +22,8 @@ type Command struct {
 	Failed   atomic.Int64
 	Rejected atomic.Int64
 	latency  prometheus.Observer // pika_command_duration_seconds{cmd}
+	// Histogram is what LATENCY HISTOGRAM reports of the command.
+	Histogram latency.Histogram
 }
 
 // Commands holds one Command per command of the node's table. The map is
@@ -64,6 +67,7 @@ func (s *Commands) Reset() {
 		st.Usec.Store(0)
 		st.Failed.Store(0)
 		st.Rejected.Store(0)
+		st.Histogram.Reset()
 	}
 }
 
@@ -77,14 +81,16 @@ func (s *Commands) Total() int64 {
 }
 
 // Account counts one command's call, time and failure (its reply, from
-// mark on in c.R, is an error) in its stats.
-func (s *Commands) Account(spec *command.Spec, began time.Time, c *command.Ctx, mark int) {
+// mark on in c.R, is an error) in its stats, and returns the time.
+func (s *Commands) Account(spec *command.Spec, began time.Time, c *command.Ctx, mark int) time.Duration {
 	st := s.Of(spec)
 	took := time.Since(began)
 	st.Calls.Add(1)
 	st.Usec.Add(took.Microseconds())
 	st.latency.Observe(took.Seconds())
+	st.Histogram.Observe(took)
 	if c.R.Len() > mark && c.R.B[mark] == '-' {
 		st.Failed.Add(1)
 	}
+	return took
 }
