@@ -121,6 +121,7 @@ func (n *Node) newConfigStore() *redisconf.Store {
 	fixed("client-query-buffer-limit", "client-query-buffer-limit", func() string { return i64(n.cfg.MaxQueryBytes) })
 	fixed("proto-max-bulk-len", "proto-max-bulk-len", func() string { return i64(n.cfg.MaxBulkBytes) })
 	must(s.Hook("dir", redisconf.Hook{Get: func() string { return n.cfg.Data }}))
+	must(s.Hook("enable-debug-command", redisconf.Hook{Get: func() string { return n.cfg.EnableDebugCommand }}))
 	// Passwords belong to tables (pikactl table create --password) and only their hashes are
 	// kept: nothing to show or set here.
 	must(s.Hook("requirepass", redisconf.Hook{

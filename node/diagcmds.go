@@ -10,13 +10,14 @@ import (
 	"github.com/pika-node/pika-node/router"
 )
 
-// registerDiagCommands registers SLOWLOG and LATENCY: what this node saw
+// registerDiagCommands registers SLOWLOG, LATENCY and DEBUG (debugcmds.go): what this node saw
 // of the commands sent to it, as a redis-server reports its own.
 func (n *Node) registerDiagCommands() {
 	n.tbl.Register(
 		command.Spec{Name: "slowlog", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdSlowlog, Cluster: router.Server},
 		command.Spec{Name: "latency", Arity: -2, Flags: command.Admin | command.Loading | command.Stale, Handler: n.cmdLatency, Cluster: router.Server},
 	)
+	n.registerDebugCommand()
 }
 
 // account counts a command that ran (stats), and logs it when it was slow

@@ -26,6 +26,10 @@ func TestSlowlogAndLatency(t *testing.T) {
 		}
 		return v
 	}
+	// DEBUG is refused by default, as by redis-server 7.0 (enable-debug-command no).
+	if err := c.Do(ctx, "DEBUG", "SLEEP", "0").Err(); err == nil || err.Error() != string(errDebugNotAllowed) {
+		t.Fatalf("DEBUG under enable-debug-command no: %v", err)
+	}
 	do("CONFIG", "SET", "slowlog-log-slower-than", "0")
 	do("SLOWLOG", "RESET")
 	do("CLIENT", "SETNAME", "app")

@@ -177,6 +177,7 @@ func newStartCmd(v *viper.Viper) *cobra.Command {
 	f.Bool("sync-wal", def.SyncWAL, "the same as --appendfsync always")
 	f.Bool("protected-mode", def.ProtectedMode, "refuse clients from other hosts while the default table (db0) has no password, as Redis's protected mode")
 	f.Int64("min-free-disk", def.MinFreeDisk, "bytes kept free on the data directory's filesystem: below, clients' writes are refused (MISCONF) and the slots this node leads are handed to replicas; below half, every write (0: off)")
+	f.String("enable-debug-command", def.EnableDebugCommand, "who may run DEBUG, as Redis's option: no, yes, or local (clients on this host's loopback)")
 	f.String("wal-recovery", def.WALRecovery, "a WAL damaged before its end: torn-tail refuses to start, point-in-time starts without the writes after the damage")
 	f.Int("maxclients", def.MaxClients, "maximum client connections")
 	f.Duration("timeout", def.Timeout, "close client connections idle this long (0: never)")

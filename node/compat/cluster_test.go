@@ -123,7 +123,8 @@ func startCluster(dir string) (err error) {
 		ndir := filepath.Join(dir, name)
 		n, err := testproc.SpawnNode(testproc.NodeSpec{Bin: pikaBin, Name: name, Dir: ndir, Port: port, Data: filepath.Join(ndir, "data"),
 			Flags: []string{"--bind", "127.0.0.1", "--etcd", clusterEtcd.addr, "--cluster", clusterName,
-				"--bootstrap-expect", strconv.Itoa(clusterSize), "--lease-ttl", "2s", "--block-cache-mb", "16", "--write-buffer-mb", "4"}})
+				"--bootstrap-expect", strconv.Itoa(clusterSize), "--lease-ttl", "2s", "--block-cache-mb", "16", "--write-buffer-mb", "4",
+				"--enable-debug-command", "local"}})
 		if err != nil {
 			return err
 		}

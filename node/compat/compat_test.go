@@ -299,8 +299,9 @@ func startRedis(bin, dir, name string, extra ...string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// DEBUG as test harnesses run it: from this host (diag.txt).
 	args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--dir", dir}
+		"--daemonize", "no", "--dir", dir, "--enable-debug-command", "local"}
 	s, err := startProc(name, bin, dir, testproc.Loopback(port), append(args, extra...)...)
 	if err != nil {
 		return nil, err
@@ -314,7 +315,7 @@ func startPika(bin, dir, name string, extra ...string) (*server, error) {
 		return nil, err
 	}
 	n, err := testproc.SpawnNode(testproc.NodeSpec{Bin: bin, Name: name, Dir: dir, Data: filepath.Join(dir, "data"),
-		Flags: append(etcdArgs, extra...)})
+		Flags: append(append(etcdArgs, "--enable-debug-command", "local"), extra...)})
 	if err != nil {
 		return nil, err
 	}

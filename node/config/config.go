@@ -141,6 +141,10 @@ type Config struct {
 	// the default table (db0) has no password, as Redis's protected-mode
 	// does for a default user without one. Default true.
 	ProtectedMode bool `mapstructure:"protected-mode"`
+	// EnableDebugCommand is Redis's enable-debug-command: who may run
+	// DEBUG, "no" (nobody, the default), "yes" (everybody) or "local"
+	// (clients on this host's loopback).
+	EnableDebugCommand string `mapstructure:"enable-debug-command"`
 	// SyncWAL is the older spelling of AppendFsync "always".
 	SyncWAL bool `mapstructure:"sync-wal"`
 	// WALRecovery is what start-up does with a damaged RocksDB WAL:
@@ -244,6 +248,7 @@ func Default() Config {
 		ScriptMemoryLimit:     512 << 20,
 		MaxOutputBytes:        128 << 20,
 		WALRecovery:           "torn-tail",
+		EnableDebugCommand:    "no",
 		MinFreeDisk:           256 << 20,
 		AppendFsync:           "everysec",
 		ProtectedMode:         true,
@@ -274,6 +279,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("etcd-listen %s, etcd-peer-listen %s: an embedded etcd reachable from other hosts holds the cluster secret, "+
 			"so it takes only clients with a certificate: give --tls-cert-file, --tls-key-file and --tls-ca-cert-file "+
 			"(the CA that signs the nodes' and pikactl's certificates), or keep both on 127.0.0.1", c.EtcdListen, c.EtcdPeerListen))
+	}
+	if c.EnableDebugCommand != "no" && c.EnableDebugCommand != "yes" && c.EnableDebugCommand != "local" {
+		errs = append(errs, fmt.Errorf("enable-debug-command %q: must be no, yes or local", c.EnableDebugCommand))
 	}
 	if c.WALRecovery != "torn-tail" && c.WALRecovery != "point-in-time" {
 		errs = append(errs, fmt.Errorf("wal-recovery %q: must be torn-tail or point-in-time", c.WALRecovery))

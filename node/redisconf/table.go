@@ -65,9 +65,9 @@ func table() []Param {
 		{Name: "dir", Kind: String, Flags: Protected, Default: ""},
 		{Name: "disable-thp", Kind: Bool, Flags: Immutable, Default: "yes"},
 		{Name: "dynamic-hz", Kind: Bool, Default: "yes"},
-		{Name: "enable-debug-command", Kind: Bool, Flags: Immutable, Default: "no"},
-		{Name: "enable-module-command", Kind: Bool, Flags: Immutable, Default: "no"},
-		{Name: "enable-protected-configs", Kind: Bool, Flags: Immutable, Default: "no"},
+		{Name: "enable-debug-command", Kind: Enum, Flags: Immutable, Default: "no", Options: protectedAction},
+		{Name: "enable-module-command", Kind: Enum, Flags: Immutable, Default: "no", Options: protectedAction},
+		{Name: "enable-protected-configs", Kind: Enum, Flags: Immutable, Default: "no", Options: protectedAction},
 		{Name: "hash-max-listpack-entries", Alias: "hash-max-ziplist-entries", Kind: Int, Default: "512", Min: 0, Max: math.MaxInt64},
 		{Name: "hash-max-listpack-value", Alias: "hash-max-ziplist-value", Kind: Memory, Default: "64", Min: 0, Max: math.MaxInt64},
 		{Name: "hll-sparse-max-bytes", Kind: Memory, Default: "3000", Min: 0, Max: math.MaxInt64},
@@ -188,3 +188,7 @@ func table() []Param {
 		{Name: "zset-max-listpack-value", Alias: "zset-max-ziplist-value", Kind: Memory, Default: "64", Min: 0, Max: math.MaxInt64},
 	}
 }
+
+// protectedAction are the values of the enable-*-command options (Redis's
+// protected_action_enum): nobody, everybody, or local clients only.
+var protectedAction = []Option{{Name: "no"}, {Name: "yes"}, {Name: "local"}}
