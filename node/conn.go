@@ -327,6 +327,18 @@ func (n *Node) otherTable(cl *client) func(storage.TableID, []byte) (uint32, err
 	}
 }
 
+// reject answers msg to a command refused before it ran (spec nil: an
+// unknown command), counting it.
+func (n *Node) reject(c *command.Ctx, spec *command.Spec, msg string) {
+	c.R.Error(msg)
+	if spec == nil {
+		n.stats.Unknown.Add(1)
+	} else {
+		n.stats.Of(spec).Rejected.Add(1)
+	}
+	n.stats.CountError(msg)
+}
+
 // exec dispatches one command: lookup, arity, table and auth, routing,
 // then the handler here or the forward to the slot's leader.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
@@ -336,8 +348,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	open := tableOpen(cl, tb)
 	if spec != nil && spec.ArityOK(len(c.Args)) && cl.subscribedResp2() && !allowedSubscribed(spec.Name) {
 		pb.Commit()
-		c.R.Error("ERR Can't execute '" + spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, "ERR Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	if spec != nil && spec.ArityOK(len(c.Args)) && !n.awaitPause(cl, spec) {
@@ -394,15 +405,16 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 	}
 	if spec == nil {
-		c.R.Error(unknownCommand(c.Args))
-		n.stats.Unknown.Add(1)
+		n.reject(c, nil, unknownCommand(c.Args))
 		return
 	}
 	name := spec.Name
 	cl.lastCmd.Store(&name)
 	if !spec.ArityOK(len(c.Args)) {
-		c.R.Error(string(command.WrongArgs(spec.Name)))
+		msg := string(command.WrongArgs(spec.Name))
+		c.R.Error(msg)
 		n.stats.Of(spec).Failed.Add(1)
+		n.stats.CountError(msg)
 		return
 	}
 	msg := ""
@@ -418,22 +430,19 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 			n.txns.End(cl)
 			msg = "EXECABORT Transaction discarded because of: " + msg
 		}
-		c.R.Error(msg)
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, msg)
 		return
 	}
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if spec.Cluster != router.Server {
-		c.R.Error(router.DroppedTable(cl.tableID()))
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, router.DroppedTable(cl.tableID()))
 		return
 	}
 	if routable && len(cmd.Keys) > 0 {
 		if msg := n.txns.Busy(tb.ID, tb.Slots, cmd.Keys); msg != "" {
 			pb.Commit()
-			c.R.Error(msg)
-			n.stats.Of(spec).Rejected.Add(1)
+			n.reject(c, spec, msg)
 			return
 		}
 	}
