@@ -133,3 +133,16 @@ func (n *Node) newConfigStore() *redisconf.Store {
 type refusal string
 
 func (r refusal) Error() string { return string(r) }
+
+// configValue is one parameter's current value as CONFIG GET shows it, ""
+// when there is no such parameter: commands read it through
+// command.Ctx.Config.
+func (n *Node) configValue(name string) string {
+	if n.conf == nil {
+		return ""
+	}
+	if p := n.conf.Get(name); len(p) == 1 {
+		return p[0].Value
+	}
+	return ""
+}

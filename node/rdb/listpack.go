@@ -244,7 +244,8 @@ func readZiplist(zl []byte, fn func(e []byte) error) error {
 		return errBadBlob
 	}
 	num := int(binary.LittleEndian.Uint16(zl[8:]))
-	off, count := 10, 0
+	tail := int(binary.LittleEndian.Uint32(zl[4:]))
+	off, count, prevLen, last := 10, 0, 0, 10
 	var ibuf [24]byte
 	for zl[off] != lpEnd {
 		rest := zl[off:]
@@ -255,6 +256,16 @@ func readZiplist(zl []byte, fn func(e []byte) error) error {
 		if len(rest) < p+1 {
 			return errBadBlob
 		}
+		// Each entry's prevlen must be its predecessor's size (Redis's
+		// deep check, which 7.0 runs on the ziplists it converts).
+		pl := int(rest[0])
+		if p == 5 {
+			pl = int(binary.LittleEndian.Uint32(rest[1:]))
+		}
+		if pl != prevLen {
+			return errBadBlob
+		}
+		last = off
 		c := rest[p]
 		var hdr, dlen int
 		var ival int64
@@ -322,9 +333,10 @@ func readZiplist(zl []byte, fn func(e []byte) error) error {
 			return err
 		}
 		off += end
+		prevLen = end
 		count++
 	}
-	if off != len(zl)-1 || (num != 65535 && num != count) {
+	if off != len(zl)-1 || tail != last || (num != 65535 && num != count) {
 		return errBadBlob
 	}
 	return nil

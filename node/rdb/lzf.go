@@ -114,7 +114,7 @@ func lzfCompress(src []byte, limit int) ([]byte, bool) {
 		slot := idx(hval)
 		ref := int(table[slot]) - 1
 		table[slot] = int32(ip + 1)
-		if ref > 0 && ip-ref-1 < maxOff && ip+4 < n &&
+		if ref > 0 && ip-ref-1 < maxOff &&
 			src[ref] == src[ip] && src[ref+1] == src[ip+1] && src[ref+2] == src[ip+2] {
 			off := ip - ref - 1
 			l := 2
@@ -224,22 +224,4 @@ func lzfAppendLiterals(out, lit []byte, limit int) ([]byte, bool) {
 		lit = lit[run:]
 	}
 	return out, true
-}
-
-// lzfAppendBackRef appends a back-reference copying n bytes (lzfMinMatch
-// to lzfMaxMatch) from dist bytes back (1 to lzfMaxDist), unless out would
-// grow past limit.
-func lzfAppendBackRef(out []byte, dist, n int, limit int) ([]byte, bool) {
-	d := dist - 1
-	code := n - 2
-	if code < 7 {
-		if limit-len(out) < 2 {
-			return out, false
-		}
-		return append(out, byte(code<<5|d>>8), byte(d)), true
-	}
-	if limit-len(out) < 3 {
-		return out, false
-	}
-	return append(out, byte(7<<5|d>>8), byte(code-7), byte(d)), true
 }

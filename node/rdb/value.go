@@ -348,13 +348,15 @@ const errDuplicate formatError = "duplicate member"
 // ones of older versions. Anything it cannot read (a truncated or
 // malformed object, an empty collection, a duplicate member, a NaN score,
 // a stream or module type) is ErrBadFormat. Bytes after the object are
-// ignored, as Redis does. The Value's slices may alias payload.
+// ignored, and an object that runs into the trailer reads its bytes, as
+// in Redis. The Value's slices may alias payload.
 func Decode(payload []byte) (*Value, error) {
-	body, _, err := Open(payload)
-	if err != nil {
+	if _, _, err := Open(payload); err != nil {
 		return nil, err
 	}
-	d := NewDecoder(body)
+	// Redis reads the object from the whole payload: an object that runs
+	// into the trailer takes its bytes, as it does.
+	d := NewDecoder(payload)
 	v, err := d.readObject()
 	if err != nil {
 		return nil, ErrBadFormat
