@@ -26,7 +26,9 @@ import (
 //     change while it runs, refused in Redis's words;
 //   - databases shows 1 and save "" (nothing is ever saved to an RDB file).
 //
-// Every other parameter (appendonly, maxmemory, hash-max-listpack-entries, ...) has no effect.
+// The encoding thresholds (hash-max-listpack-entries, ...), rdbcompression and
+// maxmemory-policy are read by DUMP and OBJECT (configValue). Every other parameter
+// (appendonly, maxmemory, ...) has no effect.
 func (n *Node) newConfigStore() *redisconf.Store {
 	s := redisconf.NewStore()
 	// The table has every name used here: an error is a programming error.
