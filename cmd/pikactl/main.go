@@ -276,7 +276,7 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long (on each request, for the commands that follow jobs)")
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd(),
-		a.jobCmd(), a.rebalanceCmd(), a.tokenCmd())
+		a.jobCmd(), a.rebalanceCmd(), a.tokenCmd(), a.importCmd(), a.exportCmd())
 	return root
 }
 
