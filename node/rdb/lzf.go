@@ -1,6 +1,9 @@
 package rdb
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // LZF, the compression Redis uses for RDB strings, is a byte-oriented LZ77.
 // Compressed data is a sequence of instructions, each starting with a
@@ -101,8 +104,18 @@ func lzfCompress(src []byte, limit int) ([]byte, bool) {
 		maxOff = 1 << 13
 		maxRef = 1<<8 + 1<<3
 	)
-	// table holds a position plus one (0: empty) per hash slot.
-	table := make([]int32, 1<<hlog)
+	// table holds a position plus one (0: empty) per hash slot. Its 256
+	// KB come from a pool and go back cleared: only the slots this call
+	// wrote are reset, so a short string does not pay for the whole table.
+	lt := lzfTables.Get().(*lzfTable)
+	table := lt.slots[:]
+	defer func() {
+		for _, sl := range lt.used {
+			table[sl] = 0
+		}
+		lt.used = lt.used[:0]
+		lzfTables.Put(lt)
+	}()
 	idx := func(h uint32) uint32 { return ((h >> (3*8 - hlog)) - h*5) & (1<<hlog - 1) }
 	n := len(src)
 	out := make([]byte, limit+1)
@@ -114,6 +127,7 @@ func lzfCompress(src []byte, limit int) ([]byte, bool) {
 		slot := idx(hval)
 		ref := int(table[slot]) - 1
 		table[slot] = int32(ip + 1)
+		lt.used = append(lt.used, slot)
 		if ref > 0 && ip-ref-1 < maxOff &&
 			src[ref] == src[ip] && src[ref+1] == src[ip+1] && src[ref+2] == src[ip+2] {
 			off := ip - ref - 1
@@ -150,11 +164,14 @@ func lzfCompress(src []byte, limit int) ([]byte, bool) {
 			ip -= 2
 			hval = uint32(src[ip])<<8 | uint32(src[ip+1])
 			hval = hval<<8 | uint32(src[ip+2])
-			table[idx(hval)] = int32(ip + 1)
+			sl := idx(hval)
+			table[sl] = int32(ip + 1)
 			ip++
 			hval = hval<<8 | uint32(src[ip+2])
-			table[idx(hval)] = int32(ip + 1)
+			sl2 := idx(hval)
+			table[sl2] = int32(ip + 1)
 			ip++
+			lt.used = append(lt.used, sl, sl2)
 			continue
 		}
 		if op >= limit {
@@ -190,6 +207,14 @@ func lzfCompress(src []byte, limit int) ([]byte, bool) {
 	}
 	return out[:op:op], true
 }
+
+// lzfTable is lzfCompress's hash table with the slots it set.
+type lzfTable struct {
+	slots [1 << 16]int32
+	used  []uint32
+}
+
+var lzfTables = sync.Pool{New: func() any { return new(lzfTable) }}
 
 // lzfMatchLen is how far (from 3) the bytes at ref and ip agree, as Redis's
 // match loop measures it.
