@@ -423,6 +423,11 @@ func (d *Decoder) readObject() (*Value, error) {
 // Streams arrive as a Value kind of their own; this is where they load.
 func decodeStream(*Decoder, byte) (*Value, error) { return nil, errBadBlob }
 
+// maxPrealloc bounds what a declared count reserves ahead: a count is
+// at most the payload's length, but a slice header or map entry per byte
+// would still multiply it; beyond this, room grows with what is read.
+const maxPrealloc = 1024
+
 // readStrings reads an RDB length then that many RDB strings; an empty
 // collection is an error, as Redis refuses empty keys.
 func (d *Decoder) readStrings() ([][]byte, error) { return d.readStringsN(1) }
@@ -441,7 +446,7 @@ func (d *Decoder) readStringsN(per int) ([][]byte, error) {
 	if n > uint64(d.Len()) || n*uint64(per) > uint64(d.Len()) {
 		return nil, errTooLong
 	}
-	items := make([][]byte, 0, n*uint64(per))
+	items := make([][]byte, 0, min(n*uint64(per), maxPrealloc))
 	for i := uint64(0); i < n*uint64(per); i++ {
 		s, err := d.ReadString()
 		if err != nil {
@@ -564,8 +569,8 @@ func (d *Decoder) readZSet(binary2 bool) (*Value, error) {
 	if n > uint64(d.Len())/2 {
 		return nil, errTooLong
 	}
-	v := &Value{Kind: KindZSet, ZSet: make([]ZMember, 0, n)}
-	seen := make(map[string]struct{}, n)
+	v := &Value{Kind: KindZSet, ZSet: make([]ZMember, 0, min(n, maxPrealloc))}
+	seen := make(map[string]struct{}, min(n, maxPrealloc))
 	for i := uint64(0); i < n; i++ {
 		m, err := d.ReadString()
 		if err != nil {
