@@ -93,11 +93,19 @@ there are any, or when keys failed.`
 			`Copies every key of table --table of this cluster to a redis-server (or another
 pika-node), as import does the other way (same flags).`
 	}
+	example := `  pikactl import --from redis://10.0.0.9:6379/0 --table users --state users.import --limit-mbps 50
+  pikactl import --from redis://default:pw@10.0.0.9:6379/0 --table users --state users.import --verify
+  pikactl --json import --from redis://10.0.0.9:6379 --table users --pika 10.0.0.5:9221`
+	if dir == "export" {
+		example = `  pikactl export --to redis://10.0.0.9:6379/0 --table users --state users.export
+  pikactl export --to redis://10.0.0.9:6379/1 --table users --verify`
+	}
 	cmd := &cobra.Command{
-		Use:   dir + " --" + urlFlag + " redis://[user:pass@]host:port[/db] --table T",
-		Short: short,
-		Long:  long,
-		Args:  positional(0, 0),
+		Use:     dir + " --" + urlFlag + " redis://[user:pass@]host:port[/db] --table T",
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    positional(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.url == "" || o.table == "" {
 				return usagef(cmd, "--%s and --table are required", urlFlag)
