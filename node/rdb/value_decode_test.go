@@ -59,10 +59,10 @@ var posInf = func() float64 { v, _ := parseScore([]byte("inf")); return v }()
 // anything is allocated for them, and nothing panics.
 func TestDecodeHostile(t *testing.T) {
 	for _, body := range [][]byte{
-		[]byte("\x02\x81\x10\x00\x00\x00\x00\x00\x00\x00"),         // a set of 2^60 members
-		[]byte("\x05\x81\x10\x00\x00\x00\x00\x00\x00\x00"),         // a sorted set of 2^60
-		[]byte("\x12\x81\x10\x00\x00\x00\x00\x00\x00\x00"),         // a quicklist of 2^60 nodes
-		[]byte("\x00\x81\x10\x00\x00\x00\x00\x00\x00\x00"),         // a string of 2^60 bytes
+		[]byte("\x02\x81\x10\x00\x00\x00\x00\x00\x00\x00"),          // a set of 2^60 members
+		[]byte("\x05\x81\x10\x00\x00\x00\x00\x00\x00\x00"),          // a sorted set of 2^60
+		[]byte("\x12\x81\x10\x00\x00\x00\x00\x00\x00\x00"),          // a quicklist of 2^60 nodes
+		[]byte("\x00\x81\x10\x00\x00\x00\x00\x00\x00\x00"),          // a string of 2^60 bytes
 		[]byte("\x00\xc3\x01\x81\x10\x00\x00\x00\x00\x00\x00\x00x"), // LZF claiming 2^60 bytes
 		[]byte("\x10\x0a\xff\xff\xff\x7f\xff\xff\xf0\xff\xff\xff"),  // a listpack entry of 4 GB
 		[]byte("\x0b\x08\x02\x00\x00\x00\xff\xff\xff\xff"),          // an intset of 2^32 integers
