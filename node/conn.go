@@ -174,7 +174,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	out := resp.Reply{Max: n.cfg.MaxOutputBytes}
 	cl.events = command.NewEvents(&n.notifyClasses)
 	defer n.publishEvents(cl.events) // after the last commit (deferred below)
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
+	cctx := command.Ctx{Config: n.configValue, R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error

@@ -154,6 +154,7 @@ func NewTable() *Table {
 	registerZSets(t)
 	registerHLL(t)
 	registerGeo(t)
+	registerDump(t)
 	registerBlocking(t)
 	registerIntrospection(t)
 	markBatchable(t)
