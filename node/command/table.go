@@ -154,6 +154,7 @@ func NewTable() *Table {
 	registerZSets(t)
 	registerHLL(t)
 	registerGeo(t)
+	registerStreams(t)
 	registerBlocking(t)
 	registerIntrospection(t)
 	markBatchable(t)
