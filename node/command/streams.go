@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"time"
 
 	"github.com/pika-node/pika-node/node/stream"
 	"github.com/pika-node/pika-node/storage"
@@ -31,8 +32,8 @@ func registerStreams(t *Table) {
 		one("xclaim", -6, Write|Fast, cmdXClaim),
 		one("xautoclaim", -6, Write|Fast, cmdXAutoClaim),
 		one("xsetid", -3, Write|DenyOOM|Fast, cmdXSetID),
-		Spec{Name: "xread", Arity: -4, Flags: ReadOnly, Keys: xreadKeys, Handler: cmdXRead(false)},
-		Spec{Name: "xreadgroup", Arity: -7, Flags: Write, Keys: xreadKeys, Handler: cmdXRead(true)},
+		Spec{Name: "xread", Arity: -4, Flags: ReadOnly, Keys: xreadKeys, Timeout: xreadTimeout, Blocks: XReadBlocks, Handler: cmdXRead(false)},
+		Spec{Name: "xreadgroup", Arity: -7, Flags: Write, Keys: xreadKeys, Timeout: xreadTimeout, Blocks: XReadBlocks, Handler: cmdXRead(true)},
 		Spec{Name: "xgroup", Arity: -2, Flags: Write | DenyOOM, FirstKey: 2, LastKey: 2, Step: 1, Handler: cmdXGroup},
 		Spec{Name: "xinfo", Arity: -2, Flags: ReadOnly, FirstKey: 2, LastKey: 2, Step: 1, Handler: cmdXInfo},
 	)
@@ -774,9 +775,34 @@ func cmdXRange(rev bool) Handler {
 	}
 }
 
+// xreadTimeout is XREAD's and XREADGROUP's Spec.Timeout: BLOCK's
+// milliseconds (0: Forever), once the arguments parse.
+func xreadTimeout(args [][]byte) (time.Duration, error) {
+	a, err := parseXRead(args, len(args[0]) == len("xreadgroup"))
+	if err != nil {
+		return 0, err
+	}
+	if a.blockMS == 0 {
+		return Forever, nil
+	}
+	return time.Duration(a.blockMS) * time.Millisecond, nil
+}
+
+// XReadStreams returns where an XREAD's or XREADGROUP's keys start and
+// how many there are (ok false when the arguments do not parse): its
+// IDs follow them.
+func XReadStreams(args [][]byte) (first, n int, ok bool) {
+	a, err := parseXRead(args, len(args[0]) == len("xreadgroup"))
+	if err != nil {
+		return 0, 0, false
+	}
+	return len(args) - 2*len(a.keys), len(a.keys), true
+}
+
 // xreadArgs are XREAD's and XREADGROUP's options.
 type xreadArgs struct {
 	block    bool
+	blockMS  int64
 	count    int64
 	noack    bool
 	group    []byte
@@ -803,7 +829,10 @@ func parseXRead(args [][]byte, group bool) (*xreadArgs, error) {
 			if ms < 0 {
 				return nil, Error("ERR timeout is negative")
 			}
-			a.block = true
+			if ms > math.MaxInt64/int64(time.Millisecond) {
+				ms = 0 // longer than any wait
+			}
+			a.block, a.blockMS = true, ms
 		case isArg(o, "count") && more > 0:
 			i++
 			n, err := parseInt(args[i])
