@@ -233,10 +233,19 @@ func (x *xstream) add(id stream.ID, fields [][]byte) error {
 	if err != nil {
 		return err
 	}
-	isNew := false
-	if !ok || n.Total >= stream.NodeMaxEntries {
-		nid, n, isNew = id, stream.Node{}, true
+	var size uint64
+	for _, f := range fields {
+		size += uint64(len(f))
 	}
+	isNew := false
+	if !ok || n.Bytes+size >= stream.NodeMaxBytes || n.Total >= stream.NodeMaxEntries {
+		nid, isNew = id, true
+		n = stream.Node{Bytes: stream.NewNodeBytes(fields)}
+		for i := 0; i < len(fields); i += 2 {
+			n.Master = append(n.Master, fields[i])
+		}
+	}
+	n.Bytes += stream.EntryBytes(nid, id, fields, stream.SameFields(n.Master, fields))
 	n.Live++
 	n.Total++
 	n.Last = id

@@ -162,26 +162,59 @@ func DecodeEntry(b []byte) (Entry, error) {
 
 // Node is one of redis-server's radix-tree nodes as pika-node mirrors
 // it, keyed by its first entry's ID: how many of its entries live, how
-// many were ever added to it, and the last one's ID (deleted or not).
+// many were ever added to it, the last one's ID (deleted or not), the
+// size of redis-server's listpack for it, and its master entry's fields
+// (its first entry's).
 type Node struct {
 	Live, Total uint64
 	Last        ID
+	Bytes       uint64
+	Master      [][]byte
 }
 
 // Encode returns n's bytes.
 func (n *Node) Encode() []byte {
-	b := make([]byte, 0, 32)
+	b := make([]byte, 0, 44)
 	b = binary.BigEndian.AppendUint64(b, n.Live)
 	b = binary.BigEndian.AppendUint64(b, n.Total)
-	return n.Last.AppendBinary(b)
+	b = n.Last.AppendBinary(b)
+	b = binary.BigEndian.AppendUint64(b, n.Bytes)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(n.Master)))
+	for _, f := range n.Master {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }
 
-// DecodeNode reads Encode's bytes.
+// DecodeNode reads Encode's bytes (Master copied).
 func DecodeNode(b []byte) (Node, error) {
-	if len(b) != 32 {
+	if len(b) < 44 {
 		return Node{}, ErrCorrupt
 	}
-	return Node{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), DecodeID(b[16:])}, nil
+	n := Node{Live: binary.BigEndian.Uint64(b), Total: binary.BigEndian.Uint64(b[8:]), Last: DecodeID(b[16:]), Bytes: binary.BigEndian.Uint64(b[32:])}
+	c := binary.BigEndian.Uint32(b[40:])
+	b = b[44:]
+	if uint64(c) > uint64(len(b))/4 {
+		return Node{}, ErrCorrupt
+	}
+	n.Master = make([][]byte, 0, c)
+	for i := uint32(0); i < c; i++ {
+		if len(b) < 4 {
+			return Node{}, ErrCorrupt
+		}
+		l := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(l) > uint64(len(b)) {
+			return Node{}, ErrCorrupt
+		}
+		n.Master = append(n.Master, append([]byte(nil), b[:l]...))
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return Node{}, ErrCorrupt
+	}
+	return n, nil
 }
 
 // Group is a consumer group's state. EntriesRead is -1 when unknown.

@@ -95,8 +95,8 @@ func TestRecords(t *testing.T) {
 			t.Errorf("DecodeEntry(%x) accepted", bad)
 		}
 	}
-	n := Node{Live: 3, Total: 100, Last: ID{7, 7}}
-	if got, err := DecodeNode(n.Encode()); err != nil || got != n {
+	n := Node{Live: 3, Total: 100, Last: ID{7, 7}, Bytes: 4000, Master: [][]byte{[]byte("f"), {}}}
+	if got, err := DecodeNode(n.Encode()); err != nil || got.Live != 3 || got.Total != 100 || got.Last != n.Last || got.Bytes != 4000 || len(got.Master) != 2 || string(got.Master[0]) != "f" {
 		t.Errorf("node round trip: %v %v", got, err)
 	}
 	g := Group{LastID: ID{3, 3}, EntriesRead: -1}
