@@ -105,6 +105,9 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 	if try() {
 		return
 	}
+	if readsAll(spec) {
+		c.Args = command.XReadServedArgs(c.Args)
+	}
 	tb, ok := n.proxy.Routing().Table(cl.tableID())
 	if !ok {
 		c.R.Error(router.DroppedTable(cl.tableID()))

@@ -808,6 +808,21 @@ func XReadStreams(args [][]byte) (first, n int, ok bool) {
 	return len(args) - 2*len(a.keys), len(a.keys), true
 }
 
+// XReadServedArgs returns the arguments a waiting XREAD or XREADGROUP
+// runs with once woken: without a COUNT (or with COUNT 0) it takes 1000
+// entries of a stream at most, as redis-server serves a blocked client.
+func XReadServedArgs(args [][]byte) [][]byte {
+	a, err := parseXRead(args, len(args[0]) == len("xreadgroup"))
+	if err != nil || a.count != 0 {
+		return args
+	}
+	at := len(args) - 2*len(a.keys) - 1 // STREAMS
+	out := make([][]byte, 0, len(args)+2)
+	out = append(out, args[:at]...)
+	out = append(out, []byte("COUNT"), []byte("1000"))
+	return append(out, args[at:]...)
+}
+
 // xreadArgs are XREAD's and XREADGROUP's options.
 type xreadArgs struct {
 	block    bool
