@@ -448,7 +448,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	if spec.Timeout != nil {
+	if spec.Timeout != nil && (spec.Blocks == nil || spec.Blocks(c.Args)) {
 		n.block(cl, c, spec, cmd) // a blocking command: it may wait
 	} else {
 		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)

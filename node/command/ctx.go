@@ -70,6 +70,9 @@ type Ctx struct {
 	// Events collects the keyspace events of the commands (Notify), for
 	// the owner to publish once they are committed. Nil: none kept.
 	Events *Events
+	// Script says the command runs inside a Lua script (XREAD BLOCK is
+	// refused there, as in Redis).
+	Script bool
 
 	update *storage.Update
 	view   *storage.View
