@@ -148,6 +148,7 @@ func NewTable() *Table {
 	t := &Table{byName: map[string]*Spec{}}
 	registerKeys(t)
 	registerStrings(t)
+	registerBitOps(t)
 	registerHashes(t)
 	registerLists(t)
 	registerSets(t)

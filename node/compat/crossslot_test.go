@@ -100,6 +100,9 @@ GEOSEARCHSTORE d g1 FROMLONLAT 15 37 BYRADIUS 200 km
 GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYBOX 400 400 km STOREDIST
 GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYRADIUS 1 m
 GEOSEARCHSTORE d nokey FROMLONLAT 15 37 BYRADIUS 1 km
+BITOP OR d s1 s2
+BITOP AND s2 s1 nokey
+BITOP XOR d nokey n1
 # the slot check comes before the type check
 SINTER s1 set2
 ZUNIONSTORE d 2 s1 z2
@@ -110,6 +113,7 @@ PFCOUNT h1 s1
 PFMERGE h2 set1
 GEOSEARCHSTORE g2 s1 FROMLONLAT 15 37 BYRADIUS 1 km
 GEORADIUS s1 15 37 1 km STORE g2
+BITOP OR d set1 s2
 # errors found before the keys are placed (arity, key count) are redis-server's
 RENAME s1 s2 s3
 SINTERCARD 3 set1 set2
