@@ -149,6 +149,7 @@ func NewTable() *Table {
 	registerKeys(t)
 	registerStrings(t)
 	registerBitOps(t)
+	registerLCS(t)
 	registerHashes(t)
 	registerLists(t)
 	registerSets(t)

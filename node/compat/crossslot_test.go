@@ -103,6 +103,8 @@ GEOSEARCHSTORE d nokey FROMLONLAT 15 37 BYRADIUS 1 km
 BITOP OR d s1 s2
 BITOP AND s2 s1 nokey
 BITOP XOR d nokey n1
+LCS s1 s2
+LCS s1 nokey IDX WITHMATCHLEN
 # the slot check comes before the type check
 SINTER s1 set2
 ZUNIONSTORE d 2 s1 z2
@@ -114,6 +116,7 @@ PFMERGE h2 set1
 GEOSEARCHSTORE g2 s1 FROMLONLAT 15 37 BYRADIUS 1 km
 GEORADIUS s1 15 37 1 km STORE g2
 BITOP OR d set1 s2
+LCS s1 set2
 # errors found before the keys are placed (arity, key count) are redis-server's
 RENAME s1 s2 s3
 SINTERCARD 3 set1 set2
