@@ -63,6 +63,12 @@ type Ctx struct {
 	// authenticated to, a slot this node does not lead). Nil: no other
 	// table is within reach (CROSSSLOT).
 	OtherTable func(t storage.TableID, key []byte) (slots uint32, err error)
+	// Reach, when set, is called by a command before it reads keys it did
+	// not declare, computed from what it read (SORT's BY and GET
+	// patterns): an error stops the command (its unit does not hold them
+	// yet: node/txn runs it again with them). Nil: they are read as the
+	// command's own keys.
+	Reach func(keys [][]byte) error
 	// Events collects the keyspace events of the commands (Notify), for
 	// the owner to publish once they are committed. Nil: none kept.
 	Events *Events
