@@ -69,6 +69,9 @@ type Ctx struct {
 	// yet: node/txn runs it again with them). Nil: they are read as the
 	// command's own keys.
 	Reach func(keys [][]byte) error
+	// KeysRestricted says the connection's ACL does not let the command
+	// read every key: SORT then refuses BY and GET patterns, as Redis.
+	KeysRestricted bool
 	// Events collects the keyspace events of the commands (Notify), for
 	// the owner to publish once they are committed. Nil: none kept.
 	Events *Events

@@ -72,7 +72,7 @@ type sortOptions struct {
 	gets                   [][]byte
 }
 
-func parseSort(args [][]byte, readOnly bool) (o sortOptions, err error) {
+func parseSort(args [][]byte, readOnly, restricted bool) (o sortOptions, err error) {
 	o.limitCount = -1
 	for j := 2; j < len(args); j++ {
 		left := len(args) - j - 1
@@ -99,8 +99,14 @@ func parseSort(args [][]byte, readOnly bool) (o sortOptions, err error) {
 			o.by = args[j+1]
 			// A pattern without '*' names no key: nothing to sort by.
 			o.dontSort = bytes.IndexByte(cString(o.by), '*') < 0
+			if !o.dontSort && restricted {
+				return o, Error("ERR BY option of SORT denied due to insufficient ACL permissions.")
+			}
 			j++
 		case isArg(a, "get") && left >= 1:
+			if restricted {
+				return o, Error("ERR GET option of SORT denied due to insufficient ACL permissions.")
+			}
 			o.gets = append(o.gets, args[j+1])
 			j++
 		default:
@@ -228,7 +234,7 @@ func sortScore(v []byte) (float64, bool) {
 
 func cmdSort(readOnly bool) Handler {
 	return func(c *Ctx) error {
-		o, err := parseSort(c.Args, readOnly)
+		o, err := parseSort(c.Args, readOnly, c.KeysRestricted)
 		if err != nil {
 			return err
 		}

@@ -43,6 +43,10 @@ func (t *Txns) cmdSort(c *command.Ctx, inner *command.Spec) error {
 	if err != nil {
 		return err
 	}
+	if t.keyAccess != nil && !t.keyAccess(c.Conn, c.Args) {
+		c.KeysRestricted = true
+		defer func() { c.KeysRestricted = false }()
+	}
 	if b := c.UnitBatch(); b != nil {
 		return t.sortInUnit(c, b, inner, declared)
 	}
