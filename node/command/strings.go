@@ -750,7 +750,15 @@ func cmdBitPos(c *Ctx) error {
 		c.R.Int(-1)
 		return nil
 	}
+	skip := byte(0) // a whole byte without the bit looked for
+	if want == 0 {
+		skip = 0xff
+	}
 	for i := first; i <= last; i++ {
+		if i&7 == 0 && i+7 <= last && m.Value[i>>3] == skip {
+			i += 7
+			continue
+		}
 		if bitAt(m.Value, i) == want {
 			c.R.Int(i)
 			return nil
