@@ -3,6 +3,7 @@ package compat
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,65 @@ func sortOneInstant(t *testing.T, srv *server) {
 				t.Fatalf("SORT read weights of two generations: %v", got)
 			}
 		}
+	}
+}
+
+// TestClusterSortInMulti shows SORT's one limit (docs/transactions.md, "SORT"): inside MULTI,
+// a BY or GET pattern's key in a slot the block does not name, led by another node than the
+// one running the block, is refused with an error naming it (never read wrong); naming the keys
+// in the block, or SORT outside MULTI, reads them.
+func TestClusterSortInMulti(t *testing.T) {
+	needCluster(t)
+	leaders, err := clusterLeaders(clusterNodes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := []string{"mw:1", "mw:2", "mw:3", "mw:4", "mw:5", "mw:6"}
+	if !leaders.several(0, append([]string{"mids"}, weights...), 1024) {
+		t.Skip("the keys' slots have one leader")
+	}
+	c := &side{srv: clusterNodes[0]}
+	defer c.close()
+	setup := [][]string{{"DEL", "mids"}, {"RPUSH", "mids", "1", "2", "3", "4", "5", "6"},
+		{"MSET", "mw:1", "6", "mw:2", "5", "mw:3", "4", "mw:4", "3", "mw:5", "2", "mw:6", "1"}}
+	for _, cmd := range setup {
+		if _, err := c.do(cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "[6 5 4 3 2 1]"
+	sorted := func(r Reply) string {
+		var out []string
+		for _, e := range r.Elems {
+			out = append(out, e.Str)
+		}
+		return fmt.Sprint(out)
+	}
+	if r, err := c.do("SORT", "mids", "BY", "mw:*"); err != nil || sorted(r) != want {
+		t.Fatalf("SORT outside MULTI: %v %v", r, err)
+	}
+	block := func(cmds ...[]string) Reply {
+		t.Helper()
+		if _, err := c.do("MULTI"); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range cmds {
+			if _, err := c.do(cmd...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := c.do("EXEC")
+		if err != nil || r.Kind != '*' {
+			t.Fatalf("EXEC: %v %v", r, err)
+		}
+		return r
+	}
+	r := block([]string{"SORT", "mids", "BY", "mw:*"})
+	if e := r.Elems[0]; e.Kind != '-' || !strings.HasPrefix(e.Str, "ERR SORT inside MULTI reads 'mw:") {
+		t.Fatalf("SORT in MULTI over keys the block does not name: %v", e)
+	}
+	r = block(append([]string{"EXISTS"}, weights...), []string{"SORT", "mids", "BY", "mw:*"})
+	if got := sorted(r.Elems[1]); got != want {
+		t.Fatalf("SORT in MULTI naming the keys: %v", r)
 	}
 }
