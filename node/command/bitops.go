@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"math"
 
 	"github.com/pika-node/pika-node/node/resp"
 )
@@ -207,13 +208,14 @@ func cmdBitField(readOnly bool) Handler {
 			return err
 		}
 		v := m.Value
+		dirty := writes && !ok // created, or grown below
 		if writes {
 			// The string grows to hold the farthest field written, even
 			// when every write then fails.
 			if need := highest>>3 + 1; uint64(len(v)) < need {
 				grown := make([]byte, need)
 				copy(grown, v)
-				v = grown
+				v, dirty = grown, true
 			} else {
 				v = bytes.Clone(v)
 			}
@@ -221,6 +223,7 @@ func cmdBitField(readOnly bool) Handler {
 				m.ExpireMS = 0
 			}
 		}
+		changed := false // as Redis: an event when a write created, grew or changed the string
 		c.R.Array(len(ops))
 		for _, o := range ops {
 			old := fieldBits(v, o.offset, o.bits)
@@ -259,13 +262,16 @@ func cmdBitField(readOnly bool) Handler {
 				continue
 			}
 			putFieldBits(v, o.offset, o.bits, stored)
+			changed = changed || dirty || stored&(math.MaxUint64>>(64-o.bits)) != old
 			c.R.Int(reply)
 		}
 		if writes {
 			if err := putString(c, key, v, m.ExpireMS); err != nil {
 				return err
 			}
-			c.Notify(EventString, "setbit", key)
+			if changed {
+				c.Notify(EventString, "setbit", key)
+			}
 		}
 		return nil
 	}
