@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCommand$$' -fuzztime $(call fuzzcount,800000) ./node/resp/
 	$(GO) test -run '^$$' -fuzz '^FuzzCommands$$' -fuzztime $(call fuzzcount,60000) ./node/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzGlob$$' -fuzztime $(call fuzzcount,120000) ./node/command/
+	$(GO) test -run '^$$' -fuzz '^FuzzSort$$' -fuzztime $(call fuzzcount,80000) ./node/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(call fuzzcount,800000) ./peer/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSlotImage$$' -fuzztime $(call fuzzcount,450000) ./storage/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFunctions$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/

@@ -45,6 +45,7 @@ func (n *Node) newTxns() *txn.Txns {
 		Classify:  routedCommand,
 		Functions: functionStore{n},
 		ScriptACL: n.scriptACL,
+		KeyAccess: n.unrestrictedKeys,
 	})
 }
 

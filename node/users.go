@@ -378,6 +378,27 @@ func (n *Node) applyUsersPushed(value string, rev int64) error {
 	return nil
 }
 
+// unrestrictedKeys reports whether the ACL of connection conn lets it
+// read every key with the command line args (txn.Services.KeyAccess):
+// every user its commands are checked against must (acl.User.UnrestrictedKeys).
+// A command another node forwarded was checked there.
+func (n *Node) unrestrictedKeys(conn any, args [][]byte) bool {
+	cl, ok := conn.(*client)
+	if !ok {
+		return true
+	}
+	rules, deleted := n.rulesOf(cl)
+	if deleted {
+		return false
+	}
+	for _, r := range rules {
+		if r != nil && !r.UnrestrictedKeys(args) {
+			return false
+		}
+	}
+	return true
+}
+
 // scriptACL checks a command a script calls against the ACL of the
 // connection running the script (txn.Services.ScriptACL). A script
 // another node forwarded was checked there, as a command.

@@ -522,6 +522,9 @@ func (b *Batch) Covers(s SlotID, key []byte) bool {
 	return im == nil || im.Covers(key)
 }
 
+// Imaged reports whether slot s is read from an image (UseImage).
+func (b *Batch) Imaged(s SlotID) bool { return b.imageOf(s) != nil }
+
 // imageOf returns the image slot s is read from, or nil.
 func (b *Batch) imageOf(s SlotID) *SlotImage {
 	for _, im := range b.images {

@@ -253,3 +253,26 @@ func (u *User) AllowsChannel(ch []byte, isPattern bool) bool {
 	}
 	return false
 }
+
+// UnrestrictedKeys reports whether one of the user's selectors allows the
+// command line args and reads every key (allkeys, or a "*" pattern with
+// read access), as redis-server 7.0's
+// ACLUserCheckCmdWithUnrestrictedKeyAccess: SORT's BY and GET patterns,
+// which read keys computed from the data, need it.
+func (u *User) UnrestrictedKeys(args [][]byte) bool {
+	c := newCall(args)
+	for _, s := range u.all() {
+		if r, _ := s.check(c); r != 0 {
+			continue
+		}
+		if s.allKeys {
+			return true
+		}
+		for _, p := range s.keys {
+			if p.pattern == "*" && p.perm&permRead != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -67,6 +67,15 @@ type Ctx struct {
 	// CONFIG GET shows it (DUMP and OBJECT ENCODING read the encoding
 	// thresholds, OBJECT FREQ maxmemory-policy). Nil: Redis's defaults.
 	Config func(name string) string
+	// Reach, when set, is called by a command before it reads keys it did
+	// not declare, computed from what it read (SORT's BY and GET
+	// patterns): an error stops the command (its unit does not hold them
+	// yet: node/txn runs it again with them). Nil: they are read as the
+	// command's own keys.
+	Reach func(keys [][]byte) error
+	// KeysRestricted says the connection's ACL does not let the command
+	// read every key: SORT then refuses BY and GET patterns, as Redis.
+	KeysRestricted bool
 	// Events collects the keyspace events of the commands (Notify), for
 	// the owner to publish once they are committed. Nil: none kept.
 	Events *Events

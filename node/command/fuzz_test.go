@@ -64,6 +64,8 @@ func FuzzCommands(f *testing.F) {
 		"setrange\x00a\x005\x00xx", "bitpos\x00a\x001\x002\x00-1\x00bit", "scan\x000\x00count\x001", "rename\x00b\x00c",
 		"zunionstore\x00e\x002\x00e\x00d", "lpos\x00b\x00x\x00rank\x00-1", "hrandfield\x00c\x00-5\x00withvalues",
 		"spop\x00d\x003", "linsert\x00b\x00before\x00x\x00z", "zrangebylex\x00e\x00[a\x00(z", "set\x00a\x00b\x00px\x0010\x00get",
+		"bitfield\x00a\x00overflow\x00sat\x00incrby\x00i5\x00#3\x00-100\x00get\x00u63\x000", "bitop\x00xor\x00a\x00b\x00c",
+		"lcs\x00a\x00b\x00idx\x00minmatchlen\x002\x00withmatchlen",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -604,41 +604,10 @@ func cmdGetBit(c *Ctx) error {
 	return nil
 }
 
-// bitRange parses the optional [start end [BYTE|BIT]] of BITCOUNT/BITPOS
-// and returns the bit range [first, last] to examine over a string of n
-// bytes, and whether an end was given.
-func bitRange(args [][]byte, n int64, needEnd bool) (first, last int64, endGiven, empty bool, err error) {
-	first, last = 0, n*8-1
-	if len(args) == 0 {
-		return first, last, false, n == 0, nil
-	}
-	if needEnd && len(args) == 1 {
-		return 0, 0, false, false, ErrSyntax
-	}
-	if len(args) > 3 {
-		return 0, 0, false, false, ErrSyntax
-	}
-	start, err := parseInt(args[0])
-	if err != nil {
-		return 0, 0, false, false, err
-	}
-	end := int64(-1)
-	if len(args) >= 2 {
-		endGiven = true
-		if end, err = parseInt(args[1]); err != nil {
-			return 0, 0, false, false, err
-		}
-	}
-	isBit := false
-	if len(args) == 3 {
-		switch {
-		case isArg(args[2], "bit"):
-			isBit = true
-		case isArg(args[2], "byte"):
-		default:
-			return 0, 0, false, false, ErrSyntax
-		}
-	}
+// bitIndexes turns BITCOUNT's and BITPOS's start and end (BYTE or BIT
+// indexes, negative ones from the end) into the bit range [first, last]
+// of a string of n bytes; empty when it holds no bit.
+func bitIndexes(start, end, n int64, isBit bool) (first, last int64, empty bool) {
 	total := n
 	if isBit {
 		total = n * 8
@@ -649,38 +618,67 @@ func bitRange(args [][]byte, n int64, needEnd bool) (first, last int64, endGiven
 	if end < 0 {
 		end += total
 	}
-	if start < 0 {
-		start = 0
-	}
-	if end < 0 {
-		end = 0
-	}
-	if end >= total {
-		end = total - 1
-	}
-	if start > end || total == 0 {
-		return 0, 0, endGiven, true, nil
+	start, end = max(start, 0), max(end, 0)
+	end = min(end, total-1)
+	if start > end {
+		return 0, 0, true
 	}
 	if isBit {
-		return start, end, endGiven, false, nil
+		return start, end, false
 	}
-	return start * 8, end*8 + 7, endGiven, false, nil
+	return start * 8, end*8 + 7, false
+}
+
+// bitUnit reads BITCOUNT's and BITPOS's BYTE|BIT argument.
+func bitUnit(arg []byte) (isBit bool, err error) {
+	switch {
+	case isArg(arg, "bit"):
+		return true, nil
+	case isArg(arg, "byte"):
+		return false, nil
+	}
+	return false, ErrSyntax
 }
 
 func bitAt(v []byte, i int64) byte { return (v[i>>3] >> (7 - uint(i&7))) & 1 }
 
+// cmdBitCount follows Redis 7.0's order: a missing key answers 0 before
+// the arguments are looked at, and start and end both negative with
+// start past end answer 0 before the BYTE|BIT word is.
 func cmdBitCount(c *Ctx) error {
-	args := c.Args[2:]
-	if len(args) == 1 {
+	m, ok, err := getString(c, c.Args[1])
+	if err != nil || !ok {
+		if err == nil {
+			c.R.Int(0)
+		}
+		return err
+	}
+	n := int64(len(m.Value))
+	first, last, empty := int64(0), n*8-1, n == 0
+	switch len(c.Args) {
+	case 2:
+	case 4, 5:
+		start, err := parseInt(c.Args[2])
+		if err != nil {
+			return err
+		}
+		end, err := parseInt(c.Args[3])
+		if err != nil {
+			return err
+		}
+		if start < 0 && end < 0 && start > end {
+			c.R.Int(0)
+			return nil
+		}
+		isBit := false
+		if len(c.Args) == 5 {
+			if isBit, err = bitUnit(c.Args[4]); err != nil {
+				return err
+			}
+		}
+		first, last, empty = bitIndexes(start, end, n, isBit)
+	default:
 		return ErrSyntax
-	}
-	m, _, err := getString(c, c.Args[1])
-	if err != nil {
-		return err
-	}
-	first, last, _, empty, err := bitRange(args, int64(len(m.Value)), true)
-	if err != nil {
-		return err
 	}
 	if empty {
 		c.R.Int(0)
@@ -701,6 +699,8 @@ func cmdBitCount(c *Ctx) error {
 	return nil
 }
 
+// cmdBitPos follows Redis 7.0's order: the bit, then the key (a missing
+// one answers at once), then start, the BYTE|BIT word, end.
 func cmdBitPos(c *Ctx) error {
 	bit, err := parseInt(c.Args[2])
 	if err != nil {
@@ -714,26 +714,51 @@ func cmdBitPos(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(c.Args) > 6 {
-		return ErrSyntax
-	}
-	first, last, endGiven, empty, err := bitRange(c.Args[3:], int64(len(m.Value)), false)
-	if err != nil {
-		return err
-	}
 	if !ok {
-		if want == 1 {
-			c.R.Int(-1)
-		} else {
-			c.R.Int(0)
-		}
+		// A missing key is an endless run of clear bits.
+		c.R.Int(-bit)
 		return nil
+	}
+	n := int64(len(m.Value))
+	first, last, empty := int64(0), n*8-1, n == 0
+	endGiven := false
+	switch len(c.Args) {
+	case 3:
+	case 4, 5, 6:
+		start, err := parseInt(c.Args[3])
+		if err != nil {
+			return err
+		}
+		isBit := false
+		if len(c.Args) == 6 {
+			if isBit, err = bitUnit(c.Args[5]); err != nil {
+				return err
+			}
+		}
+		end := n - 1
+		if len(c.Args) >= 5 {
+			if end, err = parseInt(c.Args[4]); err != nil {
+				return err
+			}
+			endGiven = true
+		}
+		first, last, empty = bitIndexes(start, end, n, isBit)
+	default:
+		return ErrSyntax
 	}
 	if empty {
 		c.R.Int(-1)
 		return nil
 	}
+	skip := byte(0) // a whole byte without the bit looked for
+	if want == 0 {
+		skip = 0xff
+	}
 	for i := first; i <= last; i++ {
+		if i&7 == 0 && i+7 <= last && m.Value[i>>3] == skip {
+			i += 7
+			continue
+		}
 		if bitAt(m.Value, i) == want {
 			c.R.Int(i)
 			return nil

@@ -151,6 +151,8 @@ func NewTable() *Table {
 	t := &Table{byName: map[string]*Spec{}}
 	registerKeys(t)
 	registerStrings(t)
+	registerBitOps(t)
+	registerLCS(t)
 	registerHashes(t)
 	registerLists(t)
 	registerSets(t)

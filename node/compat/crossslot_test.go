@@ -112,6 +112,15 @@ XREADGROUP GROUP grp c STREAMS x1 nokey > >
 XREAD STREAMS x1 s1 0 0
 XPENDING x1 grp
 XPENDING x2 grp
+BITOP OR d s1 s2
+BITOP AND s2 s1 nokey
+BITOP XOR d nokey n1
+LCS s1 s2
+LCS s1 nokey IDX WITHMATCHLEN
+SORT l1 ALPHA BY *2 GET # GET *1 STORE d
+SORT l1 ALPHA DESC LIMIT 0 2 STORE l2
+SORT set1 BY nosort GET s* STORE d
+SORT_RO l1 ALPHA BY nosort GET *1 GET s*
 # the slot check comes before the type check
 SINTER s1 set2
 ZUNIONSTORE d 2 s1 z2
@@ -122,6 +131,9 @@ PFCOUNT h1 s1
 PFMERGE h2 set1
 GEOSEARCHSTORE g2 s1 FROMLONLAT 15 37 BYRADIUS 1 km
 GEORADIUS s1 15 37 1 km STORE g2
+BITOP OR d set1 s2
+LCS s1 set2
+SORT s1 STORE l2
 # errors found before the keys are placed (arity, key count) are redis-server's
 RENAME s1 s2 s3
 SINTERCARD 3 set1 set2

@@ -81,6 +81,7 @@ func (t *Txns) Register() {
 	)
 	t.registerScripts()
 	t.registerFunctions()
+	t.registerSort()
 }
 
 // RunsInMulti reports whether spec runs at once inside MULTI instead of

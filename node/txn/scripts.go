@@ -214,6 +214,18 @@ type scriptRun struct {
 	unit map[storage.SlotID][][]byte
 	// wrote: the run called a write command (read by SCRIPT KILL).
 	wrote atomic.Bool
+	// body, when set, runs instead of a script (SORT, sort.go): over
+	// batch b holding slots, returning errScriptGrows after adding the
+	// keys it found the unit does not hold.
+	body func(c *command.Ctx, b *storage.Batch, slots []storage.SlotID) error
+}
+
+// runIn runs run's script, or its body, over batch b holding slots.
+func (t *Txns) runIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slots []storage.SlotID) error {
+	if run.body != nil {
+		return run.body(c, b, slots)
+	}
+	return t.runScriptIn(c, b, run, slots)
 }
 
 // addKey adds key (of slot s) to the unit's keys; it reports whether the
@@ -285,8 +297,15 @@ func (t *Txns) runScript(c *command.Ctx, run *scriptRun) error {
 		if !errors.Is(err, errScriptGrows) {
 			return err
 		}
-		t.counts.reruns.Add(1)
 		runs++
+		if run.body != nil {
+			if runs >= maxScriptRuns || len(run.unit) > maxScriptSlots {
+				return command.Error("ERR SORT read keys it did not declare too many times")
+			}
+			deadline = time.Now().Add(unitRouteWait)
+			continue
+		}
+		t.counts.reruns.Add(1)
 		if runs >= maxScriptRuns || len(run.unit) > maxScriptSlots {
 			return command.Error("ERR the script touched keys it did not declare too many times")
 		}
@@ -303,7 +322,7 @@ func (t *Txns) runScriptHere(c *command.Ctx, tb *router.Table, slots []storage.S
 		return err
 	}
 	start := markOf(c)
-	if err := t.runScriptIn(c, b, run, slots); err != nil {
+	if err := t.runIn(c, b, run, slots); err != nil {
 		b.Release()
 		start.undo(c)
 		return err
@@ -333,7 +352,7 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 				return nil, err
 			}
 		}
-		if err := t.runScriptIn(c, b, run, slots); err != nil {
+		if err := t.runIn(c, b, run, slots); err != nil {
 			return nil, err
 		}
 		return b.Effects(), nil
@@ -411,7 +430,29 @@ func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slo
 		if spec.Flags&command.Write != 0 {
 			run.wrote.Store(true)
 		}
+		// A command reading keys it computes (SORT's patterns) asks for
+		// them first: those the unit does not hold stop the run too.
+		grows := false
+		cc.Reach = func(keys [][]byte) error {
+			if slots == nil {
+				return nil
+			}
+			for _, k := range keys {
+				s := router.SlotOf(k, c.Slots)
+				if !slices.Contains(slots, s) || !b.Covers(s, k) {
+					grows = run.addKey(s, k) || grows
+				}
+			}
+			if grows {
+				return errScriptGrows
+			}
+			return nil
+		}
 		command.RunInUnit(spec, &cc, b)
+		cc.Reach = nil
+		if grows {
+			return nil, errScriptGrows
+		}
 		return tmp.B, nil
 	}
 	ctx, end := t.startRun(run, c.Table, slots)

@@ -65,6 +65,10 @@ type Services struct {
 	// it (c.Conn: a Conn, or another node's forward): nil when allowed.
 	// A refusal is logged in ACL LOG (context "lua") when log is set.
 	ScriptACL func(conn any, args [][]byte, log bool) *acl.Denied
+	// KeyAccess reports whether the ACL of connection conn lets the
+	// command line args read any key (SORT's BY and GET patterns); nil:
+	// always.
+	KeyAccess func(conn any, args [][]byte) bool
 	// Account counts one command's call, time and failure (its reply,
 	// from mark on in c.R, is an error) in the node's command stats.
 	Account func(spec *command.Spec, began time.Time, c *command.Ctx, mark int)
@@ -126,6 +130,7 @@ type Txns struct {
 	functions functionRegistry
 	funcStore FunctionStore
 	scriptACL func(conn any, args [][]byte, log bool) *acl.Denied
+	keyAccess func(conn any, args [][]byte) bool
 	// running are the scripts running here (running.go); counts what
 	// ScriptCounts reports.
 	running runningScripts
@@ -159,6 +164,7 @@ func New(s Services) *Txns {
 		scripts:       script.NewCache(scriptCacheBytes),
 		funcStore:     s.Functions,
 		scriptACL:     s.ScriptACL,
+		keyAccess:     s.KeyAccess,
 	}
 	t.newUnits(s.Logger.With("component", "units"), s.Ready, s.UnitStepPause)
 	t.running.threshold.Store(defaultBusyThreshold.Milliseconds())
