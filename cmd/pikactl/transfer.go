@@ -377,19 +377,9 @@ func copyKeys(ctx context.Context, src, dst *redis.Client, o transferOpts, st *t
 // RESTORE ... REPLACE of each into dst in another. It returns the payload
 // bytes sent.
 func copyBatch(ctx context.Context, src, dst *redis.Client, keys []string, st *transferState) (int64, error) {
-	dumps := make([]*redis.StringCmd, len(keys))
-	ttls := make([]*redis.DurationCmd, len(keys))
-	_, err := src.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			dumps[i] = p.Dump(ctx, k)
-			ttls[i] = p.PTTL(ctx, k)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		if _, ok := err.(redis.Error); !ok {
-			return 0, fmt.Errorf("DUMP: %w", err)
-		}
+	dumps, ttls, err := dumpPipeline(ctx, src, keys)
+	if err != nil {
+		return 0, fmt.Errorf("DUMP: %w", err)
 	}
 	restores := make([]*redis.Cmd, len(keys))
 	var n int64
@@ -531,7 +521,10 @@ type keyDump struct {
 	expires bool
 }
 
-func dumpAll(ctx context.Context, c *redis.Client, keys []string) ([]keyDump, error) {
+// dumpPipeline sends DUMP and PTTL of each key in one pipeline. Its error
+// is the connection's; a key's own (nil: gone, or a refusal) is in its
+// command.
+func dumpPipeline(ctx context.Context, c *redis.Client, keys []string) ([]*redis.StringCmd, []*redis.DurationCmd, error) {
 	dumps := make([]*redis.StringCmd, len(keys))
 	ttls := make([]*redis.DurationCmd, len(keys))
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -543,8 +536,17 @@ func dumpAll(ctx context.Context, c *redis.Client, keys []string) ([]keyDump, er
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		if _, ok := err.(redis.Error); !ok {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	return dumps, ttls, nil
+}
+
+// dumpAll is each key's DUMP and whether it has a TTL, from c.
+func dumpAll(ctx context.Context, c *redis.Client, keys []string) ([]keyDump, error) {
+	dumps, ttls, err := dumpPipeline(ctx, c, keys)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]keyDump, len(keys))
 	for i := range keys {
