@@ -520,6 +520,8 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			return wrong()
 		}
 		c.R.OK()
+	case "tracking", "caching", "getredir", "trackinginfo":
+		return n.cmdClientTracking(c, cl, sub)
 	case "help":
 		lines := []string{
 			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -602,8 +604,12 @@ func (n *Node) clientLine(cl *client) string {
 	if n.blocked.IsBlocked(cl.id) || cl.paused.Load() {
 		flags = "b"
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=-1 resp=%d\n",
-		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.tableID(), subs, psubs, ssubs, cmd, cl.ident.Load().user, proto)
+	if tf := n.trackingFlags(cl); tf != "" {
+		// Redis's order: P, b, then t R B.
+		flags = strings.TrimPrefix(flags, "N") + tf
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.tableID(), subs, psubs, ssubs, cmd, cl.ident.Load().user, n.trackingRedir(cl), proto)
 }
 
 func cmdTime(c *command.Ctx) error {
