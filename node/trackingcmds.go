@@ -109,7 +109,8 @@ func (n *Node) repliesSent(cl *client) {
 // table is tracked here (the first time: once every live node knows it),
 // a read registers its keys, a write of a NOLOOP client its own keys.
 func (n *Node) trackBefore(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) {
-	if !n.tracking.Tracking(cl.id) {
+	// An atomic load for a connection that never tracked.
+	if cl.pushes.Load() == nil || !n.tracking.Tracking(cl.id) {
 		return
 	}
 	n.pubsub.Track(c.Table)
@@ -140,7 +141,7 @@ func (n *Node) trackKeys(cl *client, c *command.Ctx, spec *command.Spec, cmd rou
 // one queued by MULTI); a flush invalidates every key of the table on
 // every node tracking it.
 func (n *Node) trackAfter(cl *client, c *command.Ctx, spec *command.Spec, mark int) {
-	if spec.Name != "client" && !cl.tx.Open() {
+	if cl.pushes.Load() != nil && spec.Name != "client" && !cl.tx.Open() {
 		n.tracking.EndCommand(cl.id)
 	}
 	if (spec.Name == "flushdb" || spec.Name == "flushall") && strings.HasPrefix(string(c.R.B[mark:]), "+OK") {

@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // CLIENT TRACKING (docs/tracking.md): the same sessions against redis-server, one pika-node,
@@ -428,5 +431,114 @@ func readRaceReplies(t *testing.T, c *Conn, cache map[string]string, asked []str
 		if r.Kind == '$' || r.Kind == '+' {
 			cache[k] = r.Str
 		}
+	}
+}
+
+// TestTrackingGoRedisCache runs go-redis's client-side cache (RESP3, CLIENT TRACKING, its
+// invalidate pushes) against redis-server, one pika-node and node1 of the cluster with the
+// writes through node3: after each write is answered, a read through the cache sees it
+// (at once or, as go-redis handles pushes when it next uses the connection, within a
+// second), and the cache serves repeated reads.
+func TestTrackingGoRedisCache(t *testing.T) {
+	needServers(t)
+	targets := map[string][2]string{"redis": {redisSrv.addr, redisSrv.addr}, "pika": {pikaSrv.addr, pikaSrv.addr}}
+	if pikaBin != "" {
+		needCluster(t)
+		targets["cluster"] = [2]string{clusterNodes[0].addr, clusterNodes[2].addr}
+	}
+	for name, addrs := range targets {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			cached := redis.NewClient(&redis.Options{Addr: addrs[0], Protocol: 3, ClientSideCacheConfig: &redis.ClientSideCacheConfig{}})
+			defer cached.Close()
+			plain := redis.NewClient(&redis.Options{Addr: addrs[1]})
+			defer plain.Close()
+			keys := []string{"csc:a", "csc:b", "csc:c", "csc:d"}
+			for i := 0; i < 100; i++ {
+				k := keys[i%len(keys)]
+				want := strconv.Itoa(i)
+				if err := plain.Set(ctx, k, want, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(time.Second)
+				for {
+					got, err := cached.Get(ctx, k).Result()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got == want {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: the cache still answers %q, not %q", k, got, want)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				for j := 0; j < 3; j++ {
+					if got, err := cached.Get(ctx, k).Result(); err != nil || got != want {
+						t.Fatalf("%s: %q, %v; want %q", k, got, err, want)
+					}
+				}
+			}
+			st := cached.CSCStats()
+			if st.Hits < 200 {
+				t.Fatalf("the cache served %d reads (misses %d)", st.Hits, st.Misses)
+			}
+			t.Logf("hits %d misses %d", st.Hits, st.Misses)
+		})
+	}
+}
+
+// TestTrackingDisconnect checks that a tracking client that goes away leaves nothing: its
+// node counts no tracking client and no prefix (INFO), on one pika-node and on node1.
+func TestTrackingDisconnect(t *testing.T) {
+	needServers(t)
+	addrs := map[string]string{"redis": redisSrv.addr, "pika": pikaSrv.addr}
+	if pikaBin != "" {
+		needCluster(t)
+		addrs["cluster"] = clusterNodes[0].addr
+	}
+	for name, addr := range addrs {
+		t.Run(name, func(t *testing.T) {
+			info := func(c *Conn) string {
+				r, err := c.Do("INFO", "all")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, l := range strings.Split(r.Str, "\r\n") {
+					if strings.HasPrefix(l, "tracking_clients:") || strings.HasPrefix(l, "tracking_total_prefixes:") {
+						out = append(out, l)
+					}
+				}
+				return strings.Join(out, " ")
+			}
+			admin, err := Dial(addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close()
+			before := info(admin)
+			c, err := Dial(addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{{"HELLO", "3"}, {"CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "gone:"}, {"GET", "gone:1"}} {
+				if _, err := c.Do(args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := info(admin); got == before {
+				t.Fatalf("INFO shows no tracking client: %s", got)
+			}
+			c.Close()
+			deadline := time.Now().Add(5 * time.Second)
+			for info(admin) != before {
+				if time.Now().After(deadline) {
+					t.Fatalf("after the tracking client left: %s, before it came: %s", info(admin), before)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -51,6 +51,9 @@ func (h *Hub) SetTrackingHandler(f func(t storage.TableID, key, payload []byte))
 // Track of a table returns once the other nodes know it (bounded), as
 // SUBSCRIBE does.
 func (h *Hub) Track(t storage.TableID) {
+	if h.Tracks(t) {
+		return // every command of a tracking client asks
+	}
 	h.mu.Lock()
 	if _, ok := h.tracked[t]; ok {
 		h.mu.Unlock()
