@@ -276,7 +276,7 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.pubsubCluster = pubsub.NewCluster(n.pubsub, pubsub.ClusterConfig{
 		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,
 		Peers: n.livePeers, Log: log.With("component", "pubsub"),
-		OnTracking: n.setTracking,
+		OnTracking: n.setTracking, OnPeerGone: n.trackingPeerGone,
 	})
 	n.newTracking()
 	eng.SetExpiredHook(n.keyExpired)

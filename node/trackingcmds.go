@@ -35,6 +35,14 @@ func (n *Node) setTracking(on bool) {
 	}
 }
 
+// trackingPeerGone is told that a node left the routing or restarted:
+// the invalidations of writes it committed just before may be lost, so
+// every tracking client here is sent the invalidation of every key (a
+// null, as after a flush).
+func (n *Node) trackingPeerGone(string) {
+	n.tracking.Flush()
+}
+
 // setNotifyClasses applies notify-keyspace-events, keeping the tracking
 // bit.
 func (n *Node) setNotifyClasses(c command.EventClass) {

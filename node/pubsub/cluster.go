@@ -35,6 +35,10 @@ type ClusterConfig struct {
 	// OnTracking, if set, is told whether some node may track a table
 	// (Tracking), each time that changes.
 	OnTracking func(any bool)
+	// OnPeerGone, if set, is told that a node known before left the
+	// routing or restarted: messages it sent may have been lost
+	// (CLIENT TRACKING then invalidates every key of its clients).
+	OnPeerGone func(id string)
 }
 
 // peerWait bounds how long a request to another node is waited for: a
@@ -214,6 +218,7 @@ func (c *Cluster) HandleInterest(r *resp.Reply, req peer.PubsubInterest) {
 		rm = &remote{}
 		c.remotes[req.Origin] = rm
 	}
+	restarted := rm.inc != 0 && rm.inc != req.Incarnation
 	if rm.inc != req.Incarnation {
 		rm.known, rm.inc, rm.seq, rm.seen, rm.tables = false, req.Incarnation, 0, 0, nil
 	}
@@ -227,6 +232,9 @@ func (c *Cluster) HandleInterest(r *resp.Reply, req peer.PubsubInterest) {
 	known := rm.known
 	c.mu.Unlock()
 	c.recompute()
+	if restarted {
+		c.peerGone(req.Origin)
+	}
 	if !known {
 		c.wakePull()
 	}
@@ -390,13 +398,18 @@ func (c *Cluster) pullAll() {
 			reqs[i] = peer.PubsubState{Incarnation: rm.inc, Seq: rm.seq}
 		}
 	}
+	var gone []string
 	for id := range c.remotes {
 		if !live[id] {
 			delete(c.remotes, id)
+			gone = append(gone, id)
 		}
 	}
 	c.mu.Unlock()
 	c.recompute()
+	for _, id := range gone {
+		c.peerGone(id)
+	}
 	futures := make([]*peer.Future, len(peers))
 	for i, p := range peers {
 		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassPubsub, 0, reqs[i])
@@ -446,7 +459,16 @@ func (c *Cluster) install(id string, raw []byte) error {
 	c.remotes[id] = rm
 	c.mu.Unlock()
 	c.recompute()
+	if old != nil && old.inc != 0 && old.inc != inc {
+		c.peerGone(id)
+	}
 	return nil
+}
+
+func (c *Cluster) peerGone(id string) {
+	if c.cfg.OnPeerGone != nil {
+		c.cfg.OnPeerGone(id)
+	}
 }
 
 // Publish delivers a message here and on every live node that may have
