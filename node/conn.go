@@ -448,13 +448,13 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
-	n.trackBefore(cl, c, spec, cmd)
+	flushes := n.trackBefore(cl, c, spec, cmd)
 	if spec.Timeout != nil {
 		n.block(cl, c, spec, cmd) // a blocking command: it may wait
 	} else {
 		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
 	}
-	n.trackAfter(cl, c, spec, mark)
+	n.trackAfter(cl, c, spec, mark, flushes)
 	n.account(spec, start, c, mark)
 }
 

@@ -115,11 +115,14 @@ func (n *Node) repliesSent(cl *client) {
 
 // trackBefore is what tracking does before a command of cl runs: the
 // table is tracked here (the first time: once every live node knows it),
-// a read registers its keys, a write of a NOLOOP client its own keys.
-func (n *Node) trackBefore(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) {
+// a read registers its keys, a write of a NOLOOP client its own keys. It
+// reports whether the command flushes the table (FLUSHDB, FLUSHALL, an
+// EXEC of a block with one).
+func (n *Node) trackBefore(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) (flushes bool) {
+	flushes = isFlush(spec) || spec.Name == "exec" && cl.tx.Open() && cl.tx.AnyQueued(isFlush)
 	// An atomic load for a connection that never tracked.
 	if cl.pushes.Load() == nil || !n.tracking.Tracking(cl.id) {
-		return
+		return flushes
 	}
 	n.pubsub.Track(c.Table)
 	switch {
@@ -130,7 +133,10 @@ func (n *Node) trackBefore(cl *client, c *command.Ctx, spec *command.Spec, cmd r
 	default:
 		n.trackKeys(cl, c, spec, cmd)
 	}
+	return flushes
 }
+
+func isFlush(spec *command.Spec) bool { return spec.Name == "flushdb" || spec.Name == "flushall" }
 
 func (n *Node) trackKeys(cl *client, c *command.Ctx, spec *command.Spec, cmd router.Command) {
 	if len(cmd.Keys) == 0 || cmd.BadKeys {
@@ -147,12 +153,13 @@ func (n *Node) trackKeys(cl *client, c *command.Ctx, spec *command.Spec, cmd rou
 // trackAfter is what tracking does once a command of cl ran (its reply
 // at mark): CLIENT CACHING lasts one command (not a CLIENT command, nor
 // one queued by MULTI); a flush invalidates every key of the table on
-// every node tracking it.
-func (n *Node) trackAfter(cl *client, c *command.Ctx, spec *command.Spec, mark int) {
+// every node tracking it (an EXEC's whatever its outcome: one more
+// invalidation is harmless).
+func (n *Node) trackAfter(cl *client, c *command.Ctx, spec *command.Spec, mark int, flushes bool) {
 	if cl.pushes.Load() != nil && spec.Name != "client" && !cl.tx.Open() {
 		n.tracking.EndCommand(cl.id)
 	}
-	if (spec.Name == "flushdb" || spec.Name == "flushall") && strings.HasPrefix(string(c.R.B[mark:]), "+OK") {
+	if flushes && (spec.Name == "exec" || mark <= len(c.R.B) && strings.HasPrefix(string(c.R.B[mark:]), "+OK")) {
 		n.trackFlush(c)
 	}
 }

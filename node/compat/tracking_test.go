@@ -205,6 +205,15 @@ func trackingScenario(s *trackSession) {
 	s.push("p")
 	s.push("d")
 	s.nothing("t")
+	// A flush in a MULTI block.
+	s.do("w", "MULTI")
+	s.do("w", "SET", "k2", "x")
+	s.do("w", "FLUSHDB")
+	s.do("w", "EXEC")
+	for _, n := range []string{"t", "b", "o", "p", "d"} {
+		s.push(n)
+	}
+	s.nothing("t")
 	// Errors.
 	for _, args := range [][]string{
 		{"CLIENT", "TRACKING", "ON", "PREFIX", "a"},
