@@ -41,8 +41,11 @@ func (n *Node) publish(list []command.Event, w tracking.Writer) {
 	}
 	on := command.EventClass(n.notifyClasses.Load())
 	msgs := make([]pubsub.Message, 0, 2*len(list))
+	// The keys written, per table that some node tracks, in order: one
+	// message per table, after the keyspace events.
 	var tracked map[storage.TableID]bool
-	var payload []byte
+	var written map[storage.TableID][][]byte
+	var tables []storage.TableID
 	for i, ev := range list {
 		if ev.Notifies(on) {
 			chans, payloads := ev.Channels(on)
@@ -56,17 +59,20 @@ func (n *Node) publish(list []command.Event, w tracking.Writer) {
 		t, ok := tracked[ev.Table]
 		if !ok {
 			if tracked == nil {
-				tracked = map[storage.TableID]bool{}
+				tracked, written = map[storage.TableID]bool{}, map[storage.TableID][][]byte{}
 			}
 			t = n.pubsubCluster.Tracked(ev.Table)
 			tracked[ev.Table] = t
+			if t {
+				tables = append(tables, ev.Table)
+			}
 		}
 		if t {
-			if payload == nil {
-				payload = tracking.KeyPayload(w)
-			}
-			msgs = append(msgs, pubsub.Message{Table: ev.Table, Kind: peer.PubsubTracking, Channel: ev.Key, Payload: payload})
+			written[ev.Table] = append(written[ev.Table], ev.Key)
 		}
+	}
+	for _, t := range tables {
+		msgs = append(msgs, pubsub.Message{Table: t, Kind: peer.PubsubTracking, Channel: []byte{}, Payload: tracking.KeysPayload(w, written[t])})
 	}
 	n.pubsubCluster.PublishAll(msgs)
 }

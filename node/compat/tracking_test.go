@@ -121,7 +121,7 @@ func trackingScenario(s *trackSession) {
 		s.conn(n)
 		s.quiet(n, "SELECT", "1")
 	}
-	s.do("w", "DEL", "k1", "k2", "k3", "h1", "b:1", "b:2", "c:1", "o1", "o2", "o3", "o4", "e1", "k9")
+	s.do("w", "DEL", "k1", "k2", "k3", "h1", "b:1", "b:2", "b:9", "e:1", "e:2", "q", "c:1", "o1", "o2", "o3", "o4", "e1", "k9")
 	for _, n := range []string{"t", "b", "o", "p", "d", "x3"} {
 		s.quiet(n, "HELLO", "3")
 	}
@@ -161,6 +161,13 @@ func trackingScenario(s *trackSession) {
 	s.nothing("b")
 	s.do("w", "SET", "b:2", "theirs")
 	s.push("b")
+	// A command's keys in one push per prefix, sorted.
+	s.do("b", "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "e:")
+	s.do("b", "CLIENT", "TRACKINGINFO")
+	s.do("w", "MSET", "e:2", "x", "b:9", "y", "e:1", "z", "q", "1")
+	s.push("b")
+	s.push("b")
+	s.nothing("b")
 	// OPTIN and OPTOUT.
 	s.do("o", "CLIENT", "TRACKING", "ON", "OPTIN")
 	s.do("o", "GET", "o1")

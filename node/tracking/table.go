@@ -2,8 +2,8 @@ package tracking
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -333,7 +333,7 @@ func (tb *Table) evictLocked(max int64) []send {
 			if int64(tb.nkeys) <= max {
 				return sends
 			}
-			sends = append(sends, tb.invalidateLocked(t, []byte(k), Writer{}, false)...)
+			sends = append(sends, tb.invalidateLocked(t, []byte(k), Writer{})...)
 		}
 	}
 	return sends
@@ -381,51 +381,50 @@ type send struct {
 	null bool
 }
 
-// Invalidate sends the invalidation of key, written in table t by w, to
-// the clients that read it here (forgetting it: they read it again to
-// track it again) and to the BCAST clients of a matching prefix; a
-// NOLOOP client is not sent its own writes.
-func (tb *Table) Invalidate(t storage.TableID, key []byte, w Writer) {
+// Invalidate sends the invalidations of keys, written in table t by w
+// (in that order): to the clients that read one here, one push per key
+// (forgetting it: they read it again to track it again), then to the
+// BCAST clients, per prefix (in order), one push of the keys (sorted,
+// once each) that match it, as Redis gathers a cycle's writes; a NOLOOP
+// client is not sent its own writes.
+func (tb *Table) Invalidate(t storage.TableID, keys [][]byte, w Writer) {
 	if tb.n.Load() == 0 {
 		return
 	}
 	tb.mu.Lock()
-	sends := tb.invalidateLocked(t, key, w, true)
+	var sends []send
+	for _, k := range keys {
+		sends = append(sends, tb.invalidateLocked(t, k, w)...)
+	}
+	sends = append(sends, tb.broadcastLocked(keys, w)...)
 	tb.mu.Unlock()
 	tb.deliver(sends)
 }
 
-func (tb *Table) invalidateLocked(t storage.TableID, key []byte, w Writer, bcast bool) []send {
-	var sends []send
-	own := func(c *client) bool {
-		if !c.opts.NoLoop {
-			return false
-		}
-		if w.Node == tb.self && w.Client == c.conn.ID() {
-			return true
-		}
-		return w.Node == "" && c.own[string(key)] > 0
+// ownLocked reports whether key, written by w, is NOLOOP client c's own
+// write.
+func (tb *Table) ownLocked(c *client, key []byte, w Writer) bool {
+	if !c.opts.NoLoop {
+		return false
 	}
-	if bcast {
-		for p, ids := range tb.bcast {
-			if !bytes.HasPrefix(key, []byte(p)) {
-				continue
-			}
-			for id := range ids {
-				if c := tb.clients[id]; c != nil && !own(c) {
-					sends = append(sends, send{c: c, keys: [][]byte{key}})
-				}
-			}
-		}
+	if w.Node == tb.self && w.Client == c.conn.ID() {
+		return true
 	}
+	return w.Node == "" && c.own[string(key)] > 0
+}
+
+// invalidateLocked forgets key of table t and returns the invalidations
+// of the default-mode clients that read it.
+func (tb *Table) invalidateLocked(t storage.TableID, key []byte, w Writer) []send {
 	byKey := tb.keys[t]
 	ids, ok := byKey[string(key)]
 	if !ok {
-		return sends
+		return nil
 	}
+	var sends []send
 	for id := range ids {
 		c := tb.clients[id]
-		if c == nil || c.opts.BCast || own(c) {
+		if c == nil || c.opts.BCast || tb.ownLocked(c, key, w) {
 			continue
 		}
 		sends = append(sends, send{c: c, keys: [][]byte{key}})
@@ -435,6 +434,52 @@ func (tb *Table) invalidateLocked(t storage.TableID, key []byte, w Writer, bcast
 	delete(byKey, string(key))
 	if len(byKey) == 0 {
 		delete(tb.keys, t)
+	}
+	return sends
+}
+
+// broadcastLocked returns the BCAST clients' invalidations of keys.
+func (tb *Table) broadcastLocked(keys [][]byte, w Writer) []send {
+	if len(tb.bcast) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	sorted = slices.CompactFunc(sorted, bytes.Equal)
+	prefixes := make([]string, 0, len(tb.bcast))
+	for p := range tb.bcast {
+		prefixes = append(prefixes, p)
+	}
+	slices.Sort(prefixes)
+	var sends []send
+	for _, p := range prefixes {
+		var match [][]byte
+		for _, k := range sorted {
+			if bytes.HasPrefix(k, []byte(p)) {
+				match = append(match, k)
+			}
+		}
+		if len(match) == 0 {
+			continue
+		}
+		for id := range tb.bcast[p] {
+			c := tb.clients[id]
+			if c == nil {
+				continue
+			}
+			ks := match
+			if c.opts.NoLoop {
+				ks = nil
+				for _, k := range match {
+					if !tb.ownLocked(c, k, w) {
+						ks = append(ks, k)
+					}
+				}
+			}
+			if len(ks) > 0 {
+				sends = append(sends, send{c: c, keys: ks})
+			}
+		}
 	}
 	return sends
 }
@@ -509,39 +554,73 @@ func (tb *Table) deliver(sends []send) {
 	}
 }
 
-// Message payloads of PubsubTracking: "k<client> <node>" for a key
-// written by a client of a node ("k" alone when unknown), "f" for a
-// flush (the channel is then empty).
+// Message payloads of PubsubTracking (the channel is empty): "K", the
+// writer's client id and node, then the keys written, each length
+// prefixed (uvarints); "f" for a flush.
 
-// KeyPayload is the payload of a key written by w.
-func KeyPayload(w Writer) []byte {
-	if w.Node == "" {
-		return []byte("k")
+// KeysPayload is the payload of keys written by w.
+func KeysPayload(w Writer, keys [][]byte) []byte {
+	b := []byte{'K'}
+	b = binary.AppendUvarint(b, w.Client)
+	b = binary.AppendUvarint(b, uint64(len(w.Node)))
+	b = append(b, w.Node...)
+	for _, k := range keys {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
 	}
-	return []byte("k" + strconv.FormatUint(w.Client, 10) + " " + w.Node)
+	return b
 }
 
 // FlushPayload is the payload of a flush.
 func FlushPayload() []byte { return []byte("f") }
 
-// Handle applies a PubsubTracking message of table t.
-func (tb *Table) Handle(t storage.TableID, key, payload []byte) {
+// Handle applies a PubsubTracking message of table t (one that does not
+// parse is dropped).
+func (tb *Table) Handle(t storage.TableID, _, payload []byte) {
 	if len(payload) == 0 {
 		return
 	}
 	switch payload[0] {
 	case 'f':
 		tb.Flush()
-	case 'k':
-		var w Writer
-		if sp := bytes.IndexByte(payload, ' '); sp > 1 {
-			id, err := strconv.ParseUint(string(payload[1:sp]), 10, 64)
-			if err == nil {
-				w = Writer{Node: string(payload[sp+1:]), Client: id}
-			}
+	case 'K':
+		w, keys, ok := parseKeys(payload[1:])
+		if ok {
+			tb.Invalidate(t, keys, w)
 		}
-		tb.Invalidate(t, key, w)
 	}
+}
+
+func parseKeys(b []byte) (Writer, [][]byte, bool) {
+	var w Writer
+	var keys [][]byte
+	next := func() ([]byte, bool) {
+		n, l := binary.Uvarint(b)
+		if l <= 0 || uint64(len(b)-l) < n {
+			return nil, false
+		}
+		v := b[l : l+int(n)]
+		b = b[l+int(n):]
+		return v, true
+	}
+	id, l := binary.Uvarint(b)
+	if l <= 0 {
+		return w, nil, false
+	}
+	b = b[l:]
+	node, ok := next()
+	if !ok {
+		return w, nil, false
+	}
+	w = Writer{Node: string(node), Client: id}
+	for len(b) > 0 {
+		k, ok := next()
+		if !ok {
+			return w, nil, false
+		}
+		keys = append(keys, k)
+	}
+	return w, keys, true
 }
 
 func sortedKeys(m map[string]struct{}) []string {

@@ -55,9 +55,9 @@ func TestDefaultModeOneShot(t *testing.T) {
 	if k, items, _ := tb.Counts(); k != 2 || items != 2 {
 		t.Fatalf("counts %d %d", k, items)
 	}
-	tb.Invalidate(1, []byte("k"), Writer{}) // another table
-	tb.Invalidate(0, []byte("k"), Writer{Node: "n2", Client: 1})
-	tb.Invalidate(0, []byte("k"), Writer{})
+	tb.Invalidate(1, [][]byte{[]byte("k")}, Writer{}) // another table
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{Node: "n2", Client: 1})
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{})
 	if got := a.take(); len(got) != 1 || got[0] != ">2 $10 invalidate *1 $1 k " {
 		t.Fatalf("pushes %q", got)
 	}
@@ -82,7 +82,7 @@ func TestNoLoopAndBCast(t *testing.T) {
 	}
 	tb.Enable(b, Options{NoLoop: true})
 	tb.Remember(0, 2, [][]byte{[]byte("p:1")})
-	tb.Invalidate(0, []byte("p:1"), Writer{Node: "n1", Client: 1}) // a's own
+	tb.Invalidate(0, [][]byte{[]byte("p:1")}, Writer{Node: "n1", Client: 1}) // a's own
 	if got := a.take(); len(got) != 0 {
 		t.Fatalf("own write pushed %q", got)
 	}
@@ -93,17 +93,17 @@ func TestNoLoopAndBCast(t *testing.T) {
 	// while its reply is awaited.
 	tb.Remember(0, 2, [][]byte{[]byte("k")})
 	tb.OwnWrites(2, [][]byte{[]byte("k")})
-	tb.Invalidate(0, []byte("k"), Writer{})
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{})
 	if got := b.take(); len(got) != 0 {
 		t.Fatalf("own forwarded write pushed %q", got)
 	}
 	tb.OwnWritesDone(2)
 	tb.Remember(0, 2, [][]byte{[]byte("k")})
-	tb.Invalidate(0, []byte("k"), Writer{})
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{})
 	if got := b.take(); len(got) != 1 {
 		t.Fatalf("b got %q", got)
 	}
-	tb.Invalidate(3, []byte("p:2"), Writer{}) // BCAST: any table this node tracks
+	tb.Invalidate(3, [][]byte{[]byte("p:2")}, Writer{}) // BCAST: any table this node tracks
 	if got := a.take(); len(got) != 1 || got[0] != ">2 $10 invalidate *1 $3 p:2 " {
 		t.Fatalf("bcast %q", got)
 	}
@@ -133,7 +133,7 @@ func TestOptInOut(t *testing.T) {
 	tb.EndCommand(1)
 	tb.Remember(0, 1, [][]byte{[]byte("z")})
 	for _, k := range []string{"x", "y", "z"} {
-		tb.Invalidate(0, []byte(k), Writer{})
+		tb.Invalidate(0, [][]byte{[]byte(k)}, Writer{})
 	}
 	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "$1 y") {
 		t.Fatalf("optin %q", got)
@@ -151,7 +151,7 @@ func TestRedirect(t *testing.T) {
 	tb := newTestTable(0, a, r, r3, b)
 	tb.Enable(a, Options{Redirect: 2})
 	tb.Remember(0, 1, [][]byte{[]byte("k")})
-	tb.Invalidate(0, []byte("k"), Writer{})
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{})
 	if got := r.take(); len(got) != 1 || got[0] != "*3 $7 message $20 __redis__:invalidate *1 $1 k " {
 		t.Fatalf("RESP2 redirect %q", got)
 	}
@@ -162,7 +162,7 @@ func TestRedirect(t *testing.T) {
 	}
 	tb.Enable(b, Options{Redirect: 99})
 	tb.Remember(0, 4, [][]byte{[]byte("k")})
-	tb.Invalidate(0, []byte("k"), Writer{})
+	tb.Invalidate(0, [][]byte{[]byte("k")}, Writer{})
 	if got := b.take(); len(got) != 1 || got[0] != ">2 $21 tracking-redir-broken :99 " {
 		t.Fatalf("broken %q", got)
 	}
@@ -203,5 +203,26 @@ func TestOutboxHoldsBehindReplies(t *testing.T) {
 	ob2.Push([]byte("12345"))
 	if !cut {
 		t.Fatal("not cut off past its bound")
+	}
+}
+
+func TestBCastGroupsAndPayload(t *testing.T) {
+	a := &fakeConn{id: 1, resp3: true}
+	tb := newTestTable(0, a)
+	tb.Enable(a, Options{BCast: true, Prefixes: [][]byte{[]byte("e:"), []byte("b:")}})
+	w := Writer{Node: "n2", Client: 7}
+	p := KeysPayload(w, [][]byte{[]byte("e:2"), []byte("b:9"), []byte("e:1"), []byte("q"), []byte("e:1")})
+	gotW, keys, ok := parseKeys(p[1:])
+	if !ok || gotW != w || len(keys) != 5 || string(keys[4]) != "e:1" {
+		t.Fatalf("payload round trip: %v %v %q", ok, gotW, keys)
+	}
+	if _, _, ok := parseKeys(p[1 : len(p)-1]); ok {
+		t.Fatal("a truncated payload parsed")
+	}
+	tb.Handle(0, nil, p)
+	got := a.take()
+	want := []string{">2 $10 invalidate *1 $3 b:9 ", ">2 $10 invalidate *2 $3 e:1 $3 e:2 "}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("pushes %q, want %q", got, want)
 	}
 }
