@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSlotImage$$' -fuzztime $(call fuzzcount,450000) ./storage/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFunctions$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
 	$(GO) test -run '^$$' -fuzz '^FuzzLZF$$' -fuzztime $(call fuzzcount,100000) ./node/rdb/
+	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(call fuzzcount,150000) ./node/rdb/
 	$(GO) test -run '^$$' -fuzz '^FuzzScript$$' -fuzztime $(call fuzzcount,150000) ./node/script/
 	$(GO) test -run '^$$' -fuzz '^FuzzHLL$$' -fuzztime $(call fuzzcount,150000) ./node/hll/
 

@@ -76,16 +76,37 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 		return
 	}
 	keys := waitedKeys(spec, cmd.Keys)
+	if spec.Name == "xread" {
+		c.Args = n.resolveLastIDs(cl, c.Args)
+	}
 	var soon <-chan time.Time
+	tries := 0
 	try := func() bool {
+		mark := c.R.Len()
 		answered, again := n.tryBlocked(cl, c, spec, keys)
 		if again {
 			soon = time.After(retryPause())
+		}
+		if tries++; tries > 1 && answered {
+			switch spec.Name {
+			case "xreadgroup":
+				n.groupGone(cl, c, keys, mark)
+			case "xread":
+				// A waiting XREAD ignores a key that now holds another
+				// type, as Redis's (only the first look answers WRONGTYPE).
+				if strings.HasPrefix(string(c.R.B[mark:]), "-WRONGTYPE ") {
+					c.R.B = c.R.B[:mark]
+					return false
+				}
+			}
 		}
 		return answered
 	}
 	if try() {
 		return
+	}
+	if readsAll(spec) {
+		c.Args = command.XReadServedArgs(c.Args)
 	}
 	tb, ok := n.proxy.Routing().Table(cl.tableID())
 	if !ok {
@@ -152,13 +173,15 @@ func (n *Node) block(cl *client, c *command.Ctx, spec *command.Spec, cmd router.
 // taken it; every element is still taken once. A waiter woken for nothing
 // costs no run.
 func (n *Node) tryBlocked(cl *client, c *command.Ctx, spec *command.Spec, keys [][]byte) (answered, again bool) {
-	first := n.firstPresent(cl, keys)
-	if first < 0 {
-		return false, false
+	if !readsAll(spec) {
+		first := n.firstPresent(cl, keys)
+		if first < 0 {
+			return false, false
+		}
+		args := c.Args
+		c.Args = onlyKey(spec, args, first)
+		defer func() { c.Args = args }()
 	}
-	args := c.Args
-	c.Args = onlyKey(spec, args, first)
-	defer func() { c.Args = args }()
 	mark := c.R.Len()
 	snap := n.proxy.Routing()
 	tb, _ := snap.Table(cl.tableID())
@@ -209,6 +232,81 @@ func (n *Node) slotSynced(ctx context.Context, t storage.TableID, s storage.Slot
 		return nil // no log: no followers
 	}
 	return n.shipper.AwaitAcked(ctx, t, s, last)
+}
+
+// groupGone words the error of a waiting XREADGROUP whose stream or
+// group went away as Redis 7.0 does: the retry's NOGROUP (or WRONGTYPE)
+// becomes "the stream key no longer exists" when one of the keys is no
+// longer a stream, else "the consumer group ... no longer exists".
+func (n *Node) groupGone(cl *client, c *command.Ctx, keys [][]byte, mark int) {
+	reply := string(c.R.B[mark:])
+	if !strings.HasPrefix(reply, "-NOGROUP ") && !strings.HasPrefix(reply, "-WRONGTYPE ") {
+		return
+	}
+	msg := "NOGROUP the consumer group this client was blocked on no longer exists"
+	for _, k := range keys {
+		if string(n.proxy.Reroute(cl.run, cl.tableID(), [][]byte{[]byte("TYPE"), k})) != "+stream\r\n" {
+			msg = "UNBLOCKED the stream key no longer exists"
+			break
+		}
+	}
+	c.R.B = c.R.B[:mark]
+	c.R.Error(msg)
+}
+
+// readsAll reports whether a blocking command's try runs over all its
+// keys (XREAD and XREADGROUP answer every stream that has something:
+// they read, and take nothing another waiter could).
+func readsAll(spec *command.Spec) bool { return spec.Name == "xread" || spec.Name == "xreadgroup" }
+
+// resolveLastIDs returns XREAD's arguments with each "$" replaced by its
+// stream's last ID now (0-0 for a missing key), as Redis reads it when
+// the command arrives: the waits that follow look for entries after it.
+func (n *Node) resolveLastIDs(cl *client, args [][]byte) [][]byte {
+	first, count, ok := command.XReadStreams(args)
+	if !ok {
+		return args
+	}
+	var out [][]byte
+	for i := 0; i < count; i++ {
+		if string(args[first+count+i]) != "$" {
+			continue
+		}
+		if out == nil {
+			out = append([][]byte(nil), args...)
+		}
+		reply := n.proxy.Reroute(cl.run, cl.tableID(), [][]byte{[]byte("XINFO"), []byte("STREAM"), args[first+i]})
+		out[first+count+i] = lastGeneratedID(reply)
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// lastGeneratedID reads last-generated-id out of an XINFO STREAM reply
+// (it comes before any entry, after three integers); "$" when the reply
+// has none (an error: the try answers it).
+func lastGeneratedID(reply []byte) []byte {
+	const field = "\r\nlast-generated-id\r\n$"
+	if strings.HasPrefix(string(reply), "-ERR no such key") {
+		return []byte("0-0")
+	}
+	i := strings.Index(string(reply), field)
+	if i < 0 {
+		return []byte("$")
+	}
+	rest := reply[i+len(field):]
+	j := strings.Index(string(rest), "\r\n")
+	if j < 0 {
+		return []byte("$")
+	}
+	rest = rest[j+2:]
+	k := strings.Index(string(rest), "\r\n")
+	if k < 0 {
+		return []byte("$")
+	}
+	return append([]byte(nil), rest[:k]...)
 }
 
 // onlyKey returns a blocking command's arguments with its i-th key only

@@ -29,7 +29,9 @@ import (
 //     change while it runs, refused in Redis's words;
 //   - databases shows 1 and save "" (nothing is ever saved to an RDB file).
 //
-// Every other parameter (appendonly, maxmemory, hash-max-listpack-entries, ...) has no effect.
+// The encoding thresholds (hash-max-listpack-entries, ...), rdbcompression and
+// maxmemory-policy are read by DUMP and OBJECT (configValue). Every other parameter
+// (appendonly, maxmemory, ...) has no effect.
 func (n *Node) newConfigStore() *redisconf.Store {
 	s := redisconf.NewStore()
 	// The table has every name used here: an error is a programming error.
@@ -165,3 +167,16 @@ func (n *Node) newConfigStore() *redisconf.Store {
 type refusal string
 
 func (r refusal) Error() string { return string(r) }
+
+// configValue is one parameter's current value as CONFIG GET shows it, ""
+// when there is no such parameter: commands read it through
+// command.Ctx.Config.
+func (n *Node) configValue(name string) string {
+	if n.conf == nil {
+		return ""
+	}
+	if p := n.conf.Get(name); len(p) == 1 {
+		return p[0].Value
+	}
+	return ""
+}

@@ -180,7 +180,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	cl.events.Client = cl.id
 	defer n.dropTracking(cl)
 	defer n.publishEvents(cl.events) // after the last commit (deferred below)
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
+	cctx := command.Ctx{Config: n.configValue, R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
 		if args == nil {
 			return nil // not kept: the client gets the error
@@ -336,6 +336,18 @@ func (n *Node) otherTable(cl *client) func(storage.TableID, []byte) (uint32, err
 	}
 }
 
+// reject answers msg to a command refused before it ran (spec nil: an
+// unknown command), counting it.
+func (n *Node) reject(c *command.Ctx, spec *command.Spec, msg string) {
+	c.R.Error(msg)
+	if spec == nil {
+		n.stats.Unknown.Add(1)
+	} else {
+		n.stats.Of(spec).Rejected.Add(1)
+	}
+	n.stats.CountError(msg)
+}
+
 // exec dispatches one command: lookup, arity, table and auth, routing,
 // then the handler here or the forward to the slot's leader.
 func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
@@ -345,8 +357,7 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	open := tableOpen(cl, tb)
 	if spec != nil && spec.ArityOK(len(c.Args)) && cl.subscribedResp2() && !allowedSubscribed(spec.Name) {
 		pb.Commit()
-		c.R.Error("ERR Can't execute '" + spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, "ERR Can't execute '"+spec.Name+"': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
 	if spec != nil && spec.ArityOK(len(c.Args)) && !n.awaitPause(cl, spec) {
@@ -403,15 +414,16 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 		n.proxy.Resolve(&cl.pending, cl.run, c.R)
 	}
 	if spec == nil {
-		c.R.Error(unknownCommand(c.Args))
-		n.stats.Unknown.Add(1)
+		n.reject(c, nil, unknownCommand(c.Args))
 		return
 	}
 	name := spec.Name
 	cl.lastCmd.Store(&name)
 	if !spec.ArityOK(len(c.Args)) {
-		c.R.Error(string(command.WrongArgs(spec.Name)))
+		msg := string(command.WrongArgs(spec.Name))
+		c.R.Error(msg)
 		n.stats.Of(spec).Failed.Add(1)
+		n.stats.CountError(msg)
 		return
 	}
 	msg := ""
@@ -427,29 +439,26 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 			n.txns.End(cl)
 			msg = "EXECABORT Transaction discarded because of: " + msg
 		}
-		c.R.Error(msg)
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, msg)
 		return
 	}
 	if tb != nil {
 		c.Table, c.Slots = tb.ID, tb.Slots
 	} else if spec.Cluster != router.Server {
-		c.R.Error(router.DroppedTable(cl.tableID()))
-		n.stats.Of(spec).Rejected.Add(1)
+		n.reject(c, spec, router.DroppedTable(cl.tableID()))
 		return
 	}
 	if routable && len(cmd.Keys) > 0 {
 		if msg := n.txns.Busy(tb.ID, tb.Slots, cmd.Keys); msg != "" {
 			pb.Commit()
-			c.R.Error(msg)
-			n.stats.Of(spec).Rejected.Add(1)
+			n.reject(c, spec, msg)
 			return
 		}
 	}
 	start := time.Now()
 	mark := c.R.Len()
 	flushes := n.trackBefore(cl, c, spec, cmd)
-	if spec.Timeout != nil {
+	if spec.Timeout != nil && (spec.Blocks == nil || spec.Blocks(c.Args)) {
 		n.block(cl, c, spec, cmd) // a blocking command: it may wait
 	} else {
 		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)

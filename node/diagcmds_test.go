@@ -89,6 +89,9 @@ func TestSlowlogAndLatency(t *testing.T) {
 	if n := do("LATENCY", "RESET").(int64); n != 1 {
 		t.Fatalf("LATENCY RESET = %d", n)
 	}
+	if ls := do("INFO", "latencystats").(string); !strings.Contains(ls, "latency_percentiles_usec_set:p50=") || !strings.Contains(ls, ",p99.9=") {
+		t.Fatalf("INFO latencystats = %q", ls)
+	}
 	hist := do("LATENCY", "HISTOGRAM", "set", "nosuch").(map[any]any)
 	set, ok := hist["set"].(map[any]any)
 	if len(hist) != 1 || !ok || set["calls"].(int64) != 1 {

@@ -23,7 +23,7 @@ var infoSections = []struct {
 }{
 	{"server", true}, {"clients", true}, {"memory", true}, {"persistence", true},
 	{"stats", true}, {"replication", true}, {"cpu", true}, {"commandstats", false},
-	{"cluster", true}, {"keyspace", true},
+	{"errorstats", true}, {"latencystats", false}, {"cluster", true}, {"keyspace", true},
 }
 
 func (n *Node) cmdInfo(c *command.Ctx) error {
@@ -135,6 +135,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("keyspace_hits", 0)
 		kv("keyspace_misses", 0)
 		kv("unknown_commands", n.stats.Unknown.Load())
+		kv("total_error_replies", n.stats.ErrorReplies())
 		channels, patterns, shard := n.pubsub.Counts()
 		kv("pubsub_channels", channels)
 		kv("pubsub_patterns", patterns)
@@ -183,6 +184,13 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 			fmt.Fprintf(b, "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d\r\n",
 				spec.Name, calls, usec, per, st.Rejected.Load(), st.Failed.Load())
 		}
+	case "errorstats":
+		codes, counts := n.stats.ErrorCodes()
+		for i, code := range codes {
+			fmt.Fprintf(b, "errorstat_%s:count=%d\r\n", code, counts[i])
+		}
+	case "latencystats":
+		n.writeLatencyStats(b)
 	case "keyspace":
 		snap := n.proxy.Routing()
 		for _, tb := range snap.Tables() {

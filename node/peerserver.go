@@ -81,7 +81,7 @@ func (n *Node) servePeer(ctx context.Context, c net.Conn) {
 	// clients are published here, before their replies go back.
 	events := command.NewEvents(&n.notifyClasses)
 	defer n.publishEvents(events) // after the last commit (deferred below)
-	cctx := command.Ctx{R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(nil), Events: events}
+	cctx := command.Ctx{Config: n.configValue, R: &out, Engine: n.eng, Cursors: n.cursors, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(nil), Events: events}
 	// Forwarded point writes of a pipeline share one commit, as a
 	// client's do (conn.go): a peer link carries many clients' commands.
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func([][]byte) []byte { return []byte("-" + refuseMoved + "\r\n") })

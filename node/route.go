@@ -61,7 +61,7 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 		return []byte("-" + msg + "\r\n"), false
 	}
 	tmp := resp.Reply{Resp3: r.Resp3(), Max: n.cfg.MaxOutputBytes}
-	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(r.cl), Events: r.cl.events}
+	c := command.Ctx{Config: n.configValue, R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(r.cl), Events: r.cl.events}
 	command.Run(spec, &c)
 	if tmp.Over {
 		r.cl.out.Over = true // cut off at its next flush, as RunPart
@@ -73,7 +73,7 @@ func (r runner) Run(tb *router.Table, args [][]byte) ([]byte, bool) {
 func (r runner) RunPart(tb *router.Table, args [][]byte, owned bool) []byte {
 	n := r.n
 	tmp := resp.Reply{Resp3: r.Resp3(), Max: n.cfg.MaxOutputBytes}
-	c := command.Ctx{R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Commits: n.commits, Events: r.cl.events}
+	c := command.Ctx{Config: n.configValue, R: &tmp, Engine: n.eng, Cursors: n.cursors, Conn: r.cl, Table: tb.ID, Slots: tb.Slots, Args: args, Commits: n.commits, Events: r.cl.events}
 	if owned {
 		c.OwnsSlot = ownedBy(tb, n.id)
 	}

@@ -37,8 +37,10 @@ func (n *Node) newTxns() *txn.Txns {
 			n.account(spec, began, c, mark)
 		},
 		UnknownCommand: func(args [][]byte) string {
+			msg := unknownCommand(args)
 			n.stats.Unknown.Add(1)
-			return unknownCommand(args)
+			n.stats.CountError(msg)
+			return msg
 		},
 		Classify:  routedCommand,
 		Functions: functionStore{n},

@@ -121,9 +121,10 @@ const (
 	MergeSum
 	// MergeConcat: the parts' arrays, one after the other (KEYS).
 	MergeConcat
-	// MergeFirst: the first part's non-nil reply, nodes tried in random
-	// order (RANDOMKEY).
-	MergeFirst
+	// MergeRandom: one part's reply, the part picked with a chance in
+	// proportion to its key count (DBSIZE), so that each key is as
+	// likely (RANDOMKEY).
+	MergeRandom
 	// MergeScan: one step per slot leader, chained by the cursor (SCAN).
 	MergeScan
 )

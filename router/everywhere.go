@@ -44,8 +44,8 @@ func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Tabl
 		out.Raw(local)
 		return
 	}
-	if cmd.Merge == MergeFirst {
-		p.first(out, snap, tb, args, local, others)
+	if cmd.Merge == MergeRandom {
+		p.random(run, out, snap, tb, args, local, others)
 		return
 	}
 	futs := make([]*peer.Future, len(others))
@@ -99,20 +99,61 @@ func (p *Proxy) Everywhere(run Runner, out *resp.Reply, snap *Snapshot, tb *Tabl
 	}
 }
 
-// first answers a MergeFirst command: this node's reply unless it is nil,
-// else the first non-nil reply of the other nodes, asked one at a time in
-// random order.
-func (p *Proxy) first(out *resp.Reply, snap *Snapshot, tb *Table, args [][]byte, local []byte, others []meta.NodeID) {
+// random answers a MergeRandom command: the reply of one node, picked
+// with a chance in proportion to the keys it leads (each node's DBSIZE,
+// asked of all at once), so that every key of the table is as likely; this
+// node's reply is local. When the node picked has no key any more (deleted
+// since), the others are tried in random order for a non-nil reply.
+func (p *Proxy) random(run Runner, out *resp.Reply, snap *Snapshot, tb *Table, args [][]byte, local []byte, others []meta.NodeID) {
 	null := "$-1\r\n"
 	if out.Resp3 {
 		null = "_\r\n"
 	}
-	if string(local) != null {
-		out.Raw(local)
-		return
+	counts := make([]int64, len(others)+1) // others', then this node's
+	futs := make([]*peer.Future, len(others))
+	dbsize := [][]byte{[]byte("dbsize")}
+	for i, id := range others {
+		futs[i] = p.send(snap, id, tb, nil, dbsize, out.Resp3)
 	}
-	rand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
-	for _, id := range others {
+	for _, f := range futs {
+		f.Flush()
+	}
+	var total int64
+	for i, id := range others {
+		if raw, ok := p.wait(futs[i], id); ok {
+			counts[i], _ = peer.Int(raw) // a refusal counts 0: the fallback below asks it anyway
+		}
+		total += counts[i]
+	}
+	if n, err := peer.Int(run.RunPart(tb, dbsize, true)); err == nil {
+		counts[len(others)] = n
+		total += n
+	}
+	order := make([]int, 0, len(counts))
+	if total > 0 {
+		r := rand.Int64N(total)
+		for i, n := range counts {
+			if r < n {
+				order = append(order, i)
+				break
+			}
+			r -= n
+		}
+	}
+	for _, i := range rand.Perm(len(counts)) {
+		if len(order) == 0 || i != order[0] {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		if i == len(others) {
+			if string(local) != null {
+				out.Raw(local)
+				return
+			}
+			continue
+		}
+		id := others[i]
 		raw, ok := p.wait(p.send(snap, id, tb, nil, args, out.Resp3), id)
 		if ok && refused(raw) {
 			raw = refusedTableWide(id, tb)

@@ -8,13 +8,14 @@ import (
 // Type is the Redis type of a key.
 type Type byte
 
-// The five types. The values are stored on disk: never renumber.
+// The types. The values are stored on disk: never renumber.
 const (
 	TypeString Type = 1
 	TypeHash   Type = 2
 	TypeList   Type = 3
 	TypeSet    Type = 4
 	TypeZSet   Type = 5
+	TypeStream Type = 6
 )
 
 // String returns the name TYPE replies with.
@@ -30,6 +31,8 @@ func (t Type) String() string {
 		return "set"
 	case TypeZSet:
 		return "zset"
+	case TypeStream:
+		return "stream"
 	}
 	return "none"
 }
@@ -41,7 +44,11 @@ func (t Type) String() string {
 //	string:     value bytes
 //	collection: version (8) | count (8)
 //	list:       ... | head (8) | tail (8)
+//	stream:     ... | the stream's own metadata (Value; node/stream)
 //
+// A stream's Count is the number of its data-CF members of every kind
+// (entries, nodes, groups, consumers, pending entries): what a copy of
+// the key must find. Its length is in Value (docs/streams.md).
 // A list's items sit at indexes [Head, Tail) of its data range.
 type Meta struct {
 	Type     Type
@@ -70,6 +77,8 @@ func (m *Meta) encode() []byte {
 		n += len(m.Value)
 	case TypeList:
 		n += 32
+	case TypeStream:
+		n += 16 + len(m.Value)
 	default:
 		n += 16
 	}
@@ -85,10 +94,13 @@ func (m *Meta) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, m.Head)
 		b = binary.BigEndian.AppendUint64(b, m.Tail)
 	}
+	if m.Type == TypeStream {
+		b = append(b, m.Value...)
+	}
 	return b
 }
 
-// decodeMeta decodes v. For strings, Value aliases v.
+// decodeMeta decodes v. For strings and streams, Value aliases v.
 func decodeMeta(v []byte) (Meta, error) {
 	var m Meta
 	if len(v) < 9 {
@@ -110,6 +122,11 @@ func decodeMeta(v []byte) (Meta, error) {
 		}
 		m.Head = binary.BigEndian.Uint64(rest[16:])
 		m.Tail = binary.BigEndian.Uint64(rest[24:])
+	case TypeStream:
+		if len(rest) < 16 {
+			return m, ErrCorruptMeta
+		}
+		m.Value = rest[16:]
 	default:
 		return m, ErrCorruptMeta
 	}

@@ -50,7 +50,8 @@ func (e *Engine) WantKey(t TableID, s SlotID, key []byte) (release func()) {
 	}
 }
 
-// signalWanted calls the ready hook for each wanted key eff puts.
+// signalWanted calls the ready hook for each wanted key eff puts or
+// deletes (a deleted stream ends the waits of XREADGROUP on it).
 func (e *Engine) signalWanted(eff *Effect) {
 	if e.wants.n.Load() == 0 {
 		return
@@ -58,7 +59,7 @@ func (e *Engine) signalWanted(eff *Effect) {
 	var ready []string
 	e.wants.mu.Lock()
 	for _, op := range eff.Ops {
-		if op.CF == CFMeta && op.Kind == OpPut && e.wants.byKey[string(op.Key)] > 0 {
+		if op.CF == CFMeta && (op.Kind == OpPut || op.Kind == OpDelete) && e.wants.byKey[string(op.Key)] > 0 {
 			ready = append(ready, string(op.Key))
 		}
 	}

@@ -1,6 +1,7 @@
 // Command pikactl is the operator CLI of a pika-node cluster: it shows the
 // cluster's status, nodes, tables and slot placement, creates and drops
-// tables, moves slots, rebalances the cluster and removes nodes.
+// tables, moves slots, rebalances the cluster, removes nodes, and copies
+// data in from and out to a redis-server (import, export).
 //
 //	pikactl [--server host:port | --etcd host:2379,...] [--cluster NAME] [--json] [--timeout 30s] <noun> <verb>
 //
@@ -190,7 +191,8 @@ type app struct {
 
 const rootLong = `pikactl operates a pika-node cluster: it shows the cluster's status, nodes,
 tables and slot placement, creates and drops tables, moves slots between
-nodes, rebalances the cluster and removes nodes.
+nodes, rebalances the cluster, removes nodes, and copies a table from or to
+a redis-server (import, export).
 
 Where it connects:
   --server host:port   a node's HTTP port (default ` + defaultServer + `); any node
@@ -276,7 +278,7 @@ func newRootCmd(s streams, getenv func(string) string) *cobra.Command {
 	pf.DurationVar(&a.opts.timeout, "timeout", defaultTimeout, "give up on the cluster after this long (on each request, for the commands that follow jobs)")
 
 	root.AddCommand(a.statusCmd(), a.nodeCmd(), a.tableCmd(), a.slotCmd(), a.failoverCmd(),
-		a.jobCmd(), a.rebalanceCmd(), a.tokenCmd())
+		a.jobCmd(), a.rebalanceCmd(), a.tokenCmd(), a.importCmd(), a.exportCmd())
 	return root
 }
 

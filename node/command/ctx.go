@@ -63,9 +63,16 @@ type Ctx struct {
 	// authenticated to, a slot this node does not lead). Nil: no other
 	// table is within reach (CROSSSLOT).
 	OtherTable func(t storage.TableID, key []byte) (slots uint32, err error)
+	// Config, when set, returns a redis.conf parameter's current value as
+	// CONFIG GET shows it (DUMP and OBJECT ENCODING read the encoding
+	// thresholds, OBJECT FREQ maxmemory-policy). Nil: Redis's defaults.
+	Config func(name string) string
 	// Events collects the keyspace events of the commands (Notify), for
 	// the owner to publish once they are committed. Nil: none kept.
 	Events *Events
+	// Script says the command runs inside a Lua script (XREAD BLOCK is
+	// refused there, as in Redis).
+	Script bool
 
 	update *storage.Update
 	view   *storage.View

@@ -31,7 +31,7 @@ func registerKeys(t *Table) {
 		Spec{Name: "renamenx", Arity: 3, Flags: Write | Fast, FirstKey: 1, LastKey: 2, Step: 1, Handler: cmdRename(true)},
 		Spec{Name: "keys", Arity: 2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeConcat, Handler: cmdKeys},
 		Spec{Name: "scan", Arity: -2, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeScan, Handler: cmdScan},
-		Spec{Name: "randomkey", Arity: 1, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeFirst, Handler: cmdRandomKey},
+		Spec{Name: "randomkey", Arity: 1, Flags: ReadOnly, Cluster: router.TableWide, Merge: router.MergeRandom, Handler: cmdRandomKey},
 		Spec{Name: "dbsize", Arity: 1, Flags: ReadOnly | Fast, Cluster: router.TableWide, Merge: router.MergeSum, Handler: cmdDBSize},
 		Spec{Name: "flushdb", Arity: -1, Flags: Write, Cluster: router.TableWide, Merge: router.MergeOK, Handler: cmdFlush},
 		Spec{Name: "flushall", Arity: -1, Flags: Write, Cluster: router.TableWide, Merge: router.MergeOK, Handler: cmdFlush},
@@ -585,32 +585,75 @@ func cmdScan(c *Ctx) error {
 	return nil
 }
 
+// cmdRandomKey is RANDOMKEY over the slots c owns: every live key as
+// likely. It picks a rank below the key count, finds the slot holding that
+// rank (slots in order, by their counts) and walks the slot's live keys to
+// it. Counts include keys expired and not yet swept, which the walk
+// passes over: a rank past the slot's live keys is drawn again, a few
+// times, before the first live key from there is taken.
 func cmdRandomKey(c *Ctx) error {
-	if ownedKeyCount(c) == 0 {
+	total := ownedKeyCount(c)
+	if total == 0 {
 		c.R.Null()
 		return nil
 	}
-	start := storage.SlotID(rand.Uint32N(c.Slots))
-	// Walk from a random slot, wrapping once, to the first live key.
-	var found []byte
-	for i := uint32(0); i < c.Slots && found == nil; i++ {
-		s := storage.SlotID((uint32(start) + i) % c.Slots)
-		if (c.OwnsSlot != nil && !c.OwnsSlot(s)) || c.Engine.SlotKeyCount(c.Table, s) == 0 {
-			continue
-		}
-		err := c.Engine.View(c.Table).Txn(s).ScanKeys(nil, func(key []byte, _ storage.Meta) bool {
-			found = append([]byte(nil), key...)
-			return false
+	view := c.Engine.View(c.Table)
+	owned := func(s storage.SlotID) bool { return c.OwnsSlot == nil || c.OwnsSlot(s) }
+	// nth returns the slot's live key of that rank, nil when it has fewer.
+	nth := func(s storage.SlotID, rank int64) ([]byte, error) {
+		var found []byte
+		seen := int64(0)
+		err := view.Txn(s).ScanKeys(nil, func(key []byte, _ storage.Meta) bool {
+			if seen == rank {
+				found = bytes.Clone(key)
+				return false
+			}
+			seen++
+			return true
 		})
+		return found, err
+	}
+	const draws = 8
+	start := storage.SlotID(0)
+	for range draws {
+		rank := rand.Int64N(total)
+		for s := uint32(0); s < c.Slots; s++ {
+			slot := storage.SlotID(s)
+			if !owned(slot) {
+				continue
+			}
+			if n := c.Engine.SlotKeyCount(c.Table, slot); rank >= n {
+				rank -= n
+				continue
+			}
+			start = slot
+			break
+		}
+		key, err := nth(start, rank)
 		if err != nil {
 			return err
 		}
+		if key != nil {
+			c.R.Bulk(key)
+			return nil
+		}
 	}
-	if found == nil {
-		c.R.Null()
-		return nil
+	// Mostly keys expired: the first live key from the last slot drawn.
+	for i := uint32(0); i < c.Slots; i++ {
+		s := storage.SlotID((uint32(start) + i) % c.Slots)
+		if !owned(s) || c.Engine.SlotKeyCount(c.Table, s) == 0 {
+			continue
+		}
+		key, err := nth(s, 0)
+		if err != nil {
+			return err
+		}
+		if key != nil {
+			c.R.Bulk(key)
+			return nil
+		}
 	}
-	c.R.Bulk(found)
+	c.R.Null()
 	return nil
 }
 

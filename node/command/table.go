@@ -98,6 +98,9 @@ type Spec struct {
 	// Handler never waits (it answers a null when there is nothing), the
 	// client's connection does.
 	Timeout func(args [][]byte) (time.Duration, error)
+	// Blocks, when set beside Timeout, says whether these arguments wait
+	// at all (XREAD and XREADGROUP wait only with BLOCK).
+	Blocks func(args [][]byte) bool
 	// Handler runs the command.
 	Handler Handler
 }
@@ -154,6 +157,8 @@ func NewTable() *Table {
 	registerZSets(t)
 	registerHLL(t)
 	registerGeo(t)
+	registerDump(t)
+	registerStreams(t)
 	registerBlocking(t)
 	registerIntrospection(t)
 	markBatchable(t)

@@ -422,3 +422,42 @@ func TestClusterCrossSlot(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterRandomKeyUniform: RANDOMKEY through a node picks every key of the table about as
+// often, wherever its slot's leader is: the node answering is picked by its key count, not
+// this node first.
+func TestClusterRandomKeyUniform(t *testing.T) {
+	needCluster(t)
+	c, err := Dial(clusterNodes[0].addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	do := func(args ...string) Reply {
+		t.Helper()
+		r, err := c.Do(args...)
+		if err != nil || r.Kind == '-' {
+			t.Fatalf("%v: %v %v", args, r, err)
+		}
+		return r
+	}
+	do("SELECT", "1")
+	do("FLUSHDB")
+	defer do("FLUSHDB")
+	const keys, draws = 40, 4000
+	for i := range keys {
+		do("SET", fmt.Sprintf("rk%d", i), "v")
+	}
+	seen := map[string]int{}
+	for range draws {
+		seen[do("RANDOMKEY").Str]++
+	}
+	// Expected 100 each (binomial sd ~10); picking this node first would give its keys
+	// about three times as many.
+	for i := range keys {
+		k := fmt.Sprintf("rk%d", i)
+		if n := seen[k]; n < 40 || n > 200 {
+			t.Errorf("%s drawn %d times of %d, expected about %d", k, n, draws, draws/keys)
+		}
+	}
+}

@@ -33,7 +33,7 @@ var crossSlotDBs = []struct {
 }{{0, storage.DefaultSlots}, {1, extraTableSlots}, {followedDB, extraTableSlots}, {raftDB, extraTableSlots}}
 
 // crossSlotKeys are the key names of crossSlotScript; hashTagged gives them all one hash tag.
-var crossSlotKeys = []string{"s1", "s2", "l1", "l2", "set1", "set2", "z1", "z2", "d", "n1", "n2", "nokey", "k", "r", "h1", "h2", "hd", "g1", "g2"}
+var crossSlotKeys = []string{"s1", "s2", "l1", "l2", "set1", "set2", "z1", "z2", "d", "n1", "n2", "nokey", "k", "r", "h1", "h2", "hd", "g1", "g2", "x1", "x2"}
 
 // crossSlotScript has a line for every multi-key command of pika-node's command table other
 // than the fan-out ones (TestCrossSlotCases checks it), with keys in different slots, between
@@ -100,6 +100,18 @@ GEOSEARCHSTORE d g1 FROMLONLAT 15 37 BYRADIUS 200 km
 GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYBOX 400 400 km STOREDIST
 GEOSEARCHSTORE g2 g1 FROMMEMBER Palermo BYRADIUS 1 m
 GEOSEARCHSTORE d nokey FROMLONLAT 15 37 BYRADIUS 1 km
+XADD x1 1-1 a 1
+XADD x2 2-1 b 2
+XGROUP CREATE x1 grp 0
+XGROUP CREATE x2 grp 0
+XREAD STREAMS x1 x2 0 0
+XREAD COUNT 1 STREAMS x1 nokey x2 0 0 0
+XREADGROUP GROUP grp c STREAMS x1 x2 > >
+XREADGROUP GROUP grp c STREAMS x1 x2 0 0
+XREADGROUP GROUP grp c STREAMS x1 nokey > >
+XREAD STREAMS x1 s1 0 0
+XPENDING x1 grp
+XPENDING x2 grp
 # the slot check comes before the type check
 SINTER s1 set2
 ZUNIONSTORE d 2 s1 z2

@@ -1,6 +1,7 @@
 package latency
 
 import (
+	"math"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -78,4 +79,27 @@ func (h *Histogram) Cumulative() (total int64, steps []Step) {
 		steps = append(steps, Step{Micros: stepTop[k] / 1000, Count: total})
 	}
 	return total, steps
+}
+
+// Percentile returns the latency, in µs, under which p percent of the
+// latencies counted fall: the top of the step holding the one at rank
+// ceil(p% of the count) (at least the first); 0 when nothing was counted.
+func (h *Histogram) Percentile(p float64) float64 {
+	var counts [histBuckets]int64
+	var total int64
+	for k := range h.counts {
+		counts[k] = h.counts[k].Load()
+		total += counts[k]
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := max(int64(math.Ceil(p/100*float64(total))), 1)
+	var seen int64
+	for k, n := range counts {
+		if seen += n; seen >= rank {
+			return float64(stepTop[k]) / 1000
+		}
+	}
+	return float64(stepTop[histBuckets-1]) / 1000
 }

@@ -81,3 +81,23 @@ func TestMonitorSamples(t *testing.T) {
 		t.Fatalf("reset %d", n)
 	}
 }
+
+func TestPercentile(t *testing.T) {
+	var h Histogram
+	if h.Percentile(50) != 0 {
+		t.Fatal("empty histogram")
+	}
+	for range 98 {
+		h.Observe(10 * time.Microsecond) // step of 16 µs
+	}
+	h.Observe(100 * time.Microsecond) // 132
+	h.Observe(time.Millisecond)       // 1056
+	for _, c := range []struct {
+		p    float64
+		want float64
+	}{{0, 16.511}, {50, 16.511}, {98, 16.511}, {98.5, 132.095}, {99, 132.095}, {99.9, 1056.767}, {100, 1056.767}} {
+		if got := h.Percentile(c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package rdb
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // LZF, the compression Redis uses for RDB strings, is a byte-oriented LZ77.
 // Compressed data is a sequence of instructions, each starting with a
@@ -82,57 +85,155 @@ func lzfDecompress(src []byte, n int) ([]byte, error) {
 	return out, nil
 }
 
-// lzfCompress compresses src into at most limit bytes. It reports false
-// when the result would not fit, as Redis's compressor does when saving
-// would not pay off. Any LZF decompressor, Redis's included, reads its
-// output; the bytes differ from what Redis's compressor would choose.
+// lzfCompress compresses src into at most limit bytes as Redis's
+// lzf_compress (liblzf 3.6 as Redis builds it: a 2^16-slot hash table
+// indexed by VERY_FAST's hash, two positions hashed after each match,
+// never a reference to the input's first byte) does, so that its output
+// is byte for byte Redis's. It reports false where Redis's compressor
+// gives up: when the output might not fit limit, which it checks with
+// Redis's own margins. Redis does not clear its hash table, so a stale
+// slot could in principle make it choose another (equally valid) match;
+// this one starts from an empty table.
 func lzfCompress(src []byte, limit int) ([]byte, bool) {
 	if len(src) == 0 || limit <= 0 || len(src) >= math.MaxInt32 {
 		return nil, false
 	}
-	// The hash table maps a hash of three bytes to the last position (plus
-	// one; 0 is empty) where they started. Small inputs get a small table.
-	bits := 8
-	for bits < 14 && 1<<bits < len(src) {
-		bits++
-	}
-	table := make([]int32, 1<<bits)
-	hash := func(p int) uint32 {
-		v := uint32(src[p])<<16 | uint32(src[p+1])<<8 | uint32(src[p+2])
-		return v * 2654435761 >> (32 - bits)
-	}
-	out := make([]byte, 0, limit)
-	var ok bool
-	lit := 0 // start of the literals not yet written
-	for i := 0; i+lzfMinMatch <= len(src); {
-		h := hash(i)
-		cand := int(table[h]) - 1
-		table[h] = int32(i + 1)
-		if cand < 0 || i-cand > lzfMaxDist ||
-			src[cand] != src[i] || src[cand+1] != src[i+1] || src[cand+2] != src[i+2] {
-			i++
+	const (
+		hlog   = 16
+		maxLit = 1 << 5
+		maxOff = 1 << 13
+		maxRef = 1<<8 + 1<<3
+	)
+	// table holds a position plus one (0: empty) per hash slot. Its 256
+	// KB come from a pool and go back cleared: only the slots this call
+	// wrote are reset, so a short string does not pay for the whole table.
+	lt := lzfTables.Get().(*lzfTable)
+	table := lt.slots[:]
+	defer func() {
+		for _, sl := range lt.used {
+			table[sl] = 0
+		}
+		lt.used = lt.used[:0]
+		lzfTables.Put(lt)
+	}()
+	idx := func(h uint32) uint32 { return ((h >> (3*8 - hlog)) - h*5) & (1<<hlog - 1) }
+	n := len(src)
+	out := make([]byte, limit+1)
+	op, lit := 1, 0 // out[op-lit-1] is the pending literal run's control byte
+	ip := 0
+	hval := uint32(src[0])<<8 | uint32(src[min(1, n-1)])
+	for ip < n-2 {
+		hval = hval<<8 | uint32(src[ip+2])
+		slot := idx(hval)
+		ref := int(table[slot]) - 1
+		table[slot] = int32(ip + 1)
+		lt.used = append(lt.used, slot)
+		if ref > 0 && ip-ref-1 < maxOff &&
+			src[ref] == src[ip] && src[ref+1] == src[ip+1] && src[ref+2] == src[ip+2] {
+			off := ip - ref - 1
+			l := 2
+			maxlen := min(n-ip-l, maxRef)
+			out[op-lit-1] = byte(lit - 1)
+			if lit == 0 {
+				op--
+			}
+			if op+3+1 >= limit {
+				return nil, false
+			}
+			// Redis first compares 16 bytes unrolled, without checking
+			// maxlen (which is then over 16), before its checked loop.
+			l = lzfMatchLen(src, ref, ip, maxlen)
+			l -= 2
+			ip++
+			if l < 7 {
+				out[op] = byte(off>>8 + l<<5)
+				op++
+			} else {
+				out[op] = byte(off>>8 + 7<<5)
+				out[op+1] = byte(l - 7)
+				op += 2
+			}
+			out[op] = byte(off)
+			op++
+			lit = 0
+			op++
+			ip += l + 1
+			if ip >= n-2 {
+				break
+			}
+			ip -= 2
+			hval = uint32(src[ip])<<8 | uint32(src[ip+1])
+			hval = hval<<8 | uint32(src[ip+2])
+			sl := idx(hval)
+			table[sl] = int32(ip + 1)
+			ip++
+			hval = hval<<8 | uint32(src[ip+2])
+			sl2 := idx(hval)
+			table[sl2] = int32(ip + 1)
+			ip++
+			lt.used = append(lt.used, sl, sl2)
 			continue
 		}
-		n := lzfMinMatch
-		for limitN := min(lzfMaxMatch, len(src)-i); n < limitN && src[cand+n] == src[i+n]; n++ {
-		}
-		if out, ok = lzfAppendLiterals(out, src[lit:i], limit); !ok {
+		if op >= limit {
 			return nil, false
 		}
-		if out, ok = lzfAppendBackRef(out, i-cand, n, limit); !ok {
-			return nil, false
+		out[op] = src[ip]
+		op++
+		ip++
+		lit++
+		if lit == maxLit {
+			out[op-lit-1] = byte(lit - 1)
+			lit = 0
+			op++
 		}
-		end := i + n
-		for i++; i < end && i+lzfMinMatch <= len(src); i++ {
-			table[hash(i)] = int32(i + 1)
-		}
-		i = end
-		lit = i
 	}
-	if out, ok = lzfAppendLiterals(out, src[lit:], limit); !ok {
+	if op+3 > limit {
 		return nil, false
 	}
-	return out, true
+	for ip < n {
+		out[op] = src[ip]
+		op++
+		ip++
+		lit++
+		if lit == maxLit {
+			out[op-lit-1] = byte(lit - 1)
+			lit = 0
+			op++
+		}
+	}
+	out[op-lit-1] = byte(lit - 1)
+	if lit == 0 {
+		op--
+	}
+	return out[:op:op], true
+}
+
+// lzfTable is lzfCompress's hash table with the slots it set.
+type lzfTable struct {
+	slots [1 << 16]int32
+	used  []uint32
+}
+
+var lzfTables = sync.Pool{New: func() any { return new(lzfTable) }}
+
+// lzfMatchLen is how far (from 3) the bytes at ref and ip agree, as Redis's
+// match loop measures it.
+func lzfMatchLen(src []byte, ref, ip, maxlen int) int {
+	l := 2
+	if maxlen > 16 {
+		for k := 0; k < 16; k++ {
+			l++
+			if src[ref+l] != src[ip+l] {
+				return l
+			}
+		}
+	}
+	for {
+		l++
+		if l >= maxlen || src[ref+l] != src[ip+l] {
+			return l
+		}
+	}
 }
 
 // lzfAppendLiterals appends lit as literal runs, unless out would grow past
@@ -148,22 +249,4 @@ func lzfAppendLiterals(out, lit []byte, limit int) ([]byte, bool) {
 		lit = lit[run:]
 	}
 	return out, true
-}
-
-// lzfAppendBackRef appends a back-reference copying n bytes (lzfMinMatch
-// to lzfMaxMatch) from dist bytes back (1 to lzfMaxDist), unless out would
-// grow past limit.
-func lzfAppendBackRef(out []byte, dist, n int, limit int) ([]byte, bool) {
-	d := dist - 1
-	code := n - 2
-	if code < 7 {
-		if limit-len(out) < 2 {
-			return out, false
-		}
-		return append(out, byte(code<<5|d>>8), byte(d)), true
-	}
-	if limit-len(out) < 3 {
-		return out, false
-	}
-	return append(out, byte(7<<5|d>>8), byte(code-7), byte(d)), true
 }

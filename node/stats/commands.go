@@ -1,6 +1,9 @@
 package stats
 
 import (
+	"bytes"
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +38,62 @@ type Commands struct {
 	Unknown atomic.Int64
 	// latency is the only metric observed on the command path (metrics.go).
 	latency *prometheus.HistogramVec
+	errors  errorCounts
+}
+
+// maxErrorCodes bounds the error codes INFO errorstats tracks, as Redis's
+// ERROR_STATS_NUMBER: a client inventing codes (DEBUG ERROR, scripts'
+// error replies) cannot grow the map without end.
+const maxErrorCodes = 128
+
+// errorCounts counts error replies by code (INFO errorstats).
+type errorCounts struct {
+	total  atomic.Int64
+	mu     sync.Mutex
+	byCode map[string]int64
+}
+
+// errorCode is an error reply's code as Redis takes it: its first word.
+func errorCode(msg []byte) string {
+	if i := bytes.IndexAny(msg, " \r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	return string(msg)
+}
+
+// CountError counts an error reply (its text, without the leading '-').
+func (s *Commands) CountError(msg string) { s.countError([]byte(msg)) }
+
+func (s *Commands) countError(msg []byte) {
+	s.errors.total.Add(1)
+	code := errorCode(msg)
+	s.errors.mu.Lock()
+	defer s.errors.mu.Unlock()
+	if s.errors.byCode == nil {
+		s.errors.byCode = map[string]int64{}
+	}
+	if _, ok := s.errors.byCode[code]; ok || len(s.errors.byCode) < maxErrorCodes {
+		s.errors.byCode[code]++
+	}
+}
+
+// ErrorReplies is the count of error replies (INFO stats'
+// total_error_replies).
+func (s *Commands) ErrorReplies() int64 { return s.errors.total.Load() }
+
+// ErrorCodes returns the error replies counted per code, sorted by code
+// (INFO errorstats).
+func (s *Commands) ErrorCodes() (codes []string, counts []int64) {
+	s.errors.mu.Lock()
+	defer s.errors.mu.Unlock()
+	for code := range s.errors.byCode {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range codes {
+		counts = append(counts, s.errors.byCode[code])
+	}
+	return codes, counts
 }
 
 // NewCommands returns the counts of t's commands, all zero; t has all its
@@ -59,8 +118,9 @@ func NewCommands(t *command.Table) *Commands {
 // Of is the counts of spec, a command of the table.
 func (s *Commands) Of(spec *command.Spec) *Command { return s.byName[spec.Name] }
 
-// Reset zeroes every command's calls, time, failures and refusals
-// (CONFIG RESETSTAT); the latency histogram and Unknown keep theirs.
+// Reset zeroes every command's calls, time, failures, refusals and
+// LATENCY HISTOGRAM, and the error replies (CONFIG RESETSTAT, as Redis);
+// the Prometheus histogram and Unknown keep theirs.
 func (s *Commands) Reset() {
 	for _, st := range s.byName {
 		st.Calls.Store(0)
@@ -69,6 +129,10 @@ func (s *Commands) Reset() {
 		st.Rejected.Store(0)
 		st.Histogram.Reset()
 	}
+	s.errors.mu.Lock()
+	s.errors.byCode = nil
+	s.errors.total.Store(0)
+	s.errors.mu.Unlock()
 }
 
 // Total is the calls of every command.
@@ -91,6 +155,7 @@ func (s *Commands) Account(spec *command.Spec, began time.Time, c *command.Ctx, 
 	st.Histogram.Observe(took)
 	if c.R.Len() > mark && c.R.B[mark] == '-' {
 		st.Failed.Add(1)
+		s.countError(c.R.B[mark+1:])
 	}
 	return took
 }

@@ -356,7 +356,7 @@ func (t *Txns) runScriptAcross(c *command.Ctx, snap *router.Snapshot, tb *router
 // naming a key of any other slot, or (on an image) a key the image does
 // not cover, stops the run with errScriptGrows after adding the key.
 func (t *Txns) runScriptIn(c *command.Ctx, b *storage.Batch, run *scriptRun, slots []storage.SlotID) error {
-	cc := command.Ctx{Engine: t.eng, Table: c.Table, Slots: c.Slots, Cursors: c.Cursors, Conn: c.Conn, Commits: c.Commits, Events: c.Events}
+	cc := command.Ctx{Engine: t.eng, Table: c.Table, Slots: c.Slots, Cursors: c.Cursors, Conn: c.Conn, Commits: c.Commits, Events: c.Events, Config: c.Config, Script: true}
 	var tmp resp.Reply
 	cc.R = &tmp
 	call := func(args [][]byte, resp3 bool) ([]byte, error) {
