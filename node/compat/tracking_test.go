@@ -121,7 +121,7 @@ func trackingScenario(s *trackSession) {
 		s.conn(n)
 		s.quiet(n, "SELECT", "1")
 	}
-	s.do("w", "DEL", "k1", "k2", "k3", "h1", "b:1", "b:2", "b:9", "e:1", "e:2", "q", "c:1", "o1", "o2", "o3", "o4", "e1", "k9")
+	s.do("w", "DEL", "k1", "k2", "k3", "h1", "b:1", "b:2", "b:9", "e:1", "e:2", "q", "c:1", "o1", "o2", "o3", "o4", "e1", "k9", "s1")
 	for _, n := range []string{"t", "b", "o", "p", "d", "x3"} {
 		s.quiet(n, "HELLO", "3")
 	}
@@ -140,6 +140,9 @@ func trackingScenario(s *trackSession) {
 	s.do("w", "SET", "k1", "again")
 	s.nothing("t")
 	s.do("w", "HSET", "h1", "f", "v")
+	s.push("t")
+	s.do("t", "XLEN", "s1")
+	s.quiet("w", "XADD", "s1", "*", "f", "v") // its id differs between servers
 	s.push("t")
 	s.do("t", "GET", "k1")
 	s.do("t", "SET", "k1", "mine") // its own write: after the reply
