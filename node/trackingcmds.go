@@ -176,7 +176,7 @@ func (n *Node) trackFlush(c *command.Ctx) {
 // dropTracking ends cl's tracking: its connection is closing.
 func (n *Node) dropTracking(cl *client) {
 	if n.tracking.Tracking(cl.id) && n.tracking.Disable(cl.id) {
-		n.pubsub.UntrackAll()
+		n.pubsub.UntrackAll(func() bool { return n.tracking.Clients() == 0 })
 	}
 }
 
@@ -222,7 +222,6 @@ func (n *Node) cmdClientTracking(c *command.Ctx, cl *client, sub string) error {
 		}
 		switch strings.ToLower(string(c.Args[2])) {
 		case "on":
-			n.outboxOf(cl)
 			if msg := n.tracking.Enable(trackConn{cl, n.outboxOf(cl)}, opts); msg != "" {
 				return command.Error(msg)
 			}

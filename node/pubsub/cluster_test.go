@@ -173,7 +173,11 @@ func TestTrackingInterest(t *testing.T) {
 	if !h.Tracks(3) || h.Tracks(1) || h.trackedN.Load() != 1 {
 		t.Fatal("this node tracks table 3")
 	}
-	h.UntrackAll()
+	h.UntrackAll(func() bool { return false })
+	if !h.Tracks(3) {
+		t.Fatal("untracked while a client tracks")
+	}
+	h.UntrackAll(nil)
 	if h.Tracks(3) || h.trackedN.Load() != 0 {
 		t.Fatal("this node tracks nothing")
 	}

@@ -81,10 +81,15 @@ func (h *Hub) Tracks(t storage.TableID) bool {
 }
 
 // UntrackAll ends this node's tracking of every table: its last
-// tracking client is gone.
-func (h *Hub) UntrackAll() {
+// tracking client is gone. It does nothing if idle (when set) reports
+// otherwise under the hub's lock: a client that began tracking since
+// (and then called Track, which waits for the lock) keeps its tables.
+func (h *Hub) UntrackAll(idle func() bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if idle != nil && !idle() {
+		return
+	}
 	for t := range h.tracked {
 		delete(h.tracked, t)
 		h.trackedN.Store(int32(len(h.tracked)))
