@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pika-node/pika-node/manager/api"
+	"github.com/pika-node/pika-node/router"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -287,6 +289,10 @@ func TestTrackingCompat(t *testing.T) {
 	for _, writer := range []func() *server{func() *server { return clusterNodes[2] }, func() *server { return clusterProxy }} {
 		t.Run("cluster/writer-"+writer().Name, func(t *testing.T) {
 			needCluster(t)
+			read := []string{"k1", "k2", "k3", "h1", "s1", "e1", "o1", "o2", "o3", "o4", "k9"}
+			if n := ledElsewhere(t, "db1", read); n < len(read)/2 {
+				t.Fatalf("only %d of the keys read are led by other nodes than node1", n)
+			}
 			check(t, func(name string) string {
 				if name == "w" {
 					return writer().addr
@@ -560,4 +566,39 @@ func TestTrackingDisconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ledElsewhere counts the keys of table whose slot leader is not node1 (the tracking clients'
+// node): their reads are forwarded, their writes' invalidations travel between nodes.
+func ledElsewhere(t *testing.T, table string, keys []string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := api.NewClient(httpAddr(clusterNodes[0]))
+	nodes, err := c.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var self string
+	for _, n := range nodes {
+		if n.RESP == clusterNodes[0].addr {
+			self = string(n.ID)
+		}
+	}
+	slots, err := c.Slots(ctx, table)
+	if err != nil || self == "" {
+		t.Fatalf("slots of %s: %v (node1's id %q)", table, err, self)
+	}
+	leader := map[uint32]string{}
+	for _, sl := range slots {
+		leader[uint32(sl.Slot)] = string(sl.Leader)
+	}
+	n := 0
+	for _, k := range keys {
+		if leader[uint32(router.SlotOf([]byte(k), uint32(len(slots))))] != self {
+			n++
+		}
+	}
+	t.Logf("%d of %d keys read are led by other nodes than node1", n, len(keys))
+	return n
 }
