@@ -46,7 +46,7 @@ type clusterParam struct {
 // newClusterParams makes the node's cluster-wide parameters.
 func (n *Node) newClusterParams() map[string]*clusterParam {
 	ps := map[string]*clusterParam{
-		notifyParam: {apply: func(v string) { n.notifyClasses.Store(uint32(command.ParseEventClasses(v))) }},
+		notifyParam: {apply: func(v string) { n.setNotifyClasses(command.ParseEventClasses(v)) }},
 		minReplicasParam: {def: "0", apply: func(v string) {
 			x, _ := strconv.ParseInt(v, 10, 64)
 			n.minReplicas.Store(x)

@@ -17,6 +17,7 @@ import (
 //   - slowlog-log-slower-than, slowlog-max-len and latency-monitor-threshold take
 //     effect at once, on this node (SLOWLOG and LATENCY are the node's own);
 //   - protected-mode (--protected-mode) takes effect at once, on this node;
+//   - tracking-table-max-keys bounds this node's tracking table (CLIENT TRACKING), at once;
 //   - notify-keyspace-events, min-replicas-to-write and min-replicas-max-lag are the
 //     whole cluster's: CONFIG SET writes them to etcd and every node applies them
 //     (clusterparams.go);
@@ -45,6 +46,13 @@ func (n *Node) newConfigStore() *redisconf.Store {
 	}
 	i64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 
+	must(s.Hook("tracking-table-max-keys", redisconf.Hook{
+		Get: func() string { return i64(n.trackMaxKeys.Load()) },
+		Set: func(v string) error {
+			n.trackMaxKeys.Store(num(v))
+			return nil
+		},
+	}))
 	must(s.Hook("maxclients", redisconf.Hook{
 		Get: func() string { return i64(n.maxClients.Load()) },
 		Set: func(v string) error { return n.maxClients.Set(num(v)) },

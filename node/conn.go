@@ -15,6 +15,7 @@ import (
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/pubsub"
 	"github.com/pika-node/pika-node/node/resp"
+	"github.com/pika-node/pika-node/node/tracking"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/router"
 	"github.com/pika-node/pika-node/storage"
@@ -63,6 +64,9 @@ type client struct {
 	sub atomic.Pointer[pubsub.Sub]
 	// events are its commands' keyspace events until published (flush).
 	events *command.Events
+	// pushes holds its CLIENT TRACKING invalidations behind its replies
+	// in flight (trackingcmds.go), made when it tracks or is redirected to.
+	pushes atomic.Pointer[tracking.Outbox]
 	// in is the connection's input; flush sends the replies so far
 	// (a blocking command's wait does, before it waits).
 	in    *connReader
@@ -173,6 +177,8 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 	// client is cut off at the next flush (resp.Reply.Max).
 	out := resp.Reply{Max: n.cfg.MaxOutputBytes}
 	cl.events = command.NewEvents(&n.notifyClasses)
+	cl.events.Client = cl.id
+	defer n.dropTracking(cl)
 	defer n.publishEvents(cl.events) // after the last commit (deferred below)
 	cctx := command.Ctx{Config: n.configValue, R: &out, Engine: n.eng, Cursors: n.cursors, Conn: cl, Reroute: true, Commits: n.commits, OtherTable: n.otherTable(cl), Events: cl.events}
 	pb := command.NewPipeline(n.eng.NewBatch(n.commits), &out, rd.Release, func(args [][]byte) []byte {
@@ -200,12 +206,14 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 			return false
 		}
 		if out.Len() == 0 {
+			n.repliesSent(cl)
 			return true
 		}
 		queued, err := w.Send(out.B)
 		if s := cl.sub.Load(); s != nil {
 			s.Release() // messages held back behind a confirmation sent now
 		}
+		n.repliesSent(cl) // invalidations held back behind these replies
 		if queued || cap(out.B) > 1<<20 {
 			out.B = nil // the writer owns it now, or it is too big to keep
 		} else {
@@ -241,6 +249,7 @@ func (n *Node) serveConn(ctx context.Context, c net.Conn) {
 		}
 		if len(args) > 0 {
 			cl.lastUsed.Store(time.Now().UnixNano())
+			cl.beginCommand()
 			cctx.Args = args
 			n.exec(cl, &cctx, pb)
 			cctx.Args = nil
@@ -448,11 +457,13 @@ func (n *Node) exec(cl *client, c *command.Ctx, pb *command.Pipeline) {
 	}
 	start := time.Now()
 	mark := c.R.Len()
+	flushes := n.trackBefore(cl, c, spec, cmd)
 	if spec.Timeout != nil && (spec.Blocks == nil || spec.Blocks(c.Args)) {
 		n.block(cl, c, spec, cmd) // a blocking command: it may wait
 	} else {
 		n.dispatch(cl, c, spec, snap, tb, r, cmd, batched, pb)
 	}
+	n.trackAfter(cl, c, spec, mark, flushes)
 	n.account(spec, start, c, mark)
 }
 

@@ -84,6 +84,7 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("connected_clients", n.connectedClients())
 		kv("maxclients", n.maxClients.Load())
 		kv("blocked_clients", int64(n.blocked.Blocked())+n.pausedClients.Load())
+		kv("tracking_clients", int64(n.tracking.Clients()))
 		kv("query_buffers_held", n.queries.Used())
 		kv("reply_queues_held", n.outputs.Used())
 	case "memory":
@@ -139,6 +140,10 @@ func (n *Node) writeInfoSection(b *strings.Builder, section string) {
 		kv("pubsub_channels", channels)
 		kv("pubsub_patterns", patterns)
 		kv("pubsubshard_channels", shard)
+		tkeys, titems, tprefixes := n.tracking.Counts()
+		kv("tracking_total_keys", tkeys)
+		kv("tracking_total_items", titems)
+		kv("tracking_total_prefixes", tprefixes)
 	case "replication":
 		// Redis's fields, for clients that read them; then ours: roles
 		// are per slot here.

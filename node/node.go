@@ -34,6 +34,7 @@ import (
 	"github.com/pika-node/pika-node/node/slowlog"
 	"github.com/pika-node/pika-node/node/stats"
 	"github.com/pika-node/pika-node/node/tlsconf"
+	"github.com/pika-node/pika-node/node/tracking"
 	"github.com/pika-node/pika-node/node/txn"
 	"github.com/pika-node/pika-node/storage"
 )
@@ -159,6 +160,10 @@ type Node struct {
 	// messages and interest between the nodes (package pubsub).
 	pubsub        *pubsub.Hub
 	pubsubCluster *pubsub.Cluster
+	// tracking is CLIENT TRACKING's state here (package tracking,
+	// node/trackingcmds.go); trackMaxKeys is tracking-table-max-keys.
+	tracking     *tracking.Table
+	trackMaxKeys atomic.Int64
 	// blocked holds the clients waiting in blocking commands here and
 	// the registrations of other nodes' (package blocking).
 	blocked *blocking.Registry
@@ -271,7 +276,9 @@ func New(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.pubsubCluster = pubsub.NewCluster(n.pubsub, pubsub.ClusterConfig{
 		Self: string(n.id), Incarnation: uint64(time.Now().UnixNano()), Links: n.links,
 		Peers: n.livePeers, Log: log.With("component", "pubsub"),
+		OnTracking: n.setTracking, OnPeerGone: n.trackingPeerGone,
 	})
+	n.newTracking()
 	eng.SetExpiredHook(n.keyExpired)
 	n.maxClients, err = listen.NewMaxClients(cfg.MaxClients, eng.SSTFiles(), log)
 	if err != nil {

@@ -520,9 +520,13 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			return wrong()
 		}
 		c.R.OK()
+	case "tracking", "caching", "getredir", "trackinginfo":
+		return n.cmdClientTracking(c, cl, sub)
 	case "help":
 		lines := []string{
 			"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+			"GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
 			"GETNAME", "    Return the name of the current connection.",
 			"ID", "    Return the ID of the current connection.",
 			"INFO", "    Return information about the current client connection.",
@@ -539,6 +543,9 @@ func (n *Node) cmdClient(c *command.Ctx) error {
 			"NO-TOUCH (ON|OFF)", "    Will not touch LRU/LFU stats when this mode is on.",
 			"PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
+			"TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]", "         [OPTIN] [OPTOUT] [NOLOOP]",
+			"    Control server assisted client side caching.",
+			"TRACKINGINFO", "    Report tracking status for the current connection.",
 			"UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock the specified blocked client.",
 			"UNPAUSE", "    Stop the current client pause, resuming traffic.",
 		}
@@ -602,8 +609,12 @@ func (n *Node) clientLine(cl *client) string {
 	if n.blocked.IsBlocked(cl.id) || cl.paused.Load() {
 		flags = "b"
 	}
-	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=-1 resp=%d\n",
-		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.tableID(), subs, psubs, ssubs, cmd, cl.ident.Load().user, proto)
+	if tf := n.trackingFlags(cl); tf != "" {
+		// Redis's order: P, b, then t R B.
+		flags = strings.TrimPrefix(flags, "N") + tf
+	}
+	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=%s db=%d sub=%d psub=%d ssub=%d multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=%s redir=%d resp=%d\n",
+		cl.id, cl.addr, cl.laddr, name, age, idle, flags, cl.tableID(), subs, psubs, ssubs, cmd, cl.ident.Load().user, n.trackingRedir(cl), proto)
 }
 
 func cmdTime(c *command.Ctx) error {

@@ -21,6 +21,11 @@ const (
 	PubsubPattern PubsubKind = 'p'
 	// PubsubShard: SSUBSCRIBE and SPUBLISH's shard channels.
 	PubsubShard PubsubKind = 's'
+	// PubsubTracking: the invalidations of CLIENT TRACKING
+	// (docs/tracking.md), internal: no client can subscribe to it. Its
+	// interest is one name, "", per table a node tracks; its messages
+	// (PSPUB) carry a written key as channel and the writer as message.
+	PubsubTracking PubsubKind = 't'
 )
 
 func parseKind(b []byte) (PubsubKind, bool) {
@@ -28,7 +33,7 @@ func parseKind(b []byte) (PubsubKind, bool) {
 		return 0, false
 	}
 	switch k := PubsubKind(b[0]); k {
-	case PubsubChannel, PubsubPattern, PubsubShard:
+	case PubsubChannel, PubsubPattern, PubsubShard, PubsubTracking:
 		return k, true
 	}
 	return 0, false
@@ -37,10 +42,10 @@ func parseKind(b []byte) (PubsubKind, bool) {
 // PubsubPublish delivers a message to the subscribers a peer's clients
 // have (a channel's, and for PubsubChannel its patterns'):
 //
-//	PSPUB <table> c|s <channel> <message> -> :receivers
+//	PSPUB <table> c|s|t <channel> <message> -> :receivers
 type PubsubPublish struct {
 	Table   keyspace.TableID
-	Kind    PubsubKind // PubsubChannel or PubsubShard
+	Kind    PubsubKind // PubsubChannel, PubsubShard or PubsubTracking
 	Channel []byte
 	Message []byte
 }
@@ -71,7 +76,7 @@ func ParsePubsubPublish(args [][]byte) (PubsubPublish, error) {
 // right after the one before it, and otherwise asks for the whole
 // interest (PubsubState).
 //
-//	PSINTEREST <origin> <incarnation> <seq> +|- <table> c|p|s <name>... -> +OK
+//	PSINTEREST <origin> <incarnation> <seq> +|- <table> c|p|s|t <name>... -> +OK
 type PubsubInterest struct {
 	Origin      string
 	Incarnation uint64
@@ -177,7 +182,7 @@ func ParsePubsubQuery(args [][]byte) (PubsubQuery, error) {
 	t, ok1 := parseU32(args[1])
 	k, ok2 := parseKind(args[3])
 	q := PubsubQueryKind(args[2])
-	if !ok1 || !ok2 || k == PubsubPattern || q != QueryChannels && q != QueryNumSub && q != QueryPatterns {
+	if !ok1 || !ok2 || k == PubsubPattern || k == PubsubTracking || q != QueryChannels && q != QueryNumSub && q != QueryPatterns {
 		return PubsubQuery{}, malformed("PSQUERY")
 	}
 	return PubsubQuery{Table: keyspace.TableID(t), Query: q, Kind: k, Params: args[4:]}, nil

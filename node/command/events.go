@@ -27,7 +27,17 @@ const (
 	EventKeyMiss                         // m: a read of a missing key (not emitted)
 	EventModule                          // d: never (no modules)
 	EventNew                             // n: a key created (not emitted)
+	// EventTracking is no class of notify-keyspace-events: set by the
+	// node while some node may track a table (CLIENT TRACKING,
+	// docs/tracking.md), it keeps every event, whose key is invalidated.
+	EventTracking
 )
+
+// Notifies reports whether ev is published as a keyspace event under
+// the classes on (a kept event may be kept only for tracking).
+func (ev Event) Notifies(on EventClass) bool {
+	return on&ev.Class != 0 && on&(EventKeyspace|EventKeyevent) != 0
+}
 
 // eventClassChars maps notify-keyspace-events' characters to classes.
 var eventClassChars = map[byte]EventClass{
@@ -87,9 +97,12 @@ func (ev Event) Channels(on EventClass) (channels, messages [][]byte) {
 // concurrent use: the proxy may run parts of one connection's commands
 // on other goroutines.
 type Events struct {
-	on   *atomic.Uint32 // the node's notify-keyspace-events (EventClass)
-	mu   sync.Mutex
-	list []Event
+	// Client is the connection whose commands these are (0: a peer
+	// link's): the writer of their keys, for CLIENT TRACKING's NOLOOP.
+	Client uint64
+	on     *atomic.Uint32 // the node's notify-keyspace-events (EventClass)
+	mu     sync.Mutex
+	list   []Event
 	// n is len(list), read without the lock: the commands' marks (Len)
 	// and an empty Take cost an atomic load when nothing is kept.
 	n atomic.Int64
@@ -107,13 +120,14 @@ func (e *Events) On() EventClass {
 	return EventClass(e.on.Load())
 }
 
-// add keeps ev if its class is on and K or E is.
+// add keeps ev if its class is on and K or E is, or if some node tracks
+// (EventTracking).
 func (e *Events) add(ev Event) {
 	if e == nil {
 		return
 	}
 	on := e.On()
-	if on&ev.Class == 0 || on&(EventKeyspace|EventKeyevent) == 0 {
+	if !ev.Notifies(on) && on&EventTracking == 0 {
 		return
 	}
 	ev.Key = append([]byte(nil), ev.Key...) // the command's arguments are reused

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pika-node/pika-node/node/resp"
@@ -31,6 +32,13 @@ type ClusterConfig struct {
 	// Peers returns the other live nodes, from the current routing.
 	Peers func() []Peer
 	Log   *slog.Logger
+	// OnTracking, if set, is told whether some node may track a table
+	// (Tracking), each time that changes.
+	OnTracking func(any bool)
+	// OnPeerGone, if set, is told that a node known before left the
+	// routing or restarted: messages it sent may have been lost
+	// (CLIENT TRACKING then invalidates every key of its clients).
+	OnPeerGone func(id string)
 }
 
 // peerWait bounds how long a request to another node is waited for: a
@@ -62,6 +70,11 @@ type Cluster struct {
 	mu      sync.RWMutex
 	remotes map[string]*remote
 	pull    chan struct{}
+
+	// tracking: some node (this one or another, or one whose interest
+	// is unknown) may track a table; trackMu orders its updates.
+	trackMu  sync.Mutex
+	tracking atomic.Bool
 }
 
 // change is one change of this node's interest on its way to the others;
@@ -81,7 +94,7 @@ type remote struct {
 	// seen is the highest change seen of inc, applied or not: a state
 	// older than it is stale.
 	seen   uint64
-	tables map[storage.TableID]*[3]map[string]struct{}
+	tables map[storage.TableID]*[4]map[string]struct{}
 }
 
 // NewCluster joins hub to the other nodes. Run must run for its changes
@@ -205,6 +218,7 @@ func (c *Cluster) HandleInterest(r *resp.Reply, req peer.PubsubInterest) {
 		rm = &remote{}
 		c.remotes[req.Origin] = rm
 	}
+	restarted := rm.inc != 0 && rm.inc != req.Incarnation
 	if rm.inc != req.Incarnation {
 		rm.known, rm.inc, rm.seq, rm.seen, rm.tables = false, req.Incarnation, 0, 0, nil
 	}
@@ -217,6 +231,10 @@ func (c *Cluster) HandleInterest(r *resp.Reply, req peer.PubsubInterest) {
 	}
 	known := rm.known
 	c.mu.Unlock()
+	c.recompute()
+	if restarted {
+		c.peerGone(req.Origin)
+	}
 	if !known {
 		c.wakePull()
 	}
@@ -232,11 +250,11 @@ func (c *Cluster) wakePull() {
 
 func (rm *remote) apply(t storage.TableID, k peer.PubsubKind, names [][]byte, added bool) {
 	if rm.tables == nil {
-		rm.tables = map[storage.TableID]*[3]map[string]struct{}{}
+		rm.tables = map[storage.TableID]*[4]map[string]struct{}{}
 	}
 	sets := rm.tables[t]
 	if sets == nil {
-		sets = &[3]map[string]struct{}{}
+		sets = &[4]map[string]struct{}{}
 		rm.tables[t] = sets
 	}
 	i := kindIndex(k)
@@ -262,11 +280,70 @@ func (rm *remote) wants(t storage.TableID, k peer.PubsubKind, channel []byte) bo
 	if sets == nil {
 		return false
 	}
+	if k == peer.PubsubTracking {
+		_, ok := sets[3][""] // the node tracks the table: every key
+		return ok
+	}
 	if _, ok := sets[kindIndex(k)][string(channel)]; ok {
 		return true
 	}
 	// A pattern may match: the subscriber's node matches it.
 	return k == peer.PubsubChannel && len(sets[1]) > 0
+}
+
+// Tracking reports whether some node may track a table (one atomic
+// load): writes keep their keys for invalidation only then.
+func (c *Cluster) Tracking() bool { return c.tracking.Load() }
+
+// Tracked reports whether some node may track table t: this one, one
+// whose interest has it, or one whose interest is unknown.
+func (c *Cluster) Tracked(t storage.TableID) bool {
+	if !c.tracking.Load() {
+		return false
+	}
+	if c.hub.Tracks(t) {
+		return true
+	}
+	peers := c.cfg.Peers()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, p := range peers {
+		if rm := c.remotes[p.ID]; rm == nil || rm.wants(t, peer.PubsubTracking, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// recompute updates Tracking from what is known, and tells OnTracking
+// when it changed. The caller does not hold c.mu (it may hold the hub's
+// lock: the hub's count is an atomic).
+func (c *Cluster) recompute() {
+	c.trackMu.Lock()
+	defer c.trackMu.Unlock()
+	on := c.hub.trackedN.Load() > 0
+	if !on {
+		c.mu.RLock()
+		for _, rm := range c.remotes {
+			if !rm.known || rm.tables != nil && anyTracked(rm.tables) {
+				on = true
+				break
+			}
+		}
+		c.mu.RUnlock()
+	}
+	if c.tracking.Swap(on) != on && c.cfg.OnTracking != nil {
+		c.cfg.OnTracking(on)
+	}
+}
+
+func anyTracked(tables map[storage.TableID]*[4]map[string]struct{}) bool {
+	for _, sets := range tables {
+		if len(sets[3]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HandleState answers PSSTATE: +same when the asker knows this node's
@@ -321,12 +398,18 @@ func (c *Cluster) pullAll() {
 			reqs[i] = peer.PubsubState{Incarnation: rm.inc, Seq: rm.seq}
 		}
 	}
+	var gone []string
 	for id := range c.remotes {
 		if !live[id] {
 			delete(c.remotes, id)
+			gone = append(gone, id)
 		}
 	}
 	c.mu.Unlock()
+	c.recompute()
+	for _, id := range gone {
+		c.peerGone(id)
+	}
 	futures := make([]*peer.Future, len(peers))
 	for i, p := range peers {
 		futures[i] = c.cfg.Links.Do(p.Addr, peer.ClassPubsub, 0, reqs[i])
@@ -367,14 +450,25 @@ func (c *Cluster) install(id string, raw []byte) error {
 		rm.apply(storage.TableID(t), peer.PubsubKind(elems[i+1][0]), [][]byte{elems[i+2]}, true)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	old := c.remotes[id]
 	if old != nil && old.inc == inc && old.seen > seq {
+		c.mu.Unlock()
 		c.wakePull() // changes after this state were sent: ask again
 		return nil
 	}
 	c.remotes[id] = rm
+	c.mu.Unlock()
+	c.recompute()
+	if old != nil && old.inc != 0 && old.inc != inc {
+		c.peerGone(id)
+	}
 	return nil
+}
+
+func (c *Cluster) peerGone(id string) {
+	if c.cfg.OnPeerGone != nil {
+		c.cfg.OnPeerGone(id)
+	}
 }
 
 // Publish delivers a message here and on every live node that may have

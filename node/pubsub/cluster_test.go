@@ -111,3 +111,74 @@ func TestHubDelivery(t *testing.T) {
 		t.Fatalf("counts %d %d %d, tables %d after the last unsubscribe", c, p, sh, len(h.tables))
 	}
 }
+
+// Tracking interest (CLIENT TRACKING): a node that tracks a table is
+// sent every key written in it; Tracking turns on as soon as any node may
+// track (one unknown included) and off once none does; a node that
+// restarts is reported gone.
+func TestTrackingInterest(t *testing.T) {
+	var on []bool
+	var gone []string
+	c := NewCluster(NewHub(), ClusterConfig{Self: "a", Incarnation: 1, Peers: func() []Peer { return []Peer{{ID: "b"}} },
+		OnTracking: func(v bool) { on = append(on, v) }, OnPeerGone: func(id string) { gone = append(gone, id) }})
+	var r resp.Reply
+	state := func(inc, seq string, tracked bool) []byte {
+		var st resp.Reply
+		if tracked {
+			st.Array(5)
+		} else {
+			st.Array(2)
+		}
+		st.BulkString(inc)
+		st.BulkString(seq)
+		if tracked {
+			st.BulkString("1")
+			st.Bulk([]byte{byte(peer.PubsubTracking)})
+			st.BulkString("")
+		}
+		return st.B
+	}
+	if err := c.install("b", state("7", "0", false)); err != nil {
+		t.Fatal(err)
+	}
+	if c.Tracking() || c.Tracked(1) {
+		t.Fatal("nobody tracks")
+	}
+	c.HandleInterest(&r, peer.PubsubInterest{Origin: "b", Incarnation: 7, Seq: 1, Added: true, Table: 1, Kind: peer.PubsubTracking, Names: [][]byte{{}}})
+	if !c.Tracking() || !c.Tracked(1) || c.Tracked(2) {
+		t.Fatalf("b tracks table 1: Tracking %v, Tracked(1) %v, Tracked(2) %v", c.Tracking(), c.Tracked(1), c.Tracked(2))
+	}
+	c.mu.RLock()
+	wantsKey := c.remotes["b"].wants(1, peer.PubsubTracking, []byte("any key"))
+	c.mu.RUnlock()
+	if !wantsKey {
+		t.Fatal("a tracking node must be sent every key of its table")
+	}
+	c.HandleInterest(&r, peer.PubsubInterest{Origin: "b", Incarnation: 7, Seq: 2, Added: false, Table: 1, Kind: peer.PubsubTracking, Names: [][]byte{{}}})
+	if c.Tracking() {
+		t.Fatal("b no longer tracks")
+	}
+	if err := c.install("b", state("8", "0", false)); err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 1 || gone[0] != "b" {
+		t.Fatalf("gone %v after b restarted", gone)
+	}
+	if len(on) != 2 || !on[0] || on[1] {
+		t.Fatalf("OnTracking calls %v, want [true false]", on)
+	}
+	// This node's own tracking (a hub alone: no change to announce).
+	h := NewHub()
+	h.Track(3)
+	if !h.Tracks(3) || h.Tracks(1) || h.trackedN.Load() != 1 {
+		t.Fatal("this node tracks table 3")
+	}
+	h.UntrackAll(func() bool { return false })
+	if !h.Tracks(3) {
+		t.Fatal("untracked while a client tracks")
+	}
+	h.UntrackAll(nil)
+	if h.Tracks(3) || h.trackedN.Load() != 0 {
+		t.Fatal("this node tracks nothing")
+	}
+}

@@ -3,6 +3,7 @@ package pubsub
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pika-node/pika-node/node/command"
 	"github.com/pika-node/pika-node/node/resp"
@@ -18,6 +19,12 @@ type Hub struct {
 	// cluster, if set, carries this node's interest to the other nodes
 	// and messages to theirs.
 	cluster *Cluster
+	// tracked are the tables this node's tracking clients use (its
+	// PubsubTracking interest), onTracking receives their invalidations
+	// (docs/tracking.md).
+	tracked    map[storage.TableID]struct{}
+	trackedN   atomic.Int32 // len(tracked), read without the lock
+	onTracking func(t storage.TableID, key, payload []byte)
 }
 
 // tableSubs are one table's subscriptions, by kind (kindIndex).
@@ -27,7 +34,73 @@ type tableSubs struct {
 
 // NewHub returns a hub with no subscriptions, of a node alone until
 // Cluster joins it to the others.
-func NewHub() *Hub { return &Hub{tables: map[storage.TableID]*tableSubs{}} }
+func NewHub() *Hub {
+	return &Hub{tables: map[storage.TableID]*tableSubs{}, tracked: map[storage.TableID]struct{}{}}
+}
+
+// SetTrackingHandler sets the receiver of the PubsubTracking messages
+// (the invalidations of the tables this node tracks), before any.
+func (h *Hub) SetTrackingHandler(f func(t storage.TableID, key, payload []byte)) {
+	h.mu.Lock()
+	h.onTracking = f
+	h.mu.Unlock()
+}
+
+// Track makes table t tracked here: every write committed in t after
+// Track returns, on any node, sends its invalidation here. The first
+// Track of a table returns once the other nodes know it (bounded), as
+// SUBSCRIBE does.
+func (h *Hub) Track(t storage.TableID) {
+	if h.Tracks(t) {
+		return // every command of a tracking client asks
+	}
+	h.mu.Lock()
+	if _, ok := h.tracked[t]; ok {
+		h.mu.Unlock()
+		return
+	}
+	h.tracked[t] = struct{}{}
+	h.trackedN.Store(int32(len(h.tracked)))
+	var known <-chan struct{}
+	if h.cluster != nil {
+		known = h.cluster.changed(t, peer.PubsubTracking, [][]byte{{}}, true)
+		h.cluster.recompute()
+	}
+	h.mu.Unlock()
+	if known != nil {
+		<-known
+	}
+}
+
+// Tracks reports whether table t is tracked here.
+func (h *Hub) Tracks(t storage.TableID) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	_, ok := h.tracked[t]
+	return ok
+}
+
+// UntrackAll ends this node's tracking of every table: its last
+// tracking client is gone. It does nothing if idle (when set) reports
+// otherwise under the hub's lock: a client that began tracking since
+// (and then called Track, which waits for the lock) keeps its tables.
+func (h *Hub) UntrackAll(idle func() bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if idle != nil && !idle() {
+		return
+	}
+	for t := range h.tracked {
+		delete(h.tracked, t)
+		h.trackedN.Store(int32(len(h.tracked)))
+		if h.cluster != nil {
+			h.cluster.changed(t, peer.PubsubTracking, [][]byte{{}}, false)
+		}
+	}
+	if h.cluster != nil {
+		h.cluster.recompute()
+	}
+}
 
 // verb is a confirmation's first element, by kind and whether it
 // subscribes.
@@ -217,6 +290,16 @@ type receiver struct {
 // to self (the publishing client, on its own goroutine) is appended to
 // selfOut, after the replies before it.
 func (h *Hub) PublishHere(t storage.TableID, k peer.PubsubKind, channel, payload []byte, self *Sub, selfOut *resp.Reply) int {
+	if k == peer.PubsubTracking {
+		h.mu.RLock()
+		f := h.onTracking
+		_, ok := h.tracked[t]
+		h.mu.RUnlock()
+		if f != nil && ok {
+			f(t, channel, payload)
+		}
+		return 0
+	}
 	m := &message{kind: k, channel: channel, payload: payload}
 	var to []receiver
 	h.mu.RLock()
@@ -320,6 +403,9 @@ func (h *Hub) interestLocked() []subKey {
 				out = append(out, subKey{t, k, name})
 			}
 		}
+	}
+	for t := range h.tracked {
+		out = append(out, subKey{t, peer.PubsubTracking, ""})
 	}
 	return out
 }

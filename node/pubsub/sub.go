@@ -44,6 +44,8 @@ func kindIndex(k peer.PubsubKind) int {
 		return 1
 	case peer.PubsubShard:
 		return 2
+	case peer.PubsubTracking:
+		return 3 // in the other nodes' interest only (remote)
 	}
 	return 0
 }

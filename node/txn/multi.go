@@ -58,6 +58,14 @@ func (tx *Transaction) AnyQueued(f func(*command.Spec) bool) bool {
 	return false
 }
 
+// EachQueued calls f with each command queued in the block, in order
+// (CLIENT TRACKING registers the keys of its reads before EXEC runs them).
+func (tx *Transaction) EachQueued(f func(spec *command.Spec, args [][]byte)) {
+	for _, q := range tx.queued {
+		f(q.spec, q.args)
+	}
+}
+
 // queuedCommand is a command MULTI queued, with its arguments copied.
 type queuedCommand struct {
 	spec *command.Spec
