@@ -1,7 +1,6 @@
 package txn
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/pika-node/pika-node/node/command"
@@ -19,7 +18,14 @@ import (
 // ran alone at one instant over every key it read.
 
 // errSortGrows stops a SORT whose unit does not hold the keys it reads.
-var errSortGrows = errors.New("SORT reads keys its unit does not hold")
+// It is a reply (command.RedisError), not an internal error: the run is
+// expected to stop so, and its reply is dropped when the unit runs again.
+var errSortGrows error = sortGrows{}
+
+type sortGrows struct{}
+
+func (sortGrows) Error() string      { return "SORT reads keys its unit does not hold" }
+func (sortGrows) RedisError() string { return "ERR SORT reads keys its unit does not hold" }
 
 // maxSortInUnitRuns bounds the runs of a SORT inside MULTI or a script
 // whose pattern keys keep changing.
