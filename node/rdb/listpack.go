@@ -36,20 +36,39 @@ func (lp *listpack) appendEntry(s []byte) {
 	if v, ok := canonicalInt(s); ok {
 		lp.b = appendLPInt(lp.b, v)
 	} else {
-		n := len(s)
-		switch {
-		case n < 64:
-			lp.b = append(lp.b, 0x80|byte(n))
-		case n < 4096:
-			lp.b = append(lp.b, 0xe0|byte(n>>8), byte(n))
-		default:
-			lp.b = append(lp.b, 0xf0)
-			lp.b = binary.LittleEndian.AppendUint32(lp.b, uint32(n))
-		}
-		lp.b = append(lp.b, s...)
+		lp.b = append(appendStringHeader(lp.b, len(s)), s...)
 	}
 	lp.b = appendBacklen(lp.b, uint64(len(lp.b)-start))
 	lp.n++
+}
+
+// appendStringHeader appends the encoding of a string entry of n bytes.
+func appendStringHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 64:
+		return append(dst, 0x80|byte(n))
+	case n < 4096:
+		return append(dst, 0xe0|byte(n>>8), byte(n))
+	}
+	return binary.LittleEndian.AppendUint32(append(dst, 0xf0), uint32(n))
+}
+
+// ListpackEntrySize is the bytes appendEntry gives s in a listpack, its
+// backlen included (stream nodes are sized with it: node/stream).
+func ListpackEntrySize(s []byte) int {
+	if v, ok := canonicalInt(s); ok {
+		return ListpackIntSize(v)
+	}
+	var hdr [5]byte
+	l := len(appendStringHeader(hdr[:0], len(s))) + len(s)
+	return l + backlenSize(uint64(l))
+}
+
+// ListpackIntSize is ListpackEntrySize of v's decimal form.
+func ListpackIntSize(v int64) int {
+	var enc [9]byte
+	l := len(appendLPInt(enc[:0], v))
+	return l + backlenSize(uint64(l))
 }
 
 // bytes finishes the listpack: the header and the end byte.
