@@ -1,6 +1,8 @@
 // Package stats owns the node's statistics: the counts kept per command
-// (calls, time, failures, refusals, latency; commands.go), which the
-// connections update and INFO stats and commandstats read, and their
+// (calls, time, failures, refusals, latency and its LATENCY HISTOGRAM
+// steps; commands.go) and the error replies by code, which the
+// connections update and INFO stats, commandstats, errorstats and
+// latencystats read, and their
 // export to Prometheus with the node's other gauges and counters, read
 // when scraped (/metrics; metrics.go).
 //
